@@ -1,0 +1,237 @@
+//! Open documents: the editor's unsaved text, kept in a rope and edited with LSP's incremental
+//! changes in the connection's position encoding.
+
+use maestro_protocol::{Position, PositionEncoding, TextChange};
+use ropey::Rope;
+
+/// An open document as the editor has it.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub uri: String,
+    pub language_id: String,
+    version: i32,
+    text: Rope,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentError {
+    #[error(
+        "{uri}: change for version {got} refused, the document is already at version {current}"
+    )]
+    Stale { uri: String, current: i32, got: i32 },
+    #[error(
+        "{uri}: change {index} has its range end ({end_line}:{end_char}) before its start ({start_line}:{start_char}); no change of this batch was applied"
+    )]
+    InvertedRange {
+        uri: String,
+        index: usize,
+        start_line: u32,
+        start_char: u32,
+        end_line: u32,
+        end_char: u32,
+    },
+}
+
+impl Document {
+    pub fn new(uri: String, language_id: String, version: i32, text: &str) -> Document {
+        Document {
+            uri,
+            language_id,
+            version,
+            text: Rope::from_str(text),
+        }
+    }
+
+    pub fn version(&self) -> i32 {
+        self.version
+    }
+
+    pub fn text(&self) -> String {
+        self.text.to_string()
+    }
+
+    /// A cheap snapshot of the text (ropes share structure).
+    pub fn rope(&self) -> Rope {
+        self.text.clone()
+    }
+
+    /// Applies one `didChange` batch. The version must move forward; the batch applies entirely
+    /// or not at all. Positions past the end of a line or of the document are clamped, as LSP says.
+    pub fn apply(
+        &mut self,
+        version: i32,
+        changes: &[TextChange],
+        encoding: PositionEncoding,
+    ) -> Result<(), DocumentError> {
+        if version <= self.version {
+            return Err(DocumentError::Stale {
+                uri: self.uri.clone(),
+                current: self.version,
+                got: version,
+            });
+        }
+        let mut text = self.text.clone();
+        for (index, change) in changes.iter().enumerate() {
+            match change.range {
+                None => text = Rope::from_str(&change.text),
+                Some(range) => {
+                    let start = char_index(&text, range.start, encoding);
+                    let end = char_index(&text, range.end, encoding);
+                    if end < start {
+                        return Err(DocumentError::InvertedRange {
+                            uri: self.uri.clone(),
+                            index,
+                            start_line: range.start.line,
+                            start_char: range.start.character,
+                            end_line: range.end.line,
+                            end_char: range.end.character,
+                        });
+                    }
+                    text.remove(start..end);
+                    text.insert(start, &change.text);
+                }
+            }
+        }
+        self.text = text;
+        self.version = version;
+        Ok(())
+    }
+}
+
+/// The char index of an LSP position in `text`, clamped to the line's end and the text's end.
+pub fn char_index(text: &Rope, pos: Position, encoding: PositionEncoding) -> usize {
+    let line = pos.line as usize;
+    if line >= text.len_lines() {
+        return text.len_chars();
+    }
+    let start = text.line_to_char(line);
+    let slice = text.line(line);
+    let content = slice.slice(..slice.len_chars() - line_break_len(&slice));
+    let column = pos.character as usize;
+    let within = match encoding {
+        PositionEncoding::Utf32 => column.min(content.len_chars()),
+        PositionEncoding::Utf16 => content.utf16_cu_to_char(column.min(content.len_utf16_cu())),
+        PositionEncoding::Utf8 => content.byte_to_char(column.min(content.len_bytes())),
+    };
+    start + within
+}
+
+fn line_break_len(line: &ropey::RopeSlice<'_>) -> usize {
+    let n = line.len_chars();
+    match (
+        n.checked_sub(2).map(|i| line.char(i)),
+        n.checked_sub(1).map(|i| line.char(i)),
+    ) {
+        (Some('\r'), Some('\n')) => 2,
+        (_, Some('\n' | '\r')) => 1,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use maestro_protocol::Range;
+
+    fn change(l1: u32, c1: u32, l2: u32, c2: u32, text: &str) -> TextChange {
+        TextChange {
+            range: Some(Range {
+                start: Position {
+                    line: l1,
+                    character: c1,
+                },
+                end: Position {
+                    line: l2,
+                    character: c2,
+                },
+            }),
+            text: text.into(),
+        }
+    }
+
+    fn doc(text: &str) -> Document {
+        Document::new("file:///t".into(), "rust".into(), 1, text)
+    }
+
+    #[test]
+    fn utf16_counts_surrogate_pairs_as_two() {
+        let mut d = doc("a😀b\n");
+        // 'b' is at UTF-16 column 3 (the emoji takes two code units).
+        d.apply(2, &[change(0, 3, 0, 4, "B")], PositionEncoding::Utf16)
+            .unwrap();
+        assert_eq!(d.text(), "a😀B\n");
+    }
+
+    #[test]
+    fn utf8_counts_bytes() {
+        let mut d = doc("é=1\n");
+        d.apply(2, &[change(0, 2, 0, 3, ":")], PositionEncoding::Utf8)
+            .unwrap();
+        assert_eq!(d.text(), "é:1\n");
+    }
+
+    #[test]
+    fn crlf_and_cr_end_lines_and_are_not_columns() {
+        let mut d = doc("ab\r\ncd\ref");
+        d.apply(2, &[change(0, 99, 1, 0, "|")], PositionEncoding::Utf16)
+            .unwrap();
+        assert_eq!(d.text(), "ab|cd\ref");
+        d.apply(3, &[change(1, 0, 1, 1, "E")], PositionEncoding::Utf16)
+            .unwrap();
+        assert_eq!(d.text(), "ab|cd\rEf");
+    }
+
+    #[test]
+    fn positions_past_the_end_clamp_and_batches_apply_in_order() {
+        let mut d = doc("one\ntwo");
+        d.apply(
+            5,
+            &[
+                change(9, 0, 9, 0, "\nthree"),
+                change(0, 0, 0, 3, "1"),
+                TextChange {
+                    range: None,
+                    text: "x".into(),
+                },
+            ],
+            PositionEncoding::Utf16,
+        )
+        .unwrap();
+        assert_eq!((d.text().as_str(), d.version()), ("x", 5));
+        let mut d = doc("one\ntwo");
+        d.apply(
+            2,
+            &[change(9, 0, 9, 0, "\nthree"), change(0, 0, 0, 3, "1")],
+            PositionEncoding::Utf16,
+        )
+        .unwrap();
+        assert_eq!(d.text(), "1\ntwo\nthree");
+    }
+
+    #[test]
+    fn stale_versions_and_inverted_ranges_change_nothing() {
+        let mut d = doc("abc");
+        d.apply(3, &[change(0, 0, 0, 1, "")], PositionEncoding::Utf16)
+            .unwrap();
+        let err = d
+            .apply(3, &[change(0, 0, 0, 0, "x")], PositionEncoding::Utf16)
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            DocumentError::Stale {
+                current: 3,
+                got: 3,
+                ..
+            }
+        ));
+        let err = d
+            .apply(
+                4,
+                &[change(0, 0, 0, 0, "x"), change(0, 2, 0, 1, "")],
+                PositionEncoding::Utf16,
+            )
+            .unwrap_err();
+        assert!(matches!(err, DocumentError::InvertedRange { index: 1, .. }));
+        assert_eq!((d.text().as_str(), d.version()), ("bc", 3));
+    }
+}

@@ -1,0 +1,369 @@
+//! The engine: one per daemon (or per `maestro lsp --standalone`), shared by every connection.
+
+use crate::config::Config;
+use crate::session::{Session, SessionState};
+use crate::workspace::{default_name, find_root, workspace_id};
+use maestro_protocol::{
+    Event, HostMode, Message, ProgressParams, ProgressValue, RpcError, StatusResult, StoreStatus,
+    WorkspaceInfo, code,
+};
+use maestro_store::{Store, StoreError};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{broadcast, mpsc, watch};
+
+/// What the process hosting the engine tells clients about itself.
+#[derive(Debug, Clone)]
+pub struct HostInfo {
+    pub mode: HostMode,
+    /// The socket clients connect to, if any.
+    pub socket: Option<PathBuf>,
+    pub log_file: Option<PathBuf>,
+}
+
+/// Where the store lives.
+#[derive(Debug, Clone)]
+pub enum StoreLocation {
+    File(PathBuf),
+    Memory,
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub host: HostInfo,
+    /// The user-level configuration (workspace files are read as workspaces open).
+    pub config: Config,
+    pub store: StoreLocation,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What keeps a daemon alive: connected clients and running work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    pub sessions: usize,
+    pub busy: usize,
+}
+
+impl Activity {
+    pub fn is_idle(&self) -> bool {
+        self.sessions == 0 && self.busy == 0
+    }
+}
+
+/// A handle to the engine; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    host: HostInfo,
+    config: Config,
+    store: Store,
+    started: Instant,
+    events: broadcast::Sender<Event>,
+    sessions: Mutex<BTreeMap<u64, Arc<SessionState>>>,
+    next_id: AtomicU64,
+    workspaces: Mutex<BTreeMap<String, OpenWorkspace>>,
+    activity: watch::Sender<Activity>,
+    shutdown: watch::Sender<Option<String>>,
+}
+
+struct OpenWorkspace {
+    info: WorkspaceInfo,
+    /// How many sessions have it open.
+    users: usize,
+}
+
+/// Events buffered per subscriber before a slow one starts losing them.
+const EVENT_BUFFER: usize = 4096;
+
+impl Engine {
+    /// Opens the store and starts the engine.
+    pub fn start(options: EngineOptions) -> Result<Engine, EngineError> {
+        let store = match &options.store {
+            StoreLocation::File(path) => Store::open(path)?,
+            StoreLocation::Memory => Store::open_in_memory()?,
+        };
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                host: options.host,
+                config: options.config,
+                store,
+                started: Instant::now(),
+                events: broadcast::channel(EVENT_BUFFER).0,
+                sessions: Mutex::default(),
+                next_id: AtomicU64::new(1),
+                workspaces: Mutex::default(),
+                activity: watch::channel(Activity::default()).0,
+                shutdown: watch::channel(None).0,
+            }),
+        })
+    }
+
+    /// A new connection. Messages the engine pushes to it (events) go to `outbox`; it ends when the
+    /// returned session is dropped.
+    pub fn connect(&self, outbox: mpsc::UnboundedSender<Message>) -> Session {
+        let id = self.next_id();
+        let state = Arc::new(SessionState::new(id));
+        self.inner
+            .sessions
+            .lock()
+            .unwrap()
+            .insert(id, state.clone());
+        self.inner.activity.send_modify(|a| a.sessions += 1);
+        Session::new(self.clone(), state, outbox)
+    }
+
+    pub(crate) fn disconnect(&self, state: &SessionState) {
+        self.inner.sessions.lock().unwrap().remove(&state.id);
+        for id in std::mem::take(&mut *state.workspaces.lock().unwrap()) {
+            self.release_workspace(&id);
+        }
+        self.inner.activity.send_modify(|a| a.sessions -= 1);
+    }
+
+    fn next_id(&self) -> u64 {
+        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn host(&self) -> &HostInfo {
+        &self.inner.host
+    }
+
+    /// Changes whenever clients connect or leave and work starts or ends.
+    pub fn activity(&self) -> watch::Receiver<Activity> {
+        self.inner.activity.subscribe()
+    }
+
+    /// Becomes `Some(reason)` when a client asked the engine to stop.
+    pub fn shutdown_requested(&self) -> watch::Receiver<Option<String>> {
+        self.inner.shutdown.subscribe()
+    }
+
+    pub fn request_shutdown(&self, reason: String) {
+        self.inner.shutdown.send_if_modified(|r| {
+            let first = r.is_none();
+            if first {
+                *r = Some(reason);
+            }
+            first
+        });
+    }
+
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// Sends an event to every subscribed client.
+    pub fn emit(&self, event: Event) {
+        // No receivers is fine: nobody is listening.
+        let _ = self.inner.events.send(event);
+    }
+
+    /// Marks work in progress until the guard drops: the daemon does not idle-exit meanwhile.
+    pub fn begin_work(&self) -> WorkGuard {
+        self.inner.activity.send_modify(|a| a.busy += 1);
+        WorkGuard {
+            engine: self.clone(),
+        }
+    }
+
+    /// Starts a progress report visible to every subscribed client (editors show it as LSP
+    /// work-done progress).
+    pub fn begin_progress(&self, title: &str) -> Progress {
+        let token = format!("maestro-{}-{}", std::process::id(), self.next_id());
+        self.emit(Event::Progress(ProgressParams {
+            token: token.clone(),
+            value: ProgressValue::Begin {
+                title: title.to_owned(),
+                message: None,
+                percentage: None,
+            },
+        }));
+        Progress {
+            engine: self.clone(),
+            token,
+            ended: false,
+        }
+    }
+
+    /// Registers the workspace around `path` for a session and remembers it in the store.
+    pub(crate) async fn open_workspace(
+        &self,
+        session: &SessionState,
+        path: &Path,
+    ) -> Result<WorkspaceInfo, RpcError> {
+        let found = find_root(path).map_err(|e| RpcError::not_found(e.to_string()))?;
+        let id = workspace_id(&found.root);
+        let (config, config_error) = match self.inner.config.with_workspace(&found.root) {
+            Ok(c) => (c, None),
+            Err(e) => {
+                tracing::warn!(root = %found.root.display(), "workspace config ignored: {e}");
+                (self.inner.config.clone(), Some(e.to_string()))
+            }
+        };
+        let info = WorkspaceInfo {
+            name: config
+                .workspace_name()
+                .unwrap_or_else(|| default_name(&found.root)),
+            id,
+            root: found.root,
+            kind: found.kind,
+            config_error,
+        };
+        let root = info.root.to_string_lossy();
+        self.inner
+            .store
+            .upsert_workspace(&info.id, &root, &info.name, info.kind, unix_now())
+            .await
+            .map_err(store_error)?;
+        let newly_open = {
+            let mut open = self.inner.workspaces.lock().unwrap();
+            let created = !open.contains_key(&info.id);
+            let entry = open
+                .entry(info.id.clone())
+                .or_insert_with(|| OpenWorkspace {
+                    info: info.clone(),
+                    users: 0,
+                });
+            entry.info = info.clone();
+            if session.workspaces.lock().unwrap().insert(info.id.clone()) {
+                entry.users += 1;
+            }
+            created
+        };
+        if newly_open {
+            tracing::info!(root = %info.root.display(), id = %info.id, "workspace opened");
+            self.emit(Event::WorkspaceOpened(info.clone()));
+        }
+        Ok(info)
+    }
+
+    pub(crate) fn release_workspace(&self, id: &str) {
+        let mut open = self.inner.workspaces.lock().unwrap();
+        if let Some(w) = open.get_mut(id) {
+            w.users -= 1;
+            if w.users == 0 {
+                open.remove(id);
+            }
+        }
+    }
+
+    pub(crate) async fn status(&self) -> Result<StatusResult, RpcError> {
+        let store = self.inner.store.clone();
+        let known = tokio::task::spawn_blocking(move || store.workspaces().map(|w| w.len()))
+            .await
+            .map_err(RpcError::internal)?
+            .map_err(store_error)?;
+        let sessions = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap()
+            .values()
+            .map(|s| s.status())
+            .collect();
+        let workspaces = self
+            .inner
+            .workspaces
+            .lock()
+            .unwrap()
+            .values()
+            .map(|w| w.info.clone())
+            .collect();
+        let host = &self.inner.host;
+        Ok(StatusResult {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            protocol_version: maestro_protocol::PROTOCOL_VERSION,
+            mode: host.mode,
+            pid: std::process::id(),
+            uptime_secs: self.inner.started.elapsed().as_secs_f64(),
+            socket: host.socket.clone(),
+            log_file: host.log_file.clone(),
+            store: StoreStatus {
+                path: self.inner.store.path().map(Path::to_path_buf),
+                schema_version: self.inner.store.schema_version(),
+                size_bytes: self.inner.store.size_bytes(),
+            },
+            idle_timeout_secs: self.inner.config.idle_timeout().map_or(0, |d| d.as_secs()),
+            busy: self.inner.activity.borrow().busy,
+            sessions,
+            workspaces,
+            known_workspaces: known,
+        })
+    }
+}
+
+pub(crate) fn store_error(e: StoreError) -> RpcError {
+    RpcError::new(code::STORE_FAILED, e.to_string())
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Work in progress; see [`Engine::begin_work`].
+pub struct WorkGuard {
+    engine: Engine,
+}
+
+impl Drop for WorkGuard {
+    fn drop(&mut self) {
+        self.engine.inner.activity.send_modify(|a| a.busy -= 1);
+    }
+}
+
+/// A progress report; see [`Engine::begin_progress`]. Dropping it ends the report.
+pub struct Progress {
+    engine: Engine,
+    token: String,
+    ended: bool,
+}
+
+impl Progress {
+    pub fn report(&self, message: Option<String>, percentage: Option<u32>) {
+        self.send(ProgressValue::Report {
+            message,
+            percentage,
+        });
+    }
+
+    pub fn end(mut self, message: Option<String>) {
+        self.ended = true;
+        self.send(ProgressValue::End { message });
+    }
+
+    fn send(&self, value: ProgressValue) {
+        self.engine.emit(Event::Progress(ProgressParams {
+            token: self.token.clone(),
+            value,
+        }));
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.send(ProgressValue::End { message: None });
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The engine: composes the store and (later) the graph, memory, agents and playbook crates into one
+//! service, and implements the daemon RPC vocabulary of `maestro-protocol` over it. The daemon, the
+//! standalone LSP and the tests all drive it through [`Engine::connect`] and [`Session`].
+//!
+//! Architecture invariant: no transport and no LSP types here; the engine sees JSON-RPC methods and
+//! params as values, and the only I/O it does is the store's and reading config files and workspace
+//! roots it was asked about.
+
+pub mod config;
+pub mod document;
+mod engine;
+pub mod paths;
+mod session;
+pub mod workspace;
+
+pub use config::{Config, ConfigError};
+pub use engine::{
+    Activity, Engine, EngineError, EngineOptions, HostInfo, Progress, StoreLocation, WorkGuard,
+};
+pub use paths::Paths;
+pub use session::{Reply, Session};
+
+#[cfg(test)]
+mod tests;

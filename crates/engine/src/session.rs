@@ -1,0 +1,306 @@
+//! One connection's view of the engine: the method table of the daemon RPC.
+//!
+//! Ordering: notifications (document sync) are applied synchronously, in the order the connection
+//! reads them; a request's synchronous part (checks, params, snapshots) runs when it is read, and
+//! only the rest is deferred. So a request observes every notification that arrived before it.
+
+use crate::document::Document;
+use crate::engine::{Engine, store_error};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use maestro_protocol::{
+    DocumentChangeParams, DocumentOpenParams, DocumentText, DocumentUri, HelloParams, HelloResult,
+    Message, Notification, PROTOCOL_VERSION, PositionEncoding, RpcError, SessionStatus,
+    StoreBackupParams, StoreBackupResult, WorkspaceOpenParams, code, method, parse_params,
+};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+use tokio::sync::{broadcast, mpsc};
+
+/// The answer to a request, possibly still being computed.
+pub type Reply = BoxFuture<'static, Result<Value, RpcError>>;
+
+pub(crate) struct SessionState {
+    pub(crate) id: u64,
+    connected_at: Instant,
+    hello: OnceLock<HelloParams>,
+    documents: Mutex<HashMap<String, Document>>,
+    pub(crate) workspaces: Mutex<BTreeSet<String>>,
+    subscribed: AtomicBool,
+}
+
+impl SessionState {
+    pub(crate) fn new(id: u64) -> SessionState {
+        SessionState {
+            id,
+            connected_at: Instant::now(),
+            hello: OnceLock::new(),
+            documents: Mutex::default(),
+            workspaces: Mutex::default(),
+            subscribed: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn status(&self) -> SessionStatus {
+        let client = self
+            .hello
+            .get()
+            .map(|h| h.client.clone())
+            .unwrap_or_else(|| maestro_protocol::ClientInfo {
+                name: "(no hello yet)".into(),
+                version: None,
+                kind: maestro_protocol::ClientKind::Other,
+                pid: None,
+            });
+        SessionStatus {
+            session_id: self.id,
+            client,
+            connected_secs: self.connected_at.elapsed().as_secs_f64(),
+            documents: self.documents.lock().unwrap().len(),
+            workspaces: self.workspaces.lock().unwrap().iter().cloned().collect(),
+        }
+    }
+
+    fn encoding(&self) -> PositionEncoding {
+        self.hello
+            .get()
+            .map(|h| h.position_encoding)
+            .unwrap_or_default()
+    }
+}
+
+/// A connected client. Dropping it disconnects: its documents close and its workspaces are released.
+pub struct Session {
+    engine: Engine,
+    state: Arc<SessionState>,
+    outbox: mpsc::UnboundedSender<Message>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.engine.disconnect(&self.state);
+    }
+}
+
+fn ok<T: Serialize>(value: T) -> Result<Value, RpcError> {
+    serde_json::to_value(value).map_err(RpcError::internal)
+}
+
+fn now(result: Result<Value, RpcError>) -> Reply {
+    futures::future::ready(result).boxed()
+}
+
+impl Session {
+    pub(crate) fn new(
+        engine: Engine,
+        state: Arc<SessionState>,
+        outbox: mpsc::UnboundedSender<Message>,
+    ) -> Session {
+        Session {
+            engine,
+            state,
+            outbox,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.state.id
+    }
+
+    /// Handles a request: checks and snapshots now, the rest in the returned future.
+    pub fn request(&self, method: &str, params: Value) -> Reply {
+        if self.state.hello.get().is_none() && method != method::HELLO && method != method::SHUTDOWN
+        {
+            return now(Err(RpcError::new(
+                code::SERVER_NOT_INITIALIZED,
+                format!(
+                    "{method} before {}: send maestro/hello first",
+                    method::HELLO
+                ),
+            )));
+        }
+        match method {
+            method::HELLO => now(self.hello(params)),
+            method::SHUTDOWN => {
+                let who = self
+                    .state
+                    .hello
+                    .get()
+                    .map_or("a client".to_owned(), |h| h.client.name.clone());
+                self.engine.request_shutdown(format!("requested by {who}"));
+                now(Ok(Value::Null))
+            }
+            method::STATUS => {
+                let engine = self.engine.clone();
+                async move { ok(engine.status().await?) }.boxed()
+            }
+            method::SUBSCRIBE => {
+                self.subscribe();
+                now(Ok(Value::Null))
+            }
+            method::WORKSPACE_OPEN => match parse_params::<WorkspaceOpenParams>(method, params) {
+                Ok(p) => {
+                    let (engine, state) = (self.engine.clone(), self.state.clone());
+                    async move { ok(engine.open_workspace(&state, &p.path).await?) }.boxed()
+                }
+                Err(e) => now(Err(e)),
+            },
+            method::WORKSPACE_CLOSE => now(parse_params::<WorkspaceOpenParams>(method, params)
+                .and_then(|p| {
+                    let root = crate::workspace::find_root(&p.path)
+                        .map_err(|e| RpcError::not_found(e.to_string()))?;
+                    let id = crate::workspace::workspace_id(&root.root);
+                    if self.state.workspaces.lock().unwrap().remove(&id) {
+                        self.engine.release_workspace(&id);
+                    }
+                    Ok(Value::Null)
+                })),
+            method::DOCUMENT_TEXT => {
+                now(parse_params::<DocumentUri>(method, params).and_then(|p| {
+                    let docs = self.state.documents.lock().unwrap();
+                    let doc = docs.get(&p.uri).ok_or_else(|| {
+                        RpcError::not_found(format!("{} is not open on this connection", p.uri))
+                    })?;
+                    ok(DocumentText {
+                        uri: p.uri.clone(),
+                        version: doc.version(),
+                        text: doc.text(),
+                    })
+                }))
+            }
+            method::STORE_BACKUP => match parse_params::<StoreBackupParams>(method, params) {
+                Ok(p) if !p.path.is_absolute() => now(Err(RpcError::invalid_params(
+                    method,
+                    format!("`path` must be absolute, got {}", p.path.display()),
+                ))),
+                Ok(p) => {
+                    let engine = self.engine.clone();
+                    async move {
+                        let _work = engine.begin_work();
+                        let progress = engine.begin_progress("Backing up the maestro store");
+                        let size = engine
+                            .store()
+                            .backup(&p.path, p.overwrite)
+                            .await
+                            .map_err(store_error)?;
+                        progress.end(Some(format!(
+                            "{} bytes written to {}",
+                            size,
+                            p.path.display()
+                        )));
+                        ok(StoreBackupResult {
+                            path: p.path,
+                            size_bytes: size,
+                            schema_version: engine.store().schema_version(),
+                        })
+                    }
+                    .boxed()
+                }
+                Err(e) => now(Err(e)),
+            },
+            _ => now(Err(RpcError::method_not_found(method))),
+        }
+    }
+
+    /// Applies a notification now. Notifications get no answer, so problems are logged.
+    pub fn notify(&self, method: &str, params: Value) {
+        if self.state.hello.get().is_none() {
+            tracing::warn!(
+                session = self.state.id,
+                method,
+                "notification before maestro/hello dropped"
+            );
+            return;
+        }
+        let result = match method {
+            method::DOCUMENT_OPEN => parse_params::<DocumentOpenParams>(method, params).map(|p| {
+                let doc = Document::new(p.uri.clone(), p.language_id, p.version, &p.text);
+                self.state.documents.lock().unwrap().insert(p.uri, doc);
+            }),
+            method::DOCUMENT_CHANGE => parse_params::<DocumentChangeParams>(method, params)
+                .and_then(|p| {
+                    let mut docs = self.state.documents.lock().unwrap();
+                    let doc = docs.get_mut(&p.uri).ok_or_else(|| {
+                        RpcError::not_found(format!("change to {}, which is not open", p.uri))
+                    })?;
+                    doc.apply(p.version, &p.content_changes, self.state.encoding())
+                        .map_err(|e| RpcError::invalid_params(method, e))
+                }),
+            method::DOCUMENT_CLOSE => parse_params::<DocumentUri>(method, params).map(|p| {
+                self.state.documents.lock().unwrap().remove(&p.uri);
+            }),
+            m if m.starts_with("$/") => Ok(()),
+            _ => Err(RpcError::method_not_found(method)),
+        };
+        if let Err(e) = result {
+            tracing::warn!(
+                session = self.state.id,
+                "notification {method}: {}",
+                e.message
+            );
+        }
+    }
+
+    fn hello(&self, params: Value) -> Result<Value, RpcError> {
+        let p: HelloParams = parse_params(method::HELLO, params)?;
+        let version = env!("CARGO_PKG_VERSION");
+        if p.protocol_version != PROTOCOL_VERSION {
+            return Err(RpcError::new(
+                code::PROTOCOL_MISMATCH,
+                format!(
+                    "the running maestro daemon (version {version}) speaks protocol {PROTOCOL_VERSION} and this \
+                     client speaks protocol {}: run `maestro daemon restart` to start the installed version",
+                    p.protocol_version
+                ),
+            )
+            .with_data(serde_json::json!({"daemonVersion": version, "protocolVersion": PROTOCOL_VERSION})));
+        }
+        tracing::info!(session = self.state.id, client = %p.client.name, kind = ?p.client.kind, "hello");
+        self.state.hello.set(p).map_err(|_| {
+            RpcError::invalid_request("maestro/hello was already sent on this connection")
+        })?;
+        ok(HelloResult {
+            protocol_version: PROTOCOL_VERSION,
+            version: version.to_owned(),
+            pid: std::process::id(),
+            session_id: self.state.id,
+            mode: self.engine.host().mode,
+        })
+    }
+
+    /// Forwards engine events to this connection until it closes.
+    fn subscribe(&self) {
+        if self.state.subscribed.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let mut events = self.engine.events();
+        let outbox = self.outbox.clone();
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    event = events.recv() => event,
+                    () = outbox.closed() => return,
+                };
+                match event {
+                    Ok(event) => {
+                        let n = Notification {
+                            method: event.method().to_owned(),
+                            params: event.params(),
+                        };
+                        if outbox.send(Message::Notification(n)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "a slow client missed events");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,323 @@
+use crate::*;
+use maestro_protocol::{HostMode, Message, StatusResult, code, method, notification};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+fn engine() -> Engine {
+    Engine::start(EngineOptions {
+        host: HostInfo {
+            mode: HostMode::Standalone,
+            socket: None,
+            log_file: None,
+        },
+        config: Config::default(),
+        store: StoreLocation::Memory,
+    })
+    .unwrap()
+}
+
+struct Client {
+    session: Session,
+    inbox: mpsc::UnboundedReceiver<Message>,
+}
+
+impl Client {
+    fn new(engine: &Engine) -> Client {
+        let (tx, inbox) = mpsc::unbounded_channel();
+        Client {
+            session: engine.connect(tx),
+            inbox,
+        }
+    }
+
+    async fn hello(engine: &Engine, encoding: &str) -> Client {
+        let c = Client::new(engine);
+        c.call(method::HELLO, json!({"protocolVersion": 1, "client": {"name": "t", "kind": "cli"}, "positionEncoding": encoding}))
+            .await
+            .unwrap();
+        c
+    }
+
+    async fn call(&self, method: &str, params: Value) -> Result<Value, maestro_protocol::RpcError> {
+        self.session.request(method, params).await
+    }
+
+    async fn next_notification(&mut self) -> (String, Value) {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(5), self.inbox.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        match msg {
+            Message::Notification(n) => (n.method, n.params),
+            other => panic!("expected a notification, got {other:?}"),
+        }
+    }
+}
+
+fn git_repo() -> tempfile::TempDir {
+    let dir = tempfile::TempDir::new().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn requests_before_hello_are_refused_except_shutdown() {
+    let engine = engine();
+    let c = Client::new(&engine);
+    let err = c.call(method::STATUS, Value::Null).await.unwrap_err();
+    assert_eq!(err.code, code::SERVER_NOT_INITIALIZED);
+    assert!(err.message.contains("maestro/hello"), "{}", err.message);
+    let mut stop = engine.shutdown_requested();
+    c.call(method::SHUTDOWN, Value::Null).await.unwrap();
+    stop.changed().await.unwrap();
+    assert!(stop.borrow().is_some());
+}
+
+#[tokio::test]
+async fn a_client_of_another_protocol_version_is_told_to_restart_the_daemon() {
+    let engine = engine();
+    let c = Client::new(&engine);
+    let err = c
+        .call(
+            method::HELLO,
+            json!({"protocolVersion": 99, "client": {"name": "new", "kind": "cli"}}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, code::PROTOCOL_MISMATCH);
+    assert!(
+        err.message.contains("maestro daemon restart"),
+        "{}",
+        err.message
+    );
+    let c = Client::hello(&engine, "utf-16").await;
+    let err = c
+        .call(
+            method::HELLO,
+            json!({"protocolVersion": 1, "client": {"name": "t", "kind": "cli"}}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, code::INVALID_REQUEST);
+}
+
+#[tokio::test]
+async fn unknown_methods_and_wrong_params_are_named() {
+    let engine = engine();
+    let c = Client::hello(&engine, "utf-16").await;
+    let err = c.call("maestro/nope", Value::Null).await.unwrap_err();
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (code::METHOD_NOT_FOUND, "method not found: maestro/nope")
+    );
+    let err = c
+        .call(method::WORKSPACE_OPEN, json!({"path": 42}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, code::INVALID_PARAMS);
+    assert!(err.message.contains("`path`"), "{}", err.message);
+    let err = c
+        .call(method::STORE_BACKUP, json!({"path": "relative.db"}))
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("must be absolute"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn workspaces_open_per_session_and_are_remembered() {
+    let engine = engine();
+    let repo = git_repo();
+    let mut a = Client::hello(&engine, "utf-16").await;
+    a.call(method::SUBSCRIBE, Value::Null).await.unwrap();
+    let info = a
+        .call(
+            method::WORKSPACE_OPEN,
+            json!({"path": repo.path().join("src")}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(info["kind"], "git");
+    assert_eq!(info["root"], json!(repo.path().canonicalize().unwrap()));
+    let (m, p) = a.next_notification().await;
+    assert_eq!(
+        (m.as_str(), &p["id"]),
+        (notification::WORKSPACE_OPENED, &info["id"])
+    );
+
+    let b = Client::hello(&engine, "utf-16").await;
+    b.call(method::WORKSPACE_OPEN, json!({"path": repo.path()}))
+        .await
+        .unwrap();
+    let status: StatusResult =
+        serde_json::from_value(b.call(method::STATUS, Value::Null).await.unwrap()).unwrap();
+    assert_eq!(
+        (
+            status.workspaces.len(),
+            status.known_workspaces,
+            status.sessions.len()
+        ),
+        (1, 1, 2)
+    );
+    drop(a);
+    drop(b);
+    let c = Client::hello(&engine, "utf-16").await;
+    let status: StatusResult =
+        serde_json::from_value(c.call(method::STATUS, Value::Null).await.unwrap()).unwrap();
+    assert_eq!(
+        (
+            status.workspaces.len(),
+            status.known_workspaces,
+            status.sessions.len()
+        ),
+        (0, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn a_bad_repository_config_is_reported_and_the_workspace_still_opens() {
+    let engine = engine();
+    let repo = git_repo();
+    std::fs::create_dir(repo.path().join(".maestro")).unwrap();
+    std::fs::write(
+        repo.path().join(".maestro/config.toml"),
+        "[workspace]\nnmae = \"x\"\n",
+    )
+    .unwrap();
+    let c = Client::hello(&engine, "utf-16").await;
+    let info = c
+        .call(method::WORKSPACE_OPEN, json!({"path": repo.path()}))
+        .await
+        .unwrap();
+    let err = info["configError"].as_str().unwrap();
+    assert!(
+        err.contains(".maestro/config.toml:2: `workspace.nmae`: unknown key"),
+        "{err}"
+    );
+
+    std::fs::write(
+        repo.path().join(".maestro/config.toml"),
+        "workspace.name = \"shop\"\n",
+    )
+    .unwrap();
+    let info = c
+        .call(method::WORKSPACE_OPEN, json!({"path": repo.path()}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (info["name"].as_str(), info.get("configError")),
+        (Some("shop"), None)
+    );
+    let err = c
+        .call(method::WORKSPACE_OPEN, json!({"path": "/no/such/dir"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, code::NOT_FOUND);
+    assert!(err.message.contains("/no/such/dir"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn documents_follow_ordered_edits_in_the_negotiated_encoding() {
+    let engine = engine();
+    let c = Client::hello(&engine, "utf-8").await;
+    let uri = "file:///x.rs";
+    c.session.notify(
+        method::DOCUMENT_OPEN,
+        json!({"uri": uri, "languageId": "rust", "version": 1, "text": "é\n"}),
+    );
+    let edit = |v: i32, ch: u32, text: &str| {
+        json!({"uri": uri, "version": v, "contentChanges": [
+            {"range": {"start": {"line": 0, "character": ch}, "end": {"line": 0, "character": ch}}, "text": text}
+        ]})
+    };
+    c.session.notify(method::DOCUMENT_CHANGE, edit(2, 2, "a"));
+    c.session.notify(method::DOCUMENT_CHANGE, edit(3, 3, "b"));
+    c.session
+        .notify(method::DOCUMENT_CHANGE, edit(3, 0, "stale"));
+    c.session
+        .notify(method::DOCUMENT_CHANGE, json!({"uri": uri, "version": "x"}));
+    let text = c
+        .call(method::DOCUMENT_TEXT, json!({"uri": uri}))
+        .await
+        .unwrap();
+    assert_eq!(text, json!({"uri": uri, "version": 3, "text": "éab\n"}));
+    c.session
+        .notify(method::DOCUMENT_CLOSE, json!({"uri": uri}));
+    let err = c
+        .call(method::DOCUMENT_TEXT, json!({"uri": uri}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, code::NOT_FOUND);
+
+    // Another connection has its own buffers.
+    let other = Client::hello(&engine, "utf-16").await;
+    assert!(
+        other
+            .call(method::DOCUMENT_TEXT, json!({"uri": uri}))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn backup_reports_progress_and_keeps_the_engine_busy_meanwhile() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let engine = Engine::start(EngineOptions {
+        host: HostInfo {
+            mode: HostMode::Daemon,
+            socket: None,
+            log_file: None,
+        },
+        config: Config::default(),
+        store: StoreLocation::File(dir.path().join("maestro.db")),
+    })
+    .unwrap();
+    let mut c = Client::hello(&engine, "utf-16").await;
+    c.call(method::SUBSCRIBE, Value::Null).await.unwrap();
+    let mut activity = engine.activity();
+    let dest = dir.path().join("b.db");
+    let result = c
+        .call(method::STORE_BACKUP, json!({"path": dest}))
+        .await
+        .unwrap();
+    assert_eq!(result["schemaVersion"], 1);
+    assert!(result["sizeBytes"].as_u64().unwrap() > 0);
+    let (m, begin) = c.next_notification().await;
+    assert_eq!(
+        (m.as_str(), begin["value"]["kind"].as_str()),
+        (notification::PROGRESS, Some("begin"))
+    );
+    let (_, end) = c.next_notification().await;
+    assert_eq!(
+        (end["token"].clone(), end["value"]["kind"].as_str()),
+        (begin["token"].clone(), Some("end"))
+    );
+    assert!(activity.borrow_and_update().busy == 0);
+
+    let err = c
+        .call(method::STORE_BACKUP, json!({"path": dest}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, code::STORE_FAILED);
+    assert!(err.message.contains("already exists"), "{}", err.message);
+    c.call(
+        method::STORE_BACKUP,
+        json!({"path": dest, "overwrite": true}),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn activity_counts_sessions() {
+    let engine = engine();
+    let rx = engine.activity();
+    let c = Client::new(&engine);
+    assert_eq!(rx.borrow().sessions, 1);
+    {
+        let _w = engine.begin_work();
+        assert!(!rx.borrow().is_idle());
+    }
+    drop(c);
+    assert!(rx.borrow().is_idle());
+}

@@ -1,0 +1,63 @@
+//! The one RPC vocabulary of maestro: method names, their params and results, the events the daemon
+//! pushes, and the JSON-RPC envelope. Daemon methods are named like the LSP extension methods, so the
+//! LSP front forwards custom requests verbatim.
+//!
+//! Architecture invariant: serde types and pure functions only, no I/O.
+
+pub mod jsonrpc;
+mod types;
+
+pub use jsonrpc::{
+    Id, Invalid, Message, Notification, Request, Response, RpcError, code, parse_params,
+};
+pub use types::*;
+
+/// The version of this vocabulary, exchanged in `maestro/hello`. A daemon answers a client of a
+/// different version with [`code::PROTOCOL_MISMATCH`]. Bump it on any incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Requests and notifications sent by clients to the daemon.
+pub mod method {
+    /// Request, first on every connection: exchanges protocol versions. [`crate::HelloParams`].
+    pub const HELLO: &str = "maestro/hello";
+    /// Request: the daemon's state. No params; [`crate::StatusResult`].
+    pub const STATUS: &str = "maestro/status";
+    /// Request: stop the daemon. Accepted before `hello`, so that any client can stop a daemon of
+    /// another protocol version. No params; result `null`.
+    pub const SHUTDOWN: &str = "maestro/shutdown";
+    /// Request: start receiving events as notifications. No params; result `null`.
+    pub const SUBSCRIBE: &str = "maestro/subscribe";
+    /// Request: register a workspace (a git repository root or a folder) for this connection.
+    /// [`crate::WorkspaceOpenParams`]; [`crate::WorkspaceInfo`].
+    pub const WORKSPACE_OPEN: &str = "maestro/workspace.open";
+    /// Request: this connection no longer uses a workspace. [`crate::WorkspaceOpenParams`]; `null`.
+    pub const WORKSPACE_CLOSE: &str = "maestro/workspace.close";
+    /// Notification: an editor opened a document. [`crate::DocumentOpenParams`].
+    pub const DOCUMENT_OPEN: &str = "maestro/document.open";
+    /// Notification: incremental or full edits to an open document. [`crate::DocumentChangeParams`].
+    pub const DOCUMENT_CHANGE: &str = "maestro/document.change";
+    /// Notification: an editor closed a document. [`crate::DocumentUri`].
+    pub const DOCUMENT_CLOSE: &str = "maestro/document.close";
+    /// Request: the daemon's text of an open document. [`crate::DocumentUri`]; [`crate::DocumentText`].
+    pub const DOCUMENT_TEXT: &str = "maestro/document.text";
+    /// Request: write a consistent copy of the store to a file. [`crate::StoreBackupParams`];
+    /// [`crate::StoreBackupResult`].
+    pub const STORE_BACKUP: &str = "maestro/store.backup";
+    /// Notification: cancel a request by id (LSP's). [`crate::CancelParams`].
+    pub const CANCEL_REQUEST: &str = "$/cancelRequest";
+
+    /// Requests that change nothing: a client may send them again when the connection broke
+    /// before the answer came.
+    pub const READ_ONLY: &[&str] = &[STATUS, DOCUMENT_TEXT];
+}
+
+/// Notifications the daemon sends to subscribed clients. The LSP front relays them to the editor
+/// under the same names (progress becomes LSP `$/progress`).
+pub mod notification {
+    /// A workspace was opened by some client. [`crate::WorkspaceInfo`].
+    pub const WORKSPACE_OPENED: &str = "maestro/workspaceOpened";
+    /// Long work began, advanced or ended. [`crate::ProgressParams`].
+    pub const PROGRESS: &str = "maestro/progress";
+    /// The daemon is about to exit. [`crate::DaemonShutdownParams`].
+    pub const DAEMON_SHUTDOWN: &str = "maestro/daemonShutdown";
+}

@@ -1,0 +1,156 @@
+//! Backups are consistent copies written by the live store; restores swap files while nobody has the
+//! store open (the caller holds the daemon's instance lock), keeping the replaced file.
+
+use crate::file::{self, FileState};
+use crate::{Store, StoreError, sibling};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// What [`restore`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreReport {
+    /// The schema version of the backup as found, before migrating it.
+    pub backup_schema_version: u32,
+    /// The schema version the restored store has now.
+    pub schema_version: u32,
+    /// Where the store that was replaced was kept, if there was one.
+    pub previous: Option<PathBuf>,
+}
+
+impl Store {
+    /// Writes a consistent copy of the store to `dest` (a new file, or a replaced one with
+    /// `overwrite`). The copy is written beside `dest` and renamed into place, so `dest` is never
+    /// half-written. Returns its size.
+    pub async fn backup(&self, dest: &Path, overwrite: bool) -> Result<u64, StoreError> {
+        let dest = dest.to_owned();
+        self.on_writer(move |db| {
+            if dest.is_dir() {
+                return Err(StoreError::Exists { path: dest });
+            }
+            if dest.exists() && !overwrite {
+                return Err(StoreError::Exists { path: dest });
+            }
+            let name = dest.file_name().ok_or_else(|| StoreError::Io {
+                path: dest.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
+            })?;
+            let partial = dest.with_file_name(format!(
+                ".{}.partial-{}",
+                name.to_string_lossy(),
+                std::process::id()
+            ));
+            remove_db_files(&partial);
+            if let Err(e) = db.backup_db(&partial) {
+                remove_db_files(&partial);
+                let parent = dest.parent().unwrap_or(Path::new("."));
+                if !parent.is_dir() {
+                    return Err(StoreError::Io {
+                        path: parent.to_owned(),
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            "no such directory",
+                        ),
+                    });
+                }
+                return Err(StoreError::Query {
+                    detail: format!("backup to {}: {e}", dest.display()),
+                });
+            }
+            std::fs::rename(&partial, &dest).map_err(StoreError::io(&dest))?;
+            Ok(std::fs::metadata(&dest)
+                .map_err(StoreError::io(&dest))?
+                .len())
+        })
+        .await
+    }
+}
+
+/// Checks, read-only, that `backup` is a maestro store this build can restore; returns its schema
+/// version.
+pub fn check_backup(backup: &Path) -> Result<u32, StoreError> {
+    let refuse = |reason: String| StoreError::NotABackup {
+        path: backup.into(),
+        reason,
+    };
+    if !backup.is_file() {
+        return Err(refuse("no such file".into()));
+    }
+    if file::check(backup).map_err(|e| refuse(e.reason()))? == FileState::Fresh {
+        return Err(refuse("it is empty".into()));
+    }
+    file::quick_check(backup).map_err(|e| refuse(e.reason()))?;
+    let version = match crate::inspect(backup, false) {
+        Ok(info) => info.schema_version.unwrap_or(0),
+        Err(e) => return Err(refuse(e.reason())),
+    };
+    if version > crate::SCHEMA_VERSION {
+        return Err(refuse(format!(
+            "it has schema version {version}, newer than this maestro understands (up to {})",
+            crate::SCHEMA_VERSION
+        )));
+    }
+    Ok(version)
+}
+
+/// Replaces the store file `target` with the maestro store in `backup`, migrated to the current
+/// schema. The backup file is only read. The replaced store is moved into `keep_dir`, never deleted.
+/// Nothing may have `target` open: the caller holds the daemon's instance lock.
+pub fn restore(backup: &Path, target: &Path, keep_dir: &Path) -> Result<RestoreReport, StoreError> {
+    let backup_schema_version = check_backup(backup)?;
+
+    // Work on a copy next to the target so that the final step is a rename on one file system.
+    let staging = sibling(target, ".restoring");
+    remove_db_files(&staging);
+    std::fs::copy(backup, &staging).map_err(StoreError::io(&staging))?;
+    let staged = (|| {
+        file::enable_wal(&staging)?;
+        let store = Store::open(&staging)?;
+        Ok::<_, StoreError>(store.schema_version())
+    })();
+    let schema_version = match staged {
+        Ok(v) => v,
+        Err(e) => {
+            remove_db_files(&staging);
+            return Err(e);
+        }
+    };
+
+    let previous = if target.exists() {
+        std::fs::create_dir_all(keep_dir).map_err(StoreError::io(keep_dir))?;
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let kept = keep_dir.join(format!("maestro-before-restore-{secs}.db"));
+        move_db_files(target, &kept)?;
+        Some(kept)
+    } else {
+        None
+    };
+    move_db_files(&staging, target)?;
+    Ok(RestoreReport {
+        backup_schema_version,
+        schema_version,
+        previous,
+    })
+}
+
+const COMPANIONS: [&str; 3] = ["", "-wal", "-shm"];
+
+/// Moves a SQLite file together with its write-ahead log and shared-memory index.
+fn move_db_files(from: &Path, to: &Path) -> Result<(), StoreError> {
+    for suffix in COMPANIONS {
+        let (src, dst) = (sibling(from, suffix), sibling(to, suffix));
+        if suffix.is_empty() || src.exists() {
+            std::fs::rename(&src, &dst).map_err(StoreError::io(&src))?;
+        } else {
+            let _ = std::fs::remove_file(&dst);
+        }
+    }
+    Ok(())
+}
+
+fn remove_db_files(path: &Path) {
+    for suffix in COMPANIONS {
+        let _ = std::fs::remove_file(sibling(path, suffix));
+    }
+}

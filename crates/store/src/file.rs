@@ -1,0 +1,107 @@
+//! Looking at a store file before cozo touches it. cozo's sqlite backend panics on a file that is not a
+//! database and silently adds its table to any other SQLite file, so the header and the table list are
+//! read here first, read-only, and anything unexpected is refused with the file's name.
+
+use crate::StoreError;
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::path::Path;
+
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// What a path holds, as far as can be told without cozo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileState {
+    /// Nothing yet (no file, an empty file, or a SQLite file without tables): a new store goes here.
+    Fresh,
+    /// A SQLite file holding exactly cozo's key-value table.
+    Cozo,
+}
+
+pub(crate) fn check(path: &Path) -> Result<FileState, StoreError> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(FileState::Fresh),
+        Err(e) => return Err(StoreError::io(path)(e)),
+    };
+    if file.metadata().map_err(StoreError::io(path))?.is_dir() {
+        return Err(StoreError::NotSqlite {
+            path: path.into(),
+            head: "a directory".into(),
+        });
+    }
+    let mut head = Vec::with_capacity(16);
+    (&mut file)
+        .take(16)
+        .read_to_end(&mut head)
+        .map_err(StoreError::io(path))?;
+    if head.is_empty() {
+        return Ok(FileState::Fresh);
+    }
+    if head.as_slice() != SQLITE_MAGIC {
+        return Err(StoreError::NotSqlite {
+            path: path.into(),
+            head: format!("{:?}", String::from_utf8_lossy(&head)),
+        });
+    }
+    drop(file);
+
+    let corrupt = damaged(path);
+    let conn = sqlite::Connection::open_with_flags(path, sqlite::OpenFlags::new().with_read_only())
+        .map_err(corrupt)?;
+    let mut tables = Vec::new();
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .map_err(corrupt)?;
+    while stmt.next().map_err(corrupt)? == sqlite::State::Row {
+        tables.push(stmt.read::<String, _>(0).map_err(corrupt)?);
+    }
+    match tables.as_slice() {
+        [] => Ok(FileState::Fresh),
+        [only] if only == "cozo" => Ok(FileState::Cozo),
+        _ => Err(StoreError::Foreign {
+            path: path.into(),
+            detail: format!("it has tables {}", tables.join(", ")),
+        }),
+    }
+}
+
+/// Runs SQLite's page-level consistency check, read-only. Slow on big files: for `maestro doctor`.
+pub(crate) fn quick_check(path: &Path) -> Result<(), StoreError> {
+    let corrupt = damaged(path);
+    let conn = sqlite::Connection::open_with_flags(path, sqlite::OpenFlags::new().with_read_only())
+        .map_err(&corrupt)?;
+    let mut stmt = conn.prepare("PRAGMA quick_check").map_err(&corrupt)?;
+    let mut problems = Vec::new();
+    while stmt.next().map_err(&corrupt)? == sqlite::State::Row {
+        let line = stmt.read::<String, _>(0).map_err(&corrupt)?;
+        if line != "ok" {
+            problems.push(line);
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt {
+            path: path.into(),
+            detail: problems.join("; "),
+        })
+    }
+}
+
+/// Switches a SQLite file to write-ahead logging, which is persistent in the file: cozo's own
+/// connections then commit with one WAL append instead of a rollback journal.
+pub(crate) fn enable_wal(path: &Path) -> Result<(), StoreError> {
+    let corrupt = damaged(path);
+    let conn = sqlite::Connection::open(path).map_err(&corrupt)?;
+    let mut stmt = conn.prepare("PRAGMA journal_mode=WAL").map_err(&corrupt)?;
+    while stmt.next().map_err(&corrupt)? == sqlite::State::Row {}
+    Ok(())
+}
+
+fn damaged(path: &Path) -> impl Fn(sqlite::Error) -> StoreError + Copy + '_ {
+    move |e| StoreError::Corrupt {
+        path: path.into(),
+        detail: e.message.unwrap_or_else(|| "unreadable SQLite file".into()),
+    }
+}

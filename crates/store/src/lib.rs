@@ -1,0 +1,227 @@
+//! maestro's one embedded database: cozo 0.7 on its SQLite backend.
+//!
+//! Architecture invariant: scripts are `&'static str` constants with `$params`, never strings built
+//! from data; every write goes through the one writer thread; a file that is not a maestro store of a
+//! version this build understands is refused, with its name, before anything in it changes.
+//!
+//! API boundary: [`Store`] (open, read, write, backup, typed queries such as
+//! [`Store::upsert_workspace`]), [`restore`] for offline restores, [`inspect`] for read-only checks.
+
+mod backup;
+mod error;
+mod file;
+mod schema;
+mod workspaces;
+
+pub use backup::{RestoreReport, check_backup, restore};
+pub use cozo::{DataValue, NamedRows};
+pub use error::StoreError;
+pub use schema::{MIGRATIONS, Migration, SCHEMA_VERSION};
+pub use workspaces::WorkspaceRow;
+
+use cozo::{DbInstance, ScriptMutability};
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use tokio::sync::oneshot;
+
+/// Parameters of a script, bound to its `$names`.
+pub type Params = BTreeMap<String, DataValue>;
+
+type Job = Box<dyn FnOnce(&DbInstance) + Send + 'static>;
+
+/// A handle to the open store. Cheap to clone; the database closes when the last clone drops.
+#[derive(Clone)]
+pub struct Store {
+    inner: std::sync::Arc<Inner>,
+}
+
+struct Inner {
+    db: DbInstance,
+    path: Option<PathBuf>,
+    schema_version: u32,
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer after the jobs already queued.
+        self.jobs.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// What a read-only look at a store file found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreFileInfo {
+    /// `None` when the file does not exist yet or is empty.
+    pub schema_version: Option<u32>,
+    pub size_bytes: u64,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store file at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with(path, MIGRATIONS)
+    }
+
+    /// Like [`Store::open`] with another migration list: for testing migration paths.
+    #[doc(hidden)]
+    pub fn open_with(path: &Path, migrations: &[Migration]) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+        }
+        if file::check(path)? == file::FileState::Fresh {
+            file::enable_wal(path)?;
+        }
+        let db = open_cozo(path)?;
+        let from = schema::read_version(&db, path)?.unwrap_or(0);
+        let supported = migrations.last().map_or(0, |m| m.version);
+        if from > supported {
+            return Err(StoreError::TooNew {
+                path: path.into(),
+                found: from,
+                supported,
+            });
+        }
+        let version = schema::migrate(&db, path, from, migrations)?;
+        Ok(Self::start(db, Some(path.to_owned()), version))
+    }
+
+    /// A store that lives in memory only, with the current schema.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let db = DbInstance::new("mem", "", "").map_err(StoreError::query)?;
+        let version = schema::migrate(&db, Path::new(":memory:"), 0, MIGRATIONS)?;
+        Ok(Self::start(db, None, version))
+    }
+
+    fn start(db: DbInstance, path: Option<PathBuf>, schema_version: u32) -> Store {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let writer_db = db.clone();
+        let writer = std::thread::Builder::new()
+            .name("maestro-store-writer".into())
+            .spawn(move || {
+                for job in queue {
+                    // A panic inside cozo fails that one job (its reply channel drops) and the
+                    // writer goes on with the next.
+                    if catch_unwind(AssertUnwindSafe(|| job(&writer_db))).is_err() {
+                        tracing::error!("a store write panicked; it was not applied");
+                    }
+                }
+            })
+            .expect("spawning the store writer thread");
+        Store {
+            inner: std::sync::Arc::new(Inner {
+                db,
+                path,
+                schema_version,
+                jobs: Some(jobs),
+                writer: Some(writer),
+            }),
+        }
+    }
+
+    /// The file, or `None` for an in-memory store.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    pub fn schema_version(&self) -> u32 {
+        self.inner.schema_version
+    }
+
+    /// Bytes on disk: the file plus its write-ahead log.
+    pub fn size_bytes(&self) -> Option<u64> {
+        let path = self.inner.path.as_ref()?;
+        let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        Some(len(path) + len(&sibling(path, "-wal")))
+    }
+
+    /// Runs a read-only script on the calling thread. Blocks: call it from `spawn_blocking` in async
+    /// code. Readers wait while a write commits.
+    pub fn read(&self, script: &'static str, params: Params) -> Result<NamedRows, StoreError> {
+        self.inner
+            .db
+            .run_script(script, params, ScriptMutability::Immutable)
+            .map_err(StoreError::query)
+    }
+
+    /// Runs a script on the writer thread, after every write queued before it.
+    pub async fn write(
+        &self,
+        script: &'static str,
+        params: Params,
+    ) -> Result<NamedRows, StoreError> {
+        self.on_writer(move |db| {
+            db.run_script(script, params, ScriptMutability::Mutable)
+                .map_err(StoreError::query)
+        })
+        .await
+    }
+
+    /// Runs `job` on the writer thread: the serialization point of every change to the store.
+    pub(crate) async fn on_writer<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&DbInstance) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |db| {
+            let _ = reply.send(job(db));
+        });
+        let queue = self.inner.jobs.as_ref().ok_or(StoreError::WriterGone)?;
+        queue.send(job).map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::Query {
+            detail: "the write panicked inside cozo".into(),
+        })?
+    }
+}
+
+/// Looks at a store file without changing it: its schema version and size. Refuses files that are
+/// not maestro stores, as [`Store::open`] would.
+pub fn inspect(path: &Path, deep: bool) -> Result<StoreFileInfo, StoreError> {
+    let size_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if file::check(path)? == file::FileState::Fresh {
+        return Ok(StoreFileInfo {
+            schema_version: None,
+            size_bytes,
+        });
+    }
+    if deep {
+        file::quick_check(path)?;
+    }
+    let db = open_cozo(path)?;
+    let schema_version = schema::read_version(&db, path)?;
+    Ok(StoreFileInfo {
+        schema_version,
+        size_bytes,
+    })
+}
+
+fn open_cozo(path: &Path) -> Result<DbInstance, StoreError> {
+    match catch_unwind(|| DbInstance::new("sqlite", path, "")) {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(StoreError::Corrupt {
+            path: path.into(),
+            detail: e.to_string(),
+        }),
+        Err(_) => Err(StoreError::Corrupt {
+            path: path.into(),
+            detail: "cozo could not open it".into(),
+        }),
+    }
+}
+
+/// `maestro.db` → `maestro.db-wal` and the like: SQLite's companion files.
+pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,97 @@
+//! The schema as a list of forward migrations. A store records the version it has reached in
+//! `maestro_meta`; opening runs the missing migrations in order, each in one cozo transaction together
+//! with the version bump, so a failed migration leaves the store as it was.
+
+use crate::{Params, StoreError};
+use cozo::{DataValue, DbInstance, ScriptMutability};
+use std::path::Path;
+
+/// One step of the schema: a chained cozo script (`{...} {...}`) run as a single transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: u32,
+    pub summary: &'static str,
+    pub script: &'static str,
+}
+
+/// The schema, oldest first. Never edit a released entry: add a new one.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    summary: "maestro_meta (schema version) and workspace registry",
+    script: r#"
+{:create maestro_meta {key: String => value: Any}}
+{:create workspace {id: String => root: String, name: String, kind: String, first_seen: Float, last_seen: Float}}
+"#,
+}];
+
+/// The schema version this build creates and understands.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+/// The relation that marks a cozo database as a maestro store.
+pub(crate) const META_RELATION: &str = "maestro_meta";
+
+const SET_VERSION: &str =
+    "{?[key, value] <- [['schema_version', $version]] :put maestro_meta {key => value}}";
+const GET_VERSION: &str = "?[value] := *maestro_meta{key: 'schema_version', value}";
+const LIST_RELATIONS: &str = "::relations";
+
+/// Names of the stored relations (indices included, as `rel:index`).
+pub(crate) fn relations(db: &DbInstance) -> Result<Vec<String>, StoreError> {
+    let rows = db
+        .run_script(LIST_RELATIONS, Params::new(), ScriptMutability::Immutable)
+        .map_err(StoreError::query)?;
+    Ok(rows
+        .rows
+        .iter()
+        .filter_map(|r| r.first()?.get_str().map(str::to_owned))
+        .collect())
+}
+
+/// The schema version of an opened cozo database: `None` when it has no relations at all (a new
+/// store), an error when it has relations but is not a maestro store.
+pub(crate) fn read_version(db: &DbInstance, path: &Path) -> Result<Option<u32>, StoreError> {
+    let rels = relations(db)?;
+    if rels.is_empty() {
+        return Ok(None);
+    }
+    if !rels.iter().any(|r| r == META_RELATION) {
+        return Err(StoreError::Foreign {
+            path: path.into(),
+            detail: format!("a cozo database without maestro's {META_RELATION} relation"),
+        });
+    }
+    let rows = db
+        .run_script(GET_VERSION, Params::new(), ScriptMutability::Immutable)
+        .map_err(StoreError::query)?;
+    let version = rows.rows.first().and_then(|r| r.first()?.get_int());
+    match version {
+        Some(v) if (0..=i64::from(u32::MAX)).contains(&v) => Ok(Some(v as u32)),
+        _ => Err(StoreError::Corrupt {
+            path: path.into(),
+            detail: format!("{META_RELATION} holds no valid schema_version"),
+        }),
+    }
+}
+
+/// Runs every migration newer than `from`; returns the version reached.
+pub(crate) fn migrate(
+    db: &DbInstance,
+    path: &Path,
+    from: u32,
+    migrations: &[Migration],
+) -> Result<u32, StoreError> {
+    let mut version = from;
+    for m in migrations.iter().filter(|m| m.version > from) {
+        let script = format!("{}\n{SET_VERSION}", m.script);
+        let params = Params::from([("version".to_owned(), DataValue::from(i64::from(m.version)))]);
+        db.run_script(&script, params, ScriptMutability::Mutable)
+            .map_err(|e| StoreError::Migration {
+                path: path.into(),
+                version: m.version,
+                detail: e.to_string(),
+            })?;
+        tracing::info!(store = %path.display(), version = m.version, summary = m.summary, "store migrated");
+        version = m.version;
+    }
+    Ok(version)
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds maestro from this checkout and puts `maestro` on PATH. Safe to run again (after a pull, say):
+# it installs only what is missing and replaces the binary atomically.
+#
+#   MAESTRO_BIN_DIR=/some/dir ./install.sh   chooses where the binary goes
+set -euo pipefail
+cd "$(dirname "$0")"
+. scripts/deps.sh
+
+ensure_rust
+ensure_apt_packages "${MAESTRO_APT_PACKAGES[@]}"
+
+say "building maestro (release)"
+cargo build --release --locked -p maestro
+
+# Where to put it: MAESTRO_BIN_DIR, else ~/.local/bin when it is on PATH, else /usr/local/bin when
+# writable, else ~/.local/bin with a note about PATH.
+on_path() { case ":$PATH:" in *":$1:"*) return 0 ;; *) return 1 ;; esac; }
+if [ -n "${MAESTRO_BIN_DIR:-}" ]; then
+    bin_dir=$MAESTRO_BIN_DIR
+elif on_path "$HOME/.local/bin"; then
+    bin_dir=$HOME/.local/bin
+elif [ -w /usr/local/bin ]; then
+    bin_dir=/usr/local/bin
+else
+    bin_dir=$HOME/.local/bin
+fi
+mkdir -p "$bin_dir"
+# Copy then rename: a daemon running the old binary keeps its file, nothing sees a half-written one.
+cp target/release/maestro "$bin_dir/.maestro.new"
+chmod 0755 "$bin_dir/.maestro.new"
+mv -f "$bin_dir/.maestro.new" "$bin_dir/maestro"
+say "installed $("$bin_dir/maestro" --version) to $bin_dir/maestro"
+
+if ! on_path "$bin_dir"; then
+    echo
+    echo "  $bin_dir is not on your PATH; add this to your shell's profile:"
+    echo "    export PATH=\"$bin_dir:\$PATH\""
+fi
+if "$bin_dir/maestro" daemon status >/dev/null 2>&1; then
+    echo
+    echo "  A maestro daemon of an earlier build is running; switch it to this one with:"
+    echo "    maestro daemon restart"
+fi
+cat <<'NEXT'
+
+Next:
+  maestro up        in a repository: start the daemon, register the repository, show editor set-up
+  maestro doctor    check what else this machine has and lacks
+NEXT

@@ -1,0 +1,131 @@
+//! The command line as parsed. What the flags mean for the engine is resolved by the commands.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "maestro",
+    version,
+    about = "AI coding agents, first-class in every editor",
+    long_about = "AI coding agents, first-class in every editor.\n\n\
+                  One per-user daemon keeps the state (started on demand by any command); \
+                  `maestro lsp` serves editors; every other command is a client of the daemon.\n\
+                  MAESTRO_HOME relocates all of maestro's files; MAESTRO_LOG sets the log level."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Machine-readable output.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Output {
+    /// Print JSON (one object per line) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the daemon if needed, register this directory's repository, print status and editor set-up.
+    Up(Output),
+    /// Show the daemon's state, starting it if it is not running.
+    Status(Output),
+    /// Run the daemon in the foreground, or control the background one.
+    Daemon {
+        #[command(subcommand)]
+        action: Option<DaemonAction>,
+    },
+    /// Serve the Language Server Protocol on stdin/stdout (editors start this).
+    Lsp {
+        /// Run the engine inside this process instead of connecting to the daemon.
+        #[arg(long)]
+        standalone: bool,
+        /// Accepted for editors that pass it; stdio is the only transport.
+        #[arg(long, hide = true)]
+        stdio: bool,
+    },
+    /// Show the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Check this machine's set-up and say how to fix what is missing.
+    Doctor(Output),
+    /// Back up or restore the store.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonAction {
+    /// Start the daemon in the background if it is not running.
+    Start(Output),
+    /// Stop the daemon (editors with `maestro lsp` open will start it again when they need it).
+    Stop(Output),
+    /// Stop the daemon and start the installed version.
+    Restart(Output),
+    /// Say whether the daemon runs, without starting it (exit code 3 when it does not).
+    Status(Output),
+    /// Print the daemon's log.
+    Logs {
+        /// How many lines from the end.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        lines: usize,
+        /// Keep printing what is appended.
+        #[arg(short, long)]
+        follow: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Every key's effective value and where it came from (user file, repository file, default).
+    Show(Output),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Write a consistent copy of the store to FILE while the daemon runs.
+    Backup {
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Replace the store with the backup in FILE (the daemon is stopped; the replaced store is kept).
+    Restore {
+        file: PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent_and_every_command_has_help() {
+        Cli::command().debug_assert();
+        fn walk(cmd: &clap::Command, path: &str) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let name = format!("{path} {}", sub.get_name());
+                assert!(sub.get_about().is_some(), "`{name}` has no help text");
+                walk(sub, &name);
+            }
+        }
+        walk(&Cli::command(), "maestro");
+    }
+}

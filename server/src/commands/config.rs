@@ -1,0 +1,53 @@
+//! `maestro config show`: read from the files directly, so it works (and explains) when the daemon
+//! cannot start because of the configuration.
+
+use super::print_json;
+use maestro_engine::config::Source;
+use maestro_engine::workspace::find_root;
+use maestro_engine::{Config, Paths};
+use serde_json::json;
+
+pub fn show(paths: &Paths, json: bool) -> anyhow::Result<i32> {
+    let user = Config::load_user(paths)?;
+    let cwd = std::env::current_dir()?;
+    let root = find_root(&cwd).ok().map(|r| r.root);
+    let config = match &root {
+        Some(root) => user.with_workspace(root)?,
+        None => user,
+    };
+    let entries = config.entries();
+    if json {
+        for e in &entries {
+            let source = match &e.source {
+                Source::Default => json!("default"),
+                Source::File(f) => json!(f),
+            };
+            print_json(&json!({
+                "key": e.def.key,
+                "value": e.value.to_json(),
+                "source": source,
+                "default": e.def.default.value().to_json(),
+                "doc": e.def.doc,
+            }));
+        }
+        return Ok(0);
+    }
+    println!("user config:       {}", paths.user_config_file().display());
+    if let Some(root) = &root {
+        println!(
+            "repository config: {}",
+            maestro_engine::paths::workspace_config_file(root).display()
+        );
+    }
+    println!();
+    let width = entries
+        .iter()
+        .map(|e| e.def.key.len() + e.value.to_string().len() + 3)
+        .max()
+        .unwrap_or(0);
+    for e in &entries {
+        let setting = format!("{} = {}", e.def.key, e.value);
+        println!("{setting:<width$}  # {}", e.source);
+    }
+    Ok(0)
+}

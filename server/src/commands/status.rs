@@ -1,0 +1,176 @@
+//! `maestro status` and `maestro up`.
+
+use super::{connect_cli, human_bytes, human_duration, print_json};
+use maestro_engine::Paths;
+use maestro_protocol::{
+    ClientKind, StatusResult, WorkspaceInfo, WorkspaceKind, WorkspaceOpenParams, method,
+};
+use serde::Serialize;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusOutput<'a> {
+    /// Whether this command started the daemon.
+    started: bool,
+    /// The workspace of the current directory, as registered.
+    workspace: Option<&'a WorkspaceInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workspace_error: Option<String>,
+    #[serde(flatten)]
+    status: &'a StatusResult,
+}
+
+/// Starts the daemon if needed, registers the current directory's workspace, prints the state.
+pub async fn status(paths: &Paths, json: bool, up: bool) -> anyhow::Result<i32> {
+    let c = connect_cli(paths, true).await?;
+    if c.started && !json {
+        eprintln!("started the maestro daemon (pid {})", c.hello.pid);
+    }
+    let opened = match std::env::current_dir() {
+        Ok(cwd) => {
+            c.client
+                .request::<_, WorkspaceInfo>(
+                    method::WORKSPACE_OPEN,
+                    WorkspaceOpenParams { path: cwd },
+                )
+                .await
+        }
+        Err(e) => Err(crate::client::ClientError::Io {
+            what: "reading the current directory".into(),
+            source: e,
+        }),
+    };
+    let status: StatusResult = c
+        .client
+        .request(method::STATUS, serde_json::json!({}))
+        .await?;
+    let (workspace, workspace_error) = match &opened {
+        Ok(w) => (Some(w), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    if json {
+        print_json(&StatusOutput {
+            started: c.started,
+            workspace,
+            workspace_error,
+            status: &status,
+        });
+    } else {
+        print!("{}", render(&status, workspace));
+        if let Some(e) = workspace_error {
+            println!("  ! this directory is not a workspace: {e}");
+        }
+        if up {
+            print!("{}", editor_hints());
+        }
+    }
+    Ok(0)
+}
+
+/// The status as people read it.
+pub fn render(s: &StatusResult, current: Option<&WorkspaceInfo>) -> String {
+    let mut out = format!(
+        "maestro {} — {} running, pid {}, up {}\n",
+        s.version,
+        match s.mode {
+            maestro_protocol::HostMode::Daemon => "daemon",
+            maestro_protocol::HostMode::Standalone => "standalone engine",
+        },
+        s.pid,
+        human_duration(s.uptime_secs)
+    );
+    let mut line = |label: &str, value: String| out.push_str(&format!("  {label:<10} {value}\n"));
+    if let Some(socket) = &s.socket {
+        line("socket", socket.display().to_string());
+    }
+    let store = match (&s.store.path, s.store.size_bytes) {
+        (Some(p), Some(size)) => format!(
+            "{} (schema {}, {})",
+            p.display(),
+            s.store.schema_version,
+            human_bytes(size)
+        ),
+        (Some(p), None) => format!("{} (schema {})", p.display(), s.store.schema_version),
+        (None, _) => format!("in memory (schema {})", s.store.schema_version),
+    };
+    line("store", store);
+    if let Some(log) = &s.log_file {
+        line("log", log.display().to_string());
+    }
+    line(
+        "idle exit",
+        match s.idle_timeout_secs {
+            0 => "never (daemon.idle_timeout_secs = 0)".to_owned(),
+            n => format!(
+                "after {} with no clients and no work",
+                human_duration(n as f64)
+            ),
+        },
+    );
+    let clients: Vec<String> = s
+        .sessions
+        .iter()
+        .map(|c| {
+            let kind = match c.client.kind {
+                ClientKind::Cli => "cli",
+                ClientKind::Lsp => "editor",
+                ClientKind::Mcp => "agent",
+                ClientKind::Other => "other",
+            };
+            match c.documents {
+                0 => format!("{} ({kind})", c.client.name),
+                n => format!("{} ({kind}, {n} open documents)", c.client.name),
+            }
+        })
+        .collect();
+    line(
+        "clients",
+        format!("{}: {}", clients.len(), clients.join(", ")),
+    );
+    for w in &s.workspaces {
+        let kind = match w.kind {
+            WorkspaceKind::Git => "git",
+            WorkspaceKind::Folder => "folder",
+        };
+        let marker = if current.is_some_and(|c| c.id == w.id) {
+            "  ← here"
+        } else {
+            ""
+        };
+        line(
+            "workspace",
+            format!("{} ({kind}) {}{marker}", w.name, w.root.display()),
+        );
+        if let Some(e) = &w.config_error {
+            for problem in e.lines() {
+                line("", format!("! {problem}"));
+            }
+        }
+    }
+    line(
+        "known",
+        format!("{} in the store", plural(s.known_workspaces, "workspace")),
+    );
+    out
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// How to point an editor at `maestro lsp`.
+fn editor_hints() -> String {
+    "\nEditors: any LSP client can run `maestro lsp` (stdio).\n\
+     \x20 Neovim  vim.lsp.start({ name = 'maestro', cmd = { 'maestro', 'lsp' },\n\
+     \x20                         root_dir = vim.fs.root(0, '.git') })\n\
+     \x20 Helix   languages.toml: [language-server.maestro]\n\
+     \x20                         command = \"maestro\"\n\
+     \x20                         args = [\"lsp\"]\n\
+     \x20         then add \"maestro\" to a language's language-servers\n\
+     \x20 Check   maestro doctor\n"
+        .to_owned()
+}

@@ -1,0 +1,521 @@
+//! The language server: LSP lifecycle through tower-lsp-server, everything else forwarded to the engine.
+//!
+//! Document sync and forwarded requests are not handled by tower's handlers but by
+//! [`Shared::intercept_notification`] and [`Shared::intercept_request`], which the transport calls
+//! synchronously in read order; see `transport.rs`.
+
+use super::link::{Link, Target};
+use crate::instance::InstanceLock;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use maestro_engine::{Config, Engine, EngineOptions, HostInfo, Paths, StoreLocation};
+use maestro_protocol::{
+    ClientInfo, ClientKind, DocumentChangeParams, DocumentOpenParams, Event, HostMode,
+    Notification, PositionEncoding, ProgressParams, ProgressValue, RpcError, TextChange, code,
+    method,
+};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tower::Service;
+use tower_lsp_server::jsonrpc::{self, ErrorCode};
+use tower_lsp_server::ls_types::notification::Progress;
+use tower_lsp_server::ls_types::request::WorkDoneProgressCreate;
+use tower_lsp_server::ls_types::{
+    DidChangeTextDocumentParams, DidChangeWorkspaceFoldersParams, DidCloseTextDocumentParams,
+    DidOpenTextDocumentParams, ExecuteCommandOptions, ExecuteCommandParams, InitializeParams,
+    InitializeResult, InitializedParams, MessageType, NumberOrString, PositionEncodingKind,
+    ProgressParamsValue, ServerCapabilities, ServerInfo, TextDocumentSyncCapability,
+    TextDocumentSyncKind, TextDocumentSyncOptions, Uri, WorkDoneProgress, WorkDoneProgressBegin,
+    WorkDoneProgressCreateParams, WorkDoneProgressEnd, WorkDoneProgressReport,
+    WorkspaceFoldersServerCapabilities, WorkspaceServerCapabilities,
+};
+use tower_lsp_server::{Client, LanguageServer};
+
+/// `workspace/executeCommand` routing: each command calls the daemon method of the same name
+/// (`maestro.x.y` → `maestro/x.y`) with the command's first argument as params.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("maestro.status", method::STATUS),
+    ("maestro.store.backup", method::STORE_BACKUP),
+];
+
+/// Requests the editor may send that are forwarded to the daemon verbatim.
+pub const FORWARDED_REQUESTS: &[&str] =
+    &[method::STATUS, method::DOCUMENT_TEXT, method::STORE_BACKUP];
+
+/// What the front was started with.
+pub struct Options {
+    pub paths: Paths,
+    pub standalone: bool,
+    pub config: Config,
+    /// A problem with the user's config, shown to the user once initialized.
+    pub config_error: Option<String>,
+}
+
+/// State shared by the tower service and the transport.
+pub struct Shared {
+    client: Client,
+    options: Options,
+    link: OnceLock<Link>,
+    initialized: AtomicBool,
+    shut_down: AtomicBool,
+    progress: AtomicBool,
+    encoding: OnceLock<PositionEncoding>,
+    notices: Mutex<Vec<(MessageType, String)>>,
+    /// Held in standalone mode: this process owns the store.
+    _instance: Mutex<Option<InstanceLock>>,
+}
+
+pub struct Backend(pub Arc<Shared>);
+
+impl Backend {
+    pub fn new(client: Client, options: Options) -> Backend {
+        let notices = options
+            .config_error
+            .iter()
+            .map(|e| (MessageType::WARNING, format!("maestro: {e}")))
+            .collect();
+        Backend(Arc::new(Shared {
+            client,
+            options,
+            link: OnceLock::new(),
+            initialized: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
+            progress: AtomicBool::new(false),
+            encoding: OnceLock::new(),
+            notices: Mutex::new(notices),
+            _instance: Mutex::new(None),
+        }))
+    }
+}
+
+type Reply = BoxFuture<'static, Result<Value, RpcError>>;
+
+impl Shared {
+    /// Whether `shutdown` was received: the exit code is 0 only then.
+    pub fn shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::SeqCst)
+    }
+
+    /// Handles a request that goes to the daemon, or returns `None` to let tower handle it.
+    pub fn intercept_request(&self, method: &str, params: Value) -> Option<Reply> {
+        let forwarded = FORWARDED_REQUESTS.contains(&method);
+        if !forwarded && method != "workspace/executeCommand" {
+            return None;
+        }
+        if let Some(refusal) = self.refuse() {
+            return Some(futures::future::ready(Err(refusal)).boxed());
+        }
+        let link = self.link.get()?;
+        if forwarded {
+            return Some(link.call(method, params).boxed());
+        }
+        let p: ExecuteCommandParams = match serde_json::from_value(params) {
+            Ok(p) => p,
+            Err(e) => {
+                return Some(
+                    futures::future::ready(Err(RpcError::invalid_params(method, e))).boxed(),
+                );
+            }
+        };
+        let Some((_, target)) = COMMANDS.iter().find(|(c, _)| *c == p.command) else {
+            let known: Vec<_> = COMMANDS.iter().map(|(c, _)| *c).collect();
+            let e = RpcError::invalid_params(
+                method,
+                format!(
+                    "unknown command {:?}; maestro offers {}",
+                    p.command,
+                    known.join(", ")
+                ),
+            );
+            return Some(futures::future::ready(Err(e)).boxed());
+        };
+        let args = p.arguments.into_iter().next().unwrap_or(Value::Null);
+        Some(link.call(target, args).boxed())
+    }
+
+    /// Applies document sync now; returns false to let tower handle the notification.
+    pub fn intercept_notification(&self, method: &str, params: &Value) -> bool {
+        let sync = matches!(
+            method,
+            "textDocument/didOpen" | "textDocument/didChange" | "textDocument/didClose"
+        );
+        if !sync {
+            return false;
+        }
+        if self.refuse().is_some() {
+            tracing::warn!(method, "notification outside the initialized state dropped");
+            return true;
+        }
+        let Some(link) = self.link.get() else {
+            return true;
+        };
+        let result = match method {
+            "textDocument/didOpen" => {
+                serde_json::from_value::<DidOpenTextDocumentParams>(params.clone()).map(|p| {
+                    link.did_open(DocumentOpenParams {
+                        uri: p.text_document.uri.to_string(),
+                        language_id: p.text_document.language_id,
+                        version: p.text_document.version,
+                        text: p.text_document.text,
+                    })
+                })
+            }
+            "textDocument/didChange" => serde_json::from_value::<DidChangeTextDocumentParams>(
+                params.clone(),
+            )
+            .and_then(|p| {
+                let content_changes = p
+                    .content_changes
+                    .into_iter()
+                    .map(|c| {
+                        let range = c
+                            .range
+                            .map(|r| serde_json::from_value(serde_json::to_value(r)?))
+                            .transpose()?;
+                        Ok(TextChange {
+                            range,
+                            text: c.text,
+                        })
+                    })
+                    .collect::<Result<_, serde_json::Error>>()?;
+                link.did_change(DocumentChangeParams {
+                    uri: p.text_document.uri.to_string(),
+                    version: p.text_document.version,
+                    content_changes,
+                });
+                Ok(())
+            }),
+            _ => serde_json::from_value::<DidCloseTextDocumentParams>(params.clone())
+                .map(|p| link.did_close(p.text_document.uri.to_string())),
+        };
+        if let Err(e) = result {
+            tracing::warn!(method, "malformed notification ignored: {e}");
+        }
+        true
+    }
+
+    /// The error for a request outside the initialized state, as LSP wants it.
+    fn refuse(&self) -> Option<RpcError> {
+        if !self.initialized.load(Ordering::SeqCst) {
+            return Some(RpcError::new(
+                code::SERVER_NOT_INITIALIZED,
+                "the server is not initialized yet",
+            ));
+        }
+        if self.shut_down.load(Ordering::SeqCst) {
+            return Some(RpcError::invalid_request("the server is shutting down"));
+        }
+        None
+    }
+
+    fn target(&self) -> Result<Target, jsonrpc::Error> {
+        let options = &self.options;
+        if !options.standalone {
+            return Ok(Target::Daemon(options.paths.clone()));
+        }
+        // The store belongs to one process; if a daemon has it, this editor works on a private one.
+        let lock = InstanceLock::acquire(&options.paths, Duration::ZERO).map_err(internal)?;
+        let store = match lock {
+            Some(mut lock) => {
+                lock.set_owner("lsp-standalone").map_err(internal)?;
+                *self._instance.lock().unwrap() = Some(lock);
+                StoreLocation::File(options.paths.store_file())
+            }
+            None => {
+                let holder = crate::instance::owner(&options.paths)
+                    .map_or_else(|| "another maestro process".to_owned(), |o| o.to_string());
+                self.notices.lock().unwrap().push((
+                    MessageType::WARNING,
+                    format!("maestro: the store is in use by {holder}; this session keeps its state in memory only"),
+                ));
+                StoreLocation::Memory
+            }
+        };
+        let engine = Engine::start(EngineOptions {
+            host: HostInfo {
+                mode: HostMode::Standalone,
+                socket: None,
+                log_file: None,
+            },
+            config: options.config.clone(),
+            store,
+        })
+        .map_err(internal)?;
+        Ok(Target::Standalone(engine))
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> jsonrpc::Error {
+    jsonrpc::Error {
+        code: ErrorCode::InternalError,
+        message: format!("maestro: {e}").into(),
+        data: None,
+    }
+}
+
+fn negotiate(params: &InitializeParams) -> PositionEncoding {
+    let offered = params
+        .capabilities
+        .general
+        .as_ref()
+        .and_then(|g| g.position_encodings.as_ref());
+    if offered.is_some_and(|o| o.contains(&PositionEncodingKind::UTF8)) {
+        PositionEncoding::Utf8
+    } else {
+        PositionEncoding::Utf16
+    }
+}
+
+fn workspace_paths(params: &InitializeParams) -> Vec<PathBuf> {
+    #[allow(deprecated)]
+    let uris: Vec<&Uri> = match (&params.workspace_folders, &params.root_uri) {
+        (Some(folders), _) if !folders.is_empty() => folders.iter().map(|f| &f.uri).collect(),
+        (_, Some(root)) => vec![root],
+        _ => Vec::new(),
+    };
+    uris.into_iter()
+        .filter_map(|u| u.to_file_path().map(|p| p.into_owned()))
+        .collect()
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> jsonrpc::Result<InitializeResult> {
+        let shared = &self.0;
+        let encoding = negotiate(&params);
+        let _ = shared.encoding.set(encoding);
+        shared.progress.store(
+            params
+                .capabilities
+                .window
+                .as_ref()
+                .and_then(|w| w.work_done_progress)
+                .unwrap_or(false),
+            Ordering::SeqCst,
+        );
+        let client = ClientInfo {
+            name: params
+                .client_info
+                .as_ref()
+                .map_or_else(|| "LSP client".to_owned(), |c| c.name.clone()),
+            version: params.client_info.as_ref().and_then(|c| c.version.clone()),
+            kind: ClientKind::Lsp,
+            pid: Some(std::process::id()),
+        };
+        let target = shared.target()?;
+        let (link, events, hello) = Link::connect(
+            target,
+            client,
+            encoding,
+            shared.options.config.max_frame_bytes(),
+        )
+        .await
+        .map_err(internal)?;
+        tracing::info!(pid = hello.pid, mode = ?hello.mode, encoding = encoding.as_str(), "connected to the engine");
+        for path in workspace_paths(&params) {
+            match link.open_workspace(path.clone()).await {
+                Ok(info) => {
+                    if let Some(e) = info.config_error {
+                        shared
+                            .notices
+                            .lock()
+                            .unwrap()
+                            .push((MessageType::WARNING, format!("maestro: {e}")));
+                    }
+                }
+                Err(e) => shared.notices.lock().unwrap().push((
+                    MessageType::WARNING,
+                    format!(
+                        "maestro: cannot open workspace {}: {}",
+                        path.display(),
+                        e.message
+                    ),
+                )),
+            }
+        }
+        let _ = shared.link.set(link);
+        tokio::spawn(relay(shared.clone(), events));
+        shared.initialized.store(true, Ordering::SeqCst);
+
+        let position_encoding = match encoding {
+            PositionEncoding::Utf8 => PositionEncodingKind::UTF8,
+            _ => PositionEncodingKind::UTF16,
+        };
+        Ok(InitializeResult {
+            capabilities: ServerCapabilities {
+                position_encoding: Some(position_encoding),
+                text_document_sync: Some(TextDocumentSyncCapability::Options(
+                    TextDocumentSyncOptions {
+                        open_close: Some(true),
+                        change: Some(TextDocumentSyncKind::INCREMENTAL),
+                        ..Default::default()
+                    },
+                )),
+                execute_command_provider: Some(ExecuteCommandOptions {
+                    commands: COMMANDS.iter().map(|(c, _)| (*c).to_owned()).collect(),
+                    ..Default::default()
+                }),
+                workspace: Some(WorkspaceServerCapabilities {
+                    workspace_folders: Some(WorkspaceFoldersServerCapabilities {
+                        supported: Some(true),
+                        change_notifications: Some(tower_lsp_server::ls_types::OneOf::Left(true)),
+                    }),
+                    file_operations: None,
+                }),
+                experimental: Some(serde_json::json!({
+                    "maestro": {
+                        "protocolVersion": maestro_protocol::PROTOCOL_VERSION,
+                        "mode": hello.mode,
+                        "requests": FORWARDED_REQUESTS,
+                    }
+                })),
+                ..Default::default()
+            },
+            server_info: Some(ServerInfo {
+                name: "maestro".into(),
+                version: Some(env!("CARGO_PKG_VERSION").into()),
+            }),
+            offset_encoding: None,
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let notices = std::mem::take(&mut *self.0.notices.lock().unwrap());
+        for (kind, message) in notices {
+            self.0.client.show_message(kind, message).await;
+        }
+    }
+
+    async fn shutdown(&self) -> jsonrpc::Result<()> {
+        self.0.shut_down.store(true, Ordering::SeqCst);
+        if let Some(link) = self.0.link.get() {
+            link.close();
+        }
+        Ok(())
+    }
+
+    async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
+        let Some(link) = self.0.link.get() else {
+            return;
+        };
+        for folder in params.event.removed {
+            if let Some(path) = folder.uri.to_file_path() {
+                let _ = link.close_workspace(path.into_owned()).await;
+            }
+        }
+        for folder in params.event.added {
+            let Some(path) = folder.uri.to_file_path().map(|p| p.into_owned()) else {
+                continue;
+            };
+            match link.open_workspace(path.clone()).await {
+                Ok(info) => {
+                    if let Some(e) = info.config_error {
+                        self.0
+                            .client
+                            .show_message(MessageType::WARNING, format!("maestro: {e}"))
+                            .await;
+                    }
+                }
+                Err(e) => {
+                    let message = format!(
+                        "maestro: cannot open workspace {}: {}",
+                        path.display(),
+                        e.message
+                    );
+                    self.0
+                        .client
+                        .show_message(MessageType::WARNING, message)
+                        .await;
+                }
+            }
+        }
+    }
+
+    async fn execute_command(
+        &self,
+        params: ExecuteCommandParams,
+    ) -> jsonrpc::Result<Option<Value>> {
+        // Commands are intercepted before tower sees them; this answers only if that ever changes.
+        Err(jsonrpc::Error::invalid_params(format!(
+            "unknown command {}",
+            params.command
+        )))
+    }
+}
+
+/// Relays daemon events to the editor: progress as LSP work-done progress, the rest verbatim.
+async fn relay(
+    shared: Arc<Shared>,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<Notification>,
+) {
+    let mut created: HashSet<String> = HashSet::new();
+    while let Some(n) = events.recv().await {
+        match Event::from_notification(&n.method, n.params.clone()) {
+            Some(Ok(Event::Progress(p))) => relay_progress(&shared, &mut created, p).await,
+            Some(Ok(Event::DaemonShutdown(p))) => {
+                let message = format!("maestro: the daemon stopped ({}); reconnecting", p.reason);
+                shared.client.log_message(MessageType::INFO, message).await;
+            }
+            _ => {
+                let request = jsonrpc::Request::build(n.method).params(n.params).finish();
+                let mut client = shared.client.clone();
+                if let Err(e) = client.call(request).await {
+                    tracing::debug!("relaying a notification failed: {e}");
+                }
+            }
+        }
+    }
+}
+
+async fn relay_progress(shared: &Shared, created: &mut HashSet<String>, p: ProgressParams) {
+    if !shared.progress.load(Ordering::SeqCst) {
+        return;
+    }
+    let token = NumberOrString::String(p.token.clone());
+    let value = match p.value {
+        ProgressValue::Begin {
+            title,
+            message,
+            percentage,
+        } => {
+            let made = shared
+                .client
+                .send_request::<WorkDoneProgressCreate>(WorkDoneProgressCreateParams {
+                    token: token.clone(),
+                })
+                .await;
+            if made.is_err() {
+                return;
+            }
+            created.insert(p.token);
+            WorkDoneProgress::Begin(WorkDoneProgressBegin {
+                title,
+                cancellable: Some(false),
+                message,
+                percentage,
+            })
+        }
+        ProgressValue::Report {
+            message,
+            percentage,
+        } if created.contains(&p.token) => WorkDoneProgress::Report(WorkDoneProgressReport {
+            cancellable: None,
+            message,
+            percentage,
+        }),
+        ProgressValue::End { message } if created.remove(&p.token) => {
+            WorkDoneProgress::End(WorkDoneProgressEnd { message })
+        }
+        _ => return,
+    };
+    shared
+        .client
+        .send_notification::<Progress>(tower_lsp_server::ls_types::ProgressParams {
+            token,
+            value: ProgressParamsValue::WorkDone(value),
+        })
+        .await;
+}

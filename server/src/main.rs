@@ -1,0 +1,13 @@
+use clap::Parser;
+
+fn main() {
+    let cli = maestro::cli::Cli::parse();
+    let code = match maestro::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("maestro: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,103 @@
+//! The daemon side of a connection: frames in, engine session calls, frames out.
+//!
+//! Notifications are applied in the reader loop, in arrival order; each request's synchronous part runs
+//! there too and only its remainder is spawned, so requests see every change sent before them.
+
+use super::framing::{MessageReader, write_message};
+use maestro_engine::Engine;
+use maestro_protocol::{CancelParams, Id, Message, Response, RpcError, code, method};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+/// Serves one client until it disconnects.
+pub async fn serve_connection<R, W>(read: R, write: W, engine: Engine, max_frame: usize)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (outbox, queue) = mpsc::unbounded_channel::<Message>();
+    let writer = tokio::spawn(write_loop(write, queue));
+    let session = engine.connect(outbox.clone());
+    let in_flight: Arc<Mutex<HashMap<Id, Option<AbortHandle>>>> = Arc::default();
+    let mut reader = MessageReader::new(read, max_frame);
+    loop {
+        let message = match reader.next().await {
+            Ok(Some(m)) => m,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::debug!(session = session.id(), "connection read failed: {e}");
+                break;
+            }
+        };
+        match message {
+            Err(invalid) => {
+                tracing::warn!(
+                    session = session.id(),
+                    "bad message: {}",
+                    invalid.error.message
+                );
+                let _ = outbox.send(Message::Response(Response {
+                    id: invalid.id,
+                    result: Err(invalid.error),
+                }));
+            }
+            Ok(Message::Request(request)) => {
+                let reply = session.request(&request.method, request.params);
+                let (outbox, in_flight_done, id) =
+                    (outbox.clone(), in_flight.clone(), request.id.clone());
+                // Registered before the task runs: whoever removes the id answers, this task or a
+                // cancellation that came first.
+                in_flight.lock().unwrap().insert(request.id.clone(), None);
+                let task = tokio::spawn(async move {
+                    let result = reply.await;
+                    if in_flight_done.lock().unwrap().remove(&id).is_some() {
+                        let _ = outbox.send(Message::Response(Response { id, result }));
+                    }
+                });
+                if let Some(entry) = in_flight.lock().unwrap().get_mut(&request.id) {
+                    *entry = Some(task.abort_handle());
+                }
+            }
+            Ok(Message::Notification(n)) if n.method == method::CANCEL_REQUEST => {
+                let Ok(p) = maestro_protocol::parse_params::<CancelParams>(&n.method, n.params)
+                else {
+                    continue;
+                };
+                if let Some(task) = in_flight.lock().unwrap().remove(&p.id) {
+                    task.into_iter().for_each(|t| t.abort());
+                    let error = RpcError::new(code::REQUEST_CANCELLED, "request cancelled");
+                    let _ = outbox.send(Message::Response(Response {
+                        id: p.id,
+                        result: Err(error),
+                    }));
+                }
+            }
+            Ok(Message::Notification(n)) => session.notify(&n.method, n.params),
+            Ok(Message::Response(r)) => {
+                tracing::debug!(session = session.id(), id = %r.id, "unexpected response from a client ignored");
+            }
+        }
+    }
+    for task in in_flight.lock().unwrap().drain().filter_map(|(_, t)| t) {
+        task.abort();
+    }
+    drop(session);
+    drop(outbox);
+    let _ = writer.await;
+}
+
+/// Writes queued messages until every sender is gone or the peer stops reading.
+pub async fn write_loop<W: AsyncWrite + Unpin>(
+    mut write: W,
+    mut queue: mpsc::UnboundedReceiver<Message>,
+) {
+    while let Some(message) = queue.recv().await {
+        if let Err(e) = write_message(&mut write, &message).await {
+            tracing::debug!("connection write failed: {e}");
+            return;
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The command line itself: help everywhere, completions, doctor.
+
+use maestro_tests::{TestEnv, text};
+use serde_json::Value;
+
+#[test]
+fn every_command_has_help() {
+    let env = TestEnv::new();
+    let commands: &[&[&str]] = &[
+        &[],
+        &["up"],
+        &["status"],
+        &["daemon"],
+        &["daemon", "start"],
+        &["daemon", "stop"],
+        &["daemon", "restart"],
+        &["daemon", "status"],
+        &["daemon", "logs"],
+        &["lsp"],
+        &["config"],
+        &["config", "show"],
+        &["doctor"],
+        &["store"],
+        &["store", "backup"],
+        &["store", "restore"],
+        &["completions"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = env.run(&args);
+        assert!(out.status.success(), "maestro {args:?}");
+        assert!(
+            text(&out.stdout).contains("Usage: maestro"),
+            "maestro {args:?}: {}",
+            text(&out.stdout)
+        );
+    }
+    assert!(env.daemon_pid().is_none(), "help starts nothing");
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let env = TestEnv::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = env.run(&["completions", shell]);
+        assert!(out.status.success());
+        assert!(text(&out.stdout).contains("restore"), "{shell}");
+    }
+    let out = env.run(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("invalid value 'tcsh'"));
+}
+
+#[test]
+fn doctor_checks_the_machine_and_says_how_to_fix_what_is_missing() {
+    let env = TestEnv::new();
+    let repo = env.git_repo("doc");
+    let out = env
+        .command()
+        .current_dir(&repo)
+        .args(["doctor", "--json"])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    let checks: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let get = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap_or_else(|| panic!("no {name} check"))
+    };
+    assert_eq!(get("git")["status"], "ok");
+    assert_eq!(get("claude")["status"], "warn");
+    assert!(
+        get("claude")["fix"]
+            .as_str()
+            .unwrap()
+            .contains("npm install -g @anthropic-ai/claude-code")
+    );
+    for name in [
+        "codex",
+        "gemini",
+        "opencode",
+        "aider",
+        "embedding runtime",
+        "embedding model",
+        "nats-server",
+    ] {
+        get(name);
+    }
+    assert_eq!(get("store")["status"], "ok");
+    assert_eq!(get("daemon")["status"], "ok");
+    assert!(out.status.success(), "{checks:?}");
+    assert!(env.daemon_pid().is_none(), "doctor starts nothing");
+    let human = env.ok(&repo, &["doctor"]);
+    assert!(human.contains("✓ git"), "{human}");
+}
+
+#[test]
+fn up_prints_status_and_editor_setup() {
+    let env = TestEnv::new();
+    let repo = env.git_repo("uprepo");
+    let out = env.run_in(&repo, &["up"]);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("uprepo (git)"), "{stdout}");
+    assert!(stdout.contains("maestro lsp"), "{stdout}");
+    assert!(text(&out.stderr).contains("started the maestro daemon"));
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `maestro` binary over stdio and its socket, a temporary MAESTRO_HOME
+//! per test, real git repositories.
+
+mod bad_input;
+mod cli;
+mod daemon;
+mod edits;
+mod lsp;
+mod store;

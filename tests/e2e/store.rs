@@ -1,0 +1,102 @@
+//! `maestro store backup|restore` and a damaged store, end to end.
+
+use maestro_tests::{TestEnv, text};
+use serde_json::json;
+
+#[test]
+fn backup_then_restore_brings_back_the_store_and_keeps_the_replaced_one() {
+    let env = TestEnv::new();
+    let a = env.git_repo("a");
+    let b = env.git_repo("b");
+    env.ok(&a, &["status"]);
+    let backup = env.home.path().join("before-b.db");
+    let out = env.json(&a, &["store", "backup", backup.to_str().unwrap(), "--json"]);
+    assert_eq!(out["path"], json!(backup));
+    assert_eq!(out["schemaVersion"], 1);
+    let again = env.run_in(&a, &["store", "backup", backup.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+    env.ok(
+        &a,
+        &["store", "backup", backup.to_str().unwrap(), "--force"],
+    );
+
+    assert_eq!(env.json(&b, &["status", "--json"])["knownWorkspaces"], 2);
+    let pid = env.daemon_pid().unwrap();
+    let restored = env.json(
+        &a,
+        &["store", "restore", backup.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(restored["stoppedDaemon"], pid);
+    let previous = restored["previous"].as_str().unwrap().to_owned();
+    assert!(std::path::Path::new(&previous).exists());
+
+    // The restored store has one workspace (b was opened after the backup); a is reopened by status.
+    let status = env.json(&a, &["status", "--json"]);
+    assert_eq!(status["started"], true);
+    assert_eq!(status["knownWorkspaces"], 1);
+}
+
+#[test]
+fn restoring_a_file_that_is_not_a_backup_changes_nothing() {
+    let env = TestEnv::new();
+    let repo = env.git_repo("keep");
+    env.ok(&repo, &["status"]);
+    let pid = env.daemon_pid().unwrap();
+    let junk = env.home.path().join("notes.txt");
+    std::fs::write(&junk, "remember the milk\n").unwrap();
+    let out = env.run_in(&repo, &["store", "restore", junk.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "notes.txt cannot be restored, nothing was changed: it is not a SQLite database"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        env.daemon_pid(),
+        Some(pid),
+        "the daemon was not stopped for a bad file"
+    );
+    assert_eq!(env.json(&repo, &["status", "--json"])["knownWorkspaces"], 1);
+}
+
+#[test]
+fn a_damaged_store_is_named_and_left_as_it_was() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.store_file().parent().unwrap()).unwrap();
+    let junk = b"this is not a database, it is my shopping list\n".repeat(50);
+    std::fs::write(env.store_file(), &junk).unwrap();
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the maestro daemon failed to start"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{} is not a maestro store",
+            env.store_file().display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(env.store_file()).unwrap(),
+        junk,
+        "the file is untouched"
+    );
+
+    let doctor = env.run(&["doctor"]);
+    assert_eq!(doctor.status.code(), Some(1));
+    assert!(
+        text(&doctor.stdout).contains("✗ store"),
+        "{}",
+        text(&doctor.stdout)
+    );
+}

@@ -1,0 +1,524 @@
+//! Harness for the end-to-end tests and benchmarks: the real `maestro` binary, a temporary
+//! `MAESTRO_HOME` per test, and a small JSON-RPC client of its own (written independently of the
+//! server's code, so that the framing is checked from the outside).
+
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// How long any single expectation waits before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The `maestro` binary of this build profile, built on first use (`MAESTRO_BIN` overrides).
+pub fn maestro_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("MAESTRO_BIN") {
+            return PathBuf::from(bin);
+        }
+        // target/<profile>/deps/<test binary> → target/<profile>
+        let exe = std::env::current_exe().expect("test binary path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>")
+            .to_owned();
+        let target_dir = profile_dir.parent().expect("target dir").to_owned();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "maestro",
+                "--bin",
+                "maestro",
+                "--target-dir",
+            ])
+            .arg(&target_dir)
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("running cargo build");
+        assert!(status.success(), "building the maestro binary failed");
+        profile_dir.join("maestro")
+    })
+}
+
+/// A private maestro installation: its own `MAESTRO_HOME`, and repositories to work in. Dropping it
+/// kills the daemon it started.
+pub struct TestEnv {
+    pub home: TempDir,
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestEnv {
+    /// With a user config that lets a forgotten daemon exit after a minute.
+    pub fn new() -> TestEnv {
+        Self::with_config("[daemon]\nidle_timeout_secs = 60\n")
+    }
+
+    pub fn with_config(config: &str) -> TestEnv {
+        let home = tempfile::Builder::new()
+            .prefix("mh")
+            .tempdir()
+            .expect("temp dir");
+        let env = TestEnv { home };
+        env.write_config(config);
+        env
+    }
+
+    pub fn write_config(&self, config: &str) {
+        let dir = self.home.path().join("config");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.toml"), config).unwrap();
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.home.path().join("run/daemon.sock")
+    }
+    pub fn lock_file(&self) -> PathBuf {
+        self.home.path().join("run/daemon.lock")
+    }
+    pub fn store_file(&self) -> PathBuf {
+        self.home.path().join("data/maestro.db")
+    }
+    pub fn log_file(&self) -> PathBuf {
+        self.home.path().join("state/logs/daemon.log")
+    }
+
+    /// `maestro` with this environment.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(maestro_bin());
+        c.env("MAESTRO_HOME", self.home.path())
+            .env_remove("MAESTRO_LOG")
+            .current_dir(self.home.path());
+        c
+    }
+
+    /// Runs `maestro ARGS` in `dir` and waits.
+    pub fn run_in(&self, dir: &Path, args: &[&str]) -> Output {
+        self.command()
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("running maestro")
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("running maestro")
+    }
+
+    /// Runs a command that must succeed and returns its stdout.
+    pub fn ok(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.run_in(dir, args);
+        assert!(
+            out.status.success(),
+            "maestro {args:?} failed: {}\n{}",
+            out.status,
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// Runs a `--json` command that must succeed and parses its (single-line) output.
+    pub fn json(&self, dir: &Path, args: &[&str]) -> Value {
+        let stdout = self.ok(dir, args);
+        serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|e| panic!("maestro {args:?}: not JSON ({e}): {stdout}"))
+    }
+
+    /// The pid in the lock file, if that process is alive.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.lock_file()).ok()?;
+        let (pid, role) = text.trim().split_once(' ')?;
+        let pid: u32 = pid.parse().ok()?;
+        (role == "daemon" && alive(pid)).then_some(pid)
+    }
+
+    /// A git repository with one commit's worth of files.
+    pub fn git_repo(&self, name: &str) -> PathBuf {
+        let dir = self.home.path().join("repos").join(name);
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("src/lib.rs"), "pub fn hello() {}\n").unwrap();
+        let status = Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(&dir)
+            .status()
+            .expect("git");
+        assert!(status.success());
+        dir.canonicalize().unwrap()
+    }
+
+    /// A raw connection to the daemon's socket (no hello sent).
+    pub fn connect(&self) -> Rpc {
+        let stream = UnixStream::connect(self.socket()).expect("connecting to the daemon socket");
+        let read = stream.try_clone().unwrap();
+        Rpc::new(read, Box::new(stream))
+    }
+
+    /// A connection that has said hello.
+    pub fn connect_hello(&self) -> Rpc {
+        let mut rpc = self.connect();
+        let r = rpc.request(
+            "maestro/hello",
+            json!({"protocolVersion": 1, "client": {"name": "test", "kind": "other"}}),
+        );
+        assert!(r.get("result").is_some(), "hello failed: {r}");
+        rpc
+    }
+
+    /// Starts `maestro lsp ARGS` in `dir`.
+    pub fn lsp(&self, dir: &Path, args: &[&str]) -> Lsp {
+        self.lsp_with(dir, args, &[])
+    }
+
+    /// Starts `maestro lsp ARGS` in `dir` with extra environment variables.
+    pub fn lsp_with(&self, dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Lsp {
+        let mut child = self
+            .command()
+            .envs(vars.iter().copied())
+            .current_dir(dir)
+            .arg("lsp")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting maestro lsp");
+        let stdout = child.stdout.take().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        Lsp {
+            rpc: Rpc::new(stdout, Box::new(stdin)),
+            child,
+            stderr: log,
+        }
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if let Some(pid) = self.daemon_pid() {
+            kill(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub fn alive(pid: u32) -> bool {
+    // A zombie still answers kill(0); its state in /proc says it is gone.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+pub fn kill(pid: u32, signal: rustix::process::Signal) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+}
+
+/// Waits until `cond` holds, or fails the test with `what`.
+pub fn wait_until(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Frames `body` with a correct `Content-Length`.
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut out = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// A JSON-RPC peer over any byte stream. A reader thread parses frames strictly: anything on the
+/// stream that is not a well-formed frame fails the test.
+pub struct Rpc {
+    write: Box<dyn Write + Send>,
+    incoming: Receiver<Result<Value, String>>,
+    stash: VecDeque<Value>,
+    next_id: i64,
+}
+
+impl Rpc {
+    pub fn new(read: impl Read + Send + 'static, write: Box<dyn Write + Send>) -> Rpc {
+        let (tx, incoming) = channel();
+        std::thread::spawn(move || {
+            let mut read = BufReader::new(read);
+            loop {
+                match read_frame(&mut read) {
+                    Ok(Some(v)) => {
+                        if tx.send(Ok(v)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+        Rpc {
+            write,
+            incoming,
+            stash: VecDeque::new(),
+            next_id: 1000,
+        }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.write.write_all(bytes).expect("writing to maestro");
+        self.write.flush().unwrap();
+    }
+
+    pub fn send(&mut self, message: &Value) {
+        self.send_raw(&frame(&serde_json::to_vec(message).unwrap()));
+    }
+
+    pub fn notify(&mut self, method: &str, params: Value) {
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    /// Sends a request and returns its id without waiting.
+    pub fn send_request(&mut self, method: &str, params: Value) -> i64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        id
+    }
+
+    /// Sends a request and waits for its response (the whole response object).
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send_request(method, params);
+        self.response(id)
+    }
+
+    /// Waits for the response with this id, keeping other messages for later.
+    pub fn response(&mut self, id: i64) -> Value {
+        self.wait_for(&format!("the response to request {id}"), |m| {
+            m["id"] == id && m.get("method").is_none()
+        })
+    }
+
+    /// The next message, from those kept back first.
+    pub fn next(&mut self, within: Duration) -> Option<Value> {
+        if let Some(m) = self.stash.pop_front() {
+            return Some(m);
+        }
+        match self.incoming.recv_timeout(within) {
+            Ok(Ok(m)) => Some(m),
+            Ok(Err(e)) => panic!("malformed output from maestro: {e}"),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Waits for a message matching `pred`; others are kept for later, in order.
+    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.stash.iter().position(&pred) {
+            return self.stash.remove(i).unwrap();
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.incoming.recv_timeout(left) {
+                Ok(Ok(m)) if pred(&m) => return m,
+                Ok(Ok(m)) => self.stash.push_back(m),
+                Ok(Err(e)) => panic!("malformed output from maestro while waiting for {what}: {e}"),
+                Err(_) => panic!(
+                    "timed out waiting for {what}; got meanwhile: {:?}",
+                    self.stash
+                ),
+            }
+        }
+    }
+
+    /// Removes and returns the messages kept back so far that match `pred`.
+    pub fn take_kept(&mut self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let (taken, kept): (Vec<Value>, Vec<Value>) = std::mem::take(&mut self.stash)
+            .into_iter()
+            .partition(|m| pred(m));
+        self.stash = kept.into();
+        taken
+    }
+
+    /// Whether the peer closed the stream.
+    pub fn closed(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.incoming.recv_timeout(left) {
+                Ok(Ok(m)) => self.stash.push_back(m),
+                Ok(Err(e)) => panic!("malformed output from maestro: {e}"),
+                Err(RecvTimeoutError::Disconnected) => return true,
+                Err(RecvTimeoutError::Timeout) => return false,
+            }
+        }
+    }
+}
+
+/// Reads one frame strictly: `Content-Length` (and optionally `Content-Type`) headers, a blank line,
+/// a JSON body.
+fn read_frame(read: &mut impl BufRead) -> Result<Option<Value>, String> {
+    let mut length = None;
+    let mut first = true;
+    loop {
+        let mut line = String::new();
+        let n = read.read_line(&mut line).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return if first {
+                Ok(None)
+            } else {
+                Err("end of stream inside a header".into())
+            };
+        }
+        first = false;
+        let line = line
+            .strip_suffix("\r\n")
+            .ok_or_else(|| format!("header line without CRLF: {line:?}"))?;
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line
+            .split_once(": ")
+            .ok_or_else(|| format!("not a header: {line:?}"))?;
+        match name {
+            "Content-Length" => length = Some(value.parse::<usize>().map_err(|e| e.to_string())?),
+            "Content-Type" => {}
+            other => return Err(format!("unexpected header {other:?}")),
+        }
+    }
+    let length = length.ok_or("frame without Content-Length")?;
+    let mut body = vec![0; length];
+    read.read_exact(&mut body).map_err(|e| e.to_string())?;
+    let value: Value =
+        serde_json::from_slice(&body).map_err(|e| format!("body is not JSON: {e}"))?;
+    if value["jsonrpc"] != "2.0" {
+        return Err(format!("not JSON-RPC 2.0: {value}"));
+    }
+    Ok(Some(value))
+}
+
+/// A `maestro lsp` process and its stdio.
+pub struct Lsp {
+    pub rpc: Rpc,
+    pub child: Child,
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Lsp {
+    /// `initialize` with `root` as the workspace folder; `utf8` offers UTF-8 positions. Returns the
+    /// result and sends `initialized`.
+    pub fn initialize(&mut self, root: &Path, utf8: bool, progress: bool) -> Value {
+        let encodings = if utf8 {
+            json!(["utf-8", "utf-16"])
+        } else {
+            json!(["utf-16"])
+        };
+        let uri = file_uri(root);
+        let r = self.rpc.request(
+            "initialize",
+            json!({
+                "processId": std::process::id(),
+                "clientInfo": {"name": "e2e-editor", "version": "1"},
+                "rootUri": uri,
+                "workspaceFolders": [{"uri": uri, "name": "root"}],
+                "capabilities": {
+                    "general": {"positionEncodings": encodings},
+                    "window": {"workDoneProgress": progress}
+                }
+            }),
+        );
+        let result = r
+            .get("result")
+            .unwrap_or_else(|| panic!("initialize failed: {r}\n{}", self.stderr()))
+            .clone();
+        self.rpc.notify("initialized", json!({}));
+        result
+    }
+
+    /// `shutdown` then `exit`; returns the exit code.
+    pub fn shutdown_and_exit(mut self) -> i32 {
+        let r = self.rpc.request("shutdown", Value::Null);
+        assert_eq!(r["result"], Value::Null, "shutdown: {r}");
+        self.rpc.notify("exit", Value::Null);
+        self.wait_exit()
+    }
+
+    pub fn wait_exit(&mut self) -> i32 {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "maestro lsp did not exit; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn stdin(&mut self) -> Option<&mut ChildStdin> {
+        self.child.stdin.as_mut()
+    }
+}
+
+impl Drop for Lsp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `file://` URI of an absolute path (percent-encoding the few characters test paths can hold).
+pub fn file_uri(path: &Path) -> String {
+    let mut uri = String::from("file://");
+    for c in path.to_str().expect("UTF-8 test path").chars() {
+        match c {
+            ' ' => uri.push_str("%20"),
+            '#' => uri.push_str("%23"),
+            '%' => uri.push_str("%25"),
+            c => uri.push(c),
+        }
+    }
+    uri
+}
