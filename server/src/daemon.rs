@@ -43,6 +43,12 @@ pub fn run(paths: &Paths) -> anyhow::Result<i32> {
     };
     lock.set_owner("daemon")?;
     logging::init_daemon(paths, &config).context("opening the daemon log")?;
+    // A panic ends only the task it happens in; make sure the log says so.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("panic: {info}");
+        default_hook(info);
+    }));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("maestro-daemon")

@@ -100,3 +100,27 @@ fn a_damaged_store_is_named_and_left_as_it_was() {
         text(&doctor.stdout)
     );
 }
+
+#[test]
+fn an_editor_is_told_why_the_daemon_cannot_start() {
+    let env = TestEnv::new();
+    let repo = env.git_repo("editor");
+    std::fs::create_dir_all(env.store_file().parent().unwrap()).unwrap();
+    std::fs::write(env.store_file(), b"garbage, not a database").unwrap();
+    let mut lsp = env.lsp(&repo, &[]);
+    let uri = maestro_tests::file_uri(&repo);
+    let r = lsp.rpc.request(
+        "initialize",
+        json!({"processId": null, "rootUri": uri, "capabilities": {}}),
+    );
+    let message = r["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"));
+    assert!(
+        message.contains(&format!(
+            "{} is not a maestro store",
+            env.store_file().display()
+        )),
+        "{message}"
+    );
+}

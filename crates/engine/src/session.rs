@@ -259,7 +259,7 @@ impl Session {
             )
             .with_data(serde_json::json!({"daemonVersion": version, "protocolVersion": PROTOCOL_VERSION})));
         }
-        tracing::info!(session = self.state.id, client = %p.client.name, kind = ?p.client.kind, "hello");
+        tracing::debug!(session = self.state.id, client = %p.client.name, kind = ?p.client.kind, "hello");
         self.state.hello.set(p).map_err(|_| {
             RpcError::invalid_request("maestro/hello was already sent on this connection")
         })?;

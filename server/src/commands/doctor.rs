@@ -79,8 +79,8 @@ pub async fn run(paths: &Paths, json: bool) -> anyhow::Result<i32> {
         None => check(
             "nats-server",
             Status::Skip,
-            "only the multi-machine mesh needs it; it is not part of this build",
-            None,
+            "not on PATH; only the multi-machine mesh needs it, and it is not part of this build",
+            Some("for the mesh later: sudo apt-get install nats-server"),
         ),
     });
     checks.extend(config_checks(paths));
