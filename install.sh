@@ -39,7 +39,7 @@ if ! on_path "$bin_dir"; then
 fi
 if "$bin_dir/maestro" daemon status >/dev/null 2>&1; then
     echo
-    echo "  A maestro daemon of an earlier build is running; switch it to this one with:"
+    echo "  A maestro daemon is running; to have it run the binary just installed:"
     echo "    maestro daemon restart"
 fi
 cat <<'NEXT'

@@ -2,7 +2,7 @@
 //! socket. One per user: the instance lock decides, a stale socket left by a dead daemon is replaced,
 //! and it exits after `daemon.idle_timeout_secs` without clients or work.
 
-use crate::client::connect::EXIT_ALREADY_RUNNING;
+use crate::client::EXIT_ALREADY_RUNNING;
 use crate::instance::{self, InstanceLock};
 use crate::logging;
 use crate::rpc::serve::serve_connection;

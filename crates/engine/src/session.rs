@@ -19,7 +19,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// The answer to a request, possibly still being computed.
 pub type Reply = BoxFuture<'static, Result<Value, RpcError>>;
@@ -31,6 +31,8 @@ pub(crate) struct SessionState {
     documents: Mutex<HashMap<String, Document>>,
     pub(crate) workspaces: Mutex<BTreeSet<String>>,
     subscribed: AtomicBool,
+    /// Becomes true when the session ends, stopping its event forwarder.
+    ended: watch::Sender<bool>,
 }
 
 impl SessionState {
@@ -42,6 +44,7 @@ impl SessionState {
             documents: Mutex::default(),
             workspaces: Mutex::default(),
             subscribed: AtomicBool::new(false),
+            ended: watch::channel(false).0,
         }
     }
 
@@ -82,6 +85,7 @@ pub struct Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        self.state.ended.send_replace(true);
         self.engine.disconnect(&self.state);
     }
 }
@@ -279,10 +283,12 @@ impl Session {
         }
         let mut events = self.engine.events();
         let outbox = self.outbox.clone();
+        let mut ended = self.state.ended.subscribe();
         tokio::spawn(async move {
             loop {
                 let event = tokio::select! {
                     event = events.recv() => event,
+                    _ = ended.wait_for(|&e| e) => return,
                     () = outbox.closed() => return,
                 };
                 match event {

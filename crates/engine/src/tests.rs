@@ -321,3 +321,17 @@ async fn activity_counts_sessions() {
     drop(c);
     assert!(rx.borrow().is_idle());
 }
+
+#[tokio::test]
+async fn a_subscribed_session_lets_go_of_its_connection_when_it_ends() {
+    let engine = engine();
+    let Client { session, mut inbox } = Client::hello(&engine, "utf-16").await;
+    session
+        .request(method::SUBSCRIBE, Value::Null)
+        .await
+        .unwrap();
+    drop(session);
+    // Every sender of the connection's outbox is gone (the event forwarder too): the writer ends.
+    let end = tokio::time::timeout(std::time::Duration::from_secs(5), inbox.recv()).await;
+    assert!(matches!(end, Ok(None)), "the outbox is still held: {end:?}");
+}

@@ -61,6 +61,7 @@ impl Drop for Inner {
 pub struct StoreFileInfo {
     /// `None` when the file does not exist yet or is empty.
     pub schema_version: Option<u32>,
+    /// The file plus its write-ahead log.
     pub size_bytes: u64,
 }
 
@@ -137,9 +138,7 @@ impl Store {
 
     /// Bytes on disk: the file plus its write-ahead log.
     pub fn size_bytes(&self) -> Option<u64> {
-        let path = self.inner.path.as_ref()?;
-        let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        Some(len(path) + len(&sibling(path, "-wal")))
+        self.inner.path.as_deref().map(disk_size)
     }
 
     /// Runs a read-only script on the calling thread. Blocks: call it from `spawn_blocking` in async
@@ -184,7 +183,7 @@ impl Store {
 /// Looks at a store file without changing it: its schema version and size. Refuses files that are
 /// not maestro stores, as [`Store::open`] would.
 pub fn inspect(path: &Path, deep: bool) -> Result<StoreFileInfo, StoreError> {
-    let size_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let size_bytes = disk_size(path);
     if file::check(path)? == file::FileState::Fresh {
         return Ok(StoreFileInfo {
             schema_version: None,
@@ -214,6 +213,12 @@ fn open_cozo(path: &Path) -> Result<DbInstance, StoreError> {
             detail: "cozo could not open it".into(),
         }),
     }
+}
+
+/// A store's bytes on disk: the file plus its write-ahead log.
+fn disk_size(path: &Path) -> u64 {
+    let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    len(path) + len(&sibling(path, "-wal"))
 }
 
 /// `maestro.db` → `maestro.db-wal` and the like: SQLite's companion files.

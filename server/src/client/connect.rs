@@ -3,7 +3,8 @@
 
 use super::{ClientError, DaemonClient, Events};
 use crate::instance;
-use maestro_engine::Paths;
+use crate::rpc::serve::serve_connection;
+use maestro_engine::{Engine, Paths};
 use maestro_protocol::{ClientInfo, HelloParams, HelloResult, PROTOCOL_VERSION, PositionEncoding};
 use std::io::ErrorKind;
 use std::path::Path;
@@ -57,6 +58,38 @@ pub async fn connect(paths: &Paths, options: &ConnectOptions) -> Result<Connecte
         }
     };
     let (read, write) = stream.into_split();
+    handshake(read, write, options, started).await
+}
+
+/// Connects to an engine in this process through an in-memory pipe: the same code path as the
+/// socket, for `maestro lsp --standalone`.
+pub async fn connect_in_process(
+    engine: &Engine,
+    options: &ConnectOptions,
+) -> Result<Connected, ClientError> {
+    let (ours, theirs) = tokio::io::duplex(1 << 20);
+    let (read, write) = tokio::io::split(theirs);
+    tokio::spawn(serve_connection(
+        read,
+        write,
+        engine.clone(),
+        options.max_frame,
+    ));
+    let (read, write) = tokio::io::split(ours);
+    handshake(read, write, options, false).await
+}
+
+/// Starts a client on a stream and says hello.
+async fn handshake<R, W>(
+    read: R,
+    write: W,
+    options: &ConnectOptions,
+    started: bool,
+) -> Result<Connected, ClientError>
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (client, events) = DaemonClient::spawn(read, write, options.max_frame);
     let hello = client
         .hello(&HelloParams {
@@ -189,7 +222,7 @@ async fn spawn_turn(paths: &Paths) -> Result<std::fs::File, ClientError> {
 
 /// Launches `maestro daemon` in the background. Its stderr (start-up errors, panics) goes to
 /// `daemon-stderr.log`; its tracing log to `daemon.log`.
-pub fn spawn_daemon(paths: &Paths) -> Result<tokio::process::Child, ClientError> {
+fn spawn_daemon(paths: &Paths) -> Result<tokio::process::Child, ClientError> {
     let io = |what: &str| {
         let what = what.to_owned();
         move |source| ClientError::Io { what, source }

@@ -5,7 +5,7 @@
 pub(crate) mod connect;
 
 pub use connect::{
-    ConnectOptions, Connected, EXIT_ALREADY_RUNNING, connect, connect_raw, spawn_daemon,
+    ConnectOptions, Connected, EXIT_ALREADY_RUNNING, connect, connect_in_process, connect_raw,
 };
 
 use crate::rpc::framing::MessageReader;
@@ -83,9 +83,12 @@ impl DaemonClient {
             next_id: Arc::new(AtomicI64::new(1)),
             closed: Arc::new(AtomicBool::new(false)),
         };
+        // The reader holds only the shared state, not the outbox: when the last handle drops, the
+        // writer ends and the connection closes.
+        let shared = (client.pending.clone(), client.closed.clone());
         tokio::spawn(read_loop(
             MessageReader::new(read, max_frame),
-            client.clone(),
+            shared,
             events_tx,
         ));
         (client, events)
@@ -169,14 +172,14 @@ pub fn connection_lost() -> RpcError {
 
 async fn read_loop<R: AsyncRead + Unpin>(
     mut reader: MessageReader<R>,
-    client: DaemonClient,
+    (pending, closed): (Pending, Arc<AtomicBool>),
     events: mpsc::UnboundedSender<Notification>,
 ) {
     loop {
         match reader.next().await {
             Ok(Some(Ok(Message::Response(r)))) => {
                 let waiter = match r.id {
-                    Id::Number(n) => client.pending.lock().unwrap().remove(&n),
+                    Id::Number(n) => pending.lock().unwrap().remove(&n),
                     _ => None,
                 };
                 match waiter {
@@ -205,8 +208,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
         }
     }
     // Set before draining, so a request registered after the drain sees it.
-    client.closed.store(true, Ordering::SeqCst);
-    for (_, waiter) in client.pending.lock().unwrap().drain() {
+    closed.store(true, Ordering::SeqCst);
+    for (_, waiter) in pending.lock().unwrap().drain() {
         let _ = waiter.send(Err(connection_lost()));
     }
 }

@@ -4,14 +4,14 @@
 //! Every document change goes through the mirror first, under its lock; the replay after a reconnect
 //! holds the same lock while it re-sends everything, so no change is lost or sent twice.
 
-use crate::client::{ClientError, ConnectOptions, DaemonClient, Events, connect};
-use crate::rpc::serve::serve_connection;
+use crate::client::{
+    ClientError, ConnectOptions, Connected, DaemonClient, Events, connect, connect_in_process,
+};
 use maestro_engine::document::Document;
 use maestro_engine::{Engine, Paths};
 use maestro_protocol::{
-    ClientInfo, DocumentChangeParams, DocumentOpenParams, DocumentUri, HelloParams, HelloResult,
-    Notification, PROTOCOL_VERSION, PositionEncoding, RpcError, WorkspaceInfo, WorkspaceOpenParams,
-    code, method,
+    ClientInfo, DocumentChangeParams, DocumentOpenParams, DocumentUri, HelloResult, Notification,
+    PositionEncoding, RpcError, WorkspaceInfo, WorkspaceOpenParams, code, method,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -87,32 +87,20 @@ impl Link {
     /// Opens a connection, subscribes, replays the mirror, and makes it current.
     async fn establish(&self) -> Result<HelloResult, ClientError> {
         let inner = &self.inner;
-        let (client, events, hello) = match &inner.target {
-            Target::Daemon(paths) => {
-                let options = ConnectOptions {
-                    client: inner.client.clone(),
-                    encoding: inner.encoding,
-                    autostart: true,
-                    max_frame: inner.max_frame,
-                };
-                let c = connect(paths, &options).await?;
-                (c.client, c.events, c.hello)
-            }
-            Target::Standalone(engine) => {
-                let (ours, theirs) = tokio::io::duplex(1 << 20);
-                let (r, w) = tokio::io::split(theirs);
-                tokio::spawn(serve_connection(r, w, engine.clone(), inner.max_frame));
-                let (r, w) = tokio::io::split(ours);
-                let (client, events) = DaemonClient::spawn(r, w, inner.max_frame);
-                let hello = client
-                    .hello(&HelloParams {
-                        protocol_version: PROTOCOL_VERSION,
-                        client: inner.client.clone(),
-                        position_encoding: inner.encoding,
-                    })
-                    .await?;
-                (client, events, hello)
-            }
+        let options = ConnectOptions {
+            client: inner.client.clone(),
+            encoding: inner.encoding,
+            autostart: true,
+            max_frame: inner.max_frame,
+        };
+        let Connected {
+            client,
+            events,
+            hello,
+            ..
+        } = match &inner.target {
+            Target::Daemon(paths) => connect(paths, &options).await?,
+            Target::Standalone(engine) => connect_in_process(engine, &options).await?,
         };
         let subscribed = client.call(method::SUBSCRIBE, Value::Null);
         {
