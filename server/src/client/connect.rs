@@ -134,22 +134,37 @@ pub async fn connect_raw(
     }
 }
 
-/// Starts `maestro daemon` detached (its own session, no terminal, stdio away from the caller's
-/// pipes) and waits until its socket accepts a connection. Clients take turns: the first starts the
-/// daemon, the others wait for it and find it running. Returns whether this call started it.
+/// Starts the daemon unless another client did while this one waited for its turn, and connects.
+/// Returns whether this call started it.
 async fn start_and_connect(paths: &Paths) -> Result<(UnixStream, bool), ClientError> {
-    let socket = paths.socket();
-    let log = paths.daemon_stderr_file();
-    let _turn = spawn_turn(paths).await?;
-    if let Ok(stream) = UnixStream::connect(&socket).await {
+    let turn = SpawnTurn::take(paths).await?;
+    if let Ok(stream) = UnixStream::connect(paths.socket()).await {
         return Ok((stream, false));
     }
+    Ok((spawn_and_wait(paths, &turn).await?, true))
+}
+
+/// Starts the daemon while holding the turn (after stopping the old one, say) and says hello.
+pub async fn start_with_turn(
+    paths: &Paths,
+    turn: &SpawnTurn,
+    options: &ConnectOptions,
+) -> Result<Connected, ClientError> {
+    let (read, write) = spawn_and_wait(paths, turn).await?.into_split();
+    handshake(read, write, options, true).await
+}
+
+/// Starts `maestro daemon` detached (its own session, no terminal, stdio away from the caller's
+/// pipes) and waits until its socket accepts a connection.
+async fn spawn_and_wait(paths: &Paths, _turn: &SpawnTurn) -> Result<UnixStream, ClientError> {
+    let socket = paths.socket();
+    let log = paths.daemon_stderr_file();
     let mut child = spawn_daemon(paths)?;
     let deadline = Instant::now() + START_TIMEOUT;
     let mut pause = Duration::from_millis(2);
     loop {
         if let Ok(stream) = UnixStream::connect(&socket).await {
-            return Ok((stream, true));
+            return Ok(stream);
         }
         let status = child.try_wait().map_err(|source| ClientError::Io {
             what: "waiting for the daemon".into(),
@@ -187,35 +202,46 @@ async fn start_and_connect(paths: &Paths) -> Result<(UnixStream, bool), ClientEr
     }
 }
 
-/// Waits for this client's turn to start the daemon (an flock on `run/spawn.lock`, released on drop
-/// or when the client dies).
-async fn spawn_turn(paths: &Paths) -> Result<std::fs::File, ClientError> {
-    let io = |source| ClientError::Io {
-        what: format!("taking {}", paths.runtime_dir.join("spawn.lock").display()),
-        source,
-    };
-    instance::prepare_runtime_dir(&paths.runtime_dir).map_err(io)?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(paths.runtime_dir.join("spawn.lock"))
-        .map_err(io)?;
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(5)).await;
+/// The right to start the daemon: an flock on `run/spawn.lock`, released on drop or when the holder
+/// dies. Clients take turns, so concurrent clients start one daemon; a command that stops the daemon
+/// for a while (restart, restore) holds it so that editors do not start another meanwhile.
+pub struct SpawnTurn {
+    _file: std::fs::File,
+}
+
+impl SpawnTurn {
+    /// Waits for the turn (up to the start timeout).
+    pub async fn take(paths: &Paths) -> Result<SpawnTurn, ClientError> {
+        let lock = paths.runtime_dir.join("spawn.lock");
+        let io = |source| ClientError::Io {
+            what: format!("taking {}", lock.display()),
+            source,
+        };
+        instance::prepare_runtime_dir(&paths.runtime_dir).map_err(io)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock)
+            .map_err(io)?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(SpawnTurn { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(ClientError::Io {
+                        what: format!("waiting for {}", lock.display()),
+                        source: std::io::Error::new(
+                            ErrorKind::TimedOut,
+                            "another maestro command has been starting or stopping the daemon for too long",
+                        ),
+                    });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
             }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(ClientError::StartTimeout {
-                    socket: paths.socket(),
-                    secs: START_TIMEOUT.as_secs(),
-                    log: paths.daemon_stderr_file(),
-                });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
     }
 }

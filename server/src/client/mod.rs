@@ -5,7 +5,8 @@
 pub(crate) mod connect;
 
 pub use connect::{
-    ConnectOptions, Connected, EXIT_ALREADY_RUNNING, connect, connect_in_process, connect_raw,
+    ConnectOptions, Connected, EXIT_ALREADY_RUNNING, SpawnTurn, connect, connect_in_process,
+    connect_raw, start_with_turn,
 };
 
 use crate::rpc::framing::MessageReader;

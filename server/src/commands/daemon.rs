@@ -1,8 +1,8 @@
 //! `maestro daemon start|stop|restart|status|logs`.
 
 use super::status::render;
-use super::{EXIT_NOT_RUNNING, connect_cli, print_json};
-use crate::client::{ClientError, connect_raw};
+use super::{EXIT_NOT_RUNNING, cli_options, connect_cli, print_json};
+use crate::client::{ClientError, SpawnTurn, connect_raw, start_with_turn};
 use crate::instance;
 use maestro_engine::Paths;
 use maestro_protocol::{StatusResult, method};
@@ -39,8 +39,10 @@ pub async fn stop(paths: &Paths, json: bool) -> anyhow::Result<i32> {
 }
 
 pub async fn restart(paths: &Paths, json: bool) -> anyhow::Result<i32> {
+    // Hold the turn throughout, so that an editor does not start a daemon between stop and start.
+    let turn = SpawnTurn::take(paths).await?;
     let stopped = stop_daemon(paths).await?;
-    let c = connect_cli(paths, true).await?;
+    let c = start_with_turn(paths, &turn, &cli_options(paths, true)).await?;
     if json {
         print_json(
             &json!({"stopped": stopped, "pid": c.hello.pid, "version": env!("CARGO_PKG_VERSION")}),

@@ -4,6 +4,7 @@
 
 use super::daemon::stop_daemon;
 use super::{connect_cli, human_bytes, print_json};
+use crate::client::SpawnTurn;
 use crate::instance::{self, InstanceLock};
 use anyhow::Context;
 use maestro_engine::Paths;
@@ -42,6 +43,8 @@ pub async fn restore(paths: &Paths, file: &Path, json: bool) -> anyhow::Result<i
     let backup = std::env::current_dir()?.join(file);
     // Refuse a bad file before stopping anything.
     maestro_store::check_backup(&backup)?;
+    // Editors reconnecting meanwhile wait for this turn instead of starting a daemon on the old store.
+    let turn = SpawnTurn::take(paths).await?;
     let stopped = stop_daemon(paths).await?;
     let mut lock = InstanceLock::acquire(paths, Duration::from_secs(10))?.ok_or_else(|| {
         let holder = instance::owner(paths)
@@ -54,6 +57,7 @@ pub async fn restore(paths: &Paths, file: &Path, json: bool) -> anyhow::Result<i
     let report = maestro_store::restore(&backup, &paths.store_file(), &paths.backups_dir())
         .with_context(|| format!("restoring {}", backup.display()))?;
     drop(lock);
+    drop(turn);
     if json {
         print_json(&json!({
             "restoredFrom": backup,
