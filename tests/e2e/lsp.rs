@@ -322,7 +322,10 @@ fn restart_and_restore_with_an_editor_connected() {
     let mut lsp = env.lsp(&repo, &[]);
     lsp.initialize(&repo, false, false);
     let uri = file_uri(&repo.join("src/lib.rs"));
-    lsp.rpc.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "rust", "version": 1, "text": "kept"}}));
+    lsp.rpc.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "rust", "version": 1, "text": "kept"}}),
+    );
 
     // Restart: the editor does not race a daemon in between; it follows the new one.
     let restarted = env.json(&repo, &["daemon", "restart", "--json"]);
@@ -336,11 +339,19 @@ fn restart_and_restore_with_an_editor_connected() {
     env.ok(&repo, &["store", "backup", backup.to_str().unwrap()]);
     let other = env.git_repo("after-backup");
     env.ok(&other, &["status"]);
-    let out = env.json(&repo, &["store", "restore", backup.to_str().unwrap(), "--json"]);
+    let out = env.json(
+        &repo,
+        &["store", "restore", backup.to_str().unwrap(), "--json"],
+    );
     assert_eq!(out["stoppedDaemon"], new_pid);
-    let r = lsp.rpc.request("maestro/document.text", json!({"uri": uri}));
+    let r = lsp
+        .rpc
+        .request("maestro/document.text", json!({"uri": uri}));
     assert_eq!(r["result"]["text"], "kept", "{r}\n{}", lsp.stderr());
     let status = lsp.rpc.request("maestro/status", json!({}));
-    assert_eq!(status["result"]["knownWorkspaces"], 1, "the restored store does not know after-backup: {status}");
+    assert_eq!(
+        status["result"]["knownWorkspaces"], 1,
+        "the restored store does not know after-backup: {status}"
+    );
     assert_eq!(lsp.shutdown_and_exit(), 0);
 }

@@ -128,11 +128,31 @@ impl TestEnv {
         let out = self.run_in(dir, args);
         assert!(
             out.status.success(),
-            "maestro {args:?} failed: {}\n{}",
+            "maestro {args:?} failed: {}\n{}\n{}",
             out.status,
-            text(&out.stderr)
+            text(&out.stderr),
+            self.daemon_logs()
         );
         text(&out.stdout)
+    }
+
+    /// The tail of the daemon's logs, for failure messages.
+    pub fn daemon_logs(&self) -> String {
+        let tail = |p: PathBuf| {
+            let t = std::fs::read_to_string(&p).unwrap_or_default();
+            let lines: Vec<&str> = t.lines().collect();
+            format!(
+                "--- {} ---\n{}",
+                p.display(),
+                lines[lines.len().saturating_sub(30)..].join("\n")
+            )
+        };
+        let logs = self.home.path().join("state/logs");
+        format!(
+            "{}\n{}",
+            tail(logs.join("daemon.log")),
+            tail(logs.join("daemon-stderr.log"))
+        )
     }
 
     /// Runs a `--json` command that must succeed and parses its (single-line) output.

@@ -204,8 +204,9 @@ impl Engine {
         }
     }
 
-    /// Registers the workspace around `path` for a session and remembers it in the store.
-    pub(crate) async fn open_workspace(
+    /// Registers the workspace around `path` for a session, now: requests read after this one see
+    /// it. Remembering it in the store is [`Engine::remember_workspace`].
+    pub(crate) fn open_workspace(
         &self,
         session: &SessionState,
         path: &Path,
@@ -228,12 +229,6 @@ impl Engine {
             kind: found.kind,
             config_error,
         };
-        let root = info.root.to_string_lossy();
-        self.inner
-            .store
-            .upsert_workspace(&info.id, &root, &info.name, info.kind, unix_now())
-            .await
-            .map_err(store_error)?;
         let newly_open = {
             let mut open = self.inner.workspaces.lock().unwrap();
             let created = !open.contains_key(&info.id);
@@ -254,6 +249,28 @@ impl Engine {
             self.emit(Event::WorkspaceOpened(info.clone()));
         }
         Ok(info)
+    }
+
+    /// Records an opened workspace in the store (first and last seen). If that fails, the session
+    /// lets go of the workspace again, so that what is open is also remembered.
+    pub(crate) async fn remember_workspace(
+        &self,
+        session: &SessionState,
+        info: &WorkspaceInfo,
+    ) -> Result<(), RpcError> {
+        let root = info.root.to_string_lossy();
+        let stored = self
+            .inner
+            .store
+            .upsert_workspace(&info.id, &root, &info.name, info.kind, unix_now())
+            .await;
+        if let Err(e) = stored {
+            if session.workspaces.lock().unwrap().remove(&info.id) {
+                self.release_workspace(&info.id);
+            }
+            return Err(store_error(e));
+        }
+        Ok(())
     }
 
     pub(crate) fn release_workspace(&self, id: &str) {

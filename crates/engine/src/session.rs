@@ -146,13 +146,21 @@ impl Session {
                 self.subscribe();
                 now(Ok(Value::Null))
             }
-            method::WORKSPACE_OPEN => match parse_params::<WorkspaceOpenParams>(method, params) {
-                Ok(p) => {
-                    let (engine, state) = (self.engine.clone(), self.state.clone());
-                    async move { ok(engine.open_workspace(&state, &p.path).await?) }.boxed()
+            method::WORKSPACE_OPEN => {
+                let opened = parse_params::<WorkspaceOpenParams>(method, params)
+                    .and_then(|p| self.engine.open_workspace(&self.state, &p.path));
+                match opened {
+                    Ok(info) => {
+                        let (engine, state) = (self.engine.clone(), self.state.clone());
+                        async move {
+                            engine.remember_workspace(&state, &info).await?;
+                            ok(info)
+                        }
+                        .boxed()
+                    }
+                    Err(e) => now(Err(e)),
                 }
-                Err(e) => now(Err(e)),
-            },
+            }
             method::WORKSPACE_CLOSE => now(parse_params::<WorkspaceOpenParams>(method, params)
                 .and_then(|p| {
                     let root = crate::workspace::find_root(&p.path)

@@ -335,3 +335,18 @@ async fn a_subscribed_session_lets_go_of_its_connection_when_it_ends() {
     let end = tokio::time::timeout(std::time::Duration::from_secs(5), inbox.recv()).await;
     assert!(matches!(end, Ok(None)), "the outbox is still held: {end:?}");
 }
+
+#[tokio::test]
+async fn a_request_sees_the_workspaces_opened_by_requests_read_before_it() {
+    let engine = engine();
+    let repo = git_repo();
+    let c = Client::hello(&engine, "utf-16").await;
+    // Neither answer is awaited before the next request is read, as on a busy connection.
+    let opening = c
+        .session
+        .request(method::WORKSPACE_OPEN, json!({"path": repo.path()}));
+    let status = c.session.request(method::STATUS, Value::Null);
+    let status: StatusResult = serde_json::from_value(status.await.unwrap()).unwrap();
+    assert_eq!(status.workspaces.len(), 1);
+    opening.await.unwrap();
+}

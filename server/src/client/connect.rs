@@ -38,6 +38,24 @@ pub struct Connected {
 
 /// Connects to the daemon (starting it if allowed and needed) and says hello.
 pub async fn connect(paths: &Paths, options: &ConnectOptions) -> Result<Connected, ClientError> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        match connect_once(paths, options).await {
+            // A daemon dying as we knock (its socket still open for a moment) accepts and then
+            // closes: it is gone, so knock again, and start another if that is allowed.
+            Err(ClientError::Rpc { error, .. })
+                if error.code == maestro_protocol::code::CONNECTION_LOST
+                    && Instant::now() < deadline =>
+            {
+                tracing::debug!("the daemon closed the connection during hello; connecting again");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn connect_once(paths: &Paths, options: &ConnectOptions) -> Result<Connected, ClientError> {
     let socket = paths.socket();
     let (stream, started) = match UnixStream::connect(&socket).await {
         Ok(stream) => (stream, false),
