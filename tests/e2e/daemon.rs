@@ -310,3 +310,20 @@ fn config_show_reports_each_value_and_its_source() {
         "storefront"
     );
 }
+
+#[test]
+fn status_outside_a_repository_registers_nothing_and_up_registers_the_folder() {
+    let env = TestEnv::new();
+    let folder = env.home.path().join("notes");
+    std::fs::create_dir_all(&folder).unwrap();
+    let status = env.json(&folder, &["status", "--json"]);
+    assert_eq!(status["workspace"], Value::Null);
+    assert_eq!(status["knownWorkspaces"], 0);
+    assert!(
+        env.ok(&folder, &["status"])
+            .contains("not in a git repository")
+    );
+    let up = env.json(&folder, &["up", "--json"]);
+    assert_eq!(up["workspace"]["kind"], "folder");
+    assert_eq!(up["knownWorkspaces"], 1);
+}

@@ -350,3 +350,37 @@ async fn a_request_sees_the_workspaces_opened_by_requests_read_before_it() {
     assert_eq!(status.workspaces.len(), 1);
     opening.await.unwrap();
 }
+
+#[tokio::test]
+async fn closing_a_workspace_releases_it_for_this_session_only() {
+    let engine = engine();
+    let repo = git_repo();
+    let a = Client::hello(&engine, "utf-16").await;
+    let b = Client::hello(&engine, "utf-16").await;
+    for c in [&a, &b] {
+        c.call(method::WORKSPACE_OPEN, json!({"path": repo.path()}))
+            .await
+            .unwrap();
+    }
+    let open = |v: Value| {
+        serde_json::from_value::<StatusResult>(v)
+            .unwrap()
+            .workspaces
+            .len()
+    };
+    a.call(method::WORKSPACE_CLOSE, json!({"path": repo.path()}))
+        .await
+        .unwrap();
+    assert_eq!(
+        open(a.call(method::STATUS, Value::Null).await.unwrap()),
+        1,
+        "b still has it"
+    );
+    b.call(
+        method::WORKSPACE_CLOSE,
+        json!({"path": repo.path().join("src")}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(open(a.call(method::STATUS, Value::Null).await.unwrap()), 0);
+}

@@ -2,6 +2,7 @@
 
 use super::{connect_cli, human_bytes, human_duration, print_json};
 use maestro_engine::Paths;
+use maestro_engine::workspace::find_root;
 use maestro_protocol::{
     ClientKind, StatusResult, WorkspaceInfo, WorkspaceKind, WorkspaceOpenParams, method,
 };
@@ -26,27 +27,31 @@ pub async fn status(paths: &Paths, json: bool, up: bool) -> anyhow::Result<i32> 
     if c.started && !json {
         eprintln!("started the maestro daemon (pid {})", c.hello.pid);
     }
-    let opened = match std::env::current_dir() {
-        Ok(cwd) => {
-            c.client
-                .request::<_, WorkspaceInfo>(
-                    method::WORKSPACE_OPEN,
-                    WorkspaceOpenParams { path: cwd },
-                )
-                .await
-        }
-        Err(e) => Err(crate::client::ClientError::Io {
-            what: "reading the current directory".into(),
-            source: e,
-        }),
+    // `up` registers whatever directory it runs in; `status` only a git repository, so that asking
+    // for the status in, say, the home directory does not make it a workspace.
+    let here = std::env::current_dir()
+        .map_err(|e| e.to_string())
+        .and_then(|cwd| {
+            let root = find_root(&cwd).map_err(|e| e.to_string())?;
+            Ok((cwd, root.kind))
+        });
+    let opened = match here {
+        Ok((cwd, kind)) if up || kind == WorkspaceKind::Git => c
+            .client
+            .request::<_, WorkspaceInfo>(method::WORKSPACE_OPEN, WorkspaceOpenParams { path: cwd })
+            .await
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        Ok(_) => Ok(None),
+        Err(e) => Err(e),
     };
     let status: StatusResult = c
         .client
         .request(method::STATUS, serde_json::json!({}))
         .await?;
     let (workspace, workspace_error) = match &opened {
-        Ok(w) => (Some(w), None),
-        Err(e) => (None, Some(e.to_string())),
+        Ok(w) => (w.as_ref(), None),
+        Err(e) => (None, Some(e.clone())),
     };
     if json {
         print_json(&StatusOutput {
@@ -57,8 +62,12 @@ pub async fn status(paths: &Paths, json: bool, up: bool) -> anyhow::Result<i32> 
         });
     } else {
         print!("{}", render(&status, workspace));
-        if let Some(e) = workspace_error {
-            println!("  ! this directory is not a workspace: {e}");
+        match (&opened, workspace_error) {
+            (_, Some(e)) => println!("  ! this directory is not a workspace: {e}"),
+            (Ok(None), _) => println!(
+                "  (this directory is not in a git repository; `maestro up` registers it anyway)"
+            ),
+            _ => {}
         }
         if up {
             print!("{}", editor_hints());
