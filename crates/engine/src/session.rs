@@ -1,8 +1,9 @@
 //! One connection's view of the engine: the method table of the daemon RPC.
 //!
 //! Ordering: notifications (document sync) are applied synchronously, in the order the connection
-//! reads them; a request's synchronous part (checks, params, snapshots) runs when it is read, and
-//! only the rest is deferred. So a request observes every notification that arrived before it.
+//! reads them; a request's synchronous part (checks, params, snapshots, registrations such as an
+//! opened workspace) runs when it is read, and only the rest (store writes) is deferred. So a request
+//! observes every notification and registration that arrived before it.
 
 use crate::document::Document;
 use crate::engine::{Engine, store_error};
