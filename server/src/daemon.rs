@@ -3,7 +3,7 @@
 //! and it exits after `daemon.idle_timeout_secs` without clients or work.
 
 use crate::client::EXIT_ALREADY_RUNNING;
-use crate::instance::{self, InstanceLock};
+use crate::instance::{self, InstanceLock, Role};
 use crate::logging;
 use crate::rpc::serve::serve_connection;
 use anyhow::{Context, bail};
@@ -41,7 +41,7 @@ pub fn run(paths: &Paths) -> anyhow::Result<i32> {
         eprintln!("maestro: {holder} already owns the store; not starting another daemon");
         return Ok(EXIT_ALREADY_RUNNING);
     };
-    lock.set_owner("daemon")?;
+    lock.set_owner(Role::Daemon)?;
     logging::init_daemon(paths, &config).context("opening the daemon log")?;
     // A panic ends only the task it happens in; make sure the log says so.
     let default_hook = std::panic::take_hook();

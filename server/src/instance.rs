@@ -10,21 +10,45 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// What the holder of the lock is doing with the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Daemon,
+    /// `maestro lsp --standalone`: an editor's private engine.
+    Standalone,
+    /// `maestro store restore`, swapping files.
+    Restore,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Daemon => "daemon",
+            Role::Standalone => "lsp-standalone",
+            Role::Restore => "restore",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Role> {
+        [Role::Daemon, Role::Standalone, Role::Restore]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
 /// Who holds the lock, as its holder wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
     pub pid: u32,
-    /// `daemon`, `lsp-standalone` or `restore`.
-    pub role: String,
+    pub role: Role,
 }
 
 impl std::fmt::Display for Owner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.role.as_str() {
-            "daemon" => write!(f, "the maestro daemon (pid {})", self.pid),
-            "lsp-standalone" => write!(f, "`maestro lsp --standalone` (pid {})", self.pid),
-            "restore" => write!(f, "`maestro store restore` (pid {})", self.pid),
-            other => write!(f, "{other} (pid {})", self.pid),
+        match self.role {
+            Role::Daemon => write!(f, "the maestro daemon (pid {})", self.pid),
+            Role::Standalone => write!(f, "`maestro lsp --standalone` (pid {})", self.pid),
+            Role::Restore => write!(f, "`maestro store restore` (pid {})", self.pid),
         }
     }
 }
@@ -60,10 +84,10 @@ impl InstanceLock {
     }
 
     /// Records who holds the lock.
-    pub fn set_owner(&mut self, role: &str) -> std::io::Result<()> {
+    pub fn set_owner(&mut self, role: Role) -> std::io::Result<()> {
         self.file.set_len(0)?;
         self.file.rewind()?;
-        writeln!(self.file, "{} {role}", std::process::id())?;
+        writeln!(self.file, "{} {}", std::process::id(), role.as_str())?;
         self.file.flush()
     }
 }
@@ -89,7 +113,7 @@ pub fn owner(paths: &Paths) -> Option<Owner> {
     let (pid, role) = text.trim().split_once(' ')?;
     Some(Owner {
         pid: pid.parse().ok()?,
-        role: role.to_owned(),
+        role: Role::parse(role)?,
     })
 }
 

@@ -355,3 +355,25 @@ fn restart_and_restore_with_an_editor_connected() {
     );
     assert_eq!(lsp.shutdown_and_exit(), 0);
 }
+
+#[test]
+fn a_broken_repository_config_is_shown_to_the_user_and_the_server_still_works() {
+    let env = TestEnv::new();
+    let repo = env.git_repo("badrepo");
+    std::fs::create_dir_all(repo.join(".maestro")).unwrap();
+    std::fs::write(repo.join(".maestro/config.toml"), "[workspace]\nname = 7\n").unwrap();
+    let mut lsp = env.lsp(&repo, &[]);
+    lsp.initialize(&repo, false, false);
+    let shown = lsp
+        .rpc
+        .wait_for("a message", |m| m["method"] == "window/showMessage");
+    let text = shown["params"]["message"].as_str().unwrap();
+    assert!(
+        text.contains(".maestro/config.toml:2: `workspace.name`: must be a string, got an integer"),
+        "{text}"
+    );
+    assert_eq!(shown["params"]["type"], 2, "a warning");
+    let status = lsp.rpc.request("maestro/status", json!({}));
+    assert_eq!(status["result"]["workspaces"][0]["name"], "badrepo");
+    assert_eq!(lsp.shutdown_and_exit(), 0);
+}

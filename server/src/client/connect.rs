@@ -2,7 +2,7 @@
 //! listens (like `gopls -remote=auto`).
 
 use super::{ClientError, DaemonClient, Events};
-use crate::instance;
+use crate::instance::{self, Role};
 use crate::rpc::serve::serve_connection;
 use maestro_engine::{Engine, Paths};
 use maestro_protocol::{ClientInfo, HelloParams, HelloResult, PROTOCOL_VERSION, PositionEncoding};
@@ -194,7 +194,7 @@ async fn spawn_and_wait(paths: &Paths, _turn: &SpawnTurn) -> Result<UnixStream, 
             // again once it is gone, and give up at once on an editor's standalone engine.
             Some(s) if s.code() == Some(EXIT_ALREADY_RUNNING) => match instance::owner(paths) {
                 None => child = spawn_daemon(paths)?,
-                Some(o) if o.role == "lsp-standalone" => {
+                Some(o) if o.role == Role::Standalone => {
                     let detail = format!(
                         "the store is in use by {o}; close that editor, or run its language server \
                          without --standalone"

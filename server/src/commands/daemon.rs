@@ -3,7 +3,7 @@
 use super::status::render;
 use super::{EXIT_NOT_RUNNING, cli_options, connect_cli, print_json};
 use crate::client::{ClientError, SpawnTurn, connect_raw, start_with_turn};
-use crate::instance;
+use crate::instance::{self, Role};
 use maestro_engine::Paths;
 use maestro_protocol::{StatusResult, method};
 use serde_json::json;
@@ -102,7 +102,7 @@ pub async fn stop_daemon(paths: &Paths) -> anyhow::Result<Option<u32>> {
         }
         Err(ClientError::NotRunning { .. }) => match &owner {
             // A daemon holding the store but not answering on its socket: ask it with a signal.
-            Some(o) if o.role == "daemon" => signal(o.pid, rustix::process::Signal::TERM),
+            Some(o) if o.role == Role::Daemon => signal(o.pid, rustix::process::Signal::TERM),
             Some(o) => anyhow::bail!("no daemon is running, but the store is held by {o}"),
             None => return Ok(None),
         },

@@ -3,6 +3,7 @@
 
 use super::{cli_options, human_bytes, print_json};
 use crate::client::{ClientError, connect};
+use crate::instance::{self, Role};
 use maestro_engine::workspace::find_root;
 use maestro_engine::{Config, Paths};
 use serde::Serialize;
@@ -281,8 +282,8 @@ async fn daemon(paths: &Paths) -> Check {
             format!("running, pid {}, version {}", c.hello.pid, c.hello.version),
             None,
         ),
-        Err(ClientError::NotRunning { .. }) => match crate::instance::owner(paths) {
-            Some(o) if o.role != "daemon" => check(
+        Err(ClientError::NotRunning { .. }) => match instance::owner(paths) {
+            Some(o) if o.role != Role::Daemon => check(
                 "daemon",
                 Status::Ok,
                 format!("not running; the store is held by {o}"),

@@ -5,7 +5,7 @@
 use super::daemon::stop_daemon;
 use super::{connect_cli, human_bytes, print_json};
 use crate::client::SpawnTurn;
-use crate::instance::{self, InstanceLock};
+use crate::instance::{self, InstanceLock, Role};
 use anyhow::Context;
 use maestro_engine::Paths;
 use maestro_protocol::{StoreBackupParams, StoreBackupResult, method};
@@ -53,7 +53,7 @@ pub async fn restore(paths: &Paths, file: &Path, json: bool) -> anyhow::Result<i
             "the store is in use by {holder}; close it and try again (nothing was changed)"
         )
     })?;
-    lock.set_owner("restore")?;
+    lock.set_owner(Role::Restore)?;
     let report = maestro_store::restore(&backup, &paths.store_file(), &paths.backups_dir())
         .with_context(|| format!("restoring {}", backup.display()))?;
     drop(lock);

@@ -5,7 +5,7 @@
 //! synchronously in read order; see `transport.rs`.
 
 use super::link::{Link, Target};
-use crate::instance::InstanceLock;
+use crate::instance::{InstanceLock, Role};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use maestro_engine::{Config, Engine, EngineOptions, HostInfo, Paths, StoreLocation};
@@ -221,7 +221,7 @@ impl Shared {
         let lock = InstanceLock::acquire(&options.paths, Duration::ZERO).map_err(internal)?;
         let store = match lock {
             Some(mut lock) => {
-                lock.set_owner("lsp-standalone").map_err(internal)?;
+                lock.set_owner(Role::Standalone).map_err(internal)?;
                 *self._instance.lock().unwrap() = Some(lock);
                 StoreLocation::File(options.paths.store_file())
             }
@@ -316,24 +316,13 @@ impl LanguageServer for Backend {
         .map_err(internal)?;
         tracing::info!(pid = hello.pid, mode = ?hello.mode, encoding = encoding.as_str(), "connected to the engine");
         for path in workspace_paths(&params) {
-            match link.open_workspace(path.clone()).await {
-                Ok(info) => {
-                    if let Some(e) = info.config_error {
-                        shared
-                            .notices
-                            .lock()
-                            .unwrap()
-                            .push((MessageType::WARNING, format!("maestro: {e}")));
-                    }
-                }
-                Err(e) => shared.notices.lock().unwrap().push((
-                    MessageType::WARNING,
-                    format!(
-                        "maestro: cannot open workspace {}: {}",
-                        path.display(),
-                        e.message
-                    ),
-                )),
+            if let Some(problem) = open_workspace(&link, path).await {
+                // Shown once the editor is initialized.
+                shared
+                    .notices
+                    .lock()
+                    .unwrap()
+                    .push((MessageType::WARNING, problem));
             }
         }
         let _ = shared.link.set(link);
@@ -410,26 +399,11 @@ impl LanguageServer for Backend {
             let Some(path) = folder.uri.to_file_path().map(|p| p.into_owned()) else {
                 continue;
             };
-            match link.open_workspace(path.clone()).await {
-                Ok(info) => {
-                    if let Some(e) = info.config_error {
-                        self.0
-                            .client
-                            .show_message(MessageType::WARNING, format!("maestro: {e}"))
-                            .await;
-                    }
-                }
-                Err(e) => {
-                    let message = format!(
-                        "maestro: cannot open workspace {}: {}",
-                        path.display(),
-                        e.message
-                    );
-                    self.0
-                        .client
-                        .show_message(MessageType::WARNING, message)
-                        .await;
-                }
+            if let Some(problem) = open_workspace(link, path).await {
+                self.0
+                    .client
+                    .show_message(MessageType::WARNING, problem)
+                    .await;
             }
         }
     }
@@ -443,6 +417,19 @@ impl LanguageServer for Backend {
             "unknown command {}",
             params.command
         )))
+    }
+}
+
+/// Opens a workspace; returns what the user should be told about it (a broken repository config, or
+/// why it could not be opened).
+async fn open_workspace(link: &Link, path: PathBuf) -> Option<String> {
+    match link.open_workspace(path.clone()).await {
+        Ok(info) => info.config_error.map(|e| format!("maestro: {e}")),
+        Err(e) => Some(format!(
+            "maestro: cannot open workspace {}: {}",
+            path.display(),
+            e.message
+        )),
     }
 }
 
