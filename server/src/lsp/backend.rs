@@ -14,6 +14,7 @@ use maestro_protocol::{
     Notification, PositionEncoding, ProgressParams, ProgressValue, RpcError, TextChange, code,
     method,
 };
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -33,7 +34,7 @@ use tower_lsp_server::ls_types::{
     WorkDoneProgressCreateParams, WorkDoneProgressEnd, WorkDoneProgressReport,
     WorkspaceFoldersServerCapabilities, WorkspaceServerCapabilities,
 };
-use tower_lsp_server::{Client, LanguageServer};
+use tower_lsp_server::{Client, LanguageServer, ls_types};
 
 /// `workspace/executeCommand` routing: each command calls the daemon method of the same name
 /// (`maestro.x.y` → `maestro/x.y`) with the command's first argument as params.
@@ -101,7 +102,7 @@ impl Shared {
     }
 
     /// Handles a request that goes to the daemon, or returns `None` to let tower handle it.
-    pub fn intercept_request(&self, method: &str, params: Value) -> Option<Reply> {
+    pub fn intercept_request(&self, method: &str, params: &Value) -> Option<Reply> {
         let forwarded = FORWARDED_REQUESTS.contains(&method);
         if !forwarded && method != "workspace/executeCommand" {
             return None;
@@ -111,9 +112,9 @@ impl Shared {
         }
         let link = self.link.get()?;
         if forwarded {
-            return Some(link.call(method, params).boxed());
+            return Some(link.call(method, params.clone()).boxed());
         }
-        let p: ExecuteCommandParams = match serde_json::from_value(params) {
+        let p = match ExecuteCommandParams::deserialize(params) {
             Ok(p) => p,
             Err(e) => {
                 return Some(
@@ -154,42 +155,30 @@ impl Shared {
             return true;
         };
         let result = match method {
-            "textDocument/didOpen" => {
-                serde_json::from_value::<DidOpenTextDocumentParams>(params.clone()).map(|p| {
-                    link.did_open(DocumentOpenParams {
-                        uri: p.text_document.uri.to_string(),
-                        language_id: p.text_document.language_id,
-                        version: p.text_document.version,
-                        text: p.text_document.text,
-                    })
+            "textDocument/didOpen" => DidOpenTextDocumentParams::deserialize(params).map(|p| {
+                link.did_open(DocumentOpenParams {
+                    uri: p.text_document.uri.to_string(),
+                    language_id: p.text_document.language_id,
+                    version: p.text_document.version,
+                    text: p.text_document.text,
                 })
-            }
-            "textDocument/didChange" => serde_json::from_value::<DidChangeTextDocumentParams>(
-                params.clone(),
-            )
-            .and_then(|p| {
+            }),
+            "textDocument/didChange" => DidChangeTextDocumentParams::deserialize(params).map(|p| {
                 let content_changes = p
                     .content_changes
                     .into_iter()
-                    .map(|c| {
-                        let range = c
-                            .range
-                            .map(|r| serde_json::from_value(serde_json::to_value(r)?))
-                            .transpose()?;
-                        Ok(TextChange {
-                            range,
-                            text: c.text,
-                        })
+                    .map(|c| TextChange {
+                        range: c.range.map(range),
+                        text: c.text,
                     })
-                    .collect::<Result<_, serde_json::Error>>()?;
+                    .collect();
                 link.did_change(DocumentChangeParams {
                     uri: p.text_document.uri.to_string(),
                     version: p.text_document.version,
                     content_changes,
                 });
-                Ok(())
             }),
-            _ => serde_json::from_value::<DidCloseTextDocumentParams>(params.clone())
+            _ => DidCloseTextDocumentParams::deserialize(params)
                 .map(|p| link.did_close(p.text_document.uri.to_string())),
         };
         if let Err(e) = result {
@@ -254,6 +243,17 @@ fn internal(e: impl std::fmt::Display) -> jsonrpc::Error {
         code: ErrorCode::InternalError,
         message: format!("maestro: {e}").into(),
         data: None,
+    }
+}
+
+fn range(r: ls_types::Range) -> maestro_protocol::Range {
+    let position = |p: ls_types::Position| maestro_protocol::Position {
+        line: p.line,
+        character: p.character,
+    };
+    maestro_protocol::Range {
+        start: position(r.start),
+        end: position(r.end),
     }
 }
 

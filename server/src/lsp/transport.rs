@@ -89,7 +89,7 @@ where
                 continue;
             }
             Ok(Message::Request(r)) => {
-                if let Some(reply) = shared.intercept_request(&r.method, r.params.clone()) {
+                if let Some(reply) = shared.intercept_request(&r.method, &r.params) {
                     let out = out.clone();
                     tokio::spawn(async move {
                         let result = reply.await;
