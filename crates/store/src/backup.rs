@@ -120,7 +120,15 @@ pub fn restore(backup: &Path, target: &Path, keep_dir: &Path) -> Result<RestoreR
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let kept = keep_dir.join(format!("maestro-before-restore-{secs}.db"));
+        let stamp = utc_stamp(secs);
+        // Two restores in one second must not keep one store over the other.
+        let kept = (0..)
+            .map(|n| match n {
+                0 => keep_dir.join(format!("maestro-before-restore-{stamp}.db")),
+                n => keep_dir.join(format!("maestro-before-restore-{stamp}-{n}.db")),
+            })
+            .find(|p| !p.exists())
+            .expect("an unused name");
         move_db_files(target, &kept)?;
         Some(kept)
     } else {
@@ -132,6 +140,27 @@ pub fn restore(backup: &Path, target: &Path, keep_dir: &Path) -> Result<RestoreR
         schema_version,
         previous,
     })
+}
+
+/// `20261121-010203Z` for a unix time: sortable, readable, safe in a file name.
+pub(crate) fn utc_stamp(secs: u64) -> String {
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 const COMPANIONS: [&str; 3] = ["", "-wal", "-shm"];

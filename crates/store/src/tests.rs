@@ -277,3 +277,10 @@ fn restoring_garbage_changes_nothing() {
     assert!(!keep.exists());
     assert_eq!(Store::open(&path).unwrap().workspaces().unwrap().len(), 1);
 }
+
+#[test]
+fn kept_stores_are_named_by_readable_utc_time() {
+    assert_eq!(backup::utc_stamp(0), "19700101-000000Z");
+    assert_eq!(backup::utc_stamp(951_782_400), "20000229-000000Z");
+    assert_eq!(backup::utc_stamp(1_795_223_517), "20261121-011157Z");
+}
