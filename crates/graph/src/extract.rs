@@ -1,0 +1,785 @@
+//! Extraction: a pure function from (language, bytes) to [`FileFacts`], driven by the language's
+//! `tags.scm` and `locals.scm`.
+//!
+//! Capture vocabulary of `tags.scm` (the tree-sitter tags conventions plus our own):
+//! `@definition.<kind>` with `@name` (and optional `@receiver` for Go methods, `@doc`);
+//! `@reference.<kind>` with `@name` and optional `@qualifier`; `@reference.import` with `@module`,
+//! optional `@name` and `@alias`; `@ignore` for identifiers that are neither (keyword arguments,
+//! labels). A catch-all `(identifier) @name @reference.read` per language collects plain uses; uses
+//! of local variables are dropped with the help of `locals.scm`.
+
+use crate::facts::{FileFacts, Import, Pos, RefKind, Reference, Span, Symbol, SymbolKind};
+use crate::lang::{Grammar, Lang};
+use crate::scope::Locals;
+use std::collections::HashMap;
+use streaming_iterator::StreamingIterator;
+use tree_sitter::{Node, Parser, QueryCursor, Tree};
+
+/// What a capture of `tags.scm` means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Definition(SymbolKind),
+    Reference(RefKind),
+    Import,
+    Name,
+    Qualifier,
+    Module,
+    Alias,
+    Receiver,
+    Doc,
+    Ignore,
+    /// `locals.scm`: a scope, and a local variable's definition.
+    LocalScope,
+    LocalDefinition,
+    /// Used by predicates only (`@_x`), or `@local.reference` (every identifier is a candidate).
+    Other,
+}
+
+impl Role {
+    pub(crate) fn parse(name: &str) -> Option<Role> {
+        if let Some(kind) = name.strip_prefix("definition.") {
+            return SymbolKind::from_name(kind).map(Role::Definition);
+        }
+        if name == "reference.import" {
+            return Some(Role::Import);
+        }
+        if let Some(kind) = name.strip_prefix("reference.") {
+            return RefKind::from_name(kind).map(Role::Reference);
+        }
+        Some(match name {
+            "name" => Role::Name,
+            "qualifier" => Role::Qualifier,
+            "module" => Role::Module,
+            "alias" => Role::Alias,
+            "receiver" => Role::Receiver,
+            "doc" => Role::Doc,
+            "ignore" => Role::Ignore,
+            "local.scope" => Role::LocalScope,
+            "local.definition" => Role::LocalDefinition,
+            "local.reference" => Role::Other,
+            n if n.starts_with('_') => Role::Other,
+            _ => return None,
+        })
+    }
+
+    /// Whether the capture belongs in `locals.scm`.
+    pub(crate) fn is_local(self) -> bool {
+        matches!(self, Role::LocalScope | Role::LocalDefinition)
+    }
+}
+
+/// A file's facts together with its local scopes (for answering queries on that file).
+pub struct Analysis {
+    pub facts: FileFacts,
+    pub locals: Locals,
+}
+
+/// Extracts the facts of one file. Never fails: a file with syntax errors yields the facts of its
+/// valid parts and counts the errors.
+pub fn extract(lang: Lang, src: &[u8]) -> FileFacts {
+    match parse(lang, src, None) {
+        Some(tree) => extract_tree(lang, &tree, src),
+        None => FileFacts::empty(lang),
+    }
+}
+
+/// Parses `src`, reusing `old` (edited to match) for an incremental parse.
+pub fn parse(lang: Lang, src: &[u8], old: Option<&Tree>) -> Option<Tree> {
+    thread_local! {
+        static PARSERS: std::cell::RefCell<HashMap<Lang, Parser>> = std::cell::RefCell::new(HashMap::new());
+    }
+    PARSERS.with(|parsers| {
+        let mut parsers = parsers.borrow_mut();
+        let parser = parsers.entry(lang).or_insert_with(|| {
+            let mut p = Parser::new();
+            p.set_language(&lang.grammar().language)
+                .expect("grammar ABI checked by tests");
+            p
+        });
+        parser.parse(src, old)
+    })
+}
+
+/// Extracts the facts of an already parsed file.
+pub fn extract_tree(lang: Lang, tree: &Tree, src: &[u8]) -> FileFacts {
+    analyze(lang, tree, src).facts
+}
+
+/// Extracts the facts of an already parsed file and keeps its local scopes.
+pub fn analyze(lang: Lang, tree: &Tree, src: &[u8]) -> Analysis {
+    let grammar = lang.grammar();
+    let root = tree.root_node();
+    let mut raw = Raw::default();
+    let mut cursor = QueryCursor::new();
+    let mut matches = cursor.matches(&grammar.query, root, src);
+    while let Some(m) = matches.next() {
+        raw.add_match(grammar, m.captures(), src);
+    }
+    let locals = Locals::build(
+        src.len(),
+        std::mem::take(&mut raw.scopes),
+        std::mem::take(&mut raw.local_defs),
+    );
+    let symbols = raw.symbols(lang, src);
+    let references = raw.references(&symbols, &locals, src);
+    let facts = FileFacts {
+        lang,
+        symbols,
+        references,
+        imports: raw.imports,
+        parse_errors: count_errors(root),
+        ascii: src.is_ascii(),
+    };
+    Analysis { facts, locals }
+}
+
+#[derive(Default)]
+struct Raw {
+    symbols: Vec<RawSymbol>,
+    references: Vec<RawRef>,
+    imports: Vec<Import>,
+    /// Byte ranges of import statements and `@ignore` captures: plain uses inside are not uses.
+    import_ranges: Vec<(usize, usize)>,
+    ignored: Vec<(usize, usize)>,
+    /// Modules of import references, by the name's start byte.
+    import_refs: Vec<(usize, String)>,
+    /// `locals.scm` captures.
+    scopes: Vec<(usize, usize)>,
+    local_defs: Vec<(usize, usize, String)>,
+}
+
+struct RawSymbol {
+    symbol: Symbol,
+    name_byte: usize,
+}
+
+/// A reference before filtering: text is read only for the ones kept.
+struct RawRef {
+    kind: RefKind,
+    start_byte: usize,
+    end_byte: usize,
+    span: Span,
+    qualifier: Option<(usize, usize)>,
+}
+
+fn text(node: Node<'_>, src: &[u8]) -> String {
+    String::from_utf8_lossy(&src[node.byte_range()]).into_owned()
+}
+
+fn span(node: Node<'_>) -> Span {
+    let (s, e) = (node.start_position(), node.end_position());
+    Span {
+        start: Pos {
+            line: s.row as u32,
+            col: s.column as u32,
+        },
+        end: Pos {
+            line: e.row as u32,
+            col: e.column as u32,
+        },
+    }
+}
+
+/// A qualifier as one short line: `self`, `os.path`, `a::b`.
+fn one_line(bytes: &[u8]) -> String {
+    let t = String::from_utf8_lossy(bytes);
+    let mut out: String = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    if out.len() > 100 {
+        let cut = (0..=100)
+            .rev()
+            .find(|i| out.is_char_boundary(*i))
+            .unwrap_or(0);
+        out.truncate(cut);
+    }
+    out
+}
+
+fn unquote(s: &str) -> String {
+    s.trim()
+        .trim_matches(|c| c == '"' || c == '\'' || c == '`')
+        .to_owned()
+}
+
+impl Raw {
+    fn add_match(
+        &mut self,
+        grammar: &Grammar,
+        captures: &[tree_sitter::QueryCapture<'_>],
+        src: &[u8],
+    ) {
+        let mut role = None;
+        let (mut name, mut qualifier, mut module, mut alias, mut receiver, mut doc) =
+            (None, None, None, None, None, Vec::new());
+        for c in captures {
+            match grammar.roles[c.index as usize] {
+                r @ (Role::Definition(_) | Role::Reference(_) | Role::Import) => {
+                    role = Some((r, c.node))
+                }
+                Role::Name => name = Some(c.node),
+                Role::Qualifier => qualifier = Some(c.node),
+                Role::Module => module = Some(c.node),
+                Role::Alias => alias = Some(c.node),
+                Role::Receiver => receiver = Some(c.node),
+                Role::Doc => doc.push(c.node),
+                Role::Ignore => self.ignored.push((c.node.start_byte(), c.node.end_byte())),
+                Role::LocalScope => self.scopes.push((c.node.start_byte(), c.node.end_byte())),
+                Role::LocalDefinition => {
+                    let name = String::from_utf8_lossy(&src[c.node.byte_range()]).into_owned();
+                    self.local_defs
+                        .push((c.node.start_byte(), c.node.end_byte(), name));
+                }
+                Role::Other => {}
+            }
+        }
+        let Some((role, node)) = role else { return };
+        match role {
+            Role::Definition(kind) => {
+                let Some(name) = name else { return };
+                let doc = if doc.is_empty() {
+                    doc_of(grammar.lang, node, src)
+                } else {
+                    clean_comments(&doc, src)
+                };
+                self.symbols.push(RawSymbol {
+                    symbol: Symbol {
+                        name: text(name, src),
+                        kind,
+                        span: span(node),
+                        name_span: span(name),
+                        container: None,
+                        owner: receiver.map(|r| text(r, src)),
+                        signature: signature_of(node, src),
+                        doc,
+                    },
+                    name_byte: name.start_byte(),
+                });
+            }
+            Role::Reference(kind) => {
+                let Some(name) = name else { return };
+                self.references.push(RawRef {
+                    kind,
+                    start_byte: name.start_byte(),
+                    end_byte: name.end_byte(),
+                    span: span(name),
+                    qualifier: qualifier.map(|q| (q.start_byte(), q.end_byte())),
+                });
+            }
+            Role::Import => {
+                self.import_ranges
+                    .push((node.start_byte(), node.end_byte()));
+                let Some(module) = module else { return };
+                if grammar.lang == Lang::Rust {
+                    self.add_rust_use(module, String::new(), src);
+                    return;
+                }
+                let module_text = unquote(&text(module, src));
+                let line = node.start_position().row as u32;
+                if let Some(name) = name {
+                    self.import_ref(name, &module_text, src);
+                }
+                self.imports.push(Import {
+                    module: module_text,
+                    name: name.map(|n| text(n, src)),
+                    alias: alias.map(|a| text(a, src)),
+                    line,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// The imported name is a use of what it names; its qualifier is the module.
+    fn import_ref(&mut self, name: Node<'_>, module: &str, src: &[u8]) {
+        if &src[name.byte_range()] == b"*" {
+            return;
+        }
+        self.import_refs
+            .push((name.start_byte(), module.to_owned()));
+        self.references.push(RawRef {
+            kind: RefKind::Import,
+            start_byte: name.start_byte(),
+            end_byte: name.end_byte(),
+            span: span(name),
+            qualifier: None,
+        });
+    }
+
+    /// Expands a Rust use tree (`a::{b::c, d as e, *}`) into imports.
+    fn add_rust_use(&mut self, node: Node<'_>, prefix: String, src: &[u8]) {
+        let join = |prefix: &str, path: &str| {
+            if prefix.is_empty() {
+                path.to_owned()
+            } else if path.is_empty() {
+                prefix.to_owned()
+            } else {
+                format!("{prefix}::{path}")
+            }
+        };
+        let line = node.start_position().row as u32;
+        match node.kind() {
+            "scoped_identifier" => {
+                let path = node
+                    .child_by_field_name("path")
+                    .map(|p| text(p, src))
+                    .unwrap_or_default();
+                let Some(name) = node.child_by_field_name("name") else {
+                    return;
+                };
+                let module = join(&prefix, &path);
+                self.import_ref(name, &module, src);
+                self.imports.push(Import {
+                    module,
+                    name: Some(text(name, src)),
+                    alias: None,
+                    line,
+                });
+            }
+            "identifier" | "crate" | "self" | "super" => {
+                let name = text(node, src);
+                if prefix.is_empty() {
+                    self.imports.push(Import {
+                        module: name,
+                        name: None,
+                        alias: None,
+                        line,
+                    });
+                } else if name == "self" {
+                    self.imports.push(Import {
+                        module: prefix,
+                        name: None,
+                        alias: None,
+                        line,
+                    });
+                } else {
+                    self.import_ref(node, &prefix, src);
+                    self.imports.push(Import {
+                        module: prefix,
+                        name: Some(name),
+                        alias: None,
+                        line,
+                    });
+                }
+            }
+            "use_as_clause" => {
+                let alias = node.child_by_field_name("alias").map(|a| text(a, src));
+                let before = self.imports.len();
+                if let Some(path) = node.child_by_field_name("path") {
+                    self.add_rust_use(path, prefix, src);
+                }
+                for import in &mut self.imports[before..] {
+                    import.alias.clone_from(&alias);
+                }
+            }
+            "scoped_use_list" => {
+                let path = node
+                    .child_by_field_name("path")
+                    .map(|p| text(p, src))
+                    .unwrap_or_default();
+                if let Some(list) = node.child_by_field_name("list") {
+                    self.add_rust_use(list, join(&prefix, &path), src);
+                }
+            }
+            "use_list" => {
+                let mut walk = node.walk();
+                for child in node.named_children(&mut walk) {
+                    self.add_rust_use(child, prefix.clone(), src);
+                }
+            }
+            "use_wildcard" => {
+                let path = node
+                    .named_child(0)
+                    .map(|p| text(p, src))
+                    .unwrap_or_default();
+                self.imports.push(Import {
+                    module: join(&prefix, &path),
+                    name: Some("*".into()),
+                    alias: None,
+                    line,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn symbols(&mut self, lang: Lang, _src: &[u8]) -> Vec<Symbol> {
+        // One symbol per name: the most specific kind wins (`const f = () => {}` is a function).
+        let mut by_name: HashMap<usize, usize> = HashMap::new();
+        let mut raw: Vec<RawSymbol> = Vec::with_capacity(self.symbols.len());
+        for s in self.symbols.drain(..) {
+            match by_name.get(&s.name_byte) {
+                Some(&i) if kind_rank(raw[i].symbol.kind) >= kind_rank(s.symbol.kind) => {}
+                Some(&i) => raw[i] = s,
+                None => {
+                    by_name.insert(s.name_byte, raw.len());
+                    raw.push(s);
+                }
+            }
+        }
+        let mut symbols: Vec<Symbol> = raw.into_iter().map(|r| r.symbol).collect();
+        symbols.sort_by(|a, b| {
+            a.span
+                .start
+                .cmp(&b.span.start)
+                .then(b.span.end.cmp(&a.span.end))
+        });
+        let mut stack: Vec<usize> = Vec::new();
+        for i in 0..symbols.len() {
+            while let Some(&top) = stack.last() {
+                if symbols[top].span.encloses(&symbols[i].span) {
+                    break;
+                }
+                stack.pop();
+            }
+            symbols[i].container = stack.last().map(|&c| c as u32);
+            stack.push(i);
+        }
+        for i in 0..symbols.len() {
+            let container = symbols[i].container.map(|c| c as usize);
+            let s = &symbols[i];
+            // `self.x = ...` inside a method defines a field of the class.
+            if s.kind == SymbolKind::Field
+                && let Some(c) = container
+                && symbols[c].kind.is_callable()
+            {
+                let mut up = symbols[c].container.map(|c| c as usize);
+                while let Some(u) = up {
+                    if symbols[u].kind.is_type_like() {
+                        break;
+                    }
+                    up = symbols[u].container.map(|c| c as usize);
+                }
+                symbols[i].container = up.map(|u| u as u32);
+            }
+            let container = symbols[i].container.map(|c| c as usize);
+            let in_type = container.is_some_and(|c| symbols[c].kind.is_type_like());
+            if symbols[i].kind == SymbolKind::Function && in_type {
+                symbols[i].kind = SymbolKind::Method;
+            }
+            if symbols[i].kind == SymbolKind::Variable && is_constant_name(&symbols[i].name) {
+                symbols[i].kind = SymbolKind::Constant;
+            }
+            if symbols[i].owner.is_none()
+                && let Some(c) = container.filter(|_| in_type)
+            {
+                symbols[i].owner = Some(symbols[c].name.clone());
+            }
+        }
+        let _ = lang;
+        dedup_members(symbols)
+    }
+
+    fn references(&mut self, symbols: &[Symbol], locals: &Locals, src: &[u8]) -> Vec<Reference> {
+        let definition_names: HashMap<(u32, u32), SymbolKind> = symbols
+            .iter()
+            .map(|s| ((s.name_span.start.line, s.name_span.start.col), s.kind))
+            .collect();
+        // One reference per name: the most specific use wins.
+        let mut raw = std::mem::take(&mut self.references);
+        raw.sort_unstable_by(|a, b| {
+            a.start_byte
+                .cmp(&b.start_byte)
+                .then(b.kind.priority().cmp(&a.kind.priority()))
+        });
+        raw.dedup_by_key(|r| r.start_byte);
+        let ignored = Ranges::new(std::mem::take(&mut self.ignored));
+        let imports = Ranges::new(std::mem::take(&mut self.import_ranges));
+        let import_modules: HashMap<usize, String> =
+            std::mem::take(&mut self.import_refs).into_iter().collect();
+        let mut out = Vec::with_capacity(raw.len() / 2);
+        for r in raw {
+            let at = r.start_byte;
+            // A definition's own name is not a use of it (but an impl's type is).
+            if definition_names
+                .get(&(r.span.start.line, r.span.start.col))
+                .is_some_and(|k| *k != SymbolKind::Impl)
+            {
+                continue;
+            }
+            if r.kind != RefKind::Import && ignored.contains(at) {
+                continue;
+            }
+            if matches!(r.kind, RefKind::Read | RefKind::Type | RefKind::Field)
+                && imports.contains(at)
+            {
+                continue;
+            }
+            let name_bytes = &src[r.start_byte..r.end_byte];
+            let name = String::from_utf8_lossy(name_bytes);
+            // Uses of local variables (and type parameters) are not stored.
+            let local_candidate = r.qualifier.is_none()
+                && matches!(r.kind, RefKind::Read | RefKind::Call | RefKind::Type);
+            if local_candidate && locals.resolve(&name, at).is_some() {
+                continue;
+            }
+            let qualifier = match r.kind {
+                RefKind::Import => import_modules.get(&at).filter(|m| !m.is_empty()).cloned(),
+                _ => r.qualifier.map(|(s, e)| one_line(&src[s..e])),
+            };
+            out.push(Reference {
+                name: name.into_owned(),
+                kind: r.kind,
+                span: r.span,
+                qualifier,
+                enclosing: enclosing(symbols, r.span.start),
+            });
+        }
+        out
+    }
+}
+
+/// Byte ranges merged into disjoint, sorted intervals, for point queries.
+struct Ranges(Vec<(usize, usize)>);
+
+impl Ranges {
+    fn new(mut ranges: Vec<(usize, usize)>) -> Ranges {
+        ranges.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+        for (s, e) in ranges {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        Ranges(merged)
+    }
+
+    fn contains(&self, at: usize) -> bool {
+        let i = self.0.partition_point(|(s, _)| *s <= at);
+        i > 0 && at < self.0[i - 1].1
+    }
+}
+
+/// The innermost symbol whose span contains `pos` (symbols are sorted by start).
+pub fn enclosing(symbols: &[Symbol], pos: Pos) -> Option<u32> {
+    let mut i = symbols
+        .partition_point(|s| s.span.start <= pos)
+        .checked_sub(1)?;
+    loop {
+        if symbols[i].span.contains(pos) {
+            return Some(i as u32);
+        }
+        i = symbols[i].container? as usize;
+    }
+}
+
+fn kind_rank(kind: SymbolKind) -> u8 {
+    match kind {
+        SymbolKind::Variable => 0,
+        SymbolKind::Type => 1,
+        SymbolKind::Field => 2,
+        SymbolKind::Constant => 3,
+        _ => 4,
+    }
+}
+
+fn is_constant_name(name: &str) -> bool {
+    name.len() > 1
+        && name.chars().any(|c| c.is_ascii_uppercase())
+        && !name.chars().any(|c| c.is_lowercase())
+}
+
+/// Fields assigned in several places (`self.x = ...` in `__init__` and elsewhere) are one field,
+/// defined where first assigned.
+fn dedup_members(symbols: Vec<Symbol>) -> Vec<Symbol> {
+    let mut seen: HashMap<(Option<u32>, String), usize> = HashMap::new();
+    let mut keep = vec![true; symbols.len()];
+    for (i, s) in symbols.iter().enumerate() {
+        if s.kind != SymbolKind::Field {
+            continue;
+        }
+        match seen.get(&(s.container, s.name.clone())) {
+            Some(_) => keep[i] = false,
+            None => {
+                seen.insert((s.container, s.name.clone()), i);
+            }
+        }
+    }
+    if keep.iter().all(|k| *k) {
+        return symbols;
+    }
+    let mut remap = vec![None; symbols.len()];
+    let mut next = 0u32;
+    for (i, k) in keep.iter().enumerate() {
+        if *k {
+            remap[i] = Some(next);
+            next += 1;
+        }
+    }
+    symbols
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep[*i])
+        .map(|(_, mut s)| {
+            s.container = s.container.and_then(|c| remap[c as usize]);
+            s
+        })
+        .collect()
+}
+
+/// The head of a definition: its text up to the body, on one line.
+fn signature_of(node: Node<'_>, src: &[u8]) -> String {
+    let end = match node.child_by_field_name("body") {
+        Some(body) => body.start_byte(),
+        None => {
+            let t = &src[node.byte_range()];
+            node.start_byte() + t.iter().position(|b| *b == b'\n').unwrap_or(t.len())
+        }
+    };
+    let raw = String::from_utf8_lossy(&src[node.start_byte()..end.max(node.start_byte())]);
+    let mut sig = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    while sig.ends_with(['{', ':', '=']) {
+        sig.pop();
+        sig.truncate(sig.trim_end().len());
+    }
+    if sig.len() > 300 {
+        let cut = (0..=300)
+            .rev()
+            .find(|i| sig.is_char_boundary(*i))
+            .unwrap_or(0);
+        sig.truncate(cut);
+        sig.push('…');
+    }
+    sig
+}
+
+/// The doc of a definition: a Python docstring, or the comments right before it.
+fn doc_of(lang: Lang, node: Node<'_>, src: &[u8]) -> String {
+    if lang == Lang::Python {
+        return python_docstring(node, src);
+    }
+    // Comments sit before the statement that wraps a declaration (`export function`, `type T ...`).
+    let mut anchor = node;
+    while let Some(parent) = anchor.parent() {
+        let wraps = matches!(
+            parent.kind(),
+            "export_statement"
+                | "type_declaration"
+                | "const_declaration"
+                | "var_declaration"
+                | "lexical_declaration"
+                | "variable_declaration"
+                | "ambient_declaration"
+        );
+        if !wraps {
+            break;
+        }
+        anchor = parent;
+    }
+    let mut comments = Vec::new();
+    let mut next_row = anchor.start_position().row;
+    let mut prev = anchor.prev_named_sibling();
+    while let Some(p) = prev {
+        let kind = p.kind();
+        if kind == "attribute_item" || kind == "decorator" {
+            next_row = p.start_position().row;
+            prev = p.prev_named_sibling();
+            continue;
+        }
+        if !kind.contains("comment") || p.end_position().row + 1 < next_row {
+            break;
+        }
+        next_row = p.start_position().row;
+        comments.push(p);
+        prev = p.prev_named_sibling();
+    }
+    comments.reverse();
+    clean_comments(&comments, src)
+}
+
+fn clean_comments(nodes: &[Node<'_>], src: &[u8]) -> String {
+    let mut lines = Vec::new();
+    for n in nodes {
+        for line in text(*n, src).lines() {
+            let mut l = line.trim();
+            for marker in ["///", "//!", "//", "/**", "/*!", "/*", "#"] {
+                if let Some(rest) = l.strip_prefix(marker) {
+                    l = rest;
+                    break;
+                }
+            }
+            l = l.strip_suffix("*/").unwrap_or(l);
+            let l = l.trim_start_matches('*').trim();
+            lines.push(l.to_owned());
+        }
+    }
+    cap(lines.join("\n").trim().to_owned())
+}
+
+fn python_docstring(node: Node<'_>, src: &[u8]) -> String {
+    let Some(first) = node
+        .child_by_field_name("body")
+        .and_then(|b| b.named_child(0))
+    else {
+        return String::new();
+    };
+    if first.kind() != "expression_statement" {
+        return String::new();
+    }
+    let Some(string) = first.named_child(0).filter(|s| s.kind() == "string") else {
+        return String::new();
+    };
+    let raw = text(string, src);
+    let body = raw.trim_start_matches(['r', 'R', 'u', 'U', 'b', 'B', 'f', 'F']);
+    let body = ["\"\"\"", "'''", "\"", "'"]
+        .iter()
+        .find_map(|q| body.strip_prefix(q).and_then(|b| b.strip_suffix(q)))
+        .unwrap_or(body);
+    // Dedent: the first line starts right after the quotes, the rest share an indentation.
+    let mut lines = body.lines();
+    let first_line = lines.next().unwrap_or("").trim().to_owned();
+    let rest: Vec<&str> = lines.collect();
+    let indent = rest
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let mut out = vec![first_line];
+    out.extend(
+        rest.iter()
+            .map(|l| l.get(indent..).unwrap_or(l.trim()).trim_end().to_owned()),
+    );
+    cap(out.join("\n").trim().to_owned())
+}
+
+fn cap(mut s: String) -> String {
+    const MAX: usize = 2000;
+    if s.len() > MAX {
+        let cut = (0..=MAX)
+            .rev()
+            .find(|i| s.is_char_boundary(*i))
+            .unwrap_or(0);
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+fn count_errors(root: Node<'_>) -> u32 {
+    if !root.has_error() {
+        return 0;
+    }
+    let mut count = 0;
+    let mut cursor = root.walk();
+    let mut descend = true;
+    loop {
+        let node = cursor.node();
+        if descend {
+            if node.is_error() || node.is_missing() {
+                count += 1;
+            }
+            if node.has_error() && !node.is_error() && cursor.goto_first_child() {
+                continue;
+            }
+        }
+        if cursor.goto_next_sibling() {
+            descend = true;
+            continue;
+        }
+        if !cursor.goto_parent() {
+            break;
+        }
+        descend = false;
+    }
+    count
+}

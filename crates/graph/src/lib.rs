@@ -1,0 +1,14 @@
+//! The code graph: per-file facts extracted with tree-sitter (`extract`), and (in later modules) the
+//! in-memory graph that resolves names across files, the indexer and its store relations.
+//!
+//! Architecture invariant: extraction is a pure function of (language, bytes); the queries that drive
+//! it are the project's own (`grammars/<lang>/*.scm`), each compiled against its grammar in a test.
+
+pub mod extract;
+pub mod facts;
+pub mod lang;
+pub mod scope;
+
+pub use extract::{Analysis, analyze, extract, extract_tree, parse};
+pub use facts::{FileFacts, Import, Pos, RefKind, Reference, Span, Symbol, SymbolKind};
+pub use lang::Lang;

@@ -1,0 +1,519 @@
+//! Per-language fixtures: the facts extracted from a small, realistic file, printed one per line.
+//! Lines and columns are 1-based in the printout.
+
+use maestro_graph::{FileFacts, Lang, extract};
+
+fn dump(facts: &FileFacts) -> String {
+    let mut out = String::from("symbols:\n");
+    for s in &facts.symbols {
+        let container = s
+            .container
+            .map(|c| format!(" in {}", facts.symbols[c as usize].name))
+            .unwrap_or_default();
+        let owner = s
+            .owner
+            .as_ref()
+            .map(|o| format!(" owner={o}"))
+            .unwrap_or_default();
+        let doc = s
+            .doc
+            .lines()
+            .next()
+            .map(|d| format!(" doc={d:?}"))
+            .unwrap_or_default();
+        out += &format!(
+            "  {} {} {}:{}{container}{owner} sig={:?}{doc}\n",
+            s.kind,
+            s.name,
+            s.name_span.start.line + 1,
+            s.name_span.start.col + 1,
+            s.signature
+        );
+    }
+    out += "references:\n";
+    for r in &facts.references {
+        let q = r
+            .qualifier
+            .as_ref()
+            .map(|q| format!(" q={q}"))
+            .unwrap_or_default();
+        let e = r
+            .enclosing
+            .map(|e| format!(" in {}", facts.symbols[e as usize].name))
+            .unwrap_or_default();
+        out += &format!(
+            "  {} {} {}:{}{q}{e}\n",
+            r.kind,
+            r.name,
+            r.span.start.line + 1,
+            r.span.start.col + 1
+        );
+    }
+    out += "imports:\n";
+    for i in &facts.imports {
+        let name = i.name.as_ref().map(|n| format!(" {n}")).unwrap_or_default();
+        let alias = i
+            .alias
+            .as_ref()
+            .map(|a| format!(" as {a}"))
+            .unwrap_or_default();
+        out += &format!("  {}{name}{alias} @{}\n", i.module, i.line + 1);
+    }
+    if facts.parse_errors > 0 {
+        out += &format!("errors: {}\n", facts.parse_errors);
+    }
+    out
+}
+
+fn check(lang: Lang, src: &str, expected: &str) {
+    let got = dump(&extract(lang, src.as_bytes()));
+    if got.trim() != expected.trim() {
+        panic!("{lang} facts differ; got:\n{got}");
+    }
+}
+
+#[test]
+fn python() {
+    check(
+        Lang::Python,
+        r#""""Module doc."""
+import os.path
+import numpy as np
+from collections import OrderedDict, abc as cabc
+from ..pkg.mod import helper
+
+MAX_SIZE = 10
+registry = {}
+
+class Greeter(Base, abc.ABC):
+    """Greets people.
+
+    Politely."""
+    greeting = "hi"
+
+    def __init__(self, name: str):
+        self.name = name
+        self.count = 0
+
+    def greet(self, other):
+        local = helper(other)
+        print(local, self.name)
+        return os.path.join(self.greeting, MAX_SIZE)
+
+def main(argv=None):
+    g = Greeter("x")
+    g.greet(registry, key=argv)
+    return [x for x in range(3)]
+"#,
+        r#"
+symbols:
+  constant MAX_SIZE 7:1 sig="MAX_SIZE = 10"
+  variable registry 8:1 sig="registry = {}"
+  class Greeter 10:7 sig="class Greeter(Base, abc.ABC)" doc="Greets people."
+  field greeting 14:5 in Greeter owner=Greeter sig="greeting = \"hi\""
+  method __init__ 16:9 in Greeter owner=Greeter sig="def __init__(self, name: str)"
+  field name 17:14 in Greeter owner=Greeter sig="self.name = name"
+  field count 18:14 in Greeter owner=Greeter sig="self.count = 0"
+  method greet 20:9 in Greeter owner=Greeter sig="def greet(self, other)"
+  function main 25:5 sig="def main(argv=None)"
+references:
+  import OrderedDict 4:25 q=collections
+  import abc 4:38 q=collections
+  import helper 5:23 q=..pkg.mod
+  inheritance Base 10:15 in Greeter
+  read abc 10:21 in Greeter
+  inheritance ABC 10:25 q=abc in Greeter
+  type str 16:30 in __init__
+  call helper 21:17 in greet
+  call print 22:9 in greet
+  field name 22:27 q=self in greet
+  read os 23:16 in greet
+  field path 23:19 q=os in greet
+  call join 23:24 q=os.path in greet
+  field greeting 23:34 q=self in greet
+  read MAX_SIZE 23:44 in greet
+  call Greeter 26:9 in main
+  call greet 27:7 q=g in main
+  read registry 27:13 in main
+  call range 28:24 in main
+imports:
+  os.path @2
+  numpy as np @3
+  collections OrderedDict @4
+  collections abc as cabc @4
+  ..pkg.mod helper @5
+"#,
+    );
+}
+
+#[test]
+fn rust() {
+    check(
+        Lang::Rust,
+        r#"use std::collections::{HashMap, hash_map::Entry as E};
+use crate::store::*;
+use super::Config;
+
+/// Largest frame.
+pub const MAX: usize = 64;
+
+/// A shape.
+#[derive(Debug)]
+pub enum Shape { Circle(f64), Square { side: f64 } }
+
+pub struct Canvas { shapes: Vec<Shape>, names: HashMap<String, usize> }
+
+pub trait Draw { fn draw(&self) -> usize; }
+
+impl Draw for Canvas {
+    fn draw(&self) -> usize {
+        let total = self.shapes.len();
+        for s in &self.shapes { render(s, total); }
+        total + MAX
+    }
+}
+
+impl<T> Canvas {
+    pub fn new() -> Self { Canvas { shapes: Vec::new(), names: HashMap::new() } }
+}
+
+fn render(shape: &Shape, n: usize) -> Shape {
+    println!("{n}");
+    let area = match shape { Shape::Circle(r) => r * r, Shape::Square { side } => side * side };
+    Shape::Circle(area)
+}
+"#,
+        r#"
+symbols:
+  constant MAX 6:11 sig="pub const MAX: usize = 64;" doc="Largest frame."
+  enum Shape 10:10 sig="pub enum Shape" doc="A shape."
+  enum_member Circle 10:18 in Shape owner=Shape sig="Circle"
+  enum_member Square 10:31 in Shape owner=Shape sig="Square"
+  field side 10:40 in Square sig="side: f64"
+  struct Canvas 12:12 sig="pub struct Canvas"
+  field shapes 12:21 in Canvas owner=Canvas sig="shapes: Vec<Shape>"
+  field names 12:41 in Canvas owner=Canvas sig="names: HashMap<String, usize>"
+  trait Draw 14:11 sig="pub trait Draw"
+  method draw 14:21 in Draw owner=Draw sig="fn draw(&self) -> usize;"
+  impl Canvas 16:15 sig="impl Draw for Canvas"
+  method draw 17:8 in Canvas owner=Canvas sig="fn draw(&self) -> usize"
+  impl Canvas 24:9 sig="impl<T> Canvas"
+  method new 25:12 in Canvas owner=Canvas sig="pub fn new() -> Self"
+  function render 28:4 sig="fn render(shape: &Shape, n: usize) -> Shape"
+references:
+  import HashMap 1:24 q=std::collections
+  import Entry 1:43 q=std::collections::hash_map
+  import Config 3:12 q=super
+  read derive 9:3
+  read Debug 9:10
+  type Vec 12:29 in shapes
+  type Shape 12:33 in shapes
+  type HashMap 12:48 in names
+  type String 12:56 in names
+  implementation Draw 16:6 in Canvas
+  type Canvas 16:15 in Canvas
+  field shapes 18:26 q=self in draw
+  call len 18:33 q=self.shapes in draw
+  field shapes 19:24 q=self in draw
+  call render 19:33 in draw
+  read MAX 20:17 in draw
+  type Canvas 24:9 in Canvas
+  type Canvas 25:28 in new
+  field shapes 25:37 in new
+  read Vec 25:45 in new
+  call new 25:50 q=Vec in new
+  field names 25:57 in new
+  read HashMap 25:64 in new
+  call new 25:73 q=HashMap in new
+  type Shape 28:19 in render
+  type Shape 28:39 in render
+  macro println 29:5 in render
+  read Shape 30:30 in render
+  read Circle 30:37 q=Shape in render
+  read Shape 30:57 in render
+  type Square 30:64 q=Shape in render
+  read Shape 31:5 in render
+  call Circle 31:12 q=Shape in render
+imports:
+  std::collections HashMap @1
+  std::collections::hash_map Entry as E @1
+  crate::store * @2
+  super Config @3
+"#,
+    );
+}
+
+#[test]
+fn go() {
+    check(
+        Lang::Go,
+        r#"package shop
+
+import (
+	"fmt"
+	str "strings"
+	"example.com/shop/internal/db"
+)
+
+// MaxItems bounds a cart.
+const MaxItems = 10
+
+var registry = map[string]*Cart{}
+
+// Cart holds items.
+type Cart struct {
+	Items []Item
+	owner string
+}
+
+type Store interface {
+	Save(c *Cart) error
+}
+
+type ID = int
+
+// Add appends an item.
+func (c *Cart) Add(it Item) error {
+	if len(c.Items) >= MaxItems {
+		return fmt.Errorf("full: %s", str.ToUpper(c.owner))
+	}
+	c.Items = append(c.Items, it)
+	return nil
+}
+
+func NewCart[T any](owner string) *Cart {
+	total := 0
+	for _, x := range []int{1} {
+		total += x
+	}
+	return &Cart{owner: owner, Items: db.Load(total)}
+}
+"#,
+        r#"
+symbols:
+  constant MaxItems 10:7 sig="MaxItems = 10" doc="MaxItems bounds a cart."
+  variable registry 12:5 sig="registry = map[string]*Cart{}"
+  struct Cart 15:6 sig="Cart struct" doc="Cart holds items."
+  field Items 16:2 in Cart owner=Cart sig="Items []Item"
+  field owner 17:2 in Cart owner=Cart sig="owner string"
+  interface Store 20:6 sig="Store interface"
+  method Save 21:2 in Store owner=Store sig="Save(c *Cart) error"
+  type ID 24:6 sig="ID = int"
+  method Add 27:16 owner=Cart sig="func (c *Cart) Add(it Item) error" doc="Add appends an item."
+  function NewCart 35:6 sig="func NewCart[T any](owner string) *Cart"
+references:
+  type string 12:20 in registry
+  type Cart 12:28 in registry
+  type Item 16:10 in Items
+  type string 17:8 in owner
+  type Cart 21:10 in Save
+  type error 21:16 in Save
+  type int 24:11 in ID
+  type Cart 27:10 in Add
+  type Item 27:23 in Add
+  type error 27:29 in Add
+  call len 28:5 in Add
+  field Items 28:11 q=c in Add
+  read MaxItems 28:21 in Add
+  read fmt 29:10 in Add
+  call Errorf 29:14 q=fmt in Add
+  read str 29:33 in Add
+  call ToUpper 29:37 q=str in Add
+  field owner 29:47 q=c in Add
+  field Items 31:4 q=c in Add
+  call append 31:12 in Add
+  field Items 31:21 q=c in Add
+  type any 35:16 in NewCart
+  type string 35:27 in NewCart
+  type Cart 35:36 in NewCart
+  type int 37:22 in NewCart
+  type Cart 40:10 in NewCart
+  field owner 40:15 in NewCart
+  field Items 40:29 in NewCart
+  read db 40:36 in NewCart
+  call Load 40:39 q=db in NewCart
+imports:
+  fmt @4
+  strings as str @5
+  example.com/shop/internal/db @6
+"#,
+    );
+}
+
+#[test]
+fn typescript() {
+    check(
+        Lang::TypeScript,
+        r#"import { readFile, join as pathJoin } from './fs';
+import Default from "./default";
+import * as util from '../util';
+
+/** The largest size. */
+export const MAX_SIZE = 10;
+
+export interface Shape extends Base {
+  area(): number;
+  name: string;
+}
+
+export enum Color { Red, Green = 2 }
+
+type Id = string | number;
+
+/** A square. */
+export class Square<T> extends Polygon implements Shape {
+  name = "square";
+  constructor(private side: number) { super(); }
+  area(): number {
+    const s = this.side;
+    return util.square(s) + helper(MAX_SIZE);
+  }
+}
+
+export const helper = (n: number): Id => {
+  let total = 0;
+  for (const x of [n]) { total += x; }
+  return pathJoin(readFile(String(total)), Default.name);
+};
+"#,
+        r#"
+symbols:
+  constant MAX_SIZE 6:14 sig="MAX_SIZE = 10" doc="The largest size."
+  interface Shape 8:18 sig="interface Shape extends Base"
+  method area 9:3 in Shape owner=Shape sig="area(): number"
+  field name 10:3 in Shape owner=Shape sig="name: string"
+  enum Color 13:13 sig="enum Color"
+  enum_member Red 13:21 in Color owner=Color sig="Red"
+  enum_member Green 13:26 in Color owner=Color sig="Green = 2"
+  type Id 15:6 sig="type Id = string | number;"
+  class Square 18:14 sig="class Square<T> extends Polygon implements Shape" doc="A square."
+  field name 19:3 in Square owner=Square sig="name = \"square\""
+  method constructor 20:3 in Square owner=Square sig="constructor(private side: number)"
+  field side 20:23 in Square owner=Square sig="private side: number"
+  method area 21:3 in Square owner=Square sig="area(): number"
+  function helper 27:14 sig="helper = (n: number): Id =>"
+references:
+  import readFile 1:10 q=./fs
+  import join 1:20 q=./fs
+  inheritance Base 8:32 in Shape
+  inheritance Polygon 18:32 in Square
+  implementation Shape 18:51 in Square
+  field side 22:20 q=this in area
+  read util 23:12 in area
+  call square 23:17 q=util in area
+  call helper 23:29 in area
+  read MAX_SIZE 23:36 in area
+  type Id 27:36 in helper
+  call pathJoin 30:10 in helper
+  call readFile 30:19 in helper
+  call String 30:28 in helper
+  read Default 30:44 in helper
+  field name 30:52 q=Default in helper
+imports:
+  ./fs join as pathJoin @1
+  ./fs readFile @1
+  ./default as Default @2
+  ../util as util @3
+"#,
+    );
+}
+
+#[test]
+fn tsx() {
+    check(
+        Lang::Tsx,
+        r#"import { Button } from "./ui";
+export function App(props: Props) {
+  const label = props.label;
+  return <div><Button onClick={() => go(label)} /><ui.Icon /></div>;
+}
+"#,
+        r#"
+symbols:
+  function App 2:17 sig="function App(props: Props)"
+references:
+  import Button 1:10 q=./ui
+  type Props 2:28 in App
+  field label 3:23 q=props in App
+  call Button 4:16 in App
+  call go 4:38 in App
+  read ui 4:52 in App
+  call Icon 4:55 q=ui in App
+imports:
+  ./ui Button @1
+"#,
+    );
+}
+
+#[test]
+fn javascript() {
+    check(
+        Lang::JavaScript,
+        r#"const fs = require("fs");
+import { parse } from "./parser.js";
+
+// Reads a config file.
+export function load(path) {
+  const text = fs.readFileSync(path, "utf8");
+  return new Config(parse(text));
+}
+
+class Config extends Base {
+  count = 0;
+  get(key) { return this.values[key] ?? DEFAULTS[key]; }
+}
+
+exports.make = function (x) { return load(x); };
+const DEFAULTS = {};
+"#,
+        r#"
+symbols:
+  variable fs 1:7 sig="fs = require(\"fs\")"
+  function load 5:17 sig="function load(path)" doc="Reads a config file."
+  class Config 10:7 sig="class Config extends Base"
+  field count 11:3 in Config owner=Config sig="count = 0"
+  method get 12:3 in Config owner=Config sig="get(key)"
+  function make 15:9 sig="exports.make = function (x) { return load(x); }"
+  constant DEFAULTS 16:7 sig="DEFAULTS = {}"
+references:
+  call require 1:12 in fs
+  import parse 2:10 q=./parser.js
+  read fs 6:16 in load
+  call readFileSync 6:19 q=fs in load
+  call Config 7:14 in load
+  call parse 7:21 in load
+  inheritance Base 10:22 in Config
+  field values 12:26 q=this in get
+  read DEFAULTS 12:41 in get
+  read exports 15:1 in make
+  call load 15:38 in make
+imports:
+  fs as fs @1
+  ./parser.js parse @2
+"#,
+    );
+}
+
+#[test]
+fn syntax_errors_keep_the_facts_of_the_valid_parts() {
+    let facts = extract(
+        Lang::Python,
+        b"def good():\n    return 1\n\ndef broken(:\n    pass\n\nclass Fine:\n    pass\n",
+    );
+    let names: Vec<&str> = facts.symbols.iter().map(|s| s.name.as_str()).collect();
+    assert!(
+        names.contains(&"good") && names.contains(&"Fine"),
+        "{names:?}"
+    );
+    assert!(facts.parse_errors > 0);
+}
+
+#[test]
+fn non_utf8_bytes_and_empty_files_do_not_break_extraction() {
+    let facts = extract(Lang::Rust, b"fn caf\xe9() {}\nfn ok() { caf\xe9(); }\n");
+    assert!(facts.symbols.iter().any(|s| s.name == "ok"));
+    assert!(!facts.ascii);
+    for lang in Lang::ALL {
+        assert_eq!(extract(lang, b"").symbols.len(), 0);
+    }
+}

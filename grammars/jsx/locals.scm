@@ -1,0 +1,1 @@
+; JSX adds no scopes.
