@@ -7,8 +7,14 @@
 pub mod extract;
 pub mod facts;
 pub mod lang;
+pub mod query;
+pub mod resolve;
 pub mod scope;
+pub mod workspace;
 
 pub use extract::{Analysis, analyze, extract, extract_tree, parse};
 pub use facts::{FileFacts, Import, Pos, RefKind, Reference, Span, Symbol, SymbolKind};
 pub use lang::Lang;
+pub use query::{Calls, Current, Hover, Location, Site};
+pub use resolve::{FileRef, Overlay, SymRef, Target, View};
+pub use workspace::{ContentHash, FileEntry, FileId, FileMeta, WorkspaceGraph, content_hash};

@@ -1,0 +1,660 @@
+//! The questions editors and agents ask, answered on a [`View`]: definition, references, highlights,
+//! hover, call hierarchy, workspace symbols. The file being asked about is parsed from its current
+//! text and sits in the view as an overlay, so everything works on unsaved buffers; its local scopes
+//! come from that parse.
+
+use crate::extract::Analysis;
+use crate::facts::{Pos, RefKind, Span, Symbol, SymbolKind};
+use crate::resolve::{FileRef, RefRef, SymRef, Target, Use, View};
+use crate::scope::LocalDef;
+use std::collections::{BTreeMap, HashSet};
+use tree_sitter::{Node, Tree};
+
+/// The file a question is about.
+pub struct Current<'a> {
+    /// Its place in the view (the overlay holding `analysis.facts`).
+    pub file: FileRef,
+    pub tree: &'a Tree,
+    pub src: &'a [u8],
+    pub analysis: &'a Analysis,
+}
+
+/// A place in a file of the view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Location {
+    pub file: FileRef,
+    pub span: Span,
+}
+
+/// What the name under the cursor is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Site {
+    /// The name of a definition.
+    Definition(SymRef),
+    /// A local variable (its definition or a use).
+    Local { name: String, def: LocalDef },
+    /// A use of a name.
+    Use {
+        name: String,
+        qualifier: Option<String>,
+        kind: RefKind,
+        enclosing: Option<u32>,
+    },
+}
+
+/// What hover shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hover {
+    pub symbol: Option<SymRef>,
+    pub kind: String,
+    pub name: String,
+    pub signature: String,
+    pub doc: String,
+    pub callers: usize,
+    pub callees: usize,
+    /// The name's span in the current file.
+    pub range: Span,
+}
+
+/// Calls into or out of a symbol, grouped by the other end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Calls {
+    /// The caller (incoming) or callee (outgoing); `None` for calls at a file's top level.
+    pub symbol: Option<SymRef>,
+    /// The file of `symbol`, or holding the top-level calls.
+    pub file: FileRef,
+    /// Where the calls are: in the caller's file (incoming) or in the symbol's own file (outgoing).
+    pub ranges: Vec<Span>,
+}
+
+/// Kinds of nodes that name things.
+fn is_name(node: &Node<'_>) -> bool {
+    node.is_named()
+        && node.child_count() == 0
+        && (node.kind().ends_with("identifier") || node.kind() == "constant")
+}
+
+fn node_span(node: &Node<'_>) -> Span {
+    let (s, e) = (node.start_position(), node.end_position());
+    Span {
+        start: Pos {
+            line: s.row as u32,
+            col: s.column as u32,
+        },
+        end: Pos {
+            line: e.row as u32,
+            col: e.column as u32,
+        },
+    }
+}
+
+/// The name node at (or just before) a byte offset.
+fn name_node_at<'t>(tree: &'t Tree, byte: usize) -> Option<Node<'t>> {
+    let root = tree.root_node();
+    let candidates = [byte, byte.saturating_sub(1)];
+    candidates
+        .into_iter()
+        .find_map(|b| root.descendant_for_byte_range(b, b).filter(is_name))
+}
+
+impl View<'_> {
+    /// Sorts locations by path, then position, and drops repeats.
+    fn sort_locations(&self, locations: &mut Vec<Location>) {
+        locations.sort_by(|a, b| (self.path(a.file), a.span).cmp(&(self.path(b.file), b.span)));
+        locations.dedup();
+    }
+
+    /// What the name at `byte` in the current file is.
+    pub fn site(&self, cur: &Current<'_>, byte: usize) -> Option<(Site, Span)> {
+        let node = name_node_at(cur.tree, byte)?;
+        let span = node_span(&node);
+        let name = String::from_utf8_lossy(&cur.src[node.byte_range()]).into_owned();
+        let facts = &cur.analysis.facts;
+        if let Some(idx) = facts
+            .symbols
+            .iter()
+            .position(|s| s.name_span.start == span.start && s.kind != SymbolKind::Impl)
+        {
+            return Some((
+                Site::Definition(SymRef {
+                    file: cur.file,
+                    idx: idx as u32,
+                }),
+                span,
+            ));
+        }
+        if let Some(def) = cur.analysis.locals.resolve(&name, node.start_byte()) {
+            return Some((Site::Local { name, def }, span));
+        }
+        let i = facts
+            .references
+            .partition_point(|r| r.span.start < span.start);
+        if let Some(r) = facts
+            .references
+            .get(i)
+            .filter(|r| r.span.start == span.start)
+        {
+            return Some((
+                Site::Use {
+                    name,
+                    qualifier: r.qualifier.clone(),
+                    kind: r.kind,
+                    enclosing: r.enclosing,
+                },
+                span,
+            ));
+        }
+        // Not a stored use (a path segment, a builtin): read it from the tree.
+        let qualifier = node.parent().and_then(|p| {
+            let receiver = ["object", "value", "operand", "path", "module", "package"]
+                .iter()
+                .find_map(|f| p.child_by_field_name(f))?;
+            (receiver.id() != node.id())
+                .then(|| String::from_utf8_lossy(&cur.src[receiver.byte_range()]).into_owned())
+        });
+        let enclosing = crate::extract::enclosing(&facts.symbols, span.start);
+        Some((
+            Site::Use {
+                name,
+                qualifier,
+                kind: RefKind::Read,
+                enclosing,
+            },
+            span,
+        ))
+    }
+
+    /// What a site refers to.
+    pub fn targets(&self, cur: &Current<'_>, site: &Site) -> Vec<Target> {
+        match site {
+            Site::Definition(s) => vec![Target::Symbol(*s)],
+            Site::Local { .. } => Vec::new(),
+            Site::Use {
+                name,
+                qualifier,
+                kind,
+                enclosing,
+            } => self.resolve(&Use {
+                file: cur.file,
+                name,
+                qualifier: qualifier.as_deref(),
+                kind: *kind,
+                enclosing: *enclosing,
+            }),
+        }
+    }
+
+    fn target_location(&self, t: &Target) -> Location {
+        match t {
+            Target::Symbol(s) => Location {
+                file: s.file,
+                span: self.symbol(*s).name_span,
+            },
+            Target::Module(f) => Location {
+                file: *f,
+                span: Span::default(),
+            },
+        }
+    }
+
+    /// `textDocument/definition`.
+    pub fn definition(&self, cur: &Current<'_>, byte: usize) -> Vec<Location> {
+        let Some((site, _)) = self.site(cur, byte) else {
+            return Vec::new();
+        };
+        if let Site::Local { def, .. } = &site {
+            return vec![Location {
+                file: cur.file,
+                span: byte_span(cur.src, def.start, def.end),
+            }];
+        }
+        let mut out: Vec<Location> = self
+            .targets(cur, &site)
+            .iter()
+            .map(|t| self.target_location(t))
+            .collect();
+        self.sort_locations(&mut out);
+        out
+    }
+
+    /// Every reference of `targets`.
+    fn uses_of(&self, name: &str, targets: &[Target], calls_only: bool) -> Vec<RefRef> {
+        let wanted: HashSet<&Target> = targets.iter().collect();
+        self.refs_named(name)
+            .into_iter()
+            .filter(|r| {
+                let reference = &self.facts(r.file).references[r.idx as usize];
+                if calls_only && !matches!(reference.kind, RefKind::Call | RefKind::Macro) {
+                    return false;
+                }
+                let resolved = self.resolve(&Use {
+                    file: r.file,
+                    name: &reference.name,
+                    qualifier: reference.qualifier.as_deref(),
+                    kind: reference.kind,
+                    enclosing: reference.enclosing,
+                });
+                resolved.iter().any(|t| wanted.contains(t))
+            })
+            .collect()
+    }
+
+    /// `textDocument/references`.
+    pub fn references(
+        &self,
+        cur: &Current<'_>,
+        byte: usize,
+        include_declaration: bool,
+    ) -> Vec<Location> {
+        let Some((site, _)) = self.site(cur, byte) else {
+            return Vec::new();
+        };
+        if let Site::Local { name, def } = &site {
+            let mut out = self.local_occurrences(cur, name, def);
+            if !include_declaration {
+                let decl = byte_span(cur.src, def.start, def.end);
+                out.retain(|l| l.span != decl);
+            }
+            return out;
+        }
+        let targets = self.targets(cur, &site);
+        let Some(name) = targets.iter().find_map(|t| match t {
+            Target::Symbol(s) => Some(self.symbol(*s).name.clone()),
+            Target::Module(_) => None,
+        }) else {
+            return Vec::new();
+        };
+        let mut out: Vec<Location> = self
+            .uses_of(&name, &targets, false)
+            .into_iter()
+            .map(|r| Location {
+                file: r.file,
+                span: self.facts(r.file).references[r.idx as usize].span,
+            })
+            .collect();
+        if include_declaration {
+            out.extend(
+                targets
+                    .iter()
+                    .filter(|t| matches!(t, Target::Symbol(_)))
+                    .map(|t| self.target_location(t)),
+            );
+        }
+        self.sort_locations(&mut out);
+        out
+    }
+
+    /// Uses of a local variable within its scope, its definitions included.
+    fn local_occurrences(&self, cur: &Current<'_>, name: &str, def: &LocalDef) -> Vec<Location> {
+        let mut out = Vec::new();
+        let root = cur.tree.root_node();
+        let Some(scope) = root.descendant_for_byte_range(def.scope_start, def.scope_end) else {
+            return out;
+        };
+        let mut stack = vec![scope];
+        while let Some(node) = stack.pop() {
+            if is_name(&node) && &cur.src[node.byte_range()] == name.as_bytes() {
+                if cur.analysis.locals.resolve(name, node.start_byte()) == Some(*def)
+                    || cur
+                        .analysis
+                        .locals
+                        .definitions_in_scope(def, name)
+                        .contains(&(node.start_byte(), node.end_byte()))
+                {
+                    out.push(Location {
+                        file: cur.file,
+                        span: node_span(&node),
+                    });
+                }
+                continue;
+            }
+            let mut walk = node.walk();
+            stack.extend(node.children(&mut walk));
+        }
+        out.sort();
+        out
+    }
+
+    /// `textDocument/documentHighlight`: the same thing, in this file. The bool says "written"
+    /// (a definition) rather than read.
+    pub fn highlights(&self, cur: &Current<'_>, byte: usize) -> Vec<(Span, bool)> {
+        let Some((site, _)) = self.site(cur, byte) else {
+            return Vec::new();
+        };
+        if let Site::Local { name, def } = &site {
+            let sites = cur.analysis.locals.definitions_in_scope(def, name);
+            return self
+                .local_occurrences(cur, name, def)
+                .into_iter()
+                .map(|l| {
+                    let written = sites
+                        .iter()
+                        .any(|(s, e)| byte_span(cur.src, *s, *e) == l.span);
+                    (l.span, written)
+                })
+                .collect();
+        }
+        let targets = self.targets(cur, &site);
+        let Some(name) = targets.iter().find_map(|t| match t {
+            Target::Symbol(s) => Some(self.symbol(*s).name.clone()),
+            Target::Module(_) => None,
+        }) else {
+            return Vec::new();
+        };
+        let wanted: HashSet<&Target> = targets.iter().collect();
+        let facts = &cur.analysis.facts;
+        let mut out: Vec<(Span, bool)> = facts
+            .references
+            .iter()
+            .filter(|r| r.name == name)
+            .filter(|r| {
+                let resolved = self.resolve(&Use {
+                    file: cur.file,
+                    name: &r.name,
+                    qualifier: r.qualifier.as_deref(),
+                    kind: r.kind,
+                    enclosing: r.enclosing,
+                });
+                resolved.iter().any(|t| wanted.contains(t))
+            })
+            .map(|r| (r.span, false))
+            .collect();
+        for t in &targets {
+            if let Target::Symbol(s) = t
+                && s.file == cur.file
+            {
+                out.push((self.symbol(*s).name_span, true));
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The symbol a call hierarchy starts from: the definition under the cursor, or what the name
+    /// under it resolves to.
+    pub fn symbols_at(&self, cur: &Current<'_>, byte: usize) -> Vec<SymRef> {
+        let Some((site, _)) = self.site(cur, byte) else {
+            return Vec::new();
+        };
+        self.targets(cur, &site)
+            .into_iter()
+            .filter_map(|t| match t {
+                Target::Symbol(s) => Some(s),
+                Target::Module(_) => None,
+            })
+            .collect()
+    }
+
+    /// `callHierarchy/incomingCalls`: who calls `target`, grouped by caller.
+    pub fn incoming_calls(&self, target: SymRef) -> Vec<Calls> {
+        let name = self.symbol(target).name.clone();
+        let mut groups: BTreeMap<(FileRef, Option<u32>), Vec<Span>> = BTreeMap::new();
+        for r in self.uses_of(&name, &[Target::Symbol(target)], true) {
+            let reference = &self.facts(r.file).references[r.idx as usize];
+            let caller = self.callable_around(r.file, reference.enclosing);
+            groups
+                .entry((r.file, caller))
+                .or_default()
+                .push(reference.span);
+        }
+        let mut calls: Vec<Calls> = groups
+            .into_iter()
+            .map(|((file, caller), ranges)| Calls {
+                symbol: caller.map(|idx| SymRef { file, idx }),
+                file,
+                ranges,
+            })
+            .collect();
+        calls.sort_by(|a, b| {
+            (self.path(a.file), a.ranges.first()).cmp(&(self.path(b.file), b.ranges.first()))
+        });
+        calls
+    }
+
+    /// `callHierarchy/outgoingCalls`: what `source` calls, grouped by callee.
+    pub fn outgoing_calls(&self, source: SymRef) -> Vec<Calls> {
+        let facts = self.facts(source.file);
+        let mut groups: BTreeMap<SymRef, Vec<Span>> = BTreeMap::new();
+        for r in &facts.references {
+            if !matches!(r.kind, RefKind::Call | RefKind::Macro)
+                || self.callable_around(source.file, r.enclosing) != Some(source.idx)
+            {
+                continue;
+            }
+            let targets = self.resolve(&Use {
+                file: source.file,
+                name: &r.name,
+                qualifier: r.qualifier.as_deref(),
+                kind: r.kind,
+                enclosing: r.enclosing,
+            });
+            if let Some(Target::Symbol(callee)) = targets.first() {
+                groups.entry(*callee).or_default().push(r.span);
+            }
+        }
+        let mut calls: Vec<Calls> = groups
+            .into_iter()
+            .map(|(callee, ranges)| Calls {
+                symbol: Some(callee),
+                file: callee.file,
+                ranges,
+            })
+            .collect();
+        calls.sort_by(|a, b| a.ranges.first().cmp(&b.ranges.first()));
+        calls
+    }
+
+    /// The innermost callable (function, method) around a use; calls in a class body belong to
+    /// the class.
+    fn callable_around(&self, file: FileRef, enclosing: Option<u32>) -> Option<u32> {
+        let symbols = &self.facts(file).symbols;
+        let mut at = enclosing;
+        while let Some(i) = at {
+            let s = &symbols[i as usize];
+            if s.kind.is_callable() || s.kind.is_type_like() {
+                return Some(i);
+            }
+            at = s.container;
+        }
+        None
+    }
+
+    /// `textDocument/hover`.
+    pub fn hover(&self, cur: &Current<'_>, byte: usize) -> Option<Hover> {
+        let (site, range) = self.site(cur, byte)?;
+        if let Site::Local { name, def } = &site {
+            let line = line_of(cur.src, def.start);
+            return Some(Hover {
+                symbol: None,
+                kind: "local".into(),
+                name: name.clone(),
+                signature: line.trim().to_owned(),
+                doc: String::new(),
+                callers: 0,
+                callees: 0,
+                range,
+            });
+        }
+        let target = self.targets(cur, &site).into_iter().find_map(|t| match t {
+            Target::Symbol(s) => Some(s),
+            Target::Module(_) => None,
+        })?;
+        let symbol: &Symbol = self.symbol(target);
+        let (callers, callees) = if symbol.kind.is_callable() || symbol.kind.is_type_like() {
+            let callers: HashSet<(FileRef, Option<SymRef>)> = self
+                .incoming_calls(target)
+                .iter()
+                .map(|c| (c.file, c.symbol))
+                .collect();
+            (callers.len(), self.outgoing_calls(target).len())
+        } else {
+            (0, 0)
+        };
+        Some(Hover {
+            symbol: Some(target),
+            kind: symbol.kind.name().into(),
+            name: symbol.name.clone(),
+            signature: symbol.signature.clone(),
+            doc: symbol.doc.clone(),
+            callers,
+            callees,
+            range,
+        })
+    }
+
+    /// `workspace/symbol`: fuzzy, ranked, at most `limit`.
+    pub fn workspace_symbols(&self, query: &str, limit: usize) -> Vec<SymRef> {
+        let mut scored: Vec<(i64, SymRef)> = Vec::new();
+        let mut consider = |name: &str, symbols: &mut dyn Iterator<Item = SymRef>| {
+            let Some(score) = fuzzy_score(query, name) else {
+                return;
+            };
+            for s in symbols {
+                let kind = self.symbol(s).kind;
+                let bonus = if kind.is_type_like() || kind.is_callable() {
+                    10
+                } else if kind.is_member() {
+                    -5
+                } else {
+                    0
+                };
+                scored.push((score + bonus, s));
+            }
+        };
+        let shadowed: HashSet<&std::path::Path> =
+            self.overlays.iter().map(|o| o.path.as_path()).collect();
+        for (name, ids) in self.ws.symbol_names() {
+            let mut it = ids
+                .iter()
+                .filter(|id| {
+                    self.ws
+                        .file(id.file)
+                        .is_some_and(|f| !shadowed.contains(f.path.as_path()))
+                })
+                .map(|id| SymRef {
+                    file: FileRef::Stored(id.file),
+                    idx: id.idx,
+                });
+            consider(name, &mut it);
+        }
+        for (i, o) in self.overlays.iter().enumerate() {
+            for (idx, s) in o.facts.symbols.iter().enumerate() {
+                let mut it = std::iter::once(SymRef {
+                    file: FileRef::Overlay(i as u32),
+                    idx: idx as u32,
+                });
+                consider(&s.name, &mut it);
+            }
+        }
+        scored.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then_with(|| {
+                    self.symbol(a.1)
+                        .name
+                        .len()
+                        .cmp(&self.symbol(b.1).name.len())
+                })
+                .then_with(|| self.path(a.1.file).cmp(self.path(b.1.file)))
+                .then_with(|| a.1.idx.cmp(&b.1.idx))
+        });
+        scored.truncate(limit);
+        scored.into_iter().map(|(_, s)| s).collect()
+    }
+}
+
+/// How well `name` matches `query`; `None` when it does not. Exact beats prefix beats word starts
+/// (`fb` → `foo_bar`, `FooBar`) beats substring beats subsequence.
+pub fn fuzzy_score(query: &str, name: &str) -> Option<i64> {
+    if query.is_empty() {
+        return Some(0);
+    }
+    if name == query {
+        return Some(1000);
+    }
+    let (q, n) = (query.to_lowercase(), name.to_lowercase());
+    if n == q {
+        return Some(900);
+    }
+    if n.starts_with(&q) {
+        return Some(800 - (n.len() - q.len()) as i64);
+    }
+    let starts: String = word_starts(name)
+        .iter()
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if starts.starts_with(&q) {
+        return Some(600 - (starts.len() - q.len()) as i64);
+    }
+    if let Some(at) = n.find(&q) {
+        return Some(500 - at as i64);
+    }
+    // A subsequence: every query character, in order.
+    let mut gaps = 0i64;
+    let mut chars = n.chars();
+    for c in q.chars() {
+        let mut skipped = 0;
+        loop {
+            match chars.next() {
+                Some(x) if x == c => break,
+                Some(_) => skipped += 1,
+                None => return None,
+            }
+        }
+        gaps += skipped;
+    }
+    Some(300 - gaps.min(250))
+}
+
+/// First letters of the words of an identifier: `fooBar_baz` → `fBb`.
+fn word_starts(name: &str) -> Vec<char> {
+    let mut out = Vec::new();
+    let mut prev: Option<char> = None;
+    for c in name.chars() {
+        let start = match prev {
+            None => c.is_alphanumeric(),
+            Some(p) => {
+                (c.is_uppercase() && !p.is_uppercase())
+                    || (!p.is_alphanumeric() && c.is_alphanumeric())
+            }
+        };
+        if start {
+            out.push(c);
+        }
+        prev = Some(c);
+    }
+    out
+}
+
+fn byte_span(src: &[u8], start: usize, end: usize) -> Span {
+    Span {
+        start: pos_of(src, start),
+        end: pos_of(src, end),
+    }
+}
+
+/// The line and byte column of a byte offset.
+pub fn pos_of(src: &[u8], byte: usize) -> Pos {
+    let byte = byte.min(src.len());
+    let line_start = src[..byte]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = src[..line_start].iter().filter(|b| **b == b'\n').count();
+    Pos {
+        line: line as u32,
+        col: (byte - line_start) as u32,
+    }
+}
+
+fn line_of(src: &[u8], byte: usize) -> String {
+    let start = src[..byte.min(src.len())]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = src[start..]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(src.len(), |i| start + i);
+    String::from_utf8_lossy(&src[start..end]).into_owned()
+}

@@ -1,0 +1,402 @@
+//! Resolution and queries over small multi-file workspaces. `$0` marks the cursor; answers print as
+//! `path:line:col` (1-based).
+
+use maestro_graph::query::Current;
+use maestro_graph::resolve::{FileRef, Overlay, View};
+use maestro_graph::{
+    FileMeta, Lang, Location, WorkspaceGraph, analyze, content_hash, extract, parse,
+};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+struct Fixture {
+    ws: WorkspaceGraph,
+    cursor_file: PathBuf,
+    cursor_text: String,
+    cursor: usize,
+}
+
+fn fixture(files: &[(&str, &str)]) -> Fixture {
+    let mut ws = WorkspaceGraph::new(PathBuf::from("/ws"));
+    let mut cursor = None;
+    for (path, text) in files {
+        let clean = text.replace("$0", "");
+        if let Some(at) = text.find("$0") {
+            cursor = Some((PathBuf::from(path), clean.clone(), at));
+        }
+        let lang = Lang::of_path(Path::new(path)).expect("a known language");
+        let facts = extract(lang, clean.as_bytes());
+        ws.upsert(
+            PathBuf::from(path),
+            content_hash(clean.as_bytes()),
+            FileMeta::default(),
+            Arc::new(facts),
+        );
+    }
+    let (cursor_file, cursor_text, cursor) = cursor.expect("a $0 cursor in one file");
+    Fixture {
+        ws,
+        cursor_file,
+        cursor_text,
+        cursor,
+    }
+}
+
+impl Fixture {
+    /// Runs `f` with the cursor file parsed as an overlay (as an open editor buffer).
+    fn with<T>(&self, f: impl FnOnce(&View<'_>, &Current<'_>) -> T) -> T {
+        let lang = Lang::of_path(&self.cursor_file).unwrap();
+        let tree = parse(lang, self.cursor_text.as_bytes(), None).unwrap();
+        let analysis = analyze(lang, &tree, self.cursor_text.as_bytes());
+        let overlays = vec![Overlay {
+            path: self.cursor_file.clone(),
+            facts: Arc::new(analysis.facts.clone()),
+        }];
+        let view = View {
+            ws: &self.ws,
+            overlays: &overlays,
+        };
+        let cur = Current {
+            file: FileRef::Overlay(0),
+            tree: &tree,
+            src: self.cursor_text.as_bytes(),
+            analysis: &analysis,
+        };
+        f(&view, &cur)
+    }
+
+    fn show(&self, view: &View<'_>, locs: &[Location]) -> Vec<String> {
+        locs.iter()
+            .map(|l| {
+                format!(
+                    "{}:{}:{}",
+                    view.path(l.file).display(),
+                    l.span.start.line + 1,
+                    l.span.start.col + 1
+                )
+            })
+            .collect()
+    }
+
+    fn definition(&self) -> Vec<String> {
+        self.with(|v, c| self.show(v, &v.definition(c, self.cursor)))
+    }
+
+    fn references(&self, include_declaration: bool) -> Vec<String> {
+        self.with(|v, c| self.show(v, &v.references(c, self.cursor, include_declaration)))
+    }
+}
+
+fn def(files: &[(&str, &str)]) -> Vec<String> {
+    fixture(files).definition()
+}
+
+#[test]
+fn python_same_file_local_and_imported_names() {
+    let lib = (
+        "pkg/mod.py",
+        "def helper(x):\n    return x\n\nclass Base:\n    def shared(self):\n        pass\n",
+    );
+    assert_eq!(
+        def(&[
+            lib,
+            (
+                "app.py",
+                "from pkg.mod import helper\n\ndef run():\n    return hel$0per(1)\n"
+            )
+        ]),
+        ["pkg/mod.py:1:5"]
+    );
+    assert_eq!(
+        def(&[
+            lib,
+            (
+                "app.py",
+                "import pkg.mod as m\n\ndef run():\n    return m.hel$0per(1)\n"
+            )
+        ]),
+        ["pkg/mod.py:1:5"]
+    );
+    assert_eq!(
+        def(&[("a.py", "def f():\n    total = 1\n    return tot$0al\n")]),
+        ["a.py:2:5"]
+    );
+    assert_eq!(
+        def(&[("a.py", "def g():\n    pass\n\ndef f():\n    g$0()\n")]),
+        ["a.py:1:5"]
+    );
+    // A local shadows the module-level function of the same name.
+    assert_eq!(
+        def(&[("a.py", "def g():\n    pass\n\ndef f(g):\n    g$0()\n")]),
+        ["a.py:4:7"]
+    );
+}
+
+#[test]
+fn python_self_methods_fields_and_inherited_members() {
+    let base = (
+        "pkg/base.py",
+        "class Base:\n    def shared(self):\n        pass\n",
+    );
+    let app = "from pkg.base import Base\n\nclass App(Base):\n    def __init__(self):\n        self.count = 0\n\n    def run(self):\n        self.sha$0red()\n        return self.count\n";
+    assert_eq!(def(&[base, ("app.py", app)]), ["pkg/base.py:2:9"]);
+    let app = app
+        .replace("self.sha$0red()", "self.shared()")
+        .replace("self.count\n", "self.cou$0nt\n");
+    assert_eq!(def(&[base, ("app.py", &app)]), ["app.py:5:14"]);
+}
+
+#[test]
+fn python_unknown_receivers_find_the_member_nearest_first() {
+    let files = [
+        (
+            "shop/cart.py",
+            "class Cart:\n    def add(self, item):\n        pass\n",
+        ),
+        (
+            "other/list.py",
+            "class Things:\n    def add(self, x):\n        pass\n",
+        ),
+        (
+            "shop/use.py",
+            "from shop.cart import Cart\n\ndef fill(c):\n    c.ad$0d(1)\n",
+        ),
+    ];
+    assert_eq!(
+        def(&files),
+        ["shop/cart.py:2:9"],
+        "the member in an imported module wins"
+    );
+}
+
+#[test]
+fn python_relative_imports_and_packages() {
+    let files = [
+        ("pkg/__init__.py", "from .core import engine\n"),
+        ("pkg/core.py", "def engine():\n    pass\n"),
+        (
+            "pkg/sub/use.py",
+            "from ..core import engine\n\nengi$0ne()\n",
+        ),
+    ];
+    assert_eq!(def(&files), ["pkg/core.py:1:5"]);
+    let files = [
+        ("json/__init__.py", "def dumps(o):\n    pass\n"),
+        ("app.py", "import json\n\njson.dum$0ps(1)\n"),
+    ];
+    assert_eq!(def(&files), ["json/__init__.py:1:5"]);
+}
+
+#[test]
+fn rust_paths_impls_and_variants() {
+    let store = (
+        "src/store.rs",
+        "pub struct Store;\nimpl Store {\n    pub fn open() -> Self { Store }\n    fn close(&self) {}\n}\n",
+    );
+    let util = ("src/util.rs", "pub fn helper() {}\n");
+    let main = "use crate::store::Store;\nmod util;\nenum Shape { Circle(f64) }\nfn main() {\n    let s = Store::op$0en();\n    crate::util::helper();\n    Shape::Circle(1.0);\n}\n";
+    assert_eq!(
+        def(&[store, util, ("src/main.rs", main)]),
+        ["src/store.rs:3:12"]
+    );
+    let m = main
+        .replace("Store::op$0en()", "Store::open()")
+        .replace("crate::util::helper()", "crate::util::hel$0per()");
+    assert_eq!(
+        def(&[store, util, ("src/main.rs", &m)]),
+        ["src/util.rs:1:8"]
+    );
+    let m = main
+        .replace("Store::op$0en()", "Store::open()")
+        .replace("Shape::Circle(1.0)", "Shape::Cir$0cle(1.0)");
+    assert_eq!(
+        def(&[store, util, ("src/main.rs", &m)]),
+        ["src/main.rs:3:14"]
+    );
+    let s = store.1.replace(
+        "fn close(&self) {}",
+        "fn close(&self) { self.flu$0sh(); }\n    fn flush(&self) {}",
+    );
+    assert_eq!(def(&[("src/store.rs", &s)]), ["src/store.rs:5:8"]);
+}
+
+#[test]
+fn go_packages_and_methods() {
+    let files = [
+        (
+            "pkg/cart/cart.go",
+            "package cart\n\ntype Cart struct{}\n\nfunc New() *Cart { return &Cart{} }\n\nfunc (c *Cart) Add(n int) {}\n",
+        ),
+        (
+            "pkg/cart/extra.go",
+            "package cart\n\nfunc (c *Cart) Clear() { c.Add(0) }\n",
+        ),
+        (
+            "cmd/main.go",
+            "package main\n\nimport \"example.com/shop/pkg/cart\"\n\nfunc main() {\n\tc := cart.Ne$0w()\n\tc.Add(1)\n}\n",
+        ),
+    ];
+    assert_eq!(def(&files), ["pkg/cart/cart.go:5:6"]);
+    let main = files[2]
+        .1
+        .replace("cart.Ne$0w()", "cart.New()")
+        .replace("c.Add(1)", "c.Ad$0d(1)");
+    assert_eq!(
+        def(&[files[0], files[1], ("cmd/main.go", &main)]),
+        ["pkg/cart/cart.go:7:16"]
+    );
+}
+
+#[test]
+fn typescript_imports_this_and_inheritance() {
+    let files = [
+        (
+            "src/base.ts",
+            "export class Base {\n  hello(): string { return 'hi'; }\n}\n",
+        ),
+        (
+            "src/util.ts",
+            "export function fmt(s: string) { return s; }\n",
+        ),
+        (
+            "src/app.ts",
+            "import { Base } from './base';\nimport { fmt } from './util';\n\nexport class App extends Base {\n  run() {\n    return fm$0t(this.hello());\n  }\n}\n",
+        ),
+    ];
+    assert_eq!(def(&files), ["src/util.ts:1:17"]);
+    let app = files[2]
+        .1
+        .replace("fm$0t(", "fmt(")
+        .replace("this.hello()", "this.hel$0lo()");
+    assert_eq!(
+        def(&[files[0], files[1], ("src/app.ts", &app)]),
+        ["src/base.ts:2:3"]
+    );
+}
+
+#[test]
+fn references_follow_resolution_not_just_names() {
+    let files = [
+        ("a/lib.py", "def load(x):\n    pass\n"),
+        ("b/lib.py", "def load(x):\n    pass\n"),
+        ("a/use.py", "from a.lib import load\n\nload(1)\nload(2)\n"),
+        ("b/use.py", "from b.lib import load\n\nload(3)\n"),
+        ("a/here.py", "from a.lib import lo$0ad\n"),
+    ];
+    let f = fixture(&files);
+    assert_eq!(
+        f.references(true),
+        [
+            "a/here.py:1:19",
+            "a/lib.py:1:5",
+            "a/use.py:1:19",
+            "a/use.py:3:1",
+            "a/use.py:4:1"
+        ]
+    );
+    assert_eq!(
+        f.references(false),
+        [
+            "a/here.py:1:19",
+            "a/use.py:1:19",
+            "a/use.py:3:1",
+            "a/use.py:4:1"
+        ]
+    );
+}
+
+#[test]
+fn references_and_highlights_of_locals_stay_in_their_scope() {
+    let f = fixture(&[(
+        "a.py",
+        "def f(n):\n    x = n\n    return x$0 + x\n\ndef g(x):\n    return x\n",
+    )]);
+    assert_eq!(f.references(true), ["a.py:2:5", "a.py:3:12", "a.py:3:16"]);
+    let hl = f.with(|v, c| v.highlights(c, f.cursor));
+    assert_eq!(hl.iter().filter(|(_, written)| *written).count(), 1);
+    assert_eq!(hl.len(), 3);
+}
+
+#[test]
+fn call_hierarchy_and_hover_counts() {
+    let files = [
+        (
+            "lib.py",
+            "def leaf():\n    pass\n\ndef mid():\n    \"\"\"Calls leaf.\"\"\"\n    leaf()\n    leaf()\n",
+        ),
+        (
+            "app.py",
+            "from lib import mid, leaf\n\ndef top():\n    mi$0d()\n    leaf()\n\nmid()\n",
+        ),
+    ];
+    let f = fixture(&files);
+    f.with(|v, c| {
+        let mid = v.symbols_at(c, f.cursor);
+        assert_eq!(mid.len(), 1);
+        let incoming = v.incoming_calls(mid[0]);
+        let callers: Vec<String> = incoming
+            .iter()
+            .map(|c| {
+                c.symbol.map_or_else(
+                    || format!("{} (top level)", v.path(c.file).display()),
+                    |s| v.symbol(s).name.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(callers, ["top", "app.py (top level)"]);
+        let outgoing = v.outgoing_calls(mid[0]);
+        assert_eq!(outgoing.len(), 1);
+        assert_eq!(outgoing[0].ranges.len(), 2, "two calls to leaf");
+        let hover = v.hover(c, f.cursor).unwrap();
+        assert_eq!(
+            (
+                hover.name.as_str(),
+                hover.signature.as_str(),
+                hover.doc.as_str()
+            ),
+            ("mid", "def mid()", "Calls leaf.")
+        );
+        assert_eq!((hover.callers, hover.callees), (2, 1));
+    });
+}
+
+#[test]
+fn workspace_symbols_are_fuzzy_ranked_and_bounded() {
+    let f = fixture(&[
+        (
+            "a.py",
+            "class FooBar:\n    pass\n\ndef foo_bar():\n    pass\n\ndef food():\n    pass\n\ndef xfoo():\n    pass\n",
+        ),
+        ("b.py", "def unrelated():\n    pass\n\nFOO = 1\n$0"),
+    ]);
+    f.with(|v, _| {
+        let names = |q: &str, n: usize| -> Vec<String> {
+            v.workspace_symbols(q, n)
+                .into_iter()
+                .map(|s| v.symbol(s).name.clone())
+                .collect()
+        };
+        assert_eq!(
+            names("foo", 10),
+            ["FOO", "food", "FooBar", "foo_bar", "xfoo"]
+        );
+        assert_eq!(names("fb", 10), ["FooBar", "foo_bar"]);
+        assert_eq!(names("foo", 2).len(), 2);
+        assert!(names("zzz", 10).is_empty());
+    });
+}
+
+#[test]
+fn unsaved_buffers_win_over_stored_facts() {
+    // The stored app.py defines old(); the buffer renamed it to new_name() and calls it.
+    let mut f = fixture(&[("app.py", "def old():\n    pass\n\nold$0()\n")]);
+    f.cursor_text = "def new_name():\n    pass\n\nnew_name()\n".into();
+    f.cursor = f.cursor_text.rfind("new_name()").unwrap() + 2;
+    assert_eq!(f.definition(), ["app.py:1:5"]);
+    f.with(|v, _| {
+        assert!(
+            v.workspace_symbols("old", 5).is_empty(),
+            "the stored symbol is shadowed"
+        )
+    });
+}
