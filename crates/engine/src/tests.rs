@@ -280,7 +280,7 @@ async fn backup_reports_progress_and_keeps_the_engine_busy_meanwhile() {
         .call(method::STORE_BACKUP, json!({"path": dest}))
         .await
         .unwrap();
-    assert_eq!(result["schemaVersion"], 1);
+    assert_eq!(result["schemaVersion"], maestro_store::SCHEMA_VERSION);
     assert!(result["sizeBytes"].as_u64().unwrap() > 0);
     let (m, begin) = c.next_notification().await;
     assert_eq!(

@@ -4,9 +4,12 @@
 //! Architecture invariant: extraction is a pure function of (language, bytes); the queries that drive
 //! it are the project's own (`grammars/<lang>/*.scm`), each compiled against its grammar in a test.
 
+pub mod codec;
 pub mod extract;
 pub mod facts;
+pub mod indexer;
 pub mod lang;
+pub mod persist;
 pub mod query;
 pub mod resolve;
 pub mod scope;

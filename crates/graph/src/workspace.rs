@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// A content hash (xxh3-128 of the bytes).
+/// A content hash: xxh3-128 of the bytes, seeded with the language (the same bytes in a `.js` and
+/// a `.ts` file, an empty file say, have different facts).
 pub type ContentHash = u128;
 
-/// The hash of some content.
-pub fn content_hash(bytes: &[u8]) -> ContentHash {
-    xxhash_rust::xxh3::xxh3_128(bytes)
+/// The hash of some content read as `lang`.
+pub fn content_hash(lang: Lang, bytes: &[u8]) -> ContentHash {
+    xxhash_rust::xxh3::xxh3_128_with_seed(bytes, lang as u64 + 1)
 }
 
 /// The hash as stored and shown: 32 hex digits.

@@ -28,7 +28,7 @@ fn fixture(files: &[(&str, &str)]) -> Fixture {
         let facts = extract(lang, clean.as_bytes());
         ws.upsert(
             PathBuf::from(path),
-            content_hash(clean.as_bytes()),
+            content_hash(lang, clean.as_bytes()),
             FileMeta::default(),
             Arc::new(facts),
         );

@@ -144,6 +144,22 @@ impl Store {
     /// Runs a read-only script on the calling thread. Blocks: call it from `spawn_blocking` in async
     /// code. Readers wait while a write commits.
     pub fn read(&self, script: &'static str, params: Params) -> Result<NamedRows, StoreError> {
+        self.read_script(script, params)
+    }
+
+    /// Runs a script given at run time, read-only: for `maestro graph query`, where the script is
+    /// the user's. cozo refuses any mutation in it; the error says so.
+    pub fn query_read_only(&self, script: &str, params: Params) -> Result<NamedRows, StoreError> {
+        self.read_script(script, params)
+    }
+
+    /// cozo's plan of a read-only script: one row per step (`op` says whether a stored relation is
+    /// scanned by key prefix). For tests that keep hot queries on their keys.
+    pub fn explain(&self, script: &'static str, params: Params) -> Result<NamedRows, StoreError> {
+        self.read_script(&format!("::explain {{ {script} }}"), params)
+    }
+
+    fn read_script(&self, script: &str, params: Params) -> Result<NamedRows, StoreError> {
         self.inner
             .db
             .run_script(script, params, ScriptMutability::Immutable)
@@ -156,11 +172,28 @@ impl Store {
         script: &'static str,
         params: Params,
     ) -> Result<NamedRows, StoreError> {
-        self.on_writer(move |db| {
+        self.queue_write(script, params).done().await
+    }
+
+    /// Queues a script on the writer thread and returns at once.
+    pub fn queue_write(&self, script: &'static str, params: Params) -> WriteTicket<NamedRows> {
+        self.submit(move |db| {
             db.run_script(script, params, ScriptMutability::Mutable)
                 .map_err(StoreError::query)
         })
-        .await
+    }
+
+    /// Queues rows for `import_relations` on the writer thread: puts into each named relation, or
+    /// removes by key from a relation named with a leading `-`. All relations change in one
+    /// transaction. Much faster than `:put` scripts for many rows.
+    pub fn queue_import(&self, relations: Vec<(&'static str, NamedRows)>) -> WriteTicket<()> {
+        self.submit(move |db| {
+            let data = relations
+                .into_iter()
+                .map(|(name, rows)| (name.to_owned(), rows))
+                .collect();
+            db.import_relations(data).map_err(StoreError::query)
+        })
     }
 
     /// Runs `job` on the writer thread: the serialization point of every change to the store.
@@ -168,15 +201,55 @@ impl Store {
         &self,
         job: impl FnOnce(&DbInstance) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.submit(job).done().await
+    }
+
+    fn submit<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&DbInstance) -> Result<T, StoreError> + Send + 'static,
+    ) -> WriteTicket<T> {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |db| {
             let _ = reply.send(job(db));
         });
-        let queue = self.inner.jobs.as_ref().ok_or(StoreError::WriterGone)?;
-        queue.send(job).map_err(|_| StoreError::WriterGone)?;
-        answer.await.map_err(|_| StoreError::Query {
-            detail: "the write panicked inside cozo".into(),
-        })?
+        match self.inner.jobs.as_ref().map(|q| q.send(job)) {
+            Some(Ok(())) => WriteTicket {
+                answer: Some(answer),
+            },
+            _ => WriteTicket { answer: None },
+        }
+    }
+}
+
+/// A write queued on the writer thread: await it from async code, or wait for it from a thread.
+#[must_use = "a write's outcome must be checked"]
+pub struct WriteTicket<T> {
+    /// `None` when the writer had stopped before the write was queued.
+    answer: Option<oneshot::Receiver<Result<T, StoreError>>>,
+}
+
+impl<T> WriteTicket<T> {
+    pub async fn done(self) -> Result<T, StoreError> {
+        match self.answer {
+            Some(answer) => answer.await.unwrap_or_else(|_| Err(write_panicked())),
+            None => Err(StoreError::WriterGone),
+        }
+    }
+
+    /// Blocks until the write is done. Not for async code.
+    pub fn wait(self) -> Result<T, StoreError> {
+        match self.answer {
+            Some(answer) => answer
+                .blocking_recv()
+                .unwrap_or_else(|_| Err(write_panicked())),
+            None => Err(StoreError::WriterGone),
+        }
+    }
+}
+
+fn write_panicked() -> StoreError {
+    StoreError::Query {
+        detail: "the write panicked inside cozo".into(),
     }
 }
 

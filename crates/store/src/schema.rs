@@ -15,14 +15,31 @@ pub struct Migration {
 }
 
 /// The schema, oldest first. Never edit a released entry: add a new one.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    summary: "maestro_meta (schema version) and workspace registry",
-    script: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        summary: "maestro_meta (schema version) and workspace registry",
+        script: r#"
 {:create maestro_meta {key: String => value: Any}}
 {:create workspace {id: String => root: String, name: String, kind: String, first_seen: Float, last_seen: Float}}
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        summary: "code graph: files per workspace, facts per content hash",
+        script: r#"
+{:create file {ws: String, path: String => hash: String, lang: String, size: Int, mtime_ns: Int}}
+{::index create file:by_hash {hash, ws, path}}
+{:create content {hash: String => lang: String, facts: Bytes, symbols: Int, refs: Int, imports: Int, parse_errors: Int}}
+{:create symbol {hash: String, idx: Int =>
+    name: String, kind: String, container: Int?, owner: String?,
+    line: Int, col: Int, start_line: Int, end_line: Int, signature: String}}
+{:create reference {hash: String, idx: Int =>
+    name: String, kind: String, qualifier: String?, enclosing: Int?, line: Int, col: Int}}
+{:create import {hash: String, idx: Int => module: String, name: String?, alias: String?, line: Int}}
+"#,
+    },
+];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
