@@ -60,6 +60,9 @@ pub enum StoreError {
     #[error("store query failed: {detail}")]
     Query { detail: String },
 
+    #[error("the script would change the store ({detail}); these queries only read")]
+    ReadOnly { detail: String },
+
     #[error("unexpected store data: {detail}")]
     Decode { detail: String },
 

@@ -149,8 +149,31 @@ impl Store {
 
     /// Runs a script given at run time, read-only: for `maestro graph query`, where the script is
     /// the user's. cozo refuses any mutation in it; the error says so.
+    /// Runs a script that may not change anything: a mutation (`:put`, `:rm`, `::remove`,
+    /// `::index create`, …) is [`StoreError::ReadOnly`]. For scripts people and agents write.
     pub fn query_read_only(&self, script: &str, params: Params) -> Result<NamedRows, StoreError> {
-        self.read_script(script, params)
+        // cozo's parser panics on some malformed scripts (`?[x] := ` with nothing after).
+        let run = catch_unwind(AssertUnwindSafe(|| {
+            self.inner
+                .db
+                .run_script(script, params, ScriptMutability::Immutable)
+        }));
+        match run {
+            Ok(Ok(rows)) => Ok(rows),
+            Ok(Err(e)) => {
+                let detail = e.to_string();
+                if detail.contains("read-only") {
+                    Err(StoreError::ReadOnly { detail })
+                } else {
+                    Err(StoreError::Query { detail })
+                }
+            }
+            Err(_) => Err(StoreError::Query {
+                detail: "cozo could not parse the script (its parser gave up); check for an \
+                         unfinished rule"
+                    .into(),
+            }),
+        }
     }
 
     /// cozo's plan of a read-only script: one row per step (`op` says whether a stored relation is
