@@ -58,6 +58,17 @@ pub enum Command {
         #[command(subcommand)]
         action: StoreAction,
     },
+    /// Index the workspace around PATH (default: here) now, with a progress bar and a summary.
+    Index {
+        path: Option<PathBuf>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Ask the code graph: definitions, references, callers, callees, symbols, Datalog.
+    Graph {
+        #[command(subcommand)]
+        action: GraphAction,
+    },
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -85,6 +96,64 @@ pub enum DaemonAction {
         follow: bool,
     },
 }
+
+/// What a graph question is about: `FILE:LINE:COL` (1-based; the column counts characters), or a
+/// symbol's name (`name`, `Owner.member`, `Owner::member`).
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    pub target: String,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GraphAction {
+    /// Where TARGET is defined.
+    Def(Target),
+    /// Where TARGET is used.
+    Refs(Target),
+    /// Who calls TARGET.
+    Callers(Target),
+    /// What TARGET calls.
+    Callees(Target),
+    /// Symbols matching QUERY (fuzzy), or every symbol of FILE with --file.
+    Symbols {
+        query: Option<String>,
+        /// List the symbols of this file instead.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Run a read-only Datalog (CozoScript) query on the store; a mutation is refused.
+    #[command(long_about = GRAPH_QUERY_HELP)]
+    Query {
+        script: String,
+        /// A `$name` value for the script, as NAME=JSON (repeatable), e.g. --param 'n="open"'.
+        #[arg(long = "param", value_name = "NAME=JSON")]
+        params: Vec<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// The relations `maestro graph query` reads.
+pub const GRAPH_QUERY_HELP: &str = r#"Run a read-only Datalog (CozoScript) query on the store; a mutation is refused.
+
+Relations (keys before =>; `?` may be null):
+  file      {ws, path => hash, lang, size, mtime_ns}   a workspace's source files; index file:by_hash
+  content   {hash => lang, facts, symbols, refs, imports, parse_errors}
+  symbol    {hash, idx => name, kind, container?, owner?, line, col, start_line, end_line, signature}
+  reference {hash, idx => name, kind, qualifier?, enclosing?, line, col}
+            calls, macros, types, inheritance, implementations, imports (field accesses and plain
+            reads are in the facts blob only)
+  import    {hash, idx => module, name?, alias?, line}
+  workspace {id => root, name, kind, first_seen, last_seen}
+Facts are keyed by content hash; reach paths through file:by_hash. `enclosing` and `container` are
+the `idx` of a symbol of the same hash. Lines and columns are 0-based (columns in bytes).
+
+Example: where something named `open` is called, and from which function:
+  maestro graph query '?[path, line, caller] := *reference{hash, kind: "call", name: "open", enclosing: e, line}, *symbol{hash, idx: e, name: caller}, *file:by_hash{hash, path}'"#;
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigAction {

@@ -109,5 +109,11 @@ fn up_prints_status_and_editor_setup() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("uprepo (git)"), "{stdout}");
     assert!(stdout.contains("maestro lsp"), "{stdout}");
+    assert!(
+        stdout.contains("indexed uprepo") && stdout.contains("1 file (1 parsed"),
+        "up indexes the repository: {stdout}"
+    );
+    let json = env.json(&repo, &["up", "--json"]);
+    assert_eq!(json["index"]["files"], 1, "{json}");
     assert!(text(&out.stderr).contains("started the maestro daemon"));
 }

@@ -5,5 +5,6 @@ mod bad_input;
 mod cli;
 mod daemon;
 mod edits;
+mod graph;
 mod lsp;
 mod store;

@@ -386,6 +386,19 @@ impl Rpc {
         }
     }
 
+    /// As [`Rpc::wait_for`], answering the server's `window/workDoneProgress/create` requests
+    /// meanwhile, as editors do.
+    pub fn wait_accepting_progress(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let create = |m: &Value| m["method"] == "window/workDoneProgress/create";
+        loop {
+            let m = self.wait_for(what, |m| create(m) || pred(m));
+            if pred(&m) {
+                return m;
+            }
+            self.send(&json!({"jsonrpc": "2.0", "id": m["id"], "result": null}));
+        }
+    }
+
     /// Removes and returns the messages kept back so far that match `pred`.
     pub fn take_kept(&mut self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
         let (taken, kept): (Vec<Value>, Vec<Value>) = std::mem::take(&mut self.stash)

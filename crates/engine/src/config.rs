@@ -93,6 +93,9 @@ pub const IDLE_TIMEOUT_SECS: &str = "daemon.idle_timeout_secs";
 pub const LOG_LEVEL: &str = "daemon.log_level";
 pub const MAX_FRAME_BYTES: &str = "rpc.max_frame_bytes";
 pub const WORKSPACE_NAME: &str = "workspace.name";
+pub const INDEX_MAX_FILE_BYTES: &str = "index.max_file_bytes";
+pub const INDEX_THREADS: &str = "index.threads";
+pub const INDEX_WATCH: &str = "index.watch";
 
 /// Every configuration key.
 pub const KEYS: &[KeyDef] = &[
@@ -124,6 +127,30 @@ pub const KEYS: &[KeyDef] = &[
         },
         default: DefaultValue::Integer(64 << 20),
         doc: "Largest JSON-RPC message accepted on the daemon socket and on `maestro lsp`'s stdin; a larger one is answered with an error and skipped.",
+    },
+    KeyDef {
+        key: INDEX_MAX_FILE_BYTES,
+        scope: Scope::Workspace,
+        kind: Kind::Integer {
+            min: 1024,
+            max: 1 << 30,
+        },
+        default: DefaultValue::Integer(2 << 20),
+        doc: "Source files larger than this are not indexed (the skip and its reason are logged); binary and minified files never are.",
+    },
+    KeyDef {
+        key: INDEX_THREADS,
+        scope: Scope::User,
+        kind: Kind::Integer { min: 0, max: 256 },
+        default: DefaultValue::Integer(0),
+        doc: "Threads that parse files while indexing; 0 means one per CPU core.",
+    },
+    KeyDef {
+        key: INDEX_WATCH,
+        scope: Scope::User,
+        kind: Kind::Bool,
+        default: DefaultValue::Bool(true),
+        doc: "Watch workspaces for changes made outside the editor (agents, git, builds) and re-index them; off, changes show after `maestro index`.",
     },
     KeyDef {
         key: WORKSPACE_NAME,
@@ -274,6 +301,21 @@ impl Config {
 
     pub fn max_frame_bytes(&self) -> usize {
         self.integer(MAX_FRAME_BYTES) as usize
+    }
+
+    pub fn max_index_file_bytes(&self) -> u64 {
+        self.integer(INDEX_MAX_FILE_BYTES) as u64
+    }
+
+    pub fn index_threads(&self) -> usize {
+        match self.integer(INDEX_THREADS) {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n as usize,
+        }
+    }
+
+    pub fn watch_files(&self) -> bool {
+        matches!(self.entry(INDEX_WATCH).value, ConfigValue::Bool(true))
     }
 
     /// The configured display name, if any.

@@ -1,16 +1,44 @@
 //! Open documents: the editor's unsaved text, kept in a rope and edited with LSP's incremental
-//! changes in the connection's position encoding.
+//! changes in the connection's position encoding. A document in a language the graph knows also
+//! keeps its syntax tree: edits are applied to the tree with tree-sitter's edit API as they come,
+//! and the tree is reparsed incrementally (and the facts extracted again) when a question needs it.
 
+use maestro_graph::{Analysis, Lang};
 use maestro_protocol::{Position, PositionEncoding, TextChange};
 use ropey::Rope;
+use std::sync::Arc;
+use tree_sitter::{InputEdit, Point, Tree};
 
 /// An open document as the editor has it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Document {
     pub uri: String,
     pub language_id: String,
     version: i32,
     text: Rope,
+    lang: Option<Lang>,
+    /// The last parse, with the edits since applied to it.
+    tree: Option<Tree>,
+    /// The parse and facts of the current text, once asked for.
+    syntax: Option<Arc<Syntax>>,
+}
+
+/// A document's parse and facts at one version.
+pub struct Syntax {
+    pub lang: Lang,
+    pub version: i32,
+    pub tree: Tree,
+    pub text: Vec<u8>,
+    pub analysis: Analysis,
+}
+
+impl std::fmt::Debug for Document {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Document")
+            .field("uri", &self.uri)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,12 +62,42 @@ pub enum DocumentError {
 
 impl Document {
     pub fn new(uri: String, language_id: String, version: i32, text: &str) -> Document {
+        let lang = Lang::from_id(&language_id)
+            .or_else(|| crate::text::uri_to_path(&uri).and_then(|p| Lang::of_path(&p)));
         Document {
             uri,
             language_id,
             version,
             text: Rope::from_str(text),
+            lang,
+            tree: None,
+            syntax: None,
         }
+    }
+
+    pub fn lang(&self) -> Option<Lang> {
+        self.lang
+    }
+
+    /// The parse and facts of the current text: reparsed (incrementally) if edits came since.
+    pub fn syntax(&mut self) -> Option<Arc<Syntax>> {
+        let lang = self.lang?;
+        if let Some(s) = self.syntax.as_ref().filter(|s| s.version == self.version) {
+            return Some(s.clone());
+        }
+        let text = self.text.to_string().into_bytes();
+        let tree = maestro_graph::parse(lang, &text, self.tree.as_ref())?;
+        let analysis = maestro_graph::analyze(lang, &tree, &text);
+        self.tree = Some(tree.clone());
+        let syntax = Arc::new(Syntax {
+            lang,
+            version: self.version,
+            tree,
+            text,
+            analysis,
+        });
+        self.syntax = Some(syntax.clone());
+        Some(syntax)
     }
 
     pub fn version(&self) -> i32 {
@@ -71,9 +129,14 @@ impl Document {
             });
         }
         let mut text = self.text.clone();
+        let mut edits = Vec::new();
+        let mut replaced = false;
         for (index, change) in changes.iter().enumerate() {
             match change.range {
-                None => text = Rope::from_str(&change.text),
+                None => {
+                    text = Rope::from_str(&change.text);
+                    replaced = true;
+                }
                 Some(range) => {
                     let start = char_index(&text, range.start, encoding);
                     let end = char_index(&text, range.end, encoding);
@@ -87,14 +150,58 @@ impl Document {
                             end_char: range.end.character,
                         });
                     }
+                    let (start_byte, start_position) = point(&text, start);
+                    let (old_end_byte, old_end_position) = point(&text, end);
                     text.remove(start..end);
                     text.insert(start, &change.text);
+                    edits.push(InputEdit {
+                        start_byte,
+                        old_end_byte,
+                        new_end_byte: start_byte + change.text.len(),
+                        start_position,
+                        old_end_position,
+                        new_end_position: advance(start_position, &change.text),
+                    });
                 }
             }
         }
         self.text = text;
         self.version = version;
+        if replaced {
+            self.tree = None;
+        } else if let Some(tree) = &mut self.tree {
+            for edit in &edits {
+                tree.edit(edit);
+            }
+        }
         Ok(())
+    }
+}
+
+/// The byte offset and tree-sitter point (row, byte column) of a char index.
+fn point(text: &Rope, char_idx: usize) -> (usize, Point) {
+    let byte = text.char_to_byte(char_idx);
+    let row = text.char_to_line(char_idx);
+    (
+        byte,
+        Point {
+            row,
+            column: byte - text.line_to_byte(row),
+        },
+    )
+}
+
+/// Where an insertion of `inserted` at `start` ends.
+fn advance(start: Point, inserted: &str) -> Point {
+    match inserted.rfind('\n') {
+        Some(last) => Point {
+            row: start.row + inserted.matches('\n').count(),
+            column: inserted.len() - last - 1,
+        },
+        None => Point {
+            row: start.row,
+            column: start.column + inserted.len(),
+        },
     }
 }
 
@@ -206,6 +313,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.text(), "1\ntwo\nthree");
+    }
+
+    #[test]
+    fn incremental_reparses_match_a_fresh_parse() {
+        let mut d = Document::new(
+            "file:///x.py".into(),
+            "python".into(),
+            1,
+            "def f():\n    return 1\n",
+        );
+        let first = d.syntax().unwrap();
+        assert_eq!(first.analysis.facts.symbols[0].name, "f");
+        d.apply(
+            2,
+            &[
+                change(0, 4, 0, 5, "renamed"),
+                change(2, 0, 2, 0, "def g(é):\n    f()\n"),
+            ],
+            PositionEncoding::Utf16,
+        )
+        .unwrap();
+        let edited = d.syntax().unwrap();
+        let fresh = maestro_graph::extract(Lang::Python, d.text().as_bytes());
+        assert_eq!(edited.analysis.facts, fresh);
+        assert_eq!(edited.version, 2);
+        assert!(
+            Arc::ptr_eq(&edited, &d.syntax().unwrap()),
+            "no change, no reparse"
+        );
+        let plain = Document::new("file:///notes.txt".into(), "plaintext".into(), 1, "hi");
+        assert!(plain.clone().syntax().is_none());
     }
 
     #[test]

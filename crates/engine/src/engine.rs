@@ -65,6 +65,7 @@ pub struct Engine {
 }
 
 struct Inner {
+    graph: crate::code_graph::CodeGraph,
     host: HostInfo,
     config: Config,
     store: Store,
@@ -95,6 +96,7 @@ impl Engine {
         };
         Ok(Engine {
             inner: Arc::new(Inner {
+                graph: crate::code_graph::CodeGraph::default(),
                 host: options.host,
                 config: options.config,
                 store,
@@ -133,6 +135,10 @@ impl Engine {
 
     fn next_id(&self) -> u64 {
         self.inner.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn graph(&self) -> &crate::code_graph::CodeGraph {
+        &self.inner.graph
     }
 
     pub fn config(&self) -> &Config {
@@ -248,6 +254,7 @@ impl Engine {
             tracing::info!(root = %info.root.display(), id = %info.id, "workspace opened");
             self.emit(Event::WorkspaceOpened(info.clone()));
         }
+        self.ensure_index(&info);
         Ok(info)
     }
 

@@ -6,11 +6,14 @@
 //! params as values, and the only I/O it does is the store's and reading config files and workspace
 //! roots it was asked about.
 
+pub mod code_graph;
 pub mod config;
 pub mod document;
 mod engine;
+mod graph_requests;
 pub mod paths;
 mod session;
+pub mod text;
 pub mod workspace;
 
 pub use config::{Config, ConfigError};

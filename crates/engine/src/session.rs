@@ -29,7 +29,7 @@ pub(crate) struct SessionState {
     pub(crate) id: u64,
     connected_at: Instant,
     hello: OnceLock<HelloParams>,
-    documents: Mutex<HashMap<String, Document>>,
+    pub(crate) documents: Mutex<HashMap<String, Document>>,
     pub(crate) workspaces: Mutex<BTreeSet<String>>,
     subscribed: AtomicBool,
     /// Becomes true when the session ends, stopping its event forwarder.
@@ -69,7 +69,7 @@ impl SessionState {
         }
     }
 
-    fn encoding(&self) -> PositionEncoding {
+    pub(crate) fn encoding(&self) -> PositionEncoding {
         self.hello
             .get()
             .map(|h| h.position_encoding)
@@ -79,8 +79,8 @@ impl SessionState {
 
 /// A connected client. Dropping it disconnects: its documents close and its workspaces are released.
 pub struct Session {
-    engine: Engine,
-    state: Arc<SessionState>,
+    pub(crate) engine: Engine,
+    pub(crate) state: Arc<SessionState>,
     outbox: mpsc::UnboundedSender<Message>,
 }
 
@@ -215,7 +215,9 @@ impl Session {
                 }
                 Err(e) => now(Err(e)),
             },
-            _ => now(Err(RpcError::method_not_found(method))),
+            other => self
+                .graph_request(other, params)
+                .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),
         }
     }
 

@@ -384,3 +384,243 @@ async fn closing_a_workspace_releases_it_for_this_session_only() {
     .unwrap();
     assert_eq!(open(a.call(method::STATUS, Value::Null).await.unwrap()), 0);
 }
+
+mod graph {
+    use super::*;
+    use crate::text::path_to_uri;
+
+    fn repo() -> tempfile::TempDir {
+        let dir = git_repo();
+        let write = |rel: &str, text: &str| {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write(
+            "pkg/lib.py",
+            "def leaf():\n    \"\"\"The leaf.\"\"\"\n    pass\n\ndef mid():\n    leaf()\n",
+        );
+        write(
+            "pkg/app.py",
+            "from pkg.lib import mid\n\nclass App:\n    def run(self):\n        mid()\n        mid()\n",
+        );
+        dir
+    }
+
+    async fn ready(engine: &Engine, c: &Client, root: &std::path::Path) {
+        c.call(method::WORKSPACE_OPEN, json!({"path": root}))
+            .await
+            .unwrap();
+        let index = engine
+            .graph()
+            .index_for(&root.canonicalize().unwrap())
+            .expect("an index");
+        let state = index.settled(std::time::Duration::from_secs(30)).await;
+        assert!(
+            matches!(state, crate::code_graph::IndexState::Ready(_)),
+            "{state:?}"
+        );
+    }
+
+    fn at(uri: &str, line: u32, character: u32) -> Value {
+        json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}})
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn definition_references_hover_symbols_and_calls_answer_from_the_index() {
+        let engine = engine();
+        let dir = repo();
+        let root = dir.path().canonicalize().unwrap();
+        let c = Client::hello(&engine, "utf-16").await;
+        ready(&engine, &c, &root).await;
+        let app = path_to_uri(&root.join("pkg/app.py"));
+        let lib = path_to_uri(&root.join("pkg/lib.py"));
+
+        // `mid()` on line 5 of app.py, not open in an editor: read from disk.
+        let def = c
+            .call(method::GRAPH_DEFINITION, at(&app, 4, 9))
+            .await
+            .unwrap();
+        assert_eq!(
+            def,
+            json!([{"uri": lib, "range": {"start": {"line": 4, "character": 4}, "end": {"line": 4, "character": 7}}}])
+        );
+
+        let refs = c
+            .call(method::GRAPH_REFERENCES, json!({"textDocument": {"uri": lib}, "position": {"line": 4, "character": 5}, "context": {"includeDeclaration": true}}))
+            .await
+            .unwrap();
+        let lines: Vec<(String, u64)> = refs
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["uri"]
+                        .as_str()
+                        .unwrap()
+                        .rsplit('/')
+                        .next()
+                        .unwrap()
+                        .to_owned(),
+                    l["range"]["start"]["line"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("app.py".into(), 0),
+                ("app.py".into(), 4),
+                ("app.py".into(), 5),
+                ("lib.py".into(), 4)
+            ]
+        );
+
+        let hover = c.call(method::GRAPH_HOVER, at(&lib, 0, 5)).await.unwrap();
+        let text = hover["contents"]["value"].as_str().unwrap();
+        assert!(
+            text.contains("def leaf()")
+                && text.contains("The leaf.")
+                && text.contains("1 caller · 0 callees"),
+            "{text}"
+        );
+
+        let symbols = c
+            .call(
+                method::GRAPH_DOCUMENT_SYMBOLS,
+                json!({"textDocument": {"uri": app}}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(symbols[0]["name"], "App");
+        assert_eq!(symbols[0]["kind"], 5);
+        assert_eq!(symbols[0]["children"][0]["name"], "run");
+        assert_eq!(symbols[0]["children"][0]["kind"], 6);
+
+        let found = c
+            .call(method::GRAPH_WORKSPACE_SYMBOLS, json!({"query": "mi"}))
+            .await
+            .unwrap();
+        assert_eq!(found[0]["name"], "mid");
+
+        let items = c
+            .call(method::GRAPH_CALL_PREPARE, at(&lib, 4, 5))
+            .await
+            .unwrap();
+        assert_eq!(items[0]["name"], "mid");
+        let incoming = c
+            .call(method::GRAPH_CALL_INCOMING, json!({"item": items[0]}))
+            .await
+            .unwrap();
+        assert_eq!(incoming[0]["from"]["name"], "run");
+        assert_eq!(incoming[0]["fromRanges"].as_array().unwrap().len(), 2);
+        let outgoing = c
+            .call(method::GRAPH_CALL_OUTGOING, json!({"item": items[0]}))
+            .await
+            .unwrap();
+        assert_eq!(outgoing[0]["to"]["name"], "leaf");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unsaved_edits_are_answered_from_the_buffer() {
+        let engine = engine();
+        let dir = repo();
+        let root = dir.path().canonicalize().unwrap();
+        let c = Client::hello(&engine, "utf-16").await;
+        ready(&engine, &c, &root).await;
+        let lib = path_to_uri(&root.join("pkg/lib.py"));
+        let app = path_to_uri(&root.join("pkg/app.py"));
+        let text = std::fs::read_to_string(root.join("pkg/lib.py")).unwrap();
+        c.session.notify(
+            method::DOCUMENT_OPEN,
+            json!({"uri": lib, "languageId": "python", "version": 1, "text": text}),
+        );
+        // Rename mid → middle in the buffer (unsaved): app.py's mid() no longer resolves there.
+        c.session.notify(
+            method::DOCUMENT_CHANGE,
+            json!({"uri": lib, "version": 2, "contentChanges": [{"range": {"start": {"line": 4, "character": 4}, "end": {"line": 4, "character": 7}}, "text": "middle"}]}),
+        );
+        let def = c
+            .call(method::GRAPH_DEFINITION, at(&app, 4, 9))
+            .await
+            .unwrap();
+        assert_eq!(def, json!([]));
+        let found = c
+            .call(method::GRAPH_WORKSPACE_SYMBOLS, json!({"query": "middle"}))
+            .await
+            .unwrap();
+        assert_eq!(found[0]["name"], "middle");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn datalog_queries_are_read_only() {
+        let engine = engine();
+        let dir = repo();
+        let root = dir.path().canonicalize().unwrap();
+        let c = Client::hello(&engine, "utf-16").await;
+        ready(&engine, &c, &root).await;
+        let rows = c
+            .call(
+                method::GRAPH_QUERY,
+                json!({"script": "?[name] := *symbol{name, kind: 'function'} :order name"}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows["rows"], json!([["leaf"], ["mid"]]));
+        let err = c
+            .call(
+                method::GRAPH_QUERY,
+                json!({"script": "?[hash] <- [['x']] :put content {hash}"}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, code::INVALID_PARAMS);
+        assert!(
+            err.message.to_lowercase().contains("read"),
+            "{}",
+            err.message
+        );
+        let err = c
+            .call(method::GRAPH_QUERY, json!({"script": "?[x] := *nope{x}"}))
+            .await
+            .unwrap_err();
+        assert!(err.message.contains("nope"), "{}", err.message);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bad_positions_and_uris_get_clear_answers() {
+        let engine = engine();
+        let dir = repo();
+        let root = dir.path().canonicalize().unwrap();
+        let c = Client::hello(&engine, "utf-16").await;
+        ready(&engine, &c, &root).await;
+        let app = path_to_uri(&root.join("pkg/app.py"));
+        assert_eq!(
+            c.call(method::GRAPH_DEFINITION, at(&app, 999, 999))
+                .await
+                .unwrap(),
+            json!([])
+        );
+        let err = c
+            .call(
+                method::GRAPH_DEFINITION,
+                at("file:///no/such/file.py", 0, 0),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.message.contains("/no/such/file.py"), "{}", err.message);
+        let err = c
+            .call(method::GRAPH_DEFINITION, at("untitled:1", 0, 0))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, code::NOT_FOUND);
+        let err = c
+            .call(method::GRAPH_DEFINITION, json!({"textDocument": {}}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, code::INVALID_PARAMS);
+        let err = c.call(method::GRAPH_CALL_INCOMING, json!({"item": {"name": "x", "kind": 12, "uri": app, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "selectionRange": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}}})).await.unwrap_err();
+        assert!(err.message.contains("data"), "{}", err.message);
+    }
+}

@@ -1,5 +1,6 @@
-//! The code graph: per-file facts extracted with tree-sitter (`extract`), and (in later modules) the
-//! in-memory graph that resolves names across files, the indexer and its store relations.
+//! The code graph: per-file facts extracted with tree-sitter (`extract`), the in-memory graph that
+//! resolves names across files at query time (`workspace`, `resolve`, `query`), the indexer and its
+//! store relations (`indexer`, `persist`, `codec`).
 //!
 //! Architecture invariant: extraction is a pure function of (language, bytes); the queries that drive
 //! it are the project's own (`grammars/<lang>/*.scm`), each compiled against its grammar in a test.

@@ -4,9 +4,11 @@
 //!
 //! Architecture invariant: serde types and pure functions only, no I/O.
 
+mod graph;
 pub mod jsonrpc;
 mod types;
 
+pub use graph::*;
 pub use jsonrpc::{
     Id, Invalid, Message, Notification, Request, Response, RpcError, code, parse_params,
 };
@@ -46,9 +48,52 @@ pub mod method {
     /// Notification: cancel a request by id (LSP's). [`crate::CancelParams`].
     pub const CANCEL_REQUEST: &str = "$/cancelRequest";
 
+    /// Request: index the workspace around a path now; answers when done, reporting progress
+    /// meanwhile. [`crate::IndexParams`]; [`crate::IndexResult`].
+    pub const INDEX: &str = "maestro/index";
+
+    // The code graph. Params and results have the shapes of the LSP requests of the same meaning,
+    // so the LSP front forwards them verbatim.
+    /// [`crate::TextDocumentPositionParams`]; `Location[]`.
+    pub const GRAPH_DEFINITION: &str = "maestro/graph.definition";
+    /// [`crate::ReferenceParams`]; `Location[]`.
+    pub const GRAPH_REFERENCES: &str = "maestro/graph.references";
+    /// [`crate::TextDocumentPositionParams`]; [`crate::HoverResult`] or `null`.
+    pub const GRAPH_HOVER: &str = "maestro/graph.hover";
+    /// [`crate::TextDocumentPositionParams`]; `DocumentHighlight[]`.
+    pub const GRAPH_HIGHLIGHT: &str = "maestro/graph.highlight";
+    /// [`crate::DocumentUri`] (as `textDocument`); `DocumentSymbol[]` (hierarchical).
+    pub const GRAPH_DOCUMENT_SYMBOLS: &str = "maestro/graph.documentSymbols";
+    /// [`crate::WorkspaceSymbolParams`]; `WorkspaceSymbol[]`.
+    pub const GRAPH_WORKSPACE_SYMBOLS: &str = "maestro/graph.workspaceSymbols";
+    /// [`crate::TextDocumentPositionParams`]; `CallHierarchyItem[]`.
+    pub const GRAPH_CALL_PREPARE: &str = "maestro/graph.callHierarchy.prepare";
+    /// [`crate::CallHierarchyParams`]; `CallHierarchyIncomingCall[]`.
+    pub const GRAPH_CALL_INCOMING: &str = "maestro/graph.callHierarchy.incoming";
+    /// [`crate::CallHierarchyParams`]; `CallHierarchyOutgoingCall[]`.
+    pub const GRAPH_CALL_OUTGOING: &str = "maestro/graph.callHierarchy.outgoing";
+    /// Symbols by name for people and agents: [`crate::SymbolLookupParams`]; `WorkspaceSymbol[]`.
+    pub const GRAPH_LOOKUP: &str = "maestro/graph.lookup";
+    /// A read-only Datalog query on the store: [`crate::GraphQueryParams`]; [`crate::GraphQueryResult`].
+    pub const GRAPH_QUERY: &str = "maestro/graph.query";
+
     /// Requests that change nothing: a client may send them again when the connection broke
     /// before the answer came.
-    pub const READ_ONLY: &[&str] = &[STATUS, DOCUMENT_TEXT];
+    pub const READ_ONLY: &[&str] = &[
+        STATUS,
+        DOCUMENT_TEXT,
+        GRAPH_DEFINITION,
+        GRAPH_REFERENCES,
+        GRAPH_HOVER,
+        GRAPH_HIGHLIGHT,
+        GRAPH_DOCUMENT_SYMBOLS,
+        GRAPH_WORKSPACE_SYMBOLS,
+        GRAPH_CALL_PREPARE,
+        GRAPH_CALL_INCOMING,
+        GRAPH_CALL_OUTGOING,
+        GRAPH_LOOKUP,
+        GRAPH_QUERY,
+    ];
 }
 
 /// Notifications the daemon sends to subscribed clients. The LSP front relays them to the editor

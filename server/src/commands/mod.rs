@@ -4,6 +4,7 @@
 mod config;
 mod daemon;
 mod doctor;
+mod graph;
 mod status;
 mod store;
 
@@ -34,6 +35,8 @@ pub async fn run(command: Command, paths: Paths) -> anyhow::Result<i32> {
             action: ConfigAction::Show(out),
         } => config::show(&paths, out.json),
         Command::Doctor(out) => doctor::run(&paths, out.json).await,
+        Command::Index { path, output } => graph::index(&paths, path.as_deref(), output.json).await,
+        Command::Graph { action } => graph::graph(&paths, action).await,
         Command::Store { action } => match action {
             StoreAction::Backup {
                 file,

@@ -1,10 +1,12 @@
 //! `maestro status` and `maestro up`.
 
+use super::graph::{Shown, index_with_progress};
 use super::{connect_cli, human_bytes, human_duration, print_json};
 use maestro_engine::Paths;
 use maestro_engine::workspace::find_root;
 use maestro_protocol::{
-    ClientKind, StatusResult, WorkspaceInfo, WorkspaceKind, WorkspaceOpenParams, method,
+    ClientKind, IndexResult, StatusResult, WorkspaceInfo, WorkspaceKind, WorkspaceOpenParams,
+    method,
 };
 use serde::Serialize;
 
@@ -17,13 +19,16 @@ struct StatusOutput<'a> {
     workspace: Option<&'a WorkspaceInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     workspace_error: Option<String>,
+    /// `up`: the index run of the workspace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<&'a IndexResult>,
     #[serde(flatten)]
     status: &'a StatusResult,
 }
 
 /// Starts the daemon if needed, registers the current directory's workspace, prints the state.
 pub async fn status(paths: &Paths, json: bool, up: bool) -> anyhow::Result<i32> {
-    let c = connect_cli(paths, true).await?;
+    let mut c = connect_cli(paths, true).await?;
     if c.started && !json {
         eprintln!("started the maestro daemon (pid {})", c.hello.pid);
     }
@@ -45,6 +50,21 @@ pub async fn status(paths: &Paths, json: bool, up: bool) -> anyhow::Result<i32> 
         Ok(_) => Ok(None),
         Err(e) => Err(e),
     };
+    // `up` indexes the workspace (or waits for the pass its opening started), with a bar.
+    let index = match (&opened, up) {
+        (Ok(Some(w)), true) => {
+            let shown = if json { Shown::Nothing } else { Shown::Bar };
+            match index_with_progress(&mut c, w.root.clone(), shown).await {
+                Ok(result) => Some(result),
+                // The status is still worth printing.
+                Err(e) => {
+                    eprintln!("maestro: indexing {} failed: {e:#}", w.root.display());
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let status: StatusResult = c
         .client
         .request(method::STATUS, serde_json::json!({}))
@@ -58,10 +78,14 @@ pub async fn status(paths: &Paths, json: bool, up: bool) -> anyhow::Result<i32> 
             started: c.started,
             workspace,
             workspace_error,
+            index: index.as_ref(),
             status: &status,
         });
     } else {
         print!("{}", render(&status, workspace));
+        if let Some(index) = &index {
+            print!("{}", super::graph::summary(index));
+        }
         match (&opened, workspace_error) {
             (_, Some(e)) => println!("  ! this directory is not a workspace: {e}"),
             (Ok(None), _) => println!(

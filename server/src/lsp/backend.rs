@@ -26,9 +26,10 @@ use tower_lsp_server::jsonrpc::{self, ErrorCode};
 use tower_lsp_server::ls_types::notification::Progress;
 use tower_lsp_server::ls_types::request::WorkDoneProgressCreate;
 use tower_lsp_server::ls_types::{
-    DidChangeTextDocumentParams, DidChangeWorkspaceFoldersParams, DidCloseTextDocumentParams,
-    DidOpenTextDocumentParams, ExecuteCommandOptions, ExecuteCommandParams, InitializeParams,
-    InitializeResult, InitializedParams, MessageType, NumberOrString, PositionEncodingKind,
+    CallHierarchyServerCapability, DidChangeTextDocumentParams, DidChangeWorkspaceFoldersParams,
+    DidCloseTextDocumentParams, DidOpenTextDocumentParams, ExecuteCommandOptions,
+    ExecuteCommandParams, HoverProviderCapability, InitializeParams, InitializeResult,
+    InitializedParams, MessageType, NumberOrString, OneOf, PositionEncodingKind,
     ProgressParamsValue, ServerCapabilities, ServerInfo, TextDocumentSyncCapability,
     TextDocumentSyncKind, TextDocumentSyncOptions, Uri, WorkDoneProgress, WorkDoneProgressBegin,
     WorkDoneProgressCreateParams, WorkDoneProgressEnd, WorkDoneProgressReport,
@@ -44,8 +45,34 @@ pub const COMMANDS: &[(&str, &str)] = &[
 ];
 
 /// Requests the editor may send that are forwarded to the daemon verbatim.
-pub const FORWARDED_REQUESTS: &[&str] =
-    &[method::STATUS, method::DOCUMENT_TEXT, method::STORE_BACKUP];
+pub const FORWARDED_REQUESTS: &[&str] = &[
+    method::STATUS,
+    method::DOCUMENT_TEXT,
+    method::STORE_BACKUP,
+    method::INDEX,
+    method::GRAPH_LOOKUP,
+    method::GRAPH_QUERY,
+];
+
+/// LSP requests answered by the daemon's code graph: the params and answers have the same shapes,
+/// so they go through verbatim under the daemon's method name.
+pub const LSP_TO_DAEMON: &[(&str, &str)] = &[
+    ("textDocument/definition", method::GRAPH_DEFINITION),
+    ("textDocument/references", method::GRAPH_REFERENCES),
+    ("textDocument/hover", method::GRAPH_HOVER),
+    ("textDocument/documentHighlight", method::GRAPH_HIGHLIGHT),
+    (
+        "textDocument/documentSymbol",
+        method::GRAPH_DOCUMENT_SYMBOLS,
+    ),
+    ("workspace/symbol", method::GRAPH_WORKSPACE_SYMBOLS),
+    (
+        "textDocument/prepareCallHierarchy",
+        method::GRAPH_CALL_PREPARE,
+    ),
+    ("callHierarchy/incomingCalls", method::GRAPH_CALL_INCOMING),
+    ("callHierarchy/outgoingCalls", method::GRAPH_CALL_OUTGOING),
+];
 
 /// What the front was started with.
 pub struct Options {
@@ -66,6 +93,9 @@ pub struct Shared {
     progress: AtomicBool,
     encoding: OnceLock<PositionEncoding>,
     notices: Mutex<Vec<(MessageType, String)>>,
+    /// Set by the editor's `initialized`: from then on the server may send it requests (such as
+    /// `window/workDoneProgress/create`); events wait in their channel until then.
+    editor_ready: tokio::sync::watch::Sender<bool>,
     /// Held in standalone mode: this process owns the store.
     _instance: Mutex<Option<InstanceLock>>,
 }
@@ -88,6 +118,7 @@ impl Backend {
             progress: AtomicBool::new(false),
             encoding: OnceLock::new(),
             notices: Mutex::new(notices),
+            editor_ready: tokio::sync::watch::channel(false).0,
             _instance: Mutex::new(None),
         }))
     }
@@ -103,16 +134,23 @@ impl Shared {
 
     /// Handles a request that goes to the daemon, or returns `None` to let tower handle it.
     pub fn intercept_request(&self, method: &str, params: &Value) -> Option<Reply> {
-        let forwarded = FORWARDED_REQUESTS.contains(&method);
-        if !forwarded && method != "workspace/executeCommand" {
+        let target = if FORWARDED_REQUESTS.contains(&method) {
+            Some(method)
+        } else {
+            LSP_TO_DAEMON
+                .iter()
+                .find(|(lsp, _)| *lsp == method)
+                .map(|(_, daemon)| *daemon)
+        };
+        if target.is_none() && method != "workspace/executeCommand" {
             return None;
         }
         if let Some(refusal) = self.refuse() {
             return Some(futures::future::ready(Err(refusal)).boxed());
         }
         let link = self.link.get()?;
-        if forwarded {
-            return Some(link.call(method, params.clone()).boxed());
+        if let Some(target) = target {
+            return Some(link.call(target, params.clone()).boxed());
         }
         let p = match ExecuteCommandParams::deserialize(params) {
             Ok(p) => p,
@@ -343,6 +381,13 @@ impl LanguageServer for Backend {
                         ..Default::default()
                     },
                 )),
+                definition_provider: Some(OneOf::Left(true)),
+                references_provider: Some(OneOf::Left(true)),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
+                document_highlight_provider: Some(OneOf::Left(true)),
+                document_symbol_provider: Some(OneOf::Left(true)),
+                workspace_symbol_provider: Some(OneOf::Left(true)),
+                call_hierarchy_provider: Some(CallHierarchyServerCapability::Simple(true)),
                 execute_command_provider: Some(ExecuteCommandOptions {
                     commands: COMMANDS.iter().map(|(c, _)| (*c).to_owned()).collect(),
                     ..Default::default()
@@ -350,7 +395,7 @@ impl LanguageServer for Backend {
                 workspace: Some(WorkspaceServerCapabilities {
                     workspace_folders: Some(WorkspaceFoldersServerCapabilities {
                         supported: Some(true),
-                        change_notifications: Some(tower_lsp_server::ls_types::OneOf::Left(true)),
+                        change_notifications: Some(OneOf::Left(true)),
                     }),
                     file_operations: None,
                 }),
@@ -372,6 +417,7 @@ impl LanguageServer for Backend {
     }
 
     async fn initialized(&self, _: InitializedParams) {
+        self.0.editor_ready.send_replace(true);
         let notices = std::mem::take(&mut *self.0.notices.lock().unwrap());
         for (kind, message) in notices {
             self.0.client.show_message(kind, message).await;
@@ -433,12 +479,20 @@ async fn open_workspace(link: &Link, path: PathBuf) -> Option<String> {
     }
 }
 
+/// How long the relay waits for the editor to accept a progress token.
+const PROGRESS_CREATE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Relays daemon events to the editor: progress as LSP work-done progress, the rest verbatim.
 async fn relay(
     shared: Arc<Shared>,
     mut events: tokio::sync::mpsc::UnboundedReceiver<Notification>,
 ) {
     let mut created: HashSet<String> = HashSet::new();
+    // The workspace's first index starts during `initialize`; its progress waits for the editor.
+    let mut ready = shared.editor_ready.subscribe();
+    if ready.wait_for(|r| *r).await.is_err() {
+        return;
+    }
     while let Some(n) = events.recv().await {
         match Event::from_notification(&n.method, n.params.clone()) {
             Some(Ok(Event::Progress(p))) => relay_progress(&shared, &mut created, p).await,
@@ -468,13 +522,18 @@ async fn relay_progress(shared: &Shared, created: &mut HashSet<String>, p: Progr
             message,
             percentage,
         } => {
-            let made = shared
-                .client
-                .send_request::<WorkDoneProgressCreate>(WorkDoneProgressCreateParams {
-                    token: token.clone(),
-                })
-                .await;
-            if made.is_err() {
+            // Other events wait behind this answer: an editor that does not give it loses this
+            // progress, not the rest.
+            let made = tokio::time::timeout(
+                PROGRESS_CREATE_WAIT,
+                shared.client.send_request::<WorkDoneProgressCreate>(
+                    WorkDoneProgressCreateParams {
+                        token: token.clone(),
+                    },
+                ),
+            )
+            .await;
+            if !matches!(made, Ok(Ok(()))) {
                 return;
             }
             created.insert(p.token);

@@ -6,7 +6,7 @@ mod backend;
 mod link;
 mod transport;
 
-pub use backend::{COMMANDS, FORWARDED_REQUESTS};
+pub use backend::{COMMANDS, FORWARDED_REQUESTS, LSP_TO_DAEMON};
 
 use backend::{Backend, Options};
 use maestro_engine::{Config, Paths};

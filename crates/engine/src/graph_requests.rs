@@ -1,0 +1,927 @@
+//! The code-graph methods of the daemon RPC: LSP-shaped params in, LSP-shaped answers out. The
+//! synchronous part snapshots this session's open documents (reparsing those edited since), so a
+//! question sees every edit sent before it; the rest runs on a blocking thread against the
+//! workspace's graph with those buffers on top.
+
+use crate::code_graph::{IndexState, WorkspaceIndex};
+use crate::document::Syntax;
+use crate::engine::{Engine, store_error};
+use crate::session::{Reply, Session};
+use crate::text::{column_from_bytes, column_to_bytes, line_of, path_to_uri, uri_to_path};
+use futures::FutureExt;
+use maestro_graph::query::{Current, Location as GraphLocation};
+use maestro_graph::resolve::{FileRef, Overlay, SymRef, View};
+use maestro_graph::{Span, SymbolKind, WorkspaceGraph};
+use maestro_protocol::{
+    CallHierarchyIncomingCall, CallHierarchyItem, CallHierarchyOutgoingCall, CallHierarchyParams,
+    DocumentHighlight, DocumentSymbol, DocumentSymbolParams, GraphQueryParams, GraphQueryResult,
+    HoverResult, IndexParams, IndexResult, Location, MarkupContent, Position, PositionEncoding,
+    Range, ReferenceParams, RpcError, SkippedFile, SymbolLookupParams, TextDocumentPositionParams,
+    WorkspaceSymbol, WorkspaceSymbolParams, code, method, parse_params,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a question waits for a workspace's graph to load from the store.
+const LOAD_WAIT: Duration = Duration::from_secs(60);
+/// How long `maestro/index` waits for a workspace's first pass (a large repository, cold).
+const FIRST_PASS_WAIT: Duration = Duration::from_secs(3600);
+/// Most answers of a fuzzy symbol search.
+const SYMBOL_LIMIT: usize = 256;
+
+/// LSP's `SymbolKind` number for a graph symbol kind.
+pub fn lsp_symbol_kind(kind: SymbolKind) -> u32 {
+    match kind {
+        SymbolKind::Module => 2,
+        SymbolKind::Class => 5,
+        SymbolKind::Method => 6,
+        SymbolKind::Field => 8,
+        SymbolKind::Enum => 10,
+        SymbolKind::Interface | SymbolKind::Trait => 11,
+        SymbolKind::Function | SymbolKind::Macro => 12,
+        SymbolKind::Variable => 13,
+        SymbolKind::Constant => 14,
+        SymbolKind::Impl => 19,
+        SymbolKind::EnumMember => 22,
+        SymbolKind::Struct => 23,
+        SymbolKind::Type => 26,
+    }
+}
+
+fn ok<T: Serialize>(value: T) -> Result<Value, RpcError> {
+    serde_json::to_value(value).map_err(RpcError::internal)
+}
+
+fn ready(result: Result<Value, RpcError>) -> Reply {
+    futures::future::ready(result).boxed()
+}
+
+/// A session's open documents as they are now.
+#[derive(Clone)]
+struct Buffers {
+    encoding: PositionEncoding,
+    /// Path (absolute, or the URI for documents without one) → syntax.
+    docs: Vec<(PathBuf, String, Arc<Syntax>)>,
+}
+
+impl Buffers {
+    /// The URI of a path: the editor's own for an open document (which may not be a file).
+    fn uri_of(&self, path: &Path) -> String {
+        self.docs
+            .iter()
+            .find(|(p, _, _)| p == path)
+            .map_or_else(|| path_to_uri(path), |(_, uri, _)| uri.clone())
+    }
+
+    fn get(&self, path: &Path) -> Option<&Arc<Syntax>> {
+        self.docs
+            .iter()
+            .find(|(p, _, _)| p == path)
+            .map(|(_, _, s)| s)
+    }
+}
+
+/// The file a question is about: where it is and its parse.
+struct Asked {
+    path: PathBuf,
+    syntax: Arc<Syntax>,
+}
+
+/// Converts between client positions and graph positions for the files of one answer.
+struct Positions<'a> {
+    encoding: PositionEncoding,
+    root: &'a Path,
+    buffers: &'a Buffers,
+    disk: HashMap<PathBuf, Option<String>>,
+}
+
+impl Positions<'_> {
+    fn text_of(&mut self, abs: &Path) -> Option<String> {
+        if let Some(s) = self.buffers.get(abs) {
+            return Some(String::from_utf8_lossy(&s.text).into_owned());
+        }
+        self.disk
+            .entry(abs.to_path_buf())
+            .or_insert_with(|| std::fs::read_to_string(abs).ok())
+            .clone()
+    }
+
+    fn range(&mut self, view: &View<'_>, file: FileRef, span: Span) -> Range {
+        let abs = self.root.join(view.path(file));
+        let convert = self.encoding != PositionEncoding::Utf8 && !view.facts(file).ascii;
+        let text = if convert { self.text_of(&abs) } else { None };
+        let col = |line: u32, col: u32| match &text {
+            Some(t) => column_from_bytes(line_of(t, line), col, self.encoding),
+            None => col,
+        };
+        Range {
+            start: Position {
+                line: span.start.line,
+                character: col(span.start.line, span.start.col),
+            },
+            end: Position {
+                line: span.end.line,
+                character: col(span.end.line, span.end.col),
+            },
+        }
+    }
+
+    fn location(&mut self, view: &View<'_>, l: GraphLocation) -> Location {
+        let abs = self.root.join(view.path(l.file));
+        Location {
+            uri: self.buffers.uri_of(&abs),
+            range: self.range(view, l.file, l.span),
+        }
+    }
+}
+
+impl Session {
+    /// Every open document of this session, parsed as of now.
+    fn buffers(&self) -> Buffers {
+        let mut docs = self.state.documents.lock().unwrap();
+        let snapshot = docs
+            .values_mut()
+            .filter_map(|d| {
+                let path = uri_to_path(&d.uri).unwrap_or_else(|| PathBuf::from(&d.uri));
+                let uri = d.uri.clone();
+                d.syntax().map(|s| (path, uri, s))
+            })
+            .collect();
+        Buffers {
+            encoding: self.state.encoding(),
+            docs: snapshot,
+        }
+    }
+
+    /// Handles a code-graph method, or returns `None` for another method.
+    pub(crate) fn graph_request(&self, method: &str, params: Value) -> Option<Reply> {
+        let engine = self.engine.clone();
+        Some(match method {
+            method::GRAPH_DEFINITION
+            | method::GRAPH_HOVER
+            | method::GRAPH_HIGHLIGHT
+            | method::GRAPH_CALL_PREPARE => {
+                let p: TextDocumentPositionParams = match parse_params(method, params) {
+                    Ok(p) => p,
+                    Err(e) => return Some(ready(Err(e))),
+                };
+                let buffers = self.buffers();
+                let method = method.to_owned();
+                async move {
+                    engine
+                        .at_position(
+                            &p.text_document.uri,
+                            p.position,
+                            buffers,
+                            move |view, cur, pos, byte| match method.as_str() {
+                                method::GRAPH_DEFINITION => {
+                                    let found = view.definition(cur, byte);
+                                    ok(found
+                                        .into_iter()
+                                        .map(|l| pos.location(view, l))
+                                        .collect::<Vec<_>>())
+                                }
+                                method::GRAPH_HOVER => ok(hover(view, cur, pos, byte)),
+                                method::GRAPH_HIGHLIGHT => {
+                                    let found = view.highlights(cur, byte);
+                                    ok(found
+                                        .into_iter()
+                                        .map(|(span, written)| DocumentHighlight {
+                                            range: pos.range(view, cur.file, span),
+                                            kind: if written { 3 } else { 2 },
+                                        })
+                                        .collect::<Vec<_>>())
+                                }
+                                _ => {
+                                    let found = view.symbols_at(cur, byte);
+                                    let ws = pos.root.to_path_buf();
+                                    ok(found
+                                        .into_iter()
+                                        .map(|s| call_item(view, pos, &ws, s))
+                                        .collect::<Vec<_>>())
+                                }
+                            },
+                        )
+                        .await
+                }
+                .boxed()
+            }
+            method::GRAPH_REFERENCES => {
+                let p: ReferenceParams = match parse_params(method, params) {
+                    Ok(p) => p,
+                    Err(e) => return Some(ready(Err(e))),
+                };
+                let buffers = self.buffers();
+                async move {
+                    let include = p.context.include_declaration;
+                    engine
+                        .at_position(
+                            &p.text_document.uri,
+                            p.position,
+                            buffers,
+                            move |view, cur, pos, byte| {
+                                let found = view.references(cur, byte, include);
+                                ok(found
+                                    .into_iter()
+                                    .map(|l| pos.location(view, l))
+                                    .collect::<Vec<_>>())
+                            },
+                        )
+                        .await
+                }
+                .boxed()
+            }
+            method::GRAPH_DOCUMENT_SYMBOLS => {
+                let p: DocumentSymbolParams = match parse_params(method, params) {
+                    Ok(p) => p,
+                    Err(e) => return Some(ready(Err(e))),
+                };
+                let buffers = self.buffers();
+                async move {
+                    engine
+                        .at_position(
+                            &p.text_document.uri,
+                            Position {
+                                line: 0,
+                                character: 0,
+                            },
+                            buffers,
+                            |view, cur, pos, _| ok(document_symbols(view, cur, pos)),
+                        )
+                        .await
+                }
+                .boxed()
+            }
+            method::GRAPH_WORKSPACE_SYMBOLS => {
+                let p: WorkspaceSymbolParams = match parse_params(method, params) {
+                    Ok(p) => p,
+                    Err(e) => return Some(ready(Err(e))),
+                };
+                let buffers = self.buffers();
+                let indexes = self.open_indexes();
+                async move {
+                    engine
+                        .workspace_symbols(indexes, buffers, move |view| {
+                            view.workspace_symbols(&p.query, SYMBOL_LIMIT)
+                        })
+                        .await
+                }
+                .boxed()
+            }
+            method::GRAPH_LOOKUP => {
+                let p: SymbolLookupParams = match parse_params(method, params) {
+                    Ok(p) => p,
+                    Err(e) => return Some(ready(Err(e))),
+                };
+                let buffers = self.buffers();
+                let indexes = match &p.workspace {
+                    Some(path) => match self.engine.open_workspace(&self.state, path) {
+                        Ok(info) => vec![self.engine.ensure_index(&info)],
+                        Err(e) => return Some(ready(Err(e))),
+                    },
+                    None => self.open_indexes(),
+                };
+                async move {
+                    engine
+                        .workspace_symbols(indexes, buffers, move |view| lookup(view, &p))
+                        .await
+                }
+                .boxed()
+            }
+            method::GRAPH_CALL_INCOMING | method::GRAPH_CALL_OUTGOING => {
+                let p: CallHierarchyParams = match parse_params(method, params) {
+                    Ok(p) => p,
+                    Err(e) => return Some(ready(Err(e))),
+                };
+                let buffers = self.buffers();
+                let incoming = method == method::GRAPH_CALL_INCOMING;
+                async move { engine.calls(p.item, buffers, incoming).await }.boxed()
+            }
+            method::GRAPH_QUERY => {
+                let p: GraphQueryParams = match parse_params(method, params) {
+                    Ok(p) => p,
+                    Err(e) => return Some(ready(Err(e))),
+                };
+                async move {
+                    let store = engine.store().clone();
+                    tokio::task::spawn_blocking(move || {
+                        let params = p
+                            .params
+                            .into_iter()
+                            .map(|(k, v)| (k, maestro_store::DataValue::from(v)))
+                            .collect();
+                        match store.query_read_only(&p.script, params) {
+                            Ok(rows) => ok(GraphQueryResult {
+                                headers: rows.headers,
+                                rows: rows
+                                    .rows
+                                    .into_iter()
+                                    .map(|r| r.into_iter().map(Value::from).collect())
+                                    .collect(),
+                            }),
+                            Err(e) => Err(RpcError::new(code::INVALID_PARAMS, e.to_string())),
+                        }
+                    })
+                    .await
+                    .map_err(RpcError::internal)?
+                }
+                .boxed()
+            }
+            method::INDEX => {
+                let p: IndexParams = match parse_params(method, params) {
+                    Ok(p) => p,
+                    Err(e) => return Some(ready(Err(e))),
+                };
+                let info = match self.engine.open_workspace(&self.state, &p.path) {
+                    Ok(info) => info,
+                    Err(e) => return Some(ready(Err(e))),
+                };
+                let index = self.engine.ensure_index(&info);
+                async move {
+                    engine.remember_workspace_quietly(&info).await;
+                    if !index.loaded(LOAD_WAIT).await {
+                        return Err(RpcError::internal(
+                            "the workspace's graph did not load in time",
+                        ));
+                    }
+                    // The workspace's first pass (started when it was opened) is the answer
+                    // while it runs: a second pass right after it would report nothing done.
+                    let (stats, load) = if index.first_pass_done() {
+                        let (engine2, index2) = (engine.clone(), index.clone());
+                        let stats =
+                            tokio::task::spawn_blocking(move || engine2.run_index(&index2, true))
+                                .await
+                                .map_err(RpcError::internal)?
+                                .map_err(|e| RpcError::new(code::NOT_FOUND, e.to_string()))?;
+                        (stats, None)
+                    } else {
+                        match index.settled(FIRST_PASS_WAIT).await {
+                            IndexState::Ready(stats) => ((*stats).clone(), index.load_time()),
+                            IndexState::Failed(e) => return Err(RpcError::new(code::NOT_FOUND, e)),
+                            _ => {
+                                return Err(RpcError::internal(
+                                    "the workspace's first index pass did not finish in time",
+                                ));
+                            }
+                        }
+                    };
+                    ok(IndexResult {
+                        workspace: info,
+                        files: stats.files,
+                        parsed: stats.parsed,
+                        reused: stats.reused,
+                        unchanged: stats.unchanged,
+                        removed: stats.removed,
+                        skipped: stats
+                            .skipped
+                            .into_iter()
+                            .map(|s| SkippedFile {
+                                path: s.path,
+                                reason: s.reason,
+                            })
+                            .collect(),
+                        symbols: stats.symbols,
+                        references: stats.references,
+                        elapsed_secs: stats.elapsed.as_secs_f64(),
+                        load_secs: load.map(|d| d.as_secs_f64()),
+                    })
+                }
+                .boxed()
+            }
+            _ => return None,
+        })
+    }
+
+    /// The indexes of the workspaces this session opened.
+    fn open_indexes(&self) -> Vec<Arc<WorkspaceIndex>> {
+        let ids: Vec<String> = self
+            .state
+            .workspaces
+            .lock()
+            .unwrap()
+            .iter()
+            .cloned()
+            .collect();
+        ids.iter()
+            .filter_map(|id| self.engine.graph().get(id))
+            .collect()
+    }
+}
+
+impl Engine {
+    /// The index a file belongs to: an open workspace's, or none.
+    fn index_of(&self, path: &Path) -> Option<Arc<WorkspaceIndex>> {
+        self.graph().index_for(path)
+    }
+
+    /// Answers a question about a position in a document.
+    async fn at_position<F>(
+        &self,
+        uri: &str,
+        position: Position,
+        buffers: Buffers,
+        answer: F,
+    ) -> Result<Value, RpcError>
+    where
+        F: FnOnce(&View<'_>, &Current<'_>, &mut Positions<'_>, usize) -> Result<Value, RpcError>
+            + Send
+            + 'static,
+    {
+        let path = uri_to_path(uri);
+        let key = path.clone().unwrap_or_else(|| PathBuf::from(uri));
+        let index = path.as_deref().and_then(|p| self.index_of(p));
+        if let Some(index) = &index
+            && !index.loaded(LOAD_WAIT).await
+        {
+            return Err(RpcError::internal(
+                "the workspace's graph did not load in time",
+            ));
+        }
+        let uri = uri.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let asked = match buffers.get(&key) {
+                Some(s) => Asked {
+                    path: key.clone(),
+                    syntax: s.clone(),
+                },
+                None => {
+                    let Some(path) = path.clone() else {
+                        return Err(RpcError::not_found(format!(
+                            "{uri} is not open and not a file"
+                        )));
+                    };
+                    Asked {
+                        syntax: Arc::new(parse_from_disk(&path)?),
+                        path,
+                    }
+                }
+            };
+            let empty;
+            let guard;
+            let (graph, root): (&WorkspaceGraph, PathBuf) = match &index {
+                Some(index) => {
+                    guard = index.graph.read().unwrap();
+                    (&guard, index.info.root.clone())
+                }
+                None => {
+                    let root = asked
+                        .path
+                        .parent()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_default();
+                    empty = WorkspaceGraph::new(root.clone());
+                    (&empty, root)
+                }
+            };
+            let (overlays, current) = overlays(&root, &buffers, &asked);
+            let view = View {
+                ws: graph,
+                overlays: &overlays,
+            };
+            let cur = Current {
+                file: FileRef::Overlay(current),
+                tree: &asked.syntax.tree,
+                src: &asked.syntax.text,
+                analysis: &asked.syntax.analysis,
+            };
+            let text = String::from_utf8_lossy(&asked.syntax.text);
+            let last_line = text.matches('\n').count();
+            if position.line as usize > last_line {
+                return Err(RpcError::new(
+                    code::INVALID_PARAMS,
+                    format!(
+                        "line {} is past the end of {} ({} lines)",
+                        position.line,
+                        asked.path.display(),
+                        last_line + 1
+                    ),
+                ));
+            }
+            let line = line_of(&text, position.line);
+            let byte = byte_offset(&text, position.line)
+                + column_to_bytes(line, position.character, buffers.encoding) as usize;
+            let mut positions = Positions {
+                encoding: buffers.encoding,
+                root: &root,
+                buffers: &buffers,
+                disk: HashMap::new(),
+            };
+            answer(&view, &cur, &mut positions, byte)
+        })
+        .await
+        .map_err(RpcError::internal)?
+    }
+
+    /// Runs a symbol search over several workspaces.
+    async fn workspace_symbols<F>(
+        &self,
+        indexes: Vec<Arc<WorkspaceIndex>>,
+        buffers: Buffers,
+        search: F,
+    ) -> Result<Value, RpcError>
+    where
+        F: Fn(&View<'_>) -> Vec<SymRef> + Send + 'static,
+    {
+        for index in &indexes {
+            if !index.loaded(LOAD_WAIT).await {
+                return Err(RpcError::internal(
+                    "a workspace's graph did not load in time",
+                ));
+            }
+        }
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for index in &indexes {
+                let graph = index.graph.read().unwrap();
+                let root = &index.info.root;
+                let overlays: Vec<Overlay> = buffers
+                    .docs
+                    .iter()
+                    .filter_map(|(p, _, s)| {
+                        Some(Overlay {
+                            path: p.strip_prefix(root).ok()?.to_path_buf(),
+                            facts: Arc::new(s.analysis.facts.clone()),
+                        })
+                    })
+                    .collect();
+                let view = View {
+                    ws: &graph,
+                    overlays: &overlays,
+                };
+                let mut pos = Positions {
+                    encoding: buffers.encoding,
+                    root,
+                    buffers: &buffers,
+                    disk: HashMap::new(),
+                };
+                for s in search(&view) {
+                    out.push(workspace_symbol(&view, &mut pos, s));
+                }
+            }
+            out.truncate(SYMBOL_LIMIT);
+            ok(out)
+        })
+        .await
+        .map_err(RpcError::internal)?
+    }
+
+    /// `callHierarchy/incomingCalls` and `outgoingCalls`: the item's `data` says where its symbol is.
+    async fn calls(
+        &self,
+        item: CallHierarchyItem,
+        buffers: Buffers,
+        incoming: bool,
+    ) -> Result<Value, RpcError> {
+        let stale = || {
+            RpcError::new(
+                code::CONTENT_MODIFIED,
+                "the symbol moved or changed since; ask again",
+            )
+        };
+        let data = item.data.clone().unwrap_or(Value::Null);
+        let (Some(root), Some(rel), Some(line), Some(col)) = (
+            data.get("root").and_then(Value::as_str).map(PathBuf::from),
+            data.get("path").and_then(Value::as_str).map(PathBuf::from),
+            data.get("line").and_then(Value::as_u64),
+            data.get("col").and_then(Value::as_u64),
+        ) else {
+            return Err(RpcError::invalid_params(
+                "callHierarchy",
+                "`item.data` is not one of maestro's",
+            ));
+        };
+        let index = self.index_of(&root.join(&rel));
+        if let Some(index) = &index
+            && !index.loaded(LOAD_WAIT).await
+        {
+            return Err(RpcError::internal(
+                "the workspace's graph did not load in time",
+            ));
+        }
+        tokio::task::spawn_blocking(move || {
+            let empty;
+            let guard;
+            let graph: &WorkspaceGraph = match &index {
+                Some(index) => {
+                    guard = index.graph.read().unwrap();
+                    &guard
+                }
+                None => {
+                    empty = WorkspaceGraph::new(root.clone());
+                    &empty
+                }
+            };
+            let overlays: Vec<Overlay> = buffers
+                .docs
+                .iter()
+                .filter_map(|(p, _, s)| {
+                    Some(Overlay {
+                        path: p.strip_prefix(&root).ok()?.to_path_buf(),
+                        facts: Arc::new(s.analysis.facts.clone()),
+                    })
+                })
+                .collect();
+            let view = View {
+                ws: graph,
+                overlays: &overlays,
+            };
+            let file = view.file_at(&rel).ok_or_else(stale)?;
+            let idx = view
+                .facts(file)
+                .symbols
+                .iter()
+                .position(|s| {
+                    s.name == item.name
+                        && u64::from(s.name_span.start.line) == line
+                        && u64::from(s.name_span.start.col) == col
+                })
+                .ok_or_else(stale)?;
+            let symbol = SymRef {
+                file,
+                idx: idx as u32,
+            };
+            let mut pos = Positions {
+                encoding: buffers.encoding,
+                root: &root,
+                buffers: &buffers,
+                disk: HashMap::new(),
+            };
+            if incoming {
+                let calls: Vec<CallHierarchyIncomingCall> = view
+                    .incoming_calls(symbol)
+                    .into_iter()
+                    .map(|c| CallHierarchyIncomingCall {
+                        from: match c.symbol {
+                            Some(s) => call_item(&view, &mut pos, &root, s),
+                            None => file_item(&view, &mut pos, &root, c.file),
+                        },
+                        from_ranges: c
+                            .ranges
+                            .iter()
+                            .map(|r| pos.range(&view, c.file, *r))
+                            .collect(),
+                    })
+                    .collect();
+                ok(calls)
+            } else {
+                let calls: Vec<CallHierarchyOutgoingCall> = view
+                    .outgoing_calls(symbol)
+                    .into_iter()
+                    .filter_map(|c| {
+                        let callee = c.symbol?;
+                        Some(CallHierarchyOutgoingCall {
+                            to: call_item(&view, &mut pos, &root, callee),
+                            from_ranges: c
+                                .ranges
+                                .iter()
+                                .map(|r| pos.range(&view, symbol.file, *r))
+                                .collect(),
+                        })
+                    })
+                    .collect();
+                ok(calls)
+            }
+        })
+        .await
+        .map_err(RpcError::internal)?
+    }
+
+    /// Records a workspace opened by `maestro/index` in the store, logging a failure.
+    async fn remember_workspace_quietly(&self, info: &maestro_protocol::WorkspaceInfo) {
+        let root = info.root.to_string_lossy();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        if let Err(e) = self
+            .store()
+            .upsert_workspace(&info.id, &root, &info.name, info.kind, now)
+            .await
+        {
+            tracing::warn!(
+                "recording workspace {}: {}",
+                info.root.display(),
+                store_error(e).message
+            );
+        }
+    }
+}
+
+/// A file's parse when no editor has it open.
+fn parse_from_disk(path: &Path) -> Result<Syntax, RpcError> {
+    let lang = maestro_graph::Lang::of_path(path).ok_or_else(|| {
+        RpcError::not_found(format!(
+            "{}: not a language the code graph knows",
+            path.display()
+        ))
+    })?;
+    let text =
+        std::fs::read(path).map_err(|e| RpcError::not_found(format!("{}: {e}", path.display())))?;
+    let tree = maestro_graph::parse(lang, &text, None)
+        .ok_or_else(|| RpcError::internal("the parser gave up"))?;
+    let analysis = maestro_graph::analyze(lang, &tree, &text);
+    Ok(Syntax {
+        lang,
+        version: 0,
+        tree,
+        text,
+        analysis,
+    })
+}
+
+/// The buffers inside `root` as overlays, with the asked file among them; returns its index.
+fn overlays(root: &Path, buffers: &Buffers, asked: &Asked) -> (Vec<Overlay>, u32) {
+    let rel = |p: &Path| {
+        p.strip_prefix(root)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    let mut out: Vec<Overlay> = buffers
+        .docs
+        .iter()
+        .filter(|(p, _, _)| p.starts_with(root) && *p != asked.path)
+        .map(|(p, _, s)| Overlay {
+            path: rel(p),
+            facts: Arc::new(s.analysis.facts.clone()),
+        })
+        .collect();
+    out.push(Overlay {
+        path: rel(&asked.path),
+        facts: Arc::new(asked.syntax.analysis.facts.clone()),
+    });
+    let current = (out.len() - 1) as u32;
+    (out, current)
+}
+
+/// The byte offset where line `line` starts.
+fn byte_offset(text: &str, line: u32) -> usize {
+    if line == 0 {
+        return 0;
+    }
+    text.match_indices('\n')
+        .nth(line as usize - 1)
+        .map_or(text.len(), |(i, _)| i + 1)
+}
+
+fn hover(
+    view: &View<'_>,
+    cur: &Current<'_>,
+    pos: &mut Positions<'_>,
+    byte: usize,
+) -> Option<HoverResult> {
+    let h = view.hover(cur, byte)?;
+    let lang = cur.analysis.facts.lang.name();
+    let mut value = format!("```{lang}\n{}\n```", h.signature);
+    if !h.doc.is_empty() {
+        value.push_str(&format!("\n\n{}", h.doc));
+    }
+    if h.kind == "local" {
+        value.push_str("\n\n*local variable*");
+    } else if h.callers + h.callees > 0 || matches!(h.kind.as_str(), "function" | "method") {
+        let plural = |n: usize, word: &str| {
+            if n == 1 {
+                format!("1 {word}")
+            } else {
+                format!("{n} {word}s")
+            }
+        };
+        value.push_str(&format!(
+            "\n\n*{} · {}*",
+            plural(h.callers, "caller"),
+            plural(h.callees, "callee")
+        ));
+    }
+    Some(HoverResult {
+        contents: MarkupContent {
+            kind: "markdown".into(),
+            value,
+        },
+        range: Some(pos.range(view, cur.file, h.range)),
+    })
+}
+
+fn document_symbols(
+    view: &View<'_>,
+    cur: &Current<'_>,
+    pos: &mut Positions<'_>,
+) -> Vec<DocumentSymbol> {
+    let symbols = &cur.analysis.facts.symbols;
+    let mut nodes: Vec<Option<DocumentSymbol>> = symbols
+        .iter()
+        .map(|s| {
+            Some(DocumentSymbol {
+                name: s.name.clone(),
+                detail: (!s.signature.is_empty()).then(|| s.signature.clone()),
+                kind: lsp_symbol_kind(s.kind),
+                range: pos.range(view, cur.file, s.span),
+                selection_range: pos.range(view, cur.file, s.name_span),
+                children: Vec::new(),
+            })
+        })
+        .collect();
+    // Children come after their container: attach from the end.
+    for i in (0..symbols.len()).rev() {
+        if let Some(c) = symbols[i].container {
+            let child = nodes[i].take().expect("each symbol is attached once");
+            if let Some(parent) = nodes[c as usize].as_mut() {
+                parent.children.insert(0, child);
+            }
+        }
+    }
+    nodes.into_iter().flatten().collect()
+}
+
+fn workspace_symbol(view: &View<'_>, pos: &mut Positions<'_>, s: SymRef) -> WorkspaceSymbol {
+    let symbol = view.symbol(s);
+    let container = symbol.owner.clone().or_else(|| {
+        symbol
+            .container
+            .map(|c| view.facts(s.file).symbols[c as usize].name.clone())
+    });
+    WorkspaceSymbol {
+        name: symbol.name.clone(),
+        kind: lsp_symbol_kind(symbol.kind),
+        location: pos.location(
+            view,
+            GraphLocation {
+                file: s.file,
+                span: symbol.name_span,
+            },
+        ),
+        container_name: container,
+    }
+}
+
+fn call_item(
+    view: &View<'_>,
+    pos: &mut Positions<'_>,
+    root: &Path,
+    s: SymRef,
+) -> CallHierarchyItem {
+    let symbol = view.symbol(s);
+    let abs = root.join(view.path(s.file));
+    CallHierarchyItem {
+        name: symbol.name.clone(),
+        kind: lsp_symbol_kind(symbol.kind),
+        detail: (!symbol.signature.is_empty()).then(|| symbol.signature.clone()),
+        uri: pos.buffers.uri_of(&abs),
+        range: pos.range(view, s.file, symbol.span),
+        selection_range: pos.range(view, s.file, symbol.name_span),
+        data: Some(json!({
+            "root": root,
+            "path": view.path(s.file),
+            "line": symbol.name_span.start.line,
+            "col": symbol.name_span.start.col,
+        })),
+    }
+}
+
+/// Calls at a file's top level come from the file itself.
+fn file_item(
+    view: &View<'_>,
+    pos: &mut Positions<'_>,
+    root: &Path,
+    file: FileRef,
+) -> CallHierarchyItem {
+    let abs = root.join(view.path(file));
+    let whole = Span::default();
+    CallHierarchyItem {
+        name: view.path(file).display().to_string(),
+        kind: 1,
+        detail: Some("top level".into()),
+        uri: pos.buffers.uri_of(&abs),
+        range: pos.range(view, file, whole),
+        selection_range: pos.range(view, file, whole),
+        data: None,
+    }
+}
+
+/// Symbols named `Owner.member`, `Owner::member` or `name`, exact or fuzzy.
+fn lookup(view: &View<'_>, p: &SymbolLookupParams) -> Vec<SymRef> {
+    let limit = p.limit.unwrap_or(SYMBOL_LIMIT);
+    let (owner, name) = match p.name.rsplit_once("::").or_else(|| p.name.rsplit_once('.')) {
+        Some((o, n)) if !o.is_empty() && !n.is_empty() => {
+            (Some(o.rsplit(['.', ':']).next().unwrap_or(o)), n)
+        }
+        _ => (None, p.name.as_str()),
+    };
+    let mut found: Vec<SymRef> = if p.exact || owner.is_some() {
+        view.symbols_named(name)
+            .into_iter()
+            .filter(|s| owner.is_none_or(|o| view.symbol(*s).owner.as_deref() == Some(o)))
+            .collect()
+    } else {
+        view.workspace_symbols(name, limit)
+    };
+    if p.exact || owner.is_some() {
+        found.sort_by(|a, b| {
+            (view.path(a.file), view.symbol(*a).name_span)
+                .cmp(&(view.path(b.file), view.symbol(*b).name_span))
+        });
+    }
+    found.truncate(limit);
+    found
+}
