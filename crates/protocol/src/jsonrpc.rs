@@ -282,10 +282,54 @@ impl Message {
         Value::Object(obj)
     }
 
-    /// The message serialized as a frame body.
+    /// The message serialized as a frame body, without copying its params or result (a
+    /// `references` answer can be a few hundred kilobytes).
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.to_value()).expect("a JSON value always serializes")
+        let mut wire = Wire {
+            jsonrpc: "2.0",
+            id: None,
+            method: None,
+            params: None,
+            result: None,
+            error: None,
+        };
+        let non_null = |v: &Value| -> bool { !v.is_null() };
+        match self {
+            Message::Request(r) => {
+                wire.id = Some(&r.id);
+                wire.method = Some(&r.method);
+                wire.params = Some(&r.params).filter(|p| non_null(p));
+            }
+            Message::Notification(n) => {
+                wire.method = Some(&n.method);
+                wire.params = Some(&n.params).filter(|p| non_null(p));
+            }
+            Message::Response(r) => {
+                wire.id = Some(&r.id);
+                match &r.result {
+                    Ok(v) => wire.result = Some(v),
+                    Err(e) => wire.error = Some(e),
+                }
+            }
+        }
+        serde_json::to_vec(&wire).expect("a JSON value always serializes")
     }
+}
+
+/// A message as it goes on the wire, borrowing its parts.
+#[derive(Serialize)]
+struct Wire<'a> {
+    jsonrpc: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a Id>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    params: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a RpcError>,
 }
 
 /// Reads a method's params into their type. Absent params read as `{}`, so methods whose params
@@ -330,6 +374,39 @@ pub fn kind_of(v: &Value) -> &'static str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn bytes_and_value_say_the_same() {
+        let messages = [
+            Message::Request(Request {
+                id: Id::Number(3),
+                method: "m".into(),
+                params: json!({"a": [1, 2]}),
+            }),
+            Message::Request(Request {
+                id: Id::String("x".into()),
+                method: "m".into(),
+                params: Value::Null,
+            }),
+            Message::Notification(Notification {
+                method: "n".into(),
+                params: json!([1]),
+            }),
+            Message::Response(Response {
+                id: Id::Null,
+                result: Ok(Value::Null),
+            }),
+            Message::Response(Response {
+                id: Id::Number(1),
+                result: Err(RpcError::internal("boom")),
+            }),
+        ];
+        for m in messages {
+            let from_bytes: Value = serde_json::from_slice(&m.to_bytes()).unwrap();
+            assert_eq!(from_bytes, m.to_value(), "{m:?}");
+            assert_eq!(Message::parse(&m.to_bytes()).unwrap(), m);
+        }
+    }
 
     fn parse(s: &str) -> Result<Message, Invalid> {
         Message::parse(s.as_bytes())
