@@ -6,6 +6,7 @@
 //! Runs the release binary (built on first use) with a temporary MAESTRO_HOME. Timings are wall
 //! clock, whole processes included, as a user or an editor sees them.
 
+use maestro_tests::bench::{header, row, rss_kib, time};
 use maestro_tests::{TestEnv, file_uri, maestro_bin};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -84,19 +85,22 @@ fn main() {
     assert_eq!(busy_lsp.shutdown_and_exit(), 0);
 
     println!();
-    println!(
-        "{:<52} {:>9} {:>9} {:>9} {:>9}",
-        "figure", "min", "p50", "p90", "max"
+    header(52);
+    row(
+        "maestro status, daemon cold (start included), n=10",
+        52,
+        &cold,
     );
-    row("maestro status, daemon cold (start included), n=10", &cold);
-    row("maestro status, daemon warm, n=50", &warm);
-    row("maestro status --json, daemon warm, n=50", &warm_json);
+    row("maestro status, daemon warm, n=50", 52, &warm);
+    row("maestro status --json, daemon warm, n=50", 52, &warm_json);
     row(
         "lsp: spawn → initialize result, warm daemon, n=30",
+        52,
         &spawn_to_init,
     );
     row(
         "lsp: initialize request → result, warm daemon, n=30",
+        52,
         &request_to_init,
     );
     println!();
@@ -112,32 +116,4 @@ fn main() {
         "daemon RSS with an editor and a 260 KB doc:  {:>6} KiB",
         connected_rss
     );
-}
-
-fn time(f: impl FnOnce()) -> Duration {
-    let started = Instant::now();
-    f();
-    started.elapsed()
-}
-
-fn row(name: &str, samples: &[Duration]) {
-    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-    ms.sort_by(f64::total_cmp);
-    let pick = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
-    println!(
-        "{name:<52} {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>7.1}ms",
-        ms[0],
-        pick(0.5),
-        pick(0.9),
-        ms[ms.len() - 1]
-    );
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
 }

@@ -555,3 +555,65 @@ pub fn file_uri(path: &Path) -> String {
     }
     uri
 }
+
+/// What the benchmark programs share: timing, percentiles, memory.
+pub mod bench {
+    use std::time::{Duration, Instant};
+
+    pub fn time(f: impl FnOnce()) -> Duration {
+        let started = Instant::now();
+        f();
+        started.elapsed()
+    }
+
+    /// The `q` quantile (0..=1) of sorted samples, nearest rank.
+    pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+        sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+    }
+
+    /// Prints the header of [`row`]'s table.
+    pub fn header(width: usize) {
+        println!(
+            "{:<width$} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "figure", "min", "p50", "p90", "p99", "max"
+        );
+    }
+
+    /// One line of figures: min, p50, p90, p99, max in milliseconds.
+    pub fn row(name: &str, width: usize, samples: &[Duration]) {
+        let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        ms.sort_by(f64::total_cmp);
+        println!(
+            "{name:<width$} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms",
+            ms[0],
+            quantile(&ms, 0.5),
+            quantile(&ms, 0.9),
+            quantile(&ms, 0.99),
+            ms[ms.len() - 1]
+        );
+    }
+
+    /// Resident memory of a process, in KiB.
+    pub fn rss_kib(pid: u32) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
+    /// Bytes of the files under `dir`.
+    pub fn dir_bytes(dir: &std::path::Path) -> u64 {
+        let mut total = 0;
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            total += if meta.is_dir() {
+                dir_bytes(&entry.path())
+            } else {
+                meta.len()
+            };
+        }
+        total
+    }
+}
