@@ -3,9 +3,10 @@
 //! to date by a file watcher (debounced, batched). Queries read the graph while it is written in
 //! batches, so they answer from what is indexed so far.
 
+use crate::document::Syntax;
 use crate::engine::Engine;
-use maestro_graph::WorkspaceGraph;
 use maestro_graph::indexer::{self, ContentCache, IndexError, IndexOptions, IndexStats};
+use maestro_graph::{FileMeta, Lang, WorkspaceGraph};
 use maestro_protocol::WorkspaceInfo;
 use notify::Watcher;
 use std::collections::{BTreeSet, HashMap};
@@ -88,6 +89,55 @@ impl WorkspaceIndex {
 pub struct CodeGraph {
     pub contents: ContentCache,
     indexes: Mutex<HashMap<String, Arc<WorkspaceIndex>>>,
+    /// Parses of files asked about without being open (agents and the CLI ask that way).
+    pub disk: DiskParses,
+}
+
+/// The last few files parsed from disk, checked against their size and mtime before reuse.
+#[derive(Default)]
+pub struct DiskParses {
+    /// Most recently used last.
+    entries: Mutex<Vec<(PathBuf, FileMeta, Arc<Syntax>)>>,
+}
+
+impl DiskParses {
+    const CAPACITY: usize = 32;
+
+    /// The parse of the file at `path` as it is on disk now.
+    pub fn get(&self, path: &Path) -> std::io::Result<Option<Arc<Syntax>>> {
+        let Some(lang) = Lang::of_path(path) else {
+            return Ok(None);
+        };
+        let meta = maestro_graph::indexer::meta_of(&std::fs::metadata(path)?);
+        {
+            let mut entries = self.entries.lock().unwrap();
+            if let Some(i) = entries.iter().position(|(p, m, _)| p == path && *m == meta) {
+                let entry = entries.remove(i);
+                let syntax = entry.2.clone();
+                entries.push(entry);
+                return Ok(Some(syntax));
+            }
+        }
+        let text = std::fs::read(path)?;
+        let Some(tree) = maestro_graph::parse(lang, &text, None) else {
+            return Ok(None);
+        };
+        let analysis = maestro_graph::analyze(lang, &tree, &text);
+        let syntax = Arc::new(Syntax {
+            lang,
+            version: 0,
+            tree,
+            text,
+            analysis,
+        });
+        let mut entries = self.entries.lock().unwrap();
+        entries.retain(|(p, _, _)| p != path);
+        if entries.len() >= Self::CAPACITY {
+            entries.remove(0);
+        }
+        entries.push((path.to_path_buf(), meta, syntax.clone()));
+        Ok(Some(syntax))
+    }
 }
 
 impl CodeGraph {

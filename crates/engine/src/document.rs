@@ -336,7 +336,7 @@ mod tests {
         .unwrap();
         let edited = d.syntax().unwrap();
         let fresh = maestro_graph::extract(Lang::Python, d.text().as_bytes());
-        assert_eq!(edited.analysis.facts, fresh);
+        assert_eq!(*edited.analysis.facts, fresh);
         assert_eq!(edited.version, 2);
         assert!(
             Arc::ptr_eq(&edited, &d.syntax().unwrap()),

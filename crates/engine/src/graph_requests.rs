@@ -112,11 +112,18 @@ impl Positions<'_> {
 
     fn range(&mut self, view: &View<'_>, file: FileRef, span: Span) -> Range {
         let abs = self.root.join(view.path(file));
-        let convert = self.encoding != PositionEncoding::Utf8 && !view.facts(file).ascii;
-        let text = if convert { self.text_of(&abs) } else { None };
+        let facts = view.facts(file);
+        // Only the lines with non-ASCII bytes need the text.
+        let encoding = self.encoding;
+        let convert = |line: u32| encoding != PositionEncoding::Utf8 && !facts.line_is_ascii(line);
+        let text = if convert(span.start.line) || convert(span.end.line) {
+            self.text_of(&abs)
+        } else {
+            None
+        };
         let col = |line: u32, col: u32| match &text {
-            Some(t) => column_from_bytes(line_of(t, line), col, self.encoding),
-            None => col,
+            Some(t) if convert(line) => column_from_bytes(line_of(t, line), col, encoding),
+            _ => col,
         };
         Range {
             start: Position {
@@ -341,6 +348,10 @@ impl Session {
                     Err(e) => return Some(ready(Err(e))),
                 };
                 let index = self.engine.ensure_index(&info);
+                // The workspace's first pass (started when it was opened) is the answer when it
+                // had not finished as the request came: a second pass right after it would
+                // report nothing done.
+                let first = !index.first_pass_done();
                 async move {
                     engine.remember_workspace_quietly(&info).await;
                     if !index.loaded(LOAD_WAIT).await {
@@ -348,9 +359,7 @@ impl Session {
                             "the workspace's graph did not load in time",
                         ));
                     }
-                    // The workspace's first pass (started when it was opened) is the answer
-                    // while it runs: a second pass right after it would report nothing done.
-                    let (stats, load) = if index.first_pass_done() {
+                    let (stats, load) = if !first {
                         let (engine2, index2) = (engine.clone(), index.clone());
                         let stats =
                             tokio::task::spawn_blocking(move || engine2.run_index(&index2, true))
@@ -442,6 +451,7 @@ impl Engine {
             ));
         }
         let uri = uri.to_owned();
+        let engine = self.clone();
         tokio::task::spawn_blocking(move || {
             let asked = match buffers.get(&key) {
                 Some(s) => Asked {
@@ -455,7 +465,7 @@ impl Engine {
                         )));
                     };
                     Asked {
-                        syntax: Arc::new(parse_from_disk(&path)?),
+                        syntax: parse_from_disk(&engine, &path)?,
                         path,
                     }
                 }
@@ -478,10 +488,7 @@ impl Engine {
                 }
             };
             let (overlays, current) = overlays(&root, &buffers, &asked);
-            let view = View {
-                ws: graph,
-                overlays: &overlays,
-            };
+            let view = View::new(graph, &overlays);
             let cur = Current {
                 file: FileRef::Overlay(current),
                 tree: &asked.syntax.tree,
@@ -544,14 +551,11 @@ impl Engine {
                     .filter_map(|(p, _, s)| {
                         Some(Overlay {
                             path: p.strip_prefix(root).ok()?.to_path_buf(),
-                            facts: Arc::new(s.analysis.facts.clone()),
+                            facts: s.analysis.facts.clone(),
                         })
                     })
                     .collect();
-                let view = View {
-                    ws: &graph,
-                    overlays: &overlays,
-                };
+                let view = View::new(&graph, &overlays);
                 let mut pos = Positions {
                     encoding: buffers.encoding,
                     root,
@@ -621,14 +625,11 @@ impl Engine {
                 .filter_map(|(p, _, s)| {
                     Some(Overlay {
                         path: p.strip_prefix(&root).ok()?.to_path_buf(),
-                        facts: Arc::new(s.analysis.facts.clone()),
+                        facts: s.analysis.facts.clone(),
                     })
                 })
                 .collect();
-            let view = View {
-                ws: graph,
-                overlays: &overlays,
-            };
+            let view = View::new(graph, &overlays);
             let file = view.file_at(&rel).ok_or_else(stale)?;
             let idx = view
                 .facts(file)
@@ -710,26 +711,16 @@ impl Engine {
     }
 }
 
-/// A file's parse when no editor has it open.
-fn parse_from_disk(path: &Path) -> Result<Syntax, RpcError> {
-    let lang = maestro_graph::Lang::of_path(path).ok_or_else(|| {
-        RpcError::not_found(format!(
+/// A file's parse when no editor has it open (cached while the file stays the same).
+fn parse_from_disk(engine: &Engine, path: &Path) -> Result<Arc<Syntax>, RpcError> {
+    match engine.graph().disk.get(path) {
+        Ok(Some(syntax)) => Ok(syntax),
+        Ok(None) => Err(RpcError::not_found(format!(
             "{}: not a language the code graph knows",
             path.display()
-        ))
-    })?;
-    let text =
-        std::fs::read(path).map_err(|e| RpcError::not_found(format!("{}: {e}", path.display())))?;
-    let tree = maestro_graph::parse(lang, &text, None)
-        .ok_or_else(|| RpcError::internal("the parser gave up"))?;
-    let analysis = maestro_graph::analyze(lang, &tree, &text);
-    Ok(Syntax {
-        lang,
-        version: 0,
-        tree,
-        text,
-        analysis,
-    })
+        ))),
+        Err(e) => Err(RpcError::not_found(format!("{}: {e}", path.display()))),
+    }
 }
 
 /// The buffers inside `root` as overlays, with the asked file among them; returns its index.
@@ -745,12 +736,12 @@ fn overlays(root: &Path, buffers: &Buffers, asked: &Asked) -> (Vec<Overlay>, u32
         .filter(|(p, _, _)| p.starts_with(root) && *p != asked.path)
         .map(|(p, _, s)| Overlay {
             path: rel(p),
-            facts: Arc::new(s.analysis.facts.clone()),
+            facts: s.analysis.facts.clone(),
         })
         .collect();
     out.push(Overlay {
         path: rel(&asked.path),
-        facts: Arc::new(asked.syntax.analysis.facts.clone()),
+        facts: asked.syntax.analysis.facts.clone(),
     });
     let current = (out.len() - 1) as u32;
     (out, current)

@@ -427,6 +427,56 @@ mod graph {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn columns_on_non_ascii_lines_are_in_the_client_encoding() {
+        let engine = engine();
+        let dir = repo();
+        std::fs::write(
+            dir.path().join("pkg/uni.py"),
+            "from pkg.lib import leaf\ns = \"é😀\"; leaf()\nleaf()\n",
+        )
+        .unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let lib = path_to_uri(&root.join("pkg/lib.py"));
+        let uni = path_to_uri(&root.join("pkg/uni.py"));
+        // `leaf` on line 1 starts at byte 14: UTF-16 column 11, UTF-32 column 10.
+        for (encoding, col) in [("utf-8", 14), ("utf-16", 11), ("utf-32", 10)] {
+            let c = Client::hello(&engine, encoding).await;
+            ready(&engine, &c, &root).await;
+            let refs = c
+                .call(method::GRAPH_REFERENCES, json!({"textDocument": {"uri": lib}, "position": {"line": 0, "character": 5}, "context": {"includeDeclaration": false}}))
+                .await
+                .unwrap();
+            let in_uni: Vec<&Value> = refs
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|l| l["uri"] == uni.as_str())
+                .collect();
+            let starts: Vec<(u64, u64)> = in_uni
+                .iter()
+                .map(|l| {
+                    let s = &l["range"]["start"];
+                    (
+                        s["line"].as_u64().unwrap(),
+                        s["character"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(starts, [(0, 20), (1, col), (2, 0)], "{encoding}: {refs}");
+            assert_eq!(
+                in_uni[1]["range"]["end"]["character"],
+                col + 4,
+                "{encoding}"
+            );
+            let def = c
+                .call(method::GRAPH_DEFINITION, at(&uni, 1, col as u32 + 1))
+                .await
+                .unwrap();
+            assert_eq!(def[0]["uri"], lib.as_str(), "{encoding}: {def}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn definition_references_hover_symbols_and_calls_answer_from_the_index() {
         let engine = engine();
         let dir = repo();
@@ -596,8 +646,15 @@ mod graph {
         let c = Client::hello(&engine, "utf-16").await;
         ready(&engine, &c, &root).await;
         let app = path_to_uri(&root.join("pkg/app.py"));
+        let err = c
+            .call(method::GRAPH_DEFINITION, at(&app, 999, 0))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, code::INVALID_PARAMS);
+        assert!(err.message.contains("line 999"), "{}", err.message);
+        // A column past the end of a line is the end of the line.
         assert_eq!(
-            c.call(method::GRAPH_DEFINITION, at(&app, 999, 999))
+            c.call(method::GRAPH_DEFINITION, at(&app, 1, 999))
                 .await
                 .unwrap(),
             json!([])

@@ -7,7 +7,8 @@ use crate::facts::{FileFacts, Import, Pos, RefKind, Reference, Span, Symbol, Sym
 use crate::lang::Lang;
 use std::collections::HashMap;
 
-const VERSION: u8 = 1;
+/// 2: `non_ascii_lines` replaced a whole-file ASCII flag.
+const VERSION: u8 = 2;
 
 struct Writer {
     out: Vec<u8>,
@@ -69,7 +70,12 @@ pub fn encode(facts: &FileFacts) -> Vec<u8> {
     };
     w.varint(Lang::ALL.iter().position(|l| *l == facts.lang).unwrap_or(0) as u64);
     w.varint(u64::from(facts.parse_errors));
-    w.varint(u64::from(facts.ascii));
+    w.varint(facts.non_ascii_lines.len() as u64);
+    let mut previous = 0;
+    for &line in &facts.non_ascii_lines {
+        w.varint(u64::from(line - previous));
+        previous = line;
+    }
     w.varint(facts.symbols.len() as u64);
     for s in &facts.symbols {
         w.string(&s.name);
@@ -230,7 +236,14 @@ pub fn decode(bytes: &[u8]) -> Result<FileFacts, DecodeError> {
     let lang = r.pick(&Lang::ALL, "unknown language")?;
     let mut facts = FileFacts::empty(lang);
     facts.parse_errors = r.u32()?;
-    facts.ascii = r.varint()? != 0;
+    let n = r.count()?;
+    let mut line = 0u32;
+    for _ in 0..n {
+        line = line
+            .checked_add(r.u32()?)
+            .ok_or_else(|| DecodeError("line number overflow".into()))?;
+        facts.non_ascii_lines.push(line);
+    }
     let n = r.count()?;
     facts.symbols.reserve(n);
     for _ in 0..n {

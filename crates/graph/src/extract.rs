@@ -12,6 +12,7 @@ use crate::facts::{FileFacts, Import, Pos, RefKind, Reference, Span, Symbol, Sym
 use crate::lang::{Grammar, Lang};
 use crate::scope::Locals;
 use std::collections::HashMap;
+use std::sync::Arc;
 use streaming_iterator::StreamingIterator;
 use tree_sitter::{Node, Parser, QueryCursor, Tree};
 
@@ -70,7 +71,8 @@ impl Role {
 
 /// A file's facts together with its local scopes (for answering queries on that file).
 pub struct Analysis {
-    pub facts: FileFacts,
+    /// Shared, so that a question can put them in a view without copying them.
+    pub facts: Arc<FileFacts>,
     pub locals: Locals,
 }
 
@@ -102,7 +104,7 @@ pub fn parse(lang: Lang, src: &[u8], old: Option<&Tree>) -> Option<Tree> {
 
 /// Extracts the facts of an already parsed file.
 pub fn extract_tree(lang: Lang, tree: &Tree, src: &[u8]) -> FileFacts {
-    analyze(lang, tree, src).facts
+    Arc::into_inner(analyze(lang, tree, src).facts).expect("facts not shared yet")
 }
 
 /// Extracts the facts of an already parsed file and keeps its local scopes.
@@ -128,9 +130,12 @@ pub fn analyze(lang: Lang, tree: &Tree, src: &[u8]) -> Analysis {
         references,
         imports: raw.imports,
         parse_errors: count_errors(root),
-        ascii: src.is_ascii(),
+        non_ascii_lines: crate::facts::non_ascii_lines(src),
     };
-    Analysis { facts, locals }
+    Analysis {
+        facts: Arc::new(facts),
+        locals,
+    }
 }
 
 #[derive(Default)]

@@ -176,18 +176,31 @@ pub struct Import {
 }
 
 impl Import {
-    /// The name this import binds in the file.
-    pub fn binding(&self) -> &str {
+    /// The name this import binds in a file of `lang`: the alias, the imported name, or the
+    /// module's last segment (`fmt` for `"fmt"`, `b` for `a::b`); Python's `import a.b` binds `a`.
+    pub fn binding(&self, lang: Lang) -> &str {
         if let Some(a) = &self.alias {
             return a;
         }
         if let Some(n) = &self.name {
             return n;
         }
+        if lang == Lang::Python && !self.module.starts_with('.') {
+            return self.module.split('.').next().unwrap_or(&self.module);
+        }
         self.module
             .rsplit(['.', '/', ':'])
             .find(|s| !s.is_empty())
             .unwrap_or(&self.module)
+    }
+
+    /// The module the binding names when the import brings in a module (no `name`): `a` for
+    /// Python's `import a.b`, else the module itself.
+    pub fn bound_module(&self, lang: Lang) -> &str {
+        if lang == Lang::Python && self.alias.is_none() && !self.module.starts_with('.') {
+            return self.module.split('.').next().unwrap_or(&self.module);
+        }
+        &self.module
     }
 }
 
@@ -200,8 +213,9 @@ pub struct FileFacts {
     pub imports: Vec<Import>,
     /// Syntax errors tree-sitter recovered from; facts of the valid parts are still there.
     pub parse_errors: u32,
-    /// Whether the content is plain ASCII, so byte columns are UTF-16 columns too.
-    pub ascii: bool,
+    /// Lines holding non-ASCII bytes, ascending: on every other line byte columns are UTF-16 and
+    /// UTF-32 columns too, so converting a position needs no text.
+    pub non_ascii_lines: Vec<u32>,
 }
 
 impl FileFacts {
@@ -212,7 +226,24 @@ impl FileFacts {
             references: Vec::new(),
             imports: Vec::new(),
             parse_errors: 0,
-            ascii: true,
+            non_ascii_lines: Vec::new(),
         }
     }
+
+    /// Whether `line` is plain ASCII (byte columns are columns in every encoding).
+    pub fn line_is_ascii(&self, line: u32) -> bool {
+        self.non_ascii_lines.binary_search(&line).is_err()
+    }
+}
+
+/// The lines of `src` that hold a non-ASCII byte.
+pub fn non_ascii_lines(src: &[u8]) -> Vec<u32> {
+    if src.is_ascii() {
+        return Vec::new();
+    }
+    src.split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.is_ascii())
+        .map(|(i, _)| i as u32)
+        .collect()
 }

@@ -5,9 +5,10 @@
 
 use crate::extract::Analysis;
 use crate::facts::{Pos, RefKind, Span, Symbol, SymbolKind};
+use crate::lang::Lang;
 use crate::resolve::{FileRef, RefRef, SymRef, Target, Use, View};
 use crate::scope::LocalDef;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use tree_sitter::{Node, Tree};
 
 /// The file a question is about.
@@ -33,6 +34,9 @@ pub enum Site {
     Definition(SymRef),
     /// A local variable (its definition or a use).
     Local { name: String, def: LocalDef },
+    /// A segment of a module path in an import (`email.mime` at `mime` in
+    /// `from email.mime.text import X`).
+    Module(String),
     /// A use of a name.
     Use {
         name: String,
@@ -110,6 +114,9 @@ impl View<'_> {
         let span = node_span(&node);
         let name = String::from_utf8_lossy(&cur.src[node.byte_range()]).into_owned();
         let facts = &cur.analysis.facts;
+        if let Some(module) = import_path_prefix(&node, cur.src) {
+            return Some((Site::Module(module), span));
+        }
         if let Some(idx) = facts
             .symbols
             .iter()
@@ -123,7 +130,11 @@ impl View<'_> {
                 span,
             ));
         }
-        if let Some(def) = cur.analysis.locals.resolve(&name, node.start_byte()) {
+        // The name after a receiver (`self.x`, `this.x`, `a::x`, `pkg.X`) is never a local.
+        let qualifier = receiver_of(&node, cur.src);
+        if qualifier.is_none()
+            && let Some(def) = cur.analysis.locals.resolve(&name, node.start_byte())
+        {
             return Some((Site::Local { name, def }, span));
         }
         let i = facts
@@ -145,13 +156,6 @@ impl View<'_> {
             ));
         }
         // Not a stored use (a path segment, a builtin): read it from the tree.
-        let qualifier = node.parent().and_then(|p| {
-            let receiver = ["object", "value", "operand", "path", "module", "package"]
-                .iter()
-                .find_map(|f| p.child_by_field_name(f))?;
-            (receiver.id() != node.id())
-                .then(|| String::from_utf8_lossy(&cur.src[receiver.byte_range()]).into_owned())
-        });
         let enclosing = crate::extract::enclosing(&facts.symbols, span.start);
         Some((
             Site::Use {
@@ -169,6 +173,11 @@ impl View<'_> {
         match site {
             Site::Definition(s) => vec![Target::Symbol(*s)],
             Site::Local { .. } => Vec::new(),
+            Site::Module(module) => self
+                .module_files(cur.file, module)
+                .into_iter()
+                .map(Target::Module)
+                .collect(),
             Site::Use {
                 name,
                 qualifier,
@@ -208,6 +217,24 @@ impl View<'_> {
                 span: byte_span(cur.src, def.start, def.end),
             }];
         }
+        // A TypeScript overload signature is defined by the implementation after it.
+        if let Site::Definition(s) = &site
+            && matches!(cur.analysis.facts.lang, Lang::TypeScript | Lang::Tsx)
+        {
+            let sym = self.symbol(*s);
+            let symbols = &cur.analysis.facts.symbols;
+            if sym.kind.is_callable()
+                && let Some(last) = (s.idx as usize + 1..symbols.len()).rev().find(|&i| {
+                    let o = &symbols[i];
+                    o.name == sym.name && o.kind == sym.kind && o.container == sym.container
+                })
+            {
+                return vec![Location {
+                    file: cur.file,
+                    span: symbols[last].name_span,
+                }];
+            }
+        }
         let mut out: Vec<Location> = self
             .targets(cur, &site)
             .iter()
@@ -220,6 +247,8 @@ impl View<'_> {
     /// Every reference of `targets`.
     fn uses_of(&self, name: &str, targets: &[Target], calls_only: bool) -> Vec<RefRef> {
         let wanted: HashSet<&Target> = targets.iter().collect();
+        // Uses with the same inputs resolve alike (a method called ten times in one function).
+        let mut known: HashMap<UseKey<'_>, bool> = HashMap::new();
         self.refs_named(name)
             .into_iter()
             .filter(|r| {
@@ -227,14 +256,22 @@ impl View<'_> {
                 if calls_only && !matches!(reference.kind, RefKind::Call | RefKind::Macro) {
                     return false;
                 }
-                let resolved = self.resolve(&Use {
-                    file: r.file,
-                    name: &reference.name,
-                    qualifier: reference.qualifier.as_deref(),
-                    kind: reference.kind,
-                    enclosing: reference.enclosing,
-                });
-                resolved.iter().any(|t| wanted.contains(t))
+                let key = (
+                    r.file,
+                    reference.qualifier.as_deref(),
+                    reference.kind,
+                    reference.enclosing,
+                );
+                *known.entry(key).or_insert_with(|| {
+                    let resolved = self.resolve(&Use {
+                        file: r.file,
+                        name: &reference.name,
+                        qualifier: reference.qualifier.as_deref(),
+                        kind: reference.kind,
+                        enclosing: reference.enclosing,
+                    });
+                    resolved.iter().any(|t| wanted.contains(t))
+                })
             })
             .collect()
     }
@@ -505,11 +542,9 @@ impl View<'_> {
 
     /// `workspace/symbol`: fuzzy, ranked, at most `limit`.
     pub fn workspace_symbols(&self, query: &str, limit: usize) -> Vec<SymRef> {
+        let fuzzy = Fuzzy::new(query);
         let mut scored: Vec<(i64, SymRef)> = Vec::new();
-        let mut consider = |name: &str, symbols: &mut dyn Iterator<Item = SymRef>| {
-            let Some(score) = fuzzy_score(query, name) else {
-                return;
-            };
+        let mut consider = |score: i64, symbols: &mut dyn Iterator<Item = SymRef>| {
             for s in symbols {
                 let kind = self.symbol(s).kind;
                 let bonus = if kind.is_type_like() || kind.is_callable() {
@@ -522,32 +557,34 @@ impl View<'_> {
                 scored.push((score + bonus, s));
             }
         };
-        let shadowed: HashSet<&std::path::Path> =
-            self.overlays.iter().map(|o| o.path.as_path()).collect();
-        for (name, ids) in self.ws.symbol_names() {
-            let mut it = ids
+        for name in self.ws.name_list().iter() {
+            let Some(score) = fuzzy.score(name) else {
+                continue;
+            };
+            let mut it = self
+                .ws
+                .symbols_named(name)
                 .iter()
-                .filter(|id| {
-                    self.ws
-                        .file(id.file)
-                        .is_some_and(|f| !shadowed.contains(f.path.as_path()))
-                })
+                .filter(|id| !self.shadowed(id.file))
                 .map(|id| SymRef {
                     file: FileRef::Stored(id.file),
                     idx: id.idx,
                 });
-            consider(name, &mut it);
+            consider(score, &mut it);
         }
         for (i, o) in self.overlays.iter().enumerate() {
             for (idx, s) in o.facts.symbols.iter().enumerate() {
+                let Some(score) = fuzzy.score(&s.name) else {
+                    continue;
+                };
                 let mut it = std::iter::once(SymRef {
                     file: FileRef::Overlay(i as u32),
                     idx: idx as u32,
                 });
-                consider(&s.name, &mut it);
+                consider(score, &mut it);
             }
         }
-        scored.sort_by(|a, b| {
+        let order = |a: &(i64, SymRef), b: &(i64, SymRef)| {
             b.0.cmp(&a.0)
                 .then_with(|| {
                     self.symbol(a.1)
@@ -557,73 +594,162 @@ impl View<'_> {
                 })
                 .then_with(|| self.path(a.1.file).cmp(self.path(b.1.file)))
                 .then_with(|| a.1.idx.cmp(&b.1.idx))
-        });
+        };
+        // A short query matches thousands: order only the best `limit`.
+        if scored.len() > limit && limit > 0 {
+            scored.select_nth_unstable_by(limit - 1, order);
+            scored.truncate(limit);
+        }
+        scored.sort_by(order);
         scored.truncate(limit);
         scored.into_iter().map(|(_, s)| s).collect()
     }
 }
 
-/// How well `name` matches `query`; `None` when it does not. Exact beats prefix beats word starts
-/// (`fb` → `foo_bar`, `FooBar`) beats substring beats subsequence.
-pub fn fuzzy_score(query: &str, name: &str) -> Option<i64> {
-    if query.is_empty() {
-        return Some(0);
+/// The module a segment of a Python import's module path names: the path up to and including
+/// the segment (`..pkg.mod` at `pkg` → `..pkg`).
+fn import_path_prefix(node: &tree_sitter::Node<'_>, src: &[u8]) -> Option<String> {
+    let dotted = node.parent().filter(|p| p.kind() == "dotted_name")?;
+    let mut path = dotted;
+    if let Some(p) = dotted.parent().filter(|p| p.kind() == "relative_import") {
+        path = p;
     }
-    if name == query {
-        return Some(1000);
-    }
-    let (q, n) = (query.to_lowercase(), name.to_lowercase());
-    if n == q {
-        return Some(900);
-    }
-    if n.starts_with(&q) {
-        return Some(800 - (n.len() - q.len()) as i64);
-    }
-    let starts: String = word_starts(name)
-        .iter()
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    if starts.starts_with(&q) {
-        return Some(600 - (starts.len() - q.len()) as i64);
-    }
-    if let Some(at) = n.find(&q) {
-        return Some(500 - at as i64);
-    }
-    // A subsequence: every query character, in order.
-    let mut gaps = 0i64;
-    let mut chars = n.chars();
-    for c in q.chars() {
-        let mut skipped = 0;
-        loop {
-            match chars.next() {
-                Some(x) if x == c => break,
-                Some(_) => skipped += 1,
-                None => return None,
-            }
-        }
-        gaps += skipped;
-    }
-    Some(300 - gaps.min(250))
+    let statement = path.parent()?;
+    let is_module_path = match statement.kind() {
+        "import_from_statement" => statement.child_by_field_name("module_name")?.id() == path.id(),
+        "import_statement" => true,
+        "aliased_import" => statement.parent()?.kind() == "import_statement",
+        _ => false,
+    };
+    is_module_path
+        .then(|| String::from_utf8_lossy(&src[path.start_byte()..node.end_byte()]).into_owned())
 }
 
-/// First letters of the words of an identifier: `fooBar_baz` → `fBb`.
-fn word_starts(name: &str) -> Vec<char> {
-    let mut out = Vec::new();
-    let mut prev: Option<char> = None;
-    for c in name.chars() {
-        let start = match prev {
-            None => c.is_alphanumeric(),
-            Some(p) => {
-                (c.is_uppercase() && !p.is_uppercase())
-                    || (!p.is_alphanumeric() && c.is_alphanumeric())
-            }
-        };
-        if start {
-            out.push(c);
-        }
-        prev = Some(c);
+/// What resolving a use depends on: its file, qualifier, kind and enclosing symbol (the name is
+/// the same for all uses of one query).
+type UseKey<'a> = (FileRef, Option<&'a str>, RefKind, Option<u32>);
+
+/// Member accesses of the languages: (node kind, receiver field, member field).
+const MEMBER_ACCESS: &[(&str, &str, &str)] = &[
+    ("attribute", "object", "attribute"),
+    ("member_expression", "object", "property"),
+    ("field_expression", "value", "field"),
+    ("scoped_identifier", "path", "name"),
+    ("scoped_type_identifier", "path", "name"),
+    ("selector_expression", "operand", "field"),
+    ("qualified_type", "package", "name"),
+];
+
+/// The receiver's text when `node` is the member of a member access (`x` in `a.x`, `a::x`).
+fn receiver_of(node: &tree_sitter::Node<'_>, src: &[u8]) -> Option<String> {
+    let parent = node.parent()?;
+    let (_, receiver, member) = MEMBER_ACCESS.iter().find(|(k, _, _)| *k == parent.kind())?;
+    if parent.child_by_field_name(member)?.id() != node.id() {
+        return None;
     }
-    out
+    let receiver = parent.child_by_field_name(receiver)?;
+    Some(String::from_utf8_lossy(&src[receiver.byte_range()]).into_owned())
+}
+
+/// A compiled fuzzy query. Scores: exact beats case-insensitive equal beats prefix beats word
+/// starts (`fb` → `foo_bar`, `FooBar`) beats substring beats subsequence; `None` when the query's
+/// characters do not all appear in order. Names that do not match cost no allocation.
+pub struct Fuzzy {
+    query: String,
+    /// The query, case-folded.
+    folded: Vec<char>,
+}
+
+fn fold(c: char) -> char {
+    if c.is_ascii() {
+        c.to_ascii_lowercase()
+    } else {
+        c.to_lowercase().next().unwrap_or(c)
+    }
+}
+
+impl Fuzzy {
+    pub fn new(query: &str) -> Fuzzy {
+        Fuzzy {
+            query: query.to_owned(),
+            folded: query.chars().map(fold).collect(),
+        }
+    }
+
+    pub fn score(&self, name: &str) -> Option<i64> {
+        if self.folded.is_empty() {
+            return Some(0);
+        }
+        if name == self.query {
+            return Some(1000);
+        }
+        // Identifiers are nearly always ASCII: index their bytes; other names pay for a copy.
+        if name.is_ascii() {
+            let b = name.as_bytes();
+            self.score_units(b.len(), |i| b[i] as char)
+        } else {
+            let chars: Vec<char> = name.chars().collect();
+            self.score_units(chars.len(), |i| chars[i])
+        }
+    }
+
+    /// Scores a name of `n` characters, `at(i)` being the `i`th.
+    fn score_units(&self, n: usize, at: impl Fn(usize) -> char) -> Option<i64> {
+        let q = &self.folded;
+        // A subsequence (the weakest match) or nothing: most names stop here.
+        let mut gaps = 0i64;
+        let mut i = 0;
+        for &c in q {
+            let start = i;
+            while i < n && fold(at(i)) != c {
+                i += 1;
+            }
+            if i == n {
+                return None;
+            }
+            gaps += (i - start) as i64;
+            i += 1;
+        }
+        let matches_at = |from: usize| (0..q.len()).all(|j| fold(at(from + j)) == q[j]);
+        if matches_at(0) {
+            return Some(if n == q.len() {
+                900
+            } else {
+                800 - (n - q.len()) as i64
+            });
+        }
+        // The first word starts spell the query (`fb` → `foo_bar`).
+        let (mut starts, mut matched) = (0usize, 0usize);
+        let mut prev: Option<char> = None;
+        for i in 0..n {
+            let c = at(i);
+            if is_word_start(prev, c) {
+                if matched == starts && matched < q.len() && fold(c) == q[matched] {
+                    matched += 1;
+                }
+                starts += 1;
+            }
+            prev = Some(c);
+        }
+        if matched == q.len() {
+            return Some(600 - (starts - q.len()) as i64);
+        }
+        if let Some(at) = (1..=n - q.len()).find(|&i| matches_at(i)) {
+            return Some(500 - at as i64);
+        }
+        Some(300 - gaps.min(250))
+    }
+}
+
+/// Whether `c` starts a word of an identifier (`fooBar_baz`: `f`, `B`, `b`), given the character
+/// before it.
+fn is_word_start(prev: Option<char>, c: char) -> bool {
+    match prev {
+        None => c.is_alphanumeric(),
+        Some(p) => {
+            (c.is_uppercase() && !p.is_uppercase()) || (!p.is_alphanumeric() && c.is_alphanumeric())
+        }
+    }
 }
 
 fn byte_span(src: &[u8], start: usize, end: usize) -> Span {
@@ -657,4 +783,34 @@ fn line_of(src: &[u8], byte: usize) -> String {
         .position(|b| *b == b'\n')
         .map_or(src.len(), |i| start + i);
     String::from_utf8_lossy(&src[start..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fuzzy;
+
+    #[test]
+    fn fuzzy_ranks_exact_prefix_word_starts_substring_subsequence() {
+        let f = Fuzzy::new("fb");
+        let scores: Vec<Option<i64>> =
+            ["fb", "FB", "fbx", "foo_bar", "FooBar", "xfbx", "fxxb", "bf"]
+                .iter()
+                .map(|n| f.score(n))
+                .collect();
+        assert_eq!(scores[0], Some(1000), "exact");
+        assert_eq!(scores[1], Some(900), "equal but for case");
+        assert_eq!(scores[2], Some(799), "prefix, one character more");
+        assert_eq!(scores[3], Some(600), "word starts");
+        assert_eq!(scores[4], Some(600), "word starts, camel case");
+        assert_eq!(scores[5], Some(499), "substring at 1");
+        assert_eq!(scores[6], Some(298), "subsequence with two skipped");
+        assert_eq!(scores[7], None, "out of order");
+        assert_eq!(Fuzzy::new("").score("anything"), Some(0));
+        assert_eq!(Fuzzy::new("grtr").score("Greeter"), Some(297));
+        assert_eq!(
+            Fuzzy::new("é").score("CAFÉ"),
+            Some(497),
+            "non-ASCII folds too"
+        );
+    }
 }

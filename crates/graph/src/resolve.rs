@@ -8,7 +8,8 @@
 use crate::facts::{FileFacts, Import, RefKind, SymbolKind};
 use crate::lang::Lang;
 use crate::workspace::{FileId, WorkspaceGraph};
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -57,10 +58,15 @@ pub enum Tier {
     Workspace,
 }
 
-/// A workspace's stored facts with the editor's buffers on top.
+/// A workspace's stored facts with the editor's buffers on top. Made for one question: it
+/// remembers module lookups while it lives (a `references` resolves thousands of uses).
 pub struct View<'a> {
     pub ws: &'a WorkspaceGraph,
     pub overlays: &'a [Overlay],
+    /// Stored files that an overlay replaces.
+    shadow: Vec<FileId>,
+    /// `module_files` answers: (from, module) → files.
+    modules: RefCell<HashMap<(FileRef, String), Vec<FileRef>>>,
 }
 
 /// A use of a name to resolve.
@@ -77,6 +83,18 @@ pub struct Use<'a> {
 const SELF_NAMES: [&str; 5] = ["self", "this", "Self", "cls", "super()"];
 
 impl<'a> View<'a> {
+    pub fn new(ws: &'a WorkspaceGraph, overlays: &'a [Overlay]) -> View<'a> {
+        View {
+            ws,
+            overlays,
+            shadow: overlays
+                .iter()
+                .filter_map(|o| ws.file_id(&o.path))
+                .collect(),
+            modules: RefCell::default(),
+        }
+    }
+
     pub fn facts(&self, f: FileRef) -> &'a FileFacts {
         match f {
             FileRef::Stored(id) => &self.ws.file(id).expect("a live file id").facts,
@@ -91,12 +109,8 @@ impl<'a> View<'a> {
         }
     }
 
-    fn shadowed(&self, id: FileId) -> bool {
-        !self.overlays.is_empty()
-            && self
-                .ws
-                .file(id)
-                .is_some_and(|f| self.overlays.iter().any(|o| o.path == f.path))
+    pub(crate) fn shadowed(&self, id: FileId) -> bool {
+        self.shadow.contains(&id)
     }
 
     /// The file at `path`: the open buffer if there is one.
@@ -243,7 +257,7 @@ impl<'a> View<'a> {
         let top = |s: &SymRef| !self.symbol(*s).kind.is_member();
         let in_dir: Vec<Target> = candidates
             .iter()
-            .filter(|s| s.file != u.file && top(s) && self.dir_of(s.file) == dir)
+            .filter(|s| s.file != u.file && top(s) && same_dir(self.dir_of(s.file), dir))
             .map(|s| Target::Symbol(*s))
             .collect();
         if !in_dir.is_empty() {
@@ -264,10 +278,10 @@ impl<'a> View<'a> {
     fn through_imports(&self, file: FileRef, binding: &str) -> Option<Vec<Target>> {
         let facts = self.facts(file);
         let lang = facts.lang;
-        for import in facts.imports.iter().filter(|i| i.binding() == binding) {
+        for import in facts.imports.iter().filter(|i| i.binding(lang) == binding) {
             match import.name.as_deref() {
                 Some("*") | None => {
-                    let modules = self.module_files(file, &import.module);
+                    let modules = self.module_files(file, import.bound_module(lang));
                     if !modules.is_empty() {
                         return Some(modules.into_iter().map(Target::Module).collect());
                     }
@@ -375,10 +389,10 @@ impl<'a> View<'a> {
             .facts(u.file)
             .imports
             .iter()
-            .find(|i| i.binding() == head)
+            .find(|i| i.binding(lang) == head)
         {
             let base = match import.name.as_deref() {
-                None | Some("*") => import.module.clone(),
+                None | Some("*") => import.bound_module(lang).to_owned(),
                 Some(name) => join_module(lang, &import.module, name),
             };
             let module = segments[1..]
@@ -393,6 +407,14 @@ impl<'a> View<'a> {
             if !members.is_empty() {
                 return Some((Tier::Imported, members));
             }
+            // A submodule: `errors` in `email.errors.HeaderDefect`.
+            let nested = self.module_files(u.file, &join_module(lang, &module, u.name));
+            if !nested.is_empty() {
+                return Some((
+                    Tier::Imported,
+                    nested.into_iter().map(Target::Module).collect(),
+                ));
+            }
         }
         // Rust and friends: `crate::a::f`, `super::f` name modules without an import.
         if matches!(lang, Lang::Rust) && segments.len() > 1
@@ -405,10 +427,15 @@ impl<'a> View<'a> {
             }
         }
 
-        // A type (`Shape::Circle`, `Config.load`): its members, nearest first.
+        // A type (`Shape::Circle`, `Config.load`): its members, nearest first, then those it
+        // inherits (`Base.__init__(self)` where `Base` defines none).
         let owned = self.members_ranked(u.file, u.name, Some(last));
         if let Some(found) = owned {
             return Some(found);
+        }
+        let inherited = self.members_of(u.file, last, u.name, true);
+        if !inherited.is_empty() {
+            return Some((Tier::Workspace, inherited));
         }
         // Anything else: members of that name, nearest first; then any symbol of that name.
         if let Some(found) = self.members_ranked(u.file, u.name, None) {
@@ -525,7 +552,7 @@ impl<'a> View<'a> {
         let dir = self.dir_of(file);
         let in_dir: Vec<Target> = all
             .iter()
-            .filter(|s| self.dir_of(s.file) == dir)
+            .filter(|s| same_dir(self.dir_of(s.file), dir))
             .map(|s| Target::Symbol(*s))
             .collect();
         if !in_dir.is_empty() {
@@ -539,14 +566,20 @@ impl<'a> View<'a> {
 
     /// The files of a module as `from` names it, by the conventions of its language.
     pub fn module_files(&self, from: FileRef, module: &str) -> Vec<FileRef> {
+        let key = (from, module.to_owned());
+        if let Some(files) = self.modules.borrow().get(&key) {
+            return files.clone();
+        }
         let lang = self.facts(from).lang;
         let dir = self.dir_of(from);
-        match lang {
+        let files = match lang {
             Lang::Python => self.python_module(dir, module),
             Lang::TypeScript | Lang::Tsx | Lang::JavaScript => self.js_module(dir, module),
             Lang::Rust => self.rust_module(dir, module),
             Lang::Go => self.go_package(module),
-        }
+        };
+        self.modules.borrow_mut().insert(key, files.clone());
+        files
     }
 
     fn python_module(&self, dir: &Path, module: &str) -> Vec<FileRef> {
@@ -735,5 +768,11 @@ pub fn normalize(path: &Path) -> PathBuf {
 
 /// A `use` of the import binding this reference names, if it is one (for `references` of modules).
 pub fn import_binding<'f>(facts: &'f FileFacts, name: &str) -> Option<&'f Import> {
-    facts.imports.iter().find(|i| i.binding() == name)
+    facts.imports.iter().find(|i| i.binding(facts.lang) == name)
+}
+
+/// Directory equality on the graph's normalized relative paths: bytes, without `Path`'s
+/// component-wise comparison.
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a.as_os_str() == b.as_os_str()
 }

@@ -6,7 +6,7 @@ use crate::facts::{FileFacts, Symbol};
 use crate::lang::Lang;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A content hash: xxh3-128 of the bytes, seeded with the language (the same bytes in a `.js` and
 /// a `.ts` file, an empty file say, have different facts).
@@ -86,6 +86,27 @@ pub struct WorkspaceGraph {
     by_stem: HashMap<Box<str>, Vec<FileId>>,
     symbol_count: usize,
     ref_count: usize,
+    /// The distinct symbol names in one buffer, for fuzzy search: scanning them is a walk through
+    /// contiguous memory instead of a pointer chase per name. Built on first use after a change.
+    name_list: OnceLock<NameList>,
+}
+
+/// Distinct names, concatenated.
+#[derive(Debug, Default)]
+pub struct NameList {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl NameList {
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let name = &self.text[start..end as usize];
+            start = end as usize;
+            name
+        })
+    }
 }
 
 impl WorkspaceGraph {
@@ -101,6 +122,7 @@ impl WorkspaceGraph {
             by_stem: HashMap::new(),
             symbol_count: 0,
             ref_count: 0,
+            name_list: OnceLock::new(),
         }
     }
 
@@ -150,11 +172,17 @@ impl WorkspaceGraph {
         self.refs_by_name.get(name).map_or(&[], Vec::as_slice)
     }
 
-    /// Every distinct symbol name, for fuzzy search.
-    pub fn symbol_names(&self) -> impl Iterator<Item = (&str, &[SymbolId])> {
-        self.symbols_by_name
-            .iter()
-            .map(|(k, v)| (k.as_ref(), v.as_slice()))
+    /// Every distinct symbol name, packed for a fast scan; [`WorkspaceGraph::symbols_named`]
+    /// gives each one's symbols.
+    pub fn name_list(&self) -> &NameList {
+        self.name_list.get_or_init(|| {
+            let mut list = NameList::default();
+            for name in self.symbols_by_name.keys() {
+                list.text.push_str(name);
+                list.ends.push(list.text.len() as u32);
+            }
+            list
+        })
     }
 
     pub fn files_in_dir(&self, dir: &Path) -> &[FileId] {
@@ -183,6 +211,7 @@ impl WorkspaceGraph {
             }
             self.remove(&path);
         }
+        self.name_list = OnceLock::new();
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
@@ -229,6 +258,7 @@ impl WorkspaceGraph {
 
     /// Removes the file at `path`; returns it.
     pub fn remove(&mut self, path: &Path) -> Option<FileEntry> {
+        self.name_list = OnceLock::new();
         let id = self.by_path.remove(path)?;
         let entry = self.files.get_mut(id as usize)?.take()?;
         for s in &entry.facts.symbols {

@@ -512,7 +512,8 @@ fn syntax_errors_keep_the_facts_of_the_valid_parts() {
 fn non_utf8_bytes_and_empty_files_do_not_break_extraction() {
     let facts = extract(Lang::Rust, b"fn caf\xe9() {}\nfn ok() { caf\xe9(); }\n");
     assert!(facts.symbols.iter().any(|s| s.name == "ok"));
-    assert!(!facts.ascii);
+    assert_eq!(facts.non_ascii_lines, [0, 1]);
+    assert!(facts.line_is_ascii(2));
     for lang in Lang::ALL {
         assert_eq!(extract(lang, b"").symbols.len(), 0);
     }

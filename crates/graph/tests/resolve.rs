@@ -50,12 +50,9 @@ impl Fixture {
         let analysis = analyze(lang, &tree, self.cursor_text.as_bytes());
         let overlays = vec![Overlay {
             path: self.cursor_file.clone(),
-            facts: Arc::new(analysis.facts.clone()),
+            facts: analysis.facts.clone(),
         }];
-        let view = View {
-            ws: &self.ws,
-            overlays: &overlays,
-        };
+        let view = View::new(&self.ws, &overlays);
         let cur = Current {
             file: FileRef::Overlay(0),
             tree: &tree,
@@ -399,4 +396,67 @@ fn unsaved_buffers_win_over_stored_facts() {
             "the stored symbol is shadowed"
         )
     });
+}
+
+#[test]
+fn a_name_after_a_receiver_is_never_a_local() {
+    // `self.addr` is the property, not the local variable of the same name.
+    let file = "class A:\n    @property\n    def addr(self):\n        return 1\n\n    def show(self):\n        addr = 2\n        return self.ad$0dr\n";
+    assert_eq!(def(&[("a.py", file)]), ["a.py:3:9"]);
+    let ts = "class A {\n  total = 0;\n  constructor(total: number) {\n    this.to$0tal = total;\n  }\n}\n";
+    assert_eq!(def(&[("a.ts", ts)]), ["a.ts:2:3"]);
+}
+
+#[test]
+fn a_member_through_a_type_comes_from_its_supertypes_when_it_has_none() {
+    let base = (
+        "base.py",
+        "class Base:\n    def __init__(self, x):\n        self.x = x\n",
+    );
+    let child = (
+        "child.py",
+        "from base import Base\n\nclass Child(Base):\n    pass\n\nclass Other:\n    def __init__(self):\n        Child.__in$0it__(self, 1)\n",
+    );
+    assert_eq!(def(&[base, child]), ["base.py:2:9"]);
+}
+
+#[test]
+fn python_module_paths_and_module_bindings_lead_to_the_module_files() {
+    let files = |app: &'static str| {
+        [
+            ("email/__init__.py", "\n"),
+            ("email/mime/__init__.py", "\n"),
+            ("email/mime/text.py", "class MIMEText:\n    pass\n"),
+            (
+                "email/errors.py",
+                "class HeaderDefect(Exception):\n    pass\n",
+            ),
+            ("app.py", app),
+        ]
+    };
+    // A segment of an import's module path: the module up to it.
+    assert_eq!(
+        def(&files("from email.mi$0me.text import MIMEText\n")),
+        ["email/mime/__init__.py:1:1"]
+    );
+    assert_eq!(
+        def(&files("from email.mime.te$0xt import MIMEText\n")),
+        ["email/mime/text.py:1:1"]
+    );
+    // `import email.errors` binds `email`; through it, the submodule and its class.
+    let app =
+        "import email.errors\n\ntry:\n    pass\nexcept email.errors.Header$0Defect:\n    pass\n";
+    assert_eq!(def(&files(app)), ["email/errors.py:1:7"]);
+    let app =
+        "import email.errors\n\ntry:\n    pass\nexcept em$0ail.errors.HeaderDefect:\n    pass\n";
+    assert_eq!(def(&files(app)), ["email/__init__.py:1:1"]);
+    let app =
+        "import email.errors\n\ntry:\n    pass\nexcept email.err$0ors.HeaderDefect:\n    pass\n";
+    assert_eq!(def(&files(app)), ["email/errors.py:1:1"]);
+}
+
+#[test]
+fn a_typescript_overload_is_defined_by_its_implementation() {
+    let ts = "export function pick(a: string): string;\nexport function pi$0ck(a: number): number;\nexport function pick(a: any): any {\n  return a;\n}\n";
+    assert_eq!(def(&[("a.ts", ts)]), ["a.ts:3:17"]);
 }
