@@ -5,7 +5,7 @@
 use crate::StoreError;
 use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
@@ -103,5 +103,82 @@ fn damaged(path: &Path) -> impl Fn(sqlite::Error) -> StoreError + Copy + '_ {
     move |e| StoreError::Corrupt {
         path: path.into(),
         detail: e.message.unwrap_or_else(|| "unreadable SQLite file".into()),
+    }
+}
+
+/// Keeps the write-ahead log small. SQLite checkpoints on its own only when no reader overlaps
+/// the commit; the indexer reads while it writes, and the log then grew to the size of every
+/// write ever made (1.1 GB for 160 MB of Rust). The writer thread checkpoints through a connection
+/// of its own once the log passes [`Checkpointer::LIMIT`], and empties it when it stops.
+pub(crate) struct Checkpointer {
+    path: PathBuf,
+    wal: PathBuf,
+    limit: u64,
+    conn: Option<sqlite::Connection>,
+}
+
+impl Checkpointer {
+    pub(crate) const LIMIT: u64 = 32 << 20;
+
+    pub(crate) fn new(path: PathBuf, limit: u64) -> Checkpointer {
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        Checkpointer {
+            path,
+            wal: PathBuf::from(wal),
+            limit,
+            conn: None,
+        }
+    }
+
+    pub(crate) fn after_write(&mut self) {
+        let size = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
+        if size > self.limit {
+            self.checkpoint();
+        }
+    }
+
+    pub(crate) fn finish(&mut self) {
+        self.checkpoint();
+    }
+
+    /// Copies the log into the database and truncates it; readers in the way make it partial,
+    /// and the next write tries again.
+    fn checkpoint(&mut self) {
+        let started = std::time::Instant::now();
+        if self.conn.is_none() {
+            match sqlite::Connection::open(&self.path) {
+                Ok(conn) => {
+                    let _ = conn.execute("PRAGMA busy_timeout = 200");
+                    self.conn = Some(conn);
+                }
+                Err(e) => {
+                    tracing::warn!("cannot open the store to checkpoint it: {e}");
+                    return;
+                }
+            }
+        }
+        let conn = self.conn.as_ref().expect("opened above");
+        let outcome = conn
+            .prepare("PRAGMA wal_checkpoint(TRUNCATE)")
+            .and_then(|mut stmt| {
+                let mut out = Vec::new();
+                while stmt.next()? == sqlite::State::Row {
+                    out = (0..3)
+                        .map(|i| stmt.read::<i64, _>(i).unwrap_or(-1))
+                        .collect();
+                }
+                Ok(out)
+            });
+        match outcome {
+            Ok(v) => tracing::debug!(
+                busy = v.first(),
+                frames = v.get(1),
+                copied = v.get(2),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "store checkpoint"
+            ),
+            Err(e) => tracing::debug!("store checkpoint failed: {e}"),
+        }
     }
 }

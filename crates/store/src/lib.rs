@@ -104,6 +104,9 @@ impl Store {
     fn start(db: DbInstance, path: Option<PathBuf>, schema_version: u32) -> Store {
         let (jobs, queue) = mpsc::channel::<Job>();
         let writer_db = db.clone();
+        let mut checkpoints = path
+            .clone()
+            .map(|p| file::Checkpointer::new(p, file::Checkpointer::LIMIT));
         let writer = std::thread::Builder::new()
             .name("maestro-store-writer".into())
             .spawn(move || {
@@ -113,6 +116,12 @@ impl Store {
                     if catch_unwind(AssertUnwindSafe(|| job(&writer_db))).is_err() {
                         tracing::error!("a store write panicked; it was not applied");
                     }
+                    if let Some(c) = checkpoints.as_mut() {
+                        c.after_write();
+                    }
+                }
+                if let Some(c) = checkpoints.as_mut() {
+                    c.finish();
                 }
             })
             .expect("spawning the store writer thread");
@@ -147,10 +156,9 @@ impl Store {
         self.read_script(script, params)
     }
 
-    /// Runs a script given at run time, read-only: for `maestro graph query`, where the script is
-    /// the user's. cozo refuses any mutation in it; the error says so.
-    /// Runs a script that may not change anything: a mutation (`:put`, `:rm`, `::remove`,
-    /// `::index create`, …) is [`StoreError::ReadOnly`]. For scripts people and agents write.
+    /// Runs a script given at run time (`maestro graph query`: the script is the user's) that may
+    /// not change anything: a mutation (`:put`, `:rm`, `::remove`, `::index create`, …) is
+    /// [`StoreError::ReadOnly`].
     pub fn query_read_only(&self, script: &str, params: Params) -> Result<NamedRows, StoreError> {
         // cozo's parser panics on some malformed scripts (`?[x] := ` with nothing after).
         let run = catch_unwind(AssertUnwindSafe(|| {

@@ -282,3 +282,47 @@ fn kept_stores_are_named_by_readable_utc_time() {
     assert_eq!(backup::utc_stamp(951_782_400), "20000229-000000Z");
     assert_eq!(backup::utc_stamp(1_795_223_517), "20261121-011157Z");
 }
+
+#[test]
+fn the_checkpointer_empties_a_write_ahead_log_that_a_reader_kept_growing() {
+    let dir = TempDir::new().unwrap();
+    let path = db_in(&dir);
+    let store = Store::open(&path).unwrap();
+    // A reader holding a snapshot: SQLite's own checkpoints copy nothing past it.
+    let reader = sqlite::Connection::open(&path).unwrap();
+    reader.execute("BEGIN; SELECT count(*) FROM cozo;").unwrap();
+    let columns: Vec<String> = ["ws", "path", "hash", "lang", "size", "mtime_ns"]
+        .map(String::from)
+        .to_vec();
+    for batch in 0..10 {
+        let rows = (0..2000)
+            .map(|i| {
+                vec![
+                    DataValue::from(format!("w{batch}")),
+                    DataValue::from(format!("src/file_{i}.py")),
+                    DataValue::from("00112233445566778899aabbccddeeff"),
+                    DataValue::from("python"),
+                    DataValue::from(1000i64),
+                    DataValue::from(1i64),
+                ]
+            })
+            .collect();
+        store
+            .queue_import(vec![("file", NamedRows::new(columns.clone(), rows))])
+            .wait()
+            .unwrap();
+    }
+    let wal = sibling(&path, "-wal");
+    let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    assert!(len(&wal) > 1 << 20, "the log grew: {}", len(&wal));
+    let before = len(&path);
+    reader.execute("COMMIT;").unwrap();
+    drop(reader);
+    file::Checkpointer::new(path.clone(), 0).after_write();
+    assert_eq!(len(&wal), 0, "truncated");
+    assert!(len(&path) > before, "copied into the database");
+    let count = store
+        .query_read_only("?[count(ws)] := *file{ws}", Params::new())
+        .unwrap();
+    assert_eq!(count.rows[0][0], DataValue::from(20_000i64));
+}
