@@ -383,6 +383,7 @@ fn editor_figures(env: &TestEnv, corpus: &Corpus) {
     let mut references = Vec::new();
     let mut symbols = Vec::new();
     let mut unopened = Vec::new();
+    let mut slowest_refs: Vec<(Duration, String, usize)> = Vec::new();
     let (mut resolved, mut found_refs, mut found_syms) = (0, 0, 0);
     while definition.len() < QUERIES {
         let f = rng.below(corpus.files.len());
@@ -416,7 +417,9 @@ fn editor_figures(env: &TestEnv, corpus: &Corpus) {
         params["context"] = json!({"includeDeclaration": false});
         let (d, r) = timed(&mut lsp, "textDocument/references", params);
         references.push(d);
-        found_refs += r.as_array().map_or(0, Vec::len);
+        let n = r.as_array().map_or(0, Vec::len);
+        found_refs += n;
+        slowest_refs.push((d, name.clone(), n));
         let query: String = name.chars().take(2 + rng.below(5)).collect();
         let (d, r) = timed(&mut lsp, "workspace/symbol", json!({"query": query}));
         symbols.push(d);
@@ -447,6 +450,13 @@ fn editor_figures(env: &TestEnv, corpus: &Corpus) {
         &symbols,
     );
     row("definition, file not open (parsed from disk)", W, &unopened);
+    slowest_refs.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let slowest: Vec<String> = slowest_refs
+        .iter()
+        .take(5)
+        .map(|(d, name, n)| format!("{name} {:.1} ms ({n} found)", d.as_secs_f64() * 1e3))
+        .collect();
+    println!("  slowest references: {}", slowest.join(", "));
     println!(
         "  ({resolved} of {QUERIES} names have a definition; {:.0} references and {:.0} symbols per answer on average)",
         found_refs as f64 / QUERIES as f64,

@@ -320,8 +320,8 @@ fn unsaved_buffers_are_what_the_answers_are_about() {
             json!({"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}}),
         );
     }
-    // Rename `helper` to `twice` in util.py, insert lines above it, and call it from main.py,
-    // all without saving.
+    // Rename `helper` to `twice` in util.py, insert lines above it, import it in main.py and
+    // call it there, all without saving.
     let edited_util = format!("import os\n\n{}", UTIL_PY.replace("helper", "twice"));
     lsp.rpc.notify(
         "textDocument/didChange",
@@ -329,15 +329,20 @@ fn unsaved_buffers_are_what_the_answers_are_about() {
                "contentChanges": [{"text": edited_util}]}),
     );
     let end = at(MAIN_PY, "return helper(21)", 0, 0);
+    let import_end = at(MAIN_PY, "Greeter\n", 0, 7);
     lsp.rpc.notify(
         "textDocument/didChange",
         json!({"textDocument": {"uri": main, "version": 2},
-               "contentChanges": [{"range": {"start": end, "end": end}, "text": "twice(2)\n    "}]}),
+               "contentChanges": [
+                   {"range": {"start": end, "end": end}, "text": "twice(2)\n    "},
+                   {"range": {"start": import_end, "end": import_end}, "text": ", twice"}]}),
     );
-    let edited_main = MAIN_PY.replace(
-        "    return helper(21)",
-        "    twice(2)\n    return helper(21)",
-    );
+    let edited_main = MAIN_PY
+        .replace(
+            "    return helper(21)",
+            "    twice(2)\n    return helper(21)",
+        )
+        .replace("Greeter\n", "Greeter, twice\n");
     let r = result(lsp.rpc.request(
         "textDocument/definition",
         json!({"textDocument": {"uri": main}, "position": at(&edited_main, "twice(2)", 0, 1)}),

@@ -58,6 +58,9 @@ pub enum Tier {
     Workspace,
 }
 
+/// Candidates and the tier that found them.
+type Ranked = (Tier, Vec<Target>);
+
 /// A workspace's stored facts with the editor's buffers on top. Made for one question: it
 /// remembers module lookups while it lives (a `references` resolves thousands of uses).
 pub struct View<'a> {
@@ -67,6 +70,10 @@ pub struct View<'a> {
     shadow: Vec<FileId>,
     /// `module_files` answers: (from, module) → files.
     modules: RefCell<HashMap<(FileRef, String), Vec<FileRef>>>,
+    /// `members_ranked` answers: (from, "name\0owner") → members.
+    members: RefCell<HashMap<(FileRef, String), Option<Ranked>>>,
+    /// `supertypes` answers: (from, type) → the names it extends or implements.
+    supers: RefCell<HashMap<(FileRef, String), Vec<String>>>,
 }
 
 /// A use of a name to resolve.
@@ -92,6 +99,8 @@ impl<'a> View<'a> {
                 .filter_map(|o| ws.file_id(&o.path))
                 .collect(),
             modules: RefCell::default(),
+            members: RefCell::default(),
+            supers: RefCell::default(),
         }
     }
 
@@ -252,9 +261,34 @@ impl<'a> View<'a> {
                 return Some((Tier::SameFile, members));
             }
         }
+        // Beyond its file and its imports a bare name is visible only where the language makes
+        // it so: Go's package (its directory), Rust's macros (the crate). Elsewhere the name is
+        // a builtin or a global (`len`, `Promise`), and a workspace symbol of that name is not
+        // it, unless an import binds the name from a module that was not found, or a glob import
+        // could not be followed: then nearest first. TypeScript's ambient declarations
+        // (`.d.ts`) are global.
+        let lang = facts.lang;
+        let unresolved_import = facts
+            .imports
+            .iter()
+            .any(|i| i.binding(lang) == u.name || i.name.as_deref() == Some("*"));
+        let package = lang == Lang::Go;
+        let crate_wide = lang == Lang::Rust && u.kind == RefKind::Macro;
+        let ambient = matches!(lang, Lang::TypeScript | Lang::Tsx | Lang::JavaScript);
+        if !(package || crate_wide || unresolved_import || ambient) {
+            return None;
+        }
         let candidates = self.symbols_named(u.name);
-        let dir = self.dir_of(u.file);
         let top = |s: &SymRef| !self.symbol(*s).kind.is_member();
+        if ambient && !unresolved_import {
+            let declared: Vec<Target> = candidates
+                .iter()
+                .filter(|s| top(s) && self.path(s.file).to_string_lossy().ends_with(".d.ts"))
+                .map(|s| Target::Symbol(*s))
+                .collect();
+            return (!declared.is_empty()).then_some((Tier::Workspace, declared));
+        }
+        let dir = self.dir_of(u.file);
         let in_dir: Vec<Target> = candidates
             .iter()
             .filter(|s| s.file != u.file && top(s) && same_dir(self.dir_of(s.file), dir))
@@ -262,6 +296,9 @@ impl<'a> View<'a> {
             .collect();
         if !in_dir.is_empty() {
             return Some((Tier::SameDir, in_dir));
+        }
+        if package {
+            return None;
         }
         let anywhere: Vec<Target> = candidates
             .iter()
@@ -481,6 +518,16 @@ impl<'a> View<'a> {
 
     /// The names a type extends or implements, from the inheritance references inside it.
     fn supertypes(&self, file: FileRef, owner: &str) -> Vec<String> {
+        let key = (file, owner.to_owned());
+        if let Some(found) = self.supers.borrow().get(&key) {
+            return found.clone();
+        }
+        let found = self.supertypes_uncached(file, owner);
+        self.supers.borrow_mut().insert(key, found.clone());
+        found
+    }
+
+    fn supertypes_uncached(&self, file: FileRef, owner: &str) -> Vec<String> {
         let mut out = Vec::new();
         let mut types: Vec<SymRef> = self
             .facts(file)
@@ -520,6 +567,21 @@ impl<'a> View<'a> {
         name: &str,
         owner: Option<&str>,
     ) -> Option<(Tier, Vec<Target>)> {
+        let key = (file, format!("{name}\0{}", owner.unwrap_or("")));
+        if let Some(found) = self.members.borrow().get(&key) {
+            return found.clone();
+        }
+        let found = self.members_ranked_uncached(file, name, owner);
+        self.members.borrow_mut().insert(key, found.clone());
+        found
+    }
+
+    fn members_ranked_uncached(
+        &self,
+        file: FileRef,
+        name: &str,
+        owner: Option<&str>,
+    ) -> Option<(Tier, Vec<Target>)> {
         let same = self.members_in(&[file], name, owner);
         if !same.is_empty() {
             return Some((Tier::SameFile, same));
@@ -535,10 +597,24 @@ impl<'a> View<'a> {
         if all.is_empty() {
             return None;
         }
-        let imported: HashSet<FileRef> = self
-            .facts(file)
+        // Only imports that may name a candidate's module are resolved: their last segment is
+        // the module stem of a candidate file (Go packages are directories: all of them).
+        let facts = self.facts(file);
+        let stems: HashSet<&str> = all
+            .iter()
+            .filter_map(|s| crate::workspace::module_stem(self.path(s.file)))
+            .collect();
+        let may_name_a_candidate = |module: &str| {
+            facts.lang == Lang::Go
+                || module
+                    .rsplit(['.', '/', ':'])
+                    .find(|s| !s.is_empty())
+                    .is_none_or(|last| stems.contains(last))
+        };
+        let imported: HashSet<FileRef> = facts
             .imports
             .iter()
+            .filter(|i| may_name_a_candidate(&i.module))
             .flat_map(|i| self.module_files(file, &i.module))
             .collect();
         let from_imports: Vec<Target> = all
@@ -706,11 +782,7 @@ impl<'a> View<'a> {
                     .filter_map(|c| c.to_str())
                     .collect();
                 let file_stem = crate::workspace::module_stem(path)?;
-                if path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .is_some_and(|s| matches!(s, "__init__" | "mod" | "index"))
-                {
+                if crate::workspace::is_package_file(path) {
                     // The package file stands for its directory, already in `module`.
                 } else {
                     module.push(file_stem);

@@ -292,13 +292,29 @@ fn remove_from<T>(map: &mut HashMap<Box<str>, Vec<T>>, key: &str, gone: impl Fn(
     }
 }
 
-/// The name a module file is imported by: the file stem, or the directory's name for package
-/// files (`__init__.py`, `mod.rs`, `index.ts`, `lib.rs`).
+/// The name a module file is imported by: the file stem, or the directory's name for the package
+/// files of its language (`__init__.py`, `mod.rs`, `index.ts`); Python's `mod.py` is `mod`.
 pub fn module_stem(path: &Path) -> Option<&str> {
     let stem = path.file_stem()?.to_str()?;
     let stem = stem.strip_suffix(".d").unwrap_or(stem);
-    if matches!(stem, "__init__" | "mod" | "index") {
+    if is_package_file(path) {
         return path.parent()?.file_name()?.to_str();
     }
     Some(stem)
+}
+
+/// Whether the file stands for its directory: `__init__.py`, `mod.rs`, `index.ts` (`.js`, ...).
+pub fn is_package_file(path: &Path) -> bool {
+    let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+        return false;
+    };
+    let stem = stem.strip_suffix(".d").unwrap_or(stem);
+    match crate::Lang::of_path(path) {
+        Some(crate::Lang::Python) => stem == "__init__",
+        Some(crate::Lang::Rust) => stem == "mod",
+        Some(crate::Lang::TypeScript | crate::Lang::Tsx | crate::Lang::JavaScript) => {
+            stem == "index"
+        }
+        _ => false,
+    }
 }

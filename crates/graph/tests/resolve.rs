@@ -460,3 +460,67 @@ fn a_typescript_overload_is_defined_by_its_implementation() {
     let ts = "export function pick(a: string): string;\nexport function pi$0ck(a: number): number;\nexport function pick(a: any): any {\n  return a;\n}\n";
     assert_eq!(def(&[("a.ts", ts)]), ["a.ts:3:17"]);
 }
+
+#[test]
+fn a_bare_name_is_visible_only_where_the_language_makes_it_so() {
+    // Python: `len` here is the builtin, not another module's function of that name.
+    let other = ("tools/other.py", "def len(x):\n    return 0\n");
+    assert!(def(&[other, ("app.py", "def f(xs):\n    return le$0n(xs)\n")]).is_empty());
+    // ... and references of that function leave the builtin's calls out.
+    let refs = fixture(&[
+        ("tools/other.py", "def le$0n(x):\n    return 0\n"),
+        ("app.py", "def f(xs):\n    return len(xs)\n"),
+    ])
+    .references(false);
+    assert!(refs.is_empty(), "{refs:?}");
+    // An import whose module is not in the workspace still names the symbol, nearest first.
+    assert_eq!(
+        def(&[
+            ("vendor/lib/helpers.py", "def helper():\n    pass\n"),
+            (
+                "app.py",
+                "from somewhere.else import helper\n\nhel$0per()\n"
+            ),
+        ]),
+        ["vendor/lib/helpers.py:1:5"]
+    );
+    // Go: the package is the directory.
+    assert_eq!(
+        def(&[
+            ("pkg/a.go", "package pkg\n\nfunc Helper() {}\n"),
+            ("pkg/b.go", "package pkg\n\nfunc Use() { Hel$0per() }\n"),
+        ]),
+        ["pkg/a.go:3:6"]
+    );
+    assert!(
+        def(&[
+            ("other/a.go", "package other\n\nfunc Helper() {}\n"),
+            ("pkg/b.go", "package pkg\n\nfunc Use() { Hel$0per() }\n"),
+        ])
+        .is_empty()
+    );
+    // TypeScript: ambient declarations are global; another module's export is not.
+    assert_eq!(
+        def(&[
+            (
+                "types/globals.d.ts",
+                "declare function track(event: string): void;\n"
+            ),
+            (
+                "src/app.ts",
+                "export function run() {\n  tra$0ck('x');\n}\n"
+            ),
+        ]),
+        ["types/globals.d.ts:1:18"]
+    );
+    assert!(
+        def(&[
+            ("src/util.ts", "export function track(event: string) {}\n"),
+            (
+                "src/app.ts",
+                "export function run() {\n  tra$0ck('x');\n}\n"
+            ),
+        ])
+        .is_empty()
+    );
+}
