@@ -16,7 +16,7 @@
 
 use maestro_graph::Lang;
 use maestro_tests::bench::{dir_bytes, header, quantile, row, rss_kib, time};
-use maestro_tests::{Lsp, TestEnv, file_uri, maestro_bin};
+use maestro_tests::{Lsp, Rng, TestEnv, file_uri, maestro_bin};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -323,21 +323,6 @@ fn ctags_run(dir: &Path, tags: &Path) -> Option<(Duration, usize)> {
         .count();
     let _ = std::fs::remove_file(tags);
     Some((runs[1], lines))
-}
-
-/// A deterministic generator (xorshift), so runs pick the same positions.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 /// The names in a file, from its syntax tree: (line, UTF-16 column, the name).

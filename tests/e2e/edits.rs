@@ -2,23 +2,8 @@
 //! server reads back equals the text got by applying them in order. The expected text comes from a
 //! model written here, independently of the server's rope code.
 
-use maestro_tests::{Lsp, TestEnv, file_uri};
+use maestro_tests::{Lsp, Rng, TestEnv, file_uri};
 use serde_json::{Value, json};
-
-/// A deterministic generator (xorshift), so a failure replays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// The document as the editor has it.
 struct Model {

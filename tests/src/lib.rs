@@ -556,6 +556,23 @@ pub fn file_uri(path: &Path) -> String {
     uri
 }
 
+/// A deterministic generator (xorshift), so a failing test or a benchmark run replays.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
 /// What the benchmark programs share: timing, percentiles, memory.
 pub mod bench {
     use std::time::{Duration, Instant};

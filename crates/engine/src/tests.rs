@@ -422,6 +422,17 @@ mod graph {
         );
     }
 
+    /// The fixture repository, indexed, and a UTF-16 client: keep the engine and the directory
+    /// alive as long as the client.
+    async fn indexed() -> (Engine, tempfile::TempDir, std::path::PathBuf, Client) {
+        let engine = engine();
+        let dir = repo();
+        let root = dir.path().canonicalize().unwrap();
+        let c = Client::hello(&engine, "utf-16").await;
+        ready(&engine, &c, &root).await;
+        (engine, dir, root, c)
+    }
+
     fn at(uri: &str, line: u32, character: u32) -> Value {
         json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}})
     }
@@ -478,11 +489,7 @@ mod graph {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn definition_references_hover_symbols_and_calls_answer_from_the_index() {
-        let engine = engine();
-        let dir = repo();
-        let root = dir.path().canonicalize().unwrap();
-        let c = Client::hello(&engine, "utf-16").await;
-        ready(&engine, &c, &root).await;
+        let (_engine, _dir, root, c) = indexed().await;
         let app = path_to_uri(&root.join("pkg/app.py"));
         let lib = path_to_uri(&root.join("pkg/lib.py"));
 
@@ -574,11 +581,7 @@ mod graph {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn unsaved_edits_are_answered_from_the_buffer() {
-        let engine = engine();
-        let dir = repo();
-        let root = dir.path().canonicalize().unwrap();
-        let c = Client::hello(&engine, "utf-16").await;
-        ready(&engine, &c, &root).await;
+        let (_engine, _dir, root, c) = indexed().await;
         let lib = path_to_uri(&root.join("pkg/lib.py"));
         let app = path_to_uri(&root.join("pkg/app.py"));
         let text = std::fs::read_to_string(root.join("pkg/lib.py")).unwrap();
@@ -605,11 +608,7 @@ mod graph {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn datalog_queries_are_read_only() {
-        let engine = engine();
-        let dir = repo();
-        let root = dir.path().canonicalize().unwrap();
-        let c = Client::hello(&engine, "utf-16").await;
-        ready(&engine, &c, &root).await;
+        let (_engine, _dir, _, c) = indexed().await;
         let rows = c
             .call(
                 method::GRAPH_QUERY,
@@ -640,11 +639,7 @@ mod graph {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn bad_positions_and_uris_get_clear_answers() {
-        let engine = engine();
-        let dir = repo();
-        let root = dir.path().canonicalize().unwrap();
-        let c = Client::hello(&engine, "utf-16").await;
-        ready(&engine, &c, &root).await;
+        let (_engine, _dir, root, c) = indexed().await;
         let app = path_to_uri(&root.join("pkg/app.py"));
         let err = c
             .call(method::GRAPH_DEFINITION, at(&app, 999, 0))

@@ -171,7 +171,7 @@ fn text(node: Node<'_>, src: &[u8]) -> String {
     String::from_utf8_lossy(&src[node.byte_range()]).into_owned()
 }
 
-fn span(node: Node<'_>) -> Span {
+pub(crate) fn span(node: Node<'_>) -> Span {
     let (s, e) = (node.start_position(), node.end_position());
     Span {
         start: Pos {

@@ -78,20 +78,6 @@ fn is_name(node: &Node<'_>) -> bool {
         && (node.kind().ends_with("identifier") || node.kind() == "constant")
 }
 
-fn node_span(node: &Node<'_>) -> Span {
-    let (s, e) = (node.start_position(), node.end_position());
-    Span {
-        start: Pos {
-            line: s.row as u32,
-            col: s.column as u32,
-        },
-        end: Pos {
-            line: e.row as u32,
-            col: e.column as u32,
-        },
-    }
-}
-
 /// The name node at (or just before) a byte offset.
 fn name_node_at<'t>(tree: &'t Tree, byte: usize) -> Option<Node<'t>> {
     let root = tree.root_node();
@@ -111,7 +97,7 @@ impl View<'_> {
     /// What the name at `byte` in the current file is.
     pub fn site(&self, cur: &Current<'_>, byte: usize) -> Option<(Site, Span)> {
         let node = name_node_at(cur.tree, byte)?;
-        let span = node_span(&node);
+        let span = crate::extract::span(node);
         let name = String::from_utf8_lossy(&cur.src[node.byte_range()]).into_owned();
         let facts = &cur.analysis.facts;
         if let Some(module) = import_path_prefix(&node, cur.src) {
@@ -206,6 +192,14 @@ impl View<'_> {
         }
     }
 
+    /// The name of the first symbol among `targets` (modules have none).
+    fn symbol_name(&self, targets: &[Target]) -> Option<String> {
+        targets.iter().find_map(|t| match t {
+            Target::Symbol(s) => Some(self.symbol(*s).name.clone()),
+            Target::Module(_) => None,
+        })
+    }
+
     /// `textDocument/definition`.
     pub fn definition(&self, cur: &Current<'_>, byte: usize) -> Vec<Location> {
         let Some((site, _)) = self.site(cur, byte) else {
@@ -295,10 +289,7 @@ impl View<'_> {
             return out;
         }
         let targets = self.targets(cur, &site);
-        let Some(name) = targets.iter().find_map(|t| match t {
-            Target::Symbol(s) => Some(self.symbol(*s).name.clone()),
-            Target::Module(_) => None,
-        }) else {
+        let Some(name) = self.symbol_name(&targets) else {
             return Vec::new();
         };
         let mut out: Vec<Location> = self
@@ -340,7 +331,7 @@ impl View<'_> {
                 {
                     out.push(Location {
                         file: cur.file,
-                        span: node_span(&node),
+                        span: crate::extract::span(node),
                     });
                 }
                 continue;
@@ -372,10 +363,7 @@ impl View<'_> {
                 .collect();
         }
         let targets = self.targets(cur, &site);
-        let Some(name) = targets.iter().find_map(|t| match t {
-            Target::Symbol(s) => Some(self.symbol(*s).name.clone()),
-            Target::Module(_) => None,
-        }) else {
+        let Some(name) = self.symbol_name(&targets) else {
             return Vec::new();
         };
         let wanted: HashSet<&Target> = targets.iter().collect();
