@@ -116,4 +116,14 @@ fn up_prints_status_and_editor_setup() {
     let json = env.json(&repo, &["up", "--json"]);
     assert_eq!(json["index"]["files"], 1, "{json}");
     assert!(text(&out.stderr).contains("started the maestro daemon"));
+    // `status` registers the repository it runs in but does not index it; `up` does.
+    let quiet = env.git_repo("quiet");
+    env.ok(&quiet, &["status"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let log = std::fs::read_to_string(env.log_file()).unwrap();
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("symbols") && l.contains(quiet.to_str().unwrap())),
+        "status indexed: {log}"
+    );
 }

@@ -254,7 +254,6 @@ impl Engine {
             tracing::info!(root = %info.root.display(), id = %info.id, "workspace opened");
             self.emit(Event::WorkspaceOpened(info.clone()));
         }
-        self.ensure_index(&info);
         Ok(info)
     }
 

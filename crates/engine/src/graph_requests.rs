@@ -5,7 +5,7 @@
 
 use crate::code_graph::{IndexState, WorkspaceIndex};
 use crate::document::Syntax;
-use crate::engine::{Engine, store_error};
+use crate::engine::Engine;
 use crate::session::{Reply, Session};
 use crate::text::{column_from_bytes, column_to_bytes, line_of, path_to_uri, uri_to_path};
 use futures::FutureExt;
@@ -69,6 +69,20 @@ struct Buffers {
 }
 
 impl Buffers {
+    /// The open documents under `root` as overlays (paths relative to it), but `except`.
+    fn overlays_in(&self, root: &Path, except: Option<&Path>) -> Vec<Overlay> {
+        self.docs
+            .iter()
+            .filter(|(p, _, _)| Some(p.as_path()) != except)
+            .filter_map(|(p, _, s)| {
+                Some(Overlay {
+                    path: p.strip_prefix(root).ok()?.to_path_buf(),
+                    facts: s.analysis.facts.clone(),
+                })
+            })
+            .collect()
+    }
+
     /// The URI of a path: the editor's own for an open document (which may not be a file).
     fn uri_of(&self, path: &Path) -> String {
         self.docs
@@ -352,8 +366,9 @@ impl Session {
                 // had not finished as the request came: a second pass right after it would
                 // report nothing done.
                 let first = !index.first_pass_done();
+                let state = self.state.clone();
                 async move {
-                    engine.remember_workspace_quietly(&info).await;
+                    engine.remember_workspace(&state, &info).await?;
                     if !index.loaded(LOAD_WAIT).await {
                         return Err(RpcError::internal(
                             "the workspace's graph did not load in time",
@@ -545,16 +560,7 @@ impl Engine {
             for index in &indexes {
                 let graph = index.graph.read().unwrap();
                 let root = &index.info.root;
-                let overlays: Vec<Overlay> = buffers
-                    .docs
-                    .iter()
-                    .filter_map(|(p, _, s)| {
-                        Some(Overlay {
-                            path: p.strip_prefix(root).ok()?.to_path_buf(),
-                            facts: s.analysis.facts.clone(),
-                        })
-                    })
-                    .collect();
+                let overlays = buffers.overlays_in(root, None);
                 let view = View::new(&graph, &overlays);
                 let mut pos = Positions {
                     encoding: buffers.encoding,
@@ -619,16 +625,7 @@ impl Engine {
                     &empty
                 }
             };
-            let overlays: Vec<Overlay> = buffers
-                .docs
-                .iter()
-                .filter_map(|(p, _, s)| {
-                    Some(Overlay {
-                        path: p.strip_prefix(&root).ok()?.to_path_buf(),
-                        facts: s.analysis.facts.clone(),
-                    })
-                })
-                .collect();
+            let overlays = buffers.overlays_in(&root, None);
             let view = View::new(graph, &overlays);
             let file = view.file_at(&rel).ok_or_else(stale)?;
             let idx = view
@@ -690,25 +687,6 @@ impl Engine {
         .await
         .map_err(RpcError::internal)?
     }
-
-    /// Records a workspace opened by `maestro/index` in the store, logging a failure.
-    async fn remember_workspace_quietly(&self, info: &maestro_protocol::WorkspaceInfo) {
-        let root = info.root.to_string_lossy();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        if let Err(e) = self
-            .store()
-            .upsert_workspace(&info.id, &root, &info.name, info.kind, now)
-            .await
-        {
-            tracing::warn!(
-                "recording workspace {}: {}",
-                info.root.display(),
-                store_error(e).message
-            );
-        }
-    }
 }
 
 /// A file's parse when no editor has it open (cached while the file stays the same).
@@ -725,22 +703,13 @@ fn parse_from_disk(engine: &Engine, path: &Path) -> Result<Arc<Syntax>, RpcError
 
 /// The buffers inside `root` as overlays, with the asked file among them; returns its index.
 fn overlays(root: &Path, buffers: &Buffers, asked: &Asked) -> (Vec<Overlay>, u32) {
-    let rel = |p: &Path| {
-        p.strip_prefix(root)
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|_| p.to_path_buf())
-    };
-    let mut out: Vec<Overlay> = buffers
-        .docs
-        .iter()
-        .filter(|(p, _, _)| p.starts_with(root) && *p != asked.path)
-        .map(|(p, _, s)| Overlay {
-            path: rel(p),
-            facts: s.analysis.facts.clone(),
-        })
-        .collect();
+    let mut out = buffers.overlays_in(root, Some(&asked.path));
+    // The asked file is in the view even outside the root (answered from itself).
     out.push(Overlay {
-        path: rel(&asked.path),
+        path: asked
+            .path
+            .strip_prefix(root)
+            .map_or_else(|_| asked.path.clone(), Path::to_path_buf),
         facts: asked.syntax.analysis.facts.clone(),
     });
     let current = (out.len() - 1) as u32;

@@ -148,8 +148,13 @@ impl Session {
                 now(Ok(Value::Null))
             }
             method::WORKSPACE_OPEN => {
-                let opened = parse_params::<WorkspaceOpenParams>(method, params)
-                    .and_then(|p| self.engine.open_workspace(&self.state, &p.path));
+                let opened = parse_params::<WorkspaceOpenParams>(method, params).and_then(|p| {
+                    let info = self.engine.open_workspace(&self.state, &p.path)?;
+                    if p.index {
+                        self.engine.ensure_index(&info);
+                    }
+                    Ok(info)
+                });
                 match opened {
                     Ok(info) => {
                         let (engine, state) = (self.engine.clone(), self.state.clone());

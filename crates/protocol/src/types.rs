@@ -97,6 +97,21 @@ pub enum WorkspaceKind {
 pub struct WorkspaceOpenParams {
     /// Any path inside the workspace; the daemon finds the repository root.
     pub path: PathBuf,
+    /// Index the workspace (and watch it) if that has not started yet. Editors and the graph
+    /// commands do; `maestro status` only registers.
+    #[serde(default = "yes")]
+    pub index: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl WorkspaceOpenParams {
+    /// Opens (and indexes) the workspace around `path`.
+    pub fn new(path: PathBuf) -> WorkspaceOpenParams {
+        WorkspaceOpenParams { path, index: true }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -43,7 +43,14 @@ pub async fn status(paths: &Paths, json: bool, up: bool) -> anyhow::Result<i32> 
     let opened = match here {
         Ok((cwd, kind)) if up || kind == WorkspaceKind::Git => c
             .client
-            .request::<_, WorkspaceInfo>(method::WORKSPACE_OPEN, WorkspaceOpenParams { path: cwd })
+            .request::<_, WorkspaceInfo>(
+                method::WORKSPACE_OPEN,
+                // `up` indexes below; `status` only registers.
+                WorkspaceOpenParams {
+                    path: cwd,
+                    index: false,
+                },
+            )
             .await
             .map(Some)
             .map_err(|e| e.to_string()),

@@ -251,7 +251,7 @@ impl Link {
         let info = self
             .call(
                 method::WORKSPACE_OPEN,
-                to_value(&WorkspaceOpenParams { path }),
+                to_value(&WorkspaceOpenParams::new(path)),
             )
             .await?;
         serde_json::from_value(info).map_err(RpcError::internal)
@@ -266,7 +266,7 @@ impl Link {
             .retain(|p| *p != path);
         self.call(
             method::WORKSPACE_CLOSE,
-            to_value(&WorkspaceOpenParams { path }),
+            to_value(&WorkspaceOpenParams::new(path)),
         )
         .await
         .map(drop)
