@@ -228,6 +228,29 @@ impl<'a> View<'a> {
     }
 
     pub fn resolve_tiered(&self, u: &Use<'_>) -> Option<(Tier, Vec<Target>)> {
+        // An imported name (`from m import x`, `import { x } from './m'`, `export { x } from`):
+        // its qualifier is the module, not a receiver.
+        if u.kind == RefKind::Import {
+            if let Some(module) = u.qualifier {
+                let lang = self.facts(u.file).lang;
+                let files = self.module_files(u.file, module);
+                let found = self.top_level_in(&files, u.name);
+                if !found.is_empty() {
+                    return Some((Tier::Imported, found));
+                }
+                let nested = self.module_files(u.file, &join_module(lang, module, u.name));
+                if !nested.is_empty() {
+                    return Some((
+                        Tier::Imported,
+                        nested.into_iter().map(Target::Module).collect(),
+                    ));
+                }
+            }
+            return self.resolve_plain(&Use {
+                qualifier: None,
+                ..*u
+            });
+        }
         match u.qualifier {
             None => self.resolve_plain(u),
             Some(q) => self.resolve_qualified(u, q),
@@ -268,10 +291,11 @@ impl<'a> View<'a> {
         // could not be followed: then nearest first. TypeScript's ambient declarations
         // (`.d.ts`) are global.
         let lang = facts.lang;
-        let unresolved_import = facts
-            .imports
-            .iter()
-            .any(|i| i.binding(lang) == u.name || i.name.as_deref() == Some("*"));
+        let unresolved_import = facts.imports.iter().any(|i| {
+            i.binding(lang) == u.name
+                || matches!(i.name.as_deref(), Some("*"))
+                || i.name.as_deref() == Some(u.name)
+        });
         let package = lang == Lang::Go;
         let crate_wide = lang == Lang::Rust && u.kind == RefKind::Macro;
         let ambient = matches!(lang, Lang::TypeScript | Lang::Tsx | Lang::JavaScript);

@@ -524,3 +524,37 @@ fn a_bare_name_is_visible_only_where_the_language_makes_it_so() {
         .is_empty()
     );
 }
+
+#[test]
+fn an_imported_name_resolves_through_its_module_not_as_a_member() {
+    let files = [
+        (
+            "src/ajax/types.ts",
+            "export interface AjaxConfig {\n  timeout?: number;\n}\n",
+        ),
+        (
+            "src/operators/timeout.ts",
+            "export function timeout(ms: number) {\n  return ms;\n}\n",
+        ),
+        (
+            "src/index.ts",
+            "export { time$0out } from './operators/timeout';\n",
+        ),
+    ];
+    assert_eq!(def(&files), ["src/operators/timeout.ts:1:17"]);
+    let files = [
+        (
+            "src/ajax/types.ts",
+            "export interface AjaxConfig {\n  timeout?: number;\n}\n",
+        ),
+        (
+            "src/operators/timeout.ts",
+            "export function timeout(ms: number) {\n  return ms;\n}\n",
+        ),
+        (
+            "src/app.ts",
+            "import { time$0out as t } from './operators/timeout';\n",
+        ),
+    ];
+    assert_eq!(def(&files), ["src/operators/timeout.ts:1:17"]);
+}
