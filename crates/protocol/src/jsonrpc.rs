@@ -55,6 +55,10 @@ pub mod code {
     pub const CONFIG_INVALID: i64 = -32093;
     /// The connection to the daemon was lost before the answer came (set by clients, never sent).
     pub const CONNECTION_LOST: i64 = -32094;
+    /// The request conflicts with what exists: a name taken, a dirty worktree, a merge conflict.
+    pub const CONFLICT: i64 = -32095;
+    /// An agent could not be started or driven (its CLI missing, a worktree that failed).
+    pub const AGENT_FAILED: i64 = -32096;
 }
 
 /// The error object of a JSON-RPC response.

@@ -4,10 +4,12 @@
 //!
 //! Architecture invariant: serde types and pure functions only, no I/O.
 
+mod agents;
 mod graph;
 pub mod jsonrpc;
 mod types;
 
+pub use agents::*;
 pub use graph::*;
 pub use jsonrpc::{
     Id, Invalid, Message, Notification, Request, Response, RpcError, code, parse_params,
@@ -77,6 +79,30 @@ pub mod method {
     /// A read-only Datalog query on the store: [`crate::GraphQueryParams`]; [`crate::GraphQueryResult`].
     pub const GRAPH_QUERY: &str = "maestro/graph.query";
 
+    // Agents. An agent is named by `name` plus any `path` inside its workspace.
+    /// [`crate::AgentSpawnParams`]; [`crate::AgentInfo`].
+    pub const AGENT_SPAWN: &str = "maestro/agent.spawn";
+    /// A new turn, or input for a turn that waits for it. [`crate::AgentSendParams`]; [`crate::AgentInfo`].
+    pub const AGENT_SEND: &str = "maestro/agent.send";
+    /// Kill the running turn (the process group); the agent becomes `done`. [`crate::AgentRef`];
+    /// [`crate::AgentInfo`].
+    pub const AGENT_STOP: &str = "maestro/agent.stop";
+    /// [`crate::AgentListParams`]; [`crate::AgentInfo`]`[]`.
+    pub const AGENT_LIST: &str = "maestro/agent.list";
+    /// [`crate::AgentRef`]; [`crate::AgentInfo`].
+    pub const AGENT_STATUS: &str = "maestro/agent.status";
+    /// A range of the agent's output. [`crate::AgentOutputRequest`]; [`crate::AgentOutputResult`].
+    pub const AGENT_OUTPUT: &str = "maestro/agent.output";
+    /// [`crate::AgentRef`]; [`crate::AgentDiffResult`].
+    pub const AGENT_DIFF: &str = "maestro/agent.diff";
+    /// Merge the agent's branch into its base. [`crate::AgentRef`]; [`crate::AgentMergeResult`].
+    pub const AGENT_MERGE: &str = "maestro/agent.merge";
+    /// Forget the agent and remove its worktree. [`crate::AgentRemoveParams`];
+    /// [`crate::AgentRemoveResult`].
+    pub const AGENT_REMOVE: &str = "maestro/agent.remove";
+    /// Tokens and dollars. [`crate::UsageParams`]; [`crate::UsageResult`].
+    pub const USAGE: &str = "maestro/usage";
+
     /// Requests that change nothing: a client may send them again when the connection broke
     /// before the answer came.
     pub const READ_ONLY: &[&str] = &[
@@ -93,6 +119,11 @@ pub mod method {
         GRAPH_CALL_OUTGOING,
         GRAPH_LOOKUP,
         GRAPH_QUERY,
+        AGENT_LIST,
+        AGENT_STATUS,
+        AGENT_OUTPUT,
+        AGENT_DIFF,
+        USAGE,
     ];
 }
 
@@ -103,6 +134,10 @@ pub mod notification {
     pub const WORKSPACE_OPENED: &str = "maestro/workspaceOpened";
     /// Long work began, advanced or ended. [`crate::ProgressParams`].
     pub const PROGRESS: &str = "maestro/progress";
+    /// An agent changed state. [`crate::AgentStatusParams`].
+    pub const AGENT_STATUS: &str = "maestro/agentStatus";
+    /// An agent printed something (batched). [`crate::AgentOutputParams`].
+    pub const AGENT_OUTPUT: &str = "maestro/agentOutput";
     /// The daemon is about to exit. [`crate::DaemonShutdownParams`].
     pub const DAEMON_SHUTDOWN: &str = "maestro/daemonShutdown";
 }

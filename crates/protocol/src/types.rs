@@ -295,6 +295,8 @@ pub enum Event {
     WorkspaceOpened(WorkspaceInfo),
     Progress(ProgressParams),
     DaemonShutdown(DaemonShutdownParams),
+    AgentStatus(Box<crate::AgentStatusParams>),
+    AgentOutput(crate::AgentOutputParams),
 }
 
 impl Event {
@@ -304,6 +306,8 @@ impl Event {
             Event::WorkspaceOpened(_) => notification::WORKSPACE_OPENED,
             Event::Progress(_) => notification::PROGRESS,
             Event::DaemonShutdown(_) => notification::DAEMON_SHUTDOWN,
+            Event::AgentStatus(_) => notification::AGENT_STATUS,
+            Event::AgentOutput(_) => notification::AGENT_OUTPUT,
         }
     }
 
@@ -312,6 +316,8 @@ impl Event {
             Event::WorkspaceOpened(p) => serde_json::to_value(p),
             Event::Progress(p) => serde_json::to_value(p),
             Event::DaemonShutdown(p) => serde_json::to_value(p),
+            Event::AgentStatus(p) => serde_json::to_value(p),
+            Event::AgentOutput(p) => serde_json::to_value(p),
         };
         v.expect("event params always serialize")
     }
@@ -330,6 +336,10 @@ impl Event {
             notification::DAEMON_SHUTDOWN => {
                 serde_json::from_value(params).map(Event::DaemonShutdown)
             }
+            notification::AGENT_STATUS => {
+                serde_json::from_value(params).map(|p| Event::AgentStatus(Box::new(p)))
+            }
+            notification::AGENT_OUTPUT => serde_json::from_value(params).map(Event::AgentOutput),
             _ => return None,
         })
     }

@@ -1,0 +1,128 @@
+//! Claude Code: `claude -p --verbose --output-format stream-json`.
+
+use super::{AgentEvent, Exit, LineParser, Turn, TurnUsage, json_line, summarize, text_at, u64_at};
+use crate::classify::classify;
+use maestro_protocol::ErrorClass;
+use serde_json::Value;
+
+pub(super) fn args(turn: &Turn) -> Vec<String> {
+    let mut args: Vec<String> = Vec::new();
+    if !turn.interactive {
+        args.extend(["-p", "--verbose", "--output-format", "stream-json"].map(String::from));
+        // Headless turns cannot answer permission prompts; edits stay inside the worktree.
+        args.extend(["--permission-mode", "acceptEdits"].map(String::from));
+    }
+    if let Some(id) = &turn.session_id {
+        args.extend(["--resume".to_owned(), id.clone()]);
+    }
+    if let Some(m) = &turn.model {
+        args.extend(["--model".to_owned(), m.clone()]);
+    }
+    if let Some(p) = turn.persona.as_ref().filter(|p| !p.trim().is_empty()) {
+        args.extend(["--append-system-prompt".to_owned(), p.clone()]);
+    }
+    args.extend(turn.extra_args.iter().cloned());
+    args.push("--".to_owned());
+    args.push(turn.prompt.clone());
+    args
+}
+
+#[derive(Default)]
+pub(super) struct Parser {
+    model: Option<String>,
+    ended: bool,
+}
+
+impl LineParser for Parser {
+    fn line(&mut self, line: &str) -> Vec<AgentEvent> {
+        let map = match json_line("claude", line) {
+            Ok(m) => m,
+            Err(e) => return vec![e],
+        };
+        let v = Value::Object(map);
+        match text_at(&v, "/type") {
+            Some("system") if text_at(&v, "/subtype") == Some("init") => {
+                self.model = text_at(&v, "/model").map(str::to_owned);
+                match text_at(&v, "/session_id") {
+                    Some(id) => vec![AgentEvent::SessionStarted {
+                        session_id: id.to_owned(),
+                        model: self.model.clone(),
+                    }],
+                    None => Vec::new(),
+                }
+            }
+            Some("assistant") => content(&v),
+            Some("result") => self.result(&v),
+            // `user` (tool results), `stream_event`, `rate_limit_event` and anything newer.
+            _ => Vec::new(),
+        }
+    }
+
+    fn exit(&mut self, exit: &Exit) -> Vec<AgentEvent> {
+        super::structured_exit("claude", self.ended, exit)
+    }
+}
+
+fn content(v: &Value) -> Vec<AgentEvent> {
+    let Some(items) = v.pointer("/message/content").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| match text_at(item, "/type") {
+            Some("text") => text_at(item, "/text").map(|t| AgentEvent::Text { text: t.to_owned() }),
+            Some("tool_use") => Some(AgentEvent::ToolUse {
+                tool: text_at(item, "/name").unwrap_or("tool").to_owned(),
+                summary: summarize(item.get("input")),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Parser {
+    fn result(&mut self, v: &Value) -> Vec<AgentEvent> {
+        self.ended = true;
+        let mut events = Vec::new();
+        // `modelUsage` names the model that did the work; optional in older versions.
+        let model = v
+            .get("modelUsage")
+            .and_then(Value::as_object)
+            .and_then(|m| m.keys().next().cloned())
+            .or_else(|| self.model.clone());
+        if v.get("usage").is_some() || v.get("total_cost_usd").is_some() {
+            events.push(AgentEvent::Usage(TurnUsage {
+                model,
+                input_tokens: u64_at(v, "/usage/input_tokens"),
+                output_tokens: u64_at(v, "/usage/output_tokens"),
+                cache_read_tokens: u64_at(v, "/usage/cache_read_input_tokens"),
+                cache_write_tokens: u64_at(v, "/usage/cache_creation_input_tokens"),
+                cost_usd: v.get("total_cost_usd").and_then(Value::as_f64),
+            }));
+        }
+        let subtype = text_at(v, "/subtype").unwrap_or("success");
+        let is_error = v.get("is_error").and_then(Value::as_bool).unwrap_or(false);
+        let text = text_at(v, "/result").map(str::to_owned);
+        if subtype == "success" && !is_error {
+            events.push(AgentEvent::Result { text });
+        } else {
+            let detail = text.unwrap_or_default();
+            let (class, message) = match subtype {
+                "error_max_turns" => (
+                    ErrorClass::Agent,
+                    "claude stopped at its turn limit (--max-turns)".to_owned(),
+                ),
+                _ => (
+                    classify(&detail),
+                    format!("claude reported an error ({subtype}): {}", detail.trim()),
+                ),
+            };
+            events.push(AgentEvent::Error {
+                class,
+                message,
+                fatal: true,
+            });
+        }
+        events
+    }
+}

@@ -1,0 +1,304 @@
+//! One adapter per agent CLI: a task becomes a [`CommandSpec`] (program, arguments, environment;
+//! never a shell string), and the CLI's output lines become [`AgentEvent`]s. Parsers never fail:
+//! unknown event types and fields are ignored, and a line that cannot be read becomes a non-fatal
+//! [`AgentEvent::Error`].
+
+mod aider;
+mod claude;
+mod codex;
+mod custom;
+mod gemini;
+mod opencode;
+
+pub use custom::{CustomAgent, CustomOutput, FieldMap};
+
+use crate::classify::{classify, crash_message};
+use maestro_protocol::ErrorClass;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// The agent CLIs maestro knows how to drive.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentCli {
+    Claude,
+    Codex,
+    Gemini,
+    OpenCode,
+    Aider,
+    Custom(Box<CustomAgent>),
+}
+
+/// The built-in CLIs by name, with the program each runs by default.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("claude", "claude"),
+    ("codex", "codex"),
+    ("gemini", "gemini"),
+    ("opencode", "opencode"),
+    ("aider", "aider"),
+];
+
+impl AgentCli {
+    /// A built-in CLI by its name.
+    pub fn built_in(name: &str) -> Option<AgentCli> {
+        Some(match name {
+            "claude" => AgentCli::Claude,
+            "codex" => AgentCli::Codex,
+            "gemini" => AgentCli::Gemini,
+            "opencode" => AgentCli::OpenCode,
+            "aider" => AgentCli::Aider,
+            _ => return None,
+        })
+    }
+
+    /// The program run when the config names none.
+    pub fn default_program(&self) -> &str {
+        match self {
+            AgentCli::Claude => "claude",
+            AgentCli::Codex => "codex",
+            AgentCli::Gemini => "gemini",
+            AgentCli::OpenCode => "opencode",
+            AgentCli::Aider => "aider",
+            AgentCli::Custom(c) => &c.program,
+        }
+    }
+
+    /// The command of one turn.
+    pub fn command(&self, turn: &Turn) -> CommandSpec {
+        let args = match self {
+            AgentCli::Claude => claude::args(turn),
+            AgentCli::Codex => codex::args(turn),
+            AgentCli::Gemini => gemini::args(turn),
+            AgentCli::OpenCode => opencode::args(turn),
+            AgentCli::Aider => aider::args(turn),
+            AgentCli::Custom(c) => c.args(turn),
+        };
+        let mut env = Vec::new();
+        if matches!(self, AgentCli::OpenCode) && !turn.interactive {
+            // Without it opencode asks on stdin before running tools.
+            env.push((
+                "OPENCODE_CONFIG_CONTENT".to_owned(),
+                r#"{"permission":{"*":"allow"}}"#.to_owned(),
+            ));
+        }
+        CommandSpec {
+            program: turn.program.clone(),
+            args,
+            env,
+            cwd: turn.cwd.clone(),
+            pty: turn.interactive,
+        }
+    }
+
+    /// A fresh parser for one turn's output.
+    pub fn parser(&self) -> Box<dyn LineParser> {
+        match self {
+            AgentCli::Claude => Box::<claude::Parser>::default(),
+            AgentCli::Codex => Box::<codex::Parser>::default(),
+            AgentCli::Gemini => Box::<gemini::Parser>::default(),
+            AgentCli::OpenCode => Box::<opencode::Parser>::default(),
+            AgentCli::Aider => Box::<aider::Parser>::default(),
+            AgentCli::Custom(c) => c.parser(),
+        }
+    }
+
+    /// Whether the CLI has session ids to resume (aider has not).
+    pub fn resumes(&self) -> bool {
+        match self {
+            AgentCli::Aider => false,
+            AgentCli::Custom(c) => !c.resume_args.is_empty(),
+            _ => true,
+        }
+    }
+}
+
+/// What one turn is asked to do.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Turn {
+    /// The program to run: the configured path, else the CLI's name (looked up on PATH).
+    pub program: PathBuf,
+    pub prompt: String,
+    /// The CLI's session to resume.
+    pub session_id: Option<String>,
+    pub model: Option<String>,
+    /// Appended to the system prompt (or, for CLIs without that option, put before the prompt).
+    pub persona: Option<String>,
+    pub cwd: PathBuf,
+    /// Extra arguments from the config, placed before the prompt.
+    pub extra_args: Vec<String>,
+    /// The CLI's own terminal UI in a PTY instead of its headless protocol.
+    pub interactive: bool,
+}
+
+impl Turn {
+    /// The prompt with the persona in front, for CLIs that take no system prompt.
+    fn prompt_with_persona(&self) -> String {
+        match &self.persona {
+            Some(p) if !p.trim().is_empty() => format!("{}\n\n{}", p.trim(), self.prompt),
+            _ => self.prompt.clone(),
+        }
+    }
+}
+
+/// A process to start: never a shell string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandSpec {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Added to the daemon's environment.
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    /// Run in a PTY (interactive TUIs) rather than on pipes.
+    pub pty: bool,
+}
+
+/// Tokens and dollars reported during a turn. Usage events add up: a CLI that reports per step
+/// sends several, one that reports per turn sends one.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TurnUsage {
+    pub model: Option<String>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    /// Dollars as the CLI reported them; `None` when it reports none (priced from the table).
+    pub cost_usd: Option<f64>,
+}
+
+/// What an agent's output means.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentEvent {
+    /// The CLI's session id (to resume with), and its model when it says.
+    SessionStarted {
+        session_id: String,
+        model: Option<String>,
+    },
+    /// Text the agent wrote for the person.
+    Text {
+        text: String,
+    },
+    /// The agent used a tool: a shell command, an edit, an MCP call.
+    ToolUse {
+        tool: String,
+        summary: String,
+    },
+    Usage(TurnUsage),
+    /// The turn ended well, with the agent's final reply when it gives one.
+    Result {
+        text: Option<String>,
+    },
+    /// Something went wrong. A fatal error ends the turn as failed; a non-fatal one (an unreadable
+    /// line, a retried request) is recorded and the turn goes on.
+    Error {
+        class: ErrorClass,
+        message: String,
+        fatal: bool,
+    },
+}
+
+/// How a turn's process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    /// The end of what it wrote to stderr.
+    pub stderr_tail: String,
+}
+
+impl Exit {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// Turns one turn's output lines into events.
+pub trait LineParser: Send {
+    /// One line of output, without its line break.
+    fn line(&mut self, line: &str) -> Vec<AgentEvent>;
+    /// The process exited: the events its exit implies (a result for text agents, an error
+    /// when a structured agent ended without a result).
+    fn exit(&mut self, exit: &Exit) -> Vec<AgentEvent>;
+}
+
+/// Parses a JSON object line; anything else is a non-fatal error naming the CLI.
+fn json_line(cli: &str, line: &str) -> Result<serde_json::Map<String, Value>, AgentEvent> {
+    match serde_json::from_str::<Value>(line) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(malformed(
+            cli,
+            line,
+            &format!("a JSON {}, not an object", crate::classify::kind_of(&other)),
+        )),
+        Err(e) => Err(malformed(cli, line, &e.to_string())),
+    }
+}
+
+fn malformed(cli: &str, line: &str, why: &str) -> AgentEvent {
+    let shown: String = line.chars().take(200).collect();
+    AgentEvent::Error {
+        class: ErrorClass::Agent,
+        message: format!("unreadable line from {cli} ({why}): {shown}"),
+        fatal: false,
+    }
+}
+
+/// The ending shared by the structured CLIs: a turn that saw its result is over; otherwise the
+/// exit is explained from stderr (or called a crash).
+fn structured_exit(cli: &str, ended: bool, exit: &Exit) -> Vec<AgentEvent> {
+    if ended {
+        return Vec::new();
+    }
+    let class = match classify(&exit.stderr_tail) {
+        ErrorClass::Agent => ErrorClass::Crash,
+        other => other,
+    };
+    vec![AgentEvent::Error {
+        class,
+        message: crash_message(cli, exit, "without a result"),
+        fatal: true,
+    }]
+}
+
+/// A string field, by JSON pointer.
+fn text_at<'v>(v: &'v Value, pointer: &str) -> Option<&'v str> {
+    v.pointer(pointer).and_then(Value::as_str)
+}
+
+fn u64_at(v: &Value, pointer: &str) -> u64 {
+    v.pointer(pointer).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// A short, one-line rendering of a tool's input for summaries.
+fn summarize(input: Option<&Value>) -> String {
+    let Some(input) = input else {
+        return String::new();
+    };
+    let text = match input {
+        Value::Object(map) => {
+            // The fields that say what a tool did, in the CLIs' own names.
+            let key = [
+                "command",
+                "file_path",
+                "path",
+                "pattern",
+                "query",
+                "url",
+                "description",
+            ]
+            .into_iter()
+            .find_map(|k| map.get(k).and_then(Value::as_str));
+            match key {
+                Some(s) => s.to_owned(),
+                None => input.to_string(),
+            }
+        }
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let one_line = text.replace('\n', " ");
+    if one_line.chars().count() > 120 {
+        let cut: String = one_line.chars().take(119).collect();
+        format!("{cut}…")
+    } else {
+        one_line
+    }
+}

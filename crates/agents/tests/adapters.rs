@@ -1,0 +1,487 @@
+//! Each adapter against the exact line shapes of its CLI (../shared/agent-protocols.md): the
+//! command it builds and the events it reads.
+
+use maestro_agents::adapters::{CustomAgent, CustomOutput, FieldMap};
+use maestro_agents::{AgentCli, AgentEvent, Exit, Turn, TurnUsage};
+use maestro_protocol::ErrorClass;
+use std::path::PathBuf;
+
+fn turn(prompt: &str) -> Turn {
+    Turn {
+        program: PathBuf::from("cli"),
+        prompt: prompt.to_owned(),
+        cwd: PathBuf::from("/w"),
+        ..Turn::default()
+    }
+}
+
+fn run(cli: &AgentCli, lines: &str, exit: Exit) -> Vec<AgentEvent> {
+    let mut parser = cli.parser();
+    let mut events: Vec<AgentEvent> = lines
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .flat_map(|l| parser.line(l.trim()))
+        .collect();
+    events.extend(parser.exit(&exit));
+    events
+}
+
+fn ok() -> Exit {
+    Exit {
+        code: Some(0),
+        signal: None,
+        stderr_tail: String::new(),
+    }
+}
+
+fn failed(code: i32, stderr: &str) -> Exit {
+    Exit {
+        code: Some(code),
+        signal: None,
+        stderr_tail: stderr.to_owned(),
+    }
+}
+
+fn session(events: &[AgentEvent]) -> Option<&str> {
+    events.iter().find_map(|e| match e {
+        AgentEvent::SessionStarted { session_id, .. } => Some(session_id.as_str()),
+        _ => None,
+    })
+}
+
+fn usage(events: &[AgentEvent]) -> Vec<&TurnUsage> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Usage(u) => Some(u),
+            _ => None,
+        })
+        .collect()
+}
+
+fn last(events: &[AgentEvent]) -> &AgentEvent {
+    events.last().expect("events")
+}
+
+fn fatal_class(events: &[AgentEvent]) -> Option<ErrorClass> {
+    events.iter().find_map(|e| match e {
+        AgentEvent::Error {
+            class, fatal: true, ..
+        } => Some(*class),
+        _ => None,
+    })
+}
+
+const CLAUDE: &str = r#"
+{"type":"system","subtype":"init","session_id":"c0ffee-1","cwd":"/w","tools":["Bash","Edit"],"mcp_servers":[],"model":"claude-sonnet-4-5-20250929","permissionMode":"acceptEdits"}
+{"type":"assistant","message":{"content":[{"type":"thinking","thinking":"hmm"},{"type":"text","text":"I'll fix it."},{"type":"tool_use","id":"t1","name":"Edit","input":{"file_path":"src/lib.rs","old_string":"a","new_string":"b"}}],"usage":{"input_tokens":10,"output_tokens":5}},"session_id":"c0ffee-1","parent_tool_use_id":null,"uuid":"u1"}
+{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]},"session_id":"c0ffee-1","parent_tool_use_id":null,"uuid":"u2"}
+{"type":"rate_limit_event","rate_limit_info":{"status":"allowed"}}
+{"type":"result","subtype":"success","is_error":false,"duration_ms":1200,"duration_api_ms":900,"num_turns":2,"result":"Fixed.","session_id":"c0ffee-1","total_cost_usd":0.0123,"usage":{"input_tokens":100,"output_tokens":50,"cache_creation_input_tokens":7,"cache_read_input_tokens":300},"modelUsage":{"claude-sonnet-4-5-20250929":{"costUSD":0.0123}},"permission_denials":[]}
+"#;
+
+#[test]
+fn claude_builds_a_headless_command_and_reads_stream_json() {
+    let mut t = turn("fix the bug");
+    t.session_id = Some("c0ffee-1".into());
+    t.model = Some("opus".into());
+    t.persona = Some("You are terse.".into());
+    let spec = AgentCli::Claude.command(&t);
+    assert_eq!(
+        spec.args,
+        [
+            "-p",
+            "--verbose",
+            "--output-format",
+            "stream-json",
+            "--permission-mode",
+            "acceptEdits",
+            "--resume",
+            "c0ffee-1",
+            "--model",
+            "opus",
+            "--append-system-prompt",
+            "You are terse.",
+            "--",
+            "fix the bug"
+        ]
+    );
+    assert!(!spec.pty);
+
+    let events = run(&AgentCli::Claude, CLAUDE, ok());
+    assert_eq!(session(&events), Some("c0ffee-1"));
+    assert!(events.contains(&AgentEvent::Text {
+        text: "I'll fix it.".into()
+    }));
+    assert!(events.contains(&AgentEvent::ToolUse {
+        tool: "Edit".into(),
+        summary: "src/lib.rs".into()
+    }));
+    // Usage comes once, from the result (assistant messages' usage would count it twice).
+    let u = usage(&events);
+    assert_eq!(u.len(), 1);
+    assert_eq!(
+        (
+            u[0].input_tokens,
+            u[0].output_tokens,
+            u[0].cache_read_tokens,
+            u[0].cache_write_tokens
+        ),
+        (100, 50, 300, 7)
+    );
+    assert_eq!(u[0].cost_usd, Some(0.0123));
+    assert_eq!(u[0].model.as_deref(), Some("claude-sonnet-4-5-20250929"));
+    assert_eq!(
+        last(&events),
+        &AgentEvent::Result {
+            text: Some("Fixed.".into())
+        }
+    );
+}
+
+#[test]
+fn claude_errors_and_hangs_without_a_result_are_classified() {
+    let events = run(
+        &AgentCli::Claude,
+        r#"{"type":"result","subtype":"error_during_execution","is_error":true,"result":"API Error: 429 rate_limit_error","session_id":"s","total_cost_usd":0,"usage":{"input_tokens":0,"output_tokens":0}}"#,
+        failed(1, ""),
+    );
+    assert_eq!(fatal_class(&events), Some(ErrorClass::RateLimit));
+    // The stream ended without a result: a crash, explained by stderr when it says why.
+    let events = run(
+        &AgentCli::Claude,
+        r#"{"type":"system","subtype":"init","session_id":"s2","model":"m"}"#,
+        failed(1, "Invalid API key · Please run /login"),
+    );
+    assert_eq!(fatal_class(&events), Some(ErrorClass::Auth));
+    let events = run(&AgentCli::Claude, "", failed(137, ""));
+    assert_eq!(fatal_class(&events), Some(ErrorClass::Crash));
+    match last(&events) {
+        AgentEvent::Error { message, .. } => assert!(message.contains("code 137"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn unreadable_and_unknown_lines_never_stop_a_parser() {
+    for cli in [
+        AgentCli::Claude,
+        AgentCli::Codex,
+        AgentCli::Gemini,
+        AgentCli::OpenCode,
+    ] {
+        let mut p = cli.parser();
+        for line in [
+            "not json at all",
+            "[1,2,3]",
+            "{\"type\":\"brand_new_event\",\"x\":1}",
+            "{\"no_type\":true}",
+            "{\"type\":42}",
+            "{\"type\":\"result\",\"usage\":\"weird\"}",
+            "\u{0}\u{1}garbage{{{",
+        ] {
+            for e in p.line(line) {
+                if let AgentEvent::Error { fatal, message, .. } = &e {
+                    assert!(
+                        !fatal || message.contains("error"),
+                        "{cli:?}: {line} → {e:?}"
+                    );
+                }
+            }
+        }
+    }
+    let events = run(&AgentCli::Codex, "garbage", ok());
+    assert!(matches!(
+        &events[0],
+        AgentEvent::Error { fatal: false, message, .. } if message.contains("unreadable line from codex")
+    ));
+}
+
+const CODEX: &str = r#"
+{"type":"thread.started","thread_id":"0199a213-81c0-7800-8aa1-bbab2a035a53"}
+{"type":"turn.started"}
+{"type":"item.completed","item":{"id":"item_0","type":"reasoning","text":"**Thinking**"}}
+{"type":"item.started","item":{"id":"item_1","type":"command_execution","command":"bash -lc ls","aggregated_output":"","exit_code":null,"status":"in_progress"}}
+{"type":"item.completed","item":{"id":"item_1","type":"command_execution","command":"bash -lc ls","aggregated_output":"src\n","exit_code":0,"status":"completed"}}
+{"type":"item.completed","item":{"id":"item_2","type":"file_change","changes":[{"path":"src/lib.rs","kind":"update"}],"status":"completed"}}
+{"type":"item.completed","item":{"id":"item_3","type":"agent_message","text":"Done: fixed lib.rs"}}
+{"type":"turn.completed","usage":{"input_tokens":24763,"cached_input_tokens":24448,"output_tokens":122}}
+"#;
+
+#[test]
+fn codex_builds_exec_json_with_flags_before_resume_and_reads_items() {
+    let mut t = turn("fix");
+    t.session_id = Some("0199a213".into());
+    t.model = Some("gpt-5-codex".into());
+    let spec = AgentCli::Codex.command(&t);
+    let resume = spec.args.iter().position(|a| a == "resume").unwrap();
+    let model = spec.args.iter().position(|a| a == "-m").unwrap();
+    assert_eq!(spec.args[0..2], ["exec", "--json"]);
+    assert!(model < resume, "flags go before `resume`: {:?}", spec.args);
+    assert_eq!(spec.args[resume + 1..], ["0199a213", "fix"]);
+
+    let events = run(&AgentCli::Codex, CODEX, ok());
+    assert_eq!(
+        session(&events),
+        Some("0199a213-81c0-7800-8aa1-bbab2a035a53")
+    );
+    assert!(events.contains(&AgentEvent::ToolUse {
+        tool: "shell".into(),
+        summary: "bash -lc ls".into()
+    }));
+    assert!(events.contains(&AgentEvent::ToolUse {
+        tool: "edit".into(),
+        summary: "src/lib.rs".into()
+    }));
+    let u = usage(&events);
+    assert_eq!(
+        (
+            u[0].input_tokens,
+            u[0].cache_read_tokens,
+            u[0].output_tokens
+        ),
+        (24763, 24448, 122)
+    );
+    assert_eq!(u[0].cost_usd, None, "codex reports no dollars");
+    assert_eq!(
+        last(&events),
+        &AgentEvent::Result {
+            text: Some("Done: fixed lib.rs".into())
+        }
+    );
+
+    let failed_turn = r#"{"type":"thread.started","thread_id":"t"}
+{"type":"error","message":"Reconnecting... 1/5"}
+{"type":"turn.failed","error":{"message":"stream disconnected before completion"}}"#;
+    let events = run(&AgentCli::Codex, failed_turn, failed(1, ""));
+    assert_eq!(fatal_class(&events), Some(ErrorClass::Network));
+    // The older session line.
+    let events = run(
+        &AgentCli::Codex,
+        r#"{"type":"session_meta","payload":{"id":"old-1"}}"#,
+        failed(1, ""),
+    );
+    assert_eq!(session(&events), Some("old-1"));
+}
+
+const GEMINI: &str = r#"
+{"type":"init","timestamp":"2026-01-01T00:00:00Z","session_id":"g-1","model":"gemini-2.5-pro"}
+{"type":"message","role":"user","content":"fix it"}
+{"type":"message","role":"assistant","content":"Working","delta":true}
+{"type":"message","role":"assistant","content":" on it.","delta":true}
+{"type":"tool_use","tool_name":"run_shell_command","tool_id":"x1","parameters":{"command":"cargo test"}}
+{"type":"tool_result","tool_id":"x1","status":"success","output":"ok"}
+{"type":"result","status":"success","stats":{"total_tokens":300,"input_tokens":200,"output_tokens":100,"cached":50,"duration_ms":1000,"tool_calls":1}}
+"#;
+
+#[test]
+fn gemini_reads_stream_json_and_its_exit_codes() {
+    let spec = AgentCli::Gemini.command(&turn("fix it"));
+    assert_eq!(
+        spec.args[0..4],
+        ["-p", "fix it", "--output-format", "stream-json"]
+    );
+    let events = run(&AgentCli::Gemini, GEMINI, ok());
+    assert_eq!(session(&events), Some("g-1"));
+    assert!(events.contains(&AgentEvent::ToolUse {
+        tool: "run_shell_command".into(),
+        summary: "cargo test".into()
+    }));
+    let u = usage(&events);
+    assert_eq!(
+        (
+            u[0].input_tokens,
+            u[0].output_tokens,
+            u[0].cache_read_tokens
+        ),
+        (200, 100, 50)
+    );
+    assert_eq!(u[0].model.as_deref(), Some("gemini-2.5-pro"));
+    assert_eq!(
+        last(&events),
+        &AgentEvent::Result {
+            text: Some("Working on it.".into())
+        }
+    );
+    let events = run(
+        &AgentCli::Gemini,
+        r#"{"type":"error","severity":"error","message":"Quota exceeded for quota metric"}"#,
+        failed(1, ""),
+    );
+    assert_eq!(fatal_class(&events), Some(ErrorClass::TokenExhaustion));
+    let events = run(&AgentCli::Gemini, "", failed(53, ""));
+    match last(&events) {
+        AgentEvent::Error { message, .. } => assert!(message.contains("turn limit"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+const OPENCODE: &str = r#"
+{"type":"step_start","timestamp":1767000000000,"sessionID":"ses_abc","part":{"type":"step-start"}}
+{"type":"tool_use","timestamp":1767000000100,"sessionID":"ses_abc","part":{"type":"tool","tool":"edit","state":{"status":"completed","input":{"filePath":"a.ts","path":"a.ts"}}}}
+{"type":"text","timestamp":1767000000200,"sessionID":"ses_abc","part":{"type":"text","text":"Edited a.ts"}}
+{"type":"step_finish","timestamp":1767000000300,"sessionID":"ses_abc","part":{"type":"step-finish","cost":0.002,"tokens":{"input":100,"output":20,"reasoning":5,"cache":{"read":10,"write":3}}}}
+{"type":"step_finish","timestamp":1767000000400,"sessionID":"ses_abc","part":{"type":"step-finish","cost":0.001,"tokens":{"input":50,"output":10,"reasoning":0,"cache":{"read":0,"write":0}}}}
+"#;
+
+#[test]
+fn opencode_sums_steps_and_ends_on_exit_or_done() {
+    let mut t = turn("edit a.ts");
+    t.session_id = Some("ses_abc".into());
+    let spec = AgentCli::OpenCode.command(&t);
+    assert_eq!(
+        spec.args,
+        [
+            "run",
+            "--format",
+            "json",
+            "--session",
+            "ses_abc",
+            "edit a.ts"
+        ]
+    );
+    assert!(spec.env.iter().any(|(k, _)| k == "OPENCODE_CONFIG_CONTENT"));
+    let events = run(&AgentCli::OpenCode, OPENCODE, ok());
+    assert_eq!(session(&events), Some("ses_abc"));
+    let u = usage(&events);
+    assert_eq!(u.len(), 2);
+    assert_eq!(u[0].output_tokens, 25, "reasoning is billed as output");
+    assert_eq!(u[0].cost_usd, Some(0.002));
+    assert_eq!(
+        last(&events),
+        &AgentEvent::Result {
+            text: Some("Edited a.ts".into())
+        }
+    );
+    // `done` in newer versions ends the turn before the exit.
+    let with_done = format!("{OPENCODE}\n{{\"type\":\"done\",\"sessionID\":\"ses_abc\"}}");
+    let events = run(&AgentCli::OpenCode, &with_done, ok());
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, AgentEvent::Result { .. }))
+            .count(),
+        1
+    );
+    let events = run(
+        &AgentCli::OpenCode,
+        r#"{"type":"error","sessionID":"s","error":{"name":"ProviderAuthError","data":{"message":"Unauthorized: invalid api key"}}}"#,
+        failed(1, ""),
+    );
+    assert_eq!(fatal_class(&events), Some(ErrorClass::Auth));
+}
+
+#[test]
+fn aider_is_a_text_agent_whose_turn_ends_at_exit() {
+    let spec = AgentCli::Aider.command(&turn("add tests"));
+    assert_eq!(spec.args[0..3], ["--message", "add tests", "--yes-always"]);
+    assert!(!AgentCli::Aider.resumes());
+    let out = "Aider v0.86.1\nApplied edit to tests.py\nCommit 1a2b3c4 add tests\nTokens: 4.2k sent, 1.1k cache hit, 95 received. Cost: $0.02 message, $0.02 session.\n";
+    let events = run(&AgentCli::Aider, out, ok());
+    assert!(session(&events).is_none());
+    assert_eq!(usage(&events)[0].input_tokens, 4200);
+    assert!(
+        matches!(last(&events), AgentEvent::Result { text: Some(t) } if t.contains("Commit 1a2b3c4"))
+    );
+    let events = run(
+        &AgentCli::Aider,
+        "litellm.RateLimitError: rate limit exceeded",
+        failed(1, ""),
+    );
+    assert_eq!(fatal_class(&events), Some(ErrorClass::RateLimit));
+}
+
+#[test]
+fn custom_agents_fill_their_template_and_map_fields() {
+    let bot = AgentCli::Custom(Box::new(CustomAgent {
+        name: "bot".into(),
+        program: "bot".into(),
+        args: vec![
+            "run".into(),
+            "--prompt={prompt}".into(),
+            "--model".into(),
+            "{model}".into(),
+        ],
+        resume_args: vec!["--session".into(), "{session_id}".into()],
+        output: CustomOutput::Jsonl(Box::new(FieldMap {
+            type_field: "/kind".into(),
+            result_type: "done".into(),
+            error_type: "fail".into(),
+            session_field: "/session".into(),
+            text_field: "/text".into(),
+            error_field: "/why".into(),
+            input_tokens_field: "/usage/in".into(),
+            output_tokens_field: "/usage/out".into(),
+            cost_field: "/usage/usd".into(),
+        })),
+    }));
+    // No model, no session: the arguments that need them are left out.
+    assert_eq!(
+        bot.command(&turn("hi")).args,
+        ["run", "--prompt=hi", "--model"]
+    );
+    let mut t = turn("again");
+    t.session_id = Some("s9".into());
+    t.model = Some("m1".into());
+    assert_eq!(
+        bot.command(&t).args,
+        ["run", "--prompt=again", "--model", "m1", "--session", "s9"]
+    );
+    let events = run(
+        &bot,
+        r#"{"kind":"hello","session":"s9"}
+{"kind":"say","text":"hi there"}
+{"kind":"done","usage":{"in":5,"out":7,"usd":0.5}}"#,
+        ok(),
+    );
+    assert_eq!(session(&events), Some("s9"));
+    assert_eq!(usage(&events)[0].output_tokens, 7);
+    assert_eq!(
+        last(&events),
+        &AgentEvent::Result {
+            text: Some("hi there".into())
+        }
+    );
+    let events = run(
+        &bot,
+        r#"{"kind":"fail","why":"network unreachable"}"#,
+        failed(2, ""),
+    );
+    assert_eq!(fatal_class(&events), Some(ErrorClass::Network));
+
+    let text_bot = AgentCli::Custom(Box::new(CustomAgent {
+        name: "tb".into(),
+        program: "tb".into(),
+        args: vec![],
+        resume_args: vec![],
+        output: CustomOutput::Text,
+    }));
+    // Without `{prompt}` in the template the prompt is the last argument.
+    assert_eq!(text_bot.command(&turn("go")).args, ["go"]);
+    let events = run(&text_bot, "line one\nline two", ok());
+    assert!(
+        matches!(last(&events), AgentEvent::Result { text: Some(t) } if t == "line one\nline two")
+    );
+}
+
+#[test]
+fn interactive_turns_drop_the_headless_flags() {
+    let mut t = turn("hello");
+    t.interactive = true;
+    for cli in [
+        AgentCli::Claude,
+        AgentCli::Codex,
+        AgentCli::Gemini,
+        AgentCli::OpenCode,
+    ] {
+        let spec = cli.command(&t);
+        assert!(spec.pty);
+        for headless in ["-p", "--output-format", "exec", "--json", "run"] {
+            assert!(
+                !spec.args.iter().any(|a| a == headless),
+                "{cli:?}: {:?}",
+                spec.args
+            );
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! Agents on the wire: what clients ask of the supervisor and what it tells them.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Where an agent is in its life. `starting → working → idle ⇄ working`, `needs_input` while a
+/// running turn waits for a person, and one of `done`, `failed`, `lost` at the end of a turn that
+/// did not leave it idle (`send` starts a new turn from any of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    /// The process is being started; nothing came out of it yet.
+    Starting,
+    /// A turn is running.
+    Working,
+    /// The last turn ended well; the agent waits for the next `send`.
+    Idle,
+    /// A running turn has been quiet on what looks like a question: a person should answer.
+    NeedsInput,
+    /// Stopped by a person.
+    Done,
+    /// The last turn ended in an error (see `reason` and `errorClass`).
+    Failed,
+    /// The daemon stopped while the agent ran; its process is gone.
+    Lost,
+}
+
+impl AgentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::Starting => "starting",
+            AgentState::Working => "working",
+            AgentState::Idle => "idle",
+            AgentState::NeedsInput => "needs_input",
+            AgentState::Done => "done",
+            AgentState::Failed => "failed",
+            AgentState::Lost => "lost",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AgentState> {
+        [
+            AgentState::Starting,
+            AgentState::Working,
+            AgentState::Idle,
+            AgentState::NeedsInput,
+            AgentState::Done,
+            AgentState::Failed,
+            AgentState::Lost,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+
+    /// A turn is running (a process is alive).
+    pub fn is_running(self) -> bool {
+        matches!(
+            self,
+            AgentState::Starting | AgentState::Working | AgentState::NeedsInput
+        )
+    }
+}
+
+/// Why a turn failed, so that the message can say what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// The CLI is not installed or not on PATH.
+    NotFound,
+    /// Not logged in, bad or expired credentials.
+    Auth,
+    /// The provider throttled the agent.
+    RateLimit,
+    /// Out of tokens, credits, quota or context.
+    TokenExhaustion,
+    /// The agent could not reach its provider.
+    Network,
+    /// The process died or exited with an error the agent did not explain.
+    Crash,
+    /// The watchdog stopped a silent or over-long turn.
+    Timeout,
+    /// The agent reported an error of another kind.
+    Agent,
+}
+
+impl ErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::NotFound => "not_found",
+            ErrorClass::Auth => "auth",
+            ErrorClass::RateLimit => "rate_limit",
+            ErrorClass::TokenExhaustion => "token_exhaustion",
+            ErrorClass::Network => "network",
+            ErrorClass::Crash => "crash",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Agent => "agent",
+        }
+    }
+}
+
+/// How an agent's worktree relates to the repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Its own git worktree on branch `maestro/<name>` (the default).
+    #[default]
+    Worktree,
+    /// The workspace itself, in place.
+    None,
+}
+
+/// How the agent's process is driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentMode {
+    /// One process per turn through the CLI's structured headless protocol, on pipes.
+    #[default]
+    Headless,
+    /// The CLI's own terminal UI in a PTY, for `maestro agent attach`.
+    Interactive,
+}
+
+/// `maestro/agent.spawn`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentSpawnParams {
+    /// Hierarchical name, `-` separated: `shop-backend-api`.
+    pub name: String,
+    /// `claude`, `codex`, `gemini`, `opencode`, `aider`, or a custom agent's name from the config.
+    pub agent: String,
+    /// Any path inside the workspace.
+    pub path: PathBuf,
+    /// The first turn's prompt; without it the agent waits idle for `send`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// Branch, tag or commit to start from; default the workspace's HEAD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<Isolation>,
+    #[serde(default)]
+    pub mode: AgentMode,
+    /// A system prompt appended on every turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persona: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Overrides `agents.silence_timeout_secs` for this agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silence_timeout_secs: Option<u64>,
+    /// Overrides `agents.turn_timeout_secs` for this agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_timeout_secs: Option<u64>,
+}
+
+/// Names one agent: its name and any path inside its workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentRef {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// `maestro/agent.send`: a new turn (resuming the CLI's session), or, when the agent needs input,
+/// a line to its running process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentSendParams {
+    pub name: String,
+    pub path: PathBuf,
+    pub prompt: String,
+}
+
+/// `maestro/agent.remove`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentRemoveParams {
+    pub name: String,
+    pub path: PathBuf,
+    /// Remove even with uncommitted changes in the worktree (they are lost).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `maestro/agent.list`: the agents of the workspace around `path`, or of every workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentListParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+/// Tokens and dollars.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageTotals {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub cost_usd: f64,
+}
+
+impl UsageTotals {
+    pub fn add(&mut self, other: &UsageTotals) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.cost_usd += other.cost_usd;
+    }
+}
+
+/// An agent as clients see it (`maestro/agent.list`, `maestro/agentStatus`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentInfo {
+    pub name: String,
+    /// The workspace's id and root.
+    pub workspace: String,
+    pub workspace_root: PathBuf,
+    /// Which CLI: `claude`, `codex`, … or a custom agent's name.
+    pub agent: String,
+    pub state: AgentState,
+    pub mode: AgentMode,
+    pub isolation: Isolation,
+    /// Where it works: its worktree, or the workspace root without isolation.
+    pub worktree: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// The branch (or commit) it started from and merges into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// The CLI's own session id, used to resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persona: Option<String>,
+    /// Why it is failed, lost, done or needs input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<ErrorClass>,
+    /// Turns started so far.
+    pub turns: u32,
+    pub usage: UsageTotals,
+    /// `#rrggbb`, derived from the name.
+    pub color: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// Unix seconds.
+    pub created_at: f64,
+    pub updated_at: f64,
+    /// Bytes of output so far (the end offset for `maestro/agent.output`).
+    pub output_bytes: u64,
+}
+
+/// `maestro/agentStatus`: an agent changed state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentStatusParams {
+    pub agent: AgentInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<AgentState>,
+    /// A person should look: it needs input, failed or was lost.
+    pub attention: bool,
+}
+
+/// `maestro/agentOutput`: bytes the agent printed, batched. `offset` counts bytes of the agent's
+/// whole output, so a client that missed a batch asks `maestro/agent.output` for the gap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentOutputParams {
+    pub workspace: String,
+    pub name: String,
+    pub offset: u64,
+    /// UTF-8 (a multi-byte character is never split between batches; invalid bytes become U+FFFD).
+    pub data: String,
+}
+
+/// `maestro/agent.output`: a range of an agent's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentOutputRequest {
+    pub name: String,
+    pub path: PathBuf,
+    /// First byte wanted; before the oldest kept byte means from there.
+    #[serde(default)]
+    pub offset: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentOutputResult {
+    /// Where `data` starts (later than asked when older output was dropped from the buffer).
+    pub offset: u64,
+    pub data: String,
+    /// The output's end: ask from here for what comes next.
+    pub end: u64,
+    /// The log file holding all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<PathBuf>,
+}
+
+/// One file of a diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffFile {
+    pub path: String,
+    /// `added`, `deleted`, `modified`, `renamed`, …
+    pub status: String,
+    pub insertions: u32,
+    pub deletions: u32,
+}
+
+/// `maestro/agent.diff`: the agent's work against its base, committed or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentDiffResult {
+    pub base: String,
+    pub files: Vec<DiffFile>,
+    pub patch: String,
+    /// Commits on the agent's branch that the base does not have.
+    pub commits: u32,
+    /// The worktree has changes that are not committed (a merge takes commits only).
+    pub uncommitted: bool,
+}
+
+/// `maestro/agent.merge`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentMergeResult {
+    /// The branch merged into.
+    pub into: String,
+    /// The base's new head, when it moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    pub fast_forward: bool,
+    /// Nothing to merge: the base already has every commit.
+    pub up_to_date: bool,
+    /// Files that conflict; when not empty nothing was changed.
+    pub conflicts: Vec<String>,
+}
+
+/// `maestro/agent.remove`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentRemoveResult {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree_removed: Option<PathBuf>,
+    /// The branch is kept when it has commits the base does not: nothing committed is lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_kept: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_deleted: Option<String>,
+}
+
+/// `maestro/usage`: sums grouped by agent, model or day.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageParams {
+    /// `agent` (default), `model` or `day`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// The workspace around this path; all workspaces without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageRow {
+    /// The agent's name, the model, or the day (`YYYY-MM-DD`, UTC).
+    pub key: String,
+    pub turns: u64,
+    #[serde(flatten)]
+    pub totals: UsageTotals,
+    /// Turns whose dollars came from the price table rather than from the agent.
+    pub priced_turns: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageResult {
+    pub by: String,
+    pub rows: Vec<UsageRow>,
+    pub total: UsageTotals,
+}
