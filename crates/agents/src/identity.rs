@@ -71,7 +71,8 @@ pub fn name_path(name: &str) -> Vec<&str> {
     name.split('-').collect()
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// FNV-1a: stable across builds and platforms, unlike `std`'s hasher.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(*b);

@@ -9,5 +9,6 @@ pub mod adapters;
 pub mod classify;
 pub mod identity;
 pub mod prices;
+pub mod worktree;
 
 pub use adapters::{AgentCli, AgentEvent, CommandSpec, Exit, LineParser, Turn, TurnUsage};
