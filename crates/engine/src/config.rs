@@ -26,16 +26,29 @@ pub type StringCheck = fn(&str) -> Result<(), String>;
 /// The type of a key's value, with its bounds.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
-    Integer { min: i64, max: i64 },
-    String { check: Option<StringCheck> },
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    Float {
+        min: f64,
+        max: f64,
+    },
+    String {
+        check: Option<StringCheck>,
+    },
+    /// An array of strings (an argument vector, a list of files).
+    List,
     Bool,
 }
 
 /// A configuration value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ConfigValue {
     Integer(i64),
+    Float(f64),
     String(String),
+    List(Vec<String>),
     Bool(bool),
 }
 
@@ -44,7 +57,12 @@ impl fmt::Display for ConfigValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigValue::Integer(i) => write!(f, "{i}"),
+            ConfigValue::Float(x) => write!(f, "{x:?}"),
             ConfigValue::String(s) => write!(f, "{s:?}"),
+            ConfigValue::List(items) => {
+                let items: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
+                write!(f, "[{}]", items.join(", "))
+            }
             ConfigValue::Bool(b) => write!(f, "{b}"),
         }
     }
@@ -54,7 +72,9 @@ impl ConfigValue {
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             ConfigValue::Integer(i) => (*i).into(),
+            ConfigValue::Float(x) => (*x).into(),
             ConfigValue::String(s) => s.clone().into(),
+            ConfigValue::List(items) => items.clone().into(),
             ConfigValue::Bool(b) => (*b).into(),
         }
     }
@@ -63,7 +83,8 @@ impl ConfigValue {
 /// One documented key.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyDef {
-    /// Dotted name: `section.key`.
+    /// Dotted name: `section.key`. A `*` part stands for any one name chosen by the user
+    /// (`agents.custom.*.program`, `prices.*.input`).
     pub key: &'static str,
     pub scope: Scope,
     pub kind: Kind,
@@ -75,16 +96,25 @@ pub struct KeyDef {
 #[derive(Debug, Clone, Copy)]
 pub enum DefaultValue {
     Integer(i64),
+    Float(f64),
     String(&'static str),
+    List(&'static [&'static str]),
     Bool(bool),
+    /// No value unless a file sets one (keys with `*` parts).
+    Unset,
 }
 
 impl DefaultValue {
     pub fn value(self) -> ConfigValue {
         match self {
             DefaultValue::Integer(i) => ConfigValue::Integer(i),
+            DefaultValue::Float(x) => ConfigValue::Float(x),
             DefaultValue::String(s) => ConfigValue::String(s.to_owned()),
+            DefaultValue::List(items) => {
+                ConfigValue::List(items.iter().map(|s| (*s).to_owned()).collect())
+            }
             DefaultValue::Bool(b) => ConfigValue::Bool(b),
+            DefaultValue::Unset => ConfigValue::String(String::new()),
         }
     }
 }
@@ -96,6 +126,14 @@ pub const WORKSPACE_NAME: &str = "workspace.name";
 pub const INDEX_MAX_FILE_BYTES: &str = "index.max_file_bytes";
 pub const INDEX_THREADS: &str = "index.threads";
 pub const INDEX_WATCH: &str = "index.watch";
+pub const AGENTS_DEFAULT: &str = "agents.default";
+pub const AGENTS_ISOLATION: &str = "agents.isolation";
+pub const AGENTS_SILENCE_TIMEOUT_SECS: &str = "agents.silence_timeout_secs";
+pub const AGENTS_TURN_TIMEOUT_SECS: &str = "agents.turn_timeout_secs";
+pub const AGENTS_NEEDS_INPUT_SECS: &str = "agents.needs_input_secs";
+pub const AGENTS_SETUP_FILES: &str = "agents.setup_files";
+pub const AGENTS_SETUP_COMMAND: &str = "agents.setup_command";
+pub const AGENTS_OUTPUT_BUFFER_BYTES: &str = "agents.output_buffer_bytes";
 
 /// Every configuration key.
 pub const KEYS: &[KeyDef] = &[
@@ -153,6 +191,313 @@ pub const KEYS: &[KeyDef] = &[
         doc: "Watch workspaces for changes made outside the editor (agents, git, builds) and re-index them; off, changes show after `maestro index`.",
     },
     KeyDef {
+        key: AGENTS_DEFAULT,
+        scope: Scope::Workspace,
+        kind: Kind::String { check: None },
+        default: DefaultValue::String("claude"),
+        doc: "The agent CLI used when `maestro agent spawn` names none: `claude`, `codex`, `gemini`, `opencode`, `aider`, or a custom agent.",
+    },
+    KeyDef {
+        key: AGENTS_ISOLATION,
+        scope: Scope::Workspace,
+        kind: Kind::String {
+            check: Some(check_isolation),
+        },
+        default: DefaultValue::String("worktree"),
+        doc: "`worktree`: each agent works in its own git worktree on branch `maestro/<name>`; `none`: agents work in the repository itself.",
+    },
+    KeyDef {
+        key: AGENTS_SILENCE_TIMEOUT_SECS,
+        scope: Scope::Workspace,
+        kind: Kind::Integer {
+            min: 0,
+            max: 7 * 24 * 3600,
+        },
+        default: DefaultValue::Integer(900),
+        doc: "The watchdog kills a turn that printed nothing for this long, and records why; 0 turns it off.",
+    },
+    KeyDef {
+        key: AGENTS_TURN_TIMEOUT_SECS,
+        scope: Scope::Workspace,
+        kind: Kind::Integer {
+            min: 0,
+            max: 7 * 24 * 3600,
+        },
+        default: DefaultValue::Integer(4 * 3600),
+        doc: "The watchdog kills a turn that runs longer than this; 0 turns it off.",
+    },
+    KeyDef {
+        key: AGENTS_NEEDS_INPUT_SECS,
+        scope: Scope::Workspace,
+        kind: Kind::Integer { min: 1, max: 3600 },
+        default: DefaultValue::Integer(5),
+        doc: "A running agent whose output stopped on an unfinished line (a question) this long ago is shown as needing input.",
+    },
+    KeyDef {
+        key: AGENTS_SETUP_FILES,
+        scope: Scope::Workspace,
+        kind: Kind::List,
+        default: DefaultValue::List(&[]),
+        doc: "Untracked files or directories copied from the repository into each new worktree, e.g. `[\".env\"]`.",
+    },
+    KeyDef {
+        key: AGENTS_SETUP_COMMAND,
+        scope: Scope::Workspace,
+        kind: Kind::List,
+        default: DefaultValue::List(&[]),
+        doc: "A command (program and arguments, no shell) run in each new worktree before the first turn, e.g. `[\"npm\", \"ci\"]`; the agent fails if it does.",
+    },
+    KeyDef {
+        key: AGENTS_OUTPUT_BUFFER_BYTES,
+        scope: Scope::User,
+        kind: Kind::Integer {
+            min: 4096,
+            max: 1 << 30,
+        },
+        default: DefaultValue::Integer(1 << 20),
+        doc: "Output of each agent kept in memory for clients that attach or fill gaps; all of it is in the agent's log file.",
+    },
+    KeyDef {
+        key: "agents.claude.path",
+        scope: Scope::User,
+        kind: Kind::String { check: None },
+        default: DefaultValue::String(""),
+        doc: "The `claude` program; empty means `claude` on the daemon's PATH.",
+    },
+    KeyDef {
+        key: "agents.claude.args",
+        scope: Scope::User,
+        kind: Kind::List,
+        default: DefaultValue::List(&[]),
+        doc: "Extra arguments for every `claude` turn, before the prompt.",
+    },
+    KeyDef {
+        key: "agents.claude.model",
+        scope: Scope::Workspace,
+        kind: Kind::String { check: None },
+        default: DefaultValue::String(""),
+        doc: "The model `claude` agents use unless spawned with `--model`; empty means the CLI's own default.",
+    },
+    KeyDef {
+        key: "agents.codex.path",
+        scope: Scope::User,
+        kind: Kind::String { check: None },
+        default: DefaultValue::String(""),
+        doc: "The `codex` program; empty means `codex` on the daemon's PATH.",
+    },
+    KeyDef {
+        key: "agents.codex.args",
+        scope: Scope::User,
+        kind: Kind::List,
+        default: DefaultValue::List(&[]),
+        doc: "Extra arguments for every `codex` turn, before the prompt.",
+    },
+    KeyDef {
+        key: "agents.codex.model",
+        scope: Scope::Workspace,
+        kind: Kind::String { check: None },
+        default: DefaultValue::String(""),
+        doc: "The model `codex` agents use unless spawned with `--model`; empty means the CLI's own default.",
+    },
+    KeyDef {
+        key: "agents.gemini.path",
+        scope: Scope::User,
+        kind: Kind::String { check: None },
+        default: DefaultValue::String(""),
+        doc: "The `gemini` program; empty means `gemini` on the daemon's PATH.",
+    },
+    KeyDef {
+        key: "agents.gemini.args",
+        scope: Scope::User,
+        kind: Kind::List,
+        default: DefaultValue::List(&[]),
+        doc: "Extra arguments for every `gemini` turn, before the prompt.",
+    },
+    KeyDef {
+        key: "agents.gemini.model",
+        scope: Scope::Workspace,
+        kind: Kind::String { check: None },
+        default: DefaultValue::String(""),
+        doc: "The model `gemini` agents use unless spawned with `--model`; empty means the CLI's own default.",
+    },
+    KeyDef {
+        key: "agents.opencode.path",
+        scope: Scope::User,
+        kind: Kind::String { check: None },
+        default: DefaultValue::String(""),
+        doc: "The `opencode` program; empty means `opencode` on the daemon's PATH.",
+    },
+    KeyDef {
+        key: "agents.opencode.args",
+        scope: Scope::User,
+        kind: Kind::List,
+        default: DefaultValue::List(&[]),
+        doc: "Extra arguments for every `opencode` turn, before the prompt.",
+    },
+    KeyDef {
+        key: "agents.opencode.model",
+        scope: Scope::Workspace,
+        kind: Kind::String { check: None },
+        default: DefaultValue::String(""),
+        doc: "The model `opencode` agents use unless spawned with `--model`; empty means the CLI's own default.",
+    },
+    KeyDef {
+        key: "agents.aider.path",
+        scope: Scope::User,
+        kind: Kind::String { check: None },
+        default: DefaultValue::String(""),
+        doc: "The `aider` program; empty means `aider` on the daemon's PATH.",
+    },
+    KeyDef {
+        key: "agents.aider.args",
+        scope: Scope::User,
+        kind: Kind::List,
+        default: DefaultValue::List(&[]),
+        doc: "Extra arguments for every `aider` turn, before the prompt.",
+    },
+    KeyDef {
+        key: "agents.aider.model",
+        scope: Scope::Workspace,
+        kind: Kind::String { check: None },
+        default: DefaultValue::String(""),
+        doc: "The model `aider` agents use unless spawned with `--model`; empty means the CLI's own default.",
+    },
+    KeyDef {
+        key: "agents.custom.*.program",
+        scope: Scope::User,
+        kind: Kind::String { check: None },
+        default: DefaultValue::Unset,
+        doc: "The program of custom agent `*` (spawn it with `--agent *`).",
+    },
+    KeyDef {
+        key: "agents.custom.*.args",
+        scope: Scope::User,
+        kind: Kind::List,
+        default: DefaultValue::Unset,
+        doc: "Its arguments: `{prompt}`, `{session_id}` and `{model}` are filled in (an argument naming a missing value is left out); without `{prompt}` the prompt comes last.",
+    },
+    KeyDef {
+        key: "agents.custom.*.resume_args",
+        scope: Scope::User,
+        kind: Kind::List,
+        default: DefaultValue::Unset,
+        doc: "Arguments added when resuming a session, e.g. `[\"--resume\", \"{session_id}\"]`; empty means it cannot resume.",
+    },
+    KeyDef {
+        key: "agents.custom.*.output",
+        scope: Scope::User,
+        kind: Kind::String {
+            check: Some(check_output),
+        },
+        default: DefaultValue::Unset,
+        doc: "`text` (lines; the turn ends at exit) or `jsonl` (one JSON object per line, read through the `*_field` pointers).",
+    },
+    KeyDef {
+        key: "agents.custom.*.type_field",
+        scope: Scope::User,
+        kind: Kind::String {
+            check: Some(check_pointer),
+        },
+        default: DefaultValue::Unset,
+        doc: "JSON pointer to a line's type, e.g. `/type`.",
+    },
+    KeyDef {
+        key: "agents.custom.*.result_type",
+        scope: Scope::User,
+        kind: Kind::String { check: None },
+        default: DefaultValue::Unset,
+        doc: "The type of the line that ends a turn well; empty means a clean exit does.",
+    },
+    KeyDef {
+        key: "agents.custom.*.error_type",
+        scope: Scope::User,
+        kind: Kind::String { check: None },
+        default: DefaultValue::Unset,
+        doc: "The type of the line that ends a turn in an error.",
+    },
+    KeyDef {
+        key: "agents.custom.*.session_field",
+        scope: Scope::User,
+        kind: Kind::String {
+            check: Some(check_pointer),
+        },
+        default: DefaultValue::Unset,
+        doc: "JSON pointer to the session id to resume with.",
+    },
+    KeyDef {
+        key: "agents.custom.*.text_field",
+        scope: Scope::User,
+        kind: Kind::String {
+            check: Some(check_pointer),
+        },
+        default: DefaultValue::Unset,
+        doc: "JSON pointer to text for the person.",
+    },
+    KeyDef {
+        key: "agents.custom.*.error_field",
+        scope: Scope::User,
+        kind: Kind::String {
+            check: Some(check_pointer),
+        },
+        default: DefaultValue::Unset,
+        doc: "JSON pointer to an error line's message.",
+    },
+    KeyDef {
+        key: "agents.custom.*.input_tokens_field",
+        scope: Scope::User,
+        kind: Kind::String {
+            check: Some(check_pointer),
+        },
+        default: DefaultValue::Unset,
+        doc: "JSON pointer to input tokens.",
+    },
+    KeyDef {
+        key: "agents.custom.*.output_tokens_field",
+        scope: Scope::User,
+        kind: Kind::String {
+            check: Some(check_pointer),
+        },
+        default: DefaultValue::Unset,
+        doc: "JSON pointer to output tokens.",
+    },
+    KeyDef {
+        key: "agents.custom.*.cost_field",
+        scope: Scope::User,
+        kind: Kind::String {
+            check: Some(check_pointer),
+        },
+        default: DefaultValue::Unset,
+        doc: "JSON pointer to dollars.",
+    },
+    KeyDef {
+        key: "prices.*.input",
+        scope: Scope::Workspace,
+        kind: Kind::Float { min: 0.0, max: 1e6 },
+        default: DefaultValue::Unset,
+        doc: "Dollars per million input tokens of models whose name starts with `*` (the longest match wins; built-in prices cover common Claude, GPT and Gemini models).",
+    },
+    KeyDef {
+        key: "prices.*.output",
+        scope: Scope::Workspace,
+        kind: Kind::Float { min: 0.0, max: 1e6 },
+        default: DefaultValue::Unset,
+        doc: "Dollars per million output tokens.",
+    },
+    KeyDef {
+        key: "prices.*.cache_read",
+        scope: Scope::Workspace,
+        kind: Kind::Float { min: 0.0, max: 1e6 },
+        default: DefaultValue::Unset,
+        doc: "Dollars per million cached input tokens read; unset bills them as input.",
+    },
+    KeyDef {
+        key: "prices.*.cache_write",
+        scope: Scope::Workspace,
+        kind: Kind::Float { min: 0.0, max: 1e6 },
+        default: DefaultValue::Unset,
+        doc: "Dollars per million input tokens written to the cache; unset bills them as input.",
+    },
+    KeyDef {
         key: WORKSPACE_NAME,
         scope: Scope::Workspace,
         kind: Kind::String { check: None },
@@ -162,7 +507,59 @@ pub const KEYS: &[KeyDef] = &[
 ];
 
 fn def(key: &str) -> Option<&'static KeyDef> {
-    KEYS.iter().find(|k| k.key == key)
+    def_of(&key_parts(key))
+}
+
+fn def_of(parts: &[String]) -> Option<&'static KeyDef> {
+    KEYS.iter().find(|k| {
+        let pattern: Vec<&str> = k.key.split('.').collect();
+        pattern.len() == parts.len() && prefix_matches(&pattern, parts)
+    })
+}
+
+fn prefix_matches(pattern: &[&str], parts: &[String]) -> bool {
+    pattern.len() >= parts.len()
+        && pattern
+            .iter()
+            .zip(parts)
+            .all(|(p, part)| *p == "*" || p == part)
+}
+
+/// Whether `parts` name a section (a table some registered key lies in).
+fn is_section(parts: &[String]) -> bool {
+    KEYS.iter().any(|k| {
+        let pattern: Vec<&str> = k.key.split('.').collect();
+        pattern.len() > parts.len() && prefix_matches(&pattern, parts)
+    })
+}
+
+/// The parts of a dotted key; a part may be quoted (`prices."gpt-4.1".input`).
+pub fn key_parts(key: &str) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut quoted = false;
+    for c in key.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(String::new()),
+            c => parts.last_mut().expect("never empty").push(c),
+        }
+    }
+    parts
+}
+
+/// A dotted key from its parts, quoting a part that is not a bare TOML key.
+pub fn key_from_parts<S: AsRef<str>>(parts: &[S]) -> String {
+    let rendered: Vec<String> = parts
+        .iter()
+        .map(|p| {
+            let p = p.as_ref();
+            let bare = !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if bare { p.to_owned() } else { format!("{p:?}") }
+        })
+        .collect();
+    rendered.join(".")
 }
 
 /// Where an effective value came from.
@@ -185,7 +582,8 @@ impl fmt::Display for Source {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigLayer {
     pub file: PathBuf,
-    pub values: BTreeMap<&'static str, ConfigValue>,
+    /// By dotted key (parts quoted where needed, see [`key_from_parts`]).
+    pub values: BTreeMap<String, ConfigValue>,
 }
 
 /// One thing wrong in a config file.
@@ -254,8 +652,9 @@ impl Config {
     /// constants of this crate.
     pub fn entry(&self, key: &str) -> ConfigEntry {
         let def = def(key).unwrap_or_else(|| panic!("unregistered config key {key}"));
+        let key = key_from_parts(&key_parts(key));
         for layer in [&self.workspace, &self.user].into_iter().flatten() {
-            if let Some(v) = layer.values.get(def.key) {
+            if let Some(v) = layer.values.get(&key) {
                 return ConfigEntry {
                     def,
                     value: v.clone(),
@@ -270,9 +669,73 @@ impl Config {
         }
     }
 
-    /// Every key's effective value, in registry order.
-    pub fn entries(&self) -> Vec<ConfigEntry> {
-        KEYS.iter().map(|k| self.entry(k.key)).collect()
+    /// Every key's effective value, in registry order; a key with `*` parts appears once per
+    /// name a file gives it (with the name filled in).
+    pub fn entries(&self) -> Vec<(String, ConfigEntry)> {
+        let mut out = Vec::new();
+        for k in KEYS {
+            if !k.key.contains('*') {
+                out.push((k.key.to_owned(), self.entry(k.key)));
+                continue;
+            }
+            let mut set: Vec<&String> = [&self.user, &self.workspace]
+                .into_iter()
+                .flatten()
+                .flat_map(|l| l.values.keys())
+                .filter(|key| def(key).is_some_and(|d| std::ptr::eq(d, k)))
+                .collect();
+            set.sort();
+            set.dedup();
+            out.extend(set.into_iter().map(|key| (key.clone(), self.entry(key))));
+        }
+        out
+    }
+
+    /// The names files give to the `*` right after `prefix` (`agents.custom` → custom agents).
+    pub fn names_under(&self, prefix: &str) -> Vec<String> {
+        let prefix = key_parts(prefix);
+        let mut names: Vec<String> = [&self.user, &self.workspace]
+            .into_iter()
+            .flatten()
+            .flat_map(|l| l.values.keys())
+            .map(|k| key_parts(k))
+            .filter(|parts| parts.len() > prefix.len() && parts.starts_with(&prefix))
+            .map(|parts| parts[prefix.len()].clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Whether a file sets the key.
+    pub fn is_set(&self, key: &str) -> bool {
+        self.entry(key).source != Source::Default
+    }
+
+    pub fn string_of(&self, key: &str) -> String {
+        match self.entry(key).value {
+            ConfigValue::String(s) => s,
+            other => unreachable!("{key} holds {other:?}; values are checked against their kind"),
+        }
+    }
+
+    pub fn integer_of(&self, key: &str) -> i64 {
+        self.integer(key)
+    }
+
+    pub fn list_of(&self, key: &str) -> Vec<String> {
+        match self.entry(key).value {
+            ConfigValue::List(items) => items,
+            other => unreachable!("{key} holds {other:?}; values are checked against their kind"),
+        }
+    }
+
+    /// A float key's value, `None` when unset.
+    pub fn float_of(&self, key: &str) -> Option<f64> {
+        match self.entry(key).value {
+            ConfigValue::Float(x) => Some(x),
+            _ => None,
+        }
     }
 
     fn integer(&self, key: &str) -> i64 {
@@ -351,7 +814,7 @@ pub fn parse_layer(file: &Path, text: &str, scope: Scope) -> Result<ConfigLayer,
         values: BTreeMap::new(),
         problems: Vec::new(),
     };
-    walk.table(table.get_ref(), "");
+    walk.table(table.get_ref(), &[]);
     walk.problems.sort_by_key(|p| p.line);
     if walk.problems.is_empty() {
         Ok(ConfigLayer {
@@ -369,22 +832,20 @@ pub fn parse_layer(file: &Path, text: &str, scope: Scope) -> Result<ConfigLayer,
 struct Walk<'t> {
     text: &'t str,
     scope: Scope,
-    values: BTreeMap<&'static str, ConfigValue>,
+    values: BTreeMap<String, ConfigValue>,
     problems: Vec<ConfigProblem>,
 }
 
 impl Walk<'_> {
-    fn table(&mut self, table: &DeTable<'_>, prefix: &str) {
+    fn table(&mut self, table: &DeTable<'_>, prefix: &[String]) {
         for (k, v) in table {
-            let key = if prefix.is_empty() {
-                k.get_ref().to_string()
-            } else {
-                format!("{prefix}.{}", k.get_ref())
-            };
+            let mut parts = prefix.to_vec();
+            parts.push(k.get_ref().to_string());
+            let key = key_from_parts(&parts);
             let line = line_of(self.text, k.span().start);
-            let is_section = KEYS.iter().any(|d| d.key.starts_with(&format!("{key}.")));
-            match (v.get_ref(), def(&key)) {
-                (DeValue::Table(inner), None) if is_section => self.table(inner, &key),
+            let is_section = is_section(&parts);
+            match (v.get_ref(), def_of(&parts)) {
+                (DeValue::Table(inner), None) if is_section => self.table(inner, &parts),
                 (_, None) if is_section => {
                     self.problem(line, &key, format!("is a section; write it as [{key}]"))
                 }
@@ -395,15 +856,15 @@ impl Walk<'_> {
                     };
                     self.problem(line, &key, message)
                 }
-                (value, Some(def)) => self.value(line, def, value),
+                (value, Some(def)) => self.value(line, def, key, value),
             }
         }
     }
 
-    fn value(&mut self, line: usize, def: &'static KeyDef, value: &DeValue<'_>) {
+    fn value(&mut self, line: usize, def: &'static KeyDef, key: String, value: &DeValue<'_>) {
         if def.scope == Scope::User && self.scope == Scope::Workspace {
             let message = "can only be set in the user's config file (it concerns the daemon), not in a repository's";
-            return self.problem(line, def.key, message.to_owned());
+            return self.problem(line, &key, message.to_owned());
         }
         let parsed = match (def.kind, value) {
             (Kind::Integer { min, max }, DeValue::Integer(i)) => {
@@ -416,6 +877,29 @@ impl Walk<'_> {
                 Ok(()) => Ok(ConfigValue::String(s.to_string())),
                 Err(why) => Err(why),
             },
+            (Kind::Float { min, max }, DeValue::Float(x)) => match x.as_str().parse::<f64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(ConfigValue::Float(n)),
+                _ => Err(format!("must be a number from {min} to {max}, got {x}")),
+            },
+            (Kind::Float { min, max }, DeValue::Integer(i)) => {
+                match i64::from_str_radix(i.as_str(), i.radix()) {
+                    Ok(n) if (min..=max).contains(&(n as f64)) => Ok(ConfigValue::Float(n as f64)),
+                    _ => Err(format!("must be a number from {min} to {max}, got {i}")),
+                }
+            }
+            (Kind::List, DeValue::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| match item.get_ref() {
+                    DeValue::String(s) => Ok(s.to_string()),
+                    other => Err(format!(
+                        "must be an array of strings; item {} is {}",
+                        i + 1,
+                        article(other.type_str())
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(ConfigValue::List),
             (Kind::Bool, DeValue::Boolean(b)) => Ok(ConfigValue::Bool(*b)),
             (kind, other) => Err(format!(
                 "must be {}, got {}",
@@ -425,9 +909,9 @@ impl Walk<'_> {
         };
         match parsed {
             Ok(v) => {
-                self.values.insert(def.key, v);
+                self.values.insert(key, v);
             }
-            Err(message) => self.problem(line, def.key, message),
+            Err(message) => self.problem(line, &key, message),
         }
     }
 
@@ -443,7 +927,9 @@ impl Walk<'_> {
 fn kind_name(kind: Kind) -> &'static str {
     match kind {
         Kind::Integer { .. } => "an integer",
+        Kind::Float { .. } => "a number",
         Kind::String { .. } => "a string",
+        Kind::List => "an array of strings",
         Kind::Bool => "true or false",
     }
 }
@@ -485,6 +971,30 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+fn check_isolation(s: &str) -> Result<(), String> {
+    match s {
+        "worktree" | "none" => Ok(()),
+        _ => Err(format!("`{s}` is not an isolation: `worktree` or `none`")),
+    }
+}
+
+fn check_output(s: &str) -> Result<(), String> {
+    match s {
+        "text" | "jsonl" => Ok(()),
+        _ => Err(format!("`{s}` is not an output format: `text` or `jsonl`")),
+    }
+}
+
+fn check_pointer(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.starts_with('/') {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not a JSON pointer: write it as `/{s}` (parts separated by `/`)"
+        ))
+    }
+}
+
 /// Accepts what `tracing`'s env filter accepts in practice: comma-separated `level` or
 /// `target=level` directives.
 fn check_log_filter(s: &str) -> Result<(), String> {
@@ -522,12 +1032,13 @@ pub fn reference_markdown() -> String {
             Scope::User => "user",
             Scope::Workspace => "user or repository",
         };
+        let default = match k.default {
+            DefaultValue::Unset => "(unset)".to_owned(),
+            d => format!("`{}`", d.value()),
+        };
         out.push_str(&format!(
-            "| `{}` | `{}` | {} | {} |\n",
-            k.key,
-            k.default.value(),
-            file,
-            k.doc
+            "| `{}` | {default} | {file} | {} |\n",
+            k.key, k.doc
         ));
     }
     out
@@ -548,7 +1059,7 @@ mod tests {
         assert_eq!(c.max_frame_bytes(), 64 << 20);
         assert_eq!(c.log_level(), "info");
         assert_eq!(c.workspace_name(), None);
-        assert!(c.entries().iter().all(|e| e.source == Source::Default));
+        assert!(c.entries().iter().all(|(_, e)| e.source == Source::Default));
     }
 
     #[test]
@@ -637,6 +1148,78 @@ mod tests {
                 .contains("can only be set in the user's config file"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn lists_numbers_and_named_tables_are_read_and_checked() {
+        let text = r#"
+[agents]
+setup_files = [".env", "config/local.json"]
+[agents.claude]
+args = ["--max-turns", "30"]
+[agents.custom.mybot]
+program = "/opt/mybot"
+output = "jsonl"
+text_field = "/text"
+[prices."gpt-4.1"]
+input = 2
+output = 8.5
+"#;
+        let user = parse(text, Scope::User).unwrap();
+        let c = Config {
+            user: Some(user),
+            workspace: None,
+        };
+        assert_eq!(c.list_of(AGENTS_SETUP_FILES), [".env", "config/local.json"]);
+        assert_eq!(c.list_of("agents.claude.args"), ["--max-turns", "30"]);
+        assert_eq!(c.list_of("agents.codex.args"), Vec::<String>::new());
+        assert_eq!(c.names_under("agents.custom"), ["mybot"]);
+        assert_eq!(c.string_of("agents.custom.mybot.program"), "/opt/mybot");
+        assert_eq!(c.names_under("prices"), ["gpt-4.1"]);
+        assert_eq!(c.float_of("prices.\"gpt-4.1\".input"), Some(2.0));
+        assert_eq!(c.float_of("prices.\"gpt-4.1\".output"), Some(8.5));
+        assert_eq!(c.float_of("prices.\"gpt-4.1\".cache_read"), None);
+        let shown: Vec<String> = c.entries().into_iter().map(|(k, _)| k).collect();
+        assert!(
+            shown.contains(&"prices.\"gpt-4.1\".input".to_owned()),
+            "{shown:?}"
+        );
+
+        let bad = r#"
+agents.setup_files = [".env", 3]
+agents.isolation = "docker"
+agents.custom.x.type_field = "type"
+agents.custom.x.colour = "red"
+prices.m.input = -1.0
+"#;
+        let ConfigError::Invalid { problems, .. } = parse(bad, Scope::User).unwrap_err() else {
+            panic!()
+        };
+        let got: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|p| (p.key.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            got[0],
+            (
+                "agents.setup_files",
+                "must be an array of strings; item 2 is an integer"
+            )
+        );
+        assert!(got[1].1.contains("`docker` is not an isolation"), "{got:?}");
+        assert!(got[2].1.contains("write it as `/type`"), "{got:?}");
+        assert_eq!(got[3].0, "agents.custom.x.colour");
+        assert!(got[3].1.starts_with("unknown key"), "{got:?}");
+        assert!(got[4].1.contains("from 0 to"), "{got:?}");
+        // A cloned repository cannot choose which program runs as an agent.
+        let err = parse(
+            "[agents.custom.x]\nprogram = \"./evil\"\n",
+            Scope::Workspace,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("user's config file"), "{err}");
+        let err = parse("agents.claude.path = \"./evil\"\n", Scope::Workspace).unwrap_err();
+        assert!(err.to_string().contains("user's config file"), "{err}");
     }
 
     #[test]

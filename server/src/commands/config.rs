@@ -17,16 +17,19 @@ pub fn show(paths: &Paths, json: bool) -> anyhow::Result<i32> {
     };
     let entries = config.entries();
     if json {
-        for e in &entries {
+        for (key, e) in &entries {
             let source = match &e.source {
                 Source::Default => json!("default"),
                 Source::File(f) => json!(f),
             };
             print_json(&json!({
-                "key": e.def.key,
+                "key": key,
                 "value": e.value.to_json(),
                 "source": source,
-                "default": e.def.default.value().to_json(),
+                "default": match e.def.default {
+                    maestro_engine::config::DefaultValue::Unset => serde_json::Value::Null,
+                    d => d.value().to_json(),
+                },
                 "doc": e.def.doc,
             }));
         }
@@ -42,11 +45,11 @@ pub fn show(paths: &Paths, json: bool) -> anyhow::Result<i32> {
     println!();
     let width = entries
         .iter()
-        .map(|e| e.def.key.len() + e.value.to_string().len() + 3)
+        .map(|(key, e)| key.len() + e.value.to_string().len() + 3)
         .max()
         .unwrap_or(0);
-    for e in &entries {
-        let setting = format!("{} = {}", e.def.key, e.value);
+    for (key, e) in &entries {
+        let setting = format!("{key} = {}", e.value);
         println!("{setting:<width$}  # {}", e.source);
     }
     Ok(0)
