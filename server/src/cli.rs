@@ -69,6 +69,22 @@ pub enum Command {
         #[command(subcommand)]
         action: GraphAction,
     },
+    /// Start, watch, talk to, diff and merge coding agents, each in its own git worktree.
+    Agent {
+        #[command(subcommand)]
+        action: AgentAction,
+    },
+    /// Tokens and dollars the agents spent (this repository's, or all with --all).
+    Usage {
+        /// Group by `agent`, `model` or `day`.
+        #[arg(long, default_value = "agent", value_parser = ["agent", "model", "day"])]
+        by: String,
+        /// Every workspace, not only the one around this directory.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -154,6 +170,111 @@ the `idx` of a symbol of the same hash. Lines and columns are 0-based (columns i
 
 Example: where something named `open` is called, and from which function:
   maestro graph query '?[path, line, caller] := *reference{hash, kind: "call", name: "open", enclosing: e, line}, *symbol{hash, idx: e, name: caller}, *file:by_hash{hash, path}'"#;
+
+/// Waiting for a turn to end.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Wait {
+    /// Follow the turn's output until it ends; the exit code is 1 when it failed.
+    #[arg(long, short)]
+    pub wait: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentAction {
+    /// Start agent NAME (hierarchical: `shop-backend-api`) on its own worktree and branch
+    /// `maestro/NAME`, with PROMPT as its first turn.
+    Spawn {
+        name: String,
+        prompt: Option<String>,
+        /// Which CLI: claude, codex, gemini, opencode, aider, or a custom agent (default:
+        /// `agents.default`).
+        #[arg(long, short)]
+        agent: Option<String>,
+        /// Branch, tag or commit to start from (default: the repository's HEAD).
+        #[arg(long)]
+        base: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        /// A system prompt appended on every turn.
+        #[arg(long)]
+        persona: Option<String>,
+        /// Work in the repository itself instead of a worktree.
+        #[arg(long)]
+        in_place: bool,
+        /// Kill a turn silent for this many seconds (0: never); overrides agents.silence_timeout_secs.
+        #[arg(long, value_name = "SECS")]
+        silence_timeout: Option<u64>,
+        /// Kill a turn running longer than this (0: never); overrides agents.turn_timeout_secs.
+        #[arg(long, value_name = "SECS")]
+        turn_timeout: Option<u64>,
+        #[command(flatten)]
+        wait: Wait,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Give agent NAME its next turn (resuming its session), or answer it when it needs input.
+    Send {
+        name: String,
+        prompt: String,
+        #[command(flatten)]
+        wait: Wait,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// The agents of this repository as a tree (every repository's with --all).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// One agent's state, worktree, session and cost.
+    Status {
+        name: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Kill agent NAME's running turn (its whole process group).
+    Stop {
+        name: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// What agent NAME changed against its base: commits and uncommitted work.
+    Diff {
+        name: String,
+        /// Only the files and their line counts.
+        #[arg(long)]
+        stat: bool,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Merge agent NAME's branch into its base branch; conflicts are reported and nothing changes.
+    Merge {
+        name: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Forget agent NAME and remove its worktree (its branch stays if it holds unmerged commits).
+    Remove {
+        name: String,
+        /// Remove even with uncommitted changes in the worktree (they are lost).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Agent NAME's transcript.
+    Logs {
+        name: String,
+        /// How many lines from the end (0: all that is kept in memory).
+        #[arg(short = 'n', long, default_value_t = 100)]
+        lines: usize,
+        /// Keep printing as it works.
+        #[arg(short, long)]
+        follow: bool,
+    },
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigAction {

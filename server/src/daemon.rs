@@ -75,6 +75,7 @@ async fn serve(paths: &Paths, config: Config) -> anyhow::Result<()> {
         },
         config: config.clone(),
         store: StoreLocation::File(paths.store_file()),
+        paths: Some(paths.clone()),
     })?;
     let listener = bind_private(&socket)?;
     tracing::info!(pid = std::process::id(), socket = %socket.display(), version = env!("CARGO_PKG_VERSION"), "daemon listening");

@@ -24,6 +24,17 @@ fn every_command_has_help() {
         &["store", "backup"],
         &["store", "restore"],
         &["completions"],
+        &["agent"],
+        &["agent", "spawn"],
+        &["agent", "send"],
+        &["agent", "list"],
+        &["agent", "status"],
+        &["agent", "stop"],
+        &["agent", "diff"],
+        &["agent", "merge"],
+        &["agent", "remove"],
+        &["agent", "logs"],
+        &["usage"],
     ];
     for command in commands {
         let mut args = command.to_vec();

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `maestro` binary over stdio and its socket, a temporary MAESTRO_HOME
 //! per test, real git repositories.
 
+mod agents;
 mod bad_input;
 mod cli;
 mod daemon;

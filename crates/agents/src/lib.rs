@@ -8,7 +8,14 @@
 pub mod adapters;
 pub mod classify;
 pub mod identity;
+pub mod output;
+pub mod persist;
 pub mod prices;
+pub mod process;
+pub mod supervisor;
 pub mod worktree;
 
 pub use adapters::{AgentCli, AgentEvent, CommandSpec, Exit, LineParser, Turn, TurnUsage};
+pub use supervisor::{
+    AgentError, AgentSettings, Hooks, Supervisor, SupervisorOptions, WorkspaceRef,
+};

@@ -37,6 +37,9 @@ pub struct EngineOptions {
     /// The user-level configuration (workspace files are read as workspaces open).
     pub config: Config,
     pub store: StoreLocation,
+    /// Where agents' worktrees and logs go; `None` puts them in a temporary directory of this
+    /// process (tests).
+    pub paths: Option<crate::Paths>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +69,7 @@ pub struct Engine {
 
 struct Inner {
     graph: crate::code_graph::CodeGraph,
+    agents: std::sync::OnceLock<maestro_agents::Supervisor>,
     host: HostInfo,
     config: Config,
     store: Store,
@@ -94,8 +98,18 @@ impl Engine {
             StoreLocation::File(path) => Store::open(path)?,
             StoreLocation::Memory => Store::open_in_memory()?,
         };
-        Ok(Engine {
+        let (worktrees, logs) = match &options.paths {
+            Some(p) => (p.worktrees_dir(), p.agent_logs_dir()),
+            None => {
+                let tmp =
+                    std::env::temp_dir().join(format!("maestro-agents-{}", std::process::id()));
+                (tmp.join("worktrees"), tmp.join("logs"))
+            }
+        };
+        let socket = options.host.socket.clone();
+        let engine = Engine {
             inner: Arc::new(Inner {
+                agents: std::sync::OnceLock::new(),
                 graph: crate::code_graph::CodeGraph::default(),
                 host: options.host,
                 config: options.config,
@@ -108,7 +122,21 @@ impl Engine {
                 activity: watch::channel(Activity::default()).0,
                 shutdown: watch::channel(None).0,
             }),
-        })
+        };
+        let supervisor = maestro_agents::Supervisor::start(maestro_agents::SupervisorOptions {
+            store: engine.inner.store.clone(),
+            worktrees: maestro_agents::worktree::WorktreeManager::new(worktrees),
+            logs_dir: logs,
+            socket,
+            hooks: Arc::new(EngineHooks(Arc::downgrade(&engine.inner))),
+        })?;
+        let _ = engine.inner.agents.set(supervisor);
+        Ok(engine)
+    }
+
+    /// The agents' supervisor.
+    pub fn agents(&self) -> &maestro_agents::Supervisor {
+        self.inner.agents.get().expect("set at start")
     }
 
     /// A new connection. Messages the engine pushes to it (events) go to `outbox`; it ends when the
@@ -342,6 +370,30 @@ fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// How the supervisor reaches the engine: events to clients, and work that keeps it alive.
+struct EngineHooks(std::sync::Weak<Inner>);
+
+impl maestro_agents::Hooks for EngineHooks {
+    fn status(&self, params: maestro_protocol::AgentStatusParams) {
+        if let Some(inner) = self.0.upgrade() {
+            Engine { inner }.emit(Event::AgentStatus(Box::new(params)));
+        }
+    }
+
+    fn output(&self, params: maestro_protocol::AgentOutputParams) {
+        if let Some(inner) = self.0.upgrade() {
+            Engine { inner }.emit(Event::AgentOutput(params));
+        }
+    }
+
+    fn begin_work(&self) -> Box<dyn Send> {
+        match self.0.upgrade() {
+            Some(inner) => Box::new(Engine { inner }.begin_work()),
+            None => Box::new(()),
+        }
+    }
 }
 
 /// Work in progress; see [`Engine::begin_work`].

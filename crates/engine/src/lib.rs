@@ -6,6 +6,7 @@
 //! params as values, and the only I/O it does is the store's and reading config files and workspace
 //! roots it was asked about.
 
+mod agent_requests;
 pub mod code_graph;
 pub mod config;
 pub mod document;

@@ -87,6 +87,16 @@ impl Paths {
         self.state_dir.join("logs")
     }
 
+    /// Agents' git worktrees, `<repo>-<hash>/<agent>` below it: never inside a repository.
+    pub fn worktrees_dir(&self) -> PathBuf {
+        self.data_dir.join("worktrees")
+    }
+
+    /// Agents' output logs, `<workspace id>/<agent>.log` below it.
+    pub fn agent_logs_dir(&self) -> PathBuf {
+        self.log_dir().join("agents")
+    }
+
     /// The daemon's tracing log.
     pub fn log_file(&self) -> PathBuf {
         self.log_dir().join("daemon.log")

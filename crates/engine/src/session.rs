@@ -220,6 +220,9 @@ impl Session {
                 }
                 Err(e) => now(Err(e)),
             },
+            other if other.starts_with("maestro/agent.") || other == method::USAGE => self
+                .agent_request(other, params)
+                .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),
             other => self
                 .graph_request(other, params)
                 .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),

@@ -12,6 +12,7 @@ fn engine() -> Engine {
         },
         config: Config::default(),
         store: StoreLocation::Memory,
+        paths: None,
     })
     .unwrap()
 }
@@ -270,6 +271,7 @@ async fn backup_reports_progress_and_keeps_the_engine_busy_meanwhile() {
         },
         config: Config::default(),
         store: StoreLocation::File(dir.path().join("maestro.db")),
+        paths: None,
     })
     .unwrap();
     let mut c = Client::hello(&engine, "utf-16").await;

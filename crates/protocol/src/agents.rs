@@ -255,6 +255,10 @@ pub struct AgentInfo {
     pub updated_at: f64,
     /// Bytes of output so far (the end offset for `maestro/agent.output`).
     pub output_bytes: u64,
+    /// What the person should know about a spawn (uncommitted work left out of the worktree,
+    /// setup files not found); only in the answer to `maestro/agent.spawn`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// `maestro/agentStatus`: an agent changed state.
@@ -266,6 +270,9 @@ pub struct AgentStatusParams {
     pub previous: Option<AgentState>,
     /// A person should look: it needs input, failed or was lost.
     pub attention: bool,
+    /// The agent was removed (`agent` is its last state).
+    #[serde(default)]
+    pub removed: bool,
 }
 
 /// `maestro/agentOutput`: bytes the agent printed, batched. `offset` counts bytes of the agent's

@@ -39,6 +39,19 @@ pub const MIGRATIONS: &[Migration] = &[
 {:create import {hash: String, idx: Int => module: String, name: String?, alias: String?, line: Int}}
 "#,
     },
+    Migration {
+        version: 3,
+        summary: "agents, their turns and their usage",
+        script: r#"
+{:create agent {ws: String, name: String => state: String, updated: Float, record: String}}
+{:create agent_turn {ws: String, agent: String, turn: Int =>
+    prompt: String, started: Float, ended: Float?, outcome: String?,
+    error_class: String?, message: String?, session_id: String?}}
+{:create agent_usage {ws: String, agent: String, turn: Int =>
+    model: String, input: Int, output: Int, cache_read: Int, cache_write: Int,
+    cost_usd: Float?, priced: Bool, day: String, at: Float}}
+"#,
+    },
 ];
 
 /// The schema version this build creates and understands.

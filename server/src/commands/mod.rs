@@ -1,6 +1,7 @@
 //! The CLI's commands. Each talks to the daemon as a client (starting it when the command needs it),
 //! prints text for people or JSON lines with `--json`, and returns the process exit code.
 
+mod agent;
 mod config;
 mod daemon;
 mod doctor;
@@ -37,6 +38,8 @@ pub async fn run(command: Command, paths: Paths) -> anyhow::Result<i32> {
         Command::Doctor(out) => doctor::run(&paths, out.json).await,
         Command::Index { path, output } => graph::index(&paths, path.as_deref(), output.json).await,
         Command::Graph { action } => graph::graph(&paths, action).await,
+        Command::Agent { action } => agent::run(&paths, action).await,
+        Command::Usage { by, all, output } => agent::usage(&paths, &by, all, output.json).await,
         Command::Store { action } => match action {
             StoreAction::Backup {
                 file,

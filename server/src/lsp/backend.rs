@@ -270,6 +270,7 @@ impl Shared {
             },
             config: options.config.clone(),
             store,
+            paths: Some(options.paths.clone()),
         })
         .map_err(internal)?;
         Ok(Target::Standalone(engine))

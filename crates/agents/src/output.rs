@@ -1,0 +1,191 @@
+//! An agent's output: a ring buffer addressed by absolute byte offsets (so clients can ask for a
+//! range to fill a gap) in front of a log file that keeps all of it.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub struct OutputLog {
+    ring: VecDeque<u8>,
+    capacity: usize,
+    /// The offset of `ring[0]`.
+    start: u64,
+    file: Option<File>,
+    path: PathBuf,
+    /// Output appended but not yet sent to clients, from `batch_offset`.
+    batch: Vec<u8>,
+    batch_offset: u64,
+}
+
+impl OutputLog {
+    /// Opens (appending to) the log file at `path`; the offsets continue after what it holds, so
+    /// they stay meaningful across daemon restarts.
+    pub fn open(path: &Path, capacity: usize) -> OutputLog {
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| tracing::warn!(path = %path.display(), "agent log not writable: {e}"))
+            .ok();
+        let existing = std::fs::metadata(path).map_or(0, |m| m.len());
+        let mut log = OutputLog {
+            ring: VecDeque::with_capacity(capacity.min(64 * 1024)),
+            capacity,
+            start: existing,
+            file,
+            path: path.to_owned(),
+            batch: Vec::new(),
+            batch_offset: existing,
+        };
+        // Refill the ring from the end of the file so that a restarted daemon can still show it.
+        if existing > 0
+            && let Ok(bytes) = read_tail(path, capacity as u64)
+        {
+            log.start = existing - bytes.len() as u64;
+            log.ring.extend(bytes);
+        }
+        log
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The offset after the last byte.
+    pub fn end(&self) -> u64 {
+        self.start + self.ring.len() as u64
+    }
+
+    pub fn append(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        if let Some(f) = &mut self.file
+            && let Err(e) = f.write_all(bytes)
+        {
+            tracing::warn!(path = %self.path.display(), "agent log write failed: {e}");
+            self.file = None;
+        }
+        self.ring.extend(bytes);
+        let over = self.ring.len().saturating_sub(self.capacity);
+        if over > 0 {
+            self.ring.drain(..over);
+            self.start += over as u64;
+        }
+        self.batch.extend_from_slice(bytes);
+    }
+
+    /// Output appended since the last call, as `(offset, text)`; a multi-byte character cut at
+    /// the end waits for the next call. `None` when there is nothing to send.
+    pub fn take_batch(&mut self) -> Option<(u64, String)> {
+        if self.batch.is_empty() {
+            return None;
+        }
+        let keep = incomplete_tail(&self.batch);
+        let send = self.batch.len() - keep;
+        if send == 0 {
+            return None;
+        }
+        let rest = self.batch.split_off(send);
+        let text = String::from_utf8_lossy(&self.batch).into_owned();
+        let offset = self.batch_offset;
+        self.batch_offset += send as u64;
+        self.batch = rest;
+        Some((offset, text))
+    }
+
+    /// Bytes from `offset` (at most `limit`), from the ring: `(actual start, text)`. A start
+    /// before what the ring keeps begins at its oldest byte; one inside a character at the next
+    /// character.
+    pub fn read(&self, offset: u64, limit: Option<u64>) -> (u64, String) {
+        let mut from = offset.clamp(self.start, self.end());
+        let (a, b) = self.ring.as_slices();
+        let skip = (from - self.start) as usize;
+        let mut bytes: Vec<u8> = a.iter().chain(b).skip(skip).copied().collect();
+        let lead = bytes.iter().take_while(|b| (**b & 0xC0) == 0x80).count();
+        bytes.drain(..lead);
+        from += lead as u64;
+        if let Some(limit) = limit
+            && bytes.len() as u64 > limit
+        {
+            bytes.truncate(limit as usize);
+            let cut = incomplete_tail(&bytes);
+            bytes.truncate(bytes.len() - cut);
+        }
+        (from, String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// How many bytes at the end start a UTF-8 character that is not complete.
+fn incomplete_tail(bytes: &[u8]) -> usize {
+    for back in 1..=bytes.len().min(3) {
+        let b = bytes[bytes.len() - back];
+        if b & 0xC0 == 0x80 {
+            continue;
+        }
+        let need = match b {
+            b if b >= 0xF0 => 4,
+            b if b >= 0xE0 => 3,
+            b if b >= 0xC0 => 2,
+            _ => 1,
+        };
+        return if need > back { back } else { 0 };
+    }
+    0
+}
+
+fn read_tail(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(max)))?;
+    let mut out = Vec::new();
+    f.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_survive_the_ring_dropping_old_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = OutputLog::open(&dir.path().join("a.log"), 10);
+        log.append(b"hello ");
+        log.append(b"world, again");
+        assert_eq!(log.end(), 18);
+        assert_eq!(log.read(0, None), (8, "rld, again".to_owned()));
+        assert_eq!(log.read(11, Some(3)), (11, ", a".to_owned()));
+        assert_eq!(log.take_batch(), Some((0, "hello world, again".to_owned())));
+        assert_eq!(log.take_batch(), None);
+        // The file keeps everything, and a reopened log continues its offsets.
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a.log")).unwrap(),
+            "hello world, again"
+        );
+        let again = OutputLog::open(&dir.path().join("a.log"), 10);
+        assert_eq!(again.end(), 18);
+        assert_eq!(again.read(0, None).1, "rld, again");
+    }
+
+    #[test]
+    fn characters_are_never_split_between_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = OutputLog::open(&dir.path().join("b.log"), 100);
+        let text = "añ→😀".as_bytes();
+        log.append(&text[..2]);
+        assert_eq!(log.take_batch(), Some((0, "a".to_owned())));
+        log.append(&text[2..5]);
+        assert_eq!(log.take_batch(), Some((1, "ñ".to_owned())));
+        log.append(&text[5..]);
+        assert_eq!(log.take_batch(), Some((3, "→😀".to_owned())));
+        // A read starting inside a character starts at the next one.
+        assert_eq!(log.read(2, None), (3, "→😀".to_owned()));
+        assert_eq!(log.read(0, Some(5)), (0, "añ".to_owned()));
+    }
+}

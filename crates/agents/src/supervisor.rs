@@ -1,0 +1,1288 @@
+//! The supervisor: every agent of every workspace, their turns, watchdogs and output.
+//!
+//! A turn is one process (the CLI in headless mode, on pipes, in its own process group) driven by
+//! a task: output is split into lines for the adapter's parser, rendered into the agent's
+//! transcript (ring buffer + log file, batched to clients), and the events move the agent's
+//! state. The watchdog kills a turn that is silent or too long; a stop kills it on request.
+//! State changes are written to the store before clients hear of them.
+
+use crate::adapters::{AgentCli, AgentEvent, Exit, LineParser, Turn, TurnUsage};
+use crate::classify::advice;
+use crate::identity;
+use crate::output::OutputLog;
+use crate::persist::{self, AgentRecord, TurnRow, UsageRecord};
+use crate::prices::PriceTable;
+use crate::process::{AgentProcess, ProcessMsg, kill_group};
+use crate::worktree::{WorktreeError, WorktreeManager};
+use maestro_protocol::{
+    AgentDiffResult, AgentInfo, AgentMergeResult, AgentMode, AgentOutputParams, AgentOutputResult,
+    AgentRemoveResult, AgentSpawnParams, AgentState, AgentStatusParams, ErrorClass, Isolation,
+    UsageResult, UsageRow, UsageTotals,
+};
+use maestro_store::{Store, StoreError};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+
+/// What the supervisor tells its host.
+pub trait Hooks: Send + Sync + 'static {
+    fn status(&self, params: AgentStatusParams);
+    fn output(&self, params: AgentOutputParams);
+    /// Held while a turn runs, so the host (the daemon) does not exit as idle.
+    fn begin_work(&self) -> Box<dyn Send>;
+}
+
+pub struct SupervisorOptions {
+    pub store: Store,
+    pub worktrees: WorktreeManager,
+    /// Agents' log files go under `<logs_dir>/<workspace id>/<name>.log`.
+    pub logs_dir: PathBuf,
+    /// Given to agents as `MAESTRO_SOCKET`.
+    pub socket: Option<PathBuf>,
+    pub hooks: Arc<dyn Hooks>,
+}
+
+/// An agent's settings, resolved from the configuration for one spawn or turn.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    /// `claude`, `codex`, …, or a custom agent's name.
+    pub cli_name: String,
+    pub cli: AgentCli,
+    pub program: PathBuf,
+    /// `program` comes from `agents.<cli>.path` (or a custom agent's `program`), not the default.
+    pub program_configured: bool,
+    /// The config key that sets the program, for messages.
+    pub program_key: String,
+    pub extra_args: Vec<String>,
+    pub model: Option<String>,
+    pub silence_timeout: Option<Duration>,
+    pub turn_timeout: Option<Duration>,
+    pub needs_input_after: Duration,
+    pub setup_files: Vec<String>,
+    pub setup_command: Vec<String>,
+    pub isolation: Isolation,
+    pub output_buffer: usize,
+    pub prices: PriceTable,
+}
+
+/// The workspace an agent belongs to.
+#[derive(Debug, Clone)]
+pub struct WorkspaceRef {
+    pub id: String,
+    pub root: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("{0}")]
+    InvalidName(String),
+    #[error("no agent `{name}` in {workspace}: `maestro agent list` shows the agents")]
+    NotFound { name: String, workspace: String },
+    #[error(
+        "an agent named `{0}` already exists in this workspace: pick another name, or `maestro agent remove {0}` first"
+    )]
+    Exists(String),
+    #[error("agent `{name}` is {state}: {hint}")]
+    Busy {
+        name: String,
+        state: &'static str,
+        hint: String,
+    },
+    #[error("{0}")]
+    CliMissing(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    Worktree(#[from] WorktreeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Handle to the supervisor; cheap to clone.
+#[derive(Clone)]
+pub struct Supervisor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    options: SupervisorOptions,
+    agents: Mutex<BTreeMap<(String, String), Arc<Slot>>>,
+}
+
+struct Slot {
+    record: Mutex<AgentRecord>,
+    output: Mutex<OutputLog>,
+    /// The running turn, if any.
+    control: Mutex<Option<Control>>,
+}
+
+struct Control {
+    process: Option<AgentProcess>,
+    stop: mpsc::UnboundedSender<String>,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Ok,
+    Failed { class: ErrorClass, message: String },
+    Stopped(String),
+}
+
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+const KILL_GRACE: Duration = Duration::from_secs(3);
+
+impl Supervisor {
+    /// Loads the stored agents. Those whose turn was running belong to a daemon that is gone:
+    /// they become `lost` (their leftover processes are killed) and a `send` resumes them.
+    pub fn start(options: SupervisorOptions) -> Result<Supervisor, StoreError> {
+        let records = persist::load_agents(&options.store)?;
+        let sup = Supervisor {
+            inner: Arc::new(Inner {
+                options,
+                agents: Mutex::default(),
+            }),
+        };
+        for mut record in records {
+            let was = record.info.state;
+            if was.is_running() {
+                if let Some(pid) = record.info.pid {
+                    sup.kill_orphan(pid, &record.info.name);
+                }
+                record.info.state = AgentState::Lost;
+                record.info.reason = Some(format!(
+                    "the daemon stopped while turn {} was {}; `maestro agent send {}` resumes{}",
+                    record.info.turns,
+                    was.as_str().replace('_', " "),
+                    record.info.name,
+                    if record.info.session_id.is_some() {
+                        " its session"
+                    } else {
+                        " it"
+                    }
+                ));
+                record.info.pid = None;
+                record.info.updated_at = unix_now();
+                checked(persist::save_agent(&sup.inner.options.store, &record));
+                let turn = TurnRow {
+                    ws: record.info.workspace.clone(),
+                    agent: record.info.name.clone(),
+                    turn: record.info.turns,
+                    prompt: String::new(),
+                    started: record.info.updated_at,
+                    ended: Some(record.info.updated_at),
+                    outcome: Some("lost".into()),
+                    error_class: None,
+                    message: record.info.reason.clone(),
+                    session_id: record.info.session_id.clone(),
+                };
+                checked(persist::save_turn(&sup.inner.options.store, &turn));
+                tracing::warn!(agent = %record.info.name, "agent lost: {:?}", record.info.reason);
+            }
+            let output = OutputLog::open(&record.log_file, 1 << 20);
+            let key = (record.info.workspace.clone(), record.info.name.clone());
+            sup.inner.agents.lock().unwrap().insert(
+                key,
+                Arc::new(Slot {
+                    record: Mutex::new(record),
+                    output: Mutex::new(output),
+                    control: Mutex::new(None),
+                }),
+            );
+        }
+        Ok(sup)
+    }
+
+    /// Kills what is left of a lost agent's turn, if `pid` is still that agent's (its
+    /// environment names it and this daemon's socket).
+    fn kill_orphan(&self, pid: u32, name: &str) {
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            return;
+        };
+        let ours = environ
+            .split(|b| *b == 0)
+            .any(|v| v == format!("MAESTRO_AGENT={name}").as_bytes())
+            && self.inner.options.socket.as_ref().is_none_or(|s| {
+                environ
+                    .split(|b| *b == 0)
+                    .any(|v| v == format!("MAESTRO_SOCKET={}", s.display()).as_bytes())
+            });
+        if ours {
+            tracing::warn!(
+                pid,
+                agent = name,
+                "killing the leftover process group of a lost agent"
+            );
+            kill_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+
+    fn slot(&self, ws: &str, name: &str) -> Result<Arc<Slot>, AgentError> {
+        self.inner
+            .agents
+            .lock()
+            .unwrap()
+            .get(&(ws.to_owned(), name.to_owned()))
+            .cloned()
+            .ok_or_else(|| AgentError::NotFound {
+                name: name.to_owned(),
+                workspace: ws.to_owned(),
+            })
+    }
+
+    /// Turns running now.
+    pub fn running(&self) -> usize {
+        self.inner
+            .agents
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|s| s.control.lock().unwrap().is_some())
+            .count()
+    }
+
+    /// Creates an agent: checks its name and CLI, makes its worktree (copying setup files), and
+    /// starts its setup command and first turn in the background.
+    pub async fn spawn(
+        &self,
+        ws: &WorkspaceRef,
+        params: &AgentSpawnParams,
+        settings: AgentSettings,
+    ) -> Result<AgentInfo, AgentError> {
+        identity::validate_name(&params.name).map_err(AgentError::InvalidName)?;
+        if params.mode == AgentMode::Interactive {
+            return Err(AgentError::Unsupported(
+                "interactive mode (the CLI's own terminal UI in a PTY, for `maestro agent attach`) is not built yet: spawn without --interactive".into(),
+            ));
+        }
+        let key = (ws.id.clone(), params.name.clone());
+        if self.inner.agents.lock().unwrap().contains_key(&key) {
+            return Err(AgentError::Exists(params.name.clone()));
+        }
+        if find_program(&settings.program).is_none() {
+            return Err(AgentError::CliMissing(not_found_message(&settings)));
+        }
+        let isolation = params.isolation.unwrap_or(settings.isolation);
+        let (worktree, branch, base, base_commit, notes) = match isolation {
+            Isolation::Worktree => {
+                let manager = self.inner.options.worktrees.clone();
+                let (root, name, base) =
+                    (ws.root.clone(), params.name.clone(), params.base.clone());
+                let files = settings.setup_files.clone();
+                let made = tokio::task::spawn_blocking(move || {
+                    let wt = manager.create(&root, &name, base.as_deref())?;
+                    let copied = manager.copy_files(&root, &wt.path, &files);
+                    Ok::<_, WorktreeError>((wt, copied))
+                })
+                .await
+                .expect("worktree creation does not panic")?;
+                let (wt, copied) = made;
+                let mut notes = wt.notes.clone();
+                match copied {
+                    Ok((_, missing)) if !missing.is_empty() => notes.push(format!(
+                        "setup files not found in the repository, not copied: {}",
+                        missing.join(", ")
+                    )),
+                    Ok(_) => {}
+                    Err(e) => notes.push(format!("setup files not copied: {e}")),
+                }
+                (
+                    wt.path,
+                    Some(wt.branch),
+                    Some(wt.base),
+                    Some(wt.base_commit),
+                    notes,
+                )
+            }
+            Isolation::None => (ws.root.clone(), None, None, None, Vec::new()),
+        };
+        let now = unix_now();
+        let log_file = self
+            .inner
+            .options
+            .logs_dir
+            .join(&ws.id)
+            .join(format!("{}.log", params.name));
+        let record = AgentRecord {
+            info: AgentInfo {
+                name: params.name.clone(),
+                workspace: ws.id.clone(),
+                workspace_root: ws.root.clone(),
+                agent: settings.cli_name.clone(),
+                state: AgentState::Idle,
+                mode: params.mode,
+                isolation,
+                worktree,
+                branch,
+                base,
+                session_id: None,
+                model: params.model.clone().or_else(|| settings.model.clone()),
+                persona: params.persona.clone(),
+                reason: None,
+                error_class: None,
+                turns: 0,
+                usage: UsageTotals::default(),
+                color: identity::color(&params.name),
+                pid: None,
+                created_at: now,
+                updated_at: now,
+                output_bytes: 0,
+                notes: Vec::new(),
+            },
+            base_commit,
+            silence_timeout_secs: params.silence_timeout_secs,
+            turn_timeout_secs: params.turn_timeout_secs,
+            log_file: log_file.clone(),
+        };
+        // A log left by an earlier agent of the same name is not this one's.
+        let _ = std::fs::remove_file(&log_file);
+        let mut output = OutputLog::open(&log_file, settings.output_buffer);
+        for note in &notes {
+            output.append(format!("note: {note}\n").as_bytes());
+        }
+        persist::save_agent(&self.inner.options.store, &record)
+            .done()
+            .await?;
+        let slot = Arc::new(Slot {
+            record: Mutex::new(record),
+            output: Mutex::new(output),
+            control: Mutex::new(None),
+        });
+        {
+            let mut agents = self.inner.agents.lock().unwrap();
+            if agents.contains_key(&key) {
+                return Err(AgentError::Exists(params.name.clone()));
+            }
+            agents.insert(key, slot.clone());
+        }
+        let setup = (!settings.setup_command.is_empty() && isolation == Isolation::Worktree)
+            .then(|| settings.setup_command.clone());
+        if setup.is_some() || params.prompt.is_some() {
+            self.start_turn(&slot, params.prompt.clone(), setup, settings);
+        } else {
+            self.emit(&slot, None);
+        }
+        let mut info = self.info(&slot);
+        info.notes = notes;
+        Ok(info)
+    }
+
+    /// A new turn, or input for a turn that waits for it.
+    pub fn send(
+        &self,
+        ws: &str,
+        name: &str,
+        prompt: &str,
+        settings: AgentSettings,
+    ) -> Result<AgentInfo, AgentError> {
+        let slot = self.slot(ws, name)?;
+        let state = slot.record.lock().unwrap().info.state;
+        match state {
+            AgentState::NeedsInput => {
+                let written = slot
+                    .control
+                    .lock()
+                    .unwrap()
+                    .as_mut()
+                    .and_then(|c| c.process.as_mut())
+                    .map(|p| p.write_line(prompt));
+                match written {
+                    Some(Ok(())) => {
+                        slot.output
+                            .lock()
+                            .unwrap()
+                            .append(format!("› {prompt}\n").as_bytes());
+                        self.set_state(&slot, AgentState::Working, None);
+                    }
+                    _ => {
+                        return Err(AgentError::Busy {
+                            name: name.to_owned(),
+                            state: state.as_str(),
+                            hint: "its input is closed; `maestro agent stop` it and send again"
+                                .into(),
+                        });
+                    }
+                }
+            }
+            AgentState::Starting | AgentState::Working => {
+                return Err(AgentError::Busy {
+                    name: name.to_owned(),
+                    state: state.as_str(),
+                    hint: format!(
+                        "wait for its turn to end (`maestro agent status {name}`), or `maestro agent stop {name}`"
+                    ),
+                });
+            }
+            _ => {
+                if find_program(&settings.program).is_none() {
+                    return Err(AgentError::CliMissing(not_found_message(&settings)));
+                }
+                self.start_turn(&slot, Some(prompt.to_owned()), None, settings);
+            }
+        }
+        Ok(self.info(&slot))
+    }
+
+    /// Stops the running turn (killing its process group) and marks the agent `done`.
+    pub async fn stop(&self, ws: &str, name: &str) -> Result<AgentInfo, AgentError> {
+        let slot = self.slot(ws, name)?;
+        let stopper = slot
+            .control
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|c| c.stop.clone());
+        match stopper {
+            Some(stop) => {
+                let _ = stop.send("stopped by request".into());
+                // Wait for the turn to wind down, so the answer shows the final state.
+                let deadline = Instant::now() + KILL_GRACE + Duration::from_secs(3);
+                while slot.control.lock().unwrap().is_some() && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            None => self.set_state(&slot, AgentState::Done, Some("stopped by request".into())),
+        }
+        Ok(self.info(&slot))
+    }
+
+    pub fn get(&self, ws: &str, name: &str) -> Result<AgentInfo, AgentError> {
+        let slot = self.slot(ws, name)?;
+        Ok(self.info(&slot))
+    }
+
+    /// The agents of a workspace (or all), by workspace then name.
+    pub fn list(&self, ws: Option<&str>) -> Vec<AgentInfo> {
+        let slots: Vec<Arc<Slot>> = self
+            .inner
+            .agents
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((w, _), _)| ws.is_none_or(|ws| ws == w))
+            .map(|(_, s)| s.clone())
+            .collect();
+        slots.iter().map(|s| self.info(s)).collect()
+    }
+
+    pub fn output(
+        &self,
+        ws: &str,
+        name: &str,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> Result<AgentOutputResult, AgentError> {
+        let slot = self.slot(ws, name)?;
+        let out = slot.output.lock().unwrap();
+        let (offset, data) = out.read(offset, limit);
+        Ok(AgentOutputResult {
+            offset,
+            data,
+            end: out.end(),
+            log_file: Some(out.path().to_owned()),
+        })
+    }
+
+    fn worktree_of(&self, ws: &str, name: &str) -> Result<(AgentRecord, Arc<Slot>), AgentError> {
+        let slot = self.slot(ws, name)?;
+        let record = slot.record.lock().unwrap().clone();
+        Ok((record, slot))
+    }
+
+    fn isolated(record: &AgentRecord, what: &str) -> Result<String, AgentError> {
+        match (&record.info.isolation, &record.info.base) {
+            (Isolation::Worktree, Some(base)) => Ok(base.clone()),
+            _ => Err(AgentError::Unsupported(format!(
+                "agent `{}` works in place (isolation none): there is no branch to {what}",
+                record.info.name
+            ))),
+        }
+    }
+
+    pub async fn diff(&self, ws: &str, name: &str) -> Result<AgentDiffResult, AgentError> {
+        let (record, _) = self.worktree_of(ws, name)?;
+        let base = Self::isolated(&record, "diff")?;
+        let manager = self.inner.options.worktrees.clone();
+        let info = record.info;
+        Ok(tokio::task::spawn_blocking(move || {
+            manager.diff(&info.workspace_root, &info.worktree, &info.name, &base)
+        })
+        .await
+        .expect("diff does not panic")?)
+    }
+
+    pub async fn merge(&self, ws: &str, name: &str) -> Result<AgentMergeResult, AgentError> {
+        let (record, slot) = self.worktree_of(ws, name)?;
+        let base = Self::isolated(&record, "merge")?;
+        if record.info.state.is_running() {
+            return Err(AgentError::Busy {
+                name: name.to_owned(),
+                state: record.info.state.as_str(),
+                hint: "merge when its turn has ended, so that its commits are complete".into(),
+            });
+        }
+        let manager = self.inner.options.worktrees.clone();
+        let info = record.info;
+        let merged = tokio::task::spawn_blocking(move || {
+            manager.merge(&info.workspace_root, &info.name, &base)
+        })
+        .await
+        .expect("merge does not panic")?;
+        let line = match (&merged.commit, merged.conflicts.is_empty()) {
+            (_, false) => format!(
+                "merge into {} refused: conflicts in {}\n",
+                merged.into,
+                merged.conflicts.join(", ")
+            ),
+            (Some(c), true) => {
+                format!("merged into {} at {}\n", merged.into, &c[..c.len().min(12)])
+            }
+            (None, true) => format!("nothing to merge: {} has every commit\n", merged.into),
+        };
+        slot.output.lock().unwrap().append(line.as_bytes());
+        self.flush_output(&slot);
+        Ok(merged)
+    }
+
+    /// Forgets an agent: removes its worktree (refusing uncommitted changes unless `force`)
+    /// and its row; its turns and usage stay for `maestro usage`.
+    pub async fn remove(
+        &self,
+        ws: &str,
+        name: &str,
+        force: bool,
+    ) -> Result<AgentRemoveResult, AgentError> {
+        let (record, slot) = self.worktree_of(ws, name)?;
+        if slot.control.lock().unwrap().is_some() {
+            return Err(AgentError::Busy {
+                name: name.to_owned(),
+                state: record.info.state.as_str(),
+                hint: format!("`maestro agent stop {name}` first"),
+            });
+        }
+        let result = match (&record.info.isolation, &record.info.base) {
+            (Isolation::Worktree, Some(base)) => {
+                let manager = self.inner.options.worktrees.clone();
+                let (info, base) = (record.info.clone(), base.clone());
+                tokio::task::spawn_blocking(move || {
+                    manager.remove(
+                        &info.workspace_root,
+                        &info.worktree,
+                        &info.name,
+                        &base,
+                        force,
+                    )
+                })
+                .await
+                .expect("remove does not panic")?
+            }
+            _ => AgentRemoveResult {
+                worktree_removed: None,
+                branch_kept: None,
+                branch_deleted: None,
+            },
+        };
+        persist::remove_agent(&self.inner.options.store, ws, name).await?;
+        self.inner
+            .agents
+            .lock()
+            .unwrap()
+            .remove(&(ws.to_owned(), name.to_owned()));
+        let mut info = self.info(&slot);
+        info.state = AgentState::Done;
+        info.reason = Some("removed".into());
+        self.inner.options.hooks.status(AgentStatusParams {
+            agent: info,
+            previous: Some(record.info.state),
+            attention: false,
+            removed: true,
+        });
+        Ok(result)
+    }
+
+    /// Tokens and dollars by agent, model or day.
+    pub fn usage(&self, ws: Option<&str>, by: &str) -> Result<UsageResult, AgentError> {
+        let rows = persist::load_usage(&self.inner.options.store, ws)?;
+        let mut groups: BTreeMap<String, UsageRow> = BTreeMap::new();
+        let mut total = UsageTotals::default();
+        for line in rows {
+            let (totals, priced) = (line.totals, line.priced);
+            let key = match by {
+                "model" => line.model,
+                "day" => line.day,
+                _ => line.agent,
+            };
+            let row = groups.entry(key.clone()).or_insert_with(|| UsageRow {
+                key,
+                turns: 0,
+                totals: UsageTotals::default(),
+                priced_turns: 0,
+            });
+            row.turns += 1;
+            row.totals.add(&totals);
+            row.priced_turns += u64::from(priced);
+            total.add(&totals);
+        }
+        let mut rows: Vec<UsageRow> = groups.into_values().collect();
+        if by != "day" {
+            rows.sort_by(|a, b| b.totals.cost_usd.total_cmp(&a.totals.cost_usd));
+        }
+        Ok(UsageResult {
+            by: by.to_owned(),
+            rows,
+            total,
+        })
+    }
+
+    fn info(&self, slot: &Slot) -> AgentInfo {
+        let mut info = slot.record.lock().unwrap().info.clone();
+        info.output_bytes = slot.output.lock().unwrap().end();
+        info
+    }
+
+    fn emit(&self, slot: &Slot, previous: Option<AgentState>) {
+        let info = self.info(slot);
+        let attention = matches!(
+            info.state,
+            AgentState::NeedsInput | AgentState::Failed | AgentState::Lost
+        );
+        self.inner.options.hooks.status(AgentStatusParams {
+            agent: info,
+            previous,
+            attention,
+            removed: false,
+        });
+    }
+
+    /// Moves the agent to `state`, stores it, and tells clients.
+    fn set_state(&self, slot: &Slot, state: AgentState, reason: Option<String>) {
+        let previous = {
+            let mut r = slot.record.lock().unwrap();
+            let previous = r.info.state;
+            r.info.state = state;
+            r.info.reason = reason;
+            if !matches!(state, AgentState::Failed) {
+                r.info.error_class = None;
+            }
+            r.info.updated_at = unix_now();
+            checked(persist::save_agent(&self.inner.options.store, &r));
+            previous
+        };
+        self.emit(slot, Some(previous));
+    }
+
+    fn flush_output(&self, slot: &Slot) {
+        let batch = slot.output.lock().unwrap().take_batch();
+        if let Some((offset, data)) = batch {
+            let r = slot.record.lock().unwrap();
+            self.inner.options.hooks.output(AgentOutputParams {
+                workspace: r.info.workspace.clone(),
+                name: r.info.name.clone(),
+                offset,
+                data,
+            });
+        }
+    }
+
+    fn start_turn(
+        &self,
+        slot: &Arc<Slot>,
+        prompt: Option<String>,
+        setup: Option<Vec<String>>,
+        settings: AgentSettings,
+    ) {
+        let (stop_tx, stop_rx) = mpsc::unbounded_channel();
+        *slot.control.lock().unwrap() = Some(Control {
+            process: None,
+            stop: stop_tx,
+        });
+        let turn = {
+            let mut r = slot.record.lock().unwrap();
+            if prompt.is_some() {
+                r.info.turns += 1;
+            }
+            r.info.turns
+        };
+        self.set_state(slot, AgentState::Starting, None);
+        let work = self.inner.options.hooks.begin_work();
+        let (sup, slot) = (self.clone(), slot.clone());
+        tokio::spawn(async move {
+            let _work = work;
+            sup.run(slot.clone(), turn, prompt, setup, settings, stop_rx)
+                .await;
+            *slot.control.lock().unwrap() = None;
+        });
+    }
+
+    async fn run(
+        &self,
+        slot: Arc<Slot>,
+        turn: u32,
+        prompt: Option<String>,
+        setup: Option<Vec<String>>,
+        settings: AgentSettings,
+        mut stop_rx: mpsc::UnboundedReceiver<String>,
+    ) {
+        let (worktree, name) = {
+            let r = slot.record.lock().unwrap();
+            (r.info.worktree.clone(), r.info.name.clone())
+        };
+        if let Some(command) = setup {
+            let spec = crate::adapters::CommandSpec {
+                program: PathBuf::from(&command[0]),
+                args: command[1..].to_vec(),
+                env: Vec::new(),
+                cwd: worktree.clone(),
+                pty: false,
+            };
+            slot.output
+                .lock()
+                .unwrap()
+                .append(format!("$ {}\n", command.join(" ")).as_bytes());
+            let outcome = self
+                .drive(&slot, &spec, None, &settings, &mut stop_rx)
+                .await;
+            let failed = match outcome.0 {
+                Outcome::Ok if outcome.1.success() => None,
+                Outcome::Ok => Some(Outcome::Failed {
+                    class: ErrorClass::Agent,
+                    message: format!(
+                        "setup command `{}` {}: see `maestro agent logs {name}`",
+                        command.join(" "),
+                        describe_exit(&outcome.1)
+                    ),
+                }),
+                other => Some(other),
+            };
+            if let Some(outcome) = failed {
+                self.finish(&slot, turn, None, outcome, Vec::new(), &settings, &name);
+                return;
+            }
+            if prompt.is_none() {
+                self.finish(&slot, turn, None, Outcome::Ok, Vec::new(), &settings, &name);
+                return;
+            }
+        }
+        let Some(prompt) = prompt else { return };
+        let (session_id, model, persona, mode) = {
+            let r = slot.record.lock().unwrap();
+            (
+                r.info.session_id.clone(),
+                r.info.model.clone(),
+                r.info.persona.clone(),
+                r.info.mode,
+            )
+        };
+        let started = unix_now();
+        let row = TurnRow {
+            ws: slot.record.lock().unwrap().info.workspace.clone(),
+            agent: name.clone(),
+            turn,
+            prompt: prompt.clone(),
+            started,
+            ended: None,
+            outcome: None,
+            error_class: None,
+            message: None,
+            session_id: session_id.clone(),
+        };
+        checked(persist::save_turn(&self.inner.options.store, &row));
+        let spec = settings.cli.command(&Turn {
+            program: settings.program.clone(),
+            prompt: prompt.clone(),
+            session_id: session_id.filter(|_| settings.cli.resumes()),
+            model,
+            persona,
+            cwd: worktree,
+            extra_args: settings.extra_args.clone(),
+            interactive: mode == AgentMode::Interactive,
+        });
+        slot.output
+            .lock()
+            .unwrap()
+            .append(format!("── turn {turn}: {}\n", one_line(&prompt, 200)).as_bytes());
+        let parser = settings.cli.parser();
+        let (outcome, _exit, usage) = self
+            .drive(&slot, &spec, Some(parser), &settings, &mut stop_rx)
+            .await;
+        self.finish(&slot, turn, Some(row), outcome, usage, &settings, &name);
+    }
+
+    /// Runs one process to its end: output, parsing, state, watchdog, stop requests.
+    async fn drive(
+        &self,
+        slot: &Arc<Slot>,
+        spec: &crate::adapters::CommandSpec,
+        mut parser: Option<Box<dyn LineParser>>,
+        settings: &AgentSettings,
+        stop_rx: &mut mpsc::UnboundedReceiver<String>,
+    ) -> (Outcome, Exit, Vec<TurnUsage>) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (name, root) = {
+            let r = slot.record.lock().unwrap();
+            (r.info.name.clone(), r.info.workspace_root.clone())
+        };
+        let mut env = vec![
+            ("MAESTRO_AGENT".to_owned(), name.clone()),
+            ("MAESTRO_WORKSPACE".to_owned(), root.display().to_string()),
+        ];
+        if let Some(socket) = &self.inner.options.socket {
+            env.push(("MAESTRO_SOCKET".to_owned(), socket.display().to_string()));
+        }
+        let no_exit = Exit {
+            code: None,
+            signal: None,
+            stderr_tail: String::new(),
+        };
+        let process = match AgentProcess::spawn(spec, &env, tx) {
+            Ok(p) => p,
+            Err(e) => {
+                let (class, message) = if e.kind() == std::io::ErrorKind::NotFound {
+                    (ErrorClass::NotFound, not_found_message(settings))
+                } else {
+                    (
+                        ErrorClass::Crash,
+                        format!("cannot start {}: {e}", spec.program.display()),
+                    )
+                };
+                return (Outcome::Failed { class, message }, no_exit, Vec::new());
+            }
+        };
+        let pid = process.pid;
+        if let Some(c) = slot.control.lock().unwrap().as_mut() {
+            c.process = Some(process);
+        }
+        {
+            let mut r = slot.record.lock().unwrap();
+            r.info.pid = Some(pid);
+            checked(persist::save_agent(&self.inner.options.store, &r));
+        }
+        let record = slot.record.lock().unwrap().clone();
+        let silence = record
+            .silence_timeout_secs
+            .map(|s| (s > 0).then(|| Duration::from_secs(s)))
+            .unwrap_or(settings.silence_timeout);
+        let total = record
+            .turn_timeout_secs
+            .map(|s| (s > 0).then(|| Duration::from_secs(s)))
+            .unwrap_or(settings.turn_timeout);
+
+        let started = Instant::now();
+        let mut last_output = started;
+        let mut line = Vec::new();
+        let mut stderr_tail = String::new();
+        let mut usage = Vec::new();
+        let mut outcome: Option<Outcome> = None;
+        let mut killed_at: Option<Instant> = None;
+        let mut flush = tokio::time::interval(FLUSH_EVERY);
+        let exit = loop {
+            let now = Instant::now();
+            let state = slot.record.lock().unwrap().info.state;
+            // The next moment something is due: a watchdog limit, the needs-input check, or
+            // the escalation from SIGTERM to SIGKILL.
+            let mut due: Vec<Instant> = Vec::new();
+            if killed_at.is_none() {
+                due.extend(silence.map(|s| last_output + s));
+                due.extend(total.map(|t| started + t));
+                if !line.is_empty() && state == AgentState::Working {
+                    due.push(last_output + settings.needs_input_after);
+                }
+            } else if let Some(k) = killed_at {
+                due.push(k + KILL_GRACE);
+            }
+            let wake = due
+                .into_iter()
+                .min()
+                .unwrap_or(now + Duration::from_secs(3600));
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(ProcessMsg::Stdout(bytes)) => {
+                        last_output = Instant::now();
+                        if state == AgentState::Starting || state == AgentState::NeedsInput {
+                            self.set_state(slot, AgentState::Working, None);
+                        }
+                        self.stdout(slot, &bytes, &mut line, parser.as_deref_mut(), &mut usage, &mut outcome);
+                    }
+                    Some(ProcessMsg::Stderr(bytes)) => {
+                        last_output = Instant::now();
+                        if state == AgentState::Starting {
+                            self.set_state(slot, AgentState::Working, None);
+                        }
+                        stderr_tail.push_str(&String::from_utf8_lossy(&bytes));
+                        if stderr_tail.len() > 4096 {
+                            let cut = stderr_tail.len() - 4096;
+                            let cut = (cut..stderr_tail.len()).find(|i| stderr_tail.is_char_boundary(*i)).unwrap_or(cut);
+                            stderr_tail.drain(..cut);
+                        }
+                        slot.output.lock().unwrap().append(&bytes);
+                    }
+                    Some(ProcessMsg::Exited { code, signal }) => {
+                        break Exit { code, signal, stderr_tail: stderr_tail.clone() };
+                    }
+                    None => break no_exit.clone(),
+                },
+                reason = stop_rx.recv(), if killed_at.is_none() => {
+                    let reason = reason.unwrap_or_else(|| "stopped".into());
+                    outcome.get_or_insert(Outcome::Stopped(reason));
+                    killed_at = Some(Instant::now());
+                    self.signal(slot, false);
+                }
+                _ = tokio::time::sleep_until(wake.into()) => {
+                    let now = Instant::now();
+                    if let Some(k) = killed_at {
+                        if now >= k + KILL_GRACE {
+                            self.signal(slot, true);
+                        }
+                        continue;
+                    }
+                    let timed_out = if silence.is_some_and(|s| now >= last_output + s) {
+                        Some(format!("no output for {} s: killed by the watchdog (agents.silence_timeout_secs)", silence.unwrap().as_secs()))
+                    } else if total.is_some_and(|t| now >= started + t) {
+                        Some(format!("the turn ran over {} s: killed by the watchdog (agents.turn_timeout_secs)", total.unwrap().as_secs()))
+                    } else {
+                        None
+                    };
+                    if let Some(message) = timed_out {
+                        slot.output.lock().unwrap().append(format!("✗ {message}\n").as_bytes());
+                        outcome.get_or_insert(Outcome::Failed { class: ErrorClass::Timeout, message });
+                        killed_at = Some(now);
+                        self.signal(slot, false);
+                    } else if !line.is_empty()
+                        && state == AgentState::Working
+                        && now >= last_output + settings.needs_input_after
+                    {
+                        let question = one_line(&String::from_utf8_lossy(&line), 200);
+                        self.flush_output(slot);
+                        self.set_state(slot, AgentState::NeedsInput, Some(format!("waiting for an answer: {question}")));
+                    }
+                }
+                _ = flush.tick() => self.flush_output(slot),
+            }
+        };
+        // What is left of the last line.
+        if !line.is_empty() {
+            self.stdout(
+                slot,
+                b"\n",
+                &mut line,
+                parser.as_deref_mut(),
+                &mut usage,
+                &mut outcome,
+            );
+        }
+        if let Some(p) = parser.as_mut() {
+            for event in p.exit(&exit) {
+                self.event(slot, event, &mut usage, &mut outcome);
+            }
+        }
+        self.flush_output(slot);
+        let outcome = outcome.unwrap_or_else(|| {
+            if exit.success() || parser.is_none() {
+                Outcome::Ok
+            } else {
+                Outcome::Failed {
+                    class: ErrorClass::Crash,
+                    message: crate::classify::crash_message(
+                        &settings.cli_name,
+                        &exit,
+                        "without a result",
+                    ),
+                }
+            }
+        });
+        (outcome, exit, usage)
+    }
+
+    /// SIGTERM (then, when `hard`, SIGKILL) to the running process group.
+    fn signal(&self, slot: &Slot, hard: bool) {
+        if let Some(p) = slot
+            .control
+            .lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|c| c.process.as_ref())
+        {
+            if hard {
+                p.kill();
+            } else {
+                p.terminate();
+            }
+        }
+    }
+
+    fn stdout(
+        &self,
+        slot: &Slot,
+        bytes: &[u8],
+        line: &mut Vec<u8>,
+        parser: Option<&mut (dyn LineParser + '_)>,
+        usage: &mut Vec<TurnUsage>,
+        outcome: &mut Option<Outcome>,
+    ) {
+        let Some(p) = parser else {
+            slot.output.lock().unwrap().append(bytes);
+            return;
+        };
+        let mut rest = bytes;
+        while let Some(nl) = rest.iter().position(|b| *b == b'\n') {
+            line.extend_from_slice(&rest[..nl]);
+            rest = &rest[nl + 1..];
+            let text = String::from_utf8_lossy(line);
+            let text = text.trim_end_matches('\r');
+            if !text.trim().is_empty() {
+                for event in p.line(text) {
+                    self.event(slot, event, usage, outcome);
+                }
+            }
+            line.clear();
+        }
+        line.extend_from_slice(rest);
+    }
+
+    fn event(
+        &self,
+        slot: &Slot,
+        event: AgentEvent,
+        usage: &mut Vec<TurnUsage>,
+        outcome: &mut Option<Outcome>,
+    ) {
+        let rendered = match &event {
+            AgentEvent::SessionStarted { session_id, model } => {
+                let mut r = slot.record.lock().unwrap();
+                r.info.session_id = Some(session_id.clone());
+                if r.info.model.is_none() {
+                    r.info.model = model.clone();
+                }
+                checked(persist::save_agent(&self.inner.options.store, &r));
+                None
+            }
+            AgentEvent::Text { text } => Some(format!("{text}\n")),
+            AgentEvent::ToolUse { tool, summary } => Some(format!("▸ {tool} {summary}\n")),
+            AgentEvent::Usage(u) => {
+                usage.push(u.clone());
+                None
+            }
+            AgentEvent::Result { .. } => {
+                if outcome.is_none() {
+                    *outcome = Some(Outcome::Ok);
+                }
+                None
+            }
+            AgentEvent::Error {
+                class,
+                message,
+                fatal,
+            } => {
+                if *fatal && outcome.is_none() {
+                    *outcome = Some(Outcome::Failed {
+                        class: *class,
+                        message: message.clone(),
+                    });
+                }
+                Some(format!("✗ {message}\n"))
+            }
+        };
+        if let Some(text) = rendered {
+            slot.output.lock().unwrap().append(text.as_bytes());
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        slot: &Slot,
+        turn: u32,
+        row: Option<TurnRow>,
+        outcome: Outcome,
+        usage: Vec<TurnUsage>,
+        settings: &AgentSettings,
+        name: &str,
+    ) {
+        let now = unix_now();
+        let model = slot.record.lock().unwrap().info.model.clone();
+        let mut totals = UsageTotals::default();
+        let (mut known, mut priced) = (false, false);
+        let mut used_model = model.clone();
+        for u in &usage {
+            let (cost, from_table) = settings.prices.cost(u, model.as_deref());
+            known |= cost.is_some();
+            priced |= from_table;
+            used_model = u.model.clone().or(used_model);
+            totals.add(&UsageTotals {
+                input_tokens: u.input_tokens,
+                output_tokens: u.output_tokens,
+                cache_read_tokens: u.cache_read_tokens,
+                cache_write_tokens: u.cache_write_tokens,
+                cost_usd: cost.unwrap_or(0.0),
+            });
+        }
+        let ws = slot.record.lock().unwrap().info.workspace.clone();
+        if !usage.is_empty() {
+            checked(persist::save_usage(
+                &self.inner.options.store,
+                &UsageRecord {
+                    ws: ws.clone(),
+                    agent: name.to_owned(),
+                    turn,
+                    model: used_model.unwrap_or_else(|| "unknown".into()),
+                    totals,
+                    cost_known: known,
+                    priced,
+                    day: day_of(now),
+                    at: now,
+                },
+            ));
+        }
+        let (state, reason, class, label) = match &outcome {
+            Outcome::Ok => (AgentState::Idle, None, None, "ok"),
+            Outcome::Failed { class, message } => (
+                AgentState::Failed,
+                Some(format!(
+                    "{message} — {}",
+                    advice(*class, &settings.cli_name)
+                )),
+                Some(*class),
+                "failed",
+            ),
+            Outcome::Stopped(why) => (AgentState::Done, Some(why.clone()), None, "stopped"),
+        };
+        let summary = match &outcome {
+            Outcome::Ok => format!(
+                "✓ turn {turn} done · {} in / {} out tokens{}\n",
+                totals.input_tokens,
+                totals.output_tokens,
+                if known {
+                    format!(" · ${:.4}", totals.cost_usd)
+                } else {
+                    String::new()
+                }
+            ),
+            Outcome::Failed { message, .. } => format!("✗ turn {turn} failed: {message}\n"),
+            Outcome::Stopped(why) => format!("■ turn {turn} {why}\n"),
+        };
+        slot.output.lock().unwrap().append(summary.as_bytes());
+        self.flush_output(slot);
+        if let Some(mut row) = row {
+            row.ended = Some(now);
+            row.outcome = Some(label.into());
+            row.error_class = class.map(|c| c.as_str().to_owned());
+            row.message = reason.clone();
+            row.session_id = slot.record.lock().unwrap().info.session_id.clone();
+            checked(persist::save_turn(&self.inner.options.store, &row));
+        }
+        {
+            let mut r = slot.record.lock().unwrap();
+            r.info.usage.add(&totals);
+            r.info.pid = None;
+            r.info.error_class = class;
+        }
+        self.set_state(slot, state, reason);
+    }
+}
+
+/// Lets a queued write finish on its own, logging a failure (the state in memory stays right; the
+/// next write of the same row carries it again).
+fn checked(ticket: maestro_store::WriteTicket<maestro_store::NamedRows>) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.spawn(async move {
+                if let Err(e) = ticket.done().await {
+                    tracing::error!("storing agent state failed: {e}");
+                }
+            });
+        }
+        Err(_) => {
+            if let Err(e) = ticket.wait() {
+                tracing::error!("storing agent state failed: {e}");
+            }
+        }
+    }
+}
+
+/// Finds a program as `Command` would: a path with a `/` as is, else on PATH.
+pub fn find_program(program: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if program.components().count() > 1 || program.is_absolute() {
+        return executable(program).then(|| program.to_owned());
+    }
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .find(|p| executable(p))
+    })
+}
+
+fn not_found_message(settings: &AgentSettings) -> String {
+    if settings.program_configured {
+        format!(
+            "{} (from {}) does not exist or is not executable: fix {}",
+            settings.program.display(),
+            settings.program_key,
+            settings.program_key
+        )
+    } else {
+        format!(
+            "{} not found on PATH: set {}",
+            settings.program.display(),
+            settings.program_key
+        )
+    }
+}
+
+fn describe_exit(exit: &Exit) -> String {
+    match (exit.code, exit.signal) {
+        (Some(c), _) => format!("exited with code {c}"),
+        (None, Some(s)) => format!("was killed by signal {s}"),
+        _ => "ended".into(),
+    }
+}
+
+fn one_line(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > max {
+        format!("{}…", flat.chars().take(max - 1).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+pub(crate) fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// `YYYY-MM-DD` (UTC) of a unix time.
+pub fn day_of(unix: f64) -> String {
+    // Howard Hinnant's days-to-civil.
+    let days = (unix / 86_400.0).floor() as i64;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_civil_dates() {
+        assert_eq!(day_of(0.0), "1970-01-01");
+        assert_eq!(day_of(1_763_700_000.0), "2025-11-21");
+        assert_eq!(day_of(951_782_400.0), "2000-02-29");
+    }
+}

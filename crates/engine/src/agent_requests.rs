@@ -1,0 +1,311 @@
+//! The agent methods (`maestro/agent.*`, `maestro/usage`): the workspace and configuration of
+//! each request resolved into the supervisor's terms.
+
+use crate::config::{self, Config};
+use crate::engine::Engine;
+use crate::session::{Reply, Session};
+use crate::workspace::{find_root, workspace_id};
+use futures::FutureExt;
+use maestro_agents::adapters::{BUILT_IN, CustomAgent, CustomOutput, FieldMap};
+use maestro_agents::prices::{Price, PriceTable};
+use maestro_agents::worktree::WorktreeError;
+use maestro_agents::{AgentCli, AgentError, AgentSettings, WorkspaceRef};
+use maestro_protocol::{
+    AgentListParams, AgentOutputRequest, AgentRef, AgentRemoveParams, AgentSendParams,
+    AgentSpawnParams, Isolation, RpcError, UsageParams, code, method, parse_params,
+};
+use serde::Serialize;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn ok<T: Serialize>(value: T) -> Result<Value, RpcError> {
+    serde_json::to_value(value).map_err(RpcError::internal)
+}
+
+fn now(result: Result<Value, RpcError>) -> Reply {
+    futures::future::ready(result).boxed()
+}
+
+/// The RPC error of an agent error: the code says what kind of problem it is.
+pub(crate) fn agent_error(e: AgentError) -> RpcError {
+    let code = match &e {
+        AgentError::InvalidName(_) => code::INVALID_PARAMS,
+        AgentError::NotFound { .. } => code::NOT_FOUND,
+        AgentError::Exists(_) | AgentError::Busy { .. } => code::CONFLICT,
+        AgentError::CliMissing(_) | AgentError::Unsupported(_) => code::AGENT_FAILED,
+        AgentError::Store(_) => code::STORE_FAILED,
+        AgentError::Worktree(w) => match w {
+            WorktreeError::PathExists(_)
+            | WorktreeError::BranchExists { .. }
+            | WorktreeError::Dirty { .. }
+            | WorktreeError::CheckoutBlocked { .. } => code::CONFLICT,
+            WorktreeError::NotARepository(_)
+            | WorktreeError::NoCommits(_)
+            | WorktreeError::BadBase { .. }
+            | WorktreeError::BaseNotBranch(_) => code::INVALID_PARAMS,
+            WorktreeError::Git { .. } | WorktreeError::Io { .. } => code::AGENT_FAILED,
+        },
+    };
+    RpcError::new(code, e.to_string())
+}
+
+/// The workspace around `path` and its configuration (a broken repository config is an error:
+/// it may say which program to run or how to set up).
+pub(crate) fn workspace_of(
+    engine: &Engine,
+    path: &Path,
+) -> Result<(WorkspaceRef, Config), RpcError> {
+    let found = find_root(path).map_err(|e| RpcError::not_found(e.to_string()))?;
+    let config = engine
+        .config()
+        .with_workspace(&found.root)
+        .map_err(|e| RpcError::new(code::CONFIG_INVALID, e.to_string()))?;
+    Ok((
+        WorkspaceRef {
+            id: workspace_id(&found.root),
+            root: found.root,
+        },
+        config,
+    ))
+}
+
+/// An agent CLI's settings from the configuration.
+pub(crate) fn settings(config: &Config, cli_name: &str) -> Result<AgentSettings, RpcError> {
+    let custom_names = config.names_under("agents.custom");
+    let (cli, program, program_key, configured, extra_args, model) = if let Some(cli) =
+        AgentCli::built_in(cli_name)
+    {
+        let key = format!("agents.{cli_name}.path");
+        let path = config.string_of(&key);
+        let configured = !path.is_empty();
+        let program = if configured {
+            PathBuf::from(path)
+        } else {
+            PathBuf::from(cli.default_program())
+        };
+        let extra = config.list_of(&format!("agents.{cli_name}.args"));
+        let model =
+            Some(config.string_of(&format!("agents.{cli_name}.model"))).filter(|m| !m.is_empty());
+        (cli, program, key, configured, extra, model)
+    } else if custom_names.iter().any(|n| n == cli_name) {
+        let custom = custom_agent(config, cli_name)?;
+        let key = format!("{}.program", custom_prefix(cli_name));
+        let program = PathBuf::from(&custom.program);
+        (
+            AgentCli::Custom(Box::new(custom)),
+            program,
+            key,
+            true,
+            Vec::new(),
+            None,
+        )
+    } else {
+        let mut known: Vec<String> = BUILT_IN.iter().map(|(n, _)| (*n).to_owned()).collect();
+        known.extend(custom_names);
+        return Err(RpcError::invalid_params(
+            method::AGENT_SPAWN,
+            format!(
+                "`{cli_name}` is not an agent CLI maestro knows: one of {}, or define it under [agents.custom.{cli_name}]",
+                known.join(", ")
+            ),
+        ));
+    };
+    let secs = |key: &str| {
+        let s = config.integer_of(key);
+        (s > 0).then(|| Duration::from_secs(s as u64))
+    };
+    Ok(AgentSettings {
+        cli_name: cli_name.to_owned(),
+        cli,
+        program,
+        program_configured: configured,
+        program_key,
+        extra_args,
+        model,
+        silence_timeout: secs(config::AGENTS_SILENCE_TIMEOUT_SECS),
+        turn_timeout: secs(config::AGENTS_TURN_TIMEOUT_SECS),
+        needs_input_after: Duration::from_secs(
+            config.integer_of(config::AGENTS_NEEDS_INPUT_SECS).max(1) as u64,
+        ),
+        setup_files: config.list_of(config::AGENTS_SETUP_FILES),
+        setup_command: config.list_of(config::AGENTS_SETUP_COMMAND),
+        isolation: match config.string_of(config::AGENTS_ISOLATION).as_str() {
+            "none" => Isolation::None,
+            _ => Isolation::Worktree,
+        },
+        output_buffer: config.integer_of(config::AGENTS_OUTPUT_BUFFER_BYTES) as usize,
+        prices: prices(config),
+    })
+}
+
+fn custom_prefix(name: &str) -> String {
+    config::key_from_parts(&["agents", "custom", name])
+}
+
+fn custom_agent(config: &Config, name: &str) -> Result<CustomAgent, RpcError> {
+    let prefix = custom_prefix(name);
+    let get = |k: &str| {
+        let key = format!("{prefix}.{k}");
+        config.is_set(&key).then(|| config.string_of(&key))
+    };
+    let list = |k: &str| {
+        let key = format!("{prefix}.{k}");
+        if config.is_set(&key) {
+            config.list_of(&key)
+        } else {
+            Vec::new()
+        }
+    };
+    let program = get("program").filter(|p| !p.is_empty()).ok_or_else(|| {
+        RpcError::new(
+            code::CONFIG_INVALID,
+            format!("custom agent `{name}` has no program: set {prefix}.program in your config"),
+        )
+    })?;
+    let output = match get("output").as_deref() {
+        Some("jsonl") => CustomOutput::Jsonl(Box::new(FieldMap {
+            type_field: get("type_field").unwrap_or_else(|| "/type".into()),
+            result_type: get("result_type").unwrap_or_default(),
+            error_type: get("error_type").unwrap_or_default(),
+            session_field: get("session_field").unwrap_or_default(),
+            text_field: get("text_field").unwrap_or_default(),
+            error_field: get("error_field").unwrap_or_default(),
+            input_tokens_field: get("input_tokens_field").unwrap_or_default(),
+            output_tokens_field: get("output_tokens_field").unwrap_or_default(),
+            cost_field: get("cost_field").unwrap_or_default(),
+        })),
+        _ => CustomOutput::Text,
+    };
+    Ok(CustomAgent {
+        name: name.to_owned(),
+        program,
+        args: list("args"),
+        resume_args: list("resume_args"),
+        output,
+    })
+}
+
+fn prices(config: &Config) -> PriceTable {
+    let table = config
+        .names_under("prices")
+        .into_iter()
+        .map(|model| {
+            let key = |k: &str| format!("{}.{k}", config::key_from_parts(&["prices", &model]));
+            let price = Price {
+                input: config.float_of(&key("input")).unwrap_or(0.0),
+                output: config.float_of(&key("output")).unwrap_or(0.0),
+                cache_read: config.float_of(&key("cache_read")),
+                cache_write: config.float_of(&key("cache_write")),
+            };
+            (model, price)
+        })
+        .collect();
+    PriceTable::new(table)
+}
+
+impl Session {
+    /// The agent methods, or `None` when `method` is not one.
+    pub(crate) fn agent_request(&self, method: &str, params: Value) -> Option<Reply> {
+        let engine = self.engine.clone();
+        let agents = engine.agents().clone();
+        let fail = agent_error;
+        Some(match method {
+            method::AGENT_SPAWN => {
+                let prepared = parse_params::<AgentSpawnParams>(method, params).and_then(|p| {
+                    let (ws, config) = workspace_of(&engine, &p.path)?;
+                    let cli = if p.agent.is_empty() {
+                        config.string_of(config::AGENTS_DEFAULT)
+                    } else {
+                        p.agent.clone()
+                    };
+                    let settings = settings(&config, &cli)?;
+                    Ok((p, ws, settings))
+                });
+                match prepared {
+                    Ok((p, ws, settings)) => {
+                        async move { ok(agents.spawn(&ws, &p, settings).await.map_err(fail)?) }
+                            .boxed()
+                    }
+                    Err(e) => now(Err(e)),
+                }
+            }
+            method::AGENT_SEND => now(parse_params::<AgentSendParams>(method, params).and_then(
+                |p| {
+                    let (ws, config) = workspace_of(&engine, &p.path)?;
+                    let cli = agents.get(&ws.id, &p.name).map_err(fail)?.agent;
+                    let settings = settings(&config, &cli)?;
+                    ok(agents
+                        .send(&ws.id, &p.name, &p.prompt, settings)
+                        .map_err(fail)?)
+                },
+            )),
+            method::AGENT_STOP => match agent_ref(&engine, method, params) {
+                Ok((ws, name)) => {
+                    async move { ok(agents.stop(&ws, &name).await.map_err(fail)?) }.boxed()
+                }
+                Err(e) => now(Err(e)),
+            },
+            method::AGENT_STATUS => now(agent_ref(&engine, method, params)
+                .and_then(|(ws, name)| ok(agents.get(&ws, &name).map_err(fail)?))),
+            method::AGENT_LIST => now(parse_params::<AgentListParams>(method, params).and_then(
+                |p| {
+                    let ws = match &p.path {
+                        Some(path) => Some(workspace_of(&engine, path)?.0.id),
+                        None => None,
+                    };
+                    ok(agents.list(ws.as_deref()))
+                },
+            )),
+            method::AGENT_OUTPUT => now(parse_params::<AgentOutputRequest>(method, params)
+                .and_then(|p| {
+                    let (ws, _) = workspace_of(&engine, &p.path)?;
+                    ok(agents
+                        .output(&ws.id, &p.name, p.offset, p.limit)
+                        .map_err(fail)?)
+                })),
+            method::AGENT_DIFF => match agent_ref(&engine, method, params) {
+                Ok((ws, name)) => {
+                    async move { ok(agents.diff(&ws, &name).await.map_err(fail)?) }.boxed()
+                }
+                Err(e) => now(Err(e)),
+            },
+            method::AGENT_MERGE => match agent_ref(&engine, method, params) {
+                Ok((ws, name)) => {
+                    async move { ok(agents.merge(&ws, &name).await.map_err(fail)?) }.boxed()
+                }
+                Err(e) => now(Err(e)),
+            },
+            method::AGENT_REMOVE => match parse_params::<AgentRemoveParams>(method, params)
+                .and_then(|p| Ok((workspace_of(&engine, &p.path)?.0.id, p)))
+            {
+                Ok((ws, p)) => {
+                    async move { ok(agents.remove(&ws, &p.name, p.force).await.map_err(fail)?) }
+                        .boxed()
+                }
+                Err(e) => now(Err(e)),
+            },
+            method::USAGE => now(parse_params::<UsageParams>(method, params).and_then(|p| {
+                let by = p.by.as_deref().unwrap_or("agent");
+                if !matches!(by, "agent" | "model" | "day") {
+                    return Err(RpcError::invalid_params(
+                        method,
+                        format!("`by` must be `agent`, `model` or `day`, got `{by}`"),
+                    ));
+                }
+                let ws = match &p.path {
+                    Some(path) => Some(workspace_of(&engine, path)?.0.id),
+                    None => None,
+                };
+                ok(agents.usage(ws.as_deref(), by).map_err(fail)?)
+            })),
+            _ => return None,
+        })
+    }
+}
+
+fn agent_ref(engine: &Engine, method: &str, params: Value) -> Result<(String, String), RpcError> {
+    let p: AgentRef = parse_params(method, params)?;
+    let (ws, _) = workspace_of(engine, &p.path)?;
+    Ok((ws.id, p.name))
+}

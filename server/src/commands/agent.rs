@@ -1,0 +1,615 @@
+//! `maestro agent spawn|send|list|status|stop|diff|merge|remove|logs` and `maestro usage`.
+
+use super::{connect_cli, human_duration, print_json};
+use crate::cli::AgentAction;
+use crate::client::{ClientError, Connected};
+use maestro_engine::Paths;
+use maestro_protocol::{
+    AgentDiffResult, AgentInfo, AgentMergeResult, AgentOutputParams, AgentOutputResult,
+    AgentRemoveResult, AgentSpawnParams, AgentState, AgentStatusParams, Event, Isolation,
+    UsageResult, method,
+};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+pub async fn run(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
+    // The daemon's answers name what was wrong; the method's name would only be noise.
+    act(paths, action).await.map_err(plain)
+}
+
+fn plain(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast::<ClientError>() {
+        Ok(ClientError::Rpc { error, .. }) => anyhow::anyhow!("{}", error.message),
+        Ok(other) => other.into(),
+        Err(e) => e,
+    }
+}
+
+fn here() -> anyhow::Result<PathBuf> {
+    Ok(std::env::current_dir()?)
+}
+
+async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
+    let mut c = connect_cli(paths, true).await?;
+    let path = here()?;
+    let at = |name: &str| json!({"name": name, "path": path});
+    match action {
+        AgentAction::Spawn {
+            name,
+            prompt,
+            agent,
+            base,
+            model,
+            persona,
+            in_place,
+            silence_timeout,
+            turn_timeout,
+            wait,
+            output,
+        } => {
+            let params = AgentSpawnParams {
+                name,
+                agent: agent.unwrap_or_default(),
+                path: path.clone(),
+                prompt,
+                base,
+                isolation: in_place.then_some(Isolation::None),
+                mode: Default::default(),
+                persona,
+                model,
+                silence_timeout_secs: silence_timeout,
+                turn_timeout_secs: turn_timeout,
+            };
+            if wait.wait {
+                subscribe(&c).await?;
+            }
+            let info: AgentInfo = c
+                .client
+                .request(method::AGENT_SPAWN, serde_json::to_value(&params)?)
+                .await?;
+            if output.json {
+                print_json(&info);
+            } else {
+                println!(
+                    "spawned {} ({}) in {}{}",
+                    info.name,
+                    info.agent,
+                    info.worktree.display(),
+                    info.branch
+                        .as_ref()
+                        .map(|b| format!(" on {b}"))
+                        .unwrap_or_default()
+                );
+                for note in &info.notes {
+                    println!("note: {note}");
+                }
+            }
+            if wait.wait {
+                // The log is new: everything in it is this agent's (its notes come first).
+                return follow_turn(&mut c, &info, 0, output.json).await;
+            }
+            Ok(0)
+        }
+        AgentAction::Send {
+            name,
+            prompt,
+            wait,
+            output,
+        } => {
+            let mut from = 0;
+            if wait.wait {
+                subscribe(&c).await?;
+                // The turn's output starts after what the agent printed so far.
+                let before: AgentInfo = c.client.request(method::AGENT_STATUS, at(&name)).await?;
+                from = before.output_bytes;
+            }
+            let info: AgentInfo = c
+                .client
+                .request(
+                    method::AGENT_SEND,
+                    json!({"name": name, "path": path, "prompt": prompt}),
+                )
+                .await?;
+            if output.json {
+                print_json(&info);
+            } else {
+                println!("{}: {}", info.name, state_text(&info));
+            }
+            if wait.wait {
+                return follow_turn(&mut c, &info, from, output.json).await;
+            }
+            Ok(0)
+        }
+        AgentAction::List { all, output } => {
+            let params = if all {
+                json!({})
+            } else {
+                json!({ "path": path })
+            };
+            let agents: Vec<AgentInfo> = c.client.request(method::AGENT_LIST, params).await?;
+            if output.json {
+                agents.iter().for_each(print_json);
+            } else if agents.is_empty() {
+                println!("no agents{}", if all { "" } else { " in this repository" });
+            } else {
+                print!("{}", tree(&agents, all));
+            }
+            Ok(0)
+        }
+        AgentAction::Status { name, output } => {
+            let info: AgentInfo = c.client.request(method::AGENT_STATUS, at(&name)).await?;
+            if output.json {
+                print_json(&info);
+            } else {
+                print!("{}", details(&info));
+            }
+            Ok(0)
+        }
+        AgentAction::Stop { name, output } => {
+            let info: AgentInfo = c.client.request(method::AGENT_STOP, at(&name)).await?;
+            if output.json {
+                print_json(&info);
+            } else {
+                println!("{}: {}", info.name, state_text(&info));
+            }
+            Ok(0)
+        }
+        AgentAction::Diff { name, stat, output } => {
+            let diff: AgentDiffResult = c.client.request(method::AGENT_DIFF, at(&name)).await?;
+            if output.json {
+                print_json(&diff);
+                return Ok(0);
+            }
+            println!(
+                "{} against {}: {} commit(s){}",
+                name,
+                diff.base,
+                diff.commits,
+                if diff.uncommitted {
+                    ", and uncommitted changes (a merge takes commits only)"
+                } else {
+                    ""
+                }
+            );
+            for f in &diff.files {
+                println!(
+                    "  {:<9} {} (+{} -{})",
+                    f.status, f.path, f.insertions, f.deletions
+                );
+            }
+            if !stat && !diff.patch.is_empty() {
+                println!();
+                print!("{}", diff.patch);
+            }
+            Ok(0)
+        }
+        AgentAction::Merge { name, output } => {
+            let merged: AgentMergeResult = c.client.request(method::AGENT_MERGE, at(&name)).await?;
+            if output.json {
+                print_json(&merged);
+            } else if !merged.conflicts.is_empty() {
+                println!(
+                    "not merged: maestro/{name} conflicts with {} in {}\nnothing was changed; resolve by hand (`git merge maestro/{name}`) or ask the agent to rebase",
+                    merged.into,
+                    merged.conflicts.join(", ")
+                );
+            } else if merged.up_to_date {
+                println!("{} already has every commit of maestro/{name}", merged.into);
+            } else {
+                println!(
+                    "merged maestro/{name} into {} ({}) at {}",
+                    merged.into,
+                    if merged.fast_forward {
+                        "fast-forward"
+                    } else {
+                        "merge commit"
+                    },
+                    merged
+                        .commit
+                        .as_deref()
+                        .map_or("", |c| &c[..c.len().min(12)])
+                );
+            }
+            Ok(if merged.conflicts.is_empty() { 0 } else { 1 })
+        }
+        AgentAction::Remove {
+            name,
+            force,
+            output,
+        } => {
+            let removed: AgentRemoveResult = c
+                .client
+                .request(
+                    method::AGENT_REMOVE,
+                    json!({"name": name, "path": path, "force": force}),
+                )
+                .await?;
+            if output.json {
+                print_json(&removed);
+            } else {
+                println!("removed {name}");
+                if let Some(w) = &removed.worktree_removed {
+                    println!("  worktree {} deleted", w.display());
+                }
+                if let Some(b) = &removed.branch_deleted {
+                    println!("  branch {b} deleted (merged)");
+                }
+                if let Some(b) = &removed.branch_kept {
+                    println!("  branch {b} kept: it has commits its base does not");
+                }
+            }
+            Ok(0)
+        }
+        AgentAction::Logs {
+            name,
+            lines,
+            follow,
+        } => {
+            if follow {
+                subscribe(&c).await?;
+            }
+            let out: AgentOutputResult = c
+                .client
+                .request(
+                    method::AGENT_OUTPUT,
+                    json!({"name": name, "path": path, "offset": 0}),
+                )
+                .await?;
+            let text = if lines == 0 {
+                out.data.as_str()
+            } else {
+                last_lines(&out.data, lines)
+            };
+            print!("{text}");
+            if follow {
+                let info: AgentInfo = c.client.request(method::AGENT_STATUS, at(&name)).await?;
+                stream(&mut c, &info, out.end, false, true).await?;
+            }
+            Ok(0)
+        }
+    }
+}
+
+pub async fn usage(paths: &Paths, by: &str, all: bool, json: bool) -> anyhow::Result<i32> {
+    let c = connect_cli(paths, true)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let mut params = json!({ "by": by });
+    if !all {
+        params["path"] = json!(here()?);
+    }
+    let usage: UsageResult = c
+        .client
+        .request(method::USAGE, params)
+        .await
+        .map_err(|e| plain(e.into()))?;
+    if json {
+        for row in &usage.rows {
+            print_json(row);
+        }
+        print_json(&json!({"key": "total", "total": usage.total}));
+        return Ok(0);
+    }
+    if usage.rows.is_empty() {
+        println!("no usage recorded yet");
+        return Ok(0);
+    }
+    println!(
+        "{:<28} {:>6} {:>12} {:>12} {:>12} {:>10}",
+        by, "turns", "input", "output", "cache read", "dollars"
+    );
+    for r in &usage.rows {
+        println!(
+            "{:<28} {:>6} {:>12} {:>12} {:>12} {:>10}{}",
+            r.key,
+            r.turns,
+            r.totals.input_tokens,
+            r.totals.output_tokens,
+            r.totals.cache_read_tokens,
+            format!("${:.4}", r.totals.cost_usd),
+            if r.priced_turns > 0 {
+                format!("  ({} priced from the table)", r.priced_turns)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let t = &usage.total;
+    println!(
+        "{:<28} {:>6} {:>12} {:>12} {:>12} {:>10}",
+        "total",
+        usage.rows.iter().map(|r| r.turns).sum::<u64>(),
+        t.input_tokens,
+        t.output_tokens,
+        t.cache_read_tokens,
+        format!("${:.4}", t.cost_usd)
+    );
+    Ok(0)
+}
+
+async fn subscribe(c: &Connected) -> anyhow::Result<()> {
+    c.client
+        .request::<_, Value>(method::SUBSCRIBE, json!({}))
+        .await?;
+    Ok(())
+}
+
+/// Prints the agent's output until its turn ends; exit code 1 when it failed.
+async fn follow_turn(
+    c: &mut Connected,
+    info: &AgentInfo,
+    from: u64,
+    json: bool,
+) -> anyhow::Result<i32> {
+    // Output written before the subscription took effect is fetched, not lost.
+    let early: AgentOutputResult = c
+        .client
+        .request(
+            method::AGENT_OUTPUT,
+            json!({"name": info.name, "path": info.workspace_root, "offset": 0}),
+        )
+        .await?;
+    if !json {
+        let (_, text) = split_at_offset(&early, from);
+        print!("{text}");
+    }
+    let end = early.end.max(from);
+    // The state may have moved on already.
+    let now: AgentInfo = c
+        .client
+        .request(
+            method::AGENT_STATUS,
+            json!({"name": info.name, "path": info.workspace_root}),
+        )
+        .await?;
+    let last = if now.state.is_running() {
+        stream(c, info, end, json, false).await?
+    } else {
+        now
+    };
+    if json {
+        print_json(&json!({"event": "turn_end", "agent": last}));
+    } else {
+        println!("{}: {}", last.name, state_text(&last));
+    }
+    Ok(match last.state {
+        AgentState::Failed | AgentState::Lost => 1,
+        _ => 0,
+    })
+}
+
+fn split_at_offset(out: &AgentOutputResult, from: u64) -> (u64, &str) {
+    let skip = from.saturating_sub(out.offset) as usize;
+    let mut at = skip.min(out.data.len());
+    while !out.data.is_char_boundary(at) {
+        at += 1;
+    }
+    (from, &out.data[at..])
+}
+
+/// Prints the agent's output events from `offset`; returns the agent when its turn is over
+/// (or, with `forever`, when the connection ends).
+async fn stream(
+    c: &mut Connected,
+    info: &AgentInfo,
+    mut offset: u64,
+    json: bool,
+    forever: bool,
+) -> anyhow::Result<AgentInfo> {
+    let mut last = info.clone();
+    while let Some(n) = c.events.recv().await {
+        match Event::from_notification(&n.method, n.params) {
+            Some(Ok(Event::AgentOutput(AgentOutputParams {
+                workspace,
+                name,
+                offset: at,
+                data,
+            }))) if workspace == info.workspace && name == info.name => {
+                if at > offset {
+                    // A gap (a slow client missed a batch): fill it from the buffer.
+                    let gap: AgentOutputResult = c
+                        .client
+                        .request(
+                            method::AGENT_OUTPUT,
+                            json!({"name": name, "path": info.workspace_root, "offset": offset, "limit": at - offset}),
+                        )
+                        .await?;
+                    emit_text(&gap.data, json);
+                }
+                if at + data.len() as u64 > offset {
+                    let skip = offset.saturating_sub(at) as usize;
+                    let mut cut = skip.min(data.len());
+                    while !data.is_char_boundary(cut) {
+                        cut += 1;
+                    }
+                    emit_text(&data[cut..], json);
+                    offset = at + data.len() as u64;
+                }
+            }
+            Some(Ok(Event::AgentStatus(s))) => {
+                let AgentStatusParams { agent, .. } = *s;
+                if agent.workspace == info.workspace && agent.name == info.name {
+                    if json {
+                        print_json(&json!({"event": "status", "agent": agent}));
+                    }
+                    let over = !agent.state.is_running();
+                    last = agent;
+                    if over && !forever {
+                        // Output batched just before the end.
+                        let rest: AgentOutputResult = c
+                            .client
+                            .request(
+                                method::AGENT_OUTPUT,
+                                json!({"name": info.name, "path": info.workspace_root, "offset": offset}),
+                            )
+                            .await?;
+                        emit_text(&rest.data, json);
+                        return Ok(last);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(last)
+}
+
+fn emit_text(text: &str, json: bool) {
+    if text.is_empty() {
+        return;
+    }
+    if json {
+        print_json(&json!({"event": "output", "data": text}));
+    } else {
+        use std::io::Write;
+        print!("{text}");
+        let _ = std::io::stdout().flush();
+    }
+}
+
+fn last_lines(text: &str, n: usize) -> &str {
+    let mut count = 0;
+    for (i, b) in text.bytes().enumerate().rev() {
+        if b == b'\n' && i + 1 < text.len() {
+            count += 1;
+            if count == n {
+                return &text[i + 1..];
+            }
+        }
+    }
+    text
+}
+
+fn state_text(info: &AgentInfo) -> String {
+    match &info.reason {
+        Some(r) => format!("{} — {r}", info.state.as_str()),
+        None => info.state.as_str().to_owned(),
+    }
+}
+
+fn details(info: &AgentInfo) -> String {
+    let mut out = format!("{} ({})\n", info.name, info.agent);
+    let mut row = |k: &str, v: String| out.push_str(&format!("  {k:<10} {v}\n"));
+    row("state", state_text(info));
+    row("worktree", info.worktree.display().to_string());
+    if let Some(b) = &info.branch {
+        row(
+            "branch",
+            format!("{b} (from {})", info.base.as_deref().unwrap_or("?")),
+        );
+    }
+    if let Some(s) = &info.session_id {
+        row("session", s.clone());
+    }
+    if let Some(m) = &info.model {
+        row("model", m.clone());
+    }
+    row(
+        "turns",
+        format!(
+            "{} · {} in / {} out tokens · ${:.4}",
+            info.turns, info.usage.input_tokens, info.usage.output_tokens, info.usage.cost_usd
+        ),
+    );
+    row(
+        "age",
+        human_duration(info.updated_at - info.created_at).to_string(),
+    );
+    out
+}
+
+/// Agents as a tree of their name parts: `shop-backend-api` under `shop` › `backend`.
+fn tree(agents: &[AgentInfo], all: bool) -> String {
+    let mut sorted: Vec<&AgentInfo> = agents.iter().collect();
+    sorted.sort_by(|a, b| (&a.workspace_root, &a.name).cmp(&(&b.workspace_root, &b.name)));
+    let mut out = String::new();
+    let mut previous: Vec<&str> = Vec::new();
+    let mut root: Option<&PathBuf> = None;
+    for a in sorted {
+        if all && root != Some(&a.workspace_root) {
+            out.push_str(&format!("{}\n", a.workspace_root.display()));
+            root = Some(&a.workspace_root);
+            previous.clear();
+        }
+        let parts: Vec<&str> = a.name.split('-').collect();
+        let shared = parts
+            .iter()
+            .zip(&previous)
+            .take_while(|(x, y)| x == y)
+            .count()
+            .min(parts.len() - 1);
+        for (depth, part) in parts
+            .iter()
+            .enumerate()
+            .skip(shared)
+            .take(parts.len() - 1 - shared)
+        {
+            out.push_str(&format!("{}{part}\n", "  ".repeat(depth)));
+        }
+        let depth = parts.len() - 1;
+        let label = format!("{}{}", "  ".repeat(depth), parts[depth]);
+        out.push_str(&format!(
+            "{label:<24} {:<9} {:<12} {:>3} turns  ${:<8.4} {}\n",
+            a.agent,
+            a.state.as_str(),
+            a.turns,
+            a.usage.cost_usd,
+            a.branch.as_deref().unwrap_or("(in place)")
+        ));
+        previous = parts;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_print_as_a_tree() {
+        let agent = |name: &str| AgentInfo {
+            name: name.into(),
+            workspace: "w".into(),
+            workspace_root: "/r".into(),
+            agent: "claude".into(),
+            state: AgentState::Idle,
+            mode: Default::default(),
+            isolation: Default::default(),
+            worktree: "/wt".into(),
+            branch: Some(format!("maestro/{name}")),
+            base: None,
+            session_id: None,
+            model: None,
+            persona: None,
+            reason: None,
+            error_class: None,
+            turns: 1,
+            usage: Default::default(),
+            color: "#000000".into(),
+            pid: None,
+            created_at: 0.0,
+            updated_at: 0.0,
+            output_bytes: 0,
+            notes: Vec::new(),
+        };
+        let text = tree(
+            &[
+                agent("shop-web"),
+                agent("shop-backend-api"),
+                agent("shop-backend-db"),
+                agent("docs"),
+            ],
+            false,
+        );
+        let names: Vec<&str> = text
+            .lines()
+            .map(|l| l.split("  claude").next().unwrap().trim_end())
+            .collect();
+        assert_eq!(
+            names,
+            ["docs", "shop", "  backend", "    api", "    db", "  web"]
+        );
+        assert_eq!(last_lines("a\nb\nc\n", 2), "b\nc\n");
+        assert_eq!(last_lines("a\nb\n", 5), "a\nb\n");
+    }
+}

@@ -1,0 +1,504 @@
+//! Agents end to end: the real daemon spawning fake agents (`fake-agent`, speaking each CLI's
+//! line protocol) in real worktrees of real repositories.
+
+use maestro_tests::{TestEnv, alive, kill, text, wait_until};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const CLIS: [&str; 5] = ["claude", "codex", "gemini", "opencode", "aider"];
+
+/// An environment whose agent CLIs are the fake agent, under their own names.
+fn agents_env(extra: &str) -> TestEnv {
+    let env = TestEnv::new();
+    let bin = env.home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let mut config = String::from("[daemon]\nidle_timeout_secs = 60\n");
+    for cli in CLIS {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_fake-agent"), bin.join(cli)).unwrap();
+        config.push_str(&format!(
+            "[agents.{cli}]\npath = \"{}\"\n",
+            bin.join(cli).display()
+        ));
+    }
+    config.push_str(extra);
+    env.write_config(&config);
+    env
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
+fn repo(env: &TestEnv, name: &str) -> PathBuf {
+    let dir = env.git_repo(name);
+    git(&dir, &["checkout", "-q", "-b", "main"]);
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-qm", "init"]);
+    dir
+}
+
+/// `maestro agent status NAME --json`.
+fn status(env: &TestEnv, dir: &Path, name: &str) -> Value {
+    env.json(dir, &["agent", "status", name, "--json"])
+}
+
+fn wait_state(env: &TestEnv, dir: &Path, name: &str, state: &str) -> Value {
+    let mut last = Value::Null;
+    wait_until(&format!("{name} {state}"), Duration::from_secs(20), || {
+        last = status(env, dir, name);
+        last["state"] == state
+    });
+    last
+}
+
+/// The last line of a `--wait --json` run: the agent at the end of its turn.
+fn turn_end(stdout: &str) -> Value {
+    let last = stdout.lines().last().unwrap_or_default();
+    let v: Value = serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(v["event"], "turn_end", "{stdout}");
+    v["agent"].clone()
+}
+
+/// Processes whose environment names this agent.
+fn agent_processes(name: &str) -> Vec<u32> {
+    let needle = format!("MAESTRO_AGENT={name}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+#[test]
+fn spawn_works_in_a_worktree_records_usage_and_merges_back() {
+    let env = agents_env("");
+    let dir = repo(&env, "shop");
+    let out = env.run_in(
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "shop-api",
+            "say on it; write feature.txt done; commit add feature; usage 1000 200",
+            "--wait",
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        env.daemon_logs()
+    );
+    let agent = turn_end(&text(&out.stdout));
+    assert_eq!(agent["state"], "idle");
+    assert_eq!(agent["branch"], "maestro/shop-api");
+    assert_eq!(agent["base"], "main");
+    let worktree = PathBuf::from(agent["worktree"].as_str().unwrap());
+    assert!(!worktree.starts_with(&dir), "{}", worktree.display());
+    assert!(worktree.join("feature.txt").exists());
+    assert!(
+        !dir.join("feature.txt").exists(),
+        "the user's checkout is untouched"
+    );
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+    assert!(agent["sessionId"].as_str().unwrap().starts_with("fake-"));
+    assert_eq!(agent["usage"]["inputTokens"], 1000);
+    // Claude reports dollars itself: 1000 × $3/M + 200 × $15/M.
+    assert!((agent["usage"]["costUsd"].as_f64().unwrap() - 0.006).abs() < 1e-9);
+
+    let logs = env.ok(&dir, &["agent", "logs", "shop-api"]);
+    assert!(
+        logs.contains("on it") && logs.contains("▸ write feature.txt"),
+        "{logs}"
+    );
+
+    let diff = env.json(&dir, &["agent", "diff", "shop-api", "--json"]);
+    assert_eq!(diff["commits"], 1);
+    assert_eq!(diff["files"][0]["path"], "feature.txt");
+
+    let usage = env.ok(&dir, &["usage", "--json"]);
+    let rows: Vec<Value> = usage
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows[0]["key"], "shop-api");
+    assert_eq!(rows[0]["outputTokens"], 200);
+    assert_eq!(rows[0]["pricedTurns"], 0);
+
+    let merged = env.json(&dir, &["agent", "merge", "shop-api", "--json"]);
+    assert_eq!(merged["fastForward"], true, "{merged}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("feature.txt")).unwrap(),
+        "done\n"
+    );
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+
+    let removed = env.json(&dir, &["agent", "remove", "shop-api", "--json"]);
+    assert_eq!(removed["branchDeleted"], "maestro/shop-api");
+    assert!(!worktree.exists());
+    let list = env.ok(&dir, &["agent", "list"]);
+    assert!(list.contains("no agents"), "{list}");
+}
+
+#[test]
+fn every_cli_protocol_drives_an_agent_and_tokens_are_priced_when_no_dollars_come() {
+    let env = agents_env("");
+    let dir = repo(&env, "multi");
+    for cli in CLIS {
+        let name = format!("by-{cli}");
+        let mut args = vec![
+            "agent",
+            "spawn",
+            &name,
+            "say hello from the fake; usage 1000000 100000",
+            "--agent",
+            cli,
+            "--wait",
+            "--json",
+        ];
+        if cli == "codex" {
+            args.extend(["--model", "gpt-5"]);
+        }
+        let out = env.run_in(&dir, &args);
+        assert!(out.status.success(), "{cli}: {}", text(&out.stderr));
+        let agent = turn_end(&text(&out.stdout));
+        assert_eq!(agent["state"], "idle", "{cli}: {agent}");
+        assert_eq!(agent["agent"], cli);
+        let logs = env.ok(&dir, &["agent", "logs", &format!("by-{cli}")]);
+        assert!(logs.contains("hello from the fake"), "{cli}: {logs}");
+        if cli != "aider" {
+            assert!(agent["sessionId"].is_string(), "{cli}: {agent}");
+        }
+    }
+    let by_agent: Vec<Value> = env
+        .ok(&dir, &["usage", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let row = |name: &str| {
+        by_agent
+            .iter()
+            .find(|r| r["key"] == name)
+            .unwrap_or_else(|| panic!("{name}: {by_agent:?}"))
+            .clone()
+    };
+    // Codex and Gemini report tokens only: priced from the table (gpt-5: $1.25 + $10 per M;
+    // gemini-2.5-pro: $1.25 + $10 per M).
+    for priced in ["by-codex", "by-gemini"] {
+        let r = row(priced);
+        assert_eq!(r["pricedTurns"], 1, "{r}");
+        assert!((r["costUsd"].as_f64().unwrap() - 2.25).abs() < 1e-6, "{r}");
+    }
+    assert_eq!(row("by-opencode")["pricedTurns"], 0);
+    assert_eq!(row("by-aider")["inputTokens"], 1_000_000);
+    let by_model = env.ok(&dir, &["usage", "--by", "model"]);
+    assert!(
+        by_model.contains("gpt-5") && by_model.contains("gemini-2.5-pro"),
+        "{by_model}"
+    );
+}
+
+#[test]
+fn the_watchdog_kills_a_silent_agent_and_says_why() {
+    let env = agents_env("");
+    let dir = repo(&env, "hangs");
+    let out = env.run_in(
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "sleepy",
+            "say starting; hang",
+            "--silence-timeout",
+            "1",
+            "--wait",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let agent = turn_end(&text(&out.stdout));
+    assert_eq!(agent["state"], "failed");
+    assert_eq!(agent["errorClass"], "timeout");
+    let reason = agent["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("no output for 1 s") && reason.contains("silence_timeout_secs"),
+        "{reason}"
+    );
+    wait_until(
+        "the hung agent's processes are gone",
+        Duration::from_secs(10),
+        || agent_processes("sleepy").is_empty(),
+    );
+
+    // A crash is classified too, and a new turn can follow a failed one.
+    let out = env.run_in(
+        &dir,
+        &["agent", "send", "sleepy", "crash 3", "--wait", "--json"],
+    );
+    let agent = turn_end(&text(&out.stdout));
+    assert_eq!(agent["errorClass"], "crash", "{agent}");
+    assert!(
+        agent["reason"].as_str().unwrap().contains("code 3"),
+        "{agent}"
+    );
+    let out = env.run_in(
+        &dir,
+        &[
+            "agent",
+            "send",
+            "sleepy",
+            "fail Invalid API key · Please run /login",
+            "--wait",
+            "--json",
+        ],
+    );
+    let agent = turn_end(&text(&out.stdout));
+    assert_eq!(agent["errorClass"], "auth", "{agent}");
+    assert!(
+        agent["reason"].as_str().unwrap().contains("log in"),
+        "{agent}"
+    );
+
+    // Stop kills a running turn.
+    env.ok(&dir, &["agent", "send", "sleepy", "say again; hang"]);
+    wait_state(&env, &dir, "sleepy", "working");
+    let stopped = env.json(&dir, &["agent", "stop", "sleepy", "--json"]);
+    assert_eq!(stopped["state"], "done", "{stopped}");
+    wait_until(
+        "the stopped agent's processes are gone",
+        Duration::from_secs(10),
+        || agent_processes("sleepy").is_empty(),
+    );
+}
+
+#[test]
+fn a_killed_daemon_leaves_its_agents_lost_and_a_new_turn_resumes_the_session() {
+    let env = agents_env("");
+    let dir = repo(&env, "lost");
+    env.ok(&dir, &["agent", "spawn", "worker", "say first; hang"]);
+    let before = wait_state(&env, &dir, "worker", "working");
+    let session = before["sessionId"].as_str().unwrap().to_owned();
+    assert!(!agent_processes("worker").is_empty());
+    let daemon = env.daemon_pid().unwrap();
+    kill(daemon, rustix::process::Signal::KILL);
+    wait_until("the daemon is gone", Duration::from_secs(10), || {
+        !alive(daemon)
+    });
+
+    let after = status(&env, &dir, "worker");
+    assert_eq!(after["state"], "lost", "{after}");
+    assert!(
+        after["reason"].as_str().unwrap().contains("daemon stopped"),
+        "{after}"
+    );
+    wait_until(
+        "the orphaned turn is killed",
+        Duration::from_secs(10),
+        || agent_processes("worker").is_empty(),
+    );
+    let out = env.run_in(&dir, &["agent", "send", "worker", "say back", "--wait"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains(&format!("resumed session {session}")),
+        "{printed}"
+    );
+    assert_eq!(status(&env, &dir, "worker")["state"], "idle");
+}
+
+#[test]
+fn twenty_agents_work_at_once_each_on_its_own_branch() {
+    let env = agents_env("");
+    let dir = repo(&env, "crowd");
+    let names: Vec<String> = (0..20).map(|i| format!("crowd-a{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        env.ok(
+            &dir,
+            &[
+                "agent",
+                "spawn",
+                name,
+                &format!("sleep 300; write f{i}.txt {i}; commit work {i}"),
+            ],
+        );
+    }
+    for name in &names {
+        wait_state(&env, &dir, name, "idle");
+    }
+    let list: Vec<Value> = env
+        .ok(&dir, &["agent", "list", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(list.len(), 20);
+    for (i, a) in list.iter().enumerate() {
+        let wt = PathBuf::from(a["worktree"].as_str().unwrap());
+        let name = a["name"].as_str().unwrap();
+        let n: usize = name.trim_start_matches("crowd-a").parse().unwrap();
+        assert_eq!(
+            git(&wt, &["log", "-1", "--format=%s"]),
+            format!("work {n}"),
+            "{i}"
+        );
+        assert!(wt.join(format!("f{n}.txt")).exists());
+    }
+    let tree = env.ok(&dir, &["agent", "list"]);
+    assert!(tree.starts_with("crowd\n"), "{tree}");
+}
+
+#[test]
+fn an_agent_waiting_for_input_is_flagged_and_answered() {
+    let env = agents_env("[agents]\nneeds_input_secs = 1\n");
+    let dir = repo(&env, "asks");
+    env.ok(
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "asker",
+            "--agent",
+            "aider",
+            "ask Proceed? [y/n]",
+        ],
+    );
+    let waiting = wait_state(&env, &dir, "asker", "needs_input");
+    assert!(
+        waiting["reason"].as_str().unwrap().contains("Proceed?"),
+        "{waiting}"
+    );
+    let out = env.run_in(&dir, &["agent", "send", "asker", "yes", "--wait"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(status(&env, &dir, "asker")["state"], "idle");
+    let logs = env.ok(&dir, &["agent", "logs", "asker"]);
+    assert!(logs.contains("got: yes"), "{logs}");
+}
+
+#[test]
+fn bad_names_missing_clis_taken_paths_and_dirty_checkouts_are_clear() {
+    let env = agents_env("");
+    let dir = repo(&env, "bad");
+    let fails = |args: &[&str]| {
+        let out = env.run_in(&dir, args);
+        assert!(!out.status.success(), "maestro {args:?} succeeded");
+        text(&out.stderr)
+    };
+    let err = fails(&["agent", "spawn", "Shop_API", "hi"]);
+    assert!(err.contains("lowercase letter"), "{err}");
+    let err = fails(&["agent", "spawn", "shop_api", "hi"]);
+    assert!(err.contains("`shop-api`"), "{err}");
+    let err = fails(&["agent", "spawn", "x", "hi", "--agent", "copilot"]);
+    assert!(
+        err.contains("`copilot` is not an agent CLI") && err.contains("claude"),
+        "{err}"
+    );
+    let err = fails(&["agent", "status", "ghost"]);
+    assert!(err.contains("no agent `ghost`"), "{err}");
+
+    // A CLI that is not installed: nothing is created, and the message says what to set.
+    env.write_config("[daemon]\nidle_timeout_secs = 60\n");
+    env.ok(&dir, &["daemon", "restart"]);
+    let out = env
+        .command()
+        .current_dir(&dir)
+        .env("PATH", "/usr/bin:/bin")
+        .args(["agent", "spawn", "nope", "hi", "--agent", "gemini"])
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("gemini not found on PATH: set agents.gemini.path"),
+        "{err}"
+    );
+    assert_eq!(git(&dir, &["branch", "--list", "maestro/*"]), "");
+
+    let env = agents_env("");
+    let dir = repo(&env, "bad2");
+    env.ok(
+        &dir,
+        &["agent", "spawn", "one", "write x.txt 1; commit one"],
+    );
+    let one = wait_state(&env, &dir, "one", "idle");
+    let err = {
+        let out = env.run_in(&dir, &["agent", "spawn", "one", "hi"]);
+        text(&out.stderr)
+    };
+    assert!(err.contains("already exists"), "{err}");
+    // Somebody's directory where the next worktree would go.
+    let taken = PathBuf::from(one["worktree"].as_str().unwrap())
+        .parent()
+        .unwrap()
+        .join("two");
+    std::fs::create_dir_all(&taken).unwrap();
+    let out = env.run_in(&dir, &["agent", "spawn", "two", "hi"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&taken.display().to_string()) && err.contains("already exists"),
+        "{err}"
+    );
+    // The removed agent's unmerged branch stays, and blocks the name with a way out.
+    let removed = env.json(&dir, &["agent", "remove", "one", "--json"]);
+    assert_eq!(removed["branchKept"], "maestro/one");
+    let out = env.run_in(&dir, &["agent", "spawn", "one", "hi"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("branch maestro/one already exists (1 commits"),
+        "{err}"
+    );
+
+    // A dirty checkout: the agent starts from HEAD, the user's work stays where it is, and a
+    // merge that would overwrite it is refused whole.
+    std::fs::write(dir.join("src/lib.rs"), "pub fn mine() {}\n").unwrap();
+    let out = env.run_in(
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "three",
+            "write src/lib.rs pub fn theirs() {}; commit theirs",
+            "--wait",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("note: 1 uncommitted change(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let head = git(&dir, &["rev-parse", "HEAD"]);
+    let out = env.run_in(&dir, &["agent", "merge", "three"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("would overwrite uncommitted changes"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(git(&dir, &["rev-parse", "HEAD"]), head);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("src/lib.rs")).unwrap(),
+        "pub fn mine() {}\n"
+    );
+    // Removing an agent with uncommitted work needs --force.
+    let wt = PathBuf::from(status(&env, &dir, "three")["worktree"].as_str().unwrap());
+    std::fs::write(wt.join("scratch.txt"), "wip").unwrap();
+    let out = env.run_in(&dir, &["agent", "remove", "three"]);
+    assert!(text(&out.stderr).contains("scratch.txt") && text(&out.stderr).contains("--force"));
+    env.ok(&dir, &["agent", "remove", "three", "--force"]);
+    assert!(!wt.exists());
+}

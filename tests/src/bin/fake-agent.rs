@@ -1,0 +1,237 @@
+//! A stand-in for the agent CLIs in tests: it speaks the headless line protocol of the CLI it is
+//! named as (`claude`, `codex`, `gemini`, `opencode`, `aider`; by the name it was started under,
+//! or `FAKE_AGENT_AS`), and does what its prompt's script says.
+//!
+//! The script is the prompt's lines (or `;`-separated parts) that start with a command:
+//! `say TEXT`, `tool NAME ARG`, `write PATH TEXT` (in the working directory), `commit MESSAGE`,
+//! `usage IN OUT`, `sleep MS`, `hang`, `crash CODE`, `fail MESSAGE` (the CLI's error shape),
+//! `stderr TEXT`, `ask QUESTION` (prints it without a line break and waits for a line on
+//! stdin), `spam LINES BYTES`, `env NAME` (says a variable's value). Anything else is said back.
+//! Every turn records its arguments in `$FAKE_AGENT_LOG` when that is set.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, Write};
+use std::process::Command;
+use std::time::Duration;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let flavor = std::env::var("FAKE_AGENT_AS").unwrap_or_else(|_| {
+        std::path::Path::new(&args[0])
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    if let Ok(log) = std::env::var("FAKE_AGENT_LOG") {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("FAKE_AGENT_LOG is writable");
+        let _ = writeln!(f, "{}", json!({"flavor": flavor, "args": &args[1..]}));
+    }
+    let (prompt, resume) = read_args(&flavor, &args[1..]);
+    let session = resume
+        .clone()
+        .unwrap_or_else(|| format!("fake-{}", std::process::id()));
+    let mut out = Speaker {
+        flavor: flavor.clone(),
+        session: session.clone(),
+        usage: (0, 0),
+        said: String::new(),
+    };
+    out.start();
+    if let Some(id) = &resume {
+        out.say(&format!("resumed session {id}"));
+    }
+    let script: Vec<String> = prompt
+        .split(['\n', ';'])
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    for step in script {
+        let (cmd, rest) = step.split_once(' ').unwrap_or((&step, ""));
+        match cmd {
+            "say" => out.say(rest),
+            "tool" => {
+                let (name, arg) = rest.split_once(' ').unwrap_or((rest, ""));
+                out.tool(name, arg);
+            }
+            "write" => {
+                let (path, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                std::fs::write(path, format!("{text}\n")).expect("write");
+                out.tool("write", path);
+            }
+            "commit" => {
+                git(&["add", "-A"]);
+                git(&["commit", "-q", "-m", rest]);
+                out.tool("shell", &format!("git commit -m {rest}"));
+            }
+            "usage" => {
+                let mut n = rest
+                    .split_whitespace()
+                    .map(|x| x.parse::<u64>().unwrap_or(0));
+                out.usage = (n.next().unwrap_or(0), n.next().unwrap_or(0));
+            }
+            "sleep" => std::thread::sleep(Duration::from_millis(rest.parse().unwrap_or(100))),
+            "hang" => loop {
+                std::thread::sleep(Duration::from_secs(60));
+            },
+            "crash" => {
+                eprintln!("fake agent: crashing as asked");
+                std::process::exit(rest.parse().unwrap_or(1));
+            }
+            "fail" => {
+                out.fail(rest);
+                std::process::exit(1);
+            }
+            "stderr" => eprintln!("{rest}"),
+            "ask" => {
+                print!("{rest} ");
+                std::io::stdout().flush().unwrap();
+                let mut answer = String::new();
+                std::io::stdin().lock().read_line(&mut answer).unwrap();
+                out.say(&format!("got: {}", answer.trim()));
+            }
+            "spam" => {
+                let mut n = rest
+                    .split_whitespace()
+                    .map(|x| x.parse::<usize>().unwrap_or(0));
+                let (lines, bytes) = (n.next().unwrap_or(1), n.next().unwrap_or(80));
+                let text = "x".repeat(bytes);
+                let stdout = std::io::stdout();
+                let mut lock = stdout.lock();
+                for _ in 0..lines {
+                    out.say_to(&mut lock, &text);
+                }
+            }
+            "env" => out.say(&format!(
+                "{rest}={}",
+                std::env::var(rest).unwrap_or_else(|_| "(unset)".into())
+            )),
+            _ => out.say(&step),
+        }
+    }
+    out.result();
+}
+
+/// The prompt and the session to resume, from each CLI's arguments.
+fn read_args(flavor: &str, args: &[String]) -> (String, Option<String>) {
+    let after = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    match flavor {
+        "claude" => (after("--").unwrap_or_default(), after("--resume")),
+        "codex" => (args.last().cloned().unwrap_or_default(), after("resume")),
+        "gemini" => (after("-p").unwrap_or_default(), after("--resume")),
+        "opencode" => (args.last().cloned().unwrap_or_default(), after("--session")),
+        "aider" => (after("--message").unwrap_or_default(), None),
+        _ => (args.last().cloned().unwrap_or_default(), None),
+    }
+}
+
+fn git(args: &[&str]) {
+    let ok = Command::new("git")
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "fake agent")
+        .env("GIT_AUTHOR_EMAIL", "fake@agent")
+        .env("GIT_COMMITTER_NAME", "fake agent")
+        .env("GIT_COMMITTER_EMAIL", "fake@agent")
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "git {args:?} failed");
+}
+
+struct Speaker {
+    flavor: String,
+    session: String,
+    usage: (u64, u64),
+    said: String,
+}
+
+impl Speaker {
+    fn line(&self, v: Value) {
+        println!("{v}");
+    }
+
+    fn start(&self) {
+        let s = &self.session;
+        match self.flavor.as_str() {
+            "claude" => self.line(json!({"type":"system","subtype":"init","session_id":s,"cwd":".","tools":["Bash"],"mcp_servers":[],"model":"claude-sonnet-4-5-20250929","permissionMode":"acceptEdits"})),
+            "codex" => {
+                self.line(json!({"type":"thread.started","thread_id":s}));
+                self.line(json!({"type":"turn.started"}));
+            }
+            "gemini" => self.line(json!({"type":"init","timestamp":"2026-01-01T00:00:00Z","session_id":s,"model":"gemini-2.5-pro"})),
+            "opencode" => self.line(json!({"type":"step_start","timestamp":0,"sessionID":s,"part":{"type":"step-start"}})),
+            _ => println!("Aider v0.86.1 (fake)"),
+        }
+    }
+
+    fn say(&mut self, text: &str) {
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        self.say_to(&mut lock, text);
+    }
+
+    fn say_to(&mut self, w: &mut impl Write, text: &str) {
+        self.said = text.to_owned();
+        let s = &self.session;
+        let v = match self.flavor.as_str() {
+            "claude" => {
+                json!({"type":"assistant","message":{"content":[{"type":"text","text":text}]},"session_id":s,"parent_tool_use_id":null,"uuid":"u"})
+            }
+            "codex" => {
+                json!({"type":"item.completed","item":{"id":"i","type":"agent_message","text":text}})
+            }
+            "gemini" => json!({"type":"message","role":"assistant","content":text}),
+            "opencode" => {
+                json!({"type":"text","timestamp":0,"sessionID":s,"part":{"type":"text","text":text}})
+            }
+            _ => {
+                let _ = writeln!(w, "{text}");
+                return;
+            }
+        };
+        let _ = writeln!(w, "{v}");
+    }
+
+    fn tool(&self, name: &str, arg: &str) {
+        let s = &self.session;
+        match self.flavor.as_str() {
+            "claude" => self.line(json!({"type":"assistant","message":{"content":[{"type":"tool_use","id":"t","name":name,"input":{"command":arg}}]},"session_id":s,"parent_tool_use_id":null,"uuid":"u"})),
+            "codex" => self.line(json!({"type":"item.completed","item":{"id":"c","type":"command_execution","command":arg,"aggregated_output":"","exit_code":0,"status":"completed"}})),
+            "gemini" => self.line(json!({"type":"tool_use","tool_name":name,"tool_id":"t","parameters":{"command":arg}})),
+            "opencode" => self.line(json!({"type":"tool_use","timestamp":0,"sessionID":s,"part":{"type":"tool","tool":name,"state":{"status":"completed","input":{"command":arg}}}})),
+            _ => println!("Running {name} {arg}"),
+        }
+    }
+
+    fn fail(&self, message: &str) {
+        let s = &self.session;
+        match self.flavor.as_str() {
+            "claude" => self.line(json!({"type":"result","subtype":"error_during_execution","is_error":true,"result":message,"session_id":s,"total_cost_usd":0.0,"usage":{"input_tokens":0,"output_tokens":0}})),
+            "codex" => self.line(json!({"type":"turn.failed","error":{"message":message}})),
+            "gemini" => {
+                self.line(json!({"type":"error","severity":"error","message":message}));
+                self.line(json!({"type":"result","status":"error","stats":{"total_tokens":0,"input_tokens":0,"output_tokens":0,"cached":0,"duration_ms":1,"tool_calls":0}}));
+            }
+            "opencode" => self.line(json!({"type":"error","timestamp":0,"sessionID":s,"error":{"name":"APIError","data":{"message":message}}})),
+            _ => eprintln!("{message}"),
+        }
+    }
+
+    fn result(&self) {
+        let (i, o) = self.usage;
+        let s = &self.session;
+        match self.flavor.as_str() {
+            "claude" => self.line(json!({"type":"result","subtype":"success","is_error":false,"duration_ms":10,"duration_api_ms":5,"num_turns":1,"result":self.said,"session_id":s,"total_cost_usd":(i as f64 * 3.0 + o as f64 * 15.0) / 1e6,"usage":{"input_tokens":i,"output_tokens":o,"cache_creation_input_tokens":0,"cache_read_input_tokens":0},"modelUsage":{"claude-sonnet-4-5-20250929":{"costUSD":0.0}},"permission_denials":[]})),
+            "codex" => self.line(json!({"type":"turn.completed","usage":{"input_tokens":i,"cached_input_tokens":0,"output_tokens":o}})),
+            "gemini" => self.line(json!({"type":"result","status":"success","stats":{"total_tokens":i+o,"input_tokens":i,"output_tokens":o,"cached":0,"duration_ms":10,"tool_calls":0}})),
+            "opencode" => self.line(json!({"type":"step_finish","timestamp":0,"sessionID":s,"part":{"type":"step-finish","cost":(i as f64 + o as f64) / 1e6,"tokens":{"input":i,"output":o,"reasoning":0,"cache":{"read":0,"write":0}}}})),
+            _ => println!("Tokens: {i} sent, {o} received. Cost: $0.01 message, $0.01 session."),
+        }
+    }
+}
