@@ -502,3 +502,52 @@ fn bad_names_missing_clis_taken_paths_and_dirty_checkouts_are_clear() {
     env.ok(&dir, &["agent", "remove", "three", "--force"]);
     assert!(!wt.exists());
 }
+
+#[test]
+fn an_editor_spawns_an_agent_and_hears_its_status_and_output() {
+    let env = agents_env("");
+    let dir = repo(&env, "editor");
+    let mut lsp = env.lsp(&dir, &[]);
+    lsp.initialize(&dir, true, false);
+    let spawned = lsp.rpc.request(
+        "workspace/executeCommand",
+        serde_json::json!({
+            "command": "maestro.agent.spawn",
+            "arguments": [{"name": "ui-helper", "agent": "codex", "path": dir, "prompt": "say from the editor; usage 10 5"}]
+        }),
+    );
+    assert_eq!(spawned["result"]["name"], "ui-helper", "{spawned}");
+    let idle = lsp.rpc.wait_for("agentStatus idle", |m| {
+        m["method"] == "maestro/agentStatus" && m["params"]["agent"]["state"] == "idle"
+    });
+    assert_eq!(idle["params"]["previous"], "working", "{idle}");
+    assert_eq!(idle["params"]["attention"], false);
+    let output = lsp.rpc.wait_for("agentOutput", |m| {
+        m["method"] == "maestro/agentOutput"
+            && m["params"]["data"].as_str().is_some_and(|d| d.contains("from the editor"))
+    });
+    assert_eq!(output["params"]["name"], "ui-helper");
+    let list = lsp
+        .rpc
+        .request("maestro/agent.list", serde_json::json!({"path": dir}));
+    assert_eq!(list["result"][0]["usage"]["outputTokens"], 5, "{list}");
+    // A failing turn is an attention alert.
+    lsp.rpc.request(
+        "workspace/executeCommand",
+        serde_json::json!({
+            "command": "maestro.agent.send",
+            "arguments": [{"name": "ui-helper", "path": dir, "prompt": "fail rate limit exceeded (429)"}]
+        }),
+    );
+    let failed = lsp.rpc.wait_for("agentStatus failed", |m| {
+        m["method"] == "maestro/agentStatus" && m["params"]["agent"]["state"] == "failed"
+    });
+    assert_eq!(failed["params"]["attention"], true);
+    assert_eq!(failed["params"]["agent"]["errorClass"], "rate_limit");
+    let out = lsp.rpc.request(
+        "maestro/agent.output",
+        serde_json::json!({"name": "ui-helper", "path": dir, "offset": 0}),
+    );
+    assert!(out["result"]["data"].as_str().unwrap().contains("✗"), "{out}");
+    assert_eq!(lsp.shutdown_and_exit(), 0);
+}

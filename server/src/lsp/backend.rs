@@ -42,6 +42,16 @@ use tower_lsp_server::{Client, LanguageServer, ls_types};
 pub const COMMANDS: &[(&str, &str)] = &[
     ("maestro.status", method::STATUS),
     ("maestro.store.backup", method::STORE_BACKUP),
+    ("maestro.agent.spawn", method::AGENT_SPAWN),
+    ("maestro.agent.send", method::AGENT_SEND),
+    ("maestro.agent.stop", method::AGENT_STOP),
+    ("maestro.agent.list", method::AGENT_LIST),
+    ("maestro.agent.status", method::AGENT_STATUS),
+    ("maestro.agent.output", method::AGENT_OUTPUT),
+    ("maestro.agent.diff", method::AGENT_DIFF),
+    ("maestro.agent.merge", method::AGENT_MERGE),
+    ("maestro.agent.remove", method::AGENT_REMOVE),
+    ("maestro.usage", method::USAGE),
 ];
 
 /// Requests the editor may send that are forwarded to the daemon verbatim.
@@ -52,6 +62,16 @@ pub const FORWARDED_REQUESTS: &[&str] = &[
     method::INDEX,
     method::GRAPH_LOOKUP,
     method::GRAPH_QUERY,
+    method::AGENT_SPAWN,
+    method::AGENT_SEND,
+    method::AGENT_STOP,
+    method::AGENT_LIST,
+    method::AGENT_STATUS,
+    method::AGENT_OUTPUT,
+    method::AGENT_DIFF,
+    method::AGENT_MERGE,
+    method::AGENT_REMOVE,
+    method::USAGE,
 ];
 
 /// LSP requests answered by the daemon's code graph: the params and answers have the same shapes,
