@@ -524,7 +524,9 @@ fn an_editor_spawns_an_agent_and_hears_its_status_and_output() {
     assert_eq!(idle["params"]["attention"], false);
     let output = lsp.rpc.wait_for("agentOutput", |m| {
         m["method"] == "maestro/agentOutput"
-            && m["params"]["data"].as_str().is_some_and(|d| d.contains("from the editor"))
+            && m["params"]["data"]
+                .as_str()
+                .is_some_and(|d| d.contains("from the editor"))
     });
     assert_eq!(output["params"]["name"], "ui-helper");
     let list = lsp
@@ -548,6 +550,9 @@ fn an_editor_spawns_an_agent_and_hears_its_status_and_output() {
         "maestro/agent.output",
         serde_json::json!({"name": "ui-helper", "path": dir, "offset": 0}),
     );
-    assert!(out["result"]["data"].as_str().unwrap().contains("✗"), "{out}");
+    assert!(
+        out["result"]["data"].as_str().unwrap().contains("✗"),
+        "{out}"
+    );
     assert_eq!(lsp.shutdown_and_exit(), 0);
 }
