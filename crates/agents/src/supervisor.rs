@@ -1261,17 +1261,7 @@ pub(crate) fn unix_now() -> f64 {
 
 /// `YYYY-MM-DD` (UTC) of a unix time.
 pub fn day_of(unix: f64) -> String {
-    // Howard Hinnant's days-to-civil.
-    let days = (unix / 86_400.0).floor() as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = maestro_store::utc_date(unix.max(0.0) as u64);
     format!("{y:04}-{m:02}-{d:02}")
 }
 

@@ -142,11 +142,9 @@ pub fn restore(backup: &Path, target: &Path, keep_dir: &Path) -> Result<RestoreR
     })
 }
 
-/// `20261121-010203Z` for a unix time: sortable, readable, safe in a file name.
-pub(crate) fn utc_stamp(secs: u64) -> String {
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
+/// The UTC calendar date `(year, month, day)` of a unix time (Howard Hinnant's days-to-civil).
+pub fn utc_date(secs: u64) -> (i64, i64, i64) {
+    let z = (secs / 86_400) as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -154,7 +152,13 @@ pub(crate) fn utc_stamp(secs: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// `20261121-010203Z` for a unix time: sortable, readable, safe in a file name.
+pub(crate) fn utc_stamp(secs: u64) -> String {
+    let rem = secs % 86_400;
+    let (year, month, day) = utc_date(secs);
     format!(
         "{year:04}{month:02}{day:02}-{:02}{:02}{:02}Z",
         rem / 3600,

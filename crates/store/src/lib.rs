@@ -13,7 +13,7 @@ mod file;
 mod schema;
 mod workspaces;
 
-pub use backup::{RestoreReport, check_backup, restore};
+pub use backup::{RestoreReport, check_backup, restore, utc_date};
 pub use cozo::{DataValue, NamedRows};
 pub use error::StoreError;
 pub use schema::{MIGRATIONS, Migration, SCHEMA_VERSION};

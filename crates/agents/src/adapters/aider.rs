@@ -2,9 +2,7 @@
 //! the process exits. Its report line `Tokens: 2.3k sent, 1.1k cache hit, 150 received. Cost:
 //! $0.01 message, $0.05 session.` becomes usage.
 
-use super::{AgentEvent, Exit, LineParser, Turn, TurnUsage};
-use crate::classify::{classify, crash_message};
-use maestro_protocol::ErrorClass;
+use super::{AgentEvent, Exit, LineParser, TextTail, Turn, TurnUsage};
 
 pub(super) fn args(turn: &Turn) -> Vec<String> {
     let mut args: Vec<String> = Vec::new();
@@ -21,42 +19,22 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
 
 #[derive(Default)]
 pub(super) struct Parser {
-    /// The last lines, as the reply when the process exits.
-    tail: Vec<String>,
+    tail: TextTail,
 }
-
-const TAIL_LINES: usize = 20;
 
 impl LineParser for Parser {
     fn line(&mut self, line: &str) -> Vec<AgentEvent> {
         if let Some(usage) = usage_line(line) {
             return vec![AgentEvent::Usage(usage)];
         }
-        if self.tail.len() == TAIL_LINES {
-            self.tail.remove(0);
-        }
-        self.tail.push(line.to_owned());
+        self.tail.push(line);
         vec![AgentEvent::Text {
             text: line.to_owned(),
         }]
     }
 
     fn exit(&mut self, exit: &Exit) -> Vec<AgentEvent> {
-        let reply = self.tail.join("\n").trim().to_owned();
-        if exit.success() {
-            return vec![AgentEvent::Result {
-                text: (!reply.is_empty()).then_some(reply),
-            }];
-        }
-        let class = match classify(&format!("{reply}\n{}", exit.stderr_tail)) {
-            ErrorClass::Agent => ErrorClass::Crash,
-            c => c,
-        };
-        vec![AgentEvent::Error {
-            class,
-            message: crash_message("aider", exit, "with an error"),
-            fatal: true,
-        }]
+        self.tail.exit("aider", exit)
     }
 }
 

@@ -6,27 +6,18 @@ use serde_json::Value;
 
 pub(super) fn args(turn: &Turn) -> Vec<String> {
     let mut args: Vec<String> = Vec::new();
-    if turn.interactive {
-        if let Some(m) = &turn.model {
-            args.extend(["-m".to_owned(), m.clone()]);
-        }
-        args.extend(turn.extra_args.iter().cloned());
-        if let Some(id) = &turn.session_id {
-            args.extend(["resume".to_owned(), id.clone()]);
-        }
-        args.push(turn.prompt_with_persona());
-        return args;
+    if !turn.interactive {
+        args.extend(
+            [
+                "exec",
+                "--json",
+                "--sandbox",
+                "workspace-write",
+                "--skip-git-repo-check",
+            ]
+            .map(String::from),
+        );
     }
-    args.extend(
-        [
-            "exec",
-            "--json",
-            "--sandbox",
-            "workspace-write",
-            "--skip-git-repo-check",
-        ]
-        .map(String::from),
-    );
     if let Some(m) = &turn.model {
         args.extend(["-m".to_owned(), m.clone()]);
     }

@@ -12,9 +12,8 @@
 //! text_field = "/text"
 //! ```
 
-use super::{AgentEvent, Exit, LineParser, Turn, TurnUsage, json_line, text_at};
-use crate::classify::{classify, crash_message};
-use maestro_protocol::ErrorClass;
+use super::{AgentEvent, Exit, LineParser, TextTail, Turn, TurnUsage, json_line, text_at};
+use crate::classify::classify;
 use serde_json::Value;
 
 /// How a custom agent's output is read.
@@ -83,7 +82,7 @@ impl CustomAgent {
         match &self.output {
             CustomOutput::Text => Box::new(TextParser {
                 name: self.name.clone(),
-                last: Vec::new(),
+                tail: TextTail::default(),
             }),
             CustomOutput::Jsonl(map) => Box::new(JsonParser {
                 name: self.name.clone(),
@@ -98,36 +97,19 @@ impl CustomAgent {
 
 struct TextParser {
     name: String,
-    last: Vec<String>,
+    tail: TextTail,
 }
 
 impl LineParser for TextParser {
     fn line(&mut self, line: &str) -> Vec<AgentEvent> {
-        if self.last.len() == 20 {
-            self.last.remove(0);
-        }
-        self.last.push(line.to_owned());
+        self.tail.push(line);
         vec![AgentEvent::Text {
             text: line.to_owned(),
         }]
     }
 
     fn exit(&mut self, exit: &Exit) -> Vec<AgentEvent> {
-        let reply = self.last.join("\n").trim().to_owned();
-        if exit.success() {
-            return vec![AgentEvent::Result {
-                text: (!reply.is_empty()).then_some(reply),
-            }];
-        }
-        let class = match classify(&format!("{reply}\n{}", exit.stderr_tail)) {
-            ErrorClass::Agent => ErrorClass::Crash,
-            c => c,
-        };
-        vec![AgentEvent::Error {
-            class,
-            message: crash_message(&self.name, exit, "with an error"),
-            fatal: true,
-        }]
+        self.tail.exit(&self.name, exit)
     }
 }
 

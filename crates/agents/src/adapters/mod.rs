@@ -219,6 +219,43 @@ pub trait LineParser: Send {
     fn exit(&mut self, exit: &Exit) -> Vec<AgentEvent>;
 }
 
+/// The last lines of a text agent, which become its reply when it exits.
+#[derive(Debug, Default)]
+struct TextTail {
+    lines: Vec<String>,
+}
+
+impl TextTail {
+    const KEEP: usize = 20;
+
+    fn push(&mut self, line: &str) {
+        if self.lines.len() == Self::KEEP {
+            self.lines.remove(0);
+        }
+        self.lines.push(line.to_owned());
+    }
+
+    /// A text agent's turn ends with its process: a result on success, else an error whose class
+    /// comes from what it printed last.
+    fn exit(&self, cli: &str, exit: &Exit) -> Vec<AgentEvent> {
+        let reply = self.lines.join("\n").trim().to_owned();
+        if exit.success() {
+            return vec![AgentEvent::Result {
+                text: (!reply.is_empty()).then_some(reply),
+            }];
+        }
+        let class = match classify(&format!("{reply}\n{}", exit.stderr_tail)) {
+            ErrorClass::Agent => ErrorClass::Crash,
+            c => c,
+        };
+        vec![AgentEvent::Error {
+            class,
+            message: crash_message(cli, exit, "with an error"),
+            fatal: true,
+        }]
+    }
+}
+
 /// Parses a JSON object line; anything else is a non-fatal error naming the CLI.
 fn json_line(cli: &str, line: &str) -> Result<serde_json::Map<String, Value>, AgentEvent> {
     match serde_json::from_str::<Value>(line) {
