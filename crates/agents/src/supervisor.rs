@@ -342,20 +342,24 @@ impl Supervisor {
         for note in &notes {
             output.append(format!("note: {note}\n").as_bytes());
         }
-        persist::save_agent(&self.inner.options.store, &record)
-            .done()
-            .await?;
         let slot = Arc::new(Slot {
             record: Mutex::new(record),
             output: Mutex::new(output),
             control: Mutex::new(None),
         });
         {
+            // Taken in the map before the row is stored, so that a second spawn of the same
+            // name cannot overwrite this one's row.
             let mut agents = self.inner.agents.lock().unwrap();
             if agents.contains_key(&key) {
                 return Err(AgentError::Exists(params.name.clone()));
             }
-            agents.insert(key, slot.clone());
+            agents.insert(key.clone(), slot.clone());
+        }
+        let ticket = persist::save_agent(&self.inner.options.store, &slot.record.lock().unwrap());
+        if let Err(e) = ticket.done().await {
+            self.inner.agents.lock().unwrap().remove(&key);
+            return Err(e.into());
         }
         let setup = (!settings.setup_command.is_empty() && isolation == Isolation::Worktree)
             .then(|| settings.setup_command.clone());
@@ -1149,6 +1153,7 @@ impl Supervisor {
             Outcome::Stopped(why) => (AgentState::Done, Some(why.clone()), None, "stopped"),
         };
         let summary = match &outcome {
+            Outcome::Ok if row.is_none() => "✓ setup done\n".to_owned(),
             Outcome::Ok => format!(
                 "✓ turn {turn} done · {} in / {} out tokens{}\n",
                 totals.input_tokens,
