@@ -556,3 +556,73 @@ fn an_editor_spawns_an_agent_and_hears_its_status_and_output() {
     );
     assert_eq!(lsp.shutdown_and_exit(), 0);
 }
+
+#[test]
+fn setup_copies_untracked_files_and_runs_its_command_before_the_first_turn() {
+    let env = agents_env("");
+    let dir = repo(&env, "setup");
+    std::fs::write(dir.join(".gitignore"), ".env\n").unwrap();
+    git(&dir, &["add", ".gitignore"]);
+    git(&dir, &["commit", "-qm", "ignore .env"]);
+    std::fs::write(dir.join(".env"), "TOKEN=1\n").unwrap();
+    std::fs::create_dir_all(dir.join(".maestro")).unwrap();
+    std::fs::write(
+        dir.join(".maestro/config.toml"),
+        "[agents]\nsetup_files = [\".env\", \"missing.json\"]\nsetup_command = [\"git\", \"tag\", \"set-up\"]\n",
+    )
+    .unwrap();
+    let out = env.run_in(
+        &dir,
+        &["agent", "spawn", "prepared", "env MAESTRO_AGENT", "--wait"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("note: setup files not found in the repository, not copied: missing.json"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("$ git tag set-up") && printed.contains("MAESTRO_AGENT=prepared"),
+        "{printed}"
+    );
+    let wt = PathBuf::from(status(&env, &dir, "prepared")["worktree"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(wt.join(".env")).unwrap(),
+        "TOKEN=1\n"
+    );
+    assert_eq!(
+        git(&dir, &["tag", "--list", "set-up"]),
+        "set-up",
+        "the setup command ran"
+    );
+
+    // A setup command that fails fails the agent before any turn, and says which command.
+    std::fs::write(
+        dir.join(".maestro/config.toml"),
+        "[agents]\nsetup_command = [\"git\", \"no-such-subcommand\"]\n",
+    )
+    .unwrap();
+    let out = env.run_in(
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "unprepared",
+            "say never",
+            "--wait",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let agent = turn_end(&text(&out.stdout));
+    assert_eq!(agent["state"], "failed");
+    assert!(
+        agent["reason"]
+            .as_str()
+            .unwrap()
+            .contains("setup command `git no-such-subcommand` exited with code 1"),
+        "{agent}"
+    );
+    let logs = env.ok(&dir, &["agent", "logs", "unprepared"]);
+    assert!(!logs.contains("never"), "{logs}");
+}
