@@ -41,6 +41,8 @@ pub struct SupervisorOptions {
     pub logs_dir: PathBuf,
     /// Given to agents as `MAESTRO_SOCKET`.
     pub socket: Option<PathBuf>,
+    /// Output kept in memory per agent loaded at start (`agents.output_buffer_bytes`).
+    pub output_buffer: usize,
     pub hooks: Arc<dyn Hooks>,
 }
 
@@ -181,7 +183,7 @@ impl Supervisor {
                 checked(persist::save_turn(&sup.inner.options.store, &turn));
                 tracing::warn!(agent = %record.info.name, "agent lost: {:?}", record.info.reason);
             }
-            let output = OutputLog::open(&record.log_file, 1 << 20);
+            let output = OutputLog::open(&record.log_file, sup.inner.options.output_buffer);
             let key = (record.info.workspace.clone(), record.info.name.clone());
             sup.inner.agents.lock().unwrap().insert(
                 key,

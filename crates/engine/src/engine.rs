@@ -107,6 +107,10 @@ impl Engine {
             }
         };
         let socket = options.host.socket.clone();
+        let output_buffer = options
+            .config
+            .integer_of(crate::config::AGENTS_OUTPUT_BUFFER_BYTES)
+            as usize;
         let engine = Engine {
             inner: Arc::new(Inner {
                 agents: std::sync::OnceLock::new(),
@@ -128,6 +132,7 @@ impl Engine {
             worktrees: maestro_agents::worktree::WorktreeManager::new(worktrees),
             logs_dir: logs,
             socket,
+            output_buffer,
             hooks: Arc::new(EngineHooks(Arc::downgrade(&engine.inner))),
         })?;
         let _ = engine.inner.agents.set(supervisor);
