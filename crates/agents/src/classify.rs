@@ -101,11 +101,7 @@ pub fn advice(class: ErrorClass, cli: &str) -> String {
 
 /// "claude exited with code 1 without a result: <stderr>".
 pub fn crash_message(cli: &str, exit: &Exit, what: &str) -> String {
-    let how = match (exit.code, exit.signal) {
-        (Some(c), _) => format!("exited with code {c}"),
-        (None, Some(s)) => format!("was killed by signal {s}"),
-        (None, None) => "ended".to_owned(),
-    };
+    let how = describe_exit(exit);
     let stderr = exit.stderr_tail.trim();
     if stderr.is_empty() {
         format!("{cli} {how} {what}")
@@ -113,6 +109,15 @@ pub fn crash_message(cli: &str, exit: &Exit, what: &str) -> String {
         let last: Vec<&str> = stderr.lines().rev().take(3).collect();
         let last: Vec<&str> = last.into_iter().rev().collect();
         format!("{cli} {how} {what}: {}", last.join(" | "))
+    }
+}
+
+/// "exited with code 1", "was killed by signal 9".
+pub fn describe_exit(exit: &Exit) -> String {
+    match (exit.code, exit.signal) {
+        (Some(c), _) => format!("exited with code {c}"),
+        (None, Some(s)) => format!("was killed by signal {s}"),
+        (None, None) => "ended".to_owned(),
     }
 }
 

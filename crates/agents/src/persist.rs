@@ -2,9 +2,8 @@
 //! per turn, one per turn's usage. Every script binds its keys before the stored atom.
 
 use maestro_protocol::{AgentInfo, UsageTotals};
-use maestro_store::{DataValue, Store, StoreError};
+use maestro_store::{DataValue, Params, Store, StoreError};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// What is remembered of an agent across daemon restarts.
@@ -22,8 +21,6 @@ pub struct AgentRecord {
     /// The log file of its output.
     pub log_file: PathBuf,
 }
-
-type Params = BTreeMap<String, DataValue>;
 
 fn params<const N: usize>(pairs: [(&str, DataValue); N]) -> Params {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()

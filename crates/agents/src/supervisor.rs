@@ -7,7 +7,7 @@
 //! State changes are written to the store before clients hear of them.
 
 use crate::adapters::{AgentCli, AgentEvent, Exit, LineParser, Turn, TurnUsage};
-use crate::classify::advice;
+use crate::classify::{advice, describe_exit};
 use crate::identity;
 use crate::output::OutputLog;
 use crate::persist::{self, AgentRecord, TurnRow, UsageRecord};
@@ -1240,14 +1240,6 @@ fn not_found_message(settings: &AgentSettings) -> String {
             settings.program.display(),
             settings.program_key
         )
-    }
-}
-
-fn describe_exit(exit: &Exit) -> String {
-    match (exit.code, exit.signal) {
-        (Some(c), _) => format!("exited with code {c}"),
-        (None, Some(s)) => format!("was killed by signal {s}"),
-        _ => "ended".into(),
     }
 }
 

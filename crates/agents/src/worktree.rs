@@ -434,17 +434,11 @@ impl WorktreeManager {
     pub fn prune(&self, repo_root: &Path) -> Result<Vec<String>, WorktreeError> {
         let repo = open(repo_root)?;
         let mut pruned = Vec::new();
-        for name in repo
-            .worktrees()
-            .map_err(git("list worktrees"))?
-            .iter()
-            .flatten()
-            .flatten()
-        {
+        for name in worktree_names(&repo)? {
             let Some(agent) = name.strip_prefix("maestro-") else {
                 continue;
             };
-            let wt = repo.find_worktree(name).map_err(git("open a worktree"))?;
+            let wt = repo.find_worktree(&name).map_err(git("open a worktree"))?;
             if wt.validate().is_err() {
                 wt.prune(Some(WorktreePruneOptions::new().valid(true)))
                     .map_err(git("prune"))?;
@@ -453,6 +447,18 @@ impl WorktreeManager {
         }
         Ok(pruned)
     }
+}
+
+/// The names of a repository's linked worktrees.
+fn worktree_names(repo: &Repository) -> Result<Vec<String>, WorktreeError> {
+    Ok(repo
+        .worktrees()
+        .map_err(git("list worktrees"))?
+        .iter()
+        .flatten()
+        .flatten()
+        .map(str::to_owned)
+        .collect())
 }
 
 fn open(repo_root: &Path) -> Result<Repository, WorktreeError> {
@@ -532,14 +538,8 @@ fn checkout_of(repo: &Repository, branch_ref: &str) -> Result<Option<Repository>
     if let Some(main) = main.filter(|m| has(m)) {
         return Ok(Some(main));
     }
-    for name in repo
-        .worktrees()
-        .map_err(git("list worktrees"))?
-        .iter()
-        .flatten()
-        .flatten()
-    {
-        if let Ok(wt) = repo.find_worktree(name)
+    for name in worktree_names(repo)? {
+        if let Ok(wt) = repo.find_worktree(&name)
             && let Ok(r) = Repository::open_from_worktree(&wt)
             && has(&r)
         {

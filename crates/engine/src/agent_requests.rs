@@ -101,7 +101,7 @@ pub(crate) fn settings(config: &Config, cli_name: &str) -> Result<AgentSettings,
             None,
         )
     } else {
-        let mut known: Vec<String> = BUILT_IN.iter().map(|(n, _)| (*n).to_owned()).collect();
+        let mut known: Vec<String> = BUILT_IN.iter().map(|n| (*n).to_owned()).collect();
         known.extend(custom_names);
         return Err(RpcError::invalid_params(
             method::AGENT_SPAWN,

@@ -113,12 +113,7 @@ pub async fn run(paths: &Paths, json: bool) -> anyhow::Result<i32> {
 }
 
 fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+    maestro_agents::supervisor::find_program(std::path::Path::new(program))
 }
 
 fn git() -> Check {

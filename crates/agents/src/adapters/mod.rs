@@ -28,14 +28,8 @@ pub enum AgentCli {
     Custom(Box<CustomAgent>),
 }
 
-/// The built-in CLIs by name, with the program each runs by default.
-pub const BUILT_IN: &[(&str, &str)] = &[
-    ("claude", "claude"),
-    ("codex", "codex"),
-    ("gemini", "gemini"),
-    ("opencode", "opencode"),
-    ("aider", "aider"),
-];
+/// The built-in CLIs' names (each is also the program it runs by default).
+pub const BUILT_IN: &[&str] = &["claude", "codex", "gemini", "opencode", "aider"];
 
 impl AgentCli {
     /// A built-in CLI by its name.
