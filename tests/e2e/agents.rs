@@ -71,15 +71,19 @@ fn turn_end(stdout: &str) -> Value {
     v["agent"].clone()
 }
 
-/// Processes whose environment names this agent.
-fn agent_processes(name: &str) -> Vec<u32> {
+/// Processes of this environment whose environment names this agent.
+fn agent_processes(env: &TestEnv, name: &str) -> Vec<u32> {
     let needle = format!("MAESTRO_AGENT={name}");
+    let home = format!("MAESTRO_HOME={}", env.home.path().display());
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/environ"))
-                .map(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+                .map(|vars| {
+                    let has = |want: &str| vars.split(|b| *b == 0).any(|v| v == want.as_bytes());
+                    has(&needle) && has(&home)
+                })
                 .unwrap_or(false)
         })
         .collect()
@@ -244,7 +248,7 @@ fn the_watchdog_kills_a_silent_agent_and_says_why() {
     wait_until(
         "the hung agent's processes are gone",
         Duration::from_secs(10),
-        || agent_processes("sleepy").is_empty(),
+        || agent_processes(&env, "sleepy").is_empty(),
     );
 
     // A crash is classified too, and a new turn can follow a failed one.
@@ -284,7 +288,7 @@ fn the_watchdog_kills_a_silent_agent_and_says_why() {
     wait_until(
         "the stopped agent's processes are gone",
         Duration::from_secs(10),
-        || agent_processes("sleepy").is_empty(),
+        || agent_processes(&env, "sleepy").is_empty(),
     );
 }
 
@@ -295,7 +299,7 @@ fn a_killed_daemon_leaves_its_agents_lost_and_a_new_turn_resumes_the_session() {
     env.ok(&dir, &["agent", "spawn", "worker", "say first; hang"]);
     let before = wait_state(&env, &dir, "worker", "working");
     let session = before["sessionId"].as_str().unwrap().to_owned();
-    assert!(!agent_processes("worker").is_empty());
+    assert!(!agent_processes(&env, "worker").is_empty());
     let daemon = env.daemon_pid().unwrap();
     kill(daemon, rustix::process::Signal::KILL);
     wait_until("the daemon is gone", Duration::from_secs(10), || {
@@ -311,7 +315,7 @@ fn a_killed_daemon_leaves_its_agents_lost_and_a_new_turn_resumes_the_session() {
     wait_until(
         "the orphaned turn is killed",
         Duration::from_secs(10),
-        || agent_processes("worker").is_empty(),
+        || agent_processes(&env, "worker").is_empty(),
     );
     let out = env.run_in(&dir, &["agent", "send", "worker", "say back", "--wait"]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -150,9 +150,7 @@ impl Supervisor {
         for mut record in records {
             let was = record.info.state;
             if was.is_running() {
-                if let Some(pid) = record.info.pid {
-                    sup.kill_orphan(pid, &record.info.name);
-                }
+                sup.kill_orphans(&record.info.name, &record.info.workspace_root);
                 record.info.state = AgentState::Lost;
                 record.info.reason = Some(format!(
                     "the daemon stopped while turn {} was {}; `maestro agent send {}` resumes{}",
@@ -197,27 +195,51 @@ impl Supervisor {
         Ok(sup)
     }
 
-    /// Kills what is left of a lost agent's turn, if `pid` is still that agent's (its
-    /// environment names it and this daemon's socket).
-    fn kill_orphan(&self, pid: u32, name: &str) {
-        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+    /// Kills what is left of a lost agent's turn: the process groups of processes whose
+    /// environment names the agent, its workspace and this daemon's socket. Found by scanning
+    /// `/proc` rather than by the stored pid, which a daemon killed right after starting the turn
+    /// may not have written yet.
+    fn kill_orphans(&self, name: &str, root: &Path) {
+        let wanted = [
+            Some(format!("MAESTRO_AGENT={name}")),
+            Some(format!("MAESTRO_WORKSPACE={}", root.display())),
+            self.inner
+                .options
+                .socket
+                .as_ref()
+                .map(|s| format!("MAESTRO_SOCKET={}", s.display())),
+        ];
+        let Ok(procs) = std::fs::read_dir("/proc") else {
             return;
         };
-        let ours = environ
-            .split(|b| *b == 0)
-            .any(|v| v == format!("MAESTRO_AGENT={name}").as_bytes())
-            && self.inner.options.socket.as_ref().is_none_or(|s| {
-                environ
-                    .split(|b| *b == 0)
-                    .any(|v| v == format!("MAESTRO_SOCKET={}", s.display()).as_bytes())
-            });
-        if ours {
-            tracing::warn!(
-                pid,
-                agent = name,
-                "killing the leftover process group of a lost agent"
-            );
-            kill_group(pid, rustix::process::Signal::KILL);
+        for pid in procs.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+                continue;
+            };
+            let ours = wanted
+                .iter()
+                .flatten()
+                .all(|w| environ.split(|b| *b == 0).any(|v| v == w.as_bytes()));
+            // The group is the turn's: the CLI leads it, its children are in it.
+            let group = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    stat.rsplit(')')
+                        .next()?
+                        .split_whitespace()
+                        .nth(2)?
+                        .parse::<u32>()
+                        .ok()
+                });
+            if ours && let Some(group) = group {
+                tracing::warn!(
+                    pid,
+                    group,
+                    agent = name,
+                    "killing the leftover process group of a lost agent"
+                );
+                kill_group(group, rustix::process::Signal::KILL);
+            }
         }
     }
 
@@ -662,7 +684,9 @@ impl Supervisor {
         });
     }
 
-    /// Moves the agent to `state`, stores it, and tells clients.
+    /// Moves the agent to `state`, stores it, and tells clients. The record stays locked until
+    /// the row is stored, so nobody sees a state (or, after a crash, misses one) that the store
+    /// does not have.
     fn set_state(&self, slot: &Slot, state: AgentState, reason: Option<String>) {
         let previous = {
             let mut r = slot.record.lock().unwrap();
@@ -673,7 +697,7 @@ impl Supervisor {
                 r.info.error_class = None;
             }
             r.info.updated_at = unix_now();
-            checked(persist::save_agent(&self.inner.options.store, &r));
+            stored(persist::save_agent(&self.inner.options.store, &r));
             previous
         };
         self.emit(slot, Some(previous));
@@ -1061,7 +1085,8 @@ impl Supervisor {
                 if r.info.model.is_none() {
                     r.info.model = model.clone();
                 }
-                checked(persist::save_agent(&self.inner.options.store, &r));
+                // The session id is what resumes the agent after a crash: stored before it shows.
+                stored(persist::save_agent(&self.inner.options.store, &r));
                 None
             }
             AgentEvent::Text { text } => Some(format!("{text}\n")),
@@ -1186,6 +1211,13 @@ impl Supervisor {
             r.info.error_class = class;
         }
         self.set_state(slot, state, reason);
+    }
+}
+
+/// Waits for a write, also from async code (see `WriteTicket::wait_in_place`), logging a failure.
+fn stored(ticket: maestro_store::WriteTicket<maestro_store::NamedRows>) {
+    if let Err(e) = ticket.wait_in_place() {
+        tracing::error!("storing agent state failed: {e}");
     }
 }
 

@@ -267,6 +267,18 @@ impl<T> WriteTicket<T> {
         }
     }
 
+    /// Blocks until the write is done, also on a thread that runs async tasks: the writer is a
+    /// thread of its own, so this cannot deadlock; it holds that thread for the write, so keep
+    /// it for small writes whose order matters to what is shown next.
+    pub fn wait_in_place(self) -> Result<T, StoreError> {
+        match self.answer {
+            Some(answer) => {
+                futures::executor::block_on(answer).unwrap_or_else(|_| Err(write_panicked()))
+            }
+            None => Err(StoreError::WriterGone),
+        }
+    }
+
     /// Blocks until the write is done. Not for async code.
     pub fn wait(self) -> Result<T, StoreError> {
         match self.answer {
