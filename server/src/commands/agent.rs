@@ -341,6 +341,15 @@ async fn follow_turn(
     from: u64,
     json: bool,
 ) -> anyhow::Result<i32> {
+    // The state first, then the output: a turn's output is all written before its state leaves
+    // `working`, so a turn already over is fully in what is fetched next.
+    let now: AgentInfo = c
+        .client
+        .request(
+            method::AGENT_STATUS,
+            json!({"name": info.name, "path": info.workspace_root}),
+        )
+        .await?;
     // Output written before the subscription took effect is fetched, not lost.
     let early: AgentOutputResult = c
         .client
@@ -349,19 +358,8 @@ async fn follow_turn(
             json!({"name": info.name, "path": info.workspace_root, "offset": 0}),
         )
         .await?;
-    if !json {
-        let (_, text) = split_at_offset(&early, from);
-        print!("{text}");
-    }
+    emit_text(split_at_offset(&early, from).1, json);
     let end = early.end.max(from);
-    // The state may have moved on already.
-    let now: AgentInfo = c
-        .client
-        .request(
-            method::AGENT_STATUS,
-            json!({"name": info.name, "path": info.workspace_root}),
-        )
-        .await?;
     let last = if now.state.is_running() {
         stream(c, info, end, json, false).await?
     } else {
