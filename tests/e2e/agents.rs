@@ -297,7 +297,16 @@ fn a_killed_daemon_leaves_its_agents_lost_and_a_new_turn_resumes_the_session() {
     let env = agents_env("");
     let dir = repo(&env, "lost");
     env.ok(&dir, &["agent", "spawn", "worker", "say first; hang"]);
-    let before = wait_state(&env, &dir, "worker", "working");
+    // Working, and its CLI has said which session it is (the line after it started).
+    let mut before = Value::Null;
+    wait_until(
+        "worker working in a session",
+        Duration::from_secs(20),
+        || {
+            before = status(&env, &dir, "worker");
+            before["state"] == "working" && before["sessionId"].is_string()
+        },
+    );
     let session = before["sessionId"].as_str().unwrap().to_owned();
     assert!(!agent_processes(&env, "worker").is_empty());
     let daemon = env.daemon_pid().unwrap();
