@@ -201,6 +201,10 @@ pub enum AgentAction {
         /// Work in the repository itself instead of a worktree.
         #[arg(long)]
         in_place: bool,
+        /// Run the CLI's own terminal UI in a PTY (`maestro agent attach NAME` to use it)
+        /// instead of its headless protocol.
+        #[arg(long, short = 'i', conflicts_with = "wait")]
+        interactive: bool,
         /// Kill a turn silent for this many seconds (0: never); overrides agents.silence_timeout_secs.
         #[arg(long, value_name = "SECS")]
         silence_timeout: Option<u64>,
@@ -263,6 +267,15 @@ pub enum AgentAction {
         force: bool,
         #[command(flatten)]
         output: Output,
+    },
+    /// Connect this terminal to agent NAME: an interactive agent's terminal UI (its screen
+    /// restored, keystrokes and window size passed on), or a headless agent's transcript (a typed
+    /// line is sent as its next turn).
+    Attach {
+        name: String,
+        /// The key that detaches (the agent keeps running).
+        #[arg(long, default_value = "ctrl-]", value_name = "KEY")]
+        detach_key: String,
     },
     /// Agent NAME's transcript.
     Logs {

@@ -3,6 +3,7 @@
 
 use maestro_tests::{TestEnv, alive, kill, text, wait_until};
 use serde_json::Value;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -638,4 +639,370 @@ fn setup_copies_untracked_files_and_runs_its_command_before_the_first_turn() {
     );
     let logs = env.ok(&dir, &["agent", "logs", "unprepared"]);
     assert!(!logs.contains("never"), "{logs}");
+}
+
+/// `maestro agent attach` in a real terminal of `rows` × `cols`, read through a screen model.
+struct Terminal {
+    screen: std::sync::Arc<std::sync::Mutex<vt100::Parser>>,
+    master: Box<dyn portable_pty::MasterPty + Send>,
+    input: Box<dyn std::io::Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl Terminal {
+    fn attach(env: &TestEnv, dir: &Path, name: &str, rows: u16, cols: u16) -> Terminal {
+        use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(maestro_tests::maestro_bin());
+        cmd.args(["agent", "attach", name]);
+        cmd.cwd(dir);
+        cmd.env("MAESTRO_HOME", env.home.path());
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let screen = std::sync::Arc::new(std::sync::Mutex::new(vt100::Parser::new(
+            rows.try_into().unwrap(),
+            cols.try_into().unwrap(),
+            0,
+        )));
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let feed = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                feed.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        let input = pair.master.take_writer().unwrap();
+        Terminal {
+            screen,
+            master: pair.master,
+            input,
+            child,
+        }
+    }
+
+    fn contents(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    fn wait_for(&self, what: &str) {
+        let mut last = String::new();
+        let found = (0..400).any(|_| {
+            last = self.contents();
+            last.contains(what) || {
+                std::thread::sleep(Duration::from_millis(25));
+                false
+            }
+        });
+        assert!(found, "`{what}` never showed; the screen:\n{last}");
+    }
+
+    fn type_in(&mut self, keys: &str) {
+        self.input.write_all(keys.as_bytes()).unwrap();
+        self.input.flush().unwrap();
+    }
+
+    fn resize(&self, rows: u16, cols: u16) {
+        self.screen
+            .lock()
+            .unwrap()
+            .set_size(rows.try_into().unwrap(), cols.try_into().unwrap());
+        self.master
+            .resize(portable_pty::PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+    }
+}
+
+/// The agent's output so far, through the daemon.
+fn output_of(env: &TestEnv, dir: &Path, name: &str) -> String {
+    let mut rpc = env.connect_hello();
+    let out = rpc.request(
+        "maestro/agent.output",
+        serde_json::json!({"name": name, "path": dir, "offset": 0}),
+    );
+    out["result"]["data"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Waits for `what` in the agent's output (the fake UI says `» TEXT`, which is not the echo of the
+/// typed `say TEXT`).
+fn wait_output(env: &TestEnv, dir: &Path, name: &str, what: &str) {
+    let mut last = String::new();
+    let found = (0..400).any(|_| {
+        last = output_of(env, dir, name);
+        last.contains(what) || {
+            std::thread::sleep(Duration::from_millis(50));
+            false
+        }
+    });
+    assert!(found, "{name} never printed {what:?}; its output: {last:?}");
+}
+
+#[test]
+fn an_interactive_agent_runs_its_terminal_ui_and_a_terminal_attaches_to_it() {
+    use std::io::Write as _;
+    let env = agents_env("[agents]\nneeds_input_secs = 1\n");
+    let dir = repo(&env, "tui");
+    let spawned = env.ok(
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "tui",
+            "say hello from the tui",
+            "--interactive",
+        ],
+    );
+    assert!(spawned.contains("maestro agent attach tui"), "{spawned}");
+    // Quiet at its prompt: it waits for its person.
+    let waiting = wait_state(&env, &dir, "tui", "needs_input");
+    assert_eq!(waiting["mode"], "interactive");
+    assert!(
+        waiting["reason"]
+            .as_str()
+            .unwrap()
+            .contains("maestro agent attach tui"),
+        "{waiting}"
+    );
+    // A prompt is typed into the running UI, not a new process.
+    let pid = waiting["pid"].as_u64().unwrap();
+    env.ok(&dir, &["agent", "send", "tui", "say second prompt"]);
+    wait_output(&env, &dir, "tui", "» second prompt\r\n");
+    assert_eq!(status(&env, &dir, "tui")["pid"].as_u64(), Some(pid));
+    assert_eq!(status(&env, &dir, "tui")["turns"], 2);
+
+    // A real terminal attaches: the screen is drawn from the daemon's model of it, at the
+    // terminal's size.
+    let mut term = Terminal::attach(&env, &dir, "tui", 30, 100);
+    term.wait_for("fake claude tui · turn 2");
+    term.wait_for("hello from the tui");
+    assert!(term.screen.lock().unwrap().screen().alternate_screen());
+    term.type_in("size\r");
+    term.wait_for("size 30x100");
+    // The window changes: the agent's terminal follows.
+    term.resize(20, 90);
+    std::thread::sleep(Duration::from_millis(300));
+    term.type_in("size\r");
+    term.wait_for("size 20x90");
+    // The header is on the top row, where the program keeps it.
+    let top = term
+        .contents()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(top.starts_with("fake claude tui · turn 4 · 20x90"), "{top}");
+    // Detaching gives the terminal back and leaves the agent running.
+    term.type_in("\x1d");
+    let exit = term.child.wait().unwrap();
+    assert!(exit.success(), "attach exited with {exit:?}");
+    assert!(!term.screen.lock().unwrap().screen().alternate_screen());
+    assert!(
+        term.contents().contains("detached from tui"),
+        "{}",
+        term.contents()
+    );
+    assert!(
+        status(&env, &dir, "tui")["state"]
+            .as_str()
+            .is_some_and(|s| s == "needs_input" || s == "working")
+    );
+    assert!(alive(pid as u32));
+
+    // Attaching again restores the screen as the last client left it.
+    let mut again = Terminal::attach(&env, &dir, "tui", 20, 90);
+    again.wait_for("size 20x90");
+    again.wait_for("fake claude tui · turn 4");
+    // Its UI exits: the session is over, the attached terminal is told and given back.
+    again.type_in("exit\r");
+    let exit = again.child.wait().unwrap();
+    assert!(exit.success());
+    assert!(
+        again.contents().contains("tui: idle"),
+        "{}",
+        again.contents()
+    );
+    let ended = wait_state(&env, &dir, "tui", "idle");
+    assert!(
+        ended["reason"]
+            .as_str()
+            .unwrap()
+            .contains("starts it again"),
+        "{ended}"
+    );
+    assert!(agent_processes(&env, "tui").is_empty());
+    // Attaching to it now shows its last screen (the UI left its alternate screen) and how to
+    // start it again.
+    let late = env.run_in(&dir, &["agent", "attach", "tui"]);
+    assert_eq!(late.status.code(), Some(1));
+    assert!(
+        text(&late.stdout).contains("■ claude exited"),
+        "{}",
+        text(&late.stdout)
+    );
+    assert!(
+        text(&late.stderr).contains("`maestro agent send tui PROMPT` starts its terminal UI again"),
+        "{}",
+        text(&late.stderr)
+    );
+
+    // A new prompt starts its terminal UI again; stop kills it.
+    env.ok(&dir, &["agent", "send", "tui", "say back again"]);
+    wait_output(&env, &dir, "tui", "» back again\r\n");
+    let back = status(&env, &dir, "tui");
+    assert_ne!(back["pid"].as_u64(), Some(pid));
+    let stopped = env.json(&dir, &["agent", "stop", "tui", "--json"]);
+    assert_eq!(stopped["state"], "done");
+    wait_until("its UI killed", Duration::from_secs(10), || {
+        agent_processes(&env, "tui").is_empty()
+    });
+    let _ = std::io::stdout().flush();
+}
+
+#[test]
+fn attach_input_and_resize_answer_bad_requests_and_headless_agents_take_lines() {
+    let env = agents_env("[agents]\nneeds_input_secs = 1\n");
+    let dir = repo(&env, "attach");
+    env.ok(
+        &dir,
+        &["agent", "spawn", "plain", "say first turn", "--wait"],
+    );
+    // Aider's terminal UI takes no prompt argument: the prompt is typed once it is up.
+    env.ok(
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "typed",
+            "say typed in later",
+            "--agent",
+            "aider",
+            "--interactive",
+        ],
+    );
+    wait_output(&env, &dir, "typed", "» typed in later\r\n");
+    let log = output_of(&env, &dir, "typed");
+    assert!(log.contains("fake aider tui"), "{log}");
+
+    let mut rpc = env.connect_hello();
+    let headless = rpc.request(
+        "maestro/agent.input",
+        serde_json::json!({"name": "plain", "path": dir, "data": "x"}),
+    );
+    let message = headless["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("is headless") && message.contains("maestro agent send plain"),
+        "{headless}"
+    );
+    let zero = rpc.request(
+        "maestro/agent.resize",
+        serde_json::json!({"name": "typed", "path": dir, "rows": 0, "cols": 80}),
+    );
+    assert_eq!(zero["error"]["code"], -32602, "{zero}");
+    assert!(
+        zero["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("0 rows"),
+        "{zero}"
+    );
+    let half = rpc.request(
+        "maestro/agent.attach",
+        serde_json::json!({"name": "typed", "path": dir, "rows": 10}),
+    );
+    assert!(
+        half["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("both `rows` and `cols`"),
+        "{half}"
+    );
+    let missing = rpc.request(
+        "maestro/agent.attach",
+        serde_json::json!({"name": "nobody", "path": dir}),
+    );
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no agent `nobody`"),
+        "{missing}"
+    );
+    // An editor attaches through the same request: the screen and its offset.
+    let att = rpc.request(
+        "maestro/agent.attach",
+        serde_json::json!({"name": "typed", "path": dir, "rows": 24, "cols": 80}),
+    );
+    let att = &att["result"];
+    assert_eq!(att["interactive"], true, "{att}");
+    assert_eq!(att["running"], true);
+    assert_eq!(
+        (att["rows"].as_u64(), att["cols"].as_u64()),
+        (Some(24), Some(80))
+    );
+    assert!(
+        att["screen"].as_str().unwrap().contains("typed in later"),
+        "{att}"
+    );
+    let keys = rpc.request(
+        "maestro/agent.input",
+        serde_json::json!({"name": "typed", "path": dir, "data": "say keys from an editor\r"}),
+    );
+    assert!(keys.get("error").is_none(), "{keys}");
+    wait_output(&env, &dir, "typed", "» keys from an editor\r\n");
+    // Bracketed paste, once the program asks for it, keeps a multi-line prompt whole.
+    env.ok(&dir, &["agent", "send", "typed", "bracketed"]);
+    wait_output(&env, &dir, "typed", "bracketed paste on");
+    env.ok(&dir, &["agent", "send", "typed", "one\ntwo"]);
+    wait_output(&env, &dir, "typed", "pasted 2 lines: one / two");
+
+    // A headless agent attached from a pipe: its transcript, and a typed line is its next turn.
+    let mut attach = env
+        .command()
+        .current_dir(&dir)
+        .args(["agent", "attach", "plain"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    let mut stdin = attach.stdin.take().unwrap();
+    stdin.write_all(b"say through attach\n").unwrap();
+    wait_until("the typed turn", Duration::from_secs(20), || {
+        output_of(&env, &dir, "plain").contains("through attach\n")
+            && status(&env, &dir, "plain")["state"] == "idle"
+    });
+    drop(stdin);
+    let out = attach.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("first turn") && shown.contains("through attach"),
+        "{shown}"
+    );
+    assert!(
+        text(&out.stderr).contains("detached from plain"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(status(&env, &dir, "plain")["turns"], 2);
+    env.ok(&dir, &["agent", "stop", "typed"]);
 }

@@ -1,5 +1,7 @@
 //! An agent's output: a ring buffer addressed by absolute byte offsets (so clients can ask for a
-//! range to fill a gap) in front of a log file that keeps all of it.
+//! range to fill a gap) in front of a log file that keeps all of it. An interactive agent's
+//! output also runs through a model of its terminal's screen, so that an attaching client starts
+//! from what the screen shows.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -16,6 +18,19 @@ pub struct OutputLog {
     /// Output appended but not yet sent to clients, from `batch_offset`.
     batch: Vec<u8>,
     batch_offset: u64,
+    /// The screen of the PTY the output comes from (interactive agents while they run).
+    screen: Option<vt100::Parser>,
+}
+
+/// What an attaching client needs to draw an interactive agent's screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScreenSnapshot {
+    /// Escape codes that redraw the screen and restore its input modes.
+    pub formatted: String,
+    /// The output offset the screen stands for: output from here on follows it.
+    pub offset: u64,
+    pub rows: u16,
+    pub cols: u16,
 }
 
 impl OutputLog {
@@ -40,6 +55,7 @@ impl OutputLog {
             path: path.to_owned(),
             batch: Vec::new(),
             batch_offset: existing,
+            screen: None,
         };
         // Refill the ring from the end of the file so that a restarted daemon can still show it.
         if existing > 0
@@ -70,6 +86,9 @@ impl OutputLog {
             tracing::warn!(path = %self.path.display(), "agent log write failed: {e}");
             self.file = None;
         }
+        if let Some(screen) = &mut self.screen {
+            screen.process(bytes);
+        }
         self.ring.extend(bytes);
         let over = self.ring.len().saturating_sub(self.capacity);
         if over > 0 {
@@ -77,6 +96,48 @@ impl OutputLog {
             self.start += over as u64;
         }
         self.batch.extend_from_slice(bytes);
+    }
+
+    /// From now on, output is also drawn on a fresh screen of `rows` × `cols` (a new PTY).
+    pub fn start_screen(&mut self, rows: u16, cols: u16) {
+        let (rows, cols) = nonzero(rows, cols);
+        self.screen = Some(vt100::Parser::new(rows, cols, 0));
+    }
+
+    /// The PTY was resized.
+    pub fn resize_screen(&mut self, rows: u16, cols: u16) {
+        if let Some(screen) = &mut self.screen {
+            let (rows, cols) = nonzero(rows, cols);
+            screen.set_size(rows, cols);
+        }
+    }
+
+    /// The screen and the offset it stands for, taken together.
+    pub fn screen(&self) -> Option<ScreenSnapshot> {
+        let screen = self.screen.as_ref()?.screen();
+        let (rows, cols) = screen.size();
+        Some(ScreenSnapshot {
+            formatted: screen.state_formatted(),
+            offset: self.end(),
+            rows: rows.get(),
+            cols: cols.get(),
+        })
+    }
+
+    /// The screen's rows and columns, when there is one.
+    pub fn screen_size(&self) -> Option<crate::process::TermSize> {
+        let (rows, cols) = self.screen.as_ref()?.screen().size();
+        Some(crate::process::TermSize {
+            rows: rows.get(),
+            cols: cols.get(),
+        })
+    }
+
+    /// Whether the program asked for bracketed paste (so pasted newlines do not submit).
+    pub fn bracketed_paste(&self) -> bool {
+        self.screen
+            .as_ref()
+            .is_some_and(|s| s.screen().bracketed_paste())
     }
 
     /// Output appended since the last call, as `(offset, text)`; a multi-byte character cut at
@@ -118,6 +179,14 @@ impl OutputLog {
         }
         (from, String::from_utf8_lossy(&bytes).into_owned())
     }
+}
+
+fn nonzero(rows: u16, cols: u16) -> (std::num::NonZeroU16, std::num::NonZeroU16) {
+    let one = std::num::NonZeroU16::MIN;
+    (
+        std::num::NonZeroU16::new(rows).unwrap_or(one),
+        std::num::NonZeroU16::new(cols).unwrap_or(one),
+    )
 }
 
 /// How many bytes at the end start a UTF-8 character that is not complete.
@@ -171,6 +240,35 @@ mod tests {
         let again = OutputLog::open(&dir.path().join("a.log"), 10);
         assert_eq!(again.end(), 18);
         assert_eq!(again.read(0, None).1, "rld, again");
+    }
+
+    #[test]
+    fn the_screen_follows_the_output_from_where_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = OutputLog::open(&dir.path().join("c.log"), 1000);
+        log.append(b"before the terminal\n");
+        assert_eq!(log.screen(), None);
+        log.start_screen(5, 20);
+        log.append(b"\x1b[2J\x1b[3;4Hhello\x1b[1;1Htop");
+        let snap = log.screen().unwrap();
+        assert_eq!((snap.rows, snap.cols, snap.offset), (5, 20, log.end()));
+        // Redrawn on a blank screen, the snapshot shows what the program drew, where it drew it.
+        let mut replay = vt100::Parser::new(
+            std::num::NonZeroU16::new(5).unwrap(),
+            std::num::NonZeroU16::new(20).unwrap(),
+            0,
+        );
+        replay.process(snap.formatted.as_bytes());
+        assert_eq!(replay.screen().contents(), "top\n\n   hello");
+        assert_eq!(replay.screen().cursor_position(), (0, 3));
+        assert!(!log.bracketed_paste());
+        log.append(b"\x1b[?2004h");
+        assert!(log.bracketed_paste());
+        log.resize_screen(10, 40);
+        assert_eq!(
+            (log.screen().unwrap().rows, log.screen().unwrap().cols),
+            (10, 40)
+        );
     }
 
     #[test]

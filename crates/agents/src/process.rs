@@ -1,12 +1,15 @@
-//! One turn's process on pipes, in its own process group: its output arrives as messages on a
-//! channel, it can be given input, and it is killed as a group (the CLI and every child it
-//! started).
+//! One turn's process, on pipes or in a PTY, in its own process group: its output arrives as
+//! messages on a channel, it can be given input (through a writer thread, so a process that stops
+//! reading cannot block the caller), a PTY can be resized, and it is killed as a group (the CLI
+//! and every child it started).
 
 use crate::adapters::CommandSpec;
+use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 use rustix::process::{Pid, Signal, kill_process_group};
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -26,20 +29,50 @@ pub enum ProcessMsg {
 /// A started process.
 pub struct AgentProcess {
     pub pid: u32,
-    stdin: Option<ChildStdin>,
+    input: Option<std_mpsc::Sender<Vec<u8>>>,
+    /// The PTY's master side, when the process runs in one.
+    pty: Option<Box<dyn MasterPty + Send>>,
 }
 
 /// How long the output of a process that exited may keep flowing (from children that inherited
 /// its pipes) before the group is killed and the exit reported.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
+/// Rows and columns of a PTY.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TermSize {
+    pub rows: u16,
+    pub cols: u16,
+}
+
+impl TermSize {
+    /// Where a TUI starts before anyone attaches.
+    pub const DEFAULT: TermSize = TermSize {
+        rows: 40,
+        cols: 120,
+    };
+
+    fn pty(self) -> PtySize {
+        PtySize {
+            rows: self.rows,
+            cols: self.cols,
+            pixel_width: 0,
+            pixel_height: 0,
+        }
+    }
+}
+
 impl AgentProcess {
-    /// Starts `spec` with `env` added, reporting on `tx`.
+    /// Starts `spec` with `env` added, reporting on `tx`; in a PTY of `size` when `spec.pty`.
     pub fn spawn(
         spec: &CommandSpec,
         env: &[(String, String)],
+        size: TermSize,
         tx: UnboundedSender<ProcessMsg>,
     ) -> std::io::Result<AgentProcess> {
+        if spec.pty {
+            return Self::spawn_pty(spec, env, size, tx);
+        }
         let mut cmd = Command::new(&spec.program);
         cmd.args(&spec.args)
             .current_dir(&spec.cwd)
@@ -51,7 +84,7 @@ impl AgentProcess {
             .process_group(0);
         let mut child = cmd.spawn()?;
         let pid = child.id();
-        let stdin = child.stdin.take();
+        let input = child.stdin.take().map(|stdin| writer(stdin, pid));
         let readers = [
             child
                 .stdout
@@ -62,36 +95,89 @@ impl AgentProcess {
                 .take()
                 .map(|s| pump(s, tx.clone(), ProcessMsg::Stderr)),
         ];
-        std::thread::Builder::new()
-            .name(format!("agent-wait-{pid}"))
-            .spawn(move || {
-                let status = child.wait();
-                let deadline = std::time::Instant::now() + DRAIN_GRACE;
-                for reader in readers.into_iter().flatten() {
-                    while !reader.is_finished() && std::time::Instant::now() < deadline {
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                }
-                // Children still holding the pipes: the turn is over, they go too.
-                kill_group(pid, Signal::KILL);
-                let (code, signal) = match status {
-                    Ok(s) => (s.code(), s.signal()),
-                    Err(_) => (None, None),
-                };
-                let _ = tx.send(ProcessMsg::Exited { code, signal });
-            })?;
-        Ok(AgentProcess { pid, stdin })
+        let readers: Vec<_> = readers.into_iter().flatten().collect();
+        waiter(child, pid, readers, tx)?;
+        Ok(AgentProcess {
+            pid,
+            input,
+            pty: None,
+        })
     }
 
-    /// Writes a line to the process's stdin.
-    pub fn write_line(&mut self, text: &str) -> std::io::Result<()> {
-        let stdin = self
-            .stdin
-            .as_mut()
-            .ok_or_else(|| std::io::Error::other("the agent's stdin is closed"))?;
-        stdin.write_all(text.as_bytes())?;
-        stdin.write_all(b"\n")?;
-        stdin.flush()
+    /// The process in a new PTY: it leads a new session with the PTY as its controlling
+    /// terminal (so its process group is its pid, as on pipes), stdout and stderr are one stream.
+    fn spawn_pty(
+        spec: &CommandSpec,
+        env: &[(String, String)],
+        size: TermSize,
+        tx: UnboundedSender<ProcessMsg>,
+    ) -> std::io::Result<AgentProcess> {
+        let pair = native_pty_system()
+            .openpty(size.pty())
+            .map_err(|e| std::io::Error::other(format!("cannot open a PTY: {e}")))?;
+        let mut cmd = CommandBuilder::new(&spec.program);
+        cmd.args(&spec.args);
+        cmd.cwd(&spec.cwd);
+        // The daemon may have no terminal type of its own; TUIs need one.
+        cmd.env("TERM", "xterm-256color");
+        for (k, v) in spec.env.iter().chain(env) {
+            cmd.env(k, v);
+        }
+        let child = pair.slave.spawn_command(cmd).map_err(|e| {
+            let text = e.to_string();
+            let kind = if text.contains("exist") || text.contains("No viable candidates") {
+                std::io::ErrorKind::NotFound
+            } else {
+                std::io::ErrorKind::Other
+            };
+            std::io::Error::new(kind, text)
+        })?;
+        // Only the child holds the terminal side now: its end (and its children's) ends the reader.
+        drop(pair.slave);
+        let child: Box<dyn portable_pty::Child> = child;
+        let child = child
+            .downcast::<std::process::Child>()
+            .map_err(|_| std::io::Error::other("the PTY child is not an OS process"))?;
+        let pid = child.id();
+        let reader = pair
+            .master
+            .try_clone_reader()
+            .map_err(std::io::Error::other)?;
+        let input = pair.master.take_writer().map_err(std::io::Error::other)?;
+        let readers = vec![pump(reader, tx.clone(), ProcessMsg::Stdout)];
+        waiter(*child, pid, readers, tx)?;
+        Ok(AgentProcess {
+            pid,
+            input: Some(writer(input, pid)),
+            pty: Some(pair.master),
+        })
+    }
+
+    /// Whether the process runs in a PTY.
+    pub fn is_pty(&self) -> bool {
+        self.pty.is_some()
+    }
+
+    /// Queues bytes for the process's input; an error when its input is closed.
+    pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        self.input
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("the agent's input is closed"))?
+            .send(bytes.to_vec())
+            .map_err(|_| std::io::Error::other("the agent's input is closed"))
+    }
+
+    /// Writes a line to the process's input.
+    pub fn write_line(&self, text: &str) -> std::io::Result<()> {
+        self.write(format!("{text}\n").as_bytes())
+    }
+
+    /// Sets the PTY's size (the program gets SIGWINCH); nothing on pipes.
+    pub fn resize(&self, size: TermSize) -> std::io::Result<()> {
+        match &self.pty {
+            Some(pty) => pty.resize(size.pty()).map_err(std::io::Error::other),
+            None => Ok(()),
+        }
     }
 
     /// Asks the whole group to stop (SIGTERM).
@@ -103,6 +189,53 @@ impl AgentProcess {
     pub fn kill(&self) {
         kill_group(self.pid, Signal::KILL);
     }
+}
+
+/// Waits for the process, lets its output drain, then kills what is left of its group and
+/// reports the exit.
+fn waiter(
+    mut child: std::process::Child,
+    pid: u32,
+    readers: Vec<std::thread::JoinHandle<()>>,
+    tx: UnboundedSender<ProcessMsg>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(format!("agent-wait-{pid}"))
+        .spawn(move || {
+            let status = child.wait();
+            let deadline = std::time::Instant::now() + DRAIN_GRACE;
+            for reader in readers {
+                while !reader.is_finished() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+            // Children still holding the pipes: the turn is over, they go too.
+            kill_group(pid, Signal::KILL);
+            let (code, signal) = match status {
+                Ok(s) => (s.code(), s.signal()),
+                Err(_) => (None, None),
+            };
+            let _ = tx.send(ProcessMsg::Exited { code, signal });
+        })?;
+    Ok(())
+}
+
+/// A thread that writes what it is sent to `to`, until a write fails or the sender is dropped.
+fn writer<W: Write + Send + 'static>(mut to: W, pid: u32) -> std_mpsc::Sender<Vec<u8>> {
+    let (tx, rx) = std_mpsc::channel::<Vec<u8>>();
+    let spawned = std::thread::Builder::new()
+        .name(format!("agent-input-{pid}"))
+        .spawn(move || {
+            for bytes in rx {
+                if to.write_all(&bytes).and_then(|()| to.flush()).is_err() {
+                    break;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(pid, "no input thread for the agent: {e}");
+    }
+    tx
 }
 
 /// Signals the process group led by `pid`; a group that is gone is fine.

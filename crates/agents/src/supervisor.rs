@@ -1,7 +1,12 @@
 //! The supervisor: every agent of every workspace, their turns, watchdogs and output.
 //!
 //! A turn is one process (the CLI in headless mode, on pipes, in its own process group) driven by
-//! a task: output is split into lines for the adapter's parser, rendered into the agent's
+//! a task; an interactive agent's process is its CLI's terminal UI in a PTY, alive across the
+//! prompts typed into it. Headless output is split into lines for the adapter's parser, rendered
+//! into the agent's transcript; an interactive agent's goes to the transcript as it is and onto a
+//! model of its screen for attaching clients.
+//!
+//! For headless turns: output is split into lines for the adapter's parser, rendered into the agent's
 //! transcript (ring buffer + log file, batched to clients), and the events move the agent's
 //! state. The watchdog kills a turn that is silent or too long; a stop kills it on request.
 //! State changes are written to the store before clients hear of them.
@@ -12,16 +17,17 @@ use crate::identity;
 use crate::output::OutputLog;
 use crate::persist::{self, AgentRecord, TurnRow, UsageRecord};
 use crate::prices::PriceTable;
-use crate::process::{AgentProcess, ProcessMsg, kill_group};
+use crate::process::{AgentProcess, ProcessMsg, TermSize, kill_group};
 use crate::worktree::{WorktreeError, WorktreeManager};
 use maestro_protocol::{
-    AgentDiffResult, AgentInfo, AgentMergeResult, AgentMode, AgentOutputParams, AgentOutputResult,
-    AgentRemoveResult, AgentSpawnParams, AgentState, AgentStatusParams, ErrorClass, Isolation,
-    UsageResult, UsageRow, UsageTotals,
+    AgentAttachResult, AgentDiffResult, AgentInfo, AgentMergeResult, AgentMode, AgentOutputParams,
+    AgentOutputResult, AgentRemoveResult, AgentSpawnParams, AgentState, AgentStatusParams,
+    ErrorClass, Isolation, UsageResult, UsageRow, UsageTotals,
 };
 use maestro_store::{Store, StoreError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
@@ -96,6 +102,8 @@ pub enum AgentError {
     CliMissing(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error(transparent)]
     Worktree(#[from] WorktreeError),
     #[error(transparent)]
@@ -118,6 +126,33 @@ struct Slot {
     output: Mutex<OutputLog>,
     /// The running turn, if any.
     control: Mutex<Option<Control>>,
+    /// An interactive agent's next quiet spell is news (it follows a prompt, not keystrokes).
+    alert_when_quiet: AtomicBool,
+}
+
+impl Slot {
+    fn new(record: AgentRecord, output: OutputLog) -> Arc<Slot> {
+        Arc::new(Slot {
+            record: Mutex::new(record),
+            output: Mutex::new(output),
+            control: Mutex::new(None),
+            alert_when_quiet: AtomicBool::new(true),
+        })
+    }
+
+    fn interactive(&self) -> bool {
+        self.record.lock().unwrap().info.mode == AgentMode::Interactive
+    }
+
+    /// Runs `f` on the live process, if there is one.
+    fn with_process<T>(&self, f: impl FnOnce(&AgentProcess) -> T) -> Option<T> {
+        self.control
+            .lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|c| c.process.as_ref())
+            .map(f)
+    }
 }
 
 struct Control {
@@ -183,14 +218,11 @@ impl Supervisor {
             }
             let output = OutputLog::open(&record.log_file, sup.inner.options.output_buffer);
             let key = (record.info.workspace.clone(), record.info.name.clone());
-            sup.inner.agents.lock().unwrap().insert(
-                key,
-                Arc::new(Slot {
-                    record: Mutex::new(record),
-                    output: Mutex::new(output),
-                    control: Mutex::new(None),
-                }),
-            );
+            sup.inner
+                .agents
+                .lock()
+                .unwrap()
+                .insert(key, Slot::new(record, output));
         }
         Ok(sup)
     }
@@ -276,11 +308,6 @@ impl Supervisor {
         settings: AgentSettings,
     ) -> Result<AgentInfo, AgentError> {
         identity::validate_name(&params.name).map_err(AgentError::InvalidName)?;
-        if params.mode == AgentMode::Interactive {
-            return Err(AgentError::Unsupported(
-                "interactive mode (the CLI's own terminal UI in a PTY, for `maestro agent attach`) is not built yet: spawn without --interactive".into(),
-            ));
-        }
         let key = (ws.id.clone(), params.name.clone());
         if self.inner.agents.lock().unwrap().contains_key(&key) {
             return Err(AgentError::Exists(params.name.clone()));
@@ -366,11 +393,7 @@ impl Supervisor {
         for note in &notes {
             output.append(format!("note: {note}\n").as_bytes());
         }
-        let slot = Arc::new(Slot {
-            record: Mutex::new(record),
-            output: Mutex::new(output),
-            control: Mutex::new(None),
-        });
+        let slot = Slot::new(record, output);
         {
             // Taken in the map before the row is stored, so that a second spawn of the same
             // name cannot overwrite this one's row.
@@ -387,7 +410,8 @@ impl Supervisor {
         }
         let setup = (!settings.setup_command.is_empty() && isolation == Isolation::Worktree)
             .then(|| settings.setup_command.clone());
-        if setup.is_some() || params.prompt.is_some() {
+        // An interactive agent's terminal UI starts at once, with or without a prompt.
+        if setup.is_some() || params.prompt.is_some() || params.mode == AgentMode::Interactive {
             self.start_turn(&slot, params.prompt.clone(), setup, settings);
         } else {
             self.emit(&slot, None);
@@ -407,15 +431,35 @@ impl Supervisor {
     ) -> Result<AgentInfo, AgentError> {
         let slot = self.slot(ws, name)?;
         let state = slot.record.lock().unwrap().info.state;
+        if slot.interactive() && slot.control.lock().unwrap().is_some() {
+            // Typed into its terminal UI, whatever it is doing (they queue what they are sent).
+            let bracketed = slot.output.lock().unwrap().bracketed_paste();
+            let written = slot.with_process(|p| p.write(&typed(prompt, bracketed)));
+            match written {
+                Some(Ok(())) => {
+                    {
+                        let mut r = slot.record.lock().unwrap();
+                        r.info.turns += 1;
+                        checked(persist::save_agent(&self.inner.options.store, &r));
+                    }
+                    slot.alert_when_quiet.store(true, Ordering::Relaxed);
+                    if state == AgentState::NeedsInput {
+                        self.set_state(&slot, AgentState::Working, None);
+                    }
+                    return Ok(self.info(&slot));
+                }
+                Some(Err(_)) | None => {
+                    return Err(AgentError::Busy {
+                        name: name.to_owned(),
+                        state: state.as_str(),
+                        hint: "its terminal is starting or closing; send again in a moment".into(),
+                    });
+                }
+            }
+        }
         match state {
             AgentState::NeedsInput => {
-                let written = slot
-                    .control
-                    .lock()
-                    .unwrap()
-                    .as_mut()
-                    .and_then(|c| c.process.as_mut())
-                    .map(|p| p.write_line(prompt));
+                let written = slot.with_process(|p| p.write_line(prompt));
                 match written {
                     Some(Ok(())) => {
                         slot.output
@@ -511,6 +555,100 @@ impl Supervisor {
             end: out.end(),
             log_file: Some(out.path().to_owned()),
         })
+    }
+
+    /// What a client needs to show the agent's terminal: its screen (for an interactive agent
+    /// that ran since the daemon started) and the output offset it stands for. With `size` the
+    /// PTY takes the client's size first.
+    pub fn attach(
+        &self,
+        ws: &str,
+        name: &str,
+        size: Option<TermSize>,
+    ) -> Result<AgentAttachResult, AgentError> {
+        let slot = self.slot(ws, name)?;
+        let interactive = slot.interactive();
+        if let Some(size) = size
+            && interactive
+        {
+            self.resize_slot(&slot, size)?;
+        }
+        let running = slot.with_process(|_| ()).is_some();
+        let out = slot.output.lock().unwrap();
+        Ok(match out.screen() {
+            Some(screen) => AgentAttachResult {
+                interactive,
+                running,
+                screen: Some(screen.formatted),
+                offset: screen.offset,
+                rows: screen.rows,
+                cols: screen.cols,
+            },
+            None => {
+                let size = size.unwrap_or(TermSize::DEFAULT);
+                AgentAttachResult {
+                    interactive,
+                    running,
+                    screen: None,
+                    offset: out.end(),
+                    rows: size.rows,
+                    cols: size.cols,
+                }
+            }
+        })
+    }
+
+    /// Keystrokes for an interactive agent's terminal.
+    pub fn input(&self, ws: &str, name: &str, data: &[u8]) -> Result<(), AgentError> {
+        let slot = self.slot(ws, name)?;
+        if !slot.interactive() {
+            return Err(AgentError::Unsupported(format!(
+                "agent `{name}` is headless: it takes prompts (`maestro agent send {name} PROMPT`), not keystrokes"
+            )));
+        }
+        match slot.with_process(|p| p.write(data)) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(AgentError::Busy {
+                name: name.to_owned(),
+                state: slot.record.lock().unwrap().info.state.as_str(),
+                hint: format!("its terminal is closing ({e})"),
+            }),
+            None => Err(AgentError::Busy {
+                name: name.to_owned(),
+                state: slot.record.lock().unwrap().info.state.as_str(),
+                hint: format!(
+                    "its terminal UI is not running: `maestro agent send {name} PROMPT` starts it again"
+                ),
+            }),
+        }
+    }
+
+    /// The attached client's window changed size.
+    pub fn resize(&self, ws: &str, name: &str, size: TermSize) -> Result<(), AgentError> {
+        let slot = self.slot(ws, name)?;
+        if slot.interactive() {
+            self.resize_slot(&slot, size)?;
+        }
+        Ok(())
+    }
+
+    fn resize_slot(&self, slot: &Slot, size: TermSize) -> Result<(), AgentError> {
+        if !(1..=1000).contains(&size.rows) || !(1..=1000).contains(&size.cols) {
+            return Err(AgentError::Invalid(format!(
+                "a terminal of {} rows × {} columns: both must be between 1 and 1000",
+                size.rows, size.cols
+            )));
+        }
+        // The screen model first, under the output lock, so output drawn for the new size
+        // lands on a screen of that size.
+        slot.output
+            .lock()
+            .unwrap()
+            .resize_screen(size.rows, size.cols);
+        if let Some(Err(e)) = slot.with_process(|p| p.resize(size)) {
+            tracing::warn!("resizing an agent's PTY failed: {e}");
+        }
+        Ok(())
     }
 
     fn worktree_of(&self, ws: &str, name: &str) -> Result<(AgentRecord, Arc<Slot>), AgentError> {
@@ -672,10 +810,15 @@ impl Supervisor {
 
     fn emit(&self, slot: &Slot, previous: Option<AgentState>) {
         let info = self.info(slot);
-        let attention = matches!(
-            info.state,
-            AgentState::NeedsInput | AgentState::Failed | AgentState::Lost
-        );
+        let attention = match info.state {
+            // A TUI goes quiet after each answer and while a person types into it: only the
+            // first quiet spell after a prompt is news.
+            AgentState::NeedsInput if info.mode == AgentMode::Interactive => {
+                slot.alert_when_quiet.swap(false, Ordering::Relaxed)
+            }
+            AgentState::NeedsInput | AgentState::Failed | AgentState::Lost => true,
+            _ => false,
+        };
         self.inner.options.hooks.status(AgentStatusParams {
             agent: info,
             previous,
@@ -735,6 +878,7 @@ impl Supervisor {
             }
             r.info.turns
         };
+        slot.alert_when_quiet.store(true, Ordering::Relaxed);
         self.set_state(slot, AgentState::Starting, None);
         let work = self.inner.options.hooks.begin_work();
         let (sup, slot) = (self.clone(), slot.clone());
@@ -795,7 +939,6 @@ impl Supervisor {
                 return;
             }
         }
-        let Some(prompt) = prompt else { return };
         let (session_id, model, persona, mode) = {
             let r = slot.record.lock().unwrap();
             (
@@ -805,12 +948,31 @@ impl Supervisor {
                 r.info.mode,
             )
         };
+        let interactive = mode == AgentMode::Interactive;
+        let prompt = match prompt {
+            Some(p) => p,
+            None if interactive => String::new(),
+            None => return,
+        };
+        // A CLI whose terminal UI takes no prompt argument gets it typed once it is up.
+        let (argument, pending) = if interactive && !settings.cli.takes_prompt_interactively() {
+            (
+                String::new(),
+                Some(prompt.clone()).filter(|p| !p.is_empty()),
+            )
+        } else {
+            (prompt.clone(), None)
+        };
         let started = unix_now();
         let row = TurnRow {
             ws: slot.record.lock().unwrap().info.workspace.clone(),
             agent: name.clone(),
             turn,
-            prompt: prompt.clone(),
+            prompt: if prompt.is_empty() {
+                "(interactive session)".to_owned()
+            } else {
+                prompt.clone()
+            },
             started,
             ended: None,
             outcome: None,
@@ -821,22 +983,43 @@ impl Supervisor {
         checked(persist::save_turn(&self.inner.options.store, &row));
         let spec = settings.cli.command(&Turn {
             program: settings.program.clone(),
-            prompt: prompt.clone(),
+            prompt: argument,
             session_id: session_id.filter(|_| settings.cli.resumes()),
             model,
             persona,
             cwd: worktree,
             extra_args: settings.extra_args.clone(),
-            interactive: mode == AgentMode::Interactive,
+            interactive,
         });
-        slot.output
-            .lock()
-            .unwrap()
-            .append(format!("── turn {turn}: {}\n", one_line(&prompt, 200)).as_bytes());
-        let parser = settings.cli.parser();
-        let (outcome, _exit, usage) = self
-            .drive(&slot, &spec, Some(parser), &settings, &mut stop_rx)
+        let header = if interactive {
+            format!(
+                "── {} in a terminal{}\r\n",
+                settings.cli_name,
+                if prompt.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", one_line(&prompt, 200))
+                }
+            )
+        } else {
+            format!("── turn {turn}: {}\n", one_line(&prompt, 200))
+        };
+        slot.output.lock().unwrap().append(header.as_bytes());
+        let parser = (!interactive).then(|| settings.cli.parser());
+        let (outcome, exit, usage) = self
+            .drive_with(&slot, &spec, parser, &settings, &mut stop_rx, pending)
             .await;
+        let outcome = match outcome {
+            Outcome::Ok if interactive && !exit.success() => Outcome::Failed {
+                class: ErrorClass::Crash,
+                message: crate::classify::crash_message(
+                    &settings.cli_name,
+                    &exit,
+                    "in its terminal",
+                ),
+            },
+            other => other,
+        };
         self.finish(&slot, turn, Some(row), outcome, usage, &settings, &name);
     }
 
@@ -845,10 +1028,25 @@ impl Supervisor {
         &self,
         slot: &Arc<Slot>,
         spec: &crate::adapters::CommandSpec,
-        mut parser: Option<Box<dyn LineParser>>,
+        parser: Option<Box<dyn LineParser>>,
         settings: &AgentSettings,
         stop_rx: &mut mpsc::UnboundedReceiver<String>,
     ) -> (Outcome, Exit, Vec<TurnUsage>) {
+        self.drive_with(slot, spec, parser, settings, stop_rx, None)
+            .await
+    }
+
+    /// [`Self::drive`], typing `pending` into a PTY when it first goes quiet.
+    async fn drive_with(
+        &self,
+        slot: &Arc<Slot>,
+        spec: &crate::adapters::CommandSpec,
+        mut parser: Option<Box<dyn LineParser>>,
+        settings: &AgentSettings,
+        stop_rx: &mut mpsc::UnboundedReceiver<String>,
+        mut pending: Option<String>,
+    ) -> (Outcome, Exit, Vec<TurnUsage>) {
+        let interactive = spec.pty;
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (name, root) = {
             let r = slot.record.lock().unwrap();
@@ -866,7 +1064,13 @@ impl Supervisor {
             signal: None,
             stderr_tail: String::new(),
         };
-        let process = match AgentProcess::spawn(spec, &env, tx) {
+        let size = slot
+            .output
+            .lock()
+            .unwrap()
+            .screen_size()
+            .unwrap_or(TermSize::DEFAULT);
+        let process = match AgentProcess::spawn(spec, &env, size, tx) {
             Ok(p) => p,
             Err(e) => {
                 let (class, message) = if e.kind() == std::io::ErrorKind::NotFound {
@@ -881,6 +1085,12 @@ impl Supervisor {
             }
         };
         let pid = process.pid;
+        if interactive {
+            slot.output
+                .lock()
+                .unwrap()
+                .start_screen(size.rows, size.cols);
+        }
         if let Some(c) = slot.control.lock().unwrap().as_mut() {
             c.process = Some(process);
         }
@@ -890,14 +1100,21 @@ impl Supervisor {
             checked(persist::save_agent(&self.inner.options.store, &r));
         }
         let record = slot.record.lock().unwrap().clone();
+        // A terminal UI waiting for its person is not hung: the configured watchdogs are for
+        // headless turns; an interactive agent has them only when it was given its own.
+        let (default_silence, default_total) = if interactive {
+            (None, None)
+        } else {
+            (settings.silence_timeout, settings.turn_timeout)
+        };
         let silence = record
             .silence_timeout_secs
             .map(|s| (s > 0).then(|| Duration::from_secs(s)))
-            .unwrap_or(settings.silence_timeout);
+            .unwrap_or(default_silence);
         let total = record
             .turn_timeout_secs
             .map(|s| (s > 0).then(|| Duration::from_secs(s)))
-            .unwrap_or(settings.turn_timeout);
+            .unwrap_or(default_total);
 
         let started = Instant::now();
         let mut last_output = started;
@@ -916,7 +1133,8 @@ impl Supervisor {
             if killed_at.is_none() {
                 due.extend(silence.map(|s| last_output + s));
                 due.extend(total.map(|t| started + t));
-                if !line.is_empty() && state == AgentState::Working {
+                let waits = interactive || !line.is_empty();
+                if (waits && state == AgentState::Working) || pending.is_some() {
                     due.push(last_output + settings.needs_input_after);
                 }
             } else if let Some(k) = killed_at {
@@ -979,13 +1197,26 @@ impl Supervisor {
                         outcome.get_or_insert(Outcome::Failed { class: ErrorClass::Timeout, message });
                         killed_at = Some(now);
                         self.signal(slot, false);
-                    } else if !line.is_empty()
+                    } else if pending.is_some() && now >= last_output + settings.needs_input_after {
+                        // Its terminal UI is up and waiting: the prompt it could not take as an argument.
+                        let prompt = pending.take().unwrap_or_default();
+                        let bracketed = slot.output.lock().unwrap().bracketed_paste();
+                        slot.with_process(|p| p.write(&typed(&prompt, bracketed)));
+                        last_output = now;
+                    } else if (interactive || !line.is_empty())
                         && state == AgentState::Working
                         && now >= last_output + settings.needs_input_after
                     {
-                        let question = one_line(&String::from_utf8_lossy(&line), 200);
+                        let reason = if interactive {
+                            format!(
+                                "quiet for {} s: its terminal waits for you (`maestro agent attach {name}`)",
+                                settings.needs_input_after.as_secs()
+                            )
+                        } else {
+                            format!("waiting for an answer: {}", one_line(&String::from_utf8_lossy(&line), 200))
+                        };
                         self.flush_output(slot);
-                        self.set_state(slot, AgentState::NeedsInput, Some(format!("waiting for an answer: {question}")));
+                        self.set_state(slot, AgentState::NeedsInput, Some(reason));
                     }
                 }
                 _ = flush.tick() => self.flush_output(slot),
@@ -1166,7 +1397,16 @@ impl Supervisor {
                 },
             ));
         }
+        let interactive = slot.interactive();
         let (state, reason, class, label) = match &outcome {
+            Outcome::Ok if interactive && row.is_some() => (
+                AgentState::Idle,
+                Some(format!(
+                    "its terminal UI exited; `maestro agent send {name} PROMPT` starts it again"
+                )),
+                None,
+                "ok",
+            ),
             Outcome::Ok => (AgentState::Idle, None, None, "ok"),
             Outcome::Failed { class, message } => (
                 AgentState::Failed,
@@ -1181,6 +1421,7 @@ impl Supervisor {
         };
         let summary = match &outcome {
             Outcome::Ok if row.is_none() => "✓ setup done\n".to_owned(),
+            Outcome::Ok if interactive => format!("\r\n■ {} exited\r\n", settings.cli_name),
             Outcome::Ok => format!(
                 "✓ turn {turn} done · {} in / {} out tokens{}\n",
                 totals.input_tokens,
@@ -1272,6 +1513,16 @@ fn not_found_message(settings: &AgentSettings) -> String {
             settings.program.display(),
             settings.program_key
         )
+    }
+}
+
+/// A prompt as typed into a terminal UI, ending with Enter: inside bracketed-paste brackets when
+/// the program asked for them (its newlines then stay part of the prompt), else on one line.
+fn typed(prompt: &str, bracketed: bool) -> Vec<u8> {
+    if bracketed {
+        format!("\x1b[200~{prompt}\x1b[201~\r").into_bytes()
+    } else {
+        format!("{}\r", prompt.replace(['\r', '\n'], " ")).into_bytes()
     }
 }
 

@@ -8,11 +8,13 @@ use crate::workspace::{find_root, workspace_id};
 use futures::FutureExt;
 use maestro_agents::adapters::{BUILT_IN, CustomAgent, CustomOutput, FieldMap};
 use maestro_agents::prices::{Price, PriceTable};
+use maestro_agents::process::TermSize;
 use maestro_agents::worktree::WorktreeError;
 use maestro_agents::{AgentCli, AgentError, AgentSettings, WorkspaceRef};
 use maestro_protocol::{
-    AgentListParams, AgentOutputRequest, AgentRef, AgentRemoveParams, AgentSendParams,
-    AgentSpawnParams, Isolation, RpcError, UsageParams, code, method, parse_params,
+    AgentAttachParams, AgentInputParams, AgentListParams, AgentOutputRequest, AgentRef,
+    AgentRemoveParams, AgentResizeParams, AgentSendParams, AgentSpawnParams, Isolation, RpcError,
+    UsageParams, code, method, parse_params,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -30,7 +32,7 @@ fn now(result: Result<Value, RpcError>) -> Reply {
 /// The RPC error of an agent error: the code says what kind of problem it is.
 pub(crate) fn agent_error(e: AgentError) -> RpcError {
     let code = match &e {
-        AgentError::InvalidName(_) => code::INVALID_PARAMS,
+        AgentError::InvalidName(_) | AgentError::Invalid(_) => code::INVALID_PARAMS,
         AgentError::NotFound { .. } => code::NOT_FOUND,
         AgentError::Exists(_) | AgentError::Busy { .. } => code::CONFLICT,
         AgentError::CliMissing(_) | AgentError::Unsupported(_) => code::AGENT_FAILED,
@@ -263,6 +265,40 @@ impl Session {
                     ok(agents
                         .output(&ws.id, &p.name, p.offset, p.limit)
                         .map_err(fail)?)
+                })),
+            method::AGENT_ATTACH => now(parse_params::<AgentAttachParams>(method, params)
+                .and_then(|p| {
+                    let (ws, _) = workspace_of(&engine, &p.path)?;
+                    let size = match (p.rows, p.cols) {
+                        (Some(rows), Some(cols)) => Some(TermSize { rows, cols }),
+                        (None, None) => None,
+                        _ => {
+                            return Err(RpcError::invalid_params(
+                                method,
+                                "give both `rows` and `cols`, or neither",
+                            ));
+                        }
+                    };
+                    ok(agents.attach(&ws.id, &p.name, size).map_err(fail)?)
+                })),
+            method::AGENT_INPUT => now(parse_params::<AgentInputParams>(method, params).and_then(
+                |p| {
+                    let (ws, _) = workspace_of(&engine, &p.path)?;
+                    agents
+                        .input(&ws.id, &p.name, p.data.as_bytes())
+                        .map_err(fail)?;
+                    Ok(Value::Null)
+                },
+            )),
+            method::AGENT_RESIZE => now(parse_params::<AgentResizeParams>(method, params)
+                .and_then(|p| {
+                    let (ws, _) = workspace_of(&engine, &p.path)?;
+                    let size = TermSize {
+                        rows: p.rows,
+                        cols: p.cols,
+                    };
+                    agents.resize(&ws.id, &p.name, size).map_err(fail)?;
+                    Ok(Value::Null)
                 })),
             method::AGENT_DIFF => match agent_ref(&engine, method, params) {
                 Ok((ws, name)) => {

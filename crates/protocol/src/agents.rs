@@ -171,6 +171,56 @@ pub struct AgentSendParams {
     pub prompt: String,
 }
 
+/// `maestro/agent.attach`: what a client needs to show the agent's terminal. With `rows` and
+/// `cols` the agent's PTY takes the client's size first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentAttachParams {
+    pub name: String,
+    pub path: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cols: Option<u16>,
+}
+
+/// The answer to `maestro/agent.attach`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentAttachResult {
+    /// The agent runs its CLI's terminal UI (input is keystrokes); otherwise it is headless (input
+    /// is prompts, through `maestro/agent.send`).
+    pub interactive: bool,
+    /// Its process is alive.
+    pub running: bool,
+    /// Escape codes that redraw its screen (interactive agents that ran since the daemon started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screen: Option<String>,
+    /// The output offset `screen` stands for: apply `maestro/agentOutput` from here on.
+    pub offset: u64,
+    pub rows: u16,
+    pub cols: u16,
+}
+
+/// `maestro/agent.input`: keystrokes (or pasted text) for an interactive agent's terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentInputParams {
+    pub name: String,
+    pub path: PathBuf,
+    pub data: String,
+}
+
+/// `maestro/agent.resize`: the attached client's window changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentResizeParams {
+    pub name: String,
+    pub path: PathBuf,
+    pub rows: u16,
+    pub cols: u16,
+}
+
 /// `maestro/agent.remove`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

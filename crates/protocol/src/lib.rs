@@ -100,6 +100,13 @@ pub mod method {
     /// Forget the agent and remove its worktree. [`crate::AgentRemoveParams`];
     /// [`crate::AgentRemoveResult`].
     pub const AGENT_REMOVE: &str = "maestro/agent.remove";
+    /// An agent's terminal for a client: its screen and the offset it stands for.
+    /// [`crate::AgentAttachParams`]; [`crate::AgentAttachResult`].
+    pub const AGENT_ATTACH: &str = "maestro/agent.attach";
+    /// Keystrokes for an interactive agent. [`crate::AgentInputParams`]; `null`.
+    pub const AGENT_INPUT: &str = "maestro/agent.input";
+    /// The attached window's size. [`crate::AgentResizeParams`]; `null`.
+    pub const AGENT_RESIZE: &str = "maestro/agent.resize";
     /// Tokens and dollars. [`crate::UsageParams`]; [`crate::UsageResult`].
     pub const USAGE: &str = "maestro/usage";
 

@@ -5,7 +5,7 @@ use crate::cli::AgentAction;
 use crate::client::{ClientError, Connected};
 use maestro_engine::Paths;
 use maestro_protocol::{
-    AgentDiffResult, AgentInfo, AgentMergeResult, AgentOutputParams, AgentOutputResult,
+    AgentDiffResult, AgentInfo, AgentMergeResult, AgentMode, AgentOutputParams, AgentOutputResult,
     AgentRemoveResult, AgentSpawnParams, AgentState, AgentStatusParams, Event, Isolation,
     UsageResult, method,
 };
@@ -17,7 +17,7 @@ pub async fn run(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
     act(paths, action).await.map_err(plain)
 }
 
-fn plain(e: anyhow::Error) -> anyhow::Error {
+pub(super) fn plain(e: anyhow::Error) -> anyhow::Error {
     match e.downcast::<ClientError>() {
         Ok(ClientError::Rpc { error, .. }) => anyhow::anyhow!("{}", error.message),
         Ok(other) => other.into(),
@@ -42,6 +42,7 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
             model,
             persona,
             in_place,
+            interactive,
             silence_timeout,
             turn_timeout,
             wait,
@@ -54,7 +55,11 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
                 prompt,
                 base,
                 isolation: in_place.then_some(Isolation::None),
-                mode: Default::default(),
+                mode: if interactive {
+                    AgentMode::Interactive
+                } else {
+                    AgentMode::Headless
+                },
                 persona,
                 model,
                 silence_timeout_secs: silence_timeout,
@@ -82,6 +87,9 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
                 );
                 for note in &info.notes {
                     println!("note: {note}");
+                }
+                if interactive {
+                    println!("`maestro agent attach {}` shows its terminal", info.name);
                 }
             }
             if wait.wait {
@@ -240,6 +248,10 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        AgentAction::Attach { name, detach_key } => {
+            let detach = super::attach::detach_byte(&detach_key)?;
+            super::attach::attach(&mut c, &path, &name, detach).await
+        }
         AgentAction::Logs {
             name,
             lines,
@@ -327,7 +339,7 @@ pub async fn usage(paths: &Paths, by: &str, all: bool, json: bool) -> anyhow::Re
     Ok(0)
 }
 
-async fn subscribe(c: &Connected) -> anyhow::Result<()> {
+pub(super) async fn subscribe(c: &Connected) -> anyhow::Result<()> {
     c.client
         .request::<_, Value>(method::SUBSCRIBE, json!({}))
         .await?;
@@ -385,68 +397,119 @@ fn split_at_offset(out: &AgentOutputResult, from: u64) -> (u64, &str) {
     (from, &out.data[at..])
 }
 
+/// Where a client is in one agent's output: a batch past it means a gap (a slow client missed a
+/// batch), fetched from the daemon's buffer first; what a batch repeats is cut.
+pub(super) struct Follow {
+    pub offset: u64,
+}
+
+impl Follow {
+    /// Hands `out` the new part of the batch at `at` (after the gap before it, if any).
+    pub async fn batch(
+        &mut self,
+        c: &Connected,
+        info: &AgentInfo,
+        at: u64,
+        data: &str,
+        out: &mut impl FnMut(&str),
+    ) -> anyhow::Result<()> {
+        if at > self.offset {
+            let gap: AgentOutputResult = c
+                .client
+                .request(
+                    method::AGENT_OUTPUT,
+                    json!({"name": info.name, "path": info.workspace_root, "offset": self.offset, "limit": at - self.offset}),
+                )
+                .await?;
+            out(&gap.data);
+        }
+        if at + data.len() as u64 > self.offset {
+            let mut cut = (self.offset.saturating_sub(at) as usize).min(data.len());
+            while !data.is_char_boundary(cut) {
+                cut += 1;
+            }
+            out(&data[cut..]);
+            self.offset = at + data.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Hands `out` everything after the offset (output batched just before the end).
+    pub async fn rest(
+        &mut self,
+        c: &Connected,
+        info: &AgentInfo,
+        out: &mut impl FnMut(&str),
+    ) -> anyhow::Result<()> {
+        let rest: AgentOutputResult = c
+            .client
+            .request(
+                method::AGENT_OUTPUT,
+                json!({"name": info.name, "path": info.workspace_root, "offset": self.offset}),
+            )
+            .await?;
+        out(&rest.data);
+        self.offset = rest.end;
+        Ok(())
+    }
+}
+
+/// An event about this agent: its output or its state.
+pub(super) enum AgentEvent {
+    Output { at: u64, data: String },
+    Status(Box<AgentInfo>),
+}
+
+/// `n` if it is about `info`'s agent.
+pub(super) fn event_of(info: &AgentInfo, n: maestro_protocol::Notification) -> Option<AgentEvent> {
+    match Event::from_notification(&n.method, n.params)? {
+        Ok(Event::AgentOutput(AgentOutputParams {
+            workspace,
+            name,
+            offset,
+            data,
+        })) if workspace == info.workspace && name == info.name => {
+            Some(AgentEvent::Output { at: offset, data })
+        }
+        Ok(Event::AgentStatus(s))
+            if s.agent.workspace == info.workspace && s.agent.name == info.name =>
+        {
+            let AgentStatusParams { agent, .. } = *s;
+            Some(AgentEvent::Status(Box::new(agent)))
+        }
+        _ => None,
+    }
+}
+
 /// Prints the agent's output events from `offset`; returns the agent when its turn is over
 /// (or, with `forever`, when the connection ends).
 async fn stream(
     c: &mut Connected,
     info: &AgentInfo,
-    mut offset: u64,
+    offset: u64,
     json: bool,
     forever: bool,
 ) -> anyhow::Result<AgentInfo> {
     let mut last = info.clone();
+    let mut follow = Follow { offset };
+    let mut print = |text: &str| emit_text(text, json);
     while let Some(n) = c.events.recv().await {
-        match Event::from_notification(&n.method, n.params) {
-            Some(Ok(Event::AgentOutput(AgentOutputParams {
-                workspace,
-                name,
-                offset: at,
-                data,
-            }))) if workspace == info.workspace && name == info.name => {
-                if at > offset {
-                    // A gap (a slow client missed a batch): fill it from the buffer.
-                    let gap: AgentOutputResult = c
-                        .client
-                        .request(
-                            method::AGENT_OUTPUT,
-                            json!({"name": name, "path": info.workspace_root, "offset": offset, "limit": at - offset}),
-                        )
-                        .await?;
-                    emit_text(&gap.data, json);
+        match event_of(info, n) {
+            Some(AgentEvent::Output { at, data }) => {
+                follow.batch(c, info, at, &data, &mut print).await?;
+            }
+            Some(AgentEvent::Status(agent)) => {
+                if json {
+                    print_json(&json!({"event": "status", "agent": agent}));
                 }
-                if at + data.len() as u64 > offset {
-                    let skip = offset.saturating_sub(at) as usize;
-                    let mut cut = skip.min(data.len());
-                    while !data.is_char_boundary(cut) {
-                        cut += 1;
-                    }
-                    emit_text(&data[cut..], json);
-                    offset = at + data.len() as u64;
+                let over = !agent.state.is_running();
+                last = *agent;
+                if over && !forever {
+                    follow.rest(c, info, &mut print).await?;
+                    return Ok(last);
                 }
             }
-            Some(Ok(Event::AgentStatus(s))) => {
-                let AgentStatusParams { agent, .. } = *s;
-                if agent.workspace == info.workspace && agent.name == info.name {
-                    if json {
-                        print_json(&json!({"event": "status", "agent": agent}));
-                    }
-                    let over = !agent.state.is_running();
-                    last = agent;
-                    if over && !forever {
-                        // Output batched just before the end.
-                        let rest: AgentOutputResult = c
-                            .client
-                            .request(
-                                method::AGENT_OUTPUT,
-                                json!({"name": info.name, "path": info.workspace_root, "offset": offset}),
-                            )
-                            .await?;
-                        emit_text(&rest.data, json);
-                        return Ok(last);
-                    }
-                }
-            }
-            _ => {}
+            None => {}
         }
     }
     Ok(last)
@@ -465,7 +528,7 @@ fn emit_text(text: &str, json: bool) {
     }
 }
 
-fn last_lines(text: &str, n: usize) -> &str {
+pub(super) fn last_lines(text: &str, n: usize) -> &str {
     let mut count = 0;
     for (i, b) in text.bytes().enumerate().rev() {
         if b == b'\n' && i + 1 < text.len() {
@@ -478,7 +541,7 @@ fn last_lines(text: &str, n: usize) -> &str {
     text
 }
 
-fn state_text(info: &AgentInfo) -> String {
+pub(super) fn state_text(info: &AgentInfo) -> String {
     match &info.reason {
         Some(r) => format!("{} — {r}", info.state.as_str()),
         None => info.state.as_str().to_owned(),

@@ -2,6 +2,7 @@
 //! prints text for people or JSON lines with `--json`, and returns the process exit code.
 
 mod agent;
+mod attach;
 mod config;
 mod daemon;
 mod doctor;

@@ -51,6 +51,9 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("maestro.agent.diff", method::AGENT_DIFF),
     ("maestro.agent.merge", method::AGENT_MERGE),
     ("maestro.agent.remove", method::AGENT_REMOVE),
+    ("maestro.agent.attach", method::AGENT_ATTACH),
+    ("maestro.agent.input", method::AGENT_INPUT),
+    ("maestro.agent.resize", method::AGENT_RESIZE),
     ("maestro.usage", method::USAGE),
 ];
 
@@ -71,6 +74,9 @@ pub const FORWARDED_REQUESTS: &[&str] = &[
     method::AGENT_DIFF,
     method::AGENT_MERGE,
     method::AGENT_REMOVE,
+    method::AGENT_ATTACH,
+    method::AGENT_INPUT,
+    method::AGENT_RESIZE,
     method::USAGE,
 ];
 

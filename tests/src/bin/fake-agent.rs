@@ -8,6 +8,12 @@
 //! `stderr TEXT`, `ask QUESTION` (prints it without a line break and waits for a line on
 //! stdin), `spam LINES BYTES`, `env NAME` (says a variable's value). Anything else is said back.
 //! Every turn records its arguments in `$FAKE_AGENT_LOG` when that is set.
+//!
+//! Started in a terminal (stdin is a tty: an interactive agent's PTY), it is a small terminal UI
+//! instead: the alternate screen, a header kept on the top row by a scroll region, a `> ` prompt,
+//! and each line typed runs as a script (`say TEXT` shows `» TEXT`) with a few more commands: `size` (says the terminal's
+//! rows×cols), `bracketed` (turns bracketed paste on), `exit`, `spam LINES BYTES` (plain lines).
+//! A bracketed paste is read whole and said back as `pasted N lines: …`.
 
 use serde_json::{Value, json};
 use std::io::{BufRead, Write};
@@ -31,6 +37,9 @@ fn main() {
         let _ = writeln!(f, "{}", json!({"flavor": flavor, "args": &args[1..]}));
     }
     let (prompt, resume) = read_args(&flavor, &args[1..]);
+    if rustix::termios::isatty(std::io::stdin()) {
+        return Tui::new(flavor).run(&prompt);
+    }
     let session = resume
         .clone()
         .unwrap_or_else(|| format!("fake-{}", std::process::id()));
@@ -125,10 +134,134 @@ fn read_args(flavor: &str, args: &[String]) -> (String, Option<String>) {
     match flavor {
         "claude" => (after("--").unwrap_or_default(), after("--resume")),
         "codex" => (args.last().cloned().unwrap_or_default(), after("resume")),
-        "gemini" => (after("-p").unwrap_or_default(), after("--resume")),
+        "gemini" => (
+            after("-p").or_else(|| after("-i")).unwrap_or_default(),
+            after("--resume"),
+        ),
+        "opencode" if !args.iter().any(|a| a == "run") => {
+            (after("--prompt").unwrap_or_default(), after("--session"))
+        }
         "opencode" => (args.last().cloned().unwrap_or_default(), after("--session")),
         "aider" => (after("--message").unwrap_or_default(), None),
         _ => (args.last().cloned().unwrap_or_default(), None),
+    }
+}
+
+/// The terminal UI of an interactive start.
+struct Tui {
+    flavor: String,
+    turns: u32,
+}
+
+impl Tui {
+    fn new(flavor: String) -> Tui {
+        Tui { flavor, turns: 0 }
+    }
+
+    fn size() -> (u16, u16) {
+        rustix::termios::tcgetwinsize(std::io::stdout())
+            .map(|w| (w.ws_row, w.ws_col))
+            .unwrap_or((24, 80))
+    }
+
+    fn out(text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
+    /// The header on the top row, outside the scroll region, the cursor put back where it was.
+    fn header(&self) {
+        let (rows, cols) = Self::size();
+        Self::out(&format!(
+            "\x1b7\x1b[1;1H\x1b[7mfake {} tui · turn {} · {rows}x{cols}\x1b[0m\x1b[K\x1b8",
+            self.flavor, self.turns
+        ));
+    }
+
+    fn run(mut self, prompt: &str) {
+        let (rows, _) = Self::size();
+        Self::out(&format!("\x1b[?1049h\x1b[2J\x1b[2;{rows}r\x1b[2;1H"));
+        self.header();
+        if !prompt.is_empty() {
+            self.script(prompt);
+        }
+        let stdin = std::io::stdin();
+        let mut lines = stdin.lock();
+        loop {
+            Self::out("> ");
+            let mut line = String::new();
+            match lines.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            let (start, end) = ("\x1b[200~", "\x1b[201~");
+            if let Some(rest) = line.trim_end_matches('\n').strip_prefix(start) {
+                // A paste is one prompt, however many lines it has.
+                let mut pasted = vec![rest.to_owned()];
+                while !pasted.last().is_some_and(|l| l.contains(end)) {
+                    let mut more = String::new();
+                    if lines.read_line(&mut more).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    pasted.push(more.trim_end_matches('\n').to_owned());
+                }
+                let text = pasted.join("\n").replace(end, "");
+                Self::out(&format!(
+                    "pasted {} lines: {}\n",
+                    pasted.len(),
+                    text.replace('\n', " / ")
+                ));
+                continue;
+            }
+            self.script(line.trim());
+        }
+    }
+
+    fn script(&mut self, prompt: &str) {
+        self.turns += 1;
+        self.header();
+        for step in prompt.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            let (cmd, rest) = step.split_once(' ').unwrap_or((step, ""));
+            match cmd {
+                "say" => Self::out(&format!("» {rest}\n")),
+                "size" => {
+                    let (rows, cols) = Self::size();
+                    Self::out(&format!("size {rows}x{cols}\n"));
+                    self.header();
+                }
+                "bracketed" => Self::out("\x1b[?2004hbracketed paste on\n"),
+                "exit" => {
+                    Self::out("\x1b[r\x1b[?1049l");
+                    std::process::exit(0);
+                }
+                "crash" => std::process::exit(rest.parse().unwrap_or(1)),
+                "sleep" => std::thread::sleep(Duration::from_millis(rest.parse().unwrap_or(100))),
+                "write" => {
+                    let (path, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                    std::fs::write(path, format!("{text}\n")).expect("write");
+                    Self::out(&format!("wrote {path}\n"));
+                }
+                "commit" => {
+                    git(&["add", "-A"]);
+                    git(&["commit", "-q", "-m", rest]);
+                    Self::out(&format!("committed {rest}\n"));
+                }
+                "spam" => {
+                    let mut n = rest
+                        .split_whitespace()
+                        .map(|x| x.parse::<usize>().unwrap_or(0));
+                    let (lines, bytes) = (n.next().unwrap_or(1), n.next().unwrap_or(80));
+                    let line = format!("{}\n", "x".repeat(bytes));
+                    let mut out = std::io::stdout().lock();
+                    for _ in 0..lines {
+                        let _ = out.write_all(line.as_bytes());
+                    }
+                    let _ = out.flush();
+                }
+                _ => Self::out(&format!("you said: {step}\n")),
+            }
+        }
     }
 }
 

@@ -22,8 +22,10 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
         args.extend(["--append-system-prompt".to_owned(), p.clone()]);
     }
     args.extend(turn.extra_args.iter().cloned());
-    args.push("--".to_owned());
-    args.push(turn.prompt.clone());
+    if !turn.no_prompt() {
+        args.push("--".to_owned());
+        args.push(turn.prompt.clone());
+    }
     args
 }
 

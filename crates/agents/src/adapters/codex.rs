@@ -26,7 +26,9 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
     if let Some(id) = &turn.session_id {
         args.extend(["resume".to_owned(), id.clone()]);
     }
-    args.push(turn.prompt_with_persona());
+    if !turn.no_prompt() {
+        args.push(turn.prompt_with_persona());
+    }
     args
 }
 

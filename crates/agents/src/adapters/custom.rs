@@ -72,7 +72,7 @@ impl CustomAgent {
             args.extend(self.resume_args.iter().filter_map(fill));
         }
         args.extend(turn.extra_args.iter().cloned());
-        if !self.args.iter().any(|a| a.contains("{prompt}")) {
+        if !self.args.iter().any(|a| a.contains("{prompt}")) && !turn.no_prompt() {
             args.push(prompt);
         }
         args

@@ -8,7 +8,9 @@ use serde_json::Value;
 pub(super) fn args(turn: &Turn) -> Vec<String> {
     let mut args: Vec<String> = Vec::new();
     if turn.interactive {
-        args.extend(["-i".to_owned(), turn.prompt_with_persona()]);
+        if !turn.no_prompt() {
+            args.extend(["-i".to_owned(), turn.prompt_with_persona()]);
+        }
     } else {
         args.extend(["-p".to_owned(), turn.prompt_with_persona()]);
         args.extend(["--output-format", "stream-json", "--yolo"].map(String::from));

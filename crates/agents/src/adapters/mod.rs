@@ -95,6 +95,12 @@ impl AgentCli {
         }
     }
 
+    /// Whether the CLI's terminal UI takes a first prompt as an argument (aider's does not: it is
+    /// typed in once the UI is up).
+    pub fn takes_prompt_interactively(&self) -> bool {
+        !matches!(self, AgentCli::Aider)
+    }
+
     /// Whether the CLI has session ids to resume (aider has not).
     pub fn resumes(&self) -> bool {
         match self {
@@ -124,6 +130,11 @@ pub struct Turn {
 }
 
 impl Turn {
+    /// An interactive start without a prompt: the terminal UI opens empty.
+    fn no_prompt(&self) -> bool {
+        self.interactive && self.prompt.is_empty()
+    }
+
     /// The prompt with the persona in front, for CLIs that take no system prompt.
     fn prompt_with_persona(&self) -> String {
         match &self.persona {

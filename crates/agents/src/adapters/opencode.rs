@@ -17,7 +17,9 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
     }
     args.extend(turn.extra_args.iter().cloned());
     if turn.interactive {
-        args.extend(["--prompt".to_owned(), turn.prompt_with_persona()]);
+        if !turn.no_prompt() {
+            args.extend(["--prompt".to_owned(), turn.prompt_with_persona()]);
+        }
     } else {
         args.push(turn.prompt_with_persona());
     }
