@@ -1,7 +1,8 @@
 //! Agent figures, with `fake-agent` as the CLI (release build of both):
 //! spawn → first event latency (in place and with a worktree); 100 agents streaming output at once:
 //! the daemon's RSS and CPU, and `textDocument/definition` latency through `maestro lsp` while they
-//! stream against idle; and the throughput of one agent's output into its transcript.
+//! stream against idle; and the throughput of one agent's output into its transcript, through
+//! pipes (headless) and through a PTY (interactive).
 //!
 //!   cargo bench -p maestro-tests --bench agents
 
@@ -235,5 +236,43 @@ fn throughput(env: &TestEnv, repo: &Path) {
         bytes / 1e6 / secs,
         protocol / 1e6 / secs
     );
-    println!("PTY output throughput: not measured — interactive mode (PTY) is not built yet");
+    drop(rpc);
+    pty_throughput(env, repo);
+}
+
+/// An interactive agent printing into its PTY: everything goes to the transcript and through the
+/// screen model, and out to a subscribed client.
+fn pty_throughput(env: &TestEnv, repo: &Path) {
+    let mut rpc = env.connect_hello();
+    rpc.request("maestro/subscribe", json!({}));
+    let lines: u64 = 200_000;
+    // 100 characters and the PTY's CR LF.
+    let expected = lines * 102;
+    let started = Instant::now();
+    let r = rpc.request(
+        "maestro/agent.spawn",
+        json!({"name": "pty-firehose", "agent": "claude", "path": repo, "prompt": format!("spam {lines} 100"), "isolation": "none", "mode": "interactive"}),
+    );
+    assert!(r["error"].is_null(), "{r}");
+    let mut seen = 0;
+    while seen < expected {
+        let m = rpc
+            .next(Duration::from_secs(60))
+            .expect("the PTY's output keeps coming");
+        if m["method"] == "maestro/agentOutput" && m["params"]["name"] == "pty-firehose" {
+            let end = m["params"]["offset"].as_u64().unwrap_or(0)
+                + m["params"]["data"].as_str().map_or(0, |d| d.len() as u64);
+            seen = seen.max(end);
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "one interactive agent, {lines} lines of 100 characters through a PTY: {:.1} MB into transcript, screen model and a client in {secs:.2}s = {:.1} MB/s (goal ≥ 20 MB/s)",
+        seen as f64 / 1e6,
+        seen as f64 / 1e6 / secs,
+    );
+    rpc.request(
+        "maestro/agent.stop",
+        json!({"name": "pty-firehose", "path": repo}),
+    );
 }
