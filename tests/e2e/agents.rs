@@ -1006,3 +1006,193 @@ fn attach_input_and_resize_answer_bad_requests_and_headless_agents_take_lines() 
     assert_eq!(status(&env, &dir, "plain")["turns"], 2);
     env.ok(&dir, &["agent", "stop", "typed"]);
 }
+
+const APP_PY: &str =
+    "def greet(name):\n    return \"hello \" + nam\n\n\ndef main():\n    print(greet(\"world\"))\n";
+
+fn titles(actions: &Value) -> Vec<String> {
+    actions["result"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{actions}"))
+        .iter()
+        .map(|a| a["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn code_actions_delegate_selections_diagnostics_and_tests_with_their_graph_context() {
+    use serde_json::json;
+    let env = agents_env("");
+    let dir = repo(&env, "delegating");
+    std::fs::write(dir.join("app.py"), APP_PY).unwrap();
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-qm", "app"]);
+    let mut lsp = env.lsp(&dir, &[]);
+    lsp.initialize(&dir, true, false);
+    let uri = maestro_tests::file_uri(&dir.join("app.py"));
+    lsp.rpc.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": APP_PY}}),
+    );
+    let diagnostic = json!({
+        "range": {"start": {"line": 1, "character": 24}, "end": {"line": 1, "character": 27}},
+        "message": "\"nam\" is not defined", "source": "pyright", "severity": 1
+    });
+    let selection =
+        json!({"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 27}});
+    let actions = lsp.rpc.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": selection, "context": {"diagnostics": [diagnostic]}}),
+    );
+    assert_eq!(
+        titles(&actions),
+        [
+            "Ask an agent to fix: \"nam\" is not defined",
+            "Delegate to agent…",
+            "Write tests for `greet`"
+        ]
+    );
+    let all = actions["result"].as_array().unwrap().clone();
+    assert_eq!(all[0]["kind"], "quickfix");
+    assert_eq!(all[0]["diagnostics"][0], diagnostic);
+    assert_eq!(all[1]["kind"], "refactor");
+    // The editor's filter is honoured; an empty range offers no "Delegate".
+    let only = lsp.rpc.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": selection, "context": {"diagnostics": [diagnostic], "only": ["quickfix"]}}),
+    );
+    assert_eq!(
+        titles(&only),
+        ["Ask an agent to fix: \"nam\" is not defined"]
+    );
+    let caret = json!({"start": {"line": 5, "character": 12}, "end": {"line": 5, "character": 12}});
+    let on_call = lsp.rpc.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": caret, "context": {"diagnostics": []}}),
+    );
+    assert_eq!(
+        titles(&on_call),
+        ["Write tests for `greet`"],
+        "the name at the caret wins over `main` around it"
+    );
+
+    // No agent yet: the fix goes to a new one, with the problem, the code and its callers.
+    let execute = |action: &Value| json!({"command": action["command"]["command"], "arguments": action["command"]["arguments"]});
+    let fixed = lsp
+        .rpc
+        .request("workspace/executeCommand", execute(&all[0]));
+    let r = &fixed["result"];
+    assert_eq!(r["spawned"], true, "{fixed}");
+    assert_eq!(r["agent"]["name"], "fix-greet");
+    let prompt = r["prompt"].as_str().unwrap();
+    for part in [
+        "Fix this problem in app.py (line 2, in `greet`):",
+        "    \"nam\" is not defined (pyright)",
+        "```python\n    return \"hello \" + nam\n```",
+        "`greet` is defined at lines 1-2: `def greet(name)`",
+        "Called by (from the code graph):\n- `main` in app.py:6\n",
+    ] {
+        assert!(prompt.contains(part), "`{part}` not in:\n{prompt}");
+    }
+    lsp.rpc.wait_for("the spawn reported", |m| {
+        m["method"] == "window/showMessage"
+            && m["params"]["message"]
+                .as_str()
+                .is_some_and(|t| t.contains("agent fix-greet was spawned for it"))
+    });
+    lsp.rpc.wait_for("fix-greet idle", |m| {
+        m["method"] == "maestro/agentStatus"
+            && m["params"]["agent"]["name"] == "fix-greet"
+            && m["params"]["agent"]["state"] == "idle"
+    });
+
+    // An idle agent could take the tests: the editor's person is asked, and picks it.
+    let asked = |lsp: &mut maestro_tests::Lsp, action: &Value| {
+        let id = lsp
+            .rpc
+            .send_request("workspace/executeCommand", execute(action));
+        let question = lsp.rpc.wait_for("the question", |m| {
+            m["method"] == "window/showMessageRequest"
+        });
+        (id, question)
+    };
+    let (id, question) = asked(&mut lsp, &all[2]);
+    assert!(
+        question["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("which agent should write these tests?"),
+        "{question}"
+    );
+    let offered: Vec<&str> = question["params"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered, ["fix-greet", "New agent"]);
+    lsp.rpc
+        .send(&json!({"jsonrpc": "2.0", "id": question["id"], "result": {"title": "fix-greet"}}));
+    let tests = lsp.rpc.response(id);
+    let r = &tests["result"];
+    assert_eq!(r["spawned"], false, "{tests}");
+    assert_eq!(r["agent"]["name"], "fix-greet");
+    assert_eq!(r["agent"]["turns"], 2);
+    assert!(
+        r["prompt"]
+            .as_str()
+            .unwrap()
+            .starts_with("Write tests for the function `greet` in app.py (lines 1-2)."),
+        "{tests}"
+    );
+    lsp.rpc.wait_for("fix-greet idle again", |m| {
+        m["method"] == "maestro/agentStatus"
+            && m["params"]["agent"]["name"] == "fix-greet"
+            && m["params"]["agent"]["state"] == "idle"
+            && m["params"]["agent"]["turns"] == 2
+    });
+
+    // Dismissing the question delegates nothing.
+    let (id, question) = asked(&mut lsp, &all[1]);
+    lsp.rpc
+        .send(&json!({"jsonrpc": "2.0", "id": question["id"], "result": null}));
+    assert_eq!(lsp.rpc.response(id)["result"], Value::Null);
+    assert_eq!(status(&env, &dir, "fix-greet")["turns"], 2);
+    // "New agent" spawns one, named after the task and the symbol.
+    let (id, question) = asked(&mut lsp, &all[1]);
+    lsp.rpc
+        .send(&json!({"jsonrpc": "2.0", "id": question["id"], "result": {"title": "New agent"}}));
+    let task = lsp.rpc.response(id);
+    assert_eq!(task["result"]["agent"]["name"], "task-greet", "{task}");
+    assert!(
+        task["result"]["prompt"]
+            .as_str()
+            .unwrap()
+            .contains("Task: review it;")
+    );
+
+    // Bad requests are refused with the reason.
+    let no_diagnostic = lsp.rpc.request(
+        "maestro/agent.delegate",
+        json!({"textDocument": {"uri": uri}, "range": selection, "task": "fix"}),
+    );
+    assert!(
+        no_diagnostic["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a `fix` needs the `diagnostic`"),
+        "{no_diagnostic}"
+    );
+    let unknown = lsp.rpc.request(
+        "maestro/agent.delegate",
+        json!({"textDocument": {"uri": uri}, "range": selection, "task": "tests", "agent": "nobody"}),
+    );
+    assert!(
+        unknown["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no agent `nobody`"),
+        "{unknown}"
+    );
+    assert_eq!(lsp.shutdown_and_exit(), 0);
+}

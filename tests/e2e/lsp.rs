@@ -28,6 +28,7 @@ fn lifecycle(standalone: bool) {
         advertised,
         [
             "callHierarchyProvider",
+            "codeActionProvider",
             "definitionProvider",
             "documentHighlightProvider",
             "documentSymbolProvider",

@@ -2,8 +2,10 @@
 //! each request resolved into the supervisor's terms.
 
 use crate::config::{self, Config};
+use crate::delegate;
 use crate::engine::Engine;
 use crate::session::{Reply, Session};
+use crate::text::uri_to_path;
 use crate::workspace::{find_root, workspace_id};
 use futures::FutureExt;
 use maestro_agents::adapters::{BUILT_IN, CustomAgent, CustomOutput, FieldMap};
@@ -12,9 +14,9 @@ use maestro_agents::process::TermSize;
 use maestro_agents::worktree::WorktreeError;
 use maestro_agents::{AgentCli, AgentError, AgentSettings, WorkspaceRef};
 use maestro_protocol::{
-    AgentAttachParams, AgentInputParams, AgentListParams, AgentOutputRequest, AgentRef,
-    AgentRemoveParams, AgentResizeParams, AgentSendParams, AgentSpawnParams, Isolation, RpcError,
-    UsageParams, code, method, parse_params,
+    AgentAttachParams, AgentInputParams, AgentListParams, AgentMode, AgentOutputRequest, AgentRef,
+    AgentRemoveParams, AgentResizeParams, AgentSendParams, AgentSpawnParams, DelegateParams,
+    DelegateResult, DelegateTask, Isolation, RpcError, UsageParams, code, method, parse_params,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -321,6 +323,10 @@ impl Session {
                 }
                 Err(e) => now(Err(e)),
             },
+            method::AGENT_DELEGATE => match parse_params::<DelegateParams>(method, params) {
+                Ok(p) => self.delegate(p),
+                Err(e) => now(Err(e)),
+            },
             method::USAGE => now(parse_params::<UsageParams>(method, params).and_then(|p| {
                 let by = p.by.as_deref().unwrap_or("agent");
                 if !matches!(by, "agent" | "model" | "day") {
@@ -338,6 +344,99 @@ impl Session {
             _ => return None,
         })
     }
+}
+
+impl Session {
+    /// A task about a range of a document, given to an agent: the prompt is built from the code
+    /// and its context in the graph, then sent to the named agent or to a new one.
+    fn delegate(&self, p: DelegateParams) -> Reply {
+        let m = method::AGENT_DELEGATE;
+        if p.task == DelegateTask::Fix && p.diagnostic.is_none() {
+            return now(Err(RpcError::invalid_params(
+                m,
+                "a `fix` needs the `diagnostic` to fix",
+            )));
+        }
+        let Some(path) = uri_to_path(&p.text_document.uri) else {
+            return now(Err(RpcError::invalid_params(
+                m,
+                format!(
+                    "{} is not a file: agents work on files of a workspace",
+                    p.text_document.uri
+                ),
+            )));
+        };
+        let context = self.code_context(&p.text_document.uri, p.range);
+        let engine = self.engine.clone();
+        async move { delegate_to_agent(engine, p, path, context.await?).await }.boxed()
+    }
+}
+
+async fn delegate_to_agent(
+    engine: Engine,
+    p: DelegateParams,
+    path: PathBuf,
+    ctx: delegate::CodeContext,
+) -> Result<Value, RpcError> {
+    let prompt = delegate::prompt(
+        p.task,
+        &ctx,
+        p.diagnostic.as_ref(),
+        p.instructions.as_deref(),
+    );
+    let agents = engine.agents().clone();
+    let (ws, config) = workspace_of(&engine, &path)?;
+    if let Some(name) = &p.agent {
+        let cli = agents.get(&ws.id, name).map_err(agent_error)?.agent;
+        let settings = settings(&config, &cli)?;
+        let info = agents
+            .send(&ws.id, name, &prompt, settings)
+            .map_err(agent_error)?;
+        return ok(DelegateResult {
+            agent: info,
+            prompt,
+            spawned: false,
+        });
+    }
+    let about = ctx.symbol.as_ref().map_or_else(
+        || {
+            Path::new(&ctx.file)
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+        },
+        |s| s.name.clone(),
+    );
+    let name = match &p.name {
+        Some(n) => n.clone(),
+        None => delegate::agent_name(p.task, &about, |n| agents.get(&ws.id, n).is_ok()),
+    };
+    let cli = p
+        .cli
+        .clone()
+        .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
+    let settings = settings(&config, &cli)?;
+    let params = AgentSpawnParams {
+        name,
+        agent: cli,
+        path,
+        prompt: Some(prompt.clone()),
+        base: None,
+        isolation: None,
+        mode: AgentMode::Headless,
+        persona: None,
+        model: None,
+        silence_timeout_secs: None,
+        turn_timeout_secs: None,
+    };
+    let info = agents
+        .spawn(&ws, &params, settings)
+        .await
+        .map_err(agent_error)?;
+    ok(DelegateResult {
+        agent: info,
+        prompt,
+        spawned: true,
+    })
 }
 
 fn agent_ref(engine: &Engine, method: &str, params: Value) -> Result<(String, String), RpcError> {

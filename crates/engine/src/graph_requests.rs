@@ -4,6 +4,7 @@
 //! workspace's graph with those buffers on top.
 
 use crate::code_graph::{IndexState, WorkspaceIndex};
+use crate::delegate::{CodeContext, ContextSymbol, MAX_CALLERS, MAX_LINES};
 use crate::document::Syntax;
 use crate::engine::Engine;
 use crate::session::{Reply, Session};
@@ -14,10 +15,11 @@ use maestro_graph::resolve::{FileRef, Overlay, SymRef, View};
 use maestro_graph::{Span, SymbolKind, WorkspaceGraph};
 use maestro_protocol::{
     CallHierarchyIncomingCall, CallHierarchyItem, CallHierarchyOutgoingCall, CallHierarchyParams,
-    DocumentHighlight, DocumentSymbol, DocumentSymbolParams, GraphQueryParams, GraphQueryResult,
-    HoverResult, IndexParams, IndexResult, Location, MarkupContent, Position, PositionEncoding,
-    Range, ReferenceParams, RpcError, SkippedFile, SymbolLookupParams, TextDocumentPositionParams,
-    WorkspaceSymbol, WorkspaceSymbolParams, code, method, parse_params,
+    CodeAction, CodeActionParams, DocumentHighlight, DocumentSymbol, DocumentSymbolParams,
+    GraphQueryParams, GraphQueryResult, HoverResult, IndexParams, IndexResult, Location,
+    LspCommand, MarkupContent, Position, PositionEncoding, Range, ReferenceParams, RpcError,
+    SkippedFile, SymbolLookupParams, TextDocumentPositionParams, WorkspaceSymbol,
+    WorkspaceSymbolParams, code, method, parse_params,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -322,6 +324,10 @@ impl Session {
                 let incoming = method == method::GRAPH_CALL_INCOMING;
                 async move { engine.calls(p.item, buffers, incoming).await }.boxed()
             }
+            method::CODE_ACTIONS => match parse_params::<CodeActionParams>(method, params) {
+                Ok(p) => self.code_actions(p),
+                Err(e) => ready(Err(e)),
+            },
             method::GRAPH_QUERY => {
                 let p: GraphQueryParams = match parse_params(method, params) {
                     Ok(p) => p,
@@ -420,6 +426,145 @@ impl Session {
         })
     }
 
+    /// `maestro/codeActions`: the delegate actions at a range. "Write tests for" needs the graph;
+    /// in a file it cannot read the other actions are still offered.
+    pub(crate) fn code_actions(&self, p: CodeActionParams) -> Reply {
+        let buffers = self.buffers();
+        let engine = self.engine.clone();
+        async move {
+            let wants = |kind: &str| {
+                p.context.only.as_ref().is_none_or(|only| {
+                    only.iter()
+                        .any(|o| kind == o || kind.starts_with(&format!("{o}.")))
+                })
+            };
+            let doc = json!({"uri": p.text_document.uri});
+            let action = |title: String, kind: &str, task: &str, range: &Range, extra: Value| {
+                let mut args = json!({"textDocument": doc, "range": range, "task": task});
+                if let (Value::Object(a), Value::Object(e)) = (&mut args, extra) {
+                    a.extend(e);
+                }
+                CodeAction {
+                    title: title.clone(),
+                    kind: kind.to_owned(),
+                    diagnostics: Vec::new(),
+                    command: LspCommand {
+                        title,
+                        command: maestro_protocol::command::AGENT_DELEGATE.to_owned(),
+                        arguments: vec![args],
+                    },
+                }
+            };
+            let mut actions = Vec::new();
+            if wants("quickfix") {
+                for d in &p.context.diagnostics {
+                    let Some(range) = d
+                        .get("range")
+                        .and_then(|r| serde_json::from_value::<Range>(r.clone()).ok())
+                    else {
+                        continue;
+                    };
+                    let message = d.get("message").and_then(Value::as_str).unwrap_or("");
+                    let mut a = action(
+                        format!("Ask an agent to fix: {}", short(message, 60)),
+                        "quickfix",
+                        "fix",
+                        &range,
+                        json!({"diagnostic": d}),
+                    );
+                    a.diagnostics = vec![d.clone()];
+                    actions.push(a);
+                }
+            }
+            if wants("refactor") {
+                if p.range.start != p.range.end {
+                    actions.push(action(
+                        "Delegate to agent…".into(),
+                        "refactor",
+                        "selection",
+                        &p.range,
+                        json!({}),
+                    ));
+                }
+                let target = engine
+                    .at_position(
+                        &p.text_document.uri,
+                        p.range.start,
+                        buffers,
+                        |view, cur, pos, byte| Ok(test_target(view, cur, pos, byte)),
+                    )
+                    .await
+                    .ok()
+                    .flatten();
+                if let Some((name, uri, range)) = target {
+                    let mut a = action(
+                        format!("Write tests for `{name}`"),
+                        "refactor",
+                        "tests",
+                        &range,
+                        json!({}),
+                    );
+                    a.command.arguments[0]["textDocument"] = json!({"uri": uri});
+                    actions.push(a);
+                }
+            }
+            ok(actions)
+        }
+        .boxed()
+    }
+
+    /// The code of a delegated task and its context from the graph.
+    pub(crate) fn code_context(
+        &self,
+        uri: &str,
+        range: Range,
+    ) -> impl Future<Output = Result<CodeContext, RpcError>> + Send + 'static {
+        let buffers = self.buffers();
+        let engine = self.engine.clone();
+        let uri = uri.to_owned();
+        async move {
+            let end = range.end;
+            let graph = engine
+                .at_position(
+                    &uri,
+                    range.start,
+                    buffers.clone(),
+                    move |view, cur, _, byte| Ok(context_at(view, cur, byte, end)),
+                )
+                .await;
+            match graph {
+                Ok(ctx) => Ok(ctx),
+                // A file the graph does not read (a language it does not know): the text alone.
+                Err(e) if e.code == code::NOT_FOUND => {
+                    let path = uri_to_path(&uri).ok_or_else(|| {
+                        RpcError::not_found(format!("{uri} is not open and not a file"))
+                    })?;
+                    let text = match buffers.get(&path) {
+                        Some(s) => String::from_utf8_lossy(&s.text).into_owned(),
+                        None => std::fs::read_to_string(&path).map_err(|err| {
+                            RpcError::not_found(format!("{}: {err}", path.display()))
+                        })?,
+                    };
+                    let root = engine.index_of(&path).map(|i| i.info.root.clone());
+                    let file = root
+                        .as_deref()
+                        .and_then(|r| path.strip_prefix(r).ok())
+                        .unwrap_or(&path)
+                        .display()
+                        .to_string();
+                    Ok(text_context(
+                        file,
+                        String::new(),
+                        &text,
+                        range.start.line,
+                        end,
+                    ))
+                }
+                Err(e) => Err(e),
+            }
+        }
+    }
+
     /// The indexes of the workspaces this session opened.
     fn open_indexes(&self) -> Vec<Arc<WorkspaceIndex>> {
         let ids: Vec<String> = self
@@ -443,17 +588,18 @@ impl Engine {
     }
 
     /// Answers a question about a position in a document.
-    async fn at_position<F>(
+    async fn at_position<F, T>(
         &self,
         uri: &str,
         position: Position,
         buffers: Buffers,
         answer: F,
-    ) -> Result<Value, RpcError>
+    ) -> Result<T, RpcError>
     where
-        F: FnOnce(&View<'_>, &Current<'_>, &mut Positions<'_>, usize) -> Result<Value, RpcError>
+        F: FnOnce(&View<'_>, &Current<'_>, &mut Positions<'_>, usize) -> Result<T, RpcError>
             + Send
             + 'static,
+        T: Send + 'static,
     {
         let path = uri_to_path(uri);
         let key = path.clone().unwrap_or_else(|| PathBuf::from(uri));
@@ -884,4 +1030,161 @@ fn lookup(view: &View<'_>, p: &SymbolLookupParams) -> Vec<SymRef> {
     }
     found.truncate(limit);
     found
+}
+
+fn short(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > max {
+        format!("{}…", flat.chars().take(max - 1).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+/// Kinds worth writing tests for.
+fn testable(kind: SymbolKind) -> bool {
+    matches!(
+        kind,
+        SymbolKind::Function
+            | SymbolKind::Method
+            | SymbolKind::Class
+            | SymbolKind::Struct
+            | SymbolKind::Enum
+            | SymbolKind::Trait
+            | SymbolKind::Interface
+            | SymbolKind::Impl
+            | SymbolKind::Macro
+    )
+}
+
+/// A symbol's name with its owner: `Greeter.greet`.
+fn qualified(symbol: &maestro_graph::Symbol) -> String {
+    match &symbol.owner {
+        Some(owner) => format!("{owner}.{}", symbol.name),
+        None => symbol.name.clone(),
+    }
+}
+
+/// The innermost definition of the current file around `at`.
+fn enclosing(
+    cur: &Current<'_>,
+    at: maestro_graph::Pos,
+    want: impl Fn(SymbolKind) -> bool,
+) -> Option<u32> {
+    let symbols = &cur.analysis.facts.symbols;
+    symbols
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.span.contains(at) && want(s.kind))
+        .min_by_key(|(_, s)| {
+            (
+                s.span.end.line - s.span.start.line,
+                s.span.end.col.saturating_sub(s.span.start.col),
+            )
+        })
+        .map(|(i, _)| i as u32)
+}
+
+fn pos_of(text: &str, byte: usize) -> maestro_graph::Pos {
+    let before = &text.as_bytes()[..byte.min(text.len())];
+    let line = before.iter().filter(|b| **b == b'\n').count() as u32;
+    let col = before.iter().rev().take_while(|b| **b != b'\n').count() as u32;
+    maestro_graph::Pos { line, col }
+}
+
+/// What "Write tests for" is about: the definition named at the cursor, else the one around it.
+fn test_target(
+    view: &View<'_>,
+    cur: &Current<'_>,
+    pos: &mut Positions<'_>,
+    byte: usize,
+) -> Option<(String, String, Range)> {
+    let named = view
+        .symbols_at(cur, byte)
+        .into_iter()
+        .find(|s| testable(view.symbol(*s).kind));
+    let text = String::from_utf8_lossy(cur.src);
+    let target = named.or_else(|| {
+        enclosing(cur, pos_of(&text, byte), testable).map(|idx| SymRef {
+            file: cur.file,
+            idx,
+        })
+    })?;
+    let symbol = view.symbol(target);
+    let abs = pos.root.join(view.path(target.file));
+    Some((
+        qualified(symbol),
+        pos.buffers.uri_of(&abs),
+        pos.range(view, target.file, symbol.span),
+    ))
+}
+
+/// The code between `byte` and `end`, the definition around it and that definition's callers.
+fn context_at(view: &View<'_>, cur: &Current<'_>, byte: usize, end: Position) -> CodeContext {
+    let text = String::from_utf8_lossy(cur.src);
+    let file = view.path(cur.file).display().to_string();
+    let mut ctx = text_context(
+        file,
+        cur.analysis.facts.lang.name().to_owned(),
+        &text,
+        pos_of(&text, byte).line,
+        end,
+    );
+    let Some(idx) = enclosing(cur, pos_of(&text, byte), |_| true) else {
+        return ctx;
+    };
+    let here = SymRef {
+        file: cur.file,
+        idx,
+    };
+    let symbol = view.symbol(here);
+    ctx.symbol = Some(ContextSymbol {
+        name: qualified(symbol),
+        kind: symbol.kind.name().replace('_', " "),
+        signature: symbol.signature.clone(),
+        start_line: symbol.span.start.line + 1,
+        end_line: symbol.span.end.line + 1,
+    });
+    let calls = view.incoming_calls(here);
+    ctx.more_callers = calls.len().saturating_sub(MAX_CALLERS);
+    for c in calls.into_iter().take(MAX_CALLERS) {
+        let path = view.path(c.file).display().to_string();
+        let line = c.ranges.first().map_or(0, |r| r.start.line + 1);
+        ctx.callers.push(match c.symbol {
+            Some(s) => format!("`{}` in {path}:{line}", qualified(view.symbol(s))),
+            None => format!("the top level of {path}:{line}"),
+        });
+    }
+    ctx
+}
+
+/// The whole lines from `start` (0-based) to `end` (a range's end: a line it ends at column 0 is
+/// not part of it), at most [`MAX_LINES`] of them.
+fn text_context(
+    file: String,
+    language: String,
+    text: &str,
+    start: u32,
+    end: Position,
+) -> CodeContext {
+    let last = if end.character == 0 && end.line > start {
+        end.line - 1
+    } else {
+        end.line.max(start)
+    };
+    let shown_last = last.min(start + MAX_LINES - 1);
+    let body: Vec<&str> = text
+        .split_inclusive('\n')
+        .skip(start as usize)
+        .take((shown_last - start + 1) as usize)
+        .collect();
+    CodeContext {
+        file,
+        language,
+        start_line: start + 1,
+        end_line: last + 1,
+        text: body.concat(),
+        cut_lines: last - shown_last,
+        ..CodeContext::default()
+    }
 }

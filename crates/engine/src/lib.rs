@@ -9,6 +9,7 @@
 mod agent_requests;
 pub mod code_graph;
 pub mod config;
+mod delegate;
 pub mod document;
 mod engine;
 mod graph_requests;

@@ -1,6 +1,8 @@
 //! Agents on the wire: what clients ask of the supervisor and what it tells them.
 
+use crate::{Range, TextDocumentIdentifier};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::path::PathBuf;
 
 /// Where an agent is in its life. `starting → working → idle ⇄ working`, `needs_input` while a
@@ -219,6 +221,96 @@ pub struct AgentResizeParams {
     pub path: PathBuf,
     pub rows: u16,
     pub cols: u16,
+}
+
+/// What a delegated task asks of the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DelegateTask {
+    /// Work on the selected code ("Delegate to agent…").
+    Selection,
+    /// Fix the problem a diagnostic reports.
+    Fix,
+    /// Write tests for the symbol at the range.
+    Tests,
+}
+
+/// `maestro/agent.delegate` (and the `maestro.agent.delegate` command of the code actions): a task
+/// about a range of a document, its prompt built with the code and its context from the graph,
+/// sent to `agent` or to a new agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DelegateParams {
+    pub text_document: TextDocumentIdentifier,
+    pub range: Range,
+    pub task: DelegateTask,
+    /// The LSP diagnostic to fix (`Fix`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnostic: Option<Value>,
+    /// What the person wants done, in their words (`Selection`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+    /// An existing agent to send it to; without it a new agent is spawned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// The new agent's name; default from the task and symbol (`fix-parse-config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The new agent's CLI; default `agents.default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli: Option<String>,
+}
+
+/// The answer to `maestro/agent.delegate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DelegateResult {
+    pub agent: AgentInfo,
+    /// The prompt it was given.
+    pub prompt: String,
+    /// A new agent was spawned for it.
+    pub spawned: bool,
+}
+
+/// `textDocument/codeAction`'s params (as `maestro/codeActions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeActionParams {
+    pub text_document: TextDocumentIdentifier,
+    pub range: Range,
+    #[serde(default)]
+    pub context: CodeActionContext,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeActionContext {
+    /// The editor's diagnostics at the range (from any server).
+    #[serde(default)]
+    pub diagnostics: Vec<Value>,
+    /// Kinds the editor asks for; absent means all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only: Option<Vec<String>>,
+}
+
+/// A code action that runs a command (LSP `CodeAction`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeAction {
+    pub title: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Value>,
+    pub command: LspCommand,
+}
+
+/// LSP `Command`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LspCommand {
+    pub title: String,
+    pub command: String,
+    pub arguments: Vec<Value>,
 }
 
 /// `maestro/agent.remove`.

@@ -107,6 +107,11 @@ pub mod method {
     pub const AGENT_INPUT: &str = "maestro/agent.input";
     /// The attached window's size. [`crate::AgentResizeParams`]; `null`.
     pub const AGENT_RESIZE: &str = "maestro/agent.resize";
+    /// A task about a range of a document, given to an agent with its code and context.
+    /// [`crate::DelegateParams`]; [`crate::DelegateResult`].
+    pub const AGENT_DELEGATE: &str = "maestro/agent.delegate";
+    /// The code actions at a range (LSP `textDocument/codeAction` params and answer).
+    pub const CODE_ACTIONS: &str = "maestro/codeActions";
     /// Tokens and dollars. [`crate::UsageParams`]; [`crate::UsageResult`].
     pub const USAGE: &str = "maestro/usage";
 
@@ -130,8 +135,15 @@ pub mod method {
         AGENT_STATUS,
         AGENT_OUTPUT,
         AGENT_DIFF,
+        CODE_ACTIONS,
         USAGE,
     ];
+}
+
+/// LSP commands the daemon names in its answers (most commands are the LSP front's own routing).
+pub mod command {
+    /// Runs a delegate code action: [`crate::DelegateParams`] as its one argument.
+    pub const AGENT_DELEGATE: &str = "maestro.agent.delegate";
 }
 
 /// Notifications the daemon sends to subscribed clients. The LSP front relays them to the editor

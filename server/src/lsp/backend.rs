@@ -26,14 +26,14 @@ use tower_lsp_server::jsonrpc::{self, ErrorCode};
 use tower_lsp_server::ls_types::notification::Progress;
 use tower_lsp_server::ls_types::request::WorkDoneProgressCreate;
 use tower_lsp_server::ls_types::{
-    CallHierarchyServerCapability, DidChangeTextDocumentParams, DidChangeWorkspaceFoldersParams,
-    DidCloseTextDocumentParams, DidOpenTextDocumentParams, ExecuteCommandOptions,
-    ExecuteCommandParams, HoverProviderCapability, InitializeParams, InitializeResult,
-    InitializedParams, MessageType, NumberOrString, OneOf, PositionEncodingKind,
-    ProgressParamsValue, ServerCapabilities, ServerInfo, TextDocumentSyncCapability,
-    TextDocumentSyncKind, TextDocumentSyncOptions, Uri, WorkDoneProgress, WorkDoneProgressBegin,
-    WorkDoneProgressCreateParams, WorkDoneProgressEnd, WorkDoneProgressReport,
-    WorkspaceFoldersServerCapabilities, WorkspaceServerCapabilities,
+    CallHierarchyServerCapability, CodeActionKind, CodeActionOptions, CodeActionProviderCapability,
+    DidChangeTextDocumentParams, DidChangeWorkspaceFoldersParams, DidCloseTextDocumentParams,
+    DidOpenTextDocumentParams, ExecuteCommandOptions, ExecuteCommandParams,
+    HoverProviderCapability, InitializeParams, InitializeResult, InitializedParams, MessageType,
+    NumberOrString, OneOf, PositionEncodingKind, ProgressParamsValue, ServerCapabilities,
+    ServerInfo, TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions, Uri,
+    WorkDoneProgress, WorkDoneProgressBegin, WorkDoneProgressCreateParams, WorkDoneProgressEnd,
+    WorkDoneProgressReport, WorkspaceFoldersServerCapabilities, WorkspaceServerCapabilities,
 };
 use tower_lsp_server::{Client, LanguageServer, ls_types};
 
@@ -54,6 +54,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("maestro.agent.attach", method::AGENT_ATTACH),
     ("maestro.agent.input", method::AGENT_INPUT),
     ("maestro.agent.resize", method::AGENT_RESIZE),
+    (super::delegate::COMMAND, method::AGENT_DELEGATE),
     ("maestro.usage", method::USAGE),
 ];
 
@@ -77,6 +78,7 @@ pub const FORWARDED_REQUESTS: &[&str] = &[
     method::AGENT_ATTACH,
     method::AGENT_INPUT,
     method::AGENT_RESIZE,
+    method::AGENT_DELEGATE,
     method::USAGE,
 ];
 
@@ -98,6 +100,7 @@ pub const LSP_TO_DAEMON: &[(&str, &str)] = &[
     ),
     ("callHierarchy/incomingCalls", method::GRAPH_CALL_INCOMING),
     ("callHierarchy/outgoingCalls", method::GRAPH_CALL_OUTGOING),
+    ("textDocument/codeAction", method::CODE_ACTIONS),
 ];
 
 /// What the front was started with.
@@ -199,6 +202,9 @@ impl Shared {
             return Some(futures::future::ready(Err(e)).boxed());
         };
         let args = p.arguments.into_iter().next().unwrap_or(Value::Null);
+        if p.command == super::delegate::COMMAND {
+            return Some(super::delegate::run(self.client.clone(), link.clone(), args).boxed());
+        }
         Some(link.call(target, args).boxed())
     }
 
@@ -415,6 +421,15 @@ impl LanguageServer for Backend {
                 document_symbol_provider: Some(OneOf::Left(true)),
                 workspace_symbol_provider: Some(OneOf::Left(true)),
                 call_hierarchy_provider: Some(CallHierarchyServerCapability::Simple(true)),
+                code_action_provider: Some(CodeActionProviderCapability::Options(
+                    CodeActionOptions {
+                        code_action_kinds: Some(vec![
+                            CodeActionKind::QUICKFIX,
+                            CodeActionKind::REFACTOR,
+                        ]),
+                        ..Default::default()
+                    },
+                )),
                 execute_command_provider: Some(ExecuteCommandOptions {
                     commands: COMMANDS.iter().map(|(c, _)| (*c).to_owned()).collect(),
                     ..Default::default()

@@ -3,6 +3,7 @@
 //! It logs to stderr only: stdout carries the protocol.
 
 mod backend;
+mod delegate;
 mod link;
 mod transport;
 
