@@ -945,6 +945,25 @@ fn attach_input_and_resize_answer_bad_requests_and_headless_agents_take_lines() 
             .contains("no agent `nobody`"),
         "{missing}"
     );
+    // An editor shows an agent by its colour and identicon, the same for a name everywhere.
+    let icon = rpc.request(
+        "maestro/agent.icon",
+        serde_json::json!({"name": "shop-backend-api"}),
+    );
+    let icon = &icon["result"];
+    assert!(icon["svg"].as_str().unwrap().starts_with("<svg"), "{icon}");
+    assert!(
+        icon["svg"]
+            .as_str()
+            .unwrap()
+            .contains(icon["color"].as_str().unwrap())
+    );
+    assert_eq!(icon["path"], serde_json::json!(["shop", "backend", "api"]));
+    let bad = rpc.request(
+        "maestro/agent.icon",
+        serde_json::json!({"name": "Shop API"}),
+    );
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
     // An editor attaches through the same request: the screen and its offset.
     let att = rpc.request(
         "maestro/agent.attach",

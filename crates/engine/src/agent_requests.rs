@@ -9,14 +9,16 @@ use crate::text::uri_to_path;
 use crate::workspace::{find_root, workspace_id};
 use futures::FutureExt;
 use maestro_agents::adapters::{BUILT_IN, CustomAgent, CustomOutput, FieldMap};
+use maestro_agents::identity;
 use maestro_agents::prices::{Price, PriceTable};
 use maestro_agents::process::TermSize;
 use maestro_agents::worktree::WorktreeError;
 use maestro_agents::{AgentCli, AgentError, AgentSettings, WorkspaceRef};
 use maestro_protocol::{
-    AgentAttachParams, AgentInputParams, AgentListParams, AgentMode, AgentOutputRequest, AgentRef,
-    AgentRemoveParams, AgentResizeParams, AgentSendParams, AgentSpawnParams, DelegateParams,
-    DelegateResult, DelegateTask, Isolation, RpcError, UsageParams, code, method, parse_params,
+    AgentAttachParams, AgentIconParams, AgentIconResult, AgentInputParams, AgentListParams,
+    AgentMode, AgentOutputRequest, AgentRef, AgentRemoveParams, AgentResizeParams, AgentSendParams,
+    AgentSpawnParams, DelegateParams, DelegateResult, DelegateTask, Isolation, RpcError,
+    UsageParams, code, method, parse_params,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -323,6 +325,21 @@ impl Session {
                 }
                 Err(e) => now(Err(e)),
             },
+            method::AGENT_ICON => now(parse_params::<AgentIconParams>(method, params).and_then(
+                |p| {
+                    identity::validate_name(&p.name)
+                        .map_err(|e| RpcError::invalid_params(method, e))?;
+                    ok(AgentIconResult {
+                        color: identity::color(&p.name),
+                        svg: identity::identicon_svg(&p.name),
+                        path: identity::name_path(&p.name)
+                            .into_iter()
+                            .map(str::to_owned)
+                            .collect(),
+                        name: p.name,
+                    })
+                },
+            )),
             method::AGENT_DELEGATE => match parse_params::<DelegateParams>(method, params) {
                 Ok(p) => self.delegate(p),
                 Err(e) => now(Err(e)),

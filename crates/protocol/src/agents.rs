@@ -313,6 +313,26 @@ pub struct LspCommand {
     pub arguments: Vec<Value>,
 }
 
+/// `maestro/agent.icon`: an agent name's identity for a client to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentIconParams {
+    pub name: String,
+}
+
+/// The answer to `maestro/agent.icon`: derived from the name alone, the same everywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentIconResult {
+    pub name: String,
+    /// `#rrggbb`.
+    pub color: String,
+    /// A 5×5 symmetric identicon in that colour, as an SVG document.
+    pub svg: String,
+    /// The name's levels: `shop-backend-api` → `shop`, `backend`, `api`.
+    pub path: Vec<String>,
+}
+
 /// `maestro/agent.remove`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -107,6 +107,8 @@ pub mod method {
     pub const AGENT_INPUT: &str = "maestro/agent.input";
     /// The attached window's size. [`crate::AgentResizeParams`]; `null`.
     pub const AGENT_RESIZE: &str = "maestro/agent.resize";
+    /// An agent name's colour and identicon. [`crate::AgentIconParams`]; [`crate::AgentIconResult`].
+    pub const AGENT_ICON: &str = "maestro/agent.icon";
     /// A task about a range of a document, given to an agent with its code and context.
     /// [`crate::DelegateParams`]; [`crate::DelegateResult`].
     pub const AGENT_DELEGATE: &str = "maestro/agent.delegate";
@@ -136,6 +138,7 @@ pub mod method {
         AGENT_OUTPUT,
         AGENT_DIFF,
         CODE_ACTIONS,
+        AGENT_ICON,
         USAGE,
     ];
 }

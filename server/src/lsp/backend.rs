@@ -55,6 +55,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("maestro.agent.input", method::AGENT_INPUT),
     ("maestro.agent.resize", method::AGENT_RESIZE),
     (super::delegate::COMMAND, method::AGENT_DELEGATE),
+    ("maestro.agent.icon", method::AGENT_ICON),
     ("maestro.usage", method::USAGE),
 ];
 
@@ -79,6 +80,7 @@ pub const FORWARDED_REQUESTS: &[&str] = &[
     method::AGENT_INPUT,
     method::AGENT_RESIZE,
     method::AGENT_DELEGATE,
+    method::AGENT_ICON,
     method::USAGE,
 ];
 
