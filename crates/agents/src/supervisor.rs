@@ -1526,7 +1526,8 @@ fn typed(prompt: &str, bracketed: bool) -> Vec<u8> {
     }
 }
 
-fn one_line(text: &str, max: usize) -> String {
+/// `text` on one line (runs of whitespace made one space), cut to `max` characters with `…`.
+pub fn one_line(text: &str, max: usize) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() > max {
         format!("{}…", flat.chars().take(max - 1).collect::<String>())

@@ -466,7 +466,10 @@ impl Session {
                     };
                     let message = d.get("message").and_then(Value::as_str).unwrap_or("");
                     let mut a = action(
-                        format!("Ask an agent to fix: {}", short(message, 60)),
+                        format!(
+                            "Ask an agent to fix: {}",
+                            maestro_agents::supervisor::one_line(message, 60)
+                        ),
                         "quickfix",
                         "fix",
                         &range,
@@ -1030,15 +1033,6 @@ fn lookup(view: &View<'_>, p: &SymbolLookupParams) -> Vec<SymRef> {
     }
     found.truncate(limit);
     found
-}
-
-fn short(text: &str, max: usize) -> String {
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > max {
-        format!("{}…", flat.chars().take(max - 1).collect::<String>())
-    } else {
-        flat
-    }
 }
 
 /// Kinds worth writing tests for.

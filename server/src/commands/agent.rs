@@ -355,21 +355,9 @@ async fn follow_turn(
 ) -> anyhow::Result<i32> {
     // The state first, then the output: a turn's output is all written before its state leaves
     // `working`, so a turn already over is fully in what is fetched next.
-    let now: AgentInfo = c
-        .client
-        .request(
-            method::AGENT_STATUS,
-            json!({"name": info.name, "path": info.workspace_root}),
-        )
-        .await?;
+    let now = status_of(c, info).await?;
     // Output written before the subscription took effect is fetched, not lost.
-    let early: AgentOutputResult = c
-        .client
-        .request(
-            method::AGENT_OUTPUT,
-            json!({"name": info.name, "path": info.workspace_root, "offset": 0}),
-        )
-        .await?;
+    let early = output_of(c, info, 0, None).await?;
     emit_text(split_at_offset(&early, from).1, json);
     let end = early.end.max(from);
     let last = if now.state.is_running() {
@@ -397,6 +385,30 @@ fn split_at_offset(out: &AgentOutputResult, from: u64) -> (u64, &str) {
     (from, &out.data[at..])
 }
 
+/// The agent's state now.
+pub(super) async fn status_of(c: &Connected, info: &AgentInfo) -> anyhow::Result<AgentInfo> {
+    Ok(c.client
+        .request(
+            method::AGENT_STATUS,
+            json!({"name": info.name, "path": info.workspace_root}),
+        )
+        .await?)
+}
+
+/// The agent's output from `offset` (at most `limit` bytes).
+pub(super) async fn output_of(
+    c: &Connected,
+    info: &AgentInfo,
+    offset: u64,
+    limit: Option<u64>,
+) -> anyhow::Result<AgentOutputResult> {
+    let mut params = json!({"name": info.name, "path": info.workspace_root, "offset": offset});
+    if let Some(limit) = limit {
+        params["limit"] = json!(limit);
+    }
+    Ok(c.client.request(method::AGENT_OUTPUT, params).await?)
+}
+
 /// Where a client is in one agent's output: a batch past it means a gap (a slow client missed a
 /// batch), fetched from the daemon's buffer first; what a batch repeats is cut.
 pub(super) struct Follow {
@@ -414,13 +426,7 @@ impl Follow {
         out: &mut impl FnMut(&str),
     ) -> anyhow::Result<()> {
         if at > self.offset {
-            let gap: AgentOutputResult = c
-                .client
-                .request(
-                    method::AGENT_OUTPUT,
-                    json!({"name": info.name, "path": info.workspace_root, "offset": self.offset, "limit": at - self.offset}),
-                )
-                .await?;
+            let gap = output_of(c, info, self.offset, Some(at - self.offset)).await?;
             out(&gap.data);
         }
         if at + data.len() as u64 > self.offset {
@@ -441,13 +447,7 @@ impl Follow {
         info: &AgentInfo,
         out: &mut impl FnMut(&str),
     ) -> anyhow::Result<()> {
-        let rest: AgentOutputResult = c
-            .client
-            .request(
-                method::AGENT_OUTPUT,
-                json!({"name": info.name, "path": info.workspace_root, "offset": self.offset}),
-            )
-            .await?;
+        let rest = output_of(c, info, self.offset, None).await?;
         out(&rest.data);
         self.offset = rest.end;
         Ok(())

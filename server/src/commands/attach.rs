@@ -6,9 +6,11 @@
 //! by default) or the agent's exit ends it and the terminal is as it was. A headless agent: its
 //! transcript is followed and each typed line is sent as its next turn.
 
-use super::agent::{AgentEvent, Follow, event_of, last_lines, state_text, subscribe};
+use super::agent::{
+    AgentEvent, Follow, event_of, last_lines, output_of, state_text, status_of, subscribe,
+};
 use crate::client::Connected;
-use maestro_protocol::{AgentAttachResult, AgentInfo, AgentOutputResult, method};
+use maestro_protocol::{AgentAttachResult, AgentInfo, method};
 use rustix::termios::{self, OptionalActions, Termios};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -153,13 +155,7 @@ async fn interactive(
         // Nothing to attach to: its last screen (or output), and how to start it again.
         show_screen(c, info, &att).await?;
         write_out(b"\x1b[m\r\n");
-        let now: AgentInfo = c
-            .client
-            .request(
-                method::AGENT_STATUS,
-                json!({"name": info.name, "path": info.workspace_root}),
-            )
-            .await?;
+        let now = status_of(c, info).await?;
         eprintln!(
             "{} is not running ({}): `maestro agent send {} PROMPT` starts its terminal UI again",
             info.name,
@@ -263,13 +259,7 @@ async fn show_screen(
     match &att.screen {
         Some(screen) => write_out(screen.as_bytes()),
         None => {
-            let out: AgentOutputResult = c
-                .client
-                .request(
-                    method::AGENT_OUTPUT,
-                    json!({"name": info.name, "path": info.workspace_root, "offset": 0}),
-                )
-                .await?;
+            let out = output_of(c, info, 0, None).await?;
             write_out(last_lines(&out.data, att.rows as usize).as_bytes());
         }
     }
@@ -282,13 +272,7 @@ async fn headless(c: &mut Connected, info: &AgentInfo, detach: u8) -> anyhow::Re
         info.name,
         key_name(detach)
     );
-    let out: AgentOutputResult = c
-        .client
-        .request(
-            method::AGENT_OUTPUT,
-            json!({"name": info.name, "path": info.workspace_root, "offset": 0}),
-        )
-        .await?;
+    let out = output_of(c, info, 0, None).await?;
     let mut print = |text: &str| write_out(text.as_bytes());
     print(last_lines(&out.data, 40));
     let mut follow = Follow { offset: out.end };
