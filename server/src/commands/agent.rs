@@ -260,21 +260,21 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
             if follow {
                 subscribe(&c).await?;
             }
-            let out: AgentOutputResult = c
-                .client
-                .request(
-                    method::AGENT_OUTPUT,
-                    json!({"name": name, "path": path, "offset": 0}),
-                )
-                .await?;
+            let info: AgentInfo = c.client.request(method::AGENT_STATUS, at(&name)).await?;
+            let out = output_of(&c, &info, 0, None).await?;
+            // An interactive agent's output is a terminal's stream: as text, without its codes.
+            let mut plain = Plain::for_agent(&info, false);
+            let data = match &mut plain {
+                Some(p) => p.push(&out.data),
+                None => out.data,
+            };
             let text = if lines == 0 {
-                out.data.as_str()
+                data.as_str()
             } else {
-                last_lines(&out.data, lines)
+                last_lines(&data, lines)
             };
             print!("{text}");
             if follow {
-                let info: AgentInfo = c.client.request(method::AGENT_STATUS, at(&name)).await?;
                 stream(&mut c, &info, out.end, false, true).await?;
             }
             Ok(0)
@@ -358,7 +358,11 @@ async fn follow_turn(
     let now = status_of(c, info).await?;
     // Output written before the subscription took effect is fetched, not lost.
     let early = output_of(c, info, 0, None).await?;
-    emit_text(split_at_offset(&early, from).1, json);
+    let early_text = split_at_offset(&early, from).1;
+    match Plain::for_agent(info, json) {
+        Some(mut p) => emit_text(&p.push(early_text), json),
+        None => emit_text(early_text, json),
+    }
     let end = early.end.max(from);
     let last = if now.state.is_running() {
         stream(c, info, end, json, false).await?
@@ -492,7 +496,11 @@ async fn stream(
 ) -> anyhow::Result<AgentInfo> {
     let mut last = info.clone();
     let mut follow = Follow { offset };
-    let mut print = |text: &str| emit_text(text, json);
+    let mut plain = Plain::for_agent(info, json);
+    let mut print = |text: &str| match &mut plain {
+        Some(p) => emit_text(&p.push(text), json),
+        None => emit_text(text, json),
+    };
     while let Some(n) = c.events.recv().await {
         match event_of(info, n) {
             Some(AgentEvent::Output { at, data }) => {
@@ -513,6 +521,63 @@ async fn stream(
         }
     }
     Ok(last)
+}
+
+/// Terminal output as plain text: escape sequences and control characters dropped, CR LF made LF.
+/// A sequence cut at the end of one piece is finished with the next.
+#[derive(Default)]
+pub(super) struct Plain {
+    carry: String,
+}
+
+impl Plain {
+    /// A filter for an interactive agent's output printed for people (JSON gets it as it is).
+    fn for_agent(info: &AgentInfo, json: bool) -> Option<Plain> {
+        (info.mode == AgentMode::Interactive && !json).then(Plain::default)
+    }
+
+    pub fn push(&mut self, text: &str) -> String {
+        let input = std::mem::take(&mut self.carry) + text;
+        let mut out = String::with_capacity(input.len());
+        let mut chars = input.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\x1b' => {
+                    let ended = match chars.next().map(|(_, n)| n) {
+                        None => false,
+                        // CSI: parameters up to a final byte.
+                        Some('[') => chars.any(|(_, n)| ('\x40'..='\x7e').contains(&n)),
+                        // OSC, DCS, APC, PM: up to BEL or ESC \.
+                        Some(']' | 'P' | '_' | '^') => {
+                            let mut ended = false;
+                            while let Some((_, n)) = chars.next() {
+                                if n == '\x07' {
+                                    ended = true;
+                                    break;
+                                }
+                                if n == '\x1b' {
+                                    ended = chars.next().is_some();
+                                    break;
+                                }
+                            }
+                            ended
+                        }
+                        // Character sets take one more character.
+                        Some('(' | ')' | '*' | '+') => chars.next().is_some(),
+                        Some(_) => true,
+                    };
+                    if !ended {
+                        self.carry = input[i..].to_owned();
+                        break;
+                    }
+                }
+                '\n' | '\t' => out.push(c),
+                c if c.is_control() => {}
+                c => out.push(c),
+            }
+        }
+        out
+    }
 }
 
 fn emit_text(text: &str, json: bool) {
@@ -620,6 +685,25 @@ fn tree(agents: &[AgentInfo], all: bool) -> String {
         previous = parts;
     }
     out
+}
+
+#[cfg(test)]
+mod plain_tests {
+    use super::Plain;
+
+    #[test]
+    fn terminal_codes_are_dropped_even_when_cut_between_pieces() {
+        let mut p = Plain::default();
+        assert_eq!(
+            p.push("\x1b[?1049h\x1b[2J\x1b[1;1H\x1b[7mhead\x1b[0m\x1b[K\r\n> say hi\r\n» hi\x1b"),
+            "head\n> say hi\n» hi"
+        );
+        assert_eq!(p.push("[38;5;"), "");
+        assert_eq!(
+            p.push("2mgreen\x1b]0;title\x07 \x1b(Bend\x1b7\r\n"),
+            "green end\n"
+        );
+    }
 }
 
 #[cfg(test)]
