@@ -214,7 +214,7 @@ pub const KEYS: &[KeyDef] = &[
             max: 7 * 24 * 3600,
         },
         default: DefaultValue::Integer(900),
-        doc: "The watchdog kills a turn that printed nothing for this long, and records why; 0 turns it off.",
+        doc: "The watchdog kills a headless turn that printed nothing for this long, and records why; 0 turns it off.",
     },
     KeyDef {
         key: AGENTS_TURN_TIMEOUT_SECS,
@@ -224,14 +224,14 @@ pub const KEYS: &[KeyDef] = &[
             max: 7 * 24 * 3600,
         },
         default: DefaultValue::Integer(4 * 3600),
-        doc: "The watchdog kills a turn that runs longer than this; 0 turns it off.",
+        doc: "The watchdog kills a headless turn that runs longer than this; 0 turns it off.",
     },
     KeyDef {
         key: AGENTS_NEEDS_INPUT_SECS,
         scope: Scope::Workspace,
         kind: Kind::Integer { min: 1, max: 3600 },
         default: DefaultValue::Integer(5),
-        doc: "A running agent whose output stopped on an unfinished line (a question) this long ago is shown as needing input.",
+        doc: "A running agent whose output stopped on an unfinished line (a question) this long ago, or an interactive one quiet this long, is shown as needing input.",
     },
     KeyDef {
         key: AGENTS_SETUP_FILES,
