@@ -431,51 +431,53 @@ impl Supervisor {
     ) -> Result<AgentInfo, AgentError> {
         let slot = self.slot(ws, name)?;
         let state = slot.record.lock().unwrap().info.state;
+        // The state moves to `working` before the input goes out: the turn may end as soon as the
+        // process has it, and its end must not be overwritten.
+        let closed = |hint: &str| AgentError::Busy {
+            name: name.to_owned(),
+            state: state.as_str(),
+            hint: hint.to_owned(),
+        };
         if slot.interactive() && slot.control.lock().unwrap().is_some() {
             // Typed into its terminal UI, whatever it is doing (they queue what they are sent).
-            let bracketed = slot.output.lock().unwrap().bracketed_paste();
-            let written = slot.with_process(|p| p.write(&typed(prompt, bracketed)));
-            match written {
-                Some(Ok(())) => {
-                    {
-                        let mut r = slot.record.lock().unwrap();
-                        r.info.turns += 1;
-                        checked(persist::save_agent(&self.inner.options.store, &r));
-                    }
-                    slot.alert_when_quiet.store(true, Ordering::Relaxed);
-                    if state == AgentState::NeedsInput {
-                        self.set_state(&slot, AgentState::Working, None);
-                    }
-                    return Ok(self.info(&slot));
-                }
-                Some(Err(_)) | None => {
-                    return Err(AgentError::Busy {
-                        name: name.to_owned(),
-                        state: state.as_str(),
-                        hint: "its terminal is starting or closing; send again in a moment".into(),
-                    });
-                }
+            if slot.with_process(|_| ()).is_none() {
+                return Err(closed("its terminal is starting; send again in a moment"));
             }
+            {
+                let mut r = slot.record.lock().unwrap();
+                r.info.turns += 1;
+                checked(persist::save_agent(&self.inner.options.store, &r));
+            }
+            slot.alert_when_quiet.store(true, Ordering::Relaxed);
+            if state == AgentState::NeedsInput {
+                self.set_state(&slot, AgentState::Working, None);
+            }
+            let bracketed = slot.output.lock().unwrap().bracketed_paste();
+            return match slot.with_process(|p| p.write(&typed(prompt, bracketed))) {
+                Some(Ok(())) => Ok(self.info(&slot)),
+                _ => Err(closed("its terminal is closing; send again once it has")),
+            };
         }
         match state {
             AgentState::NeedsInput => {
-                let written = slot.with_process(|p| p.write_line(prompt));
-                match written {
-                    Some(Ok(())) => {
-                        slot.output
-                            .lock()
-                            .unwrap()
-                            .append(format!("› {prompt}\n").as_bytes());
-                        self.set_state(&slot, AgentState::Working, None);
-                    }
-                    _ => {
-                        return Err(AgentError::Busy {
-                            name: name.to_owned(),
-                            state: state.as_str(),
-                            hint: "its input is closed; `maestro agent stop` it and send again"
-                                .into(),
-                        });
-                    }
+                if slot.with_process(|_| ()).is_none() {
+                    return Err(closed(
+                        "its input is closed; `maestro agent stop` it and send again",
+                    ));
+                }
+                slot.output
+                    .lock()
+                    .unwrap()
+                    .append(format!("› {prompt}\n").as_bytes());
+                self.set_state(&slot, AgentState::Working, None);
+                if !matches!(slot.with_process(|p| p.write_line(prompt)), Some(Ok(()))) {
+                    slot.output
+                        .lock()
+                        .unwrap()
+                        .append("✗ the answer was not delivered: its input closed\n".as_bytes());
+                    return Err(closed(
+                        "its input is closed; `maestro agent stop` it and send again",
+                    ));
                 }
             }
             AgentState::Starting | AgentState::Working => {
@@ -916,7 +918,7 @@ impl Supervisor {
                 .unwrap()
                 .append(format!("$ {}\n", command.join(" ")).as_bytes());
             let outcome = self
-                .drive(&slot, &spec, None, &settings, &mut stop_rx)
+                .drive(&slot, &spec, None, &settings, &mut stop_rx, None)
                 .await;
             let failed = match outcome.0 {
                 Outcome::Ok if outcome.1.success() => None,
@@ -1007,7 +1009,7 @@ impl Supervisor {
         slot.output.lock().unwrap().append(header.as_bytes());
         let parser = (!interactive).then(|| settings.cli.parser());
         let (outcome, exit, usage) = self
-            .drive_with(&slot, &spec, parser, &settings, &mut stop_rx, pending)
+            .drive(&slot, &spec, parser, &settings, &mut stop_rx, pending)
             .await;
         let outcome = match outcome {
             Outcome::Ok if interactive && !exit.success() => Outcome::Failed {
@@ -1023,21 +1025,9 @@ impl Supervisor {
         self.finish(&slot, turn, Some(row), outcome, usage, &settings, &name);
     }
 
-    /// Runs one process to its end: output, parsing, state, watchdog, stop requests.
+    /// Runs one process to its end: output, parsing, state, watchdog, stop requests; `pending` is
+    /// typed into a PTY when it first goes quiet.
     async fn drive(
-        &self,
-        slot: &Arc<Slot>,
-        spec: &crate::adapters::CommandSpec,
-        parser: Option<Box<dyn LineParser>>,
-        settings: &AgentSettings,
-        stop_rx: &mut mpsc::UnboundedReceiver<String>,
-    ) -> (Outcome, Exit, Vec<TurnUsage>) {
-        self.drive_with(slot, spec, parser, settings, stop_rx, None)
-            .await
-    }
-
-    /// [`Self::drive`], typing `pending` into a PTY when it first goes quiet.
-    async fn drive_with(
         &self,
         slot: &Arc<Slot>,
         spec: &crate::adapters::CommandSpec,
@@ -1258,19 +1248,7 @@ impl Supervisor {
 
     /// SIGTERM (then, when `hard`, SIGKILL) to the running process group.
     fn signal(&self, slot: &Slot, hard: bool) {
-        if let Some(p) = slot
-            .control
-            .lock()
-            .unwrap()
-            .as_ref()
-            .and_then(|c| c.process.as_ref())
-        {
-            if hard {
-                p.kill();
-            } else {
-                p.terminate();
-            }
-        }
+        slot.with_process(|p| if hard { p.kill() } else { p.terminate() });
     }
 
     fn stdout(

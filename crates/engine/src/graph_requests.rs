@@ -1117,14 +1117,15 @@ fn test_target(
 fn context_at(view: &View<'_>, cur: &Current<'_>, byte: usize, end: Position) -> CodeContext {
     let text = String::from_utf8_lossy(cur.src);
     let file = view.path(cur.file).display().to_string();
+    let at = pos_of(&text, byte);
     let mut ctx = text_context(
         file,
         cur.analysis.facts.lang.name().to_owned(),
         &text,
-        pos_of(&text, byte).line,
+        at.line,
         end,
     );
-    let Some(idx) = enclosing(cur, pos_of(&text, byte), |_| true) else {
+    let Some(idx) = enclosing(cur, at, |_| true) else {
         return ctx;
     };
     let here = SymRef {
