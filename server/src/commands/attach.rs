@@ -124,6 +124,23 @@ impl Drop for RawMode {
     }
 }
 
+/// The terminal's alternate screen until dropped (also when attach ends in an error), so that
+/// detaching gives the terminal back as it was.
+struct AltScreen;
+
+impl AltScreen {
+    fn enter() -> AltScreen {
+        write_out(b"\x1b[?1049h\x1b[H\x1b[2J");
+        AltScreen
+    }
+}
+
+impl Drop for AltScreen {
+    fn drop(&mut self) {
+        write_out(b"\x1b[?1049l");
+    }
+}
+
 fn write_out(bytes: &[u8]) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(bytes);
@@ -168,10 +185,7 @@ async fn interactive(
         eprintln!("attached to {} — {key} detaches", info.name);
     }
     let raw = RawMode::enter();
-    if tty {
-        // Its own screen, so that detaching gives the terminal back as it was.
-        write_out(b"\x1b[?1049h\x1b[H\x1b[2J");
-    }
+    let alt = tty.then(AltScreen::enter);
     show_screen(c, info, &att).await?;
     let mut follow = Follow { offset: att.offset };
     let mut input = read_stdin(false);
@@ -234,9 +248,7 @@ async fn interactive(
             },
         }
     };
-    if tty {
-        write_out(b"\x1b[?1049l");
-    }
+    drop(alt);
     drop(raw);
     if tty {
         eprintln!("{ended}");
