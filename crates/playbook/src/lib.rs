@@ -1,13 +1,15 @@
 //! Playbooks: markdown checklists that agents work through task by task. This crate is their
 //! document model: [`parse`] reads the tasks, the front matter's options and the problems of a
 //! document, and never fails; [`set_done`] ticks or unticks one task by changing exactly the byte
-//! inside its brackets.
+//! inside its brackets; [`turn`] renders a task's prompt and judges a turn by the file afterwards.
 //!
 //! Architecture invariant: pure; bytes in, values out, no I/O.
 
 mod front;
+pub mod turn;
 
 pub use front::Options;
+pub use turn::{DEFAULT_PROMPT, PromptVars, Verdict, judge, render};
 
 /// One checkbox list item.
 #[derive(Debug, Clone, PartialEq, Eq)]
