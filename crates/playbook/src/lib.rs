@@ -6,6 +6,7 @@
 //! Architecture invariant: pure; bytes in, values out, no I/O.
 
 mod front;
+pub mod plan;
 pub mod turn;
 
 pub use front::Options;
