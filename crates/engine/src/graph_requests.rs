@@ -10,9 +10,9 @@ use crate::engine::Engine;
 use crate::session::{Reply, Session};
 use crate::text::{column_from_bytes, column_to_bytes, line_of, path_to_uri, uri_to_path};
 use futures::FutureExt;
-use maestro_graph::query::{Current, Location as GraphLocation};
+use maestro_graph::query::{Current, Location as GraphLocation, pos_of};
 use maestro_graph::resolve::{FileRef, Overlay, SymRef, View};
-use maestro_graph::{Span, SymbolKind, WorkspaceGraph};
+use maestro_graph::{Pos, Span, SymbolKind, WorkspaceGraph};
 use maestro_protocol::{
     CallHierarchyIncomingCall, CallHierarchyItem, CallHierarchyOutgoingCall, CallHierarchyParams,
     CodeAction, CodeActionParams, DocumentHighlight, DocumentSymbol, DocumentSymbolParams,
@@ -1035,20 +1035,9 @@ fn lookup(view: &View<'_>, p: &SymbolLookupParams) -> Vec<SymRef> {
     found
 }
 
-/// Kinds worth writing tests for.
+/// Kinds worth writing tests for: functions, methods, macros and types.
 fn testable(kind: SymbolKind) -> bool {
-    matches!(
-        kind,
-        SymbolKind::Function
-            | SymbolKind::Method
-            | SymbolKind::Class
-            | SymbolKind::Struct
-            | SymbolKind::Enum
-            | SymbolKind::Trait
-            | SymbolKind::Interface
-            | SymbolKind::Impl
-            | SymbolKind::Macro
-    )
+    kind.is_callable() || kind.is_type_like()
 }
 
 /// A symbol's name with its owner: `Greeter.greet`.
@@ -1059,31 +1048,18 @@ fn qualified(symbol: &maestro_graph::Symbol) -> String {
     }
 }
 
-/// The innermost definition of the current file around `at`.
-fn enclosing(
-    cur: &Current<'_>,
-    at: maestro_graph::Pos,
-    want: impl Fn(SymbolKind) -> bool,
-) -> Option<u32> {
+/// The innermost definition of the current file around `at` that `want` takes.
+fn enclosing(cur: &Current<'_>, at: Pos, want: impl Fn(SymbolKind) -> bool) -> Option<u32> {
     let symbols = &cur.analysis.facts.symbols;
-    symbols
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.span.contains(at) && want(s.kind))
-        .min_by_key(|(_, s)| {
-            (
-                s.span.end.line - s.span.start.line,
-                s.span.end.col.saturating_sub(s.span.start.col),
-            )
-        })
-        .map(|(i, _)| i as u32)
-}
-
-fn pos_of(text: &str, byte: usize) -> maestro_graph::Pos {
-    let before = &text.as_bytes()[..byte.min(text.len())];
-    let line = before.iter().filter(|b| **b == b'\n').count() as u32;
-    let col = before.iter().rev().take_while(|b| **b != b'\n').count() as u32;
-    maestro_graph::Pos { line, col }
+    let mut found = maestro_graph::extract::enclosing(symbols, at);
+    while let Some(i) = found {
+        let symbol = &symbols[i as usize];
+        if want(symbol.kind) {
+            return Some(i);
+        }
+        found = symbol.container;
+    }
+    None
 }
 
 /// What "Write tests for" is about: the definition named at the cursor, else the one around it.
@@ -1097,9 +1073,8 @@ fn test_target(
         .symbols_at(cur, byte)
         .into_iter()
         .find(|s| testable(view.symbol(*s).kind));
-    let text = String::from_utf8_lossy(cur.src);
     let target = named.or_else(|| {
-        enclosing(cur, pos_of(&text, byte), testable).map(|idx| SymRef {
+        enclosing(cur, pos_of(cur.src, byte), testable).map(|idx| SymRef {
             file: cur.file,
             idx,
         })
@@ -1117,7 +1092,7 @@ fn test_target(
 fn context_at(view: &View<'_>, cur: &Current<'_>, byte: usize, end: Position) -> CodeContext {
     let text = String::from_utf8_lossy(cur.src);
     let file = view.path(cur.file).display().to_string();
-    let at = pos_of(&text, byte);
+    let at = pos_of(cur.src, byte);
     let mut ctx = text_context(
         file,
         cur.analysis.facts.lang.name().to_owned(),
