@@ -1,11 +1,10 @@
 //! Agents end to end: the real daemon spawning fake agents (`fake-agent`, speaking each CLI's
 //! line protocol) in real worktrees of real repositories.
 
-use maestro_tests::{TestEnv, alive, kill, text, wait_until};
+use maestro_tests::{TestEnv, alive, git, kill, text, wait_until};
 use serde_json::Value;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 const CLIS: [&str; 5] = ["claude", "codex", "gemini", "opencode", "aider"];
@@ -26,20 +25,6 @@ fn agents_env(extra: &str) -> TestEnv {
     config.push_str(extra);
     env.write_config(&config);
     env
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
-    text(&out.stdout).trim().to_owned()
 }
 
 fn repo(env: &TestEnv, name: &str) -> PathBuf {

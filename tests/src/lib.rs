@@ -175,12 +175,7 @@ impl TestEnv {
         let dir = self.home.path().join("repos").join(name);
         std::fs::create_dir_all(dir.join("src")).unwrap();
         std::fs::write(dir.join("src/lib.rs"), "pub fn hello() {}\n").unwrap();
-        let status = Command::new("git")
-            .args(["init", "-q"])
-            .current_dir(&dir)
-            .status()
-            .expect("git");
-        assert!(status.success());
+        git(&dir, &["init", "-q"]);
         dir.canonicalize().unwrap()
     }
 
@@ -244,6 +239,22 @@ impl Drop for TestEnv {
             kill(pid, rustix::process::Signal::KILL);
         }
     }
+}
+
+/// Runs `git ARGS` in `dir` as a fixed test author; panics with git's stderr when it fails.
+/// Returns its stdout, trimmed.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .output()
+        .expect("running git");
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
 }
 
 pub fn text(bytes: &[u8]) -> String {
