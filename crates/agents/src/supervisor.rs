@@ -128,6 +128,8 @@ struct Slot {
     control: Mutex<Option<Control>>,
     /// An interactive agent's next quiet spell is news (it follows a prompt, not keystrokes).
     alert_when_quiet: AtomicBool,
+    /// Told when a turn ends (`control` became `None`).
+    turn_ended: tokio::sync::Notify,
 }
 
 impl Slot {
@@ -137,6 +139,7 @@ impl Slot {
             output: Mutex::new(output),
             control: Mutex::new(None),
             alert_when_quiet: AtomicBool::new(true),
+            turn_ended: tokio::sync::Notify::new(),
         })
     }
 
@@ -522,6 +525,39 @@ impl Supervisor {
         Ok(self.info(&slot))
     }
 
+    /// Waits until the agent runs no turn (at once when it runs none) and returns its state.
+    pub async fn wait_turn(&self, ws: &str, name: &str) -> Result<AgentInfo, AgentError> {
+        let slot = self.slot(ws, name)?;
+        loop {
+            let ended = slot.turn_ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if slot.control.lock().unwrap().is_none() {
+                return Ok(self.info(&slot));
+            }
+            ended.await;
+        }
+    }
+
+    /// Forgets the CLI's session id of an agent that runs no turn, so its next turn starts a fresh
+    /// session (playbook turns: one task, one session).
+    pub fn forget_session(&self, ws: &str, name: &str) -> Result<(), AgentError> {
+        let slot = self.slot(ws, name)?;
+        if slot.control.lock().unwrap().is_some() {
+            let state = slot.record.lock().unwrap().info.state;
+            return Err(AgentError::Busy {
+                name: name.to_owned(),
+                state: state.as_str(),
+                hint: "its session is in use by a running turn".into(),
+            });
+        }
+        let mut r = slot.record.lock().unwrap();
+        if r.info.session_id.take().is_some() {
+            checked(persist::save_agent(&self.inner.options.store, &r));
+        }
+        Ok(())
+    }
+
     pub fn get(&self, ws: &str, name: &str) -> Result<AgentInfo, AgentError> {
         let slot = self.slot(ws, name)?;
         Ok(self.info(&slot))
@@ -714,6 +750,31 @@ impl Supervisor {
         Ok(merged)
     }
 
+    /// Commits `files` of an agent's worktree back to how they are at its base commit (see
+    /// [`WorktreeManager::restore_files`]); whether a commit was made.
+    pub async fn restore_files(
+        &self,
+        ws: &str,
+        name: &str,
+        files: Vec<String>,
+        message: String,
+    ) -> Result<bool, AgentError> {
+        let (record, _) = self.worktree_of(ws, name)?;
+        Self::isolated(&record, "restore files")?;
+        let Some(base_commit) = record.base_commit.clone() else {
+            return Err(AgentError::Invalid(format!(
+                "agent `{name}` has no recorded base commit"
+            )));
+        };
+        let manager = self.inner.options.worktrees.clone();
+        let worktree = record.info.worktree.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            manager.restore_files(&worktree, &base_commit, &files, &message)
+        })
+        .await
+        .expect("restoring files does not panic")?)
+    }
+
     /// Forgets an agent: removes its worktree (refusing uncommitted changes unless `force`)
     /// and its row; its turns and usage stay for `maestro usage`.
     pub async fn remove(
@@ -889,6 +950,7 @@ impl Supervisor {
             sup.run(slot.clone(), turn, prompt, setup, settings, stop_rx)
                 .await;
             *slot.control.lock().unwrap() = None;
+            slot.turn_ended.notify_waiters();
         });
     }
 

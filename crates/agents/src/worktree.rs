@@ -72,6 +72,17 @@ pub struct AgentWorktree {
     pub notes: Vec<String>,
 }
 
+/// Whether `file` (relative to the repository at `repo_root`) is committed at HEAD exactly as it
+/// is on disk (so a worktree from HEAD has the same bytes).
+pub fn committed_as_is(repo_root: &Path, file: &str) -> Result<bool, WorktreeError> {
+    let repo = open(repo_root)?;
+    match repo.status_file(Path::new(file)) {
+        Ok(status) => Ok(status.is_empty()),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(false),
+        Err(e) => Err(git("read the file's status")(e)),
+    }
+}
+
 /// The branch of an agent.
 pub fn branch_name(agent: &str) -> String {
     format!("maestro/{agent}")
@@ -370,6 +381,59 @@ impl WorktreeManager {
         repo.reference(&into_ref, target, true, &format!("maestro: merge {branch}"))
             .map_err(git("move the base branch"))?;
         Ok(result(Some(target), fast_forward, false))
+    }
+
+    /// Puts `files` (relative to the repository root) in the worktree back as they are at
+    /// `base_commit` (removed when they were not there), as one commit on the worktree's branch
+    /// when that changes anything. Returns whether a commit was made. Used by parallel playbook
+    /// runs, whose documents are ticked by the run itself after the merge.
+    pub fn restore_files(
+        &self,
+        worktree: &Path,
+        base_commit: &str,
+        files: &[String],
+        message: &str,
+    ) -> Result<bool, WorktreeError> {
+        let repo = Repository::open(worktree).map_err(git("open the worktree"))?;
+        let base = Oid::from_str(base_commit)
+            .and_then(|id| repo.find_commit(id))
+            .and_then(|c| c.tree())
+            .map_err(git("read the base commit"))?;
+        let mut index = repo.index().map_err(git("read the index"))?;
+        for file in files {
+            let path = worktree.join(file);
+            match base.get_path(Path::new(file)) {
+                Ok(entry) => {
+                    let blob = repo
+                        .find_blob(entry.id())
+                        .map_err(git("read the base file"))?;
+                    std::fs::write(&path, blob.content()).map_err(io(&path))?;
+                    index
+                        .add_path(Path::new(file))
+                        .map_err(git("stage the file"))?;
+                }
+                Err(_) => {
+                    if path.exists() {
+                        std::fs::remove_file(&path).map_err(io(&path))?;
+                    }
+                    let _ = index.remove_path(Path::new(file));
+                }
+            }
+        }
+        index.write().map_err(git("write the index"))?;
+        let tree_id = index.write_tree().map_err(git("write the tree"))?;
+        let head = repo
+            .head()
+            .and_then(|h| h.peel_to_commit())
+            .map_err(git("read HEAD"))?;
+        if head.tree_id() == tree_id {
+            return Ok(false);
+        }
+        let tree = repo.find_tree(tree_id).map_err(git("read the tree"))?;
+        let sig = signature(&repo);
+        repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&head])
+            .map_err(git("commit"))?;
+        Ok(true)
     }
 
     /// Removes an agent's worktree (refusing uncommitted changes unless `force`). The branch is

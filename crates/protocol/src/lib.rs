@@ -7,6 +7,7 @@
 mod agents;
 mod graph;
 pub mod jsonrpc;
+mod playbooks;
 mod types;
 
 pub use agents::*;
@@ -14,6 +15,7 @@ pub use graph::*;
 pub use jsonrpc::{
     Id, Invalid, Message, Notification, Request, Response, RpcError, code, parse_params,
 };
+pub use playbooks::*;
 pub use types::*;
 
 /// The version of this vocabulary, exchanged in `maestro/hello`. A daemon answers a client of a
@@ -116,6 +118,27 @@ pub mod method {
     pub const CODE_ACTIONS: &str = "maestro/codeActions";
     /// Tokens and dollars. [`crate::UsageParams`]; [`crate::UsageResult`].
     pub const USAGE: &str = "maestro/usage";
+    /// Starts a playbook run (or plans one). [`crate::PlaybookRunParams`];
+    /// [`crate::PlaybookRunResult`].
+    pub const PLAYBOOK_RUN: &str = "maestro/playbook.run";
+    /// Runs, newest first. [`crate::PlaybookRunRef`]; [`crate::PlaybookStatusResult`].
+    pub const PLAYBOOK_STATUS: &str = "maestro/playbook.status";
+    /// Stops a run (its running turn is killed). [`crate::PlaybookRunRef`];
+    /// [`crate::PlaybookRunInfo`].
+    pub const PLAYBOOK_STOP: &str = "maestro/playbook.stop";
+    /// Pauses a run after its running turn. [`crate::PlaybookRunRef`]; [`crate::PlaybookRunInfo`].
+    pub const PLAYBOOK_PAUSE: &str = "maestro/playbook.pause";
+    /// Resumes a paused, stopped, halted or failed run. [`crate::PlaybookRunRef`];
+    /// [`crate::PlaybookRunInfo`].
+    pub const PLAYBOOK_RESUME: &str = "maestro/playbook.resume";
+    /// Approves the review gate a run waits at. [`crate::PlaybookRunRef`];
+    /// [`crate::PlaybookRunInfo`].
+    pub const PLAYBOOK_APPROVE: &str = "maestro/playbook.approve";
+    /// A run's events. [`crate::PlaybookRunRef`]; [`crate::PlaybookHistoryResult`].
+    pub const PLAYBOOK_HISTORY: &str = "maestro/playbook.history";
+    /// Problems and open tasks of a markdown document. [`crate::PlaybookLintParams`];
+    /// [`crate::PlaybookLintResult`].
+    pub const PLAYBOOK_LINT: &str = "maestro/playbook.lint";
 
     /// Requests that change nothing: a client may send them again when the connection broke
     /// before the answer came.
@@ -140,6 +163,9 @@ pub mod method {
         CODE_ACTIONS,
         AGENT_ICON,
         USAGE,
+        PLAYBOOK_STATUS,
+        PLAYBOOK_HISTORY,
+        PLAYBOOK_LINT,
     ];
 }
 
@@ -147,6 +173,9 @@ pub mod method {
 pub mod command {
     /// Runs a delegate code action: [`crate::DelegateParams`] as its one argument.
     pub const AGENT_DELEGATE: &str = "maestro.agent.delegate";
+    /// Starts a playbook run: [`crate::PlaybookRunParams`] as its one argument (code lenses and
+    /// the "Run this playbook" code action).
+    pub const PLAYBOOK_RUN: &str = "maestro.playbook.run";
 }
 
 /// Notifications the daemon sends to subscribed clients. The LSP front relays them to the editor
@@ -160,6 +189,8 @@ pub mod notification {
     pub const AGENT_STATUS: &str = "maestro/agentStatus";
     /// An agent printed something (batched). [`crate::AgentOutputParams`].
     pub const AGENT_OUTPUT: &str = "maestro/agentOutput";
+    /// Something happened in a playbook run. [`crate::PlaybookProgressParams`].
+    pub const PLAYBOOK_PROGRESS: &str = "maestro/playbookProgress";
     /// The daemon is about to exit. [`crate::DaemonShutdownParams`].
     pub const DAEMON_SHUTDOWN: &str = "maestro/daemonShutdown";
 }

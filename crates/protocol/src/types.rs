@@ -297,6 +297,7 @@ pub enum Event {
     DaemonShutdown(DaemonShutdownParams),
     AgentStatus(Box<crate::AgentStatusParams>),
     AgentOutput(crate::AgentOutputParams),
+    PlaybookProgress(Box<crate::PlaybookProgressParams>),
 }
 
 impl Event {
@@ -308,6 +309,7 @@ impl Event {
             Event::DaemonShutdown(_) => notification::DAEMON_SHUTDOWN,
             Event::AgentStatus(_) => notification::AGENT_STATUS,
             Event::AgentOutput(_) => notification::AGENT_OUTPUT,
+            Event::PlaybookProgress(_) => notification::PLAYBOOK_PROGRESS,
         }
     }
 
@@ -318,6 +320,7 @@ impl Event {
             Event::DaemonShutdown(p) => serde_json::to_value(p),
             Event::AgentStatus(p) => serde_json::to_value(p),
             Event::AgentOutput(p) => serde_json::to_value(p),
+            Event::PlaybookProgress(p) => serde_json::to_value(p),
         };
         v.expect("event params always serialize")
     }
@@ -340,6 +343,9 @@ impl Event {
                 serde_json::from_value(params).map(|p| Event::AgentStatus(Box::new(p)))
             }
             notification::AGENT_OUTPUT => serde_json::from_value(params).map(Event::AgentOutput),
+            notification::PLAYBOOK_PROGRESS => {
+                serde_json::from_value(params).map(|p| Event::PlaybookProgress(Box::new(p)))
+            }
             _ => return None,
         })
     }

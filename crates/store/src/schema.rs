@@ -52,6 +52,14 @@ pub const MIGRATIONS: &[Migration] = &[
     cost_usd: Float?, priced: Bool, day: String, at: Float}}
 "#,
     },
+    Migration {
+        version: 4,
+        summary: "playbook runs and their events",
+        script: r#"
+{:create playbook_run {id: String => ws: String, status: String, updated: Float, record: String}}
+{:create playbook_event {run: String, seq: Int => at: Float, kind: String, event: String}}
+"#,
+    },
 ];
 
 /// The schema version this build creates and understands.
