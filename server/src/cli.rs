@@ -74,6 +74,11 @@ pub enum Command {
         #[command(subcommand)]
         action: AgentAction,
     },
+    /// Work markdown checklists task by task with agents, unattended and resumable.
+    Playbook {
+        #[command(subcommand)]
+        action: PlaybookAction,
+    },
     /// Tokens and dollars the agents spent (this repository's, or all with --all).
     Usage {
         /// Group by `agent`, `model` or `day`.
@@ -286,6 +291,79 @@ pub enum AgentAction {
         /// Keep printing as it works.
         #[arg(short, long)]
         follow: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlaybookAction {
+    /// Hand the open tasks of PATH... to agents one by one (a fresh session each), judging each
+    /// from the file; follows the run until it ends (Ctrl-C leaves it running).
+    Run {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The agent for tasks that name none: an agent CLI or an existing in-place agent
+        /// (default: the document's `agent:`, else `agents.default`).
+        #[arg(long, short)]
+        agent: Option<String>,
+        /// Start again when every document is complete.
+        #[arg(long = "loop")]
+        looped: bool,
+        /// At most this many loops.
+        #[arg(long, value_name = "N")]
+        max_loops: Option<u32>,
+        /// Spread the tasks over K agents, each in its own worktree, merged at the end.
+        #[arg(long, value_name = "K")]
+        parallel: Option<u32>,
+        /// Work on a fresh copy of each document per loop, under .maestro/playbooks/Runs/.
+        #[arg(long)]
+        reset_on_completion: bool,
+        /// Print the plan (tasks, agents, problems) and start nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Turns in a row that leave a task open before its document is skipped (default 3).
+        #[arg(long, value_name = "N")]
+        stall_turns: Option<u32>,
+        /// Start the run and return at once.
+        #[arg(long)]
+        detach: bool,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// The runs, newest first (or RUN).
+    Status {
+        run: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Stop RUN (the one going on by default); its running turn is killed.
+    Stop {
+        run: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Pause RUN after its running turn.
+    Pause {
+        run: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Resume a paused, stopped, halted or failed RUN.
+    Resume {
+        run: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Approve the review gate RUN waits at (the gate is ticked and the run goes on).
+    Approve {
+        run: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// What happened in RUN (the latest by default): per task its agent, duration, cost and summary.
+    History {
+        run: Option<String>,
+        #[command(flatten)]
+        output: Output,
     },
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 const CLIS: [&str; 5] = ["claude", "codex", "gemini", "opencode", "aider"];
 
 /// An environment whose agent CLIs are the fake agent, under their own names.
-fn agents_env(extra: &str) -> TestEnv {
+pub(crate) fn agents_env(extra: &str) -> TestEnv {
     let env = TestEnv::new();
     let bin = env.home.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -27,7 +27,7 @@ fn agents_env(extra: &str) -> TestEnv {
     env
 }
 
-fn repo(env: &TestEnv, name: &str) -> PathBuf {
+pub(crate) fn repo(env: &TestEnv, name: &str) -> PathBuf {
     let dir = env.git_repo(name);
     git(&dir, &["checkout", "-q", "-b", "main"]);
     git(&dir, &["add", "."]);

@@ -8,4 +8,5 @@ mod daemon;
 mod edits;
 mod graph;
 mod lsp;
+mod playbooks;
 mod store;

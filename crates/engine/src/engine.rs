@@ -70,6 +70,7 @@ pub struct Engine {
 struct Inner {
     graph: crate::code_graph::CodeGraph,
     agents: std::sync::OnceLock<maestro_agents::Supervisor>,
+    playbooks: crate::playbooks::Runs,
     host: HostInfo,
     config: Config,
     store: Store,
@@ -114,6 +115,7 @@ impl Engine {
         let engine = Engine {
             inner: Arc::new(Inner {
                 agents: std::sync::OnceLock::new(),
+                playbooks: crate::playbooks::Runs::default(),
                 graph: crate::code_graph::CodeGraph::default(),
                 host: options.host,
                 config: options.config,
@@ -136,6 +138,7 @@ impl Engine {
             hooks: Arc::new(EngineHooks(Arc::downgrade(&engine.inner))),
         })?;
         let _ = engine.inner.agents.set(supervisor);
+        engine.resume_playbooks();
         Ok(engine)
     }
 
@@ -168,6 +171,10 @@ impl Engine {
 
     fn next_id(&self) -> u64 {
         self.inner.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn playbook_runs(&self) -> &crate::playbooks::Runs {
+        &self.inner.playbooks
     }
 
     pub(crate) fn graph(&self) -> &crate::code_graph::CodeGraph {

@@ -14,6 +14,8 @@ pub mod document;
 mod engine;
 mod graph_requests;
 pub mod paths;
+mod playbook_requests;
+mod playbooks;
 mod session;
 pub mod text;
 pub mod workspace;

@@ -223,6 +223,9 @@ impl Session {
             other if other.starts_with("maestro/agent.") || other == method::USAGE => self
                 .agent_request(other, params)
                 .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),
+            other if other.starts_with("maestro/playbook.") => self
+                .playbook_request(other, params)
+                .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),
             other => self
                 .graph_request(other, params)
                 .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),

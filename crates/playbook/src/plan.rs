@@ -35,6 +35,9 @@ pub struct RunState {
     /// Review gates a person approved: (document path, task text).
     pub approved: Vec<(String, String)>,
     pub halted: Option<String>,
+    /// Start here: in the first loop, open tasks of this document (path) above this 1-based line
+    /// are passed over ("Run from here").
+    pub from: Option<(String, u32)>,
 }
 
 /// How patient a run is.
@@ -166,8 +169,12 @@ pub fn next(docs: &[Doc], order: &[usize], state: &RunState, limits: Limits) -> 
                 reason: format!("{} runs after {}, which was skipped", doc.path, dep.path),
             };
         }
+        let first_line = match &state.from {
+            Some((path, line)) if *path == doc.path && state.loop_number <= 1 => *line,
+            _ => 0,
+        };
         for task in &doc.book.tasks {
-            if task.done {
+            if task.done || task.line < first_line {
                 continue;
             }
             if task.review {
@@ -341,6 +348,25 @@ mod tests {
                 skipped: 1
             }
         );
+    }
+
+    #[test]
+    fn a_run_from_a_task_passes_over_the_open_tasks_above_it_in_its_first_loop() {
+        let docs = vec![doc("a.md", "- [ ] one\n- [ ] two\n- [ ] three\n")];
+        let mut state = RunState {
+            loop_number: 1,
+            from: Some(("a.md".into(), 2)),
+            ..RunState::default()
+        };
+        let Next::Turn { task, .. } = next(&docs, &[0], &state, Limits::default()) else {
+            panic!("a turn");
+        };
+        assert_eq!(task.text, "two");
+        state.loop_number = 2;
+        let Next::Turn { task, .. } = next(&docs, &[0], &state, Limits::default()) else {
+            panic!("a turn");
+        };
+        assert_eq!(task.text, "one", "later loops start at the top");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::{HALT_MARKER, Playbook, Task};
 pub const DEFAULT_PROMPT: &str = "\
 You are working through the playbook {{DOCUMENT_PATH}} (loop {{LOOP}}, on branch {{BRANCH}}), one task at a time.
 
-Your task is the first open one, on line {{TASK_LINE}}:
+Your task is the one on line {{TASK_LINE}}:
 
     {{TASK}}
 

@@ -7,6 +7,7 @@ mod config;
 mod daemon;
 mod doctor;
 mod graph;
+mod playbook;
 mod status;
 mod store;
 
@@ -40,6 +41,7 @@ pub async fn run(command: Command, paths: Paths) -> anyhow::Result<i32> {
         Command::Index { path, output } => graph::index(&paths, path.as_deref(), output.json).await,
         Command::Graph { action } => graph::graph(&paths, action).await,
         Command::Agent { action } => agent::run(&paths, action).await,
+        Command::Playbook { action } => playbook::run(&paths, action).await,
         Command::Usage { by, all, output } => agent::usage(&paths, &by, all, output.json).await,
         Command::Store { action } => match action {
             StoreAction::Backup {

@@ -6,7 +6,9 @@
 //! `say TEXT`, `tool NAME ARG`, `write PATH TEXT` (in the working directory), `commit MESSAGE`,
 //! `usage IN OUT`, `sleep MS`, `hang`, `crash CODE`, `fail MESSAGE` (the CLI's error shape),
 //! `stderr TEXT`, `ask QUESTION` (prints it without a line break and waits for a line on
-//! stdin), `spam LINES BYTES`, `env NAME` (says a variable's value). Anything else is said back.
+//! stdin), `spam LINES BYTES`, `env NAME` (says a variable's value); for playbook turns `tick`
+//! (ticks the task of maestro's prompt, or `tick PATH LINE`), `halt REASON` (writes a `HALT:` line
+//! under it) and `rewrite` (changes its text). Anything else is said back.
 //! Every turn records its arguments in `$FAKE_AGENT_LOG` when that is set.
 //!
 //! Started in a terminal (stdin is a tty: an interactive agent's PTY), it is a small terminal UI
@@ -118,10 +120,47 @@ fn main() {
                 "{rest}={}",
                 std::env::var(rest).unwrap_or_else(|_| "(unset)".into())
             )),
+            "tick" | "halt" | "rewrite" => {
+                let (path, line) = playbook_task(&prompt, rest, cmd == "tick");
+                let text = std::fs::read_to_string(&path).expect("the playbook is readable");
+                let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
+                let i = line as usize - 1;
+                match cmd {
+                    "tick" => lines[i] = lines[i].replacen("[ ]", "[x]", 1),
+                    "halt" => lines.insert(i + 1, format!("HALT: {rest}")),
+                    _ => lines[i] = lines[i].replacen("] ", "] rewritten: ", 1),
+                }
+                std::fs::write(&path, lines.join("\n")).expect("write the playbook");
+                out.tool("edit", &format!("{path}:{line} {cmd}"));
+            }
             _ => out.say(&step),
         }
     }
     out.result();
+}
+
+/// The playbook and task line of a playbook turn: `tick PATH LINE` names them; otherwise (and for
+/// `halt`/`rewrite`) they are read from maestro's default prompt ("… on line N:", "tick its box in
+/// PATH (").
+fn playbook_task(prompt: &str, rest: &str, explicit: bool) -> (String, u32) {
+    if explicit && let Some((path, line)) = rest.split_once(' ') {
+        return (
+            path.to_owned(),
+            line.trim().parse().expect("tick PATH LINE"),
+        );
+    }
+    let line = prompt
+        .split("on line ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .expect("the prompt names the task's line");
+    let path = prompt
+        .split("tick its box in ")
+        .nth(1)
+        .and_then(|r| r.split(" (").next())
+        .expect("the prompt names the playbook");
+    (path.to_owned(), line)
 }
 
 /// The prompt and the session to resume, from each CLI's arguments.

@@ -1,0 +1,152 @@
+//! The playbook methods (`maestro/playbook.*`): runs started, steered and shown, and the
+//! problems and open tasks of a markdown document for editors (diagnostics, code lenses).
+
+use crate::agent_requests::{settings, workspace_of};
+use crate::session::{Reply, Session};
+use crate::text::uri_to_path;
+use futures::FutureExt;
+use maestro_protocol::{
+    PlaybookHistoryResult, PlaybookLintParams, PlaybookLintResult, PlaybookLintTask,
+    PlaybookProblem, PlaybookRunParams, PlaybookRunRef, PlaybookStatusResult, RpcError, code,
+    method, parse_params,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+fn ok<T: Serialize>(value: T) -> Result<Value, RpcError> {
+    serde_json::to_value(value).map_err(RpcError::internal)
+}
+
+fn now(result: Result<Value, RpcError>) -> Reply {
+    futures::future::ready(result).boxed()
+}
+
+/// A refusal of the run engine as an RPC error.
+fn refused(message: String) -> RpcError {
+    let code = if message.starts_with("no playbook run") || message.contains("cannot read it") {
+        code::NOT_FOUND
+    } else {
+        code::INVALID_PARAMS
+    };
+    RpcError::new(code, message)
+}
+
+impl Session {
+    pub(crate) fn playbook_request(&self, method: &str, params: Value) -> Option<Reply> {
+        let engine = self.engine.clone();
+        Some(match method {
+            method::PLAYBOOK_RUN => match parse_params::<PlaybookRunParams>(method, params) {
+                Ok(p) => {
+                    async move { ok(engine.start_playbook(p).await.map_err(refused)?) }.boxed()
+                }
+                Err(e) => now(Err(e)),
+            },
+            method::PLAYBOOK_STATUS => now(parse_params::<PlaybookRunRef>(method, params)
+                .and_then(|p| {
+                    ok(PlaybookStatusResult {
+                        runs: engine.run_list(p.id.as_deref()).map_err(refused)?,
+                    })
+                })),
+            method::PLAYBOOK_HISTORY => now(parse_params::<PlaybookRunRef>(method, params)
+                .and_then(|p| {
+                    let (run, events) = engine.run_history(p.id.as_deref()).map_err(refused)?;
+                    ok(PlaybookHistoryResult { run, events })
+                })),
+            method::PLAYBOOK_STOP
+            | method::PLAYBOOK_PAUSE
+            | method::PLAYBOOK_RESUME
+            | method::PLAYBOOK_APPROVE => {
+                let what: &'static str = match method {
+                    method::PLAYBOOK_STOP => "stop",
+                    method::PLAYBOOK_PAUSE => "pause",
+                    method::PLAYBOOK_RESUME => "resume",
+                    _ => "approve",
+                };
+                match parse_params::<PlaybookRunRef>(method, params) {
+                    Ok(p) => async move {
+                        ok(engine
+                            .control_run(p.id.as_deref(), what)
+                            .await
+                            .map_err(refused)?)
+                    }
+                    .boxed(),
+                    Err(e) => now(Err(e)),
+                }
+            }
+            method::PLAYBOOK_LINT => {
+                now(parse_params::<PlaybookLintParams>(method, params).and_then(|p| self.lint(&p)))
+            }
+            _ => return None,
+        })
+    }
+
+    /// Problems (the parser's, and `@agents` that name no agent nor agent CLI) and open tasks of
+    /// a markdown buffer open on this connection, or of the file.
+    fn lint(&self, p: &PlaybookLintParams) -> Result<Value, RpcError> {
+        let path = uri_to_path(&p.uri).ok_or_else(|| {
+            RpcError::invalid_params(
+                method::PLAYBOOK_LINT,
+                format!("{} is not a file URI", p.uri),
+            )
+        })?;
+        let open = self
+            .state
+            .documents
+            .lock()
+            .unwrap()
+            .get(&p.uri)
+            .map(|d| d.text().into_bytes());
+        let bytes = match open {
+            Some(b) => b,
+            None => std::fs::read(&path).map_err(|e| {
+                RpcError::not_found(format!("{} is neither open nor readable: {e}", p.uri))
+            })?,
+        };
+        let book = maestro_playbook::parse(&bytes);
+        let mut problems: Vec<PlaybookProblem> = book
+            .problems
+            .iter()
+            .map(|pr| PlaybookProblem {
+                line: pr.line.saturating_sub(1),
+                message: pr.message.clone(),
+                severity: "warning".into(),
+            })
+            .collect();
+        let named = book
+            .tasks
+            .iter()
+            .filter_map(|t| t.agent.as_ref().map(|a| (t.line, a.clone())))
+            .chain(book.options.agent.iter().map(|a| (1, a.clone())));
+        if let Ok((ws, config)) = workspace_of(&self.engine, &path) {
+            for (line, name) in named {
+                let known = self.engine.agents().get(&ws.id, &name).is_ok()
+                    || settings(&config, &name).is_ok();
+                if !known {
+                    problems.push(PlaybookProblem {
+                        line: line.saturating_sub(1),
+                        message: format!(
+                            "unknown agent `@{name}`: not an agent of this workspace nor an agent CLI (claude, codex, gemini, opencode, aider, or one under [agents.custom])"
+                        ),
+                        severity: "error".into(),
+                    });
+                }
+            }
+        }
+        problems.sort_by_key(|p| p.line);
+        ok(PlaybookLintResult {
+            path,
+            is_playbook: !book.tasks.is_empty(),
+            problems,
+            open_tasks: book
+                .tasks
+                .iter()
+                .filter(|t| !t.done)
+                .map(|t| PlaybookLintTask {
+                    line: t.line - 1,
+                    text: t.text.clone(),
+                    review: t.review,
+                })
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,2076 @@
+//! The playbook run engine: documents worked task by task by agents, judged from the files, with
+//! every step stored before it is shown so that a restarted daemon goes on where it stopped. The
+//! decisions are `maestro_playbook::plan`'s; this module reads files, drives the supervisor and
+//! records. See ARCHITECTURE.md, `playbooks`.
+
+use crate::agent_requests::{settings, workspace_of};
+use crate::config::{self, Config};
+use crate::engine::{Engine, Progress};
+use maestro_agents::{AgentSettings, WorkspaceRef, supervisor::find_program};
+use maestro_playbook::plan::{self, Doc, Limits, Next, RunState};
+use maestro_playbook::{Playbook, Task, Verdict, judge, render};
+use maestro_protocol::{
+    AgentMode, AgentSpawnParams, AgentState, ErrorClass, Event, Isolation, PlannedTask,
+    PlaybookEvent, PlaybookProgressParams, PlaybookRunInfo, PlaybookRunParams, PlaybookRunResult,
+    RunDocument, RunStatus, RunTask,
+};
+use maestro_store::{DataValue, Params};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Where copies of documents that reset live, relative to the workspace root.
+pub const RUNS_DIR: &str = ".maestro/playbooks/Runs";
+/// The most agents a parallel run may use.
+pub const MAX_PARALLEL: u32 = 16;
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// What a person asked of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Wanted {
+    Run,
+    Pause,
+    Stop,
+}
+
+/// [`RunState`] as stored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SavedState {
+    loop_number: u32,
+    stalls: BTreeMap<String, u32>,
+    skipped: BTreeMap<String, String>,
+    approved: Vec<(String, String)>,
+    halted: Option<String>,
+    from: Option<(String, u32)>,
+}
+
+impl SavedState {
+    fn plan(&self) -> RunState {
+        RunState {
+            loop_number: self.loop_number,
+            stalls: self.stalls.clone(),
+            skipped: self.skipped.clone(),
+            approved: self.approved.clone(),
+            halted: self.halted.clone(),
+            from: self.from.clone(),
+        }
+    }
+
+    fn take(&mut self, s: RunState) {
+        self.loop_number = s.loop_number;
+        self.stalls = s.stalls;
+        self.skipped = s.skipped;
+        self.approved = s.approved;
+        self.halted = s.halted;
+        self.from = s.from;
+    }
+}
+
+/// A task by its text and which occurrence of that text it is (lines move when agents add
+/// tasks; texts do not, and a rewritten text is tampering anyway).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskKey {
+    doc: usize,
+    text: String,
+    occurrence: usize,
+}
+
+impl TaskKey {
+    fn of(doc: usize, book: &Playbook, task: &Task) -> TaskKey {
+        let occurrence = book
+            .tasks
+            .iter()
+            .take_while(|t| t.checkbox != task.checkbox)
+            .filter(|t| t.text == task.text)
+            .count();
+        TaskKey {
+            doc,
+            text: task.text.clone(),
+            occurrence,
+        }
+    }
+
+    fn find<'b>(&self, book: &'b Playbook) -> Option<&'b Task> {
+        book.tasks
+            .iter()
+            .filter(|t| t.text == self.text)
+            .nth(self.occurrence)
+    }
+}
+
+/// A turn that was running when the record was stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InFlight {
+    key: TaskKey,
+    line: u32,
+    agent: String,
+    started_at: f64,
+}
+
+/// A run as stored: everything a restarted daemon needs to decide the same way.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RunRecord {
+    info: PlaybookRunInfo,
+    params: PlaybookRunParams,
+    order: Vec<usize>,
+    state: SavedState,
+    /// Per document: it is worked on a copy per loop.
+    reset: Vec<bool>,
+    in_flight: Vec<InFlight>,
+    wanted: Wanted,
+    /// The review gate the run waits at.
+    #[serde(default)]
+    gate: Option<TaskKey>,
+    /// Parallel: the agents, and the tasks each completed on its branch.
+    #[serde(default)]
+    workers: Vec<String>,
+    #[serde(default)]
+    on_branch: Vec<(String, TaskKey)>,
+    /// Documents whose `document_start` was told in this loop.
+    #[serde(default)]
+    started_docs: Vec<usize>,
+    next_seq: u64,
+}
+
+/// A run in memory.
+pub(crate) struct Run {
+    id: String,
+    ws: WorkspaceRef,
+    record: Mutex<RunRecord>,
+    poke: tokio::sync::Notify,
+    progress: Mutex<Option<Progress>>,
+}
+
+/// Every run the daemon knows, finished ones included (they are small).
+#[derive(Default)]
+pub(crate) struct Runs {
+    runs: Mutex<BTreeMap<String, Arc<Run>>>,
+}
+
+const PUT_RUN: &str = r#"
+?[id, ws, status, updated, record] <- [[$id, $ws, $status, $updated, $record]]
+:put playbook_run {id => ws, status, updated, record}
+"#;
+const PUT_EVENT: &str = r#"
+?[run, seq, at, kind, event] <- [[$run, $seq, $at, $kind, $event]]
+:put playbook_event {run, seq => at, kind, event}
+"#;
+const ALL_RUNS: &str = "?[record] := *playbook_run{record}";
+const EVENTS_OF_RUN: &str = r#"
+?[seq, event] := run = $run, *playbook_event{run, seq, event}
+:order seq
+"#;
+
+fn params<const N: usize>(pairs: [(&str, DataValue); N]) -> Params {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// Why a run cannot start (or go on): a message for the person.
+pub(crate) type Refusal = String;
+
+/// An agent a task goes to.
+#[derive(Debug, Clone)]
+struct Pick {
+    /// The agent's name in the workspace.
+    name: String,
+    /// Its CLI (for the settings).
+    cli: String,
+}
+
+impl Engine {
+    fn runs(&self) -> &Runs {
+        self.playbook_runs()
+    }
+
+    /// Loads the stored runs; those that were running go on (their in-flight turn is judged from
+    /// the file first). Called once the supervisor has marked the old turns lost.
+    pub(crate) fn resume_playbooks(&self) {
+        let rows = match self.store().read(ALL_RUNS, Params::new()) {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!("reading playbook runs failed: {e}");
+                return;
+            }
+        };
+        for row in &rows.rows {
+            let Some(json) = row.first().and_then(DataValue::get_str) else {
+                continue;
+            };
+            let record: RunRecord = match serde_json::from_str(json) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!("unreadable playbook run skipped: {e}");
+                    continue;
+                }
+            };
+            let run = Arc::new(Run {
+                id: record.info.id.clone(),
+                ws: WorkspaceRef {
+                    id: record.info.workspace.clone(),
+                    root: record.info.workspace_root.clone(),
+                },
+                record: Mutex::new(record),
+                poke: tokio::sync::Notify::new(),
+                progress: Mutex::new(None),
+            });
+            let live = !run.record.lock().unwrap().info.status.is_final();
+            self.runs()
+                .runs
+                .lock()
+                .unwrap()
+                .insert(run.id.clone(), run.clone());
+            if live {
+                tracing::info!(run = %run.id, "playbook run resumes");
+                self.start_driver(run, true);
+            }
+        }
+    }
+
+    /// Starts a run (or plans it, with `dry_run`).
+    pub(crate) async fn start_playbook(
+        &self,
+        p: PlaybookRunParams,
+    ) -> Result<PlaybookRunResult, Refusal> {
+        let prepared = self.prepare(&p)?;
+        if p.dry_run {
+            return Ok(prepared.result);
+        }
+        let Prepared {
+            mut record,
+            ws,
+            result,
+            reset_copies,
+        } = prepared;
+        let id = self.new_run_id();
+        record.info.id = id.clone();
+        for (i, needed) in reset_copies.into_iter().enumerate() {
+            if needed {
+                let working = copy_for_loop(&ws.root, &record.info.documents[i].path, &id, 1)?;
+                record.info.documents[i].working = working;
+            }
+        }
+        if let Some(k) = p.parallel {
+            let cli = self.parallel_cli(&ws, &record)?;
+            record.workers = (1..=k).map(|i| format!("{cli}-{id}-w{i}")).collect();
+        }
+        let run = Arc::new(Run {
+            id: id.clone(),
+            ws,
+            record: Mutex::new(record),
+            poke: tokio::sync::Notify::new(),
+            progress: Mutex::new(None),
+        });
+        self.runs()
+            .runs
+            .lock()
+            .unwrap()
+            .insert(id.clone(), run.clone());
+        self.save(&run).await;
+        self.start_driver(run.clone(), false);
+        let info = run.record.lock().unwrap().info.clone();
+        Ok(PlaybookRunResult {
+            run: info,
+            plan: Vec::new(),
+            warnings: result.warnings,
+        })
+    }
+
+    fn new_run_id(&self) -> String {
+        let runs = self.runs().runs.lock().unwrap();
+        let mut seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id());
+        loop {
+            let id = format!(
+                "r{:06x}",
+                std::hash::BuildHasher::hash_one(
+                    &std::collections::hash_map::RandomState::new(),
+                    seed
+                ) & 0xff_ffff
+            );
+            if !runs.contains_key(&id) {
+                return id;
+            }
+            seed = seed.wrapping_add(1);
+        }
+    }
+
+    /// Checks a run's documents and options and builds its record, refusing with one message
+    /// that names every problem that stops it.
+    fn prepare(&self, p: &PlaybookRunParams) -> Result<Prepared, Refusal> {
+        if p.paths.is_empty() {
+            return Err("no playbook given: name one or more markdown files".into());
+        }
+        let mut docs = Vec::new();
+        let mut root: Option<WorkspaceRef> = None;
+        let mut config: Option<Config> = None;
+        for path in &p.paths {
+            if !path.is_absolute() {
+                return Err(format!(
+                    "{} is not an absolute path (clients resolve paths first)",
+                    path.display()
+                ));
+            }
+            let meta = std::fs::metadata(path)
+                .map_err(|e| format!("{}: cannot read it: {e}", path.display()))?;
+            if !meta.is_file() {
+                return Err(format!("{} is not a file", path.display()));
+            }
+            if !is_markdown(path) {
+                return Err(format!(
+                    "{} is not a markdown file: playbooks are `.md` files of `- [ ]` tasks",
+                    path.display()
+                ));
+            }
+            let (ws, cfg) = workspace_of(self, path).map_err(|e| e.message)?;
+            match &root {
+                Some(r) if r.id != ws.id => {
+                    return Err(format!(
+                        "{} is in {}, not in {} like {}: one run works in one workspace",
+                        path.display(),
+                        ws.root.display(),
+                        r.root.display(),
+                        p.paths[0].display()
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    root = Some(ws.clone());
+                    config = Some(cfg);
+                }
+            }
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("{}: cannot read it: {e}", path.display()))?;
+            let display = path
+                .strip_prefix(&ws.root)
+                .map_or_else(|_| path.display().to_string(), |r| r.display().to_string());
+            docs.push((
+                path.clone(),
+                Doc {
+                    path: display,
+                    book: maestro_playbook::parse(&bytes),
+                },
+            ));
+        }
+        let (ws, config) = (root.expect("one path at least"), config.expect("with root"));
+        let mut warnings = Vec::new();
+        let mut errors = Vec::new();
+        for (_, d) in &docs {
+            for problem in &d.book.problems {
+                warnings.push(format!(
+                    "{} line {}: {}",
+                    d.path, problem.line, problem.message
+                ));
+            }
+            if d.book.tasks.is_empty() {
+                errors.push(format!(
+                    "{} has no tasks: a playbook is a list of `- [ ] task` lines",
+                    d.path
+                ));
+            } else if d.book.next_open().is_none() {
+                warnings.push(format!("{}: every task is already done", d.path));
+            }
+            if let Err(e) = render(
+                template_of(&d.book),
+                &maestro_playbook::PromptVars::default(),
+            ) {
+                errors.push(format!("{}: {e}", d.path));
+            }
+        }
+        let plain: Vec<Doc> = docs.iter().map(|(_, d)| d.clone()).collect();
+        let order = plan::order(&plain).map_err(|e| e.to_string())?;
+        let looped = p.looped || plain.iter().any(|d| d.book.options.looped);
+        let max_loops = p
+            .max_loops
+            .or_else(|| plain.iter().filter_map(|d| d.book.options.max_loops).min());
+        if max_loops == Some(0) {
+            errors.push("--max-loops must be at least 1".into());
+        }
+        let reset: Vec<bool> = plain
+            .iter()
+            .map(|d| p.reset_on_completion || d.book.options.reset)
+            .collect();
+        if let Some(k) = p.parallel {
+            if !(1..=MAX_PARALLEL).contains(&k) {
+                errors.push(format!(
+                    "--parallel takes 1 to {MAX_PARALLEL} agents, not {k}"
+                ));
+            }
+            if looped || reset.iter().any(|r| *r) {
+                errors.push(
+                    "--parallel runs each task once: it does not loop or reset documents (run those without --parallel)".into(),
+                );
+            }
+            if p.from.is_some() || p.only.is_some() {
+                errors.push("--parallel runs whole documents, not from or only one task".into());
+            }
+            for (_, d) in &docs {
+                match maestro_agents::worktree::committed_as_is(&ws.root, &d.path) {
+                    Ok(true) => {}
+                    Ok(false) => errors.push(format!(
+                        "{} has changes that are not committed: --parallel agents work on branches from HEAD, so commit the document first",
+                        d.path
+                    )),
+                    Err(e) => errors.push(format!("{}: {e}", d.path)),
+                }
+            }
+        }
+        // Where to start, and whether to stop after one task.
+        let mut from = None;
+        if let Some(at) = p.only.as_ref().or(p.from.as_ref()) {
+            let Some((_, d)) = docs.iter().find(|(path, _)| *path == at.path) else {
+                return Err(format!(
+                    "{} is not one of the run's documents",
+                    at.path.display()
+                ));
+            };
+            match d.book.tasks.iter().find(|t| t.line == at.line) {
+                Some(t) if !t.done => from = Some((d.path.clone(), t.line)),
+                Some(_) => {
+                    return Err(format!(
+                        "{} line {}: that task is already done",
+                        d.path, at.line
+                    ));
+                }
+                None => {
+                    return Err(format!(
+                        "{} line {}: there is no task there",
+                        d.path, at.line
+                    ));
+                }
+            }
+        }
+        // Who does each task: every name must be an agent or an agent CLI that can start.
+        let mut plan_rows = Vec::new();
+        for &i in &order {
+            let d = &plain[i];
+            let first = match &from {
+                Some((path, line)) if *path == d.path => *line,
+                Some(_) if p.only.is_some() => u32::MAX,
+                _ => 0,
+            };
+            for t in d.book.tasks.iter().filter(|t| !t.done && t.line >= first) {
+                let who = if t.review {
+                    "(a person)".to_owned()
+                } else {
+                    match self.pick(&ws, &config, p, &d.book, t, "") {
+                        Ok(pick) if pick.name.ends_with("-run") => {
+                            format!("a new {} agent", pick.cli)
+                        }
+                        Ok(pick) => pick.name,
+                        Err(e) => {
+                            errors.push(format!("{} line {}: {e}", d.path, t.line));
+                            continue;
+                        }
+                    }
+                };
+                plan_rows.push(PlannedTask {
+                    document: d.path.clone(),
+                    line: t.line,
+                    task: t.text.clone(),
+                    agent: who,
+                    review: t.review,
+                });
+                if p.only.is_some() {
+                    break;
+                }
+            }
+        }
+        if !errors.is_empty() {
+            errors.dedup();
+            return Err(errors.join("\n"));
+        }
+        let now = unix_now();
+        let documents = docs
+            .iter()
+            .map(|(path, d)| RunDocument {
+                path: path.clone(),
+                display: d.path.clone(),
+                working: path.clone(),
+                tasks: d.book.tasks.len(),
+                done: d.book.tasks.iter().filter(|t| t.done).count(),
+                skipped: None,
+            })
+            .collect();
+        let info = PlaybookRunInfo {
+            id: String::new(),
+            workspace: ws.id.clone(),
+            workspace_root: ws.root.clone(),
+            status: RunStatus::Running,
+            reason: None,
+            documents,
+            loop_number: 1,
+            looped,
+            max_loops,
+            parallel: p.parallel,
+            current: Vec::new(),
+            tasks_done: 0,
+            turns: 0,
+            cost_usd: 0.0,
+            started_at: now,
+            updated_at: now,
+        };
+        let mut params = p.clone();
+        params.looped = looped;
+        params.max_loops = max_loops;
+        let record = RunRecord {
+            info: info.clone(),
+            params,
+            order,
+            state: SavedState {
+                loop_number: 1,
+                from,
+                ..SavedState::default()
+            },
+            reset: reset.clone(),
+            in_flight: Vec::new(),
+            wanted: Wanted::Run,
+            gate: None,
+            workers: Vec::new(),
+            on_branch: Vec::new(),
+            started_docs: Vec::new(),
+            next_seq: 1,
+        };
+        Ok(Prepared {
+            record,
+            ws,
+            result: PlaybookRunResult {
+                run: PlaybookRunInfo {
+                    id: "dry-run".into(),
+                    ..info
+                },
+                plan: plan_rows,
+                warnings,
+            },
+            reset_copies: reset,
+        })
+    }
+
+    /// The agent for `task`: `@name` > the document's `agent:` > the run's `--agent` >
+    /// `agents.default`. `suffix` tells a parallel worker's agents apart.
+    fn pick(
+        &self,
+        ws: &WorkspaceRef,
+        config: &Config,
+        p: &PlaybookRunParams,
+        book: &Playbook,
+        task: &Task,
+        run_id: &str,
+    ) -> Result<Pick, String> {
+        let wanted = task
+            .agent
+            .clone()
+            .or_else(|| book.options.agent.clone())
+            .or_else(|| p.agent.clone())
+            .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
+        if let Ok(existing) = self.agents().get(&ws.id, &wanted) {
+            if existing.isolation == Isolation::Worktree && p.parallel.is_none() {
+                return Err(format!(
+                    "agent `{wanted}` works in its own worktree, but this run works in the checkout: name an agent CLI (claude, codex, …) or an agent spawned with --isolation none"
+                ));
+            }
+            return Ok(Pick {
+                name: wanted,
+                cli: existing.agent,
+            });
+        }
+        let s = settings(config, &wanted).map_err(|e| {
+            format!(
+                "unknown agent `{wanted}`: not an agent of this workspace, and {}",
+                e.message
+                    .trim_start_matches('`')
+                    .split_once("` ")
+                    .map_or(e.message.as_str(), |(_, rest)| rest)
+            )
+        })?;
+        if find_program(&s.program).is_none() {
+            return Err(format!(
+                "agent CLI `{wanted}` is not installed: {} was not found (set {})",
+                s.program.display(),
+                s.program_key
+            ));
+        }
+        let id = if run_id.is_empty() { "run" } else { run_id };
+        let name = format!("{wanted}-{id}");
+        let name = if maestro_agents::identity::validate_name(&name).is_ok() {
+            name
+        } else {
+            format!("agent-{id}")
+        };
+        Ok(Pick { name, cli: wanted })
+    }
+
+    /// The one CLI of a parallel run's workers (the run's agent, else the default).
+    fn parallel_cli(&self, ws: &WorkspaceRef, record: &RunRecord) -> Result<String, Refusal> {
+        let config = self.workspace_config(ws)?;
+        let cli = record
+            .params
+            .agent
+            .clone()
+            .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
+        settings(&config, &cli).map_err(|e| e.message)?;
+        if maestro_agents::identity::validate_name(&cli).is_err() {
+            return Err(format!(
+                "--parallel names its agents after the CLI, and `{cli}` is not a valid agent name part"
+            ));
+        }
+        Ok(cli)
+    }
+
+    fn workspace_config(&self, ws: &WorkspaceRef) -> Result<Config, Refusal> {
+        self.config()
+            .with_workspace(&ws.root)
+            .map_err(|e| e.to_string())
+    }
+
+    fn start_driver(&self, run: Arc<Run>, resumed: bool) {
+        let engine = self.clone();
+        let work = self.begin_work();
+        tokio::spawn(async move {
+            let _work = work;
+            let title = {
+                let r = run.record.lock().unwrap();
+                format!(
+                    "Playbook {}",
+                    r.info
+                        .documents
+                        .iter()
+                        .map(|d| d.display.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            *run.progress.lock().unwrap() = Some(engine.begin_progress(&title));
+            if !resumed {
+                engine
+                    .emit_run(&run, "start", |e| {
+                        e.message = Some(title.clone());
+                    })
+                    .await;
+            } else {
+                engine
+                    .emit_run(&run, "resumed", |e| {
+                        e.message = Some("the daemon restarted; the run goes on".into());
+                    })
+                    .await;
+            }
+            let parallel = run.record.lock().unwrap().params.parallel.is_some();
+            let end = if parallel {
+                engine.drive_parallel(&run).await
+            } else {
+                engine.drive(&run).await
+            };
+            engine.finish(&run, end).await;
+        });
+    }
+
+    /// Stores the run (awaited: what follows may be shown).
+    async fn save(&self, run: &Run) {
+        let (json, status, ws, updated) = {
+            let mut r = run.record.lock().unwrap();
+            r.info.updated_at = unix_now();
+            (
+                serde_json::to_string(&*r).expect("records serialize"),
+                r.info.status,
+                r.info.workspace.clone(),
+                r.info.updated_at,
+            )
+        };
+        let ticket = self.store().queue_write(
+            PUT_RUN,
+            params([
+                ("id", DataValue::from(run.id.as_str())),
+                ("ws", DataValue::from(ws.as_str())),
+                ("status", DataValue::from(status.as_str())),
+                ("updated", DataValue::from(updated)),
+                ("record", DataValue::from(json.as_str())),
+            ]),
+        );
+        if let Err(e) = ticket.done().await {
+            tracing::error!(run = %run.id, "storing the playbook run failed: {e}");
+        }
+    }
+
+    /// Records an event (with the run as it is now), then tells subscribers.
+    async fn emit_run(&self, run: &Run, kind: &str, fill: impl FnOnce(&mut PlaybookEvent)) {
+        let event = {
+            let mut r = run.record.lock().unwrap();
+            let mut e = PlaybookEvent {
+                run: run.id.clone(),
+                seq: r.next_seq,
+                at: unix_now(),
+                kind: kind.to_owned(),
+                document: None,
+                line: None,
+                task: None,
+                agent: None,
+                loop_number: Some(r.info.loop_number),
+                duration_secs: None,
+                cost_usd: None,
+                message: None,
+            };
+            fill(&mut e);
+            r.next_seq += 1;
+            e
+        };
+        let json = serde_json::to_string(&event).expect("events serialize");
+        let ticket = self.store().queue_write(
+            PUT_EVENT,
+            params([
+                ("run", DataValue::from(run.id.as_str())),
+                ("seq", DataValue::from(event.seq as i64)),
+                ("at", DataValue::from(event.at)),
+                ("kind", DataValue::from(kind)),
+                ("event", DataValue::from(json.as_str())),
+            ]),
+        );
+        self.save(run).await;
+        if let Err(e) = ticket.done().await {
+            tracing::error!(run = %run.id, "storing a playbook event failed: {e}");
+        }
+        let info = run.record.lock().unwrap().info.clone();
+        if let Some(p) = run.progress.lock().unwrap().as_ref() {
+            let (total, done): (usize, usize) = info
+                .documents
+                .iter()
+                .fold((0, 0), |(t, d), doc| (t + doc.tasks, d + doc.done));
+            let what = match (&event.task, &event.message) {
+                (Some(task), _) => format!("{}: {}", event.kind.replace('_', " "), task),
+                (None, Some(m)) => m.clone(),
+                (None, None) => event.kind.replace('_', " "),
+            };
+            p.report(
+                Some(format!("{done}/{total} · {what}")),
+                (total > 0).then(|| (done * 100 / total) as u32),
+            );
+        }
+        self.emit(Event::PlaybookProgress(Box::new(PlaybookProgressParams {
+            run: info,
+            event,
+        })));
+    }
+
+    async fn finish(&self, run: &Run, end: (RunStatus, String)) {
+        let (status, reason) = end;
+        {
+            let mut r = run.record.lock().unwrap();
+            r.info.status = status;
+            r.info.reason = Some(reason.clone());
+            r.info.current.clear();
+        }
+        let kind = match status {
+            RunStatus::Halted => "halted",
+            RunStatus::Stopped => "stopped",
+            RunStatus::Failed => "error",
+            _ => "complete",
+        };
+        self.emit_run(run, kind, |e| e.message = Some(reason.clone()))
+            .await;
+        if kind != "complete" {
+            self.emit_run(run, "complete", |e| {
+                e.message = Some(format!("{}: {reason}", status.as_str()));
+            })
+            .await;
+        }
+        if let Some(p) = run.progress.lock().unwrap().take() {
+            p.end(Some(format!("{}: {reason}", status.as_str())));
+        }
+    }
+
+    /// Reads the run's documents (their working files) as they are now.
+    fn read_docs(&self, run: &Run) -> Result<Vec<Doc>, String> {
+        let files: Vec<(PathBuf, String)> = run
+            .record
+            .lock()
+            .unwrap()
+            .info
+            .documents
+            .iter()
+            .map(|d| (d.working.clone(), d.display.clone()))
+            .collect();
+        files
+            .into_iter()
+            .map(|(file, display)| {
+                let bytes = std::fs::read(&file).map_err(|e| {
+                    format!(
+                        "{} cannot be read any more ({e}): the run stops; restore it and `maestro playbook resume`",
+                        file.display()
+                    )
+                })?;
+                Ok(Doc {
+                    path: display,
+                    book: maestro_playbook::parse(&bytes),
+                })
+            })
+            .collect()
+    }
+
+    fn limits(record: &RunRecord) -> Limits {
+        Limits {
+            stall_turns: record.params.stall_turns.unwrap_or(3).max(1),
+            looped: record.params.looped,
+            max_loops: record.params.max_loops,
+        }
+    }
+
+    /// Counts of each document, as read.
+    fn count(&self, run: &Run, docs: &[Doc]) {
+        let mut r = run.record.lock().unwrap();
+        for (d, doc) in r.info.documents.iter_mut().zip(docs) {
+            d.tasks = doc.book.tasks.len();
+            d.done = doc.book.tasks.iter().filter(|t| t.done).count();
+        }
+    }
+
+    /// Waits while paused; `Some(end)` when the run is to stop.
+    async fn control(&self, run: &Run) -> Option<(RunStatus, String)> {
+        loop {
+            let notified = run.poke.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let wanted = run.record.lock().unwrap().wanted;
+            match wanted {
+                Wanted::Run => return None,
+                Wanted::Stop => return Some((RunStatus::Stopped, "stopped by request".into())),
+                Wanted::Pause => {
+                    let changed = {
+                        let mut r = run.record.lock().unwrap();
+                        let changed = r.info.status != RunStatus::Paused;
+                        r.info.status = RunStatus::Paused;
+                        changed
+                    };
+                    if changed {
+                        self.emit_run(run, "paused", |e| {
+                            e.message = Some("paused: `maestro playbook resume` goes on".into());
+                        })
+                        .await;
+                    }
+                    notified.await;
+                }
+            }
+        }
+    }
+
+    /// The sequential run: one turn at a time, in the checkout.
+    async fn drive(&self, run: &Run) -> (RunStatus, String) {
+        // A turn the daemon lost: the file says whether it finished.
+        let lost: Vec<InFlight> = std::mem::take(&mut run.record.lock().unwrap().in_flight);
+        if let Some(f) = lost.into_iter().next() {
+            match self.read_docs(run) {
+                Ok(docs) => {
+                    let book = &docs[f.key.doc].book;
+                    if f.key.find(book).is_some_and(|t| t.done) {
+                        self.count(run, &docs);
+                        run.record.lock().unwrap().info.tasks_done += 1;
+                        let path = docs[f.key.doc].path.clone();
+                        self.emit_run(run, "task_complete", |e| {
+                            e.document = Some(path);
+                            e.line = Some(f.line);
+                            e.task = Some(f.key.text.clone());
+                            e.agent = Some(f.agent.clone());
+                            e.duration_secs = Some(unix_now() - f.started_at);
+                            e.message =
+                                Some("ticked before the daemon stopped; not run again".into());
+                        })
+                        .await;
+                    }
+                }
+                Err(e) => return (RunStatus::Failed, e),
+            }
+        }
+        loop {
+            if let Some(end) = self.control(run).await {
+                return end;
+            }
+            {
+                let mut r = run.record.lock().unwrap();
+                if r.info.status != RunStatus::Running {
+                    r.info.status = RunStatus::Running;
+                }
+            }
+            let docs = match self.read_docs(run) {
+                Ok(d) => d,
+                Err(e) => return (RunStatus::Failed, e),
+            };
+            self.count(run, &docs);
+            let (state, order, limits, only, done_any) = {
+                let r = run.record.lock().unwrap();
+                (
+                    r.state.plan(),
+                    r.order.clone(),
+                    Self::limits(&r),
+                    r.params.only.is_some(),
+                    r.info.turns > 0,
+                )
+            };
+            if only && done_any {
+                return (RunStatus::Finished, "the task's turn is over".into());
+            }
+            match plan::next(&docs, &order, &state, limits) {
+                Next::Turn { doc, task } => {
+                    if let Some(end) = self.turn(run, &docs, doc, &task).await {
+                        return end;
+                    }
+                }
+                Next::Review { doc, task } => self.wait_at_gate(run, &docs[doc], doc, &task).await,
+                Next::Skip { doc, reason } => self.skip(run, doc, &docs[doc].path, reason).await,
+                Next::LoopAgain => {
+                    let resets = run.record.lock().unwrap().reset.clone();
+                    let finished_loop = state.loop_number.max(1);
+                    self.emit_run(run, "loop_complete", |e| {
+                        e.loop_number = Some(finished_loop);
+                    })
+                    .await;
+                    if !resets.iter().any(|r| *r) {
+                        return (
+                            RunStatus::Finished,
+                            format!(
+                                "every document is complete after loop {finished_loop}; none resets, so there is nothing left to loop over"
+                            ),
+                        );
+                    }
+                    let next = finished_loop + 1;
+                    let (root, documents) = {
+                        let r = run.record.lock().unwrap();
+                        (r.info.workspace_root.clone(), r.info.documents.clone())
+                    };
+                    for (i, d) in documents.iter().enumerate() {
+                        if resets[i] {
+                            match copy_for_loop(&root, &d.path, &run.id, next) {
+                                Ok(working) => {
+                                    run.record.lock().unwrap().info.documents[i].working = working
+                                }
+                                Err(e) => return (RunStatus::Failed, e),
+                            }
+                        }
+                    }
+                    let mut r = run.record.lock().unwrap();
+                    r.state.loop_number = next;
+                    r.info.loop_number = next;
+                    r.state.approved.clear();
+                    r.state.stalls.clear();
+                    r.started_docs.clear();
+                }
+                Next::Finished { complete, skipped } => {
+                    if state.loop_number.max(1) > 1 || limits.looped {
+                        let n = state.loop_number.max(1);
+                        self.emit_run(run, "loop_complete", |e| e.loop_number = Some(n))
+                            .await;
+                    }
+                    let done = run.record.lock().unwrap().info.tasks_done;
+                    return (
+                        RunStatus::Finished,
+                        format!(
+                            "{done} tasks done; {complete} documents complete, {skipped} skipped"
+                        ),
+                    );
+                }
+                Next::Halted(why) => return (RunStatus::Halted, why),
+            }
+        }
+    }
+
+    /// Waits at a review gate until a person approves it (or pauses or stops the run); the
+    /// first time, tells `review_wait`.
+    async fn wait_at_gate(&self, run: &Run, d: &Doc, doc: usize, task: &Task) {
+        let notified = run.poke.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let key = TaskKey::of(doc, &d.book, task);
+        let first = {
+            let mut r = run.record.lock().unwrap();
+            let first = r.gate.as_ref() != Some(&key);
+            r.gate = Some(key);
+            r.info.status = RunStatus::Review;
+            first
+        };
+        if first {
+            let (path, id) = (d.path.clone(), run.id.clone());
+            self.emit_run(run, "review_wait", |e| {
+                e.document = Some(path);
+                e.line = Some(task.line);
+                e.task = Some(task.text.clone());
+                e.message = Some(format!(
+                    "waiting for a person: `maestro playbook approve {id}`"
+                ));
+            })
+            .await;
+        }
+        let still = {
+            let r = run.record.lock().unwrap();
+            r.gate.is_some() && r.wanted == Wanted::Run
+        };
+        if still {
+            notified.await;
+        }
+    }
+
+    /// Gives up on a document, with the reason.
+    async fn skip(&self, run: &Run, doc: usize, path: &str, reason: String) {
+        {
+            let mut r = run.record.lock().unwrap();
+            r.state.skipped.insert(path.to_owned(), reason.clone());
+            r.info.documents[doc].skipped = Some(reason.clone());
+        }
+        let path = path.to_owned();
+        self.emit_run(run, "document_skipped", |e| {
+            e.document = Some(path);
+            e.message = Some(reason);
+        })
+        .await;
+    }
+
+    /// Tells `document_start` for a document the first time this loop works on it.
+    async fn document_start(&self, run: &Run, doc: usize, path: &str) {
+        let first = {
+            let mut r = run.record.lock().unwrap();
+            let first = !r.started_docs.contains(&doc);
+            if first {
+                r.started_docs.push(doc);
+            }
+            first
+        };
+        if first {
+            let path = path.to_owned();
+            self.emit_run(run, "document_start", |e| e.document = Some(path))
+                .await;
+        }
+    }
+
+    /// Makes sure the picked agent exists (spawning the run's own) and gives it a fresh session.
+    async fn ready_agent(
+        &self,
+        run: &Run,
+        pick: &Pick,
+        settings: &AgentSettings,
+        isolation: Isolation,
+    ) -> Result<(), String> {
+        let agents = self.agents();
+        if agents.get(&run.ws.id, &pick.name).is_err() {
+            let spawn = AgentSpawnParams {
+                name: pick.name.clone(),
+                agent: pick.cli.clone(),
+                path: run.ws.root.clone(),
+                prompt: None,
+                base: None,
+                isolation: Some(isolation),
+                mode: AgentMode::Headless,
+                persona: None,
+                model: None,
+                silence_timeout_secs: None,
+                turn_timeout_secs: None,
+            };
+            agents
+                .spawn(&run.ws, &spawn, settings.clone())
+                .await
+                .map_err(|e| format!("the run could not start agent `{}`: {e}", pick.name))?;
+        }
+        // A person's agent may be mid-turn: wait for it rather than fail the run.
+        agents
+            .wait_turn(&run.ws.id, &pick.name)
+            .await
+            .map_err(|e| e.to_string())?;
+        agents
+            .forget_session(&run.ws.id, &pick.name)
+            .map_err(|e| e.to_string())
+    }
+
+    /// One sequential turn on `task`; `Some(end)` when the run is to end.
+    async fn turn(
+        &self,
+        run: &Run,
+        docs: &[Doc],
+        doc: usize,
+        task: &Task,
+    ) -> Option<(RunStatus, String)> {
+        let config = match self.workspace_config(&run.ws) {
+            Ok(c) => c,
+            Err(e) => return Some((RunStatus::Failed, e)),
+        };
+        let params = run.record.lock().unwrap().params.clone();
+        let book = &docs[doc].book;
+        let pick = match self.pick(&run.ws, &config, &params, book, task, &run.id) {
+            Ok(p) => p,
+            Err(e) => {
+                return Some((
+                    RunStatus::Failed,
+                    format!("{} line {}: {e}", docs[doc].path, task.line),
+                ));
+            }
+        };
+        let settings = match settings(&config, &pick.cli) {
+            Ok(s) => s,
+            Err(e) => return Some((RunStatus::Failed, e.message)),
+        };
+        self.document_start(run, doc, &docs[doc].path).await;
+        if let Err(e) = self
+            .ready_agent(run, &pick, &settings, Isolation::None)
+            .await
+        {
+            return Some((RunStatus::Failed, e));
+        }
+        let (working, loop_number) = {
+            let r = run.record.lock().unwrap();
+            (r.info.documents[doc].working.clone(), r.info.loop_number)
+        };
+        let relative = working.strip_prefix(&run.ws.root).map_or_else(
+            |_| working.display().to_string(),
+            |p| p.display().to_string(),
+        );
+        let prompt = match render(
+            template_of(book),
+            &vars(
+                &relative,
+                task,
+                loop_number,
+                &branch_of(&run.ws.root),
+                &pick.name,
+            ),
+        ) {
+            Ok(p) => p,
+            Err(e) => return Some((RunStatus::Failed, format!("{}: {e}", docs[doc].path))),
+        };
+        let outcome = self
+            .run_turn(
+                run,
+                doc,
+                book,
+                task,
+                &pick,
+                &prompt,
+                settings,
+                &working,
+                &docs[doc].path,
+            )
+            .await;
+        match outcome {
+            TurnEnd::Judged(verdict, info) => {
+                self.apply(run, doc, &docs[doc], task, &verdict, &info)
+                    .await
+            }
+            TurnEnd::Failed(e) => Some((RunStatus::Failed, e)),
+        }
+    }
+
+    /// Sends the turn, waits for its end, judges the file. Shared by both drivers.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_turn(
+        &self,
+        run: &Run,
+        doc: usize,
+        book: &Playbook,
+        task: &Task,
+        pick: &Pick,
+        prompt: &str,
+        settings: AgentSettings,
+        working: &Path,
+        display: &str,
+    ) -> TurnEnd {
+        let agents = self.agents();
+        let before = match agents.get(&run.ws.id, &pick.name) {
+            Ok(i) => i,
+            Err(e) => return TurnEnd::Failed(e.to_string()),
+        };
+        let output_from = before.output_bytes;
+        let started = unix_now();
+        {
+            let mut r = run.record.lock().unwrap();
+            r.in_flight.push(InFlight {
+                key: TaskKey::of(doc, book, task),
+                line: task.line,
+                agent: pick.name.clone(),
+                started_at: started,
+            });
+            r.info.current.push(RunTask {
+                document: display.to_owned(),
+                line: task.line,
+                task: task.text.clone(),
+                agent: pick.name.clone(),
+                started_at: started,
+            });
+            r.info.turns += 1;
+        }
+        let (path, text, agent) = (display.to_owned(), task.text.clone(), pick.name.clone());
+        self.emit_run(run, "task_start", |e| {
+            e.document = Some(path);
+            e.line = Some(task.line);
+            e.task = Some(text);
+            e.agent = Some(agent);
+        })
+        .await;
+        if let Err(e) = agents.send(&run.ws.id, &pick.name, prompt, settings) {
+            return TurnEnd::Failed(format!(
+                "agent `{}` could not take the task: {e}",
+                pick.name
+            ));
+        }
+        let info = match agents.wait_turn(&run.ws.id, &pick.name).await {
+            Ok(i) => i,
+            Err(e) => return TurnEnd::Failed(e.to_string()),
+        };
+        let after = match std::fs::read(working) {
+            Ok(b) => maestro_playbook::parse(&b),
+            Err(e) => {
+                return TurnEnd::Judged(
+                    Verdict::Tampered(format!("the document cannot be read after the turn ({e})")),
+                    Box::new(TurnInfo::new(
+                        info,
+                        started,
+                        String::new(),
+                        before.usage.cost_usd,
+                    )),
+                );
+            }
+        };
+        let last = agents
+            .output(&run.ws.id, &pick.name, output_from, None)
+            .map(|o| last_words(&o.data))
+            .unwrap_or_default();
+        {
+            let mut r = run.record.lock().unwrap();
+            r.in_flight.retain(|f| f.agent != pick.name);
+            r.info.current.retain(|c| c.agent != pick.name);
+        }
+        TurnEnd::Judged(
+            judge(book, task, &after),
+            Box::new(TurnInfo::new(info, started, last, before.usage.cost_usd)),
+        )
+    }
+
+    /// A verdict applied to the run; `Some(end)` when the run is to end.
+    async fn apply(
+        &self,
+        run: &Run,
+        doc: usize,
+        d: &Doc,
+        task: &Task,
+        verdict: &Verdict,
+        turn: &TurnInfo,
+    ) -> Option<(RunStatus, String)> {
+        let why = {
+            let mut r = run.record.lock().unwrap();
+            let limits = Self::limits(&r);
+            let mut state = r.state.plan();
+            let why = plan::record(&mut state, d, task, verdict, limits);
+            r.state.take(state);
+            r.info.cost_usd += turn.cost;
+            if let Some(why) = &why
+                && matches!(verdict, Verdict::NotDone)
+            {
+                r.info.documents[doc].skipped = Some(why.clone());
+            }
+            why
+        };
+        let fill = |e: &mut PlaybookEvent| {
+            e.document = Some(d.path.clone());
+            e.line = Some(task.line);
+            e.task = Some(task.text.clone());
+            e.agent = Some(turn.agent.name.clone());
+            e.duration_secs = Some(turn.duration);
+            e.cost_usd = Some(turn.cost);
+        };
+        match verdict {
+            Verdict::Done { unticked } => {
+                run.record.lock().unwrap().info.tasks_done += 1;
+                let mut message = turn.last.clone();
+                if !unticked.is_empty() {
+                    message.push_str(&format!(
+                        " (note: the turn also unticked {})",
+                        unticked.join(", ")
+                    ));
+                }
+                self.emit_run(run, "task_complete", |e| {
+                    fill(e);
+                    e.message = Some(message);
+                })
+                .await;
+                let after = self.read_docs(run).ok();
+                if let Some(docs) = after {
+                    self.count(run, &docs);
+                    if docs[doc].book.next_open().is_none() {
+                        let path = d.path.clone();
+                        self.emit_run(run, "document_complete", |e| e.document = Some(path))
+                            .await;
+                    }
+                }
+                None
+            }
+            Verdict::NotDone => {
+                let failed = turn.agent.state == AgentState::Failed;
+                let mut message = if failed {
+                    format!(
+                        "the agent's turn failed: {}",
+                        turn.agent.reason.clone().unwrap_or_default()
+                    )
+                } else {
+                    format!("the task is still open after the turn. {}", turn.last)
+                };
+                if let Some(why) = &why {
+                    message.push_str(&format!(" — {why}"));
+                }
+                self.emit_run(run, "task_stalled", |e| {
+                    fill(e);
+                    e.message = Some(message.trim().to_owned());
+                })
+                .await;
+                if failed
+                    && matches!(
+                        turn.agent.error_class,
+                        Some(ErrorClass::NotFound | ErrorClass::Auth)
+                    )
+                {
+                    return Some((
+                        RunStatus::Failed,
+                        format!(
+                            "agent `{}` cannot work: {}",
+                            turn.agent.name,
+                            turn.agent.reason.clone().unwrap_or_default()
+                        ),
+                    ));
+                }
+                if let Some(why) = why {
+                    let path = d.path.clone();
+                    self.emit_run(run, "document_skipped", |e| {
+                        e.document = Some(path);
+                        e.message = Some(why);
+                    })
+                    .await;
+                }
+                if run.record.lock().unwrap().wanted == Wanted::Stop {
+                    return Some((RunStatus::Stopped, "stopped by request".into()));
+                }
+                None
+            }
+            Verdict::Halted { .. } | Verdict::Tampered(_) => {
+                let why = why.unwrap_or_default();
+                Some((RunStatus::Halted, why))
+            }
+        }
+    }
+
+    /// The parallel run: K agents in worktrees, each taking the next open task nobody holds;
+    /// the branches merged at the end.
+    async fn drive_parallel(&self, run: &Arc<Run>) -> (RunStatus, String) {
+        let (workers, params) = {
+            let mut r = run.record.lock().unwrap();
+            // Turns lost with the daemon are simply run again (their worktree copy says if
+            // they finished: the worker's own tick is judged with the rest below).
+            r.in_flight.clear();
+            r.info.current.clear();
+            (r.workers.clone(), r.params.clone())
+        };
+        let config = match self.workspace_config(&run.ws) {
+            Ok(c) => c,
+            Err(e) => return (RunStatus::Failed, e),
+        };
+        let cli = params
+            .agent
+            .clone()
+            .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
+        let settings = match settings(&config, &cli) {
+            Ok(s) => s,
+            Err(e) => return (RunStatus::Failed, e.message),
+        };
+        for w in &workers {
+            let pick = Pick {
+                name: w.clone(),
+                cli: cli.clone(),
+            };
+            if let Err(e) = self
+                .ready_agent(run, &pick, &settings, Isolation::Worktree)
+                .await
+            {
+                return (RunStatus::Failed, e);
+            }
+        }
+        // Tasks a worker ticked on its branch before a restart but that were never recorded.
+        for w in &workers {
+            if let Ok(docs) = self.worker_docs(run, w) {
+                let recorded: Vec<TaskKey> = run
+                    .record
+                    .lock()
+                    .unwrap()
+                    .on_branch
+                    .iter()
+                    .filter(|(who, _)| who == w)
+                    .map(|(_, k)| k.clone())
+                    .collect();
+                let main = match self.read_docs(run) {
+                    Ok(d) => d,
+                    Err(e) => return (RunStatus::Failed, e),
+                };
+                for (i, d) in docs.iter().enumerate() {
+                    for t in d.book.tasks.iter().filter(|t| t.done) {
+                        let key = TaskKey::of(i, &d.book, t);
+                        let was_open = key.find(&main[i].book).is_some_and(|m| !m.done);
+                        if was_open && !recorded.contains(&key) {
+                            let mut r = run.record.lock().unwrap();
+                            r.on_branch.push((w.clone(), key));
+                            r.info.tasks_done += 1;
+                        }
+                    }
+                }
+            }
+        }
+        let (tx, mut rx) =
+            tokio::sync::mpsc::unbounded_channel::<(String, Option<(RunStatus, String)>)>();
+        let mut busy: BTreeMap<String, TaskKey> = BTreeMap::new();
+        let mut ending: Option<(RunStatus, String)> = None;
+        loop {
+            if ending.is_none()
+                && let Some(end) = self.parallel_control(run, &busy).await
+            {
+                ending = Some(end);
+            }
+            if ending.is_none() {
+                let main = match self.read_docs(run) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        ending = Some((RunStatus::Failed, e));
+                        continue;
+                    }
+                };
+                // The run's view: the person's documents with the tasks done on branches and
+                // the tasks being worked on marked done, so the plan hands out the next one.
+                let mut view = main.clone();
+                let (done_keys, state, order, limits) = {
+                    let r = run.record.lock().unwrap();
+                    (
+                        r.on_branch
+                            .iter()
+                            .map(|(_, k)| k.clone())
+                            .collect::<Vec<_>>(),
+                        r.state.plan(),
+                        r.order.clone(),
+                        Self::limits(&r),
+                    )
+                };
+                for key in done_keys.iter().chain(busy.values()) {
+                    if let Some(t) = key.find(&view[key.doc].book).map(|t| t.checkbox) {
+                        for task in view[key.doc].book.tasks.iter_mut() {
+                            if task.checkbox == t {
+                                task.done = true;
+                            }
+                        }
+                    }
+                }
+                {
+                    let mut r = run.record.lock().unwrap();
+                    for (d, doc) in r.info.documents.iter_mut().zip(&view) {
+                        d.tasks = doc.book.tasks.len();
+                        d.done = doc.book.tasks.iter().filter(|t| t.done).count();
+                    }
+                }
+                let idle = workers.iter().find(|w| !busy.contains_key(*w)).cloned();
+                match plan::next(&view, &order, &state, limits) {
+                    Next::Turn { doc, task } if idle.is_some() => {
+                        let worker = idle.expect("checked");
+                        let key = TaskKey::of(doc, &view[doc].book, &task);
+                        busy.insert(worker.clone(), key);
+                        self.document_start(run, doc, &view[doc].path).await;
+                        let (engine, run2, tx, settings, cli) = (
+                            self.clone(),
+                            run.clone(),
+                            tx.clone(),
+                            settings.clone(),
+                            cli.clone(),
+                        );
+                        let doc_view = view[doc].clone();
+                        tokio::spawn(async move {
+                            let end = engine
+                                .worker_turn(&run2, &worker, &cli, doc, &doc_view, &task, settings)
+                                .await;
+                            let _ = tx.send((worker, end));
+                        });
+                        continue;
+                    }
+                    Next::Turn { .. } => {}
+                    Next::Review { doc, task } if busy.is_empty() => {
+                        self.wait_at_gate(run, &view[doc], doc, &task).await;
+                        continue;
+                    }
+                    Next::Review { .. } => {}
+                    Next::Skip { doc, reason } => {
+                        self.skip(run, doc, &view[doc].path, reason).await;
+                        continue;
+                    }
+                    Next::Halted(why) => ending = Some((RunStatus::Halted, why)),
+                    Next::LoopAgain | Next::Finished { .. } if busy.is_empty() => break,
+                    Next::LoopAgain | Next::Finished { .. } => {}
+                }
+            }
+            if busy.is_empty() {
+                break;
+            }
+            if ending.is_some() {
+                for w in busy.keys() {
+                    let _ = self.agents().stop(&run.ws.id, w).await;
+                }
+            }
+            // Wait for a worker (or a person: pause, stop, approve).
+            let notified = run.poke.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            tokio::select! {
+                Some((worker, end)) = rx.recv() => {
+                    busy.remove(&worker);
+                    if ending.is_none() {
+                        ending = end;
+                    }
+                }
+                _ = &mut notified => {}
+            }
+        }
+        let merged = self.merge_workers(run, &workers).await;
+        match (ending, merged) {
+            (Some(end), Ok(_)) => end,
+            (Some((status, why)), Err(e)) => (status, format!("{why}; {e}")),
+            (None, Ok(summary)) => (RunStatus::Finished, summary),
+            (None, Err(e)) => (RunStatus::Failed, e),
+        }
+    }
+
+    /// Pause and stop for a parallel run: a pause lets running turns end and starts none.
+    async fn parallel_control(
+        &self,
+        run: &Run,
+        busy: &BTreeMap<String, TaskKey>,
+    ) -> Option<(RunStatus, String)> {
+        let wanted = run.record.lock().unwrap().wanted;
+        match wanted {
+            Wanted::Run => {
+                let mut r = run.record.lock().unwrap();
+                if r.info.status == RunStatus::Paused {
+                    r.info.status = RunStatus::Running;
+                }
+                None
+            }
+            Wanted::Stop => Some((RunStatus::Stopped, "stopped by request".into())),
+            Wanted::Pause if busy.is_empty() => self.control(run).await,
+            Wanted::Pause => None,
+        }
+    }
+
+    /// The run's documents as a worker's worktree has them.
+    fn worker_docs(&self, run: &Run, worker: &str) -> Result<Vec<Doc>, String> {
+        let info = self
+            .agents()
+            .get(&run.ws.id, worker)
+            .map_err(|e| e.to_string())?;
+        let displays: Vec<String> = run
+            .record
+            .lock()
+            .unwrap()
+            .info
+            .documents
+            .iter()
+            .map(|d| d.display.clone())
+            .collect();
+        displays
+            .into_iter()
+            .map(|display| {
+                let file = info.worktree.join(&display);
+                let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+                Ok(Doc {
+                    path: display,
+                    book: maestro_playbook::parse(&bytes),
+                })
+            })
+            .collect()
+    }
+
+    /// One task on a worker's branch, judged on the worker's copy of the document.
+    #[allow(clippy::too_many_arguments)]
+    async fn worker_turn(
+        &self,
+        run: &Run,
+        worker: &str,
+        cli: &str,
+        doc: usize,
+        view: &Doc,
+        task: &Task,
+        settings: AgentSettings,
+    ) -> Option<(RunStatus, String)> {
+        let pick = Pick {
+            name: worker.to_owned(),
+            cli: cli.to_owned(),
+        };
+        if let Err(e) = self
+            .ready_agent(run, &pick, &settings, Isolation::Worktree)
+            .await
+        {
+            return Some((RunStatus::Failed, e));
+        }
+        let mine = match self.worker_docs(run, worker) {
+            Ok(d) => d,
+            Err(e) => return Some((RunStatus::Failed, e)),
+        };
+        let key = TaskKey::of(doc, &view.book, task);
+        let Some(own) = key.find(&mine[doc].book).cloned() else {
+            return Some((
+                RunStatus::Halted,
+                format!(
+                    "{}: `{}` is not in {}'s copy of the document",
+                    view.path, task.text, worker
+                ),
+            ));
+        };
+        let info = self.agents().get(&run.ws.id, worker).ok()?;
+        let working = info.worktree.join(&view.path);
+        let loop_number = run.record.lock().unwrap().info.loop_number;
+        let prompt = match render(
+            template_of(&mine[doc].book),
+            &vars(
+                &view.path,
+                &own,
+                loop_number,
+                info.branch.as_deref().unwrap_or(""),
+                worker,
+            ),
+        ) {
+            Ok(p) => p,
+            Err(e) => return Some((RunStatus::Failed, format!("{}: {e}", view.path))),
+        };
+        let outcome = self
+            .run_turn(
+                run,
+                doc,
+                &mine[doc].book,
+                &own,
+                &pick,
+                &prompt,
+                settings,
+                &working,
+                &view.path,
+            )
+            .await;
+        match outcome {
+            TurnEnd::Judged(verdict, turn) => {
+                if matches!(verdict, Verdict::Done { .. }) {
+                    run.record
+                        .lock()
+                        .unwrap()
+                        .on_branch
+                        .push((worker.to_owned(), key));
+                }
+                let d = Doc {
+                    path: view.path.clone(),
+                    book: mine[doc].book.clone(),
+                };
+                self.apply(run, doc, &d, &own, &verdict, &turn).await
+            }
+            TurnEnd::Failed(e) => Some((RunStatus::Failed, e)),
+        }
+    }
+
+    /// Restores the documents on each worker's branch, merges it, and ticks in the person's
+    /// documents the tasks of each branch that merged.
+    async fn merge_workers(&self, run: &Run, workers: &[String]) -> Result<String, String> {
+        let displays: Vec<String> = run
+            .record
+            .lock()
+            .unwrap()
+            .info
+            .documents
+            .iter()
+            .map(|d| d.display.clone())
+            .collect();
+        let agents = self.agents();
+        let mut merged = 0;
+        let mut problems = Vec::new();
+        for w in workers {
+            if agents.get(&run.ws.id, w).is_err() {
+                continue;
+            }
+            let tasks: Vec<TaskKey> = run
+                .record
+                .lock()
+                .unwrap()
+                .on_branch
+                .iter()
+                .filter(|(who, _)| who == w)
+                .map(|(_, k)| k.clone())
+                .collect();
+            if let Err(e) = agents
+                .restore_files(
+                    &run.ws.id,
+                    w,
+                    displays.clone(),
+                    format!(
+                        "maestro: playbook run {}: documents as on the base (the run ticks them)",
+                        run.id
+                    ),
+                )
+                .await
+            {
+                problems.push(format!("{w}: {e}"));
+                continue;
+            }
+            let result = match agents.merge(&run.ws.id, w).await {
+                Ok(r) => r,
+                Err(e) => {
+                    problems.push(format!("{w}: {e}"));
+                    continue;
+                }
+            };
+            let message = if !result.conflicts.is_empty() {
+                problems.push(format!(
+                    "{w}: its branch conflicts in {} and was not merged; its tasks stay open (`maestro agent diff {w}`)",
+                    result.conflicts.join(", ")
+                ));
+                format!("conflicts in {}", result.conflicts.join(", "))
+            } else {
+                merged += 1;
+                let mut by_doc: BTreeMap<usize, Vec<TaskKey>> = BTreeMap::new();
+                for k in tasks.iter() {
+                    by_doc.entry(k.doc).or_default().push(k.clone());
+                }
+                for (doc, keys) in by_doc {
+                    let path = run.record.lock().unwrap().info.documents[doc]
+                        .working
+                        .clone();
+                    if let Err(e) = tick_all(&path, &keys) {
+                        problems.push(e);
+                    }
+                }
+                format!("merged into {} ({} tasks)", result.into, tasks.len())
+            };
+            let (agent, message) = (w.clone(), message);
+            self.emit_run(run, "merge", |e| {
+                e.agent = Some(agent);
+                e.message = Some(message);
+            })
+            .await;
+        }
+        if let Ok(docs) = self.read_docs(run) {
+            self.count(run, &docs);
+        }
+        if problems.is_empty() {
+            let done = run.record.lock().unwrap().info.tasks_done;
+            Ok(format!(
+                "{done} tasks done on {merged} branches, all merged"
+            ))
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
+    /// `maestro/playbook.stop|pause|resume|approve`.
+    pub(crate) async fn control_run(
+        &self,
+        id: Option<&str>,
+        what: &str,
+    ) -> Result<PlaybookRunInfo, Refusal> {
+        let run = self.find_run(id, what)?;
+        let status = run.record.lock().unwrap().info.status;
+        match what {
+            "stop" => {
+                if status.is_final() {
+                    return Err(format!("run {} is already {}", run.id, status.as_str()));
+                }
+                let agents: Vec<String> = {
+                    let mut r = run.record.lock().unwrap();
+                    r.wanted = Wanted::Stop;
+                    r.in_flight.iter().map(|f| f.agent.clone()).collect()
+                };
+                run.poke.notify_waiters();
+                for a in agents {
+                    let _ = self.agents().stop(&run.ws.id, &a).await;
+                }
+            }
+            "pause" => {
+                if status.is_final() {
+                    return Err(format!(
+                        "run {} is {}: nothing to pause",
+                        run.id,
+                        status.as_str()
+                    ));
+                }
+                run.record.lock().unwrap().wanted = Wanted::Pause;
+                run.poke.notify_waiters();
+                self.save(&run).await;
+            }
+            "resume" => {
+                if status.is_final() {
+                    if status == RunStatus::Finished {
+                        return Err(format!("run {} is finished: start a new run", run.id));
+                    }
+                    // A stopped, halted or failed run goes on from where it is (a halt line
+                    // the person removed no longer halts).
+                    {
+                        let mut r = run.record.lock().unwrap();
+                        r.wanted = Wanted::Run;
+                        r.state.halted = None;
+                        r.info.status = RunStatus::Running;
+                        r.info.reason = None;
+                    }
+                    self.save(&run).await;
+                    self.start_driver(run.clone(), false);
+                } else {
+                    run.record.lock().unwrap().wanted = Wanted::Run;
+                    run.poke.notify_waiters();
+                    self.emit_run(&run, "resumed", |e| {
+                        e.message = Some("resumed by request".into())
+                    })
+                    .await;
+                }
+            }
+            "approve" => {
+                let gate = run.record.lock().unwrap().gate.clone();
+                let Some(gate) = gate.filter(|_| status == RunStatus::Review) else {
+                    return Err(format!(
+                        "run {} is {}, not waiting at a review gate",
+                        run.id,
+                        status.as_str()
+                    ));
+                };
+                let (working, display) = {
+                    let r = run.record.lock().unwrap();
+                    let d = &r.info.documents[gate.doc];
+                    (d.working.clone(), d.display.clone())
+                };
+                tick_all(&working, std::slice::from_ref(&gate))?;
+                {
+                    let mut r = run.record.lock().unwrap();
+                    r.state.approved.push((display.clone(), gate.text.clone()));
+                    r.gate = None;
+                    r.info.status = RunStatus::Running;
+                }
+                self.emit_run(&run, "approved", |e| {
+                    e.document = Some(display);
+                    e.task = Some(gate.text.clone());
+                    e.message = Some("approved by a person".into());
+                })
+                .await;
+                run.poke.notify_waiters();
+            }
+            _ => unreachable!("the methods are fixed"),
+        }
+        Ok(run.record.lock().unwrap().info.clone())
+    }
+
+    fn find_run(&self, id: Option<&str>, what: &str) -> Result<Arc<Run>, Refusal> {
+        let runs = self.runs().runs.lock().unwrap();
+        match id {
+            Some(id) => runs.get(id).cloned().ok_or_else(|| {
+                format!("no playbook run `{id}`: `maestro playbook status` lists the runs")
+            }),
+            None => {
+                let live: Vec<&Arc<Run>> = runs
+                    .values()
+                    .filter(|r| !r.record.lock().unwrap().info.status.is_final())
+                    .collect();
+                match live.as_slice() {
+                    [one] => Ok((*one).clone()),
+                    [] if what == "history" || what == "resume" => runs
+                        .values()
+                        .max_by(|a, b| {
+                            let (a, b) = (a.record.lock().unwrap(), b.record.lock().unwrap());
+                            a.info.started_at.total_cmp(&b.info.started_at)
+                        })
+                        .cloned()
+                        .ok_or_else(|| "there are no playbook runs".to_owned()),
+                    [] => Err("no playbook run is going on".into()),
+                    many => Err(format!(
+                        "{} runs are going on ({}): name one",
+                        many.len(),
+                        many.iter()
+                            .map(|r| r.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Every run, newest first.
+    pub(crate) fn run_list(&self, id: Option<&str>) -> Result<Vec<PlaybookRunInfo>, Refusal> {
+        if let Some(id) = id {
+            return Ok(vec![
+                self.find_run(Some(id), "status")?
+                    .record
+                    .lock()
+                    .unwrap()
+                    .info
+                    .clone(),
+            ]);
+        }
+        let mut all: Vec<PlaybookRunInfo> = self
+            .runs()
+            .runs
+            .lock()
+            .unwrap()
+            .values()
+            .map(|r| r.record.lock().unwrap().info.clone())
+            .collect();
+        all.sort_by(|a, b| b.started_at.total_cmp(&a.started_at));
+        Ok(all)
+    }
+
+    /// A run and its stored events.
+    pub(crate) fn run_history(
+        &self,
+        id: Option<&str>,
+    ) -> Result<(PlaybookRunInfo, Vec<PlaybookEvent>), Refusal> {
+        let run = self.find_run(id, "history")?;
+        let rows = self
+            .store()
+            .read(
+                EVENTS_OF_RUN,
+                params([("run", DataValue::from(run.id.as_str()))]),
+            )
+            .map_err(|e| e.to_string())?;
+        let events = rows
+            .rows
+            .iter()
+            .filter_map(|r| r.get(1).and_then(DataValue::get_str))
+            .filter_map(|j| serde_json::from_str(j).ok())
+            .collect();
+        let info = run.record.lock().unwrap().info.clone();
+        Ok((info, events))
+    }
+}
+
+struct Prepared {
+    record: RunRecord,
+    ws: WorkspaceRef,
+    result: PlaybookRunResult,
+    /// Per document: it is worked on a copy.
+    reset_copies: Vec<bool>,
+}
+
+enum TurnEnd {
+    Judged(Verdict, Box<TurnInfo>),
+    Failed(String),
+}
+
+struct TurnInfo {
+    agent: maestro_protocol::AgentInfo,
+    duration: f64,
+    cost: f64,
+    last: String,
+}
+
+impl TurnInfo {
+    fn new(
+        agent: maestro_protocol::AgentInfo,
+        started: f64,
+        last: String,
+        cost_before: f64,
+    ) -> TurnInfo {
+        let cost = (agent.usage.cost_usd - cost_before).max(0.0);
+        TurnInfo {
+            agent,
+            duration: unix_now() - started,
+            cost,
+            last,
+        }
+    }
+}
+
+fn is_markdown(path: &Path) -> bool {
+    matches!(
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("md" | "markdown")
+    )
+}
+
+fn template_of(book: &Playbook) -> &str {
+    book.options
+        .prompt
+        .as_deref()
+        .unwrap_or(maestro_playbook::DEFAULT_PROMPT)
+}
+
+fn vars(
+    path: &str,
+    task: &Task,
+    loop_number: u32,
+    branch: &str,
+    agent: &str,
+) -> maestro_playbook::PromptVars {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    maestro_playbook::PromptVars {
+        document_path: path.to_owned(),
+        document_name: file.trim_end_matches(".md").to_owned(),
+        task: task.text.clone(),
+        task_line: task.line,
+        loop_number,
+        branch: branch.to_owned(),
+        agent: agent.to_owned(),
+    }
+}
+
+/// The branch checked out at `root` (empty when detached or not a repository).
+fn branch_of(root: &Path) -> String {
+    std::fs::read_to_string(root.join(".git/HEAD"))
+        .ok()
+        .and_then(|h| h.trim().strip_prefix("ref: refs/heads/").map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The last non-empty line an agent printed in a turn, for the history.
+fn last_words(output: &str) -> String {
+    let line = output
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty() && !l.starts_with('›'))
+        .unwrap_or("");
+    maestro_agents::supervisor::one_line(line, 200)
+}
+
+/// A copy of `doc` for loop `n` of run `id`, under [`RUNS_DIR`].
+fn copy_for_loop(root: &Path, doc: &Path, id: &str, n: u32) -> Result<PathBuf, String> {
+    let dir = root.join(RUNS_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let stem = doc
+        .file_stem()
+        .map_or("playbook".into(), |s| s.to_string_lossy());
+    let copy = dir.join(format!("{stem}-{id}-loop{n}.md"));
+    std::fs::copy(doc, &copy).map_err(|e| {
+        format!(
+            "copying {} to {} failed: {e}",
+            doc.display(),
+            copy.display()
+        )
+    })?;
+    Ok(copy)
+}
+
+/// Ticks the tasks `keys` in the file, byte-exact (each box only), written atomically.
+fn tick_all(path: &Path, keys: &[TaskKey]) -> Result<(), String> {
+    let mut bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for key in keys {
+        let book = maestro_playbook::parse(&bytes);
+        let Some(task) = key.find(&book) else {
+            return Err(format!(
+                "{}: `{}` is no longer in the document; not ticked",
+                path.display(),
+                key.text
+            ));
+        };
+        if let Some(next) = maestro_playbook::set_done(&bytes, task, true) {
+            bytes = next;
+        }
+    }
+    let tmp = path.with_extension("md.maestro-tmp");
+    std::fs::write(&tmp, &bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,385 @@
+//! Playbook runs end to end: the real daemon handing tasks of real markdown files to fake agents
+//! (their script is the task's text: `write`, `tick`, `commit`, `halt`, …) in real repositories.
+
+use crate::agents::{agents_env, repo};
+use maestro_tests::{TestEnv, alive, git, kill, text, wait_until};
+use serde_json::Value;
+use std::path::Path;
+use std::time::Duration;
+
+/// The JSON events of a `playbook run --json`.
+fn events(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn kinds(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}
+
+/// The run `id` as `playbook status` shows it.
+fn run_status(env: &TestEnv, dir: &Path, id: &str) -> Value {
+    env.json(dir, &["playbook", "status", id, "--json"])["runs"][0].clone()
+}
+
+fn wait_run(
+    env: &TestEnv,
+    dir: &Path,
+    id: &str,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let mut last = Value::Null;
+    wait_until(what, Duration::from_secs(60), || {
+        last = run_status(env, dir, id);
+        pred(&last)
+    });
+    last
+}
+
+fn start_detached(env: &TestEnv, dir: &Path, args: &[&str]) -> String {
+    let mut all = vec!["playbook", "run"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--detach", "--json"]);
+    let run = env.json(dir, &all);
+    run["id"].as_str().unwrap().to_owned()
+}
+
+/// Commit subjects of `dir`'s HEAD, oldest first.
+fn subjects(dir: &Path) -> Vec<String> {
+    git(dir, &["log", "--reverse", "--format=%s"])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_five_task_document_is_ticked_in_order_with_one_commit_each() {
+    let env = agents_env("");
+    let dir = repo(&env, "five");
+    let original: String = (1..=5)
+        .map(|i| format!("- [ ] write f{i}.txt {i}; tick; commit task {i}\n"))
+        .collect::<String>();
+    let original = format!("# Five\n\nSome prose.\n\n{original}\n```\n- [ ] not a task\n```\n");
+    std::fs::write(dir.join("PLAN.md"), &original).unwrap();
+    let out = env.run_in(
+        &dir,
+        &["playbook", "run", "PLAN.md", "--agent", "claude", "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        env.daemon_logs()
+    );
+    let events = events(&text(&out.stdout));
+    let k = kinds(&events);
+    for want in [
+        "start",
+        "document_start",
+        "task_start",
+        "task_complete",
+        "document_complete",
+        "complete",
+    ] {
+        assert!(k.contains(&want.to_owned()), "no {want} in {k:?}");
+    }
+    let done: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "task_complete")
+        .map(|e| e["task"].as_str().unwrap())
+        .collect();
+    assert_eq!(done.len(), 5, "{k:?}");
+    for (i, task) in done.iter().enumerate() {
+        assert!(
+            task.starts_with(&format!("write f{}.txt", i + 1)),
+            "{done:?}"
+        );
+    }
+    // One commit per task, in order, and each box ticked once: only the checkbox bytes changed.
+    assert_eq!(
+        subjects(&dir)[1..],
+        (1..=5).map(|i| format!("task {i}")).collect::<Vec<_>>()
+    );
+    let after = std::fs::read_to_string(dir.join("PLAN.md")).unwrap();
+    assert_eq!(after, original.replacen("- [ ] write", "- [x] write", 5));
+    assert!(
+        after.contains("- [ ] not a task"),
+        "code blocks are not tasks"
+    );
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+    for i in 1..=5 {
+        assert!(dir.join(format!("f{i}.txt")).exists());
+    }
+    // The history says who did what, how long it took and what it cost.
+    let id = events[0]["run"].as_str().unwrap();
+    let h = env.json(&dir, &["playbook", "history", id, "--json"]);
+    assert_eq!(h["run"]["status"], "finished", "{h}");
+    assert_eq!(h["run"]["tasksDone"], 5);
+    let completed: Vec<&Value> = h["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "task_complete")
+        .collect();
+    assert_eq!(completed.len(), 5);
+    assert_eq!(completed[0]["agent"], format!("claude-{id}"));
+    assert!(completed[0]["durationSecs"].as_f64().unwrap() > 0.0);
+    assert!(completed[0]["costUsd"].is_number());
+    let shown = env.ok(&dir, &["playbook", "history", id]);
+    assert!(shown.contains("✓ PLAN.md:5 write f1.txt 1"), "{shown}");
+    // Every turn was a fresh session: the fake agent never said it resumed one.
+    let logs = env.ok(&dir, &["agent", "logs", &format!("claude-{id}")]);
+    assert!(!logs.contains("resumed session"), "{logs}");
+}
+
+#[test]
+fn a_stalled_document_is_skipped_and_a_halt_stops_the_run() {
+    let env = agents_env("");
+    let dir = repo(&env, "stall");
+    std::fs::write(
+        dir.join("a.md"),
+        "- [ ] say I will not tick this\n- [ ] write never.txt x; tick\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("b.md"),
+        "- [ ] write b1.txt 1; tick; commit b1\n- [ ] halt the schema is wrong\n- [ ] write b3.txt 3; tick\n",
+    )
+    .unwrap();
+    let out = env.run_in(
+        &dir,
+        &[
+            "playbook",
+            "run",
+            "a.md",
+            "b.md",
+            "--stall-turns",
+            "2",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let events = events(&text(&out.stdout));
+    let k = kinds(&events);
+    assert_eq!(
+        k.iter().filter(|k| *k == "task_stalled").count(),
+        2,
+        "{k:?}"
+    );
+    let skipped = events
+        .iter()
+        .find(|e| e["event"] == "document_skipped")
+        .unwrap();
+    assert_eq!(skipped["document"], "a.md");
+    assert!(
+        skipped["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 turns in a row left"),
+        "{skipped}"
+    );
+    let halted = events.iter().find(|e| e["event"] == "halted").unwrap();
+    assert!(
+        halted["message"]
+            .as_str()
+            .unwrap()
+            .contains("the schema is wrong"),
+        "{halted}"
+    );
+    assert_eq!(k.last().unwrap(), "complete");
+    assert!(!dir.join("never.txt").exists());
+    assert!(!dir.join("b3.txt").exists(), "nothing runs after a halt");
+    let b = std::fs::read_to_string(dir.join("b.md")).unwrap();
+    assert!(b.starts_with("- [x] write b1.txt"), "{b}");
+    assert!(b.contains("HALT: the schema is wrong"), "{b}");
+}
+
+#[test]
+fn a_review_gate_waits_for_approve() {
+    let env = agents_env("");
+    let dir = repo(&env, "review");
+    let plan = "- [ ] write a.txt a; tick; commit a\n- [ ] REVIEW: look at a.txt\n- [ ] write b.txt b; tick; commit b\n";
+    std::fs::write(dir.join("plan.md"), plan).unwrap();
+    let id = start_detached(&env, &dir, &["plan.md"]);
+    let waiting = wait_run(&env, &dir, &id, "the run waits at the gate", |r| {
+        r["status"] == "review"
+    });
+    assert_eq!(waiting["tasksDone"], 1, "{waiting}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!dir.join("b.txt").exists(), "nothing passes the gate");
+    let refused = env.run_in(&dir, &["playbook", "approve", "nope"]);
+    assert!(text(&refused.stderr).contains("no playbook run `nope`"));
+    env.ok(&dir, &["playbook", "approve", &id]);
+    let done = wait_run(&env, &dir, &id, "the run finishes", |r| {
+        r["status"] == "finished"
+    });
+    assert_eq!(done["tasksDone"], 2);
+    let after = std::fs::read_to_string(dir.join("plan.md")).unwrap();
+    assert_eq!(after, plan.replace("[ ]", "[x]"));
+    let again = env.run_in(&dir, &["playbook", "approve", &id]);
+    assert!(
+        text(&again.stderr).contains("not waiting at a review gate"),
+        "{}",
+        text(&again.stderr)
+    );
+}
+
+#[test]
+fn a_daemon_killed_mid_run_resumes_and_ticks_each_task_once() {
+    let env = agents_env("");
+    let dir = repo(&env, "durable");
+    let plan: String = (1..=5)
+        .map(|i| format!("- [ ] sleep 400; write d{i}.txt {i}; tick; commit task {i}\n"))
+        .collect();
+    std::fs::write(dir.join("plan.md"), &plan).unwrap();
+    let id = start_detached(&env, &dir, &["plan.md"]);
+    wait_run(&env, &dir, &id, "two tasks done", |r| {
+        r["tasksDone"].as_u64() >= Some(2) && !r["current"].as_array().unwrap().is_empty()
+    });
+    let daemon = env.daemon_pid().unwrap();
+    kill(daemon, rustix::process::Signal::KILL);
+    wait_until("the daemon is gone", Duration::from_secs(10), || {
+        !alive(daemon)
+    });
+    // Any command starts a new daemon, which picks the run up.
+    let done = wait_run(&env, &dir, &id, "the resumed run finishes", |r| {
+        r["status"] == "finished"
+    });
+    assert_eq!(done["tasksDone"], 5, "{done}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("plan.md")).unwrap(),
+        plan.replace("[ ]", "[x]")
+    );
+    assert_eq!(
+        subjects(&dir)[1..],
+        (1..=5).map(|i| format!("task {i}")).collect::<Vec<_>>(),
+        "one commit per task, none twice"
+    );
+    let h = env.json(&dir, &["playbook", "history", &id, "--json"]);
+    let k: Vec<&str> = h["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(k.contains(&"resumed"), "{k:?}");
+    assert_eq!(
+        k.iter().filter(|k| **k == "task_complete").count(),
+        5,
+        "{k:?}"
+    );
+}
+
+#[test]
+fn parallel_mode_spreads_tasks_over_two_agents_and_merges_them() {
+    let env = agents_env("");
+    let dir = repo(&env, "parallel");
+    let plan: String = (1..=4)
+        .map(|i| format!("- [ ] sleep 200; write p{i}.txt {i}; tick; commit task {i}\n"))
+        .collect();
+    std::fs::write(dir.join("plan.md"), &plan).unwrap();
+    let uncommitted = env.run_in(&dir, &["playbook", "run", "plan.md", "--parallel", "2"]);
+    assert!(
+        text(&uncommitted.stderr).contains("commit the document first"),
+        "{}",
+        text(&uncommitted.stderr)
+    );
+    git(&dir, &["add", "plan.md"]);
+    git(&dir, &["commit", "-qm", "the plan"]);
+    let out = env.run_in(
+        &dir,
+        &["playbook", "run", "plan.md", "--parallel", "2", "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        env.daemon_logs()
+    );
+    let events = events(&text(&out.stdout));
+    let workers: std::collections::BTreeSet<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "task_complete")
+        .map(|e| e["agent"].as_str().unwrap())
+        .collect();
+    assert_eq!(workers.len(), 2, "both agents worked: {workers:?}");
+    assert_eq!(
+        events.iter().filter(|e| e["event"] == "merge").count(),
+        2,
+        "{:?}",
+        kinds(&events)
+    );
+    for i in 1..=4 {
+        assert_eq!(
+            std::fs::read_to_string(dir.join(format!("p{i}.txt"))).unwrap(),
+            format!("{i}\n")
+        );
+    }
+    // The run ticked the person's document itself once the branches merged.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("plan.md")).unwrap(),
+        plan.replace("[ ]", "[x]")
+    );
+}
+
+#[test]
+fn bad_playbooks_and_agents_get_clear_messages_and_files_stay_whole() {
+    let env = agents_env("");
+    let dir = repo(&env, "bad");
+    let err = |args: &[&str]| {
+        let out = env.run_in(&dir, args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        text(&out.stderr)
+    };
+    assert!(err(&["playbook", "run", "missing.md"]).contains("missing.md: cannot read it"));
+    std::fs::write(dir.join("notes.txt"), "- [ ] a\n").unwrap();
+    assert!(err(&["playbook", "run", "notes.txt"]).contains("is not a markdown file"));
+    std::fs::write(dir.join("empty.md"), "# Nothing\n\nJust prose.\n").unwrap();
+    assert!(err(&["playbook", "run", "empty.md"]).contains("empty.md has no tasks"));
+    std::fs::write(dir.join("who.md"), "- [ ] one @nobody\n").unwrap();
+    let e = err(&["playbook", "run", "who.md"]);
+    assert!(e.contains("who.md line 1: unknown agent `nobody`"), "{e}");
+    std::fs::write(
+        dir.join("tmpl.md"),
+        "---\nprompt: do {{TSK}}\n---\n- [ ] one\n",
+    )
+    .unwrap();
+    assert!(err(&["playbook", "run", "tmpl.md"]).contains("{{TSK}}"));
+    std::fs::write(dir.join("ok.md"), "- [ ] one\n- [x] two\n- [] three\n").unwrap();
+    let plan = env.ok(&dir, &["playbook", "run", "ok.md", "--dry-run"]);
+    assert!(plan.contains("warning: ok.md line 3"), "{plan}");
+    assert!(
+        plan.contains("ok.md:1  one  (a new claude agent)"),
+        "{plan}"
+    );
+    // An agent that rewrites a task stops the run; the file keeps what the agent wrote, and
+    // maestro writes nothing to it.
+    let tampered = "- [ ] rewrite\n- [ ] write t.txt; tick\n";
+    std::fs::write(dir.join("t.md"), tampered).unwrap();
+    let out = env.run_in(&dir, &["playbook", "run", "t.md", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let halted = events(&text(&out.stdout))
+        .into_iter()
+        .find(|e| e["event"] == "halted")
+        .unwrap();
+    assert!(
+        halted["message"]
+            .as_str()
+            .unwrap()
+            .contains("deleted, rewritten or moved"),
+        "{halted}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("t.md")).unwrap(),
+        "- [ ] rewritten: rewrite\n- [ ] write t.txt; tick\n"
+    );
+    assert!(!dir.join("t.txt").exists());
+}
