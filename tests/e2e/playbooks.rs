@@ -383,3 +383,189 @@ fn bad_playbooks_and_agents_get_clear_messages_and_files_stay_whole() {
     );
     assert!(!dir.join("t.txt").exists());
 }
+
+#[test]
+fn loops_work_on_fresh_copies_and_runs_pause_resume_and_stop() {
+    let env = agents_env("");
+    let dir = repo(&env, "loops");
+    let plan =
+        "- [ ] write l1.txt one; tick; commit one\n- [ ] write l2.txt two; tick; commit two\n";
+    std::fs::write(dir.join("plan.md"), plan).unwrap();
+    let out = env.run_in(
+        &dir,
+        &[
+            "playbook",
+            "run",
+            "plan.md",
+            "--loop",
+            "--max-loops",
+            "2",
+            "--reset-on-completion",
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        env.daemon_logs()
+    );
+    let events = events(&text(&out.stdout));
+    let id = events[0]["run"].as_str().unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "loop_complete")
+            .count(),
+        2,
+        "{:?}",
+        kinds(&events)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("plan.md")).unwrap(),
+        plan,
+        "the original is never written"
+    );
+    for n in 1..=2 {
+        let copy = dir.join(format!(".maestro/playbooks/Runs/plan-{id}-loop{n}.md"));
+        assert_eq!(
+            std::fs::read_to_string(&copy).unwrap(),
+            plan.replace("[ ]", "[x]"),
+            "loop {n}"
+        );
+    }
+
+    // Pause lets the running turn finish and starts no other; resume goes on; stop kills.
+    let slow: String = (1..=4)
+        .map(|i| format!("- [ ] sleep 600; write s{i}.txt {i}; tick; commit slow {i}\n"))
+        .collect();
+    std::fs::write(dir.join("slow.md"), &slow).unwrap();
+    let id = start_detached(&env, &dir, &["slow.md"]);
+    wait_run(&env, &dir, &id, "a turn running", |r| {
+        !r["current"].as_array().unwrap().is_empty()
+    });
+    env.ok(&dir, &["playbook", "pause", &id]);
+    let paused = wait_run(&env, &dir, &id, "paused", |r| r["status"] == "paused");
+    std::thread::sleep(Duration::from_millis(900));
+    assert_eq!(
+        run_status(&env, &dir, &id)["tasksDone"],
+        paused["tasksDone"],
+        "nothing runs while paused"
+    );
+    env.ok(&dir, &["playbook", "resume", &id]);
+    wait_run(&env, &dir, &id, "working again", |r| {
+        r["status"] == "running" && !r["current"].as_array().unwrap().is_empty()
+    });
+    env.ok(&dir, &["playbook", "stop", &id]);
+    let stopped = wait_run(&env, &dir, &id, "stopped", |r| r["status"] == "stopped");
+    assert!(stopped["tasksDone"].as_u64().unwrap() < 4, "{stopped}");
+    let again = env.run_in(&dir, &["playbook", "stop", &id]);
+    assert!(
+        text(&again.stderr).contains("already stopped"),
+        "{}",
+        text(&again.stderr)
+    );
+    // A stopped run resumes at its first open task.
+    env.ok(&dir, &["playbook", "resume", &id]);
+    let done = wait_run(&env, &dir, &id, "finished after resume", |r| {
+        r["status"] == "finished"
+    });
+    assert_eq!(
+        std::fs::read_to_string(dir.join("slow.md")).unwrap(),
+        slow.replace("[ ]", "[x]"),
+        "{done}"
+    );
+}
+
+#[test]
+fn an_editor_sees_problems_lenses_and_runs_a_task_with_progress() {
+    use serde_json::json;
+    let env = agents_env("");
+    let dir = repo(&env, "editor");
+    let text_of = "- [ ] write e1.txt 1; tick; commit e1\n- [] nearly a task\n- [ ] second @nobody\n- [ ] REVIEW: a person looks\n";
+    std::fs::write(dir.join("plan.md"), text_of).unwrap();
+    let mut lsp = env.lsp(&dir, &[]);
+    lsp.initialize(&dir, true, true);
+    let uri = maestro_tests::file_uri(&dir.join("plan.md"));
+    lsp.rpc.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "markdown", "version": 1, "text": text_of}}),
+    );
+    let published = lsp.rpc.wait_accepting_progress("diagnostics", |m| {
+        m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri
+    });
+    let diags = published["params"]["diagnostics"].as_array().unwrap();
+    assert_eq!(diags.len(), 2, "{published}");
+    assert_eq!(diags[0]["range"]["start"]["line"], 1);
+    assert_eq!(diags[0]["severity"], 2);
+    assert!(
+        diags[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown agent `@nobody`")
+    );
+    assert_eq!(diags[1]["severity"], 1);
+
+    let lenses = lsp.rpc.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let lenses = lenses["result"].as_array().unwrap().clone();
+    let titles: Vec<(u64, &str)> = lenses
+        .iter()
+        .map(|l| {
+            (
+                l["range"]["start"]["line"].as_u64().unwrap(),
+                l["command"]["title"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            (0, "▶ Run task"),
+            (0, "Run from here"),
+            (2, "▶ Run task"),
+            (2, "Run from here")
+        ],
+        "no lenses on review gates"
+    );
+    let actions = lsp.rpc.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "context": {"diagnostics": []}}),
+    );
+    let run_all = actions["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "Run this playbook")
+        .unwrap_or_else(|| panic!("{actions}"))
+        .clone();
+    assert_eq!(run_all["command"]["command"], "maestro.playbook.run");
+
+    // The first lens runs only its task; the editor hears progress and the run's events.
+    let started = lsp
+        .rpc
+        .request("workspace/executeCommand", lenses[0]["command"].clone());
+    assert_eq!(started["result"]["run"]["status"], "running", "{started}");
+    let complete = lsp.rpc.wait_accepting_progress("the run completes", |m| {
+        m["method"] == "maestro/playbookProgress" && m["params"]["event"]["kind"] == "complete"
+    });
+    assert_eq!(
+        complete["params"]["run"]["status"], "finished",
+        "{complete}"
+    );
+    assert_eq!(complete["params"]["run"]["tasksDone"], 1);
+    let kept = lsp.rpc.take_kept(|m| m["method"] == "$/progress");
+    assert!(
+        kept.iter().any(|m| m["params"]["value"]["kind"] == "begin"
+            && m["params"]["value"]["title"] == "Playbook plan.md"),
+        "{kept:?}"
+    );
+    let after = std::fs::read_to_string(dir.join("plan.md")).unwrap();
+    assert!(after.starts_with("- [x] write e1.txt"), "{after}");
+    assert!(
+        after.contains("- [ ] second @nobody"),
+        "only the one task ran: {after}"
+    );
+}

@@ -431,6 +431,12 @@ impl Session {
     pub(crate) fn code_actions(&self, p: CodeActionParams) -> Reply {
         let buffers = self.buffers();
         let engine = self.engine.clone();
+        // A markdown document with open tasks is a playbook that can run.
+        let playbook = crate::text::uri_to_path(&p.text_document.uri)
+            .filter(|path| crate::playbooks::is_markdown(path))
+            .and_then(|_| self.lint(&p.text_document.uri).ok())
+            .filter(|f| f.is_playbook && !f.open_tasks.is_empty())
+            .map(|f| f.path);
         async move {
             let wants = |kind: &str| {
                 p.context.only.as_ref().is_none_or(|only| {
@@ -510,6 +516,21 @@ impl Session {
                     a.command.arguments[0]["textDocument"] = json!({"uri": uri});
                     actions.push(a);
                 }
+            }
+            if wants("source")
+                && let Some(path) = playbook
+            {
+                let title = "Run this playbook".to_owned();
+                actions.push(CodeAction {
+                    title: title.clone(),
+                    kind: "source".into(),
+                    diagnostics: Vec::new(),
+                    command: LspCommand {
+                        title,
+                        command: maestro_protocol::command::PLAYBOOK_RUN.to_owned(),
+                        arguments: vec![json!({"paths": [path]})],
+                    },
+                });
             }
             ok(actions)
         }

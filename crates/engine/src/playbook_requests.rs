@@ -8,10 +8,23 @@ use futures::FutureExt;
 use maestro_protocol::{
     PlaybookHistoryResult, PlaybookLintParams, PlaybookLintResult, PlaybookLintTask,
     PlaybookProblem, PlaybookRunParams, PlaybookRunRef, PlaybookStatusResult, RpcError, code,
-    method, parse_params,
+    command, method, parse_params,
 };
+use serde::Deserialize;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
+
+/// `{"textDocument": {"uri": …}}`, as LSP's document requests start.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DocumentRef {
+    text_document: UriOnly,
+}
+
+#[derive(Deserialize)]
+struct UriOnly {
+    uri: String,
+}
 
 fn ok<T: Serialize>(value: T) -> Result<Value, RpcError> {
     serde_json::to_value(value).map_err(RpcError::internal)
@@ -73,33 +86,62 @@ impl Session {
                     Err(e) => now(Err(e)),
                 }
             }
-            method::PLAYBOOK_LINT => {
-                now(parse_params::<PlaybookLintParams>(method, params).and_then(|p| self.lint(&p)))
-            }
+            method::PLAYBOOK_LINT => now(parse_params::<PlaybookLintParams>(method, params)
+                .and_then(|p| ok(self.lint(&p.uri)?))),
+            method::PLAYBOOK_CODE_LENS => now(parse_params::<DocumentRef>(method, params)
+                .and_then(|p| ok(self.code_lenses(&p.text_document.uri)?))),
             _ => return None,
         })
     }
 
+    /// "Run task" and "Run from here" above each open task of a playbook (none on other files).
+    fn code_lenses(&self, uri: &str) -> Result<Vec<Value>, RpcError> {
+        let markdown = uri_to_path(uri).is_some_and(|p| crate::playbooks::is_markdown(&p));
+        if !markdown {
+            return Ok(Vec::new());
+        }
+        let facts = self.lint(uri)?;
+        if !facts.is_playbook {
+            return Ok(Vec::new());
+        }
+        let lens = |line: u32, title: &str, at: &str| {
+            let mut args = json!({"paths": [facts.path]});
+            args[at] = json!({"path": facts.path, "line": line + 1});
+            json!({
+                "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}},
+                "command": {"title": title, "command": command::PLAYBOOK_RUN, "arguments": [args]},
+            })
+        };
+        Ok(facts
+            .open_tasks
+            .iter()
+            .filter(|t| !t.review)
+            .flat_map(|t| {
+                [
+                    lens(t.line, "▶ Run task", "only"),
+                    lens(t.line, "Run from here", "from"),
+                ]
+            })
+            .collect())
+    }
+
     /// Problems (the parser's, and `@agents` that name no agent nor agent CLI) and open tasks of
     /// a markdown buffer open on this connection, or of the file.
-    fn lint(&self, p: &PlaybookLintParams) -> Result<Value, RpcError> {
-        let path = uri_to_path(&p.uri).ok_or_else(|| {
-            RpcError::invalid_params(
-                method::PLAYBOOK_LINT,
-                format!("{} is not a file URI", p.uri),
-            )
+    pub(crate) fn lint(&self, uri: &str) -> Result<PlaybookLintResult, RpcError> {
+        let path = uri_to_path(uri).ok_or_else(|| {
+            RpcError::invalid_params(method::PLAYBOOK_LINT, format!("{uri} is not a file URI"))
         })?;
         let open = self
             .state
             .documents
             .lock()
             .unwrap()
-            .get(&p.uri)
+            .get(uri)
             .map(|d| d.text().into_bytes());
         let bytes = match open {
             Some(b) => b,
             None => std::fs::read(&path).map_err(|e| {
-                RpcError::not_found(format!("{} is neither open nor readable: {e}", p.uri))
+                RpcError::not_found(format!("{uri} is neither open nor readable: {e}"))
             })?,
         };
         let book = maestro_playbook::parse(&bytes);
@@ -133,7 +175,7 @@ impl Session {
             }
         }
         problems.sort_by_key(|p| p.line);
-        ok(PlaybookLintResult {
+        Ok(PlaybookLintResult {
             path,
             is_playbook: !book.tasks.is_empty(),
             problems,

@@ -1982,7 +1982,7 @@ impl TurnInfo {
     }
 }
 
-fn is_markdown(path: &Path) -> bool {
+pub(crate) fn is_markdown(path: &Path) -> bool {
     matches!(
         path.extension()
             .and_then(|e| e.to_str())

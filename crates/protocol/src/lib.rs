@@ -139,6 +139,9 @@ pub mod method {
     /// Problems and open tasks of a markdown document. [`crate::PlaybookLintParams`];
     /// [`crate::PlaybookLintResult`].
     pub const PLAYBOOK_LINT: &str = "maestro/playbook.lint";
+    /// Code lenses of a markdown document ("Run task", "Run from here" on each open task): LSP
+    /// `textDocument/codeLens` params and answer.
+    pub const PLAYBOOK_CODE_LENS: &str = "maestro/playbook.codeLens";
 
     /// Requests that change nothing: a client may send them again when the connection broke
     /// before the answer came.
@@ -166,6 +169,7 @@ pub mod method {
         PLAYBOOK_STATUS,
         PLAYBOOK_HISTORY,
         PLAYBOOK_LINT,
+        PLAYBOOK_CODE_LENS,
     ];
 }
 

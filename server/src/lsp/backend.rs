@@ -57,6 +57,16 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (super::delegate::COMMAND, method::AGENT_DELEGATE),
     ("maestro.agent.icon", method::AGENT_ICON),
     ("maestro.usage", method::USAGE),
+    (
+        maestro_protocol::command::PLAYBOOK_RUN,
+        method::PLAYBOOK_RUN,
+    ),
+    ("maestro.playbook.status", method::PLAYBOOK_STATUS),
+    ("maestro.playbook.stop", method::PLAYBOOK_STOP),
+    ("maestro.playbook.pause", method::PLAYBOOK_PAUSE),
+    ("maestro.playbook.resume", method::PLAYBOOK_RESUME),
+    ("maestro.playbook.approve", method::PLAYBOOK_APPROVE),
+    ("maestro.playbook.history", method::PLAYBOOK_HISTORY),
 ];
 
 /// Requests the editor may send that are forwarded to the daemon verbatim.
@@ -82,6 +92,14 @@ pub const FORWARDED_REQUESTS: &[&str] = &[
     method::AGENT_DELEGATE,
     method::AGENT_ICON,
     method::USAGE,
+    method::PLAYBOOK_RUN,
+    method::PLAYBOOK_STATUS,
+    method::PLAYBOOK_STOP,
+    method::PLAYBOOK_PAUSE,
+    method::PLAYBOOK_RESUME,
+    method::PLAYBOOK_APPROVE,
+    method::PLAYBOOK_HISTORY,
+    method::PLAYBOOK_LINT,
 ];
 
 /// LSP requests answered by the daemon's code graph: the params and answers have the same shapes,
@@ -103,6 +121,7 @@ pub const LSP_TO_DAEMON: &[(&str, &str)] = &[
     ("callHierarchy/incomingCalls", method::GRAPH_CALL_INCOMING),
     ("callHierarchy/outgoingCalls", method::GRAPH_CALL_OUTGOING),
     ("textDocument/codeAction", method::CODE_ACTIONS),
+    ("textDocument/codeLens", method::PLAYBOOK_CODE_LENS),
 ];
 
 /// What the front was started with.
@@ -255,6 +274,18 @@ impl Shared {
         };
         if let Err(e) = result {
             tracing::warn!(method, "malformed notification ignored: {e}");
+        }
+        if let Some(uri) = params
+            .pointer("/textDocument/uri")
+            .and_then(Value::as_str)
+            .filter(|u| u.ends_with(".md") || u.ends_with(".markdown"))
+        {
+            super::playbook::lint_later(
+                self.client.clone(),
+                link.clone(),
+                uri.to_owned(),
+                method == "textDocument/didClose",
+            );
         }
         true
     }
@@ -423,11 +454,15 @@ impl LanguageServer for Backend {
                 document_symbol_provider: Some(OneOf::Left(true)),
                 workspace_symbol_provider: Some(OneOf::Left(true)),
                 call_hierarchy_provider: Some(CallHierarchyServerCapability::Simple(true)),
+                code_lens_provider: Some(ls_types::CodeLensOptions {
+                    resolve_provider: Some(false),
+                }),
                 code_action_provider: Some(CodeActionProviderCapability::Options(
                     CodeActionOptions {
                         code_action_kinds: Some(vec![
                             CodeActionKind::QUICKFIX,
                             CodeActionKind::REFACTOR,
+                            CodeActionKind::SOURCE,
                         ]),
                         ..Default::default()
                     },

@@ -5,6 +5,7 @@
 mod backend;
 mod delegate;
 mod link;
+mod playbook;
 mod transport;
 
 pub use backend::{COMMANDS, FORWARDED_REQUESTS, LSP_TO_DAEMON};
