@@ -29,6 +29,7 @@ fn lifecycle(standalone: bool) {
         [
             "callHierarchyProvider",
             "codeActionProvider",
+            "codeLensProvider",
             "definitionProvider",
             "documentHighlightProvider",
             "documentSymbolProvider",
