@@ -204,9 +204,13 @@ fn waiter(
         .spawn(move || {
             let status = child.wait();
             let deadline = std::time::Instant::now() + DRAIN_GRACE;
+            // The readers usually reach EOF within microseconds of the exit: look again soon,
+            // then less often (a turn's end waits for this).
+            let mut pause = Duration::from_micros(100);
             for reader in readers {
                 while !reader.is_finished() && std::time::Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(10));
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(10));
                 }
             }
             // Children still holding the pipes: the turn is over, they go too.
