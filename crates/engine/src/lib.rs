@@ -1,10 +1,10 @@
-//! The engine: composes the store and (later) the graph, memory, agents and playbook crates into one
+//! The engine: composes the store, the graph, agents and playbook crates (and later memory) into one
 //! service, and implements the daemon RPC vocabulary of `maestro-protocol` over it. The daemon, the
 //! standalone LSP and the tests all drive it through [`Engine::connect`] and [`Session`].
 //!
 //! Architecture invariant: no transport and no LSP types here; the engine sees JSON-RPC methods and
-//! params as values, and the only I/O it does is the store's and reading config files and workspace
-//! roots it was asked about.
+//! params as values, and the only I/O it does is the store's, reading config files, workspace roots
+//! and playbooks it was asked about, and writing playbooks' checkboxes and their per-loop copies.
 
 mod agent_requests;
 pub mod code_graph;
