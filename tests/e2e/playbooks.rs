@@ -22,6 +22,22 @@ fn kinds(events: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// Runs `maestro playbook run ARGS --json`, which must finish well, and returns its events.
+fn run_ok(env: &TestEnv, dir: &Path, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["playbook", "run"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = env.run_in(dir, &all);
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        env.daemon_logs()
+    );
+    events(&text(&out.stdout))
+}
+
 /// The run `id` as `playbook status` shows it.
 fn run_status(env: &TestEnv, dir: &Path, id: &str) -> Value {
     env.json(dir, &["playbook", "status", id, "--json"])["runs"][0].clone()
@@ -67,18 +83,7 @@ fn a_five_task_document_is_ticked_in_order_with_one_commit_each() {
         .collect::<String>();
     let original = format!("# Five\n\nSome prose.\n\n{original}\n```\n- [ ] not a task\n```\n");
     std::fs::write(dir.join("PLAN.md"), &original).unwrap();
-    let out = env.run_in(
-        &dir,
-        &["playbook", "run", "PLAN.md", "--agent", "claude", "--json"],
-    );
-    assert!(
-        out.status.success(),
-        "{}\n{}\n{}",
-        text(&out.stdout),
-        text(&out.stderr),
-        env.daemon_logs()
-    );
-    let events = events(&text(&out.stdout));
+    let events = run_ok(&env, &dir, &["PLAN.md", "--agent", "claude"]);
     let k = kinds(&events);
     for want in [
         "start",
@@ -293,18 +298,7 @@ fn parallel_mode_spreads_tasks_over_two_agents_and_merges_them() {
     );
     git(&dir, &["add", "plan.md"]);
     git(&dir, &["commit", "-qm", "the plan"]);
-    let out = env.run_in(
-        &dir,
-        &["playbook", "run", "plan.md", "--parallel", "2", "--json"],
-    );
-    assert!(
-        out.status.success(),
-        "{}\n{}\n{}",
-        text(&out.stdout),
-        text(&out.stderr),
-        env.daemon_logs()
-    );
-    let events = events(&text(&out.stdout));
+    let events = run_ok(&env, &dir, &["plan.md", "--parallel", "2"]);
     let workers: std::collections::BTreeSet<&str> = events
         .iter()
         .filter(|e| e["event"] == "task_complete")
@@ -391,26 +385,17 @@ fn loops_work_on_fresh_copies_and_runs_pause_resume_and_stop() {
     let plan =
         "- [ ] write l1.txt one; tick; commit one\n- [ ] write l2.txt two; tick; commit two\n";
     std::fs::write(dir.join("plan.md"), plan).unwrap();
-    let out = env.run_in(
+    let events = run_ok(
+        &env,
         &dir,
         &[
-            "playbook",
-            "run",
             "plan.md",
             "--loop",
             "--max-loops",
             "2",
             "--reset-on-completion",
-            "--json",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        text(&out.stderr),
-        env.daemon_logs()
-    );
-    let events = events(&text(&out.stdout));
     let id = events[0]["run"].as_str().unwrap();
     assert_eq!(
         events
@@ -456,6 +441,12 @@ fn loops_work_on_fresh_copies_and_runs_pause_resume_and_stop() {
     wait_run(&env, &dir, &id, "working again", |r| {
         r["status"] == "running" && !r["current"].as_array().unwrap().is_empty()
     });
+    let twice = env.run_in(&dir, &["playbook", "resume", &id]);
+    assert!(
+        text(&twice.stderr).contains("not paused: nothing to resume"),
+        "{}",
+        text(&twice.stderr)
+    );
     env.ok(&dir, &["playbook", "stop", &id]);
     let stopped = wait_run(&env, &dir, &id, "stopped", |r| r["status"] == "stopped");
     assert!(stopped["tasksDone"].as_u64().unwrap() < 4, "{stopped}");

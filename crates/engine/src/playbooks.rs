@@ -153,6 +153,32 @@ pub(crate) struct Run {
     progress: Mutex<Option<Progress>>,
 }
 
+impl Run {
+    /// The tasks a parallel worker completed on its branch.
+    fn done_by(&self, worker: &str) -> Vec<TaskKey> {
+        self.record
+            .lock()
+            .unwrap()
+            .on_branch
+            .iter()
+            .filter(|(who, _)| who == worker)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
+    /// The documents' paths relative to the workspace root (as in a worktree too).
+    fn displays(&self) -> Vec<String> {
+        self.record
+            .lock()
+            .unwrap()
+            .info
+            .documents
+            .iter()
+            .map(|d| d.display.clone())
+            .collect()
+    }
+}
+
 /// Every run the daemon knows, finished ones included (they are small).
 #[derive(Default)]
 pub(crate) struct Runs {
@@ -897,7 +923,7 @@ impl Engine {
             }
             {
                 let mut r = run.record.lock().unwrap();
-                if r.info.status != RunStatus::Running {
+                if r.gate.is_none() {
                     r.info.status = RunStatus::Running;
                 }
             }
@@ -1399,15 +1425,7 @@ impl Engine {
         // Tasks a worker ticked on its branch before a restart but that were never recorded.
         for w in &workers {
             if let Ok(docs) = self.worker_docs(run, w) {
-                let recorded: Vec<TaskKey> = run
-                    .record
-                    .lock()
-                    .unwrap()
-                    .on_branch
-                    .iter()
-                    .filter(|(who, _)| who == w)
-                    .map(|(_, k)| k.clone())
-                    .collect();
+                let recorded: Vec<TaskKey> = run.done_by(w);
                 let main = match self.read_docs(run) {
                     Ok(d) => d,
                     Err(e) => return (RunStatus::Failed, e),
@@ -1435,7 +1453,9 @@ impl Engine {
             {
                 ending = Some(end);
             }
-            if ending.is_none() {
+            // Paused with turns running: they end, nothing new starts.
+            let pausing = run.record.lock().unwrap().wanted == Wanted::Pause;
+            if ending.is_none() && !pausing {
                 let main = match self.read_docs(run) {
                     Ok(d) => d,
                     Err(e) => {
@@ -1570,15 +1590,7 @@ impl Engine {
             .agents()
             .get(&run.ws.id, worker)
             .map_err(|e| e.to_string())?;
-        let displays: Vec<String> = run
-            .record
-            .lock()
-            .unwrap()
-            .info
-            .documents
-            .iter()
-            .map(|d| d.display.clone())
-            .collect();
+        let displays: Vec<String> = run.displays();
         displays
             .into_iter()
             .map(|display| {
@@ -1679,15 +1691,7 @@ impl Engine {
     /// Restores the documents on each worker's branch, merges it, and ticks in the person's
     /// documents the tasks of each branch that merged.
     async fn merge_workers(&self, run: &Run, workers: &[String]) -> Result<String, String> {
-        let displays: Vec<String> = run
-            .record
-            .lock()
-            .unwrap()
-            .info
-            .documents
-            .iter()
-            .map(|d| d.display.clone())
-            .collect();
+        let displays: Vec<String> = run.displays();
         let agents = self.agents();
         let mut merged = 0;
         let mut problems = Vec::new();
@@ -1695,15 +1699,7 @@ impl Engine {
             if agents.get(&run.ws.id, w).is_err() {
                 continue;
             }
-            let tasks: Vec<TaskKey> = run
-                .record
-                .lock()
-                .unwrap()
-                .on_branch
-                .iter()
-                .filter(|(who, _)| who == w)
-                .map(|(_, k)| k.clone())
-                .collect();
+            let tasks: Vec<TaskKey> = run.done_by(w);
             if let Err(e) = agents
                 .restore_files(
                     &run.ws.id,
@@ -1820,7 +1816,21 @@ impl Engine {
                     self.save(&run).await;
                     self.start_driver(run.clone(), false);
                 } else {
-                    run.record.lock().unwrap().wanted = Wanted::Run;
+                    let paused = {
+                        let mut r = run.record.lock().unwrap();
+                        let paused = r.wanted == Wanted::Pause;
+                        if paused {
+                            r.wanted = Wanted::Run;
+                        }
+                        paused
+                    };
+                    if !paused {
+                        return Err(format!(
+                            "run {} is {}, not paused: nothing to resume",
+                            run.id,
+                            status.as_str()
+                        ));
+                    }
                     run.poke.notify_waiters();
                     self.emit_run(&run, "resumed", |e| {
                         e.message = Some("resumed by request".into())
