@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+mod parallel;
+mod prepare;
+
 /// Where copies of documents that reset live, relative to the workspace root.
 pub const RUNS_DIR: &str = ".maestro/playbooks/Runs";
 /// The most agents a parallel run may use.
@@ -151,9 +154,25 @@ pub(crate) struct Run {
     record: Mutex<RunRecord>,
     poke: tokio::sync::Notify,
     progress: Mutex<Option<Progress>>,
+    /// A driver task is running the run (until its last event is out).
+    driving: std::sync::atomic::AtomicBool,
 }
 
 impl Run {
+    fn new(record: RunRecord) -> Arc<Run> {
+        Arc::new(Run {
+            id: record.info.id.clone(),
+            ws: WorkspaceRef {
+                id: record.info.workspace.clone(),
+                root: record.info.workspace_root.clone(),
+            },
+            record: Mutex::new(record),
+            poke: tokio::sync::Notify::new(),
+            progress: Mutex::new(None),
+            driving: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
     /// The tasks a parallel worker completed on its branch.
     fn done_by(&self, worker: &str) -> Vec<TaskKey> {
         self.record
@@ -241,16 +260,7 @@ impl Engine {
                     continue;
                 }
             };
-            let run = Arc::new(Run {
-                id: record.info.id.clone(),
-                ws: WorkspaceRef {
-                    id: record.info.workspace.clone(),
-                    root: record.info.workspace_root.clone(),
-                },
-                record: Mutex::new(record),
-                poke: tokio::sync::Notify::new(),
-                progress: Mutex::new(None),
-            });
+            let run = Run::new(record);
             let live = !run.record.lock().unwrap().info.status.is_final();
             self.runs()
                 .runs
@@ -291,13 +301,7 @@ impl Engine {
             let cli = self.parallel_cli(&ws, &record)?;
             record.workers = (1..=k).map(|i| format!("{cli}-{id}-w{i}")).collect();
         }
-        let run = Arc::new(Run {
-            id: id.clone(),
-            ws,
-            record: Mutex::new(record),
-            poke: tokio::sync::Notify::new(),
-            progress: Mutex::new(None),
-        });
+        let run = Run::new(record);
         self.runs()
             .runs
             .lock()
@@ -315,345 +319,16 @@ impl Engine {
 
     fn new_run_id(&self) -> String {
         let runs = self.runs().runs.lock().unwrap();
-        let mut seed = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-            ^ u64::from(std::process::id());
-        loop {
-            let id = format!(
-                "r{:06x}",
-                std::hash::BuildHasher::hash_one(
-                    &std::collections::hash_map::RandomState::new(),
-                    seed
-                ) & 0xff_ffff
-            );
-            if !runs.contains_key(&id) {
-                return id;
-            }
-            seed = seed.wrapping_add(1);
-        }
-    }
-
-    /// Checks a run's documents and options and builds its record, refusing with one message
-    /// that names every problem that stops it.
-    fn prepare(&self, p: &PlaybookRunParams) -> Result<Prepared, Refusal> {
-        if p.paths.is_empty() {
-            return Err("no playbook given: name one or more markdown files".into());
-        }
-        let mut docs = Vec::new();
-        let mut root: Option<WorkspaceRef> = None;
-        let mut config: Option<Config> = None;
-        for path in &p.paths {
-            if !path.is_absolute() {
-                return Err(format!(
-                    "{} is not an absolute path (clients resolve paths first)",
-                    path.display()
-                ));
-            }
-            let meta = std::fs::metadata(path)
-                .map_err(|e| format!("{}: cannot read it: {e}", path.display()))?;
-            if !meta.is_file() {
-                return Err(format!("{} is not a file", path.display()));
-            }
-            if !is_markdown(path) {
-                return Err(format!(
-                    "{} is not a markdown file: playbooks are `.md` files of `- [ ]` tasks",
-                    path.display()
-                ));
-            }
-            let (ws, cfg) = workspace_of(self, path).map_err(|e| e.message)?;
-            match &root {
-                Some(r) if r.id != ws.id => {
-                    return Err(format!(
-                        "{} is in {}, not in {} like {}: one run works in one workspace",
-                        path.display(),
-                        ws.root.display(),
-                        r.root.display(),
-                        p.paths[0].display()
-                    ));
-                }
-                Some(_) => {}
-                None => {
-                    root = Some(ws.clone());
-                    config = Some(cfg);
-                }
-            }
-            let bytes = std::fs::read(path)
-                .map_err(|e| format!("{}: cannot read it: {e}", path.display()))?;
-            let display = path
-                .strip_prefix(&ws.root)
-                .map_or_else(|_| path.display().to_string(), |r| r.display().to_string());
-            docs.push((
-                path.clone(),
-                Doc {
-                    path: display,
-                    book: maestro_playbook::parse(&bytes),
-                },
-            ));
-        }
-        let (ws, config) = (root.expect("one path at least"), config.expect("with root"));
-        let mut warnings = Vec::new();
-        let mut errors = Vec::new();
-        for (_, d) in &docs {
-            for problem in &d.book.problems {
-                warnings.push(format!(
-                    "{} line {}: {}",
-                    d.path, problem.line, problem.message
-                ));
-            }
-            if d.book.tasks.is_empty() {
-                errors.push(format!(
-                    "{} has no tasks: a playbook is a list of `- [ ] task` lines",
-                    d.path
-                ));
-            } else if d.book.next_open().is_none() {
-                warnings.push(format!("{}: every task is already done", d.path));
-            }
-            if let Err(e) = render(
-                template_of(&d.book),
-                &maestro_playbook::PromptVars::default(),
-            ) {
-                errors.push(format!("{}: {e}", d.path));
-            }
-        }
-        let plain: Vec<Doc> = docs.iter().map(|(_, d)| d.clone()).collect();
-        let order = plan::order(&plain).map_err(|e| e.to_string())?;
-        let looped = p.looped || plain.iter().any(|d| d.book.options.looped);
-        let max_loops = p
-            .max_loops
-            .or_else(|| plain.iter().filter_map(|d| d.book.options.max_loops).min());
-        if max_loops == Some(0) {
-            errors.push("--max-loops must be at least 1".into());
-        }
-        let reset: Vec<bool> = plain
-            .iter()
-            .map(|d| p.reset_on_completion || d.book.options.reset)
-            .collect();
-        if let Some(k) = p.parallel {
-            if !(1..=MAX_PARALLEL).contains(&k) {
-                errors.push(format!(
-                    "--parallel takes 1 to {MAX_PARALLEL} agents, not {k}"
-                ));
-            }
-            if looped || reset.iter().any(|r| *r) {
-                errors.push(
-                    "--parallel runs each task once: it does not loop or reset documents (run those without --parallel)".into(),
-                );
-            }
-            if p.from.is_some() || p.only.is_some() {
-                errors.push("--parallel runs whole documents, not from or only one task".into());
-            }
-            for (_, d) in &docs {
-                match maestro_agents::worktree::committed_as_is(&ws.root, &d.path) {
-                    Ok(true) => {}
-                    Ok(false) => errors.push(format!(
-                        "{} has changes that are not committed: --parallel agents work on branches from HEAD, so commit the document first",
-                        d.path
-                    )),
-                    Err(e) => errors.push(format!("{}: {e}", d.path)),
-                }
-            }
-        }
-        // Where to start, and whether to stop after one task.
-        let mut from = None;
-        if let Some(at) = p.only.as_ref().or(p.from.as_ref()) {
-            let Some((_, d)) = docs.iter().find(|(path, _)| *path == at.path) else {
-                return Err(format!(
-                    "{} is not one of the run's documents",
-                    at.path.display()
-                ));
-            };
-            match d.book.tasks.iter().find(|t| t.line == at.line) {
-                Some(t) if !t.done => from = Some((d.path.clone(), t.line)),
-                Some(_) => {
-                    return Err(format!(
-                        "{} line {}: that task is already done",
-                        d.path, at.line
-                    ));
-                }
-                None => {
-                    return Err(format!(
-                        "{} line {}: there is no task there",
-                        d.path, at.line
-                    ));
-                }
-            }
-        }
-        // Who does each task: every name must be an agent or an agent CLI that can start.
-        let mut plan_rows = Vec::new();
-        for &i in &order {
-            let d = &plain[i];
-            let first = match &from {
-                Some((path, line)) if *path == d.path => *line,
-                Some(_) if p.only.is_some() => u32::MAX,
-                _ => 0,
-            };
-            for t in d.book.tasks.iter().filter(|t| !t.done && t.line >= first) {
-                let who = if t.review {
-                    "(a person)".to_owned()
-                } else {
-                    match self.pick(&ws, &config, p, &d.book, t, "") {
-                        Ok(pick) if pick.name.ends_with("-run") => {
-                            format!("a new {} agent", pick.cli)
-                        }
-                        Ok(pick) => pick.name,
-                        Err(e) => {
-                            errors.push(format!("{} line {}: {e}", d.path, t.line));
-                            continue;
-                        }
-                    }
-                };
-                plan_rows.push(PlannedTask {
-                    document: d.path.clone(),
-                    line: t.line,
-                    task: t.text.clone(),
-                    agent: who,
-                    review: t.review,
-                });
-                if p.only.is_some() {
-                    break;
-                }
-            }
-        }
-        if !errors.is_empty() {
-            errors.dedup();
-            return Err(errors.join("\n"));
-        }
-        let now = unix_now();
-        let documents = docs
-            .iter()
-            .map(|(path, d)| RunDocument {
-                path: path.clone(),
-                display: d.path.clone(),
-                working: path.clone(),
-                tasks: d.book.tasks.len(),
-                done: d.book.tasks.iter().filter(|t| t.done).count(),
-                skipped: None,
+        let random = std::collections::hash_map::RandomState::new();
+        (0u64..)
+            .map(|n| {
+                format!(
+                    "r{:06x}",
+                    std::hash::BuildHasher::hash_one(&random, n) & 0xff_ffff
+                )
             })
-            .collect();
-        let info = PlaybookRunInfo {
-            id: String::new(),
-            workspace: ws.id.clone(),
-            workspace_root: ws.root.clone(),
-            status: RunStatus::Running,
-            reason: None,
-            documents,
-            loop_number: 1,
-            looped,
-            max_loops,
-            parallel: p.parallel,
-            current: Vec::new(),
-            tasks_done: 0,
-            turns: 0,
-            cost_usd: 0.0,
-            started_at: now,
-            updated_at: now,
-        };
-        let mut params = p.clone();
-        params.looped = looped;
-        params.max_loops = max_loops;
-        let record = RunRecord {
-            info: info.clone(),
-            params,
-            order,
-            state: SavedState {
-                loop_number: 1,
-                from,
-                ..SavedState::default()
-            },
-            reset: reset.clone(),
-            in_flight: Vec::new(),
-            wanted: Wanted::Run,
-            gate: None,
-            workers: Vec::new(),
-            on_branch: Vec::new(),
-            started_docs: Vec::new(),
-            next_seq: 1,
-        };
-        Ok(Prepared {
-            record,
-            ws,
-            result: PlaybookRunResult {
-                run: PlaybookRunInfo {
-                    id: "dry-run".into(),
-                    ..info
-                },
-                plan: plan_rows,
-                warnings,
-            },
-            reset_copies: reset,
-        })
-    }
-
-    /// The agent for `task`: `@name` > the document's `agent:` > the run's `--agent` >
-    /// `agents.default`. `suffix` tells a parallel worker's agents apart.
-    fn pick(
-        &self,
-        ws: &WorkspaceRef,
-        config: &Config,
-        p: &PlaybookRunParams,
-        book: &Playbook,
-        task: &Task,
-        run_id: &str,
-    ) -> Result<Pick, String> {
-        let wanted = task
-            .agent
-            .clone()
-            .or_else(|| book.options.agent.clone())
-            .or_else(|| p.agent.clone())
-            .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
-        if let Ok(existing) = self.agents().get(&ws.id, &wanted) {
-            if existing.isolation == Isolation::Worktree && p.parallel.is_none() {
-                return Err(format!(
-                    "agent `{wanted}` works in its own worktree, but this run works in the checkout: name an agent CLI (claude, codex, …) or an agent spawned with --isolation none"
-                ));
-            }
-            return Ok(Pick {
-                name: wanted,
-                cli: existing.agent,
-            });
-        }
-        let s = settings(config, &wanted).map_err(|e| {
-            format!(
-                "unknown agent `{wanted}`: not an agent of this workspace, and {}",
-                e.message
-                    .trim_start_matches('`')
-                    .split_once("` ")
-                    .map_or(e.message.as_str(), |(_, rest)| rest)
-            )
-        })?;
-        if find_program(&s.program).is_none() {
-            return Err(format!(
-                "agent CLI `{wanted}` is not installed: {} was not found (set {})",
-                s.program.display(),
-                s.program_key
-            ));
-        }
-        let id = if run_id.is_empty() { "run" } else { run_id };
-        let name = format!("{wanted}-{id}");
-        let name = if maestro_agents::identity::validate_name(&name).is_ok() {
-            name
-        } else {
-            format!("agent-{id}")
-        };
-        Ok(Pick { name, cli: wanted })
-    }
-
-    /// The one CLI of a parallel run's workers (the run's agent, else the default).
-    fn parallel_cli(&self, ws: &WorkspaceRef, record: &RunRecord) -> Result<String, Refusal> {
-        let config = self.workspace_config(ws)?;
-        let cli = record
-            .params
-            .agent
-            .clone()
-            .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
-        settings(&config, &cli).map_err(|e| e.message)?;
-        if maestro_agents::identity::validate_name(&cli).is_err() {
-            return Err(format!(
-                "--parallel names its agents after the CLI, and `{cli}` is not a valid agent name part"
-            ));
-        }
-        Ok(cli)
+            .find(|id| !runs.contains_key(id))
+            .expect("a free id among 16 million")
     }
 
     fn workspace_config(&self, ws: &WorkspaceRef) -> Result<Config, Refusal> {
@@ -663,6 +338,11 @@ impl Engine {
     }
 
     fn start_driver(&self, run: Arc<Run>, resumed: bool) {
+        use std::sync::atomic::Ordering;
+        if run.driving.swap(true, Ordering::SeqCst) {
+            tracing::warn!(run = %run.id, "a second driver for the run was not started");
+            return;
+        }
         let engine = self.clone();
         let work = self.begin_work();
         tokio::spawn(async move {
@@ -700,6 +380,7 @@ impl Engine {
                 engine.drive(&run).await
             };
             engine.finish(&run, end).await;
+            run.driving.store(false, Ordering::SeqCst);
         });
     }
 
@@ -1387,383 +1068,6 @@ impl Engine {
         }
     }
 
-    /// The parallel run: K agents in worktrees, each taking the next open task nobody holds;
-    /// the branches merged at the end.
-    async fn drive_parallel(&self, run: &Arc<Run>) -> (RunStatus, String) {
-        let (workers, params) = {
-            let mut r = run.record.lock().unwrap();
-            // Turns lost with the daemon are simply run again (their worktree copy says if
-            // they finished: the worker's own tick is judged with the rest below).
-            r.in_flight.clear();
-            r.info.current.clear();
-            (r.workers.clone(), r.params.clone())
-        };
-        let config = match self.workspace_config(&run.ws) {
-            Ok(c) => c,
-            Err(e) => return (RunStatus::Failed, e),
-        };
-        let cli = params
-            .agent
-            .clone()
-            .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
-        let settings = match settings(&config, &cli) {
-            Ok(s) => s,
-            Err(e) => return (RunStatus::Failed, e.message),
-        };
-        for w in &workers {
-            let pick = Pick {
-                name: w.clone(),
-                cli: cli.clone(),
-            };
-            if let Err(e) = self
-                .ready_agent(run, &pick, &settings, Isolation::Worktree)
-                .await
-            {
-                return (RunStatus::Failed, e);
-            }
-        }
-        // Tasks a worker ticked on its branch before a restart but that were never recorded.
-        for w in &workers {
-            if let Ok(docs) = self.worker_docs(run, w) {
-                let recorded: Vec<TaskKey> = run.done_by(w);
-                let main = match self.read_docs(run) {
-                    Ok(d) => d,
-                    Err(e) => return (RunStatus::Failed, e),
-                };
-                for (i, d) in docs.iter().enumerate() {
-                    for t in d.book.tasks.iter().filter(|t| t.done) {
-                        let key = TaskKey::of(i, &d.book, t);
-                        let was_open = key.find(&main[i].book).is_some_and(|m| !m.done);
-                        if was_open && !recorded.contains(&key) {
-                            let mut r = run.record.lock().unwrap();
-                            r.on_branch.push((w.clone(), key));
-                            r.info.tasks_done += 1;
-                        }
-                    }
-                }
-            }
-        }
-        let (tx, mut rx) =
-            tokio::sync::mpsc::unbounded_channel::<(String, Option<(RunStatus, String)>)>();
-        let mut busy: BTreeMap<String, TaskKey> = BTreeMap::new();
-        let mut ending: Option<(RunStatus, String)> = None;
-        loop {
-            if ending.is_none()
-                && let Some(end) = self.parallel_control(run, &busy).await
-            {
-                ending = Some(end);
-            }
-            // Paused with turns running: they end, nothing new starts.
-            let pausing = run.record.lock().unwrap().wanted == Wanted::Pause;
-            if ending.is_none() && !pausing {
-                let main = match self.read_docs(run) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        ending = Some((RunStatus::Failed, e));
-                        continue;
-                    }
-                };
-                // The run's view: the person's documents with the tasks done on branches and
-                // the tasks being worked on marked done, so the plan hands out the next one.
-                let mut view = main.clone();
-                let (done_keys, state, order, limits) = {
-                    let r = run.record.lock().unwrap();
-                    (
-                        r.on_branch
-                            .iter()
-                            .map(|(_, k)| k.clone())
-                            .collect::<Vec<_>>(),
-                        r.state.plan(),
-                        r.order.clone(),
-                        Self::limits(&r),
-                    )
-                };
-                for key in done_keys.iter().chain(busy.values()) {
-                    if let Some(t) = key.find(&view[key.doc].book).map(|t| t.checkbox) {
-                        for task in view[key.doc].book.tasks.iter_mut() {
-                            if task.checkbox == t {
-                                task.done = true;
-                            }
-                        }
-                    }
-                }
-                {
-                    let mut r = run.record.lock().unwrap();
-                    for (d, doc) in r.info.documents.iter_mut().zip(&view) {
-                        d.tasks = doc.book.tasks.len();
-                        d.done = doc.book.tasks.iter().filter(|t| t.done).count();
-                    }
-                }
-                let idle = workers.iter().find(|w| !busy.contains_key(*w)).cloned();
-                match plan::next(&view, &order, &state, limits) {
-                    Next::Turn { doc, task } if idle.is_some() => {
-                        let worker = idle.expect("checked");
-                        let key = TaskKey::of(doc, &view[doc].book, &task);
-                        busy.insert(worker.clone(), key);
-                        self.document_start(run, doc, &view[doc].path).await;
-                        let (engine, run2, tx, settings, cli) = (
-                            self.clone(),
-                            run.clone(),
-                            tx.clone(),
-                            settings.clone(),
-                            cli.clone(),
-                        );
-                        let doc_view = view[doc].clone();
-                        tokio::spawn(async move {
-                            let end = engine
-                                .worker_turn(&run2, &worker, &cli, doc, &doc_view, &task, settings)
-                                .await;
-                            let _ = tx.send((worker, end));
-                        });
-                        continue;
-                    }
-                    Next::Turn { .. } => {}
-                    Next::Review { doc, task } if busy.is_empty() => {
-                        self.wait_at_gate(run, &view[doc], doc, &task).await;
-                        continue;
-                    }
-                    Next::Review { .. } => {}
-                    Next::Skip { doc, reason } => {
-                        self.skip(run, doc, &view[doc].path, reason).await;
-                        continue;
-                    }
-                    Next::Halted(why) => ending = Some((RunStatus::Halted, why)),
-                    Next::LoopAgain | Next::Finished { .. } if busy.is_empty() => break,
-                    Next::LoopAgain | Next::Finished { .. } => {}
-                }
-            }
-            if busy.is_empty() {
-                break;
-            }
-            if ending.is_some() {
-                for w in busy.keys() {
-                    let _ = self.agents().stop(&run.ws.id, w).await;
-                }
-            }
-            // Wait for a worker (or a person: pause, stop, approve).
-            let notified = run.poke.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            tokio::select! {
-                Some((worker, end)) = rx.recv() => {
-                    busy.remove(&worker);
-                    if ending.is_none() {
-                        ending = end;
-                    }
-                }
-                _ = &mut notified => {}
-            }
-        }
-        let merged = self.merge_workers(run, &workers).await;
-        match (ending, merged) {
-            (Some(end), Ok(_)) => end,
-            (Some((status, why)), Err(e)) => (status, format!("{why}; {e}")),
-            (None, Ok(summary)) => (RunStatus::Finished, summary),
-            (None, Err(e)) => (RunStatus::Failed, e),
-        }
-    }
-
-    /// Pause and stop for a parallel run: a pause lets running turns end and starts none.
-    async fn parallel_control(
-        &self,
-        run: &Run,
-        busy: &BTreeMap<String, TaskKey>,
-    ) -> Option<(RunStatus, String)> {
-        let wanted = run.record.lock().unwrap().wanted;
-        match wanted {
-            Wanted::Run => {
-                let mut r = run.record.lock().unwrap();
-                if r.info.status == RunStatus::Paused {
-                    r.info.status = RunStatus::Running;
-                }
-                None
-            }
-            Wanted::Stop => Some((RunStatus::Stopped, "stopped by request".into())),
-            Wanted::Pause if busy.is_empty() => self.control(run).await,
-            Wanted::Pause => None,
-        }
-    }
-
-    /// The run's documents as a worker's worktree has them.
-    fn worker_docs(&self, run: &Run, worker: &str) -> Result<Vec<Doc>, String> {
-        let info = self
-            .agents()
-            .get(&run.ws.id, worker)
-            .map_err(|e| e.to_string())?;
-        let displays: Vec<String> = run.displays();
-        displays
-            .into_iter()
-            .map(|display| {
-                let file = info.worktree.join(&display);
-                let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-                Ok(Doc {
-                    path: display,
-                    book: maestro_playbook::parse(&bytes),
-                })
-            })
-            .collect()
-    }
-
-    /// One task on a worker's branch, judged on the worker's copy of the document.
-    #[allow(clippy::too_many_arguments)]
-    async fn worker_turn(
-        &self,
-        run: &Run,
-        worker: &str,
-        cli: &str,
-        doc: usize,
-        view: &Doc,
-        task: &Task,
-        settings: AgentSettings,
-    ) -> Option<(RunStatus, String)> {
-        let pick = Pick {
-            name: worker.to_owned(),
-            cli: cli.to_owned(),
-        };
-        if let Err(e) = self
-            .ready_agent(run, &pick, &settings, Isolation::Worktree)
-            .await
-        {
-            return Some((RunStatus::Failed, e));
-        }
-        let mine = match self.worker_docs(run, worker) {
-            Ok(d) => d,
-            Err(e) => return Some((RunStatus::Failed, e)),
-        };
-        let key = TaskKey::of(doc, &view.book, task);
-        let Some(own) = key.find(&mine[doc].book).cloned() else {
-            return Some((
-                RunStatus::Halted,
-                format!(
-                    "{}: `{}` is not in {}'s copy of the document",
-                    view.path, task.text, worker
-                ),
-            ));
-        };
-        let info = self.agents().get(&run.ws.id, worker).ok()?;
-        let working = info.worktree.join(&view.path);
-        let loop_number = run.record.lock().unwrap().info.loop_number;
-        let prompt = match render(
-            template_of(&mine[doc].book),
-            &vars(
-                &view.path,
-                &own,
-                loop_number,
-                info.branch.as_deref().unwrap_or(""),
-                worker,
-            ),
-        ) {
-            Ok(p) => p,
-            Err(e) => return Some((RunStatus::Failed, format!("{}: {e}", view.path))),
-        };
-        let outcome = self
-            .run_turn(
-                run,
-                doc,
-                &mine[doc].book,
-                &own,
-                &pick,
-                &prompt,
-                settings,
-                &working,
-                &view.path,
-            )
-            .await;
-        match outcome {
-            TurnEnd::Judged(verdict, turn) => {
-                if matches!(verdict, Verdict::Done { .. }) {
-                    run.record
-                        .lock()
-                        .unwrap()
-                        .on_branch
-                        .push((worker.to_owned(), key));
-                }
-                let d = Doc {
-                    path: view.path.clone(),
-                    book: mine[doc].book.clone(),
-                };
-                self.apply(run, doc, &d, &own, &verdict, &turn).await
-            }
-            TurnEnd::Failed(e) => Some((RunStatus::Failed, e)),
-        }
-    }
-
-    /// Restores the documents on each worker's branch, merges it, and ticks in the person's
-    /// documents the tasks of each branch that merged.
-    async fn merge_workers(&self, run: &Run, workers: &[String]) -> Result<String, String> {
-        let displays: Vec<String> = run.displays();
-        let agents = self.agents();
-        let mut merged = 0;
-        let mut problems = Vec::new();
-        for w in workers {
-            if agents.get(&run.ws.id, w).is_err() {
-                continue;
-            }
-            let tasks: Vec<TaskKey> = run.done_by(w);
-            if let Err(e) = agents
-                .restore_files(
-                    &run.ws.id,
-                    w,
-                    displays.clone(),
-                    format!(
-                        "maestro: playbook run {}: documents as on the base (the run ticks them)",
-                        run.id
-                    ),
-                )
-                .await
-            {
-                problems.push(format!("{w}: {e}"));
-                continue;
-            }
-            let result = match agents.merge(&run.ws.id, w).await {
-                Ok(r) => r,
-                Err(e) => {
-                    problems.push(format!("{w}: {e}"));
-                    continue;
-                }
-            };
-            let message = if !result.conflicts.is_empty() {
-                problems.push(format!(
-                    "{w}: its branch conflicts in {} and was not merged; its tasks stay open (`maestro agent diff {w}`)",
-                    result.conflicts.join(", ")
-                ));
-                format!("conflicts in {}", result.conflicts.join(", "))
-            } else {
-                merged += 1;
-                let mut by_doc: BTreeMap<usize, Vec<TaskKey>> = BTreeMap::new();
-                for k in tasks.iter() {
-                    by_doc.entry(k.doc).or_default().push(k.clone());
-                }
-                for (doc, keys) in by_doc {
-                    let path = run.record.lock().unwrap().info.documents[doc]
-                        .working
-                        .clone();
-                    if let Err(e) = tick_all(&path, &keys) {
-                        problems.push(e);
-                    }
-                }
-                format!("merged into {} ({} tasks)", result.into, tasks.len())
-            };
-            let (agent, message) = (w.clone(), message);
-            self.emit_run(run, "merge", |e| {
-                e.agent = Some(agent);
-                e.message = Some(message);
-            })
-            .await;
-        }
-        if let Ok(docs) = self.read_docs(run) {
-            self.count(run, &docs);
-        }
-        if problems.is_empty() {
-            let done = run.record.lock().unwrap().info.tasks_done;
-            Ok(format!(
-                "{done} tasks done on {merged} branches, all merged"
-            ))
-        } else {
-            Err(problems.join("; "))
-        }
-    }
-
     /// `maestro/playbook.stop|pause|resume|approve`.
     pub(crate) async fn control_run(
         &self,
@@ -1803,6 +1107,17 @@ impl Engine {
                 if status.is_final() {
                     if status == RunStatus::Finished {
                         return Err(format!("run {} is finished: start a new run", run.id));
+                    }
+                    // Its driver may still be telling its end: let it finish first.
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                    while run.driving.load(std::sync::atomic::Ordering::SeqCst) {
+                        if std::time::Instant::now() > deadline {
+                            return Err(format!(
+                                "run {} is still winding down; resume it again in a moment",
+                                run.id
+                            ));
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                     }
                     // A stopped, halted or failed run goes on from where it is (a halt line
                     // the person removed no longer halts).

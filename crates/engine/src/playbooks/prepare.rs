@@ -1,0 +1,332 @@
+//! A run checked before it starts: its documents, options and agents, every problem that stops
+//! it named at once, and the record (or, for a dry run, the plan) it starts with.
+
+use super::*;
+
+impl Engine {
+    /// Checks a run's documents and options and builds its record, refusing with one message
+    /// that names every problem that stops it.
+    pub(super) fn prepare(&self, p: &PlaybookRunParams) -> Result<Prepared, Refusal> {
+        if p.paths.is_empty() {
+            return Err("no playbook given: name one or more markdown files".into());
+        }
+        let mut docs = Vec::new();
+        let mut root: Option<WorkspaceRef> = None;
+        let mut config: Option<Config> = None;
+        for path in &p.paths {
+            if !path.is_absolute() {
+                return Err(format!(
+                    "{} is not an absolute path (clients resolve paths first)",
+                    path.display()
+                ));
+            }
+            let meta = std::fs::metadata(path)
+                .map_err(|e| format!("{}: cannot read it: {e}", path.display()))?;
+            if !meta.is_file() {
+                return Err(format!("{} is not a file", path.display()));
+            }
+            if !is_markdown(path) {
+                return Err(format!(
+                    "{} is not a markdown file: playbooks are `.md` files of `- [ ]` tasks",
+                    path.display()
+                ));
+            }
+            let (ws, cfg) = workspace_of(self, path).map_err(|e| e.message)?;
+            match &root {
+                Some(r) if r.id != ws.id => {
+                    return Err(format!(
+                        "{} is in {}, not in {} like {}: one run works in one workspace",
+                        path.display(),
+                        ws.root.display(),
+                        r.root.display(),
+                        p.paths[0].display()
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    root = Some(ws.clone());
+                    config = Some(cfg);
+                }
+            }
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("{}: cannot read it: {e}", path.display()))?;
+            let display = path
+                .strip_prefix(&ws.root)
+                .map_or_else(|_| path.display().to_string(), |r| r.display().to_string());
+            docs.push((
+                path.clone(),
+                Doc {
+                    path: display,
+                    book: maestro_playbook::parse(&bytes),
+                },
+            ));
+        }
+        let (ws, config) = (root.expect("one path at least"), config.expect("with root"));
+        let mut warnings = Vec::new();
+        let mut errors = Vec::new();
+        for (_, d) in &docs {
+            for problem in &d.book.problems {
+                warnings.push(format!(
+                    "{} line {}: {}",
+                    d.path, problem.line, problem.message
+                ));
+            }
+            if d.book.tasks.is_empty() {
+                errors.push(format!(
+                    "{} has no tasks: a playbook is a list of `- [ ] task` lines",
+                    d.path
+                ));
+            } else if d.book.next_open().is_none() {
+                warnings.push(format!("{}: every task is already done", d.path));
+            }
+            if let Err(e) = render(
+                template_of(&d.book),
+                &maestro_playbook::PromptVars::default(),
+            ) {
+                errors.push(format!("{}: {e}", d.path));
+            }
+        }
+        let plain: Vec<Doc> = docs.iter().map(|(_, d)| d.clone()).collect();
+        let order = plan::order(&plain).map_err(|e| e.to_string())?;
+        let looped = p.looped || plain.iter().any(|d| d.book.options.looped);
+        let max_loops = p
+            .max_loops
+            .or_else(|| plain.iter().filter_map(|d| d.book.options.max_loops).min());
+        if max_loops == Some(0) {
+            errors.push("--max-loops must be at least 1".into());
+        }
+        let reset: Vec<bool> = plain
+            .iter()
+            .map(|d| p.reset_on_completion || d.book.options.reset)
+            .collect();
+        if let Some(k) = p.parallel {
+            if !(1..=MAX_PARALLEL).contains(&k) {
+                errors.push(format!(
+                    "--parallel takes 1 to {MAX_PARALLEL} agents, not {k}"
+                ));
+            }
+            if looped || reset.iter().any(|r| *r) {
+                errors.push(
+                    "--parallel runs each task once: it does not loop or reset documents (run those without --parallel)".into(),
+                );
+            }
+            if p.from.is_some() || p.only.is_some() {
+                errors.push("--parallel runs whole documents, not from or only one task".into());
+            }
+            for (_, d) in &docs {
+                match maestro_agents::worktree::committed_as_is(&ws.root, &d.path) {
+                    Ok(true) => {}
+                    Ok(false) => errors.push(format!(
+                        "{} has changes that are not committed: --parallel agents work on branches from HEAD, so commit the document first",
+                        d.path
+                    )),
+                    Err(e) => errors.push(format!("{}: {e}", d.path)),
+                }
+            }
+        }
+        // Where to start, and whether to stop after one task.
+        let mut from = None;
+        if let Some(at) = p.only.as_ref().or(p.from.as_ref()) {
+            let Some((_, d)) = docs.iter().find(|(path, _)| *path == at.path) else {
+                return Err(format!(
+                    "{} is not one of the run's documents",
+                    at.path.display()
+                ));
+            };
+            match d.book.tasks.iter().find(|t| t.line == at.line) {
+                Some(t) if !t.done => from = Some((d.path.clone(), t.line)),
+                Some(_) => {
+                    return Err(format!(
+                        "{} line {}: that task is already done",
+                        d.path, at.line
+                    ));
+                }
+                None => {
+                    return Err(format!(
+                        "{} line {}: there is no task there",
+                        d.path, at.line
+                    ));
+                }
+            }
+        }
+        // Who does each task: every name must be an agent or an agent CLI that can start.
+        let mut plan_rows = Vec::new();
+        for &i in &order {
+            let d = &plain[i];
+            let first = match &from {
+                Some((path, line)) if *path == d.path => *line,
+                Some(_) if p.only.is_some() => u32::MAX,
+                _ => 0,
+            };
+            for t in d.book.tasks.iter().filter(|t| !t.done && t.line >= first) {
+                let who = if t.review {
+                    "(a person)".to_owned()
+                } else {
+                    match self.pick(&ws, &config, p, &d.book, t, "") {
+                        Ok(pick) if pick.name.ends_with("-run") => {
+                            format!("a new {} agent", pick.cli)
+                        }
+                        Ok(pick) => pick.name,
+                        Err(e) => {
+                            errors.push(format!("{} line {}: {e}", d.path, t.line));
+                            continue;
+                        }
+                    }
+                };
+                plan_rows.push(PlannedTask {
+                    document: d.path.clone(),
+                    line: t.line,
+                    task: t.text.clone(),
+                    agent: who,
+                    review: t.review,
+                });
+                if p.only.is_some() {
+                    break;
+                }
+            }
+        }
+        if !errors.is_empty() {
+            errors.dedup();
+            return Err(errors.join("\n"));
+        }
+        let now = unix_now();
+        let documents = docs
+            .iter()
+            .map(|(path, d)| RunDocument {
+                path: path.clone(),
+                display: d.path.clone(),
+                working: path.clone(),
+                tasks: d.book.tasks.len(),
+                done: d.book.tasks.iter().filter(|t| t.done).count(),
+                skipped: None,
+            })
+            .collect();
+        let info = PlaybookRunInfo {
+            id: String::new(),
+            workspace: ws.id.clone(),
+            workspace_root: ws.root.clone(),
+            status: RunStatus::Running,
+            reason: None,
+            documents,
+            loop_number: 1,
+            looped,
+            max_loops,
+            parallel: p.parallel,
+            current: Vec::new(),
+            tasks_done: 0,
+            turns: 0,
+            cost_usd: 0.0,
+            started_at: now,
+            updated_at: now,
+        };
+        let mut params = p.clone();
+        params.looped = looped;
+        params.max_loops = max_loops;
+        let record = RunRecord {
+            info: info.clone(),
+            params,
+            order,
+            state: SavedState {
+                loop_number: 1,
+                from,
+                ..SavedState::default()
+            },
+            reset: reset.clone(),
+            in_flight: Vec::new(),
+            wanted: Wanted::Run,
+            gate: None,
+            workers: Vec::new(),
+            on_branch: Vec::new(),
+            started_docs: Vec::new(),
+            next_seq: 1,
+        };
+        Ok(Prepared {
+            record,
+            ws,
+            result: PlaybookRunResult {
+                run: PlaybookRunInfo {
+                    id: "dry-run".into(),
+                    ..info
+                },
+                plan: plan_rows,
+                warnings,
+            },
+            reset_copies: reset,
+        })
+    }
+
+    /// The agent for `task`: `@name` > the document's `agent:` > the run's `--agent` >
+    /// `agents.default`. `suffix` tells a parallel worker's agents apart.
+    pub(super) fn pick(
+        &self,
+        ws: &WorkspaceRef,
+        config: &Config,
+        p: &PlaybookRunParams,
+        book: &Playbook,
+        task: &Task,
+        run_id: &str,
+    ) -> Result<Pick, String> {
+        let wanted = task
+            .agent
+            .clone()
+            .or_else(|| book.options.agent.clone())
+            .or_else(|| p.agent.clone())
+            .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
+        if let Ok(existing) = self.agents().get(&ws.id, &wanted) {
+            if existing.isolation == Isolation::Worktree && p.parallel.is_none() {
+                return Err(format!(
+                    "agent `{wanted}` works in its own worktree, but this run works in the checkout: name an agent CLI (claude, codex, …) or an agent spawned with --isolation none"
+                ));
+            }
+            return Ok(Pick {
+                name: wanted,
+                cli: existing.agent,
+            });
+        }
+        let s = settings(config, &wanted).map_err(|e| {
+            format!(
+                "unknown agent `{wanted}`: not an agent of this workspace, and {}",
+                e.message
+                    .trim_start_matches('`')
+                    .split_once("` ")
+                    .map_or(e.message.as_str(), |(_, rest)| rest)
+            )
+        })?;
+        if find_program(&s.program).is_none() {
+            return Err(format!(
+                "agent CLI `{wanted}` is not installed: {} was not found (set {})",
+                s.program.display(),
+                s.program_key
+            ));
+        }
+        let id = if run_id.is_empty() { "run" } else { run_id };
+        let name = format!("{wanted}-{id}");
+        let name = if maestro_agents::identity::validate_name(&name).is_ok() {
+            name
+        } else {
+            format!("agent-{id}")
+        };
+        Ok(Pick { name, cli: wanted })
+    }
+
+    /// The one CLI of a parallel run's workers (the run's agent, else the default).
+    pub(super) fn parallel_cli(
+        &self,
+        ws: &WorkspaceRef,
+        record: &RunRecord,
+    ) -> Result<String, Refusal> {
+        let config = self.workspace_config(ws)?;
+        let cli = record
+            .params
+            .agent
+            .clone()
+            .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
+        settings(&config, &cli).map_err(|e| e.message)?;
+        if maestro_agents::identity::validate_name(&cli).is_err() {
+            return Err(format!(
+                "--parallel names its agents after the CLI, and `{cli}` is not a valid agent name part"
+            ));
+        }
+        Ok(cli)
+    }
+}
