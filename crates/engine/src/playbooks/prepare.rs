@@ -114,6 +114,16 @@ impl Engine {
                 errors.push("--parallel runs whole documents, not from or only one task".into());
             }
             for (_, d) in &docs {
+                for t in d.book.tasks.iter().filter(|t| !t.done && t.agent.is_some()) {
+                    warnings.push(format!(
+                        "{} line {}: --parallel gives every task to its own workers; `@{}` is not used",
+                        d.path,
+                        t.line,
+                        t.agent.as_deref().unwrap_or_default()
+                    ));
+                }
+            }
+            for (_, d) in &docs {
                 match maestro_agents::worktree::committed_as_is(&ws.root, &d.path) {
                     Ok(true) => {}
                     Ok(false) => errors.push(format!(
