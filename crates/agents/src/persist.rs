@@ -2,7 +2,7 @@
 //! per turn, one per turn's usage. Every script binds its keys before the stored atom.
 
 use maestro_protocol::{AgentInfo, UsageTotals};
-use maestro_store::{DataValue, Params, Store, StoreError};
+use maestro_store::{DataValue, Params, Store, StoreError, params};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -20,10 +20,6 @@ pub struct AgentRecord {
     pub turn_timeout_secs: Option<u64>,
     /// The log file of its output.
     pub log_file: PathBuf,
-}
-
-fn params<const N: usize>(pairs: [(&str, DataValue); N]) -> Params {
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 fn opt(v: Option<&str>) -> DataValue {

@@ -4,7 +4,7 @@
 use crate::config::{self, Config};
 use crate::delegate;
 use crate::engine::Engine;
-use crate::session::{Reply, Session};
+use crate::session::{Reply, Session, now, ok};
 use crate::text::uri_to_path;
 use crate::workspace::{find_root, workspace_id};
 use futures::FutureExt;
@@ -20,18 +20,9 @@ use maestro_protocol::{
     AgentSpawnParams, DelegateParams, DelegateResult, DelegateTask, Isolation, RpcError,
     UsageParams, code, method, parse_params,
 };
-use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-fn ok<T: Serialize>(value: T) -> Result<Value, RpcError> {
-    serde_json::to_value(value).map_err(RpcError::internal)
-}
-
-fn now(result: Result<Value, RpcError>) -> Reply {
-    futures::future::ready(result).boxed()
-}
 
 /// The RPC error of an agent error: the code says what kind of problem it is.
 pub(crate) fn agent_error(e: AgentError) -> RpcError {

@@ -7,7 +7,7 @@ use crate::code_graph::{IndexState, WorkspaceIndex};
 use crate::delegate::{CodeContext, ContextSymbol, MAX_CALLERS, MAX_LINES};
 use crate::document::Syntax;
 use crate::engine::Engine;
-use crate::session::{Reply, Session};
+use crate::session::{Reply, Session, now, ok};
 use crate::text::{column_from_bytes, column_to_bytes, line_of, path_to_uri, uri_to_path};
 use futures::FutureExt;
 use maestro_graph::query::{Current, Location as GraphLocation, pos_of};
@@ -21,7 +21,6 @@ use maestro_protocol::{
     SkippedFile, SymbolLookupParams, TextDocumentPositionParams, WorkspaceSymbol,
     WorkspaceSymbolParams, code, method, parse_params,
 };
-use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -52,14 +51,6 @@ pub fn lsp_symbol_kind(kind: SymbolKind) -> u32 {
         SymbolKind::Struct => 23,
         SymbolKind::Type => 26,
     }
-}
-
-fn ok<T: Serialize>(value: T) -> Result<Value, RpcError> {
-    serde_json::to_value(value).map_err(RpcError::internal)
-}
-
-fn ready(result: Result<Value, RpcError>) -> Reply {
-    futures::future::ready(result).boxed()
 }
 
 /// A session's open documents as they are now.
@@ -190,7 +181,7 @@ impl Session {
             | method::GRAPH_CALL_PREPARE => {
                 let p: TextDocumentPositionParams = match parse_params(method, params) {
                     Ok(p) => p,
-                    Err(e) => return Some(ready(Err(e))),
+                    Err(e) => return Some(now(Err(e))),
                 };
                 let buffers = self.buffers();
                 let method = method.to_owned();
@@ -236,7 +227,7 @@ impl Session {
             method::GRAPH_REFERENCES => {
                 let p: ReferenceParams = match parse_params(method, params) {
                     Ok(p) => p,
-                    Err(e) => return Some(ready(Err(e))),
+                    Err(e) => return Some(now(Err(e))),
                 };
                 let buffers = self.buffers();
                 async move {
@@ -261,7 +252,7 @@ impl Session {
             method::GRAPH_DOCUMENT_SYMBOLS => {
                 let p: DocumentSymbolParams = match parse_params(method, params) {
                     Ok(p) => p,
-                    Err(e) => return Some(ready(Err(e))),
+                    Err(e) => return Some(now(Err(e))),
                 };
                 let buffers = self.buffers();
                 async move {
@@ -282,7 +273,7 @@ impl Session {
             method::GRAPH_WORKSPACE_SYMBOLS => {
                 let p: WorkspaceSymbolParams = match parse_params(method, params) {
                     Ok(p) => p,
-                    Err(e) => return Some(ready(Err(e))),
+                    Err(e) => return Some(now(Err(e))),
                 };
                 let buffers = self.buffers();
                 let indexes = self.open_indexes();
@@ -298,13 +289,13 @@ impl Session {
             method::GRAPH_LOOKUP => {
                 let p: SymbolLookupParams = match parse_params(method, params) {
                     Ok(p) => p,
-                    Err(e) => return Some(ready(Err(e))),
+                    Err(e) => return Some(now(Err(e))),
                 };
                 let buffers = self.buffers();
                 let indexes = match &p.workspace {
                     Some(path) => match self.engine.open_workspace(&self.state, path) {
                         Ok(info) => vec![self.engine.ensure_index(&info)],
-                        Err(e) => return Some(ready(Err(e))),
+                        Err(e) => return Some(now(Err(e))),
                     },
                     None => self.open_indexes(),
                 };
@@ -318,7 +309,7 @@ impl Session {
             method::GRAPH_CALL_INCOMING | method::GRAPH_CALL_OUTGOING => {
                 let p: CallHierarchyParams = match parse_params(method, params) {
                     Ok(p) => p,
-                    Err(e) => return Some(ready(Err(e))),
+                    Err(e) => return Some(now(Err(e))),
                 };
                 let buffers = self.buffers();
                 let incoming = method == method::GRAPH_CALL_INCOMING;
@@ -326,12 +317,12 @@ impl Session {
             }
             method::CODE_ACTIONS => match parse_params::<CodeActionParams>(method, params) {
                 Ok(p) => self.code_actions(p),
-                Err(e) => ready(Err(e)),
+                Err(e) => now(Err(e)),
             },
             method::GRAPH_QUERY => {
                 let p: GraphQueryParams = match parse_params(method, params) {
                     Ok(p) => p,
-                    Err(e) => return Some(ready(Err(e))),
+                    Err(e) => return Some(now(Err(e))),
                 };
                 async move {
                     let store = engine.store().clone();
@@ -361,11 +352,11 @@ impl Session {
             method::INDEX => {
                 let p: IndexParams = match parse_params(method, params) {
                     Ok(p) => p,
-                    Err(e) => return Some(ready(Err(e))),
+                    Err(e) => return Some(now(Err(e))),
                 };
                 let info = match self.engine.open_workspace(&self.state, &p.path) {
                     Ok(info) => info,
-                    Err(e) => return Some(ready(Err(e))),
+                    Err(e) => return Some(now(Err(e))),
                 };
                 let index = self.engine.ensure_index(&info);
                 // The workspace's first pass (started when it was opened) is the answer when it

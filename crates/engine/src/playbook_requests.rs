@@ -2,7 +2,7 @@
 //! problems and open tasks of a markdown document for editors (diagnostics, code lenses).
 
 use crate::agent_requests::{settings, workspace_of};
-use crate::session::{Reply, Session};
+use crate::session::{Reply, Session, now, ok};
 use crate::text::uri_to_path;
 use futures::FutureExt;
 use maestro_protocol::{
@@ -11,7 +11,6 @@ use maestro_protocol::{
     command, method, parse_params,
 };
 use serde::Deserialize;
-use serde::Serialize;
 use serde_json::{Value, json};
 
 /// `{"textDocument": {"uri": …}}`, as LSP's document requests start.
@@ -24,14 +23,6 @@ struct DocumentRef {
 #[derive(Deserialize)]
 struct UriOnly {
     uri: String,
-}
-
-fn ok<T: Serialize>(value: T) -> Result<Value, RpcError> {
-    serde_json::to_value(value).map_err(RpcError::internal)
-}
-
-fn now(result: Result<Value, RpcError>) -> Reply {
-    futures::future::ready(result).boxed()
 }
 
 /// A refusal of the run engine as an RPC error.

@@ -91,11 +91,13 @@ impl Drop for Session {
     }
 }
 
-fn ok<T: Serialize>(value: T) -> Result<Value, RpcError> {
+/// A method's answer as JSON.
+pub(crate) fn ok<T: Serialize>(value: T) -> Result<Value, RpcError> {
     serde_json::to_value(value).map_err(RpcError::internal)
 }
 
-fn now(result: Result<Value, RpcError>) -> Reply {
+/// An answer that is ready now.
+pub(crate) fn now(result: Result<Value, RpcError>) -> Reply {
     futures::future::ready(result).boxed()
 }
 

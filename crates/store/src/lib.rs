@@ -30,6 +30,11 @@ use tokio::sync::oneshot;
 /// Parameters of a script, bound to its `$names`.
 pub type Params = BTreeMap<String, DataValue>;
 
+/// Script parameters from `(name, value)` pairs.
+pub fn params<const N: usize>(pairs: [(&str, DataValue); N]) -> Params {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
 type Job = Box<dyn FnOnce(&DbInstance) + Send + 'static>;
 
 /// A handle to the open store. Cheap to clone; the database closes when the last clone drops.
