@@ -14,7 +14,7 @@ use maestro_protocol::{
     PlaybookEvent, PlaybookProgressParams, PlaybookRunInfo, PlaybookRunParams, PlaybookRunResult,
     RunDocument, RunStatus, RunTask,
 };
-use maestro_store::{DataValue, Params};
+use maestro_store::{DataValue, Params, params};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -217,10 +217,6 @@ const EVENTS_OF_RUN: &str = r#"
 ?[seq, event] := run = $run, *playbook_event{run, seq, event}
 :order seq
 "#;
-
-fn params<const N: usize>(pairs: [(&str, DataValue); N]) -> Params {
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-}
 
 /// Why a run cannot start (or go on): a message for the person.
 pub(crate) type Refusal = String;
@@ -537,8 +533,7 @@ impl Engine {
     fn count(&self, run: &Run, docs: &[Doc]) {
         let mut r = run.record.lock().unwrap();
         for (d, doc) in r.info.documents.iter_mut().zip(docs) {
-            d.tasks = doc.book.tasks.len();
-            d.done = doc.book.tasks.iter().filter(|t| t.done).count();
+            set_counts(d, &doc.book);
         }
     }
 
@@ -865,7 +860,8 @@ impl Engine {
             .await;
         match outcome {
             TurnEnd::Judged(verdict, info) => {
-                self.apply(run, doc, &docs[doc], task, &verdict, &info)
+                let after = info.after.as_ref();
+                self.apply(run, doc, &docs[doc], task, &verdict, &info, after)
                     .await
             }
             TurnEnd::Failed(e) => Some((RunStatus::Failed, e)),
@@ -951,13 +947,16 @@ impl Engine {
             r.in_flight.retain(|f| f.agent != pick.name);
             r.info.current.retain(|c| c.agent != pick.name);
         }
-        TurnEnd::Judged(
-            judge(book, task, &after),
-            Box::new(TurnInfo::new(info, started, last, before.usage.cost_usd)),
-        )
+        let verdict = judge(book, task, &after);
+        let mut turn = TurnInfo::new(info, started, last, before.usage.cost_usd);
+        turn.after = Some(after);
+        TurnEnd::Judged(verdict, Box::new(turn))
     }
 
-    /// A verdict applied to the run; `Some(end)` when the run is to end.
+    /// A verdict applied to the run; `Some(end)` when the run is to end. `after` is the
+    /// person's document as the turn left it (sequential runs; a parallel run counts from its
+    /// view instead), for its counts and `document_complete`.
+    #[allow(clippy::too_many_arguments)]
     async fn apply(
         &self,
         run: &Run,
@@ -966,6 +965,7 @@ impl Engine {
         task: &Task,
         verdict: &Verdict,
         turn: &TurnInfo,
+        after: Option<&Playbook>,
     ) -> Option<(RunStatus, String)> {
         let why = {
             let mut r = run.record.lock().unwrap();
@@ -1004,10 +1004,9 @@ impl Engine {
                     e.message = Some(message);
                 })
                 .await;
-                let after = self.read_docs(run).ok();
-                if let Some(docs) = after {
-                    self.count(run, &docs);
-                    if docs[doc].book.next_open().is_none() {
+                if let Some(after) = after {
+                    set_counts(&mut run.record.lock().unwrap().info.documents[doc], after);
+                    if after.next_open().is_none() {
                         let path = d.path.clone();
                         self.emit_run(run, "document_complete", |e| e.document = Some(path))
                             .await;
@@ -1288,6 +1287,8 @@ struct TurnInfo {
     duration: f64,
     cost: f64,
     last: String,
+    /// The document the turn was judged on, as read after it.
+    after: Option<Playbook>,
 }
 
 impl TurnInfo {
@@ -1303,8 +1304,15 @@ impl TurnInfo {
             duration: unix_now() - started,
             cost,
             last,
+            after: None,
         }
     }
+}
+
+/// A document's task counts, from how it reads now.
+fn set_counts(d: &mut RunDocument, book: &Playbook) {
+    d.tasks = book.tasks.len();
+    d.done = book.tasks.iter().filter(|t| t.done).count();
 }
 
 pub(crate) fn is_markdown(path: &Path) -> bool {

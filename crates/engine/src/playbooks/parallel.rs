@@ -105,13 +105,7 @@ impl Engine {
                         }
                     }
                 }
-                {
-                    let mut r = run.record.lock().unwrap();
-                    for (d, doc) in r.info.documents.iter_mut().zip(&view) {
-                        d.tasks = doc.book.tasks.len();
-                        d.done = doc.book.tasks.iter().filter(|t| t.done).count();
-                    }
-                }
+                self.count(run, &view);
                 let idle = workers.iter().find(|w| !busy.contains_key(*w)).cloned();
                 match plan::next(&view, &order, &state, limits) {
                     Next::Turn { doc, task } if idle.is_some() => {
@@ -300,7 +294,7 @@ impl Engine {
                     path: view.path.clone(),
                     book: mine[doc].book.clone(),
                 };
-                self.apply(run, doc, &d, &own, &verdict, &turn).await
+                self.apply(run, doc, &d, &own, &verdict, &turn, None).await
             }
             TurnEnd::Failed(e) => Some((RunStatus::Failed, e)),
         }
