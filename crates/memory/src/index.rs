@@ -266,7 +266,7 @@ pub fn to_bytes(v: &[f32]) -> Vec<u8> {
 
 /// The inverse of [`to_bytes`]; `None` when the length is not a multiple of four.
 pub fn from_bytes(bytes: &[u8]) -> Option<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     Some(
