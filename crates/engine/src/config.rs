@@ -134,6 +134,15 @@ pub const AGENTS_NEEDS_INPUT_SECS: &str = "agents.needs_input_secs";
 pub const AGENTS_SETUP_FILES: &str = "agents.setup_files";
 pub const AGENTS_SETUP_COMMAND: &str = "agents.setup_command";
 pub const AGENTS_OUTPUT_BUFFER_BYTES: &str = "agents.output_buffer_bytes";
+pub const MEMORY_SEMANTIC: &str = "memory.semantic";
+pub const MEMORY_REMEMBER_TURNS: &str = "memory.remember_turns";
+pub const MEMORY_CODE: &str = "memory.code";
+pub const MEMORY_RECENCY_WEIGHT: &str = "memory.recency_weight";
+pub const MEMORY_RECENCY_HALF_LIFE_DAYS: &str = "memory.recency_half_life_days";
+pub const MEMORY_DEDUP_SIMILARITY: &str = "memory.dedup_similarity";
+pub const MEMORY_CHUNK_BYTES: &str = "memory.chunk_bytes";
+pub const MEMORY_EMBED_BATCH: &str = "memory.embed_batch";
+pub const MEMORY_EMBED_THREADS: &str = "memory.embed_threads";
 
 /// Every configuration key.
 pub const KEYS: &[KeyDef] = &[
@@ -256,6 +265,78 @@ pub const KEYS: &[KeyDef] = &[
         },
         default: DefaultValue::Integer(1 << 20),
         doc: "Output of each agent kept in memory for clients that attach or fill gaps; all of it is in the agent's log file.",
+    },
+    KeyDef {
+        key: MEMORY_SEMANTIC,
+        scope: Scope::User,
+        kind: Kind::Bool,
+        default: DefaultValue::Bool(true),
+        doc: "Embed memories and search them by meaning (needs `maestro models install`); off, search is by keywords only and no model is loaded.",
+    },
+    KeyDef {
+        key: MEMORY_REMEMBER_TURNS,
+        scope: Scope::User,
+        kind: Kind::Bool,
+        default: DefaultValue::Bool(true),
+        doc: "Remember every agent turn (prompt, reply, tools used) and playbook task.",
+    },
+    KeyDef {
+        key: MEMORY_CODE,
+        scope: Scope::User,
+        kind: Kind::Bool,
+        default: DefaultValue::Bool(true),
+        doc: "Embed the code graph's symbols (signature, doc, start of body) for `maestro search`, kept fresh as files change.",
+    },
+    KeyDef {
+        key: MEMORY_RECENCY_WEIGHT,
+        scope: Scope::User,
+        kind: Kind::Float {
+            min: 0.0,
+            max: 10.0,
+        },
+        default: DefaultValue::Float(0.2),
+        doc: "How much newer memories rank above older ones: a new memory's score is multiplied by 1 + this, halving each half-life; 0 turns it off.",
+    },
+    KeyDef {
+        key: MEMORY_RECENCY_HALF_LIFE_DAYS,
+        scope: Scope::User,
+        kind: Kind::Float {
+            min: 0.001,
+            max: 36500.0,
+        },
+        default: DefaultValue::Float(14.0),
+        doc: "The half-life of the recency boost, in days.",
+    },
+    KeyDef {
+        key: MEMORY_DEDUP_SIMILARITY,
+        scope: Scope::User,
+        kind: Kind::Float { min: 0.5, max: 1.0 },
+        default: DefaultValue::Float(0.97),
+        doc: "A new memory this similar (cosine) to one of the same workspace, kind and agent is merged into it (its count goes up) instead of stored again.",
+    },
+    KeyDef {
+        key: MEMORY_CHUNK_BYTES,
+        scope: Scope::User,
+        kind: Kind::Integer {
+            min: 200,
+            max: 100_000,
+        },
+        default: DefaultValue::Integer(1200),
+        doc: "Texts longer than this are split into overlapping chunks, each its own memory.",
+    },
+    KeyDef {
+        key: MEMORY_EMBED_BATCH,
+        scope: Scope::User,
+        kind: Kind::Integer { min: 1, max: 1024 },
+        default: DefaultValue::Integer(32),
+        doc: "Texts embedded at a time by the background worker (it yields to other work between batches).",
+    },
+    KeyDef {
+        key: MEMORY_EMBED_THREADS,
+        scope: Scope::User,
+        kind: Kind::Integer { min: 1, max: 64 },
+        default: DefaultValue::Integer(1),
+        doc: "Threads ONNX Runtime uses per batch; 1 leaves the other cores to editors and agents.",
     },
     KeyDef {
         key: "agents.claude.path",
@@ -778,7 +859,11 @@ impl Config {
     }
 
     pub fn watch_files(&self) -> bool {
-        matches!(self.entry(INDEX_WATCH).value, ConfigValue::Bool(true))
+        self.bool_of(INDEX_WATCH)
+    }
+
+    pub fn bool_of(&self, key: &str) -> bool {
+        matches!(self.entry(key).value, ConfigValue::Bool(true))
     }
 
     /// The configured display name, if any.

@@ -67,8 +67,9 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     graph: crate::code_graph::CodeGraph,
+    memory: Arc<crate::memory::Memory>,
     agents: std::sync::OnceLock<maestro_agents::Supervisor>,
     playbooks: crate::playbooks::Runs,
     host: HostInfo,
@@ -115,6 +116,10 @@ impl Engine {
         let engine = Engine {
             inner: Arc::new(Inner {
                 agents: std::sync::OnceLock::new(),
+                memory: Arc::new(crate::memory::Memory::new(
+                    store.clone(),
+                    crate::memory::Settings::from_config(&options.config),
+                )),
                 playbooks: crate::playbooks::Runs::default(),
                 graph: crate::code_graph::CodeGraph::default(),
                 host: options.host,
@@ -138,8 +143,17 @@ impl Engine {
             hooks: Arc::new(EngineHooks(Arc::downgrade(&engine.inner))),
         })?;
         let _ = engine.inner.agents.set(supervisor);
+        engine.inner.memory.start(Arc::downgrade(&engine.inner));
         engine.resume_playbooks();
         Ok(engine)
+    }
+
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Engine {
+        Engine { inner }
+    }
+
+    pub(crate) fn memory(&self) -> &Arc<crate::memory::Memory> {
+        &self.inner.memory
     }
 
     /// The agents' supervisor.
@@ -378,7 +392,7 @@ pub(crate) fn store_error(e: StoreError) -> RpcError {
     RpcError::new(code::STORE_FAILED, e.to_string())
 }
 
-fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -397,6 +411,16 @@ impl maestro_agents::Hooks for EngineHooks {
     fn output(&self, params: maestro_protocol::AgentOutputParams) {
         if let Some(inner) = self.0.upgrade() {
             Engine { inner }.emit(Event::AgentOutput(params));
+        }
+    }
+
+    fn turn_finished(&self, turn: maestro_agents::FinishedTurn) {
+        if let Some(inner) = self.0.upgrade()
+            && inner.memory.settings.remember_turns
+        {
+            inner
+                .memory
+                .remember_later(vec![crate::memory::turn_memory(turn)]);
         }
     }
 

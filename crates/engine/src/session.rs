@@ -225,6 +225,9 @@ impl Session {
             other if other.starts_with("maestro/agent.") || other == method::USAGE => self
                 .agent_request(other, params)
                 .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),
+            other if other.starts_with("maestro/memory.") => self
+                .memory_request(other, params)
+                .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),
             other if other.starts_with("maestro/playbook.") => self
                 .playbook_request(other, params)
                 .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),

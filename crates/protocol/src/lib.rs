@@ -7,6 +7,7 @@
 mod agents;
 mod graph;
 pub mod jsonrpc;
+mod memory;
 mod playbooks;
 mod types;
 
@@ -15,6 +16,7 @@ pub use graph::*;
 pub use jsonrpc::{
     Id, Invalid, Message, Notification, Request, Response, RpcError, code, parse_params,
 };
+pub use memory::*;
 pub use playbooks::*;
 pub use types::*;
 
@@ -142,6 +144,19 @@ pub mod method {
     /// Code lenses of a markdown document ("Run task", "Run from here" on each open task): LSP
     /// `textDocument/codeLens` params and answer.
     pub const PLAYBOOK_CODE_LENS: &str = "maestro/playbook.codeLens";
+    /// Remembers a note. [`crate::MemoryAddParams`]; [`crate::MemoryAddResult`].
+    pub const MEMORY_ADD: &str = "maestro/memory.add";
+    /// Hybrid search (keywords fused with vectors). [`crate::MemorySearchParams`];
+    /// [`crate::MemorySearchResult`].
+    pub const MEMORY_SEARCH: &str = "maestro/memory.search";
+    /// Newest memories. [`crate::MemoryListParams`]; [`crate::MemoryListResult`].
+    pub const MEMORY_LIST: &str = "maestro/memory.list";
+    /// Forgets memories. [`crate::MemoryForgetParams`]; [`crate::MemoryForgetResult`].
+    pub const MEMORY_FORGET: &str = "maestro/memory.forget";
+    /// The background worker's state and the model's. `null`; [`crate::MemoryStatusResult`].
+    pub const MEMORY_STATUS: &str = "maestro/memory.status";
+    /// Imports agent CLIs' transcripts. [`crate::MemoryImportParams`]; [`crate::MemoryImportResult`].
+    pub const MEMORY_IMPORT: &str = "maestro/memory.import";
 
     /// Requests that change nothing: a client may send them again when the connection broke
     /// before the answer came.
@@ -170,6 +185,9 @@ pub mod method {
         PLAYBOOK_HISTORY,
         PLAYBOOK_LINT,
         PLAYBOOK_CODE_LENS,
+        MEMORY_SEARCH,
+        MEMORY_LIST,
+        MEMORY_STATUS,
     ];
 }
 

@@ -60,6 +60,20 @@ pub const MIGRATIONS: &[Migration] = &[
 {:create playbook_event {run: String, seq: Int => at: Float, kind: String, event: String}}
 "#,
     },
+    Migration {
+        version: 5,
+        summary: "memory: remembered texts with their vectors, a full-text index, the embedding queue",
+        script: r#"
+{:create memory {id: String =>
+    ws: String, kind: String, agent: String, source: String, at: Float, text: String,
+    count: Int, vec: Bytes?, model: String?}}
+{::fts create memory:fts {extractor: text, tokenizer: Simple,
+    filters: [Lowercase, Stemmer('english'), Stopwords('en')]}}
+{::index create memory:by_ws {ws, at, id}}
+{:create memory_pending {id: String => at: Float}}
+{:create memory_code {ws: String, path: String => hash: String, ids: [String]}}
+"#,
+    },
 ];
 
 /// The schema version this build creates and understands.

@@ -7,6 +7,7 @@ mod config;
 mod daemon;
 mod doctor;
 mod graph;
+mod memory;
 mod playbook;
 mod status;
 mod store;
@@ -42,6 +43,14 @@ pub async fn run(command: Command, paths: Paths) -> anyhow::Result<i32> {
         Command::Graph { action } => graph::graph(&paths, action).await,
         Command::Agent { action } => agent::run(&paths, action).await,
         Command::Playbook { action } => playbook::run(&paths, action).await,
+        Command::Memory { action } => memory::run(&paths, action).await,
+        Command::Search {
+            query,
+            k,
+            all,
+            output,
+        } => memory::code_search(&paths, &query.join(" "), k, all, output.json).await,
+        Command::Models { action } => memory::models(action).await,
         Command::Usage { by, all, output } => agent::usage(&paths, &by, all, output.json).await,
         Command::Store { action } => match action {
             StoreAction::Backup {

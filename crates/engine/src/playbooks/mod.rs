@@ -999,6 +999,26 @@ impl Engine {
                         unticked.join(", ")
                     ));
                 }
+                self.remember(crate::memory::NewMemory {
+                    ws: run.ws.id.clone(),
+                    kind: maestro_protocol::memory_kind::SUMMARY,
+                    agent: turn.agent.name.clone(),
+                    source: format!(
+                        "playbook:{}:{}",
+                        run.ws.root.join(&d.path).display(),
+                        task.line
+                    ),
+                    at: unix_now(),
+                    text: format!(
+                        "Playbook task done: {}\nDocument: {} (line {}), by {} in {:.0} s\n{}",
+                        task.text,
+                        d.path,
+                        task.line,
+                        turn.agent.name,
+                        turn.duration,
+                        message.trim()
+                    ),
+                });
                 self.emit_run(run, "task_complete", |e| {
                     fill(e);
                     e.message = Some(message);

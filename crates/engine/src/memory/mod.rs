@@ -1,0 +1,771 @@
+//! Memory in the daemon: remembered texts in the store (the record of truth, with their vectors),
+//! the in-process vector index loaded from it, the background worker that embeds new memories (the
+//! "subconscious"), and hybrid search.
+//!
+//! A memory is written at once with no vector and an entry in `memory_pending`: keyword search finds
+//! it immediately and nothing is lost if the daemon dies. The worker takes pending memories in
+//! batches, embeds them on a blocking thread, merges near-duplicates into the earlier memory (its
+//! count goes up) and stores the vector; the index follows every store write.
+
+mod code;
+pub(crate) mod import;
+pub(crate) mod search;
+
+use maestro_memory::{Embedder, Meta, VectorIndex};
+use maestro_protocol::{Memory as MemoryRow, memory_kind};
+use maestro_store::{DataValue, Store, params};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The memory settings, from the user configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub semantic: bool,
+    pub remember_turns: bool,
+    pub code: bool,
+    pub recency_weight: f64,
+    pub recency_half_life_secs: f64,
+    pub dedup_similarity: f32,
+    pub chunk_bytes: usize,
+    pub batch: usize,
+    pub threads: usize,
+}
+
+impl Settings {
+    pub fn from_config(config: &crate::Config) -> Settings {
+        use crate::config::*;
+        Settings {
+            semantic: config.bool_of(MEMORY_SEMANTIC),
+            remember_turns: config.bool_of(MEMORY_REMEMBER_TURNS),
+            code: config.bool_of(MEMORY_CODE),
+            recency_weight: config.float_of(MEMORY_RECENCY_WEIGHT).unwrap_or(0.2),
+            recency_half_life_secs: config
+                .float_of(MEMORY_RECENCY_HALF_LIFE_DAYS)
+                .unwrap_or(14.0)
+                * 86_400.0,
+            dedup_similarity: config.float_of(MEMORY_DEDUP_SIMILARITY).unwrap_or(0.97) as f32,
+            chunk_bytes: config.integer_of(MEMORY_CHUNK_BYTES) as usize,
+            batch: config.integer_of(MEMORY_EMBED_BATCH) as usize,
+            threads: config.integer_of(MEMORY_EMBED_THREADS) as usize,
+        }
+    }
+}
+
+/// Something to remember (chunked on the way in).
+#[derive(Debug, Clone)]
+pub(crate) struct NewMemory {
+    pub ws: String,
+    pub kind: &'static str,
+    pub agent: String,
+    pub source: String,
+    pub at: f64,
+    pub text: String,
+}
+
+/// Where semantic search stands.
+#[derive(Clone)]
+enum Semantic {
+    Off,
+    Loading,
+    Ready(Arc<dyn Embedder>),
+    /// No runtime or no model (keyword search goes on): the message names the fix.
+    Unavailable(String),
+}
+
+pub(crate) struct Memory {
+    store: Store,
+    pub(crate) settings: Settings,
+    semantic: Mutex<Semantic>,
+    index: Mutex<VectorIndex>,
+    /// The vectors are loaded from the store (until then searches are keyword only).
+    loaded: std::sync::atomic::AtomicBool,
+    load_ms: Mutex<f64>,
+    wake: tokio::sync::Notify,
+    runtime: Option<PathBuf>,
+    merged: AtomicU64,
+    embedded: AtomicU64,
+    embed_nanos: AtomicU64,
+}
+
+/// A store query's rows, or the error logged and nothing.
+fn rows_or_log(
+    what: &str,
+    r: Result<maestro_store::NamedRows, maestro_store::StoreError>,
+) -> Vec<Vec<DataValue>> {
+    match r {
+        Ok(rows) => rows.rows,
+        Err(e) => {
+            tracing::error!("memory: {what} failed: {e}");
+            Vec::new()
+        }
+    }
+}
+
+const PUT_MEMORY: &str = r#"
+{?[id, ws, kind, agent, source, at, text, count, vec, model] <- $rows
+ :put memory {id => ws, kind, agent, source, at, text, count, vec, model}}
+{?[id, at] <- $pending :put memory_pending {id => at}}
+"#;
+const EXISTING: &str = "?[id] := id in $ids, *memory{id}";
+const PENDING_BATCH: &str = r#"
+?[at, id, ws, kind, agent, text] := *memory_pending{id, at}, *memory{id, ws, kind, agent, text}
+:order at
+:limit $n
+"#;
+/// Pending entries whose memory is gone (forgotten meanwhile).
+const PENDING_ORPHANS: &str = "?[id] := *memory_pending{id}, not *memory{id}";
+const DROP_PENDING: &str = "{?[id] := id in $ids :rm memory_pending {id}}";
+const SET_VECTOR: &str = r#"
+{
+ vecs[id, vec, model] <- $rows
+ ?[id, ws, kind, agent, source, at, text, count, vec, model] :=
+    vecs[id, vec, model], *memory{id, ws, kind, agent, source, at, text, count}
+ :put memory {id => ws, kind, agent, source, at, text, count, vec, model}
+}
+{?[id] := id in $ids :rm memory_pending {id}}
+"#;
+const MERGE_INTO: &str = r#"
+{?[id, ws, kind, agent, source, at, text, count, vec, model] :=
+    id = $into, *memory{id, ws, kind, agent, source, text, count: old, vec, model},
+    at = $at, count = old + 1
+ :put memory {id => ws, kind, agent, source, at, text, count, vec, model}}
+{?[id] <- [[$dup]] :rm memory {id}}
+{?[id] <- [[$dup]] :rm memory_pending {id}}
+"#;
+const LOAD_VECTORS: &str = r#"
+?[id, ws, kind, agent, at, vec, model] := *memory{id, ws, kind, agent, at, vec, model}, !is_null(vec)
+"#;
+const REQUEUE: &str = "{?[id, at] <- $rows :put memory_pending {id => at}}";
+const COUNT_PENDING: &str = "?[count(id), min(at)] := *memory_pending{id, at}";
+const COUNT_BY_KIND: &str = "?[kind, count(id)] := *memory{id, kind}";
+
+impl Memory {
+    pub fn new(store: Store, settings: Settings) -> Memory {
+        let paths = maestro_memory::ModelPaths::from_env();
+        Memory {
+            store,
+            semantic: Mutex::new(if settings.semantic {
+                Semantic::Loading
+            } else {
+                Semantic::Off
+            }),
+            settings,
+            index: Mutex::new(VectorIndex::new(0)),
+            loaded: Default::default(),
+            load_ms: Mutex::new(0.0),
+            wake: tokio::sync::Notify::new(),
+            runtime: paths.runtime,
+            merged: AtomicU64::new(0),
+            embedded: AtomicU64::new(0),
+            embed_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Starts the background worker: load the model, then the vectors, then embed what waits, for
+    /// the life of the process. `busy` is held while it has work (the daemon does not idle-exit).
+    pub fn start(self: &Arc<Self>, engine: std::sync::Weak<crate::engine::Inner>) {
+        let memory = self.clone();
+        tokio::spawn(async move { memory.run(engine).await });
+    }
+
+    async fn run(self: Arc<Self>, engine: std::sync::Weak<crate::engine::Inner>) {
+        // The model first: its dimension decides which stored vectors are usable.
+        if self.settings.semantic {
+            let settings = self.settings.clone();
+            let loaded = tokio::task::spawn_blocking(move || {
+                let paths = maestro_memory::ModelPaths::from_env();
+                maestro_memory::FastEmbedder::load(&paths, settings.threads)
+            })
+            .await;
+            let state = match loaded {
+                Ok(Ok(e)) => {
+                    tracing::info!(
+                        model = e.model(),
+                        dim = e.dim(),
+                        "memory: embedding model loaded"
+                    );
+                    Semantic::Ready(Arc::new(e))
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!("memory: semantic search is off: {e}");
+                    Semantic::Unavailable(e.to_string())
+                }
+                Err(e) => Semantic::Unavailable(format!("loading the model panicked: {e}")),
+            };
+            *self.semantic.lock().unwrap() = state;
+        }
+        let started = Instant::now();
+        let me = self.clone();
+        let _ = tokio::task::spawn_blocking(move || me.load_vectors()).await;
+        *self.load_ms.lock().unwrap() = started.elapsed().as_secs_f64() * 1000.0;
+        self.loaded.store(true, Ordering::Release);
+        let Some(embedder) = self.embedder() else {
+            return; // keyword only: nothing to embed, ever
+        };
+        loop {
+            let woken = self.wake.notified();
+            let batch = {
+                let store = self.store.clone();
+                let n = self.settings.batch;
+                tokio::task::spawn_blocking(move || {
+                    store.read(PENDING_BATCH, params([("n", DataValue::from(n as i64))]))
+                })
+                .await
+            };
+            let rows = match batch {
+                Ok(r) => rows_or_log("reading the embedding queue", r),
+                Err(_) => Vec::new(),
+            };
+            if rows.is_empty() {
+                self.drop_orphans().await;
+                let code_work = match engine.upgrade() {
+                    Some(inner) => self.refresh_code(&crate::Engine::from_inner(inner)).await,
+                    None => return,
+                };
+                if !code_work {
+                    woken.await;
+                }
+                continue;
+            }
+            let _work = engine
+                .upgrade()
+                .map(|inner| crate::Engine::from_inner(inner).begin_work());
+            self.embed_batch(&embedder, rows).await;
+            // Let requests and the editor's work go first between batches.
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// The embedder, when semantic search is ready.
+    pub fn embedder(&self) -> Option<Arc<dyn Embedder>> {
+        match &*self.semantic.lock().unwrap() {
+            Semantic::Ready(e) => Some(e.clone()),
+            _ => None,
+        }
+    }
+
+    /// Why semantic search is not available now, when it is not.
+    pub fn semantic_warning(&self) -> Option<String> {
+        match &*self.semantic.lock().unwrap() {
+            Semantic::Ready(_) if !self.loaded.load(Ordering::Acquire) => {
+                Some("memory vectors are still loading: keyword results only".into())
+            }
+            Semantic::Ready(_) => None,
+            Semantic::Off => Some(
+                "semantic search is off (memory.semantic = false): keyword results only".into(),
+            ),
+            Semantic::Loading => {
+                Some("the embedding model is still loading: keyword results only".into())
+            }
+            Semantic::Unavailable(why) => Some(format!(
+                "semantic search is unavailable, keyword results only: {why}"
+            )),
+        }
+    }
+
+    fn load_vectors(&self) {
+        let rows = rows_or_log(
+            "loading vectors",
+            self.store.read(LOAD_VECTORS, Default::default()),
+        );
+        let embedder = self.embedder();
+        let dim = embedder.as_ref().map(|e| e.dim());
+        let model = embedder.as_ref().map(|e| e.model().to_owned());
+        let mut index = self.index.lock().unwrap();
+        *index = VectorIndex::new(dim.unwrap_or(0));
+        index.reserve(rows.len());
+        let mut stale = Vec::new();
+        for row in &rows {
+            let [id, ws, kind, agent, at, vec, vmodel] = &row[..] else {
+                continue;
+            };
+            let (Some(id), Some(bytes)) = (id.get_str(), vec.get_bytes()) else {
+                continue;
+            };
+            let Some(v) = maestro_memory::from_bytes(bytes) else {
+                continue;
+            };
+            // Made by another model (or one of another size): embedded again with this one.
+            if dim != Some(v.len()) || model.as_deref() != vmodel.get_str() {
+                if dim.is_some() {
+                    stale.push(vec![DataValue::from(id), at.clone()]);
+                }
+                continue;
+            }
+            let meta = Meta {
+                ws: index.intern(ws.get_str().unwrap_or("")),
+                kind: index.intern(kind.get_str().unwrap_or("")),
+                agent: index.intern(agent.get_str().unwrap_or("")),
+                at: at.get_float().unwrap_or(0.0),
+            };
+            index.insert(id, meta, &v);
+        }
+        drop(index);
+        if !stale.is_empty() {
+            tracing::warn!(
+                count = stale.len(),
+                "memory: vectors made by another model are embedded again with {}",
+                model.unwrap_or_default()
+            );
+            let _ = self
+                .store
+                .queue_write(
+                    REQUEUE,
+                    params([(
+                        "rows",
+                        DataValue::List(stale.into_iter().map(DataValue::List).collect()),
+                    )]),
+                )
+                .wait();
+        }
+    }
+
+    async fn drop_orphans(&self) {
+        let rows = rows_or_log(
+            "reading the embedding queue",
+            self.store.read(PENDING_ORPHANS, Default::default()),
+        );
+        if rows.is_empty() {
+            return;
+        }
+        let ids = DataValue::List(
+            rows.into_iter()
+                .filter_map(|r| r.into_iter().next())
+                .collect(),
+        );
+        if let Err(e) = self
+            .store
+            .queue_write(DROP_PENDING, params([("ids", ids)]))
+            .done()
+            .await
+        {
+            tracing::error!("memory: dropping forgotten queue entries failed: {e}");
+        }
+    }
+
+    async fn embed_batch(&self, embedder: &Arc<dyn Embedder>, rows: Vec<Vec<DataValue>>) {
+        struct Item {
+            id: String,
+            ws: String,
+            kind: String,
+            agent: String,
+            at: f64,
+            text: String,
+        }
+        let items: Vec<Item> = rows
+            .into_iter()
+            .filter_map(|r| {
+                let [at, id, ws, kind, agent, text] = &r[..] else {
+                    return None;
+                };
+                Some(Item {
+                    id: id.get_str()?.to_owned(),
+                    ws: ws.get_str()?.to_owned(),
+                    kind: kind.get_str()?.to_owned(),
+                    agent: agent.get_str()?.to_owned(),
+                    at: at.get_float()?,
+                    text: text.get_str()?.to_owned(),
+                })
+            })
+            .collect();
+        let texts: Vec<String> = items.iter().map(|i| i.text.clone()).collect();
+        let e = embedder.clone();
+        let started = Instant::now();
+        let vectors = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            e.embed(&refs)
+        })
+        .await;
+        let vectors = match vectors {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => {
+                tracing::error!("memory: embedding a batch failed, it stays queued: {e}");
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                return;
+            }
+            Err(e) => {
+                tracing::error!("memory: embedding panicked: {e}");
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                return;
+            }
+        };
+        self.embed_nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.embedded
+            .fetch_add(items.len() as u64, Ordering::Relaxed);
+        let model = embedder.model().to_owned();
+        let mut keep = Vec::new();
+        for (item, v) in items.iter().zip(&vectors) {
+            // A near-duplicate of an earlier memory of the same workspace, kind and agent reinforces
+            // it instead (code chunks are exact by construction: never merged).
+            let dup = if item.kind == memory_kind::CODE {
+                None
+            } else {
+                let index = self.index.lock().unwrap();
+                let (ws, kind, agent) = (
+                    index.lookup(&item.ws),
+                    index.lookup(&item.kind),
+                    index.lookup(&item.agent),
+                );
+                match (ws, kind, agent) {
+                    (Some(ws), Some(kind), Some(agent)) => index
+                        .search(v, 1, |m| m.ws == ws && m.kind == kind && m.agent == agent)
+                        .into_iter()
+                        .find(|h| h.score >= self.settings.dedup_similarity && h.id != item.id),
+                    _ => None,
+                }
+            };
+            if let Some(hit) = dup {
+                let r = self
+                    .store
+                    .queue_write(
+                        MERGE_INTO,
+                        params([
+                            ("into", DataValue::from(hit.id.as_str())),
+                            ("dup", DataValue::from(item.id.as_str())),
+                            ("at", DataValue::from(item.at)),
+                        ]),
+                    )
+                    .done()
+                    .await;
+                match r {
+                    Ok(_) => {
+                        self.index.lock().unwrap().touch(&hit.id, item.at);
+                        self.merged.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => tracing::error!("memory: merging a duplicate failed: {e}"),
+                }
+                continue;
+            }
+            keep.push((item, v));
+        }
+        if keep.is_empty() {
+            return;
+        }
+        let rows = DataValue::List(
+            keep.iter()
+                .map(|(i, v)| {
+                    DataValue::List(vec![
+                        DataValue::from(i.id.as_str()),
+                        DataValue::Bytes(maestro_memory::to_bytes(v)),
+                        DataValue::from(model.as_str()),
+                    ])
+                })
+                .collect(),
+        );
+        let ids = DataValue::List(
+            keep.iter()
+                .map(|(i, _)| DataValue::from(i.id.as_str()))
+                .collect(),
+        );
+        if let Err(e) = self
+            .store
+            .queue_write(SET_VECTOR, params([("rows", rows), ("ids", ids)]))
+            .done()
+            .await
+        {
+            tracing::error!("memory: storing vectors failed, they stay queued: {e}");
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            return;
+        }
+        let mut index = self.index.lock().unwrap();
+        if index.dim() == 0 {
+            *index = VectorIndex::new(embedder.dim());
+        }
+        for (i, v) in keep {
+            // Forgotten while it was embedded: the store write above found no row, so neither here.
+            let meta = Meta {
+                ws: index.intern(&i.ws),
+                kind: index.intern(&i.kind),
+                agent: index.intern(&i.agent),
+                at: i.at,
+            };
+            index.insert(&i.id, meta, v);
+        }
+    }
+
+    /// Stores new memories (chunked) for the worker to embed. Returns the chunk ids and whether all
+    /// of them were already stored.
+    pub async fn remember(
+        &self,
+        items: Vec<NewMemory>,
+    ) -> Result<(Vec<String>, bool), maestro_store::StoreError> {
+        let mut rows = Vec::new();
+        let mut ids = Vec::new();
+        for item in &items {
+            let chunks = maestro_memory::chunk(
+                &item.text,
+                self.settings.chunk_bytes,
+                self.settings.chunk_bytes / 8,
+            );
+            let many = chunks.len() > 1;
+            for c in chunks {
+                let id = memory_id(&item.ws, item.kind, &item.source, c.offset, &c.text);
+                let source = if many {
+                    format!("{}@{}", item.source, c.offset)
+                } else {
+                    item.source.clone()
+                };
+                ids.push(id.clone());
+                rows.push((id, item, source, c.text));
+            }
+        }
+        if rows.is_empty() {
+            return Ok((ids, false));
+        }
+        let existing: std::collections::HashSet<String> = self
+            .store
+            .read(
+                EXISTING,
+                params([(
+                    "ids",
+                    DataValue::List(ids.iter().map(|i| DataValue::from(i.as_str())).collect()),
+                )]),
+            )?
+            .rows
+            .into_iter()
+            .filter_map(|r| r.first().and_then(|v| v.get_str().map(str::to_owned)))
+            .collect();
+        let fresh: Vec<_> = rows
+            .into_iter()
+            .filter(|(id, ..)| !existing.contains(id))
+            .collect();
+        if fresh.is_empty() {
+            return Ok((ids, true));
+        }
+        let put = DataValue::List(
+            fresh
+                .iter()
+                .map(|(id, item, source, text)| {
+                    DataValue::List(vec![
+                        DataValue::from(id.as_str()),
+                        DataValue::from(item.ws.as_str()),
+                        DataValue::from(item.kind),
+                        DataValue::from(item.agent.as_str()),
+                        DataValue::from(source.as_str()),
+                        DataValue::from(item.at),
+                        DataValue::from(text.as_str()),
+                        DataValue::from(1i64),
+                        DataValue::Null,
+                        DataValue::Null,
+                    ])
+                })
+                .collect(),
+        );
+        let pending = DataValue::List(
+            fresh
+                .iter()
+                .map(|(id, item, ..)| {
+                    DataValue::List(vec![DataValue::from(id.as_str()), DataValue::from(item.at)])
+                })
+                .collect(),
+        );
+        self.store
+            .queue_write(PUT_MEMORY, params([("rows", put), ("pending", pending)]))
+            .done()
+            .await?;
+        self.wake.notify_one();
+        Ok((ids, false))
+    }
+
+    /// Remembers in the background (agent turns, playbook tasks): errors are logged.
+    pub fn remember_later(self: &Arc<Self>, items: Vec<NewMemory>) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.remember(items).await {
+                tracing::error!("memory: remembering failed: {e}");
+            }
+        });
+    }
+
+    /// Forgets memories (and their vectors).
+    pub async fn forget(&self, ids: Vec<String>) -> Result<u32, maestro_store::StoreError> {
+        const FORGET: &str = r#"
+{?[id] := id in $ids, *memory{id} :rm memory {id}}
+{?[id] := id in $ids, *memory_pending{id} :rm memory_pending {id}}
+"#;
+        const FOUND: &str = "?[count(id)] := id in $ids, *memory{id}";
+        let list = DataValue::List(ids.iter().map(|i| DataValue::from(i.as_str())).collect());
+        let found = self
+            .store
+            .read(FOUND, params([("ids", list.clone())]))?
+            .rows
+            .first()
+            .and_then(|r| r.first()?.get_int())
+            .unwrap_or(0);
+        self.store
+            .queue_write(FORGET, params([("ids", list)]))
+            .done()
+            .await?;
+        let mut index = self.index.lock().unwrap();
+        for id in &ids {
+            index.remove(id);
+        }
+        Ok(found as u32)
+    }
+
+    pub fn status(&self) -> maestro_protocol::MemoryStatusResult {
+        let mut by_kind = std::collections::BTreeMap::new();
+        let mut total = 0;
+        for row in rows_or_log(
+            "counting memories",
+            self.store.read(COUNT_BY_KIND, Default::default()),
+        ) {
+            if let (Some(kind), Some(n)) = (row[0].get_str(), row[1].get_int()) {
+                by_kind.insert(kind.to_owned(), n as u64);
+                total += n as u64;
+            }
+        }
+        let pending = rows_or_log(
+            "counting the queue",
+            self.store.read(COUNT_PENDING, Default::default()),
+        );
+        let (queued, oldest) = pending
+            .first()
+            .map(|r| (r[0].get_int().unwrap_or(0) as u64, r[1].get_float()))
+            .unwrap_or((0, None));
+        let embedded = self.embedded.load(Ordering::Relaxed);
+        let secs = self.embed_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let (semantic, model, dim) = match &*self.semantic.lock().unwrap() {
+            Semantic::Off => ("off", None, 0),
+            Semantic::Loading => ("loading", None, 0),
+            Semantic::Ready(e) if self.loaded.load(Ordering::Acquire) => {
+                ("ready", Some(e.model().to_owned()), e.dim() as u32)
+            }
+            Semantic::Ready(e) => ("loading", Some(e.model().to_owned()), e.dim() as u32),
+            Semantic::Unavailable(_) => ("keyword-only", None, 0),
+        };
+        maestro_protocol::MemoryStatusResult {
+            by_kind,
+            total,
+            queued,
+            indexed: self.index.lock().unwrap().len() as u64,
+            lag_secs: oldest.map_or(0.0, |at| (crate::engine::unix_now() - at).max(0.0)),
+            merged: self.merged.load(Ordering::Relaxed),
+            embedded,
+            embed_per_sec: if secs > 0.0 {
+                embedded as f64 / secs
+            } else {
+                0.0
+            },
+            semantic: semantic.into(),
+            model,
+            dim,
+            runtime: self.runtime.clone(),
+            warning: self.semantic_warning(),
+            load_ms: *self.load_ms.lock().unwrap(),
+        }
+    }
+}
+
+/// A memory's id: a hash of where it is from and what it says, so remembering the same again (a
+/// re-import, a note added twice) finds it stored.
+fn memory_id(ws: &str, kind: &str, source: &str, offset: usize, text: &str) -> String {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for part in [ws, kind, source, &offset.to_string(), text] {
+        h.update(part.as_bytes());
+        h.update(&[0]);
+    }
+    format!("m{:032x}", h.digest128())
+}
+
+/// A stored row as the wire's memory.
+pub(crate) fn row_to_memory(row: &[DataValue]) -> Option<MemoryRow> {
+    let [id, ws, kind, agent, source, at, text, count, unembedded] = row else {
+        return None;
+    };
+    let source = source.get_str()?.to_owned();
+    let (file, line) = source_location(&source);
+    Some(MemoryRow {
+        id: id.get_str()?.to_owned(),
+        workspace: ws.get_str()?.to_owned(),
+        kind: kind.get_str()?.to_owned(),
+        agent: agent.get_str()?.to_owned(),
+        file,
+        line,
+        source,
+        at: at.get_float()?,
+        text: text.get_str()?.to_owned(),
+        count: count.get_int().unwrap_or(1) as u32,
+        embedded: unembedded.get_bool() == Some(false),
+    })
+}
+
+/// `file:PATH:LINE` and `playbook:PATH:LINE` sources (an `@offset` of a chunk after) link to a file.
+fn source_location(source: &str) -> (Option<PathBuf>, Option<u32>) {
+    let rest = source
+        .strip_prefix("file:")
+        .or_else(|| source.strip_prefix("playbook:"))
+        .or_else(|| source.strip_prefix("claude:"))
+        .or_else(|| source.strip_prefix("codex:"));
+    let Some(rest) = rest else {
+        return (None, None);
+    };
+    let rest = rest.rsplit_once('@').map_or(rest, |(r, _)| r);
+    match rest.rsplit_once(':') {
+        Some((path, line)) => match line.parse() {
+            Ok(line) => (Some(PathBuf::from(path)), Some(line)),
+            Err(_) => (Some(PathBuf::from(rest)), None),
+        },
+        None => (Some(PathBuf::from(rest)), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_link_to_files_and_lines() {
+        assert_eq!(
+            source_location("file:/r/src/a.rs:12"),
+            (Some("/r/src/a.rs".into()), Some(12))
+        );
+        assert_eq!(
+            source_location("playbook:/r/p.md:3@1200"),
+            (Some("/r/p.md".into()), Some(3))
+        );
+        assert_eq!(source_location("agent:api#turn2"), (None, None));
+        assert_eq!(source_location("note"), (None, None));
+    }
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        let a = memory_id("w", "note", "note", 0, "x");
+        assert_eq!(a, memory_id("w", "note", "note", 0, "x"));
+        assert_ne!(a, memory_id("w", "note", "note", 0, "y"));
+        assert_ne!(a, memory_id("v", "note", "note", 0, "x"));
+        assert_eq!(a.len(), 33);
+    }
+}
+
+/// An agent's headless turn as a memory.
+pub(crate) fn turn_memory(t: maestro_agents::FinishedTurn) -> NewMemory {
+    let mut text = format!("Prompt: {}\n", t.prompt.trim());
+    if !t.reply.trim().is_empty() {
+        text.push_str(&format!("Reply: {}\n", t.reply.trim()));
+    }
+    if !t.tools.is_empty() {
+        text.push_str(&format!("Tools: {}\n", t.tools.join("; ")));
+    }
+    if t.outcome != "ok" {
+        text.push_str(&format!("Outcome: {}\n", t.outcome));
+    }
+    NewMemory {
+        ws: t.ws,
+        kind: memory_kind::TURN,
+        source: format!("agent:{}#turn{}", t.agent, t.turn),
+        agent: t.agent,
+        at: t.ended,
+        text,
+    }
+}
+
+impl Memory {
+    /// Wakes the worker (new memories, or the graph changed).
+    pub fn nudge(&self) {
+        self.wake.notify_one();
+    }
+}

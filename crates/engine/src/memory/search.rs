@@ -1,0 +1,227 @@
+//! Hybrid search: cozo's full-text index and the vector index, each asked for candidates under the
+//! same filters, fused by reciprocal rank, then weighted by recency and reinforcement.
+
+use super::{Memory, row_to_memory, rows_or_log};
+use maestro_memory::{fts_query, recency, rrf};
+use maestro_protocol::{MemoryHit, MemorySearchResult, memory_kind};
+use maestro_store::{DataValue, params};
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// The longest query accepted, in bytes.
+pub(crate) const MAX_QUERY_BYTES: usize = 4096;
+/// The most hits a search returns.
+pub(crate) const MAX_K: u32 = 100;
+/// Candidates each list contributes to the fusion, at least.
+const CANDIDATES: usize = 50;
+/// The RRF constant (60 in the original paper and most systems since).
+const RRF_K: f64 = 60.0;
+
+/// A search's filters, resolved (workspace ids, not paths).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Filter {
+    /// `None`: every workspace.
+    pub ws: Option<String>,
+    pub agent: Option<String>,
+    pub kinds: Vec<String>,
+    pub since: Option<f64>,
+    pub until: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Hybrid,
+    Keyword,
+    Semantic,
+}
+
+impl Mode {
+    pub fn parse(s: Option<&str>) -> Result<Mode, String> {
+        match s.unwrap_or("hybrid") {
+            "hybrid" => Ok(Mode::Hybrid),
+            "keyword" => Ok(Mode::Keyword),
+            "semantic" => Ok(Mode::Semantic),
+            other => Err(format!(
+                "unknown search mode {other:?}: use hybrid, keyword or semantic"
+            )),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Hybrid => "hybrid",
+            Mode::Keyword => "keyword",
+            Mode::Semantic => "semantic",
+        }
+    }
+}
+
+const KEYWORD: &str = r#"
+?[id, score] := ~memory:fts{id, ws, kind, agent, at |
+    query: $q, k: $n, bind_score: score,
+    filter: ($ws == '' || ws == $ws) && ($agent == '' || agent == $agent) && is_in(kind, $kinds)
+        && at >= $since && at <= $until}
+"#;
+const FETCH: &str = r#"
+?[id, ws, kind, agent, source, at, text, count, unembedded] :=
+    id in $ids, *memory{id, ws, kind, agent, source, at, text, count, vec}, unembedded = is_null(vec)
+"#;
+
+impl Memory {
+    /// Searches; `query` and `k` are checked by the caller.
+    pub(crate) fn search(
+        &self,
+        query: &str,
+        k: usize,
+        filter: &Filter,
+        mode: Mode,
+        now: f64,
+    ) -> Result<MemorySearchResult, String> {
+        let started = Instant::now();
+        let kinds: Vec<String> = if filter.kinds.is_empty() {
+            memory_kind::ALL
+                .iter()
+                .filter(|k| **k != memory_kind::CODE)
+                .map(|k| k.to_string())
+                .collect()
+        } else {
+            filter.kinds.clone()
+        };
+        let n = CANDIDATES.max(k * 4);
+        let mut warning = None;
+        let embedder = match mode {
+            Mode::Keyword => None,
+            _ => {
+                let e = self
+                    .embedder()
+                    .filter(|_| self.loaded.load(std::sync::atomic::Ordering::Acquire));
+                if e.is_none() {
+                    warning = self.semantic_warning();
+                }
+                e
+            }
+        };
+        let used = match (mode, &embedder) {
+            (Mode::Keyword, _) | (_, None) => Mode::Keyword,
+            (m, Some(_)) => m,
+        };
+
+        let mut lists: Vec<Vec<String>> = Vec::new();
+        let mut keyword_rank = HashMap::new();
+        if used != Mode::Semantic
+            && let Some(q) = fts_query(query, 32)
+        {
+            let rows = self
+                .store
+                .read(
+                    KEYWORD,
+                    params([
+                        ("q", DataValue::from(q.as_str())),
+                        ("n", DataValue::from(n as i64)),
+                        ("ws", DataValue::from(filter.ws.as_deref().unwrap_or(""))),
+                        (
+                            "agent",
+                            DataValue::from(filter.agent.as_deref().unwrap_or("")),
+                        ),
+                        (
+                            "kinds",
+                            DataValue::List(
+                                kinds.iter().map(|k| DataValue::from(k.as_str())).collect(),
+                            ),
+                        ),
+                        ("since", DataValue::from(filter.since.unwrap_or(f64::MIN))),
+                        ("until", DataValue::from(filter.until.unwrap_or(f64::MAX))),
+                    ]),
+                )
+                .map_err(|e| format!("keyword search failed: {e}"))?;
+            let mut scored: Vec<(String, f64)> = rows
+                .rows
+                .into_iter()
+                .filter_map(|r| Some((r[0].get_str()?.to_owned(), r[1].get_float()?)))
+                .collect();
+            scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            for (i, (id, _)) in scored.iter().enumerate() {
+                keyword_rank.insert(id.clone(), i as u32 + 1);
+            }
+            lists.push(scored.into_iter().map(|(id, _)| id).collect());
+        }
+
+        let mut vector_rank = HashMap::new();
+        let mut similarity = HashMap::new();
+        if let Some(embedder) = &embedder {
+            let v = embedder
+                .embed(&[query])
+                .map_err(|e| format!("embedding the query failed: {e}"))?
+                .pop()
+                .unwrap_or_default();
+            let index = self.index.lock().unwrap();
+            let ws = filter.ws.as_deref().map(|w| index.lookup(w));
+            let agent = filter.agent.as_deref().map(|a| index.lookup(a));
+            let kind_ids: Vec<u32> = kinds.iter().filter_map(|k| index.lookup(k)).collect();
+            let (since, until) = (
+                filter.since.unwrap_or(f64::MIN),
+                filter.until.unwrap_or(f64::MAX),
+            );
+            // A workspace or agent the index never saw matches nothing.
+            let hits = if ws == Some(None) || agent == Some(None) {
+                Vec::new()
+            } else {
+                index.search(&v, n, |m| {
+                    ws.is_none_or(|w| Some(m.ws) == w)
+                        && agent.is_none_or(|a| Some(m.agent) == a)
+                        && kind_ids.contains(&m.kind)
+                        && m.at >= since
+                        && m.at <= until
+                })
+            };
+            drop(index);
+            for (i, h) in hits.iter().enumerate() {
+                vector_rank.insert(h.id.clone(), i as u32 + 1);
+                similarity.insert(h.id.clone(), h.score);
+            }
+            lists.push(hits.into_iter().map(|h| h.id).collect());
+        }
+
+        let fused = rrf(&lists, RRF_K);
+        let ids: Vec<DataValue> = fused
+            .iter()
+            .map(|(id, _)| DataValue::from(id.as_str()))
+            .collect();
+        let rows = rows_or_log(
+            "fetching hits",
+            self.store
+                .read(FETCH, params([("ids", DataValue::List(ids))])),
+        );
+        let mut memories: HashMap<String, maestro_protocol::Memory> = rows
+            .iter()
+            .filter_map(|r| row_to_memory(r))
+            .map(|m| (m.id.clone(), m))
+            .collect();
+        let mut hits: Vec<MemoryHit> = fused
+            .into_iter()
+            .filter_map(|(id, score)| {
+                let memory = memories.remove(&id)?;
+                let boost = recency(
+                    now - memory.at,
+                    self.settings.recency_half_life_secs,
+                    self.settings.recency_weight,
+                ) * (1.0 + 0.1 * f64::from(memory.count.max(1)).ln());
+                Some(MemoryHit {
+                    score: score * boost,
+                    keyword_rank: keyword_rank.get(&id).copied(),
+                    vector_rank: vector_rank.get(&id).copied(),
+                    similarity: similarity.get(&id).copied(),
+                    memory,
+                })
+            })
+            .collect();
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        hits.truncate(k);
+        Ok(MemorySearchResult {
+            hits,
+            mode: used.as_str().into(),
+            warning,
+            took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+}
