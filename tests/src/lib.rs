@@ -88,6 +88,27 @@ impl TestEnv {
         std::fs::write(dir.join("config.toml"), config).unwrap();
     }
 
+    /// Gives this installation the machine's embedding runtime and model (what `maestro models
+    /// install` put in MAESTRO_MODELS_DIR, else ~/.cache/maestro/models) by linking
+    /// `MAESTRO_HOME/models` to them. Without this a test's daemon has no model: keyword search only.
+    pub fn link_models(&self) {
+        let dir = std::env::var_os("MAESTRO_MODELS_DIR")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("maestro/models"))
+            })
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/maestro/models"))
+            })
+            .expect("HOME is set");
+        assert!(
+            dir.join("manifest.json").exists(),
+            "no embedding model in {}: run scripts/test (or `maestro models install`) first",
+            dir.display()
+        );
+        std::os::unix::fs::symlink(&dir, self.home.path().join("models")).unwrap();
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.home.path().join("run/daemon.sock")
     }

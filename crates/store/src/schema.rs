@@ -63,12 +63,17 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 5,
         summary: "memory: remembered texts with their vectors, a full-text index, the embedding queue",
+        // Lucene's English stopwords: cozo's `Stopwords('en')` is a 1,298-word list that drops
+        // "test", "auth", "http", "fix", "value", "name", … — words people search code memory for.
         script: r#"
 {:create memory {id: String =>
     ws: String, kind: String, agent: String, source: String, at: Float, text: String,
     count: Int, vec: Bytes?, model: String?}}
 {::fts create memory:fts {extractor: text, tokenizer: Simple,
-    filters: [Lowercase, Stemmer('english'), Stopwords('en')]}}
+    filters: [Lowercase, Stemmer('english'), Stopwords(['a', 'an', 'and', 'are', 'as', 'at', 'be',
+        'but', 'by', 'for', 'if', 'in', 'into', 'is', 'it', 'no', 'not', 'of', 'on', 'or', 'such',
+        'that', 'the', 'their', 'then', 'there', 'these', 'they', 'this', 'to', 'was', 'will',
+        'with'])]}}
 {::index create memory:by_ws {ws, at, id}}
 {:create memory_pending {id: String => at: Float}}
 {:create memory_code {ws: String, path: String => hash: String, ids: [String]}}

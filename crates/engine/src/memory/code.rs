@@ -37,8 +37,8 @@ const GONE: &str = r#"
 "#;
 const OLD_IDS: &str = "?[ids] := *memory_code{ws: $ws, path: $path, ids}";
 const SYMBOLS: &str = r#"
-?[idx, name, kind, owner, start_line, end_line, signature] :=
-    *symbol{hash: $hash, idx, name, kind, owner, start_line, end_line, signature}
+?[idx, name, kind, owner, line, start_line, end_line, signature] :=
+    *symbol{hash: $hash, idx, name, kind, owner, line, start_line, end_line, signature}
 "#;
 const ROOTS: &str = "?[id, root] := *workspace{id, root}";
 const SET_FILE: &str = r#"
@@ -188,7 +188,7 @@ impl Memory {
         let at = crate::engine::unix_now();
         let mut out = Vec::new();
         for s in symbols {
-            let [_, name, kind, owner, start, end, signature] = &s[..] else {
+            let [_, name, kind, owner, line, start, end, signature] = &s[..] else {
                 continue;
             };
             let (Some(name), Some(kind)) = (name.get_str(), kind.get_str()) else {
@@ -197,8 +197,13 @@ impl Memory {
             if !KINDS.contains(&kind) {
                 continue;
             }
-            let start = start.get_int().unwrap_or(1).max(1) as usize;
-            let end = end.get_int().unwrap_or(start as i64).max(start as i64) as usize;
+            // The graph's lines are zero-based; chunks and links use 1-based ones.
+            let start = start.get_int().unwrap_or(0).max(0) as usize + 1;
+            let line = line.get_int().map_or(start, |l| l.max(0) as usize + 1);
+            let end = end
+                .get_int()
+                .map_or(start, |e| e.max(0) as usize + 1)
+                .max(start);
             let qualified = match owner.get_str() {
                 Some(o) if !o.is_empty() => format!("{o}::{name}"),
                 _ => name.to_owned(),
@@ -207,7 +212,7 @@ impl Memory {
                 ws: ws.to_owned(),
                 kind: memory_kind::CODE,
                 agent: String::new(),
-                source: format!("file:{}:{start}", full.display()),
+                source: format!("file:{}:{line}", full.display()),
                 at,
                 text: chunk_text(
                     kind,
