@@ -103,6 +103,10 @@ fn doctor_checks_the_machine_and_says_how_to_fix_what_is_missing() {
     ] {
         get(name);
     }
+    // This installation has no models: keyword search only, and doctor names the fix.
+    assert_eq!(get("embedding runtime")["status"], "warn");
+    assert_eq!(get("embedding runtime")["fix"], "maestro models install");
+    assert_eq!(get("embedding model")["status"], "skip");
     assert_eq!(get("store")["status"], "ok");
     assert_eq!(get("daemon")["status"], "ok");
     assert!(out.status.success(), "{checks:?}");

@@ -386,3 +386,68 @@ fn claude_and_codex_transcripts_are_imported_once() {
     // The imported time is the transcript's.
     assert_eq!(hits[0]["at"], 1_767_348_000.0);
 }
+
+#[test]
+fn editors_search_memory_and_see_it_on_hover() {
+    let env = TestEnv::new();
+    let dir = env.git_repo("edited");
+    std::fs::write(dir.join("src/lib.rs"), LIB).unwrap();
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-qm", "code"]);
+    env.ok(&dir, &["index"]);
+    env.ok(
+        &dir,
+        &[
+            "memory",
+            "add",
+            "--agent",
+            "backend-api",
+            "retry_with_backoff gives up after 5 attempts; the payment API needs 8.",
+        ],
+    );
+    let mut lsp = env.lsp(&dir, &[]);
+    lsp.initialize(&dir, false, false);
+    let uri = maestro_tests::file_uri(&dir.join("src/lib.rs"));
+    // `pub fn retry_with_backoff` is on the fourth line.
+    let r = lsp.rpc.request(
+        "textDocument/hover",
+        serde_json::json!({"textDocument": {"uri": uri}, "position": {"line": 3, "character": 9}}),
+    );
+    let value = r["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"));
+    assert!(value.contains("**Memories**"), "{value}");
+    assert!(value.contains("gives up after 5 attempts"), "{value}");
+    assert!(value.contains("note · backend-api"), "{value}");
+    // A symbol nobody wrote about has no memory section.
+    let r = lsp.rpc.request(
+        "textDocument/hover",
+        serde_json::json!({"textDocument": {"uri": uri}, "position": {"line": 8, "character": 9}}),
+    );
+    let value = r["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"));
+    assert!(
+        value.contains("parse_config") && !value.contains("Memories"),
+        "{value}"
+    );
+
+    let params = serde_json::json!({"query": "payment attempts", "path": dir});
+    let r = lsp.rpc.request("maestro/memory.search", params.clone());
+    assert_eq!(r["result"]["hits"][0]["agent"], "backend-api", "{r}");
+    let r = lsp.rpc.request(
+        "workspace/executeCommand",
+        serde_json::json!({"command": "maestro.memory.search", "arguments": [params]}),
+    );
+    assert_eq!(r["result"]["hits"].as_array().map(Vec::len), Some(1), "{r}");
+    let r = lsp
+        .rpc
+        .request("maestro/memory.search", serde_json::json!({"query": ""}));
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the query is empty"),
+        "{r}"
+    );
+}

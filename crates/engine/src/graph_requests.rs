@@ -185,6 +185,7 @@ impl Session {
                 };
                 let buffers = self.buffers();
                 let method = method.to_owned();
+                let memory = engine.memory().clone();
                 async move {
                     engine
                         .at_position(
@@ -199,7 +200,22 @@ impl Session {
                                         .map(|l| pos.location(view, l))
                                         .collect::<Vec<_>>())
                                 }
-                                method::GRAPH_HOVER => ok(hover(view, cur, pos, byte)),
+                                method::GRAPH_HOVER => {
+                                    let mut answer = hover(view, cur, pos, byte);
+                                    if let Some(a) = answer.as_mut()
+                                        && let Some(h) = view.hover(cur, byte)
+                                        && h.kind != "local"
+                                    {
+                                        let ws = crate::workspace::workspace_id(pos.root);
+                                        append_memories(
+                                            &memory,
+                                            &ws,
+                                            &h.name,
+                                            &mut a.contents.value,
+                                        );
+                                    }
+                                    ok(answer)
+                                }
                                 method::GRAPH_HIGHLIGHT => {
                                     let found = view.highlights(cur, byte);
                                     ok(found
@@ -885,6 +901,52 @@ fn byte_offset(text: &str, line: u32) -> usize {
     text.match_indices('\n')
         .nth(line as usize - 1)
         .map_or(text.len(), |(i, _)| i + 1)
+}
+
+/// Memories that mention `name` (keyword search, then an exact mention), as a hover section.
+fn append_memories(memory: &crate::memory::Memory, ws: &str, name: &str, value: &mut String) {
+    if name.len() < 3 {
+        return;
+    }
+    let filter = crate::memory::search::Filter {
+        ws: Some(ws.to_owned()),
+        ..Default::default()
+    };
+    let Ok(found) = memory.search(
+        name,
+        20,
+        &filter,
+        crate::memory::search::Mode::Keyword,
+        crate::engine::unix_now(),
+    ) else {
+        return;
+    };
+    let mentions: Vec<_> = found
+        .hits
+        .iter()
+        .filter(|h| h.memory.text.contains(name))
+        .take(3)
+        .collect();
+    if mentions.is_empty() {
+        return;
+    }
+    value.push_str("\n\n---\n**Memories**");
+    for h in mentions {
+        let m = &h.memory;
+        let line = m
+            .text
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_default()
+            .trim();
+        let line: String = line.chars().take(160).collect();
+        let who = if m.agent.is_empty() {
+            m.kind.clone()
+        } else {
+            format!("{} · {}", m.kind, m.agent)
+        };
+        value.push_str(&format!("\n- {line} *({who})*"));
+    }
 }
 
 fn hover(

@@ -38,6 +38,56 @@ fn check(name: &str, status: Status, detail: impl Into<String>, fix: Option<&str
     }
 }
 
+/// The embedding runtime and model: found where, and whether they load (a real load, ~0.3 s).
+async fn embedding() -> Vec<Check> {
+    use maestro_memory::{EmbedError, Embedder, FastEmbedder, ModelPaths};
+    const FIX: &str = "maestro models install";
+    let paths = ModelPaths::from_env();
+    let runtime = match &paths.runtime {
+        Some(p) => check(
+            "embedding runtime",
+            Status::Ok,
+            p.display().to_string(),
+            None,
+        ),
+        None => check(
+            "embedding runtime",
+            Status::Warn,
+            format!(
+                "no ONNX Runtime in {}; memory search is by keywords only",
+                paths.models_dir.join("onnxruntime").display()
+            ),
+            Some(FIX),
+        ),
+    };
+    let loaded = {
+        let paths = paths.clone();
+        tokio::task::spawn_blocking(move || FastEmbedder::load(&paths, 1)).await
+    };
+    let model = match loaded {
+        Ok(Ok(e)) => check(
+            "embedding model",
+            Status::Ok,
+            format!(
+                "{} ({}-d) in {}",
+                e.model(),
+                e.dim(),
+                paths.model_dir.display()
+            ),
+            None,
+        ),
+        Ok(Err(EmbedError::NoRuntime { .. })) => check(
+            "embedding model",
+            Status::Skip,
+            "needs the runtime first",
+            None,
+        ),
+        Ok(Err(e)) => check("embedding model", Status::Warn, e.to_string(), Some(FIX)),
+        Err(e) => check("embedding model", Status::Fail, e.to_string(), Some(FIX)),
+    };
+    vec![runtime, model]
+}
+
 /// Agent CLIs maestro drives, with how to install each.
 const AGENT_CLIS: &[(&str, &str)] = &[
     ("claude", "npm install -g @anthropic-ai/claude-code"),
@@ -63,18 +113,7 @@ pub async fn run(paths: &Paths, json: bool) -> anyhow::Result<i32> {
             ),
         });
     }
-    checks.push(check(
-        "embedding runtime",
-        Status::Skip,
-        "semantic memory is not part of this build, so no ONNX Runtime is needed yet",
-        None,
-    ));
-    checks.push(check(
-        "embedding model",
-        Status::Skip,
-        "semantic memory is not part of this build, so no embedding model is needed yet",
-        None,
-    ));
+    checks.extend(embedding().await);
     checks.push(match on_path("nats-server") {
         Some(p) => check("nats-server", Status::Ok, format!("{}", p.display()), None),
         None => check(

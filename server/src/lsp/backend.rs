@@ -67,6 +67,11 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("maestro.playbook.resume", method::PLAYBOOK_RESUME),
     ("maestro.playbook.approve", method::PLAYBOOK_APPROVE),
     ("maestro.playbook.history", method::PLAYBOOK_HISTORY),
+    ("maestro.memory.search", method::MEMORY_SEARCH),
+    ("maestro.memory.add", method::MEMORY_ADD),
+    ("maestro.memory.list", method::MEMORY_LIST),
+    ("maestro.memory.forget", method::MEMORY_FORGET),
+    ("maestro.memory.status", method::MEMORY_STATUS),
 ];
 
 /// Requests the editor may send that are forwarded to the daemon verbatim.
@@ -100,6 +105,12 @@ pub const FORWARDED_REQUESTS: &[&str] = &[
     method::PLAYBOOK_APPROVE,
     method::PLAYBOOK_HISTORY,
     method::PLAYBOOK_LINT,
+    method::MEMORY_SEARCH,
+    method::MEMORY_ADD,
+    method::MEMORY_LIST,
+    method::MEMORY_FORGET,
+    method::MEMORY_STATUS,
+    method::MEMORY_IMPORT,
 ];
 
 /// LSP requests answered by the daemon's code graph: the params and answers have the same shapes,

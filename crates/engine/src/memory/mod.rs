@@ -713,34 +713,6 @@ fn source_location(source: &str) -> (Option<PathBuf>, Option<u32>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sources_link_to_files_and_lines() {
-        assert_eq!(
-            source_location("file:/r/src/a.rs:12"),
-            (Some("/r/src/a.rs".into()), Some(12))
-        );
-        assert_eq!(
-            source_location("playbook:/r/p.md:3@1200"),
-            (Some("/r/p.md".into()), Some(3))
-        );
-        assert_eq!(source_location("agent:api#turn2"), (None, None));
-        assert_eq!(source_location("note"), (None, None));
-    }
-
-    #[test]
-    fn ids_are_stable_and_distinct() {
-        let a = memory_id("w", "note", "note", 0, "x");
-        assert_eq!(a, memory_id("w", "note", "note", 0, "x"));
-        assert_ne!(a, memory_id("w", "note", "note", 0, "y"));
-        assert_ne!(a, memory_id("v", "note", "note", 0, "x"));
-        assert_eq!(a.len(), 33);
-    }
-}
-
 /// An agent's headless turn as a memory.
 pub(crate) fn turn_memory(t: maestro_agents::FinishedTurn) -> NewMemory {
     let mut text = format!("Prompt: {}\n", t.prompt.trim());
@@ -767,5 +739,33 @@ impl Memory {
     /// Wakes the worker (new memories, or the graph changed).
     pub fn nudge(&self) {
         self.wake.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_link_to_files_and_lines() {
+        assert_eq!(
+            source_location("file:/r/src/a.rs:12"),
+            (Some("/r/src/a.rs".into()), Some(12))
+        );
+        assert_eq!(
+            source_location("playbook:/r/p.md:3@1200"),
+            (Some("/r/p.md".into()), Some(3))
+        );
+        assert_eq!(source_location("agent:api#turn2"), (None, None));
+        assert_eq!(source_location("note"), (None, None));
+    }
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        let a = memory_id("w", "note", "note", 0, "x");
+        assert_eq!(a, memory_id("w", "note", "note", 0, "x"));
+        assert_ne!(a, memory_id("w", "note", "note", 0, "y"));
+        assert_ne!(a, memory_id("v", "note", "note", 0, "x"));
+        assert_eq!(a.len(), 33);
     }
 }
