@@ -1,10 +1,12 @@
-//! The engine: composes the store, the graph, agents and playbook crates (and later memory) into one
+//! The engine: composes the store, the graph, agents, playbook and memory crates into one
 //! service, and implements the daemon RPC vocabulary of `maestro-protocol` over it. The daemon, the
 //! standalone LSP and the tests all drive it through [`Engine::connect`] and [`Session`].
 //!
 //! Architecture invariant: no transport and no LSP types here; the engine sees JSON-RPC methods and
 //! params as values, and the only I/O it does is the store's, reading config files, workspace roots
-//! and playbooks it was asked about, and writing playbooks' checkboxes and their per-loop copies.
+//! and playbooks it was asked about, writing playbooks' checkboxes and their per-loop copies, and
+//! reading for memory: the embedding model's files, indexed source files (code chunks) and the agent
+//! CLIs' transcripts a person asked to import.
 
 mod agent_requests;
 pub mod code_graph;
