@@ -103,6 +103,10 @@ fn notes_turns_and_code_are_found_by_meaning_and_survive_a_restart() {
             "--json",
         ],
     );
+    // The code chunks come after the queue empties, then are embedded in turn.
+    wait_until("code chunks", Duration::from_secs(60), || {
+        status(&env, &dir)["byKind"]["code"].as_u64() >= Some(3)
+    });
     let s = settled(&env, &dir);
     assert_eq!(s["byKind"]["note"], 3, "{s}");
     assert_eq!(s["byKind"]["turn"], 1, "{s}");

@@ -127,6 +127,11 @@ impl TestEnv {
         let mut c = Command::new(maestro_bin());
         c.env("MAESTRO_HOME", self.home.path())
             .env_remove("MAESTRO_LOG")
+            // The models are MAESTRO_HOME/models: none unless the test links them.
+            .env_remove("MAESTRO_MODELS_DIR")
+            .env_remove("MAESTRO_ORT_DYLIB")
+            .env_remove("ORT_DYLIB_PATH")
+            .env_remove("MAESTRO_EMBED_MODEL")
             .current_dir(self.home.path());
         c
     }
