@@ -207,11 +207,7 @@ impl Engine {
             None => String::new(),
         };
         let kinds: Vec<DataValue> = if p.kinds.is_empty() {
-            memory_kind::ALL
-                .iter()
-                .filter(|k| **k != memory_kind::CODE)
-                .map(|k| DataValue::from(*k))
-                .collect()
+            memory_kind::BY_DEFAULT.map(DataValue::from).to_vec()
         } else {
             p.kinds
                 .iter()
@@ -308,17 +304,15 @@ impl Engine {
             .into_iter()
             .map(|x| x.into_memory(&ws))
             .collect();
+        // One at a time: each answer says whether that exchange was stored before.
         let mut added = 0;
-        for batch in items.chunks(256) {
-            // One id per exchange unless a long one was chunked: count exchanges not stored before.
-            for item in batch {
-                let (_, existed) = self
-                    .memory()
-                    .remember(vec![item.clone()])
-                    .await
-                    .map_err(store_error)?;
-                added += u32::from(!existed);
-            }
+        for item in items {
+            let (_, existed) = self
+                .memory()
+                .remember(vec![item])
+                .await
+                .map_err(store_error)?;
+            added += u32::from(!existed);
         }
         Ok(MemoryImportResult {
             files: found.files,

@@ -13,6 +13,9 @@ pub mod memory_kind {
     pub const IMPORT: &str = "import";
     pub const CODE: &str = "code";
     pub const ALL: [&str; 5] = [TURN, NOTE, SUMMARY, IMPORT, CODE];
+    /// What a search or list without kinds covers: everything but code (`maestro search` asks
+    /// for code).
+    pub const BY_DEFAULT: [&str; 4] = [TURN, NOTE, SUMMARY, IMPORT];
 }
 
 /// `maestro/memory.add`: a note (or any kind but code) for the workspace around `path`.

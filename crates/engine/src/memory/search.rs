@@ -82,11 +82,7 @@ impl Memory {
     ) -> Result<MemorySearchResult, String> {
         let started = Instant::now();
         let kinds: Vec<String> = if filter.kinds.is_empty() {
-            memory_kind::ALL
-                .iter()
-                .filter(|k| **k != memory_kind::CODE)
-                .map(|k| k.to_string())
-                .collect()
+            memory_kind::BY_DEFAULT.map(str::to_owned).to_vec()
         } else {
             filter.kinds.clone()
         };
