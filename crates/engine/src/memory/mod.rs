@@ -83,7 +83,8 @@ pub(crate) struct Memory {
     loaded: std::sync::atomic::AtomicBool,
     load_ms: Mutex<f64>,
     wake: tokio::sync::Notify,
-    runtime: Option<PathBuf>,
+    /// Where the runtime and model are, resolved once from the environment.
+    paths: maestro_memory::ModelPaths,
     merged: AtomicU64,
     embedded: AtomicU64,
     embed_nanos: AtomicU64,
@@ -143,7 +144,6 @@ const COUNT_BY_KIND: &str = "?[kind, count(id)] := *memory{id, kind}";
 
 impl Memory {
     pub fn new(store: Store, settings: Settings) -> Memory {
-        let paths = maestro_memory::ModelPaths::from_env();
         Memory {
             store,
             semantic: Mutex::new(if settings.semantic {
@@ -156,7 +156,7 @@ impl Memory {
             loaded: Default::default(),
             load_ms: Mutex::new(0.0),
             wake: tokio::sync::Notify::new(),
-            runtime: paths.runtime,
+            paths: maestro_memory::ModelPaths::from_env(),
             merged: AtomicU64::new(0),
             embedded: AtomicU64::new(0),
             embed_nanos: AtomicU64::new(0),
@@ -173,10 +173,9 @@ impl Memory {
     async fn run(self: Arc<Self>, engine: std::sync::Weak<crate::engine::Inner>) {
         // The model first: its dimension decides which stored vectors are usable.
         if self.settings.semantic {
-            let settings = self.settings.clone();
+            let (paths, threads) = (self.paths.clone(), self.settings.threads);
             let loaded = tokio::task::spawn_blocking(move || {
-                let paths = maestro_memory::ModelPaths::from_env();
-                maestro_memory::FastEmbedder::load(&paths, settings.threads)
+                maestro_memory::FastEmbedder::load(&paths, threads)
             })
             .await;
             let state = match loaded {
@@ -653,7 +652,7 @@ impl Memory {
             semantic: semantic.into(),
             model,
             dim,
-            runtime: self.runtime.clone(),
+            runtime: self.paths.runtime.clone(),
             warning: self.semantic_warning(),
             load_ms: *self.load_ms.lock().unwrap(),
         }
