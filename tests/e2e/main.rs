@@ -5,6 +5,7 @@ mod agents;
 mod bad_input;
 mod cli;
 mod daemon;
+mod editors;
 mod edits;
 mod graph;
 mod lsp;

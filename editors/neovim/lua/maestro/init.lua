@@ -1,0 +1,560 @@
+-- maestro for Neovim: starts `maestro lsp` for buffers in a git repository, gives its commands as
+-- :Maestro, and shows its notifications. Works on Neovim 0.7 and newer (feature-detected).
+local M = {}
+
+-- The protocol this plugin speaks: the server's `experimental.maestro.protocolVersion`.
+M.PROTOCOL_VERSION = 1
+
+local defaults = {
+  -- The server command; `cmd[1]` is looked up on PATH unless it is a path.
+  cmd = { 'maestro', 'lsp' },
+  -- Buffers of these filetypes (inside a git repository) get the server.
+  filetypes = {
+    'rust', 'python', 'typescript', 'typescriptreact', 'javascript', 'javascriptreact', 'go', 'markdown',
+  },
+  -- The agent CLI for `:Maestro spawn` and `:Maestro delegate` ("" = the server's `agents.default`).
+  agent = '',
+  -- Tell the person (vim.notify) when an agent needs input, fails or is lost.
+  notify_attention = true,
+  -- Tell the person about playbook runs (tasks done, review gates, the end).
+  notify_playbooks = true,
+}
+
+M.config = vim.deepcopy(defaults)
+
+-- Agents by workspace root and name, as the last `maestro/agentStatus` said.
+M.agents = {}
+-- Client ids by repository root.
+local clients = {}
+-- Problems already told (each once).
+local told = {}
+
+local levels = vim.log.levels
+
+local function notify_once(key, message, level)
+  if told[key] then
+    return
+  end
+  told[key] = true
+  vim.notify(message, level or levels.ERROR, { title = 'maestro' })
+end
+
+local function has(feature)
+  return vim.fn.has(feature) == 1
+end
+
+-- A client's method: `client:m(...)` on 0.11+, `client.m(...)` before (closures without self).
+local function call(client, m, ...)
+  if has('nvim-0.11') then
+    return client[m](client, ...)
+  end
+  return client[m](...)
+end
+
+local function get_client(id)
+  return vim.lsp.get_client_by_id(id)
+end
+
+--- The repository root around `path`: the nearest directory holding `.git` (a directory, or a
+--- file in a worktree), or nil.
+function M.git_root(path)
+  local dir = vim.fn.fnamemodify(path, ':p')
+  if vim.fn.isdirectory(dir) == 0 then
+    dir = vim.fn.fnamemodify(dir, ':h')
+  end
+  while dir and dir ~= '' do
+    if vim.loop.fs_stat(dir .. '/.git') then
+      return dir
+    end
+    local parent = vim.fn.fnamemodify(dir, ':h')
+    if parent == dir then
+      return nil
+    end
+    dir = parent
+  end
+  return nil
+end
+
+local function current_root()
+  local name = vim.api.nvim_buf_get_name(0)
+  return M.git_root(name ~= '' and name or vim.fn.getcwd())
+end
+
+--- The live client for `root` (default: the current buffer's repository), or nil.
+function M.client(root)
+  root = root or current_root()
+  local id = root and clients[root]
+  local client = id and get_client(id)
+  if client and not call(client, 'is_stopped') then
+    return client
+  end
+  return nil
+end
+
+--- The server binary, or nil after telling the person (once) how to get it.
+local function server_cmd()
+  local cmd = M.config.cmd
+  local exe = cmd[1]
+  if vim.fn.executable(exe) == 1 then
+    return cmd
+  end
+  notify_once(
+    'missing:' .. exe,
+    ('maestro: the server `%s` is not executable or not on PATH. Install it with ./install.sh from the maestro repository, or set require("maestro").setup{ cmd = { "/path/to/maestro", "lsp" } }.'):format(exe)
+  )
+  return nil
+end
+
+-- A status notification: remember the agent, tell the person when it wants attention.
+local function on_agent_status(_, params)
+  if type(params) ~= 'table' or type(params.agent) ~= 'table' then
+    return
+  end
+  local agent = params.agent
+  local root = agent.workspaceRoot or ''
+  M.agents[root] = M.agents[root] or {}
+  if params.removed then
+    M.agents[root][agent.name] = nil
+  else
+    M.agents[root][agent.name] = agent
+  end
+  M.last_status = params
+  if params.attention and M.config.notify_attention and params.previous ~= agent.state then
+    local what = ({ needs_input = 'needs input', failed = 'failed', lost = 'was lost' })[agent.state] or agent.state
+    local why = agent.reason and (': ' .. agent.reason) or ''
+    vim.notify(('maestro: agent %s %s%s  (:Maestro attach %s)'):format(agent.name, what, why, agent.name), levels.WARN, { title = 'maestro' })
+  end
+  vim.cmd('redrawstatus')
+end
+
+local PLAYBOOK_TOLD = {
+  task_complete = levels.INFO,
+  task_stalled = levels.WARN,
+  review_wait = levels.WARN,
+  document_skipped = levels.WARN,
+  halted = levels.WARN,
+  error = levels.ERROR,
+  complete = levels.INFO,
+  stopped = levels.INFO,
+}
+
+local function on_playbook_progress(_, params)
+  if type(params) ~= 'table' or type(params.event) ~= 'table' then
+    return
+  end
+  M.last_playbook = params
+  local event = params.event
+  local level = PLAYBOOK_TOLD[event.kind]
+  if not (level and M.config.notify_playbooks) then
+    return
+  end
+  local where = event.document and (' ' .. event.document .. (event.line and (':' .. event.line) or '')) or ''
+  local what = event.task or event.message or ''
+  vim.notify(('maestro playbook %s: %s%s %s'):format(params.run and params.run.id or '', event.kind, where, what), level, { title = 'maestro' })
+end
+
+M.handlers = {
+  ['maestro/agentStatus'] = on_agent_status,
+  ['maestro/playbookProgress'] = on_playbook_progress,
+  -- Output is for attached terminals (`:Maestro attach` runs `maestro agent attach`).
+  ['maestro/agentOutput'] = function() end,
+  ['maestro/workspaceOpened'] = function() end,
+}
+
+local function check_version(client, result)
+  local exp = result and result.capabilities and result.capabilities.experimental
+  local version = type(exp) == 'table' and type(exp.maestro) == 'table' and exp.maestro.protocolVersion
+  if version ~= M.PROTOCOL_VERSION then
+    local server = result and result.serverInfo and result.serverInfo.version or '?'
+    notify_once(
+      'version',
+      ('maestro: the server (maestro %s) speaks protocol %s, this plugin speaks %d. Update both from the same maestro checkout (./install.sh), or point cmd at the matching binary.'):format(server, tostring(version), M.PROTOCOL_VERSION)
+    )
+    call(client, 'stop')
+    return false
+  end
+  return true
+end
+
+local function client_config(root, cmd)
+  return {
+    name = 'maestro',
+    cmd = cmd,
+    root_dir = root,
+    workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
+    handlers = M.handlers,
+    on_init = function(client, result)
+      if check_version(client, result) then
+        M.server_version = result.serverInfo and result.serverInfo.version
+      end
+    end,
+    on_exit = function(code, signal, id)
+      if clients[root] == id then
+        clients[root] = nil
+      end
+      if (code ~= 0 or signal ~= 0) and not told.version then
+        -- Said once per exit; the next buffer opened in the repository starts it again.
+        vim.schedule(function()
+          vim.notify(('maestro: the server for %s exited (code %d, signal %d); it starts again with the next buffer (:e to reload this one)'):format(root, code, signal), levels.WARN, { title = 'maestro' })
+        end)
+      end
+    end,
+  }
+end
+
+--- Starts (or reuses) the server for the buffer's repository and attaches the buffer.
+function M.attach(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  local name = vim.api.nvim_buf_get_name(bufnr)
+  if name == '' or vim.bo[bufnr].buftype ~= '' then
+    return
+  end
+  local root = M.git_root(name)
+  if not root or told.version then
+    return
+  end
+  local cmd = server_cmd()
+  if not cmd then
+    return
+  end
+  local existing = M.client(root)
+  if existing then
+    vim.lsp.buf_attach_client(bufnr, existing.id)
+    return existing.id
+  end
+  local id
+  if vim.lsp.start then
+    id = vim.lsp.start(client_config(root, cmd), { bufnr = bufnr, reuse_client = function(c, conf)
+      return c.name == 'maestro' and c.config.root_dir == conf.root_dir
+    end })
+  else
+    id = vim.lsp.start_client(client_config(root, cmd))
+    if id then
+      vim.lsp.buf_attach_client(bufnr, id)
+    end
+  end
+  clients[root] = id
+  return id
+end
+
+-- Runs a server command on the current repository's client; `on_result(result)` gets its answer.
+function M.execute(command, argument, on_result)
+  local client = M.client()
+  if not client then
+    vim.notify('maestro: no maestro server for this buffer (open a file of a git repository first)', levels.ERROR, { title = 'maestro' })
+    return
+  end
+  local params = { command = command, arguments = { argument } }
+  call(client, 'request', 'workspace/executeCommand', params, function(err, result)
+    if err then
+      vim.notify(('maestro: %s: %s'):format(command, err.message or vim.inspect(err)), levels.ERROR, { title = 'maestro' })
+      return
+    end
+    if on_result then
+      on_result(result)
+    end
+  end, 0)
+end
+
+-- A scratch buffer `maestro://NAME` showing `lines` in a split (reused when open).
+function M.show(name, lines)
+  local bufname = 'maestro://' .. name
+  local buf = vim.fn.bufnr(bufname)
+  if buf == -1 then
+    buf = vim.api.nvim_create_buf(false, true)
+    vim.api.nvim_buf_set_name(buf, bufname)
+    vim.bo[buf].bufhidden = 'hide'
+    vim.bo[buf].filetype = 'maestro'
+  end
+  vim.bo[buf].modifiable = true
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  vim.bo[buf].modifiable = false
+  if vim.fn.bufwinnr(buf) == -1 then
+    vim.cmd('botright sbuffer ' .. buf)
+  end
+  return buf
+end
+
+local function dollars(x)
+  return ('$%.2f'):format(tonumber(x) or 0)
+end
+
+--- The agents as lines: the name tree (`-` parts indented), CLI, state, turns, dollars, branch.
+function M.agent_lines(agents)
+  table.sort(agents, function(a, b)
+    return a.name < b.name
+  end)
+  local lines = {}
+  local open = {}
+  for _, a in ipairs(agents) do
+    local parts = vim.split(a.name, '-', { plain = true })
+    for depth = 1, #parts - 1 do
+      local prefix = table.concat(parts, '-', 1, depth)
+      if not open[prefix] then
+        open[prefix] = true
+        table.insert(lines, string.rep('  ', depth - 1) .. parts[depth] .. '/')
+      end
+    end
+    local usage = a.usage or {}
+    table.insert(lines, ('%s%-16s %-8s %-11s %3d turns %8s  %s'):format(
+      string.rep('  ', #parts - 1), parts[#parts], a.agent or '', a.state or '', a.turns or 0,
+      dollars(usage.costUsd), a.branch or ''))
+  end
+  if #lines == 0 then
+    lines = { 'no agents in this repository (:Maestro spawn NAME PROMPT)' }
+  end
+  return lines
+end
+
+--- For a statusline: `maestro: 2 working · 1 needs input` for this repository, '' without agents.
+function M.statusline()
+  local root = current_root()
+  local working, waiting = 0, 0
+  for _, a in pairs(root and M.agents[root] or {}) do
+    if a.state == 'working' or a.state == 'starting' then
+      working = working + 1
+    elseif a.state == 'needs_input' then
+      waiting = waiting + 1
+    end
+  end
+  if working == 0 and waiting == 0 then
+    return ''
+  end
+  local parts = {}
+  if working > 0 then
+    table.insert(parts, working .. ' working')
+  end
+  if waiting > 0 then
+    table.insert(parts, waiting .. ' needs input')
+  end
+  return 'maestro: ' .. table.concat(parts, ' · ')
+end
+
+local function need(args, n, usage)
+  if #args < n then
+    vim.notify('maestro: usage: :Maestro ' .. usage, levels.ERROR, { title = 'maestro' })
+    return false
+  end
+  return true
+end
+
+local function rest(args, from)
+  return table.concat(args, ' ', from)
+end
+
+local function say(result_text)
+  vim.notify(result_text, levels.INFO, { title = 'maestro' })
+end
+
+-- :Maestro subcommands. Each gets (args, command info) and the repository root.
+local sub = {}
+
+function sub.agents(_, _, root)
+  M.execute('maestro.agent.list', { path = root }, function(agents)
+    for _, a in ipairs(agents or {}) do
+      M.agents[root] = M.agents[root] or {}
+      M.agents[root][a.name] = a
+    end
+    M.show('agents', M.agent_lines(agents or {}))
+  end)
+end
+
+function sub.spawn(args, _, root)
+  if not need(args, 1, 'spawn NAME [PROMPT]') then
+    return
+  end
+  local prompt = #args > 1 and rest(args, 2) or nil
+  M.execute('maestro.agent.spawn', { name = args[1], agent = M.config.agent, path = root, prompt = prompt }, function(a)
+    say(('maestro: agent %s started (%s) on %s'):format(a.name, a.agent, a.branch or a.worktree))
+  end)
+end
+
+function sub.send(args, _, root)
+  if not need(args, 2, 'send NAME PROMPT') then
+    return
+  end
+  M.execute('maestro.agent.send', { name = args[1], path = root, prompt = rest(args, 2) }, function()
+    say('maestro: sent to ' .. args[1])
+  end)
+end
+
+function sub.stop(args, _, root)
+  if not need(args, 1, 'stop NAME') then
+    return
+  end
+  M.execute('maestro.agent.stop', { name = args[1], path = root }, function()
+    say('maestro: stopped ' .. args[1])
+  end)
+end
+
+function sub.attach(args, _, root)
+  if not need(args, 1, 'attach NAME') then
+    return
+  end
+  local cmd = { M.config.cmd[1], 'agent', 'attach', args[1] }
+  vim.cmd('botright new')
+  if has('nvim-0.11') then
+    vim.fn.jobstart(cmd, { term = true, cwd = root })
+  else
+    vim.fn.termopen(cmd, { cwd = root })
+  end
+  vim.cmd('startinsert')
+end
+
+function sub.delegate(args, info, _)
+  local first, last = info.line1, info.line2
+  local bufnr = vim.api.nvim_get_current_buf()
+  local instructions = #args > 0 and rest(args, 1) or nil
+  if not instructions then
+    instructions = vim.fn.input('What should the agent do with lines ' .. first .. '-' .. last .. '? ')
+    if instructions == '' then
+      return
+    end
+  end
+  M.execute('maestro.agent.delegate', {
+    textDocument = { uri = vim.uri_from_bufnr(bufnr) },
+    range = { start = { line = first - 1, character = 0 }, ['end'] = { line = last, character = 0 } },
+    task = 'selection',
+    instructions = instructions,
+    cli = M.config.agent ~= '' and M.config.agent or nil,
+  }, function(r)
+    say(('maestro: %s took it%s'):format(r.agent.name, r.spawned and ' (new agent)' or ''))
+  end)
+end
+
+function sub.playbook(args, _, _)
+  local action = args[1] or 'run'
+  if action == 'run' then
+    local files = {}
+    for i = 2, #args do
+      table.insert(files, vim.fn.fnamemodify(args[i], ':p'))
+    end
+    if #files == 0 then
+      files = { vim.api.nvim_buf_get_name(0) }
+    end
+    M.execute('maestro.playbook.run', { paths = files, agent = M.config.agent ~= '' and M.config.agent or nil }, function(r)
+      say(('maestro: playbook run %s started'):format(r.run.id))
+    end)
+  elseif action == 'status' then
+    M.execute('maestro.playbook.status', {}, function(r)
+      local lines = {}
+      for _, run in ipairs(r.runs or {}) do
+        local tasks, done = 0, 0
+        for _, d in ipairs(run.documents or {}) do
+          tasks, done = tasks + (d.tasks or 0), done + (d.done or 0)
+        end
+        table.insert(lines, ('%s  %-9s %d/%d tasks  %s  %s'):format(run.id, run.status, done, tasks, dollars(run.costUsd), run.reason or ''))
+      end
+      M.show('playbooks', #lines > 0 and lines or { 'no playbook runs' })
+    end)
+  elseif vim.tbl_contains({ 'stop', 'pause', 'resume', 'approve' }, action) then
+    M.execute('maestro.playbook.' .. action, { id = args[2] }, function()
+      say('maestro: playbook ' .. action .. ' done')
+    end)
+  else
+    vim.notify('maestro: usage: :Maestro playbook [run FILE...|status|stop|pause|resume|approve] [RUN]', levels.ERROR, { title = 'maestro' })
+  end
+end
+
+function sub.search(args, _, root)
+  if not need(args, 1, 'search QUERY') then
+    return
+  end
+  M.execute('maestro.memory.search', { query = rest(args, 1), path = root }, function(r)
+    local items = {}
+    for _, hit in ipairs(r.hits or {}) do
+      local text = ('[%s%s] %s'):format(hit.kind, hit.agent ~= '' and (' · ' .. hit.agent) or '', (hit.text:gsub('\n', ' ')))
+      if hit.file then
+        table.insert(items, { filename = hit.file, lnum = hit.line or 1, text = text })
+      else
+        table.insert(items, { filename = '', lnum = 0, text = text })
+      end
+    end
+    vim.fn.setqflist({}, 'r', { title = 'maestro search: ' .. rest(args, 1), items = items })
+    if r.warning then
+      vim.notify('maestro: ' .. r.warning, levels.WARN, { title = 'maestro' })
+    end
+    vim.cmd('copen')
+  end)
+end
+
+function sub.usage(args, _, root)
+  M.execute('maestro.usage', { by = args[1] or 'agent', path = root }, function(r)
+    local lines = {}
+    for _, row in ipairs(r.rows or {}) do
+      table.insert(lines, ('%-24s %4d turns %10d in %10d out %9s'):format(row.key, row.turns, row.inputTokens, row.outputTokens, dollars(row.costUsd)))
+    end
+    table.insert(lines, ('%-24s %15s %9s'):format('total', '', dollars(r.total and r.total.costUsd)))
+    M.show('usage', lines)
+  end)
+end
+
+function sub.status()
+  M.execute('maestro.status', {}, function(r)
+    say(('maestro %s: daemon pid %s, up %ds, %d sessions, %d workspaces open'):format(r.version or '', r.pid or '?', math.floor(r.uptimeSecs or 0), #(r.sessions or {}), #(r.workspaces or {})))
+  end)
+end
+
+M.subcommands = sub
+
+local function complete(arglead, line)
+  local words = vim.split(line, '%s+')
+  if #words <= 2 then
+    local names = vim.tbl_keys(sub)
+    table.sort(names)
+    return vim.tbl_filter(function(n)
+      return n:sub(1, #arglead) == arglead
+    end, names)
+  end
+  if words[2] == 'playbook' and #words == 3 then
+    return { 'run', 'status', 'stop', 'pause', 'resume', 'approve' }
+  end
+  local root = current_root()
+  return vim.tbl_filter(function(n)
+    return n:sub(1, #arglead) == arglead
+  end, vim.tbl_keys(root and M.agents[root] or {}))
+end
+
+local function command(info)
+  local args = info.fargs
+  local name = table.remove(args, 1)
+  local fn = name and sub[name]
+  if not fn then
+    local names = vim.tbl_keys(sub)
+    table.sort(names)
+    vim.notify('maestro: :Maestro ' .. table.concat(names, '|'), levels.ERROR, { title = 'maestro' })
+    return
+  end
+  local root = current_root()
+  if not root then
+    vim.notify('maestro: this buffer is not in a git repository', levels.ERROR, { title = 'maestro' })
+    return
+  end
+  fn(args, info, root)
+end
+
+function M.setup(opts)
+  M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts or {})
+  local group = vim.api.nvim_create_augroup('maestro', { clear = true })
+  vim.api.nvim_create_autocmd('FileType', {
+    group = group,
+    pattern = M.config.filetypes,
+    callback = function(ev)
+      M.attach(ev.buf)
+    end,
+  })
+  vim.api.nvim_create_user_command('Maestro', command, {
+    nargs = '+',
+    range = true,
+    complete = complete,
+    desc = 'maestro: agents|spawn|send|stop|attach|delegate|playbook|search|usage|status',
+  })
+  -- Buffers already open when setup runs.
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(buf) and vim.tbl_contains(M.config.filetypes, vim.bo[buf].filetype) then
+      M.attach(buf)
+    end
+  end
+end
+
+return M

@@ -1,0 +1,142 @@
+-- Driven by tests/e2e/editors.rs: a headless Neovim with this plugin on a fixture repository, against
+-- the real `maestro lsp` and daemon. It records what it saw in $MAESTRO_NVIM_OUT (JSON) and quits;
+-- the Rust test asserts on that. $MAESTRO_NVIM_CASE picks the scenario.
+local out = { notes = {} }
+local case = os.getenv('MAESTRO_NVIM_CASE')
+local dir = os.getenv('MAESTRO_NVIM_REPO')
+
+local function finish()
+  vim.fn.writefile({ vim.fn.json_encode(out) }, os.getenv('MAESTRO_NVIM_OUT'))
+  vim.cmd('qall!')
+end
+
+-- Every message the plugin gives the person, kept in order.
+vim.notify = function(msg, level)
+  table.insert(out.notes, { msg = msg, level = level })
+end
+
+local function noted(pattern)
+  for _, n in ipairs(out.notes) do
+    if n.msg:find(pattern, 1, true) then
+      return true
+    end
+  end
+  return false
+end
+
+local function count_noted(pattern)
+  local n = 0
+  for _, note in ipairs(out.notes) do
+    if note.msg:find(pattern, 1, true) then
+      n = n + 1
+    end
+  end
+  return n
+end
+
+local ok, err = pcall(function()
+  local maestro = require('maestro')
+  out.nvim = vim.version and tostring(vim.version().major .. '.' .. vim.version().minor) or '?'
+
+  if case == 'missing' then
+    maestro.setup({ cmd = { dir .. '/no-such-maestro', 'lsp' } })
+    vim.cmd('edit ' .. dir .. '/src/lib.rs')
+    vim.cmd('edit ' .. dir .. '/src/main.rs')
+    vim.wait(500)
+    out.missing = count_noted('is not executable or not on PATH')
+    out.client = maestro.client() ~= nil
+    return
+  end
+
+  if case == 'version' then
+    maestro.PROTOCOL_VERSION = 99
+    maestro.setup({})
+    vim.cmd('edit ' .. dir .. '/src/lib.rs')
+    vim.wait(20000, function()
+      return noted('speaks protocol')
+    end, 50)
+    vim.cmd('edit ' .. dir .. '/src/main.rs')
+    vim.wait(1500)
+    out.version = count_noted('speaks protocol')
+    out.client = maestro.client() ~= nil
+    return
+  end
+
+  -- The main scenario: the server starts from PATH for a Rust buffer.
+  maestro.setup({ agent = 'aider' })
+  vim.cmd('edit ' .. dir .. '/src/main.rs')
+  out.started = vim.wait(20000, function()
+    return maestro.client() ~= nil and maestro.server_version ~= nil
+  end, 50)
+  out.server_version = maestro.server_version
+  local first_client = maestro.client() and maestro.client().id
+
+  -- Go to definition from the call `helper()` (line 6, 1-based) until the index answers.
+  local jumped = false
+  for _ = 1, 20 do
+    vim.api.nvim_win_set_cursor(0, { 6, 4 })
+    vim.lsp.buf.definition()
+    jumped = vim.wait(1000, function()
+      return vim.api.nvim_win_get_cursor(0)[1] ~= 6
+    end, 20)
+    if jumped then
+      break
+    end
+  end
+  out.definition = vim.api.nvim_win_get_cursor(0)
+  out.definition_file = vim.fn.expand('%:t')
+
+  -- :Maestro agents lists the agent the test spawned from the CLI.
+  vim.cmd('Maestro agents')
+  vim.wait(10000, function()
+    local buf = vim.fn.bufnr('maestro://agents')
+    return buf ~= -1 and #table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\n') > 0
+  end, 50)
+  local agents_buf = vim.fn.bufnr('maestro://agents')
+  out.agents = agents_buf ~= -1 and vim.api.nvim_buf_get_lines(agents_buf, 0, -1, false) or {}
+  vim.cmd('wincmd p')
+
+  -- An agent spawned from here asks a question: its status notifications reach the handler, the
+  -- person is told, and the statusline counts it.
+  vim.cmd('Maestro spawn asker ask Proceed? [y/n]')
+  out.attention = vim.wait(20000, function()
+    return noted('agent asker needs input')
+  end, 50)
+  local root = maestro.git_root(dir .. '/src/main.rs')
+  local asker = maestro.agents[root] and maestro.agents[root].asker
+  out.asker_state = asker and asker.state
+  out.statusline = maestro.statusline()
+
+  -- The server crashes: the person is told once, and the next buffer starts it again.
+  local lsp_pid
+  for _, pid in ipairs(vim.fn.readdir('/proc')) do
+    -- A process may end while it is read: pcall.
+    pcall(function()
+      assert(pid:match('^%d+$'))
+      local stat = vim.fn.readfile('/proc/' .. pid .. '/stat')[1] or ''
+      local ppid = tonumber(stat:match('^%d+ %b() %a (%d+)'))
+      local cmdline = table.concat(vim.fn.readfile('/proc/' .. pid .. '/cmdline', 'b'), '\n')
+      if ppid == vim.fn.getpid() and cmdline:find('lsp', 1, true) then
+        lsp_pid = tonumber(pid)
+      end
+    end)
+  end
+  out.lsp_pid = lsp_pid
+  if lsp_pid then
+    vim.loop.kill(lsp_pid, 9)
+    out.crash_told = vim.wait(10000, function()
+      return noted('exited')
+    end, 50)
+    vim.cmd('edit ' .. dir .. '/src/lib.rs')
+    out.restarted = vim.wait(20000, function()
+      local c = maestro.client()
+      return c ~= nil and c.id ~= first_client and maestro.server_version ~= nil
+    end, 50)
+    out.crash_notes = count_noted('exited')
+  end
+end)
+
+if not ok then
+  out.error = tostring(err)
+end
+finish()
