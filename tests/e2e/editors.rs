@@ -65,7 +65,10 @@ fn neovim(env: &TestEnv, dir: &Path, case: &str) -> Value {
     let out = env.home.path().join(format!("nvim-{case}.json"));
     let mut c = Command::new(nvim);
     c.args(["--headless", "--clean", "--cmd"])
-        .arg(format!("set rtp^={}", editors_dir().join("neovim").display()))
+        .arg(format!(
+            "set rtp^={}",
+            editors_dir().join("neovim").display()
+        ))
         .arg("-c")
         .arg(format!(
             "luafile {}",
@@ -129,10 +132,16 @@ fn neovim_plugin_says_once_when_the_server_is_missing_or_speaks_another_protocol
     let env = TestEnv::new();
     let dir = fixture(&env, "nvbad");
     let missing = neovim(&env, &dir, "missing");
-    assert_eq!(missing["missing"], 1, "told once for two buffers: {missing:#}");
+    assert_eq!(
+        missing["missing"], 1,
+        "told once for two buffers: {missing:#}"
+    );
     assert_eq!(missing["client"], false);
     let text = missing["notes"][0]["msg"].as_str().unwrap();
-    assert!(text.contains("./install.sh") && text.contains("cmd"), "{text}");
+    assert!(
+        text.contains("./install.sh") && text.contains("cmd"),
+        "{text}"
+    );
 
     let version = neovim(&env, &dir, "version");
     assert_eq!(version["version"], 1, "told once: {version:#}");
@@ -189,7 +198,11 @@ fn helix_configuration_names_only_commands_the_server_has() {
         .iter()
         .map(|l| {
             let servers = l["language-servers"].as_array().unwrap();
-            assert_eq!(servers.last().unwrap(), "maestro", "maestro comes last: {l}");
+            assert_eq!(
+                servers.last().unwrap(),
+                "maestro",
+                "maestro comes last: {l}"
+            );
             l["name"].as_str().unwrap()
         })
         .collect();
@@ -203,7 +216,10 @@ fn helix_configuration_names_only_commands_the_server_has() {
         "go",
         "markdown",
     ] {
-        assert!(languages.contains(&name), "{name} missing from {languages:?}");
+        assert!(
+            languages.contains(&name),
+            "{name} missing from {languages:?}"
+        );
     }
 
     // config.toml: every key runs `:lsp-workspace-command` on a command the server has.
@@ -215,7 +231,10 @@ fn helix_configuration_names_only_commands_the_server_has() {
         let name = action
             .strip_prefix(":lsp-workspace-command ")
             .unwrap_or_else(|| panic!("{key}: {action}"));
-        assert!(commands.iter().any(|c| c == name), "{key}: {name} is not a server command");
+        assert!(
+            commands.iter().any(|c| c == name),
+            "{key}: {name} is not a server command"
+        );
     }
     for name in named_commands(&readme) {
         assert!(
@@ -228,4 +247,232 @@ fn helix_configuration_names_only_commands_the_server_has() {
 fn parse_toml(src: &str) -> Value {
     let table: toml::Table = toml::from_str(src).unwrap_or_else(|e| panic!("not TOML: {e}"));
     serde_json::to_value(table).unwrap()
+}
+
+/// code-server 4.100.3 (VS Code 1.100.3), as scripts/test installs it.
+fn code_server() -> PathBuf {
+    let bin = std::env::var_os("MAESTRO_CODE_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
+            cache.join("maestro/test-tools/code-server-4.100.3/node_modules/.bin/code-server")
+        });
+    assert!(
+        bin.exists(),
+        "code-server is not at {}: scripts/test installs it",
+        bin.display()
+    );
+    bin
+}
+
+/// A process group killed when dropped (code-server's extension hosts outlive its page).
+struct Group(std::process::Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let pid = self.0.id() as i32;
+        // SAFETY-free: rustix sends the signal to the whole group.
+        if let Some(group) = rustix::process::Pid::from_raw(pid) {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn read_report(file: &Path) -> Value {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents() {
+    use std::os::unix::process::CommandExt;
+    let vscode = editors_dir().join("vscode");
+    let vsix = vscode.join("dist/maestro.vsix");
+    assert!(
+        vsix.exists() && vscode.join("node_modules/playwright-core").exists(),
+        "{} is not built: scripts/test builds it (npm ci && npm run package in editors/vscode)",
+        vsix.display()
+    );
+    let code_server = code_server();
+    let env = agents_env("");
+    let dir = fixture(&env, "vsc");
+    env.ok(&dir, &["agent", "spawn", "fixer", "say on it", "--wait"]);
+
+    let home = env.home.path();
+    let user = home.join("cs-user");
+    let extensions = home.join("cs-extensions");
+    std::fs::create_dir_all(user.join("User")).unwrap();
+    // maestro.path: the extension host resolves PATH from a login shell, where an installed
+    // maestro may come before this build's.
+    let settings = json!({
+        "workbench.startupEditor": "none",
+        "security.workspace.trust.enabled": false,
+        "telemetry.telemetryLevel": "off",
+        "extensions.autoUpdate": false,
+        "workbench.tips.enabled": false,
+        "maestro.path": maestro_bin(),
+    });
+    std::fs::write(user.join("User/settings.json"), settings.to_string()).unwrap();
+    let tmp = home.join("cs-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let report = home.join("vscode-report.json");
+    let with_env = |c: &mut Command| {
+        c.env("MAESTRO_HOME", home)
+            .env("PATH", path_with_maestro())
+            .env("XDG_CONFIG_HOME", home.join("cs-config"))
+            .env("XDG_DATA_HOME", home.join("cs-data"))
+            .env("XDG_CACHE_HOME", home.join("cs-cache"))
+            .env("TMPDIR", &tmp)
+            .env_remove("MAESTRO_MODELS_DIR")
+            .env_remove("MAESTRO_ORT_DYLIB")
+            .env_remove("ORT_DYLIB_PATH")
+            .env_remove("MAESTRO_EMBED_MODEL");
+    };
+
+    let mut install = Command::new(&code_server);
+    install
+        .arg("--install-extension")
+        .arg(&vsix)
+        .arg("--extensions-dir")
+        .arg(&extensions)
+        .arg("--user-data-dir")
+        .arg(&user);
+    with_env(&mut install);
+    let (code, stderr) = run_bounded(install, Duration::from_secs(120));
+    assert_eq!(code, Some(0), "installing the vsix: {stderr}");
+
+    let port = free_port();
+    let log = std::fs::File::create(home.join("code-server.log")).unwrap();
+    let mut serve = Command::new(&code_server);
+    serve
+        .arg("--bind-addr")
+        .arg(format!("127.0.0.1:{port}"))
+        .args([
+            "--auth",
+            "none",
+            "--disable-telemetry",
+            "--disable-update-check",
+            "--disable-workspace-trust",
+        ])
+        .arg("--extensions-dir")
+        .arg(&extensions)
+        .arg("--user-data-dir")
+        .arg(&user)
+        .arg(&dir)
+        .env("MAESTRO_VSCODE_REPORT", &report)
+        .env("MAESTRO_VSCODE_PROBE", "src/main.rs:6:5")
+        .env("MAESTRO_VSCODE_EXPECT_AGENTS", "fixer,second")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .process_group(0);
+    with_env(&mut serve);
+    let server = Group(serve.spawn().expect("starting code-server"));
+    let up = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            up.elapsed() < Duration::from_secs(30),
+            "code-server did not listen: {}",
+            std::fs::read_to_string(home.join("code-server.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let artifacts = maestro_bin().parent().unwrap().join("editor-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let screenshot = artifacts.join("vscode.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let mut drive = Command::new("node");
+    drive
+        .arg(vscode.join("e2e/drive.cjs"))
+        .arg(format!("http://127.0.0.1:{port}/?folder={}", dir.display()))
+        .arg(&report)
+        .arg(&screenshot)
+        .arg(home.join("chromium-profile"))
+        .arg("90")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    with_env(&mut drive);
+    let mut driver = drive.spawn().expect("starting node");
+
+    // Once the extension has the server, an agent spawned from a terminal must reach its tree
+    // through `maestro/agentStatus`.
+    let started = Instant::now();
+    while read_report(&report)["started"] != true && started.elapsed() < Duration::from_secs(90) {
+        if driver.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let seen = read_report(&report);
+    assert_eq!(
+        seen["started"],
+        true,
+        "the extension did not start the server: {seen:#}\ncode-server log:\n{}",
+        std::fs::read_to_string(home.join("code-server.log")).unwrap_or_default()
+    );
+    env.ok(&dir, &["agent", "spawn", "second", "say hello"]);
+
+    let status = driver.wait().unwrap();
+    let mut driver_err = String::new();
+    use std::io::Read;
+    driver
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut driver_err)
+        .ok();
+    drop(server);
+    let seen = read_report(&report);
+    assert!(
+        status.success(),
+        "the page never reported done ({status}): {driver_err}\nreport: {seen:#}"
+    );
+    assert!(
+        screenshot.exists(),
+        "no screenshot at {}",
+        screenshot.display()
+    );
+
+    assert_eq!(seen["serverVersion"], env!("CARGO_PKG_VERSION"), "{seen:#}");
+    // Every command the server has is in the palette.
+    assert_eq!(seen["missingFromPalette"], json!([]), "{seen:#}");
+    let commands = seen["serverCommands"].as_array().unwrap();
+    assert!(commands.len() >= 25, "{seen:#}");
+    // Go-to-definition through VS Code's own provider API, from `helper()` to `fn helper`.
+    assert_eq!(
+        seen["definition"],
+        json!({"file": "src/main.rs", "line": 1}),
+        "{seen:#}"
+    );
+    let agents: Vec<&str> = seen["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(agents, ["fixer", "second"], "{seen:#}");
+    assert!(
+        seen["statusBar"].as_str().unwrap().starts_with("$(hubot)"),
+        "{seen:#}"
+    );
+    // The attach terminal showed fixer's transcript.
+    assert!(
+        seen["attached"].as_str().unwrap().contains("on it"),
+        "{seen:#}"
+    );
 }

@@ -1,0 +1,822 @@
+// The maestro extension: starts `maestro lsp`, and adds what LSP has no words for: the Agents view,
+// the status bar, palette commands that gather arguments, attach terminals, playbook progress,
+// memory search and attention notifications. The pure parts are in model.ts.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { LanguageClient, LanguageClientOptions, ServerOptions, State } from 'vscode-languageclient/node';
+import {
+  AgentInfo,
+  AgentStatusParams,
+  FORMS,
+  LineBuffer,
+  TreeNode,
+  agentDescription,
+  agentTree,
+  attentionMessage,
+  costToday,
+  isRunning,
+  memoryItem,
+  missingBinaryMessage,
+  missingFromPalette,
+  paletteId,
+  placeOutput,
+  playbookMessage,
+  resolveBinary,
+  runCounts,
+  stateIcon,
+  statusText,
+  toTerminal,
+  versionProblem,
+  formArgument,
+} from './model';
+
+let client: LanguageClient | undefined;
+let state: Extension | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  state = new Extension(context);
+  await state.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await state?.report.flush();
+  if (client) {
+    await client.stop().catch(() => undefined);
+  }
+}
+
+/** Each problem told once per window. */
+class Once {
+  private told = new Set<string>();
+  error(key: string, message: string, ...actions: string[]): Thenable<string | undefined> | undefined {
+    if (this.told.has(key)) {
+      return undefined;
+    }
+    this.told.add(key);
+    return vscode.window.showErrorMessage(message, ...actions);
+  }
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The workspace folder to act on: the active editor's, else the first. */
+function workspacePath(): string | undefined {
+  const doc = vscode.window.activeTextEditor?.document;
+  const folder = (doc && vscode.workspace.getWorkspaceFolder(doc.uri)) ?? vscode.workspace.workspaceFolders?.[0];
+  return folder?.uri.fsPath;
+}
+
+class Extension {
+  readonly once = new Once();
+  readonly output = vscode.window.createOutputChannel('maestro');
+  readonly agents = new Map<string, AgentInfo>();
+  readonly tree = new AgentsTree(this);
+  readonly status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
+  readonly results = new ResultDocuments();
+  readonly terminals = new Map<string, AgentTerminal>();
+  readonly runs = new Map<string, RunProgress>();
+  readonly report: Report;
+  private today = 0;
+  private usageTimer: NodeJS.Timeout | undefined;
+  serverCommands: string[] = [];
+
+  constructor(readonly context: vscode.ExtensionContext) {
+    this.report = new Report(process.env.MAESTRO_VSCODE_REPORT);
+    context.subscriptions.push(
+      this.output,
+      this.status,
+      vscode.window.registerTreeDataProvider('maestro.agents', this.tree),
+      vscode.workspace.registerTextDocumentContentProvider(ResultDocuments.scheme, this.results),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('maestro.path')) {
+          void this.restart();
+        }
+      }),
+    );
+    this.status.command = 'maestro.agents.focus';
+    this.registerCommands();
+  }
+
+  /** Starts the server if its binary is there and speaks our protocol; says once why not. */
+  async start(): Promise<void> {
+    const configured = vscode.workspace.getConfiguration('maestro').get<string>('path', '');
+    const binary = resolveBinary(configured, process.env.PATH, isExecutable);
+    if (!binary) {
+      this.report.set({ started: false, problem: missingBinaryMessage(configured) });
+      const choice = await this.once.error(`missing:${configured}`, missingBinaryMessage(configured), 'Open Settings');
+      if (choice === 'Open Settings') {
+        void vscode.commands.executeCommand('workbench.action.openSettings', 'maestro.path');
+      }
+      return;
+    }
+    const serverOptions: ServerOptions = { command: binary, args: ['lsp'] };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+      outputChannel: this.output,
+      initializationOptions: {},
+    };
+    const c = new LanguageClient('maestro', 'maestro', serverOptions, clientOptions);
+    c.onNotification('maestro/agentStatus', (p: AgentStatusParams) => this.onAgentStatus(p));
+    c.onNotification('maestro/agentOutput', (p: { name: string; offset: number; data: string }) =>
+      this.terminals.get(p.name)?.output(p.offset, p.data),
+    );
+    c.onNotification('maestro/playbookProgress', (p: PlaybookProgress) => this.onPlaybookProgress(p));
+    c.onDidChangeState((e) => {
+      if (e.newState === State.Running && client === c) {
+        void this.refresh();
+      }
+    });
+    client = c;
+    try {
+      await c.start();
+    } catch (e) {
+      this.report.set({ started: false, problem: String(e) });
+      this.once.error(`start:${binary}`, `maestro: ${binary} lsp did not start: ${String(e)}`);
+      return;
+    }
+    const problem = versionProblem(c.initializeResult, binary);
+    if (problem) {
+      this.report.set({ started: false, problem });
+      this.once.error(`version:${binary}`, problem);
+      client = undefined;
+      await c.stop().catch(() => undefined);
+      return;
+    }
+    const init = c.initializeResult as {
+      serverInfo?: { version?: string };
+      capabilities: { executeCommandProvider?: { commands?: string[] } };
+    };
+    this.serverCommands = init.capabilities.executeCommandProvider?.commands ?? [];
+    const registered = (await vscode.commands.getCommands(true)).filter((id) => id.startsWith('maestro.ui.'));
+    const missing = missingFromPalette(this.serverCommands, registered);
+    if (missing.length > 0) {
+      this.output.appendLine(`server commands without a palette entry (a newer server?): ${missing.join(', ')}`);
+    }
+    this.report.set({
+      started: true,
+      serverVersion: init.serverInfo?.version,
+      serverCommands: this.serverCommands,
+      palette: registered,
+      missingFromPalette: missing,
+    });
+    this.status.show();
+    await this.refresh();
+    if (this.report.enabled) {
+      void this.report.probe(this);
+    }
+  }
+
+  async restart(): Promise<void> {
+    const c = client;
+    client = undefined;
+    await c?.stop().catch(() => undefined);
+    await this.start();
+  }
+
+  /** Runs a server command; errors are shown and give undefined. */
+  async run<T = unknown>(command: string, arg: unknown, quiet = false): Promise<T | undefined> {
+    if (!client || client.state !== State.Running) {
+      if (!quiet) {
+        void vscode.window.showErrorMessage('maestro: the server is not running (see the maestro output).');
+      }
+      return undefined;
+    }
+    try {
+      return (await client.sendRequest('workspace/executeCommand', { command, arguments: [arg] })) as T;
+    } catch (e) {
+      if (!quiet) {
+        void vscode.window.showErrorMessage(`maestro: ${command}: ${(e as Error).message ?? String(e)}`);
+      }
+      return undefined;
+    }
+  }
+
+  /** Agents of the workspace, afresh from the server. */
+  async refresh(): Promise<void> {
+    const p = workspacePath();
+    const list = await this.run<AgentInfo[]>('maestro.agent.list', p ? { path: p } : {}, true);
+    if (list) {
+      this.agents.clear();
+      list.forEach((a) => this.agents.set(a.name, a));
+      this.tree.changed();
+    }
+    await this.refreshUsage();
+  }
+
+  private async refreshUsage(): Promise<void> {
+    const p = workspacePath();
+    const usage = await this.run<{ rows?: { key: string; costUsd?: number }[] }>(
+      'maestro.usage',
+      { by: 'day', ...(p ? { path: p } : {}) },
+      true,
+    );
+    this.today = costToday(usage, new Date());
+    this.updateStatus();
+  }
+
+  updateStatus(): void {
+    const { text, tooltip } = statusText([...this.agents.values()], this.today);
+    this.status.text = text;
+    this.status.tooltip = tooltip;
+    this.report.set({ statusBar: text });
+  }
+
+  private onAgentStatus(p: AgentStatusParams): void {
+    const root = workspacePath();
+    if (root && path.resolve(p.agent.workspaceRoot) !== path.resolve(root)) {
+      return;
+    }
+    if (p.removed) {
+      this.agents.delete(p.agent.name);
+    } else {
+      this.agents.set(p.agent.name, p.agent);
+    }
+    this.tree.changed();
+    this.updateStatus();
+    // Dollars change when a turn ends.
+    if (p.previous && isRunning(p.previous) && !isRunning(p.agent.state)) {
+      clearTimeout(this.usageTimer);
+      this.usageTimer = setTimeout(() => void this.refreshUsage(), 500);
+    }
+    const message = attentionMessage(p);
+    if (message && vscode.workspace.getConfiguration('maestro').get('notifyAttention', true)) {
+      const name = p.agent.name;
+      void vscode.window.showWarningMessage(message, 'Attach', 'Send…').then((choice) => {
+        if (choice === 'Attach') {
+          void this.attach(name);
+        } else if (choice === 'Send…') {
+          void vscode.commands.executeCommand('maestro.ui.agent.send', name);
+        }
+      });
+    }
+  }
+
+  private onPlaybookProgress(p: PlaybookProgress): void {
+    let run = this.runs.get(p.run.id);
+    if (!run) {
+      run = new RunProgress(this, p.run.id);
+      this.runs.set(p.run.id, run);
+    }
+    run.event(p);
+  }
+
+  /** Asks for an agent of the workspace (or takes the one a tree item or argument gave). */
+  async pickAgent(given: unknown): Promise<string | undefined> {
+    if (typeof given === 'string') {
+      return given;
+    }
+    if (given && typeof given === 'object' && 'id' in given) {
+      return (given as TreeNode).agent?.name ?? (given as TreeNode).id;
+    }
+    await this.refresh();
+    const items = [...this.agents.values()].map((a) => ({
+      label: a.name,
+      description: `${a.agent} · ${agentDescription(a)}`,
+      detail: a.reason,
+    }));
+    if (items.length === 0) {
+      void vscode.window.showInformationMessage('maestro: no agents in this workspace (maestro: Spawn Agent).');
+      return undefined;
+    }
+    return (await vscode.window.showQuickPick(items, { placeHolder: 'Which agent?' }))?.label;
+  }
+
+  private async pickRun(): Promise<string | undefined | null> {
+    const status = await this.run<{ runs: { id: string; status: string; documents?: { tasks: number; done: number }[] }[] }>(
+      'maestro.playbook.status',
+      {},
+    );
+    const runs = status?.runs ?? [];
+    if (runs.length <= 1) {
+      return runs[0]?.id;
+    }
+    const pick = await vscode.window.showQuickPick(
+      runs.map((r) => {
+        const { done, tasks } = runCounts(r);
+        return { label: r.id, description: `${r.status} · ${done}/${tasks} tasks` };
+      }),
+      { placeHolder: 'Which run?' },
+    );
+    return pick ? pick.label : null;
+  }
+
+  /** Fills a command's form by asking; undefined when the person dismissed a question. */
+  private async fill(command: string, given: unknown): Promise<Record<string, unknown> | undefined> {
+    const answers: Record<string, string | undefined> = {};
+    for (const field of FORMS[command] ?? []) {
+      switch (field.kind) {
+        case 'path':
+          answers[field.key] = workspacePath();
+          break;
+        case 'agent': {
+          const name = await this.pickAgent(given);
+          if (!name) {
+            return undefined;
+          }
+          answers[field.key] = name;
+          break;
+        }
+        case 'run': {
+          const id = await this.pickRun();
+          if (id === null) {
+            return undefined;
+          }
+          answers[field.key] = id;
+          break;
+        }
+        case 'pick': {
+          const choice = await vscode.window.showQuickPick(field.choices, { placeHolder: field.prompt });
+          if (choice === undefined) {
+            return undefined;
+          }
+          answers[field.key] = choice;
+          break;
+        }
+        case 'text':
+        case 'number': {
+          const value = await vscode.window.showInputBox({
+            prompt: field.prompt,
+            validateInput: (v) =>
+              field.kind === 'number' && !/^\d+$/.test(v)
+                ? 'a whole number'
+                : field.kind === 'text' && !field.optional && !v.trim()
+                  ? 'required'
+                  : undefined,
+          });
+          if (value === undefined) {
+            return undefined;
+          }
+          answers[field.key] = value;
+          break;
+        }
+      }
+    }
+    const arg = formArgument(command, answers);
+    if (command === 'maestro.agent.spawn') {
+      const cli = vscode.workspace.getConfiguration('maestro').get<string>('agent', '');
+      arg.agent = cli;
+    }
+    return arg;
+  }
+
+  private registerCommands(): void {
+    const sub = this.context.subscriptions;
+    for (const command of Object.keys(FORMS)) {
+      sub.push(
+        vscode.commands.registerCommand(paletteId(command), async (given?: unknown) => {
+          const arg = await this.fill(command, given);
+          if (!arg) {
+            return;
+          }
+          const result = await this.run(command, arg);
+          if (result !== undefined) {
+            await this.show(command, result);
+          }
+        }),
+      );
+    }
+    sub.push(
+      vscode.commands.registerCommand('maestro.ui.agent.attach', async (given?: unknown) => {
+        const name = await this.pickAgent(given);
+        if (name) {
+          await this.attach(name);
+        }
+      }),
+      vscode.commands.registerCommand('maestro.ui.agent.delegate', () => this.delegate()),
+      vscode.commands.registerCommand('maestro.ui.playbook.run', (uri?: vscode.Uri) => this.runPlaybook(uri)),
+      vscode.commands.registerCommand('maestro.ui.memory.search', () => this.searchMemory()),
+      vscode.commands.registerCommand('maestro.ui.restart', () => this.restart()),
+    );
+  }
+
+  /** Shows a command's answer: a sentence for actions, a read-only document for listings. */
+  private async show(command: string, result: unknown): Promise<void> {
+    if (command === 'maestro.agent.list') {
+      await this.refresh();
+      void vscode.commands.executeCommand('maestro.agents.focus');
+      return;
+    }
+    if (command === 'maestro.agent.spawn') {
+      const a = result as AgentInfo;
+      void vscode.window.showInformationMessage(`maestro: agent ${a.name} started (${a.agent}) on ${a.branch ?? 'the checkout'}.`);
+      return;
+    }
+    const short = ['maestro.agent.send', 'maestro.agent.stop', 'maestro.agent.input', 'maestro.agent.resize',
+      'maestro.playbook.stop', 'maestro.playbook.pause', 'maestro.playbook.resume', 'maestro.playbook.approve'];
+    if (short.includes(command)) {
+      void vscode.window.showInformationMessage(`maestro: ${command.replace('maestro.', '')} done.`);
+      return;
+    }
+    if (command === 'maestro.agent.output' || command === 'maestro.agent.diff') {
+      const r = result as { data?: string; diff?: string; patch?: string };
+      const text = r.data ?? r.patch ?? r.diff ?? JSON.stringify(result, null, 2);
+      await this.results.open(command, text, command === 'maestro.agent.diff' ? 'diff' : 'plaintext');
+      return;
+    }
+    await this.results.open(command, JSON.stringify(result, null, 2), 'json');
+  }
+
+  async attach(name: string): Promise<AgentTerminal | undefined> {
+    const root = workspacePath();
+    if (!root) {
+      return undefined;
+    }
+    const existing = this.terminals.get(name);
+    if (existing) {
+      existing.terminal.show();
+      return existing;
+    }
+    const t = new AgentTerminal(this, name, root);
+    this.terminals.set(name, t);
+    t.terminal.show();
+    return t;
+  }
+
+  private async delegate(): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor) {
+      void vscode.window.showErrorMessage('maestro: open a file and select what to delegate.');
+      return;
+    }
+    const instructions = await vscode.window.showInputBox({ prompt: 'What should the agent do with the selection?' });
+    if (!instructions) {
+      return;
+    }
+    const s = editor.selection;
+    const cli = vscode.workspace.getConfiguration('maestro').get<string>('agent', '');
+    const r = await this.run<{ agent: AgentInfo; spawned: boolean }>('maestro.agent.delegate', {
+      textDocument: { uri: editor.document.uri.toString() },
+      range: { start: { line: s.start.line, character: s.start.character }, end: { line: s.end.line, character: s.end.character } },
+      task: 'selection',
+      instructions,
+      ...(cli ? { cli } : {}),
+    });
+    if (r) {
+      void vscode.window.showInformationMessage(`maestro: ${r.agent.name} took it${r.spawned ? ' (a new agent)' : ''}.`);
+    }
+  }
+
+  private async runPlaybook(uri?: vscode.Uri): Promise<void> {
+    let files: string[] = [];
+    if (uri instanceof vscode.Uri) {
+      files = [uri.fsPath];
+    } else if (vscode.window.activeTextEditor?.document.languageId === 'markdown') {
+      files = [vscode.window.activeTextEditor.document.uri.fsPath];
+    } else {
+      const picked = await vscode.window.showOpenDialog({ canSelectMany: true, filters: { Playbooks: ['md'] } });
+      files = picked?.map((u) => u.fsPath) ?? [];
+    }
+    if (files.length === 0) {
+      return;
+    }
+    const agent = vscode.workspace.getConfiguration('maestro').get<string>('agent', '');
+    const r = await this.run<{ run: { id: string } }>('maestro.playbook.run', { paths: files, ...(agent ? { agent } : {}) });
+    if (r && !this.runs.has(r.run.id)) {
+      this.runs.set(r.run.id, new RunProgress(this, r.run.id));
+    }
+  }
+
+  private async searchMemory(): Promise<void> {
+    const pick = vscode.window.createQuickPick<vscode.QuickPickItem & { file?: string; line?: number; text: string }>();
+    pick.placeholder = 'Search memory: what agents did, notes, playbook tasks (keywords and meaning)';
+    pick.matchOnDescription = true;
+    pick.matchOnDetail = true;
+    let seq = 0;
+    let timer: NodeJS.Timeout | undefined;
+    pick.onDidChangeValue((query) => {
+      clearTimeout(timer);
+      if (!query.trim()) {
+        pick.items = [];
+        return;
+      }
+      timer = setTimeout(async () => {
+        const mine = ++seq;
+        pick.busy = true;
+        const r = await this.run<{ hits: Parameters<typeof memoryItem>[0][]; warning?: string }>(
+          'maestro.memory.search',
+          { query, path: workspacePath() },
+          true,
+        );
+        if (mine !== seq) {
+          return;
+        }
+        pick.busy = false;
+        const now = Date.now() / 1000;
+        pick.items = (r?.hits ?? []).map((h) => ({ ...memoryItem(h, now), file: h.file, line: h.line, text: h.text, alwaysShow: true }));
+        pick.title = r?.warning ? `maestro: ${r.warning}` : undefined;
+      }, 200);
+    });
+    pick.onDidAccept(async () => {
+      const item = pick.selectedItems[0];
+      pick.hide();
+      if (!item) {
+        return;
+      }
+      if (item.file) {
+        const root = workspacePath() ?? '';
+        const file = path.isAbsolute(item.file) ? item.file : path.join(root, item.file);
+        const doc = await vscode.workspace.openTextDocument(file);
+        const line = Math.max(0, (item.line ?? 1) - 1);
+        await vscode.window.showTextDocument(doc, { selection: new vscode.Range(line, 0, line, 0) });
+      } else {
+        await this.results.open('memory', item.text, 'markdown');
+      }
+    });
+    pick.onDidHide(() => pick.dispose());
+    pick.show();
+  }
+}
+
+interface PlaybookProgress {
+  run: { id: string; status: string; documents?: { tasks: number; done: number }[] };
+  event: { kind: string; document?: string; line?: number; task?: string; message?: string };
+}
+
+/** A playbook run shown as a notification with progress, until it ends; cancelling stops it. */
+class RunProgress {
+  private update: ((p: PlaybookProgress) => void) | undefined;
+  private pending: PlaybookProgress[] = [];
+
+  constructor(ext: Extension, id: string) {
+    void vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `maestro playbook ${id}`, cancellable: true },
+      (progress, token) =>
+        new Promise<void>((resolve) => {
+          token.onCancellationRequested(() => {
+            void ext.run('maestro.playbook.stop', { id });
+          });
+          let last = 0;
+          this.update = (p) => {
+            const { done, tasks } = runCounts(p.run);
+            const pct = tasks > 0 ? Math.floor((100 * done) / tasks) : 0;
+            const { message, ended } = playbookMessage(p.event);
+            progress.report({ message: `${done}/${tasks} · ${message}`, increment: Math.max(0, pct - last) });
+            last = Math.max(last, pct);
+            if (ended) {
+              ext.runs.delete(id);
+              resolve();
+              const say = p.event.kind === 'complete' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
+              void say(`maestro playbook ${id}: ${message}`);
+            }
+          };
+          this.pending.splice(0).forEach((p) => this.update?.(p));
+        }),
+    );
+  }
+
+  event(p: PlaybookProgress): void {
+    if (this.update) {
+      this.update(p);
+    } else {
+      this.pending.push(p);
+    }
+  }
+}
+
+/** An agent's terminal in VS Code, fed by `maestro/agentOutput` and typing back into it. */
+class AgentTerminal implements vscode.Pseudoterminal {
+  private readonly writer = new vscode.EventEmitter<string>();
+  private readonly closer = new vscode.EventEmitter<void>();
+  readonly onDidWrite = this.writer.event;
+  readonly onDidClose = this.closer.event;
+  readonly terminal: vscode.Terminal;
+  private shownUpTo = -1;
+  private interactive = false;
+  private readonly lines = new LineBuffer();
+  private filling: Promise<void> = Promise.resolve();
+  /** What was written, kept for the end-to-end report. */
+  written = '';
+
+  constructor(private readonly ext: Extension, readonly name: string, private readonly root: string) {
+    this.terminal = vscode.window.createTerminal({ name: `agent ${name}`, pty: this, iconPath: new vscode.ThemeIcon('hubot') });
+  }
+
+  private write(text: string): void {
+    this.written += text;
+    this.writer.fire(text);
+  }
+
+  async open(dims: vscode.TerminalDimensions | undefined): Promise<void> {
+    const r = await this.ext.run<{ interactive: boolean; running: boolean; screen?: string; offset: number }>(
+      'maestro.agent.attach',
+      { name: this.name, path: this.root, ...(dims ? { rows: dims.rows, cols: dims.columns } : {}) },
+    );
+    if (!r) {
+      this.write(`maestro: cannot attach to ${this.name}\r\n`);
+      return;
+    }
+    this.interactive = r.interactive;
+    if (r.screen !== undefined) {
+      this.write(r.screen);
+      this.shownUpTo = r.offset;
+    } else {
+      // A headless agent: its recent transcript, then what comes.
+      this.shownUpTo = Math.max(0, r.offset - 64 * 1024);
+      await this.fill(r.offset);
+      if (!r.interactive) {
+        this.write('\x1b[2m-- type a line and Enter to send it as the next turn --\x1b[0m\r\n');
+      }
+    }
+  }
+
+  /** Fetches output from what is shown up to `until` (or the end). */
+  private fill(until?: number): Promise<void> {
+    this.filling = this.filling.then(async () => {
+      const r = await this.ext.run<{ offset: number; data: string }>(
+        'maestro.agent.output',
+        { name: this.name, path: this.root, offset: this.shownUpTo, ...(until !== undefined ? { limit: until - this.shownUpTo } : {}) },
+        true,
+      );
+      if (r) {
+        this.place(r.offset, r.data);
+      }
+    });
+    return this.filling;
+  }
+
+  private place(offset: number, data: string): void {
+    const placed = placeOutput(this.shownUpTo, offset, data);
+    if (placed.fresh) {
+      this.write(this.interactive ? placed.fresh : toTerminal(placed.fresh));
+    }
+    this.shownUpTo = placed.end;
+  }
+
+  output(offset: number, data: string): void {
+    if (this.shownUpTo < 0) {
+      return;
+    }
+    if (offset > this.shownUpTo) {
+      void this.fill();
+      return;
+    }
+    void this.filling.then(() => this.place(offset, data));
+  }
+
+  handleInput(data: string): void {
+    if (this.interactive) {
+      void this.ext.run('maestro.agent.input', { name: this.name, path: this.root, data }, true);
+      return;
+    }
+    const { echo, lines } = this.lines.feed(data);
+    this.writer.fire(echo);
+    for (const prompt of lines) {
+      void this.ext.run('maestro.agent.send', { name: this.name, path: this.root, prompt });
+    }
+  }
+
+  setDimensions(dims: vscode.TerminalDimensions): void {
+    if (this.interactive) {
+      void this.ext.run('maestro.agent.resize', { name: this.name, path: this.root, rows: dims.rows, cols: dims.columns }, true);
+    }
+  }
+
+  close(): void {
+    this.ext.terminals.delete(this.name);
+    this.closer.fire();
+  }
+}
+
+/** The Agents view: the name tree, a state icon per agent, its turns and dollars. */
+class AgentsTree implements vscode.TreeDataProvider<TreeNode> {
+  private readonly emitter = new vscode.EventEmitter<TreeNode | undefined>();
+  readonly onDidChangeTreeData = this.emitter.event;
+  private roots: TreeNode[] = [];
+
+  constructor(private readonly ext: Extension) {}
+
+  changed(): void {
+    this.roots = agentTree([...this.ext.agents.values()]);
+    this.emitter.fire(undefined);
+    this.ext.report.set({ agents: [...this.ext.agents.values()].map((a) => ({ name: a.name, state: a.state })).sort((a, b) => a.name.localeCompare(b.name)) });
+  }
+
+  getChildren(node?: TreeNode): TreeNode[] {
+    return node ? node.children : this.roots;
+  }
+
+  getTreeItem(node: TreeNode): vscode.TreeItem {
+    const item = new vscode.TreeItem(
+      node.label,
+      node.children.length > 0 ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None,
+    );
+    item.id = node.id;
+    const a = node.agent;
+    if (!a) {
+      item.iconPath = new vscode.ThemeIcon('folder');
+      item.contextValue = 'group';
+      return item;
+    }
+    const { icon, color } = stateIcon(a.state);
+    item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+    item.description = agentDescription(a);
+    item.tooltip = new vscode.MarkdownString(
+      `**${a.name}** (${a.agent}, ${a.mode})\n\n${a.state}${a.reason ? `: ${a.reason}` : ''}\n\nbranch \`${a.branch ?? '-'}\``,
+    );
+    item.contextValue = `agent.${isRunning(a.state) ? 'running' : 'stopped'}`;
+    item.command = { command: 'maestro.ui.agent.attach', title: 'Attach', arguments: [a.name] };
+    return item;
+  }
+}
+
+/** Read-only documents showing command answers (`maestro-result:` URIs). */
+class ResultDocuments implements vscode.TextDocumentContentProvider {
+  static readonly scheme = 'maestro-result';
+  private readonly texts = new Map<string, string>();
+  private readonly emitter = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.emitter.event;
+  private seq = 0;
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return this.texts.get(uri.toString()) ?? '';
+  }
+
+  async open(title: string, text: string, language: string): Promise<void> {
+    const uri = vscode.Uri.from({ scheme: ResultDocuments.scheme, path: `/${title} ${++this.seq}` });
+    this.texts.set(uri.toString(), text);
+    const doc = await vscode.workspace.openTextDocument(uri);
+    await vscode.languages.setTextDocumentLanguage(doc, language);
+    await vscode.window.showTextDocument(doc, { preview: true });
+  }
+}
+
+/**
+ * The end-to-end test's eyes (only with MAESTRO_VSCODE_REPORT set): what the extension saw, as
+ * JSON, rewritten on each change. MAESTRO_VSCODE_PROBE (`FILE:LINE:COL`, 1-based) asks VS Code's
+ * definition provider there; MAESTRO_VSCODE_EXPECT_AGENTS (names) and an attach to the first
+ * make the probe wait for them before it says done.
+ */
+class Report {
+  private data: Record<string, unknown> = {};
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly file: string | undefined) {}
+
+  get enabled(): boolean {
+    return Boolean(this.file);
+  }
+
+  set(values: Record<string, unknown>): void {
+    if (!this.file) {
+      return;
+    }
+    Object.assign(this.data, values);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.flush(), 100);
+  }
+
+  async flush(): Promise<void> {
+    if (this.file) {
+      await fs.promises.writeFile(`${this.file}.tmp`, JSON.stringify(this.data, null, 2));
+      await fs.promises.rename(`${this.file}.tmp`, this.file);
+    }
+  }
+
+  async probe(ext: Extension): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    const root = workspacePath();
+    const spec = process.env.MAESTRO_VSCODE_PROBE;
+    if (root && spec) {
+      const [file, line, col] = spec.split(':');
+      const doc = await vscode.workspace.openTextDocument(path.join(root, file));
+      await vscode.window.showTextDocument(doc);
+      const at = new vscode.Position(Number(line) - 1, Number(col) - 1);
+      while (Date.now() < deadline) {
+        const found = (await vscode.commands.executeCommand<(vscode.Location | vscode.LocationLink)[]>(
+          'vscode.executeDefinitionProvider',
+          doc.uri,
+          at,
+        )) ?? [];
+        if (found.length > 0) {
+          const first = found[0];
+          const uri = 'targetUri' in first ? first.targetUri : first.uri;
+          const range = 'targetUri' in first ? first.targetRange : first.range;
+          this.set({ definition: { file: path.relative(root, uri.fsPath), line: range.start.line + 1 } });
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    const expected = (process.env.MAESTRO_VSCODE_EXPECT_AGENTS ?? '').split(',').filter(Boolean);
+    while (Date.now() < deadline && !expected.every((n) => ext.agents.has(n))) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (expected.length > 0 && ext.agents.has(expected[0])) {
+      await vscode.commands.executeCommand('maestro.agents.focus');
+      const t = await ext.attach(expected[0]);
+      while (t && Date.now() < deadline && !t.written.includes('type a line')) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      this.set({ attached: t?.written ?? '' });
+    }
+    this.set({ done: true });
+  }
+}

@@ -1,0 +1,411 @@
+// The pure parts of the extension: no `vscode` import, so `node --test` runs them as they are.
+
+/** The protocol this extension speaks: the server's `experimental.maestro.protocolVersion`. */
+export const PROTOCOL_VERSION = 1;
+
+export type AgentState = 'starting' | 'working' | 'idle' | 'needs_input' | 'done' | 'failed' | 'lost';
+
+/** What the server says of an agent (`maestro/agent.list`, `maestro/agentStatus`); the fields used here. */
+export interface AgentInfo {
+  name: string;
+  workspace: string;
+  workspaceRoot: string;
+  agent: string;
+  state: AgentState;
+  mode: 'headless' | 'interactive';
+  branch?: string;
+  reason?: string;
+  turns: number;
+  usage: { costUsd: number; inputTokens?: number; outputTokens?: number };
+  outputBytes?: number;
+}
+
+export interface AgentStatusParams {
+  agent: AgentInfo;
+  previous?: AgentState;
+  attention: boolean;
+  removed?: boolean;
+}
+
+/** Why the server cannot be used by this extension, from its initialize answer; undefined when it can. */
+export function versionProblem(initializeResult: unknown, serverPath: string): string | undefined {
+  const result = initializeResult as {
+    capabilities?: { experimental?: { maestro?: { protocolVersion?: unknown } } };
+    serverInfo?: { name?: string; version?: string };
+  };
+  const version = result?.capabilities?.experimental?.maestro?.protocolVersion;
+  if (version === PROTOCOL_VERSION) {
+    return undefined;
+  }
+  const server = result?.serverInfo?.version ?? 'unknown version';
+  const spoken = version === undefined ? 'no maestro protocol' : `protocol ${String(version)}`;
+  return (
+    `maestro: ${serverPath} (maestro ${server}) speaks ${spoken}; this extension speaks protocol ` +
+    `${PROTOCOL_VERSION}. Install the extension and the binary from the same maestro checkout ` +
+    `(./install.sh), or set maestro.path to the matching binary.`
+  );
+}
+
+/** The message for a server binary that is not there. */
+export function missingBinaryMessage(configured: string): string {
+  return configured
+    ? `maestro: the server binary ${configured} (setting maestro.path) does not exist or is not executable. ` +
+        'Fix the setting, or clear it to use maestro on PATH.'
+    : 'maestro: the server binary `maestro` is not on PATH. Install it with ./install.sh from the ' +
+        'maestro repository, or set maestro.path to it.';
+}
+
+/**
+ * The binary to start: the configured path, else `maestro` found on `PATH`; undefined when
+ * neither is executable. `isExecutable` is the file system check (injected for tests).
+ */
+export function resolveBinary(
+  configured: string,
+  pathEnv: string | undefined,
+  isExecutable: (path: string) => boolean,
+): string | undefined {
+  if (configured) {
+    return isExecutable(configured) ? configured : undefined;
+  }
+  for (const dir of (pathEnv ?? '').split(':')) {
+    if (!dir) {
+      continue;
+    }
+    const candidate = `${dir.replace(/\/+$/, '')}/maestro`;
+    if (isExecutable(candidate)) {
+      return candidate;
+    }
+  }
+  return undefined;
+}
+
+/** A codicon and theme colour for an agent state. */
+export function stateIcon(state: AgentState): { icon: string; color?: string } {
+  switch (state) {
+    case 'starting':
+      return { icon: 'loading~spin' };
+    case 'working':
+      return { icon: 'sync~spin', color: 'charts.blue' };
+    case 'idle':
+      return { icon: 'circle-outline' };
+    case 'needs_input':
+      return { icon: 'bell-dot', color: 'charts.yellow' };
+    case 'done':
+      return { icon: 'pass', color: 'charts.green' };
+    case 'failed':
+      return { icon: 'error', color: 'charts.red' };
+    case 'lost':
+      return { icon: 'debug-disconnect', color: 'charts.red' };
+    default:
+      return { icon: 'question' };
+  }
+}
+
+export function isRunning(state: AgentState): boolean {
+  return state === 'starting' || state === 'working' || state === 'needs_input';
+}
+
+export function dollars(x: number | undefined): string {
+  return `$${(x ?? 0).toFixed(2)}`;
+}
+
+/** A node of the agents tree: a name level (`shop`, `shop-backend`) or an agent. */
+export interface TreeNode {
+  /** The full name up to this level. */
+  id: string;
+  label: string;
+  agent?: AgentInfo;
+  children: TreeNode[];
+}
+
+/**
+ * The agents as a tree of their `-` separated names: `shop-backend-api` is `api` under `backend`
+ * under `shop`. An agent whose name is also a level (`shop` and `shop-api`) is that level's node.
+ * Siblings are sorted by label.
+ */
+export function agentTree(agents: AgentInfo[]): TreeNode[] {
+  const root: TreeNode = { id: '', label: '', children: [] };
+  for (const agent of agents) {
+    const parts = agent.name.split('-');
+    let node = root;
+    for (let i = 0; i < parts.length; i++) {
+      const id = parts.slice(0, i + 1).join('-');
+      let child = node.children.find((c) => c.id === id);
+      if (!child) {
+        child = { id, label: parts[i], children: [] };
+        node.children.push(child);
+      }
+      node = child;
+    }
+    node.agent = agent;
+  }
+  const sort = (nodes: TreeNode[]) => {
+    nodes.sort((a, b) => a.label.localeCompare(b.label));
+    nodes.forEach((n) => sort(n.children));
+  };
+  sort(root.children);
+  return root.children;
+}
+
+/** The description next to an agent in the tree: state, turns, dollars. */
+export function agentDescription(agent: AgentInfo): string {
+  const state = agent.state.replace('_', ' ');
+  return `${state} · ${agent.turns} turn${agent.turns === 1 ? '' : 's'} · ${dollars(agent.usage?.costUsd)}`;
+}
+
+/** `YYYY-MM-DD` of a time, in UTC (the server's days are UTC). */
+export function dayKey(at: Date): string {
+  return at.toISOString().slice(0, 10);
+}
+
+/** Dollars of today from a `maestro/usage` answer by day. */
+export function costToday(usage: { rows?: { key: string; costUsd?: number }[] } | undefined, now: Date): number {
+  const today = dayKey(now);
+  return usage?.rows?.find((r) => r.key === today)?.costUsd ?? 0;
+}
+
+/** The status bar item: agents running and needing input, and dollars today. */
+export function statusText(agents: AgentInfo[], today: number): { text: string; tooltip: string } {
+  const running = agents.filter((a) => a.state === 'working' || a.state === 'starting').length;
+  const waiting = agents.filter((a) => a.state === 'needs_input').length;
+  const parts = [`$(hubot) ${running}`];
+  if (waiting > 0) {
+    parts.push(`$(bell-dot) ${waiting}`);
+  }
+  parts.push(dollars(today));
+  const tooltip =
+    `maestro: ${running} agent${running === 1 ? '' : 's'} working, ${waiting} needing input, ` +
+    `${agents.length} in all; ${dollars(today)} spent today`;
+  return { text: parts.join('  '), tooltip };
+}
+
+/** What to tell the person about a status change, or undefined when nothing. */
+export function attentionMessage(p: AgentStatusParams): string | undefined {
+  if (!p.attention || p.removed || p.previous === p.agent.state) {
+    return undefined;
+  }
+  const what: Record<string, string> = { needs_input: 'needs input', failed: 'failed', lost: 'was lost' };
+  const reason = p.agent.reason ? `: ${p.agent.reason}` : '';
+  return `maestro: agent ${p.agent.name} ${what[p.agent.state] ?? p.agent.state}${reason}`;
+}
+
+/** The palette command that gathers arguments for a server command: `maestro.x.y` → `maestro.ui.x.y`. */
+export function paletteId(serverCommand: string): string {
+  return serverCommand.replace(/^maestro\./, 'maestro.ui.');
+}
+
+/** Server commands without a palette entry among `registered`. */
+export function missingFromPalette(serverCommands: string[], registered: string[]): string[] {
+  const have = new Set(registered);
+  return serverCommands.filter((c) => !have.has(paletteId(c)));
+}
+
+/**
+ * What a palette command asks before it runs its server command. `agent` picks an agent of the
+ * workspace, `text` asks a line, `run` an optional playbook run id; `path` is filled in with the
+ * workspace. Commands not here (attach, delegate, search, playbook.run) have their own UI.
+ */
+export type Field =
+  | { key: string; kind: 'agent' }
+  | { key: string; kind: 'text'; prompt: string; optional?: boolean }
+  | { key: string; kind: 'number'; prompt: string }
+  | { key: string; kind: 'pick'; prompt: string; choices: string[] }
+  | { key: string; kind: 'run' }
+  | { key: string; kind: 'path' };
+
+export const FORMS: Record<string, Field[]> = {
+  'maestro.status': [],
+  'maestro.store.backup': [{ key: 'path', kind: 'text', prompt: 'Back up the store to (a new file)' }],
+  'maestro.agent.spawn': [
+    { key: 'name', kind: 'text', prompt: 'Agent name (shop-backend-api is api under backend under shop)' },
+    { key: 'prompt', kind: 'text', prompt: 'First turn (empty: it waits)', optional: true },
+    { key: 'path', kind: 'path' },
+  ],
+  'maestro.agent.send': [
+    { key: 'name', kind: 'agent' },
+    { key: 'prompt', kind: 'text', prompt: 'Its next turn, or the answer it waits for' },
+    { key: 'path', kind: 'path' },
+  ],
+  'maestro.agent.stop': [{ key: 'name', kind: 'agent' }, { key: 'path', kind: 'path' }],
+  'maestro.agent.list': [{ key: 'path', kind: 'path' }],
+  'maestro.agent.status': [{ key: 'name', kind: 'agent' }, { key: 'path', kind: 'path' }],
+  'maestro.agent.output': [{ key: 'name', kind: 'agent' }, { key: 'path', kind: 'path' }],
+  'maestro.agent.diff': [{ key: 'name', kind: 'agent' }, { key: 'path', kind: 'path' }],
+  'maestro.agent.merge': [{ key: 'name', kind: 'agent' }, { key: 'path', kind: 'path' }],
+  'maestro.agent.remove': [
+    { key: 'name', kind: 'agent' },
+    { key: 'force', kind: 'pick', prompt: 'Also with uncommitted changes?', choices: ['no', 'yes'] },
+    { key: 'path', kind: 'path' },
+  ],
+  'maestro.agent.input': [
+    { key: 'name', kind: 'agent' },
+    { key: 'data', kind: 'text', prompt: 'Text typed into its terminal (a line break is added)' },
+    { key: 'path', kind: 'path' },
+  ],
+  'maestro.agent.resize': [
+    { key: 'name', kind: 'agent' },
+    { key: 'rows', kind: 'number', prompt: 'Rows' },
+    { key: 'cols', kind: 'number', prompt: 'Columns' },
+    { key: 'path', kind: 'path' },
+  ],
+  'maestro.agent.icon': [{ key: 'name', kind: 'agent' }],
+  'maestro.usage': [
+    { key: 'by', kind: 'pick', prompt: 'Usage by', choices: ['agent', 'model', 'day'] },
+    { key: 'path', kind: 'path' },
+  ],
+  'maestro.playbook.status': [],
+  'maestro.playbook.stop': [{ key: 'id', kind: 'run' }],
+  'maestro.playbook.pause': [{ key: 'id', kind: 'run' }],
+  'maestro.playbook.resume': [{ key: 'id', kind: 'run' }],
+  'maestro.playbook.approve': [{ key: 'id', kind: 'run' }],
+  'maestro.playbook.history': [{ key: 'id', kind: 'run' }],
+  'maestro.memory.add': [
+    { key: 'text', kind: 'text', prompt: 'What to remember about this repository' },
+    { key: 'path', kind: 'path' },
+  ],
+  'maestro.memory.list': [{ key: 'path', kind: 'path' }],
+  'maestro.memory.forget': [{ key: 'ids', kind: 'text', prompt: 'Memory ids to forget (space separated)' }],
+  'maestro.memory.status': [],
+};
+
+/** Turns the answers of a form into the command's argument (numbers, booleans and lists typed). */
+export function formArgument(command: string, answers: Record<string, string | undefined>): Record<string, unknown> {
+  const arg: Record<string, unknown> = {};
+  for (const field of FORMS[command] ?? []) {
+    const value = answers[field.key];
+    if (value === undefined || value === '') {
+      continue;
+    }
+    if (field.kind === 'number') {
+      arg[field.key] = Number(value);
+    } else if (command === 'maestro.agent.remove' && field.key === 'force') {
+      arg.force = value === 'yes';
+    } else if (command === 'maestro.memory.forget' && field.key === 'ids') {
+      arg.ids = value.split(/\s+/).filter(Boolean);
+    } else if (command === 'maestro.agent.input' && field.key === 'data') {
+      arg.data = value + '\r';
+    } else {
+      arg[field.key] = value;
+    }
+  }
+  return arg;
+}
+
+/**
+ * Keystrokes typed into a headless agent's terminal, gathered into lines: each completed line is a
+ * prompt for `maestro/agent.send`. `feed` returns what to echo and the lines completed.
+ */
+export class LineBuffer {
+  private line = '';
+
+  feed(data: string): { echo: string; lines: string[] } {
+    let echo = '';
+    const lines: string[] = [];
+    for (const ch of data) {
+      if (ch === '\r' || ch === '\n') {
+        echo += '\r\n';
+        if (this.line.trim()) {
+          lines.push(this.line);
+        }
+        this.line = '';
+      } else if (ch === '\x7f' || ch === '\b') {
+        if (this.line.length > 0) {
+          this.line = Array.from(this.line).slice(0, -1).join('');
+          echo += '\b \b';
+        }
+      } else if (ch === '\x03') {
+        this.line = '';
+        echo += '^C\r\n';
+      } else if (ch === '\x15') {
+        echo += '\b \b'.repeat(Array.from(this.line).length);
+        this.line = '';
+      } else if (ch >= ' ') {
+        this.line += ch;
+        echo += ch;
+      }
+    }
+    return { echo, lines };
+  }
+
+  get pending(): string {
+    return this.line;
+  }
+}
+
+/** Text for a terminal: bare line feeds become CR LF (a headless transcript is plain lines). */
+export function toTerminal(text: string): string {
+  return text.replace(/\r?\n/g, '\r\n');
+}
+
+/**
+ * Places output batches at their offsets: returns the part of `data` (at byte `offset`) not yet
+ * shown, and whether bytes before it are missing (a gap to fetch). Offsets count UTF-8 bytes.
+ */
+export function placeOutput(shownUpTo: number, offset: number, data: string): { fresh: string; gap: boolean; end: number } {
+  const bytes = Buffer.from(data, 'utf8');
+  const end = offset + bytes.length;
+  if (end <= shownUpTo) {
+    return { fresh: '', gap: false, end: shownUpTo };
+  }
+  if (offset > shownUpTo) {
+    return { fresh: data, gap: true, end };
+  }
+  return { fresh: bytes.subarray(shownUpTo - offset).toString('utf8'), gap: false, end };
+}
+
+/** What a playbook event says in the run's progress notification, and whether the run ended. */
+export function playbookMessage(event: {
+  kind: string;
+  document?: string;
+  line?: number;
+  task?: string;
+  message?: string;
+}): { message: string; ended: boolean } {
+  const where = event.document ? `${event.document}${event.line ? `:${event.line}` : ''}` : '';
+  const ended = ['complete', 'halted', 'stopped', 'error'].includes(event.kind);
+  const detail = event.task ?? event.message ?? '';
+  const kind = event.kind.replace(/_/g, ' ');
+  return { message: [kind, where, detail].filter(Boolean).join(' · '), ended };
+}
+
+/** Tasks done and in all, over a run's documents. */
+export function runCounts(run: { documents?: { tasks: number; done: number }[] }): { done: number; tasks: number } {
+  let done = 0;
+  let tasks = 0;
+  for (const d of run.documents ?? []) {
+    done += d.done;
+    tasks += d.tasks;
+  }
+  return { done, tasks };
+}
+
+/** A memory hit as a quick pick item. */
+export function memoryItem(hit: {
+  kind: string;
+  agent: string;
+  text: string;
+  at: number;
+  source: string;
+  file?: string;
+  line?: number;
+}, now: number): { label: string; description: string; detail: string } {
+  const age = ago(now - hit.at);
+  const who = hit.agent ? ` · ${hit.agent}` : '';
+  const first = hit.text.split('\n').find((l) => l.trim()) ?? '';
+  const where = hit.file ? `${hit.file}${hit.line ? `:${hit.line}` : ''}` : hit.source;
+  return { label: first.slice(0, 120), description: `${hit.kind}${who} · ${age}`, detail: where };
+}
+
+/** `3m ago`, `2h ago`, `5d ago`. */
+export function ago(secs: number): string {
+  if (secs < 60) {
+    return 'just now';
+  }
+  if (secs < 3600) {
+    return `${Math.floor(secs / 60)}m ago`;
+  }
+  if (secs < 86400) {
+    return `${Math.floor(secs / 3600)}h ago`;
+  }
+  return `${Math.floor(secs / 86400)}d ago`;
+}

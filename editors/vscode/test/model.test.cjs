@@ -1,0 +1,127 @@
+// Unit tests of the extension's pure parts (src/model.ts, built by `npm test` into dist-test/).
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const m = require('../dist-test/model.cjs');
+
+const agent = (name, state = 'idle', cost = 0) => ({
+  name, state, agent: 'claude', mode: 'headless', workspace: 'w', workspaceRoot: '/r', turns: 1, usage: { costUsd: cost },
+});
+
+test('the agents tree follows the dash-separated names, sorted, with an agent that is also a level', () => {
+  const tree = m.agentTree([agent('shop-backend-api'), agent('shop-web'), agent('shop'), agent('alpha')]);
+  assert.deepEqual(tree.map((n) => n.label), ['alpha', 'shop']);
+  const shop = tree[1];
+  assert.equal(shop.agent.name, 'shop');
+  assert.deepEqual(shop.children.map((n) => n.id), ['shop-backend', 'shop-web']);
+  assert.equal(shop.children[0].agent, undefined);
+  assert.equal(shop.children[0].children[0].agent.name, 'shop-backend-api');
+});
+
+test('the status bar counts working and waiting agents and today\'s dollars', () => {
+  const agents = [agent('a', 'working'), agent('b', 'starting'), agent('c', 'needs_input'), agent('d', 'idle')];
+  const { text, tooltip } = m.statusText(agents, 1.5);
+  assert.equal(text, '$(hubot) 2  $(bell-dot) 1  $1.50');
+  assert.match(tooltip, /2 agents working, 1 needing input, 4 in all; \$1.50 spent today/);
+  assert.equal(m.statusText([], 0).text, '$(hubot) 0  $0.00');
+});
+
+test('cost today is the usage row of the UTC day', () => {
+  const now = new Date('2026-11-21T23:30:00Z');
+  const usage = { rows: [{ key: '2026-11-20', costUsd: 9 }, { key: '2026-11-21', costUsd: 0.25 }] };
+  assert.equal(m.costToday(usage, now), 0.25);
+  assert.equal(m.costToday({ rows: [] }, now), 0);
+  assert.equal(m.costToday(undefined, now), 0);
+});
+
+test('the version check accepts protocol 1 only and says what to do', () => {
+  const ok = { capabilities: { experimental: { maestro: { protocolVersion: 1 } } }, serverInfo: { version: '0.1.0' } };
+  assert.equal(m.versionProblem(ok, '/bin/maestro'), undefined);
+  const newer = { capabilities: { experimental: { maestro: { protocolVersion: 2 } } }, serverInfo: { version: '0.9.0' } };
+  const said = m.versionProblem(newer, '/bin/maestro');
+  assert.match(said, /maestro 0\.9\.0\) speaks protocol 2; this extension speaks protocol 1/);
+  assert.match(said, /install\.sh/);
+  assert.match(m.versionProblem({ capabilities: {} }, 'x'), /speaks no maestro protocol/);
+});
+
+test('the binary is the setting when it is executable, else maestro on PATH', () => {
+  const exe = new Set(['/opt/m/maestro', '/usr/bin/maestro']);
+  const is = (p) => exe.has(p);
+  assert.equal(m.resolveBinary('/opt/m/maestro', '/usr/bin', is), '/opt/m/maestro');
+  assert.equal(m.resolveBinary('/nope/maestro', '/usr/bin', is), undefined, 'a wrong setting is not papered over');
+  assert.equal(m.resolveBinary('', '/a::/usr/bin/', is), '/usr/bin/maestro');
+  assert.equal(m.resolveBinary('', '/a:/b', is), undefined);
+  assert.match(m.missingBinaryMessage(''), /not on PATH.*install\.sh.*maestro\.path/);
+  assert.match(m.missingBinaryMessage('/nope/maestro'), /\/nope\/maestro \(setting maestro\.path\)/);
+});
+
+test('every server command has a palette entry; a new one is reported', () => {
+  assert.equal(m.paletteId('maestro.agent.spawn'), 'maestro.ui.agent.spawn');
+  assert.deepEqual(m.missingFromPalette(['maestro.status', 'maestro.x.new'], ['maestro.ui.status']), ['maestro.x.new']);
+});
+
+test('forms turn answers into typed arguments', () => {
+  assert.deepEqual(m.formArgument('maestro.agent.resize', { name: 'a', rows: '40', cols: '120', path: '/r' }), {
+    name: 'a', rows: 40, cols: 120, path: '/r',
+  });
+  assert.deepEqual(m.formArgument('maestro.agent.remove', { name: 'a', force: 'yes', path: '/r' }), { name: 'a', force: true, path: '/r' });
+  assert.deepEqual(m.formArgument('maestro.memory.forget', { ids: ' m1  m2 ' }), { ids: ['m1', 'm2'] });
+  assert.deepEqual(m.formArgument('maestro.agent.spawn', { name: 'x', prompt: '', path: '/r' }), { name: 'x', path: '/r' });
+  assert.equal(m.formArgument('maestro.agent.input', { name: 'a', data: 'y' }).data, 'y\r');
+});
+
+test('a headless terminal gathers keystrokes into lines, with backspace, Ctrl-U and Ctrl-C', () => {
+  const b = new m.LineBuffer();
+  assert.deepEqual(b.feed('fix the te'), { echo: 'fix the te', lines: [] });
+  assert.deepEqual(b.feed('x\x7f'), { echo: 'x\b \b', lines: [] });
+  assert.deepEqual(b.feed('sts\r'), { echo: 'sts\r\n', lines: ['fix the tests'] });
+  assert.deepEqual(b.feed('\r'), { echo: '\r\n', lines: [] }, 'an empty line sends nothing');
+  b.feed('oops');
+  assert.deepEqual(b.feed('\x03'), { echo: '^C\r\n', lines: [] });
+  assert.equal(b.pending, '');
+  b.feed('né');
+  assert.deepEqual(b.feed('\x15'), { echo: '\b \b\b \b', lines: [] });
+  assert.deepEqual(b.feed('a\rb\r'), { echo: 'a\r\nb\r\n', lines: ['a', 'b'] }, 'a paste of lines');
+});
+
+test('output batches are placed by byte offset: overlaps trimmed, gaps flagged', () => {
+  assert.deepEqual(m.placeOutput(0, 0, 'hello'), { fresh: 'hello', gap: false, end: 5 });
+  assert.deepEqual(m.placeOutput(5, 3, 'lo world'), { fresh: ' world', gap: false, end: 11 });
+  assert.deepEqual(m.placeOutput(11, 0, 'old'), { fresh: '', gap: false, end: 11 });
+  assert.deepEqual(m.placeOutput(11, 20, 'later'), { fresh: 'later', gap: true, end: 25 });
+  // Offsets count UTF-8 bytes: "é" is two.
+  assert.deepEqual(m.placeOutput(2, 0, 'éa'), { fresh: 'a', gap: false, end: 3 });
+  assert.equal(m.toTerminal('a\nb\r\nc'), 'a\r\nb\r\nc');
+});
+
+test('attention is said once per transition into a state that needs a person', () => {
+  const p = { agent: { ...agent('asker', 'needs_input'), reason: 'Proceed? [y/n]' }, previous: 'working', attention: true };
+  assert.equal(m.attentionMessage(p), 'maestro: agent asker needs input: Proceed? [y/n]');
+  assert.equal(m.attentionMessage({ ...p, previous: 'needs_input' }), undefined);
+  assert.equal(m.attentionMessage({ ...p, attention: false }), undefined);
+  assert.equal(m.attentionMessage({ ...p, removed: true }), undefined);
+  assert.equal(m.attentionMessage({ agent: agent('x', 'lost'), attention: true }), 'maestro: agent x was lost');
+});
+
+test('playbook events become progress messages; the end is recognised', () => {
+  assert.deepEqual(m.playbookMessage({ kind: 'task_complete', document: 'plan.md', line: 4, task: 'Add tests' }), {
+    message: 'task complete · plan.md:4 · Add tests', ended: false,
+  });
+  assert.equal(m.playbookMessage({ kind: 'complete', message: 'all done' }).ended, true);
+  assert.equal(m.playbookMessage({ kind: 'halted' }).ended, true);
+  assert.deepEqual(m.runCounts({ documents: [{ tasks: 3, done: 1 }, { tasks: 2, done: 2 }] }), { done: 3, tasks: 5 });
+});
+
+test('memory hits read as quick pick items', () => {
+  const item = m.memoryItem({ kind: 'turn', agent: 'api', text: '\nRetries live in client.rs\nmore', at: 1000, source: 'agent:api#turn2' }, 1000 + 7200);
+  assert.deepEqual(item, { label: 'Retries live in client.rs', description: 'turn · api · 2h ago', detail: 'agent:api#turn2' });
+  const code = m.memoryItem({ kind: 'code', agent: '', text: 'fn retry', at: 0, source: 'file:src/a.rs:4', file: 'src/a.rs', line: 4 }, 30);
+  assert.equal(code.detail, 'src/a.rs:4');
+  assert.equal(code.description, 'code · just now');
+});
+
+test('state icons exist for every state', () => {
+  for (const s of ['starting', 'working', 'idle', 'needs_input', 'done', 'failed', 'lost']) {
+    assert.ok(m.stateIcon(s).icon);
+  }
+  assert.equal(m.stateIcon('failed').color, 'charts.red');
+});
