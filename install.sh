@@ -39,6 +39,27 @@ if [ -z "${MAESTRO_SKIP_MODELS:-}" ]; then
     ensure_models || echo "  semantic search stays off until \`maestro models install\` succeeds"
 fi
 
+# The editor clients: Neovim, Helix and Zed use editors/ as it is; the VS Code extension is built
+# into editors/vscode/dist/maestro.vsix (Node.js 20 and npm) and installed into VS Code when `code`
+# is on PATH. MAESTRO_SKIP_EDITORS=1 skips this.
+if [ -z "${MAESTRO_SKIP_EDITORS:-}" ]; then
+    if node_ok; then
+        say "building the VS Code extension"
+        if build_vscode_extension; then
+            vsix=$PWD/editors/vscode/dist/maestro.vsix
+            if command -v code >/dev/null 2>&1; then
+                code --install-extension "$vsix" --force >/dev/null && say "installed it into VS Code"
+            else
+                echo "  VS Code: code --install-extension $vsix"
+            fi
+        else
+            echo "  the VS Code extension did not build; maestro itself is installed"
+        fi
+    else
+        echo "  the VS Code extension needs Node.js 20 and npm: not built (the other editors need nothing built)"
+    fi
+fi
+
 if ! on_path "$bin_dir"; then
     echo
     echo "  $bin_dir is not on your PATH; add this to your shell's profile:"

@@ -48,3 +48,57 @@ ensure_models() {
     local dest=${MAESTRO_MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/maestro/models}
     python3 "$(dirname "${BASH_SOURCE[0]}")/models.py" "$dest"
 }
+
+# What testing the editor clients needs from Debian: a real Neovim, Chromium for code-server's page,
+# ripgrep (code-server's search; its npm package would download it), and what code-server's
+# native modules build with (kerberos).
+MAESTRO_EDITOR_TEST_APT_PACKAGES=(neovim chromium ripgrep libkrb5-dev g++ make python3)
+
+# Node.js 20 or newer with npm: the VS Code extension's build, and code-server 4.100.3 (which wants
+# Node 20). Debian bookworm's nodejs is 18, so it is not installed from here.
+node_ok() {
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+        && [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ]
+}
+ensure_node() {
+    node_ok || die "Node.js 20 or newer with npm is needed for the editor clients (found: $(node --version 2>/dev/null || echo none)); install it, e.g. from NodeSource's Debian packages"
+}
+
+# `npm ci` in DIR unless its node_modules came from this very package-lock.json.
+npm_ci() {
+    local dir=$1 stamp sum
+    stamp=$dir/node_modules/.maestro-lock-sha256
+    sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return 0
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$sum" > "$stamp"
+}
+
+# Builds the VS Code extension into editors/vscode/dist/maestro.vsix.
+build_vscode_extension() {
+    local dir
+    dir="$(dirname "${BASH_SOURCE[0]}")/../editors/vscode"
+    npm_ci "$dir"
+    (cd "$dir" && npm run --silent package >/dev/null)
+}
+
+# code-server 4.100.3 (VS Code 1.100.3) for the VS Code end-to-end test, into
+# ~/.cache/maestro/test-tools (MAESTRO_TEST_TOOLS). As root npm needs unsafe-perm; its ripgrep
+# package would fetch rg from GitHub, so Debian's rg is put in that package's download cache first.
+CODE_SERVER_VERSION=4.100.3
+ensure_code_server() {
+    local tools=${MAESTRO_TEST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/maestro/test-tools}
+    local dir=$tools/code-server-$CODE_SERVER_VERSION
+    [ -x "$dir/node_modules/.bin/code-server" ] && return 0
+    say "installing code-server $CODE_SERVER_VERSION (once) into $dir"
+    local tmp
+    tmp=$(mktemp -d)
+    mkdir -p "$tmp/vscode-ripgrep-cache-1.15.11" "$tools"
+    tar czf "$tmp/vscode-ripgrep-cache-1.15.11/ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz" \
+        -C "$(dirname "$(command -v rg)")" rg
+    rm -rf "$dir.partial"
+    TMPDIR=$tmp npm_config_unsafe_perm=true npm_config_yes=true \
+        npm install --no-audit --no-fund --loglevel=error --prefix "$dir.partial" "code-server@$CODE_SERVER_VERSION"
+    mv "$dir.partial" "$dir"
+    rm -rf "$tmp"
+}

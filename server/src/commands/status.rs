@@ -202,15 +202,21 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-/// How to point an editor at `maestro lsp`.
+/// How to point an editor at `maestro lsp`: the clients of the checkout this binary was built
+/// from (absolute paths while that checkout is still there).
 fn editor_hints() -> String {
-    "\nEditors: any LSP client can run `maestro lsp` (stdio).\n\
-     \x20 Neovim  vim.lsp.start({ name = 'maestro', cmd = { 'maestro', 'lsp' },\n\
-     \x20                         root_dir = vim.fs.root(0, '.git') })\n\
-     \x20 Helix   languages.toml: [language-server.maestro]\n\
-     \x20                         command = \"maestro\"\n\
-     \x20                         args = [\"lsp\"]\n\
-     \x20         then add \"maestro\" to a language's language-servers\n\
-     \x20 Check   maestro doctor\n"
-        .to_owned()
+    let built_from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../editors");
+    let editors = match built_from.canonicalize() {
+        Ok(dir) if dir.join("neovim/lua/maestro/init.lua").exists() => dir.display().to_string(),
+        _ => "editors".to_owned(),
+    };
+    format!(
+        "\nEditors (the clients are in the maestro checkout's editors/):\n\
+         \x20 VS Code  code --install-extension {editors}/vscode/dist/maestro.vsix   (./install.sh builds it)\n\
+         \x20 Neovim   vim.opt.runtimepath:prepend('{editors}/neovim'); require('maestro').setup{{}}\n\
+         \x20 Helix    merge {editors}/helix/languages.toml (and config.toml: commands on space m)\n\
+         \x20 Zed      zed: install dev extension → {editors}/zed\n\
+         \x20 Other    any LSP client can run `maestro lsp` (stdio)\n\
+         \x20 Check    maestro doctor\n"
+    )
 }
