@@ -296,8 +296,26 @@ fn read_report(file: &Path) -> Value {
         .unwrap_or(Value::Null)
 }
 
-#[test]
-fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents() {
+/// What one code-server session saw: the extension's report, whether the page said done, and
+/// the driver's stderr.
+struct VsCodeRun {
+    report: Value,
+    done: bool,
+    driver_err: String,
+}
+
+/// Installs the packaged extension into a fresh code-server, opens `dir` in headless Chromium and
+/// waits for the extension's report to say done (its screenshot goes to
+/// `target/<profile>/editor-artifacts/NAME.png`). `maestro_path` is the `maestro.path` setting;
+/// `on_started` runs once the extension reports that the server started.
+fn vscode_session(
+    env: &TestEnv,
+    dir: &Path,
+    name: &str,
+    maestro_path: &Path,
+    expect_agents: &str,
+    on_started: impl FnOnce(),
+) -> VsCodeRun {
     use std::os::unix::process::CommandExt;
     let vscode = editors_dir().join("vscode");
     let vsix = vscode.join("dist/maestro.vsix");
@@ -307,13 +325,9 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         vsix.display()
     );
     let code_server = code_server();
-    let env = agents_env("");
-    let dir = fixture(&env, "vsc");
-    env.ok(&dir, &["agent", "spawn", "fixer", "say on it", "--wait"]);
-
-    let home = env.home.path();
-    let user = home.join("cs-user");
-    let extensions = home.join("cs-extensions");
+    let home = env.home.path().join(format!("vscode-{name}"));
+    let user = home.join("user");
+    let extensions = home.join("extensions");
     std::fs::create_dir_all(user.join("User")).unwrap();
     // maestro.path: the extension host resolves PATH from a login shell, where an installed
     // maestro may come before this build's.
@@ -323,18 +337,18 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         "telemetry.telemetryLevel": "off",
         "extensions.autoUpdate": false,
         "workbench.tips.enabled": false,
-        "maestro.path": maestro_bin(),
+        "maestro.path": maestro_path,
     });
     std::fs::write(user.join("User/settings.json"), settings.to_string()).unwrap();
-    let tmp = home.join("cs-tmp");
+    let tmp = home.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
-    let report = home.join("vscode-report.json");
+    let report = home.join("report.json");
     let with_env = |c: &mut Command| {
-        c.env("MAESTRO_HOME", home)
+        c.env("MAESTRO_HOME", env.home.path())
             .env("PATH", path_with_maestro())
-            .env("XDG_CONFIG_HOME", home.join("cs-config"))
-            .env("XDG_DATA_HOME", home.join("cs-data"))
-            .env("XDG_CACHE_HOME", home.join("cs-cache"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
             .env("TMPDIR", &tmp)
             .env_remove("MAESTRO_MODELS_DIR")
             .env_remove("MAESTRO_ORT_DYLIB")
@@ -355,7 +369,8 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
     assert_eq!(code, Some(0), "installing the vsix: {stderr}");
 
     let port = free_port();
-    let log = std::fs::File::create(home.join("code-server.log")).unwrap();
+    let log_file = home.join("code-server.log");
+    let log = std::fs::File::create(&log_file).unwrap();
     let mut serve = Command::new(&code_server);
     serve
         .arg("--bind-addr")
@@ -371,29 +386,30 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         .arg(&extensions)
         .arg("--user-data-dir")
         .arg(&user)
-        .arg(&dir)
+        .arg(dir)
         .env("MAESTRO_VSCODE_REPORT", &report)
         .env("MAESTRO_VSCODE_PROBE", "src/main.rs:6:5")
-        .env("MAESTRO_VSCODE_EXPECT_AGENTS", "fixer,second")
+        .env("MAESTRO_VSCODE_EXPECT_AGENTS", expect_agents)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .process_group(0);
     with_env(&mut serve);
     let server = Group(serve.spawn().expect("starting code-server"));
+    let code_server_log = || std::fs::read_to_string(&log_file).unwrap_or_default();
     let up = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             up.elapsed() < Duration::from_secs(30),
             "code-server did not listen: {}",
-            std::fs::read_to_string(home.join("code-server.log")).unwrap_or_default()
+            code_server_log()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
 
     let artifacts = maestro_bin().parent().unwrap().join("editor-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
-    let screenshot = artifacts.join("vscode.png");
+    let screenshot = artifacts.join(format!("{name}.png"));
     let _ = std::fs::remove_file(&screenshot);
     let mut drive = Command::new("node");
     drive
@@ -409,24 +425,16 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
     with_env(&mut drive);
     let mut driver = drive.spawn().expect("starting node");
 
-    // Once the extension has the server, an agent spawned from a terminal must reach its tree
-    // through `maestro/agentStatus`.
     let started = Instant::now();
-    while read_report(&report)["started"] != true && started.elapsed() < Duration::from_secs(90) {
+    while read_report(&report)["started"].is_null() && started.elapsed() < Duration::from_secs(90) {
         if driver.try_wait().unwrap().is_some() {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let seen = read_report(&report);
-    assert_eq!(
-        seen["started"],
-        true,
-        "the extension did not start the server: {seen:#}\ncode-server log:\n{}",
-        std::fs::read_to_string(home.join("code-server.log")).unwrap_or_default()
-    );
-    env.ok(&dir, &["agent", "spawn", "second", "say hello"]);
-
+    if read_report(&report)["started"] == true {
+        on_started();
+    }
     let status = driver.wait().unwrap();
     let mut driver_err = String::new();
     use std::io::Read;
@@ -437,17 +445,41 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         .read_to_string(&mut driver_err)
         .ok();
     drop(server);
-    let seen = read_report(&report);
+    let report = read_report(&report);
     assert!(
-        status.success(),
-        "the page never reported done ({status}): {driver_err}\nreport: {seen:#}"
+        report.get("started").is_some(),
+        "the extension never reported: {driver_err}\ncode-server log:\n{}",
+        code_server_log()
     );
     assert!(
         screenshot.exists(),
         "no screenshot at {}",
         screenshot.display()
     );
+    VsCodeRun {
+        report,
+        done: status.success(),
+        driver_err,
+    }
+}
 
+#[test]
+fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents() {
+    let env = agents_env("");
+    let dir = fixture(&env, "vsc");
+    env.ok(&dir, &["agent", "spawn", "fixer", "say on it", "--wait"]);
+    // Once the extension has the server, an agent spawned from a terminal must reach its tree
+    // through `maestro/agentStatus`.
+    let run = vscode_session(&env, &dir, "vscode", maestro_bin(), "fixer,second", || {
+        env.ok(&dir, &["agent", "spawn", "second", "say hello"]);
+    });
+    let seen = &run.report;
+    assert!(
+        run.done,
+        "the page never reported done: {}\n{seen:#}",
+        run.driver_err
+    );
+    assert_eq!(seen["started"], true, "{seen:#}");
     assert_eq!(seen["serverVersion"], env!("CARGO_PKG_VERSION"), "{seen:#}");
     // Every command the server has is in the palette.
     assert_eq!(seen["missingFromPalette"], json!([]), "{seen:#}");
@@ -475,4 +507,25 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         seen["attached"].as_str().unwrap().contains("on it"),
         "{seen:#}"
     );
+    assert_eq!(seen["told"], json!([]), "no error was shown: {seen:#}");
+}
+
+#[test]
+fn vscode_extension_says_once_when_the_binary_is_missing() {
+    let env = TestEnv::new();
+    let dir = fixture(&env, "vscbad");
+    let missing = env.home.path().join("no-such/maestro");
+    let run = vscode_session(&env, &dir, "vscode-missing", &missing, "", || {});
+    let seen = &run.report;
+    assert!(run.done, "{}\n{seen:#}", run.driver_err);
+    assert_eq!(seen["started"], false, "{seen:#}");
+    let told = seen["told"].as_array().unwrap();
+    assert_eq!(told.len(), 1, "one error: {seen:#}");
+    let message = told[0].as_str().unwrap();
+    assert!(
+        message.contains(&missing.display().to_string()) && message.contains("maestro.path"),
+        "{message}"
+    );
+    // Nothing started a daemon for it.
+    assert!(!env.socket().exists(), "a daemon was started");
 }

@@ -49,11 +49,17 @@ export async function deactivate(): Promise<void> {
 /** Each problem told once per window. */
 class Once {
   private told = new Set<string>();
+  readonly messages: string[] = [];
+
+  constructor(private readonly report: Report) {}
+
   error(key: string, message: string, ...actions: string[]): Thenable<string | undefined> | undefined {
     if (this.told.has(key)) {
       return undefined;
     }
     this.told.add(key);
+    this.messages.push(message);
+    this.report.set({ told: this.messages });
     return vscode.window.showErrorMessage(message, ...actions);
   }
 }
@@ -75,7 +81,7 @@ function workspacePath(): string | undefined {
 }
 
 class Extension {
-  readonly once = new Once();
+  readonly once: Once;
   readonly output = vscode.window.createOutputChannel('maestro');
   readonly agents = new Map<string, AgentInfo>();
   readonly tree = new AgentsTree(this);
@@ -90,6 +96,7 @@ class Extension {
 
   constructor(readonly context: vscode.ExtensionContext) {
     this.report = new Report(process.env.MAESTRO_VSCODE_REPORT);
+    this.once = new Once(this.report);
     context.subscriptions.push(
       this.output,
       this.status,
@@ -110,8 +117,9 @@ class Extension {
     const configured = vscode.workspace.getConfiguration('maestro').get<string>('path', '');
     const binary = resolveBinary(configured, process.env.PATH, isExecutable);
     if (!binary) {
-      this.report.set({ started: false, problem: missingBinaryMessage(configured) });
-      const choice = await this.once.error(`missing:${configured}`, missingBinaryMessage(configured), 'Open Settings');
+      const told = this.once.error(`missing:${configured}`, missingBinaryMessage(configured), 'Open Settings');
+      this.report.set({ started: false, done: true });
+      const choice = await told;
       if (choice === 'Open Settings') {
         void vscode.commands.executeCommand('workbench.action.openSettings', 'maestro.path');
       }
@@ -138,14 +146,14 @@ class Extension {
     try {
       await c.start();
     } catch (e) {
-      this.report.set({ started: false, problem: String(e) });
       this.once.error(`start:${binary}`, `maestro: ${binary} lsp did not start: ${String(e)}`);
+      this.report.set({ started: false, done: true });
       return;
     }
     const problem = versionProblem(c.initializeResult, binary);
     if (problem) {
-      this.report.set({ started: false, problem });
       this.once.error(`version:${binary}`, problem);
+      this.report.set({ started: false, done: true });
       client = undefined;
       await c.stop().catch(() => undefined);
       return;
@@ -755,7 +763,7 @@ class ResultDocuments implements vscode.TextDocumentContentProvider {
  * make the probe wait for them before it says done.
  */
 class Report {
-  private data: Record<string, unknown> = {};
+  private data: Record<string, unknown> = { told: [] };
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly file: string | undefined) {}
