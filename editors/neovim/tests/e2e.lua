@@ -15,15 +15,6 @@ vim.notify = function(msg, level)
   table.insert(out.notes, { msg = msg, level = level })
 end
 
-local function noted(pattern)
-  for _, n in ipairs(out.notes) do
-    if n.msg:find(pattern, 1, true) then
-      return true
-    end
-  end
-  return false
-end
-
 local function count_noted(pattern)
   local n = 0
   for _, note in ipairs(out.notes) do
@@ -32,6 +23,10 @@ local function count_noted(pattern)
     end
   end
   return n
+end
+
+local function noted(pattern)
+  return count_noted(pattern) > 0
 end
 
 local ok, err = pcall(function()

@@ -137,8 +137,10 @@ class Extension {
       this.terminals.get(p.name)?.output(p.offset, p.data),
     );
     c.onNotification('maestro/playbookProgress', (p: PlaybookProgress) => this.onPlaybookProgress(p));
+    // After a crash the client restarts the server: list the agents again (the first start
+    // lists them below, once the version is checked).
     c.onDidChangeState((e) => {
-      if (e.newState === State.Running && client === c) {
+      if (e.newState === State.Running && client === c && this.serverCommands.length > 0) {
         void this.refresh();
       }
     });
@@ -185,6 +187,7 @@ class Extension {
   async restart(): Promise<void> {
     const c = client;
     client = undefined;
+    this.serverCommands = [];
     await c?.stop().catch(() => undefined);
     await this.start();
   }
@@ -600,7 +603,7 @@ class AgentTerminal implements vscode.Pseudoterminal {
   private interactive = false;
   private readonly lines = new LineBuffer();
   private filling: Promise<void> = Promise.resolve();
-  /** What was written, kept for the end-to-end report. */
+  /** What was written, kept for the end-to-end report only. */
   written = '';
 
   constructor(private readonly ext: Extension, readonly name: string, private readonly root: string) {
@@ -608,7 +611,9 @@ class AgentTerminal implements vscode.Pseudoterminal {
   }
 
   private write(text: string): void {
-    this.written += text;
+    if (this.ext.report.enabled) {
+      this.written += text;
+    }
     this.writer.fire(text);
   }
 
