@@ -74,15 +74,14 @@ fn neovim(env: &TestEnv, dir: &Path, case: &str) -> Value {
             "luafile {}",
             editors_dir().join("neovim/tests/e2e.lua").display()
         ))
-        .env("MAESTRO_HOME", env.home.path())
         .env("MAESTRO_NVIM_OUT", &out)
         .env("MAESTRO_NVIM_CASE", case)
         .env("MAESTRO_NVIM_REPO", dir)
         .env("PATH", path_with_maestro())
-        .env_remove("MAESTRO_MODELS_DIR")
         .env("XDG_STATE_HOME", env.home.path().join("nvim-state"))
         .env("XDG_DATA_HOME", env.home.path().join("nvim-data"))
         .current_dir(dir);
+    env.apply(&mut c);
     let (code, stderr) = run_bounded(c, Duration::from_secs(120));
     let recorded = std::fs::read_to_string(&out)
         .unwrap_or_else(|e| panic!("nvim ({case}) wrote nothing ({e}); exit {code:?}: {stderr}"));
@@ -344,16 +343,12 @@ fn vscode_session(
     std::fs::create_dir_all(&tmp).unwrap();
     let report = home.join("report.json");
     let with_env = |c: &mut Command| {
-        c.env("MAESTRO_HOME", env.home.path())
+        env.apply(c)
             .env("PATH", path_with_maestro())
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("TMPDIR", &tmp)
-            .env_remove("MAESTRO_MODELS_DIR")
-            .env_remove("MAESTRO_ORT_DYLIB")
-            .env_remove("ORT_DYLIB_PATH")
-            .env_remove("MAESTRO_EMBED_MODEL");
+            .env("TMPDIR", &tmp);
     };
 
     let mut install = Command::new(&code_server);

@@ -125,6 +125,13 @@ impl TestEnv {
     /// `maestro` with this environment.
     pub fn command(&self) -> Command {
         let mut c = Command::new(maestro_bin());
+        self.apply(&mut c).current_dir(self.home.path());
+        c
+    }
+
+    /// Gives any program (an editor that starts `maestro lsp`, say) this installation's
+    /// environment: its MAESTRO_HOME, and none of the test process's maestro variables.
+    pub fn apply<'c>(&self, c: &'c mut Command) -> &'c mut Command {
         c.env("MAESTRO_HOME", self.home.path())
             .env_remove("MAESTRO_LOG")
             // The models are MAESTRO_HOME/models: none unless the test links them.
@@ -132,8 +139,6 @@ impl TestEnv {
             .env_remove("MAESTRO_ORT_DYLIB")
             .env_remove("ORT_DYLIB_PATH")
             .env_remove("MAESTRO_EMBED_MODEL")
-            .current_dir(self.home.path());
-        c
     }
 
     /// Runs `maestro ARGS` in `dir` and waits.

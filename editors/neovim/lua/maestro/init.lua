@@ -351,8 +351,9 @@ local sub = {}
 
 function sub.agents(_, _, root)
   M.execute('maestro.agent.list', { path = root }, function(agents)
+    -- The list is the truth: agents removed while no notification reached us go too.
+    M.agents[root] = {}
     for _, a in ipairs(agents or {}) do
-      M.agents[root] = M.agents[root] or {}
       M.agents[root][a.name] = a
     end
     M.show('agents', M.agent_lines(agents or {}))
