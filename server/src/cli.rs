@@ -230,6 +230,10 @@ pub enum AgentAction {
         /// Work in the repository itself instead of a worktree.
         #[arg(long)]
         in_place: bool,
+        /// With --in-place: let it run commands and commit in your checkout without asking (in
+        /// its own worktree an agent always may).
+        #[arg(long, requires = "in_place")]
+        allow_commit: bool,
         /// Run the CLI's own terminal UI in a PTY (`maestro agent attach NAME` to use it)
         /// instead of its headless protocol.
         #[arg(long, short = 'i', conflicts_with = "wait")]

@@ -2,6 +2,8 @@
 //! `MAESTRO_HOME` per test, and a small JSON-RPC client of its own (written independently of the
 //! server's code, so that the framing is checked from the outside).
 
+pub mod mock_model;
+
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};

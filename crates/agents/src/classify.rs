@@ -102,7 +102,8 @@ pub fn advice(class: ErrorClass, cli: &str) -> String {
 /// "claude exited with code 1 without a result: <stderr>".
 pub fn crash_message(cli: &str, exit: &Exit, what: &str) -> String {
     let how = describe_exit(exit);
-    let stderr = exit.stderr_tail.trim();
+    let stderr = strip_ansi(&exit.stderr_tail);
+    let stderr = stderr.trim();
     if stderr.is_empty() {
         format!("{cli} {how} {what}")
     } else {
@@ -110,6 +111,47 @@ pub fn crash_message(cli: &str, exit: &Exit, what: &str) -> String {
         let last: Vec<&str> = last.into_iter().rev().collect();
         format!("{cli} {how} {what}: {}", last.join(" | "))
     }
+}
+
+/// `text` without terminal escape sequences (colours, cursor moves, titles): CLIs colour their
+/// errors even on a pipe.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            // CSI: parameters and intermediates, then one final byte.
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            // OSC, DCS, APC…: up to BEL or ST (ESC \\).
+            Some(']' | 'P' | '_' | '^') => {
+                while let Some(c) = chars.next() {
+                    if c == '\x07' {
+                        break;
+                    }
+                    if c == '\x1b' && chars.peek() == Some(&'\\') {
+                        chars.next();
+                        break;
+                    }
+                }
+            }
+            // Two-byte sequences (ESC ( B and the like take one more).
+            Some('(' | ')' | '#') => {
+                chars.next();
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// "exited with code 1", "was killed by signal 9".
@@ -134,6 +176,14 @@ pub(crate) fn kind_of(v: &Value) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn escape_sequences_are_stripped() {
+        assert_eq!(
+            super::strip_ansi("\x1b[31mnot trusted\x1b[0m \x1b]0;title\x07ok \x1b(Bdone"),
+            "not trusted ok done"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -20,6 +20,24 @@ pub struct AgentRecord {
     pub turn_timeout_secs: Option<u64>,
     /// The log file of its output.
     pub log_file: PathBuf,
+    /// Working in place, it may still run commands and commit (see `AgentSpawnParams`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub may_commit: bool,
+    /// The last running totals of its session's usage, for CLIs that report those instead of
+    /// the turn's: the next turn stores the difference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_usage: Option<SessionUsage>,
+}
+
+/// A session's usage so far, as its CLI last reported it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionUsage {
+    pub session_id: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
 }
 
 fn opt(v: Option<&str>) -> DataValue {
@@ -222,6 +240,8 @@ pub fn load_usage(store: &Store, ws: Option<&str>) -> Result<Vec<UsageLine>, Sto
                 cache_read_tokens: int(&r[5]),
                 cache_write_tokens: int(&r[6]),
                 cost_usd: r[7].get_float().unwrap_or(0.0),
+                // A null cost: nobody knew the dollars of this turn.
+                unpriced_turns: u64::from(r[7].get_float().is_none()),
             },
             priced: r[8].get_bool().unwrap_or(false),
         })

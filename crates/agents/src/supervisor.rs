@@ -11,11 +11,11 @@
 //! state. The watchdog kills a turn that is silent or too long; a stop kills it on request.
 //! State changes are written to the store before clients hear of them.
 
-use crate::adapters::{AgentCli, AgentEvent, Exit, LineParser, Turn, TurnUsage};
+use crate::adapters::{Access, AgentCli, AgentEvent, Exit, LineParser, Turn, TurnUsage};
 use crate::classify::{advice, describe_exit};
 use crate::identity;
 use crate::output::OutputLog;
-use crate::persist::{self, AgentRecord, TurnRow, UsageRecord};
+use crate::persist::{self, AgentRecord, SessionUsage, TurnRow, UsageRecord};
 use crate::prices::PriceTable;
 use crate::process::{AgentProcess, ProcessMsg, TermSize, kill_group};
 use crate::worktree::{WorktreeError, WorktreeManager};
@@ -69,6 +69,9 @@ struct TurnLog {
     reply: String,
     result: Option<String>,
     tools: Vec<String>,
+    /// Tool calls denied, commands failed: what the turn's end warns about.
+    denied: Vec<String>,
+    failed: Vec<String>,
 }
 
 impl TurnLog {
@@ -430,12 +433,15 @@ impl Supervisor {
                 created_at: now,
                 updated_at: now,
                 output_bytes: 0,
+                warnings: Vec::new(),
                 notes: Vec::new(),
             },
             base_commit,
             silence_timeout_secs: params.silence_timeout_secs,
             turn_timeout_secs: params.turn_timeout_secs,
             log_file: log_file.clone(),
+            may_commit: params.may_commit,
+            session_usage: None,
         };
         // A log left by an earlier agent of the same name is not this one's.
         let _ = std::fs::remove_file(&log_file);
@@ -600,6 +606,7 @@ impl Supervisor {
         }
         let mut r = slot.record.lock().unwrap();
         if r.info.session_id.take().is_some() {
+            r.session_usage = None;
             checked(persist::save_agent(&self.inner.options.store, &r));
         }
         Ok(())
@@ -986,6 +993,7 @@ impl Supervisor {
             if prompt.is_some() {
                 r.info.turns += 1;
             }
+            r.info.warnings.clear();
             r.info.turns
         };
         slot.alert_when_quiet.store(true, Ordering::Relaxed);
@@ -1021,6 +1029,7 @@ impl Supervisor {
                 env: Vec::new(),
                 cwd: worktree.clone(),
                 pty: false,
+                stdin: false,
             };
             slot.output
                 .lock()
@@ -1066,13 +1075,14 @@ impl Supervisor {
                 return;
             }
         }
-        let (session_id, model, persona, mode) = {
+        let (session_id, model, persona, mode, may_commit) = {
             let r = slot.record.lock().unwrap();
             (
                 r.info.session_id.clone(),
                 r.info.model.clone(),
                 r.info.persona.clone(),
                 r.info.mode,
+                r.info.isolation == Isolation::Worktree || r.may_commit,
             )
         };
         let interactive = mode == AgentMode::Interactive;
@@ -1108,6 +1118,18 @@ impl Supervisor {
             session_id: session_id.clone(),
         };
         checked(persist::save_turn(&self.inner.options.store, &row));
+        // Out of the box an agent in its own worktree edits, runs commands and commits there
+        // (and writes its worktree's git metadata), and no more; see README "Agents".
+        let access = if may_commit {
+            let dir = worktree.clone();
+            Access::Commit {
+                git_dirs: tokio::task::spawn_blocking(move || crate::worktree::git_dirs(&dir))
+                    .await
+                    .unwrap_or_default(),
+            }
+        } else {
+            Access::Cautious
+        };
         let spec = settings.cli.command(&Turn {
             program: settings.program.clone(),
             prompt: argument,
@@ -1117,6 +1139,7 @@ impl Supervisor {
             cwd: worktree,
             extra_args: settings.extra_args.clone(),
             interactive,
+            access,
         });
         let header = if interactive {
             format!(
@@ -1442,6 +1465,33 @@ impl Supervisor {
                 log.usage.push(u.clone());
                 None
             }
+            AgentEvent::ToolFailed {
+                tool,
+                summary,
+                denied,
+                detail,
+            } => {
+                let what = one_line(&format!("{tool} {summary}"), 120);
+                let detail = one_line(detail, 160);
+                let (list, verb) = if *denied {
+                    (&mut log.denied, "denied")
+                } else {
+                    (&mut log.failed, "failed")
+                };
+                list.push(if detail.is_empty() {
+                    what.clone()
+                } else {
+                    format!("{what} ({detail})")
+                });
+                Some(format!(
+                    "✗ {verb}: {what}{}\n",
+                    if detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" — {detail}")
+                    }
+                ))
+            }
             AgentEvent::Result { text } => {
                 if log.result.is_none() {
                     log.result = text.clone();
@@ -1470,6 +1520,100 @@ impl Supervisor {
         }
     }
 
+    /// This turn's usage from what the CLI reported: a CLI that reports its session's running
+    /// totals gets the difference from the last report of the same session.
+    fn turn_usage(&self, slot: &Slot, settings: &AgentSettings, log: &TurnLog) -> Vec<TurnUsage> {
+        if !settings.cli.usage_is_cumulative() {
+            return log.usage.clone();
+        }
+        let Some(running) = log.usage.last() else {
+            return Vec::new();
+        };
+        let mut r = slot.record.lock().unwrap();
+        let Some(session) = r.info.session_id.clone() else {
+            return vec![running.clone()];
+        };
+        let earlier = r
+            .session_usage
+            .as_ref()
+            .filter(|s| s.session_id == session)
+            .map(|s| TurnUsage {
+                input_tokens: s.input_tokens,
+                output_tokens: s.output_tokens,
+                cache_read_tokens: s.cache_read_tokens,
+                cache_write_tokens: s.cache_write_tokens,
+                ..TurnUsage::default()
+            })
+            .unwrap_or_default();
+        r.session_usage = Some(SessionUsage {
+            session_id: session,
+            input_tokens: running.input_tokens,
+            output_tokens: running.output_tokens,
+            cache_read_tokens: running.cache_read_tokens,
+            cache_write_tokens: running.cache_write_tokens,
+        });
+        vec![running.since(&earlier)]
+    }
+
+    /// What the person should know about a turn that ended: denied tools, failed commands,
+    /// work left uncommitted in its worktree.
+    fn warnings(
+        &self,
+        slot: &Slot,
+        log: &TurnLog,
+        check_worktree: bool,
+        name: &str,
+    ) -> Vec<String> {
+        fn listed(items: &[String]) -> String {
+            let mut shown: Vec<String> = items.iter().take(3).cloned().collect();
+            if items.len() > 3 {
+                shown.push(format!("and {} more", items.len() - 3));
+            }
+            shown.join("; ")
+        }
+        let plural = |n: usize, one: &str, many: &str| {
+            if n == 1 {
+                format!("1 {one}")
+            } else {
+                format!("{n} {many}")
+            }
+        };
+        let mut warnings = Vec::new();
+        if !log.denied.is_empty() {
+            warnings.push(format!(
+                "{} denied by the CLI's permissions: {}",
+                plural(log.denied.len(), "tool call", "tool calls"),
+                listed(&log.denied)
+            ));
+        }
+        if !log.failed.is_empty() {
+            warnings.push(format!(
+                "{} failed: {}",
+                plural(log.failed.len(), "command", "commands"),
+                listed(&log.failed)
+            ));
+        }
+        let (isolated, worktree) = {
+            let r = slot.record.lock().unwrap();
+            (
+                r.info.isolation == Isolation::Worktree,
+                r.info.worktree.clone(),
+            )
+        };
+        if check_worktree && isolated {
+            match crate::worktree::uncommitted(&worktree) {
+                Ok(files) if !files.is_empty() => warnings.push(format!(
+                    "{} left uncommitted in its worktree: {} (`maestro agent diff {name}`)",
+                    plural(files.len(), "file", "files"),
+                    listed(&files)
+                )),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(agent = name, "checking for uncommitted work: {e}"),
+            }
+        }
+        warnings
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
@@ -1481,15 +1625,27 @@ impl Supervisor {
         settings: &AgentSettings,
         name: &str,
     ) {
-        let usage = &log.usage;
+        let usage = self.turn_usage(slot, settings, &log);
         let now = unix_now();
-        let model = slot.record.lock().unwrap().info.model.clone();
+        let interactive = slot.interactive();
+        // CLIs that name no model in their output may say it elsewhere (Codex: its session file).
+        let (mut model, session) = {
+            let r = slot.record.lock().unwrap();
+            (r.info.model.clone(), r.info.session_id.clone())
+        };
+        if model.is_none()
+            && usage.iter().any(|u| u.model.is_none())
+            && let Some(found) = session.and_then(|s| settings.cli.session_model(&s))
+        {
+            slot.record.lock().unwrap().info.model = Some(found.clone());
+            model = Some(found);
+        }
         let mut totals = UsageTotals::default();
-        let (mut known, mut priced) = (false, false);
+        let (mut known, mut priced) = (!usage.is_empty(), false);
         let mut used_model = model.clone();
-        for u in usage {
+        for u in &usage {
             let (cost, from_table) = settings.prices.cost(u, model.as_deref());
-            known |= cost.is_some();
+            known &= cost.is_some();
             priced |= from_table;
             used_model = u.model.clone().or(used_model);
             totals.add(&UsageTotals {
@@ -1498,17 +1654,24 @@ impl Supervisor {
                 cache_read_tokens: u.cache_read_tokens,
                 cache_write_tokens: u.cache_write_tokens,
                 cost_usd: cost.unwrap_or(0.0),
+                unpriced_turns: 0,
             });
         }
+        // A turn that ran and whose dollars nobody knows is counted as such, never as $0: its
+        // CLI reported usage of a model the table lacks, or (a terminal UI) no usage at all.
+        let ran = row.is_some() && (matches!(outcome, Outcome::Ok) || !usage.is_empty());
+        if ran && !known {
+            totals.unpriced_turns = 1;
+        }
         let ws = slot.record.lock().unwrap().info.workspace.clone();
-        if !usage.is_empty() {
+        if ran {
             checked(persist::save_usage(
                 &self.inner.options.store,
                 &UsageRecord {
                     ws: ws.clone(),
                     agent: name.to_owned(),
                     turn,
-                    model: used_model.unwrap_or_else(|| "unknown".into()),
+                    model: used_model.clone().unwrap_or_else(|| "unknown".into()),
                     totals,
                     cost_known: known,
                     priced,
@@ -1517,7 +1680,11 @@ impl Supervisor {
                 },
             ));
         }
-        let interactive = slot.interactive();
+        let warnings = if row.is_some() && !interactive {
+            self.warnings(slot, &log, matches!(outcome, Outcome::Ok), name)
+        } else {
+            Vec::new()
+        };
         let (state, reason, class, label) = match &outcome {
             Outcome::Ok if interactive && row.is_some() => (
                 AgentState::Idle,
@@ -1526,6 +1693,15 @@ impl Supervisor {
                 )),
                 None,
                 "ok",
+            ),
+            Outcome::Ok if !warnings.is_empty() => (
+                AgentState::Idle,
+                Some(format!(
+                    "turn {turn} ended with warnings: {}",
+                    warnings.join("; ")
+                )),
+                None,
+                "warned",
             ),
             Outcome::Ok => (AgentState::Idle, None, None, "ok"),
             Outcome::Failed { class, message } => (
@@ -1539,22 +1715,36 @@ impl Supervisor {
             ),
             Outcome::Stopped(why) => (AgentState::Done, Some(why.clone()), None, "stopped"),
         };
-        let summary = match &outcome {
-            Outcome::Ok if row.is_none() => "✓ setup done\n".to_owned(),
-            Outcome::Ok if interactive => format!("\r\n■ {} exited\r\n", settings.cli_name),
-            Outcome::Ok => format!(
-                "✓ turn {turn} done · {} in / {} out tokens{}\n",
+        let tokens = if usage.is_empty() {
+            " · usage not reported".to_owned()
+        } else {
+            format!(
+                " · {} in / {} out tokens · {}",
                 totals.input_tokens,
                 totals.output_tokens,
                 if known {
-                    format!(" · ${:.4}", totals.cost_usd)
+                    format!("${:.4}", totals.cost_usd)
                 } else {
-                    String::new()
+                    format!(
+                        "unpriced (no price for {})",
+                        used_model.as_deref().unwrap_or("an unknown model")
+                    )
                 }
-            ),
+            )
+        };
+        let mut summary = match &outcome {
+            Outcome::Ok if row.is_none() => "✓ setup done\n".to_owned(),
+            Outcome::Ok if interactive => format!("\r\n■ {} exited\r\n", settings.cli_name),
+            Outcome::Ok if !warnings.is_empty() => {
+                format!("⚠ turn {turn} done with warnings{tokens}\n")
+            }
+            Outcome::Ok => format!("✓ turn {turn} done{tokens}\n"),
             Outcome::Failed { message, .. } => format!("✗ turn {turn} failed: {message}\n"),
             Outcome::Stopped(why) => format!("■ turn {turn} {why}\n"),
         };
+        for w in &warnings {
+            summary.push_str(&format!("  ⚠ {w}\n"));
+        }
         slot.output.lock().unwrap().append(summary.as_bytes());
         self.flush_output(slot);
         if let Some(mut row) = row {
@@ -1584,9 +1774,12 @@ impl Supervisor {
         }
         {
             let mut r = slot.record.lock().unwrap();
-            r.info.usage.add(&totals);
+            if ran {
+                r.info.usage.add(&totals);
+            }
             r.info.pid = None;
             r.info.error_class = class;
+            r.info.warnings = warnings;
         }
         self.set_state(slot, state, reason);
     }

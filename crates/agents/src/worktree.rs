@@ -614,6 +614,37 @@ fn checkout_of(repo: &Repository, branch_ref: &str) -> Result<Option<Repository>
 }
 
 /// Paths with changes in a checkout (untracked too when asked), ignored files never.
+/// The git metadata a commit made in the checkout at `dir` writes: a linked worktree's own admin
+/// directory (`.git/worktrees/<name>`: its index and HEAD) and the repository's objects, refs
+/// and reflogs; for a main checkout its `.git`. Only directories that exist (a CLI may refuse to
+/// add a missing one); empty when `dir` is not in a repository.
+pub fn git_dirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(repo) = Repository::open(dir) else {
+        return Vec::new();
+    };
+    let own = repo.path().to_owned();
+    let common = repo.commondir().to_owned();
+    let mut dirs = vec![own.clone()];
+    if common != own {
+        dirs.extend(
+            ["objects", "refs", "logs"]
+                .into_iter()
+                .map(|d| common.join(d))
+                .filter(|d| d.is_dir()),
+        );
+    }
+    dirs.iter()
+        .map(|d| d.canonicalize().unwrap_or_else(|_| d.clone()))
+        .collect()
+}
+
+/// The files of the checkout at `dir` that differ from its HEAD, untracked ones included (not
+/// ignored ones).
+pub fn uncommitted(dir: &Path) -> Result<Vec<String>, WorktreeError> {
+    let repo = Repository::open(dir).map_err(git("open the agent's worktree"))?;
+    changed_files(&repo, true)
+}
+
 fn changed_files(repo: &Repository, untracked: bool) -> Result<Vec<String>, WorktreeError> {
     if repo.is_bare() {
         return Ok(Vec::new());

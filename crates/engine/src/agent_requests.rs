@@ -435,6 +435,7 @@ async fn delegate_to_agent(
         model: None,
         silence_timeout_secs: None,
         turn_timeout_secs: None,
+        may_commit: false,
     };
     let info = agents
         .spawn(&ws, &params, settings)

@@ -153,6 +153,11 @@ pub struct AgentSpawnParams {
     /// Overrides `agents.turn_timeout_secs` for this agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn_timeout_secs: Option<u64>,
+    /// An agent working in place (isolation none) may run commands and commit there without
+    /// asking, as an agent in its own worktree always may; otherwise it keeps its CLI's
+    /// cautious defaults. Playbook runs set it: their tasks end in a commit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub may_commit: bool,
 }
 
 /// Names one agent: its name and any path inside its workspace.
@@ -360,7 +365,17 @@ pub struct UsageTotals {
     pub output_tokens: u64,
     pub cache_read_tokens: u64,
     pub cache_write_tokens: u64,
+    /// Dollars of the turns whose cost is known; see `unpriced_turns`.
     pub cost_usd: f64,
+    /// Turns whose dollars are not known (the CLI reported none and its model is not in the
+    /// price table, or it reported no usage at all, as terminal UIs do): `cost_usd` leaves
+    /// them out, and shows must say so rather than print a zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unpriced_turns: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl UsageTotals {
@@ -370,6 +385,17 @@ impl UsageTotals {
         self.cache_read_tokens += other.cache_read_tokens;
         self.cache_write_tokens += other.cache_write_tokens;
         self.cost_usd += other.cost_usd;
+        self.unpriced_turns += other.unpriced_turns;
+    }
+
+    /// `$1.2345`, `$1.2345 + 2 unpriced turns`, or `unpriced` when no turn's dollars are known.
+    pub fn dollars(&self, turns: u64) -> String {
+        match self.unpriced_turns {
+            0 => format!("${:.4}", self.cost_usd),
+            n if n >= turns && self.cost_usd == 0.0 => "unpriced".to_owned(),
+            1 => format!("${:.4} + 1 unpriced turn", self.cost_usd),
+            n => format!("${:.4} + {n} unpriced turns", self.cost_usd),
+        }
     }
 }
 
@@ -417,6 +443,10 @@ pub struct AgentInfo {
     pub updated_at: f64,
     /// Bytes of output so far (the end offset for `maestro/agent.output`).
     pub output_bytes: u64,
+    /// What went wrong in its last turn although the turn ended: tool calls denied by the CLI's
+    /// permissions, commands that failed, work left uncommitted in its worktree.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// What the person should know about a spawn (uncommitted work left out of the worktree,
     /// setup files not found); only in the answer to `maestro/agent.spawn`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -42,6 +42,7 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
             model,
             persona,
             in_place,
+            allow_commit,
             interactive,
             silence_timeout,
             turn_timeout,
@@ -64,6 +65,7 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
                 model,
                 silence_timeout_secs: silence_timeout,
                 turn_timeout_secs: turn_timeout,
+                may_commit: allow_commit,
             };
             if wait.wait {
                 subscribe(&c).await?;
@@ -318,7 +320,7 @@ pub async fn usage(paths: &Paths, by: &str, all: bool, json: bool) -> anyhow::Re
             r.totals.input_tokens,
             r.totals.output_tokens,
             r.totals.cache_read_tokens,
-            format!("${:.4}", r.totals.cost_usd),
+            r.totals.dollars(r.turns),
             if r.priced_turns > 0 {
                 format!("  ({} priced from the table)", r.priced_turns)
             } else {
@@ -334,7 +336,7 @@ pub async fn usage(paths: &Paths, by: &str, all: bool, json: bool) -> anyhow::Re
         t.input_tokens,
         t.output_tokens,
         t.cache_read_tokens,
-        format!("${:.4}", t.cost_usd)
+        t.dollars(usage.rows.iter().map(|r| r.turns).sum::<u64>())
     );
     Ok(0)
 }
@@ -346,7 +348,12 @@ pub(super) async fn subscribe(c: &Connected) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints the agent's output until its turn ends; exit code 1 when it failed.
+/// Exit code of `--wait` for a turn that ended with warnings (denied tools, failed commands,
+/// uncommitted work); 1 is a failed or lost turn.
+pub(super) const EXIT_WARNED: i32 = 3;
+
+/// Prints the agent's output until its turn ends; exit code 1 when it failed, 3 when it ended
+/// with warnings.
 async fn follow_turn(
     c: &mut Connected,
     info: &AgentInfo,
@@ -376,6 +383,7 @@ async fn follow_turn(
     }
     Ok(match last.state {
         AgentState::Failed | AgentState::Lost => 1,
+        _ if !last.warnings.is_empty() => EXIT_WARNED,
         _ => 0,
     })
 }
@@ -633,10 +641,16 @@ fn details(info: &AgentInfo) -> String {
     row(
         "turns",
         format!(
-            "{} · {} in / {} out tokens · ${:.4}",
-            info.turns, info.usage.input_tokens, info.usage.output_tokens, info.usage.cost_usd
+            "{} · {} in / {} out tokens · {}",
+            info.turns,
+            info.usage.input_tokens,
+            info.usage.output_tokens,
+            info.usage.dollars(u64::from(info.turns))
         ),
     );
+    for w in &info.warnings {
+        row("warning", w.clone());
+    }
     row(
         "age",
         human_duration(info.updated_at - info.created_at).to_string(),
@@ -675,12 +689,17 @@ fn tree(agents: &[AgentInfo], all: bool) -> String {
         let depth = parts.len() - 1;
         let label = format!("{}{}", "  ".repeat(depth), parts[depth]);
         out.push_str(&format!(
-            "{label:<24} {:<9} {:<12} {:>3} turns  ${:<8.4} {}\n",
+            "{label:<24} {:<9} {:<12} {:>3} turns  {:<9} {}{}\n",
             a.agent,
             a.state.as_str(),
             a.turns,
-            a.usage.cost_usd,
-            a.branch.as_deref().unwrap_or("(in place)")
+            if a.usage.unpriced_turns > 0 && a.usage.cost_usd == 0.0 {
+                "unpriced".to_owned()
+            } else {
+                format!("${:.4}", a.usage.cost_usd)
+            },
+            a.branch.as_deref().unwrap_or("(in place)"),
+            if a.warnings.is_empty() { "" } else { "  ⚠" }
         ));
         previous = parts;
     }
@@ -735,6 +754,7 @@ mod tests {
             created_at: 0.0,
             updated_at: 0.0,
             output_bytes: 0,
+            warnings: Vec::new(),
             notes: Vec::new(),
         };
         let text = tree(

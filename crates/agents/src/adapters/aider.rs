@@ -2,13 +2,19 @@
 //! the process exits. Its report line `Tokens: 2.3k sent, 1.1k cache hit, 150 received. Cost:
 //! $0.01 message, $0.05 session.` becomes usage.
 
-use super::{AgentEvent, Exit, LineParser, TextTail, Turn, TurnUsage};
+use super::{Access, AgentEvent, Exit, LineParser, TextTail, Turn, TurnUsage};
 
 pub(super) fn args(turn: &Turn) -> Vec<String> {
     let mut args: Vec<String> = Vec::new();
     if !turn.interactive {
         args.extend(["--message".to_owned(), turn.prompt_with_persona()]);
         args.extend(["--yes-always", "--no-pretty", "--no-stream"].map(String::from));
+        // Aider commits its own edits; in a person's checkout it leaves them uncommitted. It
+        // would also add `.aider*` to the repository's .gitignore, an edit nobody asked for.
+        args.push("--no-gitignore".to_owned());
+        if turn.access == Access::Cautious {
+            args.push("--no-auto-commits".to_owned());
+        }
     }
     if let Some(m) = &turn.model {
         args.extend(["--model".to_owned(), m.clone()]);

@@ -1,6 +1,8 @@
 //! Claude Code: `claude -p --verbose --output-format stream-json`.
 
-use super::{AgentEvent, Exit, LineParser, Turn, TurnUsage, json_line, summarize, text_at, u64_at};
+use super::{
+    Access, AgentEvent, Exit, LineParser, Turn, TurnUsage, json_line, summarize, text_at, u64_at,
+};
 use crate::classify::classify;
 use maestro_protocol::ErrorClass;
 use serde_json::Value;
@@ -9,8 +11,14 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
     let mut args: Vec<String> = Vec::new();
     if !turn.interactive {
         args.extend(["-p", "--verbose", "--output-format", "stream-json"].map(String::from));
-        // Headless turns cannot answer permission prompts; edits stay inside the worktree.
+        // Headless turns cannot answer permission prompts. Edits are accepted (Claude keeps its
+        // edit tools inside the working directory); commands need `Bash` allowed, which
+        // `acceptEdits` alone denies (`git commit` among them). Bypass mode would allow the
+        // same and more, and Claude refuses it as root.
         args.extend(["--permission-mode", "acceptEdits"].map(String::from));
+        if matches!(turn.access, Access::Commit { .. }) {
+            args.extend(["--allowedTools", "Bash"].map(String::from));
+        }
     }
     if let Some(id) = &turn.session_id {
         args.extend(["--resume".to_owned(), id.clone()]);
@@ -33,6 +41,10 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
 pub(super) struct Parser {
     model: Option<String>,
     ended: bool,
+    /// Tool uses by id: their name and summary, for the failures reported later by id.
+    tools: std::collections::HashMap<String, (String, String)>,
+    /// Tool uses already reported as denied or failed.
+    reported: std::collections::HashSet<String>,
 }
 
 impl LineParser for Parser {
@@ -53,7 +65,33 @@ impl LineParser for Parser {
                     None => Vec::new(),
                 }
             }
-            Some("assistant") => content(&v),
+            Some("system") if text_at(&v, "/subtype") == Some("permission_denied") => {
+                let id = text_at(&v, "/tool_use_id").unwrap_or_default().to_owned();
+                let detail = text_at(&v, "/message").unwrap_or("denied").to_owned();
+                self.failed(&id, text_at(&v, "/tool_name"), None, true, detail)
+            }
+            Some("assistant") => {
+                for item in v
+                    .pointer("/message/content")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if text_at(item, "/type") == Some("tool_use")
+                        && let Some(id) = text_at(item, "/id")
+                    {
+                        self.tools.insert(
+                            id.to_owned(),
+                            (
+                                text_at(item, "/name").unwrap_or("tool").to_owned(),
+                                summarize(item.get("input")),
+                            ),
+                        );
+                    }
+                }
+                content(&v)
+            }
+            Some("user") => self.tool_errors(&v),
             Some("result") => self.result(&v),
             // `user` (tool results), `stream_event`, `rate_limit_event` and anything newer.
             _ => Vec::new(),
@@ -83,9 +121,87 @@ fn content(v: &Value) -> Vec<AgentEvent> {
 }
 
 impl Parser {
+    /// A tool use that was denied or failed, once per tool use id.
+    fn failed(
+        &mut self,
+        id: &str,
+        tool: Option<&str>,
+        input: Option<&Value>,
+        denied: bool,
+        detail: String,
+    ) -> Vec<AgentEvent> {
+        if !id.is_empty() && !self.reported.insert(id.to_owned()) {
+            return Vec::new();
+        }
+        let known = self.tools.get(id);
+        let tool = tool
+            .map(str::to_owned)
+            .or_else(|| known.map(|k| k.0.clone()))
+            .unwrap_or_else(|| "tool".to_owned());
+        let summary = match input {
+            Some(input) => summarize(Some(input)),
+            None => known.map(|k| k.1.clone()).unwrap_or_default(),
+        };
+        vec![AgentEvent::ToolFailed {
+            tool,
+            summary,
+            denied,
+            detail,
+        }]
+    }
+
+    /// Tool results marked as errors: a command that failed (denials come first as their own
+    /// event, and are not counted twice).
+    fn tool_errors(&mut self, v: &Value) -> Vec<AgentEvent> {
+        let mut events = Vec::new();
+        for item in v
+            .pointer("/message/content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if text_at(item, "/type") != Some("tool_result")
+                || item.get("is_error").and_then(Value::as_bool) != Some(true)
+            {
+                continue;
+            }
+            let id = text_at(item, "/tool_use_id").unwrap_or_default().to_owned();
+            let detail = match item.get("content") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Array(parts)) => parts
+                    .iter()
+                    .filter_map(|p| text_at(p, "/text"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                _ => String::new(),
+            };
+            let detail = detail.lines().next().unwrap_or_default().to_owned();
+            events.extend(self.failed(&id, None, None, false, detail));
+        }
+        events
+    }
+
     fn result(&mut self, v: &Value) -> Vec<AgentEvent> {
         self.ended = true;
         let mut events = Vec::new();
+        // Denials the stream did not report on their own (optional: newer versions only).
+        for denial in v
+            .get("permission_denials")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let id = text_at(denial, "/tool_use_id")
+                .unwrap_or_default()
+                .to_owned();
+            events.extend(self.failed(
+                &id,
+                text_at(denial, "/tool_name"),
+                denial.get("tool_input"),
+                true,
+                "denied by its permission mode".to_owned(),
+            ));
+        }
         // `modelUsage` names the model that did the work; optional in older versions.
         let model = v
             .get("modelUsage")

@@ -1,6 +1,8 @@
 //! Codex CLI: `codex exec --json`.
 
-use super::{AgentEvent, Exit, LineParser, Turn, TurnUsage, json_line, summarize, text_at, u64_at};
+use super::{
+    Access, AgentEvent, Exit, LineParser, Turn, TurnUsage, json_line, summarize, text_at, u64_at,
+};
 use crate::classify::classify;
 use serde_json::Value;
 
@@ -17,6 +19,14 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
             ]
             .map(String::from),
         );
+        // The sandbox keeps commands to the working directory, and keeps a worktree's git
+        // metadata (in the main repository's `.git`) read-only even when that directory is
+        // added: the worktree's own admin directory has to be added by name.
+        if let Access::Commit { git_dirs } = &turn.access {
+            for dir in git_dirs {
+                args.extend(["--add-dir".to_owned(), dir.display().to_string()]);
+            }
+        }
     }
     if let Some(m) = &turn.model {
         args.extend(["-m".to_owned(), m.clone()]);
@@ -52,13 +62,17 @@ impl LineParser for Parser {
             Some("item.completed") => self.item(&v["item"]),
             Some("turn.completed") => {
                 self.ended = true;
+                // OpenAI's input tokens include the cached ones; maestro counts them apart, as
+                // Anthropic does. After `exec resume` these are the session's running totals
+                // (see `AgentCli::usage_is_cumulative`).
+                let cached = u64_at(&v, "/usage/cached_input_tokens");
                 vec![
                     AgentEvent::Usage(TurnUsage {
                         model: None,
-                        input_tokens: u64_at(&v, "/usage/input_tokens"),
+                        input_tokens: u64_at(&v, "/usage/input_tokens").saturating_sub(cached),
                         output_tokens: u64_at(&v, "/usage/output_tokens"),
-                        cache_read_tokens: u64_at(&v, "/usage/cached_input_tokens"),
-                        cache_write_tokens: 0,
+                        cache_read_tokens: cached,
+                        cache_write_tokens: u64_at(&v, "/usage/cache_write_input_tokens"),
                         cost_usd: None,
                     }),
                     AgentEvent::Result {
@@ -93,6 +107,54 @@ impl LineParser for Parser {
     }
 }
 
+/// A command as Codex ran it, without its `/bin/bash -lc '…'` wrapper.
+fn shell_command(command: Option<&Value>) -> String {
+    let full = summarize(command);
+    for shell in ["/bin/bash -lc ", "bash -lc ", "/bin/sh -c ", "sh -c "] {
+        if let Some(rest) = full.strip_prefix(shell) {
+            let rest = rest.trim();
+            return match rest.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+                Some(inner) => inner.replace("'\"'\"'", "'"),
+                None => rest.to_owned(),
+            };
+        }
+    }
+    full
+}
+
+/// The model of a Codex session: the last `turn_context` of its session file,
+/// `$CODEX_HOME/sessions/YYYY/MM/DD/rollout-…-<id>.jsonl` (`~/.codex` by default). The id is a
+/// UUIDv7, whose first 48 bits are the session's start in Unix milliseconds: that names the
+/// day's directory (the day before and after are looked at too, for local time).
+pub(super) fn session_model(session_id: &str) -> Option<String> {
+    let home = std::env::var_os("CODEX_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".codex")))?;
+    let hex: String = session_id.chars().filter(|c| *c != '-').take(12).collect();
+    let millis = u64::from_str_radix(&hex, 16).ok()?;
+    let day = millis / 1000 / 86_400;
+    for d in [day, day.saturating_sub(1), day + 1] {
+        let (y, m, dd) = maestro_store::utc_date(d * 86_400);
+        let dir = home.join(format!("sessions/{y:04}/{m:02}/{dd:02}"));
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let suffix = format!("{session_id}.jsonl");
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().ends_with(&suffix) {
+                let text = std::fs::read_to_string(entry.path()).ok()?;
+                return text
+                    .lines()
+                    .rev()
+                    .filter(|l| l.contains("\"turn_context\""))
+                    .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                    .find_map(|v| text_at(&v, "/payload/model").map(str::to_owned));
+            }
+        }
+    }
+    None
+}
+
 fn session(id: Option<&str>) -> Vec<AgentEvent> {
     id.map(|id| AgentEvent::SessionStarted {
         session_id: id.to_owned(),
@@ -120,7 +182,29 @@ impl Parser {
                     text: text.to_owned(),
                 }]
             }
-            Some("command_execution") => tool("shell", summarize(item.get("command"))),
+            Some("command_execution") => {
+                let command = shell_command(item.get("command"));
+                let status = text_at(item, "/status").unwrap_or("completed");
+                let code = item.get("exit_code").and_then(Value::as_i64);
+                let mut events = tool("shell", command.clone());
+                if status == "declined" || status == "failed" || code.is_some_and(|c| c != 0) {
+                    let output = text_at(item, "/aggregated_output").unwrap_or_default();
+                    let last = output.lines().rev().find(|l| !l.trim().is_empty());
+                    let detail = match (code, last) {
+                        (Some(c), Some(l)) => format!("exit code {c}: {}", l.trim()),
+                        (Some(c), None) => format!("exit code {c}"),
+                        (None, Some(l)) => format!("{status}: {}", l.trim()),
+                        (None, None) => status.to_owned(),
+                    };
+                    events.push(AgentEvent::ToolFailed {
+                        tool: "shell".into(),
+                        summary: command,
+                        denied: status == "declined",
+                        detail,
+                    });
+                }
+                events
+            }
             Some("file_change") => {
                 let paths: Vec<&str> = item
                     .get("changes")

@@ -68,11 +68,13 @@ impl AgentCli {
         };
         let mut env = Vec::new();
         if matches!(self, AgentCli::OpenCode) && !turn.interactive {
-            // Without it opencode asks on stdin before running tools.
-            env.push((
-                "OPENCODE_CONFIG_CONTENT".to_owned(),
-                r#"{"permission":{"*":"allow"}}"#.to_owned(),
-            ));
+            // Without it opencode asks on stdin before running tools; a cautious agent runs no
+            // commands.
+            let permission = match turn.access {
+                Access::Commit { .. } => r#"{"permission":{"*":"allow"}}"#,
+                Access::Cautious => r#"{"permission":{"*":"allow","bash":"deny"}}"#,
+            };
+            env.push(("OPENCODE_CONFIG_CONTENT".to_owned(), permission.to_owned()));
         }
         CommandSpec {
             program: turn.program.clone(),
@@ -80,6 +82,34 @@ impl AgentCli {
             env,
             cwd: turn.cwd.clone(),
             pty: turn.interactive,
+            stdin: self.reads_answers(),
+        }
+    }
+
+    /// Whether a headless turn keeps its stdin open for answers to questions it prints. The
+    /// structured CLIs ask nothing on stdin, and `codex exec` and `opencode run` read a stdin
+    /// that is not a terminal to its end before they start (Claude waits 3 s for it): they get
+    /// none. Text agents (aider, custom text CLIs) may ask `Proceed? [y/n]`.
+    pub fn reads_answers(&self) -> bool {
+        match self {
+            AgentCli::Aider => true,
+            AgentCli::Custom(c) => matches!(c.output, CustomOutput::Text),
+            _ => false,
+        }
+    }
+
+    /// Whether the CLI's usage events count the whole session rather than the turn (Codex after
+    /// `exec resume`).
+    pub fn usage_is_cumulative(&self) -> bool {
+        matches!(self, AgentCli::Codex)
+    }
+
+    /// The model a session used, where the CLI records it outside its output (Codex writes it
+    /// in its session file, never in `exec --json`).
+    pub fn session_model(&self, session_id: &str) -> Option<String> {
+        match self {
+            AgentCli::Codex => codex::session_model(session_id),
+            _ => None,
         }
     }
 
@@ -127,6 +157,22 @@ pub struct Turn {
     pub extra_args: Vec<String>,
     /// The CLI's own terminal UI in a PTY instead of its headless protocol.
     pub interactive: bool,
+    /// What the agent may do without asking.
+    pub access: Access,
+}
+
+/// What an agent may do without asking, decided per CLI from the flags each one has.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Access {
+    /// Edit files where it works; running commands needs a person (a person's agent in the
+    /// checkout).
+    #[default]
+    Cautious,
+    /// Edit, run commands and commit where it works: an agent in its own worktree, or a
+    /// playbook's agent. `git_dirs` are the git metadata its commits write (for a worktree:
+    /// its own admin directory and the repository's objects, refs and logs), made writable for
+    /// CLIs that sandbox their commands.
+    Commit { git_dirs: Vec<PathBuf> },
 }
 
 impl Turn {
@@ -154,6 +200,8 @@ pub struct CommandSpec {
     pub cwd: PathBuf,
     /// Run in a PTY (interactive TUIs) rather than on pipes.
     pub pty: bool,
+    /// Keep stdin open as a pipe (for answers); otherwise it is `/dev/null`.
+    pub stdin: bool,
 }
 
 /// Tokens and dollars reported during a turn. Usage events add up: a CLI that reports per step
@@ -167,6 +215,28 @@ pub struct TurnUsage {
     pub cache_write_tokens: u64,
     /// Dollars as the CLI reported them; `None` when it reports none (priced from the table).
     pub cost_usd: Option<f64>,
+}
+
+impl TurnUsage {
+    /// What this report adds to an earlier one of the same session (for CLIs whose reports are
+    /// running totals); never negative.
+    pub fn since(&self, earlier: &TurnUsage) -> TurnUsage {
+        TurnUsage {
+            model: self.model.clone(),
+            input_tokens: self.input_tokens.saturating_sub(earlier.input_tokens),
+            output_tokens: self.output_tokens.saturating_sub(earlier.output_tokens),
+            cache_read_tokens: self
+                .cache_read_tokens
+                .saturating_sub(earlier.cache_read_tokens),
+            cache_write_tokens: self
+                .cache_write_tokens
+                .saturating_sub(earlier.cache_write_tokens),
+            cost_usd: match (self.cost_usd, earlier.cost_usd) {
+                (Some(now), Some(then)) => Some((now - then).max(0.0)),
+                (now, _) => now,
+            },
+        }
+    }
 }
 
 /// What an agent's output means.
@@ -187,6 +257,15 @@ pub enum AgentEvent {
         summary: String,
     },
     Usage(TurnUsage),
+    /// A tool call that did not do its work: refused by the CLI's permissions (`denied`), or a
+    /// command that failed. The turn goes on; its end says so.
+    ToolFailed {
+        tool: String,
+        summary: String,
+        denied: bool,
+        /// Why, in the CLI's words (an exit code, the refusal).
+        detail: String,
+    },
     /// The turn ended well, with the agent's final reply when it gives one.
     Result {
         text: Option<String>,

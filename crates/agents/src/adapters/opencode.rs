@@ -60,10 +60,24 @@ impl LineParser for Parser {
                     });
                 }
             }
-            Some("tool_use") => events.push(AgentEvent::ToolUse {
-                tool: text_at(&v, "/part/tool").unwrap_or("tool").to_owned(),
-                summary: summarize(v.pointer("/part/state/input")),
-            }),
+            Some("tool_use") => {
+                let tool = text_at(&v, "/part/tool").unwrap_or("tool").to_owned();
+                let summary = summarize(v.pointer("/part/state/input"));
+                events.push(AgentEvent::ToolUse {
+                    tool: tool.clone(),
+                    summary: summary.clone(),
+                });
+                if text_at(&v, "/part/state/status") == Some("error") {
+                    let detail = text_at(&v, "/part/state/error").unwrap_or("error");
+                    events.push(AgentEvent::ToolFailed {
+                        tool,
+                        summary,
+                        // Refusals by the permission rules read "…rule… prevents you…".
+                        denied: detail.contains("rule") || detail.contains("permission"),
+                        detail: detail.lines().next().unwrap_or_default().to_owned(),
+                    });
+                }
+            }
             Some("step_finish") => events.push(AgentEvent::Usage(TurnUsage {
                 model: None,
                 input_tokens: u64_at(&v, "/part/tokens/input"),

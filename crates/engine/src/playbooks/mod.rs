@@ -774,6 +774,8 @@ impl Engine {
                 model: None,
                 silence_timeout_secs: None,
                 turn_timeout_secs: None,
+                // Every task ends in a commit, in the checkout too.
+                may_commit: true,
             };
             agents
                 .spawn(&run.ws, &spawn, settings.clone())

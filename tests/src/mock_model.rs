@@ -1,0 +1,883 @@
+//! Mock model servers on 127.0.0.1 for the real agent CLIs: Anthropic Messages (SSE), OpenAI
+//! Responses (SSE) and Chat Completions (streamed or not), Gemini `generateContent` and
+//! `streamGenerateContent`. One server answers all four APIs by path.
+//!
+//! What the model does is written in the prompt, one step per line, so a test says what it wants
+//! where it says it to the agent:
+//!
+//! ```text
+//! MOCK: write notes/hello.txt hello world     a file-writing tool call (aider: a whole-file edit)
+//! MOCK: run git add -A && git commit -qm hi   a shell tool call
+//! MOCK: say all done                          the final reply (default: "done")
+//! ```
+//!
+//! The server is stateless about conversations: each request's history says which step comes
+//! next (the tool calls answered since the last prompt that holds `MOCK:` lines). A request without
+//! such a prompt (a title, a commit message, a routing question) gets a short plain answer. Every
+//! request is recorded with the tokens it was served, so tests compare them with what maestro
+//! stored.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+/// Tokens reported for every answer. Responses (Codex) answers report part of the input as
+/// cached, included in `input_tokens` as OpenAI counts them.
+pub const INPUT_TOKENS: u64 = 1000;
+pub const OUTPUT_TOKENS: u64 = 50;
+pub const CACHED_TOKENS: u64 = 400;
+
+/// One request the server answered.
+#[derive(Debug, Clone)]
+pub struct Served {
+    /// `anthropic`, `responses`, `chat` or `gemini`.
+    pub api: &'static str,
+    pub path: String,
+    pub model: String,
+    /// The prompt with `MOCK:` lines this request continued, if any.
+    pub prompt: Option<String>,
+    /// Every user text in the request's history, in order.
+    pub user_texts: Vec<String>,
+    /// What was answered: `tool NAME`, `text`, or `side` (a request outside the scenario).
+    pub answer: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_tokens: u64,
+    pub body: Value,
+}
+
+/// A running mock; it stops serving when dropped.
+pub struct MockModel {
+    pub port: u16,
+    served: Arc<Mutex<Vec<Served>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl MockModel {
+    /// Listens on a free port of 127.0.0.1.
+    pub fn start() -> MockModel {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding the mock model's port");
+        let port = listener.local_addr().unwrap().port();
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (log, halt) = (served.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("mock-model".into())
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    if halt.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let log = log.clone();
+                    std::thread::spawn(move || {
+                        let _ = serve(conn, &log);
+                    });
+                }
+            })
+            .expect("mock model thread");
+        MockModel { port, served, stop }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every request answered so far.
+    pub fn served(&self) -> Vec<Served> {
+        self.served.lock().unwrap().clone()
+    }
+
+    /// The requests that continued a prompt containing `needle`.
+    pub fn served_for(&self, needle: &str) -> Vec<Served> {
+        self.served()
+            .into_iter()
+            .filter(|s| s.prompt.as_deref().is_some_and(|p| p.contains(needle)))
+            .collect()
+    }
+}
+
+impl Drop for MockModel {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Wake the accept loop so that it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// One connection: requests until the client closes it (keep-alive).
+fn serve(conn: TcpStream, log: &Mutex<Vec<Served>>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut out = conn;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line)? == 0 {
+            return Ok(());
+        }
+        let mut parts = request_line.split_whitespace();
+        let (method, target) = (
+            parts.next().unwrap_or("").to_owned(),
+            parts.next().unwrap_or("").to_owned(),
+        );
+        let mut length = 0usize;
+        let mut chunked = false;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header)? == 0 {
+                return Ok(());
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+                if name == "content-length" {
+                    length = value.parse().unwrap_or(0);
+                } else if name == "transfer-encoding" && value.contains("chunked") {
+                    chunked = true;
+                }
+            }
+        }
+        let body = if chunked {
+            read_chunked(&mut reader)?
+        } else {
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body)?;
+            body
+        };
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let path = target.split('?').next().unwrap_or("").to_owned();
+        let (status, content_type, payload, record) = answer(&method, &target, &path, &body);
+        if let Some(record) = record {
+            log.lock().unwrap().push(record);
+        }
+        let head = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\ncache-control: no-cache\r\n\r\n",
+            payload.len()
+        );
+        out.write_all(head.as_bytes())?;
+        out.write_all(&payload)?;
+        out.flush()?;
+    }
+}
+
+fn read_chunked(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size = String::new();
+        reader.read_line(&mut size)?;
+        let size =
+            usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+        let mut chunk = vec![0; size + 2];
+        reader.read_exact(&mut chunk)?;
+        if size == 0 {
+            return Ok(body);
+        }
+        body.extend_from_slice(&chunk[..size]);
+    }
+}
+
+type Answer = (&'static str, &'static str, Vec<u8>, Option<Served>);
+
+fn answer(method: &str, target: &str, path: &str, body: &Value) -> Answer {
+    if method == "GET" {
+        // Model lists and the like: an empty list satisfies the CLIs that look.
+        return ok_json(json!({"data": [], "models": [], "object": "list"}));
+    }
+    if path.ends_with("/count_tokens") {
+        return ok_json(json!({"input_tokens": INPUT_TOKENS}));
+    }
+    if path.ends_with(":countTokens") {
+        return ok_json(json!({"totalTokens": INPUT_TOKENS}));
+    }
+    if path.ends_with("/messages") {
+        return anthropic(path, body);
+    }
+    if path.ends_with("/responses") {
+        return responses(path, body);
+    }
+    if path.ends_with("/chat/completions") {
+        return chat(path, body);
+    }
+    if path.contains(":generateContent") || path.contains(":streamGenerateContent") {
+        return gemini(target, path, body);
+    }
+    (
+        "404 Not Found",
+        "application/json",
+        json!({"error": {"message": format!("the mock model has no {method} {path}")}})
+            .to_string()
+            .into_bytes(),
+        None,
+    )
+}
+
+fn ok_json(v: Value) -> Answer {
+    (
+        "200 OK",
+        "application/json",
+        v.to_string().into_bytes(),
+        None,
+    )
+}
+
+/// A step of a scenario.
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Write { path: String, text: String },
+    Run(String),
+}
+
+/// The scenario of a prompt: its tool steps and its final reply.
+fn scenario(prompt: &str) -> (Vec<Step>, String) {
+    let mut steps = Vec::new();
+    let mut say = None;
+    for line in prompt.lines() {
+        let Some(rest) = line.trim().strip_prefix("MOCK:") else {
+            continue;
+        };
+        let rest = rest.trim();
+        let (verb, arg) = rest.split_once(' ').unwrap_or((rest, ""));
+        match verb {
+            "write" => {
+                let (path, text) = arg.split_once(' ').unwrap_or((arg, ""));
+                steps.push(Step::Write {
+                    path: path.to_owned(),
+                    text: text.to_owned(),
+                });
+            }
+            "run" => steps.push(Step::Run(arg.to_owned())),
+            "say" => say = Some(arg.to_owned()),
+            _ => {}
+        }
+    }
+    (steps, say.unwrap_or_else(|| "done".to_owned()))
+}
+
+fn has_script(text: &str) -> bool {
+    text.lines().any(|l| l.trim().starts_with("MOCK:"))
+}
+
+/// What the history says: the prompt with a script, the tool calls made since it, every user
+/// text. `messages` are (role, texts, tool calls) in order.
+fn position(messages: &[(String, Vec<String>, usize)]) -> (Option<String>, usize, Vec<String>) {
+    let user_texts: Vec<String> = messages
+        .iter()
+        .filter(|(role, _, _)| role == "user")
+        .flat_map(|(_, texts, _)| texts.iter().cloned())
+        .collect();
+    let start = messages
+        .iter()
+        .rposition(|(role, texts, _)| role == "user" && texts.iter().any(|t| has_script(t)));
+    let Some(start) = start else {
+        return (None, 0, user_texts);
+    };
+    let prompt = messages[start]
+        .1
+        .iter()
+        .find(|t| has_script(t))
+        .cloned()
+        .unwrap_or_default();
+    let calls = messages[start + 1..]
+        .iter()
+        .filter(|(role, _, _)| role != "user")
+        .map(|(_, _, calls)| *calls)
+        .sum();
+    (Some(prompt), calls, user_texts)
+}
+
+/// The tools a request offers: (name, its parameters' JSON schema).
+type Tools = Vec<(String, Value)>;
+
+/// What to answer next: a tool call (name, arguments) or text.
+enum Reply {
+    Tool(String, Value),
+    Text(String),
+}
+
+/// The next move of the scenario, with the tools this CLI offers.
+fn next_reply(prompt: Option<&str>, calls: usize, tools: &Tools, cwd: Option<&str>) -> Reply {
+    let Some(prompt) = prompt else {
+        return Reply::Text("ok".into());
+    };
+    let (steps, say) = scenario(prompt);
+    let Some(step) = steps.get(calls) else {
+        return Reply::Text(say);
+    };
+    match step {
+        Step::Write { path, text } => {
+            let content = format!("{text}\n");
+            if let Some((name, schema)) = pick(tools, &["Write", "write_file", "write"]) {
+                let props = schema.get("properties").cloned().unwrap_or(Value::Null);
+                let key = ["file_path", "filePath", "absolute_path", "path"]
+                    .into_iter()
+                    .find(|k| props.get(*k).is_some())
+                    .unwrap_or("file_path");
+                // Tools that want absolute paths get one when the prompt's context names the
+                // working directory.
+                let full = match cwd {
+                    Some(cwd) if !path.starts_with('/') => format!("{cwd}/{path}"),
+                    _ => path.clone(),
+                };
+                return Reply::Tool(name, json!({ key: full, "content": content }));
+            }
+            shell_reply(
+                tools,
+                &format!("mkdir -p \"$(dirname '{path}')\" && printf '%s\\n' '{text}' > '{path}'"),
+            )
+        }
+        Step::Run(command) => shell_reply(tools, command),
+    }
+}
+
+fn shell_reply(tools: &Tools, command: &str) -> Reply {
+    let Some((name, schema)) = pick(
+        tools,
+        &[
+            "Bash",
+            "run_shell_command",
+            "bash",
+            "shell",
+            "shell_command",
+            "exec_command",
+        ],
+    ) else {
+        return Reply::Text(format!("no shell tool offered to run `{command}`"));
+    };
+    let props = schema.get("properties").cloned().unwrap_or(Value::Null);
+    let key = ["command", "cmd"]
+        .into_iter()
+        .find(|k| props.get(*k).is_some())
+        .unwrap_or("command");
+    let value = if props.pointer(&format!("/{key}/type")) == Some(&json!("array")) {
+        json!(["bash", "-lc", command])
+    } else {
+        json!(command)
+    };
+    let mut args = json!({ key: value });
+    if props.get("description").is_some() {
+        args["description"] = json!("run a command");
+    }
+    Reply::Tool(name, args)
+}
+
+fn pick(tools: &Tools, names: &[&str]) -> Option<(String, Value)> {
+    names
+        .iter()
+        .find_map(|n| tools.iter().find(|(name, _)| name == n).cloned())
+}
+
+/// The working directory a CLI states in its system prompt or context, if any.
+fn working_dir(body: &Value) -> Option<String> {
+    let text = body.to_string();
+    for marker in [
+        "Primary working directory: ",
+        "Working directory: ",
+        "working directory: ",
+        "current working directory is: ",
+    ] {
+        if let Some(at) = text.find(marker) {
+            let rest = &text[at + marker.len()..];
+            let end = rest
+                .find(|c: char| c == '\\' || c == '"' || c.is_whitespace())
+                .unwrap_or(rest.len());
+            let dir = rest[..end].trim_end_matches(['.', ',']);
+            if dir.starts_with('/') {
+                return Some(dir.to_owned());
+            }
+        }
+    }
+    None
+}
+
+fn texts_of(content: &Value, kinds: &[&str]) -> Vec<String> {
+    match content {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter(|i| {
+                i.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| kinds.contains(&t))
+            })
+            .filter_map(|i| i.get("text").and_then(Value::as_str).map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn record(
+    api: &'static str,
+    path: &str,
+    body: &Value,
+    model: String,
+    position: (Option<String>, usize, Vec<String>),
+    reply: &Reply,
+    cached: u64,
+) -> Served {
+    let answer = match reply {
+        Reply::Tool(name, _) => format!("tool {name}"),
+        Reply::Text(_) if position.0.is_none() => "side".to_owned(),
+        Reply::Text(_) => "text".to_owned(),
+    };
+    Served {
+        api,
+        path: path.to_owned(),
+        model,
+        prompt: position.0,
+        user_texts: position.2,
+        answer,
+        input_tokens: INPUT_TOKENS,
+        output_tokens: OUTPUT_TOKENS,
+        cached_tokens: cached,
+        body: body.clone(),
+    }
+}
+
+fn sse(events: &[(Option<&str>, Value)]) -> Vec<u8> {
+    let mut out = String::new();
+    for (name, data) in events {
+        if let Some(name) = name {
+            out.push_str(&format!("event: {name}\n"));
+        }
+        out.push_str(&format!("data: {data}\n\n"));
+    }
+    out.into_bytes()
+}
+
+fn call_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("call_{:06}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+// ---- Anthropic Messages ----
+
+fn anthropic(path: &str, body: &Value) -> Answer {
+    let model = body["model"].as_str().unwrap_or("claude").to_owned();
+    let messages: Vec<(String, Vec<String>, usize)> = body["messages"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|m| {
+                    let role = m["role"].as_str().unwrap_or("").to_owned();
+                    let calls = m["content"]
+                        .as_array()
+                        .map_or(0, |c| c.iter().filter(|i| i["type"] == "tool_use").count());
+                    (role, texts_of(&m["content"], &["text"]), calls)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let tools: Tools = body["tools"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|t| Some((t["name"].as_str()?.to_owned(), t["input_schema"].clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let at = position(&messages);
+    // Side requests (titles, summaries) offer no tools.
+    let at = if tools.is_empty() {
+        (None, 0, at.2)
+    } else {
+        at
+    };
+    let reply = next_reply(at.0.as_deref(), at.1, &tools, working_dir(body).as_deref());
+    let served = record("anthropic", path, body, model.clone(), at, &reply, 0);
+    let (block, stop) = match &reply {
+        Reply::Tool(name, input) => (
+            json!({"type": "tool_use", "id": format!("toolu_{}", call_id()), "name": name, "input": input}),
+            "tool_use",
+        ),
+        Reply::Text(text) => (json!({"type": "text", "text": text}), "end_turn"),
+    };
+    let usage = json!({"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS,
+        "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0});
+    if body["stream"] != json!(true) {
+        let message = json!({"id": "msg_mock", "type": "message", "role": "assistant",
+            "model": model, "content": [block], "stop_reason": stop, "stop_sequence": null,
+            "usage": usage});
+        return (
+            "200 OK",
+            "application/json",
+            message.to_string().into_bytes(),
+            Some(served),
+        );
+    }
+    let (start, delta) = match &reply {
+        Reply::Tool(_, input) => {
+            let mut start = block.clone();
+            start["input"] = json!({});
+            (
+                start,
+                json!({"type": "input_json_delta", "partial_json": input.to_string()}),
+            )
+        }
+        Reply::Text(text) => (
+            json!({"type": "text", "text": ""}),
+            json!({"type": "text_delta", "text": text}),
+        ),
+    };
+    let events = [
+        (
+            Some("message_start"),
+            json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message",
+                "role": "assistant", "model": model, "content": [], "stop_reason": null,
+                "stop_sequence": null, "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": 1,
+                "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}),
+        ),
+        (
+            Some("content_block_start"),
+            json!({"type": "content_block_start", "index": 0, "content_block": start}),
+        ),
+        (
+            Some("content_block_delta"),
+            json!({"type": "content_block_delta", "index": 0, "delta": delta}),
+        ),
+        (
+            Some("content_block_stop"),
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        (
+            Some("message_delta"),
+            json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null},
+                "usage": {"output_tokens": OUTPUT_TOKENS}}),
+        ),
+        (Some("message_stop"), json!({"type": "message_stop"})),
+    ];
+    ("200 OK", "text/event-stream", sse(&events), Some(served))
+}
+
+// ---- OpenAI Responses ----
+
+fn responses(path: &str, body: &Value) -> Answer {
+    let model = body["model"].as_str().unwrap_or("gpt").to_owned();
+    let mut messages: Vec<(String, Vec<String>, usize)> = Vec::new();
+    for item in body["input"].as_array().into_iter().flatten() {
+        let kind = item["type"].as_str().unwrap_or("message");
+        match kind {
+            "message" => messages.push((
+                item["role"].as_str().unwrap_or("").to_owned(),
+                texts_of(&item["content"], &["input_text", "output_text", "text"]),
+                0,
+            )),
+            "function_call" | "custom_tool_call" | "local_shell_call" => {
+                messages.push(("assistant".into(), Vec::new(), 1));
+            }
+            _ => {}
+        }
+    }
+    let tools: Tools = body["tools"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|t| Some((t["name"].as_str()?.to_owned(), t["parameters"].clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let at = position(&messages);
+    let reply = next_reply(at.0.as_deref(), at.1, &tools, working_dir(body).as_deref());
+    let served = record(
+        "responses",
+        path,
+        body,
+        model.clone(),
+        at,
+        &reply,
+        CACHED_TOKENS,
+    );
+    let item = match &reply {
+        Reply::Tool(name, args) => {
+            json!({"type": "function_call", "id": format!("fc_{}", call_id()),
+            "call_id": call_id(), "name": name, "arguments": args.to_string(), "status": "completed"})
+        }
+        Reply::Text(text) => json!({"type": "message", "id": "msg_mock", "role": "assistant",
+            "status": "completed", "content": [{"type": "output_text", "text": text, "annotations": []}]}),
+    };
+    let mut events = vec![(
+        Some("response.created"),
+        json!({"type": "response.created", "response": {"id": "resp_mock", "status": "in_progress"}}),
+    )];
+    events.push((
+        Some("response.output_item.added"),
+        json!({"type": "response.output_item.added", "output_index": 0, "item": item}),
+    ));
+    if let Reply::Text(text) = &reply {
+        events.push((
+            Some("response.output_text.delta"),
+            json!({"type": "response.output_text.delta", "item_id": "msg_mock", "output_index": 0,
+                "content_index": 0, "delta": text}),
+        ));
+    }
+    events.push((
+        Some("response.output_item.done"),
+        json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+    ));
+    events.push((
+        Some("response.completed"),
+        json!({"type": "response.completed", "response": {"id": "resp_mock", "status": "completed",
+            "model": model, "output": [item],
+            "usage": {"input_tokens": INPUT_TOKENS,
+                "input_tokens_details": {"cached_tokens": CACHED_TOKENS},
+                "output_tokens": OUTPUT_TOKENS, "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": INPUT_TOKENS + OUTPUT_TOKENS}}}),
+    ));
+    ("200 OK", "text/event-stream", sse(&events), Some(served))
+}
+
+// ---- OpenAI Chat Completions ----
+
+fn chat(path: &str, body: &Value) -> Answer {
+    let model = body["model"].as_str().unwrap_or("gpt").to_owned();
+    let messages: Vec<(String, Vec<String>, usize)> = body["messages"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|m| {
+                    let role = m["role"].as_str().unwrap_or("").to_owned();
+                    let calls = m["tool_calls"].as_array().map_or(0, Vec::len);
+                    // Aider edits without tools: an answer of the assistant is a step taken.
+                    let calls = if role == "assistant" && calls == 0 {
+                        1
+                    } else {
+                        calls
+                    };
+                    (role, texts_of(&m["content"], &["text"]), calls)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let tools: Tools = body["tools"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|t| {
+                    Some((
+                        t.pointer("/function/name")?.as_str()?.to_owned(),
+                        t.pointer("/function/parameters").cloned()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let at = position(&messages);
+    let reply = if tools.is_empty() {
+        // Aider: no tools, files are edited from the reply's whole-file blocks.
+        text_edits(at.0.as_deref(), at.1)
+    } else {
+        next_reply(at.0.as_deref(), at.1, &tools, working_dir(body).as_deref())
+    };
+    let served = record("chat", path, body, model.clone(), at, &reply, 0);
+    let usage = json!({"prompt_tokens": INPUT_TOKENS, "completion_tokens": OUTPUT_TOKENS,
+        "total_tokens": INPUT_TOKENS + OUTPUT_TOKENS});
+    let (message, finish) = match &reply {
+        Reply::Tool(name, args) => (
+            json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0, "id": call_id(),
+                "type": "function", "function": {"name": name, "arguments": args.to_string()}}]}),
+            "tool_calls",
+        ),
+        Reply::Text(text) => (json!({"role": "assistant", "content": text}), "stop"),
+    };
+    if body["stream"] != json!(true) {
+        let v = json!({"id": "chatcmpl-mock", "object": "chat.completion", "created": 0,
+            "model": model, "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": usage});
+        return (
+            "200 OK",
+            "application/json",
+            v.to_string().into_bytes(),
+            Some(served),
+        );
+    }
+    let chunk = |delta: Value, finish: Value, usage: Value| {
+        (
+            None,
+            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0,
+                "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                "usage": usage}),
+        )
+    };
+    let mut events = vec![
+        chunk(message, Value::Null, Value::Null),
+        chunk(json!({}), json!(finish), Value::Null),
+    ];
+    events.push((
+        None,
+        json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0,
+            "model": model, "choices": [], "usage": usage}),
+    ));
+    let mut bytes = sse(&events);
+    bytes.extend_from_slice(b"data: [DONE]\n\n");
+    ("200 OK", "text/event-stream", bytes, Some(served))
+}
+
+/// Aider's turn: every `write` step as a whole-file edit in one reply, then the final words.
+fn text_edits(prompt: Option<&str>, answered: usize) -> Reply {
+    let Some(prompt) = prompt else {
+        return Reply::Text("update files".into());
+    };
+    let (steps, say) = scenario(prompt);
+    if answered > 0 {
+        return Reply::Text(say);
+    }
+    let mut reply = String::new();
+    for step in &steps {
+        if let Step::Write { path, text } = step {
+            reply.push_str(&format!("{path}\n```\n{text}\n```\n\n"));
+        }
+    }
+    reply.push_str(&say);
+    Reply::Text(reply)
+}
+
+// ---- Gemini ----
+
+fn gemini(target: &str, path: &str, body: &Value) -> Answer {
+    let model = path
+        .rsplit('/')
+        .next()
+        .and_then(|m| m.split(':').next())
+        .unwrap_or("gemini")
+        .to_owned();
+    let messages: Vec<(String, Vec<String>, usize)> = body["contents"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .map(|m| {
+                    let parts = m["parts"].as_array().cloned().unwrap_or_default();
+                    let texts = parts
+                        .iter()
+                        .filter_map(|p| p["text"].as_str().map(str::to_owned))
+                        .collect();
+                    let calls = parts
+                        .iter()
+                        .filter(|p| p.get("functionCall").is_some())
+                        .count();
+                    let has_response = parts.iter().any(|p| p.get("functionResponse").is_some());
+                    let role = m["role"].as_str().unwrap_or("user");
+                    let role = if role == "user" && has_response {
+                        "tool"
+                    } else {
+                        role
+                    };
+                    (role.to_owned(), texts, calls)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let tools: Tools = body["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| {
+            t["functionDeclarations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|f| {
+            let schema = f
+                .get("parametersJsonSchema")
+                .or_else(|| f.get("parameters"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            Some((f["name"].as_str()?.to_owned(), schema))
+        })
+        .collect();
+    let at = position(&messages);
+    let at = if tools.is_empty() {
+        (None, 0, at.2)
+    } else {
+        at
+    };
+    let reply = next_reply(at.0.as_deref(), at.1, &tools, working_dir(body).as_deref());
+    let side = at.0.is_none();
+    let served = record("gemini", path, body, model.clone(), at, &reply, 0);
+    let part = match &reply {
+        Reply::Tool(name, args) => json!({"functionCall": {"name": name, "args": args}}),
+        // Side questions (routing, next speaker) ask for JSON; a plain object answers them.
+        Reply::Text(_) if side => {
+            json!({"text": json!({"reasoning": "mock", "model_choice": "flash", "next_speaker": "user",
+                "complexity_reasoning": "mock", "complexity_score": 10}).to_string()})
+        }
+        Reply::Text(text) => json!({"text": text}),
+    };
+    let v = json!({"candidates": [{"content": {"role": "model", "parts": [part]},
+        "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": INPUT_TOKENS, "candidatesTokenCount": OUTPUT_TOKENS,
+            "totalTokenCount": INPUT_TOKENS + OUTPUT_TOKENS},
+        "modelVersion": model});
+    if path.contains(":streamGenerateContent") && target.contains("alt=sse") {
+        return (
+            "200 OK",
+            "text/event-stream",
+            sse(&[(None, v)]),
+            Some(served),
+        );
+    }
+    if path.contains(":streamGenerateContent") {
+        return (
+            "200 OK",
+            "application/json",
+            json!([v]).to_string().into_bytes(),
+            Some(served),
+        );
+    }
+    (
+        "200 OK",
+        "application/json",
+        v.to_string().into_bytes(),
+        Some(served),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenarios_come_from_mock_lines() {
+        let (steps, say) =
+            scenario("do it\nMOCK: write a/b.txt hi there\nMOCK: run git commit\nMOCK: say ok");
+        assert_eq!(
+            steps,
+            vec![
+                Step::Write {
+                    path: "a/b.txt".into(),
+                    text: "hi there".into()
+                },
+                Step::Run("git commit".into())
+            ]
+        );
+        assert_eq!(say, "ok");
+    }
+
+    #[test]
+    fn the_history_says_which_step_is_next() {
+        let m = |role: &str, text: &str, calls| {
+            (
+                role.to_owned(),
+                if text.is_empty() {
+                    vec![]
+                } else {
+                    vec![text.to_owned()]
+                },
+                calls,
+            )
+        };
+        let history = [
+            m("user", "MOCK: run a", 0),
+            m("assistant", "", 1),
+            m("user", "", 0),
+            m("assistant", "", 1),
+        ];
+        let (prompt, calls, _) = position(&history);
+        assert_eq!(prompt.as_deref(), Some("MOCK: run a"));
+        assert_eq!(calls, 2);
+    }
+}
