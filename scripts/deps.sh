@@ -102,3 +102,28 @@ ensure_code_server() {
     mv "$dir.partial" "$dir"
     rm -rf "$tmp"
 }
+
+# The real agent CLIs the end-to-end tests drive, at the versions pinned in tests/agent-clis:
+# Claude Code, Codex, Gemini CLI and OpenCode from npm (`npm ci` from the lock file) into
+# ~/.cache/maestro/test-tools/agent-clis, aider from PyPI into a venv beside it. Each is redone
+# only when its pins change.
+ensure_agent_clis() {
+    local tools=${MAESTRO_TEST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/maestro/test-tools}
+    local pins
+    pins="$(dirname "${BASH_SOURCE[0]}")/../tests/agent-clis"
+    local dir=$tools/agent-clis
+    mkdir -p "$dir"
+    cmp -s "$pins/package.json" "$dir/package.json" || cp "$pins/package.json" "$dir/"
+    cmp -s "$pins/package-lock.json" "$dir/package-lock.json" || cp "$pins/package-lock.json" "$dir/"
+    npm_ci "$dir"
+    local venv=$tools/aider stamp sum
+    stamp=$venv/.maestro-requirements-sha256
+    sum=$(sha256sum "$pins/requirements.txt" | cut -d' ' -f1)
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return 0
+    say "installing aider ($(cat "$pins/requirements.txt")) into $venv"
+    python3 -c 'import venv, ensurepip' 2>/dev/null || ensure_apt_packages python3-venv python3-pip
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$pins/requirements.txt"
+    echo "$sum" > "$stamp"
+}

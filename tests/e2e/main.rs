@@ -11,4 +11,5 @@ mod graph;
 mod lsp;
 mod memory;
 mod playbooks;
+mod real_agents;
 mod store;

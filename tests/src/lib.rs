@@ -3,6 +3,7 @@
 //! server's code, so that the framing is checked from the outside).
 
 pub mod mock_model;
+pub mod real_clis;
 
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -60,6 +61,9 @@ pub fn maestro_bin() -> &'static Path {
 /// kills the daemon it started.
 pub struct TestEnv {
     pub home: TempDir,
+    /// Variables given to every program this installation starts (its daemon among them, so
+    /// also to the agents the daemon starts).
+    pub vars: Vec<(String, String)>,
 }
 
 impl Default for TestEnv {
@@ -79,7 +83,10 @@ impl TestEnv {
             .prefix("mh")
             .tempdir()
             .expect("temp dir");
-        let env = TestEnv { home };
+        let env = TestEnv {
+            home,
+            vars: Vec::new(),
+        };
         env.write_config(config);
         env
     }
@@ -141,6 +148,7 @@ impl TestEnv {
             .env_remove("MAESTRO_ORT_DYLIB")
             .env_remove("ORT_DYLIB_PATH")
             .env_remove("MAESTRO_EMBED_MODEL")
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
     }
 
     /// Runs `maestro ARGS` in `dir` and waits.

@@ -666,7 +666,22 @@ fn chat(path: &str, body: &Value) -> Answer {
         })
         .unwrap_or_default();
     let at = position(&messages);
-    let reply = if tools.is_empty() {
+    // Requests beside the conversation: a title for the session (OpenCode), a commit message
+    // (aider). They quote the prompt, but are not its next step.
+    let system = body["messages"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["role"] == "system"))
+        .map(|m| m["content"].to_string().to_lowercase())
+        .unwrap_or_default();
+    let at = if tools.is_empty() && (system.contains("commit message") || system.contains("title"))
+    {
+        (None, 0, at.2)
+    } else {
+        at
+    };
+    let reply = if at.0.is_none() {
+        Reply::Text("Add the requested files".into())
+    } else if tools.is_empty() {
         // Aider: no tools, files are edited from the reply's whole-file blocks.
         text_edits(at.0.as_deref(), at.1)
     } else {

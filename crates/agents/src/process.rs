@@ -76,6 +76,9 @@ impl AgentProcess {
         let mut cmd = Command::new(&spec.program);
         cmd.args(&spec.args)
             .current_dir(&spec.cwd)
+            // Programs that take their directory from PWD (OpenCode does) would otherwise work
+            // in the daemon's inherited one: another checkout.
+            .env("PWD", &spec.cwd)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(if spec.stdin {
@@ -122,6 +125,7 @@ impl AgentProcess {
         let mut cmd = CommandBuilder::new(&spec.program);
         cmd.args(&spec.args);
         cmd.cwd(&spec.cwd);
+        cmd.env("PWD", &spec.cwd);
         // The daemon may have no terminal type of its own; TUIs need one.
         cmd.env("TERM", "xterm-256color");
         for (k, v) in spec.env.iter().chain(env) {

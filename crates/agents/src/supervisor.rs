@@ -1562,6 +1562,7 @@ impl Supervisor {
         slot: &Slot,
         log: &TurnLog,
         check_worktree: bool,
+        settings: &AgentSettings,
         name: &str,
     ) -> Vec<String> {
         fn listed(items: &[String]) -> String {
@@ -1601,7 +1602,14 @@ impl Supervisor {
             )
         };
         if check_worktree && isolated {
-            match crate::worktree::uncommitted(&worktree) {
+            let own = settings.cli.own_files();
+            let work = crate::worktree::uncommitted(&worktree).map(|files| {
+                files
+                    .into_iter()
+                    .filter(|f| !own.iter().any(|o| f.starts_with(o)))
+                    .collect::<Vec<_>>()
+            });
+            match work {
                 Ok(files) if !files.is_empty() => warnings.push(format!(
                     "{} left uncommitted in its worktree: {} (`maestro agent diff {name}`)",
                     plural(files.len(), "file", "files"),
@@ -1681,7 +1689,7 @@ impl Supervisor {
             ));
         }
         let warnings = if row.is_some() && !interactive {
-            self.warnings(slot, &log, matches!(outcome, Outcome::Ok), name)
+            self.warnings(slot, &log, matches!(outcome, Outcome::Ok), settings, name)
         } else {
             Vec::new()
         };

@@ -98,6 +98,17 @@ impl AgentCli {
         }
     }
 
+    /// Files the CLI keeps for itself in the directory it works in (which its own set-up would
+    /// have git ignore): not the agent's work, so not "uncommitted work" either.
+    pub fn own_files(&self) -> &'static [&'static str] {
+        match self {
+            // Its chat and input history and its repository map's cache; maestro passes
+            // --no-gitignore, since aider would otherwise edit the repository's .gitignore.
+            AgentCli::Aider => &[".aider"],
+            _ => &[],
+        }
+    }
+
     /// Whether the CLI's usage events count the whole session rather than the turn (Codex after
     /// `exec resume`).
     pub fn usage_is_cumulative(&self) -> bool {
