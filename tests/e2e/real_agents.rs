@@ -187,3 +187,232 @@ fn opencode_works_commits_and_resumes() {
 fn aider_works_and_commits_each_turn() {
     works_commits_and_resumes("aider");
 }
+
+/// `agent status NAME --json`.
+fn status(env: &TestEnv, dir: &Path, name: &str) -> Value {
+    env.json(dir, &["agent", "status", name, "--json"])
+}
+
+#[test]
+fn a_cautious_claude_in_the_checkout_is_denied_its_commit_and_the_turn_says_so() {
+    let mock = MockModel::start();
+    let env = real_env(&mock, "");
+    let dir = repo(&env, "careful");
+    let prompt = "Commit the notes.\n\
+                  MOCK: write notes.txt careful\n\
+                  MOCK: run git add -A && git commit -qm notes\n\
+                  MOCK: say committed";
+    let (code, agent, stdout) = waited(
+        &env,
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "careful",
+            prompt,
+            "--agent",
+            "claude",
+            "--in-place",
+        ],
+    );
+    assert_eq!(code, 3, "a turn with warnings exits 3: {stdout}");
+    assert_eq!(agent["state"], "idle");
+    let warnings = agent["warnings"].to_string();
+    assert!(
+        warnings.contains("1 tool call denied") && warnings.contains("Bash git add -A"),
+        "{agent}"
+    );
+    assert!(
+        agent["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ended with warnings")
+    );
+    let logs = env.ok(&dir, &["agent", "logs", "careful"]);
+    assert!(logs.contains("✗ denied: Bash git add -A"), "{logs}");
+    assert!(logs.contains("⚠ turn 1 done with warnings"), "{logs}");
+    // The edit was allowed (acceptEdits), the commit was not: the person's checkout has it
+    // uncommitted, and maestro did not claim otherwise.
+    assert_eq!(git(&dir, &["status", "--porcelain"]).trim(), "?? notes.txt");
+    assert_eq!(git(&dir, &["rev-list", "--count", "HEAD"]).trim(), "1");
+    let shown = env.ok(&dir, &["agent", "status", "careful"]);
+    assert!(shown.contains("warning"), "{shown}");
+
+    // Allowed to commit in place, the same request commits.
+    let (code, agent, stdout) = waited(
+        &env,
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "trusted",
+            prompt,
+            "--agent",
+            "claude",
+            "--in-place",
+            "--allow-commit",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}");
+    assert!(agent.get("warnings").is_none(), "{agent}");
+    assert_eq!(git(&dir, &["log", "-1", "--format=%s"]).trim(), "notes");
+}
+
+#[test]
+fn codex_failed_commands_and_uncommitted_work_are_warnings_and_its_model_is_found() {
+    let mock = MockModel::start();
+    let env = real_env(&mock, "");
+    let dir = repo(&env, "failing");
+    let prompt = "Look around, leave a draft.\n\
+                  MOCK: run ls /no/such/dir\n\
+                  MOCK: write draft.txt half done\n\
+                  MOCK: say left a draft";
+    let (code, agent, stdout) = waited(
+        &env,
+        &dir,
+        &["agent", "spawn", "drafty", prompt, "--agent", "codex"],
+    );
+    assert_eq!(code, 3, "{stdout}");
+    let warnings: Vec<String> = agent["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("1 command failed: shell ls /no/such/dir (exit code 2"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].starts_with("1 file left uncommitted in its worktree: draft.txt"),
+        "{warnings:?}"
+    );
+    // Codex's JSON names no model: maestro read it from the session file.
+    assert_eq!(
+        status(&env, &dir, "drafty")["model"],
+        maestro_tests::real_clis::CODEX_MODEL
+    );
+    let by_model = env.ok(&dir, &["usage", "--by", "model"]);
+    assert!(
+        by_model.contains(maestro_tests::real_clis::CODEX_MODEL),
+        "{by_model}"
+    );
+    // A new turn that commits clears them.
+    let (code, agent, stdout) = waited(
+        &env,
+        &dir,
+        &[
+            "agent",
+            "send",
+            "drafty",
+            "Commit it.\nMOCK: run git add -A && git commit -qm draft\nMOCK: say done",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}");
+    assert!(agent.get("warnings").is_none(), "{agent}");
+}
+
+#[test]
+fn unknown_prices_show_as_unpriced_never_as_zero() {
+    let mock = MockModel::start();
+    let env = real_env(&mock, "");
+    let dir = repo(&env, "prices");
+    let prompt = "Say hi.\nMOCK: say hi";
+    let (code, agent, stdout) = waited(
+        &env,
+        &dir,
+        &["agent", "spawn", "cheap", prompt, "--agent", "opencode"],
+    );
+    assert_eq!(code, 0, "{stdout}");
+    // OpenCode reports $0 for a model it has no price for; maestro's table has none either.
+    assert_eq!(agent["usage"]["unpricedTurns"], 1, "{agent}");
+    let list = env.ok(&dir, &["agent", "list"]);
+    assert!(list.contains("unpriced"), "{list}");
+    let usage = env.ok(&dir, &["usage"]);
+    assert!(usage.contains("unpriced"), "{usage}");
+    assert!(!usage.contains("$0.0000"), "{usage}");
+}
+
+/// A playbook of three tasks, each of which ticks its own box and commits (as the mock model is
+/// told in the task), worked by `cli` in the checkout.
+fn playbook_ticks_and_commits_every_task(cli: &str) {
+    let mock = MockModel::start();
+    let env = real_env(&mock, "");
+    let dir = repo(&env, &format!("{cli}-plan"));
+    let task = |line: usize, word: &str| {
+        format!(
+            "- [ ] MOCK: run sed -i '{line}s/\\[ \\]/[x]/' plan.md && echo {word} > {word}.txt && git add -A && git commit -qm '{word}'\n"
+        )
+    };
+    let plan = format!(
+        "---\nagent: {cli}\n---\n{}{}{}",
+        task(4, "one"),
+        task(5, "two"),
+        task(6, "three")
+    );
+    std::fs::write(dir.join("plan.md"), &plan).unwrap();
+    git(&dir, &["add", "plan.md"]);
+    git(&dir, &["commit", "-qm", "plan"]);
+    let out = env.run_in(&dir, &["playbook", "run", "plan.md", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        env.daemon_logs()
+    );
+    let done = text(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("\"task_complete\""))
+        .count();
+    assert_eq!(done, 3, "{}", text(&out.stdout));
+    let plan = std::fs::read_to_string(dir.join("plan.md")).unwrap();
+    assert_eq!(plan.matches("- [x] ").count(), 3, "{plan}");
+    assert_eq!(
+        git(&dir, &["log", "--reverse", "--format=%s", "-3"]).trim(),
+        "one\ntwo\nthree"
+    );
+    assert_eq!(git(&dir, &["status", "--porcelain"]).trim(), "");
+}
+
+#[test]
+fn a_playbook_with_claude_ticks_and_commits_every_task() {
+    playbook_ticks_and_commits_every_task("claude");
+}
+
+#[test]
+fn a_playbook_with_codex_ticks_and_commits_every_task() {
+    playbook_ticks_and_commits_every_task("codex");
+}
+
+#[test]
+fn doctor_checks_the_configured_agent_programs() {
+    let env = TestEnv::new();
+    let codex = maestro_tests::real_clis::program("codex");
+    env.write_config(&format!(
+        "[agents.codex]\npath = \"{}\"\n[agents.claude]\npath = \"/nowhere/claude\"\n",
+        codex.display()
+    ));
+    let out = env.run(&["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "a broken configured path fails");
+    let checks: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |name: &str| checks.iter().find(|c| c["check"] == name).unwrap().clone();
+    assert_eq!(of("codex")["status"], "ok", "{checks:?}");
+    assert!(
+        of("codex")["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("(from agents.codex.path)")
+    );
+    assert_eq!(of("claude")["status"], "fail");
+    assert!(
+        of("claude")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/nowhere/claude (from agents.claude.path) does not exist")
+    );
+}

@@ -102,15 +102,38 @@ const AGENT_CLIS: &[(&str, &str)] = &[
 
 pub async fn run(paths: &Paths, json: bool) -> anyhow::Result<i32> {
     let mut checks = vec![git()];
+    // Program paths are user-only keys: the user's config says which program runs.
+    let user = Config::load_user(paths).unwrap_or_default();
     for (program, install) in AGENT_CLIS {
-        checks.push(match on_path(program) {
-            Some(p) => check(program, Status::Ok, format!("{}", p.display()), None),
-            None => check(
-                program,
-                Status::Warn,
-                "not on PATH; agents of this kind cannot run",
-                Some(install),
-            ),
+        let key = format!("agents.{program}.path");
+        let configured = user.string_of(&key);
+        checks.push(if !configured.is_empty() {
+            match on_path(&configured) {
+                Some(p) => check(
+                    program,
+                    Status::Ok,
+                    format!("{} (from {key})", p.display()),
+                    None,
+                ),
+                None => check(
+                    program,
+                    Status::Fail,
+                    format!("{configured} (from {key}) does not exist or is not executable"),
+                    Some(&format!(
+                        "fix {key}, or remove it to use {program} from PATH"
+                    )),
+                ),
+            }
+        } else {
+            match on_path(program) {
+                Some(p) => check(program, Status::Ok, format!("{}", p.display()), None),
+                None => check(
+                    program,
+                    Status::Warn,
+                    format!("not on PATH; agents of this kind cannot run (or set {key})"),
+                    Some(install),
+                ),
+            }
         });
     }
     checks.extend(embedding().await);

@@ -86,7 +86,11 @@ impl LineParser for Parser {
                     + u64_at(&v, "/part/tokens/reasoning"),
                 cache_read_tokens: u64_at(&v, "/part/tokens/cache/read"),
                 cache_write_tokens: u64_at(&v, "/part/tokens/cache/write"),
-                cost_usd: v.pointer("/part/cost").and_then(Value::as_f64),
+                // OpenCode reports $0 for a model it has no price for: unknown, not free.
+                cost_usd: v
+                    .pointer("/part/cost")
+                    .and_then(Value::as_f64)
+                    .filter(|c| *c > 0.0 || u64_at(&v, "/part/tokens/input") == 0),
             })),
             Some("error") => {
                 self.failed = true;
