@@ -40,7 +40,7 @@ fn status(env: &TestEnv, dir: &Path, name: &str) -> Value {
     env.json(dir, &["agent", "status", name, "--json"])
 }
 
-fn wait_state(env: &TestEnv, dir: &Path, name: &str, state: &str) -> Value {
+pub(crate) fn wait_state(env: &TestEnv, dir: &Path, name: &str, state: &str) -> Value {
     let mut last = Value::Null;
     wait_until(&format!("{name} {state}"), Duration::from_secs(20), || {
         last = status(env, dir, name);
@@ -58,7 +58,7 @@ fn turn_end(stdout: &str) -> Value {
 }
 
 /// Processes of this environment whose environment names this agent.
-fn agent_processes(env: &TestEnv, name: &str) -> Vec<u32> {
+pub(crate) fn agent_processes(env: &TestEnv, name: &str) -> Vec<u32> {
     let needle = format!("MAESTRO_AGENT={name}");
     let home = format!("MAESTRO_HOME={}", env.home.path().display());
     std::fs::read_dir("/proc")
@@ -627,15 +627,15 @@ fn setup_copies_untracked_files_and_runs_its_command_before_the_first_turn() {
 }
 
 /// `maestro agent attach` in a real terminal of `rows` × `cols`, read through a screen model.
-struct Terminal {
-    screen: std::sync::Arc<std::sync::Mutex<vt100::Parser>>,
+pub(crate) struct Terminal {
+    pub(crate) screen: std::sync::Arc<std::sync::Mutex<vt100::Parser>>,
     master: Box<dyn portable_pty::MasterPty + Send>,
     input: Box<dyn std::io::Write + Send>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
+    pub(crate) child: Box<dyn portable_pty::Child + Send + Sync>,
 }
 
 impl Terminal {
-    fn attach(env: &TestEnv, dir: &Path, name: &str, rows: u16, cols: u16) -> Terminal {
+    pub(crate) fn attach(env: &TestEnv, dir: &Path, name: &str, rows: u16, cols: u16) -> Terminal {
         use portable_pty::{CommandBuilder, PtySize, native_pty_system};
         let pair = native_pty_system()
             .openpty(PtySize {
@@ -676,11 +676,11 @@ impl Terminal {
         }
     }
 
-    fn contents(&self) -> String {
+    pub(crate) fn contents(&self) -> String {
         self.screen.lock().unwrap().screen().contents()
     }
 
-    fn wait_for(&self, what: &str) {
+    pub(crate) fn wait_for(&self, what: &str) {
         let mut last = String::new();
         let found = (0..400).any(|_| {
             last = self.contents();
@@ -692,7 +692,7 @@ impl Terminal {
         assert!(found, "`{what}` never showed; the screen:\n{last}");
     }
 
-    fn type_in(&mut self, keys: &str) {
+    pub(crate) fn type_in(&mut self, keys: &str) {
         self.input.write_all(keys.as_bytes()).unwrap();
         self.input.flush().unwrap();
     }
@@ -714,7 +714,7 @@ impl Terminal {
 }
 
 /// The agent's output so far, through the daemon.
-fn output_of(env: &TestEnv, dir: &Path, name: &str) -> String {
+pub(crate) fn output_of(env: &TestEnv, dir: &Path, name: &str) -> String {
     let mut rpc = env.connect_hello();
     let out = rpc.request(
         "maestro/agent.output",

@@ -3,7 +3,7 @@
 //! `maestro/<name>`, resumes its session, and the tokens maestro stores are the ones the mock
 //! served. The fake agent cannot show any of this: it speaks the protocols as we read them.
 
-use crate::agents::repo;
+use crate::agents::{Terminal, repo};
 use maestro_tests::mock_model::{MockModel, Served};
 use maestro_tests::real_clis::real_env;
 use maestro_tests::{TestEnv, git, text};
@@ -415,4 +415,110 @@ fn doctor_checks_the_configured_agent_programs() {
             .unwrap()
             .contains("/nowhere/claude (from agents.claude.path) does not exist")
     );
+}
+
+/// Waits until the attached terminal shows `what` twice (the prompt's echo, then the answer),
+/// answering the CLI's questions on the way the
+/// way a person at a fresh worktree would (trust this folder: yes; allow this edit: yes).
+fn wait_screen(term: &mut Terminal, what: &str, answers: &[(&str, &str)]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut answered = 0;
+    let mut last = String::new();
+    while std::time::Instant::now() < deadline {
+        last = term.contents();
+        if last.matches(what).count() >= 2 {
+            return;
+        }
+        if let Some((q, keys)) = answers.iter().find(|(q, _)| last.contains(*q)) {
+            answered += 1;
+            assert!(answered < 20, "{q:?} asked again and again:\n{last}");
+            term.type_in(keys);
+            std::thread::sleep(std::time::Duration::from_millis(700));
+            continue;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("`{what}` never showed; the screen:\n{last}");
+}
+
+/// An interactive agent of `cli`: its terminal UI comes up in maestro's PTY with the prompt,
+/// a terminal attaches and sees it; after the UI exits, `send` resumes its session (the mock
+/// sees the first prompt again); stop leaves none of its processes behind.
+fn interactive_comes_up_resumes_and_ends_whole(cli: &str, exit_keys: &str) {
+    let mock = MockModel::start();
+    let env = real_env(&mock, "[agents]\nneeds_input_secs = 2\n");
+    let dir = repo(&env, &format!("{cli}-tui"));
+    let name = format!("{cli}-tui");
+    let first = format!("Greet.\nMOCK: say hello from the {cli} ui");
+    env.ok(
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            &name,
+            &first,
+            "--agent",
+            cli,
+            "--interactive",
+        ],
+    );
+    // Claude: "No, exit" is the default of its trust question; Codex: "Trust and continue" is.
+    let answers = [
+        ("Yes, I trust this folder", "\x1b[B\r"),
+        ("1. Trust and continue", "\r"),
+    ];
+    let mut term = Terminal::attach(&env, &dir, &name, 40, 120);
+    wait_screen(&mut term, &format!("hello from the {cli} ui"), &answers);
+    let logs = env.ok(&dir, &["agent", "logs", &name]);
+    assert!(
+        logs.contains(&format!("hello from the {cli} ui")),
+        "the log reads as the screen did: {logs}"
+    );
+
+    // The person leaves the UI: the agent is idle, knowing its session.
+    term.type_in(exit_keys);
+    let ended = crate::agents::wait_state(&env, &dir, &name, "idle");
+    let session = ended["sessionId"].as_str().map(str::to_owned);
+    assert!(
+        session.is_some(),
+        "no session id after exit: {ended}\n{}",
+        term.contents()
+    );
+    let _ = term.child.wait();
+    assert!(
+        crate::agents::agent_processes(&env, &name).is_empty(),
+        "its processes ended with its UI"
+    );
+
+    // The next prompt starts the UI again on that session.
+    let second = format!("Again.\nMOCK: say back in the {cli} ui");
+    env.ok(&dir, &["agent", "send", &name, &second]);
+    let mut term = Terminal::attach(&env, &dir, &name, 40, 120);
+    wait_screen(&mut term, &format!("back in the {cli} ui"), &answers);
+    let resumed = mock.served_for("back in the");
+    assert!(
+        resumed[0]
+            .user_texts
+            .iter()
+            .any(|t| t.contains("hello from the")),
+        "the resumed session carries the first prompt: {:?}",
+        resumed[0].user_texts
+    );
+    let stopped = env.json(&dir, &["agent", "stop", &name, "--json"]);
+    assert_eq!(stopped["state"], "done");
+    maestro_tests::wait_until(
+        "every process of the agent ended",
+        std::time::Duration::from_secs(10),
+        || crate::agents::agent_processes(&env, &name).is_empty(),
+    );
+}
+
+#[test]
+fn interactive_claude_comes_up_resumes_and_ends_whole() {
+    interactive_comes_up_resumes_and_ends_whole("claude", "/exit\r");
+}
+
+#[test]
+fn interactive_codex_comes_up_resumes_and_ends_whole() {
+    interactive_comes_up_resumes_and_ends_whole("codex", "\x03\x03");
 }

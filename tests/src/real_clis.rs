@@ -122,8 +122,12 @@ pub fn setup_home(user: &Path, mock: &MockModel) {
         std::fs::write(&path, text).unwrap();
     };
     let url = mock.url();
-    // Without it Claude Code checks the network on its first run.
-    write(".claude.json", r#"{"hasCompletedOnboarding": true}"#.into());
+    // Without it Claude Code checks the network on its first run; its terminal UI would also
+    // ask whether to use the API key of the environment (its default answer is no).
+    write(
+        ".claude.json",
+        r#"{"hasCompletedOnboarding": true, "customApiKeyResponses": {"approved": ["sk-ant-mock"], "rejected": []}}"#.into(),
+    );
     write(
         ".codex/config.toml",
         format!(

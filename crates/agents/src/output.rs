@@ -124,6 +124,11 @@ impl OutputLog {
         })
     }
 
+    /// The text on the screen now, when there is one.
+    pub fn screen_text(&self) -> Option<String> {
+        Some(self.screen.as_ref()?.screen().contents())
+    }
+
     /// The screen's rows and columns, when there is one.
     pub fn screen_size(&self) -> Option<crate::process::TermSize> {
         let (rows, cols) = self.screen.as_ref()?.screen().size();
@@ -181,6 +186,80 @@ impl OutputLog {
     }
 }
 
+/// What a terminal of `rows` × `cols` shows for `bytes` (a terminal UI's output), as text people
+/// can read: the rows that scrolled off its top, then its last screen. Spaces drawn as cursor
+/// moves, lines drawn by positioning and overwritten characters come out as a terminal shows
+/// them, which stripping escape codes cannot do. Rows drawn only on the alternate screen and
+/// replaced there are not kept (a full-screen UI's history is its own).
+pub fn terminal_text(bytes: &[u8], rows: u16, cols: u16) -> String {
+    use vt100::capture::{BasicFormattedCaptureRange, BasicFormattedCaptureState, RowContents};
+    #[derive(Default)]
+    struct Scrolled {
+        text: String,
+        state: BasicFormattedCaptureState,
+    }
+    impl vt100::Callbacks for Scrolled {
+        fn on_scroll(&mut self, row: RowContents<'_>, alternate_screen: bool) {
+            if !alternate_screen {
+                let _ = row.write_formatted_basic(&mut self.text, &mut self.state);
+            }
+        }
+    }
+    let plain = |formatted: &str| -> String {
+        vt100::capture::basic_formatted_to_plain(formatted).collect()
+    };
+    let (rows, cols) = nonzero(rows, cols);
+    let mut parser = vt100::Parser::new_with_callbacks(rows, cols, 0, Scrolled::default());
+    let mut text = String::new();
+    // A full-screen UI draws on the alternate screen, which nothing keeps: its last picture is
+    // taken just before the program leaves it.
+    const LEAVE: [&[u8]; 3] = [b"\x1b[?1049l", b"\x1b[?1047l", b"\x1b[?47l"];
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let next = LEAVE
+            .iter()
+            .filter_map(|seq| {
+                rest.windows(seq.len())
+                    .position(|w| w == *seq)
+                    .map(|at| (at, seq.len()))
+            })
+            .min();
+        let Some((at, len)) = next else {
+            parser.process(rest);
+            break;
+        };
+        parser.process(&rest[..at]);
+        if parser.screen().alternate_screen() {
+            let scrolled = std::mem::take(&mut parser.callbacks_mut().text);
+            text.push_str(&plain(&scrolled));
+            text.push('\n');
+            text.push_str(&parser.screen().contents());
+            text.push('\n');
+        }
+        parser.process(&rest[at..at + len]);
+        rest = &rest[at + len..];
+    }
+    let (screen, scrolled) = parser.screen_and_callbacks_mut();
+    let mut formatted = std::mem::take(&mut scrolled.text);
+    let _ = screen.write_contents_formatted_basic(
+        &mut formatted,
+        BasicFormattedCaptureRange::Full(&mut scrolled.state),
+    );
+    text.push_str(&plain(&formatted));
+    // Rows as lines, without the blank ends a screen pads them with.
+    let mut out: String = text
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let kept = out.trim_end().len();
+    out.truncate(kept);
+    out.push('\n');
+    let blank_start = out.len() - out.trim_start_matches('\n').len();
+    out.drain(..blank_start);
+    out
+}
+
 fn nonzero(rows: u16, cols: u16) -> (std::num::NonZeroU16, std::num::NonZeroU16) {
     let one = std::num::NonZeroU16::MIN;
     (
@@ -215,6 +294,32 @@ fn read_tail(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     f.read_to_end(&mut out)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    #[test]
+    fn cursor_moves_become_spaces_and_rows_become_lines() {
+        // Ink-style drawing: spaces as cursor-forward, a row reached by positioning, a
+        // character overwritten after the fact.
+        let drawn = "Welcome\x1b[1Cto\x1b[1CClaude\x1b[2;1H/tmp/mh/data/workt\x1b[1Cees\x1b[2;19Hr\x1b[3;1H> ";
+        assert_eq!(
+            super::terminal_text(drawn.as_bytes(), 5, 40),
+            "Welcome to Claude\n/tmp/mh/data/worktrees\n>\n"
+        );
+        // What scrolled off the top is kept, in order.
+        let many: String = (0..8).map(|i| format!("line {i}\r\n")).collect();
+        let text = super::terminal_text(many.as_bytes(), 3, 20);
+        assert_eq!(text.lines().take(8).collect::<Vec<_>>()[7], "line 7");
+        assert!(text.starts_with("line 0\nline 1\n"), "{text:?}");
+        // A full-screen UI's last picture is kept when it leaves the alternate screen.
+        let tui = "before\r\n\x1b[?1049h\x1b[2J\x1b[1;1Hin the\x1b[1Cui\x1b[?1049lafter\r\n";
+        assert_eq!(
+            super::terminal_text(tui.as_bytes(), 4, 30),
+            "in the ui\nbefore\nafter\n",
+            "the UI's picture, then the normal screen as the UI left it"
+        );
+    }
 }
 
 #[cfg(test)]

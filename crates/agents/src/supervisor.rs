@@ -280,8 +280,9 @@ impl Supervisor {
         Ok(sup)
     }
 
-    /// Kills what is left of a lost agent's turn: the process groups of processes whose
-    /// environment names the agent, its workspace and this daemon's socket. Found by scanning
+    /// Kills what is left of an agent's turn (a lost one's, or one that ended): the process
+    /// groups of processes whose environment names the agent, its workspace and this daemon's
+    /// socket. Found by scanning
     /// `/proc` rather than by the stored pid, which a daemon killed right after starting the turn
     /// may not have written yet.
     fn kill_orphans(&self, name: &str, root: &Path) {
@@ -1159,6 +1160,16 @@ impl Supervisor {
         let (outcome, exit, log) = self
             .drive(&slot, &spec, parser, &settings, &mut stop_rx, pending)
             .await;
+        if interactive {
+            // A terminal UI that exited says how to resume its session: the next `send`
+            // starts it again on that session instead of a fresh one.
+            let screen = slot.output.lock().unwrap().screen_text();
+            if let Some(id) = screen.and_then(|s| settings.cli.resume_hint(&s)) {
+                let mut r = slot.record.lock().unwrap();
+                r.info.session_id = Some(id);
+                stored(persist::save_agent(&self.inner.options.store, &r));
+            }
+        }
         let outcome = match outcome {
             Outcome::Ok if interactive && !exit.success() => Outcome::Failed {
                 class: ErrorClass::Crash,
@@ -1364,6 +1375,9 @@ impl Supervisor {
                 _ = flush.tick() => self.flush_output(slot),
             }
         };
+        // Everything the agent started ends with its turn, also what left the process group
+        // (Codex's terminal UI starts `codex app-server` in a session of its own).
+        self.kill_orphans(&name, &root);
         // What is left of the last line.
         if !line.is_empty() {
             self.stdout(

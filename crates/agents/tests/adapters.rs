@@ -719,3 +719,19 @@ fn opencode_reads_a_real_turn() {
     assert!(!AgentCli::OpenCode.command(&turn("x")).stdin);
     assert!(AgentCli::Aider.command(&turn("x")).stdin, "aider may ask");
 }
+
+#[test]
+fn terminal_uis_say_how_to_resume_them() {
+    let claude = "Goodbye!\n\nResume this session with:\nclaude --resume 3f2a9c1e-5b7d-4e0a-9c1b-2d3e4f5a6b7c\n";
+    assert_eq!(
+        AgentCli::Claude.resume_hint(claude).as_deref(),
+        Some("3f2a9c1e-5b7d-4e0a-9c1b-2d3e4f5a6b7c")
+    );
+    let codex = "Token usage: total=10\nTo continue this session, run codex resume 019a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8\n";
+    assert_eq!(
+        AgentCli::Codex.resume_hint(codex).as_deref(),
+        Some("019a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8")
+    );
+    assert_eq!(AgentCli::Claude.resume_hint("use --resume <id>"), None);
+    assert_eq!(AgentCli::Aider.resume_hint(claude), None);
+}

@@ -264,11 +264,13 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
             }
             let info: AgentInfo = c.client.request(method::AGENT_STATUS, at(&name)).await?;
             let out = output_of(&c, &info, 0, None).await?;
-            // An interactive agent's output is a terminal's stream: as text, without its codes.
-            let mut plain = Plain::for_agent(&info, false);
-            let data = match &mut plain {
-                Some(p) => p.push(&out.data),
-                None => out.data,
+            // An interactive agent's output is a terminal's stream: as text, as a terminal of
+            // its size shows it (spaces drawn as cursor moves, rows drawn by positioning).
+            let data = if info.mode == AgentMode::Interactive {
+                let size = maestro_agents::process::TermSize::DEFAULT;
+                maestro_agents::output::terminal_text(out.data.as_bytes(), size.rows, size.cols)
+            } else {
+                out.data
             };
             let text = if lines == 0 {
                 data.as_str()

@@ -98,6 +98,26 @@ impl AgentCli {
         }
     }
 
+    /// The session id a terminal UI printed on its way out for resuming it (Claude: `claude
+    /// --resume <id>`, Codex: `codex resume <id>`), read from its last screen.
+    pub fn resume_hint(&self, screen: &str) -> Option<String> {
+        let markers: &[&str] = match self {
+            AgentCli::Claude | AgentCli::Gemini => &["--resume "],
+            AgentCli::Codex => &["codex resume ", "--resume "],
+            AgentCli::OpenCode => &["--session ", "-s "],
+            _ => return None,
+        };
+        markers.iter().find_map(|m| {
+            let at = screen.rfind(m)?;
+            let id: String = screen[at + m.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            // An id, not a placeholder such as `<id>` or a word of prose.
+            (id.len() >= 8 && id.chars().any(|c| c.is_ascii_digit())).then_some(id)
+        })
+    }
+
     /// Files the CLI keeps for itself in the directory it works in (which its own set-up would
     /// have git ignore): not the agent's work, so not "uncommitted work" either.
     pub fn own_files(&self) -> &'static [&'static str] {
