@@ -522,3 +522,29 @@ fn interactive_claude_comes_up_resumes_and_ends_whole() {
 fn interactive_codex_comes_up_resumes_and_ends_whole() {
     interactive_comes_up_resumes_and_ends_whole("codex", "\x03\x03");
 }
+
+#[test]
+fn an_editor_hears_of_a_turn_that_ended_with_warnings() {
+    let mock = MockModel::start();
+    let env = real_env(&mock, "");
+    let dir = repo(&env, "editor-warned");
+    let mut lsp = env.lsp(&dir, &[]);
+    lsp.initialize(&dir, true, false);
+    let prompt = "Commit.\nMOCK: run git commit --allow-empty -qm nothing\nMOCK: say tried";
+    let spawned = lsp.rpc.request(
+        "workspace/executeCommand",
+        serde_json::json!({
+            "command": "maestro.agent.spawn",
+            "arguments": [{"name": "careful", "agent": "claude", "path": dir, "prompt": prompt,
+                "isolation": "none"}]
+        }),
+    );
+    assert_eq!(spawned["result"]["name"], "careful", "{spawned}");
+    let idle = lsp.rpc.wait_for("agentStatus idle", |m| {
+        m["method"] == "maestro/agentStatus" && m["params"]["agent"]["state"] == "idle"
+    });
+    assert_eq!(idle["params"]["attention"], true, "{idle}");
+    let warnings = idle["params"]["agent"]["warnings"].to_string();
+    assert!(warnings.contains("denied"), "{idle}");
+    assert_eq!(lsp.shutdown_and_exit(), 0);
+}

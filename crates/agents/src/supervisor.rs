@@ -935,6 +935,11 @@ impl Supervisor {
                 slot.alert_when_quiet.swap(false, Ordering::Relaxed)
             }
             AgentState::NeedsInput | AgentState::Failed | AgentState::Lost => true,
+            // A turn that ended with warnings (denied tools, failed commands, uncommitted
+            // work) is one a person should look at.
+            AgentState::Idle => {
+                previous.is_some_and(|p| p.is_running()) && !info.warnings.is_empty()
+            }
             _ => false,
         };
         self.inner.options.hooks.status(AgentStatusParams {

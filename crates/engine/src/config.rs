@@ -1344,5 +1344,10 @@ prices.m.input = -1.0
             readme.contains(&table),
             "README.md's configuration table is out of date; replace it with:\n{table}"
         );
+        // The table is replaced by hand from this test's message: not its backtrace too.
+        assert!(
+            !readme.contains("stack backtrace:") && !readme.contains("core::panicking"),
+            "README.md carries a pasted backtrace"
+        );
     }
 }

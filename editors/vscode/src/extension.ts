@@ -728,7 +728,7 @@ class AgentsTree implements vscode.TreeDataProvider<TreeNode> {
       item.contextValue = 'group';
       return item;
     }
-    const { icon, color } = stateIcon(a.state);
+    const { icon, color } = stateIcon(a.state, (a.warnings?.length ?? 0) > 0);
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     item.description = agentDescription(a);
     item.tooltip = new vscode.MarkdownString(

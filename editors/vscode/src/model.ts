@@ -16,8 +16,10 @@ export interface AgentInfo {
   branch?: string;
   reason?: string;
   turns: number;
-  usage: { costUsd: number; inputTokens?: number; outputTokens?: number };
+  usage: { costUsd: number; inputTokens?: number; outputTokens?: number; unpricedTurns?: number };
   outputBytes?: number;
+  /** Its last turn ended, but with denied tools, failed commands or uncommitted work. */
+  warnings?: string[];
 }
 
 export interface AgentStatusParams {
@@ -79,8 +81,11 @@ export function resolveBinary(
   return undefined;
 }
 
-/** A codicon and theme colour for an agent state. */
-export function stateIcon(state: AgentState): { icon: string; color?: string } {
+/** A codicon and theme colour for an agent state (an idle agent whose turn warned: a warning). */
+export function stateIcon(state: AgentState, warned = false): { icon: string; color?: string } {
+  if (state === 'idle' && warned) {
+    return { icon: 'warning', color: 'charts.yellow' };
+  }
   switch (state) {
     case 'starting':
       return { icon: 'loading~spin' };
@@ -184,7 +189,12 @@ export function attentionMessage(p: AgentStatusParams): string | undefined {
   if (!p.attention || p.removed || p.previous === p.agent.state) {
     return undefined;
   }
-  const what: Record<string, string> = { needs_input: 'needs input', failed: 'failed', lost: 'was lost' };
+  const what: Record<string, string> = {
+    needs_input: 'needs input',
+    failed: 'failed',
+    lost: 'was lost',
+    idle: 'finished',
+  };
   const reason = p.agent.reason ? `: ${p.agent.reason}` : '';
   return `maestro: agent ${p.agent.name} ${what[p.agent.state] ?? p.agent.state}${reason}`;
 }

@@ -100,6 +100,11 @@ test('attention is said once per transition into a state that needs a person', (
   assert.equal(m.attentionMessage({ ...p, attention: false }), undefined);
   assert.equal(m.attentionMessage({ ...p, removed: true }), undefined);
   assert.equal(m.attentionMessage({ agent: agent('x', 'lost'), attention: true }), 'maestro: agent x was lost');
+  const warned = { ...agent('w', 'idle'), reason: 'turn 1 ended with warnings: 1 command failed: shell false' };
+  assert.equal(
+    m.attentionMessage({ agent: warned, previous: 'working', attention: true }),
+    'maestro: agent w finished: turn 1 ended with warnings: 1 command failed: shell false',
+  );
 });
 
 test('playbook events become progress messages; the end is recognised', () => {
@@ -124,4 +129,6 @@ test('state icons exist for every state', () => {
     assert.ok(m.stateIcon(s).icon);
   }
   assert.equal(m.stateIcon('failed').color, 'charts.red');
+  assert.equal(m.stateIcon('idle', true).icon, 'warning');
+  assert.equal(m.stateIcon('idle').icon, 'circle-outline');
 });

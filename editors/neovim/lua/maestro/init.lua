@@ -120,7 +120,7 @@ local function on_agent_status(_, params)
   end
   M.last_status = params
   if params.attention and M.config.notify_attention and params.previous ~= agent.state then
-    local what = ({ needs_input = 'needs input', failed = 'failed', lost = 'was lost' })[agent.state] or agent.state
+    local what = ({ needs_input = 'needs input', failed = 'failed', lost = 'was lost', idle = 'finished' })[agent.state] or agent.state
     local why = agent.reason and (': ' .. agent.reason) or ''
     vim.notify(('maestro: agent %s %s%s  (:Maestro attach %s)'):format(agent.name, what, why, agent.name), levels.WARN, { title = 'maestro' })
   end
