@@ -340,17 +340,7 @@ fn playbook_ticks_and_commits_every_task(cli: &str) {
     let mock = MockModel::start();
     let env = real_env(&mock, "");
     let dir = repo(&env, &format!("{cli}-plan"));
-    let task = |line: usize, word: &str| {
-        format!(
-            "- [ ] MOCK: run sed -i '{line}s/\\[ \\]/[x]/' plan.md && echo {word} > {word}.txt && git add -A && git commit -qm '{word}'\n"
-        )
-    };
-    let plan = format!(
-        "---\nagent: {cli}\n---\n{}{}{}",
-        task(4, "one"),
-        task(5, "two"),
-        task(6, "three")
-    );
+    let plan = maestro_tests::real_clis::three_task_playbook(cli);
     std::fs::write(dir.join("plan.md"), &plan).unwrap();
     git(&dir, &["add", "plan.md"]);
     git(&dir, &["commit", "-qm", "plan"]);

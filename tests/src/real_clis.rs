@@ -155,3 +155,19 @@ pub fn setup_home(user: &Path, mock: &MockModel) {
         .to_string(),
     );
 }
+
+/// A playbook for `cli` of three tasks (`one`, `two`, `three`), each of which has the mock model
+/// run one command that ticks the task's own box in `plan.md`, writes `<task>.txt` and commits.
+pub fn three_task_playbook(cli: &str) -> String {
+    let task = |line: usize, word: &str| {
+        format!(
+            "- [ ] MOCK: run sed -i '{line}s/\\[ \\]/[x]/' plan.md && echo {word} > {word}.txt && git add -A && git commit -qm '{word}'\n"
+        )
+    };
+    format!(
+        "---\nagent: {cli}\n---\n{}{}{}",
+        task(4, "one"),
+        task(5, "two"),
+        task(6, "three")
+    )
+}

@@ -494,6 +494,16 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+fn texts_of(events: &[AgentEvent]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Text { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn tool_failures(events: &[AgentEvent]) -> Vec<(String, String, bool, String)> {
     events
         .iter()
@@ -635,13 +645,7 @@ fn gemini_joins_streamed_deltas_and_prices_each_model_it_used() {
         &fixture("gemini-0.61-tools-and-deltas.jsonl"),
         ok(),
     );
-    let texts: Vec<&str> = events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Text { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
+    let texts = texts_of(&events);
     assert_eq!(texts, ["finished"]);
     assert!(
         events.iter().all(
@@ -669,13 +673,7 @@ fn gemini_joins_streamed_deltas_and_prices_each_model_it_used() {
 {"type":"tool_result","tool_id":"t1","status":"error","error":{"type":"execution_failed","message":"exit code 1"}}
 {"type":"message","role":"assistant","content":"Done","delta":true}"#;
     let events = run(&AgentCli::Gemini, pieces, failed(1, "\x1b[31mboom\x1b[0m"));
-    let texts: Vec<&str> = events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Text { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
+    let texts = texts_of(&events);
     assert_eq!(texts, ["Hello.", "Done"]);
     assert_eq!(
         tool_failures(&events),

@@ -389,10 +389,10 @@ impl UsageTotals {
     }
 
     /// `$1.2345`, `$1.2345 + 2 unpriced turns`, or `unpriced` when no turn's dollars are known.
-    pub fn dollars(&self, turns: u64) -> String {
+    pub fn dollars(&self) -> String {
         match self.unpriced_turns {
             0 => format!("${:.4}", self.cost_usd),
-            n if n >= turns && self.cost_usd == 0.0 => "unpriced".to_owned(),
+            _ if self.cost_usd == 0.0 => "unpriced".to_owned(),
             1 => format!("${:.4} + 1 unpriced turn", self.cost_usd),
             n => format!("${:.4} + {n} unpriced turns", self.cost_usd),
         }
@@ -588,4 +588,27 @@ pub struct UsageResult {
     pub by: String,
     pub rows: Vec<UsageRow>,
     pub total: UsageTotals,
+}
+
+#[cfg(test)]
+mod usage_tests {
+    use super::UsageTotals;
+
+    #[test]
+    fn unknown_dollars_are_never_shown_as_zero() {
+        let mut t = UsageTotals {
+            cost_usd: 0.5,
+            ..UsageTotals::default()
+        };
+        assert_eq!(t.dollars(), "$0.5000");
+        t.unpriced_turns = 2;
+        assert_eq!(t.dollars(), "$0.5000 + 2 unpriced turns");
+        t.cost_usd = 0.0;
+        assert_eq!(t.dollars(), "unpriced");
+        let old: UsageTotals = serde_json::from_str(
+            r#"{"inputTokens":1,"outputTokens":2,"cacheReadTokens":0,"cacheWriteTokens":0,"costUsd":0.1}"#,
+        )
+        .unwrap();
+        assert_eq!(old.unpriced_turns, 0, "records of older builds still read");
+    }
 }

@@ -322,7 +322,7 @@ pub async fn usage(paths: &Paths, by: &str, all: bool, json: bool) -> anyhow::Re
             r.totals.input_tokens,
             r.totals.output_tokens,
             r.totals.cache_read_tokens,
-            r.totals.dollars(r.turns),
+            r.totals.dollars(),
             if r.priced_turns > 0 {
                 format!("  ({} priced from the table)", r.priced_turns)
             } else {
@@ -338,7 +338,7 @@ pub async fn usage(paths: &Paths, by: &str, all: bool, json: bool) -> anyhow::Re
         t.input_tokens,
         t.output_tokens,
         t.cache_read_tokens,
-        t.dollars(usage.rows.iter().map(|r| r.turns).sum::<u64>())
+        t.dollars()
     );
     Ok(0)
 }
@@ -647,7 +647,7 @@ fn details(info: &AgentInfo) -> String {
             info.turns,
             info.usage.input_tokens,
             info.usage.output_tokens,
-            info.usage.dollars(u64::from(info.turns))
+            info.usage.dollars()
         ),
     );
     for w in &info.warnings {
