@@ -149,8 +149,9 @@ fn works_commits_and_resumes(cli: &str) {
         .into_iter()
         .filter(|s| !matches!(cli, "aider" | "opencode") || s.prompt.is_some())
         .collect();
+    let stored = stored_tokens(&env, &dir, &name);
     assert_eq!(
-        stored_tokens(&env, &dir, &name),
+        stored,
         served_tokens(&served),
         "tokens stored (input, output, cache read) are what the mock served: {:?}",
         served
@@ -161,6 +162,33 @@ fn works_commits_and_resumes(cli: &str) {
             ))
             .collect::<Vec<_>>()
     );
+    if cli == "codex" {
+        // Its model came from its session file, and the table prices it (gpt-5: $1.25, $10 and
+        // $0.125 per million input, output and cached input tokens), cached input once.
+        let agent = status(&env, &dir, &name);
+        let (input, output, cached) = stored;
+        let expected = (input as f64 * 1.25 + output as f64 * 10.0 + cached as f64 * 0.125) / 1e6;
+        let cost = agent["usage"]["costUsd"].as_f64().unwrap();
+        assert!(
+            (cost - expected).abs() < 1e-9,
+            "{cost} ≠ {expected}: {agent}"
+        );
+    }
+
+    // Its work merges into the checkout, and it is removed with its worktree and branch.
+    let diff = env.json(&dir, &["agent", "diff", &name, "--json"]);
+    assert_eq!(diff["commits"], 2, "{diff}");
+    assert_eq!(diff["uncommitted"], false, "{diff}");
+    let merged = env.json(&dir, &["agent", "merge", &name, "--json"]);
+    assert_eq!(merged["fastForward"], true, "{merged}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes/second.txt")).unwrap(),
+        format!("written by {cli}\n")
+    );
+    let worktree = std::path::PathBuf::from(agent["worktree"].as_str().unwrap());
+    let removed = env.json(&dir, &["agent", "remove", &name, "--json"]);
+    assert_eq!(removed["branchDeleted"], branch.as_str(), "{removed}");
+    assert!(!worktree.exists());
 }
 
 #[test]

@@ -766,7 +766,8 @@ impl Supervisor {
         let manager = self.inner.options.worktrees.clone();
         let info = record.info;
         Ok(tokio::task::spawn_blocking(move || {
-            manager.diff(&info.workspace_root, &info.worktree, &info.name, &base)
+            let own = own_files(&info.agent);
+            manager.diff(&info.workspace_root, &info.worktree, &info.name, &base, own)
         })
         .await
         .expect("diff does not panic")?)
@@ -857,6 +858,7 @@ impl Supervisor {
                         &info.name,
                         &base,
                         force,
+                        own_files(&info.agent),
                     )
                 })
                 .await
@@ -1621,14 +1623,7 @@ impl Supervisor {
             )
         };
         if check_worktree && isolated {
-            let own = settings.cli.own_files();
-            let work = crate::worktree::uncommitted(&worktree).map(|files| {
-                files
-                    .into_iter()
-                    .filter(|f| !own.iter().any(|o| f.starts_with(o)))
-                    .collect::<Vec<_>>()
-            });
-            match work {
+            match crate::worktree::uncommitted(&worktree, settings.cli.own_files()) {
                 Ok(files) if !files.is_empty() => warnings.push(format!(
                     "{} left uncommitted in its worktree: {} (`maestro agent diff {name}`)",
                     plural(files.len(), "file", "files"),
@@ -1836,6 +1831,11 @@ fn checked(ticket: maestro_store::WriteTicket<maestro_store::NamedRows>) {
             }
         }
     }
+}
+
+/// The files a built-in CLI keeps for itself in its worktree (see [`AgentCli::own_files`]).
+fn own_files(cli_name: &str) -> &'static [&'static str] {
+    AgentCli::built_in(cli_name).map_or(&[], |c| c.own_files())
 }
 
 /// Finds a program as `Command` would: a path with a `/` as is, else on PATH.

@@ -221,12 +221,15 @@ impl WorktreeManager {
 
     /// The agent's work against the point its branch left the base: commits and uncommitted
     /// changes (untracked files included).
+    /// `own` are path prefixes of files the agent's CLI keeps for itself in the worktree: not
+    /// counted as uncommitted work.
     pub fn diff(
         &self,
         repo_root: &Path,
         worktree: &Path,
         agent: &str,
         base: &str,
+        own: &[&str],
     ) -> Result<AgentDiffResult, WorktreeError> {
         let repo = open(repo_root)?;
         let wt = Repository::open(worktree).map_err(git("open the agent's worktree"))?;
@@ -290,7 +293,7 @@ impl WorktreeManager {
             files,
             patch,
             commits: commits as u32,
-            uncommitted: !changed_files(&wt, true)?.is_empty(),
+            uncommitted: !work_of(changed_files(&wt, true)?, own).is_empty(),
         })
     }
 
@@ -445,6 +448,7 @@ impl WorktreeManager {
         agent: &str,
         base: &str,
         force: bool,
+        own: &[&str],
     ) -> Result<AgentRemoveResult, WorktreeError> {
         let repo = open(repo_root)?;
         let mut result = AgentRemoveResult {
@@ -454,7 +458,7 @@ impl WorktreeManager {
         };
         if worktree.exists() {
             if !force && let Ok(wt) = Repository::open(worktree) {
-                let dirty = changed_files(&wt, true)?;
+                let dirty = work_of(changed_files(&wt, true)?, own);
                 if !dirty.is_empty() {
                     return Err(WorktreeError::Dirty {
                         path: worktree.to_owned(),
@@ -639,10 +643,18 @@ pub fn git_dirs(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The files of the checkout at `dir` that differ from its HEAD, untracked ones included (not
-/// ignored ones).
-pub fn uncommitted(dir: &Path) -> Result<Vec<String>, WorktreeError> {
+/// ignored ones, nor those under the `own` prefixes of the agent's CLI).
+pub fn uncommitted(dir: &Path, own: &[&str]) -> Result<Vec<String>, WorktreeError> {
     let repo = Repository::open(dir).map_err(git("open the agent's worktree"))?;
-    changed_files(&repo, true)
+    Ok(work_of(changed_files(&repo, true)?, own))
+}
+
+/// `files` without those under the `own` prefixes.
+fn work_of(files: Vec<String>, own: &[&str]) -> Vec<String> {
+    files
+        .into_iter()
+        .filter(|f| !own.iter().any(|o| f.starts_with(o)))
+        .collect()
 }
 
 fn changed_files(repo: &Repository, untracked: bool) -> Result<Vec<String>, WorktreeError> {

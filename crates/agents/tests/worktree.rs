@@ -146,7 +146,10 @@ fn diff_shows_commits_and_uncommitted_work_and_merge_fast_forwards_the_checkout(
     let wt = f.manager.create(&f.repo, "api", None).unwrap();
     commit_in(&wt.path, "a.txt", "one\nTWO\nthree\n", "agent edit");
     std::fs::write(wt.path.join("new.txt"), "fresh\n").unwrap();
-    let diff = f.manager.diff(&f.repo, &wt.path, "api", "main").unwrap();
+    let diff = f
+        .manager
+        .diff(&f.repo, &wt.path, "api", "main", &[])
+        .unwrap();
     assert_eq!(diff.commits, 1);
     assert!(diff.uncommitted);
     let paths: Vec<&str> = diff.files.iter().map(|f| f.path.as_str()).collect();
@@ -250,7 +253,7 @@ fn remove_refuses_uncommitted_work_and_keeps_unmerged_branches() {
     std::fs::write(wt.path.join("wip.txt"), "half done\n").unwrap();
     let err = f
         .manager
-        .remove(&f.repo, &wt.path, "api", "main", false)
+        .remove(&f.repo, &wt.path, "api", "main", false, &[])
         .unwrap_err();
     assert!(
         err.to_string().contains("wip.txt") && err.to_string().contains("--force"),
@@ -260,7 +263,7 @@ fn remove_refuses_uncommitted_work_and_keeps_unmerged_branches() {
     commit_in(&wt.path, "wip.txt", "done\n", "agent work");
     let removed = f
         .manager
-        .remove(&f.repo, &wt.path, "api", "main", false)
+        .remove(&f.repo, &wt.path, "api", "main", false, &[])
         .unwrap();
     assert!(!wt.path.exists());
     assert_eq!(removed.branch_kept.as_deref(), Some("maestro/api"));
@@ -271,10 +274,27 @@ fn remove_refuses_uncommitted_work_and_keeps_unmerged_branches() {
     std::fs::write(wt.path.join("scratch"), "x").unwrap();
     let removed = f
         .manager
-        .remove(&f.repo, &wt.path, "web", "main", true)
+        .remove(&f.repo, &wt.path, "web", "main", true, &[])
         .unwrap();
     assert_eq!(removed.branch_deleted.as_deref(), Some("maestro/web"));
     assert_eq!(git(&f.repo, &["branch", "--list", "maestro/web"]), "");
+
+    // Files the CLI keeps for itself (aider's history) are not work to lose.
+    let wt = f.manager.create(&f.repo, "aid", None).unwrap();
+    std::fs::write(wt.path.join(".aider.chat.history.md"), "# chat\n").unwrap();
+    assert_eq!(
+        maestro_agents::worktree::uncommitted(&wt.path, &[".aider"]).unwrap(),
+        Vec::<String>::new()
+    );
+    let diff = f
+        .manager
+        .diff(&f.repo, &wt.path, "aid", "main", &[".aider"])
+        .unwrap();
+    assert!(!diff.uncommitted);
+    f.manager
+        .remove(&f.repo, &wt.path, "aid", "main", false, &[".aider"])
+        .unwrap();
+    assert!(!wt.path.exists());
 }
 
 #[test]
