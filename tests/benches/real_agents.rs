@@ -36,7 +36,11 @@ fn main() {
         .filter(|c| wanted.is_empty() || wanted.iter().any(|w| w == c))
         .collect();
     let mock = MockModel::start();
-    let env = real_env(&mock, "");
+    // A CLI that ends at once: what is left of a turn under maestro is maestro's own cost.
+    let env = real_env(
+        &mock,
+        "[agents.custom.instant]\nprogram = \"/bin/true\"\noutput = \"text\"\n",
+    );
     let repo = repository(&env);
     env.ok(&repo, &["status"]);
 
@@ -45,6 +49,7 @@ fn main() {
         "{:<W$} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "figure", "min", "p50", "p90", "p99", "max"
     );
+    floor(&env, &repo);
     let mut alone_p50 = std::collections::BTreeMap::new();
     for cli in &clis {
         let (alone, under) = one_tool_turns(&env, &repo, cli);
@@ -105,6 +110,41 @@ fn main() {
             );
         }
     }
+}
+
+/// maestro's own cost of a turn, measured with a CLI that ends at once (`/bin/true`): `spawn
+/// --in-place --wait` (the client, the daemon's bookkeeping, the process, its end) against the
+/// program run by hand.
+fn floor(env: &TestEnv, dir: &Path) {
+    const N: usize = 20;
+    let (mut alone, mut under) = (Vec::new(), Vec::new());
+    for i in 0..N {
+        let started = Instant::now();
+        assert!(Command::new("/bin/true").status().unwrap().success());
+        alone.push(started.elapsed());
+        let name = format!("instant-{i}");
+        let started = Instant::now();
+        env.ok(
+            dir,
+            &[
+                "agent",
+                "spawn",
+                &name,
+                "go",
+                "--agent",
+                "instant",
+                "--in-place",
+                "--wait",
+            ],
+        );
+        under.push(started.elapsed());
+    }
+    row("/bin/true as an agent CLI, standalone", W, &alone);
+    row(
+        "/bin/true as an agent CLI, spawn --wait under maestro",
+        W,
+        &under,
+    );
 }
 
 fn p50(samples: &[Duration]) -> Duration {

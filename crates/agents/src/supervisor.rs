@@ -1682,8 +1682,10 @@ impl Supervisor {
         // A turn that ran and whose dollars nobody knows is counted as such, never as $0: its
         // CLI reported usage of a model the table lacks, or (a terminal UI) no usage at all.
         let ran = row.is_some() && (matches!(outcome, Outcome::Ok) || !usage.is_empty());
-        if ran && !known {
-            totals.unpriced_turns = 1;
+        if !known {
+            // Part of a price is no price: the turn is unpriced as a whole (as it is stored).
+            totals.cost_usd = 0.0;
+            totals.unpriced_turns = u64::from(ran);
         }
         let ws = slot.record.lock().unwrap().info.workspace.clone();
         if ran {

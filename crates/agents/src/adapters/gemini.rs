@@ -83,14 +83,13 @@ impl Parser {
     }
 
     fn event(&mut self, kind: Option<&str>, v: &Value) -> Vec<AgentEvent> {
-        let v = v.clone();
         match kind {
             Some("init") => {
                 // `auto` is a routing mode, not a model: the models used come with the result.
-                self.model = text_at(&v, "/model")
+                self.model = text_at(v, "/model")
                     .filter(|m| *m != "auto")
                     .map(str::to_owned);
-                text_at(&v, "/session_id")
+                text_at(v, "/session_id")
                     .map(|id| AgentEvent::SessionStarted {
                         session_id: id.to_owned(),
                         model: self.model.clone(),
@@ -98,8 +97,8 @@ impl Parser {
                     .into_iter()
                     .collect()
             }
-            Some("message") if text_at(&v, "/role") != Some("user") => {
-                let Some(text) = text_at(&v, "/content") else {
+            Some("message") if text_at(v, "/role") != Some("user") => {
+                let Some(text) = text_at(v, "/content") else {
                     return Vec::new();
                 };
                 // `delta: true` marks a piece of a streamed message.
@@ -117,30 +116,30 @@ impl Parser {
                 }]
             }
             Some("tool_use") => {
-                let tool = text_at(&v, "/tool_name").unwrap_or("tool").to_owned();
+                let tool = text_at(v, "/tool_name").unwrap_or("tool").to_owned();
                 let summary = summarize(v.get("parameters"));
-                if let Some(id) = text_at(&v, "/tool_id") {
+                if let Some(id) = text_at(v, "/tool_id") {
                     self.tools
                         .insert(id.to_owned(), (tool.clone(), summary.clone()));
                 }
                 vec![AgentEvent::ToolUse { tool, summary }]
             }
-            Some("tool_result") if text_at(&v, "/status") == Some("error") => {
-                let (tool, summary) = text_at(&v, "/tool_id")
+            Some("tool_result") if text_at(v, "/status") == Some("error") => {
+                let (tool, summary) = text_at(v, "/tool_id")
                     .and_then(|id| self.tools.get(id).cloned())
                     .unwrap_or_else(|| ("tool".to_owned(), String::new()));
-                let detail = text_at(&v, "/error/message")
-                    .or_else(|| text_at(&v, "/output"))
+                let detail = text_at(v, "/error/message")
+                    .or_else(|| text_at(v, "/output"))
                     .unwrap_or("error");
                 vec![AgentEvent::ToolFailed {
                     tool,
                     summary,
-                    denied: text_at(&v, "/error/type").is_some_and(|t| t.contains("denied")),
+                    denied: text_at(v, "/error/type").is_some_and(|t| t.contains("denied")),
                     detail: detail.lines().next().unwrap_or_default().to_owned(),
                 }]
             }
             Some("error") => {
-                let message = text_at(&v, "/message").unwrap_or("error").to_owned();
+                let message = text_at(v, "/message").unwrap_or("error").to_owned();
                 self.last_error = Some(message.clone());
                 vec![AgentEvent::Error {
                     class: classify(&message),
@@ -148,7 +147,7 @@ impl Parser {
                     fatal: false,
                 }]
             }
-            Some("result") => self.result(&v),
+            Some("result") => self.result(v),
             _ => Vec::new(),
         }
     }
