@@ -733,3 +733,24 @@ fn terminal_uis_say_how_to_resume_them() {
     assert_eq!(AgentCli::Claude.resume_hint("use --resume <id>"), None);
     assert_eq!(AgentCli::Aider.resume_hint(claude), None);
 }
+
+#[test]
+fn claude_refusing_bypass_mode_as_root_says_what_to_do() {
+    // What claude 2.1 prints when agents.claude.args asks for bypass mode as root.
+    let events = run(
+        &AgentCli::Claude,
+        "",
+        failed(
+            1,
+            "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons",
+        ),
+    );
+    match last(&events) {
+        AgentEvent::Error { message, fatal, .. } => {
+            assert!(*fatal);
+            assert!(message.contains("IS_SANDBOX=1"), "{message}");
+            assert!(message.contains("agents.claude.args"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -99,6 +99,19 @@ impl LineParser for Parser {
     }
 
     fn exit(&mut self, exit: &Exit) -> Vec<AgentEvent> {
+        if !self.ended && exit.stderr_tail.contains("cannot be used with root/sudo") {
+            // Bypass mode (from agents.claude.args) as root: Claude refuses it before starting.
+            return vec![AgentEvent::Error {
+                class: ErrorClass::Agent,
+                message: "claude refuses to bypass its permissions as root: drop \
+                          --dangerously-skip-permissions / --permission-mode bypassPermissions \
+                          from agents.claude.args (an agent in its worktree may run commands and \
+                          commit without it), or set IS_SANDBOX=1 in the daemon's environment \
+                          if it runs in a sandbox"
+                    .to_owned(),
+                fatal: true,
+            }];
+        }
         super::structured_exit("claude", self.ended, exit)
     }
 }

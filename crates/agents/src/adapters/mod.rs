@@ -104,7 +104,7 @@ impl AgentCli {
         let markers: &[&str] = match self {
             AgentCli::Claude | AgentCli::Gemini => &["--resume "],
             AgentCli::Codex => &["codex resume ", "--resume "],
-            AgentCli::OpenCode => &["--session ", "-s "],
+            AgentCli::OpenCode => &["--session "],
             _ => return None,
         };
         markers.iter().find_map(|m| {
