@@ -112,6 +112,13 @@ fn works_commits_and_resumes(cli: &str) {
         "",
         "the checkout is untouched"
     );
+    // Made as the person whose global git configuration names them (Gemini's shell does not
+    // read that file: maestro passes the identity on; aider adds "(aider)").
+    let author = git(&dir, &["log", "-1", "--format=%an <%ae>", &branch]);
+    assert!(
+        author.starts_with("Agent Person") && author.contains("<person@example.com>"),
+        "{author}"
+    );
 
     let second = commit_prompt(cli, "notes/second.txt", "second task done");
     let (code, agent, stdout) = waited(&env, &dir, &["agent", "send", &name, &second]);

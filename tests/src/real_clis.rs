@@ -103,11 +103,6 @@ pub fn vars(user: &Path, mock: &MockModel) -> Vec<(String, String)> {
         ("AIDER_ANALYTICS_DISABLE", "true".to_owned()),
         ("AIDER_SHOW_RELEASE_NOTES", "false".to_owned()),
         ("AIDER_SHOW_MODEL_WARNINGS", "false".to_owned()),
-        // Commits made by agents (Gemini's shell runs with GIT_CONFIG_GLOBAL=/dev/null).
-        ("GIT_AUTHOR_NAME", "Agent".to_owned()),
-        ("GIT_AUTHOR_EMAIL", "agent@example.com".to_owned()),
-        ("GIT_COMMITTER_NAME", "Agent".to_owned()),
-        ("GIT_COMMITTER_EMAIL", "agent@example.com".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -122,6 +117,11 @@ pub fn setup_home(user: &Path, mock: &MockModel) {
         std::fs::write(&path, text).unwrap();
     };
     let url = mock.url();
+    // The person's git identity, where people keep it (Gemini's shell does not read it).
+    write(
+        ".gitconfig",
+        "[user]\n\tname = Agent Person\n\temail = person@example.com\n".into(),
+    );
     // Without it Claude Code checks the network on its first run; its terminal UI would also
     // ask whether to use the API key of the environment (its default answer is no).
     write(

@@ -1215,6 +1215,16 @@ impl Supervisor {
         if let Some(socket) = &self.inner.options.socket {
             env.push(("MAESTRO_SOCKET".to_owned(), socket.display().to_string()));
         }
+        // A CLI that hides the user's git configuration from its commands (Gemini) gets the
+        // identity from it, unless the daemon's environment sets one.
+        if settings.cli.hides_git_config() && std::env::var_os("GIT_AUTHOR_NAME").is_none() {
+            let dir = spec.cwd.clone();
+            env.extend(
+                tokio::task::spawn_blocking(move || crate::worktree::identity_vars(&dir))
+                    .await
+                    .unwrap_or_default(),
+            );
+        }
         let no_exit = Exit {
             code: None,
             signal: None,

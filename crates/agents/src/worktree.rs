@@ -642,6 +642,24 @@ pub fn git_dirs(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The git identity commits in `dir` are made with, as the variables that set it
+/// (`GIT_AUTHOR_NAME`, …), from the repository's configuration (the global one included); empty
+/// when the configuration has none.
+pub fn identity_vars(dir: &Path) -> Vec<(String, String)> {
+    let Ok(config) = Repository::open(dir).and_then(|r| r.config()?.snapshot()) else {
+        return Vec::new();
+    };
+    let mut vars = Vec::new();
+    for (key, who) in [("user.name", "NAME"), ("user.email", "EMAIL")] {
+        if let Ok(value) = config.get_string(key) {
+            for role in ["AUTHOR", "COMMITTER"] {
+                vars.push((format!("GIT_{role}_{who}"), value.clone()));
+            }
+        }
+    }
+    vars
+}
+
 /// The files of the checkout at `dir` that differ from its HEAD, untracked ones included (not
 /// ignored ones, nor those under the `own` prefixes of the agent's CLI).
 pub fn uncommitted(dir: &Path, own: &[&str]) -> Result<Vec<String>, WorktreeError> {

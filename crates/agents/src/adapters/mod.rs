@@ -118,6 +118,13 @@ impl AgentCli {
         })
     }
 
+    /// Whether the CLI runs its shell commands without the user's global git configuration
+    /// (Gemini sets `GIT_CONFIG_GLOBAL=/dev/null`): its commits then need the git identity from
+    /// the environment.
+    pub fn hides_git_config(&self) -> bool {
+        matches!(self, AgentCli::Gemini)
+    }
+
     /// Files the CLI keeps for itself in the directory it works in (which its own set-up would
     /// have git ignore): not the agent's work, so not "uncommitted work" either.
     pub fn own_files(&self) -> &'static [&'static str] {
