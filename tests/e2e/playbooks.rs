@@ -23,7 +23,7 @@ fn kinds(events: &[Value]) -> Vec<String> {
 }
 
 /// Runs `maestro playbook run ARGS --json`, which must finish well, and returns its events.
-fn run_ok(env: &TestEnv, dir: &Path, args: &[&str]) -> Vec<Value> {
+pub(crate) fn run_ok(env: &TestEnv, dir: &Path, args: &[&str]) -> Vec<Value> {
     let mut all = vec!["playbook", "run"];
     all.extend_from_slice(args);
     all.push("--json");

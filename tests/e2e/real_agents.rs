@@ -379,19 +379,12 @@ fn playbook_ticks_and_commits_every_task(cli: &str) {
     std::fs::write(dir.join("plan.md"), &plan).unwrap();
     git(&dir, &["add", "plan.md"]);
     git(&dir, &["commit", "-qm", "plan"]);
-    let out = env.run_in(&dir, &["playbook", "run", "plan.md", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}\n{}\n{}",
-        text(&out.stdout),
-        text(&out.stderr),
-        env.daemon_logs()
-    );
-    let done = text(&out.stdout)
-        .lines()
-        .filter(|l| l.contains("\"task_complete\""))
+    let events = crate::playbooks::run_ok(&env, &dir, &["plan.md"]);
+    let done = events
+        .iter()
+        .filter(|e| e["event"] == "task_complete")
         .count();
-    assert_eq!(done, 3, "{}", text(&out.stdout));
+    assert_eq!(done, 3, "{events:?}");
     let plan = std::fs::read_to_string(dir.join("plan.md")).unwrap();
     assert_eq!(plan.matches("- [x] ").count(), 3, "{plan}");
     assert_eq!(

@@ -292,6 +292,41 @@ fn position(messages: &[(String, Vec<String>, usize)]) -> (Option<String>, usize
 /// The tools a request offers: (name, its parameters' JSON schema).
 type Tools = Vec<(String, Value)>;
 
+/// The tools listed in `list`, their names and schemas at the JSON pointers `name` and `schema`.
+fn tools_in(list: &Value, name: &str, schema: &str) -> Tools {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            Some((
+                t.pointer(name)?.as_str()?.to_owned(),
+                t.pointer(schema).cloned().unwrap_or(Value::Null),
+            ))
+        })
+        .collect()
+}
+
+/// A history in `messages` (each with `role` and `content`) as (role, texts, tool calls), the
+/// calls of a message counted by `calls`.
+fn history(
+    messages: &Value,
+    calls: impl Fn(&str, &Value) -> usize,
+) -> Vec<(String, Vec<String>, usize)> {
+    messages
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            let role = m["role"].as_str().unwrap_or("");
+            (
+                role.to_owned(),
+                texts_of(&m["content"], &["text"]),
+                calls(role, m),
+            )
+        })
+        .collect()
+}
+
 /// What to answer next: a tool call (name, arguments) or text.
 enum Reply {
     Tool(String, Value),
@@ -458,28 +493,12 @@ fn call_id() -> String {
 
 fn anthropic(path: &str, body: &Value) -> Answer {
     let model = body["model"].as_str().unwrap_or("claude").to_owned();
-    let messages: Vec<(String, Vec<String>, usize)> = body["messages"]
-        .as_array()
-        .map(|m| {
-            m.iter()
-                .map(|m| {
-                    let role = m["role"].as_str().unwrap_or("").to_owned();
-                    let calls = m["content"]
-                        .as_array()
-                        .map_or(0, |c| c.iter().filter(|i| i["type"] == "tool_use").count());
-                    (role, texts_of(&m["content"], &["text"]), calls)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let tools: Tools = body["tools"]
-        .as_array()
-        .map(|t| {
-            t.iter()
-                .filter_map(|t| Some((t["name"].as_str()?.to_owned(), t["input_schema"].clone())))
-                .collect()
-        })
-        .unwrap_or_default();
+    let messages = history(&body["messages"], |_, m| {
+        m["content"]
+            .as_array()
+            .map_or(0, |c| c.iter().filter(|i| i["type"] == "tool_use").count())
+    });
+    let tools = tools_in(&body["tools"], "/name", "/input_schema");
     let at = position(&messages);
     // Side requests (titles, summaries) offer no tools.
     let at = if tools.is_empty() {
@@ -572,14 +591,7 @@ fn responses(path: &str, body: &Value) -> Answer {
             _ => {}
         }
     }
-    let tools: Tools = body["tools"]
-        .as_array()
-        .map(|t| {
-            t.iter()
-                .filter_map(|t| Some((t["name"].as_str()?.to_owned(), t["parameters"].clone())))
-                .collect()
-        })
-        .unwrap_or_default();
+    let tools = tools_in(&body["tools"], "/name", "/parameters");
     let at = position(&messages);
     let reply = next_reply(at.0.as_deref(), at.1, &tools, working_dir(body).as_deref());
     let served = record(
@@ -634,37 +646,14 @@ fn responses(path: &str, body: &Value) -> Answer {
 
 fn chat(path: &str, body: &Value) -> Answer {
     let model = body["model"].as_str().unwrap_or("gpt").to_owned();
-    let messages: Vec<(String, Vec<String>, usize)> = body["messages"]
-        .as_array()
-        .map(|m| {
-            m.iter()
-                .map(|m| {
-                    let role = m["role"].as_str().unwrap_or("").to_owned();
-                    let calls = m["tool_calls"].as_array().map_or(0, Vec::len);
-                    // Aider edits without tools: an answer of the assistant is a step taken.
-                    let calls = if role == "assistant" && calls == 0 {
-                        1
-                    } else {
-                        calls
-                    };
-                    (role, texts_of(&m["content"], &["text"]), calls)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let tools: Tools = body["tools"]
-        .as_array()
-        .map(|t| {
-            t.iter()
-                .filter_map(|t| {
-                    Some((
-                        t.pointer("/function/name")?.as_str()?.to_owned(),
-                        t.pointer("/function/parameters").cloned()?,
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let messages = history(&body["messages"], |role, m| {
+        match m["tool_calls"].as_array().map_or(0, Vec::len) {
+            // Aider edits without tools: an answer of the assistant is a step taken.
+            0 if role == "assistant" => 1,
+            n => n,
+        }
+    });
+    let tools = tools_in(&body["tools"], "/function/name", "/function/parameters");
     let at = position(&messages);
     // Requests beside the conversation: a title for the session (OpenCode), a commit message
     // (aider). They quote the prompt, but are not its next step.
