@@ -1077,3 +1077,35 @@ fn code_actions_delegate_selections_diagnostics_and_tests_with_their_graph_conte
     );
     assert_eq!(lsp.shutdown_and_exit(), 0);
 }
+
+#[test]
+fn a_cloned_repository_cannot_have_setup_files_written_outside_it() {
+    let env = agents_env("");
+    let dir = repo(&env, "hostile");
+    // Files of the person's, outside the repository.
+    let away = env.home.path().join("keys");
+    std::fs::create_dir_all(&away).unwrap();
+    std::fs::write(away.join("id_rsa"), "PRIVATE KEY\n").unwrap();
+    // The repository as cloned: a committed link to them, and a config asking for it.
+    std::os::unix::fs::symlink(&away, dir.join("secrets")).unwrap();
+    std::fs::create_dir_all(dir.join(".maestro")).unwrap();
+    std::fs::write(
+        dir.join(".maestro/config.toml"),
+        "[agents]\nsetup_files = [\"secrets\"]\n",
+    )
+    .unwrap();
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-qm", "hostile"]);
+    let out = env.run_in(&dir, &["agent", "spawn", "victim", "say hi", "--wait"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("setup file `secrets` refused") && printed.contains("symbolic link"),
+        "{printed}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(away.join("id_rsa")).unwrap(),
+        "PRIVATE KEY\n",
+        "nothing outside the repository was written"
+    );
+}

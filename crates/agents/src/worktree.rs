@@ -40,6 +40,8 @@ pub enum WorktreeError {
         checkout: PathBuf,
         detail: String,
     },
+    #[error("setup file `{file}` refused: {why}")]
+    UnsafeSetupFile { file: String, why: String },
     #[error("git: {op}: {message}")]
     Git { op: &'static str, message: String },
     #[error("{}: {message}", .path.display())]
@@ -195,32 +197,64 @@ impl WorktreeManager {
         worktree: &Path,
         files: &[String],
     ) -> Result<(Vec<String>, Vec<String>), WorktreeError> {
-        let (mut copied, mut missing) = (Vec::new(), Vec::new());
+        // A repository's config names these files, so the repository is not trusted with them:
+        // every source must be a regular file (or a directory of them) inside it, reached
+        // without a symbolic link, and every destination must be reached without one either (a
+        // committed link is checked out into the worktree). All of it is checked before anything
+        // is copied.
+        let mut plan = Vec::new();
+        let mut missing = Vec::new();
         for rel in files {
             let rel_path = Path::new(rel);
-            if rel_path.is_absolute()
+            if rel_path.as_os_str().is_empty()
+                || rel_path.is_absolute()
                 || rel_path
                     .components()
-                    .any(|c| matches!(c, std::path::Component::ParentDir))
+                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
             {
-                return Err(WorktreeError::Io {
-                    path: rel_path.to_owned(),
-                    message: "setup files must be relative paths inside the repository".into(),
-                });
+                return Err(unsafe_setup(
+                    rel,
+                    "setup files must be relative paths inside the repository, without `..`",
+                ));
             }
-            let from = repo_root.join(rel_path);
-            if !from.exists() {
-                missing.push(rel.clone());
-                continue;
+            match no_links(repo_root, rel_path) {
+                Ok(true) => {}
+                Ok(false) => {
+                    missing.push(rel.clone());
+                    continue;
+                }
+                Err(why) => return Err(unsafe_setup(rel, &format!("in the repository, {why}"))),
             }
-            copy_tree(&from, &worktree.join(rel_path))?;
-            copied.push(rel.clone());
+            collect_regular(repo_root, rel_path, &mut plan)
+                .map_err(|why| unsafe_setup(rel, &why))?;
         }
+        for (rel, _) in &plan {
+            if let Err(why) = no_links(worktree, rel) {
+                return Err(unsafe_setup(
+                    &rel.display().to_string(),
+                    &format!("in the worktree, {why}"),
+                ));
+            }
+        }
+        for (rel, _) in &plan {
+            let to = worktree.join(rel);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(io(parent))?;
+            }
+            copy_regular(&repo_root.join(rel), &to)?;
+        }
+        let mut copied: Vec<String> = files
+            .iter()
+            .filter(|f| !missing.contains(f))
+            .cloned()
+            .collect();
+        copied.dedup();
         Ok((copied, missing))
     }
 
     /// The agent's work against the point its branch left the base: commits and uncommitted
     /// changes (untracked files included).
+    ///
     /// `own` are path prefixes of files the agent's CLI keeps for itself in the worktree: not
     /// counted as uncommitted work.
     pub fn diff(
@@ -699,20 +733,80 @@ fn signature(repo: &Repository) -> Signature<'static> {
         .expect("a fixed signature is valid")
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<(), WorktreeError> {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).map_err(io(to))?;
-        for entry in std::fs::read_dir(from).map_err(io(from))? {
-            let entry = entry.map_err(io(from))?;
-            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
-        }
-        Ok(())
-    } else {
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        std::fs::copy(from, to).map(drop).map_err(io(from))
+fn unsafe_setup(file: &str, why: &str) -> WorktreeError {
+    WorktreeError::UnsafeSetupFile {
+        file: file.to_owned(),
+        why: why.to_owned(),
     }
+}
+
+/// Whether `rel` exists below `root` reached through no symbolic link (each component is
+/// looked at without following it); an error names the link.
+fn no_links(root: &Path, rel: &Path) -> Result<bool, String> {
+    let mut at = root.to_owned();
+    for part in rel.components() {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&at)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_else(|_| "?".into());
+                return Err(format!(
+                    "{} is a symbolic link (to {target}): setup files must be regular files inside the repository; nothing was copied",
+                    at.strip_prefix(root).unwrap_or(&at).display()
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(format!("{}: {e}", at.display())),
+        }
+    }
+    Ok(true)
+}
+
+/// The regular files at `rel` below `root` (itself, or the files of a directory, recursively),
+/// as (relative path, size); a link or anything but a file or directory is an error.
+fn collect_regular(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, u64)>) -> Result<(), String> {
+    let path = root.join(rel);
+    let meta = std::fs::symlink_metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        return Err(format!(
+            "{} is a symbolic link: setup files must be regular files inside the repository; nothing was copied",
+            rel.display()
+        ));
+    }
+    if kind.is_file() {
+        out.push((rel.to_owned(), meta.len()));
+        return Ok(());
+    }
+    if !kind.is_dir() {
+        return Err(format!(
+            "{} is not a regular file or directory; nothing was copied",
+            rel.display()
+        ));
+    }
+    let entries = std::fs::read_dir(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
+        collect_regular(root, &rel.join(entry.file_name()), out)?;
+    }
+    Ok(())
+}
+
+/// Copies a regular file, refusing to write through a link at the destination.
+fn copy_regular(from: &Path, to: &Path) -> Result<(), WorktreeError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut source = std::fs::File::open(from).map_err(io(from))?;
+    let mut dest = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(to)
+        .map_err(io(to))?;
+    std::io::copy(&mut source, &mut dest).map_err(io(to))?;
+    Ok(())
 }
 
 fn short(oid: Oid) -> String {

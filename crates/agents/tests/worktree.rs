@@ -311,3 +311,85 @@ fn prune_forgets_worktrees_whose_directory_was_deleted() {
         "{err}"
     );
 }
+
+/// A file outside the repository, that a hostile repository would have maestro overwrite.
+fn outside(f: &Fixture) -> PathBuf {
+    let dir = f._dir.path().join("outside");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("id_rsa"), "PRIVATE KEY\n").unwrap();
+    dir
+}
+
+#[test]
+fn setup_files_that_are_links_are_refused_and_nothing_outside_is_touched() {
+    let f = fixture();
+    let away = outside(&f);
+    // A committed link to a directory outside: followed on both sides, the copy would write
+    // each file onto itself and truncate it.
+    std::os::unix::fs::symlink(&away, f.repo.join("secrets")).unwrap();
+    git(&f.repo, &["add", "secrets"]);
+    git(&f.repo, &["commit", "-qm", "link"]);
+    let wt = f.manager.create(&f.repo, "hostile", None).unwrap();
+    let err = f
+        .manager
+        .copy_files(&f.repo, &wt.path, &[".env".into(), "secrets".into()])
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("setup file `secrets` refused") && text.contains("symbolic link"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(away.join("id_rsa")).unwrap(),
+        "PRIVATE KEY\n"
+    );
+    assert!(
+        !wt.path.join(".env").exists(),
+        "nothing is copied when one is refused"
+    );
+
+    // A regular file in the checkout whose path is a committed link in the worktree.
+    std::fs::remove_file(f.repo.join("secrets")).unwrap();
+    std::fs::write(f.repo.join("secrets"), "mine\n").unwrap();
+    let err = f
+        .manager
+        .copy_files(&f.repo, &wt.path, &["secrets".into()])
+        .unwrap_err();
+    assert!(err.to_string().contains("in the worktree"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(away.join("id_rsa")).unwrap(),
+        "PRIVATE KEY\n"
+    );
+
+    // A directory holding a link, and paths that leave the repository.
+    std::fs::create_dir(f.repo.join("conf")).unwrap();
+    std::os::unix::fs::symlink(away.join("id_rsa"), f.repo.join("conf/key")).unwrap();
+    let err = f
+        .manager
+        .copy_files(&f.repo, &wt.path, &["conf".into()])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("conf/key is a symbolic link"),
+        "{err}"
+    );
+    for bad in ["../outside/id_rsa", "/etc/passwd", "", "./.env"] {
+        assert!(
+            f.manager
+                .copy_files(&f.repo, &wt.path, &[bad.into()])
+                .is_err(),
+            "{bad:?}"
+        );
+    }
+    // Regular files and directories of them are still copied.
+    std::fs::remove_file(f.repo.join("conf/key")).unwrap();
+    std::fs::write(f.repo.join("conf/app.toml"), "x = 1\n").unwrap();
+    let (copied, _) = f
+        .manager
+        .copy_files(&f.repo, &wt.path, &["conf".into(), ".env".into()])
+        .unwrap();
+    assert_eq!(copied, ["conf", ".env"]);
+    assert_eq!(
+        std::fs::read_to_string(wt.path.join("conf/app.toml")).unwrap(),
+        "x = 1\n"
+    );
+}

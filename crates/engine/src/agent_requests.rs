@@ -40,7 +40,8 @@ pub(crate) fn agent_error(e: AgentError) -> RpcError {
             WorktreeError::NotARepository(_)
             | WorktreeError::NoCommits(_)
             | WorktreeError::BadBase { .. }
-            | WorktreeError::BaseNotBranch(_) => code::INVALID_PARAMS,
+            | WorktreeError::BaseNotBranch(_)
+            | WorktreeError::UnsafeSetupFile { .. } => code::INVALID_PARAMS,
             WorktreeError::Git { .. } | WorktreeError::Io { .. } => code::AGENT_FAILED,
         },
     };
