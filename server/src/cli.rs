@@ -214,6 +214,8 @@ pub enum AgentAction {
     /// `maestro/NAME`, with PROMPT as its first turn.
     Spawn {
         name: String,
+        /// The first turn's prompt; `-` reads it from stdin (a prompt that starts with `-` goes
+        /// after `--`).
         prompt: Option<String>,
         /// Which CLI: claude, codex, gemini, opencode, aider, or a custom agent (default:
         /// `agents.default`).
@@ -252,6 +254,7 @@ pub enum AgentAction {
     /// Give agent NAME its next turn (resuming its session), or answer it when it needs input.
     Send {
         name: String,
+        /// `-` reads it from stdin.
         prompt: String,
         #[command(flatten)]
         wait: Wait,

@@ -566,3 +566,84 @@ fn an_editor_hears_of_a_turn_that_ended_with_warnings() {
     assert!(warnings.contains("denied"), "{idle}");
     assert_eq!(lsp.shutdown_and_exit(), 0);
 }
+
+#[test]
+fn prompts_that_look_like_options_stay_prompts_and_long_ones_get_through() {
+    let mock = MockModel::start();
+    let env = real_env(&mock, "");
+    let dir = repo(&env, "flags");
+    for cli in maestro_tests::real_clis::CLIS {
+        let prompt =
+            format!("--dangerously-bypass-approvals-and-sandbox\nMOCK: say {cli} kept it a prompt");
+        let name = format!("flag-{cli}");
+        // (maestro's own command line takes it after `--` too.)
+        let out = env.run_in(
+            &dir,
+            &[
+                "agent", "spawn", &name, "--agent", cli, "--wait", "--json", "--", &prompt,
+            ],
+        );
+        let logs = env.ok(&dir, &["agent", "logs", &name]);
+        assert!(out.status.success(), "{cli}: {}\n{logs}", text(&out.stdout));
+        assert!(
+            logs.contains(&format!("{cli} kept it a prompt")),
+            "{cli}: {logs}"
+        );
+        let asked = mock.served_for(&format!("{cli} kept it a prompt"));
+        assert!(
+            asked[0]
+                .prompt
+                .as_deref()
+                .is_some_and(|p| p.contains("--dangerously-bypass")),
+            "{cli}: the model got the prompt as it was written"
+        );
+    }
+    // Over one argument's 128 KiB (given to maestro on its stdin): on stdin for the CLIs that
+    // read it there.
+    let long = |env: &TestEnv, name: &str, cli: &str, prompt: &str| -> (i32, Value, String) {
+        use std::io::Write as _;
+        let mut child = env
+            .command()
+            .current_dir(&dir)
+            .args([
+                "agent", "spawn", name, "-", "--agent", cli, "--wait", "--json",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(prompt.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = text(&out.stdout);
+        (out.status.code().unwrap_or(-1), turn_end(&stdout), stdout)
+    };
+    for cli in ["claude", "codex"] {
+        let prompt = format!("MOCK: say {cli} read it all\n{}", "context ".repeat(25_000));
+        let (code, _, stdout) = long(&env, &format!("long-{cli}"), cli, &prompt);
+        assert_eq!(code, 0, "{cli}: {stdout}");
+        let asked = mock.served_for(&format!("{cli} read it all"));
+        assert!(
+            asked[0]
+                .prompt
+                .as_deref()
+                .is_some_and(|p| p.len() >= 200_000),
+            "{cli}: the whole prompt reached the model"
+        );
+    }
+    // Elsewhere a clear refusal.
+    let prompt = format!("MOCK: say never\n{}", "context ".repeat(25_000));
+    let (code, agent, _) = long(&env, "long-gemini", "gemini", &prompt);
+    assert_eq!(code, 1);
+    assert!(
+        agent["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the prompt is too long for gemini"),
+        "{agent}"
+    );
+}

@@ -91,7 +91,13 @@ impl AgentProcess {
             .process_group(0);
         let mut child = cmd.spawn()?;
         let pid = child.id();
-        let input = child.stdin.take().map(|stdin| writer(stdin, pid));
+        let mut input = child.stdin.take().map(|stdin| writer(stdin, pid));
+        if let Some(text) = &spec.input {
+            // Written, then closed: the CLI reads its prompt to the end.
+            if let Some(tx) = input.take() {
+                let _ = tx.send(text.as_bytes().to_vec());
+            }
+        }
         let readers = [
             child
                 .stdout

@@ -1038,6 +1038,7 @@ impl Supervisor {
                 cwd: worktree.clone(),
                 pty: false,
                 stdin: false,
+                input: None,
             };
             slot.output
                 .lock()
@@ -1138,7 +1139,7 @@ impl Supervisor {
         } else {
             Access::Cautious
         };
-        let spec = settings.cli.command(&Turn {
+        let asked = Turn {
             program: settings.program.clone(),
             prompt: argument,
             session_id: session_id.filter(|_| settings.cli.resumes()),
@@ -1148,7 +1149,24 @@ impl Supervisor {
             extra_args: settings.extra_args.clone(),
             interactive,
             access,
-        });
+        };
+        let spec = settings.cli.command(&asked);
+        if let Some(message) = settings.cli.problem(&asked, &spec) {
+            let outcome = Outcome::Failed {
+                class: ErrorClass::Agent,
+                message,
+            };
+            self.finish(
+                &slot,
+                turn,
+                Some(row),
+                outcome,
+                TurnLog::default(),
+                &settings,
+                &name,
+            );
+            return;
+        }
         let header = if interactive {
             format!(
                 "── {} in a terminal{}\r\n",

@@ -100,8 +100,7 @@ fn claude_builds_a_headless_command_and_reads_stream_json() {
             "c0ffee-1",
             "--model",
             "opus",
-            "--append-system-prompt",
-            "You are terse.",
+            "--append-system-prompt=You are terse.",
             "--",
             "fix the bug"
         ]
@@ -218,7 +217,7 @@ fn codex_builds_exec_json_with_flags_before_resume_and_reads_items() {
     let model = spec.args.iter().position(|a| a == "-m").unwrap();
     assert_eq!(spec.args[0..2], ["exec", "--json"]);
     assert!(model < resume, "flags go before `resume`: {:?}", spec.args);
-    assert_eq!(spec.args[resume + 1..], ["0199a213", "fix"]);
+    assert_eq!(spec.args[resume + 1..], ["0199a213", "--", "fix"]);
 
     let events = run(&AgentCli::Codex, CODEX, ok());
     assert_eq!(
@@ -279,8 +278,8 @@ const GEMINI: &str = r#"
 fn gemini_reads_stream_json_and_its_exit_codes() {
     let spec = AgentCli::Gemini.command(&turn("fix it"));
     assert_eq!(
-        spec.args[0..4],
-        ["-p", "fix it", "--output-format", "stream-json"]
+        spec.args[0..3],
+        ["--prompt=fix it", "--output-format", "stream-json"]
     );
     let events = run(&AgentCli::Gemini, GEMINI, ok());
     assert_eq!(session(&events), Some("g-1"));
@@ -338,6 +337,7 @@ fn opencode_sums_steps_and_ends_on_exit_or_done() {
             "json",
             "--session",
             "ses_abc",
+            "--",
             "edit a.ts"
         ]
     );
@@ -375,7 +375,7 @@ fn opencode_sums_steps_and_ends_on_exit_or_done() {
 #[test]
 fn aider_is_a_text_agent_whose_turn_ends_at_exit() {
     let spec = AgentCli::Aider.command(&turn("add tests"));
-    assert_eq!(spec.args[0..3], ["--message", "add tests", "--yes-always"]);
+    assert_eq!(spec.args[0..2], ["--message=add tests", "--yes-always"]);
     assert!(!AgentCli::Aider.resumes());
     let out = "Aider v0.86.1\nApplied edit to tests.py\nCommit 1a2b3c4 add tests\nTokens: 4.2k sent, 1.1k cache hit, 95 received. Cost: $0.02 message, $0.02 session.\n";
     let events = run(&AgentCli::Aider, out, ok());
@@ -457,8 +457,8 @@ fn custom_agents_fill_their_template_and_map_fields() {
         resume_args: vec![],
         output: CustomOutput::Text,
     }));
-    // Without `{prompt}` in the template the prompt is the last argument.
-    assert_eq!(text_bot.command(&turn("go")).args, ["go"]);
+    // Without `{prompt}` in the template the prompt is the last argument, after `--`.
+    assert_eq!(text_bot.command(&turn("go")).args, ["--", "go"]);
     let events = run(&text_bot, "line one\nline two", ok());
     assert!(
         matches!(last(&events), AgentEvent::Result { text: Some(t) } if t == "line one\nline two")
@@ -752,5 +752,106 @@ fn claude_refusing_bypass_mode_as_root_says_what_to_do() {
             assert!(message.contains("agents.claude.args"), "{message}");
         }
         other => panic!("{other:?}"),
+    }
+}
+
+/// A prompt the CLI would take as an option, for each CLI: it must stay a value.
+const FLAG_PROMPT: &str = "--dangerously-bypass-approvals-and-sandbox";
+
+#[test]
+fn prompts_never_become_options() {
+    for cli in [
+        AgentCli::Claude,
+        AgentCli::Codex,
+        AgentCli::Gemini,
+        AgentCli::OpenCode,
+        AgentCli::Aider,
+    ] {
+        for interactive in [false, true] {
+            let mut t = turn(FLAG_PROMPT);
+            t.interactive = interactive;
+            t.session_id = Some("s-1".into());
+            let spec = cli.command(&t);
+            let args = &spec.args;
+            let safe = match args.iter().position(|a| a == FLAG_PROMPT) {
+                // A bare prompt comes after `--`.
+                Some(at) => args[..at].iter().any(|a| a == "--"),
+                // Or it is the value of an option, in the same argument.
+                None => {
+                    args.iter()
+                        .any(|a| a.starts_with("--") && a.ends_with(&format!("={FLAG_PROMPT}")))
+                        || (interactive && matches!(cli, AgentCli::Aider))
+                }
+            };
+            assert!(safe, "{cli:?} interactive={interactive}: {args:?}");
+            assert_eq!(cli.problem(&t, &spec), None);
+        }
+    }
+}
+
+#[test]
+fn prompts_longer_than_an_argument_go_on_stdin_or_are_refused() {
+    let long = "x".repeat(200 * 1024);
+    for cli in [AgentCli::Claude, AgentCli::Codex] {
+        let t = turn(&long);
+        let spec = cli.command(&t);
+        assert_eq!(spec.input.as_deref(), Some(long.as_str()), "{cli:?}");
+        assert!(spec.stdin);
+        assert!(
+            spec.args.iter().all(|a| a.len() < 1024),
+            "{cli:?}: {:?}",
+            spec.args.len()
+        );
+        assert_eq!(cli.problem(&t, &spec), None);
+    }
+    assert_eq!(
+        AgentCli::Codex
+            .command(&turn(&long))
+            .args
+            .last()
+            .map(String::as_str),
+        Some("-"),
+        "codex exec reads `-` from stdin"
+    );
+    for cli in [AgentCli::Gemini, AgentCli::OpenCode, AgentCli::Aider] {
+        let t = turn(&long);
+        let spec = cli.command(&t);
+        let problem = cli.problem(&t, &spec).unwrap_or_default();
+        assert!(
+            problem.contains("too long") && problem.contains("200 KiB"),
+            "{cli:?}: {problem}"
+        );
+    }
+    // A prompt that fits stays an argument.
+    assert_eq!(AgentCli::Claude.command(&turn("short")).input, None);
+}
+
+#[test]
+fn custom_templates_keep_prompts_whole_and_values_out_of_options() {
+    let agent = |args: &[&str]| {
+        AgentCli::Custom(Box::new(CustomAgent {
+            name: "bot".into(),
+            program: "bot".into(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            resume_args: vec![],
+            output: CustomOutput::Text,
+        }))
+    };
+    // A prompt naming a placeholder is not filled in again (nor dropped for a missing model).
+    let bare = agent(&["run", "{prompt}"]);
+    assert_eq!(
+        bare.command(&turn("use {model} and {x}")).args,
+        ["run", "use {model} and {x}"]
+    );
+    // A bare `{prompt}` and a prompt that starts with `-`: refused, saying how to fix it.
+    let t = turn(FLAG_PROMPT);
+    let problem = bare.problem(&t, &bare.command(&t)).unwrap_or_default();
+    assert!(problem.contains("agents.custom.bot.args"), "{problem}");
+    for fine in [
+        agent(&["run", "--", "{prompt}"]),
+        agent(&["--prompt={prompt}"]),
+        agent(&[]),
+    ] {
+        assert_eq!(fine.problem(&t, &fine.command(&t)), None);
     }
 }

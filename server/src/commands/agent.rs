@@ -53,7 +53,7 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
                 name,
                 agent: agent.unwrap_or_default(),
                 path: path.clone(),
-                prompt,
+                prompt: prompt.map(prompt_arg).transpose()?,
                 base,
                 isolation: in_place.then_some(Isolation::None),
                 mode: if interactive {
@@ -113,6 +113,7 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
                 let before: AgentInfo = c.client.request(method::AGENT_STATUS, at(&name)).await?;
                 from = before.output_bytes;
             }
+            let prompt = prompt_arg(prompt)?;
             let info: AgentInfo = c
                 .client
                 .request(
@@ -341,6 +342,20 @@ pub async fn usage(paths: &Paths, by: &str, all: bool, json: bool) -> anyhow::Re
         t.dollars()
     );
     Ok(0)
+}
+
+/// A prompt from the command line: `-` means stdin (for prompts longer than an argument may be).
+fn prompt_arg(prompt: String) -> anyhow::Result<String> {
+    if prompt != "-" {
+        return Ok(prompt);
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        .map_err(|e| anyhow::anyhow!("reading the prompt from stdin: {e}"))?;
+    if text.trim().is_empty() {
+        anyhow::bail!("the prompt read from stdin is empty");
+    }
+    Ok(text)
 }
 
 pub(super) async fn subscribe(c: &Connected) -> anyhow::Result<()> {

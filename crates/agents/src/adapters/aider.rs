@@ -7,7 +7,8 @@ use super::{Access, AgentEvent, Exit, LineParser, TextTail, Turn, TurnUsage};
 pub(super) fn args(turn: &Turn) -> Vec<String> {
     let mut args: Vec<String> = Vec::new();
     if !turn.interactive {
-        args.extend(["--message".to_owned(), turn.prompt_with_persona()]);
+        // One argument: a prompt starting with `-` stays the option's value.
+        args.push(format!("--message={}", turn.prompt_with_persona()));
         args.extend(["--yes-always", "--no-pretty", "--no-stream"].map(String::from));
         // Aider commits its own edits; in a person's checkout it leaves them uncommitted. It
         // would also add `.aider*` to the repository's .gitignore, an edit nobody asked for.

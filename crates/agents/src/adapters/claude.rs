@@ -1,7 +1,8 @@
 //! Claude Code: `claude -p --verbose --output-format stream-json`.
 
 use super::{
-    Access, AgentEvent, Exit, LineParser, Turn, TurnUsage, json_line, summarize, text_at, u64_at,
+    Access, AgentCli, AgentEvent, Exit, LineParser, Turn, TurnUsage, json_line, summarize, text_at,
+    u64_at,
 };
 use crate::classify::classify;
 use maestro_protocol::ErrorClass;
@@ -27,10 +28,12 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
         args.extend(["--model".to_owned(), m.clone()]);
     }
     if let Some(p) = turn.persona.as_ref().filter(|p| !p.trim().is_empty()) {
-        args.extend(["--append-system-prompt".to_owned(), p.clone()]);
+        // One argument: a persona starting with `-` stays a value.
+        args.push(format!("--append-system-prompt={p}"));
     }
     args.extend(turn.extra_args.iter().cloned());
-    if !turn.no_prompt() {
+    // After `--`, a prompt is never an option; one too long for an argument goes on stdin.
+    if !turn.no_prompt() && !AgentCli::Claude.prompt_on_stdin(turn) {
         args.push("--".to_owned());
         args.push(turn.prompt.clone());
     }

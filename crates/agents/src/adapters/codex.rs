@@ -1,7 +1,8 @@
 //! Codex CLI: `codex exec --json`.
 
 use super::{
-    Access, AgentEvent, Exit, LineParser, Turn, TurnUsage, json_line, summarize, text_at, u64_at,
+    Access, AgentCli, AgentEvent, Exit, LineParser, Turn, TurnUsage, json_line, summarize, text_at,
+    u64_at,
 };
 use crate::classify::classify;
 use serde_json::Value;
@@ -36,8 +37,14 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
     if let Some(id) = &turn.session_id {
         args.extend(["resume".to_owned(), id.clone()]);
     }
+    // After `--`, a prompt is never an option; one too long for an argument goes on stdin (`-`).
     if !turn.no_prompt() {
-        args.push(turn.prompt_with_persona());
+        args.push("--".to_owned());
+        if AgentCli::Codex.prompt_on_stdin(turn) {
+            args.push("-".to_owned());
+        } else {
+            args.push(turn.prompt_with_persona());
+        }
     }
     args
 }

@@ -58,13 +58,30 @@ pub struct CustomAgent {
 impl CustomAgent {
     pub(super) fn args(&self, turn: &Turn) -> Vec<String> {
         let prompt = turn.prompt_with_persona();
+        // One pass over the template: a value that contains `{model}` (a prompt may) is not
+        // filled in again.
         let fill = |arg: &String| -> Option<String> {
-            let mut out = arg.replace("{prompt}", &prompt);
-            for (key, value) in [("{session_id}", &turn.session_id), ("{model}", &turn.model)] {
-                if out.contains(key) {
-                    out = out.replace(key, value.as_deref()?);
-                }
+            let mut out = String::with_capacity(arg.len());
+            let mut rest = arg.as_str();
+            while let Some(at) = rest.find('{') {
+                out.push_str(&rest[..at]);
+                rest = &rest[at..];
+                let value = if let Some(after) = rest.strip_prefix("{prompt}") {
+                    rest = after;
+                    prompt.as_str()
+                } else if let Some(after) = rest.strip_prefix("{session_id}") {
+                    rest = after;
+                    turn.session_id.as_deref()?
+                } else if let Some(after) = rest.strip_prefix("{model}") {
+                    rest = after;
+                    turn.model.as_deref()?
+                } else {
+                    rest = &rest[1..];
+                    "{"
+                };
+                out.push_str(value);
             }
+            out.push_str(rest);
             Some(out)
         };
         let mut args: Vec<String> = self.args.iter().filter_map(fill).collect();
@@ -73,9 +90,27 @@ impl CustomAgent {
         }
         args.extend(turn.extra_args.iter().cloned());
         if !self.args.iter().any(|a| a.contains("{prompt}")) && !turn.no_prompt() {
+            // After `--`, a prompt is never an option.
+            args.push("--".to_owned());
             args.push(prompt);
         }
         args
+    }
+
+    /// A prompt its CLI would read as an option: one starting with `-`, where the template has
+    /// `{prompt}` as an argument of its own with no `--` before it.
+    pub(super) fn prompt_problem(&self, turn: &Turn) -> Option<String> {
+        if !turn.prompt_with_persona().starts_with('-') {
+            return None;
+        }
+        let at = self.args.iter().position(|a| a == "{prompt}")?;
+        if self.args[..at].iter().any(|a| a == "--") {
+            return None;
+        }
+        Some(format!(
+            "the prompt starts with `-`, and custom agent `{}` takes it as an argument of its own: its CLI would read it as an option. Put \"--\" before \"{{prompt}}\" in agents.custom.{}.args (or join them, as \"--prompt={{prompt}}\"), or start the prompt otherwise",
+            self.name, self.name
+        ))
     }
 
     pub(super) fn parser(&self) -> Box<dyn LineParser> {

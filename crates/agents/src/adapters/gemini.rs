@@ -11,10 +11,14 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
     let mut args: Vec<String> = Vec::new();
     if turn.interactive {
         if !turn.no_prompt() {
-            args.extend(["-i".to_owned(), turn.prompt_with_persona()]);
+            // One argument: a prompt starting with `-` stays the option's value.
+            args.push(format!(
+                "--prompt-interactive={}",
+                turn.prompt_with_persona()
+            ));
         }
     } else {
-        args.extend(["-p".to_owned(), turn.prompt_with_persona()]);
+        args.push(format!("--prompt={}", turn.prompt_with_persona()));
         args.extend(["--output-format", "stream-json"].map(String::from));
         // Headless, tools that need approval are not offered at all: `--yolo` gives an agent
         // that may commit its shell; a cautious one may edit only.

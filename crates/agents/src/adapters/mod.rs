@@ -76,14 +76,50 @@ impl AgentCli {
             };
             env.push(("OPENCODE_CONFIG_CONTENT".to_owned(), permission.to_owned()));
         }
+        let input = self.prompt_on_stdin(turn).then(|| match self {
+            AgentCli::Claude => turn.prompt.clone(),
+            _ => turn.prompt_with_persona(),
+        });
         CommandSpec {
             program: turn.program.clone(),
             args,
             env,
             cwd: turn.cwd.clone(),
             pty: turn.interactive,
-            stdin: self.reads_answers(),
+            stdin: self.reads_answers() || input.is_some(),
+            input,
         }
+    }
+
+    /// Whether the prompt goes to the CLI on stdin rather than as an argument: a headless turn
+    /// whose prompt is longer than one argument may be, for CLIs that read it there (`claude -p`
+    /// without a prompt argument, `codex exec -`).
+    pub(crate) fn prompt_on_stdin(&self, turn: &Turn) -> bool {
+        let prompt = match self {
+            AgentCli::Claude => turn.prompt.len(),
+            AgentCli::Codex => turn.prompt_with_persona().len(),
+            _ => return false,
+        };
+        !turn.interactive && prompt > ARG_MAX_BYTES - 64
+    }
+
+    /// Why this turn cannot be started as built, if it cannot: an argument longer than the
+    /// system takes, or a prompt its CLI would read as an option.
+    pub fn problem(&self, turn: &Turn, spec: &CommandSpec) -> Option<String> {
+        let name = match self {
+            AgentCli::Custom(c) => c.name.as_str(),
+            other => other.default_program(),
+        };
+        if let Some(long) = spec.args.iter().find(|a| a.len() > ARG_MAX_BYTES) {
+            return Some(format!(
+                "the prompt is too long for {name}: an argument of {} KiB, and the system takes at most 128 KiB in one; {name} cannot be given it on stdin — shorten it, or put the text in a file and name the file in the prompt",
+                long.len() / 1024
+            ));
+        }
+        if let AgentCli::Custom(c) = self {
+            return c.prompt_problem(turn);
+        }
+        None
     }
 
     /// Whether a headless turn keeps its stdin open for answers to questions it prints. The
@@ -228,6 +264,9 @@ impl Turn {
     }
 }
 
+/// The most bytes one argument may hold (Linux's `MAX_ARG_STRLEN`, 128 KiB, less its NUL).
+pub const ARG_MAX_BYTES: usize = 128 * 1024 - 1;
+
 /// A process to start: never a shell string.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandSpec {
@@ -240,6 +279,8 @@ pub struct CommandSpec {
     pub pty: bool,
     /// Keep stdin open as a pipe (for answers); otherwise it is `/dev/null`.
     pub stdin: bool,
+    /// Written to stdin at the start, which is then closed (a prompt too long for an argument).
+    pub input: Option<String>,
 }
 
 /// Tokens and dollars reported during a turn. Usage events add up: a CLI that reports per step

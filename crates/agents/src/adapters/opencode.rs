@@ -18,9 +18,11 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
     args.extend(turn.extra_args.iter().cloned());
     if turn.interactive {
         if !turn.no_prompt() {
-            args.extend(["--prompt".to_owned(), turn.prompt_with_persona()]);
+            args.push(format!("--prompt={}", turn.prompt_with_persona()));
         }
     } else {
+        // After `--`, a prompt is never an option.
+        args.push("--".to_owned());
         args.push(turn.prompt_with_persona());
     }
     args
