@@ -380,3 +380,42 @@ fn a_broken_repository_config_is_shown_to_the_user_and_the_server_still_works() 
     assert_eq!(status["result"]["workspaces"][0]["name"], "badrepo");
     assert_eq!(lsp.shutdown_and_exit(), 0);
 }
+
+#[test]
+fn a_front_exits_at_the_end_of_its_input_and_when_its_editor_dies() {
+    let env = TestEnv::new();
+    let dir = env.git_repo("gone");
+    // No input at all: both modes end at once, with 1 (no `shutdown` came).
+    for args in [&["--standalone"][..], &[][..]] {
+        let started = std::time::Instant::now();
+        let out = env
+            .command()
+            .current_dir(&dir)
+            .arg("lsp")
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(8),
+            "{args:?}: {:?}",
+            started.elapsed()
+        );
+    }
+    // Its input stays open, but the editor named in `initialize` dies.
+    let mut editor = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let mut lsp = env.lsp(&dir, &[]);
+    let uri = maestro_tests::file_uri(&dir);
+    let r = lsp.rpc.request(
+        "initialize",
+        serde_json::json!({"processId": editor.id(), "rootUri": uri, "capabilities": {}}),
+    );
+    assert!(r.get("result").is_some(), "{r}");
+    editor.kill().unwrap();
+    editor.wait().unwrap();
+    assert_eq!(lsp.wait_exit(), 1, "{}", lsp.stderr());
+}

@@ -400,6 +400,9 @@ fn workspace_paths(params: &InitializeParams) -> Vec<PathBuf> {
 impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> jsonrpc::Result<InitializeResult> {
         let shared = &self.0;
+        if let Some(editor) = params.process_id {
+            watch_editor(editor);
+        }
         let encoding = negotiate(&params);
         let _ = shared.encoding.set(encoding);
         shared.progress.store(
@@ -654,4 +657,28 @@ async fn relay_progress(shared: &Shared, created: &mut HashSet<String>, p: Progr
             value: ProgressParamsValue::WorkDone(value),
         })
         .await;
+}
+
+/// Exits this front when the editor that started it (the `processId` of `initialize`) is gone:
+/// an editor that crashed sends no `exit`, and a front left behind would keep the daemon alive.
+fn watch_editor(pid: u32) {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            // ESRCH: no such process. (EPERM means it exists, as another user's.)
+            if let Err(rustix::io::Errno::SRCH) = rustix::process::test_kill_process(pid) {
+                tracing::warn!(
+                    pid = pid.as_raw_nonzero().get(),
+                    "the editor is gone: exiting"
+                );
+                std::process::exit(1);
+            }
+        }
+    });
 }

@@ -39,7 +39,7 @@ where
     // Requests and notifications the server sends to the editor.
     let (mut to_editor, mut from_editor) = socket.split();
     let out_editor = out.clone();
-    tokio::spawn(async move {
+    let relay = tokio::spawn(async move {
         while let Some(request) = to_editor.next().await {
             if let Some(m) = to_message(&request) {
                 let _ = out_editor.send(m);
@@ -123,10 +123,21 @@ where
         }
     }
     tasks.close_channel();
+    // The relay of server→editor messages lives as long as the service: it ends here, or the
+    // writer below would wait for it for ever (a front whose editor is gone must exit).
+    relay.abort();
     // Requests still waiting (on a daemon that went away, say) do not hold up the exit for long.
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), runner).await;
+    let runner_abort = runner.abort_handle();
+    if tokio::time::timeout(std::time::Duration::from_secs(2), runner)
+        .await
+        .is_err()
+    {
+        runner_abort.abort();
+    }
     drop(out);
-    let _ = writer.await;
+    // What is queued goes out; answers still being made for requests that will never be read
+    // are not waited for.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
     shared.shut_down()
 }
 
