@@ -16,6 +16,28 @@ use maestro_engine::Paths;
 use std::time::Duration;
 
 /// Runs a parsed command line; returns the process exit code.
+/// Makes a closed stdout (`maestro config show | head`) end the process quietly, as it would
+/// end any Unix tool, instead of a panic from `println!`: Rust ignores SIGPIPE, so writes fail
+/// with EPIPE, and the print macros panic on that.
+pub fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        // Output is written on the main thread; a broken pipe elsewhere (an agent's input, a
+        // socket) is a bug to report, not the reader of stdout going away.
+        let main = std::thread::current().name() == Some("main");
+        if main && (text.contains("Broken pipe") || text.contains("BrokenPipe")) {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let paths = Paths::from_env()?;
     match cli.command {

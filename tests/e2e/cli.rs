@@ -142,3 +142,47 @@ fn up_prints_status_and_editor_setup() {
         "status indexed: {log}"
     );
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let env = TestEnv::new();
+    for args in [&["config", "show"][..], &["completions", "bash"][..]] {
+        let mut child = env
+            .command()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the first byte is read (`| head -0`).
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            !text(&out.stderr).contains("panicked"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_repository_cannot_print_control_characters_through_its_name() {
+    let env = TestEnv::new();
+    let dir = env.git_repo("named");
+    std::fs::create_dir_all(dir.join(".maestro")).unwrap();
+    std::fs::write(
+        dir.join(".maestro/config.toml"),
+        "[workspace]\nname = \"ok\\u001b]0;owned\\u0007\\u001b[2J\"\n",
+    )
+    .unwrap();
+    let out = env.run_in(&dir, &["status"]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains('\u{1b}'), "{all:?}");
+    assert!(all.contains("workspace.name"), "the key is named: {all}");
+}

@@ -124,3 +124,30 @@ fn an_editor_is_told_why_the_daemon_cannot_start() {
         "{message}"
     );
 }
+
+#[test]
+fn a_backup_killed_mid_copy_leaves_nothing_behind_the_next_one() {
+    let env = TestEnv::new();
+    let dir = env.git_repo("a");
+    env.ok(&dir, &["status"]);
+    let backup = env.home.path().join("b.db");
+    // What a daemon killed mid-copy left: its partial copy and companions, under a dead pid.
+    let dead = {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    };
+    let leftovers: Vec<_> = ["", "-wal", "-shm"]
+        .iter()
+        .map(|s| env.home.path().join(format!(".b.db.partial-{dead}{s}")))
+        .collect();
+    for f in &leftovers {
+        std::fs::write(f, b"half").unwrap();
+    }
+    env.ok(&dir, &["store", "backup", backup.to_str().unwrap()]);
+    assert!(backup.exists());
+    for f in &leftovers {
+        assert!(!f.exists(), "{} is left", f.display());
+    }
+}

@@ -581,7 +581,9 @@ pub const KEYS: &[KeyDef] = &[
     KeyDef {
         key: WORKSPACE_NAME,
         scope: Scope::Workspace,
-        kind: Kind::String { check: None },
+        kind: Kind::String {
+            check: Some(check_display_name),
+        },
         default: DefaultValue::String(""),
         doc: "Display name of the workspace; empty means the name of its root directory.",
     },
@@ -1054,6 +1056,21 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// A name shown in terminals and editors, which a repository may set: no control characters
+/// (a terminal would act on them), and short.
+fn check_display_name(s: &str) -> Result<(), String> {
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "holds the control character {:?}: a name is printed in terminals, where it would act",
+            c
+        ));
+    }
+    if s.chars().count() > 120 {
+        return Err("is longer than 120 characters".to_owned());
+    }
+    Ok(())
 }
 
 fn check_isolation(s: &str) -> Result<(), String> {

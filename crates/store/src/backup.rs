@@ -34,11 +34,9 @@ impl Store {
                 path: dest.clone(),
                 source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
             })?;
-            let partial = dest.with_file_name(format!(
-                ".{}.partial-{}",
-                name.to_string_lossy(),
-                std::process::id()
-            ));
+            let prefix = format!(".{}.partial-", name.to_string_lossy());
+            remove_stale_partials(&dest, &prefix);
+            let partial = dest.with_file_name(format!("{prefix}{}", std::process::id()));
             remove_db_files(&partial);
             if let Err(e) = db.backup_db(&partial) {
                 remove_db_files(&partial);
@@ -180,6 +178,31 @@ fn move_db_files(from: &Path, to: &Path) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// Removes the copies of earlier backups to `dest` that never finished (their process was killed
+/// mid-copy): `.<name>.partial-<pid>` files (and their companions) whose process is gone.
+fn remove_stale_partials(dest: &Path, prefix: &str) {
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+            continue;
+        };
+        let pid: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let gone = pid
+            .parse::<u32>()
+            .is_ok_and(|p| p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists());
+        if gone {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn remove_db_files(path: &Path) {
