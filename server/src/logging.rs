@@ -3,7 +3,6 @@
 //! uses for the protocol. `MAESTRO_LOG` overrides the level everywhere.
 
 use maestro_engine::{Config, Paths};
-use std::fs::OpenOptions;
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use tracing_subscriber::EnvFilter;
@@ -18,14 +17,22 @@ fn filter(default: &str) -> EnvFilter {
 
 /// The daemon's log: `daemon.log` under the state dir.
 pub fn init_daemon(paths: &Paths, config: &Config) -> std::io::Result<()> {
-    std::fs::create_dir_all(paths.log_dir())?;
+    maestro_store::private::create_dir(&paths.log_dir())?;
+    // The state directory of an older install may be 0755.
+    if let Some(state) = paths.log_dir().parent() {
+        maestro_store::private::restrict(state, 0o700)?;
+    }
     let path = paths.log_file();
     if std::fs::metadata(&path).is_ok_and(|m| m.len() > ROTATE_AT) {
         let mut old = path.clone().into_os_string();
         old.push(".1");
         std::fs::rename(&path, old)?;
     }
-    let file = OpenOptions::new().create(true).append(true).open(&path)?;
+    let file = maestro_store::private::file_options()
+        .create(true)
+        .append(true)
+        .open(&path)?;
+    maestro_store::private::restrict(&path, 0o600)?;
     let writer = if std::io::stderr().is_terminal() {
         BoxMakeWriter::new(Mutex::new(file).and(std::io::stderr))
     } else {

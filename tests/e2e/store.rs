@@ -2,6 +2,7 @@
 
 use maestro_tests::{TestEnv, text};
 use serde_json::json;
+use std::os::unix::fs::FileTypeExt as _;
 
 #[test]
 fn backup_then_restore_brings_back_the_store_and_keeps_the_replaced_one() {
@@ -150,4 +151,52 @@ fn a_backup_killed_mid_copy_leaves_nothing_behind_the_next_one() {
     for f in &leftovers {
         assert!(!f.exists(), "{} is left", f.display());
     }
+}
+
+#[test]
+fn everything_maestro_writes_is_its_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = crate::agents::agents_env("");
+    let dir = crate::agents::repo(&env, "private");
+    let out = env.run_in(
+        &dir,
+        &["agent", "spawn", "scribe", "say secret code", "--wait"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let backup = env.home.path().join("backups/b.db");
+    std::fs::create_dir_all(backup.parent().unwrap()).unwrap();
+    env.ok(&dir, &["store", "backup", backup.to_str().unwrap()]);
+    let mut checked = 0;
+    let mut walk = vec![
+        env.home.path().join("data"),
+        env.home.path().join("state"),
+        env.home.path().join("run"),
+    ];
+    while let Some(path) = walk.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        // The agents' worktrees are checkouts: git gives their files their modes.
+        if path.ends_with("worktrees") {
+            assert_eq!(meta.permissions().mode() & 0o077, 0, "{}", path.display());
+            continue;
+        }
+        if meta.is_dir() {
+            walk.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        }
+        if meta.file_type().is_socket() || meta.is_dir() || meta.is_file() {
+            assert_eq!(
+                meta.permissions().mode() & 0o077,
+                0,
+                "{} is {:o}",
+                path.display(),
+                meta.permissions().mode() & 0o777
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 8, "{checked} paths checked");
+    assert_eq!(
+        std::fs::metadata(&backup).unwrap().permissions().mode() & 0o077,
+        0,
+        "the backup"
+    );
 }

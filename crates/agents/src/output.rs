@@ -38,14 +38,16 @@ impl OutputLog {
     /// they stay meaningful across daemon restarts.
     pub fn open(path: &Path, capacity: usize) -> OutputLog {
         if let Some(parent) = path.parent() {
-            let _ = std::fs::create_dir_all(parent);
+            let _ = maestro_store::private::create_dir(parent);
         }
-        let file = std::fs::OpenOptions::new()
+        // Transcripts hold code and whatever the agent printed: its owner's only.
+        let file = maestro_store::private::file_options()
             .create(true)
             .append(true)
             .open(path)
             .map_err(|e| tracing::warn!(path = %path.display(), "agent log not writable: {e}"))
             .ok();
+        let _ = maestro_store::private::restrict(path, 0o600);
         let existing = std::fs::metadata(path).map_or(0, |m| m.len());
         let mut log = OutputLog {
             ring: VecDeque::with_capacity(capacity.min(64 * 1024)),

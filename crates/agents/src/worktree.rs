@@ -156,7 +156,12 @@ impl WorktreeManager {
                 .map_err(git("prune a stale worktree"))?;
         }
         let parent = path.parent().expect("worktree paths have a parent");
-        std::fs::create_dir_all(parent).map_err(io(parent))?;
+        // Its owner's only, like everything maestro keeps (the worktrees inside keep the modes
+        // git gives them).
+        maestro_store::private::create_dir(parent).map_err(io(parent))?;
+        if let Some(all) = parent.parent() {
+            let _ = maestro_store::private::restrict(all, 0o700);
+        }
         let new_branch = repo
             .branch(&branch, &base_commit, false)
             .map_err(git("create branch"))?;

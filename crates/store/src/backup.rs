@@ -54,6 +54,7 @@ impl Store {
                     detail: format!("backup to {}: {e}", dest.display()),
                 });
             }
+            crate::private::restrict(&partial, 0o600).map_err(StoreError::io(&partial))?;
             std::fs::rename(&partial, &dest).map_err(StoreError::io(&dest))?;
             Ok(std::fs::metadata(&dest)
                 .map_err(StoreError::io(&dest))?
@@ -114,7 +115,7 @@ pub fn restore(backup: &Path, target: &Path, keep_dir: &Path) -> Result<RestoreR
     };
 
     let previous = if target.exists() {
-        std::fs::create_dir_all(keep_dir).map_err(StoreError::io(keep_dir))?;
+        crate::private::create_dir(keep_dir).map_err(StoreError::io(keep_dir))?;
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

@@ -10,6 +10,7 @@
 mod backup;
 mod error;
 mod file;
+pub mod private;
 mod schema;
 mod workspaces;
 
@@ -80,10 +81,14 @@ impl Store {
     #[doc(hidden)]
     pub fn open_with(path: &Path, migrations: &[Migration]) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+            private::create_dir(dir).map_err(StoreError::io(dir))?;
         }
         if file::check(path)? == file::FileState::Fresh {
             file::enable_wal(path)?;
+        }
+        // SQLite gives the log and shared-memory files the database's mode.
+        if path.exists() {
+            private::restrict(path, 0o600).map_err(StoreError::io(path))?;
         }
         let db = open_cozo(path)?;
         let from = schema::read_version(&db, path)?.unwrap_or(0);

@@ -236,7 +236,7 @@ impl SpawnTurn {
             source,
         };
         instance::prepare_runtime_dir(&paths.runtime_dir).map_err(io)?;
-        let file = std::fs::OpenOptions::new()
+        let file = maestro_store::private::file_options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -271,9 +271,16 @@ fn spawn_daemon(paths: &Paths) -> Result<tokio::process::Child, ClientError> {
         let what = what.to_owned();
         move |source| ClientError::Io { what, source }
     };
-    std::fs::create_dir_all(paths.log_dir()).map_err(io("creating the log directory"))?;
-    let stderr = std::fs::File::create(paths.daemon_stderr_file())
+    maestro_store::private::create_dir(&paths.log_dir())
+        .map_err(io("creating the log directory"))?;
+    let stderr = maestro_store::private::file_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(paths.daemon_stderr_file())
         .map_err(io("creating the daemon's stderr log"))?;
+    maestro_store::private::restrict(&paths.daemon_stderr_file(), 0o600)
+        .map_err(io("restricting the daemon's stderr log"))?;
     let exe = std::env::current_exe().map_err(io("finding the maestro executable"))?;
     let mut command = tokio::process::Command::new(exe);
     command
