@@ -200,3 +200,47 @@ fn everything_maestro_writes_is_its_owners_only() {
         "the backup"
     );
 }
+
+#[test]
+fn a_clean_stop_leaves_the_whole_store_in_its_file_and_a_lost_log_is_not_an_empty_store() {
+    let env = TestEnv::new();
+    let dir = env.git_repo("a");
+    for i in 0..50 {
+        std::fs::write(
+            dir.join(format!("m{i}.py")),
+            format!("def f{i}():\n    return {i}\n"),
+        )
+        .unwrap();
+    }
+    env.ok(&dir, &["index"]);
+    env.ok(&dir, &["daemon", "stop"]);
+    let store = env.store_file();
+    let wal = std::path::PathBuf::from(format!("{}-wal", store.display()));
+    assert!(
+        std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+        "the log was checkpointed into the file"
+    );
+    assert!(std::fs::metadata(&store).unwrap().len() > 8192);
+    assert!(
+        env.daemon_logs().contains("store checkpointed"),
+        "{}",
+        env.daemon_logs()
+    );
+
+    // Truncated: refused, said by status and doctor, and left as it is.
+    std::fs::write(&store, b"").unwrap();
+    let out = env.run_in(&dir, &["status"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("was a maestro store and now holds no data"),
+        "{}",
+        text(&out.stderr)
+    );
+    let doctor = env.run_in(&dir, &["doctor"]);
+    assert!(
+        text(&doctor.stdout).contains("now holds no data"),
+        "{}",
+        text(&doctor.stdout)
+    );
+    assert_eq!(std::fs::metadata(&store).unwrap().len(), 0);
+}

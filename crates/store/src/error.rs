@@ -31,6 +31,13 @@ pub enum StoreError {
     Corrupt { path: PathBuf, detail: String },
 
     #[error(
+        "{} was a maestro store and now holds no data ({detail}); nothing was changed: restore a \
+         backup with `maestro store restore FILE`, or move the file away to start an empty store",
+        .path.display()
+    )]
+    Emptied { path: PathBuf, detail: String },
+
+    #[error(
         "{} has store schema version {found}, newer than this maestro understands (up to \
          {supported}); upgrade maestro, or restore a backup made by this version",
         .path.display()

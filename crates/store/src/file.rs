@@ -9,10 +9,16 @@ use std::path::{Path, PathBuf};
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
+/// The `application_id` maestro writes into a new store's header (`maes`), in the database file
+/// itself, before the write-ahead log takes over: a store whose data is gone (its log lost)
+/// still says it was one.
+const APPLICATION_ID: i64 = 0x6d61_6573;
+
 /// What a path holds, as far as can be told without cozo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FileState {
-    /// Nothing yet (no file, an empty file, or a SQLite file without tables): a new store goes here.
+    /// Nothing yet (no file, or a SQLite file without tables that maestro did not make): a new
+    /// store goes here.
     Fresh,
     /// A SQLite file holding exactly cozo's key-value table.
     Cozo,
@@ -36,7 +42,11 @@ pub(crate) fn check(path: &Path) -> Result<FileState, StoreError> {
         .read_to_end(&mut head)
         .map_err(StoreError::io(path))?;
     if head.is_empty() {
-        return Ok(FileState::Fresh);
+        // Something truncated it: the store it was is not silently replaced by an empty one.
+        return Err(StoreError::Emptied {
+            path: path.into(),
+            detail: "the file is empty (0 bytes)".into(),
+        });
     }
     if head.as_slice() != SQLITE_MAGIC {
         return Err(StoreError::NotSqlite {
@@ -56,7 +66,15 @@ pub(crate) fn check(path: &Path) -> Result<FileState, StoreError> {
     while stmt.next().map_err(corrupt)? == sqlite::State::Row {
         tables.push(stmt.read::<String, _>(0).map_err(corrupt)?);
     }
+    drop(stmt);
     match tables.as_slice() {
+        [] if application_id(&conn) == Some(APPLICATION_ID) => Err(StoreError::Emptied {
+            path: path.into(),
+            detail: format!(
+                "no tables: its write-ahead log {}-wal is missing or damaged",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            ),
+        }),
         [] => Ok(FileState::Fresh),
         [only] if only == "cozo" => Ok(FileState::Cozo),
         _ => Err(StoreError::Foreign {
@@ -94,9 +112,18 @@ pub(crate) fn quick_check(path: &Path) -> Result<(), StoreError> {
 pub(crate) fn enable_wal(path: &Path) -> Result<(), StoreError> {
     let corrupt = damaged(path);
     let conn = sqlite::Connection::open(path).map_err(&corrupt)?;
+    conn.execute(format!("PRAGMA application_id = {APPLICATION_ID}"))
+        .map_err(&corrupt)?;
     let mut stmt = conn.prepare("PRAGMA journal_mode=WAL").map_err(&corrupt)?;
     while stmt.next().map_err(&corrupt)? == sqlite::State::Row {}
     Ok(())
+}
+
+fn application_id(conn: &sqlite::Connection) -> Option<i64> {
+    let mut stmt = conn.prepare("PRAGMA application_id").ok()?;
+    (stmt.next().ok()? == sqlite::State::Row)
+        .then(|| stmt.read::<i64, _>(0).ok())
+        .flatten()
 }
 
 fn damaged(path: &Path) -> impl Fn(sqlite::Error) -> StoreError + Copy + '_ {
@@ -104,6 +131,15 @@ fn damaged(path: &Path) -> impl Fn(sqlite::Error) -> StoreError + Copy + '_ {
         path: path.into(),
         detail: e.message.unwrap_or_else(|| "unreadable SQLite file".into()),
     }
+}
+
+/// Checkpoints `path`'s log into it through a connection of its own, waiting up to a second for
+/// readers; whether the log is empty afterwards.
+pub(crate) fn checkpoint_now(path: &Path) -> bool {
+    let mut checkpoints = Checkpointer::new(path.to_owned(), 0);
+    checkpoints.busy_ms = 1000;
+    checkpoints.checkpoint();
+    std::fs::metadata(&checkpoints.wal).map_or(true, |m| m.len() == 0)
 }
 
 /// Keeps the write-ahead log small. SQLite checkpoints on its own only when no reader overlaps
@@ -114,6 +150,8 @@ pub(crate) struct Checkpointer {
     path: PathBuf,
     wal: PathBuf,
     limit: u64,
+    /// How long a checkpoint waits for readers.
+    busy_ms: u32,
     conn: Option<sqlite::Connection>,
 }
 
@@ -127,6 +165,7 @@ impl Checkpointer {
             path,
             wal: PathBuf::from(wal),
             limit,
+            busy_ms: 200,
             conn: None,
         }
     }
@@ -149,7 +188,7 @@ impl Checkpointer {
         if self.conn.is_none() {
             match sqlite::Connection::open(&self.path) {
                 Ok(conn) => {
-                    let _ = conn.execute("PRAGMA busy_timeout = 200");
+                    let _ = conn.execute(format!("PRAGMA busy_timeout = {}", self.busy_ms));
                     self.conn = Some(conn);
                 }
                 Err(e) => {

@@ -238,6 +238,17 @@ impl Store {
     }
 
     /// Runs `job` on the writer thread: the serialization point of every change to the store.
+    /// Copies the write-ahead log into the database file and empties it, after every write
+    /// queued before; for a clean stop, so that the database file alone holds the store. Returns
+    /// whether the log is empty now (readers in the way leave part of it).
+    pub async fn checkpoint(&self) -> Result<bool, StoreError> {
+        let Some(path) = self.inner.path.clone() else {
+            return Ok(true);
+        };
+        self.on_writer(move |_| Ok(file::checkpoint_now(&path)))
+            .await
+    }
+
     pub(crate) async fn on_writer<T: Send + 'static>(
         &self,
         job: impl FnOnce(&DbInstance) -> Result<T, StoreError> + Send + 'static,

@@ -326,3 +326,46 @@ fn the_checkpointer_empties_a_write_ahead_log_that_a_reader_kept_growing() {
         .unwrap();
     assert_eq!(count.rows[0][0], DataValue::from(20_000i64));
 }
+
+#[test]
+fn a_store_that_lost_its_data_is_never_replaced_by_an_empty_one() {
+    let wal_of = |p: &Path| PathBuf::from(format!("{}-wal", p.display()));
+    // Truncated to nothing.
+    let dir = TempDir::new().unwrap();
+    let path = db_in(&dir);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"").unwrap();
+    let err = Store::open(&path)
+        .err()
+        .expect("an emptied store is refused");
+    assert!(
+        matches!(err, StoreError::Emptied { .. }) && err.to_string().contains("0 bytes"),
+        "{err}"
+    );
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0, "left as it was");
+
+    // Its write-ahead log lost before anything was checkpointed into the file.
+    let dir = TempDir::new().unwrap();
+    let path = db_in(&dir);
+    {
+        let store = Store::open(&path).unwrap();
+        rt().block_on(store.upsert_workspace("w1", "/src/a", "a", WorkspaceKind::Git, 1.0))
+            .unwrap();
+        // The copy a careless script makes while the store is open: the file without its log.
+        std::fs::copy(&path, dir.path().join("copy.db")).unwrap();
+    }
+    let copy = dir.path().join("copy.db");
+    assert!(!wal_of(&copy).exists());
+    let err = Store::open(&copy).err().expect("the copy is refused");
+    assert!(err.to_string().contains("write-ahead log"), "{err}");
+
+    // A checkpoint makes the file whole: copying it alone copies the store.
+    let store = Store::open(&path).unwrap();
+    rt().block_on(store.upsert_workspace("w2", "/src/b", "b", WorkspaceKind::Git, 2.0))
+        .unwrap();
+    assert!(rt().block_on(store.checkpoint()).unwrap());
+    std::fs::copy(&path, dir.path().join("whole.db")).unwrap();
+    drop(store);
+    let whole = Store::open(&dir.path().join("whole.db")).unwrap();
+    assert_eq!(whole.workspaces().unwrap().len(), 2);
+}
