@@ -744,3 +744,57 @@ fn a_restarted_daemon_reads_only_what_changed() {
         "{copied}"
     );
 }
+
+#[test]
+fn a_runaway_query_holds_up_nothing_else_and_queries_read_the_store_only() {
+    let env = TestEnv::new();
+    let dir = env.git_repo("dense");
+    for f in 0..8 {
+        let text: String = (0..80)
+            .map(|i| format!("def g{f}_{i}(x):\n    return x\n\n"))
+            .collect();
+        std::fs::write(dir.join(format!("m{f}.py")), text).unwrap();
+    }
+    env.ok(&dir, &["index"]);
+    // A cross join of every symbol with every other, and its client gone at once.
+    let mut runaway = env
+        .command()
+        .current_dir(&dir)
+        .args([
+            "graph",
+            "query",
+            "?[count(a)] := *symbol{name: a}, *symbol{name: b}, *symbol{name: c}",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    runaway.kill().unwrap();
+    runaway.wait().unwrap();
+    // Reads and writes go on meanwhile.
+    let started = std::time::Instant::now();
+    let found = env.ok(&dir, &["graph", "symbols", "g3_7"]);
+    assert!(found.contains("g3_7"), "{found}");
+    env.ok(&dir, &["memory", "add", "written while a query runs"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // Rules that read files or URLs are refused.
+    let out = env.run_in(
+        &dir,
+        &[
+            "graph",
+            "query",
+            "?[a] <~ CsvReader(url: 'file:///etc/passwd', types: ['String'])",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("`CsvReader` reads files or URLs"),
+        "{}",
+        text(&out.stderr)
+    );
+}

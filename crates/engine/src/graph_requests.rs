@@ -342,20 +342,33 @@ impl Session {
                 };
                 async move {
                     let store = engine.store().clone();
+                    // Set when this request is dropped (its client went away or cancelled it):
+                    // the query is stopped then, not left running for nobody.
+                    struct CancelOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+                    impl Drop for CancelOnDrop {
+                        fn drop(&mut self) {
+                            self.0.store(true, std::sync::atomic::Ordering::Release);
+                        }
+                    }
+                    let cancelled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let _cancel = CancelOnDrop(cancelled.clone());
                     tokio::task::spawn_blocking(move || {
                         let params = p
                             .params
                             .into_iter()
                             .map(|(k, v)| (k, maestro_store::DataValue::from(v)))
                             .collect();
-                        match store.query_read_only(&p.script, params) {
-                            Ok(rows) => ok(GraphQueryResult {
-                                headers: rows.headers,
-                                rows: rows
+                        let limits = maestro_store::QueryLimits::default();
+                        match store.query_user(&p.script, params, limits, cancelled) {
+                            Ok(answer) => ok(GraphQueryResult {
+                                headers: answer.rows.headers,
+                                rows: answer
+                                    .rows
                                     .rows
                                     .into_iter()
                                     .map(|r| r.into_iter().map(Value::from).collect())
                                     .collect(),
+                                truncated: answer.truncated,
                             }),
                             Err(e) => Err(RpcError::new(code::INVALID_PARAMS, e.to_string())),
                         }

@@ -160,6 +160,13 @@ pub struct GraphQueryParams {
 pub struct GraphQueryResult {
     pub headers: Vec<String>,
     pub rows: Vec<Vec<Value>>,
+    /// Rows left out past the daemon's row limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub truncated: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,12 +12,14 @@ mod error;
 mod file;
 pub mod private;
 mod schema;
+mod user_query;
 mod workspaces;
 
 pub use backup::{RestoreReport, check_backup, restore, utc_date};
 pub use cozo::{DataValue, NamedRows};
 pub use error::StoreError;
 pub use schema::{MIGRATIONS, Migration, SCHEMA_VERSION};
+pub use user_query::{QueryLimits, UserRows};
 pub use workspaces::WorkspaceRow;
 
 use cozo::{DbInstance, ScriptMutability};
@@ -46,6 +48,11 @@ pub struct Store {
 
 struct Inner {
     db: DbInstance,
+    /// A second cozo instance on the same file for scripts from outside: cozo's SQLite backend
+    /// guards each instance with one lock that a writer waits on, so a long read on the main
+    /// instance held every later read and write behind it. Here it holds only other user
+    /// scripts, and can be killed (see `user_query`). `None` in memory.
+    user_db: Option<DbInstance>,
     path: Option<PathBuf>,
     schema_version: u32,
     jobs: Option<mpsc::Sender<Job>>,
@@ -101,7 +108,16 @@ impl Store {
             });
         }
         let version = schema::migrate(&db, path, from, migrations)?;
-        Ok(Self::start(db, Some(path.to_owned()), version))
+        let mut store = Self::start(db, Some(path.to_owned()), version);
+        match open_cozo(path) {
+            Ok(user_db) => {
+                std::sync::Arc::get_mut(&mut store.inner)
+                    .expect("the store was just made")
+                    .user_db = Some(user_db);
+            }
+            Err(e) => tracing::warn!("no separate instance for user queries: {e}"),
+        }
+        Ok(store)
     }
 
     /// A store that lives in memory only, with the current schema.
@@ -138,6 +154,7 @@ impl Store {
         Store {
             inner: std::sync::Arc::new(Inner {
                 db,
+                user_db: None,
                 path,
                 schema_version,
                 jobs: Some(jobs),

@@ -305,6 +305,13 @@ async fn ask(paths: &Paths, action: GraphAction) -> anyhow::Result<i32> {
                     println!("{}", cells.join("\t"));
                 }
             }
+            if result.truncated > 0 {
+                eprintln!(
+                    "maestro: {} more rows left out (the daemon answers at most {}); narrow the query or add `:limit N`",
+                    result.truncated,
+                    result.rows.len()
+                );
+            }
             Ok(0)
         }
     }
