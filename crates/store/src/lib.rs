@@ -187,28 +187,7 @@ impl Store {
     /// not change anything: a mutation (`:put`, `:rm`, `::remove`, `::index create`, …) is
     /// [`StoreError::ReadOnly`].
     pub fn query_read_only(&self, script: &str, params: Params) -> Result<NamedRows, StoreError> {
-        // cozo's parser panics on some malformed scripts (`?[x] := ` with nothing after).
-        let run = catch_unwind(AssertUnwindSafe(|| {
-            self.inner
-                .db
-                .run_script(script, params, ScriptMutability::Immutable)
-        }));
-        match run {
-            Ok(Ok(rows)) => Ok(rows),
-            Ok(Err(e)) => {
-                let detail = e.to_string();
-                if detail.contains("read-only") {
-                    Err(StoreError::ReadOnly { detail })
-                } else {
-                    Err(StoreError::Query { detail })
-                }
-            }
-            Err(_) => Err(StoreError::Query {
-                detail: "cozo could not parse the script (its parser gave up); check for an \
-                         unfinished rule"
-                    .into(),
-            }),
-        }
+        run_read_only(&self.inner.db, script, params)
     }
 
     /// cozo's plan of a read-only script: one row per step (`op` says whether a stored relation is
@@ -353,6 +332,34 @@ pub fn inspect(path: &Path, deep: bool) -> Result<StoreFileInfo, StoreError> {
         schema_version,
         size_bytes,
     })
+}
+
+/// Runs a script from outside on `db`, read-only.
+pub(crate) fn run_read_only(
+    db: &DbInstance,
+    script: &str,
+    params: Params,
+) -> Result<NamedRows, StoreError> {
+    // cozo's parser panics on some malformed scripts (`?[x] := ` with nothing after).
+    let run = catch_unwind(AssertUnwindSafe(|| {
+        db.run_script(script, params, ScriptMutability::Immutable)
+    }));
+    match run {
+        Ok(Ok(rows)) => Ok(rows),
+        Ok(Err(e)) => {
+            let detail = e.to_string();
+            if detail.contains("read-only") {
+                Err(StoreError::ReadOnly { detail })
+            } else {
+                Err(StoreError::Query { detail })
+            }
+        }
+        Err(_) => Err(StoreError::Query {
+            detail: "cozo could not parse the script (its parser gave up); check for an \
+                     unfinished rule"
+                .into(),
+        }),
+    }
 }
 
 fn open_cozo(path: &Path) -> Result<DbInstance, StoreError> {

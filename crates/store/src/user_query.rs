@@ -131,27 +131,7 @@ impl Store {
     }
 
     fn run_user(&self, script: &str, params: Params) -> Result<NamedRows, StoreError> {
-        // cozo's parser panics on some malformed scripts (`?[x] := ` with nothing after).
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.user_db()
-                .run_script(script, params, ScriptMutability::Immutable)
-        }));
-        match run {
-            Ok(Ok(rows)) => Ok(rows),
-            Ok(Err(e)) => {
-                let detail = e.to_string();
-                if detail.contains("read-only") {
-                    Err(StoreError::ReadOnly { detail })
-                } else {
-                    Err(StoreError::Query { detail })
-                }
-            }
-            Err(_) => Err(StoreError::Query {
-                detail: "cozo could not parse the script (its parser gave up); check for an \
-                         unfinished rule"
-                    .into(),
-            }),
-        }
+        crate::run_read_only(self.user_db(), script, params)
     }
 
     /// The ids of the queries cozo runs now.

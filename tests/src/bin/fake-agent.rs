@@ -165,16 +165,24 @@ fn playbook_task(prompt: &str, rest: &str, explicit: bool) -> (String, u32) {
 
 /// The prompt and the session to resume, from each CLI's arguments.
 fn read_args(flavor: &str, args: &[String]) -> (String, Option<String>) {
+    // `--flag value` or `--flag=value`, as the real CLIs take them.
     let after = |flag: &str| {
         args.iter()
             .position(|a| a == flag)
             .and_then(|i| args.get(i + 1).cloned())
+            .or_else(|| {
+                let joined = format!("{flag}=");
+                args.iter()
+                    .find_map(|a| a.strip_prefix(&joined).map(str::to_owned))
+            })
     };
     match flavor {
         "claude" => (after("--").unwrap_or_default(), after("--resume")),
         "codex" => (args.last().cloned().unwrap_or_default(), after("resume")),
         "gemini" => (
-            after("-p").or_else(|| after("-i")).unwrap_or_default(),
+            after("--prompt")
+                .or_else(|| after("--prompt-interactive"))
+                .unwrap_or_default(),
             after("--resume"),
         ),
         "opencode" if !args.iter().any(|a| a == "run") => {
