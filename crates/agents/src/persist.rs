@@ -34,10 +34,7 @@ pub struct AgentRecord {
 #[serde(rename_all = "camelCase")]
 pub struct SessionUsage {
     pub session_id: String,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_read_tokens: u64,
-    pub cache_write_tokens: u64,
+    pub reported: crate::adapters::TurnUsage,
 }
 
 fn opt(v: Option<&str>) -> DataValue {
@@ -169,8 +166,6 @@ pub struct UsageRecord {
     pub turn: u32,
     pub model: String,
     pub totals: UsageTotals,
-    /// `None` when neither the agent nor the price table knew the dollars.
-    pub cost_known: bool,
     pub priced: bool,
     /// `YYYY-MM-DD`, UTC.
     pub day: String,
@@ -195,7 +190,8 @@ pub fn save_usage(
             ("cache_write", int(u.totals.cache_write_tokens)),
             (
                 "cost_usd",
-                if u.cost_known {
+                // Nobody knew the dollars of an unpriced turn: stored as null, not as zero.
+                if u.totals.unpriced_turns == 0 {
                     DataValue::from(u.totals.cost_usd)
                 } else {
                     DataValue::Null

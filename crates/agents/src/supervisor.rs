@@ -1521,7 +1521,8 @@ impl Supervisor {
                 detail,
             } => {
                 let what = one_line(&format!("{tool} {summary}"), 120);
-                let detail = one_line(detail, 160);
+                // The first line says it (the rest is output, a stack, a hint).
+                let detail = one_line(detail.lines().next().unwrap_or_default(), 160);
                 let (list, verb) = if *denied {
                     (&mut log.denied, "denied")
                 } else {
@@ -1586,20 +1587,11 @@ impl Supervisor {
             .session_usage
             .as_ref()
             .filter(|s| s.session_id == session)
-            .map(|s| TurnUsage {
-                input_tokens: s.input_tokens,
-                output_tokens: s.output_tokens,
-                cache_read_tokens: s.cache_read_tokens,
-                cache_write_tokens: s.cache_write_tokens,
-                ..TurnUsage::default()
-            })
+            .map(|s| s.reported.clone())
             .unwrap_or_default();
         r.session_usage = Some(SessionUsage {
             session_id: session,
-            input_tokens: running.input_tokens,
-            output_tokens: running.output_tokens,
-            cache_read_tokens: running.cache_read_tokens,
-            cache_write_tokens: running.cache_write_tokens,
+            reported: running.clone(),
         });
         vec![running.since(&earlier)]
     }
@@ -1725,7 +1717,6 @@ impl Supervisor {
                     turn,
                     model: used_model.clone().unwrap_or_else(|| "unknown".into()),
                     totals,
-                    cost_known: known,
                     priced,
                     day: day_of(now),
                     at: now,

@@ -207,8 +207,7 @@ impl WorktreeManager {
         // without a symbolic link, and every destination must be reached without one either (a
         // committed link is checked out into the worktree). All of it is checked before anything
         // is copied.
-        let mut plan = Vec::new();
-        let mut missing = Vec::new();
+        let (mut plan, mut copied, mut missing) = (Vec::new(), Vec::new(), Vec::new());
         for rel in files {
             let rel_path = Path::new(rel);
             if rel_path.as_os_str().is_empty()
@@ -232,8 +231,9 @@ impl WorktreeManager {
             }
             collect_regular(repo_root, rel_path, &mut plan)
                 .map_err(|why| unsafe_setup(rel, &why))?;
+            copied.push(rel.clone());
         }
-        for (rel, _) in &plan {
+        for rel in &plan {
             if let Err(why) = no_links(worktree, rel) {
                 return Err(unsafe_setup(
                     &rel.display().to_string(),
@@ -241,19 +241,13 @@ impl WorktreeManager {
                 ));
             }
         }
-        for (rel, _) in &plan {
+        for rel in &plan {
             let to = worktree.join(rel);
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent).map_err(io(parent))?;
             }
             copy_regular(&repo_root.join(rel), &to)?;
         }
-        let mut copied: Vec<String> = files
-            .iter()
-            .filter(|f| !missing.contains(f))
-            .cloned()
-            .collect();
-        copied.dedup();
         Ok((copied, missing))
     }
 
@@ -770,8 +764,8 @@ fn no_links(root: &Path, rel: &Path) -> Result<bool, String> {
 }
 
 /// The regular files at `rel` below `root` (itself, or the files of a directory, recursively),
-/// as (relative path, size); a link or anything but a file or directory is an error.
-fn collect_regular(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, u64)>) -> Result<(), String> {
+/// as relative paths; a link or anything but a file or directory is an error.
+fn collect_regular(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     let path = root.join(rel);
     let meta = std::fs::symlink_metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let kind = meta.file_type();
@@ -782,7 +776,7 @@ fn collect_regular(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, u64)>) -> Re
         ));
     }
     if kind.is_file() {
-        out.push((rel.to_owned(), meta.len()));
+        out.push(rel.to_owned());
         return Ok(());
     }
     if !kind.is_dir() {

@@ -73,30 +73,11 @@ impl LineParser for Parser {
                 let detail = text_at(&v, "/message").unwrap_or("denied").to_owned();
                 self.failed(&id, text_at(&v, "/tool_name"), None, true, detail)
             }
-            Some("assistant") => {
-                for item in v
-                    .pointer("/message/content")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    if text_at(item, "/type") == Some("tool_use")
-                        && let Some(id) = text_at(item, "/id")
-                    {
-                        self.tools.insert(
-                            id.to_owned(),
-                            (
-                                text_at(item, "/name").unwrap_or("tool").to_owned(),
-                                summarize(item.get("input")),
-                            ),
-                        );
-                    }
-                }
-                content(&v)
-            }
+            Some("assistant") => self.content(&v),
+            // Tool results: the failed ones are reported.
             Some("user") => self.tool_errors(&v),
             Some("result") => self.result(&v),
-            // `user` (tool results), `stream_event`, `rate_limit_event` and anything newer.
+            // `stream_event`, `rate_limit_event` and anything newer.
             _ => Vec::new(),
         }
     }
@@ -119,24 +100,33 @@ impl LineParser for Parser {
     }
 }
 
-fn content(v: &Value) -> Vec<AgentEvent> {
-    let Some(items) = v.pointer("/message/content").and_then(Value::as_array) else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .filter_map(|item| match text_at(item, "/type") {
-            Some("text") => text_at(item, "/text").map(|t| AgentEvent::Text { text: t.to_owned() }),
-            Some("tool_use") => Some(AgentEvent::ToolUse {
-                tool: text_at(item, "/name").unwrap_or("tool").to_owned(),
-                summary: summarize(item.get("input")),
-            }),
-            _ => None,
-        })
-        .collect()
-}
-
 impl Parser {
+    /// An assistant message's text and tool uses; the tool uses are remembered by id, for the
+    /// failures reported later by id.
+    fn content(&mut self, v: &Value) -> Vec<AgentEvent> {
+        let Some(items) = v.pointer("/message/content").and_then(Value::as_array) else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|item| match text_at(item, "/type") {
+                Some("text") => {
+                    text_at(item, "/text").map(|t| AgentEvent::Text { text: t.to_owned() })
+                }
+                Some("tool_use") => {
+                    let tool = text_at(item, "/name").unwrap_or("tool").to_owned();
+                    let summary = summarize(item.get("input"));
+                    if let Some(id) = text_at(item, "/id") {
+                        self.tools
+                            .insert(id.to_owned(), (tool.clone(), summary.clone()));
+                    }
+                    Some(AgentEvent::ToolUse { tool, summary })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// A tool use that was denied or failed, once per tool use id.
     fn failed(
         &mut self,
@@ -191,7 +181,6 @@ impl Parser {
                     .join(" "),
                 _ => String::new(),
             };
-            let detail = detail.lines().next().unwrap_or_default().to_owned();
             events.extend(self.failed(&id, None, None, false, detail));
         }
         events

@@ -139,7 +139,7 @@ impl Parser {
                     tool,
                     summary,
                     denied: text_at(v, "/error/type").is_some_and(|t| t.contains("denied")),
-                    detail: detail.lines().next().unwrap_or_default().to_owned(),
+                    detail: detail.to_owned(),
                 }]
             }
             Some("error") => {

@@ -285,7 +285,8 @@ pub struct CommandSpec {
 
 /// Tokens and dollars reported during a turn. Usage events add up: a CLI that reports per step
 /// sends several, one that reports per turn sends one.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct TurnUsage {
     pub model: Option<String>,
     pub input_tokens: u64,
@@ -342,7 +343,7 @@ pub enum AgentEvent {
         tool: String,
         summary: String,
         denied: bool,
-        /// Why, in the CLI's words (an exit code, the refusal).
+        /// Why, in the CLI's words (an exit code, the refusal); only its first line is shown.
         detail: String,
     },
     /// The turn ended well, with the agent's final reply when it gives one.

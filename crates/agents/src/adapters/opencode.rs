@@ -76,7 +76,7 @@ impl LineParser for Parser {
                         summary,
                         // Refusals by the permission rules read "…rule… prevents you…".
                         denied: detail.contains("rule") || detail.contains("permission"),
-                        detail: detail.lines().next().unwrap_or_default().to_owned(),
+                        detail: detail.to_owned(),
                     });
                 }
             }
