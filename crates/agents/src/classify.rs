@@ -116,42 +116,8 @@ pub fn crash_message(cli: &str, exit: &Exit, what: &str) -> String {
 /// `text` without terminal escape sequences (colours, cursor moves, titles): CLIs colour their
 /// errors even on a pipe.
 pub fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\x1b' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            // CSI: parameters and intermediates, then one final byte.
-            Some('[') => {
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            // OSC, DCS, APC…: up to BEL or ST (ESC \\).
-            Some(']' | 'P' | '_' | '^') => {
-                while let Some(c) = chars.next() {
-                    if c == '\x07' {
-                        break;
-                    }
-                    if c == '\x1b' && chars.peek() == Some(&'\\') {
-                        chars.next();
-                        break;
-                    }
-                }
-            }
-            // Two-byte sequences (ESC ( B and the like take one more).
-            Some('(' | ')' | '#') => {
-                chars.next();
-            }
-            _ => {}
-        }
-    }
-    out
+    // A sequence cut at the end of the text is dropped with it.
+    crate::output::Plain::default().push(text)
 }
 
 /// "exited with code 1", "was killed by signal 9".

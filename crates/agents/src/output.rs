@@ -188,6 +188,60 @@ impl OutputLog {
     }
 }
 
+/// Terminal output as plain text: escape sequences and control characters (but line feeds and
+/// tabs) dropped, so CR LF becomes LF.
+/// A sequence cut at the end of one piece is finished with the next.
+#[derive(Default)]
+pub struct Plain {
+    carry: String,
+}
+
+impl Plain {
+    /// The plain text of `text` and of what an earlier piece left unfinished.
+    pub fn push(&mut self, text: &str) -> String {
+        let input = std::mem::take(&mut self.carry) + text;
+        let mut out = String::with_capacity(input.len());
+        let mut chars = input.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\x1b' => {
+                    let ended = match chars.next().map(|(_, n)| n) {
+                        None => false,
+                        // CSI: parameters up to a final byte.
+                        Some('[') => chars.any(|(_, n)| ('\x40'..='\x7e').contains(&n)),
+                        // OSC, DCS, APC, PM: up to BEL or ESC \.
+                        Some(']' | 'P' | '_' | '^') => {
+                            let mut ended = false;
+                            while let Some((_, n)) = chars.next() {
+                                if n == '\x07' {
+                                    ended = true;
+                                    break;
+                                }
+                                if n == '\x1b' {
+                                    ended = chars.next().is_some();
+                                    break;
+                                }
+                            }
+                            ended
+                        }
+                        // Character sets and line attributes take one more character.
+                        Some('(' | ')' | '*' | '+' | '#') => chars.next().is_some(),
+                        Some(_) => true,
+                    };
+                    if !ended {
+                        self.carry = input[i..].to_owned();
+                        break;
+                    }
+                }
+                '\n' | '\t' => out.push(c),
+                c if c.is_control() => {}
+                c => out.push(c),
+            }
+        }
+        out
+    }
+}
+
 /// What a terminal of `rows` × `cols` shows for `bytes` (a terminal UI's output), as text people
 /// can read: the rows that scrolled off its top, then its last screen. Spaces drawn as cursor
 /// moves, lines drawn by positioning and overwritten characters come out as a terminal shows
@@ -296,6 +350,25 @@ fn read_tail(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     f.read_to_end(&mut out)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod plain_tests {
+    use super::Plain;
+
+    #[test]
+    fn terminal_codes_are_dropped_even_when_cut_between_pieces() {
+        let mut p = Plain::default();
+        assert_eq!(
+            p.push("\x1b[?1049h\x1b[2J\x1b[1;1H\x1b[7mhead\x1b[0m\x1b[K\r\n> say hi\r\n» hi\x1b"),
+            "head\n> say hi\n» hi"
+        );
+        assert_eq!(p.push("[38;5;"), "");
+        assert_eq!(
+            p.push("2mgreen\x1b]0;title\x07 \x1b(Bend\x1b7\r\n"),
+            "green end\n"
+        );
+    }
 }
 
 #[cfg(test)]

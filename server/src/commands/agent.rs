@@ -3,6 +3,7 @@
 use super::{connect_cli, human_duration, print_json};
 use crate::cli::AgentAction;
 use crate::client::{ClientError, Connected};
+use maestro_agents::output::Plain;
 use maestro_engine::Paths;
 use maestro_protocol::{
     AgentDiffResult, AgentInfo, AgentMergeResult, AgentMode, AgentOutputParams, AgentOutputResult,
@@ -383,7 +384,7 @@ async fn follow_turn(
     // Output written before the subscription took effect is fetched, not lost.
     let early = output_of(c, info, 0, None).await?;
     let early_text = split_at_offset(&early, from).1;
-    match Plain::for_agent(info, json) {
+    match plain_for(info, json) {
         Some(mut p) => emit_text(&p.push(early_text), json),
         None => emit_text(early_text, json),
     }
@@ -521,7 +522,7 @@ async fn stream(
 ) -> anyhow::Result<AgentInfo> {
     let mut last = info.clone();
     let mut follow = Follow { offset };
-    let mut plain = Plain::for_agent(info, json);
+    let mut plain = plain_for(info, json);
     let mut print = |text: &str| match &mut plain {
         Some(p) => emit_text(&p.push(text), json),
         None => emit_text(text, json),
@@ -548,61 +549,9 @@ async fn stream(
     Ok(last)
 }
 
-/// Terminal output as plain text: escape sequences and control characters dropped, CR LF made LF.
-/// A sequence cut at the end of one piece is finished with the next.
-#[derive(Default)]
-pub(super) struct Plain {
-    carry: String,
-}
-
-impl Plain {
-    /// A filter for an interactive agent's output printed for people (JSON gets it as it is).
-    fn for_agent(info: &AgentInfo, json: bool) -> Option<Plain> {
-        (info.mode == AgentMode::Interactive && !json).then(Plain::default)
-    }
-
-    pub fn push(&mut self, text: &str) -> String {
-        let input = std::mem::take(&mut self.carry) + text;
-        let mut out = String::with_capacity(input.len());
-        let mut chars = input.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '\x1b' => {
-                    let ended = match chars.next().map(|(_, n)| n) {
-                        None => false,
-                        // CSI: parameters up to a final byte.
-                        Some('[') => chars.any(|(_, n)| ('\x40'..='\x7e').contains(&n)),
-                        // OSC, DCS, APC, PM: up to BEL or ESC \.
-                        Some(']' | 'P' | '_' | '^') => {
-                            let mut ended = false;
-                            while let Some((_, n)) = chars.next() {
-                                if n == '\x07' {
-                                    ended = true;
-                                    break;
-                                }
-                                if n == '\x1b' {
-                                    ended = chars.next().is_some();
-                                    break;
-                                }
-                            }
-                            ended
-                        }
-                        // Character sets take one more character.
-                        Some('(' | ')' | '*' | '+') => chars.next().is_some(),
-                        Some(_) => true,
-                    };
-                    if !ended {
-                        self.carry = input[i..].to_owned();
-                        break;
-                    }
-                }
-                '\n' | '\t' => out.push(c),
-                c if c.is_control() => {}
-                c => out.push(c),
-            }
-        }
-        out
-    }
+/// The filter of an interactive agent's output printed for people (JSON gets it as it is).
+fn plain_for(info: &AgentInfo, json: bool) -> Option<Plain> {
+    (info.mode == AgentMode::Interactive && !json).then(Plain::default)
 }
 
 fn emit_text(text: &str, json: bool) {
@@ -721,25 +670,6 @@ fn tree(agents: &[AgentInfo], all: bool) -> String {
         previous = parts;
     }
     out
-}
-
-#[cfg(test)]
-mod plain_tests {
-    use super::Plain;
-
-    #[test]
-    fn terminal_codes_are_dropped_even_when_cut_between_pieces() {
-        let mut p = Plain::default();
-        assert_eq!(
-            p.push("\x1b[?1049h\x1b[2J\x1b[1;1H\x1b[7mhead\x1b[0m\x1b[K\r\n> say hi\r\n» hi\x1b"),
-            "head\n> say hi\n» hi"
-        );
-        assert_eq!(p.push("[38;5;"), "");
-        assert_eq!(
-            p.push("2mgreen\x1b]0;title\x07 \x1b(Bend\x1b7\r\n"),
-            "green end\n"
-        );
-    }
 }
 
 #[cfg(test)]
