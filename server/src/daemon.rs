@@ -5,6 +5,7 @@
 use crate::client::EXIT_ALREADY_RUNNING;
 use crate::instance::{self, InstanceLock, Role};
 use crate::logging;
+use crate::rpc::framing::FrameBudget;
 use crate::rpc::serve::serve_connection;
 use anyhow::{Context, bail};
 use maestro_engine::{Activity, Config, Engine, EngineOptions, HostInfo, Paths, StoreLocation};
@@ -22,6 +23,10 @@ const LOCK_WAIT: Duration = Duration::from_millis(300);
 const MAX_SOCKET_PATH: usize = 107;
 
 /// Runs the daemon in the foreground until it is stopped or idle; returns the exit code.
+/// Threads for blocking work (store reads, git, embedding): beyond this, such work queues. Tokio's
+/// default of 512 let one client's flood of cheap requests start 512 threads (50 MB).
+pub const BLOCKING_THREADS: usize = 32;
+
 pub fn run(paths: &Paths) -> anyhow::Result<i32> {
     let config = Config::load_user(paths)?;
     let socket = paths.socket();
@@ -51,6 +56,7 @@ pub fn run(paths: &Paths) -> anyhow::Result<i32> {
     }));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .max_blocking_threads(BLOCKING_THREADS)
         .thread_name("maestro-daemon")
         .enable_all()
         .build()?;
@@ -81,6 +87,8 @@ async fn serve(paths: &Paths, config: Config) -> anyhow::Result<()> {
     tracing::info!(pid = std::process::id(), socket = %socket.display(), version = env!("CARGO_PKG_VERSION"), "daemon listening");
 
     let max_frame = config.max_frame_bytes();
+    // Large bodies of all connections together: two of the largest at once.
+    let budget = FrameBudget::new(max_frame.saturating_mul(2));
     let mut shutdown = engine.shutdown_requested();
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -91,7 +99,7 @@ async fn serve(paths: &Paths, config: Config) -> anyhow::Result<()> {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let (read, write) = stream.into_split();
-                    tokio::spawn(serve_connection(read, write, engine.clone(), max_frame));
+                    tokio::spawn(serve_connection(read, write, engine.clone(), max_frame, budget.clone()));
                 }
                 Err(e) => {
                     // Out of descriptors, say: back off instead of spinning.

@@ -46,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             logging::init_stderr("warn");
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                .max_blocking_threads(daemon::BLOCKING_THREADS)
                 .thread_name("maestro-lsp")
                 .enable_all()
                 .build()?;

@@ -7,6 +7,7 @@ mod cli;
 mod daemon;
 mod editors;
 mod edits;
+mod floods;
 mod graph;
 mod lsp;
 mod memory;

@@ -163,7 +163,7 @@ impl Engine {
 
     /// A new connection. Messages the engine pushes to it (events) go to `outbox`; it ends when the
     /// returned session is dropped.
-    pub fn connect(&self, outbox: mpsc::UnboundedSender<Message>) -> Session {
+    pub fn connect(&self, outbox: mpsc::Sender<Message>) -> Session {
         let id = self.next_id();
         let state = Arc::new(SessionState::new(id));
         self.inner

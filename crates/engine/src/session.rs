@@ -81,7 +81,7 @@ impl SessionState {
 pub struct Session {
     pub(crate) engine: Engine,
     pub(crate) state: Arc<SessionState>,
-    outbox: mpsc::UnboundedSender<Message>,
+    outbox: mpsc::Sender<Message>,
 }
 
 impl Drop for Session {
@@ -105,7 +105,7 @@ impl Session {
     pub(crate) fn new(
         engine: Engine,
         state: Arc<SessionState>,
-        outbox: mpsc::UnboundedSender<Message>,
+        outbox: mpsc::Sender<Message>,
     ) -> Session {
         Session {
             engine,
@@ -324,7 +324,9 @@ impl Session {
                             method: event.method().to_owned(),
                             params: event.params(),
                         };
-                        if outbox.send(Message::Notification(n)).is_err() {
+                        // A client that does not read makes this wait (the outbox is bounded)
+                        // and then miss events, rather than make the daemon hold them all.
+                        if outbox.send(Message::Notification(n)).await.is_err() {
                             return;
                         }
                     }

@@ -19,12 +19,12 @@ fn engine() -> Engine {
 
 struct Client {
     session: Session,
-    inbox: mpsc::UnboundedReceiver<Message>,
+    inbox: mpsc::Receiver<Message>,
 }
 
 impl Client {
     fn new(engine: &Engine) -> Client {
-        let (tx, inbox) = mpsc::unbounded_channel();
+        let (tx, inbox) = mpsc::channel(1024);
         Client {
             session: engine.connect(tx),
             inbox,

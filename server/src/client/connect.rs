@@ -3,6 +3,7 @@
 
 use super::{ClientError, DaemonClient, Events};
 use crate::instance::{self, Role};
+use crate::rpc::framing::FrameBudget;
 use crate::rpc::serve::serve_connection;
 use maestro_engine::{Engine, Paths};
 use maestro_protocol::{ClientInfo, HelloParams, HelloResult, PROTOCOL_VERSION, PositionEncoding};
@@ -92,6 +93,7 @@ pub async fn connect_in_process(
         write,
         engine.clone(),
         options.max_frame,
+        FrameBudget::new(options.max_frame.saturating_mul(2)),
     ));
     let (read, write) = tokio::io::split(ours);
     handshake(read, write, options, false).await

@@ -2,15 +2,35 @@
 //! that is too large is answered before its body arrives and then skipped; garbage between frames is
 //! skipped up to the next `Content-Length` header and reported once; a body that turns out to hold the
 //! start of the next frame (a `Content-Length` that was too long) gives that frame back.
+//!
+//! Memory is bounded per connection and across them: a large body is read into a buffer of its own
+//! size (never the doubling read buffer, which shrinks back after a large frame), and the daemon's
+//! connections share a [`FrameBudget`] for bodies in flight, so ten clients stopping halfway through
+//! a 60 MB frame hold the budget, not 600 MB. A body that holds budget must keep arriving.
 
 use maestro_protocol::{Id, Invalid, Message, RpcError};
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 const HEADER: &[u8] = b"content-length:";
 /// A header line longer than this is not a header.
 const MAX_HEADER_LINE: usize = 8 * 1024;
 const READ_CHUNK: usize = 64 * 1024;
+/// How long a large body may wait for the shared budget, and may go without a byte once it has it.
+const BODY_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Bytes of large frame bodies that all connections together may hold while they arrive.
+#[derive(Clone)]
+pub struct FrameBudget(Arc<Semaphore>);
+
+impl FrameBudget {
+    pub fn new(bytes: usize) -> FrameBudget {
+        FrameBudget(Arc::new(Semaphore::new(bytes.min(Semaphore::MAX_PERMITS))))
+    }
+}
 
 /// A problem with the framing itself, answered with an error whose id is `null`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +43,8 @@ pub enum FrameError {
     BadLength { value: String },
     /// A frame over the size limit; its body is being skipped.
     TooLarge { length: u64, max: usize },
+    /// Other connections' large frames held the shared budget for too long; this body was skipped.
+    Busy { length: u64 },
 }
 
 impl fmt::Display for FrameError {
@@ -42,6 +64,12 @@ impl fmt::Display for FrameError {
                 f,
                 "frame of {length} bytes exceeds the limit of {max} bytes (rpc.max_frame_bytes); it was skipped"
             ),
+            FrameError::Busy { length } => write!(
+                f,
+                "frame of {length} bytes skipped: other connections' large messages held the daemon's \
+                 receive budget for {}s; send it again",
+                BODY_PATIENCE.as_secs()
+            ),
         }
     }
 }
@@ -50,7 +78,9 @@ impl FrameError {
     /// The JSON-RPC error that answers this problem.
     pub fn to_rpc(&self) -> RpcError {
         match self {
-            FrameError::TooLarge { .. } => RpcError::invalid_request(self),
+            FrameError::TooLarge { .. } | FrameError::Busy { .. } => {
+                RpcError::invalid_request(self)
+            }
             _ => RpcError::parse_error(self),
         }
     }
@@ -75,6 +105,7 @@ pub struct FrameReader<R> {
     /// Body bytes of a too-large frame still to skip.
     discard: u64,
     eof: bool,
+    budget: Option<FrameBudget>,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
@@ -88,7 +119,14 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             garbage_sample: Vec::new(),
             discard: 0,
             eof: false,
+            budget: None,
         }
+    }
+
+    /// Shares `budget` for bodies larger than one read with other readers.
+    pub fn with_budget(mut self, budget: FrameBudget) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// Puts bytes back in front of the stream.
@@ -118,6 +156,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                         })));
                     }
                     let length = length as usize;
+                    if length > READ_CHUNK && self.available() < length {
+                        return self.large_body(length).await;
+                    }
                     while self.available() < length {
                         if !self.fill().await? {
                             return Ok(None);
@@ -125,6 +166,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                     }
                     let body = self.buf[self.pos..self.pos + length].to_vec();
                     self.pos += length;
+                    self.shrink();
                     return Ok(Some(Frame::Body(body)));
                 }
                 Headers::Complete(Err(e)) => return Ok(Some(Frame::Error(e))),
@@ -148,6 +190,68 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
     fn available(&self) -> usize {
         self.buf.len() - self.pos
+    }
+
+    /// A body that has not arrived yet: read into a buffer of its own size, under the shared budget
+    /// when there is one.
+    async fn large_body(&mut self, length: usize) -> std::io::Result<Option<Frame>> {
+        let _permit: Option<OwnedSemaphorePermit> = match &self.budget {
+            None => None,
+            Some(FrameBudget(budget)) => {
+                let wanted = u32::try_from(length).unwrap_or(u32::MAX);
+                let acquire = budget.clone().acquire_many_owned(wanted);
+                match tokio::time::timeout(BODY_PATIENCE, acquire).await {
+                    Ok(permit) => Some(permit.expect("the budget is never closed")),
+                    Err(_) => {
+                        self.discard = length as u64;
+                        return Ok(Some(Frame::Error(FrameError::Busy {
+                            length: length as u64,
+                        })));
+                    }
+                }
+            }
+        };
+        let mut body = Vec::with_capacity(length);
+        body.extend_from_slice(&self.buf[self.pos..]);
+        self.pos = self.buf.len();
+        self.shrink();
+        while body.len() < length {
+            if self.eof {
+                return Ok(None);
+            }
+            let start = body.len();
+            body.resize(length.min(start + 4 * READ_CHUNK), 0);
+            let read = self.inner.read(&mut body[start..]);
+            let n = if self.budget.is_some() {
+                tokio::time::timeout(BODY_PATIENCE, read)
+                    .await
+                    .map_err(|_| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!(
+                                "no byte of a {length}-byte message for {}s",
+                                BODY_PATIENCE.as_secs()
+                            ),
+                        )
+                    })??
+            } else {
+                read.await?
+            };
+            body.truncate(start + n);
+            if n == 0 {
+                self.eof = true;
+            }
+        }
+        Ok(Some(Frame::Body(body)))
+    }
+
+    /// Gives back what a large frame made the read buffer grow to.
+    fn shrink(&mut self) {
+        if self.buf.capacity() > 4 * READ_CHUNK && self.available() < READ_CHUNK {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+            self.buf.shrink_to(2 * READ_CHUNK);
+        }
     }
 
     /// Reads more bytes; false at the end of the stream.
@@ -309,6 +413,13 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
     pub fn new(inner: R, max_frame: usize) -> Self {
         MessageReader {
             frames: FrameReader::new(inner, max_frame),
+        }
+    }
+
+    /// See [`FrameReader::with_budget`].
+    pub fn with_budget(self, budget: FrameBudget) -> Self {
+        MessageReader {
+            frames: self.frames.with_budget(budget),
         }
     }
 
@@ -493,5 +604,56 @@ mod tests {
             );
             assert!(!answered.is_empty());
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn large_bodies_share_a_budget_and_must_keep_arriving() {
+        let budget = FrameBudget::new(300_000);
+        // A holds 200,000 bytes of budget and stops halfway through its body.
+        let (mut a_tx, a_rx) = tokio::io::duplex(1 << 20);
+        a_tx.write_all(b"Content-Length: 200000\r\n\r\n")
+            .await
+            .unwrap();
+        a_tx.write_all(&[b' '; 100_000]).await.unwrap();
+        let mut a = FrameReader::new(a_rx, 1 << 20).with_budget(budget.clone());
+        let a_next = tokio::spawn(async move { a.next().await });
+        tokio::task::yield_now().await;
+
+        // B's 150,000 bytes do not fit beside it: after waiting, B's frame is skipped with an
+        // error that says why, and B's next frame is read.
+        let (mut b_tx, b_rx) = tokio::io::duplex(1 << 20);
+        let mut bytes = format!("Content-Length: 150000\r\n\r\n{}", " ".repeat(150_000));
+        bytes.push_str(&frame("[3]"));
+        b_tx.write_all(bytes.as_bytes()).await.unwrap();
+        let mut b = FrameReader::new(b_rx, 1 << 20).with_budget(budget.clone());
+        assert_eq!(
+            b.next().await.unwrap(),
+            Some(Frame::Error(FrameError::Busy { length: 150_000 }))
+        );
+        assert_eq!(b.next().await.unwrap(), Some(body("[3]")));
+
+        // A sends nothing more: its connection ends with a timeout, and its budget comes back.
+        let ended = a_next.await.unwrap();
+        assert_eq!(
+            ended.unwrap_err().kind(),
+            std::io::ErrorKind::TimedOut,
+            "a stalled large body ends its connection"
+        );
+        let mut c_bytes = format!("Content-Length: 250000\r\n\r\n{}", "x".repeat(250_000));
+        c_bytes.push_str(&frame("[4]"));
+        let mut c = FrameReader::new(c_bytes.as_bytes(), 1 << 20).with_budget(budget);
+        assert!(matches!(c.next().await.unwrap(), Some(Frame::Body(b)) if b.len() == 250_000));
+        assert_eq!(c.next().await.unwrap(), Some(body("[4]")));
+        drop(a_tx);
+    }
+
+    #[tokio::test]
+    async fn the_read_buffer_shrinks_after_a_large_frame() {
+        let big = "y".repeat(3 << 20);
+        let input = format!("{}{}", frame(&big), frame("[5]"));
+        let mut r = FrameReader::new(input.as_bytes(), 8 << 20);
+        assert!(matches!(r.next().await.unwrap(), Some(Frame::Body(b)) if b.len() == 3 << 20));
+        assert!(r.buf.capacity() <= 4 * READ_CHUNK, "{}", r.buf.capacity());
+        assert_eq!(r.next().await.unwrap(), Some(body("[5]")));
     }
 }

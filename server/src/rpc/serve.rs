@@ -2,8 +2,12 @@
 //!
 //! Notifications are applied in the reader loop, in arrival order; each request's synchronous part runs
 //! there too and only its remainder is spawned, so requests see every change sent before them.
+//!
+//! The connection's outbox is bounded: a request is read only once a place for its reply is
+//! reserved, so a client that sends without reading stops being read (its writes block) instead of
+//! making the daemon hold every unread reply; events for it wait, then lag.
 
-use super::framing::{MessageReader, write_message};
+use super::framing::{FrameBudget, MessageReader, write_message};
 use maestro_engine::Engine;
 use maestro_protocol::{CancelParams, Id, Message, Response, RpcError, code, method};
 use std::collections::HashMap;
@@ -12,17 +16,25 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
+/// Replies and events a connection may have waiting to be written (requests in flight count).
+pub const OUTBOX: usize = 256;
+
 /// Serves one client until it disconnects.
-pub async fn serve_connection<R, W>(read: R, write: W, engine: Engine, max_frame: usize)
-where
+pub async fn serve_connection<R, W>(
+    read: R,
+    write: W,
+    engine: Engine,
+    max_frame: usize,
+    budget: FrameBudget,
+) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (outbox, queue) = mpsc::unbounded_channel::<Message>();
+    let (outbox, queue) = mpsc::channel::<Message>(OUTBOX);
     let writer = tokio::spawn(write_loop(write, queue));
     let session = engine.connect(outbox.clone());
     let in_flight: Arc<Mutex<HashMap<Id, Option<AbortHandle>>>> = Arc::default();
-    let mut reader = MessageReader::new(read, max_frame);
+    let mut reader = MessageReader::new(read, max_frame).with_budget(budget);
     loop {
         let message = match reader.next().await {
             Ok(Some(m)) => m,
@@ -39,22 +51,27 @@ where
                     "bad message: {}",
                     invalid.error.message
                 );
-                let _ = outbox.send(Message::Response(Response {
+                let answer = Message::Response(Response {
                     id: invalid.id,
                     result: Err(invalid.error),
-                }));
+                });
+                if outbox.send(answer).await.is_err() {
+                    break;
+                }
             }
             Ok(Message::Request(request)) => {
+                let Ok(place) = outbox.clone().reserve_owned().await else {
+                    break;
+                };
                 let reply = session.request(&request.method, request.params);
-                let (outbox, in_flight_done, id) =
-                    (outbox.clone(), in_flight.clone(), request.id.clone());
+                let (in_flight_done, id) = (in_flight.clone(), request.id.clone());
                 // Registered before the task runs: whoever removes the id answers, this task or a
                 // cancellation that came first.
                 in_flight.lock().unwrap().insert(request.id.clone(), None);
                 let task = tokio::spawn(async move {
                     let result = reply.await;
                     if in_flight_done.lock().unwrap().remove(&id).is_some() {
-                        let _ = outbox.send(Message::Response(Response { id, result }));
+                        place.send(Message::Response(Response { id, result }));
                     }
                 });
                 if let Some(entry) = in_flight.lock().unwrap().get_mut(&request.id) {
@@ -66,13 +83,17 @@ where
                 else {
                     continue;
                 };
-                if let Some(task) = in_flight.lock().unwrap().remove(&p.id) {
+                let cancelled = in_flight.lock().unwrap().remove(&p.id);
+                if let Some(task) = cancelled {
                     task.into_iter().for_each(|t| t.abort());
                     let error = RpcError::new(code::REQUEST_CANCELLED, "request cancelled");
-                    let _ = outbox.send(Message::Response(Response {
+                    let answer = Message::Response(Response {
                         id: p.id,
                         result: Err(error),
-                    }));
+                    });
+                    if outbox.send(answer).await.is_err() {
+                        break;
+                    }
                 }
             }
             Ok(Message::Notification(n)) => session.notify(&n.method, n.params),
@@ -89,12 +110,26 @@ where
     let _ = writer.await;
 }
 
+/// Where [`write_loop`] takes its messages from.
+pub trait Queue {
+    fn next(&mut self) -> impl Future<Output = Option<Message>> + Send;
+}
+
+impl Queue for mpsc::Receiver<Message> {
+    fn next(&mut self) -> impl Future<Output = Option<Message>> + Send {
+        self.recv()
+    }
+}
+
+impl Queue for mpsc::UnboundedReceiver<Message> {
+    fn next(&mut self) -> impl Future<Output = Option<Message>> + Send {
+        self.recv()
+    }
+}
+
 /// Writes queued messages until every sender is gone or the peer stops reading.
-pub async fn write_loop<W: AsyncWrite + Unpin>(
-    mut write: W,
-    mut queue: mpsc::UnboundedReceiver<Message>,
-) {
-    while let Some(message) = queue.recv().await {
+pub async fn write_loop<W: AsyncWrite + Unpin>(mut write: W, mut queue: impl Queue) {
+    while let Some(message) = queue.next().await {
         if let Err(e) = write_message(&mut write, &message).await {
             tracing::debug!("connection write failed: {e}");
             return;

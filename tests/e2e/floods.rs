@@ -1,0 +1,231 @@
+//! Floods and adversarial framing on the daemon socket: memory stays bounded while they last and
+//! returns when the client goes, and the daemon keeps serving everyone else.
+
+use maestro_tests::bench::rss_kib;
+use maestro_tests::{Rng, TestEnv, frame, wait_until};
+use serde_json::json;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+const MIB: u64 = 1024;
+
+fn hello() -> Vec<u8> {
+    frame(
+        json!({"jsonrpc": "2.0", "id": 0, "method": "maestro/hello",
+               "params": {"protocolVersion": 1, "client": {"name": "flood", "kind": "other"}}})
+        .to_string()
+        .as_bytes(),
+    )
+}
+
+/// Writes `bytes` until done or until the daemon stops reading for `stall` (it applies back
+/// pressure); returns how many bytes went out.
+fn write_until_stalled(stream: &mut UnixStream, bytes: &[u8], stall: Duration) -> usize {
+    stream.set_write_timeout(Some(stall)).unwrap();
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match stream.write(&bytes[sent..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => sent += n,
+        }
+    }
+    sent
+}
+
+/// The daemon's RSS once it has settled (two readings a second apart within 2 MiB).
+fn settled_rss(pid: u32) -> u64 {
+    let mut last = rss_kib(pid);
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = rss_kib(pid);
+        if now.abs_diff(last) < 2 * MIB {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
+/// A status request answered on a fresh connection within a few seconds.
+fn serves(env: &TestEnv) {
+    let mut rpc = env.connect_hello();
+    let started = Instant::now();
+    let r = rpc.request("maestro/status", json!({}));
+    assert!(r.get("result").is_some(), "{r}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "status took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn unread_replies_and_partial_frames_hold_bounded_memory() {
+    let env = TestEnv::with_config("[daemon]\nidle_timeout_secs = 120\n");
+    env.ok(env.home.path(), &["daemon", "start"]);
+    let pid = env.daemon_pid().expect("daemon pid");
+    serves(&env);
+    let base = settled_rss(pid);
+
+    // 100k requests whose replies are never read: the daemon stops reading once its replies wait
+    // unwritten, so the writes stall instead of the daemon growing.
+    let mut flood = hello();
+    let status = frame(br#"{"jsonrpc":"2.0","id":1,"method":"maestro/status"}"#);
+    for _ in 0..100_000 {
+        flood.extend_from_slice(&status);
+    }
+    let mut stream = UnixStream::connect(env.socket()).unwrap();
+    let sent = write_until_stalled(&mut stream, &flood, Duration::from_secs(3));
+    let during_replies = settled_rss(pid);
+    eprintln!("unread replies: RSS {} MiB during", during_replies / MIB);
+    serves(&env);
+    drop(stream);
+    let after_replies = settled_rss(pid);
+    eprintln!(
+        "unread replies: {} of {} bytes taken; RSS {} MiB before, {} MiB during, {} MiB after",
+        sent,
+        flood.len(),
+        base / MIB,
+        during_replies / MIB,
+        after_replies / MIB
+    );
+    assert!(
+        sent < flood.len(),
+        "the daemon read 100k requests whose replies nobody read"
+    );
+    assert!(
+        during_replies < base + 64 * MIB,
+        "RSS {during_replies} KiB during the flood, {base} KiB before"
+    );
+    assert!(
+        after_replies < base + 32 * MIB,
+        "RSS {after_replies} KiB after the client went, {base} KiB before"
+    );
+
+    // Ten connections each stop in the middle of a 60 MB frame.
+    let mut partial = hello();
+    partial.extend(format!("Content-Length: {}\r\n\r\n", 60_000_000).into_bytes());
+    partial.extend(std::iter::repeat_n(b' ', 59_000_000));
+    let streams: Vec<UnixStream> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..10)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut stream = UnixStream::connect(env.socket()).unwrap();
+                    write_until_stalled(&mut stream, &partial, Duration::from_secs(3));
+                    stream
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let during_partial = settled_rss(pid);
+    eprintln!(
+        "ten partial 60 MB frames: RSS {} MiB during",
+        during_partial / MIB
+    );
+    serves(&env);
+    drop(streams);
+    let after_partial = settled_rss(pid);
+    eprintln!(
+        "ten partial 60 MB frames: RSS {} MiB during, {} MiB after",
+        during_partial / MIB,
+        after_partial / MIB
+    );
+    assert!(
+        during_partial < base + 200 * MIB,
+        "RSS {during_partial} KiB with ten partial frames, {base} KiB before"
+    );
+    assert!(
+        after_partial < base + 32 * MIB,
+        "RSS {after_partial} KiB after they went, {base} KiB before"
+    );
+}
+
+/// Random and adversarial bytes: headers cut anywhere, wrong and huge lengths, binary bodies,
+/// frames split across writes. The daemon answers what it can, never grows without bound, and
+/// answers a good request on the same connection afterwards.
+#[test]
+fn random_and_adversarial_frames_leave_the_daemon_serving_in_bounded_memory() {
+    let env = TestEnv::with_config(
+        "[daemon]\nidle_timeout_secs = 120\n[rpc]\nmax_frame_bytes = 1048576\n",
+    );
+    env.ok(env.home.path(), &["daemon", "start"]);
+    let pid = env.daemon_pid().expect("daemon pid");
+    serves(&env);
+    let base = settled_rss(pid);
+
+    let mut rng = Rng(0x5eed_f00d);
+    let pieces: &[&[u8]] = &[
+        b"Content-Length: ",
+        b"content-length:",
+        b"Content-Type: application/vscode-jsonrpc\r\n",
+        b"\r\n",
+        b"\n",
+        b"\r\n\r\n",
+        b"{\"jsonrpc\":\"2.0\",\"id\":",
+        b"\"method\":\"maestro/status\"}",
+        b"{\"jsonrpc\":\"2.0\",\"method\":\"maestro/document.change\",\"params\":{\"uri\":3}}",
+        b"[1,2]",
+        b"null",
+        b"\xff\xfe\x00",
+        b"Content-Length: 99999999999999999999\r\n\r\n",
+        b"Content-Length: 2000000\r\n\r\n",
+        b"Content-Length: -1\r\n\r\n",
+        b"X-Junk: yes\r\n",
+    ];
+    for round in 0..40 {
+        let mut stream = UnixStream::connect(env.socket()).unwrap();
+        let mut bytes = hello();
+        for _ in 0..(200 + rng.below(400)) {
+            match rng.below(4) {
+                0 => {
+                    let n = 1 + rng.below(300);
+                    bytes.extend((0..n).map(|_| rng.next_u64() as u8));
+                }
+                1 => {
+                    let body = json!({"jsonrpc": "2.0", "id": rng.below(1000), "method": "maestro/status"});
+                    let mut f = frame(body.to_string().as_bytes());
+                    // A wrong length now and then.
+                    if rng.below(4) == 0 {
+                        let cut = rng.below(f.len());
+                        f.truncate(cut);
+                    }
+                    bytes.extend(f);
+                }
+                _ => bytes.extend_from_slice(pieces[rng.below(pieces.len())]),
+            }
+        }
+        // Written in random pieces, without reading a single reply.
+        let mut sent = 0;
+        stream
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        while sent < bytes.len() {
+            let n = (1 + rng.below(4096)).min(bytes.len() - sent);
+            if stream.write_all(&bytes[sent..sent + n]).is_err() {
+                break;
+            }
+            sent += n;
+        }
+        if round % 8 == 7 {
+            serves(&env);
+        }
+    }
+    serves(&env);
+    let after = settled_rss(pid);
+    eprintln!(
+        "adversarial frames: RSS {} MiB before, {} MiB after",
+        base / MIB,
+        after / MIB
+    );
+    assert!(
+        after < base + 48 * MIB,
+        "RSS {after} KiB after 40 adversarial connections, {base} KiB before"
+    );
+    wait_until(
+        "the daemon to still be alive",
+        Duration::from_secs(1),
+        || env.daemon_pid() == Some(pid),
+    );
+}
