@@ -229,3 +229,100 @@ fn random_and_adversarial_frames_leave_the_daemon_serving_in_bounded_memory() {
         || env.daemon_pid() == Some(pid),
     );
 }
+
+/// Symbol-dense buffers over LSP: a 50 MB one is kept but not parsed (the code graph says why),
+/// a 1 MB one of non-ASCII one-line definitions answers in bounded time and size, and the
+/// daemon's memory comes back when they close.
+#[test]
+fn symbol_dense_buffers_are_bounded_in_time_and_memory() {
+    let env = TestEnv::with_config("[daemon]\nidle_timeout_secs = 120\n");
+    let repo = env.git_repo("dense");
+    let mut lsp = env.lsp(&repo, &[]);
+    lsp.initialize(&repo, false, false);
+    serves(&env);
+    let pid = env.daemon_pid().expect("daemon pid");
+    let base = settled_rss(pid);
+
+    let huge_uri = maestro_tests::file_uri(&repo.join("huge.py"));
+    let started = Instant::now();
+    lsp.rpc.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": huge_uri, "languageId": "python", "version": 1,
+               "text": "x = 1\n".repeat(50 << 20 >> 3)}}),
+    );
+    let r = lsp.rpc.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": huge_uri}}),
+    );
+    let huge_answer = started.elapsed();
+    let message = r["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("over index.max_file_bytes"),
+        "a 50 MB buffer: {r}"
+    );
+    let with_huge = settled_rss(pid);
+
+    // One-line definitions with a non-ASCII name on every line, positions in UTF-16: every
+    // column is converted, each from its own line.
+    let dense_uri = maestro_tests::file_uri(&repo.join("dense.py"));
+    let lines = 1 << 20 >> 3;
+    lsp.rpc.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": dense_uri, "languageId": "python", "version": 1,
+               "text": "é = 1\n".repeat(lines)}}),
+    );
+    let started = Instant::now();
+    let r = lsp.rpc.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": dense_uri}}),
+    );
+    let symbols_answer = started.elapsed();
+    let symbols = r["result"].as_array().unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(symbols.len(), 20_000, "capped at the reply limit");
+    assert_eq!(symbols[19_999]["range"]["start"]["line"], 19_999);
+    let started = Instant::now();
+    let r = lsp.rpc.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": dense_uri}, "position": {"line": 5, "character": 0},
+               "context": {"includeDeclaration": true}}),
+    );
+    let references_answer = started.elapsed();
+    let found = r["result"].as_array().unwrap_or_else(|| panic!("{r}"));
+    assert!(
+        !found.is_empty() && found.len() <= 20_000,
+        "{} references",
+        found.len()
+    );
+    let with_dense = settled_rss(pid);
+
+    for uri in [&huge_uri, &dense_uri] {
+        lsp.rpc.notify(
+            "textDocument/didClose",
+            json!({"textDocument": {"uri": uri}}),
+        );
+    }
+    serves(&env);
+    let after = settled_rss(pid);
+    eprintln!(
+        "dense buffers: 50 MB buffer refused in {huge_answer:?}; 1 MB of {lines} non-ASCII definitions: \
+         symbols in {symbols_answer:?}, references in {references_answer:?}; RSS {} MiB before, \
+         {} MiB with the 50 MB buffer, {} MiB with both, {} MiB after closing",
+        base / MIB,
+        with_huge / MIB,
+        with_dense / MIB,
+        after / MIB
+    );
+    assert!(
+        with_huge < base + 256 * MIB,
+        "RSS {with_huge} KiB with a 50 MB buffer open, {base} KiB before"
+    );
+    assert!(
+        with_dense < base + 640 * MIB,
+        "RSS {with_dense} KiB with both open, {base} KiB before"
+    );
+    assert!(
+        after < base + 96 * MIB,
+        "RSS {after} KiB after closing them, {base} KiB before"
+    );
+    assert_eq!(lsp.shutdown_and_exit(), 0);
+}

@@ -100,27 +100,43 @@ pub struct DiskParses {
     entries: Mutex<Vec<(PathBuf, FileMeta, Arc<Syntax>)>>,
 }
 
+/// What [`DiskParses::get`] found.
+pub enum DiskParse {
+    Parsed(Arc<Syntax>),
+    UnknownLanguage,
+    /// Over the size limit, with its size: not read.
+    TooLarge(u64),
+}
+
 impl DiskParses {
     const CAPACITY: usize = 32;
+    /// Source bytes the kept parses may add up to (a parse holds many times its text).
+    const BYTES: usize = 8 << 20;
 
-    /// The parse of the file at `path` as it is on disk now.
-    pub fn get(&self, path: &Path) -> std::io::Result<Option<Arc<Syntax>>> {
+    /// The parse of the file at `path` as it is on disk now, if it has at most `max_bytes`.
+    pub fn get(&self, path: &Path, max_bytes: u64) -> std::io::Result<DiskParse> {
         let Some(lang) = Lang::of_path(path) else {
-            return Ok(None);
+            return Ok(DiskParse::UnknownLanguage);
         };
         let meta = maestro_graph::indexer::meta_of(&std::fs::metadata(path)?);
+        if meta.size > max_bytes {
+            return Ok(DiskParse::TooLarge(meta.size));
+        }
         {
             let mut entries = self.entries.lock().unwrap();
             if let Some(i) = entries.iter().position(|(p, m, _)| p == path && *m == meta) {
                 let entry = entries.remove(i);
                 let syntax = entry.2.clone();
                 entries.push(entry);
-                return Ok(Some(syntax));
+                return Ok(DiskParse::Parsed(syntax));
             }
         }
         let text = std::fs::read(path)?;
+        if text.len() as u64 > max_bytes {
+            return Ok(DiskParse::TooLarge(text.len() as u64));
+        }
         let Some(tree) = maestro_graph::parse(lang, &text, None) else {
-            return Ok(None);
+            return Ok(DiskParse::UnknownLanguage);
         };
         let analysis = maestro_graph::analyze(lang, &tree, &text);
         let syntax = Arc::new(Syntax {
@@ -132,11 +148,12 @@ impl DiskParses {
         });
         let mut entries = self.entries.lock().unwrap();
         entries.retain(|(p, _, _)| p != path);
-        if entries.len() >= Self::CAPACITY {
-            entries.remove(0);
-        }
         entries.push((path.to_path_buf(), meta, syntax.clone()));
-        Ok(Some(syntax))
+        let mut bytes: usize = entries.iter().map(|(_, _, s)| s.text.len()).sum();
+        while entries.len() > 1 && (entries.len() > Self::CAPACITY || bytes > Self::BYTES) {
+            bytes -= entries.remove(0).2.text.len();
+        }
+        Ok(DiskParse::Parsed(syntax))
     }
 }
 
@@ -260,6 +277,9 @@ impl Engine {
                 index
                     .state
                     .send_replace(IndexState::Ready(Arc::new(stats.clone())));
+                if stats.parsed > 0 {
+                    crate::give_back_memory();
+                }
                 // Code chunks follow the graph.
                 self.memory().nudge();
             }

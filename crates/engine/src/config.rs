@@ -183,7 +183,7 @@ pub const KEYS: &[KeyDef] = &[
             max: 1 << 30,
         },
         default: DefaultValue::Integer(2 << 20),
-        doc: "Source files larger than this are not indexed (the skip and its reason are logged); binary and minified files never are.",
+        doc: "Source files larger than this are not indexed (the skip and its reason are logged), and open buffers larger than this are not parsed; binary and minified files, and files of more than 200,000 symbols and references, never are indexed.",
     },
     KeyDef {
         key: INDEX_THREADS,

@@ -80,8 +80,15 @@ impl Document {
     }
 
     /// The parse and facts of the current text: reparsed (incrementally) if edits came since.
-    pub fn syntax(&mut self) -> Option<Arc<Syntax>> {
+    /// `None` for a language the graph does not know, and for a text over `max_bytes` (the
+    /// indexer's `index.max_file_bytes`: a parse costs many times the text).
+    pub fn syntax(&mut self, max_bytes: u64) -> Option<Arc<Syntax>> {
         let lang = self.lang?;
+        if self.text.len_bytes() as u64 > max_bytes {
+            self.tree = None;
+            self.syntax = None;
+            return None;
+        }
         if let Some(s) = self.syntax.as_ref().filter(|s| s.version == self.version) {
             return Some(s.clone());
         }
@@ -102,6 +109,11 @@ impl Document {
 
     pub fn version(&self) -> i32 {
         self.version
+    }
+
+    /// The text's size in bytes.
+    pub fn len_bytes(&self) -> usize {
+        self.text.len_bytes()
     }
 
     pub fn text(&self) -> String {
@@ -323,7 +335,7 @@ mod tests {
             1,
             "def f():\n    return 1\n",
         );
-        let first = d.syntax().unwrap();
+        let first = d.syntax(u64::MAX).unwrap();
         assert_eq!(first.analysis.facts.symbols[0].name, "f");
         d.apply(
             2,
@@ -334,16 +346,29 @@ mod tests {
             PositionEncoding::Utf16,
         )
         .unwrap();
-        let edited = d.syntax().unwrap();
+        let edited = d.syntax(u64::MAX).unwrap();
         let fresh = maestro_graph::extract(Lang::Python, d.text().as_bytes());
         assert_eq!(*edited.analysis.facts, fresh);
         assert_eq!(edited.version, 2);
         assert!(
-            Arc::ptr_eq(&edited, &d.syntax().unwrap()),
+            Arc::ptr_eq(&edited, &d.syntax(u64::MAX).unwrap()),
             "no change, no reparse"
         );
         let plain = Document::new("file:///notes.txt".into(), "plaintext".into(), 1, "hi");
-        assert!(plain.clone().syntax().is_none());
+        assert!(plain.clone().syntax(u64::MAX).is_none());
+    }
+
+    #[test]
+    fn a_text_over_the_limit_is_not_parsed_until_it_shrinks() {
+        let mut d = Document::new("file:///x.py".into(), "python".into(), 1, "x = 1\n");
+        assert!(d.syntax(6).is_some());
+        d.apply(2, &[change(1, 0, 1, 0, "y = 2\n")], PositionEncoding::Utf16)
+            .unwrap();
+        assert!(d.syntax(6).is_none(), "12 bytes over a limit of 6");
+        d.apply(3, &[change(1, 0, 2, 0, "")], PositionEncoding::Utf16)
+            .unwrap();
+        let back = d.syntax(6).expect("parsed again once under the limit");
+        assert_eq!(back.analysis.facts.symbols.len(), 1);
     }
 
     #[test]

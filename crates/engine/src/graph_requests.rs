@@ -3,12 +3,12 @@
 //! question sees every edit sent before it; the rest runs on a blocking thread against the
 //! workspace's graph with those buffers on top.
 
-use crate::code_graph::{IndexState, WorkspaceIndex};
+use crate::code_graph::{DiskParse, IndexState, WorkspaceIndex};
 use crate::delegate::{CodeContext, ContextSymbol, MAX_CALLERS, MAX_LINES};
 use crate::document::Syntax;
 use crate::engine::Engine;
 use crate::session::{Reply, Session, now, ok};
-use crate::text::{column_from_bytes, column_to_bytes, line_of, path_to_uri, uri_to_path};
+use crate::text::{Lines, column_from_bytes, column_to_bytes, line_of, path_to_uri, uri_to_path};
 use futures::FutureExt;
 use maestro_graph::query::{Current, Location as GraphLocation, pos_of};
 use maestro_graph::resolve::{FileRef, Overlay, SymRef, View};
@@ -33,6 +33,9 @@ const LOAD_WAIT: Duration = Duration::from_secs(60);
 const FIRST_PASS_WAIT: Duration = Duration::from_secs(3600);
 /// Most answers of a fuzzy symbol search.
 const SYMBOL_LIMIT: usize = 256;
+/// The most locations, symbols or calls one answer holds (a generated file of 300k one-line
+/// definitions would otherwise answer hundreds of megabytes of JSON); the first ones in order.
+pub const REPLY_LIMIT: usize = 20_000;
 
 /// LSP's `SymbolKind` number for a graph symbol kind.
 pub fn lsp_symbol_kind(kind: SymbolKind) -> u32 {
@@ -59,6 +62,10 @@ struct Buffers {
     encoding: PositionEncoding,
     /// Path (absolute, or the URI for documents without one) → syntax.
     docs: Vec<(PathBuf, String, Arc<Syntax>)>,
+    /// Open documents of a known language left unparsed for their size, with it.
+    too_large: Vec<(PathBuf, usize)>,
+    /// `index.max_file_bytes`, for open documents and files read from disk alike.
+    max_bytes: u64,
 }
 
 impl Buffers {
@@ -103,17 +110,22 @@ struct Positions<'a> {
     encoding: PositionEncoding,
     root: &'a Path,
     buffers: &'a Buffers,
-    disk: HashMap<PathBuf, Option<String>>,
+    /// Texts read for converting columns, once per file of an answer.
+    texts: HashMap<PathBuf, Option<Arc<Lines>>>,
 }
 
 impl Positions<'_> {
-    fn text_of(&mut self, abs: &Path) -> Option<String> {
-        if let Some(s) = self.buffers.get(abs) {
-            return Some(String::from_utf8_lossy(&s.text).into_owned());
-        }
-        self.disk
+    fn text_of(&mut self, abs: &Path) -> Option<Arc<Lines>> {
+        let buffers = self.buffers;
+        self.texts
             .entry(abs.to_path_buf())
-            .or_insert_with(|| std::fs::read_to_string(abs).ok())
+            .or_insert_with(|| {
+                let text = match buffers.get(abs) {
+                    Some(s) => String::from_utf8_lossy(&s.text).into_owned(),
+                    None => std::fs::read_to_string(abs).ok()?,
+                };
+                Some(Arc::new(Lines::new(text)))
+            })
             .clone()
     }
 
@@ -129,7 +141,7 @@ impl Positions<'_> {
             None
         };
         let col = |line: u32, col: u32| match &text {
-            Some(t) if convert(line) => column_from_bytes(line_of(t, line), col, encoding),
+            Some(t) if convert(line) => column_from_bytes(t.line(line), col, encoding),
             _ => col,
         };
         Range {
@@ -156,18 +168,22 @@ impl Positions<'_> {
 impl Session {
     /// Every open document of this session, parsed as of now.
     fn buffers(&self) -> Buffers {
+        let max_bytes = self.engine.config().max_index_file_bytes();
         let mut docs = self.state.documents.lock().unwrap();
-        let snapshot = docs
-            .values_mut()
-            .filter_map(|d| {
-                let path = uri_to_path(&d.uri).unwrap_or_else(|| PathBuf::from(&d.uri));
-                let uri = d.uri.clone();
-                d.syntax().map(|s| (path, uri, s))
-            })
-            .collect();
+        let (mut snapshot, mut too_large) = (Vec::new(), Vec::new());
+        for d in docs.values_mut() {
+            let path = uri_to_path(&d.uri).unwrap_or_else(|| PathBuf::from(&d.uri));
+            match d.syntax(max_bytes) {
+                Some(s) => snapshot.push((path, d.uri.clone(), s)),
+                None if d.lang().is_some() => too_large.push((path, d.len_bytes())),
+                None => {}
+            }
+        }
         Buffers {
             encoding: self.state.encoding(),
             docs: snapshot,
+            too_large,
+            max_bytes,
         }
     }
 
@@ -220,6 +236,7 @@ impl Session {
                                     let found = view.highlights(cur, byte);
                                     ok(found
                                         .into_iter()
+                                        .take(REPLY_LIMIT)
                                         .map(|(span, written)| DocumentHighlight {
                                             range: pos.range(view, cur.file, span),
                                             kind: if written { 3 } else { 2 },
@@ -257,6 +274,7 @@ impl Session {
                                 let found = view.references(cur, byte, include);
                                 ok(found
                                     .into_iter()
+                                    .take(REPLY_LIMIT)
                                     .map(|l| pos.location(view, l))
                                     .collect::<Vec<_>>())
                             },
@@ -658,6 +676,9 @@ impl Engine {
         let uri = uri.to_owned();
         let engine = self.clone();
         tokio::task::spawn_blocking(move || {
+            if let Some((_, size)) = buffers.too_large.iter().find(|(p, _)| *p == key) {
+                return Err(too_large(&key, *size as u64, buffers.max_bytes));
+            }
             let asked = match buffers.get(&key) {
                 Some(s) => Asked {
                     path: key.clone(),
@@ -670,7 +691,7 @@ impl Engine {
                         )));
                     };
                     Asked {
-                        syntax: parse_from_disk(&engine, &path)?,
+                        syntax: parse_from_disk(&engine, &path, buffers.max_bytes)?,
                         path,
                     }
                 }
@@ -720,7 +741,7 @@ impl Engine {
                 encoding: buffers.encoding,
                 root: &root,
                 buffers: &buffers,
-                disk: HashMap::new(),
+                texts: HashMap::new(),
             };
             answer(&view, &cur, &mut positions, byte)
         })
@@ -756,7 +777,7 @@ impl Engine {
                     encoding: buffers.encoding,
                     root,
                     buffers: &buffers,
-                    disk: HashMap::new(),
+                    texts: HashMap::new(),
                 };
                 for s in search(&view) {
                     out.push(workspace_symbol(&view, &mut pos, s));
@@ -836,12 +857,13 @@ impl Engine {
                 encoding: buffers.encoding,
                 root: &root,
                 buffers: &buffers,
-                disk: HashMap::new(),
+                texts: HashMap::new(),
             };
             if incoming {
                 let calls: Vec<CallHierarchyIncomingCall> = view
                     .incoming_calls(symbol)
                     .into_iter()
+                    .take(REPLY_LIMIT)
                     .map(|c| CallHierarchyIncomingCall {
                         from: match c.symbol {
                             Some(s) => call_item(&view, &mut pos, &root, s),
@@ -859,6 +881,7 @@ impl Engine {
                 let calls: Vec<CallHierarchyOutgoingCall> = view
                     .outgoing_calls(symbol)
                     .into_iter()
+                    .take(REPLY_LIMIT)
                     .filter_map(|c| {
                         let callee = c.symbol?;
                         Some(CallHierarchyOutgoingCall {
@@ -880,15 +903,23 @@ impl Engine {
 }
 
 /// A file's parse when no editor has it open (cached while the file stays the same).
-fn parse_from_disk(engine: &Engine, path: &Path) -> Result<Arc<Syntax>, RpcError> {
-    match engine.graph().disk.get(path) {
-        Ok(Some(syntax)) => Ok(syntax),
-        Ok(None) => Err(RpcError::not_found(format!(
+fn parse_from_disk(engine: &Engine, path: &Path, max_bytes: u64) -> Result<Arc<Syntax>, RpcError> {
+    match engine.graph().disk.get(path, max_bytes) {
+        Ok(DiskParse::Parsed(syntax)) => Ok(syntax),
+        Ok(DiskParse::UnknownLanguage) => Err(RpcError::not_found(format!(
             "{}: not a language the code graph knows",
             path.display()
         ))),
+        Ok(DiskParse::TooLarge(size)) => Err(too_large(path, size, max_bytes)),
         Err(e) => Err(RpcError::not_found(format!("{}: {e}", path.display()))),
     }
+}
+
+fn too_large(path: &Path, size: u64, max_bytes: u64) -> RpcError {
+    RpcError::not_found(format!(
+        "{}: {size} bytes, over index.max_file_bytes ({max_bytes}); the code graph leaves it out",
+        path.display()
+    ))
 }
 
 /// The buffers inside `root` as overlays, with the asked file among them; returns its index.
@@ -1004,7 +1035,9 @@ fn document_symbols(
     cur: &Current<'_>,
     pos: &mut Positions<'_>,
 ) -> Vec<DocumentSymbol> {
-    let symbols = &cur.analysis.facts.symbols;
+    let all = &cur.analysis.facts.symbols;
+    // A container comes before what it holds, so the first symbols keep their containers.
+    let symbols = &all[..all.len().min(REPLY_LIMIT)];
     let mut nodes: Vec<Option<DocumentSymbol>> = symbols
         .iter()
         .map(|s| {
@@ -1018,16 +1051,23 @@ fn document_symbols(
             })
         })
         .collect();
-    // Children come after their container: attach from the end.
+    // Children come after their container: attach from the end (each parent's children then
+    // come in reverse; they are put back in order below).
     for i in (0..symbols.len()).rev() {
         if let Some(c) = symbols[i].container {
             let child = nodes[i].take().expect("each symbol is attached once");
             if let Some(parent) = nodes[c as usize].as_mut() {
-                parent.children.insert(0, child);
+                parent.children.push(child);
             }
         }
     }
-    nodes.into_iter().flatten().collect()
+    let mut roots: Vec<DocumentSymbol> = nodes.into_iter().flatten().collect();
+    let mut stack: Vec<&mut DocumentSymbol> = roots.iter_mut().collect();
+    while let Some(node) = stack.pop() {
+        node.children.reverse();
+        stack.extend(node.children.iter_mut());
+    }
+    roots
 }
 
 fn workspace_symbol(view: &View<'_>, pos: &mut Positions<'_>, s: SymRef) -> WorkspaceSymbol {

@@ -22,14 +22,17 @@ mod playbook_requests;
 mod playbooks;
 mod session;
 pub mod text;
+mod trim;
 pub mod workspace;
 
 pub use config::{Config, ConfigError};
 pub use engine::{
     Activity, Engine, EngineError, EngineOptions, HostInfo, Progress, StoreLocation, WorkGuard,
 };
+pub use graph_requests::REPLY_LIMIT;
 pub use paths::Paths;
 pub use session::{Reply, Session};
+pub use trim::give_back_memory;
 
 #[cfg(test)]
 mod tests;

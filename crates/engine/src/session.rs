@@ -77,6 +77,9 @@ impl SessionState {
     }
 }
 
+/// A document whose closing is worth giving freed memory back to the system for.
+const LARGE_DOCUMENT: usize = 256 << 10;
+
 /// A connected client. Dropping it disconnects: its documents close and its workspaces are released.
 pub struct Session {
     pub(crate) engine: Engine,
@@ -262,7 +265,11 @@ impl Session {
                         .map_err(|e| RpcError::invalid_params(method, e))
                 }),
             method::DOCUMENT_CLOSE => parse_params::<DocumentUri>(method, params).map(|p| {
-                self.state.documents.lock().unwrap().remove(&p.uri);
+                let closed = self.state.documents.lock().unwrap().remove(&p.uri);
+                // A large document's text and parse were freed: give the pages back.
+                if closed.is_some_and(|d| d.len_bytes() > LARGE_DOCUMENT) {
+                    crate::give_back_memory();
+                }
             }),
             m if m.starts_with("$/") => Ok(()),
             _ => Err(RpcError::method_not_found(method)),

@@ -89,6 +89,36 @@ pub fn line_of(text: &str, n: u32) -> &str {
     line.strip_suffix('\r').unwrap_or(line)
 }
 
+/// A text with the start of each line, for answers that convert many positions of one file
+/// (finding a line is then a lookup, not a scan from the top).
+pub struct Lines {
+    text: String,
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    pub fn new(text: String) -> Lines {
+        let breaks = text.bytes().enumerate().filter(|&(_, b)| b == b'\n');
+        let starts = std::iter::once(0)
+            .chain(breaks.map(|(i, _)| i + 1))
+            .collect();
+        Lines { text, starts }
+    }
+
+    /// Line `n` without its line break, or `""` past the end; the same as [`line_of`].
+    pub fn line(&self, n: u32) -> &str {
+        let Some(&start) = self.starts.get(n as usize) else {
+            return "";
+        };
+        let end = self
+            .starts
+            .get(n as usize + 1)
+            .map_or(self.text.len(), |next| next - 1);
+        let line = &self.text[start..end];
+        line.strip_suffix('\r').unwrap_or(line)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +153,11 @@ mod tests {
         assert_eq!(line_of("x\r\ny\n", 0), "x");
         assert_eq!(line_of("x\r\ny\n", 1), "y");
         assert_eq!(line_of("x", 5), "");
+        for text in ["x\r\ny\n", "", "\n\n", "a\nbé\r\n\r\nc", "one"] {
+            let lines = Lines::new(text.to_owned());
+            for n in 0..6 {
+                assert_eq!(lines.line(n), line_of(text, n), "{text:?} line {n}");
+            }
+        }
     }
 }

@@ -98,9 +98,17 @@ pub fn parse(lang: Lang, src: &[u8], old: Option<&Tree>) -> Option<Tree> {
                 .expect("grammar ABI checked by tests");
             p
         });
-        parser.parse(src, old)
+        let tree = parser.parse(src, old);
+        if src.len() > KEEP_PARSER_BELOW {
+            // A parser keeps the stack it grew: 125 MB after 1 MB of one-line definitions.
+            parsers.remove(&lang);
+        }
+        tree
     })
 }
+
+/// Sources up to this size leave their thread's parser for the next one; larger ones free it.
+const KEEP_PARSER_BELOW: usize = 256 << 10;
 
 /// Extracts the facts of an already parsed file.
 pub fn extract_tree(lang: Lang, tree: &Tree, src: &[u8]) -> FileFacts {

@@ -48,6 +48,9 @@ pub struct IndexOptions {
     pub threads: usize,
     /// Rows per store transaction.
     pub batch_rows: usize,
+    /// Files with more symbols and references together are skipped (generated tables of
+    /// one-line definitions): what one file may add to the graph's memory stays bounded.
+    pub max_file_facts: usize,
 }
 
 impl Default for IndexOptions {
@@ -56,6 +59,7 @@ impl Default for IndexOptions {
             max_file_bytes: 2 << 20,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             batch_rows: 20_000,
+            max_file_facts: 200_000,
         }
     }
 }
@@ -294,7 +298,8 @@ pub fn index(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(f) = todo.get(i) else { break };
-                    let (hash, outcome) = examine(&root.join(&f.rel), f, graph, store, contents);
+                    let (hash, outcome) =
+                        examine(&root.join(&f.rel), f, graph, store, contents, options);
                     if sender.send((i, hash, outcome)).is_err() {
                         break;
                     }
@@ -418,6 +423,7 @@ fn examine(
     graph: &RwLock<WorkspaceGraph>,
     store: &Store,
     contents: &ContentCache,
+    options: &IndexOptions,
 ) -> (ContentHash, Outcome) {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -445,6 +451,18 @@ fn examine(
         return (hash, Outcome::Known(contents.share(hash, facts)));
     }
     let facts = crate::extract::extract(f.lang, &bytes);
+    let count = facts.symbols.len() + facts.references.len();
+    if count > options.max_file_facts {
+        return (
+            0,
+            Outcome::Skipped(format!(
+                "{} symbols and {} references, over the limit of {} per file (generated?)",
+                facts.symbols.len(),
+                facts.references.len(),
+                options.max_file_facts
+            )),
+        );
+    }
     (
         hash,
         Outcome::Parsed {

@@ -22,6 +22,7 @@ fn run(
         max_file_bytes: 64 * 1024,
         threads: 2,
         batch_rows: 50,
+        max_file_facts: 1000,
     };
     indexer::index(graph, store, ws, contents, &options, &|_, _| {}).unwrap()
 }
@@ -51,6 +52,7 @@ fn project(root: &Path) {
         &[b"var a=1;".repeat(4000), b"\n".to_vec()].concat(),
     );
     write(root, "big.py", &b"x = 1\n".repeat(20_000));
+    write(root, "dense.py", &b"x = 1\n".repeat(1001));
 }
 
 #[test]
@@ -73,7 +75,7 @@ fn index_skips_what_is_not_source_and_stores_the_rest() {
         .map(|s| (s.path.display().to_string(), s.reason.clone()))
         .collect();
     skipped.sort();
-    assert_eq!(skipped.len(), 3, "{skipped:?}");
+    assert_eq!(skipped.len(), 4, "{skipped:?}");
     assert!(
         skipped[0].0 == "big.py" && skipped[0].1.starts_with("over 65536 bytes"),
         "{skipped:?}"
@@ -82,8 +84,16 @@ fn index_skips_what_is_not_source_and_stores_the_rest() {
         skipped[1].0 == "blob.py" && skipped[1].1.starts_with("binary"),
         "{skipped:?}"
     );
+    assert_eq!(
+        skipped[2],
+        (
+            "dense.py".to_owned(),
+            "1001 symbols and 0 references, over the limit of 1000 per file (generated?)"
+                .to_owned()
+        )
+    );
     assert!(
-        skipped[2].0 == "min.js" && skipped[2].1.starts_with("minified"),
+        skipped[3].0 == "min.js" && skipped[3].1.starts_with("minified"),
         "{skipped:?}"
     );
     let g = graph.read().unwrap();

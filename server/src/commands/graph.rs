@@ -214,11 +214,10 @@ async fn ask(paths: &Paths, action: GraphAction) -> anyhow::Result<i32> {
             let mut found: Vec<Location> = Vec::new();
             for (uri, p) in positions(&c, &t, &cwd).await? {
                 let params = json!({"textDocument": {"uri": uri}, "position": p, "context": {"includeDeclaration": false}});
-                found.extend(
-                    c.client
-                        .request::<_, Vec<Location>>(method::GRAPH_REFERENCES, params)
-                        .await?,
-                );
+                let answer: Vec<Location> =
+                    c.client.request(method::GRAPH_REFERENCES, params).await?;
+                note_limit(answer.len(), "references of one symbol");
+                found.extend(answer);
             }
             found.sort();
             found.dedup();
@@ -244,6 +243,7 @@ async fn ask(paths: &Paths, action: GraphAction) -> anyhow::Result<i32> {
                         .await?;
                     let mut flat = Vec::new();
                     flatten(&uri, &tree, None, &mut flat);
+                    note_limit(flat.len(), "symbols of one file");
                     flat
                 }
                 None => {
@@ -509,5 +509,15 @@ fn show_symbols(symbols: &[WorkspaceSymbol], cwd: &Path, json: bool) {
                 s.name
             );
         }
+    }
+}
+
+/// Says on stderr that an answer holds as many items as the daemon gives, so more were left out.
+fn note_limit(count: usize, what: &str) {
+    if count >= maestro_engine::REPLY_LIMIT {
+        eprintln!(
+            "note: the daemon answers at most {} {what}; the rest were left out",
+            maestro_engine::REPLY_LIMIT
+        );
     }
 }

@@ -456,16 +456,17 @@ fn swallowed_frame(body: &[u8]) -> Option<usize> {
     })
 }
 
-/// Writes one framed message.
+/// Writes one framed message; returns its size in bytes.
 pub async fn write_message<W: AsyncWrite + Unpin>(
     out: &mut W,
     message: &Message,
-) -> std::io::Result<()> {
+) -> std::io::Result<usize> {
     let body = message.to_bytes();
     let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
     frame.extend_from_slice(&body);
     out.write_all(&frame).await?;
-    out.flush().await
+    out.flush().await?;
+    Ok(frame.len())
 }
 
 #[cfg(test)]

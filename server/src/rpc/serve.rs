@@ -108,6 +108,8 @@ pub async fn serve_connection<R, W>(
     drop(session);
     drop(outbox);
     let _ = writer.await;
+    // What the connection held (its documents, buffers, replies) is free now.
+    maestro_engine::give_back_memory();
 }
 
 /// Where [`write_loop`] takes its messages from.
@@ -130,9 +132,19 @@ impl Queue for mpsc::UnboundedReceiver<Message> {
 /// Writes queued messages until every sender is gone or the peer stops reading.
 pub async fn write_loop<W: AsyncWrite + Unpin>(mut write: W, mut queue: impl Queue) {
     while let Some(message) = queue.next().await {
-        if let Err(e) = write_message(&mut write, &message).await {
-            tracing::debug!("connection write failed: {e}");
-            return;
+        let written = write_message(&mut write, &message).await;
+        drop(message);
+        match written {
+            Err(e) => {
+                tracing::debug!("connection write failed: {e}");
+                return;
+            }
+            // The message and its serialized copies were freed: give the pages back.
+            Ok(size) if size > LARGE_MESSAGE => maestro_engine::give_back_memory(),
+            Ok(_) => {}
         }
     }
 }
+
+/// A message after which freed memory is worth giving back to the system.
+const LARGE_MESSAGE: usize = 4 << 20;

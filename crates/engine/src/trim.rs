@@ -1,0 +1,21 @@
+//! Giving freed memory back to the system after large, rare work (an index pass that parsed files,
+//! a connection that ends). glibc keeps what threads freed in their arenas: after indexing 1 MB of
+//! symbol-dense Python the daemon held 424 MB it no longer used.
+
+/// Returns the free memory at the top of every malloc arena to the system (glibc's `malloc_trim`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+pub fn give_back_memory() {
+    unsafe extern "C" {
+        fn malloc_trim(pad: usize) -> std::ffi::c_int;
+    }
+    // SAFETY: malloc_trim takes a byte count, touches only the allocator's own state under its
+    // locks, and is safe to call from any thread at any time.
+    unsafe {
+        malloc_trim(0);
+    }
+}
+
+/// Other allocators give memory back on their own.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn give_back_memory() {}
