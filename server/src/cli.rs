@@ -114,6 +114,20 @@ pub enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// Review and approve the commands this repository's .maestro/config.toml asks maestro to run
+    /// (e.g. `agents.setup_command`); nothing a repository chooses runs before that.
+    Trust {
+        /// A path inside the repository (default: here).
+        path: Option<PathBuf>,
+        /// Approve every command shown without asking (for scripts: read them first).
+        #[arg(long, conflicts_with = "revoke")]
+        yes: bool,
+        /// Forget this repository's approvals.
+        #[arg(long)]
+        revoke: bool,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.

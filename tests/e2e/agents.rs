@@ -4,7 +4,7 @@
 //! on the CLI (names, bad input, the daemon killed mid-turn, delegate code actions).
 
 use maestro_tests::{TestEnv, alive, git, kill, text, wait_until};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -429,6 +429,152 @@ fn an_editor_spawns_an_agent_and_hears_its_status_and_output() {
 }
 
 #[test]
+fn a_repository_command_runs_only_once_approved_exactly_and_asks_again_when_changed() {
+    let env = agents_env("");
+    let dir = repo(&env, "hostile");
+    let marker = env.home.path().join("marker");
+    let config = |word: &str| {
+        format!(
+            "[agents]\nsetup_command = [\"sh\", \"-c\", \"echo {word} >> '{}'\"]\n",
+            marker.display()
+        )
+    };
+    std::fs::create_dir_all(dir.join(".maestro")).unwrap();
+    std::fs::write(dir.join(".maestro/config.toml"), config("one")).unwrap();
+
+    // Refused before anything runs or exists, naming exactly what would run.
+    let out = env.run_in(&dir, &["agent", "spawn", "first", "say hi", "--wait"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("asks to run sh -c 'echo one >> '\\''")
+            && err.contains("agents.setup_command")
+            && err.contains("maestro trust"),
+        "{err}"
+    );
+    assert!(!marker.exists(), "the command ran unapproved");
+    assert!(!env.ok(&dir, &["agent", "list"]).contains("first"));
+
+    // `trust` shows it; without a terminal it does not approve.
+    let listed = env.run_in(&dir, &["trust", "--json"]);
+    assert_eq!(listed.status.code(), Some(1));
+    let list: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(list["commands"][0]["state"], "unapproved", "{list}");
+    assert_eq!(list["commands"][0]["command"][0], "sh");
+    let asked = env.run_in(&dir, &["trust"]);
+    assert_eq!(asked.status.code(), Some(1));
+    assert!(
+        text(&asked.stderr).contains("--yes"),
+        "{}",
+        text(&asked.stderr)
+    );
+    assert!(text(&asked.stdout).contains("not approved"));
+
+    let approved = env.ok(&dir, &["trust", "--yes"]);
+    assert!(
+        approved.contains("approved agents.setup_command"),
+        "{approved}"
+    );
+    env.ok(&dir, &["agent", "spawn", "first", "say hi", "--wait"]);
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "one\n");
+
+    // A changed command asks again; the old approval does not carry over.
+    std::fs::write(dir.join(".maestro/config.toml"), config("two")).unwrap();
+    let out = env.run_in(&dir, &["agent", "spawn", "second", "say hi", "--wait"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("It changed since it was approved"),
+        "{}",
+        text(&out.stderr)
+    );
+    let listed = env.run_in(&dir, &["trust", "--json"]);
+    assert_eq!(listed.status.code(), Some(1), "not everything is approved");
+    let list: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(list["commands"][0]["state"], "changed", "{list}");
+    assert!(
+        list["commands"][0]["approved"][2]
+            .as_str()
+            .unwrap()
+            .starts_with("echo one"),
+        "{list}"
+    );
+    // Approving what was shown before is refused: the file says something else now.
+    let mut rpc = env.connect_hello();
+    let r = rpc.request(
+        "maestro/trust.approve",
+        json!({"path": dir, "key": "agents.setup_command",
+               "command": list["commands"][0]["approved"]}),
+    );
+    assert_eq!(r["error"]["code"], -32095, "{r}");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "one\n");
+
+    // Revoked: asked again.
+    env.ok(&dir, &["trust", "--yes"]);
+    env.ok(&dir, &["trust", "--revoke"]);
+    let out = env.run_in(&dir, &["agent", "spawn", "third", "say hi", "--wait"]);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "one\n");
+
+    // The same key in the person's own config needs no approval.
+    let user = std::fs::read_to_string(env.home.path().join("config/config.toml")).unwrap();
+    env.write_config(&format!("{user}{}", config("mine")));
+    std::fs::remove_file(dir.join(".maestro/config.toml")).unwrap();
+    env.ok(&dir, &["daemon", "restart"]);
+    env.ok(&dir, &["agent", "spawn", "fourth", "say hi", "--wait"]);
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "one\nmine\n");
+}
+
+/// The editor's person is asked, shown the exact command; "Not now" leaves the spawn refused
+/// and nothing run, "Allow" approves it and the spawn goes through.
+#[test]
+fn the_editor_asks_before_a_repository_command_runs() {
+    let env = agents_env("");
+    let dir = repo(&env, "asked");
+    let marker = env.home.path().join("marker");
+    std::fs::create_dir_all(dir.join(".maestro")).unwrap();
+    std::fs::write(
+        dir.join(".maestro/config.toml"),
+        format!(
+            "[agents]\nsetup_command = [\"sh\", \"-c\", \"echo ran > '{}'\"]\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let mut lsp = env.lsp(&dir, &[]);
+    lsp.initialize(&dir, false, false);
+    let spawn = |lsp: &mut maestro_tests::Lsp, name: &str, answer: &str| {
+        let id = lsp.rpc.send_request(
+            "workspace/executeCommand",
+            json!({"command": "maestro.agent.spawn",
+                   "arguments": [{"name": name, "agent": "claude", "path": dir, "prompt": "say hi"}]}),
+        );
+        let question = lsp.rpc.wait_for("the question", |m| {
+            m["method"] == "window/showMessageRequest"
+        });
+        let message = question["params"]["message"].as_str().unwrap().to_owned();
+        assert!(
+            message.contains("asks to run `sh -c 'echo ran > '")
+                && message.contains("agents.setup_command"),
+            "{message}"
+        );
+        lsp.rpc
+            .send(&json!({"jsonrpc": "2.0", "id": question["id"], "result": {"title": answer}}));
+        lsp.rpc.response(id)
+    };
+    let refused = spawn(&mut lsp, "declined", "Not now");
+    assert_eq!(refused["error"]["code"], -32097, "{refused}");
+    assert!(!marker.exists());
+    let spawned = spawn(&mut lsp, "allowed", "Allow and continue");
+    assert_eq!(spawned["result"]["name"], "allowed", "{spawned}");
+    wait_until("the setup command ran", Duration::from_secs(20), || {
+        marker.exists()
+    });
+    let list = env.json(&dir, &["trust", "--json"]);
+    assert_eq!(list["commands"][0]["state"], "approved", "{list}");
+    assert_eq!(lsp.shutdown_and_exit(), 0);
+}
+
+#[test]
 fn setup_copies_untracked_files_and_runs_its_command_before_the_first_turn() {
     let env = agents_env("");
     let dir = repo(&env, "setup");
@@ -442,6 +588,7 @@ fn setup_copies_untracked_files_and_runs_its_command_before_the_first_turn() {
         "[agents]\nsetup_files = [\".env\", \"missing.json\"]\nsetup_command = [\"git\", \"tag\", \"set-up\"]\n",
     )
     .unwrap();
+    env.ok(&dir, &["trust", "--yes"]);
     let out = env.run_in(
         &dir,
         &["agent", "spawn", "prepared", "env MAESTRO_AGENT", "--wait"],
@@ -473,6 +620,7 @@ fn setup_copies_untracked_files_and_runs_its_command_before_the_first_turn() {
         "[agents]\nsetup_command = [\"git\", \"no-such-subcommand\"]\n",
     )
     .unwrap();
+    env.ok(&dir, &["trust", "--yes"]);
     let out = env.run_in(
         &dir,
         &[

@@ -68,6 +68,24 @@ pub(crate) fn workspace_of(
     ))
 }
 
+/// The settings of an agent about to start with `isolation` (the configured one when `None`):
+/// refused when a setup command the repository chose would run without the person's approval.
+pub(crate) fn spawn_settings(
+    engine: &Engine,
+    root: &Path,
+    config: &Config,
+    cli_name: &str,
+    isolation: Option<Isolation>,
+) -> Result<AgentSettings, RpcError> {
+    let s = settings(config, cli_name)?;
+    if isolation.unwrap_or(s.isolation) == Isolation::Worktree && !s.setup_command.is_empty() {
+        engine
+            .trust()
+            .check(root, config, config::AGENTS_SETUP_COMMAND)?;
+    }
+    Ok(s)
+}
+
 /// An agent CLI's settings from the configuration.
 pub(crate) fn settings(config: &Config, cli_name: &str) -> Result<AgentSettings, RpcError> {
     let custom_names = config.names_under("agents.custom");
@@ -217,7 +235,7 @@ impl Session {
                     } else {
                         p.agent.clone()
                     };
-                    let settings = settings(&config, &cli)?;
+                    let settings = spawn_settings(&engine, &ws.root, &config, &cli, p.isolation)?;
                     Ok((p, ws, settings))
                 });
                 match prepared {
@@ -423,7 +441,7 @@ async fn delegate_to_agent(
         .cli
         .clone()
         .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
-    let settings = settings(&config, &cli)?;
+    let settings = spawn_settings(&engine, &ws.root, &config, &cli, None)?;
     let params = AgentSpawnParams {
         name,
         agent: cli,

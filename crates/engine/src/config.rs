@@ -254,7 +254,7 @@ pub const KEYS: &[KeyDef] = &[
         scope: Scope::Workspace,
         kind: Kind::List,
         default: DefaultValue::List(&[]),
-        doc: "A command (program and arguments, no shell) run in each new worktree before the first turn, e.g. `[\"npm\", \"ci\"]`; the agent fails if it does.",
+        doc: "A command (program and arguments, no shell) run in each new worktree before the first turn, e.g. `[\"npm\", \"ci\"]`; the agent fails if it does. Set by a repository, it runs only once approved with `maestro trust`.",
     },
     KeyDef {
         key: AGENTS_OUTPUT_BUFFER_BYTES,

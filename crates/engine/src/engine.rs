@@ -75,6 +75,7 @@ pub(crate) struct Inner {
     host: HostInfo,
     config: Config,
     store: Store,
+    trust: crate::trust::Trust,
     started: Instant,
     events: broadcast::Sender<Event>,
     sessions: Mutex<BTreeMap<u64, Arc<SessionState>>>,
@@ -124,6 +125,7 @@ impl Engine {
                 graph: crate::code_graph::CodeGraph::default(),
                 host: options.host,
                 config: options.config,
+                trust: crate::trust::Trust::load(&store)?,
                 store,
                 started: Instant::now(),
                 events: broadcast::channel(EVENT_BUFFER).0,
@@ -197,6 +199,10 @@ impl Engine {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    pub(crate) fn trust(&self) -> &crate::trust::Trust {
+        &self.inner.trust
     }
 
     pub fn store(&self) -> &Store {

@@ -23,6 +23,7 @@ mod playbooks;
 mod session;
 pub mod text;
 mod trim;
+pub mod trust;
 pub mod workspace;
 
 pub use config::{Config, ConfigError};

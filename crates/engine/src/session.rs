@@ -231,6 +231,9 @@ impl Session {
             other if other.starts_with("maestro/memory.") => self
                 .memory_request(other, params)
                 .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),
+            other if other.starts_with("maestro/trust.") => self
+                .trust_request(other, params)
+                .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),
             other if other.starts_with("maestro/playbook.") => self
                 .playbook_request(other, params)
                 .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),

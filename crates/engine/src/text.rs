@@ -89,6 +89,62 @@ pub fn line_of(text: &str, n: u32) -> &str {
     line.strip_suffix('\r').unwrap_or(line)
 }
 
+/// `s` with its control characters written out (`\u{1b}`), for printing a string a repository
+/// or an agent chose (a path, a task's text) on a terminal it must not drive.
+pub fn visible(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+/// An argument vector as a person would type it in a shell: plain words bare, others quoted;
+/// control characters (a newline, an escape sequence) written out as `$'\n'`, `$'\x1b'`, so a
+/// repository's command cannot hide part of itself or drive the terminal it is shown in.
+pub fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|w| shell_word(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn shell_word(w: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c);
+    if !w.is_empty() && w.chars().all(plain) {
+        return w.to_owned();
+    }
+    if !w.chars().any(char::is_control) {
+        return format!("'{}'", w.replace('\'', "'\\''"));
+    }
+    let mut out = String::from("$'");
+    for c in w.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                for b in c.to_string().bytes() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// A text with the start of each line, for answers that convert many positions of one file
 /// (finding a line is then a lookup, not a scan from the top).
 pub struct Lines {
@@ -153,6 +209,14 @@ mod tests {
         assert_eq!(line_of("x\r\ny\n", 0), "x");
         assert_eq!(line_of("x\r\ny\n", 1), "y");
         assert_eq!(line_of("x", 5), "");
+        let words =
+            |w: &[&str]| shell_words(&w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(visible("plain é"), "plain é");
+        assert_eq!(visible("a\x1b[31mb\n"), "a\\u{1b}[31mb\\u{a}");
+        assert_eq!(words(&["npm", "ci"]), "npm ci");
+        assert_eq!(words(&["sh", "-c", "echo it's"]), "sh -c 'echo it'\\''s'");
+        assert_eq!(words(&["a\nb", ""]), "$'a\\nb' ''");
+        assert_eq!(words(&["\x1b[2Jx"]), "$'\\x1b[2Jx'");
         for text in ["x\r\ny\n", "", "\n\n", "a\nbé\r\n\r\nc", "one"] {
             let lines = Lines::new(text.to_owned());
             for n in 0..6 {

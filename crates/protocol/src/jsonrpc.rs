@@ -59,6 +59,9 @@ pub mod code {
     pub const CONFLICT: i64 = -32095;
     /// An agent could not be started or driven (its CLI missing, a worktree that failed).
     pub const AGENT_FAILED: i64 = -32096;
+    /// A command the repository's config chooses has not been approved (`maestro trust`);
+    /// `data` is a [`crate::UntrustedCommand`].
+    pub const NOT_TRUSTED: i64 = -32097;
 }
 
 /// The error object of a JSON-RPC response.

@@ -9,6 +9,7 @@ mod graph;
 pub mod jsonrpc;
 mod memory;
 mod playbooks;
+mod trust;
 mod types;
 
 pub use agents::*;
@@ -18,6 +19,7 @@ pub use jsonrpc::{
 };
 pub use memory::*;
 pub use playbooks::*;
+pub use trust::*;
 pub use types::*;
 
 /// The version of this vocabulary, exchanged in `maestro/hello`. A daemon answers a client of a
@@ -157,6 +159,13 @@ pub mod method {
     pub const MEMORY_STATUS: &str = "maestro/memory.status";
     /// Imports agent CLIs' transcripts. [`crate::MemoryImportParams`]; [`crate::MemoryImportResult`].
     pub const MEMORY_IMPORT: &str = "maestro/memory.import";
+    /// The commands a repository's config chooses and whether each is approved.
+    /// [`crate::TrustListParams`]; [`crate::TrustListResult`].
+    pub const TRUST_LIST: &str = "maestro/trust.list";
+    /// Approves one, exactly as shown. [`crate::TrustApproveParams`]; [`crate::TrustListResult`].
+    pub const TRUST_APPROVE: &str = "maestro/trust.approve";
+    /// Forgets approvals. [`crate::TrustRevokeParams`]; [`crate::TrustListResult`].
+    pub const TRUST_REVOKE: &str = "maestro/trust.revoke";
 
     /// Requests that change nothing: a client may send them again when the connection broke
     /// before the answer came.
@@ -188,6 +197,7 @@ pub mod method {
         MEMORY_SEARCH,
         MEMORY_LIST,
         MEMORY_STATUS,
+        TRUST_LIST,
     ];
 }
 

@@ -12,6 +12,7 @@ mod error;
 mod file;
 pub mod private;
 mod schema;
+mod trust;
 mod user_query;
 mod workspaces;
 
@@ -19,6 +20,7 @@ pub use backup::{RestoreReport, check_backup, restore, utc_date};
 pub use cozo::{DataValue, NamedRows};
 pub use error::StoreError;
 pub use schema::{MIGRATIONS, Migration, SCHEMA_VERSION};
+pub use trust::TrustedRow;
 pub use user_query::{QueryLimits, UserRows};
 pub use workspaces::WorkspaceRow;
 

@@ -79,6 +79,13 @@ pub const MIGRATIONS: &[Migration] = &[
 {:create memory_code {ws: String, path: String => hash: String, ids: [String]}}
 "#,
     },
+    Migration {
+        version: 6,
+        summary: "trusted_command: repository commands the person approved",
+        script: r#"
+{:create trusted_command {root: String, key: String => command: String, file: String, at: Float}}
+"#,
+    },
 ];
 
 /// The schema version this build creates and understands.

@@ -404,6 +404,7 @@ class Extension {
       vscode.commands.registerCommand('maestro.ui.agent.delegate', () => this.delegate()),
       vscode.commands.registerCommand('maestro.ui.playbook.run', (uri?: vscode.Uri) => this.runPlaybook(uri)),
       vscode.commands.registerCommand('maestro.ui.memory.search', () => this.searchMemory()),
+      vscode.commands.registerCommand('maestro.ui.trust.approve', () => this.trustRepository()),
       vscode.commands.registerCommand('maestro.ui.restart', () => this.restart()),
     );
   }
@@ -492,6 +493,34 @@ class Extension {
     const r = await this.run<{ run: { id: string } }>('maestro.playbook.run', { paths: files, ...(agent ? { agent } : {}) });
     if (r && !this.runs.has(r.run.id)) {
       this.runs.set(r.run.id, new RunProgress(this, r.run.id));
+    }
+  }
+
+  /** Shows each command the repository's config chooses and not yet approved, exactly as it would
+   * run, and approves the ones the person allows. */
+  private async trustRepository(): Promise<void> {
+    const path = workspacePath();
+    type Chosen = { key: string; when: string; command: string[]; file: string; state: string };
+    const list = await this.run<{ commands: Chosen[] }>('maestro.trust.list', { path });
+    if (!list) {
+      return;
+    }
+    const waiting = list.commands.filter((c) => c.state !== 'approved');
+    if (waiting.length === 0) {
+      const what = list.commands.length ? 'every command this repository chooses is approved' : 'this repository chooses no command to run';
+      void vscode.window.showInformationMessage(`maestro: ${what}.`);
+      return;
+    }
+    for (const c of waiting) {
+      const allow = 'Allow';
+      const answer = await vscode.window.showWarningMessage(
+        `maestro: this repository asks to run ${JSON.stringify(c.command)} ${c.when} (${c.key} in ${c.file}). Allow this command?`,
+        { modal: true },
+        allow,
+      );
+      if (answer === allow) {
+        await this.run('maestro.trust.approve', { path, key: c.key, command: c.command });
+      }
     }
   }
 

@@ -276,6 +276,8 @@ export const FORMS: Record<string, Field[]> = {
   'maestro.memory.list': [{ key: 'path', kind: 'path' }],
   'maestro.memory.forget': [{ key: 'ids', kind: 'text', prompt: 'Memory ids to forget (space separated)' }],
   'maestro.memory.status': [],
+  'maestro.trust.list': [{ key: 'path', kind: 'path' }],
+  'maestro.trust.revoke': [{ key: 'path', kind: 'path' }],
 };
 
 /** Turns the answers of a form into the command's argument (numbers, booleans and lists typed). */

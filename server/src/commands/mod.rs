@@ -11,6 +11,7 @@ mod memory;
 mod playbook;
 mod status;
 mod store;
+mod trust;
 
 use crate::cli::{Command, ConfigAction, DaemonAction, StoreAction};
 use crate::client::{ConnectOptions, Connected, connect};
@@ -51,6 +52,12 @@ pub async fn run(command: Command, paths: Paths) -> anyhow::Result<i32> {
             output,
         } => memory::code_search(&paths, &query.join(" "), k, all, output.json).await,
         Command::Models { action } => memory::models(action).await,
+        Command::Trust {
+            path,
+            yes,
+            revoke,
+            output,
+        } => trust::run(&paths, path.as_deref(), yes, revoke, output.json).await,
         Command::Usage { by, all, output } => agent::usage(&paths, &by, all, output.json).await,
         Command::Store { action } => match action {
             StoreAction::Backup {

@@ -72,6 +72,9 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("maestro.memory.list", method::MEMORY_LIST),
     ("maestro.memory.forget", method::MEMORY_FORGET),
     ("maestro.memory.status", method::MEMORY_STATUS),
+    ("maestro.trust.list", method::TRUST_LIST),
+    ("maestro.trust.approve", method::TRUST_APPROVE),
+    ("maestro.trust.revoke", method::TRUST_REVOKE),
 ];
 
 /// Requests the editor may send that are forwarded to the daemon verbatim.
@@ -111,6 +114,9 @@ pub const FORWARDED_REQUESTS: &[&str] = &[
     method::MEMORY_FORGET,
     method::MEMORY_STATUS,
     method::MEMORY_IMPORT,
+    method::TRUST_LIST,
+    method::TRUST_APPROVE,
+    method::TRUST_REVOKE,
 ];
 
 /// LSP requests answered by the daemon's code graph: the params and answers have the same shapes,
@@ -211,7 +217,10 @@ impl Shared {
         }
         let link = self.link.get()?;
         if let Some(target) = target {
-            return Some(link.call(target, params.clone()).boxed());
+            return Some(
+                super::trust::call(self.client.clone(), link.clone(), target, params.clone())
+                    .boxed(),
+            );
         }
         let p = match ExecuteCommandParams::deserialize(params) {
             Ok(p) => p,
@@ -237,7 +246,7 @@ impl Shared {
         if p.command == super::delegate::COMMAND {
             return Some(super::delegate::run(self.client.clone(), link.clone(), args).boxed());
         }
-        Some(link.call(target, args).boxed())
+        Some(super::trust::call(self.client.clone(), link.clone(), target, args).boxed())
     }
 
     /// Applies document sync now; returns false to let tower handle the notification.

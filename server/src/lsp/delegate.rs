@@ -71,7 +71,7 @@ pub async fn run(client: Client, link: Link, mut args: Value) -> Result<Value, R
             }
         }
     }
-    let result = link.call(method::AGENT_DELEGATE, args).await?;
+    let result = super::trust::call(client.clone(), link, method::AGENT_DELEGATE, args).await?;
     if let Ok(r) = serde_json::from_value::<DelegateResult>(result.clone()) {
         let how = if r.spawned {
             "was spawned for it"

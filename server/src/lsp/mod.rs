@@ -7,6 +7,7 @@ mod delegate;
 mod link;
 mod playbook;
 mod transport;
+mod trust;
 
 pub use backend::{COMMANDS, FORWARDED_REQUESTS, LSP_TO_DAEMON};
 

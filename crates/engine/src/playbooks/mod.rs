@@ -3,7 +3,7 @@
 //! decisions are `maestro_playbook::plan`'s; this module reads files, drives the supervisor and
 //! records. See ARCHITECTURE.md, `playbooks`.
 
-use crate::agent_requests::{settings, workspace_of};
+use crate::agent_requests::{settings, spawn_settings, workspace_of};
 use crate::config::{self, Config};
 use crate::engine::{Engine, Progress};
 use maestro_agents::{AgentSettings, WorkspaceRef, supervisor::find_program};

@@ -24,10 +24,11 @@ impl Engine {
             .agent
             .clone()
             .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
-        let settings = match settings(&config, &cli) {
-            Ok(s) => s,
-            Err(e) => return (RunStatus::Failed, e.message),
-        };
+        let settings =
+            match spawn_settings(self, &run.ws.root, &config, &cli, Some(Isolation::Worktree)) {
+                Ok(s) => s,
+                Err(e) => return (RunStatus::Failed, e.message),
+            };
         for w in &workers {
             let pick = Pick {
                 name: w.clone(),

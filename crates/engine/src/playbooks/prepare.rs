@@ -331,7 +331,8 @@ impl Engine {
             .agent
             .clone()
             .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
-        settings(&config, &cli).map_err(|e| e.message)?;
+        spawn_settings(self, &ws.root, &config, &cli, Some(Isolation::Worktree))
+            .map_err(|e| e.message)?;
         if maestro_agents::identity::validate_name(&cli).is_err() {
             return Err(format!(
                 "--parallel names its agents after the CLI, and `{cli}` is not a valid agent name part"

@@ -1,0 +1,246 @@
+//! Commands a repository chooses run only after the person approved that exact command for that
+//! repository (see ARCHITECTURE.md, `trust`).
+
+use crate::agent_requests::workspace_of;
+use crate::config::{self, Config, Source};
+use crate::engine::{Engine, store_error, unix_now};
+use crate::session::{Reply, Session, now, ok};
+use futures::FutureExt;
+use maestro_protocol::{
+    RepositoryCommand, RpcError, TrustApproveParams, TrustListParams, TrustListResult,
+    TrustRevokeParams, TrustState, UntrustedCommand, code, method, parse_params,
+};
+use maestro_store::{Store, StoreError, TrustedRow};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The config keys whose value is a command a repository may choose, and when each runs.
+pub const REPOSITORY_COMMANDS: &[(&str, &str)] = &[(
+    config::AGENTS_SETUP_COMMAND,
+    "in each new agent worktree, before the agent's first turn",
+)];
+
+/// The approvals, as stored, in memory.
+pub struct Trust {
+    /// (repository root, key) → the approved argument vector.
+    approved: Mutex<HashMap<(PathBuf, String), Vec<String>>>,
+}
+
+impl Trust {
+    pub fn load(store: &Store) -> Result<Trust, StoreError> {
+        let approved = store
+            .trusted_commands()?
+            .into_iter()
+            .map(|r| ((PathBuf::from(r.root), r.key), r.command))
+            .collect();
+        Ok(Trust {
+            approved: Mutex::new(approved),
+        })
+    }
+
+    /// The commands `config` (a repository's, rooted at `root`) chooses, with their state.
+    pub fn list(&self, root: &Path, config: &Config) -> TrustListResult {
+        let approved = self.approved.lock().unwrap();
+        let commands = chosen(config)
+            .into_iter()
+            .map(|(key, when, command, file)| {
+                let before = approved.get(&(root.to_path_buf(), key.to_owned()));
+                let state = match before {
+                    Some(b) if *b == command => TrustState::Approved,
+                    Some(_) => TrustState::Changed,
+                    None => TrustState::Unapproved,
+                };
+                RepositoryCommand {
+                    key: key.to_owned(),
+                    when: when.to_owned(),
+                    command,
+                    file,
+                    state,
+                    approved: before.filter(|_| state == TrustState::Changed).cloned(),
+                }
+            })
+            .collect();
+        TrustListResult {
+            root: root.to_path_buf(),
+            commands,
+        }
+    }
+
+    /// Refuses, before anything runs, when `config` chooses a command of `key` that is not
+    /// approved for `root` exactly as it is.
+    pub fn check(&self, root: &Path, config: &Config, key: &str) -> Result<(), RpcError> {
+        let list = self.list(root, config);
+        let Some(c) = list.commands.into_iter().find(|c| c.key == key) else {
+            return Ok(());
+        };
+        if c.state == TrustState::Approved {
+            return Ok(());
+        }
+        let changed = if c.state == TrustState::Changed {
+            " It changed since it was approved."
+        } else {
+            ""
+        };
+        let message = format!(
+            "the repository {} asks to run {} {} ({} in {}); it runs only once you approve it.{changed} \
+             Review and approve it with `maestro trust` in that repository, or remove the key.",
+            root.display(),
+            crate::text::shell_words(&c.command),
+            c.when,
+            c.key,
+            c.file.display(),
+        );
+        let data = UntrustedCommand {
+            root: root.to_path_buf(),
+            key: c.key,
+            when: c.when,
+            command: c.command,
+            file: c.file,
+        };
+        let mut error = RpcError::new(code::NOT_TRUSTED, message);
+        error.data = serde_json::to_value(data).ok();
+        Err(error)
+    }
+
+    fn forget(&self, root: &Path) {
+        self.approved.lock().unwrap().retain(|(r, _), _| r != root);
+    }
+
+    fn set(&self, root: &Path, key: &str, command: Option<Vec<String>>) {
+        let mut approved = self.approved.lock().unwrap();
+        let k = (root.to_path_buf(), key.to_owned());
+        match command {
+            Some(c) => approved.insert(k, c),
+            None => approved.remove(&k),
+        };
+    }
+}
+
+/// The repository commands `config` sets in its workspace file: (key, when, command, file).
+fn chosen(config: &Config) -> Vec<(&'static str, &'static str, Vec<String>, PathBuf)> {
+    REPOSITORY_COMMANDS
+        .iter()
+        .filter_map(|&(key, when)| {
+            let entry = config.entry(key);
+            let file = match entry.source {
+                Source::File(f) if config.workspace.as_ref().is_some_and(|w| w.file == f) => f,
+                // Set by the person's own config, or not at all.
+                _ => return None,
+            };
+            let command = config.list_of(key);
+            (!command.is_empty()).then_some((key, when, command, file))
+        })
+        .collect()
+}
+
+impl Engine {
+    /// Approves `command` for `key` of the repository at `root`, if the file says exactly that.
+    pub(crate) async fn approve(
+        &self,
+        root: &Path,
+        config: &Config,
+        key: &str,
+        command: Vec<String>,
+    ) -> Result<TrustListResult, RpcError> {
+        let list = self.trust().list(root, config);
+        let Some(current) = list.commands.iter().find(|c| c.key == key) else {
+            return Err(RpcError::invalid_params(
+                maestro_protocol::method::TRUST_APPROVE,
+                format!(
+                    "{} does not choose a command for `{key}`; it chooses: {}",
+                    root.display(),
+                    names(&list)
+                ),
+            ));
+        };
+        if current.command != command {
+            return Err(RpcError::new(
+                code::CONFLICT,
+                format!(
+                    "`{key}` in {} is now {}, not the {} you were shown; look again with `maestro trust`",
+                    current.file.display(),
+                    crate::text::shell_words(&current.command),
+                    crate::text::shell_words(&command),
+                ),
+            ));
+        }
+        let row = TrustedRow {
+            root: root.to_string_lossy().into_owned(),
+            key: key.to_owned(),
+            command: command.clone(),
+            file: current.file.to_string_lossy().into_owned(),
+            at: unix_now(),
+        };
+        self.store()
+            .trust_command(&row)
+            .await
+            .map_err(store_error)?;
+        self.trust().set(root, key, Some(command));
+        tracing::info!(root = %root.display(), key, "repository command approved");
+        Ok(self.trust().list(root, config))
+    }
+
+    /// Forgets the approval of `key` (or all) of the repository at `root`.
+    pub(crate) async fn revoke(
+        &self,
+        root: &Path,
+        config: &Config,
+        key: Option<&str>,
+    ) -> Result<TrustListResult, RpcError> {
+        self.store()
+            .revoke_trust(&root.to_string_lossy(), key)
+            .await
+            .map_err(store_error)?;
+        match key {
+            Some(key) => self.trust().set(root, key, None),
+            None => self.trust().forget(root),
+        }
+        Ok(self.trust().list(root, config))
+    }
+}
+
+fn names(list: &TrustListResult) -> String {
+    if list.commands.is_empty() {
+        return "nothing".to_owned();
+    }
+    list.commands
+        .iter()
+        .map(|c| format!("`{}`", c.key))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Session {
+    /// Handles `maestro/trust.*`, or returns `None` for another method.
+    pub(crate) fn trust_request(&self, name: &str, params: serde_json::Value) -> Option<Reply> {
+        let engine = self.engine.clone();
+        Some(match name {
+            method::TRUST_LIST => {
+                now(parse_params::<TrustListParams>(name, params).and_then(|p| {
+                    let (ws, config) = workspace_of(&engine, &p.path)?;
+                    ok(engine.trust().list(&ws.root, &config))
+                }))
+            }
+            method::TRUST_APPROVE => match parse_params::<TrustApproveParams>(name, params)
+                .and_then(|p| Ok((workspace_of(&engine, &p.path)?, p)))
+            {
+                Ok(((ws, config), p)) => {
+                    async move { ok(engine.approve(&ws.root, &config, &p.key, p.command).await?) }
+                        .boxed()
+                }
+                Err(e) => now(Err(e)),
+            },
+            method::TRUST_REVOKE => match parse_params::<TrustRevokeParams>(name, params)
+                .and_then(|p| Ok((workspace_of(&engine, &p.path)?, p)))
+            {
+                Ok(((ws, config), p)) => {
+                    async move { ok(engine.revoke(&ws.root, &config, p.key.as_deref()).await?) }
+                        .boxed()
+                }
+                Err(e) => now(Err(e)),
+            },
+            _ => return None,
+        })
+    }
+}
