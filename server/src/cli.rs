@@ -128,6 +128,9 @@ pub enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// Runs one user query for the daemon, in a process of its own (internal).
+    #[command(name = "query-worker", hide = true)]
+    QueryWorker,
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.

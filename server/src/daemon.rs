@@ -83,6 +83,9 @@ async fn serve(paths: &Paths, config: Config) -> anyhow::Result<()> {
         store: StoreLocation::File(paths.store_file()),
         paths: Some(paths.clone()),
     })?;
+    if let Some(worker) = crate::query_worker() {
+        engine.store().set_query_worker(worker);
+    }
     let listener = bind_private(&socket)?;
     tracing::info!(pid = std::process::id(), socket = %socket.display(), version = env!("CARGO_PKG_VERSION"), "daemon listening");
 

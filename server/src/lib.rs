@@ -55,6 +55,10 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             runtime.shutdown_timeout(Duration::from_secs(5));
             Ok(code)
         }
+        Command::QueryWorker => Ok(maestro_store::serve_query_worker(
+            std::io::stdin().lock(),
+            std::io::stdout().lock(),
+        )),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -72,4 +76,14 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             runtime.block_on(commands::run(command, paths))
         }
     }
+}
+
+/// This binary as the store's query worker (`maestro query-worker`): user queries run in a
+/// process the daemon can kill.
+pub(crate) fn query_worker() -> Option<maestro_store::QueryWorker> {
+    let program = std::env::current_exe().ok()?;
+    Some(maestro_store::QueryWorker {
+        program,
+        args: vec!["query-worker".to_owned()],
+    })
 }

@@ -769,9 +769,36 @@ fn a_runaway_query_holds_up_nothing_else_and_queries_read_the_store_only() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let daemon = env.daemon_pid().expect("daemon running");
+    let workers = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                let dir = e.path();
+                let cmd = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+                let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+                let ppid = stat
+                    .rsplit(')')
+                    .next()
+                    .and_then(|rest| rest.split_whitespace().nth(1))
+                    .and_then(|p| p.parse::<u32>().ok());
+                ppid == Some(daemon) && String::from_utf8_lossy(&cmd).contains("query-worker")
+            })
+            .count()
+    };
+    wait_until(
+        "the query's worker process",
+        Duration::from_secs(10),
+        || workers() == 1,
+    );
     std::thread::sleep(Duration::from_millis(300));
     runaway.kill().unwrap();
     runaway.wait().unwrap();
+    // Its client gone, the query's process is killed: no core stays busy with it.
+    wait_until("the worker killed", Duration::from_secs(3), || {
+        workers() == 0
+    });
     // Reads and writes go on meanwhile.
     let started = std::time::Instant::now();
     let found = env.ok(&dir, &["graph", "symbols", "g3_7"]);
@@ -782,6 +809,27 @@ fn a_runaway_query_holds_up_nothing_else_and_queries_read_the_store_only() {
         "{:?}",
         started.elapsed()
     );
+    // With its client waiting, a runaway query is stopped at its time limit, whatever step it
+    // is in, and says so; the next write follows at once.
+    let started = std::time::Instant::now();
+    let out = env.run_in(
+        &dir,
+        &[
+            "graph",
+            "query",
+            "?[count(a)] := *symbol{name: a}, *symbol{name: b}, *symbol{name: c}",
+        ],
+    );
+    let answered = started.elapsed();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("ran over 10 s and was stopped"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(answered < Duration::from_secs(13), "{answered:?}");
+    assert_eq!(workers(), 0);
+    env.ok(&dir, &["memory", "add", "written right after the limit"]);
     // Rules that read files or URLs are refused.
     let out = env.run_in(
         &dir,

@@ -259,7 +259,12 @@ fn kill_9_during_a_clean_stops_checkpoint_loses_nothing() {
     let count = |env: &TestEnv| {
         let out = env.json(
             &dir,
-            &["graph", "query", "?[count(n)] := *symbol{name: n}", "--json"],
+            &[
+                "graph",
+                "query",
+                "?[count(n)] := *symbol{name: n}",
+                "--json",
+            ],
         );
         out["count(n)"].as_i64().unwrap()
     };
@@ -291,7 +296,9 @@ fn kill_9_during_a_clean_stops_checkpoint_loses_nothing() {
         }
         let log_left = std::fs::metadata(&wal).map_or(0, |m| m.len());
         kill(pid, rustix::process::Signal::KILL);
-        wait_until("the daemon is gone", Duration::from_secs(10), || !alive(pid));
+        wait_until("the daemon is gone", Duration::from_secs(10), || {
+            !alive(pid)
+        });
         if log_left > 0 {
             landed += 1;
         }

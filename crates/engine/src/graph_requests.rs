@@ -379,13 +379,8 @@ impl Session {
                         let limits = maestro_store::QueryLimits::default();
                         match store.query_user(&p.script, params, limits, cancelled) {
                             Ok(answer) => ok(GraphQueryResult {
-                                headers: answer.rows.headers,
-                                rows: answer
-                                    .rows
-                                    .rows
-                                    .into_iter()
-                                    .map(|r| r.into_iter().map(Value::from).collect())
-                                    .collect(),
+                                headers: answer.headers,
+                                rows: answer.rows,
                                 truncated: answer.truncated,
                             }),
                             Err(e) => Err(RpcError::new(code::INVALID_PARAMS, e.to_string())),

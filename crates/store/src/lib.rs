@@ -21,7 +21,7 @@ pub use cozo::{DataValue, NamedRows};
 pub use error::StoreError;
 pub use schema::{MIGRATIONS, Migration, SCHEMA_VERSION};
 pub use trust::TrustedRow;
-pub use user_query::{QueryLimits, UserRows};
+pub use user_query::{QueryLimits, QueryWorker, UserRows, serve_query_worker};
 pub use workspaces::WorkspaceRow;
 
 use cozo::{DbInstance, ScriptMutability};
@@ -55,6 +55,8 @@ struct Inner {
     /// instance held every later read and write behind it. Here it holds only other user
     /// scripts, and can be killed (see `user_query`). `None` in memory.
     user_db: Option<DbInstance>,
+    /// Where user scripts run, when not in this process.
+    query_worker: std::sync::Mutex<Option<QueryWorker>>,
     path: Option<PathBuf>,
     schema_version: u32,
     jobs: Option<mpsc::Sender<Job>>,
@@ -157,6 +159,7 @@ impl Store {
             inner: std::sync::Arc::new(Inner {
                 db,
                 user_db: None,
+                query_worker: std::sync::Mutex::new(None),
                 path,
                 schema_version,
                 jobs: Some(jobs),

@@ -69,7 +69,10 @@ pub async fn run(command: Command, paths: Paths) -> anyhow::Result<i32> {
                 store::restore(&paths, &file, output.json).await
             }
         },
-        Command::Daemon { action: None } | Command::Lsp { .. } | Command::Completions { .. } => {
+        Command::Daemon { action: None }
+        | Command::Lsp { .. }
+        | Command::Completions { .. }
+        | Command::QueryWorker => {
             unreachable!("handled by main")
         }
     }

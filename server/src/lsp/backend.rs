@@ -358,6 +358,9 @@ impl Shared {
             paths: Some(options.paths.clone()),
         })
         .map_err(internal)?;
+        if let Some(worker) = crate::query_worker() {
+            engine.store().set_query_worker(worker);
+        }
         Ok(Target::Standalone(engine))
     }
 }
