@@ -186,3 +186,40 @@ fn a_repository_cannot_print_control_characters_through_its_name() {
     assert!(!all.contains('\u{1b}'), "{all:?}");
     assert!(all.contains("workspace.name"), "the key is named: {all}");
 }
+
+/// File names, symbols and playbook tasks come from the repository: printed for people, their
+/// control characters are written out (`\u{1b}`), never sent to the terminal.
+#[test]
+fn repository_strings_reach_the_terminal_with_control_characters_written_out() {
+    let env = crate::agents::agents_env("");
+    let dir = env.git_repo("hostile");
+    let evil = "e\u{1b}]0;owned\u{7}\u{1b}[2Jvil";
+    std::fs::write(dir.join(format!("{evil}.py")), "def planted():\n    pass\n").unwrap();
+    std::fs::write(
+        dir.join("tasks.md"),
+        format!("- [ ] fix the {evil} thing\n"),
+    )
+    .unwrap();
+    let indexed = env.run_in(&dir, &["index"]);
+    let symbols = env.run_in(&dir, &["graph", "symbols", "planted"]);
+    let plan = env.run_in(&dir, &["playbook", "run", "tasks.md", "--dry-run"]);
+    for out in [&indexed, &symbols, &plan] {
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!all.contains('\u{1b}') && !all.contains('\u{7}'), "{all:?}");
+    }
+    assert!(
+        text(&symbols.stdout).contains("e\\u{1b}]0;owned\\u{7}\\u{1b}[2Jvil.py"),
+        "{:?} {:?} {:?}",
+        text(&symbols.stdout),
+        text(&symbols.stderr),
+        text(&indexed.stdout)
+    );
+    assert!(
+        text(&plan.stdout).contains("fix the e\\u{1b}]0;owned"),
+        "{}",
+        text(&plan.stdout)
+    );
+    // Machines get the exact name, percent-encoded in the URI.
+    let json = env.ok(&dir, &["graph", "symbols", "planted", "--json"]);
+    assert!(json.contains("e%1B%5D0;owned%07"), "{json}");
+}

@@ -107,6 +107,21 @@ pub fn visible(s: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+/// Like [`visible`], keeping line breaks and tabs: for whole lines of output that hold what a
+/// repository or an agent wrote (a task, an agent's last words, a memory).
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return s.into();
+    }
+    s.split_inclusive(['\n', '\t'])
+        .map(|piece| match piece.strip_suffix(['\n', '\t']) {
+            Some(body) => format!("{}{}", visible(body), &piece[body.len()..]),
+            None => visible(piece).into_owned(),
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// An argument vector as a person would type it in a shell: plain words bare, others quoted;
 /// control characters (a newline, an escape sequence) written out as `$'\n'`, `$'\x1b'`, so a
 /// repository's command cannot hide part of itself or drive the terminal it is shown in.
@@ -213,6 +228,10 @@ mod tests {
             |w: &[&str]| shell_words(&w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
         assert_eq!(visible("plain é"), "plain é");
         assert_eq!(visible("a\x1b[31mb\n"), "a\\u{1b}[31mb\\u{a}");
+        assert_eq!(
+            printable("task\x1b]0;pwned\x07\n\tnext"),
+            "task\\u{1b}]0;pwned\\u{7}\n\tnext"
+        );
         assert_eq!(words(&["npm", "ci"]), "npm ci");
         assert_eq!(words(&["sh", "-c", "echo it's"]), "sh -c 'echo it'\\''s'");
         assert_eq!(words(&["a\nb", ""]), "$'a\\nb' ''");

@@ -5,6 +5,7 @@ use crate::cli::AgentAction;
 use crate::client::{ClientError, Connected};
 use maestro_agents::output::Plain;
 use maestro_engine::Paths;
+use maestro_engine::text::printable;
 use maestro_protocol::{
     AgentDiffResult, AgentInfo, AgentMergeResult, AgentMode, AgentOutputParams, AgentOutputResult,
     AgentRemoveResult, AgentSpawnParams, AgentState, AgentStatusParams, Event, Isolation,
@@ -89,7 +90,7 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
                         .unwrap_or_default()
                 );
                 for note in &info.notes {
-                    println!("note: {note}");
+                    println!("note: {}", printable(note));
                 }
                 if interactive {
                     println!("`maestro agent attach {}` shows its terminal", info.name);
@@ -125,7 +126,7 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
             if output.json {
                 print_json(&info);
             } else {
-                println!("{}: {}", info.name, state_text(&info));
+                println!("{}: {}", info.name, printable(&state_text(&info)));
             }
             if wait.wait {
                 return follow_turn(&mut c, &info, from, output.json).await;
@@ -144,7 +145,7 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
             } else if agents.is_empty() {
                 println!("no agents{}", if all { "" } else { " in this repository" });
             } else {
-                print!("{}", tree(&agents, all));
+                print!("{}", printable(&tree(&agents, all)));
             }
             Ok(0)
         }
@@ -153,7 +154,7 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
             if output.json {
                 print_json(&info);
             } else {
-                print!("{}", details(&info));
+                print!("{}", printable(&details(&info)));
             }
             Ok(0)
         }
@@ -162,7 +163,7 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
             if output.json {
                 print_json(&info);
             } else {
-                println!("{}: {}", info.name, state_text(&info));
+                println!("{}: {}", info.name, printable(&state_text(&info)));
             }
             Ok(0)
         }
@@ -397,7 +398,7 @@ async fn follow_turn(
     if json {
         print_json(&json!({"event": "turn_end", "agent": last}));
     } else {
-        println!("{}: {}", last.name, state_text(&last));
+        println!("{}: {}", last.name, printable(&state_text(&last)));
     }
     Ok(match last.state {
         AgentState::Failed | AgentState::Lost => 1,

@@ -50,7 +50,8 @@ pub fn show(paths: &Paths, json: bool) -> anyhow::Result<i32> {
         .unwrap_or(0);
     for (key, e) in &entries {
         let setting = format!("{key} = {}", e.value);
-        println!("{setting:<width$}  # {}", e.source);
+        let line = format!("{setting:<width$}  # {}", e.source);
+        println!("{}", maestro_engine::text::visible(&line));
     }
     Ok(0)
 }

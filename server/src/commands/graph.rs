@@ -5,7 +5,7 @@ use crate::cli::{GraphAction, Target};
 use crate::client::{ClientError, Connected, connect};
 use indicatif::{ProgressBar, ProgressStyle};
 use maestro_engine::Paths;
-use maestro_engine::text::{path_to_uri, uri_to_path};
+use maestro_engine::text::{path_to_uri, uri_to_path, visible};
 use maestro_protocol::{
     CallHierarchyIncomingCall, CallHierarchyItem, CallHierarchyOutgoingCall, Event,
     GraphQueryResult, IndexParams, IndexResult, Location, PositionEncoding, ProgressValue,
@@ -124,8 +124,8 @@ fn files_per_sec(r: &IndexResult) -> f64 {
 pub fn summary(r: &IndexResult) -> String {
     let mut out = format!(
         "indexed {} ({}): {} ({} parsed, {} reused, {} unchanged, {} removed, {} skipped), {} symbols, {} references in {:.2} s ({:.0} files/s)\n",
-        r.workspace.name,
-        r.workspace.root.display(),
+        visible(&r.workspace.name),
+        visible(&r.workspace.root.display().to_string()),
         if r.files == 1 {
             "1 file".to_owned()
         } else {
@@ -147,7 +147,11 @@ pub fn summary(r: &IndexResult) -> String {
         ));
     }
     for s in r.skipped.iter().take(10) {
-        out.push_str(&format!("  skipped {}: {}\n", s.path.display(), s.reason));
+        out.push_str(&format!(
+            "  skipped {}: {}\n",
+            visible(&s.path.display().to_string()),
+            s.reason
+        ));
     }
     if r.skipped.len() > 10 {
         out.push_str(&format!(
@@ -447,13 +451,16 @@ fn flatten(uri: &str, tree: &[Value], container: Option<&str>, out: &mut Vec<Wor
 }
 
 /// A path as people want to read it: relative to where they stand when inside it.
+/// A location's file for a terminal: relative to `cwd` when under it, control characters of the
+/// repository's file names written out.
 fn display_uri(uri: &str, cwd: &Path) -> String {
-    match uri_to_path(uri) {
+    let shown = match uri_to_path(uri) {
         Some(p) => p
             .strip_prefix(cwd)
             .map_or_else(|_| p.display().to_string(), |r| r.display().to_string()),
         None => uri.to_owned(),
-    }
+    };
+    visible(&shown).into_owned()
 }
 
 fn show_locations(found: &[Location], cwd: &Path, json: bool) {
@@ -499,14 +506,14 @@ fn show_symbols(symbols: &[WorkspaceSymbol], cwd: &Path, json: bool) {
             let owner = s
                 .container_name
                 .as_ref()
-                .map(|c| format!("{c}."))
+                .map(|c| format!("{}.", visible(c)))
                 .unwrap_or_default();
             println!(
                 "{}:{}\t{} {owner}{}",
                 display_uri(&s.location.uri, cwd),
                 s.location.range.start.line + 1,
                 kind_name(s.kind),
-                s.name
+                visible(&s.name)
             );
         }
     }

@@ -4,6 +4,7 @@ use super::agent::plain;
 use super::{connect_cli, human_duration, print_json};
 use crate::cli::{MemoryAction, MemoryFilter, ModelsAction};
 use maestro_engine::Paths;
+use maestro_engine::text::{printable, visible};
 use maestro_memory::{Embedder, FastEmbedder, ModelPaths};
 use maestro_protocol::{
     Memory, MemoryAddResult, MemoryForgetResult, MemoryImportResult, MemoryListResult,
@@ -165,7 +166,7 @@ async fn act(paths: &Paths, action: MemoryAction) -> anyhow::Result<i32> {
                     r.exchanges, r.files, r.added
                 );
                 for p in r.problems.iter().take(20) {
-                    println!("  skipped {p}");
+                    println!("  skipped {}", printable(p));
                 }
                 if r.problems.len() > 20 {
                     println!("  … and {} more lines skipped", r.problems.len() - 20);
@@ -206,7 +207,10 @@ pub async fn code_search(
                     _ => m.source.clone(),
                 };
                 let title = m.text.lines().next().unwrap_or("");
-                println!("{place}  {title}  ({:.3})", h.score);
+                println!(
+                    "{}",
+                    printable(&format!("{place}  {title}  ({:.3})", h.score))
+                );
             }
         }
         anyhow::Ok(0)
@@ -247,12 +251,15 @@ fn print_memory(m: &Memory, score: Option<f64>) {
     };
     let score = score.map_or(String::new(), |s| format!(" · {s:.3}"));
     println!(
-        "{} · {}{who} · {age} ago{times}{score} · {}",
-        m.id, m.kind, m.source
+        "{}",
+        printable(&format!(
+            "{} · {}{who} · {age} ago{times}{score} · {}",
+            m.id, m.kind, m.source
+        ))
     );
     let text: String = m.text.trim().chars().take(400).collect();
     for line in text.lines().take(6) {
-        println!("    {line}");
+        println!("    {}", visible(line));
     }
 }
 

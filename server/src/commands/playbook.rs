@@ -6,6 +6,7 @@ use crate::cli::PlaybookAction;
 use crate::client::Connected;
 use indicatif::{ProgressBar, ProgressStyle};
 use maestro_engine::Paths;
+use maestro_engine::text::printable;
 use maestro_protocol::{
     Event, PlaybookEvent, PlaybookHistoryResult, PlaybookRunInfo, PlaybookRunParams,
     PlaybookRunResult, PlaybookStatusResult, RunStatus, method,
@@ -61,7 +62,7 @@ async fn act(paths: &Paths, action: PlaybookAction) -> anyhow::Result<i32> {
                 return Ok(print_plan(&started, output.json));
             }
             for w in &started.warnings {
-                eprintln!("warning: {w}");
+                eprintln!("warning: {}", printable(w));
             }
             if !output.json {
                 eprintln!(
@@ -87,12 +88,13 @@ async fn act(paths: &Paths, action: PlaybookAction) -> anyhow::Result<i32> {
                 println!("no playbook runs yet: `maestro playbook run FILE.md`");
             } else {
                 for r in &status.runs {
-                    println!("{}", summary(r));
+                    println!("{}", printable(&summary(r)));
                     for t in &r.current {
-                        println!(
+                        let line = format!(
                             "    working: {}:{} {} ({})",
                             t.document, t.line, t.task, t.agent
                         );
+                        println!("{}", printable(&line));
                     }
                 }
             }
@@ -119,10 +121,10 @@ async fn act(paths: &Paths, action: PlaybookAction) -> anyhow::Result<i32> {
                 print_json(&h);
                 return Ok(0);
             }
-            println!("{}", summary(&h.run));
+            println!("{}", printable(&summary(&h.run)));
             for e in &h.events {
                 if let Some(line) = history_line(e) {
-                    println!("{line}");
+                    println!("{}", printable(&line));
                 }
             }
             Ok(0)
@@ -141,7 +143,7 @@ async fn steer(
     if json {
         print_json(&info);
     } else {
-        println!("{}", summary(&info));
+        println!("{}", printable(&summary(&info)));
     }
     Ok(0)
 }
@@ -161,13 +163,14 @@ fn print_plan(r: &PlaybookRunResult, json: bool) -> i32 {
         return 0;
     }
     for w in &r.warnings {
-        println!("warning: {w}");
+        println!("warning: {}", printable(w));
     }
     if r.plan.is_empty() {
         println!("nothing to do: every task is done");
     }
     for t in &r.plan {
-        println!("{}:{}  {}  ({})", t.document, t.line, t.task, t.agent);
+        let line = format!("{}:{}  {}  ({})", t.document, t.line, t.task, t.agent);
+        println!("{}", printable(&line));
     }
     0
 }
@@ -249,9 +252,12 @@ async fn follow(c: &mut Connected, run: &PlaybookRunInfo, json: bool) -> anyhow:
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     });
-    let say = |line: String| match &bar {
-        Some(b) => b.println(line),
-        None => println!("{line}"),
+    let say = |line: String| {
+        let line = printable(&line).into_owned();
+        match &bar {
+            Some(b) => b.println(line),
+            None => println!("{line}"),
+        }
     };
     // Events that came before the answer are this run's too (the id filters the rest).
     let status = loop {

@@ -3,6 +3,7 @@
 use super::graph::{Shown, index_with_progress};
 use super::{connect_cli, human_bytes, human_duration, print_json};
 use maestro_engine::Paths;
+use maestro_engine::text::printable;
 use maestro_engine::workspace::find_root;
 use maestro_protocol::{
     ClientKind, IndexResult, StatusResult, WorkspaceInfo, WorkspaceKind, WorkspaceOpenParams,
@@ -89,9 +90,9 @@ pub async fn status(paths: &Paths, json: bool, up: bool) -> anyhow::Result<i32> 
             status: &status,
         });
     } else {
-        print!("{}", render(&status, workspace));
+        print!("{}", printable(&render(&status, workspace)));
         if let Some(index) = &index {
-            print!("{}", super::graph::summary(index));
+            print!("{}", printable(&super::graph::summary(index)));
         }
         match (&opened, workspace_error) {
             (_, Some(e)) => println!("  ! this directory is not a workspace: {e}"),
