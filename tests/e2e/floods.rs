@@ -1,51 +1,14 @@
 //! Floods and adversarial framing on the daemon socket: memory stays bounded while they last and
 //! returns when the client goes, and the daemon keeps serving everyone else.
 
-use maestro_tests::bench::rss_kib;
+use maestro_tests::flood::{
+    MIB, hello, partial_frame, settled_rss, unread_requests, write_until_stalled,
+};
 use maestro_tests::{Rng, TestEnv, frame, wait_until};
 use serde_json::json;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
-
-const MIB: u64 = 1024;
-
-fn hello() -> Vec<u8> {
-    frame(
-        json!({"jsonrpc": "2.0", "id": 0, "method": "maestro/hello",
-               "params": {"protocolVersion": 1, "client": {"name": "flood", "kind": "other"}}})
-        .to_string()
-        .as_bytes(),
-    )
-}
-
-/// Writes `bytes` until done or until the daemon stops reading for `stall` (it applies back
-/// pressure); returns how many bytes went out.
-fn write_until_stalled(stream: &mut UnixStream, bytes: &[u8], stall: Duration) -> usize {
-    stream.set_write_timeout(Some(stall)).unwrap();
-    let mut sent = 0;
-    while sent < bytes.len() {
-        match stream.write(&bytes[sent..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => sent += n,
-        }
-    }
-    sent
-}
-
-/// The daemon's RSS once it has settled (two readings a second apart within 2 MiB).
-fn settled_rss(pid: u32) -> u64 {
-    let mut last = rss_kib(pid);
-    for _ in 0..20 {
-        std::thread::sleep(Duration::from_millis(500));
-        let now = rss_kib(pid);
-        if now.abs_diff(last) < 2 * MIB {
-            return now;
-        }
-        last = now;
-    }
-    last
-}
 
 /// A status request answered on a fresh connection within a few seconds.
 fn serves(env: &TestEnv) {
@@ -70,11 +33,7 @@ fn unread_replies_and_partial_frames_hold_bounded_memory() {
 
     // 100k requests whose replies are never read: the daemon stops reading once its replies wait
     // unwritten, so the writes stall instead of the daemon growing.
-    let mut flood = hello();
-    let status = frame(br#"{"jsonrpc":"2.0","id":1,"method":"maestro/status"}"#);
-    for _ in 0..100_000 {
-        flood.extend_from_slice(&status);
-    }
+    let flood = unread_requests(100_000);
     let mut stream = UnixStream::connect(env.socket()).unwrap();
     let sent = write_until_stalled(&mut stream, &flood, Duration::from_secs(3));
     let during_replies = settled_rss(pid);
@@ -104,9 +63,7 @@ fn unread_replies_and_partial_frames_hold_bounded_memory() {
     );
 
     // Ten connections each stop in the middle of a 60 MB frame.
-    let mut partial = hello();
-    partial.extend(format!("Content-Length: {}\r\n\r\n", 60_000_000).into_bytes());
-    partial.extend(std::iter::repeat_n(b' ', 59_000_000));
+    let partial = partial_frame(60_000_000, 59_000_000);
     let streams: Vec<UnixStream> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..10)
             .map(|_| {
@@ -156,58 +113,15 @@ fn random_and_adversarial_frames_leave_the_daemon_serving_in_bounded_memory() {
     let base = settled_rss(pid);
 
     let mut rng = Rng(0x5eed_f00d);
-    let pieces: &[&[u8]] = &[
-        b"Content-Length: ",
-        b"content-length:",
-        b"Content-Type: application/vscode-jsonrpc\r\n",
-        b"\r\n",
-        b"\n",
-        b"\r\n\r\n",
-        b"{\"jsonrpc\":\"2.0\",\"id\":",
-        b"\"method\":\"maestro/status\"}",
-        b"{\"jsonrpc\":\"2.0\",\"method\":\"maestro/document.change\",\"params\":{\"uri\":3}}",
-        b"[1,2]",
-        b"null",
-        b"\xff\xfe\x00",
-        b"Content-Length: 99999999999999999999\r\n\r\n",
-        b"Content-Length: 2000000\r\n\r\n",
-        b"Content-Length: -1\r\n\r\n",
-        b"X-Junk: yes\r\n",
-    ];
     for round in 0..40 {
         let mut stream = UnixStream::connect(env.socket()).unwrap();
         let mut bytes = hello();
-        for _ in 0..(200 + rng.below(400)) {
-            match rng.below(4) {
-                0 => {
-                    let n = 1 + rng.below(300);
-                    bytes.extend((0..n).map(|_| rng.next_u64() as u8));
-                }
-                1 => {
-                    let body = json!({"jsonrpc": "2.0", "id": rng.below(1000), "method": "maestro/status"});
-                    let mut f = frame(body.to_string().as_bytes());
-                    // A wrong length now and then.
-                    if rng.below(4) == 0 {
-                        let cut = rng.below(f.len());
-                        f.truncate(cut);
-                    }
-                    bytes.extend(f);
-                }
-                _ => bytes.extend_from_slice(pieces[rng.below(pieces.len())]),
-            }
-        }
+        bytes.extend(adversarial_bytes(&mut rng));
         // Written in random pieces, without reading a single reply.
-        let mut sent = 0;
         stream
             .set_write_timeout(Some(Duration::from_secs(5)))
             .unwrap();
-        while sent < bytes.len() {
-            let n = (1 + rng.below(4096)).min(bytes.len() - sent);
-            if stream.write_all(&bytes[sent..sent + n]).is_err() {
-                break;
-            }
-            sent += n;
-        }
+        write_in_pieces(&mut stream, &bytes, &mut rng);
         if round % 8 == 7 {
             serves(&env);
         }
@@ -228,6 +142,112 @@ fn random_and_adversarial_frames_leave_the_daemon_serving_in_bounded_memory() {
         Duration::from_secs(1),
         || env.daemon_pid() == Some(pid),
     );
+}
+
+/// Random bytes, frames with wrong lengths and pieces of headers and bodies, in random order.
+fn adversarial_bytes(rng: &mut Rng) -> Vec<u8> {
+    let pieces: &[&[u8]] = &[
+        b"Content-Length: ",
+        b"content-length:",
+        b"Content-Type: application/vscode-jsonrpc\r\n",
+        b"\r\n",
+        b"\n",
+        b"\r\n\r\n",
+        b"{\"jsonrpc\":\"2.0\",\"id\":",
+        b"\"method\":\"maestro/status\"}",
+        b"{\"jsonrpc\":\"2.0\",\"method\":\"maestro/document.change\",\"params\":{\"uri\":3}}",
+        b"[1,2]",
+        b"null",
+        b"\xff\xfe\x00",
+        b"Content-Length: 99999999999999999999\r\n\r\n",
+        b"Content-Length: 2000000\r\n\r\n",
+        b"Content-Length: -1\r\n\r\n",
+        b"X-Junk: yes\r\n",
+    ];
+    let mut bytes = Vec::new();
+    for _ in 0..(200 + rng.below(400)) {
+        match rng.below(4) {
+            0 => {
+                let n = 1 + rng.below(300);
+                bytes.extend((0..n).map(|_| rng.next_u64() as u8));
+            }
+            1 => {
+                let body =
+                    json!({"jsonrpc": "2.0", "id": rng.below(1000), "method": "maestro/status"});
+                let mut f = frame(body.to_string().as_bytes());
+                // A wrong length now and then.
+                if rng.below(4) == 0 {
+                    let cut = rng.below(f.len());
+                    f.truncate(cut);
+                }
+                bytes.extend(f);
+            }
+            _ => bytes.extend_from_slice(pieces[rng.below(pieces.len())]),
+        }
+    }
+    bytes
+}
+
+/// Writes `bytes` in random pieces; stops at the first failed write.
+fn write_in_pieces(out: &mut impl Write, bytes: &[u8], rng: &mut Rng) {
+    let mut sent = 0;
+    while sent < bytes.len() {
+        let n = (1 + rng.below(4096)).min(bytes.len() - sent);
+        if out.write_all(&bytes[sent..sent + n]).is_err() {
+            return;
+        }
+        sent += n;
+    }
+}
+
+/// The same on `maestro lsp`'s stdin, after `initialize`: it keeps answering, within bounded
+/// memory, and the daemon behind it too.
+#[test]
+fn random_and_adversarial_frames_on_the_lsp_stdin_leave_it_serving_in_bounded_memory() {
+    let env = TestEnv::with_config(
+        "[daemon]\nidle_timeout_secs = 120\n[rpc]\nmax_frame_bytes = 1048576\n",
+    );
+    let repo = env.git_repo("fuzzed");
+    let mut lsp = env.lsp(&repo, &[]);
+    lsp.initialize(&repo, false, false);
+    let r = lsp.rpc.request("maestro/status", json!({}));
+    assert!(r.get("result").is_some(), "{r}");
+    let front = lsp.child.id();
+    let base = settled_rss(front);
+    let mut rng = Rng(0xf00d_5eed);
+    for round in 0..12 {
+        let bytes = adversarial_bytes(&mut rng);
+        let mut sent = 0;
+        while sent < bytes.len() {
+            let n = (1 + rng.below(4096)).min(bytes.len() - sent);
+            lsp.rpc.send_raw(&bytes[sent..sent + n]);
+            sent += n;
+        }
+        // Whatever the noise left half-read (a body it declared, up to the 2 MB one skipped as
+        // too large), blank lines complete it; then a whole frame is read as one.
+        lsp.rpc.send_raw(&vec![b'\n'; 2_100_000]);
+        let id = 10_000 + round;
+        lsp.rpc.send_raw(&frame(
+            json!({"jsonrpc": "2.0", "id": id, "method": "maestro/status"})
+                .to_string()
+                .as_bytes(),
+        ));
+        let answered = lsp.rpc.wait_for("the good request behind the noise", |m| {
+            m["id"] == id && m.get("method").is_none()
+        });
+        assert!(answered.get("result").is_some(), "{answered}");
+    }
+    let after = settled_rss(front);
+    eprintln!(
+        "adversarial frames on lsp stdin: RSS {} MiB before, {} MiB after",
+        base / MIB,
+        after / MIB
+    );
+    assert!(
+        after < base + 48 * MIB,
+        "RSS {after} KiB after the noise, {base} KiB before"
+    );
+    assert_eq!(lsp.shutdown_and_exit(), 0);
 }
 
 /// Symbol-dense buffers over LSP: a 50 MB one is kept but not parsed (the code graph says why),

@@ -686,3 +686,70 @@ pub mod bench {
         total
     }
 }
+
+/// Floods of the daemon socket, shared by the flood tests and the hardening benchmark.
+pub mod flood {
+    use super::{bench::rss_kib, frame};
+    use serde_json::json;
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    use std::time::Duration;
+
+    pub const MIB: u64 = 1024;
+
+    /// A framed `maestro/hello`.
+    pub fn hello() -> Vec<u8> {
+        frame(
+            json!({"jsonrpc": "2.0", "id": 0, "method": "maestro/hello",
+                   "params": {"protocolVersion": 1, "client": {"name": "flood", "kind": "other"}}})
+            .to_string()
+            .as_bytes(),
+        )
+    }
+
+    /// A hello and `n` status requests, as one client would send them without reading.
+    pub fn unread_requests(n: usize) -> Vec<u8> {
+        let mut flood = hello();
+        let status = frame(br#"{"jsonrpc":"2.0","id":1,"method":"maestro/status"}"#);
+        for _ in 0..n {
+            flood.extend_from_slice(&status);
+        }
+        flood
+    }
+
+    /// A hello and the first `sent` bytes of a `length`-byte frame.
+    pub fn partial_frame(length: usize, sent: usize) -> Vec<u8> {
+        let mut partial = hello();
+        partial.extend(format!("Content-Length: {length}\r\n\r\n").into_bytes());
+        partial.extend(std::iter::repeat_n(b' ', sent));
+        partial
+    }
+
+    /// Writes `bytes` until done or until the daemon stops reading for `stall` (it applies back
+    /// pressure); returns how many bytes went out.
+    pub fn write_until_stalled(stream: &mut UnixStream, bytes: &[u8], stall: Duration) -> usize {
+        stream.set_write_timeout(Some(stall)).unwrap();
+        let mut sent = 0;
+        while sent < bytes.len() {
+            match stream.write(&bytes[sent..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => sent += n,
+            }
+        }
+        sent
+    }
+
+    /// A process's RSS (KiB) once it has settled: two readings half a second apart within 2 MiB.
+    pub fn settled_rss(pid: u32) -> u64 {
+        let mut last = rss_kib(pid);
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(500));
+            let now = rss_kib(pid);
+            if now.abs_diff(last) < 2 * MIB {
+                return now;
+            }
+            last = now;
+        }
+        last
+    }
+}

@@ -1,0 +1,386 @@
+//! The figures of hostile input: the daemon's memory through floods on its socket and
+//! symbol-dense buffers, what a runaway query costs everything else, and a clean stop's
+//! checkpoint on a 1 GB store.
+//!
+//!     cargo bench -p maestro-tests --bench hardening
+//!     MAESTRO_BIN=/path/to/another/maestro cargo bench -p maestro-tests --bench hardening
+//!
+//! The second form measures another build (an older one, for before/after) with the same
+//! program. Every wait is bounded, so a build that never stops something is reported as such.
+
+use maestro_tests::bench::rss_kib;
+use maestro_tests::flood::{MIB, partial_frame, settled_rss, unread_requests, write_until_stalled};
+use maestro_tests::{Rpc, TestEnv, file_uri, maestro_bin};
+use serde_json::{Value, json};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn main() {
+    println!(
+        "maestro hardening benchmark — binary {}",
+        maestro_bin().display()
+    );
+    floods();
+    dense_buffers();
+    runaway_query();
+    checkpoint_on_a_large_store();
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:>5} MiB", kib / MIB)
+}
+
+fn floods() {
+    let env = TestEnv::with_config("[daemon]\nidle_timeout_secs = 300\n");
+    env.ok(env.home.path(), &["daemon", "start"]);
+    let pid = env.daemon_pid().expect("daemon pid");
+    let base = settled_rss(pid);
+
+    let flood = unread_requests(100_000);
+    let mut stream = UnixStream::connect(env.socket()).unwrap();
+    let sent = write_until_stalled(&mut stream, &flood, Duration::from_secs(3));
+    let during = settled_rss(pid);
+    let threads = threads(pid);
+    drop(stream);
+    let after = settled_rss(pid);
+
+    let partial = partial_frame(60_000_000, 59_000_000);
+    let streams: Vec<UnixStream> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..10)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut stream = UnixStream::connect(env.socket()).unwrap();
+                    write_until_stalled(&mut stream, &partial, Duration::from_secs(3));
+                    stream
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let partial_during = settled_rss(pid);
+    drop(streams);
+    let partial_after = settled_rss(pid);
+
+    println!();
+    println!("daemon RSS, floods on its socket");
+    println!(
+        "  at rest                                         {}",
+        mib(base)
+    );
+    println!(
+        "  100k requests, replies unread: during            {}  ({} of {} KB read, {threads} threads)",
+        mib(during),
+        sent >> 10,
+        flood.len() >> 10
+    );
+    println!(
+        "                                 after it closed  {}",
+        mib(after)
+    );
+    println!(
+        "  ten clients halfway through 60 MB frames: during {}",
+        mib(partial_during)
+    );
+    println!(
+        "                                 after they closed {}",
+        mib(partial_after)
+    );
+}
+
+/// Threads of a process.
+fn threads(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The answer to request `id`, or `None` after `within`.
+fn answer(rpc: &mut Rpc, id: i64, within: Duration) -> Option<Value> {
+    let deadline = Instant::now() + within;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rpc.next(left) {
+            Some(m) if m["id"] == id && m.get("method").is_none() => return Some(m),
+            Some(_) => {}
+            None => return None,
+        }
+    }
+    None
+}
+
+fn dense_buffers() {
+    let env = TestEnv::with_config("[daemon]\nidle_timeout_secs = 300\n");
+    let repo = env.git_repo("dense");
+    let mut lsp = env.lsp(&repo, &[]);
+    lsp.initialize(&repo, false, false);
+    let _ = lsp.rpc.request("maestro/status", json!({}));
+    let pid = env.daemon_pid().expect("daemon pid");
+    let base = settled_rss(pid);
+    let wait = Duration::from_secs(300);
+
+    let huge = file_uri(&repo.join("huge.py"));
+    let started = Instant::now();
+    lsp.rpc.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": huge, "languageId": "python", "version": 1,
+               "text": "x = 1\n".repeat(50 << 20 >> 3)}}),
+    );
+    let id = lsp.rpc.send_request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": huge}}),
+    );
+    let huge_answer = answer(&mut lsp.rpc, id, wait).map(|_| started.elapsed());
+    let peak_huge = rss_kib(pid);
+    let with_huge = settled_rss(pid);
+    lsp.rpc.notify(
+        "textDocument/didClose",
+        json!({"textDocument": {"uri": huge}}),
+    );
+
+    let dense = file_uri(&repo.join("dense.py"));
+    lsp.rpc.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": dense, "languageId": "python", "version": 1,
+               "text": "é = 1\n".repeat(1 << 20 >> 3)}}),
+    );
+    let started = Instant::now();
+    let id = lsp.rpc.send_request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": dense}}),
+    );
+    let dense_answer = answer(&mut lsp.rpc, id, wait).map(|a| {
+        let n = a["result"].as_array().map_or(0, Vec::len);
+        (started.elapsed(), n)
+    });
+    let with_dense = settled_rss(pid);
+    lsp.rpc.notify(
+        "textDocument/didClose",
+        json!({"textDocument": {"uri": dense}}),
+    );
+    let id = lsp.rpc.send_request("maestro/status", json!({}));
+    let _ = answer(&mut lsp.rpc, id, wait);
+    let after = settled_rss(pid);
+
+    let took = |t: Option<Duration>| {
+        t.map_or_else(
+            || format!("no answer in {}s", wait.as_secs()),
+            |d| format!("{:.2} s", d.as_secs_f64()),
+        )
+    };
+    println!();
+    println!("daemon, symbol-dense buffers over LSP (Python, UTF-16 positions)");
+    println!(
+        "  at rest                                          {}",
+        mib(base)
+    );
+    println!(
+        "  50 MB of `x = 1` lines: open + documentSymbol      {}, RSS peak {}, settled {}",
+        took(huge_answer),
+        mib(peak_huge),
+        mib(with_huge)
+    );
+    println!(
+        "  1 MB of `é = 1` lines (131k): documentSymbol       {}{}, RSS {}",
+        took(dense_answer.map(|(d, _)| d)),
+        dense_answer.map_or(String::new(), |(_, n)| format!(" ({n} symbols)")),
+        mib(with_dense)
+    );
+    println!(
+        "  after both closed                                {}",
+        mib(after)
+    );
+}
+
+/// CPU seconds a process has used.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn runaway_query() {
+    let env = TestEnv::with_config("[daemon]\nidle_timeout_secs = 300\n");
+    let dir = env.git_repo("runaway");
+    for f in 0..8 {
+        let text: String = (0..80)
+            .map(|i| format!("def g{f}_{i}(x):\n    return x\n\n"))
+            .collect();
+        std::fs::write(dir.join(format!("m{f}.py")), text).unwrap();
+    }
+    env.ok(&dir, &["index"]);
+    let pid = env.daemon_pid().expect("daemon pid");
+    let limit = Duration::from_secs(120);
+
+    let write = || {
+        let started = Instant::now();
+        env.ok(
+            &dir,
+            &["memory", "add", "a note written beside a runaway query"],
+        );
+        started.elapsed()
+    };
+    let rest: Vec<Duration> = (0..5).map(|_| write()).collect();
+
+    let started = Instant::now();
+    let mut query = env
+        .command()
+        .current_dir(&dir)
+        .args([
+            "graph",
+            "query",
+            "?[count(a)] := *symbol{name: a}, *symbol{name: b}, *symbol{name: c}",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut during = Vec::new();
+    let answered = loop {
+        if let Some(status) = query.try_wait().unwrap() {
+            break Some((started.elapsed(), status));
+        }
+        if started.elapsed() > limit {
+            let _ = query.kill();
+            let _ = query.wait();
+            break None;
+        }
+        during.push(write());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let next_write = write();
+    let cpu_before = cpu_secs(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let busy = (cpu_secs(pid) - cpu_before) / 2.0;
+
+    let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
+    let worst = |v: &[Duration]| v.iter().max().copied().unwrap_or_default();
+    println!();
+    println!("runaway query (a triple self-join of 640 symbols), client waiting");
+    match answered {
+        Some((t, status)) => println!(
+            "  answered after                                   {:.2} s (exit {})",
+            t.as_secs_f64(),
+            status.code().unwrap_or(-1)
+        ),
+        None => println!(
+            "  answered after                                   not within {} s (client killed)",
+            limit.as_secs()
+        ),
+    }
+    println!(
+        "  `memory add` at rest: worst of 5                 {}",
+        ms(worst(&rest))
+    );
+    println!(
+        "  `memory add` while it ran: worst of {:<3}          {}",
+        during.len(),
+        ms(worst(&during))
+    );
+    println!(
+        "  first write after its answer                     {}",
+        ms(next_write)
+    );
+    println!(
+        "  daemon CPU in the 2 s after the answer           {:.0}% of a core",
+        busy * 100.0
+    );
+}
+
+fn checkpoint_on_a_large_store() {
+    let env = TestEnv::with_config("[daemon]\nidle_timeout_secs = 300\n");
+    let store_file = env.store_file();
+    let started = Instant::now();
+    fill(&store_file, 1 << 30);
+    let filled = started.elapsed();
+    let dir = env.git_repo("big");
+    for f in 0..400 {
+        let text: String = (0..30)
+            .map(|i| format!("def h{f}_{i}(x):\n    return x + {i}\n\n"))
+            .collect();
+        std::fs::write(dir.join(format!("m{f}.py")), text).unwrap();
+    }
+    env.ok(&dir, &["index"]);
+    let wal = std::path::PathBuf::from(format!("{}-wal", store_file.display()));
+    let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let log_before = len(&wal);
+    let started = Instant::now();
+    env.ok(&dir, &["daemon", "stop"]);
+    let stop = started.elapsed();
+    let checkpoint_ms = env
+        .daemon_logs()
+        .lines()
+        .filter(|l| l.contains("store checkpointed"))
+        .filter_map(|l| l.split("elapsed_ms=").nth(1))
+        .filter_map(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .next_back();
+
+    println!();
+    println!(
+        "clean stop on a {:.2} GB store (filled in {:.1} s) after indexing 12,000 definitions",
+        len(&store_file) as f64 / 1e9,
+        filled.as_secs_f64()
+    );
+    println!(
+        "  write-ahead log before the stop                  {:.1} MB",
+        log_before as f64 / 1e6
+    );
+    println!(
+        "  checkpoint                                       {}",
+        checkpoint_ms.map_or("none logged".to_owned(), |ms| format!("{ms} ms"))
+    );
+    println!(
+        "  `maestro daemon stop`, whole                     {:.2} s",
+        stop.as_secs_f64()
+    );
+    println!(
+        "  write-ahead log left after the stop              {:.1} MB",
+        len(&wal) as f64 / 1e6
+    );
+}
+
+/// Puts `bytes` of 1 MiB blobs into the store's `content` relation, at the schema version of the
+/// memory relations (5), so builds before and after the trust relation both open it.
+fn fill(path: &Path, bytes: usize) {
+    const PUT: &str = "?[hash, lang, facts, symbols, refs, imports, parse_errors] <- \
+        [[$hash, 'python', $facts, 0, 0, 0, 0]] \
+        :put content {hash => lang, facts, symbols, refs, imports, parse_errors}";
+    let store = maestro_store::Store::open_with(path, &maestro_store::MIGRATIONS[..5]).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for i in 0..bytes >> 20 {
+        let blob: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        let params = maestro_store::Params::from([
+            (
+                "hash".to_owned(),
+                maestro_store::DataValue::from(format!("filler-{i}")),
+            ),
+            ("facts".to_owned(), maestro_store::DataValue::Bytes(blob)),
+        ]);
+        runtime.block_on(store.write(PUT, params)).unwrap();
+    }
+    runtime.block_on(store.checkpoint()).unwrap();
+}
