@@ -9,7 +9,10 @@
 //! program. Every wait is bounded, so a build that never stops something is reported as such.
 
 use maestro_tests::bench::rss_kib;
-use maestro_tests::flood::{MIB, partial_frame, settled_rss, unread_requests, write_until_stalled};
+use maestro_tests::flood::{
+    MIB, RUNAWAY_QUERY, partial_frame, runaway_repo, settled_rss, stalled_clients, unread_requests,
+    write_until_stalled,
+};
 use maestro_tests::{Rpc, TestEnv, file_uri, maestro_bin};
 use serde_json::{Value, json};
 use std::os::unix::net::UnixStream;
@@ -46,18 +49,7 @@ fn floods() {
     let after = settled_rss(pid);
 
     let partial = partial_frame(60_000_000, 59_000_000);
-    let streams: Vec<UnixStream> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..10)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut stream = UnixStream::connect(env.socket()).unwrap();
-                    write_until_stalled(&mut stream, &partial, Duration::from_secs(3));
-                    stream
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let streams = stalled_clients(&env.socket(), &partial, 10);
     let partial_during = settled_rss(pid);
     drop(streams);
     let partial_after = settled_rss(pid);
@@ -215,13 +207,7 @@ fn cpu_secs(pid: u32) -> f64 {
 
 fn runaway_query() {
     let env = TestEnv::with_config("[daemon]\nidle_timeout_secs = 300\n");
-    let dir = env.git_repo("runaway");
-    for f in 0..8 {
-        let text: String = (0..80)
-            .map(|i| format!("def g{f}_{i}(x):\n    return x\n\n"))
-            .collect();
-        std::fs::write(dir.join(format!("m{f}.py")), text).unwrap();
-    }
+    let dir = runaway_repo(&env, "runaway");
     env.ok(&dir, &["index"]);
     let pid = env.daemon_pid().expect("daemon pid");
     let limit = Duration::from_secs(120);
@@ -240,11 +226,7 @@ fn runaway_query() {
     let mut query = env
         .command()
         .current_dir(&dir)
-        .args([
-            "graph",
-            "query",
-            "?[count(a)] := *symbol{name: a}, *symbol{name: b}, *symbol{name: c}",
-        ])
+        .args(["graph", "query", RUNAWAY_QUERY])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -2,7 +2,7 @@
 //! returns when the client goes, and the daemon keeps serving everyone else.
 
 use maestro_tests::flood::{
-    MIB, hello, partial_frame, settled_rss, unread_requests, write_until_stalled,
+    MIB, hello, partial_frame, settled_rss, stalled_clients, unread_requests, write_until_stalled,
 };
 use maestro_tests::{Rng, TestEnv, frame, wait_until};
 use serde_json::json;
@@ -64,18 +64,7 @@ fn unread_replies_and_partial_frames_hold_bounded_memory() {
 
     // Ten connections each stop in the middle of a 60 MB frame.
     let partial = partial_frame(60_000_000, 59_000_000);
-    let streams: Vec<UnixStream> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..10)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut stream = UnixStream::connect(env.socket()).unwrap();
-                    write_until_stalled(&mut stream, &partial, Duration::from_secs(3));
-                    stream
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let streams = stalled_clients(&env.socket(), &partial, 10);
     let during_partial = settled_rss(pid);
     eprintln!(
         "ten partial 60 MB frames: RSS {} MiB during",

@@ -2,6 +2,7 @@
 //! buffers), the CLI (`maestro index`, `maestro graph …`) and the file watcher (changes made by
 //! others). Every test builds a real git repository with Python, Rust and TypeScript in it.
 
+use maestro_tests::flood::{RUNAWAY_QUERY, runaway_repo};
 use maestro_tests::{Lsp, TestEnv, file_uri, text, wait_until};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -748,23 +749,13 @@ fn a_restarted_daemon_reads_only_what_changed() {
 #[test]
 fn a_runaway_query_holds_up_nothing_else_and_queries_read_the_store_only() {
     let env = TestEnv::new();
-    let dir = env.git_repo("dense");
-    for f in 0..8 {
-        let text: String = (0..80)
-            .map(|i| format!("def g{f}_{i}(x):\n    return x\n\n"))
-            .collect();
-        std::fs::write(dir.join(format!("m{f}.py")), text).unwrap();
-    }
+    let dir = runaway_repo(&env, "dense");
     env.ok(&dir, &["index"]);
     // A cross join of every symbol with every other, and its client gone at once.
     let mut runaway = env
         .command()
         .current_dir(&dir)
-        .args([
-            "graph",
-            "query",
-            "?[count(a)] := *symbol{name: a}, *symbol{name: b}, *symbol{name: c}",
-        ])
+        .args(["graph", "query", RUNAWAY_QUERY])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -812,14 +803,7 @@ fn a_runaway_query_holds_up_nothing_else_and_queries_read_the_store_only() {
     // With its client waiting, a runaway query is stopped at its time limit, whatever step it
     // is in, and says so; the next write follows at once.
     let started = std::time::Instant::now();
-    let out = env.run_in(
-        &dir,
-        &[
-            "graph",
-            "query",
-            "?[count(a)] := *symbol{name: a}, *symbol{name: b}, *symbol{name: c}",
-        ],
-    );
+    let out = env.run_in(&dir, &["graph", "query", RUNAWAY_QUERY]);
     let answered = started.elapsed();
     assert_eq!(out.status.code(), Some(1));
     assert!(

@@ -739,6 +739,38 @@ pub mod flood {
         sent
     }
 
+    /// `n` clients that each write `bytes` to `socket` until the daemon stops reading, kept open.
+    pub fn stalled_clients(socket: &std::path::Path, bytes: &[u8], n: usize) -> Vec<UnixStream> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut stream = UnixStream::connect(socket).unwrap();
+                        write_until_stalled(&mut stream, bytes, Duration::from_secs(3));
+                        stream
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    }
+
+    /// A query that runs for hours: every symbol with every other, twice.
+    pub const RUNAWAY_QUERY: &str =
+        "?[count(a)] := *symbol{name: a}, *symbol{name: b}, *symbol{name: c}";
+
+    /// A repository of 640 Python functions: enough for [`RUNAWAY_QUERY`] to run away.
+    pub fn runaway_repo(env: &super::TestEnv, name: &str) -> std::path::PathBuf {
+        let dir = env.git_repo(name);
+        for f in 0..8 {
+            let text: String = (0..80)
+                .map(|i| format!("def g{f}_{i}(x):\n    return x\n\n"))
+                .collect();
+            std::fs::write(dir.join(format!("m{f}.py")), text).unwrap();
+        }
+        dir
+    }
+
     /// A process's RSS (KiB) once it has settled: two readings half a second apart within 2 MiB.
     pub fn settled_rss(pid: u32) -> u64 {
         let mut last = rss_kib(pid);
