@@ -33,7 +33,7 @@ pub use engine::{
 pub use graph_requests::REPLY_LIMIT;
 pub use paths::Paths;
 pub use session::{Reply, Session};
-pub use trim::give_back_memory;
+pub use trim::{give_back_memory, give_back_memory_soon};
 
 #[cfg(test)]
 mod tests;

@@ -271,7 +271,7 @@ impl Session {
                 let closed = self.state.documents.lock().unwrap().remove(&p.uri);
                 // A large document's text and parse were freed: give the pages back.
                 if closed.is_some_and(|d| d.len_bytes() > LARGE_DOCUMENT) {
-                    crate::give_back_memory();
+                    crate::give_back_memory_soon();
                 }
             }),
             m if m.starts_with("$/") => Ok(()),

@@ -106,6 +106,8 @@ pub struct FrameReader<R> {
     discard: u64,
     eof: bool,
     budget: Option<FrameBudget>,
+    /// Bytes read from `inner` so far.
+    total: u64,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
@@ -120,7 +122,13 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             discard: 0,
             eof: false,
             budget: None,
+            total: 0,
         }
+    }
+
+    /// Bytes read from the stream so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.total
     }
 
     /// Shares `budget` for bodies larger than one read with other readers.
@@ -238,6 +246,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 read.await?
             };
             body.truncate(start + n);
+            self.total += n as u64;
             if n == 0 {
                 self.eof = true;
             }
@@ -274,6 +283,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             }
         };
         self.buf.truncate(len + n);
+        self.total += n as u64;
         if n == 0 {
             self.eof = true;
         }
@@ -421,6 +431,11 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
         MessageReader {
             frames: self.frames.with_budget(budget),
         }
+    }
+
+    /// Bytes read from the stream so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.frames.bytes_read()
     }
 
     /// The next message, or the error to answer a bad one with; `None` at the end of the stream.

@@ -108,8 +108,10 @@ pub async fn serve_connection<R, W>(
     drop(session);
     drop(outbox);
     let _ = writer.await;
-    // What the connection held (its documents, buffers, replies) is free now.
-    maestro_engine::give_back_memory();
+    // What a connection that sent large messages held (its documents, buffers) is free now.
+    if reader.bytes_read() > LARGE_MESSAGE as u64 {
+        maestro_engine::give_back_memory_soon();
+    }
 }
 
 /// Where [`write_loop`] takes its messages from.
@@ -140,7 +142,7 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(mut write: W, mut queue: impl Que
                 return;
             }
             // The message and its serialized copies were freed: give the pages back.
-            Ok(size) if size > LARGE_MESSAGE => maestro_engine::give_back_memory(),
+            Ok(size) if size > LARGE_MESSAGE => maestro_engine::give_back_memory_soon(),
             Ok(_) => {}
         }
     }
