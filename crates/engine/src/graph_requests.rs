@@ -175,7 +175,9 @@ impl Session {
             let path = uri_to_path(&d.uri).unwrap_or_else(|| PathBuf::from(&d.uri));
             match d.syntax(max_bytes) {
                 Some(s) => snapshot.push((path, d.uri.clone(), s)),
-                None if d.lang().is_some() => too_large.push((path, d.len_bytes())),
+                None if d.lang().is_some() && d.len_bytes() as u64 > max_bytes => {
+                    too_large.push((path, d.len_bytes()));
+                }
                 None => {}
             }
         }

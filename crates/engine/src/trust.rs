@@ -85,11 +85,11 @@ impl Trust {
         let message = format!(
             "the repository {} asks to run {} {} ({} in {}); it runs only once you approve it.{changed} \
              Review and approve it with `maestro trust` in that repository, or remove the key.",
-            root.display(),
+            crate::text::visible(&root.display().to_string()),
             crate::text::shell_words(&c.command),
             c.when,
             c.key,
-            c.file.display(),
+            crate::text::visible(&c.file.display().to_string()),
         );
         let data = UntrustedCommand {
             root: root.to_path_buf(),
