@@ -8,7 +8,6 @@
 //! The second form measures another build (an older one, for before/after) with the same
 //! program. Every wait is bounded, so a build that never stops something is reported as such.
 
-use maestro_tests::bench::rss_kib;
 use maestro_tests::flood::{
     MIB, RUNAWAY_QUERY, partial_frame, runaway_repo, settled_rss, stalled_clients, unread_requests,
     write_until_stalled,
@@ -20,14 +19,45 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn main() {
+    // `cargo bench` passes `--bench`; other arguments name the sections to run (all by default):
+    // floods, huge, dense, runaway, checkpoint.
+    let asked: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let run = |name: &str| asked.is_empty() || asked.iter().any(|a| a == name);
     println!(
         "maestro hardening benchmark — binary {}",
         maestro_bin().display()
     );
-    floods();
-    dense_buffers();
-    runaway_query();
-    checkpoint_on_a_large_store();
+    if run("floods") {
+        floods();
+    }
+    if run("huge") {
+        buffer("50 MB of `x = 1` lines", "x = 1\n".repeat(50 << 20 >> 3));
+    }
+    if run("dense") {
+        buffer(
+            "1 MB of `é = 1` lines (131k definitions)",
+            "é = 1\n".repeat(1 << 20 >> 3),
+        );
+    }
+    if run("runaway") {
+        runaway_query();
+    }
+    if run("checkpoint") {
+        checkpoint_on_a_large_store();
+    }
+}
+
+/// [`settled_rss`] of a process that may have died meanwhile (an older build under a 50 MB
+/// buffer was killed for memory at 24 GB).
+fn rss_if_alive(pid: u32) -> String {
+    if maestro_tests::alive(pid) {
+        mib(settled_rss(pid))
+    } else {
+        "(daemon gone)".to_owned()
+    }
 }
 
 fn mib(kib: u64) -> String {
@@ -103,7 +133,9 @@ fn answer(rpc: &mut Rpc, id: i64, within: Duration) -> Option<Value> {
     None
 }
 
-fn dense_buffers() {
+/// One Python buffer opened over LSP and its document symbols asked for (positions in UTF-16,
+/// so every non-ASCII column is converted).
+fn buffer(what: &str, text: String) {
     let env = TestEnv::with_config("[daemon]\nidle_timeout_secs = 300\n");
     let repo = env.git_repo("dense");
     let mut lsp = env.lsp(&repo, &[]);
@@ -113,77 +145,48 @@ fn dense_buffers() {
     let base = settled_rss(pid);
     let wait = Duration::from_secs(300);
 
-    let huge = file_uri(&repo.join("huge.py"));
+    let uri = file_uri(&repo.join("buffer.py"));
     let started = Instant::now();
     lsp.rpc.notify(
         "textDocument/didOpen",
-        json!({"textDocument": {"uri": huge, "languageId": "python", "version": 1,
-               "text": "x = 1\n".repeat(50 << 20 >> 3)}}),
+        json!({"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}}),
     );
     let id = lsp.rpc.send_request(
         "textDocument/documentSymbol",
-        json!({"textDocument": {"uri": huge}}),
+        json!({"textDocument": {"uri": uri}}),
     );
-    let huge_answer = answer(&mut lsp.rpc, id, wait).map(|_| started.elapsed());
-    let peak_huge = rss_kib(pid);
-    let with_huge = settled_rss(pid);
-    lsp.rpc.notify(
-        "textDocument/didClose",
-        json!({"textDocument": {"uri": huge}}),
-    );
-
-    let dense = file_uri(&repo.join("dense.py"));
-    lsp.rpc.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": dense, "languageId": "python", "version": 1,
-               "text": "é = 1\n".repeat(1 << 20 >> 3)}}),
-    );
-    let started = Instant::now();
-    let id = lsp.rpc.send_request(
-        "textDocument/documentSymbol",
-        json!({"textDocument": {"uri": dense}}),
-    );
-    let dense_answer = answer(&mut lsp.rpc, id, wait).map(|a| {
-        let n = a["result"].as_array().map_or(0, Vec::len);
+    let answered = answer(&mut lsp.rpc, id, wait).map(|a| {
+        let n = a["result"].as_array().map(Vec::len);
         (started.elapsed(), n)
     });
-    let with_dense = settled_rss(pid);
+    let open = rss_if_alive(pid);
     lsp.rpc.notify(
         "textDocument/didClose",
-        json!({"textDocument": {"uri": dense}}),
+        json!({"textDocument": {"uri": uri}}),
     );
     let id = lsp.rpc.send_request("maestro/status", json!({}));
-    let _ = answer(&mut lsp.rpc, id, wait);
-    let after = settled_rss(pid);
+    let _ = answer(&mut lsp.rpc, id, Duration::from_secs(30));
+    let closed = rss_if_alive(pid);
 
-    let took = |t: Option<Duration>| {
-        t.map_or_else(
-            || format!("no answer in {}s", wait.as_secs()),
-            |d| format!("{:.2} s", d.as_secs_f64()),
-        )
-    };
     println!();
-    println!("daemon, symbol-dense buffers over LSP (Python, UTF-16 positions)");
+    println!("daemon, {what} opened over LSP, then its document symbols");
     println!(
-        "  at rest                                          {}",
+        "  RSS at rest                                      {}",
         mib(base)
     );
-    println!(
-        "  50 MB of `x = 1` lines: open + documentSymbol      {}, RSS peak {}, settled {}",
-        took(huge_answer),
-        mib(peak_huge),
-        mib(with_huge)
-    );
-    println!(
-        "  1 MB of `é = 1` lines (131k): documentSymbol       {}{}, RSS {}",
-        took(dense_answer.map(|(d, _)| d)),
-        dense_answer.map_or(String::new(), |(_, n)| format!(" ({n} symbols)")),
-        mib(with_dense)
-    );
-    println!(
-        "  after both closed                                {}",
-        mib(after)
-    );
+    match answered {
+        Some((t, n)) => println!(
+            "  open + documentSymbol answered in               {:.2} s ({})",
+            t.as_secs_f64(),
+            n.map_or("refused".to_owned(), |n| format!("{n} symbols"))
+        ),
+        None => println!(
+            "  open + documentSymbol answered in               not within {} s",
+            wait.as_secs()
+        ),
+    }
+    println!("  RSS with it open                                 {open}");
+    println!("  RSS after it closed                              {closed}");
 }
 
 /// CPU seconds a process has used.
