@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// What the supervisor tells its host.
@@ -1914,11 +1914,7 @@ pub fn one_line(text: &str, max: usize) -> String {
     }
 }
 
-pub(crate) fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
+pub(crate) use maestro_store::unix_now;
 
 /// `YYYY-MM-DD` (UTC) of a unix time.
 pub fn day_of(unix: f64) -> String {

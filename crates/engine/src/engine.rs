@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// What the process hosting the engine tells clients about itself.
@@ -69,7 +69,7 @@ pub struct Engine {
 
 pub(crate) struct Inner {
     graph: crate::code_graph::CodeGraph,
-    memory: Arc<crate::memory::Memory>,
+    memory: Arc<maestro_memory::service::Memory>,
     agents: std::sync::OnceLock<maestro_agents::Supervisor>,
     playbooks: crate::playbooks::Runs,
     host: HostInfo,
@@ -117,9 +117,9 @@ impl Engine {
         let engine = Engine {
             inner: Arc::new(Inner {
                 agents: std::sync::OnceLock::new(),
-                memory: Arc::new(crate::memory::Memory::new(
+                memory: Arc::new(maestro_memory::service::Memory::new(
                     store.clone(),
-                    crate::memory::Settings::from_config(&options.config),
+                    crate::memory_requests::memory_settings(&options.config),
                 )),
                 playbooks: crate::playbooks::Runs::default(),
                 graph: crate::code_graph::CodeGraph::default(),
@@ -145,7 +145,10 @@ impl Engine {
             hooks: Arc::new(EngineHooks(Arc::downgrade(&engine.inner))),
         })?;
         let _ = engine.inner.agents.set(supervisor);
-        engine.inner.memory.start(Arc::downgrade(&engine.inner));
+        engine
+            .inner
+            .memory
+            .start(Arc::new(MemoryHost(Arc::downgrade(&engine.inner))));
         engine.resume_playbooks();
         Ok(engine)
     }
@@ -154,7 +157,7 @@ impl Engine {
         Engine { inner }
     }
 
-    pub(crate) fn memory(&self) -> &Arc<crate::memory::Memory> {
+    pub(crate) fn memory(&self) -> &Arc<maestro_memory::service::Memory> {
         &self.inner.memory
     }
 
@@ -398,10 +401,20 @@ pub(crate) fn store_error(e: StoreError) -> RpcError {
     RpcError::new(code::STORE_FAILED, e.to_string())
 }
 
-pub(crate) fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+pub(crate) use maestro_store::unix_now;
+
+/// How the memory worker sees the engine: whether it still runs, and work that keeps it alive.
+struct MemoryHost(std::sync::Weak<Inner>);
+
+impl maestro_memory::service::Host for MemoryHost {
+    fn alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+
+    fn busy(&self) -> Option<Box<dyn Send>> {
+        let inner = self.0.upgrade()?;
+        Some(Box::new(Engine::from_inner(inner).begin_work()))
+    }
 }
 
 /// How the supervisor reaches the engine: events to clients, and work that keeps it alive.
@@ -426,7 +439,7 @@ impl maestro_agents::Hooks for EngineHooks {
         {
             inner
                 .memory
-                .remember_later(vec![crate::memory::turn_memory(turn)]);
+                .remember_later(vec![crate::memory_requests::turn_memory(turn)]);
         }
     }
 

@@ -945,11 +945,16 @@ fn byte_offset(text: &str, line: u32) -> usize {
 }
 
 /// Memories that mention `name` (keyword search, then an exact mention), as a hover section.
-fn append_memories(memory: &crate::memory::Memory, ws: &str, name: &str, value: &mut String) {
+fn append_memories(
+    memory: &maestro_memory::service::Memory,
+    ws: &str,
+    name: &str,
+    value: &mut String,
+) {
     if name.len() < 3 {
         return;
     }
-    let filter = crate::memory::search::Filter {
+    let filter = maestro_memory::service::search::Filter {
         ws: Some(ws.to_owned()),
         ..Default::default()
     };
@@ -957,7 +962,7 @@ fn append_memories(memory: &crate::memory::Memory, ws: &str, name: &str, value: 
         name,
         20,
         &filter,
-        crate::memory::search::Mode::Keyword,
+        maestro_memory::service::search::Mode::Keyword,
         crate::engine::unix_now(),
     ) else {
         return;

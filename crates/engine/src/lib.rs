@@ -15,7 +15,6 @@ mod delegate;
 pub mod document;
 mod engine;
 mod graph_requests;
-mod memory;
 mod memory_requests;
 pub mod paths;
 mod playbook_requests;

@@ -1,10 +1,10 @@
 //! The memory methods (`maestro/memory.*`): add, search, list, forget, status, import.
 
 use crate::engine::{Engine, store_error, unix_now};
-use crate::memory::{NewMemory, search};
 use crate::session::{Reply, Session, now, ok};
 use crate::workspace::{find_root, workspace_id};
 use futures::FutureExt;
+use maestro_memory::service::{NewMemory, search};
 use maestro_protocol::{
     MemoryAddParams, MemoryAddResult, MemoryForgetParams, MemoryForgetResult, MemoryImportParams,
     MemoryImportResult, MemoryListParams, MemoryListResult, MemorySearchParams, RpcError,
@@ -230,7 +230,7 @@ impl Engine {
             memories: rows
                 .rows
                 .iter()
-                .filter_map(|r| crate::memory::row_to_memory(r))
+                .filter_map(|r| maestro_memory::service::row_to_memory(r))
                 .collect(),
         })
     }
@@ -287,12 +287,12 @@ impl Engine {
             }
         }
         let found = tokio::task::spawn_blocking(move || {
-            let mut found = crate::memory::import::Found::default();
+            let mut found = maestro_memory::service::import::Found::default();
             if let Some(d) = &claude_dir {
-                crate::memory::import::claude(d, &root, &mut found);
+                maestro_memory::service::import::claude(d, &root, &mut found);
             }
             if let Some(d) = &codex_dir {
-                crate::memory::import::codex(d, &root, &mut found);
+                maestro_memory::service::import::codex(d, &root, &mut found);
             }
             found
         })
@@ -320,5 +320,46 @@ impl Engine {
             added,
             problems: found.problems,
         })
+    }
+}
+
+/// The memory service's settings, from the user configuration.
+pub(crate) fn memory_settings(config: &crate::Config) -> maestro_memory::service::Settings {
+    use crate::config::*;
+    maestro_memory::service::Settings {
+        semantic: config.bool_of(MEMORY_SEMANTIC),
+        remember_turns: config.bool_of(MEMORY_REMEMBER_TURNS),
+        code: config.bool_of(MEMORY_CODE),
+        recency_weight: config.float_of(MEMORY_RECENCY_WEIGHT).unwrap_or(0.2),
+        recency_half_life_secs: config
+            .float_of(MEMORY_RECENCY_HALF_LIFE_DAYS)
+            .unwrap_or(14.0)
+            * 86_400.0,
+        dedup_similarity: config.float_of(MEMORY_DEDUP_SIMILARITY).unwrap_or(0.97) as f32,
+        chunk_bytes: config.integer_of(MEMORY_CHUNK_BYTES) as usize,
+        batch: config.integer_of(MEMORY_EMBED_BATCH) as usize,
+        threads: config.integer_of(MEMORY_EMBED_THREADS) as usize,
+    }
+}
+
+/// An agent's headless turn as a memory.
+pub(crate) fn turn_memory(t: maestro_agents::FinishedTurn) -> NewMemory {
+    let mut text = format!("Prompt: {}\n", t.prompt.trim());
+    if !t.reply.trim().is_empty() {
+        text.push_str(&format!("Reply: {}\n", t.reply.trim()));
+    }
+    if !t.tools.is_empty() {
+        text.push_str(&format!("Tools: {}\n", t.tools.join("; ")));
+    }
+    if t.outcome != "ok" {
+        text.push_str(&format!("Outcome: {}\n", t.outcome));
+    }
+    NewMemory {
+        ws: t.ws,
+        kind: memory_kind::TURN,
+        source: format!("agent:{}#turn{}", t.agent, t.turn),
+        agent: t.agent,
+        at: t.ended,
+        text,
     }
 }

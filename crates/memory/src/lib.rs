@@ -1,9 +1,11 @@
-//! maestro's memory, the parts that need no store: embedders ([`Embedder`], [`FastEmbedder`] on ONNX
-//! Runtime), the exact in-process vector index, chunking, full-text query building and rank fusion.
-//! The daemon (maestro-engine) keeps memories in the store and drives these.
+//! maestro's memory: embedders ([`Embedder`], [`FastEmbedder`] on ONNX Runtime), the exact
+//! in-process vector index, chunking, full-text query building and rank fusion, and the
+//! [`service`] that keeps memories in the store with its background worker (the engine composes
+//! it and routes requests to it).
 
 mod embed;
 mod index;
+pub mod service;
 mod text;
 
 pub use embed::{

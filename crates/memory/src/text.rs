@@ -159,7 +159,12 @@ mod tests {
 
     #[test]
     fn chunking_never_splits_a_character_and_always_progresses() {
-        let text = "é".repeat(1000) + &"日本語".repeat(300) + &"x".repeat(5000);
+        let text = format!(
+            "{}{}{}",
+            "é".repeat(1000),
+            "日本語".repeat(300),
+            "x".repeat(5000)
+        );
         let chunks = chunk(&text, 100, 30);
         let last = chunks.last().unwrap();
         assert_eq!(last.offset + last.text.len(), text.len());

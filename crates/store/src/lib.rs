@@ -17,6 +17,13 @@ mod user_query;
 mod workspaces;
 
 pub use backup::{RestoreReport, check_backup, restore, utc_date};
+
+/// Seconds since the Unix epoch: how every time in the store is written.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
 pub use cozo::{DataValue, NamedRows};
 pub use error::StoreError;
 pub use schema::{MIGRATIONS, Migration, SCHEMA_VERSION};

@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 mod parallel;
 mod prepare;
@@ -29,11 +28,7 @@ pub const RUNS_DIR: &str = ".maestro/playbooks/Runs";
 /// The most agents a parallel run may use.
 pub const MAX_PARALLEL: u32 = 16;
 
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
+use maestro_store::unix_now;
 
 /// What a person asked of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -1001,7 +996,7 @@ impl Engine {
                         unticked.join(", ")
                     ));
                 }
-                self.remember(crate::memory::NewMemory {
+                self.remember(maestro_memory::service::NewMemory {
                     ws: run.ws.id.clone(),
                     kind: maestro_protocol::memory_kind::SUMMARY,
                     agent: turn.agent.name.clone(),

@@ -54,7 +54,7 @@ const DROP_FILE: &str = r#"
 
 impl Memory {
     /// One round of keeping code chunks in step with the graph; true when there may be more to do.
-    pub(crate) async fn refresh_code(&self, _engine: &crate::Engine) -> bool {
+    pub(crate) async fn refresh_code(&self) -> bool {
         if !self.settings.code {
             return false;
         }
@@ -185,7 +185,7 @@ impl Memory {
         };
         let text = String::from_utf8_lossy(&bytes);
         let lines: Vec<&str> = text.lines().collect();
-        let at = crate::engine::unix_now();
+        let at = maestro_store::unix_now();
         let mut out = Vec::new();
         for s in symbols {
             let [_, name, kind, owner, line, start, end, signature] = &s[..] else {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// One exchange found in a transcript.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Exchange {
+pub struct Exchange {
     pub cli: &'static str,
     pub file: PathBuf,
     /// 1-based line of the prompt.
@@ -43,14 +43,14 @@ impl Exchange {
 
 /// What one directory of transcripts gave.
 #[derive(Debug, Default)]
-pub(crate) struct Found {
+pub struct Found {
     pub files: u32,
     pub exchanges: Vec<Exchange>,
     pub problems: Vec<String>,
 }
 
 /// Claude Code's transcripts whose `cwd` is inside `root`.
-pub(crate) fn claude(projects: &Path, root: &Path, found: &mut Found) {
+pub fn claude(projects: &Path, root: &Path, found: &mut Found) {
     // Claude Code names each project's directory after its path with `/` and `.` as `-`.
     let encoded = root.to_string_lossy().replace(['/', '.'], "-");
     let Ok(dirs) = std::fs::read_dir(projects) else {
@@ -76,7 +76,7 @@ pub(crate) fn claude(projects: &Path, root: &Path, found: &mut Found) {
 }
 
 /// Codex's session files whose `cwd` is inside `root`.
-pub(crate) fn codex(sessions: &Path, root: &Path, found: &mut Found) {
+pub fn codex(sessions: &Path, root: &Path, found: &mut Found) {
     let mut files = Vec::new();
     let mut stack = vec![sessions.to_path_buf()];
     while let Some(dir) = stack.pop() {

@@ -2,16 +2,16 @@
 //! same filters, fused by reciprocal rank, then weighted by recency and reinforcement.
 
 use super::{Memory, row_to_memory, rows_or_log};
-use maestro_memory::{fts_query, recency, rrf};
+use crate::{fts_query, recency, rrf};
 use maestro_protocol::{MemoryHit, MemorySearchResult, memory_kind};
 use maestro_store::{DataValue, params};
 use std::collections::HashMap;
 use std::time::Instant;
 
 /// The longest query accepted, in bytes.
-pub(crate) const MAX_QUERY_BYTES: usize = 4096;
+pub const MAX_QUERY_BYTES: usize = 4096;
 /// The most hits a search returns.
-pub(crate) const MAX_K: u32 = 100;
+pub const MAX_K: u32 = 100;
 /// Candidates each list contributes to the fusion, at least.
 const CANDIDATES: usize = 50;
 /// The RRF constant. The paper's 60 makes neighbouring ranks differ by under 2%, so that any
@@ -22,7 +22,7 @@ const REINFORCEMENT: f64 = 0.02;
 
 /// A search's filters, resolved (workspace ids, not paths).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Filter {
+pub struct Filter {
     /// `None`: every workspace.
     pub ws: Option<String>,
     pub agent: Option<String>,
@@ -32,7 +32,7 @@ pub(crate) struct Filter {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
+pub enum Mode {
     Hybrid,
     Keyword,
     Semantic,
@@ -72,7 +72,7 @@ const FETCH: &str = r#"
 
 impl Memory {
     /// Searches; `query` and `k` are checked by the caller.
-    pub(crate) fn search(
+    pub fn search(
         &self,
         query: &str,
         k: usize,

@@ -1,4 +1,4 @@
-//! Memory in the daemon: remembered texts in the store (the record of truth, with their vectors),
+//! The memory service: remembered texts in the store (the record of truth, with their vectors),
 //! the in-process vector index loaded from it, the background worker that embeds new memories (the
 //! "subconscious"), and hybrid search.
 //!
@@ -8,10 +8,10 @@
 //! count goes up) and stores the vector; the index follows every store write.
 
 mod code;
-pub(crate) mod import;
-pub(crate) mod search;
+pub mod import;
+pub mod search;
 
-use maestro_memory::{Embedder, Meta, VectorIndex};
+use crate::{Embedder, Meta, VectorIndex};
 use maestro_protocol::{Memory as MemoryRow, memory_kind};
 use maestro_store::{DataValue, Store, params};
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ use std::time::Instant;
 
 /// The memory settings, from the user configuration.
 #[derive(Debug, Clone)]
-pub(crate) struct Settings {
+pub struct Settings {
     pub semantic: bool,
     pub remember_turns: bool,
     pub code: bool,
@@ -33,29 +33,17 @@ pub(crate) struct Settings {
     pub threads: usize,
 }
 
-impl Settings {
-    pub fn from_config(config: &crate::Config) -> Settings {
-        use crate::config::*;
-        Settings {
-            semantic: config.bool_of(MEMORY_SEMANTIC),
-            remember_turns: config.bool_of(MEMORY_REMEMBER_TURNS),
-            code: config.bool_of(MEMORY_CODE),
-            recency_weight: config.float_of(MEMORY_RECENCY_WEIGHT).unwrap_or(0.2),
-            recency_half_life_secs: config
-                .float_of(MEMORY_RECENCY_HALF_LIFE_DAYS)
-                .unwrap_or(14.0)
-                * 86_400.0,
-            dedup_similarity: config.float_of(MEMORY_DEDUP_SIMILARITY).unwrap_or(0.97) as f32,
-            chunk_bytes: config.integer_of(MEMORY_CHUNK_BYTES) as usize,
-            batch: config.integer_of(MEMORY_EMBED_BATCH) as usize,
-            threads: config.integer_of(MEMORY_EMBED_THREADS) as usize,
-        }
-    }
+/// What the worker asks of the process it runs in.
+pub trait Host: Send + Sync + 'static {
+    /// False once the process is ending: the worker then stops.
+    fn alive(&self) -> bool;
+    /// Keeps the process up (from idling out) while the returned guard lives.
+    fn busy(&self) -> Option<Box<dyn Send>>;
 }
 
 /// Something to remember (chunked on the way in).
 #[derive(Debug, Clone)]
-pub(crate) struct NewMemory {
+pub struct NewMemory {
     pub ws: String,
     pub kind: &'static str,
     pub agent: String,
@@ -74,9 +62,9 @@ enum Semantic {
     Unavailable(String),
 }
 
-pub(crate) struct Memory {
+pub struct Memory {
     store: Store,
-    pub(crate) settings: Settings,
+    pub settings: Settings,
     semantic: Mutex<Semantic>,
     index: Mutex<VectorIndex>,
     /// The vectors are loaded from the store (until then searches are keyword only).
@@ -84,7 +72,7 @@ pub(crate) struct Memory {
     load_ms: Mutex<f64>,
     wake: tokio::sync::Notify,
     /// Where the runtime and model are, resolved once from the environment.
-    paths: maestro_memory::ModelPaths,
+    paths: crate::ModelPaths,
     merged: AtomicU64,
     embedded: AtomicU64,
     embed_nanos: AtomicU64,
@@ -156,7 +144,7 @@ impl Memory {
             loaded: Default::default(),
             load_ms: Mutex::new(0.0),
             wake: tokio::sync::Notify::new(),
-            paths: maestro_memory::ModelPaths::from_env(),
+            paths: crate::ModelPaths::from_env(),
             merged: AtomicU64::new(0),
             embedded: AtomicU64::new(0),
             embed_nanos: AtomicU64::new(0),
@@ -165,19 +153,18 @@ impl Memory {
 
     /// Starts the background worker: load the model, then the vectors, then embed what waits, for
     /// the life of the process. `busy` is held while it has work (the daemon does not idle-exit).
-    pub fn start(self: &Arc<Self>, engine: std::sync::Weak<crate::engine::Inner>) {
+    pub fn start(self: &Arc<Self>, host: Arc<dyn Host>) {
         let memory = self.clone();
-        tokio::spawn(async move { memory.run(engine).await });
+        tokio::spawn(async move { memory.run(host).await });
     }
 
-    async fn run(self: Arc<Self>, engine: std::sync::Weak<crate::engine::Inner>) {
+    async fn run(self: Arc<Self>, host: Arc<dyn Host>) {
         // The model first: its dimension decides which stored vectors are usable.
         if self.settings.semantic {
             let (paths, threads) = (self.paths.clone(), self.settings.threads);
-            let loaded = tokio::task::spawn_blocking(move || {
-                maestro_memory::FastEmbedder::load(&paths, threads)
-            })
-            .await;
+            let loaded =
+                tokio::task::spawn_blocking(move || crate::FastEmbedder::load(&paths, threads))
+                    .await;
             let state = match loaded {
                 Ok(Ok(e)) => {
                     tracing::info!(
@@ -219,18 +206,16 @@ impl Memory {
             };
             if rows.is_empty() {
                 self.drop_orphans().await;
-                let code_work = match engine.upgrade() {
-                    Some(inner) => self.refresh_code(&crate::Engine::from_inner(inner)).await,
-                    None => return,
-                };
+                if !host.alive() {
+                    return;
+                }
+                let code_work = self.refresh_code().await;
                 if !code_work {
                     woken.await;
                 }
                 continue;
             }
-            let _work = engine
-                .upgrade()
-                .map(|inner| crate::Engine::from_inner(inner).begin_work());
+            let _work = host.busy();
             self.embed_batch(&embedder, rows).await;
             // Let requests and the editor's work go first between batches.
             tokio::task::yield_now().await;
@@ -283,7 +268,7 @@ impl Memory {
             let (Some(id), Some(bytes)) = (id.get_str(), vec.get_bytes()) else {
                 continue;
             };
-            let Some(v) = maestro_memory::from_bytes(bytes) else {
+            let Some(v) = crate::from_bytes(bytes) else {
                 continue;
             };
             // Made by another model (or one of another size): embedded again with this one.
@@ -448,7 +433,7 @@ impl Memory {
                 .map(|(i, v)| {
                     DataValue::List(vec![
                         DataValue::from(i.id.as_str()),
-                        DataValue::Bytes(maestro_memory::to_bytes(v)),
+                        DataValue::Bytes(crate::to_bytes(v)),
                         DataValue::from(model.as_str()),
                     ])
                 })
@@ -494,7 +479,7 @@ impl Memory {
         let mut rows = Vec::new();
         let mut ids = Vec::new();
         for item in &items {
-            let chunks = maestro_memory::chunk(
+            let chunks = crate::chunk(
                 &item.text,
                 self.settings.chunk_bytes,
                 self.settings.chunk_bytes / 8,
@@ -641,7 +626,7 @@ impl Memory {
             total,
             queued,
             indexed: self.index.lock().unwrap().len() as u64,
-            lag_secs: oldest.map_or(0.0, |at| (crate::engine::unix_now() - at).max(0.0)),
+            lag_secs: oldest.map_or(0.0, |at| (maestro_store::unix_now() - at).max(0.0)),
             merged: self.merged.load(Ordering::Relaxed),
             embedded,
             embed_per_sec: if secs > 0.0 {
@@ -671,7 +656,7 @@ fn memory_id(ws: &str, kind: &str, source: &str, offset: usize, text: &str) -> S
 }
 
 /// A stored row as the wire's memory.
-pub(crate) fn row_to_memory(row: &[DataValue]) -> Option<MemoryRow> {
+pub fn row_to_memory(row: &[DataValue]) -> Option<MemoryRow> {
     let [id, ws, kind, agent, source, at, text, count, unembedded] = row else {
         return None;
     };
@@ -712,28 +697,6 @@ fn source_location(source: &str) -> (Option<PathBuf>, Option<u32>) {
     }
 }
 
-/// An agent's headless turn as a memory.
-pub(crate) fn turn_memory(t: maestro_agents::FinishedTurn) -> NewMemory {
-    let mut text = format!("Prompt: {}\n", t.prompt.trim());
-    if !t.reply.trim().is_empty() {
-        text.push_str(&format!("Reply: {}\n", t.reply.trim()));
-    }
-    if !t.tools.is_empty() {
-        text.push_str(&format!("Tools: {}\n", t.tools.join("; ")));
-    }
-    if t.outcome != "ok" {
-        text.push_str(&format!("Outcome: {}\n", t.outcome));
-    }
-    NewMemory {
-        ws: t.ws,
-        kind: memory_kind::TURN,
-        source: format!("agent:{}#turn{}", t.agent, t.turn),
-        agent: t.agent,
-        at: t.ended,
-        text,
-    }
-}
-
 impl Memory {
     /// Wakes the worker (new memories, or the graph changed).
     pub fn nudge(&self) {
@@ -744,6 +707,71 @@ impl Memory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn keyword_only() -> Settings {
+        Settings {
+            semantic: false,
+            remember_turns: true,
+            code: false,
+            recency_weight: 0.2,
+            recency_half_life_secs: 14.0 * 86_400.0,
+            dedup_similarity: 0.97,
+            chunk_bytes: 1200,
+            batch: 32,
+            threads: 1,
+        }
+    }
+
+    /// The service on its own: an in-memory store, no engine, no model.
+    #[tokio::test]
+    async fn remembers_finds_and_forgets_without_an_engine() {
+        let memory = Memory::new(Store::open_in_memory().unwrap(), keyword_only());
+        let note = |text: &str| NewMemory {
+            ws: "w1".into(),
+            kind: memory_kind::NOTE,
+            agent: String::new(),
+            source: "note".into(),
+            at: 1.0,
+            text: text.into(),
+        };
+        let (ids, known) = memory
+            .remember(vec![note("retries double the wait between attempts")])
+            .await
+            .unwrap();
+        assert!(!known && ids.len() == 1);
+        let (again, known) = memory
+            .remember(vec![note("retries double the wait between attempts")])
+            .await
+            .unwrap();
+        assert!(known && again == ids, "the same note is found stored");
+        let filter = search::Filter {
+            ws: Some("w1".into()),
+            ..Default::default()
+        };
+        let found = memory
+            .search("retries", 5, &filter, search::Mode::Keyword, 2.0)
+            .unwrap();
+        assert_eq!(found.hits.len(), 1);
+        assert_eq!(found.hits[0].memory.id, ids[0]);
+        let elsewhere = search::Filter {
+            ws: Some("w2".into()),
+            ..Default::default()
+        };
+        let none = memory
+            .search("retries", 5, &elsewhere, search::Mode::Keyword, 2.0)
+            .unwrap();
+        assert!(none.hits.is_empty());
+        assert_eq!(memory.forget(ids).await.unwrap(), 1);
+        let gone = memory
+            .search("retries", 5, &filter, search::Mode::Keyword, 2.0)
+            .unwrap();
+        assert!(gone.hits.is_empty());
+        assert!(
+            memory
+                .semantic_warning()
+                .is_some_and(|w| w.contains("memory.semantic = false"))
+        );
+    }
 
     #[test]
     fn sources_link_to_files_and_lines() {
