@@ -136,52 +136,40 @@ impl<'a> View<'a> {
 
     /// Every symbol named `name`.
     pub fn symbols_named(&self, name: &str) -> Vec<SymRef> {
-        let mut out: Vec<SymRef> = self
-            .ws
-            .symbols_named(name)
-            .iter()
-            .filter(|s| !self.shadowed(s.file))
-            .map(|s| SymRef {
-                file: FileRef::Stored(s.file),
-                idx: s.idx,
-            })
-            .collect();
-        for (i, o) in self.overlays.iter().enumerate() {
-            for (idx, s) in o.facts.symbols.iter().enumerate() {
-                if s.name == name {
-                    out.push(SymRef {
-                        file: FileRef::Overlay(i as u32),
-                        idx: idx as u32,
-                    });
-                }
-            }
-        }
-        out
+        let stored = self.ws.symbols_named(name).iter().map(|s| (s.file, s.idx));
+        self.named(stored, |facts| {
+            positions(facts.symbols.iter().map(|s| s.name == name))
+        })
+        .map(|(file, idx)| SymRef { file, idx })
+        .collect()
     }
 
     /// Every reference named `name`.
     pub fn refs_named(&self, name: &str) -> Vec<RefRef> {
-        let mut out: Vec<RefRef> = self
-            .ws
-            .refs_named(name)
-            .iter()
-            .filter(|r| !self.shadowed(r.file))
-            .map(|r| RefRef {
-                file: FileRef::Stored(r.file),
-                idx: r.idx,
-            })
-            .collect();
-        for (i, o) in self.overlays.iter().enumerate() {
-            for (idx, r) in o.facts.references.iter().enumerate() {
-                if r.name == name {
-                    out.push(RefRef {
-                        file: FileRef::Overlay(i as u32),
-                        idx: idx as u32,
-                    });
-                }
-            }
-        }
-        out
+        let stored = self.ws.refs_named(name).iter().map(|r| (r.file, r.idx));
+        self.named(stored, |facts| {
+            positions(facts.references.iter().map(|r| r.name == name))
+        })
+        .map(|(file, idx)| RefRef { file, idx })
+        .collect()
+    }
+
+    /// The stored facts named so (in files no overlay shadows), then the overlays' (`matching`
+    /// gives the indexes of an overlay's facts with the name).
+    fn named<'v>(
+        &'v self,
+        stored: impl Iterator<Item = (FileId, u32)> + 'v,
+        matching: impl Fn(&FileFacts) -> Vec<u32> + 'v,
+    ) -> impl Iterator<Item = (FileRef, u32)> + 'v {
+        let stored = stored
+            .filter(|(file, _)| !self.shadowed(*file))
+            .map(|(file, idx)| (FileRef::Stored(file), idx));
+        let overlaid = self.overlays.iter().enumerate().flat_map(move |(i, o)| {
+            matching(&o.facts)
+                .into_iter()
+                .map(move |idx| (FileRef::Overlay(i as u32), idx))
+        });
+        stored.chain(overlaid)
     }
 
     fn files_in_dir(&self, dir: &Path) -> Vec<FileRef> {
@@ -872,3 +860,13 @@ pub fn import_binding<'f>(facts: &'f FileFacts, name: &str) -> Option<&'f Import
 fn same_dir(a: &Path, b: &Path) -> bool {
     a.as_os_str() == b.as_os_str()
 }
+
+/// The indexes of the `true`s.
+fn positions(flags: impl Iterator<Item = bool>) -> Vec<u32> {
+    flags
+        .enumerate()
+        .filter(|(_, yes)| *yes)
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
