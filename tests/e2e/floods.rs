@@ -239,9 +239,10 @@ fn random_and_adversarial_frames_on_the_lsp_stdin_leave_it_serving_in_bounded_me
     assert_eq!(lsp.shutdown_and_exit(), 0);
 }
 
-/// Symbol-dense buffers over LSP: a 50 MB one is kept but not parsed (the code graph says why),
-/// a 1 MB one of non-ASCII one-line definitions answers in bounded time and size, and the
-/// daemon's memory comes back when they close.
+/// Symbol-dense buffers over LSP: a 12 MB one is kept but not parsed (the code graph says why),
+/// a 512 KB one of non-ASCII one-line definitions answers in bounded time and size, and the
+/// daemon's memory comes back when they close (the 50 MB and 1 MB figures are the hardening
+/// benchmark's).
 #[test]
 fn symbol_dense_buffers_are_bounded_in_time_and_memory() {
     let env = TestEnv::with_config("[daemon]\nidle_timeout_secs = 120\n");
@@ -257,7 +258,7 @@ fn symbol_dense_buffers_are_bounded_in_time_and_memory() {
     lsp.rpc.notify(
         "textDocument/didOpen",
         json!({"textDocument": {"uri": huge_uri, "languageId": "python", "version": 1,
-               "text": "x = 1\n".repeat(50 << 20 >> 3)}}),
+               "text": "x = 1\n".repeat(12 << 20 >> 3)}}),
     );
     let r = lsp.rpc.request(
         "textDocument/documentSymbol",
@@ -267,14 +268,14 @@ fn symbol_dense_buffers_are_bounded_in_time_and_memory() {
     let message = r["error"]["message"].as_str().unwrap_or_default();
     assert!(
         message.contains("over index.max_file_bytes"),
-        "a 50 MB buffer: {r}"
+        "a 12 MB buffer: {r}"
     );
     let with_huge = settled_rss(pid);
 
     // One-line definitions with a non-ASCII name on every line, positions in UTF-16: every
     // column is converted, each from its own line.
     let dense_uri = maestro_tests::file_uri(&repo.join("dense.py"));
-    let lines = 1 << 20 >> 3;
+    let lines = 512 << 10 >> 3;
     lsp.rpc.notify(
         "textDocument/didOpen",
         json!({"textDocument": {"uri": dense_uri, "languageId": "python", "version": 1,
@@ -313,20 +314,20 @@ fn symbol_dense_buffers_are_bounded_in_time_and_memory() {
     serves(&env);
     let after = settled_rss(pid);
     eprintln!(
-        "dense buffers: 50 MB buffer refused in {huge_answer:?}; 1 MB of {lines} non-ASCII definitions: \
+        "dense buffers: 12 MB buffer refused in {huge_answer:?}; {lines} non-ASCII definitions: \
          symbols in {symbols_answer:?}, references in {references_answer:?}; RSS {} MiB before, \
-         {} MiB with the 50 MB buffer, {} MiB with both, {} MiB after closing",
+         {} MiB with the 12 MB buffer, {} MiB with both, {} MiB after closing",
         base / MIB,
         with_huge / MIB,
         with_dense / MIB,
         after / MIB
     );
     assert!(
-        with_huge < base + 256 * MIB,
-        "RSS {with_huge} KiB with a 50 MB buffer open, {base} KiB before"
+        with_huge < base + 128 * MIB,
+        "RSS {with_huge} KiB with a 12 MB buffer open, {base} KiB before"
     );
     assert!(
-        with_dense < base + 640 * MIB,
+        with_dense < base + 400 * MIB,
         "RSS {with_dense} KiB with both open, {base} KiB before"
     );
     assert!(

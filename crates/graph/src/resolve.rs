@@ -869,4 +869,3 @@ fn positions(flags: impl Iterator<Item = bool>) -> Vec<u32> {
         .map(|(i, _)| i as u32)
         .collect()
 }
-
