@@ -269,8 +269,32 @@ fn run_worker(
         let mut out = Vec::new();
         (&mut stdout).take(cap).read_to_end(&mut out).map(|_| out)
     });
+    let too_big = || StoreError::Query {
+        detail: format!(
+            "the answer is over {} MiB; ask for fewer columns or rows (`:limit N`)",
+            limits.bytes >> 20
+        ),
+    };
+    let read = |reader: std::thread::JoinHandle<std::io::Result<Vec<u8>>>| {
+        reader
+            .join()
+            .map_err(|_| failed("answer could not be read", &"reader panicked"))?
+            .map_err(|e| failed("answer could not be read", &e))
+    };
     let deadline = Instant::now() + limits.time;
+    let (mut reader, mut out) = (Some(reader), None);
     let status = loop {
+        // The whole answer read (the worker closed its output), or the cap reached (the worker
+        // then waits on a full pipe: it is stopped here).
+        if let Some(r) = reader.take_if(|r| r.is_finished()) {
+            let got = read(r)?;
+            if got.len() as u64 >= cap {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(too_big());
+            }
+            out = Some(got);
+        }
         if let Some(status) = child
             .try_wait()
             .map_err(|e| failed("could not be waited for", &e))?
@@ -281,23 +305,18 @@ fn run_worker(
         if late || cancelled.load(Ordering::Acquire) {
             let _ = child.kill();
             let _ = child.wait();
-            let _ = reader.join();
             return Err(stopped(late, limits));
         }
         std::thread::sleep(Duration::from_millis(10));
     };
     let _ = writer.join();
-    let out = reader
-        .join()
-        .map_err(|_| failed("answer could not be read", &"reader panicked"))?
-        .map_err(|e| failed("answer could not be read", &e))?;
+    let out = match (out, reader) {
+        (Some(out), _) => out,
+        (None, Some(r)) => read(r)?,
+        (None, None) => unreachable!("the reader is taken only with its answer"),
+    };
     if out.len() as u64 >= cap {
-        return Err(StoreError::Query {
-            detail: format!(
-                "the answer is over {} MiB; ask for fewer columns or rows (`:limit N`)",
-                limits.bytes >> 20
-            ),
-        });
+        return Err(too_big());
     }
     match serde_json::from_slice::<WorkerAnswer>(&out) {
         Ok(WorkerAnswer::Rows(rows)) => Ok(rows),
@@ -362,6 +381,46 @@ mod tests {
         let code = serve_query_worker(request.to_string().as_bytes(), &mut out);
         assert_eq!(code, 0);
         serde_json::from_slice(&out).unwrap()
+    }
+
+    /// `query_user` with a stand-in worker (a shell), limits small.
+    fn with_worker(
+        script: &str,
+        time_ms: u64,
+        bytes: usize,
+    ) -> (Result<UserRows, StoreError>, Duration) {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = Store::open(&dir.path().join("maestro.db")).unwrap();
+        store.set_query_worker(QueryWorker {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+        });
+        let limits = QueryLimits {
+            time: Duration::from_millis(time_ms),
+            rows: 10,
+            bytes,
+        };
+        let started = Instant::now();
+        let r = store.query_user("?[x] <- [[1]]", Params::new(), limits, Arc::default());
+        (r, started.elapsed())
+    }
+
+    #[test]
+    fn a_worker_is_stopped_at_its_limits_and_its_silence_is_an_error() {
+        // Runs forever: killed at the time limit.
+        let (r, took) = with_worker("cat >/dev/null; sleep 30", 300, 1 << 20);
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("was stopped"), "{e}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        // Answers more than the cap: stopped as soon as the cap is read, however long it would go.
+        let (r, took) = with_worker("cat >/dev/null; exec cat /dev/zero", 30_000, 1 << 20);
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("the answer is over 1 MiB"), "{e}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        // Dies without a word.
+        let (r, _) = with_worker("exit 3", 5_000, 1 << 20);
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("ended without an answer"), "{e}");
     }
 
     #[tokio::test]
