@@ -1,14 +1,5 @@
-; TypeScript local scopes (also used for TSX): functions, blocks and loops.
+; TypeScript's own local scopes and definitions (also TSX's), after grammars/ecmascript/locals.scm.
 
-(function_declaration) @local.scope
-(generator_function_declaration) @local.scope
-(function_expression) @local.scope
-(arrow_function) @local.scope
-(method_definition) @local.scope
-(statement_block) @local.scope
-(for_statement) @local.scope
-(for_in_statement) @local.scope
-(catch_clause) @local.scope
 (class_declaration) @local.scope
 (abstract_class_declaration) @local.scope
 (interface_declaration) @local.scope
@@ -19,14 +10,4 @@
 
 (required_parameter pattern: (identifier) @local.definition)
 (optional_parameter pattern: (identifier) @local.definition)
-(arrow_function parameter: (identifier) @local.definition)
-(variable_declarator name: (identifier) @local.definition)
-(object_pattern (shorthand_property_identifier_pattern) @local.definition)
-(pair_pattern value: (identifier) @local.definition)
-(array_pattern (identifier) @local.definition)
-(rest_pattern (identifier) @local.definition)
-(assignment_pattern left: (identifier) @local.definition)
-(object_assignment_pattern left: (shorthand_property_identifier_pattern) @local.definition)
-(for_in_statement left: (identifier) @local.definition)
-(catch_clause parameter: (identifier) @local.definition)
 (type_parameter name: (type_identifier) @local.definition)

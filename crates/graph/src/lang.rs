@@ -93,10 +93,11 @@ impl Lang {
         match self {
             Lang::Rust => grammar!("rust"),
             Lang::Python => grammar!("python"),
-            Lang::TypeScript => grammar!("typescript"),
-            // TSX is TypeScript plus JSX; JavaScript's grammar parses JSX too.
-            Lang::Tsx => grammar!("typescript", "jsx"),
-            Lang::JavaScript => grammar!("javascript", "jsx"),
+            // TypeScript and JavaScript share the patterns of both grammars (`ecmascript`) and
+            // add their own; TSX is TypeScript plus JSX; JavaScript's grammar parses JSX too.
+            Lang::TypeScript => grammar!("ecmascript", "typescript"),
+            Lang::Tsx => grammar!("ecmascript", "typescript", "jsx"),
+            Lang::JavaScript => grammar!("ecmascript", "javascript", "jsx"),
             Lang::Go => grammar!("go"),
         }
     }
