@@ -92,34 +92,30 @@ pub fn line_of(text: &str, n: u32) -> &str {
 /// `s` with its control characters written out (`\u{1b}`), for printing a string a repository
 /// or an agent chose (a path, a task's text) on a terminal it must not drive.
 pub fn visible(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return s.into();
-    }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                format!("\\u{{{:x}}}", c as u32)
-            } else {
-                c.to_string()
-            }
-        })
-        .collect::<String>()
-        .into()
+    escape_controls(s, |_| false)
 }
 
 /// Like [`visible`], keeping line breaks and tabs: for whole lines of output that hold what a
 /// repository or an agent wrote (a task, an agent's last words, a memory).
 pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    escape_controls(s, |c| c == '\n' || c == '\t')
+}
+
+/// `s` with every control character but those `keep` allows written out.
+fn escape_controls(s: &str, keep: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
+    let escaped = |c: char| c.is_control() && !keep(c);
+    if !s.chars().any(escaped) {
         return s.into();
     }
-    s.split_inclusive(['\n', '\t'])
-        .map(|piece| match piece.strip_suffix(['\n', '\t']) {
-            Some(body) => format!("{}{}", visible(body), &piece[body.len()..]),
-            None => visible(piece).into_owned(),
-        })
-        .collect::<String>()
-        .into()
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if escaped(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 /// An argument vector as a person would type it in a shell: plain words bare, others quoted;

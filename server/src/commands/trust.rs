@@ -39,7 +39,7 @@ pub async fn run(
         } else {
             println!(
                 "forgot the approvals of {}",
-                sanitized(&list.root.display().to_string())
+                visible(&list.root.display().to_string())
             );
             show(&list);
         }
@@ -98,7 +98,7 @@ pub async fn run(
 
 /// Prints what the repository chooses, exactly as it would run.
 fn show(list: &TrustListResult) {
-    let root = sanitized(&list.root.display().to_string());
+    let root = visible(&list.root.display().to_string()).into_owned();
     if list.commands.is_empty() {
         println!("{root}: its config chooses no command to run");
         return;
@@ -112,7 +112,7 @@ fn show(list: &TrustListResult) {
         println!(
             "{} in {} ({state})\n  runs {}:\n    {}",
             c.key,
-            sanitized(&c.file.display().to_string()),
+            visible(&c.file.display().to_string()),
             c.when,
             shell_words(&c.command)
         );
@@ -120,10 +120,6 @@ fn show(list: &TrustListResult) {
             println!("  approved before:\n    {}", shell_words(before));
         }
     }
-}
-
-fn sanitized(s: &str) -> String {
-    visible(s).into_owned()
 }
 
 fn confirm(question: &str) -> anyhow::Result<bool> {
