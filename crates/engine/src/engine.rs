@@ -1,6 +1,7 @@
 //! The engine: one per daemon (or per `maestro lsp --standalone`), shared by every connection.
 
 use crate::config::Config;
+use crate::hosts::{EngineHooks, MemoryHost, PlaybookHost};
 use crate::session::{Session, SessionState};
 use crate::workspace::{default_name, find_root, workspace_id};
 use maestro_protocol::{
@@ -71,7 +72,7 @@ pub(crate) struct Inner {
     graph: crate::code_graph::CodeGraph,
     memory: Arc<maestro_memory::service::Memory>,
     agents: std::sync::OnceLock<maestro_agents::Supervisor>,
-    playbooks: crate::playbooks::Runs,
+    playbooks: maestro_playbook::run::Runner<PlaybookHost>,
     host: HostInfo,
     config: Config,
     store: Store,
@@ -114,18 +115,22 @@ impl Engine {
             .config
             .integer_of(crate::config::AGENTS_OUTPUT_BUFFER_BYTES)
             as usize;
+        let trust = crate::trust::Trust::load(&store)?;
         let engine = Engine {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|inner| Inner {
                 agents: std::sync::OnceLock::new(),
                 memory: Arc::new(maestro_memory::service::Memory::new(
                     store.clone(),
                     crate::memory_requests::memory_settings(&options.config),
                 )),
-                playbooks: crate::playbooks::Runs::default(),
+                playbooks: maestro_playbook::run::Runner::new(
+                    store.clone(),
+                    PlaybookHost(inner.clone()),
+                ),
                 graph: crate::code_graph::CodeGraph::default(),
                 host: options.host,
                 config: options.config,
-                trust: crate::trust::Trust::load(&store)?,
+                trust,
                 store,
                 started: Instant::now(),
                 events: broadcast::channel(EVENT_BUFFER).0,
@@ -149,7 +154,8 @@ impl Engine {
             .inner
             .memory
             .start(Arc::new(MemoryHost(Arc::downgrade(&engine.inner))));
-        engine.resume_playbooks();
+        // The supervisor marked the turns the last daemon left as lost: runs judge them now.
+        engine.inner.playbooks.resume();
         Ok(engine)
     }
 
@@ -192,7 +198,7 @@ impl Engine {
         self.inner.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub(crate) fn playbook_runs(&self) -> &crate::playbooks::Runs {
+    pub(crate) fn playbooks(&self) -> &maestro_playbook::run::Runner<PlaybookHost> {
         &self.inner.playbooks
     }
 
@@ -402,54 +408,6 @@ pub(crate) fn store_error(e: StoreError) -> RpcError {
 }
 
 pub(crate) use maestro_store::unix_now;
-
-/// How the memory worker sees the engine: whether it still runs, and work that keeps it alive.
-struct MemoryHost(std::sync::Weak<Inner>);
-
-impl maestro_memory::service::Host for MemoryHost {
-    fn alive(&self) -> bool {
-        self.0.strong_count() > 0
-    }
-
-    fn busy(&self) -> Option<Box<dyn Send>> {
-        let inner = self.0.upgrade()?;
-        Some(Box::new(Engine::from_inner(inner).begin_work()))
-    }
-}
-
-/// How the supervisor reaches the engine: events to clients, and work that keeps it alive.
-struct EngineHooks(std::sync::Weak<Inner>);
-
-impl maestro_agents::Hooks for EngineHooks {
-    fn status(&self, params: maestro_protocol::AgentStatusParams) {
-        if let Some(inner) = self.0.upgrade() {
-            Engine { inner }.emit(Event::AgentStatus(Box::new(params)));
-        }
-    }
-
-    fn output(&self, params: maestro_protocol::AgentOutputParams) {
-        if let Some(inner) = self.0.upgrade() {
-            Engine { inner }.emit(Event::AgentOutput(params));
-        }
-    }
-
-    fn turn_finished(&self, turn: maestro_agents::FinishedTurn) {
-        if let Some(inner) = self.0.upgrade()
-            && inner.memory.settings.remember_turns
-        {
-            inner
-                .memory
-                .remember_later(vec![crate::memory_requests::turn_memory(turn)]);
-        }
-    }
-
-    fn begin_work(&self) -> Box<dyn Send> {
-        match self.0.upgrade() {
-            Some(inner) => Box::new(Engine { inner }.begin_work()),
-            None => Box::new(()),
-        }
-    }
-}
 
 /// Work in progress; see [`Engine::begin_work`].
 pub struct WorkGuard {

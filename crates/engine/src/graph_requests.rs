@@ -468,7 +468,7 @@ impl Session {
         let engine = self.engine.clone();
         // A markdown document with open tasks is a playbook that can run.
         let playbook = crate::text::uri_to_path(&p.text_document.uri)
-            .filter(|path| crate::playbooks::is_markdown(path))
+            .filter(|path| maestro_playbook::run::is_markdown(path))
             .and_then(|_| self.lint(&p.text_document.uri).ok())
             .filter(|f| f.is_playbook && !f.open_tasks.is_empty())
             .map(|f| f.path);

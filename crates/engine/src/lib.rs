@@ -3,10 +3,10 @@
 //! standalone LSP and the tests all drive it through [`Engine::connect`] and [`Session`].
 //!
 //! Architecture invariant: no transport and no LSP types here; the engine sees JSON-RPC methods and
-//! params as values, and the only I/O it does is the store's, reading config files, workspace roots
-//! and playbooks it was asked about, writing playbooks' checkboxes and their per-loop copies, and
-//! reading for memory: the embedding model's files, indexed source files (code chunks) and the agent
-//! CLIs' transcripts a person asked to import.
+//! params as values, and the only I/O it does itself is the store's, reading config files, workspace
+//! roots and the playbooks an editor asks about; the services it composes do theirs (playbook runs
+//! write checkboxes and per-loop copies; memory reads the model's files, indexed sources and
+//! transcripts a person asked to import).
 
 mod agent_requests;
 pub mod code_graph;
@@ -15,10 +15,10 @@ mod delegate;
 pub mod document;
 mod engine;
 mod graph_requests;
+mod hosts;
 mod memory_requests;
 pub mod paths;
 mod playbook_requests;
-mod playbooks;
 mod session;
 pub mod text;
 mod trim;

@@ -145,13 +145,6 @@ pub(crate) fn search_request(
 }
 
 impl Engine {
-    /// Remembers in the background (agent turns, playbook tasks), when turns are remembered.
-    pub(crate) fn remember(&self, item: NewMemory) {
-        if self.memory().settings.remember_turns {
-            self.memory().remember_later(vec![item]);
-        }
-    }
-
     async fn memory_add(&self, p: MemoryAddParams) -> Result<MemoryAddResult, RpcError> {
         let text = p.text.trim();
         if text.is_empty() {

@@ -5,6 +5,7 @@ use crate::agent_requests::{settings, workspace_of};
 use crate::session::{Reply, Session, now, ok};
 use crate::text::uri_to_path;
 use futures::FutureExt;
+use maestro_playbook::run::Control;
 use maestro_protocol::{
     PlaybookHistoryResult, PlaybookLintParams, PlaybookLintResult, PlaybookLintTask,
     PlaybookProblem, PlaybookRunParams, PlaybookRunRef, PlaybookStatusResult, RpcError, code,
@@ -41,35 +42,39 @@ impl Session {
         Some(match method {
             method::PLAYBOOK_RUN => match parse_params::<PlaybookRunParams>(method, params) {
                 Ok(p) => {
-                    async move { ok(engine.start_playbook(p).await.map_err(refused)?) }.boxed()
+                    async move { ok(engine.playbooks().start(p).await.map_err(refused)?) }.boxed()
                 }
                 Err(e) => now(Err(e)),
             },
             method::PLAYBOOK_STATUS => now(parse_params::<PlaybookRunRef>(method, params)
                 .and_then(|p| {
                     ok(PlaybookStatusResult {
-                        runs: engine.run_list(p.id.as_deref()).map_err(refused)?,
+                        runs: engine.playbooks().list(p.id.as_deref()).map_err(refused)?,
                     })
                 })),
             method::PLAYBOOK_HISTORY => now(parse_params::<PlaybookRunRef>(method, params)
                 .and_then(|p| {
-                    let (run, events) = engine.run_history(p.id.as_deref()).map_err(refused)?;
+                    let (run, events) = engine
+                        .playbooks()
+                        .history(p.id.as_deref())
+                        .map_err(refused)?;
                     ok(PlaybookHistoryResult { run, events })
                 })),
             method::PLAYBOOK_STOP
             | method::PLAYBOOK_PAUSE
             | method::PLAYBOOK_RESUME
             | method::PLAYBOOK_APPROVE => {
-                let what: &'static str = match method {
-                    method::PLAYBOOK_STOP => "stop",
-                    method::PLAYBOOK_PAUSE => "pause",
-                    method::PLAYBOOK_RESUME => "resume",
-                    _ => "approve",
+                let what = match method {
+                    method::PLAYBOOK_STOP => Control::Stop,
+                    method::PLAYBOOK_PAUSE => Control::Pause,
+                    method::PLAYBOOK_RESUME => Control::Resume,
+                    _ => Control::Approve,
                 };
                 match parse_params::<PlaybookRunRef>(method, params) {
                     Ok(p) => async move {
                         ok(engine
-                            .control_run(p.id.as_deref(), what)
+                            .playbooks()
+                            .control(p.id.as_deref(), what)
                             .await
                             .map_err(refused)?)
                     }
@@ -87,7 +92,7 @@ impl Session {
 
     /// "Run task" and "Run from here" above each open task of a playbook (none on other files).
     fn code_lenses(&self, uri: &str) -> Result<Vec<Value>, RpcError> {
-        let markdown = uri_to_path(uri).is_some_and(|p| crate::playbooks::is_markdown(&p));
+        let markdown = uri_to_path(uri).is_some_and(|p| maestro_playbook::run::is_markdown(&p));
         if !markdown {
             return Ok(Vec::new());
         }

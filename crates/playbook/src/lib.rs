@@ -1,12 +1,16 @@
 //! Playbooks: markdown checklists that agents work through task by task. This crate is their
 //! document model: [`parse`] reads the tasks, the front matter's options and the problems of a
 //! document, and never fails; [`set_done`] ticks or unticks one task by changing exactly the byte
-//! inside its brackets; [`turn`] renders a task's prompt and judges a turn by the file afterwards.
+//! inside its brackets; [`turn`] renders a task's prompt and judges a turn by the file afterwards;
+//! [`plan`] decides what a run does next. [`run`] is the Auto Run service that works documents with
+//! agents, asking an [`run::Executor`] for their turns.
 //!
-//! Architecture invariant: pure; bytes in, values out, no I/O.
+//! Architecture invariant: the model (`parse`, `set_done`, `turn`, `plan`) is pure: bytes in,
+//! values out, no I/O. Only [`run`] reads and writes files and the store.
 
 mod front;
 pub mod plan;
+pub mod run;
 pub mod turn;
 
 pub use front::Options;

@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Engine {
+impl<E: Executor> Runner<E> {
     /// The parallel run: K agents in worktrees, each taking the next open task nobody holds;
     /// the branches merged at the end.
     pub(super) async fn drive_parallel(&self, run: &Arc<Run>) -> (RunStatus, String) {
@@ -16,19 +16,15 @@ impl Engine {
             r.info.current.clear();
             (r.workers.clone(), r.params.clone())
         };
-        let config = match self.workspace_config(&run.ws) {
+        let default = match self.exec().default_cli(&run.ws) {
             Ok(c) => c,
             Err(e) => return (RunStatus::Failed, e),
         };
-        let cli = params
-            .agent
-            .clone()
-            .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
-        let settings =
-            match spawn_settings(self, &run.ws.root, &config, &cli, Some(Isolation::Worktree)) {
-                Ok(s) => s,
-                Err(e) => return (RunStatus::Failed, e.message),
-            };
+        let cli = params.agent.clone().unwrap_or(default);
+        let settings = match self.exec().settings(&run.ws, &cli, Isolation::Worktree) {
+            Ok(s) => s,
+            Err(e) => return (RunStatus::Failed, e),
+        };
         for w in &workers {
             let pick = Pick {
                 name: w.clone(),
@@ -114,19 +110,18 @@ impl Engine {
                         let key = TaskKey::of(doc, &view[doc].book, &task);
                         busy.insert(worker.clone(), key);
                         self.document_start(run, doc, &view[doc].path).await;
-                        let (engine, run2, tx, settings, cli) = (
-                            self.clone(),
-                            run.clone(),
-                            tx.clone(),
-                            settings.clone(),
-                            cli.clone(),
-                        );
+                        let (runner, run2, tx, settings) =
+                            (self.clone(), run.clone(), tx.clone(), settings.clone());
+                        let pick = Pick {
+                            name: worker,
+                            cli: cli.clone(),
+                        };
                         let doc_view = view[doc].clone();
                         tokio::spawn(async move {
-                            let end = engine
-                                .worker_turn(&run2, &worker, &cli, doc, &doc_view, &task, settings)
+                            let end = runner
+                                .worker_turn(&run2, &pick, doc, &doc_view, &task, settings)
                                 .await;
-                            let _ = tx.send((worker, end));
+                            let _ = tx.send((pick.name, end));
                         });
                         continue;
                     }
@@ -150,7 +145,7 @@ impl Engine {
             }
             if ending.is_some() {
                 for w in busy.keys() {
-                    let _ = self.agents().stop(&run.ws.id, w).await;
+                    self.exec().stop(&run.ws, w).await;
                 }
             }
             // Wait for a worker (or a person: pause, stop, approve).
@@ -192,17 +187,14 @@ impl Engine {
                 None
             }
             Wanted::Stop => Some((RunStatus::Stopped, "stopped by request".into())),
-            Wanted::Pause if busy.is_empty() => self.control(run).await,
+            Wanted::Pause if busy.is_empty() => self.obey(run).await,
             Wanted::Pause => None,
         }
     }
 
     /// The run's documents as a worker's worktree has them.
     pub(super) fn worker_docs(&self, run: &Run, worker: &str) -> Result<Vec<Doc>, String> {
-        let info = self
-            .agents()
-            .get(&run.ws.id, worker)
-            .map_err(|e| e.to_string())?;
+        let info = self.exec().agent(&run.ws, worker)?;
         let displays: Vec<String> = run.displays();
         displays
             .into_iter()
@@ -211,30 +203,25 @@ impl Engine {
                 let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
                 Ok(Doc {
                     path: display,
-                    book: maestro_playbook::parse(&bytes),
+                    book: crate::parse(&bytes),
                 })
             })
             .collect()
     }
 
     /// One task on a worker's branch, judged on the worker's copy of the document.
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn worker_turn(
         &self,
         run: &Run,
-        worker: &str,
-        cli: &str,
+        pick: &Pick,
         doc: usize,
         view: &Doc,
         task: &Task,
-        settings: AgentSettings,
+        settings: E::Settings,
     ) -> Option<(RunStatus, String)> {
-        let pick = Pick {
-            name: worker.to_owned(),
-            cli: cli.to_owned(),
-        };
+        let worker = pick.name.as_str();
         if let Err(e) = self
-            .ready_agent(run, &pick, &settings, Isolation::Worktree)
+            .ready_agent(run, pick, &settings, Isolation::Worktree)
             .await
         {
             return Some((RunStatus::Failed, e));
@@ -253,7 +240,7 @@ impl Engine {
                 ),
             ));
         };
-        let info = self.agents().get(&run.ws.id, worker).ok()?;
+        let info = self.exec().agent(&run.ws, worker).ok()?;
         let working = info.worktree.join(&view.path);
         let loop_number = run.record.lock().unwrap().info.loop_number;
         let prompt = match render(
@@ -269,21 +256,21 @@ impl Engine {
             Ok(p) => p,
             Err(e) => return Some((RunStatus::Failed, format!("{}: {e}", view.path))),
         };
-        let outcome = self
-            .run_turn(
-                run,
-                doc,
-                &mine[doc].book,
-                &own,
-                &pick,
-                &prompt,
-                settings,
-                &working,
-                &view.path,
-            )
-            .await;
-        match outcome {
-            TurnEnd::Judged(verdict, turn) => {
+        // The worker's copy, under the document's name in the run.
+        let d = Doc {
+            path: view.path.clone(),
+            book: mine[doc].book.clone(),
+        };
+        let at = At {
+            doc,
+            d: &d,
+            task: &own,
+        };
+        match self
+            .run_turn(run, at, pick, &prompt, settings, &working)
+            .await
+        {
+            TurnEnd::Judged(verdict, mut turn) => {
                 if matches!(verdict, Verdict::Done { .. }) {
                     run.record
                         .lock()
@@ -291,11 +278,9 @@ impl Engine {
                         .on_branch
                         .push((worker.to_owned(), key));
                 }
-                let d = Doc {
-                    path: view.path.clone(),
-                    book: mine[doc].book.clone(),
-                };
-                self.apply(run, doc, &d, &own, &verdict, &turn, None).await
+                // The person's documents are counted from the run's view, not the worker's.
+                turn.after = None;
+                self.apply(run, at, &verdict, &turn).await
             }
             TurnEnd::Failed(e) => Some((RunStatus::Failed, e)),
         }
@@ -309,17 +294,17 @@ impl Engine {
         workers: &[String],
     ) -> Result<String, String> {
         let displays: Vec<String> = run.displays();
-        let agents = self.agents();
+        let agents = self.exec();
         let mut merged = 0;
         let mut problems = Vec::new();
         for w in workers {
-            if agents.get(&run.ws.id, w).is_err() {
+            if agents.agent(&run.ws, w).is_err() {
                 continue;
             }
             let tasks: Vec<TaskKey> = run.done_by(w);
             if let Err(e) = agents
                 .restore_files(
-                    &run.ws.id,
+                    &run.ws,
                     w,
                     displays.clone(),
                     format!(
@@ -332,7 +317,7 @@ impl Engine {
                 problems.push(format!("{w}: {e}"));
                 continue;
             }
-            let result = match agents.merge(&run.ws.id, w).await {
+            let result = match agents.merge(&run.ws, w).await {
                 Ok(r) => r,
                 Err(e) => {
                     problems.push(format!("{w}: {e}"));

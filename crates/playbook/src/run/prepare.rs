@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Engine {
+impl<E: Executor> Runner<E> {
     /// Checks a run's documents and options and builds its record, refusing with one message
     /// that names every problem that stops it.
     pub(super) fn prepare(&self, p: &PlaybookRunParams) -> Result<Prepared, Refusal> {
@@ -11,8 +11,7 @@ impl Engine {
             return Err("no playbook given: name one or more markdown files".into());
         }
         let mut docs = Vec::new();
-        let mut root: Option<WorkspaceRef> = None;
-        let mut config: Option<Config> = None;
+        let mut root: Option<Workspace> = None;
         for path in &p.paths {
             if !path.is_absolute() {
                 return Err(format!(
@@ -31,7 +30,7 @@ impl Engine {
                     path.display()
                 ));
             }
-            let (ws, cfg) = workspace_of(self, path).map_err(|e| e.message)?;
+            let ws = self.exec().workspace_of(path)?;
             match &root {
                 Some(r) if r.id != ws.id => {
                     return Err(format!(
@@ -43,10 +42,7 @@ impl Engine {
                     ));
                 }
                 Some(_) => {}
-                None => {
-                    root = Some(ws.clone());
-                    config = Some(cfg);
-                }
+                None => root = Some(ws.clone()),
             }
             let bytes = std::fs::read(path)
                 .map_err(|e| format!("{}: cannot read it: {e}", path.display()))?;
@@ -57,11 +53,12 @@ impl Engine {
                 path.clone(),
                 Doc {
                     path: display,
-                    book: maestro_playbook::parse(&bytes),
+                    book: crate::parse(&bytes),
                 },
             ));
         }
-        let (ws, config) = (root.expect("one path at least"), config.expect("with root"));
+        let ws = root.expect("one path at least");
+        let default = self.exec().default_cli(&ws)?;
         let mut warnings = Vec::new();
         let mut errors = Vec::new();
         for (_, d) in &docs {
@@ -79,10 +76,7 @@ impl Engine {
             } else if d.book.next_open().is_none() {
                 warnings.push(format!("{}: every task is already done", d.path));
             }
-            if let Err(e) = render(
-                template_of(&d.book),
-                &maestro_playbook::PromptVars::default(),
-            ) {
+            if let Err(e) = render(template_of(&d.book), &crate::PromptVars::default()) {
                 errors.push(format!("{}: {e}", d.path));
             }
         }
@@ -124,7 +118,7 @@ impl Engine {
                 }
             }
             for (_, d) in &docs {
-                match maestro_agents::worktree::committed_as_is(&ws.root, &d.path) {
+                match self.exec().committed_as_is(&ws.root, &d.path) {
                     Ok(true) => {}
                     Ok(false) => errors.push(format!(
                         "{} has changes that are not committed: --parallel agents work on branches from HEAD, so commit the document first",
@@ -172,7 +166,7 @@ impl Engine {
                 let who = if t.review {
                     "(a person)".to_owned()
                 } else {
-                    match self.pick(&ws, &config, p, &d.book, t, "") {
+                    match self.pick(&ws, &default, p, &d.book, t, "") {
                         Ok(pick) if pick.name.ends_with("-run") => {
                             format!("a new {} agent", pick.cli)
                         }
@@ -266,11 +260,11 @@ impl Engine {
     }
 
     /// The agent for `task`: `@name` > the document's `agent:` > the run's `--agent` >
-    /// `agents.default`. `suffix` tells a parallel worker's agents apart.
+    /// `default` (`agents.default`). A CLI's name gets the run's own agent, named after the run.
     pub(super) fn pick(
         &self,
-        ws: &WorkspaceRef,
-        config: &Config,
+        ws: &Workspace,
+        default: &str,
         p: &PlaybookRunParams,
         book: &Playbook,
         task: &Task,
@@ -281,8 +275,8 @@ impl Engine {
             .clone()
             .or_else(|| book.options.agent.clone())
             .or_else(|| p.agent.clone())
-            .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
-        if let Ok(existing) = self.agents().get(&ws.id, &wanted) {
+            .unwrap_or_else(|| default.to_owned());
+        if let Ok(existing) = self.exec().agent(ws, &wanted) {
             if existing.isolation == Isolation::Worktree && p.parallel.is_none() {
                 return Err(format!(
                     "agent `{wanted}` works in its own worktree, but this run works in the checkout: name an agent CLI (claude, codex, …) or an agent spawned with --isolation none"
@@ -293,25 +287,10 @@ impl Engine {
                 cli: existing.agent,
             });
         }
-        let s = settings(config, &wanted).map_err(|e| {
-            format!(
-                "unknown agent `{wanted}`: not an agent of this workspace, and {}",
-                e.message
-                    .trim_start_matches('`')
-                    .split_once("` ")
-                    .map_or(e.message.as_str(), |(_, rest)| rest)
-            )
-        })?;
-        if find_program(&s.program).is_none() {
-            return Err(format!(
-                "agent CLI `{wanted}` is not installed: {} was not found (set {})",
-                s.program.display(),
-                s.program_key
-            ));
-        }
+        self.exec().check_cli(ws, &wanted)?;
         let id = if run_id.is_empty() { "run" } else { run_id };
         let name = format!("{wanted}-{id}");
-        let name = if maestro_agents::identity::validate_name(&name).is_ok() {
+        let name = if self.exec().valid_name(&name) {
             name
         } else {
             format!("agent-{id}")
@@ -322,18 +301,13 @@ impl Engine {
     /// The one CLI of a parallel run's workers (the run's agent, else the default).
     pub(super) fn parallel_cli(
         &self,
-        ws: &WorkspaceRef,
+        ws: &Workspace,
         record: &RunRecord,
     ) -> Result<String, Refusal> {
-        let config = self.workspace_config(ws)?;
-        let cli = record
-            .params
-            .agent
-            .clone()
-            .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
-        spawn_settings(self, &ws.root, &config, &cli, Some(Isolation::Worktree))
-            .map_err(|e| e.message)?;
-        if maestro_agents::identity::validate_name(&cli).is_err() {
+        let default = self.exec().default_cli(ws)?;
+        let cli = record.params.agent.clone().unwrap_or(default);
+        self.exec().settings(ws, &cli, Isolation::Worktree)?;
+        if !self.exec().valid_name(&cli) {
             return Err(format!(
                 "--parallel names its agents after the CLI, and `{cli}` is not a valid agent name part"
             ));

@@ -1,34 +1,77 @@
-//! The playbook run engine: documents worked task by task by agents, judged from the files, with
-//! every step stored before it is shown so that a restarted daemon goes on where it stopped. The
-//! decisions are `maestro_playbook::plan`'s; this module reads files, drives the supervisor and
-//! records. See ARCHITECTURE.md, `playbooks`.
+//! The playbook run engine (Auto Run): documents worked task by task by agents, judged from the
+//! files, with every step stored before it is shown so that a restarted daemon goes on where it
+//! stopped. The decisions are [`crate::plan`]'s; this module reads files, asks its [`Executor`] for
+//! turns and records.
+//!
+//! **A run** (`maestro/playbook.run`) is one tokio task that loops: read every document from disk,
+//! ask `plan::next`, act, record. A turn goes to an agent chosen per task (`@name` in the task >
+//! the document's `agent:` > the run's `--agent` > `agents.default`); a name is an existing agent
+//! that works in place, or an agent CLI, for which the run spawns its own agent (`<cli>-<run id>`,
+//! in place). Every turn starts a fresh session (the executor forgets the CLI's session id first),
+//! its prompt is the rendered template, and the run waits for the turn to end, re-reads the file
+//! and judges it; the reply is never read for the verdict. A failed turn is a stall; a CLI that is
+//! missing or not logged in stops the run. Review gates wait for `approve` (which ticks the gate,
+//! byte-exact); pause waits between turns; stop kills the running turn.
+//!
+//! **Loops.** Reset-on-completion documents are worked on copies under
+//! `.maestro/playbooks/Runs/<name>-<run>-loop<N>.md` ([`RUNS_DIR`]), a new copy per loop (the
+//! audit trail); the original is never written.
+//!
+//! **Parallel** (`--parallel K`, `parallel.rs`) gives K agents their own worktrees (the documents
+//! must be committed as they are, since the branches start at HEAD); each idle agent takes the
+//! next open task nobody holds, judged on its worktree's copy; at the end each branch gets a
+//! commit restoring the documents to the base (ticks in K copies of adjacent lines would conflict
+//! in every merge), is merged, and the tasks of each branch that merged are ticked in the person's
+//! document; a branch that conflicts is reported with its files and its tasks stay open.
+//! `--parallel` does not loop or reset, and does not take `from`/`only` (refused with the reason);
+//! its workers all run the run's CLI, so `@agent` is not used there (a warning says so).
+//!
+//! **Durable.** A run is a `RunRecord` (options, documents, `RunState`, the task in flight) in the
+//! store's `playbook_run` relation, stored before each step is shown; every event is a row of
+//! `playbook_event`. [`Runner::resume`] goes on with running runs: the task that was in flight is
+//! judged from the file first (ticked before the kill: counted done, no second turn).
+//!
+//! **Events** (`start`, `document_start`, `task_start`, `task_complete`, `task_stalled`,
+//! `document_complete`, `document_skipped`, `review_wait`, `approved`, `loop_complete`, `paused`,
+//! `resumed`, `merge`, `halted`, `stopped`, `error`, and `complete` last) are stored, then go to
+//! the executor (`maestro/playbookProgress` with the run as it is after the event), and to its
+//! progress report ("done/total · what"). A run holds the executor's work guard, so the daemon
+//! does not exit as idle under it.
 
-use crate::agent_requests::{settings, spawn_settings, workspace_of};
-use crate::config::{self, Config};
-use crate::engine::{Engine, Progress};
-use maestro_agents::{AgentSettings, WorkspaceRef, supervisor::find_program};
-use maestro_playbook::plan::{self, Doc, Limits, Next, RunState};
-use maestro_playbook::{Playbook, Task, Verdict, judge, render};
+use crate::plan::{self, Doc, Limits, Next, RunState};
+use crate::{Playbook, Task, Verdict, judge, render};
 use maestro_protocol::{
-    AgentMode, AgentSpawnParams, AgentState, ErrorClass, Event, Isolation, PlannedTask,
+    AgentInfo, AgentMode, AgentSpawnParams, AgentState, ErrorClass, Isolation, PlannedTask,
     PlaybookEvent, PlaybookProgressParams, PlaybookRunInfo, PlaybookRunParams, PlaybookRunResult,
     RunDocument, RunStatus, RunTask,
 };
-use maestro_store::{DataValue, Params, params};
+use maestro_store::{DataValue, Params, Store, params, unix_now};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+mod executor;
 mod parallel;
 mod prepare;
+#[cfg(test)]
+mod tests;
+
+pub use executor::{Executor, Progress, Workspace};
 
 /// Where copies of documents that reset live, relative to the workspace root.
 pub const RUNS_DIR: &str = ".maestro/playbooks/Runs";
 /// The most agents a parallel run may use.
 pub const MAX_PARALLEL: u32 = 16;
 
-use maestro_store::unix_now;
+/// What a person asks of a run that exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Stop,
+    Pause,
+    Resume,
+    Approve,
+}
 
 /// What a person asked of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,12 +186,12 @@ struct RunRecord {
 }
 
 /// A run in memory.
-pub(crate) struct Run {
+struct Run {
     id: String,
-    ws: WorkspaceRef,
+    ws: Workspace,
     record: Mutex<RunRecord>,
     poke: tokio::sync::Notify,
-    progress: Mutex<Option<Progress>>,
+    progress: Mutex<Option<Box<dyn Progress>>>,
     /// A driver task is running the run (until its last event is out).
     driving: std::sync::atomic::AtomicBool,
 }
@@ -157,7 +200,7 @@ impl Run {
     fn new(record: RunRecord) -> Arc<Run> {
         Arc::new(Run {
             id: record.info.id.clone(),
-            ws: WorkspaceRef {
+            ws: Workspace {
                 id: record.info.workspace.clone(),
                 root: record.info.workspace_root.clone(),
             },
@@ -193,9 +236,23 @@ impl Run {
     }
 }
 
-/// Every run the daemon knows, finished ones included (they are small).
-#[derive(Default)]
-pub(crate) struct Runs {
+/// The Auto Run service: every run the daemon knows, finished ones included (they are small),
+/// and the executor that gives their turns. Cheap to clone (driver tasks hold a clone).
+pub struct Runner<E: Executor> {
+    inner: Arc<Shared<E>>,
+}
+
+impl<E: Executor> Clone for Runner<E> {
+    fn clone(&self) -> Self {
+        Runner {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Shared<E> {
+    exec: E,
+    store: Store,
     runs: Mutex<BTreeMap<String, Arc<Run>>>,
 }
 
@@ -214,7 +271,7 @@ const EVENTS_OF_RUN: &str = r#"
 "#;
 
 /// Why a run cannot start (or go on): a message for the person.
-pub(crate) type Refusal = String;
+pub type Refusal = String;
 
 /// An agent a task goes to.
 #[derive(Debug, Clone)]
@@ -225,14 +282,29 @@ struct Pick {
     cli: String,
 }
 
-impl Engine {
-    fn runs(&self) -> &Runs {
-        self.playbook_runs()
+impl<E: Executor> Runner<E> {
+    /// A runner with no runs yet; [`Runner::resume`] loads the stored ones.
+    pub fn new(store: Store, exec: E) -> Runner<E> {
+        Runner {
+            inner: Arc::new(Shared {
+                exec,
+                store,
+                runs: Mutex::default(),
+            }),
+        }
+    }
+
+    fn exec(&self) -> &E {
+        &self.inner.exec
+    }
+
+    fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     /// Loads the stored runs; those that were running go on (their in-flight turn is judged from
-    /// the file first). Called once the supervisor has marked the old turns lost.
-    pub(crate) fn resume_playbooks(&self) {
+    /// the file first). Called once the executor's agents know their old turns were lost.
+    pub fn resume(&self) {
         let rows = match self.store().read(ALL_RUNS, Params::new()) {
             Ok(rows) => rows,
             Err(e) => {
@@ -253,7 +325,7 @@ impl Engine {
             };
             let run = Run::new(record);
             let live = !run.record.lock().unwrap().info.status.is_final();
-            self.runs()
+            self.inner
                 .runs
                 .lock()
                 .unwrap()
@@ -266,10 +338,7 @@ impl Engine {
     }
 
     /// Starts a run (or plans it, with `dry_run`).
-    pub(crate) async fn start_playbook(
-        &self,
-        p: PlaybookRunParams,
-    ) -> Result<PlaybookRunResult, Refusal> {
+    pub async fn start(&self, p: PlaybookRunParams) -> Result<PlaybookRunResult, Refusal> {
         let prepared = self.prepare(&p)?;
         if p.dry_run {
             return Ok(prepared.result);
@@ -293,7 +362,7 @@ impl Engine {
             record.workers = (1..=k).map(|i| format!("{cli}-{id}-w{i}")).collect();
         }
         let run = Run::new(record);
-        self.runs()
+        self.inner
             .runs
             .lock()
             .unwrap()
@@ -309,7 +378,7 @@ impl Engine {
     }
 
     fn new_run_id(&self) -> String {
-        let runs = self.runs().runs.lock().unwrap();
+        let runs = self.inner.runs.lock().unwrap();
         let random = std::collections::hash_map::RandomState::new();
         (0u64..)
             .map(|n| {
@@ -322,12 +391,6 @@ impl Engine {
             .expect("a free id among 16 million")
     }
 
-    fn workspace_config(&self, ws: &WorkspaceRef) -> Result<Config, Refusal> {
-        self.config()
-            .with_workspace(&ws.root)
-            .map_err(|e| e.to_string())
-    }
-
     fn start_driver(&self, run: Arc<Run>, resumed: bool) {
         use std::sync::atomic::Ordering;
         if run.driving.swap(true, Ordering::SeqCst) {
@@ -335,7 +398,7 @@ impl Engine {
             return;
         }
         let engine = self.clone();
-        let work = self.begin_work();
+        let work = self.exec().begin_work();
         tokio::spawn(async move {
             let _work = work;
             let title = {
@@ -350,7 +413,7 @@ impl Engine {
                         .join(", ")
                 )
             };
-            *run.progress.lock().unwrap() = Some(engine.begin_progress(&title));
+            *run.progress.lock().unwrap() = Some(engine.exec().begin_progress(&title));
             if !resumed {
                 engine
                     .emit_run(&run, "start", |e| {
@@ -455,10 +518,8 @@ impl Engine {
                 (total > 0).then(|| (done * 100 / total) as u32),
             );
         }
-        self.emit(Event::PlaybookProgress(Box::new(PlaybookProgressParams {
-            run: info,
-            event,
-        })));
+        self.exec()
+            .emit(PlaybookProgressParams { run: info, event });
     }
 
     async fn finish(&self, run: &Run, end: (RunStatus, String)) {
@@ -510,7 +571,7 @@ impl Engine {
                 })?;
                 Ok(Doc {
                     path: display,
-                    book: maestro_playbook::parse(&bytes),
+                    book: crate::parse(&bytes),
                 })
             })
             .collect()
@@ -533,7 +594,7 @@ impl Engine {
     }
 
     /// Waits while paused; `Some(end)` when the run is to stop.
-    async fn control(&self, run: &Run) -> Option<(RunStatus, String)> {
+    async fn obey(&self, run: &Run) -> Option<(RunStatus, String)> {
         loop {
             let notified = run.poke.notified();
             tokio::pin!(notified);
@@ -589,7 +650,7 @@ impl Engine {
             }
         }
         loop {
-            if let Some(end) = self.control(run).await {
+            if let Some(end) = self.obey(run).await {
                 return end;
             }
             {
@@ -752,11 +813,11 @@ impl Engine {
         &self,
         run: &Run,
         pick: &Pick,
-        settings: &AgentSettings,
+        settings: &E::Settings,
         isolation: Isolation,
     ) -> Result<(), String> {
-        let agents = self.agents();
-        if agents.get(&run.ws.id, &pick.name).is_err() {
+        let agents = self.exec();
+        if agents.agent(&run.ws, &pick.name).is_err() {
             let spawn = AgentSpawnParams {
                 name: pick.name.clone(),
                 agent: pick.cli.clone(),
@@ -773,18 +834,13 @@ impl Engine {
                 may_commit: true,
             };
             agents
-                .spawn(&run.ws, &spawn, settings.clone())
+                .spawn(&run.ws, spawn, settings.clone())
                 .await
                 .map_err(|e| format!("the run could not start agent `{}`: {e}", pick.name))?;
         }
         // A person's agent may be mid-turn: wait for it rather than fail the run.
-        agents
-            .wait_turn(&run.ws.id, &pick.name)
-            .await
-            .map_err(|e| e.to_string())?;
-        agents
-            .forget_session(&run.ws.id, &pick.name)
-            .map_err(|e| e.to_string())
+        agents.wait_turn(&run.ws, &pick.name).await?;
+        agents.forget_session(&run.ws, &pick.name)
     }
 
     /// One sequential turn on `task`; `Some(end)` when the run is to end.
@@ -795,13 +851,13 @@ impl Engine {
         doc: usize,
         task: &Task,
     ) -> Option<(RunStatus, String)> {
-        let config = match self.workspace_config(&run.ws) {
+        let default = match self.exec().default_cli(&run.ws) {
             Ok(c) => c,
             Err(e) => return Some((RunStatus::Failed, e)),
         };
         let params = run.record.lock().unwrap().params.clone();
         let book = &docs[doc].book;
-        let pick = match self.pick(&run.ws, &config, &params, book, task, &run.id) {
+        let pick = match self.pick(&run.ws, &default, &params, book, task, &run.id) {
             Ok(p) => p,
             Err(e) => {
                 return Some((
@@ -810,9 +866,9 @@ impl Engine {
                 ));
             }
         };
-        let settings = match settings(&config, &pick.cli) {
+        let settings = match self.exec().settings(&run.ws, &pick.cli, Isolation::None) {
             Ok(s) => s,
-            Err(e) => return Some((RunStatus::Failed, e.message)),
+            Err(e) => return Some((RunStatus::Failed, e)),
         };
         self.document_start(run, doc, &docs[doc].path).await;
         if let Err(e) = self
@@ -842,47 +898,37 @@ impl Engine {
             Ok(p) => p,
             Err(e) => return Some((RunStatus::Failed, format!("{}: {e}", docs[doc].path))),
         };
-        let outcome = self
-            .run_turn(
-                run,
-                doc,
-                book,
-                task,
-                &pick,
-                &prompt,
-                settings,
-                &working,
-                &docs[doc].path,
-            )
-            .await;
-        match outcome {
-            TurnEnd::Judged(verdict, info) => {
-                let after = info.after.as_ref();
-                self.apply(run, doc, &docs[doc], task, &verdict, &info, after)
-                    .await
-            }
+        let at = At {
+            doc,
+            d: &docs[doc],
+            task,
+        };
+        match self
+            .run_turn(run, at, &pick, &prompt, settings, &working)
+            .await
+        {
+            TurnEnd::Judged(verdict, info) => self.apply(run, at, &verdict, &info).await,
             TurnEnd::Failed(e) => Some((RunStatus::Failed, e)),
         }
     }
 
-    /// Sends the turn, waits for its end, judges the file. Shared by both drivers.
-    #[allow(clippy::too_many_arguments)]
+    /// Sends the turn, waits for its end, judges `working` against the task as `at` has it.
+    /// Shared by both drivers.
     async fn run_turn(
         &self,
         run: &Run,
-        doc: usize,
-        book: &Playbook,
-        task: &Task,
+        at: At<'_>,
         pick: &Pick,
         prompt: &str,
-        settings: AgentSettings,
+        settings: E::Settings,
         working: &Path,
-        display: &str,
     ) -> TurnEnd {
-        let agents = self.agents();
-        let before = match agents.get(&run.ws.id, &pick.name) {
+        let At { doc, d, task } = at;
+        let (book, display) = (&d.book, d.path.as_str());
+        let agents = self.exec();
+        let before = match agents.agent(&run.ws, &pick.name) {
             Ok(i) => i,
-            Err(e) => return TurnEnd::Failed(e.to_string()),
+            Err(e) => return TurnEnd::Failed(e),
         };
         let output_from = before.output_bytes;
         let started = unix_now();
@@ -911,18 +957,18 @@ impl Engine {
             e.agent = Some(agent);
         })
         .await;
-        if let Err(e) = agents.send(&run.ws.id, &pick.name, prompt, settings) {
+        if let Err(e) = agents.send(&run.ws, &pick.name, prompt, settings) {
             return TurnEnd::Failed(format!(
                 "agent `{}` could not take the task: {e}",
                 pick.name
             ));
         }
-        let info = match agents.wait_turn(&run.ws.id, &pick.name).await {
+        let info = match agents.wait_turn(&run.ws, &pick.name).await {
             Ok(i) => i,
-            Err(e) => return TurnEnd::Failed(e.to_string()),
+            Err(e) => return TurnEnd::Failed(e),
         };
         let after = match std::fs::read(working) {
-            Ok(b) => maestro_playbook::parse(&b),
+            Ok(b) => crate::parse(&b),
             Err(e) => {
                 return TurnEnd::Judged(
                     Verdict::Tampered(format!("the document cannot be read after the turn ({e})")),
@@ -935,10 +981,7 @@ impl Engine {
                 );
             }
         };
-        let last = agents
-            .output(&run.ws.id, &pick.name, output_from, None)
-            .map(|o| last_words(&o.data))
-            .unwrap_or_default();
+        let last = agents.last_words(&run.ws, &pick.name, output_from);
         {
             let mut r = run.record.lock().unwrap();
             r.in_flight.retain(|f| f.agent != pick.name);
@@ -950,20 +993,17 @@ impl Engine {
         TurnEnd::Judged(verdict, Box::new(turn))
     }
 
-    /// A verdict applied to the run; `Some(end)` when the run is to end. `after` is the
+    /// A verdict applied to the run; `Some(end)` when the run is to end. `turn.after` is the
     /// person's document as the turn left it (sequential runs; a parallel run counts from its
     /// view instead), for its counts and `document_complete`.
-    #[allow(clippy::too_many_arguments)]
     async fn apply(
         &self,
         run: &Run,
-        doc: usize,
-        d: &Doc,
-        task: &Task,
+        at: At<'_>,
         verdict: &Verdict,
         turn: &TurnInfo,
-        after: Option<&Playbook>,
     ) -> Option<(RunStatus, String)> {
+        let At { doc, d, task } = at;
         let why = {
             let mut r = run.record.lock().unwrap();
             let limits = Self::limits(&r);
@@ -996,17 +1036,15 @@ impl Engine {
                         unticked.join(", ")
                     ));
                 }
-                self.remember(maestro_memory::service::NewMemory {
-                    ws: run.ws.id.clone(),
-                    kind: maestro_protocol::memory_kind::SUMMARY,
-                    agent: turn.agent.name.clone(),
-                    source: format!(
+                self.exec().remember(
+                    &run.ws,
+                    &turn.agent.name,
+                    format!(
                         "playbook:{}:{}",
                         run.ws.root.join(&d.path).display(),
                         task.line
                     ),
-                    at: unix_now(),
-                    text: format!(
+                    format!(
                         "Playbook task done: {}\nDocument: {} (line {}), by {} in {:.0} s\n{}",
                         task.text,
                         d.path,
@@ -1015,13 +1053,13 @@ impl Engine {
                         turn.duration,
                         message.trim()
                     ),
-                });
+                );
                 self.emit_run(run, "task_complete", |e| {
                     fill(e);
                     e.message = Some(message);
                 })
                 .await;
-                if let Some(after) = after {
+                if let Some(after) = &turn.after {
                     set_counts(&mut run.record.lock().unwrap().info.documents[doc], after);
                     if after.next_open().is_none() {
                         let path = d.path.clone();
@@ -1084,16 +1122,16 @@ impl Engine {
         }
     }
 
-    /// `maestro/playbook.stop|pause|resume|approve`.
-    pub(crate) async fn control_run(
+    /// Stops, pauses, resumes or approves the run `id` (the one going on when `None`).
+    pub async fn control(
         &self,
         id: Option<&str>,
-        what: &str,
+        what: Control,
     ) -> Result<PlaybookRunInfo, Refusal> {
-        let run = self.find_run(id, what)?;
+        let run = self.find_run(id, what == Control::Resume)?;
         let status = run.record.lock().unwrap().info.status;
         match what {
-            "stop" => {
+            Control::Stop => {
                 if status.is_final() {
                     return Err(format!("run {} is already {}", run.id, status.as_str()));
                 }
@@ -1104,10 +1142,10 @@ impl Engine {
                 };
                 run.poke.notify_waiters();
                 for a in agents {
-                    let _ = self.agents().stop(&run.ws.id, &a).await;
+                    self.exec().stop(&run.ws, &a).await;
                 }
             }
-            "pause" => {
+            Control::Pause => {
                 if status.is_final() {
                     return Err(format!(
                         "run {} is {}: nothing to pause",
@@ -1119,7 +1157,7 @@ impl Engine {
                 run.poke.notify_waiters();
                 self.save(&run).await;
             }
-            "resume" => {
+            Control::Resume => {
                 if status.is_final() {
                     if status == RunStatus::Finished {
                         return Err(format!("run {} is finished: start a new run", run.id));
@@ -1169,7 +1207,7 @@ impl Engine {
                     .await;
                 }
             }
-            "approve" => {
+            Control::Approve => {
                 let gate = run.record.lock().unwrap().gate.clone();
                 let Some(gate) = gate.filter(|_| status == RunStatus::Review) else {
                     return Err(format!(
@@ -1198,13 +1236,13 @@ impl Engine {
                 .await;
                 run.poke.notify_waiters();
             }
-            _ => unreachable!("the methods are fixed"),
         }
         Ok(run.record.lock().unwrap().info.clone())
     }
 
-    fn find_run(&self, id: Option<&str>, what: &str) -> Result<Arc<Run>, Refusal> {
-        let runs = self.runs().runs.lock().unwrap();
+    /// The run `id`; without one, the run going on, or (`latest`) the newest when none is.
+    fn find_run(&self, id: Option<&str>, latest: bool) -> Result<Arc<Run>, Refusal> {
+        let runs = self.inner.runs.lock().unwrap();
         match id {
             Some(id) => runs.get(id).cloned().ok_or_else(|| {
                 format!("no playbook run `{id}`: `maestro playbook status` lists the runs")
@@ -1216,7 +1254,7 @@ impl Engine {
                     .collect();
                 match live.as_slice() {
                     [one] => Ok((*one).clone()),
-                    [] if what == "history" || what == "resume" => runs
+                    [] if latest => runs
                         .values()
                         .max_by(|a, b| {
                             let (a, b) = (a.record.lock().unwrap(), b.record.lock().unwrap());
@@ -1239,10 +1277,10 @@ impl Engine {
     }
 
     /// Every run, newest first.
-    pub(crate) fn run_list(&self, id: Option<&str>) -> Result<Vec<PlaybookRunInfo>, Refusal> {
+    pub fn list(&self, id: Option<&str>) -> Result<Vec<PlaybookRunInfo>, Refusal> {
         if let Some(id) = id {
             return Ok(vec![
-                self.find_run(Some(id), "status")?
+                self.find_run(Some(id), false)?
                     .record
                     .lock()
                     .unwrap()
@@ -1251,7 +1289,7 @@ impl Engine {
             ]);
         }
         let mut all: Vec<PlaybookRunInfo> = self
-            .runs()
+            .inner
             .runs
             .lock()
             .unwrap()
@@ -1263,11 +1301,11 @@ impl Engine {
     }
 
     /// A run and its stored events.
-    pub(crate) fn run_history(
+    pub fn history(
         &self,
         id: Option<&str>,
     ) -> Result<(PlaybookRunInfo, Vec<PlaybookEvent>), Refusal> {
-        let run = self.find_run(id, "history")?;
+        let run = self.find_run(id, true)?;
         let rows = self
             .store()
             .read(
@@ -1288,10 +1326,18 @@ impl Engine {
 
 struct Prepared {
     record: RunRecord,
-    ws: WorkspaceRef,
+    ws: Workspace,
     result: PlaybookRunResult,
     /// Per document: it is worked on a copy.
     reset_copies: Vec<bool>,
+}
+
+/// A task of one of the run's documents (`d`, the run's `doc`-th), as a turn works on it.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    doc: usize,
+    d: &'a Doc,
+    task: &'a Task,
 }
 
 enum TurnEnd {
@@ -1300,7 +1346,7 @@ enum TurnEnd {
 }
 
 struct TurnInfo {
-    agent: maestro_protocol::AgentInfo,
+    agent: AgentInfo,
     duration: f64,
     cost: f64,
     last: String,
@@ -1309,12 +1355,7 @@ struct TurnInfo {
 }
 
 impl TurnInfo {
-    fn new(
-        agent: maestro_protocol::AgentInfo,
-        started: f64,
-        last: String,
-        cost_before: f64,
-    ) -> TurnInfo {
+    fn new(agent: AgentInfo, started: f64, last: String, cost_before: f64) -> TurnInfo {
         let cost = (agent.usage.cost_usd - cost_before).max(0.0);
         TurnInfo {
             agent,
@@ -1332,7 +1373,7 @@ fn set_counts(d: &mut RunDocument, book: &Playbook) {
     d.done = book.tasks.iter().filter(|t| t.done).count();
 }
 
-pub(crate) fn is_markdown(path: &Path) -> bool {
+pub fn is_markdown(path: &Path) -> bool {
     matches!(
         path.extension()
             .and_then(|e| e.to_str())
@@ -1346,18 +1387,12 @@ fn template_of(book: &Playbook) -> &str {
     book.options
         .prompt
         .as_deref()
-        .unwrap_or(maestro_playbook::DEFAULT_PROMPT)
+        .unwrap_or(crate::DEFAULT_PROMPT)
 }
 
-fn vars(
-    path: &str,
-    task: &Task,
-    loop_number: u32,
-    branch: &str,
-    agent: &str,
-) -> maestro_playbook::PromptVars {
+fn vars(path: &str, task: &Task, loop_number: u32, branch: &str, agent: &str) -> crate::PromptVars {
     let file = path.rsplit('/').next().unwrap_or(path);
-    maestro_playbook::PromptVars {
+    crate::PromptVars {
         document_path: path.to_owned(),
         document_name: file.trim_end_matches(".md").to_owned(),
         task: task.text.clone(),
@@ -1374,16 +1409,6 @@ fn branch_of(root: &Path) -> String {
         .ok()
         .and_then(|h| h.trim().strip_prefix("ref: refs/heads/").map(str::to_owned))
         .unwrap_or_default()
-}
-
-/// The last non-empty line an agent printed in a turn, for the history.
-fn last_words(output: &str) -> String {
-    let line = output
-        .lines()
-        .map(str::trim)
-        .rfind(|l| !l.is_empty() && !l.starts_with('›'))
-        .unwrap_or("");
-    maestro_agents::supervisor::one_line(line, 200)
 }
 
 /// A copy of `doc` for loop `n` of run `id`, under [`RUNS_DIR`].
@@ -1408,7 +1433,7 @@ fn copy_for_loop(root: &Path, doc: &Path, id: &str, n: u32) -> Result<PathBuf, S
 fn tick_all(path: &Path, keys: &[TaskKey]) -> Result<(), String> {
     let mut bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     for key in keys {
-        let book = maestro_playbook::parse(&bytes);
+        let book = crate::parse(&bytes);
         let Some(task) = key.find(&book) else {
             return Err(format!(
                 "{}: `{}` is no longer in the document; not ticked",
@@ -1416,7 +1441,7 @@ fn tick_all(path: &Path, keys: &[TaskKey]) -> Result<(), String> {
                 key.text
             ));
         };
-        if let Some(next) = maestro_playbook::set_done(&bytes, task, true) {
+        if let Some(next) = crate::set_done(&bytes, task, true) {
             bytes = next;
         }
     }

@@ -1,0 +1,298 @@
+//! How the services see the engine that composes them: the memory worker (alive, busy), the
+//! supervisor's hooks (agent events, remembered turns) and the playbook runner's [`Executor`]
+//! (workspaces, configuration and agents' turns). Each holds the engine weakly: a service outliving
+//! the engine finds it gone and stops, rather than keeping it alive.
+
+use crate::agent_requests::{settings, spawn_settings, workspace_of};
+use crate::config::{self, Config};
+use crate::engine::{Engine, Inner};
+use maestro_agents::{AgentSettings, WorkspaceRef, supervisor::find_program};
+use maestro_memory::service::NewMemory;
+use maestro_playbook::run::{Executor, Workspace};
+use maestro_protocol::{
+    AgentInfo, AgentMergeResult, AgentSpawnParams, Event, Isolation, PlaybookProgressParams,
+};
+use maestro_store::unix_now;
+use std::path::Path;
+use std::sync::Weak;
+
+/// How the memory worker sees the engine: whether it still runs, and work that keeps it alive.
+pub(crate) struct MemoryHost(pub(crate) Weak<Inner>);
+
+impl maestro_memory::service::Host for MemoryHost {
+    fn alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+
+    fn busy(&self) -> Option<Box<dyn Send>> {
+        let inner = self.0.upgrade()?;
+        Some(Box::new(Engine::from_inner(inner).begin_work()))
+    }
+}
+
+/// How the supervisor reaches the engine: events to clients, and work that keeps it alive.
+pub(crate) struct EngineHooks(pub(crate) Weak<Inner>);
+
+impl maestro_agents::Hooks for EngineHooks {
+    fn status(&self, params: maestro_protocol::AgentStatusParams) {
+        if let Some(inner) = self.0.upgrade() {
+            Engine::from_inner(inner).emit(Event::AgentStatus(Box::new(params)));
+        }
+    }
+
+    fn output(&self, params: maestro_protocol::AgentOutputParams) {
+        if let Some(inner) = self.0.upgrade() {
+            Engine::from_inner(inner).emit(Event::AgentOutput(params));
+        }
+    }
+
+    fn turn_finished(&self, turn: maestro_agents::FinishedTurn) {
+        if let Some(inner) = self.0.upgrade() {
+            let engine = Engine::from_inner(inner);
+            if engine.memory().settings.remember_turns {
+                engine
+                    .memory()
+                    .remember_later(vec![crate::memory_requests::turn_memory(turn)]);
+            }
+        }
+    }
+
+    fn begin_work(&self) -> Box<dyn Send> {
+        match self.0.upgrade() {
+            Some(inner) => Box::new(Engine::from_inner(inner).begin_work()),
+            None => Box::new(()),
+        }
+    }
+}
+
+/// How playbook runs reach agents, the configuration and the editors.
+pub(crate) struct PlaybookHost(pub(crate) Weak<Inner>);
+
+impl PlaybookHost {
+    fn engine(&self) -> Result<Engine, String> {
+        self.0
+            .upgrade()
+            .map(Engine::from_inner)
+            .ok_or_else(|| "the daemon is stopping".to_owned())
+    }
+
+    /// The engine and the workspace's configuration.
+    fn config(&self, ws: &Workspace) -> Result<(Engine, Config), String> {
+        let engine = self.engine()?;
+        let config = engine
+            .config()
+            .with_workspace(&ws.root)
+            .map_err(|e| e.to_string())?;
+        Ok((engine, config))
+    }
+}
+
+fn agents_ws(ws: &Workspace) -> WorkspaceRef {
+    WorkspaceRef {
+        id: ws.id.clone(),
+        root: ws.root.clone(),
+    }
+}
+
+impl Executor for PlaybookHost {
+    type Settings = AgentSettings;
+
+    fn workspace_of(&self, path: &Path) -> Result<Workspace, String> {
+        let (ws, _) = workspace_of(&self.engine()?, path).map_err(|e| e.message)?;
+        Ok(Workspace {
+            id: ws.id,
+            root: ws.root,
+        })
+    }
+
+    fn default_cli(&self, ws: &Workspace) -> Result<String, String> {
+        let (_, config) = self.config(ws)?;
+        Ok(config.string_of(config::AGENTS_DEFAULT))
+    }
+
+    fn check_cli(&self, ws: &Workspace, cli: &str) -> Result<(), String> {
+        let (_, config) = self.config(ws)?;
+        let s = settings(&config, cli).map_err(|e| {
+            format!(
+                "unknown agent `{cli}`: not an agent of this workspace, and {}",
+                e.message
+                    .trim_start_matches('`')
+                    .split_once("` ")
+                    .map_or(e.message.as_str(), |(_, rest)| rest)
+            )
+        })?;
+        if find_program(&s.program).is_none() {
+            return Err(format!(
+                "agent CLI `{cli}` is not installed: {} was not found (set {})",
+                s.program.display(),
+                s.program_key
+            ));
+        }
+        Ok(())
+    }
+
+    fn settings(
+        &self,
+        ws: &Workspace,
+        cli: &str,
+        isolation: Isolation,
+    ) -> Result<AgentSettings, String> {
+        let (engine, config) = self.config(ws)?;
+        spawn_settings(&engine, &ws.root, &config, cli, Some(isolation)).map_err(|e| e.message)
+    }
+
+    fn committed_as_is(&self, root: &Path, relative: &str) -> Result<bool, String> {
+        maestro_agents::worktree::committed_as_is(root, relative).map_err(|e| e.to_string())
+    }
+
+    fn valid_name(&self, name: &str) -> bool {
+        maestro_agents::identity::validate_name(name).is_ok()
+    }
+
+    fn agent(&self, ws: &Workspace, name: &str) -> Result<AgentInfo, String> {
+        self.engine()?
+            .agents()
+            .get(&ws.id, name)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn spawn(
+        &self,
+        ws: &Workspace,
+        params: AgentSpawnParams,
+        settings: AgentSettings,
+    ) -> Result<(), String> {
+        self.engine()?
+            .agents()
+            .spawn(&agents_ws(ws), &params, settings)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn wait_turn(&self, ws: &Workspace, name: &str) -> Result<AgentInfo, String> {
+        self.engine()?
+            .agents()
+            .wait_turn(&ws.id, name)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn forget_session(&self, ws: &Workspace, name: &str) -> Result<(), String> {
+        self.engine()?
+            .agents()
+            .forget_session(&ws.id, name)
+            .map_err(|e| e.to_string())
+    }
+
+    fn send(
+        &self,
+        ws: &Workspace,
+        name: &str,
+        prompt: &str,
+        settings: AgentSettings,
+    ) -> Result<(), String> {
+        self.engine()?
+            .agents()
+            .send(&ws.id, name, prompt, settings)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn last_words(&self, ws: &Workspace, name: &str, from: u64) -> String {
+        let Ok(engine) = self.engine() else {
+            return String::new();
+        };
+        let Ok(output) = engine.agents().output(&ws.id, name, from, None) else {
+            return String::new();
+        };
+        let line = output
+            .data
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty() && !l.starts_with('›'))
+            .unwrap_or("");
+        maestro_agents::supervisor::one_line(line, 200)
+    }
+
+    async fn stop(&self, ws: &Workspace, name: &str) {
+        if let Ok(engine) = self.engine() {
+            let _ = engine.agents().stop(&ws.id, name).await;
+        }
+    }
+
+    async fn restore_files(
+        &self,
+        ws: &Workspace,
+        name: &str,
+        paths: Vec<String>,
+        message: String,
+    ) -> Result<(), String> {
+        self.engine()?
+            .agents()
+            .restore_files(&ws.id, name, paths, message)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn merge(&self, ws: &Workspace, name: &str) -> Result<AgentMergeResult, String> {
+        self.engine()?
+            .agents()
+            .merge(&ws.id, name)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn begin_work(&self) -> Box<dyn Send> {
+        match self.engine() {
+            Ok(engine) => Box::new(engine.begin_work()),
+            Err(_) => Box::new(()),
+        }
+    }
+
+    fn begin_progress(&self, title: &str) -> Box<dyn maestro_playbook::run::Progress> {
+        match self.engine() {
+            Ok(engine) => Box::new(engine.begin_progress(title)),
+            Err(_) => Box::new(NoProgress),
+        }
+    }
+
+    fn emit(&self, event: PlaybookProgressParams) {
+        if let Ok(engine) = self.engine() {
+            engine.emit(Event::PlaybookProgress(Box::new(event)));
+        }
+    }
+
+    fn remember(&self, ws: &Workspace, agent: &str, source: String, text: String) {
+        let Ok(engine) = self.engine() else { return };
+        if engine.memory().settings.remember_turns {
+            engine.memory().remember_later(vec![NewMemory {
+                ws: ws.id.clone(),
+                kind: maestro_protocol::memory_kind::SUMMARY,
+                agent: agent.to_owned(),
+                source,
+                at: unix_now(),
+                text,
+            }]);
+        }
+    }
+}
+
+impl maestro_playbook::run::Progress for crate::engine::Progress {
+    fn report(&self, message: Option<String>, percentage: Option<u32>) {
+        crate::engine::Progress::report(self, message, percentage);
+    }
+
+    fn end(self: Box<Self>, message: Option<String>) {
+        crate::engine::Progress::end(*self, message);
+    }
+}
+
+/// Progress of an engine that is gone: nobody to tell.
+struct NoProgress;
+
+impl maestro_playbook::run::Progress for NoProgress {
+    fn report(&self, _: Option<String>, _: Option<u32>) {}
+    fn end(self: Box<Self>, _: Option<String>) {}
+}
