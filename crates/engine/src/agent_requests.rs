@@ -4,10 +4,10 @@
 use crate::config::{self, Config};
 use crate::delegate;
 use crate::engine::Engine;
-use crate::session::{Reply, Session, now, ok};
+use crate::requests::Answer;
+use crate::session::Session;
 use crate::text::uri_to_path;
 use crate::workspace::{find_root, workspace_id};
-use futures::FutureExt;
 use maestro_agents::adapters::{BUILT_IN, CustomAgent, CustomOutput, FieldMap};
 use maestro_agents::identity;
 use maestro_agents::prices::{Price, PriceTable};
@@ -15,12 +15,12 @@ use maestro_agents::process::TermSize;
 use maestro_agents::worktree::WorktreeError;
 use maestro_agents::{AgentCli, AgentError, AgentSettings, WorkspaceRef};
 use maestro_protocol::{
-    AgentAttachParams, AgentIconParams, AgentIconResult, AgentInputParams, AgentListParams,
-    AgentMode, AgentOutputRequest, AgentRef, AgentRemoveParams, AgentResizeParams, AgentSendParams,
-    AgentSpawnParams, DelegateParams, DelegateResult, DelegateTask, Isolation, RpcError,
-    UsageParams, code, method, parse_params,
+    AgentAttachParams, AgentAttachResult, AgentDiffResult, AgentIconParams, AgentIconResult,
+    AgentInfo, AgentInputParams, AgentListParams, AgentMergeResult, AgentMode, AgentOutputRequest,
+    AgentOutputResult, AgentRef, AgentRemoveParams, AgentRemoveResult, AgentResizeParams,
+    AgentSendParams, AgentSpawnParams, DelegateParams, DelegateResult, DelegateTask, Isolation,
+    RpcError, UsageParams, UsageResult, code, method,
 };
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -220,172 +220,200 @@ fn prices(config: &Config) -> PriceTable {
     PriceTable::new(table)
 }
 
-impl Session {
-    /// The agent methods, or `None` when `method` is not one.
-    pub(crate) fn agent_request(&self, method: &str, params: Value) -> Option<Reply> {
-        let engine = self.engine.clone();
-        let agents = engine.agents().clone();
-        let fail = agent_error;
-        Some(match method {
-            method::AGENT_SPAWN => {
-                let prepared = parse_params::<AgentSpawnParams>(method, params).and_then(|p| {
-                    let (ws, config) = workspace_of(&engine, &p.path)?;
-                    let cli = if p.agent.is_empty() {
-                        config.string_of(config::AGENTS_DEFAULT)
-                    } else {
-                        p.agent.clone()
-                    };
-                    let settings = spawn_settings(&engine, &ws.root, &config, &cli, p.isolation)?;
-                    Ok((p, ws, settings))
-                });
-                match prepared {
-                    Ok((p, ws, settings)) => {
-                        async move { ok(agents.spawn(&ws, &p, settings).await.map_err(fail)?) }
-                            .boxed()
-                    }
-                    Err(e) => now(Err(e)),
-                }
-            }
-            method::AGENT_SEND => now(parse_params::<AgentSendParams>(method, params).and_then(
-                |p| {
-                    let (ws, config) = workspace_of(&engine, &p.path)?;
-                    let cli = agents.get(&ws.id, &p.name).map_err(fail)?.agent;
-                    let settings = settings(&config, &cli)?;
-                    ok(agents
-                        .send(&ws.id, &p.name, &p.prompt, settings)
-                        .map_err(fail)?)
-                },
-            )),
-            method::AGENT_STOP => match agent_ref(&engine, method, params) {
-                Ok((ws, name)) => {
-                    async move { ok(agents.stop(&ws, &name).await.map_err(fail)?) }.boxed()
-                }
-                Err(e) => now(Err(e)),
-            },
-            method::AGENT_STATUS => now(agent_ref(&engine, method, params)
-                .and_then(|(ws, name)| ok(agents.get(&ws, &name).map_err(fail)?))),
-            method::AGENT_LIST => now(parse_params::<AgentListParams>(method, params).and_then(
-                |p| {
-                    let ws = match &p.path {
-                        Some(path) => Some(workspace_of(&engine, path)?.0.id),
-                        None => None,
-                    };
-                    ok(agents.list(ws.as_deref()))
-                },
-            )),
-            method::AGENT_OUTPUT => now(parse_params::<AgentOutputRequest>(method, params)
-                .and_then(|p| {
-                    let (ws, _) = workspace_of(&engine, &p.path)?;
-                    ok(agents
-                        .output(&ws.id, &p.name, p.offset, p.limit)
-                        .map_err(fail)?)
-                })),
-            method::AGENT_ATTACH => now(parse_params::<AgentAttachParams>(method, params)
-                .and_then(|p| {
-                    let (ws, _) = workspace_of(&engine, &p.path)?;
-                    let size = match (p.rows, p.cols) {
-                        (Some(rows), Some(cols)) => Some(TermSize { rows, cols }),
-                        (None, None) => None,
-                        _ => {
-                            return Err(RpcError::invalid_params(
-                                method,
-                                "give both `rows` and `cols`, or neither",
-                            ));
-                        }
-                    };
-                    ok(agents.attach(&ws.id, &p.name, size).map_err(fail)?)
-                })),
-            method::AGENT_INPUT => now(parse_params::<AgentInputParams>(method, params).and_then(
-                |p| {
-                    let (ws, _) = workspace_of(&engine, &p.path)?;
-                    agents
-                        .input(&ws.id, &p.name, p.data.as_bytes())
-                        .map_err(fail)?;
-                    Ok(Value::Null)
-                },
-            )),
-            method::AGENT_RESIZE => now(parse_params::<AgentResizeParams>(method, params)
-                .and_then(|p| {
-                    let (ws, _) = workspace_of(&engine, &p.path)?;
-                    let size = TermSize {
-                        rows: p.rows,
-                        cols: p.cols,
-                    };
-                    agents.resize(&ws.id, &p.name, size).map_err(fail)?;
-                    Ok(Value::Null)
-                })),
-            method::AGENT_DIFF => match agent_ref(&engine, method, params) {
-                Ok((ws, name)) => {
-                    async move { ok(agents.diff(&ws, &name).await.map_err(fail)?) }.boxed()
-                }
-                Err(e) => now(Err(e)),
-            },
-            method::AGENT_MERGE => match agent_ref(&engine, method, params) {
-                Ok((ws, name)) => {
-                    async move { ok(agents.merge(&ws, &name).await.map_err(fail)?) }.boxed()
-                }
-                Err(e) => now(Err(e)),
-            },
-            method::AGENT_REMOVE => match parse_params::<AgentRemoveParams>(method, params)
-                .and_then(|p| Ok((workspace_of(&engine, &p.path)?.0.id, p)))
-            {
-                Ok((ws, p)) => {
-                    async move { ok(agents.remove(&ws, &p.name, p.force).await.map_err(fail)?) }
-                        .boxed()
-                }
-                Err(e) => now(Err(e)),
-            },
-            method::AGENT_ICON => now(parse_params::<AgentIconParams>(method, params).and_then(
-                |p| {
-                    identity::validate_name(&p.name)
-                        .map_err(|e| RpcError::invalid_params(method, e))?;
-                    ok(AgentIconResult {
-                        color: identity::color(&p.name),
-                        svg: identity::identicon_svg(&p.name),
-                        path: identity::name_path(&p.name)
-                            .into_iter()
-                            .map(str::to_owned)
-                            .collect(),
-                        name: p.name,
-                    })
-                },
-            )),
-            method::AGENT_DELEGATE => match parse_params::<DelegateParams>(method, params) {
-                Ok(p) => self.delegate(p),
-                Err(e) => now(Err(e)),
-            },
-            method::USAGE => now(parse_params::<UsageParams>(method, params).and_then(|p| {
-                let by = p.by.as_deref().unwrap_or("agent");
-                if !matches!(by, "agent" | "model" | "day") {
-                    return Err(RpcError::invalid_params(
-                        method,
-                        format!("`by` must be `agent`, `model` or `day`, got `{by}`"),
-                    ));
-                }
-                let ws = match &p.path {
-                    Some(path) => Some(workspace_of(&engine, path)?.0.id),
-                    None => None,
-                };
-                ok(agents.usage(ws.as_deref(), by).map_err(fail)?)
-            })),
-            _ => return None,
-        })
+pub(crate) fn spawn(s: &Session, p: AgentSpawnParams) -> Answer<AgentInfo> {
+    let engine = &s.engine;
+    let prepared = workspace_of(engine, &p.path).and_then(|(ws, config)| {
+        let cli = if p.agent.is_empty() {
+            config.string_of(config::AGENTS_DEFAULT)
+        } else {
+            p.agent.clone()
+        };
+        let settings = spawn_settings(engine, &ws.root, &config, &cli, p.isolation)?;
+        Ok((ws, settings))
+    });
+    let agents = engine.agents().clone();
+    match prepared {
+        Ok((ws, settings)) => {
+            Answer::later(async move { agents.spawn(&ws, &p, settings).await.map_err(agent_error) })
+        }
+        Err(e) => Answer::Now(Err(e)),
     }
+}
+
+pub(crate) fn send(s: &Session, p: AgentSendParams) -> Answer<AgentInfo> {
+    let agents = s.engine.agents();
+    Answer::Now(workspace_of(&s.engine, &p.path).and_then(|(ws, config)| {
+        let cli = agents.get(&ws.id, &p.name).map_err(agent_error)?.agent;
+        let settings = settings(&config, &cli)?;
+        agents
+            .send(&ws.id, &p.name, &p.prompt, settings)
+            .map_err(agent_error)
+    }))
+}
+
+pub(crate) fn stop(s: &Session, p: AgentRef) -> Answer<AgentInfo> {
+    let agents = s.engine.agents().clone();
+    match agent_ref(&s.engine, p) {
+        Ok((ws, name)) => {
+            Answer::later(async move { agents.stop(&ws, &name).await.map_err(agent_error) })
+        }
+        Err(e) => Answer::Now(Err(e)),
+    }
+}
+
+pub(crate) fn status(s: &Session, p: AgentRef) -> Answer<AgentInfo> {
+    Answer::Now(
+        agent_ref(&s.engine, p)
+            .and_then(|(ws, name)| s.engine.agents().get(&ws, &name).map_err(agent_error)),
+    )
+}
+
+pub(crate) fn list(s: &Session, p: AgentListParams) -> Answer<Vec<AgentInfo>> {
+    Answer::Now(
+        workspace_id_of(&s.engine, p.path.as_deref())
+            .map(|ws| s.engine.agents().list(ws.as_deref())),
+    )
+}
+
+pub(crate) fn output(s: &Session, p: AgentOutputRequest) -> Answer<AgentOutputResult> {
+    Answer::Now(workspace_of(&s.engine, &p.path).and_then(|(ws, _)| {
+        s.engine
+            .agents()
+            .output(&ws.id, &p.name, p.offset, p.limit)
+            .map_err(agent_error)
+    }))
+}
+
+pub(crate) fn attach(s: &Session, p: AgentAttachParams) -> Answer<AgentAttachResult> {
+    Answer::Now(workspace_of(&s.engine, &p.path).and_then(|(ws, _)| {
+        let size = match (p.rows, p.cols) {
+            (Some(rows), Some(cols)) => Some(TermSize { rows, cols }),
+            (None, None) => None,
+            _ => {
+                return Err(RpcError::invalid_params(
+                    method::AGENT_ATTACH,
+                    "give both `rows` and `cols`, or neither",
+                ));
+            }
+        };
+        s.engine
+            .agents()
+            .attach(&ws.id, &p.name, size)
+            .map_err(agent_error)
+    }))
+}
+
+pub(crate) fn input(s: &Session, p: AgentInputParams) -> Answer<()> {
+    Answer::Now(workspace_of(&s.engine, &p.path).and_then(|(ws, _)| {
+        s.engine
+            .agents()
+            .input(&ws.id, &p.name, p.data.as_bytes())
+            .map_err(agent_error)
+    }))
+}
+
+pub(crate) fn resize(s: &Session, p: AgentResizeParams) -> Answer<()> {
+    Answer::Now(workspace_of(&s.engine, &p.path).and_then(|(ws, _)| {
+        let size = TermSize {
+            rows: p.rows,
+            cols: p.cols,
+        };
+        s.engine
+            .agents()
+            .resize(&ws.id, &p.name, size)
+            .map_err(agent_error)
+    }))
+}
+
+pub(crate) fn diff(s: &Session, p: AgentRef) -> Answer<AgentDiffResult> {
+    let agents = s.engine.agents().clone();
+    match agent_ref(&s.engine, p) {
+        Ok((ws, name)) => {
+            Answer::later(async move { agents.diff(&ws, &name).await.map_err(agent_error) })
+        }
+        Err(e) => Answer::Now(Err(e)),
+    }
+}
+
+pub(crate) fn merge(s: &Session, p: AgentRef) -> Answer<AgentMergeResult> {
+    let agents = s.engine.agents().clone();
+    match agent_ref(&s.engine, p) {
+        Ok((ws, name)) => {
+            Answer::later(async move { agents.merge(&ws, &name).await.map_err(agent_error) })
+        }
+        Err(e) => Answer::Now(Err(e)),
+    }
+}
+
+pub(crate) fn remove(s: &Session, p: AgentRemoveParams) -> Answer<AgentRemoveResult> {
+    let agents = s.engine.agents().clone();
+    match workspace_of(&s.engine, &p.path) {
+        Ok((ws, _)) => Answer::later(async move {
+            agents
+                .remove(&ws.id, &p.name, p.force)
+                .await
+                .map_err(agent_error)
+        }),
+        Err(e) => Answer::Now(Err(e)),
+    }
+}
+
+pub(crate) fn icon(_: &Session, p: AgentIconParams) -> Answer<AgentIconResult> {
+    if let Err(e) = identity::validate_name(&p.name) {
+        return Answer::Now(Err(RpcError::invalid_params(method::AGENT_ICON, e)));
+    }
+    Answer::Now(Ok(AgentIconResult {
+        color: identity::color(&p.name),
+        svg: identity::identicon_svg(&p.name),
+        path: identity::name_path(&p.name)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        name: p.name,
+    }))
+}
+
+pub(crate) fn delegate(s: &Session, p: DelegateParams) -> Answer<DelegateResult> {
+    s.delegate(p)
+}
+
+pub(crate) fn usage(s: &Session, p: UsageParams) -> Answer<UsageResult> {
+    let by = p.by.as_deref().unwrap_or("agent");
+    if !matches!(by, "agent" | "model" | "day") {
+        return Answer::Now(Err(RpcError::invalid_params(
+            method::USAGE,
+            format!("`by` must be `agent`, `model` or `day`, got `{by}`"),
+        )));
+    }
+    Answer::Now(
+        workspace_id_of(&s.engine, p.path.as_deref()).and_then(|ws| {
+            s.engine
+                .agents()
+                .usage(ws.as_deref(), by)
+                .map_err(agent_error)
+        }),
+    )
+}
+
+/// The id of the workspace around `path`, when one is given.
+fn workspace_id_of(engine: &Engine, path: Option<&Path>) -> Result<Option<String>, RpcError> {
+    path.map(|path| workspace_of(engine, path).map(|(ws, _)| ws.id))
+        .transpose()
 }
 
 impl Session {
     /// A task about a range of a document, given to an agent: the prompt is built from the code
     /// and its context in the graph, then sent to the named agent or to a new one.
-    fn delegate(&self, p: DelegateParams) -> Reply {
+    fn delegate(&self, p: DelegateParams) -> Answer<DelegateResult> {
         let m = method::AGENT_DELEGATE;
         if p.task == DelegateTask::Fix && p.diagnostic.is_none() {
-            return now(Err(RpcError::invalid_params(
+            return Answer::Now(Err(RpcError::invalid_params(
                 m,
                 "a `fix` needs the `diagnostic` to fix",
             )));
         }
         let Some(path) = uri_to_path(&p.text_document.uri) else {
-            return now(Err(RpcError::invalid_params(
+            return Answer::Now(Err(RpcError::invalid_params(
                 m,
                 format!(
                     "{} is not a file: agents work on files of a workspace",
@@ -395,7 +423,7 @@ impl Session {
         };
         let context = self.code_context(&p.text_document.uri, p.range);
         let engine = self.engine.clone();
-        async move { delegate_to_agent(engine, p, path, context.await?).await }.boxed()
+        Answer::later(async move { delegate_to_agent(engine, p, path, context.await?).await })
     }
 }
 
@@ -404,7 +432,7 @@ async fn delegate_to_agent(
     p: DelegateParams,
     path: PathBuf,
     ctx: delegate::CodeContext,
-) -> Result<Value, RpcError> {
+) -> Result<DelegateResult, RpcError> {
     let prompt = delegate::prompt(
         p.task,
         &ctx,
@@ -419,7 +447,7 @@ async fn delegate_to_agent(
         let info = agents
             .send(&ws.id, name, &prompt, settings)
             .map_err(agent_error)?;
-        return ok(DelegateResult {
+        return Ok(DelegateResult {
             agent: info,
             prompt,
             spawned: false,
@@ -460,15 +488,14 @@ async fn delegate_to_agent(
         .spawn(&ws, &params, settings)
         .await
         .map_err(agent_error)?;
-    ok(DelegateResult {
+    Ok(DelegateResult {
         agent: info,
         prompt,
         spawned: true,
     })
 }
 
-fn agent_ref(engine: &Engine, method: &str, params: Value) -> Result<(String, String), RpcError> {
-    let p: AgentRef = parse_params(method, params)?;
+fn agent_ref(engine: &Engine, p: AgentRef) -> Result<(String, String), RpcError> {
     let (ws, _) = workspace_of(engine, &p.path)?;
     Ok((ws.id, p.name))
 }

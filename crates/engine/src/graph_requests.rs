@@ -7,9 +7,9 @@ use crate::code_graph::{DiskParse, IndexState, WorkspaceIndex};
 use crate::delegate::{CodeContext, ContextSymbol, MAX_CALLERS, MAX_LINES};
 use crate::document::Syntax;
 use crate::engine::Engine;
-use crate::session::{Reply, Session, now, ok};
+use crate::requests::Answer;
+use crate::session::Session;
 use crate::text::{Lines, column_from_bytes, column_to_bytes, line_of, path_to_uri, uri_to_path};
-use futures::FutureExt;
 use maestro_graph::query::{Current, Location as GraphLocation, pos_of};
 use maestro_graph::resolve::{FileRef, Overlay, SymRef, View};
 use maestro_graph::{Pos, Span, SymbolKind, WorkspaceGraph};
@@ -19,7 +19,7 @@ use maestro_protocol::{
     GraphQueryParams, GraphQueryResult, HoverResult, IndexParams, IndexResult, Location,
     LspCommand, MarkupContent, Position, PositionEncoding, Range, ReferenceParams, RpcError,
     SkippedFile, SymbolLookupParams, TextDocumentPositionParams, WorkspaceSymbol,
-    WorkspaceSymbolParams, code, method, parse_params,
+    WorkspaceSymbolParams, code,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -165,6 +165,271 @@ impl Positions<'_> {
     }
 }
 
+pub(crate) fn definition(s: &Session, p: TextDocumentPositionParams) -> Answer<Vec<Location>> {
+    s.at_position(p, |view, cur, pos, byte| {
+        view.definition(cur, byte)
+            .into_iter()
+            .map(|l| pos.location(view, l))
+            .collect()
+    })
+}
+
+pub(crate) fn hover(s: &Session, p: TextDocumentPositionParams) -> Answer<Option<HoverResult>> {
+    let memory = s.engine.memory().clone();
+    s.at_position(p, move |view, cur, pos, byte| {
+        let mut answer = hover_at(view, cur, pos, byte);
+        if let Some(a) = answer.as_mut()
+            && let Some(h) = view.hover(cur, byte)
+            && h.kind != "local"
+        {
+            let ws = crate::workspace::workspace_id(pos.root);
+            append_memories(&memory, &ws, &h.name, &mut a.contents.value);
+        }
+        answer
+    })
+}
+
+pub(crate) fn highlight(
+    s: &Session,
+    p: TextDocumentPositionParams,
+) -> Answer<Vec<DocumentHighlight>> {
+    s.at_position(p, |view, cur, pos, byte| {
+        view.highlights(cur, byte)
+            .into_iter()
+            .take(REPLY_LIMIT)
+            .map(|(span, written)| DocumentHighlight {
+                range: pos.range(view, cur.file, span),
+                kind: if written { 3 } else { 2 },
+            })
+            .collect()
+    })
+}
+
+pub(crate) fn call_prepare(
+    s: &Session,
+    p: TextDocumentPositionParams,
+) -> Answer<Vec<CallHierarchyItem>> {
+    s.at_position(p, |view, cur, pos, byte| {
+        let ws = pos.root.to_path_buf();
+        view.symbols_at(cur, byte)
+            .into_iter()
+            .map(|s| call_item(view, pos, &ws, s))
+            .collect()
+    })
+}
+
+pub(crate) fn references(s: &Session, p: ReferenceParams) -> Answer<Vec<Location>> {
+    let include = p.context.include_declaration;
+    let at = TextDocumentPositionParams {
+        text_document: p.text_document,
+        position: p.position,
+    };
+    s.at_position(at, move |view, cur, pos, byte| {
+        view.references(cur, byte, include)
+            .into_iter()
+            .take(REPLY_LIMIT)
+            .map(|l| pos.location(view, l))
+            .collect()
+    })
+}
+
+pub(crate) fn document_symbols(
+    s: &Session,
+    p: DocumentSymbolParams,
+) -> Answer<Vec<DocumentSymbol>> {
+    let at = TextDocumentPositionParams {
+        text_document: p.text_document,
+        position: Position {
+            line: 0,
+            character: 0,
+        },
+    };
+    s.at_position(at, |view, cur, pos, _| symbols_of_document(view, cur, pos))
+}
+
+pub(crate) fn workspace_symbols(
+    s: &Session,
+    p: WorkspaceSymbolParams,
+) -> Answer<Vec<WorkspaceSymbol>> {
+    let (engine, buffers, indexes) = (s.engine.clone(), s.buffers(), s.open_indexes());
+    Answer::later(async move {
+        engine
+            .workspace_symbols(indexes, buffers, move |view| {
+                view.workspace_symbols(&p.query, SYMBOL_LIMIT)
+            })
+            .await
+    })
+}
+
+pub(crate) fn lookup(s: &Session, p: SymbolLookupParams) -> Answer<Vec<WorkspaceSymbol>> {
+    let indexes = match &p.workspace {
+        Some(path) => match s.engine.open_workspace(&s.state, path) {
+            Ok(info) => vec![s.engine.ensure_index(&info)],
+            Err(e) => return Answer::Now(Err(e)),
+        },
+        None => s.open_indexes(),
+    };
+    let (engine, buffers) = (s.engine.clone(), s.buffers());
+    Answer::later(async move {
+        engine
+            .workspace_symbols(indexes, buffers, move |view| lookup_in(view, &p))
+            .await
+    })
+}
+
+pub(crate) fn calls_incoming(
+    s: &Session,
+    p: CallHierarchyParams,
+) -> Answer<Vec<CallHierarchyIncomingCall>> {
+    let (engine, buffers) = (s.engine.clone(), s.buffers());
+    Answer::later(async move {
+        engine
+            .calls(p.item, buffers, |view, symbol, pos, root| {
+                view.incoming_calls(symbol)
+                    .into_iter()
+                    .take(REPLY_LIMIT)
+                    .map(|c| CallHierarchyIncomingCall {
+                        from: match c.symbol {
+                            Some(s) => call_item(view, pos, root, s),
+                            None => file_item(view, pos, root, c.file),
+                        },
+                        from_ranges: c
+                            .ranges
+                            .iter()
+                            .map(|r| pos.range(view, c.file, *r))
+                            .collect(),
+                    })
+                    .collect()
+            })
+            .await
+    })
+}
+
+pub(crate) fn calls_outgoing(
+    s: &Session,
+    p: CallHierarchyParams,
+) -> Answer<Vec<CallHierarchyOutgoingCall>> {
+    let (engine, buffers) = (s.engine.clone(), s.buffers());
+    Answer::later(async move {
+        engine
+            .calls(p.item, buffers, |view, symbol, pos, root| {
+                view.outgoing_calls(symbol)
+                    .into_iter()
+                    .take(REPLY_LIMIT)
+                    .filter_map(|c| {
+                        let callee = c.symbol?;
+                        Some(CallHierarchyOutgoingCall {
+                            to: call_item(view, pos, root, callee),
+                            from_ranges: c
+                                .ranges
+                                .iter()
+                                .map(|r| pos.range(view, symbol.file, *r))
+                                .collect(),
+                        })
+                    })
+                    .collect()
+            })
+            .await
+    })
+}
+
+pub(crate) fn code_actions(s: &Session, p: CodeActionParams) -> Answer<Vec<CodeAction>> {
+    s.code_actions(p)
+}
+
+pub(crate) fn query(s: &Session, p: GraphQueryParams) -> Answer<GraphQueryResult> {
+    let store = s.engine.store().clone();
+    Answer::later(async move {
+        // Set when this request is dropped (its client went away or cancelled it): the query is
+        // stopped then, not left running for nobody.
+        struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for CancelOnDrop {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::Release);
+            }
+        }
+        let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let _cancel = CancelOnDrop(cancelled.clone());
+        tokio::task::spawn_blocking(move || {
+            let params = p
+                .params
+                .into_iter()
+                .map(|(k, v)| (k, maestro_store::DataValue::from(v)))
+                .collect();
+            let limits = maestro_store::QueryLimits::default();
+            match store.query_user(&p.script, params, limits, cancelled) {
+                Ok(answer) => Ok(GraphQueryResult {
+                    headers: answer.headers,
+                    rows: answer.rows,
+                    truncated: answer.truncated,
+                }),
+                Err(e) => Err(RpcError::new(code::INVALID_PARAMS, e.to_string())),
+            }
+        })
+        .await
+        .map_err(RpcError::internal)?
+    })
+}
+
+pub(crate) fn index(s: &Session, p: IndexParams) -> Answer<IndexResult> {
+    let engine = s.engine.clone();
+    let info = match engine.open_workspace(&s.state, &p.path) {
+        Ok(info) => info,
+        Err(e) => return Answer::Now(Err(e)),
+    };
+    let index = engine.ensure_index(&info);
+    // The workspace's first pass (started when it was opened) is the answer when it had not
+    // finished as the request came: a second pass right after it would report nothing done.
+    let first = !index.first_pass_done();
+    let state = s.state.clone();
+    Answer::later(async move {
+        engine.remember_workspace(&state, &info).await?;
+        if !index.loaded(LOAD_WAIT).await {
+            return Err(RpcError::internal(
+                "the workspace's graph did not load in time",
+            ));
+        }
+        let (stats, load) = if !first {
+            let (engine2, index2) = (engine.clone(), index.clone());
+            let stats = tokio::task::spawn_blocking(move || engine2.run_index(&index2, true))
+                .await
+                .map_err(RpcError::internal)?
+                .map_err(|e| RpcError::new(code::NOT_FOUND, e.to_string()))?;
+            (stats, None)
+        } else {
+            match index.settled(FIRST_PASS_WAIT).await {
+                IndexState::Ready(stats) => ((*stats).clone(), index.load_time()),
+                IndexState::Failed(e) => return Err(RpcError::new(code::NOT_FOUND, e)),
+                _ => {
+                    return Err(RpcError::internal(
+                        "the workspace's first index pass did not finish in time",
+                    ));
+                }
+            }
+        };
+        Ok(IndexResult {
+            workspace: info,
+            files: stats.files,
+            parsed: stats.parsed,
+            reused: stats.reused,
+            unchanged: stats.unchanged,
+            removed: stats.removed,
+            skipped: stats
+                .skipped
+                .into_iter()
+                .map(|s| SkippedFile {
+                    path: s.path,
+                    reason: s.reason,
+                })
+                .collect(),
+            symbols: stats.symbols,
+            references: stats.references,
+            elapsed_secs: stats.elapsed.as_secs_f64(),
+            load_secs: load.map(|d| d.as_secs_f64()),
+        })
+    })
+}
+
 impl Session {
     /// Every open document of this session, parsed as of now.
     fn buffers(&self) -> Buffers {
@@ -190,280 +455,28 @@ impl Session {
     }
 
     /// Handles a code-graph method, or returns `None` for another method.
-    pub(crate) fn graph_request(&self, method: &str, params: Value) -> Option<Reply> {
-        let engine = self.engine.clone();
-        Some(match method {
-            method::GRAPH_DEFINITION
-            | method::GRAPH_HOVER
-            | method::GRAPH_HIGHLIGHT
-            | method::GRAPH_CALL_PREPARE => {
-                let p: TextDocumentPositionParams = match parse_params(method, params) {
-                    Ok(p) => p,
-                    Err(e) => return Some(now(Err(e))),
-                };
-                let buffers = self.buffers();
-                let method = method.to_owned();
-                let memory = engine.memory().clone();
-                async move {
-                    engine
-                        .at_position(
-                            &p.text_document.uri,
-                            p.position,
-                            buffers,
-                            move |view, cur, pos, byte| match method.as_str() {
-                                method::GRAPH_DEFINITION => {
-                                    let found = view.definition(cur, byte);
-                                    ok(found
-                                        .into_iter()
-                                        .map(|l| pos.location(view, l))
-                                        .collect::<Vec<_>>())
-                                }
-                                method::GRAPH_HOVER => {
-                                    let mut answer = hover(view, cur, pos, byte);
-                                    if let Some(a) = answer.as_mut()
-                                        && let Some(h) = view.hover(cur, byte)
-                                        && h.kind != "local"
-                                    {
-                                        let ws = crate::workspace::workspace_id(pos.root);
-                                        append_memories(
-                                            &memory,
-                                            &ws,
-                                            &h.name,
-                                            &mut a.contents.value,
-                                        );
-                                    }
-                                    ok(answer)
-                                }
-                                method::GRAPH_HIGHLIGHT => {
-                                    let found = view.highlights(cur, byte);
-                                    ok(found
-                                        .into_iter()
-                                        .take(REPLY_LIMIT)
-                                        .map(|(span, written)| DocumentHighlight {
-                                            range: pos.range(view, cur.file, span),
-                                            kind: if written { 3 } else { 2 },
-                                        })
-                                        .collect::<Vec<_>>())
-                                }
-                                _ => {
-                                    let found = view.symbols_at(cur, byte);
-                                    let ws = pos.root.to_path_buf();
-                                    ok(found
-                                        .into_iter()
-                                        .map(|s| call_item(view, pos, &ws, s))
-                                        .collect::<Vec<_>>())
-                                }
-                            },
-                        )
-                        .await
-                }
-                .boxed()
-            }
-            method::GRAPH_REFERENCES => {
-                let p: ReferenceParams = match parse_params(method, params) {
-                    Ok(p) => p,
-                    Err(e) => return Some(now(Err(e))),
-                };
-                let buffers = self.buffers();
-                async move {
-                    let include = p.context.include_declaration;
-                    engine
-                        .at_position(
-                            &p.text_document.uri,
-                            p.position,
-                            buffers,
-                            move |view, cur, pos, byte| {
-                                let found = view.references(cur, byte, include);
-                                ok(found
-                                    .into_iter()
-                                    .take(REPLY_LIMIT)
-                                    .map(|l| pos.location(view, l))
-                                    .collect::<Vec<_>>())
-                            },
-                        )
-                        .await
-                }
-                .boxed()
-            }
-            method::GRAPH_DOCUMENT_SYMBOLS => {
-                let p: DocumentSymbolParams = match parse_params(method, params) {
-                    Ok(p) => p,
-                    Err(e) => return Some(now(Err(e))),
-                };
-                let buffers = self.buffers();
-                async move {
-                    engine
-                        .at_position(
-                            &p.text_document.uri,
-                            Position {
-                                line: 0,
-                                character: 0,
-                            },
-                            buffers,
-                            |view, cur, pos, _| ok(document_symbols(view, cur, pos)),
-                        )
-                        .await
-                }
-                .boxed()
-            }
-            method::GRAPH_WORKSPACE_SYMBOLS => {
-                let p: WorkspaceSymbolParams = match parse_params(method, params) {
-                    Ok(p) => p,
-                    Err(e) => return Some(now(Err(e))),
-                };
-                let buffers = self.buffers();
-                let indexes = self.open_indexes();
-                async move {
-                    engine
-                        .workspace_symbols(indexes, buffers, move |view| {
-                            view.workspace_symbols(&p.query, SYMBOL_LIMIT)
-                        })
-                        .await
-                }
-                .boxed()
-            }
-            method::GRAPH_LOOKUP => {
-                let p: SymbolLookupParams = match parse_params(method, params) {
-                    Ok(p) => p,
-                    Err(e) => return Some(now(Err(e))),
-                };
-                let buffers = self.buffers();
-                let indexes = match &p.workspace {
-                    Some(path) => match self.engine.open_workspace(&self.state, path) {
-                        Ok(info) => vec![self.engine.ensure_index(&info)],
-                        Err(e) => return Some(now(Err(e))),
-                    },
-                    None => self.open_indexes(),
-                };
-                async move {
-                    engine
-                        .workspace_symbols(indexes, buffers, move |view| lookup(view, &p))
-                        .await
-                }
-                .boxed()
-            }
-            method::GRAPH_CALL_INCOMING | method::GRAPH_CALL_OUTGOING => {
-                let p: CallHierarchyParams = match parse_params(method, params) {
-                    Ok(p) => p,
-                    Err(e) => return Some(now(Err(e))),
-                };
-                let buffers = self.buffers();
-                let incoming = method == method::GRAPH_CALL_INCOMING;
-                async move { engine.calls(p.item, buffers, incoming).await }.boxed()
-            }
-            method::CODE_ACTIONS => match parse_params::<CodeActionParams>(method, params) {
-                Ok(p) => self.code_actions(p),
-                Err(e) => now(Err(e)),
-            },
-            method::GRAPH_QUERY => {
-                let p: GraphQueryParams = match parse_params(method, params) {
-                    Ok(p) => p,
-                    Err(e) => return Some(now(Err(e))),
-                };
-                async move {
-                    let store = engine.store().clone();
-                    // Set when this request is dropped (its client went away or cancelled it):
-                    // the query is stopped then, not left running for nobody.
-                    struct CancelOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
-                    impl Drop for CancelOnDrop {
-                        fn drop(&mut self) {
-                            self.0.store(true, std::sync::atomic::Ordering::Release);
-                        }
-                    }
-                    let cancelled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-                    let _cancel = CancelOnDrop(cancelled.clone());
-                    tokio::task::spawn_blocking(move || {
-                        let params = p
-                            .params
-                            .into_iter()
-                            .map(|(k, v)| (k, maestro_store::DataValue::from(v)))
-                            .collect();
-                        let limits = maestro_store::QueryLimits::default();
-                        match store.query_user(&p.script, params, limits, cancelled) {
-                            Ok(answer) => ok(GraphQueryResult {
-                                headers: answer.headers,
-                                rows: answer.rows,
-                                truncated: answer.truncated,
-                            }),
-                            Err(e) => Err(RpcError::new(code::INVALID_PARAMS, e.to_string())),
-                        }
-                    })
-                    .await
-                    .map_err(RpcError::internal)?
-                }
-                .boxed()
-            }
-            method::INDEX => {
-                let p: IndexParams = match parse_params(method, params) {
-                    Ok(p) => p,
-                    Err(e) => return Some(now(Err(e))),
-                };
-                let info = match self.engine.open_workspace(&self.state, &p.path) {
-                    Ok(info) => info,
-                    Err(e) => return Some(now(Err(e))),
-                };
-                let index = self.engine.ensure_index(&info);
-                // The workspace's first pass (started when it was opened) is the answer when it
-                // had not finished as the request came: a second pass right after it would
-                // report nothing done.
-                let first = !index.first_pass_done();
-                let state = self.state.clone();
-                async move {
-                    engine.remember_workspace(&state, &info).await?;
-                    if !index.loaded(LOAD_WAIT).await {
-                        return Err(RpcError::internal(
-                            "the workspace's graph did not load in time",
-                        ));
-                    }
-                    let (stats, load) = if !first {
-                        let (engine2, index2) = (engine.clone(), index.clone());
-                        let stats =
-                            tokio::task::spawn_blocking(move || engine2.run_index(&index2, true))
-                                .await
-                                .map_err(RpcError::internal)?
-                                .map_err(|e| RpcError::new(code::NOT_FOUND, e.to_string()))?;
-                        (stats, None)
-                    } else {
-                        match index.settled(FIRST_PASS_WAIT).await {
-                            IndexState::Ready(stats) => ((*stats).clone(), index.load_time()),
-                            IndexState::Failed(e) => return Err(RpcError::new(code::NOT_FOUND, e)),
-                            _ => {
-                                return Err(RpcError::internal(
-                                    "the workspace's first index pass did not finish in time",
-                                ));
-                            }
-                        }
-                    };
-                    ok(IndexResult {
-                        workspace: info,
-                        files: stats.files,
-                        parsed: stats.parsed,
-                        reused: stats.reused,
-                        unchanged: stats.unchanged,
-                        removed: stats.removed,
-                        skipped: stats
-                            .skipped
-                            .into_iter()
-                            .map(|s| SkippedFile {
-                                path: s.path,
-                                reason: s.reason,
-                            })
-                            .collect(),
-                        symbols: stats.symbols,
-                        references: stats.references,
-                        elapsed_secs: stats.elapsed.as_secs_f64(),
-                        load_secs: load.map(|d| d.as_secs_f64()),
-                    })
-                }
-                .boxed()
-            }
-            _ => return None,
+    /// Answers a question about a position of a document from the graph, on a blocking thread.
+    fn at_position<T: Send + 'static>(
+        &self,
+        p: TextDocumentPositionParams,
+        answer: impl FnOnce(&View<'_>, &Current<'_>, &mut Positions<'_>, usize) -> T + Send + 'static,
+    ) -> Answer<T> {
+        let (engine, buffers) = (self.engine.clone(), self.buffers());
+        Answer::later(async move {
+            engine
+                .at_position(
+                    &p.text_document.uri,
+                    p.position,
+                    buffers,
+                    move |view, cur, pos, byte| Ok(answer(view, cur, pos, byte)),
+                )
+                .await
         })
     }
 
     /// `maestro/codeActions`: the delegate actions at a range. "Write tests for" needs the graph;
     /// in a file it cannot read the other actions are still offered.
-    pub(crate) fn code_actions(&self, p: CodeActionParams) -> Reply {
+    fn code_actions(&self, p: CodeActionParams) -> Answer<Vec<CodeAction>> {
         let buffers = self.buffers();
         let engine = self.engine.clone();
         // A markdown document with open tasks is a playbook that can run.
@@ -472,7 +485,7 @@ impl Session {
             .and_then(|_| self.lint(&p.text_document.uri).ok())
             .filter(|f| f.is_playbook && !f.open_tasks.is_empty())
             .map(|f| f.path);
-        async move {
+        Answer::later(async move {
             let wants = |kind: &str| {
                 p.context.only.as_ref().is_none_or(|only| {
                     only.iter()
@@ -567,9 +580,8 @@ impl Session {
                     },
                 });
             }
-            ok(actions)
-        }
-        .boxed()
+            Ok(actions)
+        })
     }
 
     /// The code of a delegated task and its context from the graph.
@@ -752,7 +764,7 @@ impl Engine {
         indexes: Vec<Arc<WorkspaceIndex>>,
         buffers: Buffers,
         search: F,
-    ) -> Result<Value, RpcError>
+    ) -> Result<Vec<WorkspaceSymbol>, RpcError>
     where
         F: Fn(&View<'_>) -> Vec<SymRef> + Send + 'static,
     {
@@ -781,19 +793,20 @@ impl Engine {
                 }
             }
             out.truncate(SYMBOL_LIMIT);
-            ok(out)
+            Ok(out)
         })
         .await
         .map_err(RpcError::internal)?
     }
 
-    /// `callHierarchy/incomingCalls` and `outgoingCalls`: the item's `data` says where its symbol is.
-    async fn calls(
+    /// `callHierarchy/incomingCalls` and `outgoingCalls`: the item's `data` says where its symbol
+    /// is; `answer` gets the symbol, positions and the workspace root on a blocking thread.
+    async fn calls<T: Send + 'static>(
         &self,
         item: CallHierarchyItem,
         buffers: Buffers,
-        incoming: bool,
-    ) -> Result<Value, RpcError> {
+        answer: impl FnOnce(&View<'_>, SymRef, &mut Positions<'_>, &Path) -> T + Send + 'static,
+    ) -> Result<T, RpcError> {
         let stale = || {
             RpcError::new(
                 code::CONTENT_MODIFIED,
@@ -856,43 +869,7 @@ impl Engine {
                 buffers: &buffers,
                 texts: HashMap::new(),
             };
-            if incoming {
-                let calls: Vec<CallHierarchyIncomingCall> = view
-                    .incoming_calls(symbol)
-                    .into_iter()
-                    .take(REPLY_LIMIT)
-                    .map(|c| CallHierarchyIncomingCall {
-                        from: match c.symbol {
-                            Some(s) => call_item(&view, &mut pos, &root, s),
-                            None => file_item(&view, &mut pos, &root, c.file),
-                        },
-                        from_ranges: c
-                            .ranges
-                            .iter()
-                            .map(|r| pos.range(&view, c.file, *r))
-                            .collect(),
-                    })
-                    .collect();
-                ok(calls)
-            } else {
-                let calls: Vec<CallHierarchyOutgoingCall> = view
-                    .outgoing_calls(symbol)
-                    .into_iter()
-                    .take(REPLY_LIMIT)
-                    .filter_map(|c| {
-                        let callee = c.symbol?;
-                        Some(CallHierarchyOutgoingCall {
-                            to: call_item(&view, &mut pos, &root, callee),
-                            from_ranges: c
-                                .ranges
-                                .iter()
-                                .map(|r| pos.range(&view, symbol.file, *r))
-                                .collect(),
-                        })
-                    })
-                    .collect();
-                ok(calls)
-            }
+            Ok(answer(&view, symbol, &mut pos, &root))
         })
         .await
         .map_err(RpcError::internal)?
@@ -995,7 +972,7 @@ fn append_memories(
     }
 }
 
-fn hover(
+fn hover_at(
     view: &View<'_>,
     cur: &Current<'_>,
     pos: &mut Positions<'_>,
@@ -1032,7 +1009,7 @@ fn hover(
     })
 }
 
-fn document_symbols(
+fn symbols_of_document(
     view: &View<'_>,
     cur: &Current<'_>,
     pos: &mut Positions<'_>,
@@ -1138,7 +1115,7 @@ fn file_item(
 }
 
 /// Symbols named `Owner.member`, `Owner::member` or `name`, exact or fuzzy.
-fn lookup(view: &View<'_>, p: &SymbolLookupParams) -> Vec<SymRef> {
+fn lookup_in(view: &View<'_>, p: &SymbolLookupParams) -> Vec<SymRef> {
     let limit = p.limit.unwrap_or(SYMBOL_LIMIT);
     let (owner, name) = match p.name.rsplit_once("::").or_else(|| p.name.rsplit_once('.')) {
         Some((o, n)) if !o.is_empty() && !n.is_empty() => {

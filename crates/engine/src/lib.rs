@@ -19,6 +19,7 @@ mod hosts;
 mod memory_requests;
 pub mod paths;
 mod playbook_requests;
+mod requests;
 mod session;
 pub mod text;
 mod trim;

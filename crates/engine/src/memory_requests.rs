@@ -1,17 +1,17 @@
 //! The memory methods (`maestro/memory.*`): add, search, list, forget, status, import.
 
 use crate::engine::{Engine, store_error, unix_now};
-use crate::session::{Reply, Session, now, ok};
+use crate::requests::Answer;
+use crate::session::Session;
 use crate::workspace::{find_root, workspace_id};
-use futures::FutureExt;
 use maestro_memory::service::{NewMemory, search};
+use maestro_protocol::rpc::NoParams;
 use maestro_protocol::{
     MemoryAddParams, MemoryAddResult, MemoryForgetParams, MemoryForgetResult, MemoryImportParams,
-    MemoryImportResult, MemoryListParams, MemoryListResult, MemorySearchParams, RpcError,
-    memory_kind, method, parse_params,
+    MemoryImportResult, MemoryListParams, MemoryListResult, MemorySearchParams, MemorySearchResult,
+    MemoryStatusResult, RpcError, memory_kind,
 };
 use maestro_store::{DataValue, params};
-use serde_json::Value;
 use std::path::Path;
 
 /// The longest note accepted, in bytes (longer texts belong in files; chunks are cut from this).
@@ -49,52 +49,43 @@ const LIST: &str = r#"
 "#;
 const OF_AGENT: &str = "?[id] := *memory{id, ws, agent}, ws == $ws, agent == $agent";
 
-impl Session {
-    pub(crate) fn memory_request(&self, method: &str, params: Value) -> Option<Reply> {
-        let engine = self.engine.clone();
-        Some(match method {
-            method::MEMORY_ADD => match parse_params::<MemoryAddParams>(method, params) {
-                Ok(p) => async move { ok(engine.memory_add(p).await?) }.boxed(),
-                Err(e) => now(Err(e)),
-            },
-            method::MEMORY_SEARCH => match parse_params::<MemorySearchParams>(method, params) {
-                Ok(p) => async move {
-                    let memory = engine.memory().clone();
-                    let (query, k, filter, mode) = search_request(p)?;
-                    tokio::task::spawn_blocking(move || {
-                        memory.search(&query, k, &filter, mode, unix_now())
-                    })
-                    .await
-                    .map_err(RpcError::internal)?
-                    .map_err(RpcError::internal)
-                    .and_then(ok)
-                }
-                .boxed(),
-                Err(e) => now(Err(e)),
-            },
-            method::MEMORY_LIST => now(parse_params::<MemoryListParams>(method, params)
-                .and_then(|p| ok(engine.memory_list(p)?))),
-            method::MEMORY_FORGET => match parse_params::<MemoryForgetParams>(method, params) {
-                Ok(p) => async move { ok(engine.memory_forget(p).await?) }.boxed(),
-                Err(e) => now(Err(e)),
-            },
-            method::MEMORY_STATUS => {
-                let memory = engine.memory().clone();
-                async move {
-                    tokio::task::spawn_blocking(move || memory.status())
-                        .await
-                        .map_err(RpcError::internal)
-                        .and_then(ok)
-                }
-                .boxed()
-            }
-            method::MEMORY_IMPORT => match parse_params::<MemoryImportParams>(method, params) {
-                Ok(p) => async move { ok(engine.memory_import(p).await?) }.boxed(),
-                Err(e) => now(Err(e)),
-            },
-            _ => return None,
-        })
-    }
+pub(crate) fn add(s: &Session, p: MemoryAddParams) -> Answer<MemoryAddResult> {
+    let engine = s.engine.clone();
+    Answer::later(async move { engine.memory_add(p).await })
+}
+
+pub(crate) fn search(s: &Session, p: MemorySearchParams) -> Answer<MemorySearchResult> {
+    let memory = s.engine.memory().clone();
+    Answer::later(async move {
+        let (query, k, filter, mode) = search_request(p)?;
+        tokio::task::spawn_blocking(move || memory.search(&query, k, &filter, mode, unix_now()))
+            .await
+            .map_err(RpcError::internal)?
+            .map_err(RpcError::internal)
+    })
+}
+
+pub(crate) fn list(s: &Session, p: MemoryListParams) -> Answer<MemoryListResult> {
+    Answer::Now(s.engine.memory_list(p))
+}
+
+pub(crate) fn forget(s: &Session, p: MemoryForgetParams) -> Answer<MemoryForgetResult> {
+    let engine = s.engine.clone();
+    Answer::later(async move { engine.memory_forget(p).await })
+}
+
+pub(crate) fn status(s: &Session, _: NoParams) -> Answer<MemoryStatusResult> {
+    let memory = s.engine.memory().clone();
+    Answer::later(async move {
+        tokio::task::spawn_blocking(move || memory.status())
+            .await
+            .map_err(RpcError::internal)
+    })
+}
+
+pub(crate) fn import(s: &Session, p: MemoryImportParams) -> Answer<MemoryImportResult> {
+    let engine = s.engine.clone();
+    Answer::later(async move { engine.memory_import(p).await })
 }
 
 /// A search request checked: the query, k, the filter and the mode.

@@ -2,29 +2,16 @@
 //! problems and open tasks of a markdown document for editors (diagnostics, code lenses).
 
 use crate::agent_requests::{settings, workspace_of};
-use crate::session::{Reply, Session, now, ok};
+use crate::requests::Answer;
+use crate::session::Session;
 use crate::text::uri_to_path;
-use futures::FutureExt;
 use maestro_playbook::run::Control;
 use maestro_protocol::{
-    PlaybookHistoryResult, PlaybookLintParams, PlaybookLintResult, PlaybookLintTask,
-    PlaybookProblem, PlaybookRunParams, PlaybookRunRef, PlaybookStatusResult, RpcError, code,
-    command, method, parse_params,
+    DocumentSymbolParams, PlaybookHistoryResult, PlaybookLintParams, PlaybookLintResult,
+    PlaybookLintTask, PlaybookProblem, PlaybookRunInfo, PlaybookRunParams, PlaybookRunRef,
+    PlaybookRunResult, PlaybookStatusResult, RpcError, code, command, method,
 };
-use serde::Deserialize;
 use serde_json::{Value, json};
-
-/// `{"textDocument": {"uri": …}}`, as LSP's document requests start.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DocumentRef {
-    text_document: UriOnly,
-}
-
-#[derive(Deserialize)]
-struct UriOnly {
-    uri: String,
-}
 
 /// A refusal of the run engine as an RPC error.
 fn refused(message: String) -> RpcError {
@@ -36,60 +23,67 @@ fn refused(message: String) -> RpcError {
     RpcError::new(code, message)
 }
 
-impl Session {
-    pub(crate) fn playbook_request(&self, method: &str, params: Value) -> Option<Reply> {
-        let engine = self.engine.clone();
-        Some(match method {
-            method::PLAYBOOK_RUN => match parse_params::<PlaybookRunParams>(method, params) {
-                Ok(p) => {
-                    async move { ok(engine.playbooks().start(p).await.map_err(refused)?) }.boxed()
-                }
-                Err(e) => now(Err(e)),
-            },
-            method::PLAYBOOK_STATUS => now(parse_params::<PlaybookRunRef>(method, params)
-                .and_then(|p| {
-                    ok(PlaybookStatusResult {
-                        runs: engine.playbooks().list(p.id.as_deref()).map_err(refused)?,
-                    })
-                })),
-            method::PLAYBOOK_HISTORY => now(parse_params::<PlaybookRunRef>(method, params)
-                .and_then(|p| {
-                    let (run, events) = engine
-                        .playbooks()
-                        .history(p.id.as_deref())
-                        .map_err(refused)?;
-                    ok(PlaybookHistoryResult { run, events })
-                })),
-            method::PLAYBOOK_STOP
-            | method::PLAYBOOK_PAUSE
-            | method::PLAYBOOK_RESUME
-            | method::PLAYBOOK_APPROVE => {
-                let what = match method {
-                    method::PLAYBOOK_STOP => Control::Stop,
-                    method::PLAYBOOK_PAUSE => Control::Pause,
-                    method::PLAYBOOK_RESUME => Control::Resume,
-                    _ => Control::Approve,
-                };
-                match parse_params::<PlaybookRunRef>(method, params) {
-                    Ok(p) => async move {
-                        ok(engine
-                            .playbooks()
-                            .control(p.id.as_deref(), what)
-                            .await
-                            .map_err(refused)?)
-                    }
-                    .boxed(),
-                    Err(e) => now(Err(e)),
-                }
-            }
-            method::PLAYBOOK_LINT => now(parse_params::<PlaybookLintParams>(method, params)
-                .and_then(|p| ok(self.lint(&p.uri)?))),
-            method::PLAYBOOK_CODE_LENS => now(parse_params::<DocumentRef>(method, params)
-                .and_then(|p| ok(self.code_lenses(&p.text_document.uri)?))),
-            _ => return None,
-        })
-    }
+pub(crate) fn run(s: &Session, p: PlaybookRunParams) -> Answer<PlaybookRunResult> {
+    let engine = s.engine.clone();
+    Answer::later(async move { engine.playbooks().start(p).await.map_err(refused) })
+}
 
+pub(crate) fn status(s: &Session, p: PlaybookRunRef) -> Answer<PlaybookStatusResult> {
+    Answer::Now(
+        s.engine
+            .playbooks()
+            .list(p.id.as_deref())
+            .map(|runs| PlaybookStatusResult { runs })
+            .map_err(refused),
+    )
+}
+
+pub(crate) fn history(s: &Session, p: PlaybookRunRef) -> Answer<PlaybookHistoryResult> {
+    Answer::Now(
+        s.engine
+            .playbooks()
+            .history(p.id.as_deref())
+            .map(|(run, events)| PlaybookHistoryResult { run, events })
+            .map_err(refused),
+    )
+}
+
+pub(crate) fn stop(s: &Session, p: PlaybookRunRef) -> Answer<PlaybookRunInfo> {
+    control(s, p, Control::Stop)
+}
+
+pub(crate) fn pause(s: &Session, p: PlaybookRunRef) -> Answer<PlaybookRunInfo> {
+    control(s, p, Control::Pause)
+}
+
+pub(crate) fn resume(s: &Session, p: PlaybookRunRef) -> Answer<PlaybookRunInfo> {
+    control(s, p, Control::Resume)
+}
+
+pub(crate) fn approve(s: &Session, p: PlaybookRunRef) -> Answer<PlaybookRunInfo> {
+    control(s, p, Control::Approve)
+}
+
+fn control(s: &Session, p: PlaybookRunRef, what: Control) -> Answer<PlaybookRunInfo> {
+    let engine = s.engine.clone();
+    Answer::later(async move {
+        engine
+            .playbooks()
+            .control(p.id.as_deref(), what)
+            .await
+            .map_err(refused)
+    })
+}
+
+pub(crate) fn lint(s: &Session, p: PlaybookLintParams) -> Answer<PlaybookLintResult> {
+    Answer::Now(s.lint(&p.uri))
+}
+
+pub(crate) fn code_lens(s: &Session, p: DocumentSymbolParams) -> Answer<Vec<Value>> {
+    Answer::Now(s.code_lenses(&p.text_document.uri))
+}
+
+impl Session {
     /// "Run task" and "Run from here" above each open task of a playbook (none on other files).
     fn code_lenses(&self, uri: &str) -> Result<Vec<Value>, RpcError> {
         let markdown = uri_to_path(uri).is_some_and(|p| maestro_playbook::run::is_markdown(&p));

@@ -7,12 +7,15 @@
 
 use crate::document::Document;
 use crate::engine::{Engine, store_error};
+use crate::requests::Answer;
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use maestro_protocol::rpc::NoParams;
 use maestro_protocol::{
     DocumentChangeParams, DocumentOpenParams, DocumentText, DocumentUri, HelloParams, HelloResult,
     Message, Notification, PROTOCOL_VERSION, PositionEncoding, RpcError, SessionStatus,
-    StoreBackupParams, StoreBackupResult, WorkspaceOpenParams, code, method, parse_params,
+    StatusResult, StoreBackupParams, StoreBackupResult, WorkspaceInfo, WorkspaceOpenParams, code,
+    method, parse_params,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -133,114 +136,101 @@ impl Session {
                 ),
             )));
         }
-        match method {
-            method::HELLO => now(self.hello(params)),
-            method::SHUTDOWN => {
-                let who = self
-                    .state
-                    .hello
-                    .get()
-                    .map_or("a client".to_owned(), |h| h.client.name.clone());
-                self.engine.request_shutdown(format!("requested by {who}"));
-                now(Ok(Value::Null))
-            }
-            method::STATUS => {
-                let engine = self.engine.clone();
-                async move { ok(engine.status().await?) }.boxed()
-            }
-            method::SUBSCRIBE => {
-                self.subscribe();
-                now(Ok(Value::Null))
-            }
-            method::WORKSPACE_OPEN => {
-                let opened = parse_params::<WorkspaceOpenParams>(method, params).and_then(|p| {
-                    let info = self.engine.open_workspace(&self.state, &p.path)?;
-                    if p.index {
-                        self.engine.ensure_index(&info);
-                    }
-                    Ok(info)
-                });
-                match opened {
-                    Ok(info) => {
-                        let (engine, state) = (self.engine.clone(), self.state.clone());
-                        async move {
-                            engine.remember_workspace(&state, &info).await?;
-                            ok(info)
-                        }
-                        .boxed()
-                    }
-                    Err(e) => now(Err(e)),
-                }
-            }
-            method::WORKSPACE_CLOSE => now(parse_params::<WorkspaceOpenParams>(method, params)
-                .and_then(|p| {
-                    let root = crate::workspace::find_root(&p.path)
-                        .map_err(|e| RpcError::not_found(e.to_string()))?;
-                    let id = crate::workspace::workspace_id(&root.root);
-                    if self.state.workspaces.lock().unwrap().remove(&id) {
-                        self.engine.release_workspace(&id);
-                    }
-                    Ok(Value::Null)
-                })),
-            method::DOCUMENT_TEXT => {
-                now(parse_params::<DocumentUri>(method, params).and_then(|p| {
-                    let docs = self.state.documents.lock().unwrap();
-                    let doc = docs.get(&p.uri).ok_or_else(|| {
-                        RpcError::not_found(format!("{} is not open on this connection", p.uri))
-                    })?;
-                    ok(DocumentText {
-                        uri: p.uri.clone(),
-                        version: doc.version(),
-                        text: doc.text(),
-                    })
-                }))
-            }
-            method::STORE_BACKUP => match parse_params::<StoreBackupParams>(method, params) {
-                Ok(p) if !p.path.is_absolute() => now(Err(RpcError::invalid_params(
-                    method,
-                    format!("`path` must be absolute, got {}", p.path.display()),
-                ))),
-                Ok(p) => {
-                    let engine = self.engine.clone();
-                    async move {
-                        let _work = engine.begin_work();
-                        let progress = engine.begin_progress("Backing up the maestro store");
-                        let size = engine
-                            .store()
-                            .backup(&p.path, p.overwrite)
-                            .await
-                            .map_err(store_error)?;
-                        progress.end(Some(format!(
-                            "{} bytes written to {}",
-                            size,
-                            p.path.display()
-                        )));
-                        ok(StoreBackupResult {
-                            path: p.path,
-                            size_bytes: size,
-                            schema_version: engine.store().schema_version(),
-                        })
-                    }
-                    .boxed()
-                }
-                Err(e) => now(Err(e)),
-            },
-            other if other.starts_with("maestro/agent.") || other == method::USAGE => self
-                .agent_request(other, params)
-                .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),
-            other if other.starts_with("maestro/memory.") => self
-                .memory_request(other, params)
-                .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),
-            other if other.starts_with("maestro/trust.") => self
-                .trust_request(other, params)
-                .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),
-            other if other.starts_with("maestro/playbook.") => self
-                .playbook_request(other, params)
-                .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),
-            other => self
-                .graph_request(other, params)
-                .unwrap_or_else(|| now(Err(RpcError::method_not_found(other)))),
+        match crate::requests::TABLE.call(self, method, params) {
+            Some(reply) => reply,
+            None => now(Err(RpcError::method_not_found(method))),
         }
+    }
+
+    pub(crate) fn shutdown(&self, _: NoParams) -> Answer<()> {
+        let who = self
+            .state
+            .hello
+            .get()
+            .map_or("a client".to_owned(), |h| h.client.name.clone());
+        self.engine.request_shutdown(format!("requested by {who}"));
+        Answer::Now(Ok(()))
+    }
+
+    pub(crate) fn status(&self, _: NoParams) -> Answer<StatusResult> {
+        let engine = self.engine.clone();
+        Answer::later(async move { engine.status().await })
+    }
+
+    pub(crate) fn subscribe(&self, _: NoParams) -> Answer<()> {
+        self.forward_events();
+        Answer::Now(Ok(()))
+    }
+
+    pub(crate) fn workspace_open(&self, p: WorkspaceOpenParams) -> Answer<WorkspaceInfo> {
+        let info = match self.engine.open_workspace(&self.state, &p.path) {
+            Ok(info) => info,
+            Err(e) => return Answer::Now(Err(e)),
+        };
+        if p.index {
+            self.engine.ensure_index(&info);
+        }
+        let (engine, state) = (self.engine.clone(), self.state.clone());
+        Answer::later(async move {
+            engine.remember_workspace(&state, &info).await?;
+            Ok(info)
+        })
+    }
+
+    pub(crate) fn workspace_close(&self, p: WorkspaceOpenParams) -> Answer<()> {
+        let closed = crate::workspace::find_root(&p.path)
+            .map_err(|e| RpcError::not_found(e.to_string()))
+            .map(|root| {
+                let id = crate::workspace::workspace_id(&root.root);
+                if self.state.workspaces.lock().unwrap().remove(&id) {
+                    self.engine.release_workspace(&id);
+                }
+            });
+        Answer::Now(closed)
+    }
+
+    pub(crate) fn document_text(&self, p: DocumentUri) -> Answer<DocumentText> {
+        let docs = self.state.documents.lock().unwrap();
+        Answer::Now(
+            docs.get(&p.uri)
+                .map(|doc| DocumentText {
+                    uri: p.uri.clone(),
+                    version: doc.version(),
+                    text: doc.text(),
+                })
+                .ok_or_else(|| {
+                    RpcError::not_found(format!("{} is not open on this connection", p.uri))
+                }),
+        )
+    }
+
+    pub(crate) fn store_backup(&self, p: StoreBackupParams) -> Answer<StoreBackupResult> {
+        if !p.path.is_absolute() {
+            return Answer::Now(Err(RpcError::invalid_params(
+                method::STORE_BACKUP,
+                format!("`path` must be absolute, got {}", p.path.display()),
+            )));
+        }
+        let engine = self.engine.clone();
+        Answer::later(async move {
+            let _work = engine.begin_work();
+            let progress = engine.begin_progress("Backing up the maestro store");
+            let size = engine
+                .store()
+                .backup(&p.path, p.overwrite)
+                .await
+                .map_err(store_error)?;
+            progress.end(Some(format!(
+                "{} bytes written to {}",
+                size,
+                p.path.display()
+            )));
+            Ok(StoreBackupResult {
+                path: p.path,
+                size_bytes: size,
+                schema_version: engine.store().schema_version(),
+            })
+        })
     }
 
     /// Applies a notification now. Notifications get no answer, so problems are logged.
@@ -286,8 +276,11 @@ impl Session {
         }
     }
 
-    fn hello(&self, params: Value) -> Result<Value, RpcError> {
-        let p: HelloParams = parse_params(method::HELLO, params)?;
+    pub(crate) fn hello(&self, p: HelloParams) -> Answer<HelloResult> {
+        Answer::Now(self.say_hello(p))
+    }
+
+    fn say_hello(&self, p: HelloParams) -> Result<HelloResult, RpcError> {
         let version = env!("CARGO_PKG_VERSION");
         if p.protocol_version != PROTOCOL_VERSION {
             return Err(RpcError::new(
@@ -304,7 +297,7 @@ impl Session {
         self.state.hello.set(p).map_err(|_| {
             RpcError::invalid_request("maestro/hello was already sent on this connection")
         })?;
-        ok(HelloResult {
+        Ok(HelloResult {
             protocol_version: PROTOCOL_VERSION,
             version: version.to_owned(),
             pid: std::process::id(),
@@ -314,7 +307,7 @@ impl Session {
     }
 
     /// Forwards engine events to this connection until it closes.
-    fn subscribe(&self) {
+    fn forward_events(&self) {
         if self.state.subscribed.swap(true, Ordering::Relaxed) {
             return;
         }

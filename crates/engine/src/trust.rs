@@ -4,11 +4,11 @@
 use crate::agent_requests::workspace_of;
 use crate::config::{self, Config, Source};
 use crate::engine::{Engine, store_error, unix_now};
-use crate::session::{Reply, Session, now, ok};
-use futures::FutureExt;
+use crate::requests::Answer;
+use crate::session::Session;
 use maestro_protocol::{
     RepositoryCommand, RpcError, TrustApproveParams, TrustListParams, TrustListResult,
-    TrustRevokeParams, TrustState, UntrustedCommand, code, method, parse_params,
+    TrustRevokeParams, TrustState, UntrustedCommand, code,
 };
 use maestro_store::{Store, StoreError, TrustedRow};
 use std::collections::HashMap;
@@ -211,36 +211,29 @@ fn names(list: &TrustListResult) -> String {
         .join(", ")
 }
 
-impl Session {
-    /// Handles `maestro/trust.*`, or returns `None` for another method.
-    pub(crate) fn trust_request(&self, name: &str, params: serde_json::Value) -> Option<Reply> {
-        let engine = self.engine.clone();
-        Some(match name {
-            method::TRUST_LIST => {
-                now(parse_params::<TrustListParams>(name, params).and_then(|p| {
-                    let (ws, config) = workspace_of(&engine, &p.path)?;
-                    ok(engine.trust().list(&ws.root, &config))
-                }))
-            }
-            method::TRUST_APPROVE => match parse_params::<TrustApproveParams>(name, params)
-                .and_then(|p| Ok((workspace_of(&engine, &p.path)?, p)))
-            {
-                Ok(((ws, config), p)) => {
-                    async move { ok(engine.approve(&ws.root, &config, &p.key, p.command).await?) }
-                        .boxed()
-                }
-                Err(e) => now(Err(e)),
-            },
-            method::TRUST_REVOKE => match parse_params::<TrustRevokeParams>(name, params)
-                .and_then(|p| Ok((workspace_of(&engine, &p.path)?, p)))
-            {
-                Ok(((ws, config), p)) => {
-                    async move { ok(engine.revoke(&ws.root, &config, p.key.as_deref()).await?) }
-                        .boxed()
-                }
-                Err(e) => now(Err(e)),
-            },
-            _ => return None,
-        })
+pub(crate) fn list(s: &Session, p: TrustListParams) -> Answer<TrustListResult> {
+    Answer::Now(
+        workspace_of(&s.engine, &p.path)
+            .map(|(ws, config)| s.engine.trust().list(&ws.root, &config)),
+    )
+}
+
+pub(crate) fn approve(s: &Session, p: TrustApproveParams) -> Answer<TrustListResult> {
+    let engine = s.engine.clone();
+    match workspace_of(&engine, &p.path) {
+        Ok((ws, config)) => {
+            Answer::later(async move { engine.approve(&ws.root, &config, &p.key, p.command).await })
+        }
+        Err(e) => Answer::Now(Err(e)),
+    }
+}
+
+pub(crate) fn revoke(s: &Session, p: TrustRevokeParams) -> Answer<TrustListResult> {
+    let engine = s.engine.clone();
+    match workspace_of(&engine, &p.path) {
+        Ok((ws, config)) => {
+            Answer::later(async move { engine.revoke(&ws.root, &config, p.key.as_deref()).await })
+        }
+        Err(e) => Answer::Now(Err(e)),
     }
 }

@@ -9,6 +9,7 @@ mod graph;
 pub mod jsonrpc;
 mod memory;
 mod playbooks;
+pub mod rpc;
 mod trust;
 mod types;
 
@@ -168,37 +169,8 @@ pub mod method {
     pub const TRUST_REVOKE: &str = "maestro/trust.revoke";
 
     /// Requests that change nothing: a client may send them again when the connection broke
-    /// before the answer came.
-    pub const READ_ONLY: &[&str] = &[
-        STATUS,
-        DOCUMENT_TEXT,
-        GRAPH_DEFINITION,
-        GRAPH_REFERENCES,
-        GRAPH_HOVER,
-        GRAPH_HIGHLIGHT,
-        GRAPH_DOCUMENT_SYMBOLS,
-        GRAPH_WORKSPACE_SYMBOLS,
-        GRAPH_CALL_PREPARE,
-        GRAPH_CALL_INCOMING,
-        GRAPH_CALL_OUTGOING,
-        GRAPH_LOOKUP,
-        GRAPH_QUERY,
-        AGENT_LIST,
-        AGENT_STATUS,
-        AGENT_OUTPUT,
-        AGENT_DIFF,
-        CODE_ACTIONS,
-        AGENT_ICON,
-        USAGE,
-        PLAYBOOK_STATUS,
-        PLAYBOOK_HISTORY,
-        PLAYBOOK_LINT,
-        PLAYBOOK_CODE_LENS,
-        MEMORY_SEARCH,
-        MEMORY_LIST,
-        MEMORY_STATUS,
-        TRUST_LIST,
-    ];
+    /// before the answer came (declared with each method in [`crate::rpc`]).
+    pub use crate::rpc::READ_ONLY;
 }
 
 /// LSP commands the daemon names in its answers (most commands are the LSP front's own routing).
