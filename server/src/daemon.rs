@@ -89,13 +89,13 @@ async fn serve(paths: &Paths, config: Config) -> anyhow::Result<()> {
     let listener = bind_private(&socket)?;
     tracing::info!(pid = std::process::id(), socket = %socket.display(), version = env!("CARGO_PKG_VERSION"), "daemon listening");
 
-    let max_frame = config.max_frame_bytes();
+    let max_frame = config.settings().max_frame_bytes;
     // Large bodies of all connections together: two of the largest at once.
     let budget = FrameBudget::new(max_frame.saturating_mul(2));
     let mut shutdown = engine.shutdown_requested();
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
-    let idle = idle_exit(engine.activity(), config.idle_timeout());
+    let idle = idle_exit(engine.activity(), config.settings().idle_timeout);
     tokio::pin!(idle);
     let reason = loop {
         tokio::select! {

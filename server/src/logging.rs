@@ -39,7 +39,7 @@ pub fn init_daemon(paths: &Paths, config: &Config) -> std::io::Result<()> {
         BoxMakeWriter::new(Mutex::new(file))
     };
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter(&config.log_level()))
+        .with_env_filter(filter(&config.settings().log_level))
         .with_writer(writer)
         .with_ansi(false)
         .try_init();

@@ -6,6 +6,7 @@ use crate::delegate;
 use crate::engine::Engine;
 use crate::requests::Answer;
 use crate::session::Session;
+use crate::settings::{CustomCli, ModelPrice};
 use crate::text::uri_to_path;
 use crate::workspace::{find_root, workspace_id};
 use maestro_agents::adapters::{BUILT_IN, CustomAgent, CustomOutput, FieldMap};
@@ -21,8 +22,8 @@ use maestro_protocol::{
     AgentSendParams, AgentSpawnParams, DelegateParams, DelegateResult, DelegateTask, Isolation,
     RpcError, UsageParams, UsageResult, code, method,
 };
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// The RPC error of an agent error: the code says what kind of problem it is.
 pub(crate) fn agent_error(e: AgentError) -> RpcError {
@@ -88,24 +89,25 @@ pub(crate) fn spawn_settings(
 
 /// An agent CLI's settings from the configuration.
 pub(crate) fn settings(config: &Config, cli_name: &str) -> Result<AgentSettings, RpcError> {
-    let custom_names = config.names_under("agents.custom");
+    let agents = &config.settings().agents;
     let (cli, program, program_key, configured, extra_args, model) = if let Some(cli) =
         AgentCli::built_in(cli_name)
     {
-        let key = format!("agents.{cli_name}.path");
-        let path = config.string_of(&key);
-        let configured = !path.is_empty();
-        let program = if configured {
-            PathBuf::from(path)
-        } else {
-            PathBuf::from(cli.default_program())
-        };
-        let extra = config.list_of(&format!("agents.{cli_name}.args"));
-        let model =
-            Some(config.string_of(&format!("agents.{cli_name}.model"))).filter(|m| !m.is_empty());
-        (cli, program, key, configured, extra, model)
-    } else if custom_names.iter().any(|n| n == cli_name) {
-        let custom = custom_agent(config, cli_name)?;
+        let configured = &agents.built_in[cli_name];
+        let program = configured
+            .path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(cli.default_program()));
+        (
+            cli,
+            program,
+            format!("agents.{cli_name}.path"),
+            configured.path.is_some(),
+            configured.args.clone(),
+            configured.model.clone(),
+        )
+    } else if let Some(custom) = agents.custom.get(cli_name) {
+        let custom = custom_agent(cli_name, custom)?;
         let key = format!("{}.program", custom_prefix(cli_name));
         let program = PathBuf::from(&custom.program);
         (
@@ -118,7 +120,7 @@ pub(crate) fn settings(config: &Config, cli_name: &str) -> Result<AgentSettings,
         )
     } else {
         let mut known: Vec<String> = BUILT_IN.iter().map(|n| (*n).to_owned()).collect();
-        known.extend(custom_names);
+        known.extend(agents.custom.keys().cloned());
         return Err(RpcError::invalid_params(
             method::AGENT_SPAWN,
             format!(
@@ -126,10 +128,6 @@ pub(crate) fn settings(config: &Config, cli_name: &str) -> Result<AgentSettings,
                 known.join(", ")
             ),
         ));
-    };
-    let secs = |key: &str| {
-        let s = config.integer_of(key);
-        (s > 0).then(|| Duration::from_secs(s as u64))
     };
     Ok(AgentSettings {
         cli_name: cli_name.to_owned(),
@@ -139,19 +137,14 @@ pub(crate) fn settings(config: &Config, cli_name: &str) -> Result<AgentSettings,
         program_key,
         extra_args,
         model,
-        silence_timeout: secs(config::AGENTS_SILENCE_TIMEOUT_SECS),
-        turn_timeout: secs(config::AGENTS_TURN_TIMEOUT_SECS),
-        needs_input_after: Duration::from_secs(
-            config.integer_of(config::AGENTS_NEEDS_INPUT_SECS).max(1) as u64,
-        ),
-        setup_files: config.list_of(config::AGENTS_SETUP_FILES),
-        setup_command: config.list_of(config::AGENTS_SETUP_COMMAND),
-        isolation: match config.string_of(config::AGENTS_ISOLATION).as_str() {
-            "none" => Isolation::None,
-            _ => Isolation::Worktree,
-        },
-        output_buffer: config.integer_of(config::AGENTS_OUTPUT_BUFFER_BYTES) as usize,
-        prices: prices(config),
+        silence_timeout: agents.silence_timeout,
+        turn_timeout: agents.turn_timeout,
+        needs_input_after: agents.needs_input_after,
+        setup_files: agents.setup_files.clone(),
+        setup_command: agents.setup_command.clone(),
+        isolation: agents.isolation,
+        output_buffer: agents.output_buffer_bytes,
+        prices: prices(&agents.prices),
     })
 }
 
@@ -159,72 +152,62 @@ fn custom_prefix(name: &str) -> String {
     config::key_from_parts(&["agents", "custom", name])
 }
 
-fn custom_agent(config: &Config, name: &str) -> Result<CustomAgent, RpcError> {
-    let prefix = custom_prefix(name);
-    let get = |k: &str| {
-        let key = format!("{prefix}.{k}");
-        config.is_set(&key).then(|| config.string_of(&key))
-    };
-    let list = |k: &str| {
-        let key = format!("{prefix}.{k}");
-        if config.is_set(&key) {
-            config.list_of(&key)
-        } else {
-            Vec::new()
-        }
-    };
-    let program = get("program").filter(|p| !p.is_empty()).ok_or_else(|| {
+fn custom_agent(name: &str, c: &CustomCli) -> Result<CustomAgent, RpcError> {
+    let program = c.program.clone().filter(|p| !p.is_empty()).ok_or_else(|| {
         RpcError::new(
             code::CONFIG_INVALID,
-            format!("custom agent `{name}` has no program: set {prefix}.program in your config"),
+            format!(
+                "custom agent `{name}` has no program: set {}.program in your config",
+                custom_prefix(name)
+            ),
         )
     })?;
-    let output = match get("output").as_deref() {
+    let field = |k: &str| c.fields.get(k).cloned();
+    let output = match c.output.as_deref() {
         Some("jsonl") => CustomOutput::Jsonl(Box::new(FieldMap {
-            type_field: get("type_field").unwrap_or_else(|| "/type".into()),
-            result_type: get("result_type").unwrap_or_default(),
-            error_type: get("error_type").unwrap_or_default(),
-            session_field: get("session_field").unwrap_or_default(),
-            text_field: get("text_field").unwrap_or_default(),
-            error_field: get("error_field").unwrap_or_default(),
-            input_tokens_field: get("input_tokens_field").unwrap_or_default(),
-            output_tokens_field: get("output_tokens_field").unwrap_or_default(),
-            cost_field: get("cost_field").unwrap_or_default(),
+            type_field: field("type_field").unwrap_or_else(|| "/type".into()),
+            result_type: field("result_type").unwrap_or_default(),
+            error_type: field("error_type").unwrap_or_default(),
+            session_field: field("session_field").unwrap_or_default(),
+            text_field: field("text_field").unwrap_or_default(),
+            error_field: field("error_field").unwrap_or_default(),
+            input_tokens_field: field("input_tokens_field").unwrap_or_default(),
+            output_tokens_field: field("output_tokens_field").unwrap_or_default(),
+            cost_field: field("cost_field").unwrap_or_default(),
         })),
         _ => CustomOutput::Text,
     };
     Ok(CustomAgent {
         name: name.to_owned(),
         program,
-        args: list("args"),
-        resume_args: list("resume_args"),
+        args: c.args.clone(),
+        resume_args: c.resume_args.clone(),
         output,
     })
 }
 
-fn prices(config: &Config) -> PriceTable {
-    let table = config
-        .names_under("prices")
-        .into_iter()
-        .map(|model| {
-            let key = |k: &str| format!("{}.{k}", config::key_from_parts(&["prices", &model]));
-            let price = Price {
-                input: config.float_of(&key("input")).unwrap_or(0.0),
-                output: config.float_of(&key("output")).unwrap_or(0.0),
-                cache_read: config.float_of(&key("cache_read")),
-                cache_write: config.float_of(&key("cache_write")),
-            };
-            (model, price)
-        })
-        .collect();
-    PriceTable::new(table)
+fn prices(configured: &BTreeMap<String, ModelPrice>) -> PriceTable {
+    PriceTable::new(
+        configured
+            .iter()
+            .map(|(model, p)| {
+                let price = Price {
+                    input: p.input,
+                    output: p.output,
+                    cache_read: p.cache_read,
+                    cache_write: p.cache_write,
+                };
+                (model.clone(), price)
+            })
+            .collect(),
+    )
 }
 
 pub(crate) fn spawn(s: &Session, p: AgentSpawnParams) -> Answer<AgentInfo> {
     let engine = &s.engine;
     let prepared = workspace_of(engine, &p.path).and_then(|(ws, config)| {
         let cli = if p.agent.is_empty() {
-            config.string_of(config::AGENTS_DEFAULT)
+            config.settings().agents.default.clone()
         } else {
             p.agent.clone()
         };
@@ -468,7 +451,7 @@ async fn delegate_to_agent(
     let cli = p
         .cli
         .clone()
-        .unwrap_or_else(|| config.string_of(config::AGENTS_DEFAULT));
+        .unwrap_or_else(|| config.settings().agents.default.clone());
     let settings = spawn_settings(&engine, &ws.root, &config, &cli, None)?;
     let params = AgentSpawnParams {
         name,

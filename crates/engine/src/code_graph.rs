@@ -210,7 +210,7 @@ impl Engine {
                 }
                 // Watch before the first pass: a change made while it runs is caught up after it,
                 // and none falls between the pass and the watcher.
-                if engine.config().watch_files() {
+                if engine.config().settings().index.watch {
                     engine.watch(&background);
                 }
                 let _ = engine.run_index(&background, true);
@@ -301,8 +301,8 @@ impl Engine {
             .with_workspace(&info.root)
             .unwrap_or_else(|_| self.config().clone());
         IndexOptions {
-            max_file_bytes: config.max_index_file_bytes(),
-            threads: config.index_threads(),
+            max_file_bytes: config.settings().index.max_file_bytes,
+            threads: config.settings().index.threads,
             ..IndexOptions::default()
         }
     }

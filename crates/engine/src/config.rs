@@ -4,10 +4,10 @@
 //! wrong file is an error that names the file, the line and the key.
 
 use crate::paths::{Paths, workspace_config_file};
+pub use crate::settings::Settings;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 
 /// Which file may set a key.
@@ -589,7 +589,7 @@ pub const KEYS: &[KeyDef] = &[
     },
 ];
 
-fn def(key: &str) -> Option<&'static KeyDef> {
+pub(crate) fn def(key: &str) -> Option<&'static KeyDef> {
     def_of(&key_parts(key))
 }
 
@@ -698,11 +698,19 @@ fn render_problems(file: &Path, problems: &[ConfigProblem]) -> String {
     lines.join("\n")
 }
 
-/// The effective configuration: defaults, then the user's file, then a workspace's file.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The effective configuration: defaults, then the user's file, then a workspace's file; its
+/// values resolved once into [`Settings`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub user: Option<ConfigLayer>,
-    pub workspace: Option<ConfigLayer>,
+    user: Option<ConfigLayer>,
+    workspace: Option<ConfigLayer>,
+    settings: Settings,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config::from_layers(None, None)
+    }
 }
 
 /// A key's effective value and where it came from.
@@ -716,19 +724,43 @@ pub struct ConfigEntry {
 impl Config {
     /// The user's configuration (`config.toml` in the config dir; a missing file means defaults).
     pub fn load_user(paths: &Paths) -> Result<Config, ConfigError> {
-        Ok(Config {
-            user: read_layer(&paths.user_config_file(), Scope::User)?,
-            workspace: None,
-        })
+        Ok(Config::from_layers(
+            read_layer(&paths.user_config_file(), Scope::User)?,
+            None,
+        ))
     }
 
     /// This configuration with the workspace file of `root` on top.
     pub fn with_workspace(&self, root: &Path) -> Result<Config, ConfigError> {
         let workspace = read_layer(&workspace_config_file(root), Scope::Workspace)?;
-        Ok(Config {
-            user: self.user.clone(),
+        Ok(Config::from_layers(self.user.clone(), workspace))
+    }
+
+    /// The configuration of these files, resolved.
+    pub fn from_layers(user: Option<ConfigLayer>, workspace: Option<ConfigLayer>) -> Config {
+        let mut config = Config {
+            user,
             workspace,
-        })
+            // Replaced at once: resolving reads the layers through `config`.
+            settings: Settings::default(),
+        };
+        config.settings = Settings::resolve(&config);
+        config
+    }
+
+    /// Every setting, typed.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The user's file, when one was read.
+    pub fn user_layer(&self) -> Option<&ConfigLayer> {
+        self.user.as_ref()
+    }
+
+    /// The workspace's file, when one was read.
+    pub fn workspace_layer(&self) -> Option<&ConfigLayer> {
+        self.workspace.as_ref()
     }
 
     /// The effective value of a key of [`KEYS`]. Panics on a key that is not registered: keys are
@@ -795,18 +827,21 @@ impl Config {
         self.entry(key).source != Source::Default
     }
 
-    pub fn string_of(&self, key: &str) -> String {
+    pub(crate) fn string_of(&self, key: &str) -> String {
         match self.entry(key).value {
             ConfigValue::String(s) => s,
             other => unreachable!("{key} holds {other:?}; values are checked against their kind"),
         }
     }
 
-    pub fn integer_of(&self, key: &str) -> i64 {
-        self.integer(key)
+    pub(crate) fn integer_of(&self, key: &str) -> i64 {
+        match self.entry(key).value {
+            ConfigValue::Integer(i) => i,
+            other => unreachable!("{key} holds {other:?}; values are checked against their kind"),
+        }
     }
 
-    pub fn list_of(&self, key: &str) -> Vec<String> {
+    pub(crate) fn list_of(&self, key: &str) -> Vec<String> {
         match self.entry(key).value {
             ConfigValue::List(items) => items,
             other => unreachable!("{key} holds {other:?}; values are checked against their kind"),
@@ -814,63 +849,15 @@ impl Config {
     }
 
     /// A float key's value, `None` when unset.
-    pub fn float_of(&self, key: &str) -> Option<f64> {
+    pub(crate) fn float_of(&self, key: &str) -> Option<f64> {
         match self.entry(key).value {
             ConfigValue::Float(x) => Some(x),
             _ => None,
         }
     }
 
-    fn integer(&self, key: &str) -> i64 {
-        match self.entry(key).value {
-            ConfigValue::Integer(i) => i,
-            other => unreachable!("{key} holds {other:?}; values are checked against their kind"),
-        }
-    }
-
-    fn string(&self, key: &str) -> String {
-        match self.entry(key).value {
-            ConfigValue::String(s) => s,
-            other => unreachable!("{key} holds {other:?}; values are checked against their kind"),
-        }
-    }
-
-    /// `None` means never exit when idle.
-    pub fn idle_timeout(&self) -> Option<Duration> {
-        let secs = self.integer(IDLE_TIMEOUT_SECS);
-        (secs > 0).then(|| Duration::from_secs(secs as u64))
-    }
-
-    pub fn log_level(&self) -> String {
-        self.string(LOG_LEVEL)
-    }
-
-    pub fn max_frame_bytes(&self) -> usize {
-        self.integer(MAX_FRAME_BYTES) as usize
-    }
-
-    pub fn max_index_file_bytes(&self) -> u64 {
-        self.integer(INDEX_MAX_FILE_BYTES) as u64
-    }
-
-    pub fn index_threads(&self) -> usize {
-        match self.integer(INDEX_THREADS) {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-            n => n as usize,
-        }
-    }
-
-    pub fn watch_files(&self) -> bool {
-        self.bool_of(INDEX_WATCH)
-    }
-
-    pub fn bool_of(&self, key: &str) -> bool {
+    pub(crate) fn bool_of(&self, key: &str) -> bool {
         matches!(self.entry(key).value, ConfigValue::Bool(true))
-    }
-
-    /// The configured display name, if any.
-    pub fn workspace_name(&self) -> Option<String> {
-        Some(self.string(WORKSPACE_NAME)).filter(|s| !s.is_empty())
     }
 }
 
@@ -1157,10 +1144,11 @@ mod tests {
     #[test]
     fn defaults_apply_without_files() {
         let c = Config::default();
-        assert_eq!(c.idle_timeout(), Some(Duration::from_secs(900)));
-        assert_eq!(c.max_frame_bytes(), 64 << 20);
-        assert_eq!(c.log_level(), "info");
-        assert_eq!(c.workspace_name(), None);
+        let s = c.settings();
+        assert_eq!(s.idle_timeout, Some(std::time::Duration::from_secs(900)));
+        assert_eq!(s.max_frame_bytes, 64 << 20);
+        assert_eq!(s.log_level, "info");
+        assert_eq!(s.workspace_name, None);
         assert!(c.entries().iter().all(|(_, e)| e.source == Source::Default));
     }
 
@@ -1177,12 +1165,9 @@ mod tests {
             Scope::Workspace,
         )
         .unwrap();
-        let c = Config {
-            user: Some(user),
-            workspace: Some(ws),
-        };
-        assert_eq!(c.idle_timeout(), None);
-        assert_eq!(c.workspace_name().as_deref(), Some("repo"));
+        let c = Config::from_layers(Some(user), Some(ws));
+        assert_eq!(c.settings().idle_timeout, None);
+        assert_eq!(c.settings().workspace_name.as_deref(), Some("repo"));
         assert_eq!(
             c.entry(WORKSPACE_NAME).source,
             Source::File("/r/.maestro/config.toml".into())
@@ -1268,10 +1253,7 @@ input = 2
 output = 8.5
 "#;
         let user = parse(text, Scope::User).unwrap();
-        let c = Config {
-            user: Some(user),
-            workspace: None,
-        };
+        let c = Config::from_layers(Some(user), None);
         assert_eq!(c.list_of(AGENTS_SETUP_FILES), [".env", "config/local.json"]);
         assert_eq!(c.list_of("agents.claude.args"), ["--max-turns", "30"]);
         assert_eq!(c.list_of("agents.codex.args"), Vec::<String>::new());
@@ -1281,6 +1263,21 @@ output = 8.5
         assert_eq!(c.float_of("prices.\"gpt-4.1\".input"), Some(2.0));
         assert_eq!(c.float_of("prices.\"gpt-4.1\".output"), Some(8.5));
         assert_eq!(c.float_of("prices.\"gpt-4.1\".cache_read"), None);
+        // Resolved once, typed.
+        let agents = &c.settings().agents;
+        assert_eq!(agents.setup_files, [".env", "config/local.json"]);
+        assert_eq!(agents.built_in["claude"].args, ["--max-turns", "30"]);
+        assert!(agents.built_in["codex"].args.is_empty());
+        let bot = &agents.custom["mybot"];
+        assert_eq!(bot.program.as_deref(), Some("/opt/mybot"));
+        assert_eq!(bot.output.as_deref(), Some("jsonl"));
+        assert_eq!(bot.fields["text_field"], "/text");
+        assert!(!bot.fields.contains_key("type_field"));
+        let price = agents.prices["gpt-4.1"];
+        assert_eq!(
+            (price.input, price.output, price.cache_read),
+            (2.0, 8.5, None)
+        );
         let shown: Vec<String> = c.entries().into_iter().map(|(k, _)| k).collect();
         assert!(
             shown.contains(&"prices.\"gpt-4.1\".input".to_owned()),

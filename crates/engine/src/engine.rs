@@ -111,17 +111,14 @@ impl Engine {
             }
         };
         let socket = options.host.socket.clone();
-        let output_buffer = options
-            .config
-            .integer_of(crate::config::AGENTS_OUTPUT_BUFFER_BYTES)
-            as usize;
+        let output_buffer = options.config.settings().agents.output_buffer_bytes;
         let trust = crate::trust::Trust::load(&store)?;
         let engine = Engine {
             inner: Arc::new_cyclic(|inner| Inner {
                 agents: std::sync::OnceLock::new(),
                 memory: Arc::new(maestro_memory::service::Memory::new(
                     store.clone(),
-                    crate::memory_requests::memory_settings(&options.config),
+                    options.config.settings().memory.clone(),
                 )),
                 playbooks: maestro_playbook::run::Runner::new(
                     store.clone(),
@@ -297,7 +294,9 @@ impl Engine {
         };
         let info = WorkspaceInfo {
             name: config
-                .workspace_name()
+                .settings()
+                .workspace_name
+                .clone()
                 .unwrap_or_else(|| default_name(&found.root)),
             id,
             root: found.root,
@@ -394,7 +393,12 @@ impl Engine {
                 schema_version: self.inner.store.schema_version(),
                 size_bytes: self.inner.store.size_bytes(),
             },
-            idle_timeout_secs: self.inner.config.idle_timeout().map_or(0, |d| d.as_secs()),
+            idle_timeout_secs: self
+                .inner
+                .config
+                .settings()
+                .idle_timeout
+                .map_or(0, |d| d.as_secs()),
             busy: self.inner.activity.borrow().busy,
             sessions,
             workspaces,

@@ -4,7 +4,7 @@
 //! the engine finds it gone and stops, rather than keeping it alive.
 
 use crate::agent_requests::{settings, spawn_settings, workspace_of};
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::engine::{Engine, Inner};
 use maestro_agents::{AgentSettings, WorkspaceRef, supervisor::find_program};
 use maestro_memory::service::NewMemory;
@@ -107,7 +107,7 @@ impl Executor for PlaybookHost {
 
     fn default_cli(&self, ws: &Workspace) -> Result<String, String> {
         let (_, config) = self.config(ws)?;
-        Ok(config.string_of(config::AGENTS_DEFAULT))
+        Ok(config.settings().agents.default.clone())
     }
 
     fn check_cli(&self, ws: &Workspace, cli: &str) -> Result<(), String> {

@@ -21,6 +21,7 @@ pub mod paths;
 mod playbook_requests;
 mod requests;
 mod session;
+pub mod settings;
 pub mod text;
 mod trim;
 pub mod trust;

@@ -307,25 +307,6 @@ impl Engine {
     }
 }
 
-/// The memory service's settings, from the user configuration.
-pub(crate) fn memory_settings(config: &crate::Config) -> maestro_memory::service::Settings {
-    use crate::config::*;
-    maestro_memory::service::Settings {
-        semantic: config.bool_of(MEMORY_SEMANTIC),
-        remember_turns: config.bool_of(MEMORY_REMEMBER_TURNS),
-        code: config.bool_of(MEMORY_CODE),
-        recency_weight: config.float_of(MEMORY_RECENCY_WEIGHT).unwrap_or(0.2),
-        recency_half_life_secs: config
-            .float_of(MEMORY_RECENCY_HALF_LIFE_DAYS)
-            .unwrap_or(14.0)
-            * 86_400.0,
-        dedup_similarity: config.float_of(MEMORY_DEDUP_SIMILARITY).unwrap_or(0.97) as f32,
-        chunk_bytes: config.integer_of(MEMORY_CHUNK_BYTES) as usize,
-        batch: config.integer_of(MEMORY_EMBED_BATCH) as usize,
-        threads: config.integer_of(MEMORY_EMBED_THREADS) as usize,
-    }
-}
-
 /// An agent's headless turn as a memory.
 pub(crate) fn turn_memory(t: maestro_agents::FinishedTurn) -> NewMemory {
     let mut text = format!("Prompt: {}\n", t.prompt.trim());

@@ -124,7 +124,7 @@ fn chosen(config: &Config) -> Vec<(&'static str, &'static str, Vec<String>, Path
         .filter_map(|&(key, when)| {
             let entry = config.entry(key);
             let file = match entry.source {
-                Source::File(f) if config.workspace.as_ref().is_some_and(|w| w.file == f) => f,
+                Source::File(f) if config.workspace_layer().is_some_and(|w| w.file == f) => f,
                 // Set by the person's own config, or not at all.
                 _ => return None,
             };

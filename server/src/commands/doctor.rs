@@ -106,7 +106,14 @@ pub async fn run(paths: &Paths, json: bool) -> anyhow::Result<i32> {
     let user = Config::load_user(paths).unwrap_or_default();
     for (program, install) in AGENT_CLIS {
         let key = format!("agents.{program}.path");
-        let configured = user.string_of(&key);
+        let configured = user
+            .settings()
+            .agents
+            .built_in
+            .get(*program)
+            .and_then(|c| c.path.as_ref())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         checks.push(if !configured.is_empty() {
             match on_path(&configured) {
                 Some(p) => check(
@@ -199,7 +206,7 @@ fn config_checks(paths: &Paths) -> Vec<Check> {
     let mut checks = Vec::new();
     let user = match Config::load_user(paths) {
         Ok(c) => {
-            let detail = match &c.user {
+            let detail = match c.user_layer() {
                 Some(layer) => format!("{} is valid", layer.file.display()),
                 None => format!("no {} (defaults apply)", paths.user_config_file().display()),
             };
@@ -222,7 +229,7 @@ fn config_checks(paths: &Paths) -> Vec<Check> {
     {
         let file = maestro_engine::paths::workspace_config_file(&root.root);
         match user.with_workspace(&root.root) {
-            Ok(c) if c.workspace.is_some() => checks.push(check(
+            Ok(c) if c.workspace_layer().is_some() => checks.push(check(
                 "repository config",
                 Status::Ok,
                 format!("{} is valid", file.display()),

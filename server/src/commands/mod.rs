@@ -92,7 +92,7 @@ fn cli_options(paths: &Paths, autostart: bool) -> ConnectOptions {
         },
         encoding: PositionEncoding::Utf16,
         autostart,
-        max_frame: config.max_frame_bytes(),
+        max_frame: config.settings().max_frame_bytes,
     }
 }
 

@@ -440,7 +440,7 @@ impl LanguageServer for Backend {
             target,
             client,
             encoding,
-            shared.options.config.max_frame_bytes(),
+            shared.options.config.settings().max_frame_bytes,
         )
         .await
         .map_err(internal)?;

@@ -25,7 +25,7 @@ pub async fn run(paths: Paths, standalone: bool) -> i32 {
             (Config::default(), Some(format!("{e}; using the defaults")))
         }
     };
-    let max_frame = config.max_frame_bytes();
+    let max_frame = config.settings().max_frame_bytes;
     let options = Options {
         paths,
         standalone,

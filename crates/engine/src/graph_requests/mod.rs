@@ -185,7 +185,7 @@ impl Positions<'_> {
 impl Session {
     /// Every open document of this session, parsed as of now.
     fn buffers(&self) -> Buffers {
-        let max_bytes = self.engine.config().max_index_file_bytes();
+        let max_bytes = self.engine.config().settings().index.max_file_bytes;
         let mut docs = self.state.documents.lock().unwrap();
         let (mut snapshot, mut too_large) = (Vec::new(), Vec::new());
         for d in docs.values_mut() {
