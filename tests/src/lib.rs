@@ -1,6 +1,70 @@
 //! Harness for the end-to-end tests and benchmarks: the real `maestro` binary, a temporary
 //! `MAESTRO_HOME` per test, and a small JSON-RPC client of its own (written independently of the
 //! server's code, so that the framing is checked from the outside).
+//!
+//! ## How it behaves
+//!
+//! `maestro-tests` drives the real binary: `TestEnv` makes a temporary `MAESTRO_HOME` (its daemon is killed
+//! on drop), git repositories, raw socket connections and `maestro lsp` processes, all through a JSON-RPC peer
+//! written independently of the server's framing that fails on any stray byte on stdout. The binary is
+//! built on first use for the test's profile (`MAESTRO_BIN` overrides); its `git` helper (a fixed test
+//! author) also serves `crates/agents/tests` as a dev-dependency.
+//!
+//! **The real agent CLIs** are what `e2e/real_agents.rs` drives: Claude Code, Codex, Gemini CLI,
+//! OpenCode (npm) and aider (PyPI), pinned in `tests/agent-clis` and installed by `scripts/test` into
+//! `~/.cache/maestro/test-tools`, each pointed at `mock_model::MockModel`, a server of the tests' own on
+//! 127.0.0.1 that answers Anthropic Messages (SSE), OpenAI Responses (SSE), Chat Completions and Gemini
+//! `generateContent`/`streamGenerateContent` by path. It keeps no conversation state: each request's
+//! history says which step of the prompt's `MOCK:` script comes next (the tool calls answered since the
+//! prompt), picking the tool by the names each CLI offers (`Write`/`Bash`, `exec_command`,
+//! `write_file`/`run_shell_command`, `write`/`bash`; whole-file edits in the reply for aider); side
+//! requests (titles, commit messages, routing) get plain answers. It records what it served, so tests
+//! compare the tokens maestro stored with those served and see that a resumed turn carried the first
+//! prompt. `real_clis::real_env` gives the daemon a home of its own with each CLI's configuration for the
+//! mock (harness facts, not product: Claude's onboarding flag and approved key, a Codex provider,
+//! Gemini's auth type, an OpenCode provider, aider's base URL and local price map), the person's git
+//! identity in `~/.gitconfig` (as people keep it) and a `PWD` that is not a checkout. Covered per CLI: spawn → tool calls → a commit on `maestro/<name>` → the result;
+//! `send` resumes; tokens equal (Codex's dollars from the table, cached input once); diff, merge into
+//! the checkout, remove; Claude denied a commit (in place, cautious) and allowed it
+//! (`--allow-commit`); Codex's failed command and uncommitted draft; unpriced usage; 3-task playbooks
+//! with Claude and with Codex; interactive Claude and Codex in the PTY, attached from a real terminal,
+//! exited, resumed and stopped with no process left; an editor hearing a warned turn; `doctor` with
+//! configured paths. `benches/real_agents.rs` times them standalone and under maestro.
+//!
+//! `e2e/agents.rs` runs `fake-agent` (`tests/src/bin`, a test program speaking each CLI's line
+//! protocol from a script in its prompt) for what a real CLI does not do on demand and what does not
+//! depend on the CLI: the watchdog, crashes and auth errors, stop, a SIGKILLed
+//! daemon (lost, orphan killed, resumed by session id), 20 agents at once, needs-input answered, an
+//! editor driving an agent over LSP, bad names, missing CLIs, taken paths and a dirty checkout, an
+//! interactive agent attached from a real terminal (a PTY read through a vt100 screen), attach/input/
+//! resize bad requests, and the delegate code actions with `window/showMessageRequest` answered.
+//! `e2e/playbooks.rs` gives playbook tasks to `fake-agent` (the task's text is its script; `tick`
+//! ticks the task maestro's prompt names, `halt` writes a `HALT:` line, `rewrite` changes the task):
+//! five tasks ticked in order with one commit each and only the checkbox bytes changed, a stalled
+//! document skipped and a halt honoured, a review gate that waits for `approve`, a daemon SIGKILLed
+//! mid-run that resumes with each task ticked and committed once, two parallel agents merged, loops on
+//! fresh copies, pause/resume/stop, bad input (missing, non-markdown, empty, unknown agent, bad
+//! template, a rewritten task: the run stops and the file keeps the agent's bytes), and an editor
+//! (diagnostics, code lenses, the code action, a lens run with progress).
+//! `e2e/graph.rs` builds a repository
+//! with Python, Rust and TypeScript and checks navigation over the LSP (both modes, unsaved buffers, bad
+//! positions), the CLI, the watcher (edits, renames, deletes, a 1,000-file branch switch) and a restart.
+//! `crates/graph/tests/` holds the per-language fixtures (`extract.rs`), resolution (`resolve.rs`) and the
+//! indexer against a real store (`indexer.rs`). The benchmarks are programs that print figures
+//! (`scripts/bench` installs universal-ctags and runs them all): `benches/foundation.rs` (daemon and LSP
+//! start-up, status latency, memory), `benches/agents.rs` (spawn → first output, 100 fake agents
+//! streaming: daemon RSS and CPU, definition latency through `maestro lsp` against idle; one agent's
+//! output throughput), `benches/playbooks.rs` (a 1,000-task playbook of instant ticks: tasks per
+//! minute, the gap between tasks against the agent process's floor, daemon RSS; daemon restart → run
+//! resumed), `benches/hardening.rs` (daemon RSS through 100k unread replies, ten half-sent 60 MB
+//! frames and 50 MB / symbol-dense buffers; a runaway query's answer time, writes beside it and the
+//! daemon's CPU after it; a clean stop's checkpoint on a 1 GB store; `MAESTRO_BIN` runs it on
+//! another build for before/after) and `benches/graph.rs` (cold index against the tree-sitter floor
+//! and `ctags -R` on the same files, warm start, `didChange` until `definition` answers from the new
+//! text, definition / references / workspace-symbol latency at 1,000 random names, store size, RSS).
+//! `scripts/agreement` measures how often `definition` agrees with pyright and
+//! typescript-language-server (installed pinned into `target/agreement`) on a stdlib package and on
+//! rxjs's sources.
 
 pub mod mock_model;
 pub mod real_clis;

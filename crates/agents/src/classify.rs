@@ -99,7 +99,7 @@ pub fn advice(class: ErrorClass, cli: &str) -> String {
     }
 }
 
-/// "claude exited with code 1 without a result: <stderr>".
+/// "claude exited with code 1 without a result: `<stderr>`".
 pub fn crash_message(cli: &str, exit: &Exit, what: &str) -> String {
     let how = describe_exit(exit);
     let stderr = strip_ansi(&exit.stderr_tail);

@@ -1,5 +1,13 @@
 //! The agent methods (`maestro/agent.*`, `maestro/usage`): the workspace and configuration of
 //! each request resolved into the supervisor's terms.
+//!
+//! The agent methods (`maestro/agent.*`, `maestro/usage`). Each request resolves
+//! its workspace (the repository around `path`) and that workspace's configuration into
+//! `AgentSettings`: which program (`agents.<cli>.path`, user-only, so a cloned repository cannot
+//! choose what runs), extra arguments, model, timeouts, setup, isolation, prices. A repository
+//! config with problems is an error here (it may be what says how to set up). Errors map to codes:
+//! `-32602` bad names and bases, `-32091` unknown agents, `-32095` conflicts (a name or path taken,
+//! a busy agent, uncommitted work, a merge conflict with a checkout), `-32096` a missing CLI.
 
 use crate::config::{self, Config};
 use crate::delegate;

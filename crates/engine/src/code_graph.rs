@@ -2,6 +2,20 @@
 //! store, brought up to date by an index run on its own thread (reported as progress), then kept up
 //! to date by a file watcher (debounced, batched). Queries read the graph while it is written in
 //! batches, so they answer from what is indexed so far.
+//!
+//! One `WorkspaceIndex` per open workspace (shared by every session that opens it): the
+//! `WorkspaceGraph` behind a `RwLock`, its state (`Loading`, `Indexing`, `Ready`, `Failed`) on a `watch`
+//! channel, and its watcher. Opening a workspace to index it (`maestro/workspace.open` with `index`,
+//! the default: editors, `maestro index`, the graph commands; `maestro status` only registers) starts
+//! a thread that loads the graph from the store,
+//! starts the `notify` watcher, then runs the first index pass, announced as progress ("Indexing
+//! `<name>`", with file counts). Watching starts before that pass, so a change made while it runs is
+//! caught by the next one. Watcher events (reads and `.git/` ignored) are gathered until 150 ms pass
+//! quietly (at most 2 s), then one unannounced pass reconciles the whole workspace: renames, deletes and
+//! branch switches of thousands of files are all "some paths changed", and the pass finds out which.
+//! Passes of a workspace take turns (a mutex). `maestro/index` returns the first pass when it is still
+//! running (with the time the load took), else runs a new one. An index lives until the daemon exits
+//! (the idle timeout bounds that); there is no eviction of unused workspaces yet.
 
 use crate::document::Syntax;
 use crate::engine::Engine;

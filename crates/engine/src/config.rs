@@ -2,6 +2,15 @@
 //! the user's file and a workspace's `.maestro/config.toml`. The registry is the single source of the
 //! reference in README.md (a test keeps them equal). An unknown key, a wrong type or a key in the
 //! wrong file is an error that names the file, the line and the key.
+//!
+//! A registry (`KEYS`) of every key with scope, type, bounds, default and doc. Files are walked
+//! against it: an unknown key (with a did-you-mean), a wrong type, a value out of range, or a user-only key
+//! in a repository file is a `ConfigProblem` with file, line and key; all problems of a file are reported at
+//! once. Layers: defaults < `$XDG_CONFIG_HOME/maestro/config.toml` < `<repo>/.maestro/config.toml`; each
+//! effective value knows its source (`maestro config show`). README's configuration table is generated from
+//! the registry, and a test keeps them equal. `daemon.*` and `rpc.*` are user-only: a cloned repository
+//! cannot change the daemon. A [`Config`] resolves its values once, when it is read, into
+//! [`Settings`] (`settings.rs`): the rest of the daemon reads typed fields, not keys.
 
 use crate::paths::{Paths, workspace_config_file};
 pub use crate::settings::Settings;

@@ -1,6 +1,18 @@
 //! Delegated tasks: the prompt an agent gets for "Delegate to agent…", "Ask an agent to fix" and
-//! "Write tests for <symbol>" (the code, where it is, the symbol around it and its callers from the
+//! "Write tests for `<symbol>`" (the code, where it is, the symbol around it and its callers from the
 //! graph), and the name of a new agent for it.
+//!
+//! The editor's "give this to an
+//! agent". Code actions are asked on every caret move, so listing them is cheap: "Ask an agent to
+//! fix: …" per diagnostic in the request (any server's), "Delegate to agent…" on a non-empty
+//! selection, "Write tests for `X`" where X is the definition named at the caret, else the innermost
+//! function or type around it (one graph lookup); each runs `maestro.agent.delegate` with the
+//! document, range and task, and nothing is computed until it runs. Then the context is read from the
+//! document (open buffer or disk) and the graph: the range's whole lines (at most 400), the innermost
+//! definition around it (qualified name, kind, signature, lines) and its callers (at most 15 named);
+//! a file in a language the graph does not know gets the text alone. `delegate::prompt` turns it into
+//! the task's prompt (pure, unit-tested); it goes to the chosen agent as a turn, or to a new agent
+//! named from the task and symbol (`fix-parse-config`, `tests-greeter-greet`, `-b`, `-c`… when taken).
 
 use maestro_protocol::DelegateTask;
 use serde_json::Value;

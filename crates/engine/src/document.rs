@@ -2,6 +2,14 @@
 //! changes in the connection's position encoding. A document in a language the graph knows also
 //! keeps its syntax tree: edits are applied to the tree with tree-sitter's edit API as they come,
 //! and the tree is reparsed incrementally (and the facts extracted again) when a question needs it.
+//!
+//! Open documents in a `ropey` rope (CR, LF and CRLF line breaks only, as LSP counts lines);
+//! positions in UTF-8, UTF-16 or UTF-32 as negotiated; positions past a line or the document clamp, as LSP
+//! says; a change batch applies entirely or not at all; a version that does not move forward is refused.
+//!
+//! `document` also keeps each open document's tree-sitter parse (`Document::syntax`): edits are given to
+//! the old tree (`InputEdit`) and the reparse happens lazily, when a question needs it, so a burst of
+//! `didChange` costs one incremental parse.
 
 use maestro_graph::{Analysis, Lang};
 use maestro_protocol::{Position, PositionEncoding, TextChange};

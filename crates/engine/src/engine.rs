@@ -1,4 +1,11 @@
 //! The engine: one per daemon (or per `maestro lsp --standalone`), shared by every connection.
+//!
+//! The store, the user config, the agents' supervisor, the open-workspace registry (reference-counted by sessions), an
+//! event bus (`tokio::broadcast`), `Activity` (sessions, busy work) for the idle timer, progress reports,
+//! and the shutdown request. `Session` is one connection: `request` runs a method's checks, snapshots and
+//! registrations (an opened workspace) synchronously and defers the rest (store writes); `notify` applies
+//! document sync synchronously. So every request sees what was read before it on its connection. Each session has its
+//! own documents (two editors may hold different unsaved text).
 
 use crate::config::Config;
 use crate::hosts::{EngineHooks, MemoryHost, PlaybookHost};

@@ -1,4 +1,10 @@
 //! The memory methods (`maestro/memory.*`): add, search, list, forget, status, import.
+//!
+//! Agent turns as memories (`turn_memory`), and `maestro/memory.add|search|list|forget|status|import`
+//! with their checks (empty or
+//! over-4 KiB query, k outside 1–100, unknown kind, since after until, empty or over-1 MiB note, a
+//! forget without ids or workspace). Hover (`graph_requests`) appends up to three memories whose text
+//! names the symbol (keyword search in the workspace, then an exact mention).
 
 use crate::engine::{Engine, store_error, unix_now};
 use crate::requests::Answer;

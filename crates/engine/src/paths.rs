@@ -1,5 +1,9 @@
 //! Where maestro keeps its files. `MAESTRO_HOME` relocates everything (tests use a temp dir);
 //! otherwise the XDG base directories apply.
+//!
+//! `MAESTRO_HOME` relocates everything (`data/`, `state/`, `config/`, `run/`); otherwise XDG
+//! (`XDG_DATA_HOME`, `XDG_STATE_HOME`, `XDG_CONFIG_HOME`, `XDG_RUNTIME_DIR`; without a runtime dir the socket
+//! goes under the state dir, which is per user by construction, not `/tmp`).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

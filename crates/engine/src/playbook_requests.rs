@@ -1,5 +1,12 @@
 //! The playbook methods (`maestro/playbook.*`): runs started, steered and shown, and the
 //! problems and open tasks of a markdown document for editors (diagnostics, code lenses).
+//!
+//! The `maestro/playbook.*` methods; `lint` gives a markdown buffer's problems
+//! (the parser's, as warnings with their lines; `@agents` that are neither an agent of the
+//! workspace nor an agent CLI, as errors) and its open tasks, from the session's buffer or the
+//! file; `codeLens` puts "▶ Run task" and "Run from here" on each open task that is not a review
+//! gate (commands `maestro.playbook.run` with `only` / `from`); `maestro/codeActions` adds "Run
+//! this playbook" (kind `source`) on a markdown document with open tasks.
 
 use crate::agent_requests::{settings, workspace_of};
 use crate::requests::Answer;

@@ -1,5 +1,20 @@
 //! Commands a repository chooses run only after the person approved that exact command for that
 //! repository (see ARCHITECTURE.md, `trust`).
+//!
+//! Commands a repository chooses run only after the person approved that exact command
+//! for that repository. Today that is `agents.setup_command` set in `<repo>/.maestro/config.toml`
+//! (automations and hooks will join `REPOSITORY_COMMANDS`); the same key in the user's own config
+//! needs no approval. Approvals are `trusted_command` rows (repository root, key → the argument
+//! vector as JSON, the file, when), loaded into memory at start and written through, so the check
+//! costs a map lookup. Every path that starts an agent (spawn, delegate, playbook turns, a
+//! playbook's preparation) checks before anything runs; an unapproved or changed command is
+//! refused with `-32097` (`NOT_TRUSTED`): the message names the repository, the key, the file and
+//! the exact argument vector, and says to run `maestro trust`; `data` carries them for clients.
+//! `maestro/trust.approve` takes the command the client showed and refuses one that no longer
+//! matches the file (approving approves what the person saw). `maestro trust` lists, shows and
+//! approves (asking on a terminal, `--yes` for scripts) or revokes; the LSP front answers a
+//! refused command by asking with `window/showMessageRequest` and, once allowed, approves and
+//! sends the request again.
 
 use crate::agent_requests::workspace_of;
 use crate::config::{self, Config, Source};

@@ -1,4 +1,8 @@
 //! What a workspace is: the root of the git repository (or worktree) around a path, or a plain folder.
+//!
+//! A workspace is the nearest ancestor holding `.git` (directory, or a worktree's file), else
+//! the folder itself; its id is a stable FNV-1a hash of the root path. A repository config with problems
+//! does not stop the workspace from opening: the problem travels in `WorkspaceInfo.config_error`.
 
 use maestro_protocol::WorkspaceKind;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,52 @@
 //!
 //! Architecture invariant: the model (`parse`, `set_done`, `turn`, `plan`) is pure: bytes in,
 //! values out, no I/O. Only [`run`] reads and writes files and the store.
+//!
+//! ## How it behaves
+//!
+//! Playbooks are markdown checklists that agents work through task by task; this crate is their model,
+//! pure (bytes in, values out; no I/O), so the run engine can re-read a file after every turn and judge
+//! completion from the file alone. `parse(bytes)` never fails: it returns the tasks, the front matter's
+//! options and `problems` with 1-based line numbers. A task is a list item `-`, `*` or `+`, one space,
+//! then `[ ]` (open) or `[x]`/`[X]` (done), at any indentation (nesting: the parent is the nearest task
+//! above with less indentation); a line inside a fenced code block (``` or ~~~, closed by the same
+//! character at least as long) is never a task. Lines that look almost like tasks (`- []`, `-[ ]`,
+//! `- [ x]`, `- [y]`) are problems, not tasks. A task's first `@name` names its agent; a task whose
+//! text starts with `REVIEW:` is a review gate (the run waits for a person to approve it); a line that
+//! starts with `HALT:` outside code blocks (an agent may write it) stops the run, its rest is the
+//! reason. Front matter is a `---` block at the very top with `key: value` lines: `agent`, `loop`
+//! (true/false), `max_loops` (a number), `reset` (true/false), `prompt` (a template), `after` (other
+//! documents, `[a.md, b.md]` or one `- a.md` per line); unknown keys and bad values are problems. The
+//! parser works on bytes (CRLF and invalid UTF-8 are fine) and records each checkbox's byte offset, so
+//! `set_done` changes exactly that one byte and nothing else; a property test feeds arbitrary bytes and
+//! checks both "no panic" and "a tick changes only the checkbox byte". `turn` is a run's turn on
+//! paper: `render` fills a prompt template (`DEFAULT_PROMPT`, or the front matter's) with
+//! `{{DOCUMENT_PATH}}`, `{{DOCUMENT_NAME}}`, `{{TASK}}`, `{{TASK_LINE}}`, `{{LOOP}}`, `{{BRANCH}}`,
+//! `{{AGENT}}` (an unknown variable is an error naming the known ones), and `judge` reads the document
+//! after a turn: the task ticked (done; tasks unticked meanwhile are noted), still open (a stall), a new
+//! `HALT:` line (halted, with its reason), or tasks of the document before the turn missing, rewritten
+//! or reordered (tampered: the run stops rather than tick anything twice). `plan` decides a run's next
+//! step from the documents as they are on disk and a small `RunState` (loop number, stall counts,
+//! skipped documents with reasons, approved review gates, halt) meant to be stored: `order` puts each
+//! document after those its `after:` names (unknown names and cycles are errors), `next` gives the first
+//! open task of the first unfinished document (a turn), a review gate to wait at, a document to skip
+//! (it runs after a skipped one), another loop, a halt, or the end; `record` applies a verdict (a stall
+//! counted, the document skipped after `stall_turns` in a row, a halt or tampering stops the run).
+//!
+//! `run` is the Auto Run service built on that model (`Runner`): one tokio task per run reads the
+//! documents from disk, asks `plan::next`, acts and records, and the record and every event are stored
+//! before they are shown, so a restarted daemon goes on where it stopped (the turn in flight judged
+//! from the file first). It does not know the supervisor: it asks an `Executor` trait for turns (spawn
+//! an agent, send a prompt, wait for the turn's end, stop, restore files on a branch, merge) and for
+//! the workspace's configuration, and tells the host its events, progress and memories; `engine`
+//! implements it with `maestro-agents` (`hosts.rs`). Unit tests drive it with a fake executor whose
+//! agents edit the files themselves (tick, stall, halt, fail to log in, hang mid-turn): sequential,
+//! gates, stop, resume from the store, parallel merge, refusals. The rules (who gets a task, fresh
+//! sessions, gates, loops on copies, parallel worktrees and merges, the event kinds) are in the
+//! module's documentation, `crates/playbook/src/run/mod.rs`.
+//!
+//! **Architecture invariant:** the model is pure; `run` writes a person's files only through
+//! `set_done` (checkbox bytes, an atomic rename) and copies under `.maestro/playbooks/Runs/`.
 
 mod front;
 pub mod plan;

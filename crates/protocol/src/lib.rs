@@ -3,6 +3,23 @@
 //! LSP front forwards custom requests verbatim.
 //!
 //! Architecture invariant: serde types and pure functions only, no I/O.
+//!
+//! ## How it behaves
+//!
+//! Method-name constants (`method::*` client→daemon, `notification::*` daemon→client), params and results
+//! (camelCase on the wire, like LSP), the `Event` enum the daemon pushes, the JSON-RPC envelope (`Message`:
+//! request, notification, response) with `Message::parse`, which maps every malformed body to the error that
+//! answers it, `parse_params`, which names the offending field (`` `path`: invalid type ``), and the error
+//! codes: JSON-RPC's, LSP's (`-32002` not initialized, `-32800` cancelled, `-32801` content modified), and
+//! maestro's in the server range (`-32090` protocol mismatch, `-32091` not found, `-32092` store failed,
+//! `-32093` config invalid, `-32094` connection lost, `-32095` conflict, `-32096` agent failed, `-32097` a
+//! repository command not approved, with the command in `data`).
+//!
+//! `PROTOCOL_VERSION` is exchanged in `maestro/hello`; a daemon answers a client of another version with
+//! `-32090` and a message that says to run `maestro daemon restart`. `maestro/shutdown` is accepted before
+//! hello, so a client of any version can stop a daemon of any version.
+//!
+//! **Architecture invariant:** serde types and pure functions only; no I/O, no LSP types.
 
 mod agents;
 mod graph;

@@ -6,6 +6,92 @@
 //!
 //! API boundary: [`Store`] (open, read, write, backup, typed queries such as
 //! [`Store::upsert_workspace`]), [`restore`] for offline restores, [`inspect`] for read-only checks.
+//!
+//! ## How it behaves
+//!
+//! cozo 0.7 on its SQLite backend (`storage-sqlite`, `storage-sqlite-src`, `graph-algo`), in WAL mode.
+//!
+//! * **Opening** (`Store::open`): the file is looked at before cozo touches it, because cozo's backend panics
+//!   on a file that is not a database and silently adds its table to any other SQLite file. The header must
+//!   be SQLite's, the only table must be cozo's, and a cozo database must hold `maestro_meta`; anything else
+//!   is `StoreError::{NotSqlite, Foreign, Corrupt}`, naming the file, with the file unchanged. cozo's open is
+//!   also wrapped in `catch_unwind`.
+//! * **Schema** is a list of forward migrations (`schema.rs`). Each runs as one chained cozo script together
+//!   with the `schema_version` bump, so a failed migration changes nothing. A store newer than the build is
+//!   refused (`TooNew`) rather than touched.
+//! * **Writes** go through one writer thread (`Store::write`, `on_writer`): the serialization point of every
+//!   change. A panic inside cozo fails that write only. **Reads** run on the caller's thread
+//!   (`Store::read`; async code calls it from `spawn_blocking`).
+//! * **Scripts** are `&'static str` constants with `$params`; the API does not accept a built string.
+//! * **Backup** (`Store::backup`) runs on the writer, so it is a consistent copy; it is written beside the
+//!   destination and renamed into place. **Restore** (`restore`) is offline: it validates the backup
+//!   read-only (`check_backup`: header, tables, `quick_check`, version), migrates a copy, moves the current
+//!   store (with `-wal`/`-shm`) to `data/backups/maestro-before-restore-<UTC time>.db` (never over an earlier one), and renames the copy
+//!   into place. The caller holds the instance lock.
+//!
+//! * **Bulk writes** (`Store::queue_import`, `queue_write`) are queued on the writer and return a
+//!   `WriteTicket` at once, so the indexer parses while earlier batches are written.
+//! * **A store is never replaced by an empty one.** A new store's header carries maestro's
+//!   `application_id`, written into the file before the write-ahead log takes over; a file that
+//!   says it was a store but has no tables (its log lost or damaged) and a 0-byte file are refused
+//!   (`StoreError::Emptied`, naming what was found, nothing changed) instead of becoming a fresh store.
+//!   A clean stop of the daemon checkpoints (`Store::checkpoint`, after every queued write), so the
+//!   database file alone holds the store.
+//! * **The write-ahead log is checkpointed by the writer** (`file::Checkpointer`): once it passes
+//!   32 MiB after a write, a connection of the writer's own runs `wal_checkpoint(TRUNCATE)`. SQLite's
+//!   automatic checkpoints did not keep up while the indexer read and wrote at once: the log grew to
+//!   1.1 GB (the database file stayed at 4 KiB) for 160 MB of Rust.
+//! * **User queries** (`Store::query_user`, behind `maestro graph query`) run in a process of their
+//!   own: the daemon starts its own binary as `maestro query-worker` (`QueryWorker`), hands it the
+//!   store's path, the script and its parameters on stdin, and reads the answer as JSON on stdout
+//!   (cut at 10,000 rows, `truncated` says how many more, and refused past 64 MiB). The worker opens
+//!   the file with a cozo instance of its own (checked as the daemon checks it, never migrated or
+//!   created: SQLite's WAL lets it read beside the writer), so a long read never holds the daemon's
+//!   instances, and the daemon kills it (SIGKILL) after 10 s or as soon as the request is dropped
+//!   (its client went away): cozo checks its own kill flag only between evaluation steps, and a join
+//!   of 187k symbols with themselves ran for minutes past it, a core busy. Starting a worker costs
+//!   16 ms. A store without a worker (in memory, the unit tests, a binary replaced on disk by an
+//!   upgrade) runs the script in-process on a second cozo instance under a watchdog that `::kill`s it
+//!   between steps. Scripts naming `CsvReader`/`JsonReader` (they read files and URLs) are refused
+//!   before anything runs. Underneath, `run_read_only`: the one place a script comes from outside.
+//!   It runs with cozo's `ScriptMutability::Immutable`, so `:put`, `:rm`, `::remove`,
+//!   `::index create`, `::compact` are refused (`StoreError::ReadOnly`), and inside `catch_unwind`,
+//!   because cozo's parser panics on some malformed scripts.
+//!
+//! Relations (schema version 6; `?` marks a nullable column):
+//!
+//! | relation | key → values | written by |
+//! |---|---|---|
+//! | `maestro_meta` | `key: String` → `value: Any` | migrations (`schema_version`) |
+//! | `workspace` | `id: String` → `root: String, name: String, kind: String, first_seen: Float, last_seen: Float` | `Store::upsert_workspace` (id bound first: a key lookup) |
+//! | `file` (+ index `file:by_hash {hash, ws, path}`) | `ws: String, path: String` → `hash: String, lang: String, size: Int, mtime_ns: Int` | the indexer: a workspace's source files, `path` relative to its root |
+//! | `content` | `hash: String` → `lang: String, facts: Bytes, symbols: Int, refs: Int, imports: Int, parse_errors: Int` | the indexer: every fact of one content as one blob (`maestro_graph::codec`) |
+//! | `symbol` | `hash: String, idx: Int` → `name, kind: String, container: Int?, owner: String?, line, col, start_line, end_line: Int, signature: String` | the indexer |
+//! | `reference` | `hash: String, idx: Int` → `name, kind: String, qualifier: String?, enclosing: Int?, line, col: Int` | the indexer: calls, macros, types, inheritance, implementations, imports |
+//! | `import` | `hash: String, idx: Int` → `module: String, name: String?, alias: String?, line: Int` | the indexer |
+//! | `agent` | `ws: String, name: String` → `state: String, updated: Float, record: String` | the supervisor: the agent as JSON (`maestro_agents::persist::AgentRecord`), its state as a column for queries |
+//! | `agent_turn` | `ws: String, agent: String, turn: Int` → `prompt: String, started: Float, ended: Float?, outcome: String?, error_class: String?, message: String?, session_id: String?` | the supervisor, at a turn's start and end (`ok`, `warned`, `failed`, `stopped`, `lost`) |
+//! | `agent_usage` | `ws: String, agent: String, turn: Int` → `model: String, input, output, cache_read, cache_write: Int, cost_usd: Float?, priced: Bool, day: String, at: Float` | the supervisor, at a turn's end; kept when the agent is removed |
+//! | `playbook_run` | `id: String` → `ws: String, status: String, updated: Float, record: String` | the playbook run engine: the run as JSON (options, documents, `RunState`, the task in flight), its status as a column |
+//! | `playbook_event` | `run: String, seq: Int` → `at: Float, kind: String, event: String` | the run engine: every event of a run (`PlaybookEvent` as JSON), the history |
+//! | `memory` (+ FTS index `memory:fts` on `text`: Simple tokenizer, lowercase, English stemmer, Lucene's 33 stopwords; + index `memory:by_ws {ws, at, id}`) | `id: String` → `ws, kind, agent, source: String, at: Float, text: String, count: Int, vec: Bytes?, model: String?` | the memory service: a memory is written without a vector, the worker adds it (`vec` is little-endian f32s, `model` names who made it); `count` grows as near-duplicates merge in |
+//! | `memory_pending` | `id: String` → `at: Float` | the embedding queue: written with the memory, removed with the vector (what survives a kill is embedded after the restart) |
+//! | `memory_code` | `ws: String, path: String` → `hash: String, ids: [String]` | the worker: which content each file's code chunks were made from, and their ids |
+//! | `trusted_command` | `root: String, key: String` → `command: String, file: String, at: Float` | `maestro trust` / `maestro/trust.approve`: the exact command (a JSON array) the person approved for a repository's config key |
+//!
+//! Facts are keyed by the content's hash (xxh3-128 of the bytes, seeded by the language), never by path:
+//! worktrees and copies of a file share one set of rows, and `file` maps each workspace's paths to hashes.
+//! `idx` is the position in the content's facts, so `reference.enclosing` and `symbol.container` name a
+//! `symbol.idx` of the same hash. Lines and columns are 0-based, columns in bytes.
+//!
+//! * **Private files** (`private`): the store, its backups and the kept stores live in 0700
+//!   directories as 0600 files (SQLite gives its log the database's mode), and the other crates use
+//!   the same helpers for logs, transcripts and the worktrees' parent directories, whatever the umask.
+//!
+//! **Architecture invariant:** never change a file that is not a maestro store of a known version; never run
+//! a script built from data with write access (user scripts go through `run_read_only` only).
+//! **API boundary:** `Store`, `WriteTicket`, `inspect`, `check_backup`, `restore`, `StoreError`; re-exports
+//! cozo's `DataValue`/`NamedRows` for the typed queries of later crates.
 
 mod backup;
 mod error;

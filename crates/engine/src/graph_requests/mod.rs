@@ -7,6 +7,26 @@
 //! position's file); [`navigation`] answers definitions, references, symbols, calls, lookups,
 //! queries and indexing, [`hover`] the hover with memories, [`actions`] the code actions and the
 //! context of a delegated task.
+//!
+//! The code-graph methods (`maestro/graph.*`, `maestro/index`). The synchronous part
+//! snapshots the session's open documents, reparsing those edited since, so an answer reflects every
+//! edit sent before the question; the rest runs on a blocking thread: the asked file is parsed from its
+//! buffer (or read from disk), every buffer of the workspace becomes an overlay, and positions are
+//! converted between the client's encoding and bytes. Files asked about without being open (by
+//! agents, by the CLI) are parsed from disk and the last 32 parses kept (at most 8 MiB of source
+//! between them), checked against size and mtime (`DiskParses`). Work per document is bounded: a
+//! buffer or file over `index.max_file_bytes` is kept as text but never parsed (the answer says so:
+//! a 50 MB buffer had taken the daemon to 10 GB); an answer holds at most `REPLY_LIMIT` (20,000)
+//! locations, symbols or calls, the first in order (the CLI says when it was cut); columns are
+//! converted through a per-file line table (`text::Lines`), not a scan from the top per position.
+//! Memory freed after large work goes back to the system (`give_back_memory`, glibc's
+//! `malloc_trim`, on a blocking thread: after an index pass that parsed, a large document's close,
+//! a reply over 4 MiB and the end of a connection that sent over 4 MiB; 1 MB of one-line
+//! definitions had left 424 MB resident), and a thread's
+//! tree-sitter parser is dropped after a source over 256 KiB (it keeps the stack it grew). A file
+//! outside every workspace is answered from itself; a line past the end of the file is `-32602` naming the file and its length; a URI that is
+//! neither open nor a file is `-32091`. Answers wait for the workspace's graph to be loaded, not indexed:
+//! during the first pass they come from what is indexed so far.
 
 use crate::code_graph::{DiskParse, IndexState, WorkspaceIndex};
 use crate::delegate::{CodeContext, ContextSymbol, MAX_CALLERS, MAX_LINES};
