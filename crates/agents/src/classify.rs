@@ -1,6 +1,6 @@
 //! Error classes from what agents print, and messages that say what to do.
 
-use crate::adapters::Exit;
+use crate::process::Exit;
 use maestro_protocol::ErrorClass;
 use serde_json::Value;
 

@@ -3,15 +3,46 @@
 //! reading cannot block the caller), a PTY can be resized, and it is killed as a group (the CLI
 //! and every child it started).
 
-use crate::adapters::CommandSpec;
 use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 use rustix::process::{Pid, Signal, kill_process_group};
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
+
+/// A process to start: never a shell string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandSpec {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Added to the daemon's environment.
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    /// Run in a PTY (interactive TUIs) rather than on pipes.
+    pub pty: bool,
+    /// Keep stdin open as a pipe (for answers); otherwise it is `/dev/null`.
+    pub stdin: bool,
+    /// Written to stdin at the start, which is then closed (a prompt too long for an argument).
+    pub input: Option<String>,
+}
+
+/// How a turn's process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    /// The end of what it wrote to stderr.
+    pub stderr_tail: String,
+}
+
+impl Exit {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
 
 /// What a running process reports.
 #[derive(Debug)]

@@ -9,65 +9,13 @@
 //! of local variables are dropped with the help of `locals.scm`.
 
 use crate::facts::{FileFacts, Import, Pos, RefKind, Reference, Span, Symbol, SymbolKind};
-use crate::lang::{Grammar, Lang};
+use crate::grammar::{Grammar, Role};
+use crate::lang::Lang;
 use crate::scope::Locals;
 use std::collections::HashMap;
 use std::sync::Arc;
 use streaming_iterator::StreamingIterator;
 use tree_sitter::{Node, Parser, QueryCursor, Tree};
-
-/// What a capture of `tags.scm` means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
-    Definition(SymbolKind),
-    Reference(RefKind),
-    Import,
-    Name,
-    Qualifier,
-    Module,
-    Alias,
-    Receiver,
-    Doc,
-    Ignore,
-    /// `locals.scm`: a scope, and a local variable's definition.
-    LocalScope,
-    LocalDefinition,
-    /// Used by predicates only (`@_x`), or `@local.reference` (every identifier is a candidate).
-    Other,
-}
-
-impl Role {
-    pub(crate) fn parse(name: &str) -> Option<Role> {
-        if let Some(kind) = name.strip_prefix("definition.") {
-            return SymbolKind::from_name(kind).map(Role::Definition);
-        }
-        if name == "reference.import" {
-            return Some(Role::Import);
-        }
-        if let Some(kind) = name.strip_prefix("reference.") {
-            return RefKind::from_name(kind).map(Role::Reference);
-        }
-        Some(match name {
-            "name" => Role::Name,
-            "qualifier" => Role::Qualifier,
-            "module" => Role::Module,
-            "alias" => Role::Alias,
-            "receiver" => Role::Receiver,
-            "doc" => Role::Doc,
-            "ignore" => Role::Ignore,
-            "local.scope" => Role::LocalScope,
-            "local.definition" => Role::LocalDefinition,
-            "local.reference" => Role::Other,
-            n if n.starts_with('_') => Role::Other,
-            _ => return None,
-        })
-    }
-
-    /// Whether the capture belongs in `locals.scm`.
-    pub(crate) fn is_local(self) -> bool {
-        matches!(self, Role::LocalScope | Role::LocalDefinition)
-    }
-}
 
 /// A file's facts together with its local scopes (for answering queries on that file).
 pub struct Analysis {

@@ -2,8 +2,7 @@
 //! project's own queries (`grammars/<lang>/tags.scm`, `locals.scm`), compiled once per process.
 
 use std::path::Path;
-use std::sync::OnceLock;
-use tree_sitter::{Language, Query};
+use tree_sitter::Language;
 
 /// A language with a grammar and queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -101,16 +100,6 @@ impl Lang {
             Lang::Go => grammar!("go"),
         }
     }
-
-    /// The compiled grammar and queries, built on first use.
-    pub fn grammar(self) -> &'static Grammar {
-        static GRAMMARS: [OnceLock<Grammar>; 6] = [const { OnceLock::new() }; 6];
-        let slot = Lang::ALL
-            .iter()
-            .position(|l| *l == self)
-            .expect("every language is in ALL");
-        GRAMMARS[slot].get_or_init(|| Grammar::compile(self).unwrap_or_else(|e| panic!("{e}")))
-    }
 }
 
 impl std::fmt::Display for Lang {
@@ -126,83 +115,9 @@ pub struct QuerySources {
     pub locals: &'static str,
 }
 
-/// A compiled grammar: the language and its queries. `tags.scm` and `locals.scm` are compiled as
-/// one query, so that extraction walks the tree once.
-pub struct Grammar {
-    pub lang: Lang,
-    pub language: Language,
-    pub query: Query,
-    /// What each capture of `query` means, by capture index.
-    pub(crate) roles: Vec<crate::extract::Role>,
-}
-
-/// A query that does not compile against its grammar, or uses a capture name the extractor does
-/// not know.
-#[derive(Debug, thiserror::Error)]
-#[error("grammars/{lang}/{file}: {message}")]
-pub struct QueryProblem {
-    pub lang: &'static str,
-    pub file: &'static str,
-    pub message: String,
-}
-
-impl Grammar {
-    /// Compiles the queries of `lang` and checks every capture name. Each file is compiled on its
-    /// own first, so that an error points at its file and line.
-    pub fn compile(lang: Lang) -> Result<Grammar, QueryProblem> {
-        let language = lang.language();
-        let sources = lang.query_sources();
-        let problem = |file: &'static str, message: String| QueryProblem {
-            lang: lang.name(),
-            file,
-            message,
-        };
-        for (file, source, locals) in [
-            ("tags.scm", sources.tags, false),
-            ("locals.scm", sources.locals, true),
-        ] {
-            let query = Query::new(&language, source).map_err(|e| problem(file, e.to_string()))?;
-            for name in query.capture_names() {
-                let known = match crate::extract::Role::parse(name) {
-                    Some(role) => {
-                        role.is_local() == locals || matches!(role, crate::extract::Role::Other)
-                    }
-                    None => false,
-                };
-                if !known {
-                    return Err(problem(file, format!("unknown capture @{name}")));
-                }
-            }
-        }
-        let combined = format!("{}\n{}", sources.tags, sources.locals);
-        let query = Query::new(&language, &combined)
-            .map_err(|e| problem("tags.scm + locals.scm", e.to_string()))?;
-        let roles = query
-            .capture_names()
-            .iter()
-            .map(|n| crate::extract::Role::parse(n).unwrap_or(crate::extract::Role::Other))
-            .collect();
-        Ok(Grammar {
-            lang,
-            language,
-            query,
-            roles,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_query_compiles_against_its_grammar_with_known_captures() {
-        for lang in Lang::ALL {
-            if let Err(e) = Grammar::compile(lang) {
-                panic!("{e}");
-            }
-        }
-    }
 
     #[test]
     fn languages_are_found_by_extension_and_id() {

@@ -73,6 +73,7 @@
 pub mod codec;
 pub mod extract;
 pub mod facts;
+pub mod grammar;
 pub mod indexer;
 pub mod lang;
 pub mod persist;

@@ -6,7 +6,7 @@
 //! by default) or the agent's exit ends it and the terminal is as it was. A headless agent: its
 //! transcript is followed and each typed line is sent as its next turn.
 
-use super::agent::{
+use super::follow::{
     AgentEvent, Follow, event_of, last_lines, output_of, state_text, status_of, subscribe,
 };
 use crate::client::Connected;
@@ -209,7 +209,7 @@ async fn interactive(
                             json!({"name": info.name, "path": info.workspace_root, "data": text}),
                         ).await;
                         if let Err(e) = sent {
-                            break format!("input refused: {}", super::agent::plain(e.into()));
+                            break format!("input refused: {}", super::follow::plain(e.into()));
                         }
                     }
                     if detached {
@@ -306,7 +306,7 @@ async fn headless(c: &mut Connected, info: &AgentInfo, detach: u8) -> anyhow::Re
                     ).await;
                     match sent {
                         Ok(agent) => eprintln!("{}: {}", agent.name, state_text(&agent)),
-                        Err(e) => eprintln!("not sent: {}", super::agent::plain(e.into())),
+                        Err(e) => eprintln!("not sent: {}", super::follow::plain(e.into())),
                     }
                 }
                 Some(Input::End) | None => break,

@@ -1,6 +1,6 @@
 //! `maestro memory …`, `maestro search` and `maestro models …`.
 
-use super::agent::plain;
+use super::follow::plain;
 use super::{connect_cli, human_duration, print_json};
 use crate::cli::{MemoryAction, MemoryFilter, ModelsAction};
 use maestro_engine::Paths;

@@ -6,6 +6,7 @@ mod attach;
 mod config;
 mod daemon;
 mod doctor;
+mod follow;
 mod graph;
 mod memory;
 mod playbook;

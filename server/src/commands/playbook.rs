@@ -1,6 +1,6 @@
 //! `maestro playbook run|status|stop|pause|resume|approve|history`.
 
-use super::agent::plain;
+use super::follow::plain;
 use super::{connect_cli, human_duration, print_json};
 use crate::cli::PlaybookAction;
 use crate::client::Connected;

@@ -1,6 +1,6 @@
 //! `maestro trust`: what the repository's config asks maestro to run, and the person's approval.
 
-use super::agent::plain;
+use super::follow::plain;
 use super::{connect_cli, print_json};
 use maestro_engine::Paths;
 use maestro_engine::text::{shell_words, visible};

@@ -13,6 +13,7 @@ mod opencode;
 pub use custom::{CustomAgent, CustomOutput, FieldMap};
 
 use crate::classify::{classify, crash_message};
+pub use crate::process::{CommandSpec, Exit};
 use maestro_protocol::ErrorClass;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -267,22 +268,6 @@ impl Turn {
 /// The most bytes one argument may hold (Linux's `MAX_ARG_STRLEN`, 128 KiB, less its NUL).
 pub const ARG_MAX_BYTES: usize = 128 * 1024 - 1;
 
-/// A process to start: never a shell string.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CommandSpec {
-    pub program: PathBuf,
-    pub args: Vec<String>,
-    /// Added to the daemon's environment.
-    pub env: Vec<(String, String)>,
-    pub cwd: PathBuf,
-    /// Run in a PTY (interactive TUIs) rather than on pipes.
-    pub pty: bool,
-    /// Keep stdin open as a pipe (for answers); otherwise it is `/dev/null`.
-    pub stdin: bool,
-    /// Written to stdin at the start, which is then closed (a prompt too long for an argument).
-    pub input: Option<String>,
-}
-
 /// Tokens and dollars reported during a turn. Usage events add up: a CLI that reports per step
 /// sends several, one that reports per turn sends one.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -357,21 +342,6 @@ pub enum AgentEvent {
         message: String,
         fatal: bool,
     },
-}
-
-/// How a turn's process ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exit {
-    pub code: Option<i32>,
-    pub signal: Option<i32>,
-    /// The end of what it wrote to stderr.
-    pub stderr_tail: String,
-}
-
-impl Exit {
-    pub fn success(&self) -> bool {
-        self.code == Some(0)
-    }
 }
 
 /// Turns one turn's output lines into events.
