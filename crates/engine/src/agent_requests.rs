@@ -9,28 +9,22 @@
 //! `-32602` bad names and bases, `-32091` unknown agents, `-32095` conflicts (a name or path taken,
 //! a busy agent, uncommitted work, a merge conflict with a checkout), `-32096` a missing CLI.
 
-use crate::config::{self, Config};
+use crate::agent_settings::{settings, spawn_settings, workspace_of};
 use crate::delegate;
 use crate::engine::Engine;
-use crate::requests::Answer;
-use crate::session::Session;
-use crate::settings::{CustomCli, ModelPrice};
+use crate::session::{Answer, Session};
 use crate::text::uri_to_path;
-use crate::workspace::{find_root, workspace_id};
-use maestro_agents::adapters::{BUILT_IN, CustomAgent, CustomOutput, FieldMap};
+use maestro_agents::AgentError;
 use maestro_agents::identity;
-use maestro_agents::prices::{Price, PriceTable};
 use maestro_agents::process::TermSize;
 use maestro_agents::worktree::WorktreeError;
-use maestro_agents::{AgentCli, AgentError, AgentSettings, WorkspaceRef};
 use maestro_protocol::{
     AgentAttachParams, AgentAttachResult, AgentDiffResult, AgentIconParams, AgentIconResult,
     AgentInfo, AgentInputParams, AgentListParams, AgentMergeResult, AgentMode, AgentOutputRequest,
     AgentOutputResult, AgentRef, AgentRemoveParams, AgentRemoveResult, AgentResizeParams,
-    AgentSendParams, AgentSpawnParams, DelegateParams, DelegateResult, DelegateTask, Isolation,
-    RpcError, UsageParams, UsageResult, code, method,
+    AgentSendParams, AgentSpawnParams, DelegateParams, DelegateResult, DelegateTask, RpcError,
+    UsageParams, UsageResult, code, method,
 };
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The RPC error of an agent error: the code says what kind of problem it is.
@@ -57,169 +51,15 @@ pub(crate) fn agent_error(e: AgentError) -> RpcError {
     RpcError::new(code, e.to_string())
 }
 
-/// The workspace around `path` and its configuration (a broken repository config is an error:
-/// it may say which program to run or how to set up).
-pub(crate) fn workspace_of(
-    engine: &Engine,
-    path: &Path,
-) -> Result<(WorkspaceRef, Config), RpcError> {
-    let found = find_root(path).map_err(|e| RpcError::not_found(e.to_string()))?;
-    let config = engine
-        .config()
-        .with_workspace(&found.root)
-        .map_err(|e| RpcError::new(code::CONFIG_INVALID, e.to_string()))?;
-    Ok((
-        WorkspaceRef {
-            id: workspace_id(&found.root),
-            root: found.root,
-        },
-        config,
-    ))
-}
-
-/// The settings of an agent about to start with `isolation` (the configured one when `None`):
-/// refused when a setup command the repository chose would run without the person's approval.
-pub(crate) fn spawn_settings(
-    engine: &Engine,
-    root: &Path,
-    config: &Config,
-    cli_name: &str,
-    isolation: Option<Isolation>,
-) -> Result<AgentSettings, RpcError> {
-    let s = settings(config, cli_name)?;
-    if isolation.unwrap_or(s.isolation) == Isolation::Worktree && !s.setup_command.is_empty() {
-        engine
-            .trust()
-            .check(root, config, config::AGENTS_SETUP_COMMAND)?;
-    }
-    Ok(s)
-}
-
-/// An agent CLI's settings from the configuration.
-pub(crate) fn settings(config: &Config, cli_name: &str) -> Result<AgentSettings, RpcError> {
-    let agents = &config.settings().agents;
-    let (cli, program, program_key, configured, extra_args, model) = if let Some(cli) =
-        AgentCli::built_in(cli_name)
-    {
-        let configured = &agents.built_in[cli_name];
-        let program = configured
-            .path
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(cli.default_program()));
-        (
-            cli,
-            program,
-            format!("agents.{cli_name}.path"),
-            configured.path.is_some(),
-            configured.args.clone(),
-            configured.model.clone(),
-        )
-    } else if let Some(custom) = agents.custom.get(cli_name) {
-        let custom = custom_agent(cli_name, custom)?;
-        let key = format!("{}.program", custom_prefix(cli_name));
-        let program = PathBuf::from(&custom.program);
-        (
-            AgentCli::Custom(Box::new(custom)),
-            program,
-            key,
-            true,
-            Vec::new(),
-            None,
-        )
-    } else {
-        let mut known: Vec<String> = BUILT_IN.iter().map(|n| (*n).to_owned()).collect();
-        known.extend(agents.custom.keys().cloned());
-        return Err(RpcError::invalid_params(
-            method::AGENT_SPAWN,
-            format!(
-                "`{cli_name}` is not an agent CLI maestro knows: one of {}, or define it under [agents.custom.{cli_name}]",
-                known.join(", ")
-            ),
-        ));
-    };
-    Ok(AgentSettings {
-        cli_name: cli_name.to_owned(),
-        cli,
-        program,
-        program_configured: configured,
-        program_key,
-        extra_args,
-        model,
-        silence_timeout: agents.silence_timeout,
-        turn_timeout: agents.turn_timeout,
-        needs_input_after: agents.needs_input_after,
-        setup_files: agents.setup_files.clone(),
-        setup_command: agents.setup_command.clone(),
-        isolation: agents.isolation,
-        output_buffer: agents.output_buffer_bytes,
-        prices: prices(&agents.prices),
-    })
-}
-
-fn custom_prefix(name: &str) -> String {
-    config::key_from_parts(&["agents", "custom", name])
-}
-
-fn custom_agent(name: &str, c: &CustomCli) -> Result<CustomAgent, RpcError> {
-    let program = c.program.clone().filter(|p| !p.is_empty()).ok_or_else(|| {
-        RpcError::new(
-            code::CONFIG_INVALID,
-            format!(
-                "custom agent `{name}` has no program: set {}.program in your config",
-                custom_prefix(name)
-            ),
-        )
-    })?;
-    let field = |k: &str| c.fields.get(k).cloned();
-    let output = match c.output.as_deref() {
-        Some("jsonl") => CustomOutput::Jsonl(Box::new(FieldMap {
-            type_field: field("type_field").unwrap_or_else(|| "/type".into()),
-            result_type: field("result_type").unwrap_or_default(),
-            error_type: field("error_type").unwrap_or_default(),
-            session_field: field("session_field").unwrap_or_default(),
-            text_field: field("text_field").unwrap_or_default(),
-            error_field: field("error_field").unwrap_or_default(),
-            input_tokens_field: field("input_tokens_field").unwrap_or_default(),
-            output_tokens_field: field("output_tokens_field").unwrap_or_default(),
-            cost_field: field("cost_field").unwrap_or_default(),
-        })),
-        _ => CustomOutput::Text,
-    };
-    Ok(CustomAgent {
-        name: name.to_owned(),
-        program,
-        args: c.args.clone(),
-        resume_args: c.resume_args.clone(),
-        output,
-    })
-}
-
-fn prices(configured: &BTreeMap<String, ModelPrice>) -> PriceTable {
-    PriceTable::new(
-        configured
-            .iter()
-            .map(|(model, p)| {
-                let price = Price {
-                    input: p.input,
-                    output: p.output,
-                    cache_read: p.cache_read,
-                    cache_write: p.cache_write,
-                };
-                (model.clone(), price)
-            })
-            .collect(),
-    )
-}
-
 pub(crate) fn spawn(s: &Session, p: AgentSpawnParams) -> Answer<AgentInfo> {
     let engine = &s.engine;
-    let prepared = workspace_of(engine, &p.path).and_then(|(ws, config)| {
+    let prepared = workspace_of(engine.config(), &p.path).and_then(|(ws, config)| {
         let cli = if p.agent.is_empty() {
             config.settings().agents.default.clone()
         } else {
             p.agent.clone()
         };
-        let settings = spawn_settings(engine, &ws.root, &config, &cli, p.isolation)?;
+        let settings = spawn_settings(engine.trust(), &ws.root, &config, &cli, p.isolation)?;
         Ok((ws, settings))
     });
     let agents = engine.agents().clone();
@@ -233,13 +73,15 @@ pub(crate) fn spawn(s: &Session, p: AgentSpawnParams) -> Answer<AgentInfo> {
 
 pub(crate) fn send(s: &Session, p: AgentSendParams) -> Answer<AgentInfo> {
     let agents = s.engine.agents();
-    Answer::Now(workspace_of(&s.engine, &p.path).and_then(|(ws, config)| {
-        let cli = agents.get(&ws.id, &p.name).map_err(agent_error)?.agent;
-        let settings = settings(&config, &cli)?;
-        agents
-            .send(&ws.id, &p.name, &p.prompt, settings)
-            .map_err(agent_error)
-    }))
+    Answer::Now(
+        workspace_of(s.engine.config(), &p.path).and_then(|(ws, config)| {
+            let cli = agents.get(&ws.id, &p.name).map_err(agent_error)?.agent;
+            let settings = settings(&config, &cli)?;
+            agents
+                .send(&ws.id, &p.name, &p.prompt, settings)
+                .map_err(agent_error)
+        }),
+    )
 }
 
 pub(crate) fn stop(s: &Session, p: AgentRef) -> Answer<AgentInfo> {
@@ -267,53 +109,61 @@ pub(crate) fn list(s: &Session, p: AgentListParams) -> Answer<Vec<AgentInfo>> {
 }
 
 pub(crate) fn output(s: &Session, p: AgentOutputRequest) -> Answer<AgentOutputResult> {
-    Answer::Now(workspace_of(&s.engine, &p.path).and_then(|(ws, _)| {
-        s.engine
-            .agents()
-            .output(&ws.id, &p.name, p.offset, p.limit)
-            .map_err(agent_error)
-    }))
+    Answer::Now(
+        workspace_of(s.engine.config(), &p.path).and_then(|(ws, _)| {
+            s.engine
+                .agents()
+                .output(&ws.id, &p.name, p.offset, p.limit)
+                .map_err(agent_error)
+        }),
+    )
 }
 
 pub(crate) fn attach(s: &Session, p: AgentAttachParams) -> Answer<AgentAttachResult> {
-    Answer::Now(workspace_of(&s.engine, &p.path).and_then(|(ws, _)| {
-        let size = match (p.rows, p.cols) {
-            (Some(rows), Some(cols)) => Some(TermSize { rows, cols }),
-            (None, None) => None,
-            _ => {
-                return Err(RpcError::invalid_params(
-                    method::AGENT_ATTACH,
-                    "give both `rows` and `cols`, or neither",
-                ));
-            }
-        };
-        s.engine
-            .agents()
-            .attach(&ws.id, &p.name, size)
-            .map_err(agent_error)
-    }))
+    Answer::Now(
+        workspace_of(s.engine.config(), &p.path).and_then(|(ws, _)| {
+            let size = match (p.rows, p.cols) {
+                (Some(rows), Some(cols)) => Some(TermSize { rows, cols }),
+                (None, None) => None,
+                _ => {
+                    return Err(RpcError::invalid_params(
+                        method::AGENT_ATTACH,
+                        "give both `rows` and `cols`, or neither",
+                    ));
+                }
+            };
+            s.engine
+                .agents()
+                .attach(&ws.id, &p.name, size)
+                .map_err(agent_error)
+        }),
+    )
 }
 
 pub(crate) fn input(s: &Session, p: AgentInputParams) -> Answer<()> {
-    Answer::Now(workspace_of(&s.engine, &p.path).and_then(|(ws, _)| {
-        s.engine
-            .agents()
-            .input(&ws.id, &p.name, p.data.as_bytes())
-            .map_err(agent_error)
-    }))
+    Answer::Now(
+        workspace_of(s.engine.config(), &p.path).and_then(|(ws, _)| {
+            s.engine
+                .agents()
+                .input(&ws.id, &p.name, p.data.as_bytes())
+                .map_err(agent_error)
+        }),
+    )
 }
 
 pub(crate) fn resize(s: &Session, p: AgentResizeParams) -> Answer<()> {
-    Answer::Now(workspace_of(&s.engine, &p.path).and_then(|(ws, _)| {
-        let size = TermSize {
-            rows: p.rows,
-            cols: p.cols,
-        };
-        s.engine
-            .agents()
-            .resize(&ws.id, &p.name, size)
-            .map_err(agent_error)
-    }))
+    Answer::Now(
+        workspace_of(s.engine.config(), &p.path).and_then(|(ws, _)| {
+            let size = TermSize {
+                rows: p.rows,
+                cols: p.cols,
+            };
+            s.engine
+                .agents()
+                .resize(&ws.id, &p.name, size)
+                .map_err(agent_error)
+        }),
+    )
 }
 
 pub(crate) fn diff(s: &Session, p: AgentRef) -> Answer<AgentDiffResult> {
@@ -338,7 +188,7 @@ pub(crate) fn merge(s: &Session, p: AgentRef) -> Answer<AgentMergeResult> {
 
 pub(crate) fn remove(s: &Session, p: AgentRemoveParams) -> Answer<AgentRemoveResult> {
     let agents = s.engine.agents().clone();
-    match workspace_of(&s.engine, &p.path) {
+    match workspace_of(s.engine.config(), &p.path) {
         Ok((ws, _)) => Answer::later(async move {
             agents
                 .remove(&ws.id, &p.name, p.force)
@@ -388,7 +238,7 @@ pub(crate) fn usage(s: &Session, p: UsageParams) -> Answer<UsageResult> {
 
 /// The id of the workspace around `path`, when one is given.
 fn workspace_id_of(engine: &Engine, path: Option<&Path>) -> Result<Option<String>, RpcError> {
-    path.map(|path| workspace_of(engine, path).map(|(ws, _)| ws.id))
+    path.map(|path| workspace_of(engine.config(), path).map(|(ws, _)| ws.id))
         .transpose()
 }
 
@@ -431,7 +281,7 @@ async fn delegate_to_agent(
         p.instructions.as_deref(),
     );
     let agents = engine.agents().clone();
-    let (ws, config) = workspace_of(&engine, &path)?;
+    let (ws, config) = workspace_of(engine.config(), &path)?;
     if let Some(name) = &p.agent {
         let cli = agents.get(&ws.id, name).map_err(agent_error)?.agent;
         let settings = settings(&config, &cli)?;
@@ -460,7 +310,7 @@ async fn delegate_to_agent(
         .cli
         .clone()
         .unwrap_or_else(|| config.settings().agents.default.clone());
-    let settings = spawn_settings(&engine, &ws.root, &config, &cli, None)?;
+    let settings = spawn_settings(engine.trust(), &ws.root, &config, &cli, None)?;
     let params = AgentSpawnParams {
         name,
         agent: cli,
@@ -487,6 +337,6 @@ async fn delegate_to_agent(
 }
 
 fn agent_ref(engine: &Engine, p: AgentRef) -> Result<(String, String), RpcError> {
-    let (ws, _) = workspace_of(engine, &p.path)?;
+    let (ws, _) = workspace_of(engine.config(), &p.path)?;
     Ok((ws.id, p.name))
 }

@@ -9,22 +9,24 @@
 //! transcripts a person asked to import).
 
 mod agent_requests;
+mod agent_settings;
 pub mod code_graph;
 pub mod config;
+mod connection;
 mod delegate;
 pub mod document;
 mod engine;
 mod graph_requests;
-mod hosts;
+mod indexing;
 mod memory_requests;
 pub mod paths;
 mod playbook_requests;
 mod requests;
 mod session;
-pub mod settings;
 pub mod text;
 mod trim;
 pub mod trust;
+mod trust_requests;
 pub mod workspace;
 
 pub use config::{Config, ConfigError};

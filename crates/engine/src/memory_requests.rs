@@ -1,14 +1,13 @@
 //! The memory methods (`maestro/memory.*`): add, search, list, forget, status, import.
 //!
-//! Agent turns as memories (`turn_memory`), and `maestro/memory.add|search|list|forget|status|import`
+//! `maestro/memory.add|search|list|forget|status|import`
 //! with their checks (empty or
 //! over-4 KiB query, k outside 1–100, unknown kind, since after until, empty or over-1 MiB note, a
 //! forget without ids or workspace). Hover (`graph_requests`) appends up to three memories whose text
 //! names the symbol (keyword search in the workspace, then an exact mention).
 
 use crate::engine::{Engine, store_error, unix_now};
-use crate::requests::Answer;
-use crate::session::Session;
+use crate::session::{Answer, Session};
 use crate::workspace::{find_root, workspace_id};
 use maestro_memory::service::{NewMemory, search};
 use maestro_protocol::rpc::NoParams;
@@ -310,27 +309,5 @@ impl Engine {
             added,
             problems: found.problems,
         })
-    }
-}
-
-/// An agent's headless turn as a memory.
-pub(crate) fn turn_memory(t: maestro_agents::FinishedTurn) -> NewMemory {
-    let mut text = format!("Prompt: {}\n", t.prompt.trim());
-    if !t.reply.trim().is_empty() {
-        text.push_str(&format!("Reply: {}\n", t.reply.trim()));
-    }
-    if !t.tools.is_empty() {
-        text.push_str(&format!("Tools: {}\n", t.tools.join("; ")));
-    }
-    if t.outcome != "ok" {
-        text.push_str(&format!("Outcome: {}\n", t.outcome));
-    }
-    NewMemory {
-        ws: t.ws,
-        kind: memory_kind::TURN,
-        source: format!("agent:{}#turn{}", t.agent, t.turn),
-        agent: t.agent,
-        at: t.ended,
-        text,
     }
 }

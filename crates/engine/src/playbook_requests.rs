@@ -8,9 +8,8 @@
 //! gate (commands `maestro.playbook.run` with `only` / `from`); `maestro/codeActions` adds "Run
 //! this playbook" (kind `source`) on a markdown document with open tasks.
 
-use crate::agent_requests::{settings, workspace_of};
-use crate::requests::Answer;
-use crate::session::Session;
+use crate::agent_settings::{settings, workspace_of};
+use crate::session::{Answer, Session};
 use crate::text::uri_to_path;
 use maestro_playbook::run::Control;
 use maestro_protocol::{
@@ -156,7 +155,7 @@ impl Session {
             .iter()
             .filter_map(|t| t.agent.as_ref().map(|a| (t.line, a.clone())))
             .chain(book.options.agent.iter().map(|a| (1, a.clone())));
-        if let Ok((ws, config)) = workspace_of(&self.engine, &path) {
+        if let Ok((ws, config)) = workspace_of(self.engine.config(), &path) {
             for (line, name) in named {
                 let known = self.engine.agents().get(&ws.id, &name).is_ok()
                     || settings(&config, &name).is_ok();

@@ -2,35 +2,13 @@
 //! A handler takes the method's params type and answers its result type, now or later; params are
 //! read (with the error naming the offending field) and results written here, once.
 
-use crate::session::{Reply, Session, now, ok};
+use crate::session::{Answer, Reply, Session, now, ok};
 use futures::FutureExt;
-use futures::future::BoxFuture;
 use maestro_protocol::rpc::{self, Method};
-use maestro_protocol::{RpcError, parse_params};
+use maestro_protocol::{RpcError, code, method, parse_params};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::LazyLock;
-
-/// A handler's answer: ready now (checks failed, or nothing to wait for), or computed later. The
-/// synchronous part of a handler runs when the request is read, in order with the connection's
-/// other messages; see `session.rs`.
-pub(crate) enum Answer<T> {
-    Now(Result<T, RpcError>),
-    Later(BoxFuture<'static, Result<T, RpcError>>),
-}
-
-impl<T> Answer<T> {
-    pub(crate) fn later(f: impl Future<Output = Result<T, RpcError>> + Send + 'static) -> Self {
-        Answer::Later(f.boxed())
-    }
-}
-
-impl<T> From<Result<T, RpcError>> for Answer<T> {
-    fn from(result: Result<T, RpcError>) -> Self {
-        Answer::Now(result)
-    }
-}
 
 /// The handler of method `M`.
 pub(crate) type Handler<M> = fn(&Session, <M as Method>::Params) -> Answer<<M as Method>::Result>;
@@ -65,10 +43,32 @@ impl Table {
     }
 }
 
+impl Session {
+    /// Handles a request: checks and snapshots now, the rest in the returned future.
+    pub fn request(&self, method: &str, params: Value) -> Reply {
+        if self.state.hello.get().is_none() && method != method::HELLO && method != method::SHUTDOWN
+        {
+            return now(Err(RpcError::new(
+                code::SERVER_NOT_INITIALIZED,
+                format!(
+                    "{method} before {}: send maestro/hello first",
+                    method::HELLO
+                ),
+            )));
+        }
+        match TABLE.call(self, method, params) {
+            Some(reply) => reply,
+            None => now(Err(RpcError::method_not_found(method))),
+        }
+    }
+}
+
 /// The one table of the daemon (the LSP front forwards to it too).
 pub(crate) static TABLE: LazyLock<Table> = LazyLock::new(|| {
     use crate::{agent_requests as agent, graph_requests as graph};
-    use crate::{memory_requests as memory, playbook_requests as playbook, trust};
+    use crate::{
+        memory_requests as memory, playbook_requests as playbook, trust_requests as trust,
+    };
     use rpc::*;
     let mut t = Table::default();
     t.on::<Hello>(Session::hello)

@@ -5,80 +5,25 @@
 //! opened workspace) runs when it is read, and only the rest (store writes) is deferred. So a request
 //! observes every notification and registration that arrived before it.
 
+use crate::connection::SessionState;
 use crate::document::Document;
 use crate::engine::{Engine, store_error};
-use crate::requests::Answer;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use maestro_protocol::rpc::NoParams;
 use maestro_protocol::{
     DocumentChangeParams, DocumentOpenParams, DocumentText, DocumentUri, HelloParams, HelloResult,
-    Message, Notification, PROTOCOL_VERSION, PositionEncoding, RpcError, SessionStatus,
-    StatusResult, StoreBackupParams, StoreBackupResult, WorkspaceInfo, WorkspaceOpenParams, code,
-    method, parse_params,
+    Message, Notification, PROTOCOL_VERSION, RpcError, StatusResult, StoreBackupParams,
+    StoreBackupResult, WorkspaceInfo, WorkspaceOpenParams, code, method, parse_params,
 };
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
-use tokio::sync::{broadcast, mpsc, watch};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio::sync::{broadcast, mpsc};
 
 /// The answer to a request, possibly still being computed.
 pub type Reply = BoxFuture<'static, Result<Value, RpcError>>;
-
-pub(crate) struct SessionState {
-    pub(crate) id: u64,
-    connected_at: Instant,
-    hello: OnceLock<HelloParams>,
-    pub(crate) documents: Mutex<HashMap<String, Document>>,
-    pub(crate) workspaces: Mutex<BTreeSet<String>>,
-    subscribed: AtomicBool,
-    /// Becomes true when the session ends, stopping its event forwarder.
-    ended: watch::Sender<bool>,
-}
-
-impl SessionState {
-    pub(crate) fn new(id: u64) -> SessionState {
-        SessionState {
-            id,
-            connected_at: Instant::now(),
-            hello: OnceLock::new(),
-            documents: Mutex::default(),
-            workspaces: Mutex::default(),
-            subscribed: AtomicBool::new(false),
-            ended: watch::channel(false).0,
-        }
-    }
-
-    pub(crate) fn status(&self) -> SessionStatus {
-        let client = self
-            .hello
-            .get()
-            .map(|h| h.client.clone())
-            .unwrap_or_else(|| maestro_protocol::ClientInfo {
-                name: "(no hello yet)".into(),
-                version: None,
-                kind: maestro_protocol::ClientKind::Other,
-                pid: None,
-            });
-        SessionStatus {
-            session_id: self.id,
-            client,
-            connected_secs: self.connected_at.elapsed().as_secs_f64(),
-            documents: self.documents.lock().unwrap().len(),
-            workspaces: self.workspaces.lock().unwrap().iter().cloned().collect(),
-        }
-    }
-
-    pub(crate) fn encoding(&self) -> PositionEncoding {
-        self.hello
-            .get()
-            .map(|h| h.position_encoding)
-            .unwrap_or_default()
-    }
-}
 
 /// A document whose closing is worth giving freed memory back to the system for.
 const LARGE_DOCUMENT: usize = 256 << 10;
@@ -107,6 +52,26 @@ pub(crate) fn now(result: Result<Value, RpcError>) -> Reply {
     futures::future::ready(result).boxed()
 }
 
+/// A handler's answer: ready now (checks failed, or nothing to wait for), or computed later. The
+/// synchronous part of a handler runs when the request is read, in order with the connection's
+/// other messages; see `session.rs`.
+pub(crate) enum Answer<T> {
+    Now(Result<T, RpcError>),
+    Later(BoxFuture<'static, Result<T, RpcError>>),
+}
+
+impl<T> Answer<T> {
+    pub(crate) fn later(f: impl Future<Output = Result<T, RpcError>> + Send + 'static) -> Self {
+        Answer::Later(f.boxed())
+    }
+}
+
+impl<T> From<Result<T, RpcError>> for Answer<T> {
+    fn from(result: Result<T, RpcError>) -> Self {
+        Answer::Now(result)
+    }
+}
+
 impl Session {
     pub(crate) fn new(
         engine: Engine,
@@ -122,24 +87,6 @@ impl Session {
 
     pub fn id(&self) -> u64 {
         self.state.id
-    }
-
-    /// Handles a request: checks and snapshots now, the rest in the returned future.
-    pub fn request(&self, method: &str, params: Value) -> Reply {
-        if self.state.hello.get().is_none() && method != method::HELLO && method != method::SHUTDOWN
-        {
-            return now(Err(RpcError::new(
-                code::SERVER_NOT_INITIALIZED,
-                format!(
-                    "{method} before {}: send maestro/hello first",
-                    method::HELLO
-                ),
-            )));
-        }
-        match crate::requests::TABLE.call(self, method, params) {
-            Some(reply) => reply,
-            None => now(Err(RpcError::method_not_found(method))),
-        }
     }
 
     pub(crate) fn shutdown(&self, _: NoParams) -> Answer<()> {
@@ -340,5 +287,13 @@ impl Session {
                 }
             }
         });
+    }
+}
+
+impl Engine {
+    /// A new connection. Messages the engine pushes to it (events) go to `outbox`; it ends when the
+    /// returned session is dropped.
+    pub fn connect(&self, outbox: mpsc::Sender<Message>) -> Session {
+        Session::new(self.clone(), self.register_session(), outbox)
     }
 }

@@ -1,6 +1,3 @@
-//! Commands a repository chooses run only after the person approved that exact command for that
-//! repository (see ARCHITECTURE.md, `trust`).
-//!
 //! Commands a repository chooses run only after the person approved that exact command
 //! for that repository. Today that is `agents.setup_command` set in `<repo>/.maestro/config.toml`
 //! (automations and hooks will join `REPOSITORY_COMMANDS`); the same key in the user's own config
@@ -16,16 +13,11 @@
 //! refused command by asking with `window/showMessageRequest` and, once allowed, approves and
 //! sends the request again.
 
-use crate::agent_requests::workspace_of;
 use crate::config::{self, Config, Source};
-use crate::engine::{Engine, store_error, unix_now};
-use crate::requests::Answer;
-use crate::session::Session;
 use maestro_protocol::{
-    RepositoryCommand, RpcError, TrustApproveParams, TrustListParams, TrustListResult,
-    TrustRevokeParams, TrustState, UntrustedCommand, code,
+    RepositoryCommand, RpcError, TrustListResult, TrustState, UntrustedCommand, code,
 };
-use maestro_store::{Store, StoreError, TrustedRow};
+use maestro_store::{Store, StoreError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -118,11 +110,11 @@ impl Trust {
         Err(error)
     }
 
-    fn forget(&self, root: &Path) {
+    pub(crate) fn forget(&self, root: &Path) {
         self.approved.lock().unwrap().retain(|(r, _), _| r != root);
     }
 
-    fn set(&self, root: &Path, key: &str, command: Option<Vec<String>>) {
+    pub(crate) fn set(&self, root: &Path, key: &str, command: Option<Vec<String>>) {
         let mut approved = self.approved.lock().unwrap();
         let k = (root.to_path_buf(), key.to_owned());
         match command {
@@ -147,108 +139,4 @@ fn chosen(config: &Config) -> Vec<(&'static str, &'static str, Vec<String>, Path
             (!command.is_empty()).then_some((key, when, command, file))
         })
         .collect()
-}
-
-impl Engine {
-    /// Approves `command` for `key` of the repository at `root`, if the file says exactly that.
-    pub(crate) async fn approve(
-        &self,
-        root: &Path,
-        config: &Config,
-        key: &str,
-        command: Vec<String>,
-    ) -> Result<TrustListResult, RpcError> {
-        let list = self.trust().list(root, config);
-        let Some(current) = list.commands.iter().find(|c| c.key == key) else {
-            return Err(RpcError::invalid_params(
-                maestro_protocol::method::TRUST_APPROVE,
-                format!(
-                    "{} does not choose a command for `{key}`; it chooses: {}",
-                    root.display(),
-                    names(&list)
-                ),
-            ));
-        };
-        if current.command != command {
-            return Err(RpcError::new(
-                code::CONFLICT,
-                format!(
-                    "`{key}` in {} is now {}, not the {} you were shown; look again with `maestro trust`",
-                    current.file.display(),
-                    crate::text::shell_words(&current.command),
-                    crate::text::shell_words(&command),
-                ),
-            ));
-        }
-        let row = TrustedRow {
-            root: root.to_string_lossy().into_owned(),
-            key: key.to_owned(),
-            command: command.clone(),
-            file: current.file.to_string_lossy().into_owned(),
-            at: unix_now(),
-        };
-        self.store()
-            .trust_command(&row)
-            .await
-            .map_err(store_error)?;
-        self.trust().set(root, key, Some(command));
-        tracing::info!(root = %root.display(), key, "repository command approved");
-        Ok(self.trust().list(root, config))
-    }
-
-    /// Forgets the approval of `key` (or all) of the repository at `root`.
-    pub(crate) async fn revoke(
-        &self,
-        root: &Path,
-        config: &Config,
-        key: Option<&str>,
-    ) -> Result<TrustListResult, RpcError> {
-        self.store()
-            .revoke_trust(&root.to_string_lossy(), key)
-            .await
-            .map_err(store_error)?;
-        match key {
-            Some(key) => self.trust().set(root, key, None),
-            None => self.trust().forget(root),
-        }
-        Ok(self.trust().list(root, config))
-    }
-}
-
-fn names(list: &TrustListResult) -> String {
-    if list.commands.is_empty() {
-        return "nothing".to_owned();
-    }
-    list.commands
-        .iter()
-        .map(|c| format!("`{}`", c.key))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-pub(crate) fn list(s: &Session, p: TrustListParams) -> Answer<TrustListResult> {
-    Answer::Now(
-        workspace_of(&s.engine, &p.path)
-            .map(|(ws, config)| s.engine.trust().list(&ws.root, &config)),
-    )
-}
-
-pub(crate) fn approve(s: &Session, p: TrustApproveParams) -> Answer<TrustListResult> {
-    let engine = s.engine.clone();
-    match workspace_of(&engine, &p.path) {
-        Ok((ws, config)) => {
-            Answer::later(async move { engine.approve(&ws.root, &config, &p.key, p.command).await })
-        }
-        Err(e) => Answer::Now(Err(e)),
-    }
-}
-
-pub(crate) fn revoke(s: &Session, p: TrustRevokeParams) -> Answer<TrustListResult> {
-    let engine = s.engine.clone();
-    match workspace_of(&engine, &p.path) {
-        Ok((ws, config)) => {
-            Answer::later(async move { engine.revoke(&ws.root, &config, p.key.as_deref()).await })
-        }
-        Err(e) => Answer::Now(Err(e)),
-    }
 }

@@ -8,11 +8,13 @@
 //! own documents (two editors may hold different unsaved text).
 
 use crate::config::Config;
-use crate::hosts::{EngineHooks, MemoryHost, PlaybookHost};
-use crate::session::{Session, SessionState};
+use crate::connection::SessionState;
+mod hosts;
+
 use crate::workspace::{default_name, find_root, workspace_id};
+use hosts::{EngineHooks, MemoryHost, PlaybookHost};
 use maestro_protocol::{
-    Event, HostMode, Message, ProgressParams, ProgressValue, RpcError, StatusResult, StoreStatus,
+    Event, HostMode, ProgressParams, ProgressValue, RpcError, StatusResult, StoreStatus,
     WorkspaceInfo, code,
 };
 use maestro_store::{Store, StoreError};
@@ -21,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 
 /// What the process hosting the engine tells clients about itself.
 #[derive(Debug, Clone)]
@@ -176,9 +178,8 @@ impl Engine {
         self.inner.agents.get().expect("set at start")
     }
 
-    /// A new connection. Messages the engine pushes to it (events) go to `outbox`; it ends when the
-    /// returned session is dropped.
-    pub fn connect(&self, outbox: mpsc::Sender<Message>) -> Session {
+    /// Registers a new connection's state (it counts as activity until it disconnects).
+    pub(crate) fn register_session(&self) -> Arc<SessionState> {
         let id = self.next_id();
         let state = Arc::new(SessionState::new(id));
         self.inner
@@ -187,7 +188,7 @@ impl Engine {
             .unwrap()
             .insert(id, state.clone());
         self.inner.activity.send_modify(|a| a.sessions += 1);
-        Session::new(self.clone(), state, outbox)
+        state
     }
 
     pub(crate) fn disconnect(&self, state: &SessionState) {

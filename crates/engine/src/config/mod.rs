@@ -13,7 +13,9 @@
 //! [`Settings`] (`settings.rs`): the rest of the daemon reads typed fields, not keys.
 
 use crate::paths::{Paths, workspace_config_file};
-pub use crate::settings::Settings;
+pub mod settings;
+
+pub use settings::Settings;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};

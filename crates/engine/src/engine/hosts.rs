@@ -3,7 +3,7 @@
 //! (workspaces, configuration and agents' turns). Each holds the engine weakly: a service outliving
 //! the engine finds it gone and stops, rather than keeping it alive.
 
-use crate::agent_requests::{settings, spawn_settings, workspace_of};
+use crate::agent_settings::{settings, spawn_settings, workspace_of};
 use crate::config::Config;
 use crate::engine::{Engine, Inner};
 use maestro_agents::{AgentSettings, WorkspaceRef, supervisor::find_program};
@@ -50,9 +50,7 @@ impl maestro_agents::Hooks for EngineHooks {
         if let Some(inner) = self.0.upgrade() {
             let engine = Engine::from_inner(inner);
             if engine.memory().settings.remember_turns {
-                engine
-                    .memory()
-                    .remember_later(vec![crate::memory_requests::turn_memory(turn)]);
+                engine.memory().remember_later(vec![turn_memory(turn)]);
             }
         }
     }
@@ -98,7 +96,7 @@ impl Executor for PlaybookHost {
     type Settings = AgentSettings;
 
     fn workspace_of(&self, path: &Path) -> Result<Workspace, String> {
-        let (ws, _) = workspace_of(&self.engine()?, path).map_err(|e| e.message)?;
+        let (ws, _) = workspace_of(self.engine()?.config(), path).map_err(|e| e.message)?;
         Ok(Workspace {
             id: ws.id,
             root: ws.root,
@@ -138,7 +136,8 @@ impl Executor for PlaybookHost {
         isolation: Isolation,
     ) -> Result<AgentSettings, String> {
         let (engine, config) = self.config(ws)?;
-        spawn_settings(&engine, &ws.root, &config, cli, Some(isolation)).map_err(|e| e.message)
+        spawn_settings(engine.trust(), &ws.root, &config, cli, Some(isolation))
+            .map_err(|e| e.message)
     }
 
     fn committed_as_is(&self, root: &Path, relative: &str) -> Result<bool, String> {
@@ -295,4 +294,26 @@ struct NoProgress;
 impl maestro_playbook::run::Progress for NoProgress {
     fn report(&self, _: Option<String>, _: Option<u32>) {}
     fn end(self: Box<Self>, _: Option<String>) {}
+}
+
+/// An agent's headless turn as a memory.
+fn turn_memory(t: maestro_agents::FinishedTurn) -> NewMemory {
+    let mut text = format!("Prompt: {}\n", t.prompt.trim());
+    if !t.reply.trim().is_empty() {
+        text.push_str(&format!("Reply: {}\n", t.reply.trim()));
+    }
+    if !t.tools.is_empty() {
+        text.push_str(&format!("Tools: {}\n", t.tools.join("; ")));
+    }
+    if t.outcome != "ok" {
+        text.push_str(&format!("Outcome: {}\n", t.outcome));
+    }
+    NewMemory {
+        ws: t.ws,
+        kind: maestro_protocol::memory_kind::TURN,
+        source: format!("agent:{}#turn{}", t.agent, t.turn),
+        agent: t.agent,
+        at: t.ended,
+        text,
+    }
 }

@@ -3,7 +3,7 @@
 //! `maestro config show`); this is the only place that turns its keys into values, so a default is
 //! written once, in the registry.
 
-use crate::config::*;
+use super::*;
 use maestro_agents::adapters::BUILT_IN;
 use maestro_protocol::Isolation;
 use std::collections::BTreeMap;
