@@ -14,10 +14,10 @@ use crate::delegate;
 use crate::engine::Engine;
 use crate::session::{Answer, Session};
 use crate::text::uri_to_path;
-use maestro_agents::AgentError;
 use maestro_agents::identity;
 use maestro_agents::process::TermSize;
 use maestro_agents::worktree::WorktreeError;
+use maestro_agents::{AgentError, Supervisor};
 use maestro_protocol::{
     AgentAttachParams, AgentAttachResult, AgentDiffResult, AgentIconParams, AgentIconResult,
     AgentInfo, AgentInputParams, AgentListParams, AgentMergeResult, AgentMode, AgentOutputRequest,
@@ -25,6 +25,7 @@ use maestro_protocol::{
     AgentSendParams, AgentSpawnParams, DelegateParams, DelegateResult, DelegateTask, RpcError,
     UsageParams, UsageResult, code, method,
 };
+use std::future::Future;
 use std::path::{Path, PathBuf};
 
 /// The RPC error of an agent error: the code says what kind of problem it is.
@@ -85,10 +86,21 @@ pub(crate) fn send(s: &Session, p: AgentSendParams) -> Answer<AgentInfo> {
 }
 
 pub(crate) fn stop(s: &Session, p: AgentRef) -> Answer<AgentInfo> {
-    let agents = s.engine.agents().clone();
+    later_on_agent(s, p, |agents, ws, name| async move {
+        agents.stop(&ws, &name).await
+    })
+}
+
+/// An answer computed later from the supervisor, for the agent `p` names.
+fn later_on_agent<T, F, Fut>(s: &Session, p: AgentRef, f: F) -> Answer<T>
+where
+    F: FnOnce(Supervisor, String, String) -> Fut,
+    Fut: Future<Output = Result<T, AgentError>> + Send + 'static,
+{
     match agent_ref(&s.engine, p) {
         Ok((ws, name)) => {
-            Answer::later(async move { agents.stop(&ws, &name).await.map_err(agent_error) })
+            let answer = f(s.engine.agents().clone(), ws, name);
+            Answer::later(async move { answer.await.map_err(agent_error) })
         }
         Err(e) => Answer::Now(Err(e)),
     }
@@ -167,23 +179,15 @@ pub(crate) fn resize(s: &Session, p: AgentResizeParams) -> Answer<()> {
 }
 
 pub(crate) fn diff(s: &Session, p: AgentRef) -> Answer<AgentDiffResult> {
-    let agents = s.engine.agents().clone();
-    match agent_ref(&s.engine, p) {
-        Ok((ws, name)) => {
-            Answer::later(async move { agents.diff(&ws, &name).await.map_err(agent_error) })
-        }
-        Err(e) => Answer::Now(Err(e)),
-    }
+    later_on_agent(s, p, |agents, ws, name| async move {
+        agents.diff(&ws, &name).await
+    })
 }
 
 pub(crate) fn merge(s: &Session, p: AgentRef) -> Answer<AgentMergeResult> {
-    let agents = s.engine.agents().clone();
-    match agent_ref(&s.engine, p) {
-        Ok((ws, name)) => {
-            Answer::later(async move { agents.merge(&ws, &name).await.map_err(agent_error) })
-        }
-        Err(e) => Answer::Now(Err(e)),
-    }
+    later_on_agent(s, p, |agents, ws, name| async move {
+        agents.merge(&ws, &name).await
+    })
 }
 
 pub(crate) fn remove(s: &Session, p: AgentRemoveParams) -> Answer<AgentRemoveResult> {
