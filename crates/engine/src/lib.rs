@@ -2,8 +2,12 @@
 //! service, and implements the daemon RPC vocabulary of `maestro-protocol` over it. The daemon, the
 //! standalone LSP and the tests all drive it through [`Engine::connect`] and [`Session`].
 //!
-//! Architecture invariant: no transport and no LSP types here; the engine sees JSON-RPC methods and
-//! params as values, and the only I/O it does itself is the store's, reading config files, workspace
+//! Requests go through one table (`requests.rs`): each method of `maestro_protocol::rpc` with the
+//! handler that takes its params type and answers its result type. The composition root is
+//! `engine/` (with `hosts.rs`, how the services see it); it imports none of the handlers.
+//!
+//! Architecture invariant: no transport and no LSP library here; the engine sees methods by name
+//! with their typed params, and the only I/O it does itself is the store's, reading config files, workspace
 //! roots and the playbooks an editor asks about; the services it composes do theirs (playbook runs
 //! write checkboxes and per-loop copies; memory reads the model's files, indexed sources and
 //! transcripts a person asked to import).

@@ -1,7 +1,9 @@
 //! The playbook run engine (Auto Run): documents worked task by task by agents, judged from the
 //! files, with every step stored before it is shown so that a restarted daemon goes on where it
 //! stopped. The decisions are [`crate::plan`]'s; this module reads files, asks its [`Executor`] for
-//! turns and records.
+//! turns and records. This file holds the records, the store and the API; `drive.rs` the
+//! sequential driver and the steps both drivers share; `parallel.rs` the parallel driver;
+//! `prepare.rs` the checks before a run starts.
 //!
 //! **A run** (`maestro/playbook.run`) is one tokio task that loops: read every document from disk,
 //! ask `plan::next`, act, record. A turn goes to an agent chosen per task (`@name` in the task >
