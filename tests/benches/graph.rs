@@ -8,7 +8,9 @@
 //! storing nothing) and `ctags -R` on the same files; the warm start (daemon restarted, nothing
 //! changed); store size and daemon RSS. On the stdlib also: `didChange` on a 2,000-line file until
 //! `definition` answers from the new text, and definition / references / workspace-symbol latency
-//! over 1,000 random positions, all through `maestro lsp` as an editor sees them.
+//! over 1,000 random positions, all through `maestro lsp` as an editor sees them; and definitions
+//! asked the moment an editor opens a workspace nobody indexed yet: how many come back empty
+//! although the finished index resolves them, and how long they take.
 //!
 //! The corpus is copied (only the files of the graph's languages; the stdlib without its tests and
 //! site-packages) to a temporary directory first, so every contender reads the same files from a
@@ -49,6 +51,7 @@ fn main() {
     );
     let stdlib = python_stdlib();
     let stdlib = copy_corpus("stdlib", &stdlib, STDLIB_SKIP);
+    first_pass_figures(&stdlib);
     let env = index_figures(&stdlib);
     editor_figures(&env, &stdlib);
     drop(env);
@@ -506,6 +509,57 @@ fn editor_figures(env: &TestEnv, corpus: &Corpus) {
         quantile(&ms, 0.99)
     );
     let _ = std::fs::remove_file(&path);
+    assert_eq!(lsp.shutdown_and_exit(), 0);
+}
+
+/// Definitions asked at once by an editor opening a workspace with a cold store (all sent before
+/// any answer is read), against the same questions once the index is complete.
+fn first_pass_figures(corpus: &Corpus) {
+    const ASKED: usize = 200;
+    let env = TestEnv::new();
+    let root = corpus.dir.path();
+    let mut rng = Rng(0xf125_7a55);
+    let mut questions = Vec::new();
+    while questions.len() < ASKED {
+        let (lang, path) = &corpus.files[rng.below(corpus.files.len())];
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let ids = identifiers(*lang, &text);
+        if ids.is_empty() {
+            continue;
+        }
+        let (line, col, _) = &ids[rng.below(ids.len())];
+        questions.push(json!({"textDocument": {"uri": file_uri(path)},
+                              "position": {"line": line, "character": col}}));
+    }
+    let mut lsp = env.lsp(root, &[]);
+    lsp.initialize(root, false, false);
+    let sent = Instant::now();
+    let ids: Vec<i64> = questions
+        .iter()
+        .map(|q| lsp.rpc.send_request("textDocument/definition", q.clone()))
+        .collect();
+    let mut during = Vec::new();
+    let mut waited = Vec::new();
+    for id in ids {
+        let r = lsp.rpc.response(id);
+        waited.push(sent.elapsed());
+        during.push(r["result"].clone());
+    }
+    // The index is complete once `maestro index` answers (it waits for the first pass).
+    env.ok(root, &["index", "--json"]);
+    let empty = |v: &Value| v.as_array().is_none_or(Vec::is_empty);
+    let mut wrong = 0;
+    for (q, before) in questions.iter().zip(&during) {
+        let (_, after) = timed(&mut lsp, "textDocument/definition", q.clone());
+        wrong += usize::from(empty(before) && !empty(&after));
+    }
+    println!(
+        "\n== {ASKED} definitions asked as an editor opens {} with a cold store",
+        corpus.name
+    );
+    header(W);
+    row("answer after being sent (all sent at once)", W, &waited);
+    println!("  empty although the complete index resolves them: {wrong} of {ASKED} (goal: 0)");
     assert_eq!(lsp.shutdown_and_exit(), 0);
 }
 

@@ -830,3 +830,57 @@ fn a_runaway_query_holds_up_nothing_else_and_queries_read_the_store_only() {
         text(&out.stderr)
     );
 }
+
+const BUSY_MAIN_PY: &str = "from zzz.target import needle\n\n\ndef run():\n    return needle(1)\n";
+
+/// A repository whose first index pass takes a while: many modules, and the definition asked
+/// about in the last directory.
+fn busy_repo(env: &TestEnv) -> PathBuf {
+    let repo = env.git_repo("busy");
+    for i in 0..1500 {
+        let dir = repo.join(format!("pkg{:02}", i / 100));
+        std::fs::create_dir_all(&dir).unwrap();
+        let body: String = (0..12)
+            .map(|f| format!("def f{i}_{f}(x):\n    return g{f}(x) + {i}\n\n\n"))
+            .collect();
+        std::fs::write(dir.join(format!("m{i:04}.py")), body).unwrap();
+    }
+    std::fs::create_dir_all(repo.join("zzz")).unwrap();
+    std::fs::write(repo.join("zzz/target.py"), "def needle(x):\n    return x\n").unwrap();
+    std::fs::write(repo.join("main.py"), BUSY_MAIN_PY).unwrap();
+    repo
+}
+
+#[test]
+fn questions_asked_during_the_first_index_pass_wait_for_it_rather_than_answer_empty() {
+    let env = TestEnv::new();
+    let repo = busy_repo(&env);
+    let mut lsp = env.lsp(&repo, &[]);
+    lsp.initialize(&repo, false, false);
+    let main = file_uri(&repo.join("main.py"));
+    lsp.rpc.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": main, "languageId": "python", "version": 1, "text": BUSY_MAIN_PY}}),
+    );
+    // Asked at once, while the workspace's first pass has 1,500 modules ahead of zzz/.
+    let call = doc_at(&repo, "main.py", at(BUSY_MAIN_PY, "needle(1)", 0, 0));
+    let def = result(lsp.rpc.request("textDocument/definition", call.clone()));
+    assert_eq!(places(&def), [("target.py".to_owned(), 0)], "{def}");
+
+    let mut refs = call;
+    refs["context"] = json!({"includeDeclaration": true});
+    let found = places(&result(lsp.rpc.request("textDocument/references", refs)));
+    assert!(
+        found.contains(&("target.py".to_owned(), 0)) && found.contains(&("main.py".to_owned(), 4)),
+        "{found:?}"
+    );
+    let symbols = result(
+        lsp.rpc
+            .request("workspace/symbol", json!({"query": "f1499_11"})),
+    );
+    assert_eq!(
+        symbols.as_array().map(Vec::len),
+        Some(1),
+        "the last module's symbols are found: {symbols}"
+    );
+}

@@ -1,7 +1,8 @@
 //! The engine's side of the code graph: one [`WorkspaceIndex`] per open workspace, loaded from the
 //! store, brought up to date by an index run on its own thread (reported as progress), then kept up
 //! to date by a file watcher (debounced, batched). Queries read the graph while it is written in
-//! batches, so they answer from what is indexed so far.
+//! batches; during the first pass, those that need the whole workspace wait for it
+//! ([`WorkspaceIndex::first_pass`], see `graph_requests`).
 //!
 //! One `WorkspaceIndex` per open workspace (shared by every session that opens it): the
 //! `WorkspaceGraph` behind a `RwLock`, its state (`Loading`, `Indexing`, `Ready`, `Failed`) on a `watch`
@@ -78,6 +79,14 @@ impl WorkspaceIndex {
     /// Whether the first index pass (started with the index) has finished.
     pub fn first_pass_done(&self) -> bool {
         self.passes.load(Ordering::SeqCst) > 0
+    }
+
+    /// Waits (up to `within`) for the first index pass to finish; whether it has.
+    pub async fn first_pass(&self, within: Duration) -> bool {
+        let mut rx = self.state.subscribe();
+        tokio::time::timeout(within, rx.wait_for(|_| self.first_pass_done()))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     pub fn load_time(&self) -> Option<Duration> {

@@ -110,6 +110,8 @@ impl Engine {
                 if let Some(p) = progress {
                     p.end(Some(summary));
                 }
+                // Counted before it is told: whoever wakes on the state sees the pass as done.
+                index.passes.fetch_add(1, Ordering::SeqCst);
                 index
                     .state
                     .send_replace(IndexState::Ready(Arc::new(stats.clone())));
@@ -124,10 +126,10 @@ impl Engine {
                 if let Some(p) = progress {
                     p.end(Some(format!("indexing failed: {e}")));
                 }
+                index.passes.fetch_add(1, Ordering::SeqCst);
                 index.state.send_replace(IndexState::Failed(e.to_string()));
             }
         }
-        index.passes.fetch_add(1, Ordering::SeqCst);
         result
     }
 

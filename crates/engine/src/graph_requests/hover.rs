@@ -4,7 +4,7 @@ use super::*;
 
 pub(crate) fn hover(s: &Session, p: TextDocumentPositionParams) -> Answer<Option<HoverResult>> {
     let memory = s.engine.memory().clone();
-    s.at_position(p, move |view, cur, pos, byte| {
+    s.at_position(p, Option::is_some, move |view, cur, pos, byte| {
         let mut answer = hover_at(view, cur, pos, byte);
         if let Some(a) = answer.as_mut()
             && let Some(h) = view.hover(cur, byte)

@@ -4,41 +4,54 @@
 use super::*;
 
 pub(crate) fn definition(s: &Session, p: TextDocumentPositionParams) -> Answer<Vec<Location>> {
-    s.at_position(p, |view, cur, pos, byte| {
-        view.definition(cur, byte)
-            .into_iter()
-            .map(|l| pos.location(view, l))
-            .collect()
-    })
+    s.at_position(
+        p,
+        |found| !found.is_empty(),
+        |view, cur, pos, byte| {
+            view.definition(cur, byte)
+                .into_iter()
+                .map(|l| pos.location(view, l))
+                .collect()
+        },
+    )
 }
 
 pub(crate) fn highlight(
     s: &Session,
     p: TextDocumentPositionParams,
 ) -> Answer<Vec<DocumentHighlight>> {
-    s.at_position(p, |view, cur, pos, byte| {
-        view.highlights(cur, byte)
-            .into_iter()
-            .take(REPLY_LIMIT)
-            .map(|(span, written)| DocumentHighlight {
-                range: pos.range(view, cur.file, span),
-                kind: if written { 3 } else { 2 },
-            })
-            .collect()
-    })
+    // Highlights are of the document itself: nothing to wait for.
+    s.at_position(
+        p,
+        |_| true,
+        |view, cur, pos, byte| {
+            view.highlights(cur, byte)
+                .into_iter()
+                .take(REPLY_LIMIT)
+                .map(|(span, written)| DocumentHighlight {
+                    range: pos.range(view, cur.file, span),
+                    kind: if written { 3 } else { 2 },
+                })
+                .collect()
+        },
+    )
 }
 
 pub(crate) fn call_prepare(
     s: &Session,
     p: TextDocumentPositionParams,
 ) -> Answer<Vec<CallHierarchyItem>> {
-    s.at_position(p, |view, cur, pos, byte| {
-        let ws = pos.root.to_path_buf();
-        view.symbols_at(cur, byte)
-            .into_iter()
-            .map(|s| call_item(view, pos, &ws, s))
-            .collect()
-    })
+    s.at_position(
+        p,
+        |_| true,
+        |view, cur, pos, byte| {
+            let ws = pos.root.to_path_buf();
+            view.symbols_at(cur, byte)
+                .into_iter()
+                .map(|s| call_item(view, pos, &ws, s))
+                .collect()
+        },
+    )
 }
 
 pub(crate) fn references(s: &Session, p: ReferenceParams) -> Answer<Vec<Location>> {
@@ -47,13 +60,18 @@ pub(crate) fn references(s: &Session, p: ReferenceParams) -> Answer<Vec<Location
         text_document: p.text_document,
         position: p.position,
     };
-    s.at_position(at, move |view, cur, pos, byte| {
-        view.references(cur, byte, include)
-            .into_iter()
-            .take(REPLY_LIMIT)
-            .map(|l| pos.location(view, l))
-            .collect()
-    })
+    // References from a pass halfway through would miss those in files not indexed yet.
+    s.at_position(
+        at,
+        |_| false,
+        move |view, cur, pos, byte| {
+            view.references(cur, byte, include)
+                .into_iter()
+                .take(REPLY_LIMIT)
+                .map(|l| pos.location(view, l))
+                .collect()
+        },
+    )
 }
 
 pub(crate) fn document_symbols(
@@ -67,7 +85,11 @@ pub(crate) fn document_symbols(
             character: 0,
         },
     };
-    s.at_position(at, |view, cur, pos, _| symbols_of_document(view, cur, pos))
+    s.at_position(
+        at,
+        |_| true,
+        |view, cur, pos, _| symbols_of_document(view, cur, pos),
+    )
 }
 
 pub(crate) fn workspace_symbols(
