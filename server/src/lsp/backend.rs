@@ -19,7 +19,7 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 use tower::Service;
 use tower_lsp_server::jsonrpc::{self, ErrorCode};
@@ -77,47 +77,27 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("maestro.trust.revoke", method::TRUST_REVOKE),
 ];
 
-/// Requests the editor may send that are forwarded to the daemon verbatim.
-pub const FORWARDED_REQUESTS: &[&str] = &[
-    method::STATUS,
-    method::DOCUMENT_TEXT,
-    method::STORE_BACKUP,
-    method::INDEX,
-    method::GRAPH_LOOKUP,
-    method::GRAPH_QUERY,
-    method::AGENT_SPAWN,
-    method::AGENT_SEND,
-    method::AGENT_STOP,
-    method::AGENT_LIST,
-    method::AGENT_STATUS,
-    method::AGENT_OUTPUT,
-    method::AGENT_DIFF,
-    method::AGENT_MERGE,
-    method::AGENT_REMOVE,
-    method::AGENT_ATTACH,
-    method::AGENT_INPUT,
-    method::AGENT_RESIZE,
-    method::AGENT_DELEGATE,
-    method::AGENT_ICON,
-    method::USAGE,
-    method::PLAYBOOK_RUN,
-    method::PLAYBOOK_STATUS,
-    method::PLAYBOOK_STOP,
-    method::PLAYBOOK_PAUSE,
-    method::PLAYBOOK_RESUME,
-    method::PLAYBOOK_APPROVE,
-    method::PLAYBOOK_HISTORY,
-    method::PLAYBOOK_LINT,
-    method::MEMORY_SEARCH,
-    method::MEMORY_ADD,
-    method::MEMORY_LIST,
-    method::MEMORY_FORGET,
-    method::MEMORY_STATUS,
-    method::MEMORY_IMPORT,
-    method::TRUST_LIST,
-    method::TRUST_APPROVE,
-    method::TRUST_REVOKE,
+/// Daemon requests that belong to the front's own connection (its hello, workspaces, events and
+/// shutdown): an editor does not send them.
+const CONNECTION_ONLY: &[&str] = &[
+    method::HELLO,
+    method::SHUTDOWN,
+    method::SUBSCRIBE,
+    method::WORKSPACE_OPEN,
+    method::WORKSPACE_CLOSE,
 ];
+
+/// Requests the editor may send that are forwarded to the daemon verbatim: every declared daemon
+/// request (`maestro_protocol::rpc`) but the connection's own and those the editor asks in LSP's
+/// terms (`LSP_TO_DAEMON`).
+pub static FORWARDED_REQUESTS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    maestro_protocol::rpc::ALL
+        .iter()
+        .copied()
+        .filter(|m| !CONNECTION_ONLY.contains(m))
+        .filter(|m| !LSP_TO_DAEMON.iter().any(|(_, daemon)| daemon == m))
+        .collect()
+});
 
 /// LSP requests answered by the daemon's code graph: the params and answers have the same shapes,
 /// so they go through verbatim under the daemon's method name.
@@ -508,7 +488,7 @@ impl LanguageServer for Backend {
                     "maestro": {
                         "protocolVersion": maestro_protocol::PROTOCOL_VERSION,
                         "mode": hello.mode,
-                        "requests": FORWARDED_REQUESTS,
+                        "requests": *FORWARDED_REQUESTS,
                     }
                 })),
                 ..Default::default()
@@ -693,4 +673,33 @@ fn watch_editor(pid: u32) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn editors_reach_every_daemon_request_but_the_connections_own() {
+        for m in [
+            method::STATUS,
+            method::INDEX,
+            method::GRAPH_LOOKUP,
+            method::PLAYBOOK_LINT,
+            method::TRUST_APPROVE,
+        ] {
+            assert!(FORWARDED_REQUESTS.contains(&m), "{m}");
+        }
+        for m in CONNECTION_ONLY {
+            assert!(!FORWARDED_REQUESTS.contains(m), "{m}");
+        }
+        // Asked in LSP's terms, not by the daemon's name.
+        for (_, daemon) in LSP_TO_DAEMON {
+            assert!(!FORWARDED_REQUESTS.contains(daemon), "{daemon}");
+        }
+        // Every command calls a request the editor may send.
+        for (command, target) in COMMANDS {
+            assert!(FORWARDED_REQUESTS.contains(target), "{command} → {target}");
+        }
+    }
 }
