@@ -213,6 +213,7 @@ fn helix_configuration_names_only_commands_the_server_has() {
         "javascript",
         "jsx",
         "go",
+        "java",
         "markdown",
     ] {
         assert!(

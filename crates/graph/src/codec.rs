@@ -310,7 +310,7 @@ mod tests {
 
     #[test]
     fn facts_round_trip_for_every_language() {
-        let samples: [(Lang, &str); 6] = [
+        let samples: [(Lang, &str); 7] = [
             (
                 Lang::Python,
                 "import os\nclass A(B):\n    \"\"\"Doc é.\"\"\"\n    def m(self):\n        self.x = os.path.join(1)\n",
@@ -328,6 +328,10 @@ mod tests {
             (
                 Lang::Go,
                 "package p\n\nimport \"fmt\"\n\nfunc (c *C) M() { fmt.Println(c) }\n",
+            ),
+            (
+                Lang::Java,
+                "package p;\nimport a.b.C;\nclass D extends C { int f; void m() { g(f); } }\n",
             ),
         ];
         for (lang, src) in samples {

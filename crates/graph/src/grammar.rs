@@ -9,7 +9,8 @@ use tree_sitter::{Language, Query};
 impl Lang {
     /// The compiled grammar and queries, built on first use.
     pub fn grammar(self) -> &'static Grammar {
-        static GRAMMARS: [OnceLock<Grammar>; 6] = [const { OnceLock::new() }; 6];
+        static GRAMMARS: [OnceLock<Grammar>; Lang::ALL.len()] =
+            [const { OnceLock::new() }; Lang::ALL.len()];
         let slot = Lang::ALL
             .iter()
             .position(|l| *l == self)

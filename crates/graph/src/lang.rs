@@ -13,16 +13,18 @@ pub enum Lang {
     Tsx,
     JavaScript,
     Go,
+    Java,
 }
 
 impl Lang {
-    pub const ALL: [Lang; 6] = [
+    pub const ALL: [Lang; 7] = [
         Lang::Rust,
         Lang::Python,
         Lang::TypeScript,
         Lang::Tsx,
         Lang::JavaScript,
         Lang::Go,
+        Lang::Java,
     ];
 
     /// The language of a file, by its extension.
@@ -35,6 +37,7 @@ impl Lang {
             "tsx" => Lang::Tsx,
             "js" | "mjs" | "cjs" | "jsx" => Lang::JavaScript,
             "go" => Lang::Go,
+            "java" => Lang::Java,
             _ => return None,
         })
     }
@@ -48,11 +51,13 @@ impl Lang {
             "typescriptreact" | "tsx" => Lang::Tsx,
             "javascript" | "javascriptreact" | "jsx" => Lang::JavaScript,
             "go" => Lang::Go,
+            "java" => Lang::Java,
             _ => return None,
         })
     }
 
-    /// The stable name stored and shown (`rust`, `python`, `typescript`, `tsx`, `javascript`, `go`).
+    /// The stable name stored and shown (`rust`, `python`, `typescript`, `tsx`, `javascript`, `go`,
+    /// `java`).
     pub fn name(self) -> &'static str {
         match self {
             Lang::Rust => "rust",
@@ -61,6 +66,7 @@ impl Lang {
             Lang::Tsx => "tsx",
             Lang::JavaScript => "javascript",
             Lang::Go => "go",
+            Lang::Java => "java",
         }
     }
 
@@ -76,6 +82,7 @@ impl Lang {
             Lang::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
             Lang::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
             Lang::Go => tree_sitter_go::LANGUAGE.into(),
+            Lang::Java => tree_sitter_java::LANGUAGE.into(),
         }
     }
 
@@ -98,6 +105,7 @@ impl Lang {
             Lang::Tsx => grammar!("ecmascript", "typescript", "jsx"),
             Lang::JavaScript => grammar!("ecmascript", "javascript", "jsx"),
             Lang::Go => grammar!("go"),
+            Lang::Java => grammar!("java"),
         }
     }
 }

@@ -284,7 +284,8 @@ impl<'a> View<'a> {
                 || matches!(i.name.as_deref(), Some("*"))
                 || i.name.as_deref() == Some(u.name)
         });
-        let package = lang == Lang::Go;
+        // Java classes of one package see each other without imports, as Go's files do.
+        let package = matches!(lang, Lang::Go | Lang::Java);
         let crate_wide = lang == Lang::Rust && u.kind == RefKind::Macro;
         let ambient = matches!(lang, Lang::TypeScript | Lang::Tsx | Lang::JavaScript);
         if !(package || crate_wide || unresolved_import || ambient) {
@@ -310,7 +311,17 @@ impl<'a> View<'a> {
             return Some((Tier::SameDir, in_dir));
         }
         if package {
-            return None;
+            // Java's `import a.b.*;`: the classes of that package.
+            let wildcard: Vec<Target> = facts
+                .imports
+                .iter()
+                .filter(|i| i.name.as_deref() == Some("*"))
+                .flat_map(|i| {
+                    let modules = self.module_files(u.file, &i.module);
+                    self.top_level_in(&modules, u.name)
+                })
+                .collect();
+            return (!wildcard.is_empty()).then_some((Tier::Imported, wildcard));
         }
         let anywhere: Vec<Target> = candidates
             .iter()
@@ -617,7 +628,7 @@ impl<'a> View<'a> {
             .filter_map(|s| crate::workspace::module_stem(self.path(s.file)))
             .collect();
         let may_name_a_candidate = |module: &str| {
-            facts.lang == Lang::Go
+            matches!(facts.lang, Lang::Go | Lang::Java)
                 || module
                     .rsplit(['.', '/', ':'])
                     .find(|s| !s.is_empty())
@@ -665,6 +676,7 @@ impl<'a> View<'a> {
             Lang::TypeScript | Lang::Tsx | Lang::JavaScript => self.js_module(dir, module),
             Lang::Rust => self.rust_module(dir, module),
             Lang::Go => self.go_package(module),
+            Lang::Java => self.java_package(module),
         };
         self.modules.borrow_mut().insert(key, files.clone());
         files
@@ -780,6 +792,27 @@ impl<'a> View<'a> {
         Vec::new()
     }
 
+    /// A Java package (`a.b`): the files of every directory whose path ends with `a/b`, wherever
+    /// the source root is (`src/main/java/a/b`).
+    fn java_package(&self, package: &str) -> Vec<FileRef> {
+        let suffix: PathBuf = package.split('.').filter(|s| !s.is_empty()).collect();
+        if suffix.as_os_str().is_empty() {
+            return Vec::new();
+        }
+        let mut out: Vec<FileRef> = Vec::new();
+        for dir in self.ws.dirs().filter(|d| d.ends_with(&suffix)) {
+            out.extend(self.files_in_dir(dir));
+        }
+        for (i, o) in self.overlays.iter().enumerate() {
+            if o.path.parent().is_some_and(|d| d.ends_with(&suffix)) {
+                out.push(FileRef::Overlay(i as u32));
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Files named `stem` whose path ends with `segments` (as `a/b.py`, `a/b/__init__.py`...).
     fn by_suffix(&self, stem: &str, segments: &[&str]) -> Vec<FileRef> {
         let mut found: Vec<(usize, FileRef)> = self
@@ -823,6 +856,7 @@ pub fn join_module(lang: Lang, module: &str, name: &str) -> String {
         Lang::Rust if module.is_empty() => name.to_owned(),
         Lang::Rust => format!("{module}::{name}"),
         Lang::Go => format!("{module}/{name}"),
+        Lang::Java => format!("{module}.{name}"),
         _ => format!("{module}/{name}"),
     }
 }

@@ -189,6 +189,11 @@ impl WorkspaceGraph {
         self.by_dir.get(dir).map_or(&[], Vec::as_slice)
     }
 
+    /// Every directory holding a file, relative to the root.
+    pub fn dirs(&self) -> impl Iterator<Item = &Path> {
+        self.by_dir.keys().map(PathBuf::as_path)
+    }
+
     pub fn files_with_stem(&self, stem: &str) -> &[FileId] {
         self.by_stem.get(stem).map_or(&[], Vec::as_slice)
     }

@@ -518,3 +518,79 @@ fn non_utf8_bytes_and_empty_files_do_not_break_extraction() {
         assert_eq!(extract(lang, b"").symbols.len(), 0);
     }
 }
+
+#[test]
+fn java() {
+    check(
+        Lang::Java,
+        r#"package com.example.shop;
+
+import java.util.List;
+import com.example.util.*;
+
+/** A cart of items. */
+public class Cart extends Base implements Priced, Comparable<Cart> {
+    static final int LIMIT = 10;
+    private List<Item> items;
+
+    public Cart(List<Item> items) {
+        this.items = items;
+    }
+
+    /** The total price. */
+    public int total() {
+        int sum = 0;
+        for (Item item : items) {
+            sum += item.price() * Rates.of(item);
+        }
+        return sum + helper(new Discount(LIMIT));
+    }
+
+    enum Kind { SMALL, LARGE }
+}
+
+interface Priced extends Comparable<Priced> {
+    int PRECISION = 2;
+    int total();
+}
+"#,
+        r#"
+symbols:
+  class Cart 7:14 sig="public class Cart extends Base implements Priced, Comparable<Cart>" doc="A cart of items."
+  field LIMIT 8:22 in Cart owner=Cart sig="static final int LIMIT = 10;"
+  field items 9:24 in Cart owner=Cart sig="private List<Item> items;"
+  method Cart 11:12 in Cart owner=Cart sig="public Cart(List<Item> items)"
+  method total 16:16 in Cart owner=Cart sig="public int total()" doc="The total price."
+  enum Kind 24:10 in Cart owner=Cart sig="enum Kind"
+  enum_member SMALL 24:17 in Kind owner=Kind sig="SMALL"
+  enum_member LARGE 24:24 in Kind owner=Kind sig="LARGE"
+  interface Priced 27:11 sig="interface Priced extends Comparable<Priced>"
+  constant PRECISION 28:9 in Priced owner=Priced sig="int PRECISION = 2;"
+  method total 29:9 in Priced owner=Priced sig="int total();"
+references:
+  import List 3:18 q=java.util
+  inheritance Base 7:27 in Cart
+  implementation Priced 7:43 in Cart
+  implementation Comparable 7:51 in Cart
+  type Cart 7:62 in Cart
+  type List 9:13 in items
+  type Item 9:18 in items
+  type List 11:17 in Cart
+  type Item 11:22 in Cart
+  field items 12:14 q=this in Cart
+  type Item 18:14 in total
+  read items 18:26 in total
+  call price 19:25 q=item in total
+  read Rates 19:35 in total
+  call of 19:41 q=Rates in total
+  call helper 21:22 in total
+  call Discount 21:33 in total
+  read LIMIT 21:42 in total
+  inheritance Comparable 27:26 in Priced
+  type Priced 27:37 in Priced
+imports:
+  java.util List @3
+  com.example.util * @4
+"#,
+    );
+}

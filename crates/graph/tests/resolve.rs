@@ -245,6 +245,60 @@ fn go_packages_and_methods() {
 }
 
 #[test]
+fn java_imports_packages_and_members() {
+    let item = (
+        "src/main/java/com/shop/model/Item.java",
+        "package com.shop.model;\n\npublic class Item {\n    public int price() { return 1; }\n}\n",
+    );
+    let rates = (
+        "src/main/java/com/shop/model/Rates.java",
+        "package com.shop.model;\n\npublic class Rates {\n    static int of(Item i) { return i.price(); }\n}\n",
+    );
+    let helper = (
+        "src/main/java/com/shop/cart/Helper.java",
+        "package com.shop.cart;\n\nclass Helper {\n    static int twice(int x) { return 2 * x; }\n}\n",
+    );
+    let cart = |body: &str| {
+        format!(
+            "package com.shop.cart;\n\nimport com.shop.model.Item;\nimport com.shop.model.*;\n\nclass Cart {{\n    int sum;\n    int add(Item item) {{\n        {body}\n    }}\n}}\n"
+        )
+    };
+    let at = |body: &str| {
+        let text = cart(body);
+        def(&[
+            item,
+            rates,
+            helper,
+            ("src/main/java/com/shop/cart/Cart.java", &text),
+        ])
+    };
+    // An imported class, from a package under a source root.
+    assert_eq!(
+        at("It$0em other = item; return 0;"),
+        ["src/main/java/com/shop/model/Item.java:3:14"]
+    );
+    // A class of the same package, without an import.
+    assert_eq!(
+        at("return Hel$0per.twice(1);"),
+        ["src/main/java/com/shop/cart/Helper.java:3:7"]
+    );
+    // A member through a typed parameter, and a field of the enclosing class used bare.
+    assert_eq!(
+        at("return item.pri$0ce();"),
+        ["src/main/java/com/shop/model/Item.java:4:16"]
+    );
+    assert_eq!(
+        at("return su$0m;"),
+        ["src/main/java/com/shop/cart/Cart.java:7:9"]
+    );
+    // A class of a package imported with `*`.
+    assert_eq!(
+        at("return Ra$0tes.of(item);"),
+        ["src/main/java/com/shop/model/Rates.java:3:14"]
+    );
+}
+
+#[test]
 fn typescript_imports_this_and_inheritance() {
     let files = [
         (

@@ -10,7 +10,8 @@ local defaults = {
   cmd = { 'maestro', 'lsp' },
   -- Buffers of these filetypes (inside a git repository) get the server.
   filetypes = {
-    'rust', 'python', 'typescript', 'typescriptreact', 'javascript', 'javascriptreact', 'go', 'markdown',
+    'rust', 'python', 'typescript', 'typescriptreact', 'javascript', 'javascriptreact', 'go', 'java',
+    'markdown',
   },
   -- The agent CLI for `:Maestro spawn` and `:Maestro delegate` ("" = the server's `agents.default`).
   agent = '',
