@@ -214,6 +214,7 @@ fn helix_configuration_names_only_commands_the_server_has() {
         "jsx",
         "go",
         "java",
+        "c",
         "markdown",
     ] {
         assert!(

@@ -310,7 +310,7 @@ mod tests {
 
     #[test]
     fn facts_round_trip_for_every_language() {
-        let samples: [(Lang, &str); 7] = [
+        let samples: [(Lang, &str); 8] = [
             (
                 Lang::Python,
                 "import os\nclass A(B):\n    \"\"\"Doc é.\"\"\"\n    def m(self):\n        self.x = os.path.join(1)\n",
@@ -328,6 +328,10 @@ mod tests {
             (
                 Lang::Go,
                 "package p\n\nimport \"fmt\"\n\nfunc (c *C) M() { fmt.Println(c) }\n",
+            ),
+            (
+                Lang::C,
+                "#include \"a.h\"\nstruct S { int f; };\nint g(struct S *s) { return h(s->f); }\n",
             ),
             (
                 Lang::Java,

@@ -182,6 +182,10 @@ impl Import {
         if let Some(a) = &self.alias {
             return a;
         }
+        // A C `#include` binds no name: what it declares is global.
+        if lang == Lang::C {
+            return "";
+        }
         if let Some(n) = &self.name {
             return n;
         }

@@ -14,10 +14,11 @@ pub enum Lang {
     JavaScript,
     Go,
     Java,
+    C,
 }
 
 impl Lang {
-    pub const ALL: [Lang; 7] = [
+    pub const ALL: [Lang; 8] = [
         Lang::Rust,
         Lang::Python,
         Lang::TypeScript,
@@ -25,6 +26,7 @@ impl Lang {
         Lang::JavaScript,
         Lang::Go,
         Lang::Java,
+        Lang::C,
     ];
 
     /// The language of a file, by its extension.
@@ -38,6 +40,7 @@ impl Lang {
             "js" | "mjs" | "cjs" | "jsx" => Lang::JavaScript,
             "go" => Lang::Go,
             "java" => Lang::Java,
+            "c" | "h" => Lang::C,
             _ => return None,
         })
     }
@@ -52,12 +55,13 @@ impl Lang {
             "javascript" | "javascriptreact" | "jsx" => Lang::JavaScript,
             "go" => Lang::Go,
             "java" => Lang::Java,
+            "c" => Lang::C,
             _ => return None,
         })
     }
 
     /// The stable name stored and shown (`rust`, `python`, `typescript`, `tsx`, `javascript`, `go`,
-    /// `java`).
+    /// `java`, `c`).
     pub fn name(self) -> &'static str {
         match self {
             Lang::Rust => "rust",
@@ -67,6 +71,7 @@ impl Lang {
             Lang::JavaScript => "javascript",
             Lang::Go => "go",
             Lang::Java => "java",
+            Lang::C => "c",
         }
     }
 
@@ -83,6 +88,7 @@ impl Lang {
             Lang::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
             Lang::Go => tree_sitter_go::LANGUAGE.into(),
             Lang::Java => tree_sitter_java::LANGUAGE.into(),
+            Lang::C => tree_sitter_c::LANGUAGE.into(),
         }
     }
 
@@ -106,6 +112,7 @@ impl Lang {
             Lang::JavaScript => grammar!("ecmascript", "javascript", "jsx"),
             Lang::Go => grammar!("go"),
             Lang::Java => grammar!("java"),
+            Lang::C => grammar!("c"),
         }
     }
 }

@@ -288,7 +288,9 @@ impl<'a> View<'a> {
         let package = matches!(lang, Lang::Go | Lang::Java);
         let crate_wide = lang == Lang::Rust && u.kind == RefKind::Macro;
         let ambient = matches!(lang, Lang::TypeScript | Lang::Tsx | Lang::JavaScript);
-        if !(package || crate_wide || unresolved_import || ambient) {
+        // C's functions, types and globals are one namespace for the whole program: nearest first.
+        let global = lang == Lang::C;
+        if !(package || crate_wide || unresolved_import || ambient || global) {
             return None;
         }
         let candidates = self.symbols_named(u.name);
@@ -677,6 +679,7 @@ impl<'a> View<'a> {
             Lang::Rust => self.rust_module(dir, module),
             Lang::Go => self.go_package(module),
             Lang::Java => self.java_package(module),
+            Lang::C => self.c_include(dir, module),
         };
         self.modules.borrow_mut().insert(key, files.clone());
         files
@@ -790,6 +793,32 @@ impl<'a> View<'a> {
             }
         }
         Vec::new()
+    }
+
+    /// A C `#include "path"`: beside the including file first, as the compiler looks, else any
+    /// file whose path ends with it (an include directory the build names).
+    fn c_include(&self, dir: &Path, include: &str) -> Vec<FileRef> {
+        let mut beside = PathBuf::new();
+        for part in dir.join(include).components() {
+            match part {
+                std::path::Component::ParentDir => {
+                    beside.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => beside.push(other),
+            }
+        }
+        if let Some(f) = self.file_at(&beside) {
+            return vec![f];
+        }
+        let stem = Path::new(include)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        self.files_with_stem(stem)
+            .into_iter()
+            .filter(|f| self.path(*f).ends_with(include))
+            .collect()
     }
 
     /// A Java package (`a.b`): the files of every directory whose path ends with `a/b`, wherever

@@ -594,3 +594,59 @@ imports:
 "#,
     );
 }
+
+#[test]
+fn c() {
+    check(
+        Lang::C,
+        r##"#include <stdio.h>
+#include "list.h"
+
+#define MAX 16
+#define SQUARE(x) ((x) * (x))
+
+typedef struct node {
+    int value;
+    struct node *next;
+} node_t;
+
+enum color { RED, GREEN };
+
+static int count = 0;
+
+/* Adds a node in front. */
+node_t *push(node_t *head, int value) {
+    node_t *n = alloc_node(value);
+    n->next = head;
+    count += SQUARE(value) > MAX;
+    return n;
+}
+"##,
+        r##"
+symbols:
+  macro MAX 4:9 sig="#define MAX 16"
+  macro SQUARE 5:9 sig="#define SQUARE(x) ((x) * (x))"
+  type node_t 10:3 sig="typedef struct node"
+  struct node 7:16 in node_t sig="struct node"
+  field value 8:9 in node owner=node sig="int value;"
+  field next 9:18 in node owner=node sig="struct node *next;"
+  enum color 12:6 sig="enum color"
+  enum_member RED 12:14 in color owner=color sig="RED"
+  enum_member GREEN 12:19 in color owner=color sig="GREEN"
+  variable count 14:12 sig="static int count = 0;"
+  function push 17:9 sig="node_t *push(node_t *head, int value)" doc="Adds a node in front."
+references:
+  type node 9:12 in next
+  type node_t 17:1 in push
+  type node_t 17:14 in push
+  type node_t 18:5 in push
+  call alloc_node 18:17 in push
+  field next 19:8 q=n in push
+  read count 20:5 in push
+  call SQUARE 20:14 in push
+  read MAX 20:30 in push
+imports:
+  list.h @2
+"##,
+    );
+}

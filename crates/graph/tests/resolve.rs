@@ -299,6 +299,33 @@ fn java_imports_packages_and_members() {
 }
 
 #[test]
+fn c_names_are_global_nearest_first() {
+    let list_h = (
+        "src/list.h",
+        "typedef struct node { int v; } node_t;\nnode_t *push(node_t *h);\n",
+    );
+    let list_c = (
+        "src/list.c",
+        "#include \"list.h\"\n\nnode_t *push(node_t *h) { return h; }\n",
+    );
+    let other = ("tools/push.c", "int push(int x) { return x; }\n");
+    let main = |body: &str| {
+        format!("#include \"list.h\"\n\nint main(void) {{\n    {body}\n    return 0;\n}}\n")
+    };
+    let at = |body: &str| def(&[list_h, list_c, other, ("src/main.c", &main(body))]);
+    // A function defined in another file: the body, not the prototype, and the one of the same
+    // directory first.
+    assert_eq!(at("pu$0sh(0);"), ["src/list.c:3:9"]);
+    // A type from the included header, and a field through it.
+    assert_eq!(at("node_$0t *n = 0;"), ["src/list.h:1:32"]);
+    assert_eq!(
+        at("node_t *n = 0; n->$0v = 1;").len(),
+        1,
+        "the field of the header's struct"
+    );
+}
+
+#[test]
 fn typescript_imports_this_and_inheritance() {
     let files = [
         (

@@ -1,0 +1,16 @@
+; C local scopes: function bodies, blocks and for statements; parameters and local declarations.
+
+(function_definition) @local.scope
+(compound_statement) @local.scope
+(for_statement) @local.scope
+
+(parameter_declaration declarator: (identifier) @local.definition)
+(parameter_declaration declarator: (pointer_declarator declarator: (identifier) @local.definition))
+(parameter_declaration declarator: (array_declarator declarator: (identifier) @local.definition))
+(compound_statement (declaration declarator: (identifier) @local.definition))
+(compound_statement (declaration declarator: (init_declarator declarator: (identifier) @local.definition)))
+(compound_statement
+  (declaration declarator: (init_declarator declarator: (pointer_declarator declarator: (identifier) @local.definition))))
+(compound_statement (declaration declarator: (pointer_declarator declarator: (identifier) @local.definition)))
+(compound_statement (declaration declarator: (array_declarator declarator: (identifier) @local.definition)))
+(for_statement initializer: (declaration declarator: (init_declarator declarator: (identifier) @local.definition)))

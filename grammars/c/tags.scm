@@ -1,0 +1,39 @@
+; C tags: definitions, references and includes for maestro's code graph.
+; Captures: see crates/graph/src/extract.rs. Function definitions (bodies) are definitions; a
+; prototype is not, so a call goes to the body.
+
+; --- definitions
+(function_definition declarator: (function_declarator declarator: (identifier) @name)) @definition.function
+(function_definition
+  declarator: (pointer_declarator declarator: (function_declarator declarator: (identifier) @name))) @definition.function
+(function_definition
+  declarator: (pointer_declarator
+    declarator: (pointer_declarator declarator: (function_declarator declarator: (identifier) @name)))) @definition.function
+(struct_specifier name: (type_identifier) @name body: (_)) @definition.struct
+(union_specifier name: (type_identifier) @name body: (_)) @definition.struct
+(enum_specifier name: (type_identifier) @name body: (_)) @definition.enum
+(enumerator name: (identifier) @name) @definition.enum_member
+(type_definition declarator: (type_identifier) @name) @definition.type
+(type_definition declarator: (pointer_declarator declarator: (type_identifier) @name)) @definition.type
+(field_declaration declarator: (field_identifier) @name) @definition.field
+(field_declaration declarator: (pointer_declarator declarator: (field_identifier) @name)) @definition.field
+(field_declaration declarator: (array_declarator declarator: (field_identifier) @name)) @definition.field
+(preproc_def name: (identifier) @name) @definition.macro
+(preproc_function_def name: (identifier) @name) @definition.macro
+(translation_unit (declaration declarator: (identifier) @name) @definition.variable)
+(translation_unit (declaration declarator: (init_declarator declarator: (identifier) @name)) @definition.variable)
+(translation_unit
+  (declaration declarator: (init_declarator declarator: (pointer_declarator declarator: (identifier) @name))) @definition.variable)
+
+; --- references
+(call_expression function: (identifier) @name) @reference.call
+(call_expression function: (field_expression argument: (_) @qualifier field: (field_identifier) @name)) @reference.call
+(field_expression argument: (_) @qualifier field: (field_identifier) @name) @reference.field
+(type_identifier) @name @reference.type
+(identifier) @name @reference.read
+
+; names that are not uses
+(preproc_params (identifier) @ignore)
+
+; --- includes of the project's headers (`<...>` are the system's)
+(preproc_include path: (string_literal) @module) @reference.import
