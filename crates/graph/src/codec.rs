@@ -310,7 +310,7 @@ mod tests {
 
     #[test]
     fn facts_round_trip_for_every_language() {
-        let samples: [(Lang, &str); 8] = [
+        let samples: [(Lang, &str); 9] = [
             (
                 Lang::Python,
                 "import os\nclass A(B):\n    \"\"\"Doc é.\"\"\"\n    def m(self):\n        self.x = os.path.join(1)\n",
@@ -332,6 +332,10 @@ mod tests {
             (
                 Lang::C,
                 "#include \"a.h\"\nstruct S { int f; };\nint g(struct S *s) { return h(s->f); }\n",
+            ),
+            (
+                Lang::Ruby,
+                "require \"a\"\nclass C < B\n  def m(x) = helper(x)\nend\n",
             ),
             (
                 Lang::Java,

@@ -182,8 +182,8 @@ impl Import {
         if let Some(a) = &self.alias {
             return a;
         }
-        // A C `#include` binds no name: what it declares is global.
-        if lang == Lang::C {
+        // A C `#include` or a Ruby `require` binds no name: what it declares is global.
+        if matches!(lang, Lang::C | Lang::Ruby) {
             return "";
         }
         if let Some(n) = &self.name {

@@ -15,10 +15,11 @@ pub enum Lang {
     Go,
     Java,
     C,
+    Ruby,
 }
 
 impl Lang {
-    pub const ALL: [Lang; 8] = [
+    pub const ALL: [Lang; 9] = [
         Lang::Rust,
         Lang::Python,
         Lang::TypeScript,
@@ -27,6 +28,7 @@ impl Lang {
         Lang::Go,
         Lang::Java,
         Lang::C,
+        Lang::Ruby,
     ];
 
     /// The language of a file, by its extension.
@@ -41,6 +43,7 @@ impl Lang {
             "go" => Lang::Go,
             "java" => Lang::Java,
             "c" | "h" => Lang::C,
+            "rb" | "rake" | "gemspec" => Lang::Ruby,
             _ => return None,
         })
     }
@@ -56,12 +59,13 @@ impl Lang {
             "go" => Lang::Go,
             "java" => Lang::Java,
             "c" => Lang::C,
+            "ruby" => Lang::Ruby,
             _ => return None,
         })
     }
 
     /// The stable name stored and shown (`rust`, `python`, `typescript`, `tsx`, `javascript`, `go`,
-    /// `java`, `c`).
+    /// `java`, `c`, `ruby`).
     pub fn name(self) -> &'static str {
         match self {
             Lang::Rust => "rust",
@@ -72,6 +76,7 @@ impl Lang {
             Lang::Go => "go",
             Lang::Java => "java",
             Lang::C => "c",
+            Lang::Ruby => "ruby",
         }
     }
 
@@ -89,6 +94,7 @@ impl Lang {
             Lang::Go => tree_sitter_go::LANGUAGE.into(),
             Lang::Java => tree_sitter_java::LANGUAGE.into(),
             Lang::C => tree_sitter_c::LANGUAGE.into(),
+            Lang::Ruby => tree_sitter_ruby::LANGUAGE.into(),
         }
     }
 
@@ -113,6 +119,7 @@ impl Lang {
             Lang::Go => grammar!("go"),
             Lang::Java => grammar!("java"),
             Lang::C => grammar!("c"),
+            Lang::Ruby => grammar!("ruby"),
         }
     }
 }

@@ -289,7 +289,8 @@ impl<'a> View<'a> {
         let crate_wide = lang == Lang::Rust && u.kind == RefKind::Macro;
         let ambient = matches!(lang, Lang::TypeScript | Lang::Tsx | Lang::JavaScript);
         // C's functions, types and globals are one namespace for the whole program: nearest first.
-        let global = lang == Lang::C;
+        // Ruby's constants and top-level methods are global too.
+        let global = matches!(lang, Lang::C | Lang::Ruby);
         if !(package || crate_wide || unresolved_import || ambient || global) {
             return None;
         }
@@ -680,6 +681,7 @@ impl<'a> View<'a> {
             Lang::Go => self.go_package(module),
             Lang::Java => self.java_package(module),
             Lang::C => self.c_include(dir, module),
+            Lang::Ruby => self.ruby_require(dir, module),
         };
         self.modules.borrow_mut().insert(key, files.clone());
         files
@@ -795,8 +797,9 @@ impl<'a> View<'a> {
         Vec::new()
     }
 
-    /// A C `#include "path"`: beside the including file first, as the compiler looks, else any
-    /// file whose path ends with it (an include directory the build names).
+    /// A C `#include "path"` (a Ruby `require` too): beside the including file first, as the
+    /// compiler looks, else any file whose path ends with it (an include directory or a load path
+    /// the build names).
     fn c_include(&self, dir: &Path, include: &str) -> Vec<FileRef> {
         let mut beside = PathBuf::new();
         for part in dir.join(include).components() {
@@ -819,6 +822,17 @@ impl<'a> View<'a> {
             .into_iter()
             .filter(|f| self.path(*f).ends_with(include))
             .collect()
+    }
+
+    /// A Ruby `require_relative "a/b"` (beside the file) or `require "a/b"` (under a load path:
+    /// any file whose path ends with `a/b.rb`).
+    fn ruby_require(&self, dir: &Path, feature: &str) -> Vec<FileRef> {
+        let file = if feature.ends_with(".rb") {
+            feature.to_owned()
+        } else {
+            format!("{feature}.rb")
+        };
+        self.c_include(dir, &file)
     }
 
     /// A Java package (`a.b`): the files of every directory whose path ends with `a/b`, wherever

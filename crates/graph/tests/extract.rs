@@ -650,3 +650,66 @@ imports:
 "##,
     );
 }
+
+#[test]
+fn ruby() {
+    check(
+        Lang::Ruby,
+        r##"require "json"
+require_relative "models/item"
+
+# A shopping cart.
+class Cart < Base::Model
+  LIMIT = 10
+
+  def initialize(items)
+    @items = items
+  end
+
+  # The total price.
+  def total
+    sum = 0
+    @items.each { |item| sum += item.price * Rates.of(item) }
+    sum + helper(LIMIT)
+  end
+
+  def self.empty
+    new([])
+  end
+end
+
+module Shop
+  def self.open
+    Cart.empty
+  end
+end
+"##,
+        r#"
+symbols:
+  class Cart 5:7 sig="class Cart < Base::Model" doc="A shopping cart."
+  constant LIMIT 6:3 in Cart owner=Cart sig="LIMIT = 10"
+  method initialize 8:7 in Cart owner=Cart sig="def initialize(items)"
+  method total 13:7 in Cart owner=Cart sig="def total" doc="The total price."
+  method empty 19:12 in Cart owner=Cart sig="def self.empty"
+  class Shop 24:8 sig="module Shop"
+  method open 25:12 in Shop owner=Shop sig="def self.open"
+references:
+  call require 1:1
+  call require_relative 2:1
+  type Base 5:14 in Cart
+  inheritance Model 5:20 q=Base in Cart
+  call each 15:12 q=@items in total
+  call price 15:38 q=item in total
+  type Rates 15:46 in total
+  call of 15:52 q=Rates in total
+  call helper 16:11 in total
+  type LIMIT 16:18 in total
+  call new 20:5 in empty
+  type Cart 26:5 in open
+  call empty 26:10 q=Cart in open
+imports:
+  json @1
+  models/item @2
+"#,
+    );
+}

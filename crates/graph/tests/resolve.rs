@@ -326,6 +326,28 @@ fn c_names_are_global_nearest_first() {
 }
 
 #[test]
+fn ruby_requires_constants_and_methods() {
+    let item = (
+        "lib/shop/item.rb",
+        "module Shop\n  class Item\n    def price\n      1\n    end\n  end\nend\n",
+    );
+    let util = ("lib/shop/util.rb", "def helper(x)\n  x * 2\nend\n");
+    let cart = |body: &str| {
+        format!(
+            "require_relative \"item\"\n\nclass Cart\n  def add(item)\n    {body}\n  end\n\n  def size\n    0\n  end\nend\n"
+        )
+    };
+    let at = |body: &str| def(&[item, util, ("lib/shop/cart.rb", &cart(body))]);
+    // A class by its constant, through a module.
+    assert_eq!(at("Shop::It$0em.new"), ["lib/shop/item.rb:2:9"]);
+    // A method called without parentheses: the enclosing class's first, then anywhere.
+    assert_eq!(at("si$0ze + 1"), ["lib/shop/cart.rb:8:7"]);
+    assert_eq!(at("help$0er(1)"), ["lib/shop/util.rb:1:5"]);
+    // A local is its assignment, not a method.
+    assert_eq!(at("x = 1\n    $0x"), ["lib/shop/cart.rb:5:5"]);
+}
+
+#[test]
 fn typescript_imports_this_and_inheritance() {
     let files = [
         (
