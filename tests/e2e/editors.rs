@@ -216,6 +216,7 @@ fn helix_configuration_names_only_commands_the_server_has() {
         "java",
         "c",
         "ruby",
+        "c-sharp",
         "markdown",
     ] {
         assert!(

@@ -310,7 +310,7 @@ mod tests {
 
     #[test]
     fn facts_round_trip_for_every_language() {
-        let samples: [(Lang, &str); 9] = [
+        let samples: [(Lang, &str); 10] = [
             (
                 Lang::Python,
                 "import os\nclass A(B):\n    \"\"\"Doc é.\"\"\"\n    def m(self):\n        self.x = os.path.join(1)\n",
@@ -336,6 +336,10 @@ mod tests {
             (
                 Lang::Ruby,
                 "require \"a\"\nclass C < B\n  def m(x) = helper(x)\nend\n",
+            ),
+            (
+                Lang::CSharp,
+                "using A.B;\nnamespace N { class C : D { int f; void M() { G(f); } } }\n",
             ),
             (
                 Lang::Java,

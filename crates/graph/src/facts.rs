@@ -182,8 +182,9 @@ impl Import {
         if let Some(a) = &self.alias {
             return a;
         }
-        // A C `#include` or a Ruby `require` binds no name: what it declares is global.
-        if matches!(lang, Lang::C | Lang::Ruby) {
+        // A C `#include`, a Ruby `require` or a C# `using` of a namespace binds no name: what they
+        // bring in is found as a global.
+        if matches!(lang, Lang::C | Lang::Ruby | Lang::CSharp) {
             return "";
         }
         if let Some(n) = &self.name {

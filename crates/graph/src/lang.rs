@@ -16,10 +16,11 @@ pub enum Lang {
     Java,
     C,
     Ruby,
+    CSharp,
 }
 
 impl Lang {
-    pub const ALL: [Lang; 9] = [
+    pub const ALL: [Lang; 10] = [
         Lang::Rust,
         Lang::Python,
         Lang::TypeScript,
@@ -29,6 +30,7 @@ impl Lang {
         Lang::Java,
         Lang::C,
         Lang::Ruby,
+        Lang::CSharp,
     ];
 
     /// The language of a file, by its extension.
@@ -44,6 +46,7 @@ impl Lang {
             "java" => Lang::Java,
             "c" | "h" => Lang::C,
             "rb" | "rake" | "gemspec" => Lang::Ruby,
+            "cs" => Lang::CSharp,
             _ => return None,
         })
     }
@@ -60,12 +63,13 @@ impl Lang {
             "java" => Lang::Java,
             "c" => Lang::C,
             "ruby" => Lang::Ruby,
+            "csharp" => Lang::CSharp,
             _ => return None,
         })
     }
 
     /// The stable name stored and shown (`rust`, `python`, `typescript`, `tsx`, `javascript`, `go`,
-    /// `java`, `c`, `ruby`).
+    /// `java`, `c`, `ruby`, `csharp`).
     pub fn name(self) -> &'static str {
         match self {
             Lang::Rust => "rust",
@@ -77,6 +81,7 @@ impl Lang {
             Lang::Java => "java",
             Lang::C => "c",
             Lang::Ruby => "ruby",
+            Lang::CSharp => "csharp",
         }
     }
 
@@ -95,6 +100,7 @@ impl Lang {
             Lang::Java => tree_sitter_java::LANGUAGE.into(),
             Lang::C => tree_sitter_c::LANGUAGE.into(),
             Lang::Ruby => tree_sitter_ruby::LANGUAGE.into(),
+            Lang::CSharp => tree_sitter_c_sharp::LANGUAGE.into(),
         }
     }
 
@@ -120,6 +126,7 @@ impl Lang {
             Lang::Java => grammar!("java"),
             Lang::C => grammar!("c"),
             Lang::Ruby => grammar!("ruby"),
+            Lang::CSharp => grammar!("csharp"),
         }
     }
 }

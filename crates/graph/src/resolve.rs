@@ -289,8 +289,9 @@ impl<'a> View<'a> {
         let crate_wide = lang == Lang::Rust && u.kind == RefKind::Macro;
         let ambient = matches!(lang, Lang::TypeScript | Lang::Tsx | Lang::JavaScript);
         // C's functions, types and globals are one namespace for the whole program: nearest first.
-        // Ruby's constants and top-level methods are global too.
-        let global = matches!(lang, Lang::C | Lang::Ruby);
+        // Ruby's constants and top-level methods are global too, and so are C#'s types (the
+        // namespaces a file uses are not places on disk).
+        let global = matches!(lang, Lang::C | Lang::Ruby | Lang::CSharp);
         if !(package || crate_wide || unresolved_import || ambient || global) {
             return None;
         }
@@ -682,6 +683,8 @@ impl<'a> View<'a> {
             Lang::Java => self.java_package(module),
             Lang::C => self.c_include(dir, module),
             Lang::Ruby => self.ruby_require(dir, module),
+            // A C# namespace is not a place on disk: its names are found as globals.
+            Lang::CSharp => Vec::new(),
         };
         self.modules.borrow_mut().insert(key, files.clone());
         files

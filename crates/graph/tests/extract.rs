@@ -713,3 +713,68 @@ imports:
 "#,
     );
 }
+
+#[test]
+fn csharp() {
+    check(
+        Lang::CSharp,
+        r##"using System.Collections.Generic;
+using Json = System.Text.Json;
+
+namespace Shop.Orders
+{
+    /// <summary>A cart of items.</summary>
+    public class Cart : Base, IPriced
+    {
+        public const int Limit = 10;
+        private readonly List<Item> items = new List<Item>();
+        public int Count { get; set; }
+
+        public Cart(int count) { Count = count; }
+
+        public int Total()
+        {
+            var sum = 0;
+            foreach (var item in items)
+            {
+                sum += item.Price() * Rates.Of(item);
+            }
+            return sum + Helper(Limit);
+        }
+    }
+
+    enum Kind { Small, Large }
+}
+"##,
+        r#"
+symbols:
+  module Shop.Orders 4:11 sig="namespace Shop.Orders"
+  class Cart 7:18 in Shop.Orders sig="public class Cart : Base, IPriced" doc="<summary>A cart of items.</summary>"
+  field Limit 9:26 in Cart owner=Cart sig="public const int Limit = 10;"
+  field items 10:37 in Cart owner=Cart sig="private readonly List<Item> items = new List<Item>();"
+  field Count 11:20 in Cart owner=Cart sig="public int Count { get; set; }"
+  method Cart 13:16 in Cart owner=Cart sig="public Cart(int count)"
+  method Total 15:20 in Cart owner=Cart sig="public int Total()"
+  enum Kind 26:10 in Shop.Orders sig="enum Kind"
+  enum_member Small 26:17 in Kind owner=Kind sig="Small"
+  enum_member Large 26:24 in Kind owner=Kind sig="Large"
+references:
+  inheritance Base 7:25 in Cart
+  inheritance IPriced 7:31 in Cart
+  read List 10:26 in items
+  read Item 10:31 in items
+  call List 10:49 in items
+  read Item 10:54 in items
+  read Count 13:34 in Cart
+  read items 18:34 in Total
+  call Price 20:29 q=item in Total
+  read Rates 20:39 in Total
+  call Of 20:45 q=Rates in Total
+  call Helper 22:26 in Total
+  read Limit 22:33 in Total
+imports:
+  System.Collections.Generic @1
+  System.Text.Json as Json @2
+"#,
+    );
+}

@@ -348,6 +348,30 @@ fn ruby_requires_constants_and_methods() {
 }
 
 #[test]
+fn csharp_types_and_members_across_files() {
+    let item = (
+        "src/Models/Item.cs",
+        "namespace Shop.Models\n{\n    public class Item\n    {\n        public int Price() => 1;\n    }\n}\n",
+    );
+    let cart = |body: &str| {
+        format!(
+            "using Shop.Models;\n\nnamespace Shop\n{{\n    class Cart\n    {{\n        int total;\n        int Add(Item item)\n        {{\n            {body}\n        }}\n    }}\n}}\n"
+        )
+    };
+    let at = |body: &str| def(&[item, ("src/Cart.cs", &cart(body))]);
+    // A class of another namespace, used through `using`.
+    assert_eq!(
+        at("var other = new It$0em(); return 0;"),
+        ["src/Models/Item.cs:3:18"]
+    );
+    // A method of that class, and a field of the enclosing class.
+    assert_eq!(at("return item.Pri$0ce();"), ["src/Models/Item.cs:5:20"]);
+    assert_eq!(at("return tot$0al;"), ["src/Cart.cs:7:13"]);
+    // A parameter is a local.
+    assert_eq!(at("return it$0em.Price();"), ["src/Cart.cs:8:22"]);
+}
+
+#[test]
 fn typescript_imports_this_and_inheritance() {
     let files = [
         (
