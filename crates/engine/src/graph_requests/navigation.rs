@@ -2,6 +2,7 @@
 //! hierarchies, symbol lookups by name, read-only store queries, and indexing on request.
 
 use super::*;
+use maestro_graph::indexer::IndexStats;
 
 pub(crate) fn definition(s: &Session, p: TextDocumentPositionParams) -> Answer<Vec<Location>> {
     s.at_position(
@@ -220,7 +221,9 @@ pub(crate) fn index(s: &Session, p: IndexParams) -> Answer<IndexResult> {
     };
     let index = engine.ensure_index(&info);
     // The workspace's first pass (started when it was opened) is the answer when it had not
-    // finished as the request came: a second pass right after it would report nothing done.
+    // finished as the request came, with a catch-up pass for what changed while it ran (it may
+    // have listed the files before some were written): the answer covers every file on disk
+    // when it came.
     let first = !index.first_pass_done();
     let state = s.state.clone();
     Answer::later(async move {
@@ -238,15 +241,21 @@ pub(crate) fn index(s: &Session, p: IndexParams) -> Answer<IndexResult> {
                 .map_err(|e| RpcError::new(code::NOT_FOUND, e.to_string()))?;
             (stats, None)
         } else {
-            match index.settled(FIRST_PASS_WAIT).await {
-                IndexState::Ready(stats) => ((*stats).clone(), index.load_time()),
+            let first = match index.settled(FIRST_PASS_WAIT).await {
+                IndexState::Ready(stats) => (*stats).clone(),
                 IndexState::Failed(e) => return Err(RpcError::new(code::NOT_FOUND, e)),
                 _ => {
                     return Err(RpcError::internal(
                         "the workspace's first index pass did not finish in time",
                     ));
                 }
-            }
+            };
+            let (engine2, index2) = (engine.clone(), index.clone());
+            let after = tokio::task::spawn_blocking(move || engine2.run_index(&index2, false))
+                .await
+                .map_err(RpcError::internal)?
+                .map_err(|e| RpcError::new(code::NOT_FOUND, e.to_string()))?;
+            (caught_up(first, after), index.load_time())
         };
         Ok(IndexResult {
             workspace: info,
@@ -405,4 +414,25 @@ fn lookup_in(view: &View<'_>, p: &SymbolLookupParams) -> Vec<SymRef> {
     }
     found.truncate(limit);
     found
+}
+
+/// A first pass with the catch-up pass that followed it, as one: what both did, and the workspace
+/// as the second left it.
+fn caught_up(first: IndexStats, after: IndexStats) -> IndexStats {
+    if after.parsed + after.reused + after.removed == 0 {
+        return first;
+    }
+    let (parsed, reused) = (first.parsed + after.parsed, first.reused + after.reused);
+    IndexStats {
+        files: after.files,
+        parsed,
+        reused,
+        unchanged: after.files.saturating_sub(parsed + reused),
+        removed: first.removed + after.removed,
+        skipped: after.skipped,
+        bytes_parsed: first.bytes_parsed + after.bytes_parsed,
+        symbols: after.symbols,
+        references: after.references,
+        elapsed: first.elapsed + after.elapsed,
+    }
 }
