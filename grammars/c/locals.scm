@@ -1,4 +1,5 @@
 ; C local scopes: function bodies, blocks and for statements; parameters and local declarations.
+; C++ loads them too, then its own (grammars/cpp).
 
 (function_definition) @local.scope
 (compound_statement) @local.scope

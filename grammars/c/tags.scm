@@ -1,4 +1,5 @@
-; C tags: definitions, references and includes for maestro's code graph.
+; C tags: definitions, references and includes for maestro's code graph. C++ loads them too, then
+; its own (grammars/cpp): every pattern here must be valid in both grammars.
 ; Captures: see crates/graph/src/extract.rs. Function definitions (bodies) are definitions; a
 ; prototype is not, so a call goes to the body.
 

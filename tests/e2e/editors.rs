@@ -215,6 +215,7 @@ fn helix_configuration_names_only_commands_the_server_has() {
         "go",
         "java",
         "c",
+        "cpp",
         "ruby",
         "c-sharp",
         "markdown",

@@ -310,7 +310,7 @@ mod tests {
 
     #[test]
     fn facts_round_trip_for_every_language() {
-        let samples: [(Lang, &str); 10] = [
+        let samples: [(Lang, &str); 11] = [
             (
                 Lang::Python,
                 "import os\nclass A(B):\n    \"\"\"Doc é.\"\"\"\n    def m(self):\n        self.x = os.path.join(1)\n",
@@ -340,6 +340,10 @@ mod tests {
             (
                 Lang::CSharp,
                 "using A.B;\nnamespace N { class C : D { int f; void M() { G(f); } } }\n",
+            ),
+            (
+                Lang::Cpp,
+                "#include \"a.hpp\"\nnamespace n { class C : B { int f; }; int C::m() { return g<int>(f); } }\n",
             ),
             (
                 Lang::Java,

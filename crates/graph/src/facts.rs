@@ -184,7 +184,7 @@ impl Import {
         }
         // A C `#include`, a Ruby `require` or a C# `using` of a namespace binds no name: what they
         // bring in is found as a global.
-        if matches!(lang, Lang::C | Lang::Ruby | Lang::CSharp) {
+        if matches!(lang, Lang::C | Lang::Cpp | Lang::Ruby | Lang::CSharp) {
             return "";
         }
         if let Some(n) = &self.name {

@@ -17,10 +17,11 @@ pub enum Lang {
     C,
     Ruby,
     CSharp,
+    Cpp,
 }
 
 impl Lang {
-    pub const ALL: [Lang; 10] = [
+    pub const ALL: [Lang; 11] = [
         Lang::Rust,
         Lang::Python,
         Lang::TypeScript,
@@ -31,6 +32,7 @@ impl Lang {
         Lang::C,
         Lang::Ruby,
         Lang::CSharp,
+        Lang::Cpp,
     ];
 
     /// The language of a file, by its extension.
@@ -47,6 +49,7 @@ impl Lang {
             "c" | "h" => Lang::C,
             "rb" | "rake" | "gemspec" => Lang::Ruby,
             "cs" => Lang::CSharp,
+            "cpp" | "cc" | "cxx" | "c++" | "hpp" | "hh" | "hxx" | "h++" => Lang::Cpp,
             _ => return None,
         })
     }
@@ -64,12 +67,13 @@ impl Lang {
             "c" => Lang::C,
             "ruby" => Lang::Ruby,
             "csharp" => Lang::CSharp,
+            "cpp" => Lang::Cpp,
             _ => return None,
         })
     }
 
     /// The stable name stored and shown (`rust`, `python`, `typescript`, `tsx`, `javascript`, `go`,
-    /// `java`, `c`, `ruby`, `csharp`).
+    /// `java`, `c`, `ruby`, `csharp`, `cpp`).
     pub fn name(self) -> &'static str {
         match self {
             Lang::Rust => "rust",
@@ -82,6 +86,7 @@ impl Lang {
             Lang::C => "c",
             Lang::Ruby => "ruby",
             Lang::CSharp => "csharp",
+            Lang::Cpp => "cpp",
         }
     }
 
@@ -101,6 +106,7 @@ impl Lang {
             Lang::C => tree_sitter_c::LANGUAGE.into(),
             Lang::Ruby => tree_sitter_ruby::LANGUAGE.into(),
             Lang::CSharp => tree_sitter_c_sharp::LANGUAGE.into(),
+            Lang::Cpp => tree_sitter_cpp::LANGUAGE.into(),
         }
     }
 
@@ -127,6 +133,8 @@ impl Lang {
             Lang::C => grammar!("c"),
             Lang::Ruby => grammar!("ruby"),
             Lang::CSharp => grammar!("csharp"),
+            // C++ is C's patterns (valid in both grammars) plus its own.
+            Lang::Cpp => grammar!("c", "cpp"),
         }
     }
 }

@@ -10,7 +10,7 @@
 //! The code graph, from source bytes to answers. No async, no transport, no LSP types: positions are
 //! 0-based lines and byte columns, and the engine converts them.
 //!
-//! * `lang`: the languages (Rust, Python, TypeScript, TSX, JavaScript with JSX, Go, Java, C, Ruby, C#), their grammar crates
+//! * `lang`: the languages (Rust, Python, TypeScript, TSX, JavaScript with JSX, Go, Java, C, C++, Ruby, C#), their grammar crates
 //!   (one `tree-sitter` core version in the lock) and the project's queries `grammars/<lang>/tags.scm` and
 //!   `locals.scm`, included at build time and compiled once per process as one combined query (one pass
 //!   over the tree instead of two). JavaScript and TypeScript load the patterns both grammars share (`grammars/ecmascript`) and then
@@ -36,7 +36,7 @@
 //!   first with a candidate wins: local scope (for the asked file) > same file > imported module >
 //!   members of the enclosing type > same directory/package > workspace. The last two apply to a bare
 //!   name only where the language makes names visible there: Go's and Java's package (same
-//!   directory; Java's `import a.b.*` adds that package's classes), C's, Ruby's and C#'s one namespace, Rust's
+//!   directory; Java's `import a.b.*` adds that package's classes), C's, C++'s, Ruby's and C#'s one namespace, Rust's
 //!   macros, TypeScript's ambient `.d.ts` declarations, or a name some import binds from a module that
 //!   is not in the workspace (or behind a glob import that could not be followed). Otherwise a bare
 //!   name missing from the file and its imports is a builtin or a global (`len`, `Promise`) and

@@ -291,7 +291,7 @@ impl<'a> View<'a> {
         // C's functions, types and globals are one namespace for the whole program: nearest first.
         // Ruby's constants and top-level methods are global too, and so are C#'s types (the
         // namespaces a file uses are not places on disk).
-        let global = matches!(lang, Lang::C | Lang::Ruby | Lang::CSharp);
+        let global = matches!(lang, Lang::C | Lang::Cpp | Lang::Ruby | Lang::CSharp);
         if !(package || crate_wide || unresolved_import || ambient || global) {
             return None;
         }
@@ -681,7 +681,7 @@ impl<'a> View<'a> {
             Lang::Rust => self.rust_module(dir, module),
             Lang::Go => self.go_package(module),
             Lang::Java => self.java_package(module),
-            Lang::C => self.c_include(dir, module),
+            Lang::C | Lang::Cpp => self.c_include(dir, module),
             Lang::Ruby => self.ruby_require(dir, module),
             // A C# namespace is not a place on disk: its names are found as globals.
             Lang::CSharp => Vec::new(),

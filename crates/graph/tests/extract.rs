@@ -778,3 +778,58 @@ imports:
 "#,
     );
 }
+
+#[test]
+fn cpp() {
+    check(
+        Lang::Cpp,
+        r##"#include "shape.hpp"
+
+namespace geo {
+
+// A circle.
+class Circle : public Shape {
+public:
+    explicit Circle(double r) : r_(r) {}
+    ~Circle() {}
+    double area() const { return kPi * r_ * r_; }
+
+private:
+    double r_;
+};
+
+using Radius = double;
+
+double Circle::scaled(double k) const {
+    auto c = std::make_unique<Circle>(r_ * k);
+    return c->area() + helper<int>(k) + std::sqrt(k);
+}
+
+}  // namespace geo
+"##,
+        r#"
+symbols:
+  module geo 3:11 sig="namespace geo"
+  class Circle 6:7 in geo sig="class Circle : public Shape" doc="A circle."
+  method Circle 8:14 in Circle owner=Circle sig="explicit Circle(double r) : r_(r)"
+  method ~Circle 9:5 in Circle owner=Circle sig="~Circle()"
+  method area 10:12 in Circle owner=Circle sig="double area() const"
+  field r_ 13:12 in Circle owner=Circle sig="double r_;"
+  type Radius 16:7 in geo sig="using Radius = double;"
+  method scaled 18:16 in geo owner=Circle sig="double Circle::scaled(double k) const"
+references:
+  inheritance Shape 6:23 in Circle
+  read kPi 10:34 in area
+  read r_ 10:40 in area
+  read r_ 10:45 in area
+  call make_unique 19:19 q=std in scaled
+  type Circle 19:31 in scaled
+  read r_ 19:39 in scaled
+  call area 20:15 q=c in scaled
+  call helper 20:24 in scaled
+  call sqrt 20:46 q=std in scaled
+imports:
+  shape.hpp @1
+"#,
+    );
+}

@@ -372,6 +372,28 @@ fn csharp_types_and_members_across_files() {
 }
 
 #[test]
+fn cpp_methods_defined_outside_their_class() {
+    let header = (
+        "include/geo/circle.hpp",
+        "namespace geo {\nclass Circle {\npublic:\n    double area() const;\n    double r_;\n};\n}\n",
+    );
+    let source = (
+        "src/circle.cpp",
+        "#include \"geo/circle.hpp\"\n\nnamespace geo {\ndouble Circle::area() const { return r_ * r_; }\n}\n",
+    );
+    let main = |body: &str| {
+        format!(
+            "#include \"geo/circle.hpp\"\n\nint main() {{\n    geo::Circle c;\n    {body}\n}}\n"
+        )
+    };
+    let at = |body: &str| def(&[header, source, ("src/main.cpp", &main(body))]);
+    // The body of the method, defined out of its class, not its declaration.
+    assert_eq!(at("return c.ar$0ea();"), ["src/circle.cpp:4:16"]);
+    // The class through its namespace.
+    assert_eq!(at("geo::Cir$0cle d;"), ["include/geo/circle.hpp:2:7"]);
+}
+
+#[test]
 fn typescript_imports_this_and_inheritance() {
     let files = [
         (

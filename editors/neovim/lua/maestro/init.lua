@@ -11,7 +11,7 @@ local defaults = {
   -- Buffers of these filetypes (inside a git repository) get the server.
   filetypes = {
     'rust', 'python', 'typescript', 'typescriptreact', 'javascript', 'javascriptreact', 'go', 'java',
-    'c', 'ruby', 'cs', 'markdown',
+    'c', 'cpp', 'ruby', 'cs', 'markdown',
   },
   -- The agent CLI for `:Maestro spawn` and `:Maestro delegate` ("" = the server's `agents.default`).
   agent = '',
