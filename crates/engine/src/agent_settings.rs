@@ -3,15 +3,13 @@
 //! and the trust check of a repository-chosen setup command. Shared by the agent requests, the
 //! delegate actions and the playbook runner's host.
 
-use crate::config::settings::{CustomCli, ModelPrice};
+use crate::config::settings::CustomCli;
 use crate::config::{self, Config};
 use crate::trust::Trust;
 use crate::workspace::{find_root, workspace_id};
 use maestro_agents::adapters::{BUILT_IN, CustomAgent, CustomOutput, FieldMap};
-use maestro_agents::prices::{Price, PriceTable};
 use maestro_agents::{AgentCli, AgentSettings, WorkspaceRef};
 use maestro_protocol::{Isolation, RpcError, code, method};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The workspace around `path` and its configuration (a broken repository config is an error:
@@ -103,7 +101,7 @@ pub(crate) fn settings(config: &Config, cli_name: &str) -> Result<AgentSettings,
         setup_command: agents.setup_command.clone(),
         isolation: agents.isolation,
         output_buffer: agents.output_buffer_bytes,
-        prices: prices(&agents.prices),
+        prices: agents.prices.clone(),
     })
 }
 
@@ -143,21 +141,4 @@ fn custom_agent(name: &str, c: &CustomCli) -> Result<CustomAgent, RpcError> {
         resume_args: c.resume_args.clone(),
         output,
     })
-}
-
-fn prices(configured: &BTreeMap<String, ModelPrice>) -> PriceTable {
-    PriceTable::new(
-        configured
-            .iter()
-            .map(|(model, p)| {
-                let price = Price {
-                    input: p.input,
-                    output: p.output,
-                    cache_read: p.cache_read,
-                    cache_write: p.cache_write,
-                };
-                (model.clone(), price)
-            })
-            .collect(),
-    )
 }

@@ -1284,7 +1284,7 @@ output = 8.5
         assert_eq!(bot.output.as_deref(), Some("jsonl"));
         assert_eq!(bot.fields["text_field"], "/text");
         assert!(!bot.fields.contains_key("type_field"));
-        let price = agents.prices["gpt-4.1"];
+        let price = agents.prices.lookup("gpt-4.1").expect("configured");
         assert_eq!(
             (price.input, price.output, price.cache_read),
             (2.0, 8.5, None)

@@ -5,6 +5,7 @@
 
 use super::*;
 use maestro_agents::adapters::BUILT_IN;
+use maestro_agents::prices::{Price, PriceTable};
 use maestro_protocol::Isolation;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -47,8 +48,8 @@ pub struct AgentsSettings {
     pub built_in: BTreeMap<String, BuiltInCli>,
     /// `[agents.custom.NAME]` tables, by name.
     pub custom: BTreeMap<String, CustomCli>,
-    /// `[prices.MODEL]` tables, by model: dollars per million tokens.
-    pub prices: BTreeMap<String, ModelPrice>,
+    /// The built-in prices with `[prices.MODEL]` tables on top.
+    pub prices: PriceTable,
 }
 
 /// `agents.<cli>.*` of a built-in CLI.
@@ -70,15 +71,6 @@ pub struct CustomCli {
     /// The JSON field and type names of `output = "jsonl"` that a file sets
     /// (`type_field`, `result_type`, …, `cost_field`), by key.
     pub fields: BTreeMap<String, String>,
-}
-
-/// `prices.<model>.*`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ModelPrice {
-    pub input: f64,
-    pub output: f64,
-    pub cache_read: Option<f64>,
-    pub cache_write: Option<f64>,
 }
 
 /// The JSON field keys of a custom CLI's `output = "jsonl"`.
@@ -152,7 +144,7 @@ impl Settings {
             .into_iter()
             .map(|model| {
                 let key = |k: &str| format!("{}.{k}", key_from_parts(&["prices", &model]));
-                let price = ModelPrice {
+                let price = Price {
                     input: config.float_of(&key("input")).unwrap_or(0.0),
                     output: config.float_of(&key("output")).unwrap_or(0.0),
                     cache_read: config.float_of(&key("cache_read")),
@@ -161,6 +153,7 @@ impl Settings {
                 (model, price)
             })
             .collect();
+        let prices = PriceTable::new(prices);
         let workspace_name = config.string_of(WORKSPACE_NAME);
         Settings {
             idle_timeout: secs(IDLE_TIMEOUT_SECS),
