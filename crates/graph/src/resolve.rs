@@ -681,7 +681,7 @@ impl<'a> View<'a> {
             Lang::Rust => self.rust_module(dir, module),
             Lang::Go => self.go_package(module),
             Lang::Java => self.java_package(module),
-            Lang::C | Lang::Cpp => self.c_include(dir, module),
+            Lang::C | Lang::Cpp => self.named_file(dir, module),
             Lang::Ruby => self.ruby_require(dir, module),
             // A C# namespace is not a place on disk: its names are found as globals.
             Lang::CSharp => Vec::new(),
@@ -803,7 +803,7 @@ impl<'a> View<'a> {
     /// A C `#include "path"` (a Ruby `require` too): beside the including file first, as the
     /// compiler looks, else any file whose path ends with it (an include directory or a load path
     /// the build names).
-    fn c_include(&self, dir: &Path, include: &str) -> Vec<FileRef> {
+    fn named_file(&self, dir: &Path, include: &str) -> Vec<FileRef> {
         let mut beside = PathBuf::new();
         for part in dir.join(include).components() {
             match part {
@@ -835,7 +835,7 @@ impl<'a> View<'a> {
         } else {
             format!("{feature}.rb")
         };
-        self.c_include(dir, &file)
+        self.named_file(dir, &file)
     }
 
     /// A Java package (`a.b`): the files of every directory whose path ends with `a/b`, wherever
