@@ -283,6 +283,8 @@ struct Pick {
     name: String,
     /// Its CLI (for the settings).
     cli: String,
+    /// The run starts it (the task named a CLI, not an agent).
+    new: bool,
 }
 
 impl<E: Executor> Runner<E> {

@@ -29,6 +29,7 @@ impl<E: Executor> Runner<E> {
             let pick = Pick {
                 name: w.clone(),
                 cli: cli.clone(),
+                new: true,
             };
             if let Err(e) = self
                 .ready_agent(run, &pick, &settings, Isolation::Worktree)
@@ -115,6 +116,7 @@ impl<E: Executor> Runner<E> {
                         let pick = Pick {
                             name: worker,
                             cli: cli.clone(),
+                            new: true,
                         };
                         let doc_view = view[doc].clone();
                         tokio::spawn(async move {

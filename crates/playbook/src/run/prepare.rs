@@ -154,6 +154,7 @@ impl<E: Executor> Runner<E> {
             }
         }
         // Who does each task: every name must be an agent or an agent CLI that can start.
+        let mut checked: BTreeMap<String, Result<(), String>> = BTreeMap::new();
         let mut plan_rows = Vec::new();
         for &i in &order {
             let d = &plain[i];
@@ -166,11 +167,21 @@ impl<E: Executor> Runner<E> {
                 let who = if t.review {
                     "(a person)".to_owned()
                 } else {
-                    match self.pick(&ws, &default, p, &d.book, t, "") {
-                        Ok(pick) if pick.name.ends_with("-run") => {
-                            format!("a new {} agent", pick.cli)
-                        }
-                        Ok(pick) => pick.name,
+                    // Each CLI a task names is checked once (it reads the configuration).
+                    let picked = self
+                        .choose(&ws, &default, p, &d.book, t, "")
+                        .and_then(|pick| {
+                            if !pick.new {
+                                return Ok(pick.name);
+                            }
+                            checked
+                                .entry(pick.cli.clone())
+                                .or_insert_with(|| self.exec().check_cli(&ws, &pick.cli))
+                                .clone()
+                                .map(|()| format!("a new {} agent", pick.cli))
+                        });
+                    match picked {
+                        Ok(who) => who,
                         Err(e) => {
                             errors.push(format!("{} line {}: {e}", d.path, t.line));
                             continue;
@@ -259,9 +270,27 @@ impl<E: Executor> Runner<E> {
         })
     }
 
-    /// The agent for `task`: `@name` > the document's `agent:` > the run's `--agent` >
-    /// `default` (`agents.default`). A CLI's name gets the run's own agent, named after the run.
+    /// The agent for `task` (see [`Runner::choose`]), its CLI checked when the run is to start it.
     pub(super) fn pick(
+        &self,
+        ws: &Workspace,
+        default: &str,
+        p: &PlaybookRunParams,
+        book: &Playbook,
+        task: &Task,
+        run_id: &str,
+    ) -> Result<Pick, String> {
+        let pick = self.choose(ws, default, p, book, task, run_id)?;
+        if pick.new {
+            self.exec().check_cli(ws, &pick.cli)?;
+        }
+        Ok(pick)
+    }
+
+    /// The agent for `task`: `@name` > the document's `agent:` > the run's `--agent` >
+    /// `default` (`agents.default`). A CLI's name gets the run's own agent, named after the run
+    /// (`new`: its CLI is not checked here).
+    fn choose(
         &self,
         ws: &Workspace,
         default: &str,
@@ -285,9 +314,9 @@ impl<E: Executor> Runner<E> {
             return Ok(Pick {
                 name: wanted,
                 cli: existing.agent,
+                new: false,
             });
         }
-        self.exec().check_cli(ws, &wanted)?;
         let id = if run_id.is_empty() { "run" } else { run_id };
         let name = format!("{wanted}-{id}");
         let name = if self.exec().valid_name(&name) {
@@ -295,7 +324,11 @@ impl<E: Executor> Runner<E> {
         } else {
             format!("agent-{id}")
         };
-        Ok(Pick { name, cli: wanted })
+        Ok(Pick {
+            name,
+            cli: wanted,
+            new: true,
+        })
     }
 
     /// The one CLI of a parallel run's workers (the run's agent, else the default).
