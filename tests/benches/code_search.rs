@@ -1,0 +1,309 @@
+//! Code search quality and speed on code nobody here wrote (release build): the quality set of
+//! `scripts/code_search_set.py` (Python packages from PyPI, docstrings removed from what is indexed,
+//! their first sentences as the queries) indexed by a real daemon with the real model. Prints, per
+//! package and per query kind (sharing a word with the definition / sharing none): recall@1,
+//! recall@5 and MRR (over the top 10) of `maestro search` (hybrid, code only) beside a BM25 ranking
+//! of every definition's name and code; and how fast the worker embedded the code chunks.
+//!
+//!   cargo bench -p maestro-tests --bench code_search        (scripts/bench builds the set first)
+//!   MAESTRO_CODE_SEARCH_SET=DIR cargo bench ...              (a set built elsewhere)
+
+use maestro_tests::{Rpc, TestEnv, git};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const W: usize = 44;
+/// Hits asked for per query; a definition ranked below gets reciprocal rank 0.
+const K: usize = 10;
+
+#[derive(Deserialize)]
+struct Query {
+    query: String,
+    path: String,
+    line: u32,
+    kind: String,
+}
+
+#[derive(Deserialize)]
+struct Definition {
+    path: String,
+    line: u32,
+    name: String,
+    text: String,
+}
+
+fn main() {
+    let set = std::env::var_os("MAESTRO_CODE_SEARCH_SET")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/code-search"));
+    let mut packages: Vec<PathBuf> = std::fs::read_dir(&set)
+        .unwrap_or_else(|e| {
+            panic!(
+                "no quality set in {}: {e} (run python3 scripts/code_search_set.py {0})",
+                set.display()
+            )
+        })
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("queries.json").is_file())
+        .collect();
+    packages.sort();
+    println!("== code search (quality set in {})", set.display());
+    for package in packages {
+        run(&package);
+    }
+}
+
+fn run(package: &Path) {
+    let name = package.file_name().unwrap().to_string_lossy().into_owned();
+    let queries: Vec<Query> =
+        serde_json::from_slice(&std::fs::read(package.join("queries.json")).unwrap()).unwrap();
+    let definitions: Vec<Definition> =
+        serde_json::from_slice(&std::fs::read(package.join("definitions.json")).unwrap()).unwrap();
+
+    let env = TestEnv::with_config("[daemon]\nidle_timeout_secs = 900\n");
+    env.link_models();
+    let repo = env.git_repo(&name);
+    copy_tree(&package.join("src"), &repo);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "the package"]);
+    let started = Instant::now();
+    env.ok(&repo, &["index"]);
+    let indexed = started.elapsed();
+    let mut rpc = env.connect_hello();
+    // The worker makes the chunks after the index pass, then embeds them.
+    let s = wait(&mut rpc, Duration::from_secs(3600), |s| {
+        s["semantic"] == "ready"
+            && s["byKind"]["code"].as_u64().unwrap_or(0) > 0
+            && s["queued"] == 0
+    });
+    let all = started.elapsed();
+    let chunks = s["byKind"]["code"].as_u64().unwrap_or(0);
+    println!(
+        "-- {name}: {} definitions, {chunks} code chunks, {} queries",
+        definitions.len(),
+        queries.len()
+    );
+    println!(
+        "{:<W$} {:>9.0}/s   (index pass {:.1} s, then {:.1} s to every vector; worker's own figure {:.0}/s)",
+        "code chunks embedded, index → searchable",
+        chunks as f64 / (all - indexed).as_secs_f64(),
+        indexed.as_secs_f64(),
+        (all - indexed).as_secs_f64(),
+        s["embedPerSec"].as_f64().unwrap_or(0.0),
+    );
+
+    let bm25 = Bm25::new(
+        definitions
+            .iter()
+            .map(|d| format!("{}\n{}", d.name, d.text))
+            .collect(),
+    );
+    let root = std::fs::canonicalize(&repo).unwrap();
+    let mut maestro = Vec::new();
+    let mut baseline = Vec::new();
+    for q in &queries {
+        let r = rpc.request(
+            "maestro/memory.search",
+            json!({"query": q.query, "path": repo, "k": K, "kinds": ["code"], "mode": "hybrid"}),
+        );
+        let hits = r["result"]["hits"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{r}"));
+        let want = format!("file:{}:{}", root.join(&q.path).display(), q.line);
+        let rank = hits
+            .iter()
+            .position(|h| h["source"].as_str() == Some(want.as_str()));
+        if std::env::var_os("MAESTRO_BENCH_SHOW").is_some() {
+            let got: Vec<&str> = hits
+                .iter()
+                .filter_map(|h| h["source"].as_str())
+                .take(3)
+                .collect();
+            println!(
+                "{:?} want {want} rank {rank:?}, got {got:?} {}",
+                q.query,
+                if got.is_empty() {
+                    r.to_string()
+                } else {
+                    String::new()
+                }
+            );
+        }
+        maestro.push((q.kind.as_str(), rank));
+        let ranked = bm25.rank(&q.query);
+        let rank = ranked
+            .iter()
+            .take(K)
+            .position(|&i| definitions[i].path == q.path && definitions[i].line == q.line);
+        baseline.push((q.kind.as_str(), rank));
+    }
+    println!(
+        "{:<W$} {:>9} {:>9} {:>9}",
+        "ranking, queries", "recall@1", "recall@5", "MRR"
+    );
+    for (who, ranks) in [("maestro search", &maestro), ("BM25 baseline", &baseline)] {
+        for kind in ["all", "shares", "none"] {
+            let picked: Vec<Option<usize>> = ranks
+                .iter()
+                .filter(|(k, _)| kind == "all" || *k == kind)
+                .map(|(_, r)| *r)
+                .collect();
+            if picked.is_empty() {
+                continue;
+            }
+            let n = picked.len() as f64;
+            let at =
+                |k: usize| picked.iter().filter(|r| r.is_some_and(|r| r < k)).count() as f64 / n;
+            let mrr = picked
+                .iter()
+                .map(|r| r.map_or(0.0, |r| 1.0 / (r + 1) as f64))
+                .sum::<f64>()
+                / n;
+            let label = match kind {
+                "all" => format!("{who}, all {}", picked.len()),
+                "shares" => format!("{who}, sharing a word {}", picked.len()),
+                _ => format!("{who}, sharing none {}", picked.len()),
+            };
+            println!("{label:<W$} {:>9.3} {:>9.3} {mrr:>9.3}", at(1), at(5));
+        }
+    }
+}
+
+/// Waits for the memory status to satisfy `done`; returns it.
+fn wait(rpc: &mut Rpc, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let s = rpc.request("maestro/memory.status", Value::Null)["result"].clone();
+        if done(&s) {
+            return s;
+        }
+        assert!(started.elapsed() < limit, "the worker did not finish: {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Okapi BM25 (k1 1.2, b 0.75) over words: identifiers split at `_` and case changes, lowercased,
+/// Lucene's English stopwords out, a crude suffix stem — the baseline a keyword engine gives.
+struct Bm25 {
+    docs: Vec<HashMap<String, u32>>,
+    lens: Vec<f64>,
+    df: HashMap<String, u32>,
+    avg: f64,
+}
+
+impl Bm25 {
+    fn new(texts: Vec<String>) -> Bm25 {
+        let docs: Vec<HashMap<String, u32>> = texts
+            .iter()
+            .map(|t| {
+                let mut tf = HashMap::new();
+                for w in terms(t) {
+                    *tf.entry(w).or_insert(0) += 1;
+                }
+                tf
+            })
+            .collect();
+        let lens: Vec<f64> = docs
+            .iter()
+            .map(|d| d.values().sum::<u32>() as f64)
+            .collect();
+        let mut df = HashMap::new();
+        for d in &docs {
+            for w in d.keys() {
+                *df.entry(w.clone()).or_insert(0) += 1;
+            }
+        }
+        let avg = lens.iter().sum::<f64>() / lens.len().max(1) as f64;
+        Bm25 {
+            docs,
+            lens,
+            df,
+            avg,
+        }
+    }
+
+    /// Document indexes, best first (ties: document order).
+    fn rank(&self, query: &str) -> Vec<usize> {
+        let n = self.docs.len() as f64;
+        let mut words = terms(query);
+        words.sort();
+        words.dedup();
+        let mut scored: Vec<(f64, usize)> = self
+            .docs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let s = words
+                    .iter()
+                    .filter_map(|w| {
+                        let f = f64::from(*d.get(w)?);
+                        let df = f64::from(self.df[w]);
+                        let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+                        Some(idf * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * self.lens[i] / self.avg)))
+                    })
+                    .sum();
+                (s, i)
+            })
+            .filter(|(s, _)| *s > 0.0)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored.into_iter().map(|(_, i)| i).collect()
+    }
+}
+
+const STOPWORDS: [&str; 33] = [
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with",
+];
+
+fn terms(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for token in text.split(|c: char| !c.is_alphanumeric()) {
+        let chars: Vec<char> = token.chars().collect();
+        let mut start = 0;
+        for i in 1..=chars.len() {
+            // A word ends before an upper-case letter that follows a lower-case one, or that
+            // starts a capitalised word after an acronym (HTTPResponse → HTTP Response).
+            let cut = i == chars.len()
+                || (chars[i].is_uppercase() && chars[i - 1].is_lowercase())
+                || (chars[i].is_uppercase()
+                    && chars.get(i + 1).is_some_and(|c| c.is_lowercase())
+                    && chars[i - 1].is_uppercase())
+                || (chars[i].is_ascii_digit() != chars[i - 1].is_ascii_digit());
+            if cut {
+                let w: String = chars[start..i].iter().collect::<String>().to_lowercase();
+                start = i;
+                if !STOPWORDS.contains(&w.as_str()) {
+                    out.push(stem(w));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn stem(w: String) -> String {
+    for suffix in ["ing", "ed", "es", "s"] {
+        if w.len() >= suffix.len() + 3 && w.ends_with(suffix) {
+            return w[..w.len() - suffix.len()].to_owned();
+        }
+    }
+    w
+}
