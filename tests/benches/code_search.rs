@@ -64,7 +64,11 @@ fn run(package: &Path) {
     let definitions: Vec<Definition> =
         serde_json::from_slice(&std::fs::read(package.join("definitions.json")).unwrap()).unwrap();
 
-    let env = TestEnv::with_config("[daemon]\nidle_timeout_secs = 900\n");
+    let mut config = String::from("[daemon]\nidle_timeout_secs = 900\n");
+    if let Ok(n) = std::env::var("MAESTRO_BENCH_EMBED_THREADS") {
+        config.push_str(&format!("[memory]\nembed_threads = {n}\n"));
+    }
+    let env = TestEnv::with_config(&config);
     env.link_models();
     let repo = env.git_repo(&name);
     copy_tree(&package.join("src"), &repo);
@@ -83,9 +87,11 @@ fn run(package: &Path) {
     let all = started.elapsed();
     let chunks = s["byKind"]["code"].as_u64().unwrap_or(0);
     println!(
-        "-- {name}: {} definitions, {chunks} code chunks, {} queries",
+        "-- {name}: {} definitions, {chunks} code chunks, {} queries; {} on {} thread(s)",
         definitions.len(),
-        queries.len()
+        queries.len(),
+        s["model"].as_str().unwrap_or("no model"),
+        threads(),
     );
     println!(
         "{:<W$} {:>9.0}/s   (index pass {:.1} s, then {:.1} s to every vector; worker's own figure {:.0}/s)",
@@ -103,34 +109,43 @@ fn run(package: &Path) {
             .collect(),
     );
     let root = std::fs::canonicalize(&repo).unwrap();
+    let want = |q: &Query| format!("file:{}:{}", root.join(&q.path).display(), q.line);
     let mut maestro = Vec::new();
+    let mut semantic = Vec::new();
+    let mut keyword = Vec::new();
     let mut baseline = Vec::new();
     for q in &queries {
-        let r = rpc.request(
-            "maestro/memory.search",
-            json!({"query": q.query, "path": repo, "k": K, "kinds": ["code"], "mode": "hybrid"}),
-        );
+        let mut search = |mode: &str| {
+            rpc.request(
+                "maestro/memory.search",
+                json!({"query": q.query, "path": repo, "k": K, "kinds": ["code"], "mode": mode}),
+            )
+        };
+        let rank_in = |r: &Value| {
+            r["result"]["hits"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{r}"))
+                .iter()
+                .position(|h| h["source"].as_str() == Some(want(q).as_str()))
+        };
+        semantic.push((q.kind.as_str(), rank_in(&search("semantic"))));
+        keyword.push((q.kind.as_str(), rank_in(&search("keyword"))));
+        let r = search("hybrid");
         let hits = r["result"]["hits"]
             .as_array()
             .unwrap_or_else(|| panic!("{r}"));
-        let want = format!("file:{}:{}", root.join(&q.path).display(), q.line);
-        let rank = hits
-            .iter()
-            .position(|h| h["source"].as_str() == Some(want.as_str()));
+        let rank = rank_in(&r);
+        // MAESTRO_BENCH_SHOW=1: each query's rank and the best hit.
         if std::env::var_os("MAESTRO_BENCH_SHOW").is_some() {
-            let got: Vec<&str> = hits
-                .iter()
-                .filter_map(|h| h["source"].as_str())
-                .take(3)
-                .collect();
             println!(
-                "{:?} want {want} rank {rank:?}, got {got:?} {}",
+                "{:?} ({}) → {}\n  best: {}",
                 q.query,
-                if got.is_empty() {
-                    r.to_string()
-                } else {
-                    String::new()
-                }
+                q.kind,
+                rank.map_or("missed".into(), |r| format!("rank {}", r + 1)),
+                hits.first()
+                    .and_then(|h| h["text"].as_str())
+                    .unwrap_or("")
+                    .replace('\n', "\n        ")
             );
         }
         maestro.push((q.kind.as_str(), rank));
@@ -145,7 +160,12 @@ fn run(package: &Path) {
         "{:<W$} {:>9} {:>9} {:>9}",
         "ranking, queries", "recall@1", "recall@5", "MRR"
     );
-    for (who, ranks) in [("maestro search", &maestro), ("BM25 baseline", &baseline)] {
+    for (who, ranks) in [
+        ("maestro search", &maestro),
+        ("  its vectors alone", &semantic),
+        ("  its keywords alone", &keyword),
+        ("BM25 baseline", &baseline),
+    ] {
         for kind in ["all", "shares", "none"] {
             let picked: Vec<Option<usize>> = ranks
                 .iter()
@@ -171,6 +191,11 @@ fn run(package: &Path) {
             println!("{label:<W$} {:>9.3} {:>9.3} {mrr:>9.3}", at(1), at(5));
         }
     }
+}
+
+/// `memory.embed_threads` for the daemon: MAESTRO_BENCH_EMBED_THREADS, else its default.
+fn threads() -> String {
+    std::env::var("MAESTRO_BENCH_EMBED_THREADS").unwrap_or_else(|_| "the default".into())
 }
 
 /// Waits for the memory status to satisfy `done`; returns it.

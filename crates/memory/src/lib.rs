@@ -56,8 +56,8 @@ pub mod service;
 mod text;
 
 pub use embed::{
-    DEFAULT_DIM, DEFAULT_MODEL, EmbedError, Embedder, FastEmbedder, MIN_ORT, MODEL_FILES,
-    ModelPaths, normalize,
+    DEFAULT_DIM, DEFAULT_MODEL, EmbedError, Embedder, FastEmbedder, INT8_MODEL_FILE, MIN_ORT,
+    MODEL_FILES, ModelPaths, Precision, normalize,
 };
 pub use index::{Hit, Meta, VectorIndex, dot, from_bytes, to_bytes};
 pub use text::{Chunk, chunk, fts_query, recency, rrf};

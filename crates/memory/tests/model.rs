@@ -2,7 +2,7 @@
 //! reference `maestro models install` wrote beside it, and means what it should.
 //! Needs `maestro models install` (scripts/test runs it).
 
-use maestro_memory::{Embedder, FastEmbedder, ModelPaths, dot};
+use maestro_memory::{Embedder, FastEmbedder, ModelPaths, Precision, dot};
 
 fn embedder() -> FastEmbedder {
     let paths = ModelPaths::from_env();
@@ -13,7 +13,7 @@ fn embedder() -> FastEmbedder {
 
 #[test]
 fn the_converted_model_matches_the_reference_implementation() {
-    let e = embedder();
+    let e = FastEmbedder::load_with(&ModelPaths::from_env(), 1, Precision::Float32).unwrap();
     assert_eq!(e.dim(), 384);
     let paths = ModelPaths::from_env();
     let reference: serde_json::Value =
@@ -66,4 +66,51 @@ fn similar_sentences_are_closer_than_unrelated_ones() {
     let odd = e.embed(&["", &"word ".repeat(10_000)]).unwrap();
     assert_eq!(odd.len(), 2);
     assert!(odd.iter().all(|v| v.len() == 384));
+}
+
+#[test]
+fn the_int8_model_runs_by_default_and_stays_close_to_the_reference() {
+    let e = embedder();
+    assert_eq!(
+        e.model(),
+        "all-minilm-l6-v2-int8",
+        "models install writes model.int8.onnx"
+    );
+    let paths = ModelPaths::from_env();
+    let reference: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(paths.model_dir.join("reference.json")).unwrap())
+            .unwrap();
+    let sentences = reference["sentences"].as_array().unwrap();
+    let texts: Vec<&str> = sentences
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    // Sorted by length inside embed(): the answers still come back in the order asked.
+    let got = e.embed(&texts).unwrap();
+    for (i, s) in sentences.iter().enumerate() {
+        let want: Vec<f32> = s["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        let cos = dot(&got[i], &want);
+        assert!(
+            cos > 0.95,
+            "{:?}: cosine with the reference {cos}",
+            texts[i]
+        );
+        for (j, other) in sentences.iter().enumerate().filter(|(j, _)| *j != i) {
+            let theirs: Vec<f32> = other["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect();
+            assert!(
+                cos > dot(&got[i], &theirs),
+                "{i} is nearer to {j}'s reference"
+            );
+        }
+    }
 }

@@ -346,8 +346,8 @@ pub const KEYS: &[KeyDef] = &[
         key: MEMORY_EMBED_THREADS,
         scope: Scope::User,
         kind: Kind::Integer { min: 1, max: 64 },
-        default: DefaultValue::Integer(1),
-        doc: "Threads ONNX Runtime uses per batch; 1 leaves the other cores to editors and agents.",
+        default: DefaultValue::Integer(2),
+        doc: "Threads ONNX Runtime uses per batch. They run at low priority (nice 10): editors and agents go first.",
     },
     KeyDef {
         key: "agents.claude.path",

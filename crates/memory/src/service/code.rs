@@ -1,8 +1,15 @@
 //! Semantic code search: each definition of the code graph (functions, methods, types) becomes a
-//! `code` memory — its kind and name, signature, the comment above it and the start of its body —
-//! kept in step with the graph. `memory_code {ws, path => hash, ids}` records which content each
-//! file's chunks were made from; after an index pass the worker compares it with the graph's `file`
-//! relation and redoes only the files whose content changed (and drops deleted files' chunks).
+//! `code` memory, kept in step with the graph. `memory_code {ws, path => hash, ids}` records which
+//! content each file's chunks were made from (the hash behind [`FORMAT`]); after an index pass the
+//! worker compares it with the graph's `file` relation and redoes only the files whose content
+//! changed, or whose chunks an older format made (and drops deleted files' chunks).
+//!
+//! A chunk is short on purpose — the model's cost grows with every token, and on the code-search
+//! quality set (`scripts/code_search_set.py`) a chunk of ~50 tokens finds definitions as well as one
+//! of ~130: first a line in words (`method init ll of lri in cacheutils`: identifiers split at `_`
+//! and case changes, which both the model and the keyword index read as words), then the signature,
+//! the comment right above (a few lines) and the first lines of the body (a Python docstring is
+//! there), each cut to a readable length, until the chunk has about 180 bytes.
 
 use super::{Memory, NewMemory, rows_or_log};
 use maestro_protocol::memory_kind;
@@ -12,9 +19,15 @@ use std::path::Path;
 
 /// Files looked at per worker round (the worker embeds between rounds).
 const FILES_PER_ROUND: i64 = 100;
-/// Lines of a definition's body kept in its chunk, and comment lines above it.
-const BODY_LINES: usize = 12;
-const DOC_LINES: usize = 8;
+/// Non-empty lines of a definition's body kept in its chunk, comment lines above it, the characters
+/// kept of each line, and the bytes after which no line is added (~50 tokens of code).
+const BODY_LINES: usize = 4;
+const DOC_LINES: usize = 4;
+const LINE_CHARS: usize = 100;
+const CHUNK_BYTES: usize = 180;
+/// The chunks' format: recorded before each file's hash, so that chunks an older format made are
+/// made again (1 was `kind owner::name (path)`, the signature, 8 comment and 12 body lines).
+const FORMAT: &str = "2:";
 const KINDS: [&str; 9] = [
     "function",
     "method",
@@ -28,7 +41,8 @@ const KINDS: [&str; 9] = [
 ];
 
 const CHANGED: &str = r#"
-?[ws, path, hash] := *file{ws, path, hash}, not *memory_code{ws, path, hash}
+?[ws, path, hash] := *file{ws, path, hash}, stamp = concat($format, hash),
+    not *memory_code{ws, path, hash: stamp}
 :limit $n
 "#;
 const GONE: &str = r#"
@@ -60,9 +74,11 @@ impl Memory {
         }
         let store = self.store.clone();
         let n = params([("n", DataValue::from(FILES_PER_ROUND))]);
+        let mut changed_params = n.clone();
+        changed_params.insert("format".into(), DataValue::from(FORMAT));
         let (changed, gone, roots) = match tokio::task::spawn_blocking(move || {
             (
-                rows_or_log("finding changed files", store.read(CHANGED, n.clone())),
+                rows_or_log("finding changed files", store.read(CHANGED, changed_params)),
                 rows_or_log("finding deleted files", store.read(GONE, n)),
                 rows_or_log(
                     "reading workspace roots",
@@ -150,7 +166,7 @@ impl Memory {
                     ("old", as_rows(&old)),
                     ("ws", DataValue::from(ws)),
                     ("path", DataValue::from(path)),
-                    ("hash", DataValue::from(hash)),
+                    ("hash", DataValue::from(format!("{FORMAT}{hash}"))),
                     (
                         "ids",
                         DataValue::List(ids.iter().map(|i| DataValue::from(i.as_str())).collect()),
@@ -204,10 +220,7 @@ impl Memory {
                 .get_int()
                 .map_or(start, |e| e.max(0) as usize + 1)
                 .max(start);
-            let qualified = match owner.get_str() {
-                Some(o) if !o.is_empty() => format!("{o}::{name}"),
-                _ => name.to_owned(),
-            };
+            let owner = owner.get_str().unwrap_or("");
             out.push(NewMemory {
                 ws: ws.to_owned(),
                 kind: memory_kind::CODE,
@@ -215,13 +228,17 @@ impl Memory {
                 source: format!("file:{}:{line}", full.display()),
                 at,
                 text: chunk_text(
-                    kind,
-                    &qualified,
-                    signature.get_str().unwrap_or(""),
-                    path,
+                    Definition {
+                        kind,
+                        name,
+                        owner,
+                        signature: signature.get_str().unwrap_or(""),
+                        path,
+                        line,
+                        start,
+                        end,
+                    },
                     &lines,
-                    start,
-                    end,
                 ),
             });
         }
@@ -229,21 +246,40 @@ impl Memory {
     }
 }
 
-/// `kind name (path)`, the signature, the comment right above and the first lines of the body.
-fn chunk_text(
-    kind: &str,
-    name: &str,
-    signature: &str,
-    path: &str,
-    lines: &[&str],
+/// What a chunk is made from: a definition, its lines 1-based (`line` holds its name).
+struct Definition<'a> {
+    kind: &'a str,
+    name: &'a str,
+    owner: &'a str,
+    signature: &'a str,
+    path: &'a str,
+    line: usize,
     start: usize,
     end: usize,
-) -> String {
+}
+
+/// The chunk of a definition (the module documentation shows its shape).
+fn chunk_text(d: Definition<'_>, lines: &[&str]) -> String {
+    let mut text = format!("{} {}", d.kind, words(d.name));
+    if !d.owner.is_empty() {
+        text.push_str(" of ");
+        text.push_str(&words(d.owner));
+    }
+    let module = module_of(d.path);
+    if !module.is_empty() {
+        text.push_str(" in ");
+        text.push_str(&module);
+    }
+    text.push('\n');
+    if !d.signature.is_empty() {
+        text.push_str(cut(d.signature));
+        text.push('\n');
+    }
     let mut doc: Vec<&str> = Vec::new();
-    let mut i = start.saturating_sub(1);
+    let mut i = d.start.saturating_sub(1);
     while i > 0 && doc.len() < DOC_LINES {
         let line = lines.get(i - 1).map_or("", |l| l.trim());
-        let comment = ["//", "#", "/*", "*", "--", "\"\"\"", "@"]
+        let comment = ["//", "#", "/*", "*", "--"]
             .iter()
             .any(|p| line.starts_with(p));
         if !comment || line.is_empty() {
@@ -253,24 +289,82 @@ fn chunk_text(
         i -= 1;
     }
     doc.reverse();
-    let body_end = end.min(start + BODY_LINES - 1).min(lines.len());
-    let body: Vec<&str> = lines
-        .get(start.saturating_sub(1)..body_end)
+    for l in doc {
+        if text.len() >= CHUNK_BYTES {
+            break;
+        }
+        text.push_str(cut(l));
+        text.push('\n');
+    }
+    // The body after the line with the name, without the signature's own lines again.
+    let flat = d.signature.split_whitespace().collect::<Vec<_>>().join(" ");
+    let body = lines
+        .get(d.line.min(d.end)..d.end.min(lines.len()))
         .unwrap_or_default()
         .iter()
-        .map(|l| l.trim_end())
-        .collect();
-    let mut text = format!("{kind} {name} ({path})\n");
-    if !signature.is_empty() {
-        text.push_str(signature);
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .skip_while(|l| flat.contains(*l))
+        .take(BODY_LINES);
+    for l in body {
+        if text.len() >= CHUNK_BYTES {
+            break;
+        }
+        text.push_str(cut(l));
         text.push('\n');
     }
-    for l in doc {
-        text.push_str(l);
-        text.push('\n');
-    }
-    text.push_str(&body.join("\n"));
+    text.truncate(text.trim_end().len());
     text
+}
+
+/// `line` cut to [`LINE_CHARS`] characters.
+fn cut(line: &str) -> &str {
+    line.char_indices()
+        .nth(LINE_CHARS)
+        .map_or(line, |(i, _)| &line[..i])
+}
+
+/// An identifier as lowercase words: `parse_HTTPResponse2` → `parse http response 2`.
+fn words(ident: &str) -> String {
+    let mut out = String::new();
+    for token in ident.split(|c: char| !c.is_alphanumeric()) {
+        let chars: Vec<char> = token.chars().collect();
+        let mut start = 0;
+        for i in 1..=chars.len() {
+            let cut = i == chars.len()
+                || (chars[i].is_uppercase() && chars[i - 1].is_lowercase())
+                || (chars[i].is_uppercase()
+                    && chars[i - 1].is_uppercase()
+                    && chars.get(i + 1).is_some_and(|c| c.is_lowercase()))
+                || chars[i].is_ascii_digit() != chars[i - 1].is_ascii_digit();
+            if cut {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.extend(chars[start..i].iter().flat_map(|c| c.to_lowercase()));
+                start = i;
+            }
+        }
+    }
+    out
+}
+
+/// The module a path names, in words: its file's stem, or its directory's name for the files that
+/// stand for their directory (`mod.rs`, `__init__.py`, `index.ts`, …; a `src` directory stands for
+/// the one above it).
+fn module_of(path: &str) -> String {
+    let p = Path::new(path);
+    let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let stem = match stem {
+        "mod" | "lib" | "main" | "__init__" | "index" => p
+            .ancestors()
+            .skip(1)
+            .filter_map(|d| d.file_name()?.to_str())
+            .find(|d| *d != "src")
+            .unwrap_or(stem),
+        _ => stem,
+    };
+    words(stem)
 }
 
 fn ids_of(v: &DataValue) -> Vec<String> {
@@ -296,21 +390,60 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_chunk_has_the_name_the_comment_and_the_start_of_the_body() {
-        let src = "use x;\n\n/// Retries a request,\n/// doubling the wait.\npub fn retry(n: u32) {\n    loop {}\n}\n";
+    fn a_chunk_has_the_name_in_words_the_comment_and_the_start_of_the_body() {
+        let src = "use x;\n\n/// Retries a request,\n/// doubling the wait.\npub fn retry_HTTPRequest(\n    n: u32,\n) {\n\n    loop {}\n}\n";
         let lines: Vec<&str> = src.lines().collect();
         let t = chunk_text(
-            "function",
-            "retry",
-            "pub fn retry(n: u32)",
-            "src/a.rs",
+            Definition {
+                kind: "method",
+                name: "retry_HTTPRequest",
+                owner: "Client",
+                signature: "pub fn retry_HTTPRequest( n: u32, )",
+                path: "src/net/mod.rs",
+                line: 5,
+                start: 5,
+                end: 10,
+            },
             &lines,
-            5,
-            7,
         );
         assert_eq!(
             t,
-            "function retry (src/a.rs)\npub fn retry(n: u32)\n/// Retries a request,\n/// doubling the wait.\npub fn retry(n: u32) {\n    loop {}\n}"
+            "method retry http request of client in net\npub fn retry_HTTPRequest( n: u32, )\n/// Retries a request,\n/// doubling the wait.\n) {\nloop {}\n}"
         );
+    }
+
+    #[test]
+    fn long_bodies_and_lines_are_cut() {
+        let long = format!("    x = {}", "y".repeat(300));
+        let mut src = vec!["def f():"];
+        src.extend(std::iter::repeat_n(long.as_str(), 20));
+        let t = chunk_text(
+            Definition {
+                kind: "function",
+                name: "f",
+                owner: "",
+                signature: "def f()",
+                path: "pkg/__init__.py",
+                line: 1,
+                start: 1,
+                end: 21,
+            },
+            &src,
+        );
+        assert_eq!(t.lines().count(), 2 + 2, "{t}");
+        assert!(t.lines().all(|l| l.chars().count() <= LINE_CHARS));
+        assert!(t.starts_with("function f in pkg\n"), "{t}");
+    }
+
+    #[test]
+    fn identifiers_become_words() {
+        assert_eq!(words("parse_HTTPResponse2"), "parse http response 2");
+        assert_eq!(words("_init_ll"), "init ll");
+        assert_eq!(words("LRI"), "lri");
+        assert_eq!(words("getX"), "get x");
+        assert_eq!(words("größe_Maß"), "größe maß");
+        assert_eq!(module_of("a/b/cache_utils.py"), "cache utils");
+        assert_eq!(module_of("crates/x/src/lib.rs"), "x");
+        assert_eq!(module_of("main.go"), "main");
     }
 }

@@ -479,11 +479,19 @@ impl Memory {
         let mut rows = Vec::new();
         let mut ids = Vec::new();
         for item in &items {
-            let chunks = crate::chunk(
-                &item.text,
-                self.settings.chunk_bytes,
-                self.settings.chunk_bytes / 8,
-            );
+            // A definition's chunk is bounded when it is made (code.rs): one memory.
+            let chunks = if item.kind == memory_kind::CODE {
+                vec![crate::Chunk {
+                    offset: 0,
+                    text: item.text.clone(),
+                }]
+            } else {
+                crate::chunk(
+                    &item.text,
+                    self.settings.chunk_bytes,
+                    self.settings.chunk_bytes / 8,
+                )
+            };
             let many = chunks.len() > 1;
             for c in chunks {
                 let id = memory_id(&item.ws, item.kind, &item.source, c.offset, &c.text);
