@@ -2,16 +2,17 @@
 //! `scripts/code_search_set.py` (Python packages from PyPI, docstrings removed from what is indexed,
 //! their first sentences as the queries) indexed by a real daemon with the real model. Prints, per
 //! package and per query kind (sharing a word with the definition / sharing none): recall@1,
-//! recall@5 and MRR (over the top 10) of `maestro search` (hybrid, code only) beside a BM25 ranking
-//! of every definition's name and code; and how fast the worker embedded the code chunks.
+//! recall@5 and MRR (over the top 10) of `maestro search` (hybrid, code only; then its vectors and its
+//! keywords alone) beside a BM25 ranking of every definition's name and whole code; and how fast the
+//! worker embedded the code chunks.
 //!
 //!   cargo bench -p maestro-tests --bench code_search        (scripts/bench builds the set first)
 //!   MAESTRO_CODE_SEARCH_SET=DIR cargo bench ...              (a set built elsewhere)
 
+use maestro_memory::{KeywordIndex, Within};
 use maestro_tests::{Rpc, TestEnv, git};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -102,12 +103,17 @@ fn run(package: &Path) {
         s["embedPerSec"].as_f64().unwrap_or(0.0),
     );
 
-    let bm25 = Bm25::new(
-        definitions
-            .iter()
-            .map(|d| format!("{}\n{}", d.name, d.text))
-            .collect(),
-    );
+    // The baseline: BM25 over each whole definition, its name first (maestro's own BM25 index,
+    // which maestro search runs over its short chunks).
+    let mut bm25 = KeywordIndex::default();
+    for (i, d) in definitions.iter().enumerate() {
+        bm25.insert(&i.to_string(), "", 0.0, &format!("{}\n{}", d.name, d.text));
+    }
+    let everything = Within {
+        ws: None,
+        since: f64::MIN,
+        until: f64::MAX,
+    };
     let root = std::fs::canonicalize(&repo).unwrap();
     let want = |q: &Query| format!("file:{}:{}", root.join(&q.path).display(), q.line);
     let mut maestro = Vec::new();
@@ -149,11 +155,11 @@ fn run(package: &Path) {
             );
         }
         maestro.push((q.kind.as_str(), rank));
-        let ranked = bm25.rank(&q.query);
-        let rank = ranked
+        let rank = bm25
+            .search(&q.query, K, everything)
             .iter()
-            .take(K)
-            .position(|&i| definitions[i].path == q.path && definitions[i].line == q.line);
+            .map(|(i, _)| &definitions[i.parse::<usize>().unwrap()])
+            .position(|d| d.path == q.path && d.line == q.line);
         baseline.push((q.kind.as_str(), rank));
     }
     println!(
@@ -221,114 +227,4 @@ fn copy_tree(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
-}
-
-/// Okapi BM25 (k1 1.2, b 0.75) over words: identifiers split at `_` and case changes, lowercased,
-/// Lucene's English stopwords out, a crude suffix stem — the baseline a keyword engine gives.
-struct Bm25 {
-    docs: Vec<HashMap<String, u32>>,
-    lens: Vec<f64>,
-    df: HashMap<String, u32>,
-    avg: f64,
-}
-
-impl Bm25 {
-    fn new(texts: Vec<String>) -> Bm25 {
-        let docs: Vec<HashMap<String, u32>> = texts
-            .iter()
-            .map(|t| {
-                let mut tf = HashMap::new();
-                for w in terms(t) {
-                    *tf.entry(w).or_insert(0) += 1;
-                }
-                tf
-            })
-            .collect();
-        let lens: Vec<f64> = docs
-            .iter()
-            .map(|d| d.values().sum::<u32>() as f64)
-            .collect();
-        let mut df = HashMap::new();
-        for d in &docs {
-            for w in d.keys() {
-                *df.entry(w.clone()).or_insert(0) += 1;
-            }
-        }
-        let avg = lens.iter().sum::<f64>() / lens.len().max(1) as f64;
-        Bm25 {
-            docs,
-            lens,
-            df,
-            avg,
-        }
-    }
-
-    /// Document indexes, best first (ties: document order).
-    fn rank(&self, query: &str) -> Vec<usize> {
-        let n = self.docs.len() as f64;
-        let mut words = terms(query);
-        words.sort();
-        words.dedup();
-        let mut scored: Vec<(f64, usize)> = self
-            .docs
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let s = words
-                    .iter()
-                    .filter_map(|w| {
-                        let f = f64::from(*d.get(w)?);
-                        let df = f64::from(self.df[w]);
-                        let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
-                        Some(idf * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * self.lens[i] / self.avg)))
-                    })
-                    .sum();
-                (s, i)
-            })
-            .filter(|(s, _)| *s > 0.0)
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        scored.into_iter().map(|(_, i)| i).collect()
-    }
-}
-
-const STOPWORDS: [&str; 33] = [
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
-    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
-    "they", "this", "to", "was", "will", "with",
-];
-
-fn terms(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for token in text.split(|c: char| !c.is_alphanumeric()) {
-        let chars: Vec<char> = token.chars().collect();
-        let mut start = 0;
-        for i in 1..=chars.len() {
-            // A word ends before an upper-case letter that follows a lower-case one, or that
-            // starts a capitalised word after an acronym (HTTPResponse → HTTP Response).
-            let cut = i == chars.len()
-                || (chars[i].is_uppercase() && chars[i - 1].is_lowercase())
-                || (chars[i].is_uppercase()
-                    && chars.get(i + 1).is_some_and(|c| c.is_lowercase())
-                    && chars[i - 1].is_uppercase())
-                || (chars[i].is_ascii_digit() != chars[i - 1].is_ascii_digit());
-            if cut {
-                let w: String = chars[start..i].iter().collect::<String>().to_lowercase();
-                start = i;
-                if !STOPWORDS.contains(&w.as_str()) {
-                    out.push(stem(w));
-                }
-            }
-        }
-    }
-    out
-}
-
-fn stem(w: String) -> String {
-    for suffix in ["ing", "ed", "es", "s"] {
-        if w.len() >= suffix.len() + 3 && w.ends_with(suffix) {
-            return w[..w.len() - suffix.len()].to_owned();
-        }
-    }
-    w
 }

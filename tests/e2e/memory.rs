@@ -111,7 +111,7 @@ fn notes_turns_and_code_are_found_by_meaning_and_survive_a_restart() {
     assert_eq!(s["byKind"]["note"], 3, "{s}");
     assert_eq!(s["byKind"]["turn"], 1, "{s}");
     assert!(s["byKind"]["code"].as_u64().unwrap() >= 3, "{s}");
-    assert_eq!(s["model"], "all-minilm-l6-v2");
+    assert_eq!(s["model"], "all-minilm-l6-v2-int8");
     assert_eq!(s["dim"], 384);
 
     // By meaning alone: no word of the query is in the note.
@@ -156,6 +156,18 @@ fn notes_turns_and_code_are_found_by_meaning_and_survive_a_restart() {
     assert!(hits.iter().all(|h| h["kind"] == "turn"));
     let (hits, _) = search(&env, &dir, &["--since", "1h", "deploy pipeline"]);
     assert!(!hits.is_empty());
+
+    // Code by keywords: `backoff` is a word of retry_with_backoff (the code's BM25 index reads
+    // identifiers as words).
+    let (hits, summary) = search(
+        &env,
+        &dir,
+        &["--kind", "code", "--mode", "keyword", "backoff"],
+    );
+    assert_eq!(summary["mode"], "keyword");
+    assert_eq!(hits.len(), 1, "{hits:#?}");
+    assert_eq!(hits[0]["line"], 4, "{hits:#?}");
+    assert!(hits[0]["keywordRank"] == 1, "{}", hits[0]);
 
     // Semantic code search: locations, best first.
     let code = lines(
@@ -241,6 +253,31 @@ fn notes_turns_and_code_are_found_by_meaning_and_survive_a_restart() {
         &["--mode", "semantic", "login credentials expire too soon"],
     );
     assert_eq!(hits[0]["id"], auth_id.as_str());
+    // The code's keyword index (identifiers read as words) is rebuilt from the store too, and
+    // followed the rename.
+    let (hits, summary) = search(
+        &env,
+        &dir,
+        &["--kind", "code", "--mode", "keyword", "print the receipt"],
+    );
+    assert_eq!(summary["mode"], "keyword");
+    assert!(
+        hits[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("fn print_receipt"),
+        "{hits:#?}"
+    );
+    let (hits, _) = search(
+        &env,
+        &dir,
+        &["--kind", "code", "--mode", "keyword", "render invoice"],
+    );
+    assert!(
+        hits.iter()
+            .all(|h| !h["text"].as_str().unwrap().contains("render_invoice")),
+        "{hits:#?}"
+    );
 
     // Forget by id and by agent.
     let out = env.json(&dir, &["memory", "forget", "--json", &auth_id]);

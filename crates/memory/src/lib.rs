@@ -52,6 +52,7 @@
 
 mod embed;
 mod index;
+mod keyword;
 pub mod service;
 mod text;
 
@@ -60,4 +61,5 @@ pub use embed::{
     MODEL_FILES, ModelPaths, Precision, normalize,
 };
 pub use index::{Hit, Meta, VectorIndex, dot, from_bytes, to_bytes};
+pub use keyword::{KeywordIndex, Within, terms};
 pub use text::{Chunk, chunk, fts_query, recency, rrf};

@@ -101,18 +101,19 @@ pub fn fts_query(query: &str, max_words: usize) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" OR "))
 }
 
-/// Reciprocal rank fusion: each list adds `1 / (k + rank)` (rank from 1) to an id's score. Returns
-/// ids with their fused score, best first (ties: the earlier id in the first list that has it).
-pub fn rrf(lists: &[Vec<String>], k: f64) -> Vec<(String, f64)> {
+/// Reciprocal rank fusion: each list adds `weight / (k + rank)` (rank from 1) to an id's score.
+/// Returns ids with their fused score, best first (ties: the earlier id in the first list that has
+/// it).
+pub fn rrf(lists: &[(Vec<String>, f64)], k: f64) -> Vec<(String, f64)> {
     let mut score: HashMap<&str, (f64, usize)> = HashMap::new();
     let mut order = 0;
-    for list in lists {
+    for (list, weight) in lists {
         for (rank, id) in list.iter().enumerate() {
             let e = score.entry(id.as_str()).or_insert_with(|| {
                 order += 1;
                 (0.0, order)
             });
-            e.0 += 1.0 / (k + rank as f64 + 1.0);
+            e.0 += weight / (k + rank as f64 + 1.0);
         }
     }
     let mut out: Vec<(String, f64, usize)> = score
@@ -191,10 +192,13 @@ mod tests {
     fn rrf_rewards_ids_in_both_lists() {
         let a = vec!["x".to_owned(), "y".to_owned(), "z".to_owned()];
         let b = vec!["z".to_owned(), "w".to_owned()];
-        let fused = rrf(&[a, b], 60.0);
+        let fused = rrf(&[(a.clone(), 1.0), (b.clone(), 1.0)], 60.0);
         assert_eq!(fused[0].0, "z");
         assert_eq!(fused[1].0, "x");
         assert_eq!(fused.len(), 4);
+        // A lighter list counts less: x (first in the heavy one) leads z.
+        let fused = rrf(&[(a, 1.0), (b, 0.01)], 60.0);
+        assert_eq!(fused[0].0, "x");
     }
 
     #[test]

@@ -143,8 +143,19 @@ impl Memory {
             .first()
             .map(|r| ids_of(&r[0]))
             .unwrap_or_default();
+            let words: Vec<(String, f64, String)> = items
+                .iter()
+                .map(|i| (i.ws.clone(), i.at, i.text.clone()))
+                .collect();
             let ids = match self.remember(items).await {
-                Ok((ids, _)) => ids,
+                Ok((ids, _)) => {
+                    // One memory per definition (never split), in order.
+                    let mut index = self.code_words.lock().unwrap();
+                    for (id, (ws, at, text)) in ids.iter().zip(&words) {
+                        index.insert(id, ws, *at, text);
+                    }
+                    ids
+                }
                 Err(e) => {
                     tracing::error!("memory: storing code chunks of {path} failed: {e}");
                     continue;
@@ -183,8 +194,10 @@ impl Memory {
 
     fn unindex(&self, ids: &[String]) {
         let mut index = self.index.lock().unwrap();
+        let mut words = self.code_words.lock().unwrap();
         for id in ids {
             index.remove(id);
+            words.remove(id);
         }
     }
 

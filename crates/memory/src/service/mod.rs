@@ -11,7 +11,7 @@ mod code;
 pub mod import;
 pub mod search;
 
-use crate::{Embedder, Meta, VectorIndex};
+use crate::{Embedder, KeywordIndex, Meta, VectorIndex};
 use maestro_protocol::{Memory as MemoryRow, memory_kind};
 use maestro_store::{DataValue, Store, params};
 use std::path::PathBuf;
@@ -67,6 +67,10 @@ pub struct Memory {
     pub settings: Settings,
     semantic: Mutex<Semantic>,
     index: Mutex<VectorIndex>,
+    /// Code chunks by their words (BM25: see keyword.rs), and whether they are loaded from the
+    /// store yet (until then code is found by cozo's full-text index).
+    code_words: Mutex<KeywordIndex>,
+    code_words_loaded: std::sync::atomic::AtomicBool,
     /// The vectors are loaded from the store (until then searches are keyword only).
     loaded: std::sync::atomic::AtomicBool,
     load_ms: Mutex<f64>,
@@ -127,6 +131,7 @@ const LOAD_VECTORS: &str = r#"
 ?[id, ws, kind, agent, at, vec, model] := *memory{id, ws, kind, agent, at, vec, model}, !is_null(vec)
 "#;
 const REQUEUE: &str = "{?[id, at] <- $rows :put memory_pending {id => at}}";
+const CODE_TEXTS: &str = "?[id, ws, at, text] := *memory{id, ws, kind, at, text}, kind == 'code'";
 const COUNT_PENDING: &str = "?[count(id), min(at)] := *memory_pending{id, at}";
 const COUNT_BY_KIND: &str = "?[kind, count(id)] := *memory{id, kind}";
 
@@ -141,6 +146,8 @@ impl Memory {
             }),
             settings,
             index: Mutex::new(VectorIndex::new(0)),
+            code_words: Mutex::new(KeywordIndex::default()),
+            code_words_loaded: Default::default(),
             loaded: Default::default(),
             load_ms: Mutex::new(0.0),
             wake: tokio::sync::Notify::new(),
@@ -159,6 +166,8 @@ impl Memory {
     }
 
     async fn run(self: Arc<Self>, host: Arc<dyn Host>) {
+        let me = self.clone();
+        let _ = tokio::task::spawn_blocking(move || me.load_code_words()).await;
         // The model first: its dimension decides which stored vectors are usable.
         if self.settings.semantic {
             let (paths, threads) = (self.paths.clone(), self.settings.threads);
@@ -304,6 +313,24 @@ impl Memory {
                 )
                 .wait();
         }
+    }
+
+    fn load_code_words(&self) {
+        let rows = rows_or_log(
+            "loading code chunks",
+            self.store.read(CODE_TEXTS, Default::default()),
+        );
+        let mut words = KeywordIndex::default();
+        for row in &rows {
+            let [id, ws, at, text] = &row[..] else {
+                continue;
+            };
+            if let (Some(id), Some(ws), Some(text)) = (id.get_str(), ws.get_str(), text.get_str()) {
+                words.insert(id, ws, at.get_float().unwrap_or(0.0), text);
+            }
+        }
+        *self.code_words.lock().unwrap() = words;
+        self.code_words_loaded.store(true, Ordering::Release);
     }
 
     async fn drop_orphans(&self) {
@@ -592,8 +619,10 @@ impl Memory {
             .done()
             .await?;
         let mut index = self.index.lock().unwrap();
+        let mut words = self.code_words.lock().unwrap();
         for id in &ids {
             index.remove(id);
+            words.remove(id);
         }
         Ok(found as u32)
     }
