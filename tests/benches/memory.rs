@@ -291,7 +291,7 @@ fn daemon() {
     );
     println!(
         "{:<W$} {:>9.0}/s",
-        "stored → all embedded (daemon worker, 1 thread, batches of 32)",
+        "stored → all embedded (daemon worker, its default settings)",
         n as f64 / all.as_secs_f64()
     );
     println!("{:<W$} {:>9}", "merged as near-duplicates", s["merged"]);

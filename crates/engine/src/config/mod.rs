@@ -339,8 +339,8 @@ pub const KEYS: &[KeyDef] = &[
         key: MEMORY_EMBED_BATCH,
         scope: Scope::User,
         kind: Kind::Integer { min: 1, max: 1024 },
-        default: DefaultValue::Integer(32),
-        doc: "Texts embedded at a time by the background worker (it yields to other work between batches).",
+        default: DefaultValue::Integer(128),
+        doc: "Texts the background worker takes from its queue at a time (the model runs them 16 at a time, like lengths together; the worker yields to other work between batches).",
     },
     KeyDef {
         key: MEMORY_EMBED_THREADS,

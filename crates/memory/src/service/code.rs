@@ -5,11 +5,11 @@
 //! changed, or whose chunks an older format made (and drops deleted files' chunks).
 //!
 //! A chunk is short on purpose — the model's cost grows with every token, and on the code-search
-//! quality set (`scripts/code_search_set.py`) a chunk of ~50 tokens finds definitions as well as one
+//! quality set (`scripts/code_search_set.py`) a chunk of ~40 tokens finds definitions as well as one
 //! of ~130: first a line in words (`method init ll of lri in cacheutils`: identifiers split at `_`
 //! and case changes, which both the model and the keyword index read as words), then the signature,
 //! the comment right above (a few lines) and the first lines of the body (a Python docstring is
-//! there), each cut to a readable length, until the chunk has about 180 bytes.
+//! there), each cut to a readable length, until the chunk has about 120 bytes.
 
 use super::{Memory, NewMemory, rows_or_log};
 use maestro_protocol::memory_kind;
@@ -20,11 +20,11 @@ use std::path::Path;
 /// Files looked at per worker round (the worker embeds between rounds).
 const FILES_PER_ROUND: i64 = 100;
 /// Non-empty lines of a definition's body kept in its chunk, comment lines above it, the characters
-/// kept of each line, and the bytes after which no line is added (~50 tokens of code).
+/// kept of each line, and the bytes after which no line is added (~40 tokens of code).
 const BODY_LINES: usize = 4;
 const DOC_LINES: usize = 4;
 const LINE_CHARS: usize = 100;
-const CHUNK_BYTES: usize = 180;
+const CHUNK_BYTES: usize = 120;
 /// The chunks' format: recorded before each file's hash, so that chunks an older format made are
 /// made again (1 was `kind owner::name (path)`, the signature, 8 comment and 12 body lines).
 const FORMAT: &str = "2:";
@@ -326,6 +326,15 @@ fn chunk_text(d: Definition<'_>, lines: &[&str]) -> String {
         text.push_str(cut(l));
         text.push('\n');
     }
+    // The last line stops at a word near the limit.
+    if text.len() > CHUNK_BYTES + LINE_CHARS / 4 {
+        let mut end = CHUNK_BYTES + LINE_CHARS / 4;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let end = text[..end].rfind([' ', '\n']).unwrap_or(end);
+        text.truncate(end);
+    }
     text.truncate(text.trim_end().len());
     text
 }
@@ -421,7 +430,7 @@ mod tests {
         );
         assert_eq!(
             t,
-            "method retry http request of client in net\npub fn retry_HTTPRequest( n: u32, )\n/// Retries a request,\n/// doubling the wait.\n) {\nloop {}\n}"
+            "method retry http request of client in net\npub fn retry_HTTPRequest( n: u32, )\n/// Retries a request,\n/// doubling the wait."
         );
     }
 
@@ -443,7 +452,8 @@ mod tests {
             },
             &src,
         );
-        assert_eq!(t.lines().count(), 2 + 2, "{t}");
+        assert_eq!(t.lines().count(), 2 + 1, "{t}");
+        assert!(t.len() <= CHUNK_BYTES + LINE_CHARS / 4, "{}", t.len());
         assert!(t.lines().all(|l| l.chars().count() <= LINE_CHARS));
         assert!(t.starts_with("function f in pkg\n"), "{t}");
     }
