@@ -2,7 +2,7 @@
 """How often maestro's `textDocument/definition` agrees with a precise language server.
 
 Samples identifier positions in a corpus, asks the precise server (pyright for Python,
-typescript-language-server for TypeScript) and `maestro lsp --standalone` for the definition at
+typescript-language-server for TypeScript, clangd for C) and `maestro lsp --standalone` for the definition at
 each, and counts the positions where maestro's first answer is one of the precise server's
 answers (the same file, and ranges that overlap: pyright's range of `*args` starts at the `*`),
 among the positions the precise server resolves. Reported twice: over every position it
@@ -47,6 +47,7 @@ class Lsp:
         self.pending = {}
         self.diagnosed = set()
         self.diagnostics = threading.Condition()
+        self.progress_ended = set()
         self.lock = threading.Lock()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -79,6 +80,11 @@ class Lsp:
                 with self.diagnostics:
                     self.diagnosed.add(message["params"]["uri"])
                     self.diagnostics.notify_all()
+            elif message.get("method") == "$/progress":
+                if message["params"].get("value", {}).get("kind") == "end":
+                    with self.diagnostics:
+                        self.progress_ended.add(message["params"]["token"])
+                        self.diagnostics.notify_all()
             elif "id" in message and message["id"] in self.pending:
                 waiter = self.pending[message["id"]]
                 waiter["message"] = message
@@ -114,6 +120,11 @@ class Lsp:
         with self.diagnostics:
             self.diagnostics.wait_for(lambda: uri in self.diagnosed, timeout)
 
+    def wait_progress_end(self, token, timeout=600):
+        """Waits until the server reports the end of the work `token` names (e.g. clangd's index)."""
+        with self.diagnostics:
+            return self.diagnostics.wait_for(lambda: token in self.progress_ended, timeout)
+
     def notify(self, method, params):
         self._send({"jsonrpc": "2.0", "method": method, "params": params})
 
@@ -129,6 +140,7 @@ class Lsp:
                     "general": {"positionEncodings": ["utf-16"]},
                     "textDocument": {"definition": {"linkSupport": False}},
                     "workspace": {"configuration": True, "workspaceFolders": True},
+                    "window": {"workDoneProgress": True},
                 },
             },
         )
@@ -180,7 +192,20 @@ TS_KEYWORDS = set(
 )
 
 
-def ts_names(path):
+C_KEYWORDS = set(
+    """auto break case char const continue default do double else enum extern float for goto if
+    inline int long register restrict return short signed sizeof static struct switch typedef union
+    unsigned void volatile while _Bool include define ifdef ifndef endif elif undef pragma defined
+    NULL""".split()
+)
+
+
+def c_names(path):
+    """(line, UTF-16 column) of C identifiers outside comments, strings and keywords."""
+    return ts_names(path, C_KEYWORDS)
+
+
+def ts_names(path, keywords=TS_KEYWORDS):
     """(line, UTF-16 column) of identifiers outside comments and strings (a small lexer)."""
     text = Path(path).read_text(encoding="utf-8", errors="replace")
     out = []
@@ -214,7 +239,7 @@ def ts_names(path):
         else:
             m = ident.match(text, i)
             if m and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_$")):
-                if m.group() not in TS_KEYWORDS:
+                if m.group() not in keywords:
                     out.append((line, utf16_len(text[line_start:i])))
                 i = m.end()
             elif m:
@@ -245,9 +270,10 @@ def same_place(a, b):
     return a[0] == b[0] and a[1] <= b[2] and b[1] <= a[2]
 
 
-def compare(corpus_name, root, files, lang_id, reference, maestro, sample, seed, show):
+def compare(corpus_name, root, files, lang_id, reference, maestro, sample, seed, show, ready=None):
+    """`ready(reference)`, when given, runs once the first file is open (e.g. waits for an index)."""
     positions = []
-    names = python_names if lang_id == "python" else ts_names
+    names = {"python": python_names, "c": c_names}.get(lang_id, ts_names)
     for f in files:
         positions.extend((f, line, col) for line, col in names(f))
     random.Random(seed).shuffle(positions)
@@ -269,6 +295,8 @@ def compare(corpus_name, root, files, lang_id, reference, maestro, sample, seed,
             if opened is None:
                 # Asked before its project is loaded, tsserver answers with import specifiers.
                 reference.wait_diagnostics(uri_of(f))
+                if ready is not None:
+                    ready(reference)
             opened = f
         params = {"textDocument": {"uri": uri_of(f)}, "position": {"line": line, "character": col}}
         theirs = locations(reference.request("textDocument/definition", params))
@@ -308,6 +336,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--maestro", required=True, help="the maestro binary")
     parser.add_argument("--node-modules", required=True, help="where the servers are installed")
+    parser.add_argument("--c-corpus", help="a C source tree (with an include/ of public headers), "
+                                            "compared with clangd")
+    parser.add_argument("--clangd", default="clangd", help="the clangd binary")
+    parser.add_argument("--only", choices=["python", "typescript", "c"], action="append",
+                        help="compare only this language (repeatable; default: every one)")
     parser.add_argument("--python-package", default="email", help="stdlib package (default: email)")
     parser.add_argument("--sample", type=int, default=1500, help="positions per corpus")
     parser.add_argument("--seed", type=int, default=1)
@@ -329,51 +362,84 @@ def main():
             # before answers are complete: `maestro index` waits for it.
             return lsp
 
-        # Python: a stdlib package, copied, as pyright sees it.
-        stdlib = Path(sysconfig.get_paths()["stdlib"])
-        py_root = work / "python"
-        shutil.copytree(stdlib / args.python_package, py_root / args.python_package,
-                        ignore=shutil.ignore_patterns("__pycache__", "test", "tests"))
-        py_files = sorted(str(p) for p in py_root.rglob("*.py"))
-        # Pyright resolves stdlib module names to typeshed's stubs before local code: without
-        # the package's own stubs, its imports resolve to the copied code, as maestro's do.
-        typeshed = work / "typeshed"
-        shutil.copytree(node_modules / "pyright/dist/typeshed-fallback", typeshed)
-        shutil.rmtree(typeshed / "stdlib" / args.python_package, ignore_errors=True)
-        (typeshed / "stdlib" / f"{args.python_package}.pyi").unlink(missing_ok=True)
-        (py_root / "pyrightconfig.json").write_text(json.dumps({"typeshedPath": str(typeshed)}))
-        index(args.maestro, env, py_root)
-        pyright = Lsp("pyright", ["node", str(node_modules / "pyright/langserver.index.js"), "--stdio"], py_root)
-        pyright.start()
-        ours = maestro_for(py_root)
-        results["python"] = compare(f"python (stdlib {args.python_package}, {len(py_files)} files)",
-                                    py_root, py_files, "python", pyright, ours, args.sample, args.seed,
-                                    args.show)
-        pyright.stop()
-        ours.stop()
+        wanted = lambda lang: not args.only or lang in args.only
 
-        # TypeScript: rxjs's sources, with a tsconfig of our own.
-        ts_root = work / "typescript"
-        shutil.copytree(node_modules / "rxjs/src", ts_root / "src")
-        (ts_root / "tsconfig.json").write_text(json.dumps({
-            "compilerOptions": {"target": "es2017", "module": "esnext", "moduleResolution": "bundler",
-                                "lib": ["es2018", "dom"], "strict": True, "noEmit": True},
-            "include": ["src/**/*.ts"],
-        }))
-        ts_files = sorted(str(p) for p in (ts_root / "src").rglob("*.ts"))
-        index(args.maestro, env, ts_root)
-        tsserver = Lsp(
-            "typescript-language-server",
-            ["node", str(node_modules / "typescript-language-server/lib/cli.mjs"), "--stdio"],
-            ts_root,
-        )
-        tsserver.start()
-        ours = maestro_for(ts_root)
-        results["typescript"] = compare(f"typescript (rxjs src, {len(ts_files)} files)", ts_root,
-                                        ts_files, "typescript", tsserver, ours, args.sample,
-                                        args.seed, args.show)
-        tsserver.stop()
-        ours.stop()
+        if wanted("python"):
+            # Python: a stdlib package, copied, as pyright sees it.
+            stdlib = Path(sysconfig.get_paths()["stdlib"])
+            py_root = work / "python"
+            shutil.copytree(stdlib / args.python_package, py_root / args.python_package,
+                            ignore=shutil.ignore_patterns("__pycache__", "test", "tests"))
+            py_files = sorted(str(p) for p in py_root.rglob("*.py"))
+            # Pyright resolves stdlib module names to typeshed's stubs before local code: without
+            # the package's own stubs, its imports resolve to the copied code, as maestro's do.
+            typeshed = work / "typeshed"
+            shutil.copytree(node_modules / "pyright/dist/typeshed-fallback", typeshed)
+            shutil.rmtree(typeshed / "stdlib" / args.python_package, ignore_errors=True)
+            (typeshed / "stdlib" / f"{args.python_package}.pyi").unlink(missing_ok=True)
+            (py_root / "pyrightconfig.json").write_text(json.dumps({"typeshedPath": str(typeshed)}))
+            index(args.maestro, env, py_root)
+            pyright = Lsp("pyright", ["node", str(node_modules / "pyright/langserver.index.js"), "--stdio"], py_root)
+            pyright.start()
+            ours = maestro_for(py_root)
+            results["python"] = compare(f"python (stdlib {args.python_package}, {len(py_files)} files)",
+                                        py_root, py_files, "python", pyright, ours, args.sample, args.seed,
+                                        args.show)
+            pyright.stop()
+            ours.stop()
+
+        if wanted("typescript"):
+            # TypeScript: rxjs's sources, with a tsconfig of our own.
+            ts_root = work / "typescript"
+            shutil.copytree(node_modules / "rxjs/src", ts_root / "src")
+            (ts_root / "tsconfig.json").write_text(json.dumps({
+                "compilerOptions": {"target": "es2017", "module": "esnext", "moduleResolution": "bundler",
+                                    "lib": ["es2018", "dom"], "strict": True, "noEmit": True},
+                "include": ["src/**/*.ts"],
+            }))
+            ts_files = sorted(str(p) for p in (ts_root / "src").rglob("*.ts"))
+            index(args.maestro, env, ts_root)
+            tsserver = Lsp(
+                "typescript-language-server",
+                ["node", str(node_modules / "typescript-language-server/lib/cli.mjs"), "--stdio"],
+                ts_root,
+            )
+            tsserver.start()
+            ours = maestro_for(ts_root)
+            results["typescript"] = compare(f"typescript (rxjs src, {len(ts_files)} files)", ts_root,
+                                            ts_files, "typescript", tsserver, ours, args.sample,
+                                            args.seed, args.show)
+            tsserver.stop()
+            ours.stop()
+
+        # C: a source tree, with a compilation database so that clangd indexes every file and
+        # answers with definitions (bodies), not the prototypes of the file's own headers.
+        if args.c_corpus and wanted("c"):
+            c_root = work / "c"
+            shutil.copytree(args.c_corpus, c_root)
+            c_files = sorted(str(p) for p in c_root.rglob("*.[ch]"))
+            includes = sorted({str(p) for p in c_root.rglob("include") if p.is_dir()} | {str(c_root)})
+            # Brotli keeps its shared-dictionary code under BROTLI_EXPERIMENTAL: without it clangd
+            # parses none of it and answers there by name from its index (a guess).
+            flags = ["-xc", "-std=c99", "-DBROTLI_EXPERIMENTAL"] + [f"-I{d}" for d in includes]
+            (c_root / "compile_commands.json").write_text(json.dumps([
+                {"directory": str(c_root), "file": f, "arguments": ["cc", *flags, "-c", f]}
+                for f in c_files if f.endswith(".c")
+            ]))
+            index(args.maestro, env, c_root)
+            clangd = Lsp("clangd", [args.clangd, "--background-index", "--log=error"], c_root)
+            clangd.start()
+            ours = maestro_for(c_root)
+
+            def indexed(server):
+                if not server.wait_progress_end("backgroundIndexProgress"):
+                    raise SystemExit("clangd did not finish indexing in 10 minutes")
+
+            results["c"] = compare(f"c ({Path(args.c_corpus).name}, {len(c_files)} files)", c_root,
+                                   c_files, "c", clangd, ours, args.sample, args.seed, args.show,
+                                   ready=indexed)
+            clangd.stop()
+            ours.stop()
     finally:
         subprocess.run([args.maestro, "daemon", "stop"], env=dict(os.environ, MAESTRO_HOME=str(work / "maestro-home")),
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
