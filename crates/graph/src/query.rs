@@ -621,21 +621,31 @@ type UseKey<'a> = (FileRef, Option<&'a str>, RefKind, Option<u32>);
 const MEMBER_ACCESS: &[(&str, &str, &str)] = &[
     ("attribute", "object", "attribute"),
     ("member_expression", "object", "property"),
+    // Rust's field_expression names its receiver `value`, C's and C++'s `argument`.
     ("field_expression", "value", "field"),
+    ("field_expression", "argument", "field"),
     ("scoped_identifier", "path", "name"),
     ("scoped_type_identifier", "path", "name"),
     ("selector_expression", "operand", "field"),
     ("qualified_type", "package", "name"),
+    ("field_access", "object", "field"),
+    ("method_invocation", "object", "name"),
+    ("member_access_expression", "expression", "name"),
+    ("qualified_identifier", "scope", "name"),
+    ("call", "receiver", "method"),
+    ("scope_resolution", "scope", "name"),
 ];
 
 /// The receiver's text when `node` is the member of a member access (`x` in `a.x`, `a::x`).
 fn receiver_of(node: &tree_sitter::Node<'_>, src: &[u8]) -> Option<String> {
     let parent = node.parent()?;
-    let (_, receiver, member) = MEMBER_ACCESS.iter().find(|(k, _, _)| *k == parent.kind())?;
-    if parent.child_by_field_name(member)?.id() != node.id() {
-        return None;
-    }
-    let receiver = parent.child_by_field_name(receiver)?;
+    let receiver = MEMBER_ACCESS
+        .iter()
+        .filter(|(kind, _, _)| *kind == parent.kind())
+        .find_map(|(_, receiver, member)| {
+            (parent.child_by_field_name(member)?.id() == node.id())
+                .then(|| parent.child_by_field_name(receiver))?
+        })?;
     Some(String::from_utf8_lossy(&src[receiver.byte_range()]).into_owned())
 }
 

@@ -296,7 +296,12 @@ impl<'a> View<'a> {
             return None;
         }
         let candidates = self.symbols_named(u.name);
-        let top = |s: &SymRef| !self.symbol(*s).kind.is_member();
+        // C's enumerators are names of the program like its functions (C++'s unscoped ones too).
+        let enumerators = matches!(lang, Lang::C | Lang::Cpp);
+        let top = |s: &SymRef| {
+            let kind = self.symbol(*s).kind;
+            !kind.is_member() || (enumerators && kind == SymbolKind::EnumMember)
+        };
         if ambient && !unresolved_import {
             let declared: Vec<Target> = candidates
                 .iter()

@@ -291,6 +291,11 @@ fn java_imports_packages_and_members() {
         at("return su$0m;"),
         ["src/main/java/com/shop/cart/Cart.java:7:9"]
     );
+    // After `this.` the name is the field, never a local of the same name.
+    assert_eq!(
+        at("int sum = 2; this.su$0m = sum; return sum;"),
+        ["src/main/java/com/shop/cart/Cart.java:7:9"]
+    );
     // A class of a package imported with `*`.
     assert_eq!(
         at("return Ra$0tes.of(item);"),
@@ -323,6 +328,33 @@ fn c_names_are_global_nearest_first() {
         1,
         "the field of the header's struct"
     );
+}
+
+#[test]
+fn c_enum_constants_typedefs_and_globals_of_other_files() {
+    let state_h = (
+        "dec/state.h",
+        "typedef enum {\n  STATE_NONE,\n  STATE_LONG\n} State;\ntypedef void (*free_func)(void* p);\nstruct reader { int symbol; };\n",
+    );
+    let decode = |body: &str| {
+        format!(
+            "#include \"state.h\"\n\nstatic const int kOrder[3] = {{1, 2, 3}};\nenum {{ LOCAL_A, LOCAL_B }};\nint run(struct reader* h, int s) {{\n    {body}\n    return 0;\n}}\n"
+        )
+    };
+    let at = |body: &str| def(&[state_h, ("dec/decode.c", &decode(body))]);
+    // An enumerator of an anonymous enum in a typedef, used in the including file.
+    assert_eq!(
+        at("switch (s) { case STATE_$0LONG: break; }"),
+        ["dec/state.h:3:3"]
+    );
+    // ... and of an enum of the same file.
+    assert_eq!(at("s = LOCAL_$0B;"), ["dec/decode.c:4:17"]);
+    // A typedef of a function pointer.
+    assert_eq!(at("free_f$0unc f = 0;"), ["dec/state.h:5:16"]);
+    // A file's static array.
+    assert_eq!(at("int c = kOr$0der[0];"), ["dec/decode.c:3:18"]);
+    // A field read after `->` is the struct's field, not the local of the same name.
+    assert_eq!(at("int symbol = h->sym$0bol;"), ["dec/state.h:6:21"]);
 }
 
 #[test]
