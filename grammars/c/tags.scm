@@ -31,48 +31,6 @@
 (translation_unit (declaration declarator: (array_declarator declarator: (identifier) @name)) @definition.variable)
 (translation_unit
   (declaration declarator: (init_declarator declarator: (array_declarator declarator: (identifier) @name))) @definition.variable)
-; ... and those of the file's level inside #if/#ifdef/#else blocks and extern "C" { } (header guards,
-; platform branches)
-(preproc_if
-  (declaration declarator: [
-    (identifier) @name
-    (init_declarator declarator: (identifier) @name)
-    (init_declarator declarator: (pointer_declarator declarator: (identifier) @name))
-    (init_declarator declarator: (array_declarator declarator: (identifier) @name))
-    (array_declarator declarator: (identifier) @name)
-  ]) @definition.variable)
-(preproc_ifdef
-  (declaration declarator: [
-    (identifier) @name
-    (init_declarator declarator: (identifier) @name)
-    (init_declarator declarator: (pointer_declarator declarator: (identifier) @name))
-    (init_declarator declarator: (array_declarator declarator: (identifier) @name))
-    (array_declarator declarator: (identifier) @name)
-  ]) @definition.variable)
-(preproc_else
-  (declaration declarator: [
-    (identifier) @name
-    (init_declarator declarator: (identifier) @name)
-    (init_declarator declarator: (pointer_declarator declarator: (identifier) @name))
-    (init_declarator declarator: (array_declarator declarator: (identifier) @name))
-    (array_declarator declarator: (identifier) @name)
-  ]) @definition.variable)
-(preproc_elif
-  (declaration declarator: [
-    (identifier) @name
-    (init_declarator declarator: (identifier) @name)
-    (init_declarator declarator: (pointer_declarator declarator: (identifier) @name))
-    (init_declarator declarator: (array_declarator declarator: (identifier) @name))
-    (array_declarator declarator: (identifier) @name)
-  ]) @definition.variable)
-(declaration_list
-  (declaration declarator: [
-    (identifier) @name
-    (init_declarator declarator: (identifier) @name)
-    (init_declarator declarator: (pointer_declarator declarator: (identifier) @name))
-    (init_declarator declarator: (array_declarator declarator: (identifier) @name))
-    (array_declarator declarator: (identifier) @name)
-  ]) @definition.variable)
 
 ; --- references
 (call_expression function: (identifier) @name) @reference.call

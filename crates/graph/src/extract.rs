@@ -123,18 +123,6 @@ struct RawRef {
     qualifier: Option<(usize, usize)>,
 }
 
-/// Whether `node` lies in a C or C++ function's body.
-fn in_function(node: Node<'_>) -> bool {
-    let mut at = node.parent();
-    while let Some(n) = at {
-        if n.kind() == "function_definition" {
-            return true;
-        }
-        at = n.parent();
-    }
-    false
-}
-
 fn text(node: Node<'_>, src: &[u8]) -> String {
     String::from_utf8_lossy(&src[node.byte_range()]).into_owned()
 }
@@ -208,14 +196,6 @@ impl Raw {
         match role {
             Role::Definition(kind) => {
                 let Some(name) = name else { return };
-                // C's file-level variables are also matched inside #if blocks, which may sit in a
-                // function: a declaration there is the function's own.
-                if kind == SymbolKind::Variable
-                    && matches!(grammar.lang, Lang::C | Lang::Cpp)
-                    && in_function(node)
-                {
-                    return;
-                }
                 let doc = if doc.is_empty() {
                     doc_of(grammar.lang, node, src)
                 } else {
