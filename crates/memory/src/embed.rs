@@ -209,6 +209,7 @@ impl FastEmbedder {
         Self::load_with(paths, threads, Precision::Preferred)
     }
 
+    /// [`FastEmbedder::load`], choosing the model file by `precision`.
     pub fn load_with(
         paths: &ModelPaths,
         threads: usize,
@@ -290,7 +291,12 @@ impl FastEmbedder {
                     }
                 };
                 while let Ok((texts, reply)) = queue.recv() {
-                    let _ = reply.send(run(&mut inner, &texts));
+                    // A panic inside the runtime fails this call, not every later one.
+                    let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        run(&mut inner, &texts)
+                    }))
+                    .unwrap_or_else(|_| Err(EmbedError::Embed("the model panicked".into())));
+                    let _ = reply.send(answer);
                 }
             })
             .map_err(|e| bad(format!("cannot start the embedding thread: {e}")))?;
