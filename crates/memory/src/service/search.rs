@@ -179,10 +179,13 @@ impl Memory {
             for (i, (id, _)) in hits.iter().enumerate() {
                 keyword_rank.insert(id.clone(), i as u32 + 1);
             }
-            lists.push((
-                hits.into_iter().map(|(id, _)| id).collect(),
-                CODE_KEYWORD_WEIGHT,
-            ));
+            // Lighter only beside the vectors: alone, it weighs as much as the prose keywords.
+            let weight = if embedder.is_some() {
+                CODE_KEYWORD_WEIGHT
+            } else {
+                1.0
+            };
+            lists.push((hits.into_iter().map(|(id, _)| id).collect(), weight));
         }
 
         let mut vector_rank = HashMap::new();
