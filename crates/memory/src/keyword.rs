@@ -26,13 +26,22 @@ const STOPWORDS: [&str; 33] = [
 /// The words of `text` as the index keeps them: `parse_HTTPResponses` → `pars`, `http`, `respons`.
 pub fn terms(text: &str) -> Vec<String> {
     let mut out = Vec::new();
+    each_word(text, |word| {
+        if !STOPWORDS.contains(&word.as_str()) {
+            out.push(stem(word));
+        }
+    });
+    out
+}
+
+/// Calls `f` with each word of `text`, lowercased: identifiers are split at non-alphanumerics, before
+/// an upper-case letter after a lower-case one, before the last capital of an acronym that starts
+/// a word (`HTTPResponse` → `http`, `response`), and where digits start or stop.
+pub(crate) fn each_word(text: &str, mut f: impl FnMut(String)) {
     for token in text.split(|c: char| !c.is_alphanumeric()) {
         let chars: Vec<char> = token.chars().collect();
         let mut start = 0;
         for i in 1..=chars.len() {
-            // A word ends before an upper-case letter after a lower-case one, before the last
-            // capital of an acronym that starts a word (HTTPResponse → HTTP Response), and where
-            // digits start or stop.
             let cut = i == chars.len()
                 || (chars[i].is_uppercase() && chars[i - 1].is_lowercase())
                 || (chars[i].is_uppercase()
@@ -40,18 +49,14 @@ pub fn terms(text: &str) -> Vec<String> {
                     && chars.get(i + 1).is_some_and(|c| c.is_lowercase()))
                 || chars[i].is_ascii_digit() != chars[i - 1].is_ascii_digit();
             if cut {
-                let word: String = chars[start..i]
+                f(chars[start..i]
                     .iter()
                     .flat_map(|c| c.to_lowercase())
-                    .collect();
+                    .collect());
                 start = i;
-                if !STOPWORDS.contains(&word.as_str()) {
-                    out.push(stem(word));
-                }
             }
         }
     }
-    out
 }
 
 /// Plural and verb endings off, when three letters stay: `handles`, `handled`, `handling` → `handl`.

@@ -11,33 +11,40 @@ fn embedder() -> FastEmbedder {
     })
 }
 
-#[test]
-fn the_converted_model_matches_the_reference_implementation() {
-    let e = FastEmbedder::load_with(&ModelPaths::from_env(), 1, Precision::Float32).unwrap();
-    assert_eq!(e.dim(), 384);
+/// The sentences of `reference.json` and their embeddings by the numpy forward pass.
+fn reference() -> (Vec<String>, Vec<Vec<f32>>) {
     let paths = ModelPaths::from_env();
     let reference: serde_json::Value =
         serde_json::from_slice(&std::fs::read(paths.model_dir.join("reference.json")).unwrap())
             .unwrap();
-    let sentences = reference["sentences"].as_array().unwrap();
-    let texts: Vec<&str> = sentences
+    reference["sentences"]
+        .as_array()
+        .unwrap()
         .iter()
-        .map(|s| s["text"].as_str().unwrap())
-        .collect();
+        .map(|s| {
+            let v = s["embedding"].as_array().unwrap();
+            (
+                s["text"].as_str().unwrap().to_owned(),
+                v.iter().map(|x| x.as_f64().unwrap() as f32).collect(),
+            )
+        })
+        .unzip()
+}
+
+#[test]
+fn the_converted_model_matches_the_reference_implementation() {
+    let e = FastEmbedder::load_with(&ModelPaths::from_env(), 1, Precision::Float32).unwrap();
+    assert_eq!(e.dim(), 384);
+    let (texts, wanted) = reference();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     // One batch (padded to the longest) and one at a time must both agree with the unpadded reference.
     let batch = e.embed(&texts).unwrap();
-    for (i, s) in sentences.iter().enumerate() {
-        let want: Vec<f32> = s["embedding"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap() as f32)
-            .collect();
+    for (i, want) in wanted.iter().enumerate() {
         let single = e.embed(&[texts[i]]).unwrap().remove(0);
         for got in [&batch[i], &single] {
             let norm = dot(got, got).sqrt();
             assert!((norm - 1.0).abs() < 1e-4, "not unit length: {norm}");
-            let cos = dot(got, &want);
+            let cos = dot(got, want);
             assert!(
                 cos > 0.9999,
                 "{:?}: cosine with the reference {cos}",
@@ -76,39 +83,20 @@ fn the_int8_model_runs_by_default_and_stays_close_to_the_reference() {
         "all-minilm-l6-v2-int8",
         "models install writes model.int8.onnx"
     );
-    let paths = ModelPaths::from_env();
-    let reference: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(paths.model_dir.join("reference.json")).unwrap())
-            .unwrap();
-    let sentences = reference["sentences"].as_array().unwrap();
-    let texts: Vec<&str> = sentences
-        .iter()
-        .map(|s| s["text"].as_str().unwrap())
-        .collect();
+    let (texts, wanted) = reference();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     // Sorted by length inside embed(): the answers still come back in the order asked.
     let got = e.embed(&texts).unwrap();
-    for (i, s) in sentences.iter().enumerate() {
-        let want: Vec<f32> = s["embedding"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap() as f32)
-            .collect();
-        let cos = dot(&got[i], &want);
+    for (i, want) in wanted.iter().enumerate() {
+        let cos = dot(&got[i], want);
         assert!(
             cos > 0.95,
             "{:?}: cosine with the reference {cos}",
             texts[i]
         );
-        for (j, other) in sentences.iter().enumerate().filter(|(j, _)| *j != i) {
-            let theirs: Vec<f32> = other["embedding"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap() as f32)
-                .collect();
+        for (j, theirs) in wanted.iter().enumerate().filter(|(j, _)| *j != i) {
             assert!(
-                cos > dot(&got[i], &theirs),
+                cos > dot(&got[i], theirs),
                 "{i} is nearer to {j}'s reference"
             );
         }

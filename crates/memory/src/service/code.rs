@@ -349,25 +349,12 @@ fn cut(line: &str) -> &str {
 /// An identifier as lowercase words: `parse_HTTPResponse2` → `parse http response 2`.
 fn words(ident: &str) -> String {
     let mut out = String::new();
-    for token in ident.split(|c: char| !c.is_alphanumeric()) {
-        let chars: Vec<char> = token.chars().collect();
-        let mut start = 0;
-        for i in 1..=chars.len() {
-            let cut = i == chars.len()
-                || (chars[i].is_uppercase() && chars[i - 1].is_lowercase())
-                || (chars[i].is_uppercase()
-                    && chars[i - 1].is_uppercase()
-                    && chars.get(i + 1).is_some_and(|c| c.is_lowercase()))
-                || chars[i].is_ascii_digit() != chars[i - 1].is_ascii_digit();
-            if cut {
-                if !out.is_empty() {
-                    out.push(' ');
-                }
-                out.extend(chars[start..i].iter().flat_map(|c| c.to_lowercase()));
-                start = i;
-            }
+    crate::keyword::each_word(ident, |word| {
+        if !out.is_empty() {
+            out.push(' ');
         }
-    }
+        out.push_str(&word);
+    });
     out
 }
 
