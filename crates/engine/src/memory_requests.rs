@@ -175,11 +175,7 @@ impl Engine {
             at: unix_now(),
             text: text.to_owned(),
         };
-        let (ids, existed) = self
-            .memory()
-            .remember(vec![item])
-            .await
-            .map_err(store_error)?;
+        let (ids, existed) = self.memory().remember(&[item]).await.map_err(store_error)?;
         Ok(MemoryAddResult { ids, existed })
     }
 
@@ -296,11 +292,7 @@ impl Engine {
         // One at a time: each answer says whether that exchange was stored before.
         let mut added = 0;
         for item in items {
-            let (_, existed) = self
-                .memory()
-                .remember(vec![item])
-                .await
-                .map_err(store_error)?;
+            let (_, existed) = self.memory().remember(&[item]).await.map_err(store_error)?;
             added += u32::from(!existed);
         }
         Ok(MemoryImportResult {

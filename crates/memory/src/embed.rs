@@ -238,9 +238,12 @@ impl FastEmbedder {
         }
         let env = load_runtime(&runtime)?;
         let dir = &paths.model_dir;
-        let bad = |message: String| EmbedError::BadModel {
-            dir: dir.clone(),
-            message,
+        let bad = {
+            let dir = dir.clone();
+            move |message: String| EmbedError::BadModel {
+                dir: dir.clone(),
+                message,
+            }
         };
         let read =
             |name: &str| std::fs::read(dir.join(name)).map_err(|e| bad(format!("{name}: {e}")));
@@ -262,11 +265,7 @@ impl FastEmbedder {
         // made with the session, inherit it, so embedding takes the cores editors and agents leave.
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let (ready, loaded) = std::sync::mpsc::channel();
-        let model_dir = dir.clone();
-        let error = move |message: String| EmbedError::BadModel {
-            dir: model_dir.clone(),
-            message,
-        };
+        let error = bad.clone();
         std::thread::Builder::new()
             .name("maestro-embed".into())
             .spawn(move || {

@@ -24,7 +24,7 @@ const STOPWORDS: [&str; 33] = [
 ];
 
 /// The words of `text` as the index keeps them: `parse_HTTPResponses` → `pars`, `http`, `respons`.
-pub fn terms(text: &str) -> Vec<String> {
+fn terms(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     each_word(text, |word| {
         if !STOPWORDS.contains(&word.as_str()) {

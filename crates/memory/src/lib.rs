@@ -64,5 +64,5 @@ pub use embed::{
     MODEL_FILES, ModelPaths, Precision, normalize,
 };
 pub use index::{Hit, Meta, VectorIndex, dot, from_bytes, to_bytes};
-pub use keyword::{KeywordIndex, Within, terms};
+pub use keyword::{KeywordIndex, Within};
 pub use text::{Chunk, chunk, fts_query, recency, rrf};

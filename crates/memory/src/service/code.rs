@@ -143,16 +143,12 @@ impl Memory {
             .first()
             .map(|r| ids_of(&r[0]))
             .unwrap_or_default();
-            let words: Vec<(String, f64, String)> = items
-                .iter()
-                .map(|i| (i.ws.clone(), i.at, i.text.clone()))
-                .collect();
-            let ids = match self.remember(items).await {
+            let ids = match self.remember(&items).await {
                 Ok((ids, _)) => {
                     // One memory per definition (never split), in order.
                     let mut index = self.code_words.lock().unwrap();
-                    for (id, (ws, at, text)) in ids.iter().zip(&words) {
-                        index.insert(id, ws, *at, text);
+                    for (id, item) in ids.iter().zip(&items) {
+                        index.insert(id, &item.ws, item.at, &item.text);
                     }
                     ids
                 }
@@ -192,7 +188,8 @@ impl Memory {
         }
     }
 
-    fn unindex(&self, ids: &[String]) {
+    /// Takes `ids` out of the vector and keyword indexes (the store write is done).
+    pub(super) fn unindex(&self, ids: &[String]) {
         let mut index = self.index.lock().unwrap();
         let mut words = self.code_words.lock().unwrap();
         for id in ids {

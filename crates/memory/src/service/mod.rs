@@ -501,11 +501,11 @@ impl Memory {
     /// of them were already stored.
     pub async fn remember(
         &self,
-        items: Vec<NewMemory>,
+        items: &[NewMemory],
     ) -> Result<(Vec<String>, bool), maestro_store::StoreError> {
         let mut rows = Vec::new();
         let mut ids = Vec::new();
-        for item in &items {
+        for item in items {
             // A definition's chunk is bounded when it is made (code.rs): one memory.
             let chunks = if item.kind == memory_kind::CODE {
                 vec![crate::Chunk {
@@ -593,7 +593,7 @@ impl Memory {
     pub fn remember_later(self: &Arc<Self>, items: Vec<NewMemory>) {
         let me = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = me.remember(items).await {
+            if let Err(e) = me.remember(&items).await {
                 tracing::error!("memory: remembering failed: {e}");
             }
         });
@@ -618,12 +618,7 @@ impl Memory {
             .queue_write(FORGET, params([("ids", list)]))
             .done()
             .await?;
-        let mut index = self.index.lock().unwrap();
-        let mut words = self.code_words.lock().unwrap();
-        for id in &ids {
-            index.remove(id);
-            words.remove(id);
-        }
+        self.unindex(&ids);
         Ok(found as u32)
     }
 
@@ -772,12 +767,12 @@ mod tests {
             text: text.into(),
         };
         let (ids, known) = memory
-            .remember(vec![note("retries double the wait between attempts")])
+            .remember(&[note("retries double the wait between attempts")])
             .await
             .unwrap();
         assert!(!known && ids.len() == 1);
         let (again, known) = memory
-            .remember(vec![note("retries double the wait between attempts")])
+            .remember(&[note("retries double the wait between attempts")])
             .await
             .unwrap();
         assert!(known && again == ids, "the same note is found stored");
