@@ -5,6 +5,7 @@
 
 use crate::facts::{FileFacts, Import, Pos, RefKind, Reference, Span, Symbol, SymbolKind};
 use crate::lang::Lang;
+use crate::name::Name;
 use std::collections::HashMap;
 
 /// 2: `non_ascii_lines` replaced a whole-file ASCII flag.
@@ -96,9 +97,9 @@ pub fn encode(facts: &FileFacts) -> Vec<u8> {
     for r in &facts.references {
         w.string(&r.name);
         w.varint(RefKind::ALL.iter().position(|k| *k == r.kind).unwrap_or(0) as u64);
-        w.span(&r.span);
+        w.span(&r.span());
         w.opt_string(r.qualifier.as_deref());
-        w.opt_u32(r.enclosing);
+        w.opt_u32(r.enclosing());
     }
     w.varint(facts.imports.len() as u64);
     for i in &facts.imports {
@@ -129,6 +130,8 @@ struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
     table: Vec<String>,
+    /// The table's entries interned, each once per blob, when read as names.
+    names: Vec<Option<Name>>,
 }
 
 impl Reader<'_> {
@@ -181,6 +184,22 @@ impl Reader<'_> {
         }
     }
 
+    fn name(&mut self) -> Result<Name, DecodeError> {
+        let id = self.varint()? as usize;
+        let Some(text) = self.table.get(id) else {
+            return self.fail("unknown string");
+        };
+        Ok(*self.names[id].get_or_insert_with(|| Name::new(text)))
+    }
+
+    fn opt_name(&mut self) -> Result<Option<Name>, DecodeError> {
+        match self.varint()? {
+            0 => Ok(None),
+            1 => self.name().map(Some),
+            _ => self.fail("bad option tag"),
+        }
+    }
+
     fn opt_u32(&mut self) -> Result<Option<u32>, DecodeError> {
         match self.varint()? {
             0 => Ok(None),
@@ -217,6 +236,7 @@ pub fn decode(bytes: &[u8]) -> Result<FileFacts, DecodeError> {
         bytes,
         at: 0,
         table: Vec::new(),
+        names: Vec::new(),
     };
     match bytes.first() {
         Some(&VERSION) => r.at = 1,
@@ -233,6 +253,7 @@ pub fn decode(bytes: &[u8]) -> Result<FileFacts, DecodeError> {
         r.at += len;
         r.table.push(String::from_utf8_lossy(raw).into_owned());
     }
+    r.names = vec![None; n];
     let lang = r.pick(&Lang::ALL, "unknown language")?;
     let mut facts = FileFacts::empty(lang);
     facts.parse_errors = r.u32()?;
@@ -247,11 +268,11 @@ pub fn decode(bytes: &[u8]) -> Result<FileFacts, DecodeError> {
     let n = r.count()?;
     facts.symbols.reserve(n);
     for _ in 0..n {
-        let name = r.string()?;
+        let name = r.name()?;
         let kind = r.pick(SymbolKind::ALL, "unknown symbol kind")?;
         let (span, name_span) = (r.span()?, r.span()?);
         let container = r.opt_u32()?;
-        let owner = r.opt_string()?;
+        let owner = r.opt_name()?;
         let (signature, doc) = (r.string()?, r.string()?);
         facts.symbols.push(Symbol {
             name,
@@ -260,25 +281,21 @@ pub fn decode(bytes: &[u8]) -> Result<FileFacts, DecodeError> {
             name_span,
             container,
             owner,
-            signature,
-            doc,
+            signature: signature.into(),
+            doc: doc.into(),
         });
     }
     let n = r.count()?;
     facts.references.reserve(n);
     for _ in 0..n {
-        let name = r.string()?;
+        let name = r.name()?;
         let kind = r.pick(RefKind::ALL, "unknown reference kind")?;
         let span = r.span()?;
-        let qualifier = r.opt_string()?;
+        let qualifier = r.opt_name()?;
         let enclosing = r.opt_u32()?;
-        facts.references.push(Reference {
-            name,
-            kind,
-            span,
-            qualifier,
-            enclosing,
-        });
+        facts
+            .references
+            .push(Reference::new(name, kind, span, qualifier, enclosing));
     }
     let n = r.count()?;
     for _ in 0..n {
@@ -297,7 +314,7 @@ pub fn decode(bytes: &[u8]) -> Result<FileFacts, DecodeError> {
     let symbols = facts.symbols.len() as u32;
     let in_range = |i: &Option<u32>| i.is_none_or(|i| i < symbols);
     if !facts.symbols.iter().all(|s| in_range(&s.container))
-        || !facts.references.iter().all(|r| in_range(&r.enclosing))
+        || !facts.references.iter().all(|r| in_range(&r.enclosing()))
     {
         return Err(DecodeError("index of a symbol out of range".into()));
     }

@@ -11,6 +11,7 @@
 use crate::facts::{FileFacts, Import, Pos, RefKind, Reference, Span, Symbol, SymbolKind};
 use crate::grammar::{Grammar, Role};
 use crate::lang::Lang;
+use crate::name::Name;
 use crate::scope::Locals;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,7 +29,11 @@ pub struct Analysis {
 /// valid parts and counts the errors.
 pub fn extract(lang: Lang, src: &[u8]) -> FileFacts {
     match parse(lang, src, None) {
-        Some(tree) => extract_tree(lang, &tree, src),
+        Some(tree) => {
+            let mut facts = extract_tree(lang, &tree, src);
+            facts.shrink_to_fit();
+            facts
+        }
         None => FileFacts::empty(lang),
     }
 }
@@ -203,14 +208,14 @@ impl Raw {
                 };
                 self.symbols.push(RawSymbol {
                     symbol: Symbol {
-                        name: text(name, src),
+                        name: Name::new(&text(name, src)),
                         kind,
                         span: span(node),
                         name_span: span(name),
                         container: None,
-                        owner: receiver.map(|r| text(r, src)),
-                        signature: signature_of(node, src),
-                        doc,
+                        owner: receiver.map(|r| Name::new(&text(r, src))),
+                        signature: signature_of(node, src).into(),
+                        doc: doc.into(),
                     },
                     name_byte: name.start_byte(),
                 });
@@ -422,7 +427,7 @@ impl Raw {
             if symbols[i].owner.is_none()
                 && let Some(c) = container.filter(|_| in_type)
             {
-                symbols[i].owner = Some(symbols[c].name.clone());
+                symbols[i].owner = Some(symbols[c].name);
             }
         }
         let _ = lang;
@@ -473,16 +478,19 @@ impl Raw {
                 continue;
             }
             let qualifier = match r.kind {
-                RefKind::Import => import_modules.get(&at).filter(|m| !m.is_empty()).cloned(),
-                _ => r.qualifier.map(|(s, e)| one_line(&src[s..e])),
+                RefKind::Import => import_modules
+                    .get(&at)
+                    .filter(|m| !m.is_empty())
+                    .map(Name::from),
+                _ => r.qualifier.map(|(s, e)| Name::new(&one_line(&src[s..e]))),
             };
-            out.push(Reference {
-                name: name.into_owned(),
-                kind: r.kind,
-                span: r.span,
+            out.push(Reference::new(
+                Name::new(&name),
+                r.kind,
+                r.span,
                 qualifier,
-                enclosing: enclosing(symbols, r.span.start),
-            });
+                enclosing(symbols, r.span.start),
+            ));
         }
         out
     }
@@ -542,16 +550,16 @@ fn is_constant_name(name: &str) -> bool {
 /// Fields assigned in several places (`self.x = ...` in `__init__` and elsewhere) are one field,
 /// defined where first assigned.
 fn dedup_members(symbols: Vec<Symbol>) -> Vec<Symbol> {
-    let mut seen: HashMap<(Option<u32>, String), usize> = HashMap::new();
+    let mut seen: HashMap<(Option<u32>, Name), usize> = HashMap::new();
     let mut keep = vec![true; symbols.len()];
     for (i, s) in symbols.iter().enumerate() {
         if s.kind != SymbolKind::Field {
             continue;
         }
-        match seen.get(&(s.container, s.name.clone())) {
+        match seen.get(&(s.container, s.name)) {
             Some(_) => keep[i] = false,
             None => {
-                seen.insert((s.container, s.name.clone()), i);
+                seen.insert((s.container, s.name), i);
             }
         }
     }

@@ -2,6 +2,7 @@
 //! zero-based lines and byte columns; converting them to an editor's encoding is the caller's job.
 
 use crate::lang::Lang;
+use crate::name::Name;
 
 /// A position: zero-based line, byte column within the line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -135,7 +136,7 @@ impl RefKind {
 /// A definition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Symbol {
-    pub name: String,
+    pub name: Name,
     pub kind: SymbolKind,
     /// The whole definition.
     pub span: Span,
@@ -144,24 +145,61 @@ pub struct Symbol {
     /// Index of the symbol this one is nested in.
     pub container: Option<u32>,
     /// The type this symbol is a member of (its container's name, or a Go method's receiver).
-    pub owner: Option<String>,
+    pub owner: Option<Name>,
     /// The definition's head: `fn f(a: u32) -> u32`, `class C(Base)`.
-    pub signature: String,
+    pub signature: Box<str>,
     /// The doc comment or docstring, cleaned of comment markers.
-    pub doc: String,
+    pub doc: Box<str>,
 }
 
-/// A use of a name that is not a local variable.
+/// A use of a name that is not a local variable. 24 bytes: a large repository holds millions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
-    pub name: String,
+    /// The name as written: the text of its span, which is on one line.
+    pub name: Name,
     pub kind: RefKind,
-    /// The name as written.
-    pub span: Span,
     /// What the name is reached through: `self`, `os.path`, `a::b`, `pkg`.
-    pub qualifier: Option<String>,
+    pub qualifier: Option<Name>,
+    /// Where the name starts; it ends `name.len()` bytes later.
+    start: Pos,
+    /// The innermost symbol containing the reference: its index + 1, 0 for none.
+    enclosing: u32,
+}
+
+impl Reference {
+    /// `span` is where `name` is written; `enclosing`, the index of the innermost symbol
+    /// containing it.
+    pub fn new(
+        name: Name,
+        kind: RefKind,
+        span: Span,
+        qualifier: Option<Name>,
+        enclosing: Option<u32>,
+    ) -> Reference {
+        Reference {
+            name,
+            kind,
+            qualifier,
+            start: span.start,
+            enclosing: enclosing.map_or(0, |i| i.saturating_add(1)),
+        }
+    }
+
+    /// The name as written.
+    pub fn span(&self) -> Span {
+        Span {
+            start: self.start,
+            end: Pos {
+                line: self.start.line,
+                col: self.start.col.saturating_add(self.name.len() as u32),
+            },
+        }
+    }
+
     /// Index of the innermost symbol containing the reference.
-    pub enclosing: Option<u32>,
+    pub fn enclosing(&self) -> Option<u32> {
+        self.enclosing.checked_sub(1)
+    }
 }
 
 /// An import: what module, which name, under what local name.
@@ -233,6 +271,14 @@ impl FileFacts {
             parse_errors: 0,
             non_ascii_lines: Vec::new(),
         }
+    }
+
+    /// Drops the spare capacity extraction left: facts live as long as their file is in a graph.
+    pub fn shrink_to_fit(&mut self) {
+        self.symbols.shrink_to_fit();
+        self.references.shrink_to_fit();
+        self.imports.shrink_to_fit();
+        self.non_ascii_lines.shrink_to_fit();
     }
 
     /// Whether `line` is plain ASCII (byte columns are columns in every encoding).

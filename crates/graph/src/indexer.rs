@@ -8,6 +8,7 @@ use crate::lang::Lang;
 use crate::persist::{self, Batch};
 use crate::workspace::{ContentHash, FileMeta, WorkspaceGraph, content_hash};
 use maestro_store::{Store, StoreError, WriteTicket};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -111,20 +112,39 @@ pub fn load(
 ) -> Result<WorkspaceGraph, IndexError> {
     let files = persist::stored_files(store, ws)?;
     let mut graph = WorkspaceGraph::new(root.to_path_buf());
-    let mut facts = persist::facts_of_workspace(store, ws)?;
-    for f in files {
-        let shared = match contents.get(f.hash) {
-            Some(shared) => shared,
-            None => match facts.remove(&f.hash) {
-                Some(loaded) => contents.share(f.hash, loaded),
-                // Facts lost (an interrupted write): the next index run parses the file again.
-                None => continue,
-            },
-        };
-        graph.upsert(f.path, f.hash, f.meta, shared);
+    let mut loaded: HashMap<ContentHash, Arc<FileFacts>> = HashMap::new();
+    let mut wanted: Vec<ContentHash> = Vec::new();
+    for f in &files {
+        if let Entry::Vacant(slot) = loaded.entry(f.hash) {
+            match contents.get(f.hash) {
+                Some(shared) => {
+                    slot.insert(shared);
+                }
+                None => wanted.push(f.hash),
+            }
+        }
     }
+    // A page of blobs at a time: every blob of a large repository read at once (the cargo
+    // registry's: 107 MB) would leave the heap that much larger after they are decoded.
+    wanted.sort_unstable();
+    wanted.dedup();
+    for page in wanted.chunks(LOAD_PAGE) {
+        for (hash, facts) in persist::facts_of_hashes(store, page)? {
+            loaded.insert(hash, contents.share(hash, facts));
+        }
+    }
+    for f in files {
+        // Facts lost (an interrupted write): the next index run parses the file again.
+        if let Some(shared) = loaded.get(&f.hash) {
+            graph.upsert(f.path, f.hash, f.meta, shared.clone());
+        }
+    }
+    graph.shrink_to_fit();
     Ok(graph)
 }
+
+/// Contents whose facts are read from the store in one query when a workspace is loaded.
+const LOAD_PAGE: usize = 512;
 
 struct Found {
     rel: PathBuf,
@@ -229,6 +249,9 @@ enum Outcome {
     Skipped(String),
     Unreadable(String),
 }
+
+/// A pass that added or removed this many files gives the name indexes' spare room back.
+const SHRINK_AFTER: usize = 256;
 
 /// Brings the graph and the store up to date with the files under the graph's root.
 pub fn index(
@@ -378,6 +401,9 @@ pub fn index(
         stale.sort_unstable();
         stale.dedup();
         persist::collect_garbage(store, &stale).wait()?;
+    }
+    if stats.parsed + stats.reused + stats.removed >= SHRINK_AFTER {
+        graph.write().unwrap().shrink_to_fit();
     }
     let g = graph.read().unwrap();
     stats.files = g.file_count();

@@ -24,8 +24,6 @@ use std::path::PathBuf;
 
 pub const FILES_OF_WORKSPACE: &str =
     "?[path, hash, lang, size, mtime_ns] := *file{ws: $ws, path, hash, lang, size, mtime_ns}";
-pub const FACTS_OF_WORKSPACE: &str =
-    "?[hash, facts] := *file{ws: $ws, hash}, *content{hash, facts}";
 pub const FACTS_OF_HASHES: &str = "?[hash, facts] := hash in $hashes, *content{hash, facts}";
 
 /// Facts of contents no file refers to any more, in one transaction.
@@ -91,14 +89,6 @@ pub fn stored_files(store: &Store, ws: &str) -> Result<Vec<StoredFile>, StoreErr
             decode().ok_or_else(|| bad("file", r))
         })
         .collect()
-}
-
-/// The facts of every content a workspace's files have.
-pub fn facts_of_workspace(
-    store: &Store,
-    ws: &str,
-) -> Result<HashMap<ContentHash, FileFacts>, StoreError> {
-    decode_blobs(store.read(FACTS_OF_WORKSPACE, ws_params(ws))?)
 }
 
 /// The facts of these contents, where stored.
@@ -192,7 +182,7 @@ impl Batch {
                 int_of(s.name_span.start.col),
                 int_of(s.span.start.line),
                 int_of(s.span.end.line),
-                DataValue::from(s.signature.as_str()),
+                DataValue::from(&*s.signature),
             ]);
         }
         for (i, r) in facts
@@ -207,9 +197,9 @@ impl Batch {
                 DataValue::from(r.name.as_str()),
                 DataValue::from(r.kind.name()),
                 opt(r.qualifier.as_deref()),
-                opt(r.enclosing.map(i64::from)),
-                int_of(r.span.start.line),
-                int_of(r.span.start.col),
+                opt(r.enclosing().map(i64::from)),
+                int_of(r.span().start.line),
+                int_of(r.span().start.col),
             ]);
         }
         for (i, im) in facts.imports.iter().enumerate() {
@@ -385,8 +375,6 @@ mod tests {
             (files.len(), files[0].hash, files[0].meta.mtime_ns),
             (1, hash, 2)
         );
-        let loaded = facts_of_workspace(&store, "w1").unwrap();
-        assert_eq!(loaded.get(&hash), Some(&facts));
         assert_eq!(
             facts_of_hashes(&store, &[hash]).unwrap().get(&hash),
             Some(&facts)
@@ -450,9 +438,8 @@ mod tests {
     fn hot_queries_scan_by_key() {
         let store = Store::open_in_memory().unwrap();
         let hashes = hashes_params(&[1, 2]);
-        let plans: [(&str, &'static str, Params); 4] = [
+        let plans: [(&str, &'static str, Params); 3] = [
             ("files", FILES_OF_WORKSPACE, ws_params("w")),
-            ("facts", FACTS_OF_WORKSPACE, ws_params("w")),
             ("facts by hash", FACTS_OF_HASHES, hashes.clone()),
             (
                 "garbage",

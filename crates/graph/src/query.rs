@@ -125,18 +125,18 @@ impl View<'_> {
         }
         let i = facts
             .references
-            .partition_point(|r| r.span.start < span.start);
+            .partition_point(|r| r.span().start < span.start);
         if let Some(r) = facts
             .references
             .get(i)
-            .filter(|r| r.span.start == span.start)
+            .filter(|r| r.span().start == span.start)
         {
             return Some((
                 Site::Use {
                     name,
-                    qualifier: r.qualifier.clone(),
+                    qualifier: r.qualifier.map(String::from),
                     kind: r.kind,
-                    enclosing: r.enclosing,
+                    enclosing: r.enclosing(),
                 },
                 span,
             ));
@@ -195,7 +195,7 @@ impl View<'_> {
     /// The name of the first symbol among `targets` (modules have none).
     fn symbol_name(&self, targets: &[Target]) -> Option<String> {
         targets.iter().find_map(|t| match t {
-            Target::Symbol(s) => Some(self.symbol(*s).name.clone()),
+            Target::Symbol(s) => Some(self.symbol(*s).name.to_string()),
             Target::Module(_) => None,
         })
     }
@@ -254,7 +254,7 @@ impl View<'_> {
                     r.file,
                     reference.qualifier.as_deref(),
                     reference.kind,
-                    reference.enclosing,
+                    reference.enclosing(),
                 );
                 *known.entry(key).or_insert_with(|| {
                     let resolved = self.resolve(&Use {
@@ -262,7 +262,7 @@ impl View<'_> {
                         name: &reference.name,
                         qualifier: reference.qualifier.as_deref(),
                         kind: reference.kind,
-                        enclosing: reference.enclosing,
+                        enclosing: reference.enclosing(),
                     });
                     resolved.iter().any(|t| wanted.contains(t))
                 })
@@ -297,7 +297,7 @@ impl View<'_> {
             .into_iter()
             .map(|r| Location {
                 file: r.file,
-                span: self.facts(r.file).references[r.idx as usize].span,
+                span: self.facts(r.file).references[r.idx as usize].span(),
             })
             .collect();
         if include_declaration {
@@ -378,11 +378,11 @@ impl View<'_> {
                     name: &r.name,
                     qualifier: r.qualifier.as_deref(),
                     kind: r.kind,
-                    enclosing: r.enclosing,
+                    enclosing: r.enclosing(),
                 });
                 resolved.iter().any(|t| wanted.contains(t))
             })
-            .map(|r| (r.span, false))
+            .map(|r| (r.span(), false))
             .collect();
         for t in &targets {
             if let Target::Symbol(s) = t
@@ -413,15 +413,15 @@ impl View<'_> {
 
     /// `callHierarchy/incomingCalls`: who calls `target`, grouped by caller.
     pub fn incoming_calls(&self, target: SymRef) -> Vec<Calls> {
-        let name = self.symbol(target).name.clone();
+        let name = self.symbol(target).name;
         let mut groups: BTreeMap<(FileRef, Option<u32>), Vec<Span>> = BTreeMap::new();
         for r in self.uses_of(&name, &[Target::Symbol(target)], true) {
             let reference = &self.facts(r.file).references[r.idx as usize];
-            let caller = self.callable_around(r.file, reference.enclosing);
+            let caller = self.callable_around(r.file, reference.enclosing());
             groups
                 .entry((r.file, caller))
                 .or_default()
-                .push(reference.span);
+                .push(reference.span());
         }
         let mut calls: Vec<Calls> = groups
             .into_iter()
@@ -443,7 +443,7 @@ impl View<'_> {
         let mut groups: BTreeMap<SymRef, Vec<Span>> = BTreeMap::new();
         for r in &facts.references {
             if !matches!(r.kind, RefKind::Call | RefKind::Macro)
-                || self.callable_around(source.file, r.enclosing) != Some(source.idx)
+                || self.callable_around(source.file, r.enclosing()) != Some(source.idx)
             {
                 continue;
             }
@@ -452,10 +452,10 @@ impl View<'_> {
                 name: &r.name,
                 qualifier: r.qualifier.as_deref(),
                 kind: r.kind,
-                enclosing: r.enclosing,
+                enclosing: r.enclosing(),
             });
             if let Some(Target::Symbol(callee)) = targets.first() {
-                groups.entry(*callee).or_default().push(r.span);
+                groups.entry(*callee).or_default().push(r.span());
             }
         }
         let mut calls: Vec<Calls> = groups
@@ -519,9 +519,9 @@ impl View<'_> {
         Some(Hover {
             symbol: Some(target),
             kind: symbol.kind.name().into(),
-            name: symbol.name.clone(),
-            signature: symbol.signature.clone(),
-            doc: symbol.doc.clone(),
+            name: symbol.name.to_string(),
+            signature: symbol.signature.to_string(),
+            doc: symbol.doc.to_string(),
             callers,
             callees,
             range,

@@ -425,12 +425,12 @@ impl<'a> View<'a> {
         while let Some(i) = at {
             let s = &symbols[i as usize];
             if s.kind.is_type_like() {
-                return Some(s.name.clone());
+                return Some(s.name.to_string());
             }
             if s.kind == SymbolKind::Method
                 && let Some(owner) = &s.owner
             {
-                return Some(owner.clone());
+                return Some(owner.to_string());
             }
             at = s.container;
         }
@@ -581,10 +581,10 @@ impl<'a> View<'a> {
         }
         for t in types {
             for r in &self.facts(t.file).references {
-                if r.enclosing == Some(t.idx)
+                if r.enclosing() == Some(t.idx)
                     && matches!(r.kind, RefKind::Inheritance | RefKind::Implementation)
                 {
-                    out.push(r.name.clone());
+                    out.push(r.name.to_string());
                 }
             }
         }

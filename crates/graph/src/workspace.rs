@@ -4,6 +4,7 @@
 
 use crate::facts::{FileFacts, Symbol};
 use crate::lang::Lang;
+use crate::name::Name;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -78,8 +79,8 @@ pub struct WorkspaceGraph {
     files: Vec<Option<FileEntry>>,
     free: Vec<FileId>,
     by_path: HashMap<PathBuf, FileId>,
-    symbols_by_name: HashMap<Box<str>, Vec<SymbolId>>,
-    refs_by_name: HashMap<Box<str>, Vec<RefId>>,
+    symbols_by_name: HashMap<Name, Vec<SymbolId>>,
+    refs_by_name: HashMap<Name, Vec<RefId>>,
     by_dir: HashMap<PathBuf, Vec<FileId>>,
     /// Files by module stem: `b` for `a/b.py`, `a/b/__init__.py`, `a/b.rs`, `a/b/mod.rs`,
     /// `a/b/index.ts`.
@@ -164,12 +165,16 @@ impl WorkspaceGraph {
 
     /// Symbols with this exact name.
     pub fn symbols_named(&self, name: &str) -> &[SymbolId] {
-        self.symbols_by_name.get(name).map_or(&[], Vec::as_slice)
+        Name::existing(name)
+            .and_then(|name| self.symbols_by_name.get(&name))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// References with this exact name.
     pub fn refs_named(&self, name: &str) -> &[RefId] {
-        self.refs_by_name.get(name).map_or(&[], Vec::as_slice)
+        Name::existing(name)
+            .and_then(|name| self.refs_by_name.get(&name))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Every distinct symbol name, packed for a fast scan; [`WorkspaceGraph::symbols_named`]
@@ -226,7 +231,7 @@ impl WorkspaceGraph {
         };
         for (idx, s) in facts.symbols.iter().enumerate() {
             self.symbols_by_name
-                .entry(s.name.as_str().into())
+                .entry(s.name)
                 .or_default()
                 .push(SymbolId {
                     file: id,
@@ -234,13 +239,10 @@ impl WorkspaceGraph {
                 });
         }
         for (idx, r) in facts.references.iter().enumerate() {
-            self.refs_by_name
-                .entry(r.name.as_str().into())
-                .or_default()
-                .push(RefId {
-                    file: id,
-                    idx: idx as u32,
-                });
+            self.refs_by_name.entry(r.name).or_default().push(RefId {
+                file: id,
+                idx: idx as u32,
+            });
         }
         self.symbol_count += facts.symbols.len();
         self.ref_count += facts.references.len();
@@ -259,6 +261,19 @@ impl WorkspaceGraph {
         }
         self.by_path.insert(path, id);
         self.files[id as usize] = Some(entry);
+    }
+
+    /// Drops the spare capacity the name indexes grew while files were added one by one (a
+    /// quarter of their size on average); for after a load or a large pass.
+    pub fn shrink_to_fit(&mut self) {
+        for v in self.symbols_by_name.values_mut() {
+            v.shrink_to_fit();
+        }
+        for v in self.refs_by_name.values_mut() {
+            v.shrink_to_fit();
+        }
+        self.symbols_by_name.shrink_to_fit();
+        self.refs_by_name.shrink_to_fit();
     }
 
     /// Removes the file at `path`; returns it.
@@ -288,7 +303,11 @@ impl WorkspaceGraph {
     }
 }
 
-fn remove_from<T>(map: &mut HashMap<Box<str>, Vec<T>>, key: &str, gone: impl Fn(&T) -> bool) {
+fn remove_from<K, Q, T>(map: &mut HashMap<K, Vec<T>>, key: &Q, gone: impl Fn(&T) -> bool)
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+{
     if let Some(v) = map.get_mut(key) {
         v.retain(|x| !gone(x));
         if v.is_empty() {

@@ -38,15 +38,15 @@ fn dump(facts: &FileFacts) -> String {
             .map(|q| format!(" q={q}"))
             .unwrap_or_default();
         let e = r
-            .enclosing
+            .enclosing()
             .map(|e| format!(" in {}", facts.symbols[e as usize].name))
             .unwrap_or_default();
         out += &format!(
             "  {} {} {}:{}{q}{e}\n",
             r.kind,
             r.name,
-            r.span.start.line + 1,
-            r.span.start.col + 1
+            r.span().start.line + 1,
+            r.span().start.col + 1
         );
     }
     out += "imports:\n";

@@ -517,7 +517,7 @@ fn call_hierarchy_and_hover_counts() {
             .map(|c| {
                 c.symbol.map_or_else(
                     || format!("{} (top level)", v.path(c.file).display()),
-                    |s| v.symbol(s).name.clone(),
+                    |s| v.symbol(s).name.to_string(),
                 )
             })
             .collect();
@@ -551,7 +551,7 @@ fn workspace_symbols_are_fuzzy_ranked_and_bounded() {
         let names = |q: &str, n: usize| -> Vec<String> {
             v.workspace_symbols(q, n)
                 .into_iter()
-                .map(|s| v.symbol(s).name.clone())
+                .map(|s| v.symbol(s).name.to_string())
                 .collect()
         };
         assert_eq!(

@@ -180,7 +180,7 @@ fn testable(kind: SymbolKind) -> bool {
 fn qualified(symbol: &maestro_graph::Symbol) -> String {
     match &symbol.owner {
         Some(owner) => format!("{owner}.{}", symbol.name),
-        None => symbol.name.clone(),
+        None => symbol.name.to_string(),
     }
 }
 
@@ -247,7 +247,7 @@ fn context_at(view: &View<'_>, cur: &Current<'_>, byte: usize, end: Position) ->
     ctx.symbol = Some(ContextSymbol {
         name: qualified(symbol),
         kind: symbol.kind.name().replace('_', " "),
-        signature: symbol.signature.clone(),
+        signature: symbol.signature.to_string(),
         start_line: symbol.span.start.line + 1,
         end_line: symbol.span.end.line + 1,
     });

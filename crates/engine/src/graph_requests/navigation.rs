@@ -292,8 +292,8 @@ fn symbols_of_document(
         .iter()
         .map(|s| {
             Some(DocumentSymbol {
-                name: s.name.clone(),
-                detail: (!s.signature.is_empty()).then(|| s.signature.clone()),
+                name: s.name.to_string(),
+                detail: (!s.signature.is_empty()).then(|| s.signature.to_string()),
                 kind: lsp_symbol_kind(s.kind),
                 range: pos.range(view, cur.file, s.span),
                 selection_range: pos.range(view, cur.file, s.name_span),
@@ -326,13 +326,13 @@ pub(super) fn workspace_symbol(
     s: SymRef,
 ) -> WorkspaceSymbol {
     let symbol = view.symbol(s);
-    let container = symbol.owner.clone().or_else(|| {
+    let container = symbol.owner.or_else(|| {
         symbol
             .container
-            .map(|c| view.facts(s.file).symbols[c as usize].name.clone())
+            .map(|c| view.facts(s.file).symbols[c as usize].name)
     });
     WorkspaceSymbol {
-        name: symbol.name.clone(),
+        name: symbol.name.to_string(),
         kind: lsp_symbol_kind(symbol.kind),
         location: pos.location(
             view,
@@ -341,7 +341,7 @@ pub(super) fn workspace_symbol(
                 span: symbol.name_span,
             },
         ),
-        container_name: container,
+        container_name: container.map(String::from),
     }
 }
 
@@ -354,9 +354,9 @@ fn call_item(
     let symbol = view.symbol(s);
     let abs = root.join(view.path(s.file));
     CallHierarchyItem {
-        name: symbol.name.clone(),
+        name: symbol.name.to_string(),
         kind: lsp_symbol_kind(symbol.kind),
-        detail: (!symbol.signature.is_empty()).then(|| symbol.signature.clone()),
+        detail: (!symbol.signature.is_empty()).then(|| symbol.signature.to_string()),
         uri: pos.buffers.uri_of(&abs),
         range: pos.range(view, s.file, symbol.span),
         selection_range: pos.range(view, s.file, symbol.name_span),
