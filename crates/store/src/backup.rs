@@ -102,7 +102,7 @@ pub fn restore(backup: &Path, target: &Path, keep_dir: &Path) -> Result<RestoreR
     remove_db_files(&staging);
     std::fs::copy(backup, &staging).map_err(StoreError::io(&staging))?;
     let staged = (|| {
-        file::enable_wal(&staging)?;
+        drop(file::prepare(&staging)?);
         let store = Store::open(&staging)?;
         Ok::<_, StoreError>(store.schema_version())
     })();

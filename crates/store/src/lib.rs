@@ -187,14 +187,16 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             private::create_dir(dir).map_err(StoreError::io(dir))?;
         }
-        if file::check(path)? == file::FileState::Fresh {
-            file::enable_wal(path)?;
-        }
+        let preparing = match file::check(path)? {
+            file::FileState::Fresh => Some(file::prepare(path)?),
+            file::FileState::Cozo => None,
+        };
         // SQLite gives the log and shared-memory files the database's mode.
         if path.exists() {
             private::restrict(path, 0o600).map_err(StoreError::io(path))?;
         }
         let db = open_cozo(path)?;
+        drop(preparing);
         let from = schema::read_version(&db, path)?.unwrap_or(0);
         let supported = migrations.last().map_or(0, |m| m.version);
         if from > supported {

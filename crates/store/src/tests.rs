@@ -369,3 +369,40 @@ fn a_store_that_lost_its_data_is_never_replaced_by_an_empty_one() {
     let whole = Store::open(&dir.path().join("whole.db")).unwrap();
     assert_eq!(whole.workspaces().unwrap().len(), 2);
 }
+
+#[test]
+fn a_new_store_keeps_each_key_once_and_a_store_in_cozos_own_layout_still_opens() {
+    let table_sql = |path: &Path| {
+        let conn = sqlite::Connection::open(path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT sql FROM sqlite_master WHERE name = 'cozo'")
+            .unwrap();
+        assert_eq!(stmt.next().unwrap(), sqlite::State::Row);
+        stmt.read::<String, _>(0).unwrap()
+    };
+    let dir = TempDir::new().unwrap();
+    let path = db_in(&dir);
+    {
+        let store = Store::open(&path).unwrap();
+        rt().block_on(store.upsert_workspace("w1", "/src/a", "a", WorkspaceKind::Git, 1.0))
+            .unwrap();
+    }
+    assert!(
+        table_sql(&path).contains("WITHOUT ROWID"),
+        "{}",
+        table_sql(&path)
+    );
+    assert_eq!(Store::open(&path).unwrap().workspaces().unwrap().len(), 1);
+
+    // Made by an earlier maestro: cozo's rowid table with its index on the key.
+    let old = dir.path().join("old.db");
+    {
+        let db = DbInstance::new("sqlite", &old, "").unwrap();
+        schema::migrate(&db, &old, 0, MIGRATIONS).unwrap();
+    }
+    assert!(!table_sql(&old).contains("WITHOUT ROWID"));
+    let store = Store::open(&old).unwrap();
+    rt().block_on(store.upsert_workspace("w2", "/src/b", "b", WorkspaceKind::Git, 2.0))
+        .unwrap();
+    assert_eq!(store.workspaces().unwrap().len(), 1);
+}
