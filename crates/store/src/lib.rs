@@ -58,7 +58,7 @@
 //!   `::index create`, `::compact` are refused (`StoreError::ReadOnly`), and inside `catch_unwind`,
 //!   because cozo's parser panics on some malformed scripts.
 //!
-//! Relations (schema version 6; `?` marks a nullable column):
+//! Relations (schema version 7; `?` marks a nullable column):
 //!
 //! | relation | key → values | written by |
 //! |---|---|---|
@@ -75,7 +75,7 @@
 //! | `playbook_run` | `id: String` → `ws: String, status: String, updated: Float, record: String` | the playbook run engine: the run as JSON (options, documents, `RunState`, the task in flight), its status as a column |
 //! | `playbook_event` | `run: String, seq: Int` → `at: Float, kind: String, event: String` | the run engine: every event of a run (`PlaybookEvent` as JSON), the history |
 //! | `memory` (+ FTS index `memory:fts` on `text`: Simple tokenizer, lowercase, English stemmer, Lucene's 33 stopwords; + index `memory:by_ws {ws, at, id}`) | `id: String` → `ws, kind, agent, source: String, at: Float, text: String, count: Int, vec: Bytes?, model: String?` | the memory service: a memory is written without a vector, the worker adds it (`vec` is little-endian f32s, `model` names who made it); `count` grows as near-duplicates merge in |
-//! | `memory_pending` | `id: String` → `at: Float` | the embedding queue: written with the memory, removed with the vector (what survives a kill is embedded after the restart) |
+//! | `memory_pending` (+ index `memory_pending:by_at {at, id}`, the order it is taken in) | `id: String` → `at: Float` | the embedding queue: written with the memory, removed with the vector (what survives a kill is embedded after the restart) |
 //! | `memory_code` | `ws: String, path: String` → `hash: String, ids: [String]` | the worker: which content each file's code chunks were made from, and their ids |
 //! | `trusted_command` | `root: String, key: String` → `command: String, file: String, at: Float` | `maestro trust` / `maestro/trust.approve`: the exact command (a JSON array) the person approved for a repository's config key |
 //!

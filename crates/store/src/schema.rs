@@ -86,6 +86,15 @@ pub const MIGRATIONS: &[Migration] = &[
 {:create trusted_command {root: String, key: String => command: String, file: String, at: Float}}
 "#,
     },
+    Migration {
+        version: 7,
+        summary: "the embedding queue in the order it is taken: memory_pending:by_at",
+        // Taking the oldest entries first was a sort of the whole queue joined with every
+        // memory's text, for each batch: quadratic in a repository's code chunks.
+        script: r#"
+{::index create memory_pending:by_at {at, id}}
+"#,
+    },
 ];
 
 /// The schema version this build creates and understands.
