@@ -1,15 +1,21 @@
 //! A compact binary encoding of [`FileFacts`], stored as one value per content: loading a workspace
 //! reads one blob per file instead of one row per fact, which is what makes a daemon restart fast.
-//! Varints for numbers, a per-file table for strings (names and qualifiers repeat a lot), a version
-//! byte in front. Decoding checks every bound: a damaged blob is an error, never a panic.
+//! Varints for numbers, a per-file table for strings (names and qualifiers repeat a lot), all of it
+//! an LZ4 block (the cargo registry's facts: 106 → 64 MB; 51 ms to decompress them all) behind a
+//! version byte and the plain length. Decoding checks every bound: a damaged blob is an error, never
+//! a panic.
 
 use crate::facts::{FileFacts, Import, Pos, RefKind, Reference, Span, Symbol, SymbolKind};
 use crate::lang::Lang;
 use crate::name::Name;
 use std::collections::HashMap;
 
-/// 2: `non_ascii_lines` replaced a whole-file ASCII flag.
-const VERSION: u8 = 2;
+/// 2: `non_ascii_lines` replaced a whole-file ASCII flag. 3: compressed.
+const VERSION: u8 = 3;
+
+/// No file's facts come near this (the indexer skips files past 200,000 facts): a larger plain
+/// length is a damaged blob, not an allocation.
+const MAX_PLAIN: u64 = 256 << 20;
 
 struct Writer {
     out: Vec<u8>,
@@ -111,13 +117,16 @@ pub fn encode(facts: &FileFacts) -> Vec<u8> {
     // The string table goes in front of the body.
     let body = std::mem::take(&mut w.out);
     let table = std::mem::take(&mut w.table);
-    w.out.push(VERSION);
     w.varint(table.len() as u64);
     for s in &table {
         w.varint(s.len() as u64);
         w.out.extend_from_slice(s.as_bytes());
     }
     w.out.extend_from_slice(&body);
+    let plain = std::mem::take(&mut w.out);
+    w.out.push(VERSION);
+    w.varint(plain.len() as u64);
+    w.out.extend_from_slice(&lz4_flex::block::compress(&plain));
     w.out
 }
 
@@ -231,18 +240,39 @@ impl Reader<'_> {
 }
 
 /// Decodes facts encoded by [`encode`].
-pub fn decode(bytes: &[u8]) -> Result<FileFacts, DecodeError> {
+pub fn decode(blob: &[u8]) -> Result<FileFacts, DecodeError> {
+    match blob.first() {
+        Some(&VERSION) => {}
+        Some(v) => return Err(DecodeError(format!("unknown version {v}"))),
+        None => return Err(DecodeError("empty".into())),
+    }
+    let mut header = Reader {
+        bytes: blob,
+        at: 1,
+        table: Vec::new(),
+        names: Vec::new(),
+    };
+    let len = header.varint()?;
+    let packed = &blob[header.at..];
+    // LZ4 expands at most about 255 times.
+    if len > MAX_PLAIN || len > (packed.len() as u64 + 16) * 255 {
+        return header.fail("plain length out of range");
+    }
+    let bytes = lz4_flex::block::decompress(packed, len as usize)
+        .map_err(|e| DecodeError(format!("compressed body: {e}")))?;
+    if bytes.len() as u64 != len {
+        return Err(DecodeError("compressed body of another length".into()));
+    }
+    decode_plain(&bytes)
+}
+
+fn decode_plain(bytes: &[u8]) -> Result<FileFacts, DecodeError> {
     let mut r = Reader {
         bytes,
         at: 0,
         table: Vec::new(),
         names: Vec::new(),
     };
-    match bytes.first() {
-        Some(&VERSION) => r.at = 1,
-        Some(v) => return Err(DecodeError(format!("unknown version {v}"))),
-        None => return Err(DecodeError("empty".into())),
-    }
     let n = r.count()?;
     r.table.reserve(n);
     for _ in 0..n {

@@ -102,9 +102,11 @@ pub fn facts_of_hashes(
     decode_blobs(store.read(FACTS_OF_HASHES, hashes_params(hashes))?)
 }
 
-/// A blob that does not decode (a damaged store) is left out and logged: its file is parsed again.
+/// A blob that does not decode (a damaged store, or one an earlier maestro wrote in another
+/// version) is left out, and logged once per read: its file is parsed again.
 fn decode_blobs(rows: NamedRows) -> Result<HashMap<ContentHash, FileFacts>, StoreError> {
     let mut out = HashMap::with_capacity(rows.rows.len());
+    let mut failed: Option<(usize, ContentHash, codec::DecodeError)> = None;
     for r in &rows.rows {
         let (Some(hash), Some(DataValue::Bytes(blob))) = (hash_at(r, 0), r.get(1)) else {
             return Err(bad("content", r));
@@ -113,8 +115,17 @@ fn decode_blobs(rows: NamedRows) -> Result<HashMap<ContentHash, FileFacts>, Stor
             Ok(facts) => {
                 out.insert(hash, facts);
             }
-            Err(e) => tracing::warn!(hash = %hash_hex(hash), "{e}; the file will be parsed again"),
+            Err(e) => match &mut failed {
+                Some((n, _, _)) => *n += 1,
+                None => failed = Some((1, hash, e)),
+            },
         }
+    }
+    if let Some((n, hash, e)) = failed {
+        tracing::warn!(
+            "{n} stored facts did not decode (the first, {}: {e}); their files will be parsed again",
+            hash_hex(hash)
+        );
     }
     Ok(out)
 }

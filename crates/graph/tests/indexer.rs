@@ -198,3 +198,32 @@ fn a_missing_root_is_a_clear_error() {
     .unwrap_err();
     assert!(err.to_string().ends_with("gone: not a directory"), "{err}");
 }
+
+#[test]
+fn facts_an_earlier_version_stored_are_parsed_again() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let root = dir.path().join("a");
+    project(&root);
+    let store = Store::open(&dir.path().join("maestro.db")).unwrap();
+    let graph = RwLock::new(WorkspaceGraph::new(root.clone()));
+    let first = run(&graph, &store, "a", &ContentCache::default());
+    assert_eq!(first.parsed, 5, "{first:#?}");
+    drop(graph);
+    // Every blob in a layout this build does not read (version 2 was uncompressed).
+    let old = maestro_store::params([("old", maestro_store::DataValue::Bytes(vec![2, 0, 0]))]);
+    store
+        .queue_write(
+            "?[hash, facts] := *content{hash}, facts = $old :update content {hash => facts}",
+            old,
+        )
+        .wait()
+        .unwrap();
+    let contents = ContentCache::default();
+    let loaded = indexer::load(&store, "a", &root, &contents).unwrap();
+    assert_eq!(loaded.file_count(), 0, "nothing decodes");
+    let graph = RwLock::new(loaded);
+    let again = run(&graph, &store, "a", &contents);
+    assert_eq!((again.parsed, again.files), (5, 5), "{again:#?}");
+    let reloaded = indexer::load(&store, "a", &root, &ContentCache::default()).unwrap();
+    assert_eq!(reloaded.file_count(), 5);
+}
