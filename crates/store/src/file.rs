@@ -158,7 +158,9 @@ pub(crate) fn checkpoint_now(path: &Path) -> bool {
 /// Keeps the write-ahead log small. SQLite checkpoints on its own only when no reader overlaps
 /// the commit; the indexer reads while it writes, and the log then grew to the size of every
 /// write ever made (1.1 GB for 160 MB of Rust). The writer thread checkpoints through a connection
-/// of its own once the log passes [`Checkpointer::LIMIT`], and empties it when it stops.
+/// of its own once the log passes [`Checkpointer::LIMIT`], when no write came for
+/// [`Checkpointer::IDLE`] and the log holds more than [`Checkpointer::IDLE_LIMIT`], and when it
+/// stops.
 pub(crate) struct Checkpointer {
     path: PathBuf,
     wal: PathBuf,
@@ -170,6 +172,10 @@ pub(crate) struct Checkpointer {
 
 impl Checkpointer {
     pub(crate) const LIMIT: u64 = 32 << 20;
+    /// How long the writer waits with nothing to write before it empties the log.
+    pub(crate) const IDLE: std::time::Duration = std::time::Duration::from_millis(500);
+    /// A log this small is left for later: a checkpoint is a sync of the database file.
+    pub(crate) const IDLE_LIMIT: u64 = 1 << 20;
 
     pub(crate) fn new(path: PathBuf, limit: u64) -> Checkpointer {
         let mut wal = path.clone().into_os_string();
@@ -186,6 +192,13 @@ impl Checkpointer {
     pub(crate) fn after_write(&mut self) {
         let size = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
         if size > self.limit {
+            self.checkpoint();
+        }
+    }
+
+    pub(crate) fn when_idle(&mut self) {
+        let size = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
+        if size > Self::IDLE_LIMIT {
             self.checkpoint();
         }
     }

@@ -235,7 +235,22 @@ impl Store {
         let writer = std::thread::Builder::new()
             .name("maestro-store-writer".into())
             .spawn(move || {
-                for job in queue {
+                loop {
+                    let job = match queue.recv_timeout(file::Checkpointer::IDLE) {
+                        Ok(job) => job,
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            // Nothing to write for a moment: the log goes into the file, so
+                            // the store on disk is not its size plus up to 32 MiB of log.
+                            if let Some(c) = checkpoints.as_mut() {
+                                c.when_idle();
+                            }
+                            match queue.recv() {
+                                Ok(job) => job,
+                                Err(_) => break,
+                            }
+                        }
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    };
                     // A panic inside cozo fails that one job (its reply channel drops) and the
                     // writer goes on with the next.
                     if catch_unwind(AssertUnwindSafe(|| job(&writer_db))).is_err() {

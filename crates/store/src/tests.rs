@@ -406,3 +406,46 @@ fn a_new_store_keeps_each_key_once_and_a_store_in_cozos_own_layout_still_opens()
         .unwrap();
     assert_eq!(store.workspaces().unwrap().len(), 1);
 }
+
+#[test]
+fn an_idle_writer_empties_the_log_into_the_file() {
+    let dir = TempDir::new().unwrap();
+    let path = db_in(&dir);
+    let store = Store::open(&path).unwrap();
+    let columns: Vec<String> = ["ws", "path", "hash", "lang", "size", "mtime_ns"]
+        .map(String::from)
+        .to_vec();
+    let rows = (0..20_000)
+        .map(|i| {
+            vec![
+                DataValue::from("w"),
+                DataValue::from(format!("src/file_{i}.py")),
+                DataValue::from("00112233445566778899aabbccddeeff"),
+                DataValue::from("python"),
+                DataValue::from(1000i64),
+                DataValue::from(1i64),
+            ]
+        })
+        .collect();
+    store
+        .queue_import(vec![("file", NamedRows::new(columns, rows))])
+        .wait()
+        .unwrap();
+    let wal = sibling(&path, "-wal");
+    let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    assert!(len(&wal) > file::Checkpointer::IDLE_LIMIT, "{}", len(&wal));
+    // Still open, nothing more to write: the log is emptied within a few idle periods.
+    let deadline = std::time::Instant::now() + file::Checkpointer::IDLE * 20;
+    while len(&wal) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        len(&wal),
+        0,
+        "the log was emptied while the store stayed open"
+    );
+    let count = store
+        .query_read_only("?[count(ws)] := *file{ws}", Params::new())
+        .unwrap();
+    assert_eq!(count.rows[0][0], DataValue::from(20_000i64));
+}
