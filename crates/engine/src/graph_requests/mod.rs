@@ -25,7 +25,8 @@
 //! definitions had left 424 MB resident), and a thread's
 //! tree-sitter parser is dropped after a source over 256 KiB (it keeps the stack it grew). A file
 //! outside every workspace is answered from itself; a line past the end of the file is `-32602` naming the file and its length; a URI that is
-//! neither open nor a file is `-32091`. Answers wait for the workspace's graph to be loaded. During
+//! neither open nor a file is `-32091`; a document in a language the graph does not know
+//! (markdown, TOML, shell) answers empty, as LSP expects, not an error. Answers wait for the workspace's graph to be loaded. During
 //! its first index pass, an answer that what is not indexed yet could change waits for the pass
 //! (at most 30 s; editors show the pass as progress) and is asked again: a definition or hover
 //! found already is given at once, an empty one waits; references, workspace symbols, lookups and
@@ -108,6 +109,8 @@ struct Buffers {
     docs: Vec<(PathBuf, String, Arc<Syntax>)>,
     /// Open documents of a known language left unparsed for their size, with it.
     too_large: Vec<(PathBuf, usize)>,
+    /// Open documents in a language the graph does not know (markdown, TOML, shell, ...).
+    unknown: Vec<PathBuf>,
     /// `index.max_file_bytes`, for open documents and files read from disk alike.
     max_bytes: u64,
 }
@@ -214,12 +217,13 @@ impl Session {
     fn buffers(&self) -> Buffers {
         let max_bytes = self.engine.config().settings().index.max_file_bytes;
         let mut docs = self.state.documents.lock().unwrap();
-        let (mut snapshot, mut too_large) = (Vec::new(), Vec::new());
+        let (mut snapshot, mut too_large, mut unknown) = (Vec::new(), Vec::new(), Vec::new());
         for d in docs.values_mut() {
             let path = uri_to_path(&d.uri).unwrap_or_else(|| PathBuf::from(&d.uri));
             match d.syntax(max_bytes) {
                 Some(s) => snapshot.push((path, d.uri.clone(), s)),
-                None if d.lang().is_some() && d.len_bytes() as u64 > max_bytes => {
+                None if d.lang().is_none() => unknown.push(path),
+                None if d.len_bytes() as u64 > max_bytes => {
                     too_large.push((path, d.len_bytes()));
                 }
                 None => {}
@@ -229,6 +233,7 @@ impl Session {
             encoding: self.state.encoding(),
             docs: snapshot,
             too_large,
+            unknown,
             max_bytes,
         }
     }
@@ -237,8 +242,10 @@ impl Session {
     /// While the workspace's first index pass runs, an answer `sure` does not accept (an empty
     /// one, where what is not indexed yet could be the answer) waits for the pass, up to
     /// [`FIRST_PASS_ANSWER_WAIT`], and is asked again: never an empty answer that would be
-    /// different a moment later. Editors show the pass as progress meanwhile.
-    fn at_position<T: Send + 'static>(
+    /// different a moment later. Editors show the pass as progress meanwhile. A document in a
+    /// language the graph does not know has nothing to answer: the empty answer, not an error
+    /// (an editor shows an error of `documentSymbol` on every markdown file it opens).
+    fn at_position<T: Default + Send + 'static>(
         &self,
         p: TextDocumentPositionParams,
         sure: fn(&T) -> bool,
@@ -254,7 +261,10 @@ impl Session {
                     Ok(answer(view, cur, pos, byte))
                 })
             };
-            let first = ask(buffers.clone()).await?;
+            let first = match ask(buffers.clone()).await {
+                Err(e) if is_unknown_language(&e) => return Ok(T::default()),
+                answer => answer?,
+            };
             if sure(&first) {
                 return Ok(first);
             }
@@ -322,6 +332,9 @@ impl Engine {
         tokio::task::spawn_blocking(move || {
             if let Some((_, size)) = buffers.too_large.iter().find(|(p, _)| *p == key) {
                 return Err(too_large(&key, *size as u64, buffers.max_bytes));
+            }
+            if buffers.unknown.contains(&key) {
+                return Err(unknown_language(&key));
             }
             let asked = match buffers.get(&key) {
                 Some(s) => Asked {
@@ -519,13 +532,24 @@ impl Engine {
 fn parse_from_disk(engine: &Engine, path: &Path, max_bytes: u64) -> Result<Arc<Syntax>, RpcError> {
     match engine.graph().disk.get(path, max_bytes) {
         Ok(DiskParse::Parsed(syntax)) => Ok(syntax),
-        Ok(DiskParse::UnknownLanguage) => Err(RpcError::not_found(format!(
-            "{}: not a language the code graph knows",
-            path.display()
-        ))),
+        Ok(DiskParse::UnknownLanguage) => Err(unknown_language(path)),
         Ok(DiskParse::TooLarge(size)) => Err(too_large(path, size, max_bytes)),
         Err(e) => Err(RpcError::not_found(format!("{}: {e}", path.display()))),
     }
+}
+
+/// `-32091` with `data.reason = "language"`: the document is in no language the graph knows.
+fn unknown_language(path: &Path) -> RpcError {
+    let mut e = RpcError::not_found(format!(
+        "{}: not a language the code graph knows",
+        path.display()
+    ));
+    e.data = Some(json!({"reason": "language"}));
+    e
+}
+
+fn is_unknown_language(e: &RpcError) -> bool {
+    e.code == code::NOT_FOUND && e.data.as_ref().is_some_and(|d| d["reason"] == "language")
 }
 
 fn too_large(path: &Path, size: u64, max_bytes: u64) -> RpcError {
