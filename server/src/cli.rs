@@ -211,7 +211,7 @@ Relations (keys before =>; `?` may be null):
             reads are in the facts blob only)
   import    {hash, idx => module, name?, alias?, line}
   workspace {id => root, name, kind, first_seen, last_seen}
-Facts are keyed by content hash; reach paths through file:by_hash. `enclosing` and `container` are
+Facts are keyed by content hash (16 bytes); reach paths through file:by_hash. `enclosing` and `container` are
 the `idx` of a symbol of the same hash. Lines and columns are 0-based (columns in bytes).
 
 Example: where something named `open` is called, and from which function:

@@ -338,32 +338,30 @@ fn checkpoint_on_a_large_store() {
     );
 }
 
-/// Puts `bytes` of 1 MiB blobs into the store's `content` relation, at the schema version of the
-/// memory relations (5), so builds before and after the trust relation both open it.
+/// Puts `bytes` of 1 MiB texts into the store's `playbook_event` relation, at the schema version of
+/// the memory relations (5), so builds before and after later migrations all open it (and no
+/// migration drops it: the graph's relations were made again at 8).
 fn fill(path: &Path, bytes: usize) {
-    const PUT: &str = "?[hash, lang, facts, symbols, refs, imports, parse_errors] <- \
-        [[$hash, 'python', $facts, 0, 0, 0, 0]] \
-        :put content {hash => lang, facts, symbols, refs, imports, parse_errors}";
+    const PUT: &str = "?[run, seq, at, kind, event] <- [['filler', $seq, 0.0, 'filler', $event]] \
+        :put playbook_event {run, seq => at, kind, event}";
     let store = maestro_store::Store::open_with(path, &maestro_store::MIGRATIONS[..5]).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     for i in 0..bytes >> 20 {
-        let blob: Vec<u8> = (0..1 << 20)
+        // Random letters: a string, as large stored as it is.
+        let event: String = (0..1 << 20)
             .map(|_| {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                seed as u8
+                char::from(b'a' + (seed % 26) as u8)
             })
             .collect();
         let params = maestro_store::Params::from([
-            (
-                "hash".to_owned(),
-                maestro_store::DataValue::from(format!("filler-{i}")),
-            ),
-            ("facts".to_owned(), maestro_store::DataValue::Bytes(blob)),
+            ("seq".to_owned(), maestro_store::DataValue::from(i as i64)),
+            ("event".to_owned(), maestro_store::DataValue::from(event)),
         ]);
         runtime.block_on(store.write(PUT, params)).unwrap();
     }

@@ -17,7 +17,7 @@
 use crate::codec;
 use crate::facts::{FileFacts, RefKind};
 use crate::lang::Lang;
-use crate::workspace::{ContentHash, FileMeta, hash_hex, parse_hash_hex};
+use crate::workspace::{ContentHash, FileMeta, hash_hex};
 use maestro_store::{DataValue, NamedRows, Params, Store, StoreError, WriteTicket};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -52,10 +52,7 @@ fn ws_params(ws: &str) -> Params {
 }
 
 fn hashes_params(hashes: &[ContentHash]) -> Params {
-    let list = hashes
-        .iter()
-        .map(|h| DataValue::from(hash_hex(*h)))
-        .collect();
+    let list = hashes.iter().map(|h| hash_value(*h)).collect();
     Params::from([("hashes".to_owned(), DataValue::List(list))])
 }
 
@@ -65,8 +62,16 @@ fn bad(what: &str, row: &[DataValue]) -> StoreError {
     }
 }
 
+/// A content hash as stored: its 16 bytes, big-endian (keys sort as the hashes do).
+pub fn hash_value(hash: ContentHash) -> DataValue {
+    DataValue::Bytes(hash.to_be_bytes().to_vec())
+}
+
 fn hash_at(row: &[DataValue], i: usize) -> Option<ContentHash> {
-    parse_hash_hex(row.get(i)?.get_str()?)
+    let DataValue::Bytes(b) = row.get(i)? else {
+        return None;
+    };
+    Some(ContentHash::from_be_bytes(b.as_slice().try_into().ok()?))
 }
 
 /// The files of a workspace as stored.
@@ -171,9 +176,9 @@ impl Batch {
 
     /// Stores the facts of a content not stored yet.
     pub fn add_content(&mut self, hash: ContentHash, facts: &FileFacts) {
-        let h = hash_hex(hash);
+        let h = hash_value(hash);
         self.content.push(vec![
-            DataValue::from(h.as_str()),
+            h.clone(),
             DataValue::from(facts.lang.name()),
             DataValue::Bytes(codec::encode(facts)),
             DataValue::from(facts.symbols.len() as i64),
@@ -183,7 +188,7 @@ impl Batch {
         ]);
         for (i, s) in facts.symbols.iter().enumerate() {
             self.symbols.push(vec![
-                DataValue::from(h.as_str()),
+                h.clone(),
                 DataValue::from(i as i64),
                 DataValue::from(s.name.as_str()),
                 DataValue::from(s.kind.name()),
@@ -203,7 +208,7 @@ impl Batch {
             .filter(|(_, r)| is_edge(r.kind))
         {
             self.references.push(vec![
-                DataValue::from(h.as_str()),
+                h.clone(),
                 DataValue::from(i as i64),
                 DataValue::from(r.name.as_str()),
                 DataValue::from(r.kind.name()),
@@ -215,7 +220,7 @@ impl Batch {
         }
         for (i, im) in facts.imports.iter().enumerate() {
             self.imports.push(vec![
-                DataValue::from(h.as_str()),
+                h.clone(),
                 DataValue::from(i as i64),
                 DataValue::from(im.module.as_str()),
                 opt(im.name.as_deref()),
@@ -237,7 +242,7 @@ impl Batch {
         self.files.push(vec![
             DataValue::from(ws),
             DataValue::from(path.to_string_lossy().as_ref()),
-            DataValue::from(hash_hex(hash)),
+            hash_value(hash),
             DataValue::from(lang.name()),
             DataValue::from(meta.size as i64),
             DataValue::from(meta.mtime_ns),

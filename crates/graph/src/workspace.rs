@@ -18,13 +18,9 @@ pub fn content_hash(lang: Lang, bytes: &[u8]) -> ContentHash {
     xxhash_rust::xxh3::xxh3_128_with_seed(bytes, lang as u64 + 1)
 }
 
-/// The hash as stored and shown: 32 hex digits.
+/// The hash as shown in messages: 32 hex digits (the store keeps its 16 bytes).
 pub fn hash_hex(hash: ContentHash) -> String {
     format!("{hash:032x}")
-}
-
-pub fn parse_hash_hex(hex: &str) -> Option<ContentHash> {
-    u128::from_str_radix(hex, 16).ok()
 }
 
 /// What the indexer knows of a file on disk.

@@ -58,17 +58,17 @@
 //!   `::index create`, `::compact` are refused (`StoreError::ReadOnly`), and inside `catch_unwind`,
 //!   because cozo's parser panics on some malformed scripts.
 //!
-//! Relations (schema version 7; `?` marks a nullable column):
+//! Relations (schema version 8; `?` marks a nullable column):
 //!
 //! | relation | key → values | written by |
 //! |---|---|---|
 //! | `maestro_meta` | `key: String` → `value: Any` | migrations (`schema_version`) |
 //! | `workspace` | `id: String` → `root: String, name: String, kind: String, first_seen: Float, last_seen: Float` | `Store::upsert_workspace` (id bound first: a key lookup) |
-//! | `file` (+ index `file:by_hash {hash, ws, path}`) | `ws: String, path: String` → `hash: String, lang: String, size: Int, mtime_ns: Int` | the indexer: a workspace's source files, `path` relative to its root |
-//! | `content` | `hash: String` → `lang: String, facts: Bytes, symbols: Int, refs: Int, imports: Int, parse_errors: Int` | the indexer: every fact of one content as one blob (`maestro_graph::codec`) |
-//! | `symbol` | `hash: String, idx: Int` → `name, kind: String, container: Int?, owner: String?, line, col, start_line, end_line: Int, signature: String` | the indexer |
-//! | `reference` | `hash: String, idx: Int` → `name, kind: String, qualifier: String?, enclosing: Int?, line, col: Int` | the indexer: calls, macros, types, inheritance, implementations, imports |
-//! | `import` | `hash: String, idx: Int` → `module: String, name: String?, alias: String?, line: Int` | the indexer |
+//! | `file` (+ index `file:by_hash {hash, ws, path}`) | `ws: String, path: String` → `hash: Bytes, lang: String, size: Int, mtime_ns: Int` | the indexer: a workspace's source files, `path` relative to its root |
+//! | `content` | `hash: Bytes` → `lang: String, facts: Bytes, symbols: Int, refs: Int, imports: Int, parse_errors: Int` | the indexer: every fact of one content as one blob (`maestro_graph::codec`) |
+//! | `symbol` | `hash: Bytes, idx: Int` → `name, kind: String, container: Int?, owner: String?, line, col, start_line, end_line: Int, signature: String` | the indexer |
+//! | `reference` | `hash: Bytes, idx: Int` → `name, kind: String, qualifier: String?, enclosing: Int?, line, col: Int` | the indexer: calls, macros, types, inheritance, implementations, imports |
+//! | `import` | `hash: Bytes, idx: Int` → `module: String, name: String?, alias: String?, line: Int` | the indexer |
 //! | `agent` | `ws: String, name: String` → `state: String, updated: Float, record: String` | the supervisor: the agent as JSON (`maestro_agents::persist::AgentRecord`), its state as a column for queries |
 //! | `agent_turn` | `ws: String, agent: String, turn: Int` → `prompt: String, started: Float, ended: Float?, outcome: String?, error_class: String?, message: String?, session_id: String?` | the supervisor, at a turn's start and end (`ok`, `warned`, `failed`, `stopped`, `lost`) |
 //! | `agent_usage` | `ws: String, agent: String, turn: Int` → `model: String, input, output, cache_read, cache_write: Int, cost_usd: Float?, priced: Bool, day: String, at: Float` | the supervisor, at a turn's end; kept when the agent is removed |
@@ -76,10 +76,11 @@
 //! | `playbook_event` | `run: String, seq: Int` → `at: Float, kind: String, event: String` | the run engine: every event of a run (`PlaybookEvent` as JSON), the history |
 //! | `memory` (+ FTS index `memory:fts` on `text`: Simple tokenizer, lowercase, English stemmer, Lucene's 33 stopwords; + index `memory:by_ws {ws, at, id}`) | `id: String` → `ws, kind, agent, source: String, at: Float, text: String, count: Int, vec: Bytes?, model: String?` | the memory service: a memory is written without a vector, the worker adds it (`vec` is little-endian f32s, `model` names who made it); `count` grows as near-duplicates merge in |
 //! | `memory_pending` (+ index `memory_pending:by_at {at, id}`, the order it is taken in) | `id: String` → `at: Float` | the embedding queue: written with the memory, removed with the vector (what survives a kill is embedded after the restart) |
-//! | `memory_code` | `ws: String, path: String` → `hash: String, ids: [String]` | the worker: which content each file's code chunks were made from, and their ids |
+//! | `memory_code` | `ws: String, path: String` → `hash: String, ids: [String]` | the worker: which content each file's code chunks were made from (the chunk format, then the hash in base64), and their ids |
 //! | `trusted_command` | `root: String, key: String` → `command: String, file: String, at: Float` | `maestro trust` / `maestro/trust.approve`: the exact command (a JSON array) the person approved for a repository's config key |
 //!
-//! Facts are keyed by the content's hash (xxh3-128 of the bytes, seeded by the language), never by path:
+//! Facts are keyed by the content's hash (xxh3-128 of the bytes, seeded by the language; its 16 bytes
+//! big-endian), never by path:
 //! worktrees and copies of a file share one set of rows, and `file` maps each workspace's paths to hashes.
 //! `idx` is the position in the content's facts, so `reference.enclosing` and `symbol.container` name a
 //! `symbol.idx` of the same hash. Lines and columns are 0-based, columns in bytes.

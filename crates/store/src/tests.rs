@@ -300,7 +300,7 @@ fn the_checkpointer_empties_a_write_ahead_log_that_a_reader_kept_growing() {
                 vec![
                     DataValue::from(format!("w{batch}")),
                     DataValue::from(format!("src/file_{i}.py")),
-                    DataValue::from("00112233445566778899aabbccddeeff"),
+                    DataValue::Bytes(vec![0x11; 16]),
                     DataValue::from("python"),
                     DataValue::from(1000i64),
                     DataValue::from(1i64),
@@ -420,7 +420,7 @@ fn an_idle_writer_empties_the_log_into_the_file() {
             vec![
                 DataValue::from("w"),
                 DataValue::from(format!("src/file_{i}.py")),
-                DataValue::from("00112233445566778899aabbccddeeff"),
+                DataValue::Bytes(vec![0x11; 16]),
                 DataValue::from("python"),
                 DataValue::from(1000i64),
                 DataValue::from(1i64),
@@ -448,4 +448,35 @@ fn an_idle_writer_empties_the_log_into_the_file() {
         .query_read_only("?[count(ws)] := *file{ws}", Params::new())
         .unwrap();
     assert_eq!(count.rows[0][0], DataValue::from(20_000i64));
+}
+
+#[test]
+fn facts_keyed_by_hex_hashes_are_dropped_to_be_parsed_again_and_the_rest_is_kept() {
+    let dir = TempDir::new().unwrap();
+    let path = db_in(&dir);
+    {
+        let store = Store::open_with(&path, &MIGRATIONS[..7]).unwrap();
+        rt().block_on(store.upsert_workspace("w1", "/src/a", "a", WorkspaceKind::Git, 1.0))
+            .unwrap();
+        rt().block_on(store.write(
+            "?[ws, path, hash, lang, size, mtime_ns] <- [['w1', 'a.py', '00ff', 'python', 1, 1]] \
+             :put file {ws, path => hash, lang, size, mtime_ns}",
+            Params::new(),
+        ))
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version(), 8);
+    let files = store
+        .query_read_only("?[count(path)] := *file{path}", Params::new())
+        .unwrap();
+    assert_eq!(files.rows[0][0], DataValue::from(0i64));
+    assert_eq!(store.workspaces().unwrap().len(), 1, "the registry is kept");
+    // The new key takes the hash's bytes.
+    rt().block_on(store.write(
+        "?[ws, path, hash, lang, size, mtime_ns] <- [['w1', 'a.py', $h, 'python', 1, 1]] \
+         :put file {ws, path => hash, lang, size, mtime_ns}",
+        Params::from([("h".to_owned(), DataValue::Bytes(vec![7; 16]))]),
+    ))
+    .unwrap();
 }

@@ -1,6 +1,6 @@
 //! Semantic code search: each definition of the code graph (functions, methods, types) becomes a
 //! `code` memory, kept in step with the graph. `memory_code {ws, path => hash, ids}` records which
-//! content each file's chunks were made from (the hash behind [`FORMAT`]); after an index pass the
+//! content each file's chunks were made from ([`FORMAT`], then the hash in base64); after an index pass the
 //! worker compares it with the graph's `file` relation and redoes only the files whose content
 //! changed, or whose chunks an older format made (and drops deleted files' chunks).
 //!
@@ -40,8 +40,10 @@ const KINDS: [&str; 9] = [
     "macro",
 ];
 
+/// Files whose chunks are missing or stale: the stamp is the format and the content hash (its
+/// bytes in base64), as recorded in `memory_code`.
 const CHANGED: &str = r#"
-?[ws, path, hash] := *file{ws, path, hash}, stamp = concat($format, hash),
+?[ws, path, hash, stamp] := *file{ws, path, hash}, stamp = concat($format, encode_base64(hash)),
     not *memory_code{ws, path, hash: stamp}
 :limit $n
 "#;
@@ -122,14 +124,17 @@ impl Memory {
             }
         }
         for row in changed {
-            let (Some(ws), Some(path), Some(hash)) =
-                (row[0].get_str(), row[1].get_str(), row[2].get_str())
-            else {
+            let (Some(ws), Some(path), hash, Some(stamp)) = (
+                row[0].get_str(),
+                row[1].get_str(),
+                row[2].clone(),
+                row[3].get_str(),
+            ) else {
                 continue;
             };
             let Some(root) = roots.get(ws) else {
                 // A workspace the registry forgot: nothing to link to; mark it done all the same.
-                self.set_file(ws, path, hash, Vec::new(), Vec::new()).await;
+                self.set_file(ws, path, stamp, Vec::new(), Vec::new()).await;
                 continue;
             };
             let items = self.chunks_of(ws, Path::new(root), path, hash);
@@ -159,12 +164,19 @@ impl Memory {
             };
             // Chunks the new content still has (same text) keep their id and vector.
             let old: Vec<String> = old.into_iter().filter(|id| !ids.contains(id)).collect();
-            self.set_file(ws, path, hash, ids, old).await;
+            self.set_file(ws, path, stamp, ids, old).await;
         }
         true
     }
 
-    async fn set_file(&self, ws: &str, path: &str, hash: &str, ids: Vec<String>, old: Vec<String>) {
+    async fn set_file(
+        &self,
+        ws: &str,
+        path: &str,
+        stamp: &str,
+        ids: Vec<String>,
+        old: Vec<String>,
+    ) {
         let r = self
             .store
             .queue_write(
@@ -173,7 +185,7 @@ impl Memory {
                     ("old", as_rows(&old)),
                     ("ws", DataValue::from(ws)),
                     ("path", DataValue::from(path)),
-                    ("hash", DataValue::from(format!("{FORMAT}{hash}"))),
+                    ("hash", DataValue::from(stamp)),
                     (
                         "ids",
                         DataValue::List(ids.iter().map(|i| DataValue::from(i.as_str())).collect()),
@@ -199,11 +211,10 @@ impl Memory {
     }
 
     /// The chunks of one file's definitions (none when it cannot be read).
-    fn chunks_of(&self, ws: &str, root: &Path, path: &str, hash: &str) -> Vec<NewMemory> {
+    fn chunks_of(&self, ws: &str, root: &Path, path: &str, hash: DataValue) -> Vec<NewMemory> {
         let symbols = rows_or_log(
             "reading symbols",
-            self.store
-                .read(SYMBOLS, params([("hash", DataValue::from(hash))])),
+            self.store.read(SYMBOLS, params([("hash", hash)])),
         );
         let full = root.join(path);
         let Ok(bytes) = std::fs::read(&full) else {
