@@ -283,6 +283,29 @@ fn kept_stores_are_named_by_readable_utc_time() {
     assert_eq!(backup::utc_stamp(1_795_223_517), "20261121-011157Z");
 }
 
+/// `n` rows of `file` for workspace `ws`, in one import.
+fn put_files(store: &Store, ws: &str, n: usize) {
+    let columns: Vec<String> = ["ws", "path", "hash", "lang", "size", "mtime_ns"]
+        .map(String::from)
+        .to_vec();
+    let rows = (0..n)
+        .map(|i| {
+            vec![
+                DataValue::from(ws),
+                DataValue::from(format!("src/file_{i}.py")),
+                DataValue::Bytes(vec![0x11; 16]),
+                DataValue::from("python"),
+                DataValue::from(1000i64),
+                DataValue::from(1i64),
+            ]
+        })
+        .collect();
+    store
+        .queue_import(vec![("file", NamedRows::new(columns, rows))])
+        .wait()
+        .unwrap();
+}
+
 #[test]
 fn the_checkpointer_empties_a_write_ahead_log_that_a_reader_kept_growing() {
     let dir = TempDir::new().unwrap();
@@ -291,26 +314,8 @@ fn the_checkpointer_empties_a_write_ahead_log_that_a_reader_kept_growing() {
     // A reader holding a snapshot: SQLite's own checkpoints copy nothing past it.
     let reader = sqlite::Connection::open(&path).unwrap();
     reader.execute("BEGIN; SELECT count(*) FROM cozo;").unwrap();
-    let columns: Vec<String> = ["ws", "path", "hash", "lang", "size", "mtime_ns"]
-        .map(String::from)
-        .to_vec();
     for batch in 0..10 {
-        let rows = (0..2000)
-            .map(|i| {
-                vec![
-                    DataValue::from(format!("w{batch}")),
-                    DataValue::from(format!("src/file_{i}.py")),
-                    DataValue::Bytes(vec![0x11; 16]),
-                    DataValue::from("python"),
-                    DataValue::from(1000i64),
-                    DataValue::from(1i64),
-                ]
-            })
-            .collect();
-        store
-            .queue_import(vec![("file", NamedRows::new(columns.clone(), rows))])
-            .wait()
-            .unwrap();
+        put_files(&store, &format!("w{batch}"), 2000);
     }
     let wal = sibling(&path, "-wal");
     let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
@@ -412,25 +417,7 @@ fn an_idle_writer_empties_the_log_into_the_file() {
     let dir = TempDir::new().unwrap();
     let path = db_in(&dir);
     let store = Store::open(&path).unwrap();
-    let columns: Vec<String> = ["ws", "path", "hash", "lang", "size", "mtime_ns"]
-        .map(String::from)
-        .to_vec();
-    let rows = (0..20_000)
-        .map(|i| {
-            vec![
-                DataValue::from("w"),
-                DataValue::from(format!("src/file_{i}.py")),
-                DataValue::Bytes(vec![0x11; 16]),
-                DataValue::from("python"),
-                DataValue::from(1000i64),
-                DataValue::from(1i64),
-            ]
-        })
-        .collect();
-    store
-        .queue_import(vec![("file", NamedRows::new(columns, rows))])
-        .wait()
-        .unwrap();
+    put_files(&store, "w", 20_000);
     let wal = sibling(&path, "-wal");
     let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
     assert!(len(&wal) > file::Checkpointer::IDLE_LIMIT, "{}", len(&wal));
