@@ -15,3 +15,10 @@
 (compound_statement (declaration declarator: (pointer_declarator declarator: (identifier) @local.definition)))
 (compound_statement (declaration declarator: (array_declarator declarator: (identifier) @local.definition)))
 (for_statement initializer: (declaration declarator: (init_declarator declarator: (identifier) @local.definition)))
+
+; A prototype's parameters are a scope of their own: each names itself, and none leaks into the file.
+(declaration declarator: (function_declarator) @local.scope)
+(declaration declarator: (pointer_declarator declarator: (function_declarator) @local.scope))
+
+; Labels, the targets of `goto` (forward jumps included: a label is found after its use).
+(labeled_statement label: (statement_identifier) @local.definition)

@@ -355,6 +355,29 @@ fn c_enum_constants_typedefs_and_globals_of_other_files() {
     assert_eq!(at("int c = kOr$0der[0];"), ["dec/decode.c:3:18"]);
     // A field read after `->` is the struct's field, not the local of the same name.
     assert_eq!(at("int symbol = h->sym$0bol;"), ["dec/state.h:6:21"]);
+    // A label, before or after its `goto`.
+    assert_eq!(at("goto do$0ne;\n    done: s = 0;"), ["dec/decode.c:7:5"]);
+    assert_eq!(at("again: s--;\n    if (s) goto aga$0in;"), ["dec/decode.c:6:5"]);
+}
+
+#[test]
+fn c_prototype_parameters_name_themselves_and_leak_nowhere() {
+    let header = |decl: &str| {
+        def(&[(
+            "dec/huffman.h",
+            &format!("int count;\nint build(int* table,\n          {decl});\n"),
+        )])
+    };
+    assert_eq!(header("int co$0unt"), ["dec/huffman.h:3:15"]);
+    assert_eq!(header("unsigned* co$0unt"), ["dec/huffman.h:3:21"]);
+    // Outside the prototype the name is the file's global again.
+    assert_eq!(
+        def(&[(
+            "dec/huffman.h",
+            "int count;\nint build(int count);\nint use(void) { return co$0unt; }\n",
+        )]),
+        ["dec/huffman.h:1:5"]
+    );
 }
 
 #[test]
