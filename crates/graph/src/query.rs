@@ -96,6 +96,11 @@ impl View<'_> {
 
     /// What the name at `byte` in the current file is.
     pub fn site(&self, cur: &Current<'_>, byte: usize) -> Option<(Site, Span)> {
+        if matches!(cur.analysis.facts.lang, Lang::C | Lang::Cpp)
+            && let Some((path, span)) = include_at(cur.tree, cur.src, byte)
+        {
+            return Some((Site::Module(path), span));
+        }
         let node = name_node_at(cur.tree, byte)?;
         let span = crate::extract::span(node);
         let name = String::from_utf8_lossy(&cur.src[node.byte_range()]).into_owned();
@@ -596,6 +601,26 @@ impl View<'_> {
 
 /// The module a segment of a Python import's module path names: the path up to and including
 /// the segment (`..pkg.mod` at `pkg` → `..pkg`).
+/// The path of the C or C++ `#include` at `byte` (`"a.h"` or `<dir/a.h>`, without the quotes or
+/// brackets): the header it names is the file whose path ends with it, the includer's
+/// neighbour first.
+fn include_at(tree: &Tree, src: &[u8], byte: usize) -> Option<(String, Span)> {
+    let mut node = tree.root_node().descendant_for_byte_range(byte, byte)?;
+    while node.kind() != "preproc_include" {
+        node = node.parent()?;
+    }
+    let path = node.child_by_field_name("path")?;
+    if !(path.start_byte()..=path.end_byte()).contains(&byte) {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&src[path.byte_range()]);
+    let inner = text
+        .trim()
+        .trim_start_matches(['"', '<'])
+        .trim_end_matches(['"', '>']);
+    (!inner.is_empty()).then(|| (inner.to_owned(), crate::extract::span(path)))
+}
+
 fn import_path_prefix(node: &tree_sitter::Node<'_>, src: &[u8]) -> Option<String> {
     let dotted = node.parent().filter(|p| p.kind() == "dotted_name")?;
     let mut path = dotted;

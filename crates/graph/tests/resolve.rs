@@ -357,7 +357,31 @@ fn c_enum_constants_typedefs_and_globals_of_other_files() {
     assert_eq!(at("int symbol = h->sym$0bol;"), ["dec/state.h:6:21"]);
     // A label, before or after its `goto`.
     assert_eq!(at("goto do$0ne;\n    done: s = 0;"), ["dec/decode.c:7:5"]);
-    assert_eq!(at("again: s--;\n    if (s) goto aga$0in;"), ["dec/decode.c:6:5"]);
+    assert_eq!(
+        at("again: s--;\n    if (s) goto aga$0in;"),
+        ["dec/decode.c:6:5"]
+    );
+}
+
+#[test]
+fn c_includes_lead_to_the_header_the_neighbour_first() {
+    let files = |main: &str| {
+        def(&[
+            ("include/brotli/types.h", "typedef int brotli_bool;\n"),
+            ("common/types.h", "typedef int local_bool;\n"),
+            ("common/dict.h", "int dict(void);\n"),
+            ("common/dict.c", main),
+        ])
+    };
+    assert_eq!(files("#include \"di$0ct.h\"\n"), ["common/dict.h:1:1"]);
+    // A `<...>` include is a header of the workspace when one ends with its path.
+    assert_eq!(
+        files("#include <brotli/ty$0pes.h>\n"),
+        ["include/brotli/types.h:1:1"]
+    );
+    assert_eq!(files("#include \"typ$0es.h\"\n"), ["common/types.h:1:1"]);
+    // One the workspace does not have is nothing.
+    assert!(files("#include <std$0io.h>\n").is_empty());
 }
 
 #[test]
