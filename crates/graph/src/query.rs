@@ -234,13 +234,37 @@ impl View<'_> {
                 }];
             }
         }
-        let mut out: Vec<Location> = self
-            .targets(cur, &site)
-            .iter()
-            .map(|t| self.target_location(t))
-            .collect();
+        let mut targets = self.targets(cur, &site);
+        if matches!(cur.analysis.facts.lang, Lang::C | Lang::Cpp) {
+            self.prefer_typedefs(cur, byte, &mut targets);
+        }
+        let mut out: Vec<Location> = targets.iter().map(|t| self.target_location(t)).collect();
         self.sort_locations(&mut out);
         out
+    }
+
+    /// C's `typedef struct X { ... } X;` names a type twice: a plain `X` is the typedef, and
+    /// `struct X` (or `enum`, `union`) the tag.
+    fn prefer_typedefs(&self, cur: &Current<'_>, byte: usize, targets: &mut Vec<Target>) {
+        let tagged = name_node_at(cur.tree, byte)
+            .and_then(|n| n.parent())
+            .is_some_and(|p| {
+                matches!(
+                    p.kind(),
+                    "struct_specifier" | "enum_specifier" | "union_specifier"
+                )
+            });
+        let kind_of = |t: &Target| match t {
+            Target::Symbol(s) => Some(self.symbol(*s).kind),
+            Target::Module(_) => None,
+        };
+        let is_tag = |t: &Target| matches!(kind_of(t), Some(SymbolKind::Struct | SymbolKind::Enum));
+        let is_typedef = |t: &Target| kind_of(t) == Some(SymbolKind::Type);
+        if tagged && targets.iter().any(is_tag) {
+            targets.retain(|t| !is_typedef(t));
+        } else if !tagged && targets.iter().any(is_typedef) {
+            targets.retain(|t| !is_tag(t));
+        }
     }
 
     /// Every reference of `targets`.

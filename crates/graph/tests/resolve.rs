@@ -385,6 +385,27 @@ fn c_includes_lead_to_the_header_the_neighbour_first() {
 }
 
 #[test]
+fn c_a_type_named_by_a_typedef_and_a_tag_is_the_typedef_unless_the_tag_is_written() {
+    let header = (
+        "enc/memory.h",
+        "typedef struct MemoryManager {\n  int size;\n} MemoryManager;\ntypedef enum Mode { FAST } Mode;\n",
+    );
+    let at = |body: &str| {
+        def(&[
+            header,
+            (
+                "enc/encode.c",
+                &format!("#include \"memory.h\"\nvoid run(void) {{\n  {body}\n}}\n"),
+            ),
+        ])
+    };
+    assert_eq!(at("MemoryMan$0ager* m = 0;"), ["enc/memory.h:3:3"]);
+    assert_eq!(at("struct MemoryMan$0ager* m = 0;"), ["enc/memory.h:1:16"]);
+    assert_eq!(at("Mo$0de m = FAST;"), ["enc/memory.h:4:28"]);
+    assert_eq!(at("enum Mo$0de m = FAST;"), ["enc/memory.h:4:14"]);
+}
+
+#[test]
 fn c_prototype_parameters_name_themselves_and_leak_nowhere() {
     let header = |decl: &str| {
         def(&[(
