@@ -14,6 +14,8 @@
   (declaration declarator: (init_declarator declarator: (pointer_declarator declarator: (identifier) @local.definition))))
 (compound_statement (declaration declarator: (pointer_declarator declarator: (identifier) @local.definition)))
 (compound_statement (declaration declarator: (array_declarator declarator: (identifier) @local.definition)))
+(compound_statement
+  (declaration declarator: (init_declarator declarator: (array_declarator declarator: (identifier) @local.definition))))
 (for_statement initializer: (declaration declarator: (init_declarator declarator: (identifier) @local.definition)))
 
 ; A prototype's parameters are a scope of their own: each names itself, and none leaks into the file.

@@ -328,6 +328,11 @@ fn c_names_are_global_nearest_first() {
         1,
         "the field of the header's struct"
     );
+    // A local array with an initializer.
+    assert_eq!(
+        at("static const int counts[3] = {0}; return cou$0nts[1];"),
+        ["src/main.c:4:22"]
+    );
 }
 
 #[test]
