@@ -18,6 +18,16 @@
   (declaration declarator: (init_declarator declarator: (array_declarator declarator: (identifier) @local.definition))))
 (for_statement initializer: (declaration declarator: (init_declarator declarator: (identifier) @local.definition)))
 
+; Declarations in an `#if` block inside a body (at the top of a file they are globals).
+(preproc_ifdef (declaration declarator: (identifier) @local.definition))
+(preproc_ifdef (declaration declarator: (init_declarator declarator: (identifier) @local.definition)))
+(preproc_if (declaration declarator: (identifier) @local.definition))
+(preproc_if (declaration declarator: (init_declarator declarator: (identifier) @local.definition)))
+(preproc_else (declaration declarator: (identifier) @local.definition))
+(preproc_else (declaration declarator: (init_declarator declarator: (identifier) @local.definition)))
+(preproc_elif (declaration declarator: (identifier) @local.definition))
+(preproc_elif (declaration declarator: (init_declarator declarator: (identifier) @local.definition)))
+
 ; A prototype's parameters are a scope of their own: each names itself, and none leaks into the file.
 (declaration declarator: (function_declarator) @local.scope)
 (declaration declarator: (pointer_declarator declarator: (function_declarator) @local.scope))

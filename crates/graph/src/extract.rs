@@ -201,6 +201,12 @@ impl Raw {
         match role {
             Role::Definition(kind) => {
                 let Some(name) = name else { return };
+                if kind == SymbolKind::Variable
+                    && matches!(grammar.lang, Lang::C | Lang::Cpp)
+                    && !c_global_definition(node, src)
+                {
+                    return;
+                }
                 let doc = if doc.is_empty() {
                     doc_of(grammar.lang, node, src)
                 } else {
@@ -545,6 +551,28 @@ fn is_constant_name(name: &str) -> bool {
     name.len() > 1
         && name.chars().any(|c| c.is_ascii_uppercase())
         && !name.chars().any(|c| c.is_lowercase())
+}
+
+/// Whether a C or C++ declaration matched as a global (at the top or in an `#if` block) is one:
+/// not inside a function (an `#if` block in a body), not an `extern` declaration (the
+/// definition is elsewhere; a header's `extern int x;` would otherwise come before it), and not
+/// a misparse (`API_MACRO BOOL_MACRO f(...)` read as a variable `BOOL_MACRO` and a missing `;`).
+fn c_global_definition(declaration: Node<'_>, src: &[u8]) -> bool {
+    if declaration.has_error() {
+        return false;
+    }
+    let mut up = declaration.parent();
+    while let Some(n) = up {
+        if n.kind() == "function_definition" {
+            return false;
+        }
+        up = n.parent();
+    }
+    let mut cursor = declaration.walk();
+    let is_extern = declaration
+        .children(&mut cursor)
+        .any(|c| c.kind() == "storage_class_specifier" && &src[c.byte_range()] == b"extern");
+    !is_extern
 }
 
 /// Fields assigned in several places (`self.x = ...` in `__init__` and elsewhere) are one field,

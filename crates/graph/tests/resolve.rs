@@ -411,6 +411,31 @@ fn c_a_type_named_by_a_typedef_and_a_tag_is_the_typedef_unless_the_tag_is_writte
 }
 
 #[test]
+fn c_globals_inside_include_guards_and_extern_c_blocks() {
+    let header = (
+        "enc/hash.h",
+        "#ifndef HASH_H_\n#define HASH_H_\n#if defined(__cplusplus)\nextern \"C\" {\n#endif\n\
+         static const unsigned kHashMul32 = 0x1E35A7BD;\nextern int kLimit;\n\
+         API_INTERNAL BOOL_T Warmup(int* br);\n#if defined(__cplusplus)\n}\n#endif\n#endif\n",
+    );
+    let types = ("include/types.h", "#define BOOL_T int\n");
+    let source = |body: &str| {
+        format!(
+            "#include \"hash.h\"\nint kLimit = 3;\nint run(int s) {{\n#ifdef FAST\n  int local = 1;\n#endif\n  {body}\n}}\n"
+        )
+    };
+    let at = |body: &str| def(&[header, types, ("enc/encode.c", &source(body))]);
+    // A constant of a header, inside its include guard and `extern "C"` block.
+    assert_eq!(at("return kHash$0Mul32;"), ["enc/hash.h:6:23"]);
+    // An `extern` declaration is not the definition.
+    assert_eq!(at("return kLim$0it;"), ["enc/encode.c:2:5"]);
+    // A local under `#ifdef` in a body is not a global of the file.
+    assert_eq!(at("return loc$0al;"), ["enc/encode.c:5:7"]);
+    // A prototype with macros the parser cannot read is not a variable named after one.
+    assert_eq!(at("BOOL$0_T b = 0; return b;"), ["include/types.h:1:9"]);
+}
+
+#[test]
 fn c_prototype_parameters_name_themselves_and_leak_nowhere() {
     let header = |decl: &str| {
         def(&[(
