@@ -48,7 +48,10 @@
 //!   calls out. Qualified names go through the receiver: `self`/`this`/`super` to the enclosing type
 //!   and its supertypes, an imported module to its files, a type to its members (then its supertypes'
 //!   members), a submodule of an imported module to its files, anything else to members of that name,
-//!   nearest first. A name after a receiver (`self.x`, `this.x`) is never a local variable; a segment
+//!   nearest first. In C and C++ an `#include`'s path is the header it names (the includer's
+//!   neighbour, else a workspace file whose path ends with it), and a plain type name that a
+//!   `typedef` and a `struct`/`enum` tag share is the typedef (after `struct` it is the tag).
+//!   A name after a receiver (`self.x`, `this.x`) is never a local variable; a segment
 //!   of a Python import's module path is that module; a TypeScript overload signature is defined by
 //!   its implementation. A `View` lives for one question and remembers its module lookups, ranked
 //!   members and supertypes, so a `references` that resolves thousands of uses does each once per
