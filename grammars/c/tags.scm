@@ -24,51 +24,16 @@
 (field_declaration declarator: (array_declarator declarator: (field_identifier) @name)) @definition.field
 (preproc_def name: (identifier) @name) @definition.macro
 (preproc_function_def name: (identifier) @name) @definition.macro
-(translation_unit (declaration declarator: (identifier) @name) @definition.variable)
-(translation_unit (declaration declarator: (init_declarator declarator: (identifier) @name)) @definition.variable)
-(translation_unit
-  (declaration declarator: (init_declarator declarator: (pointer_declarator declarator: (identifier) @name))) @definition.variable)
-(translation_unit (declaration declarator: (array_declarator declarator: (identifier) @name)) @definition.variable)
-(translation_unit
-  (declaration declarator: (init_declarator declarator: (array_declarator declarator: (identifier) @name))) @definition.variable)
-; ... and inside `#if` blocks (a header's include guard) and `extern "C" { ... }` (C++'s namespaces):
-; those in a function body and `extern` declarations are left out in extraction
-; (`c_global_definition`).
-(declaration_list (declaration declarator: (identifier) @name) @definition.variable)
-(declaration_list (declaration declarator: (init_declarator declarator: (identifier) @name)) @definition.variable)
-(declaration_list
-  (declaration declarator: (init_declarator declarator: (pointer_declarator declarator: (identifier) @name))) @definition.variable)
-(declaration_list (declaration declarator: (array_declarator declarator: (identifier) @name)) @definition.variable)
-(declaration_list
-  (declaration declarator: (init_declarator declarator: (array_declarator declarator: (identifier) @name))) @definition.variable)
-(preproc_ifdef (declaration declarator: (identifier) @name) @definition.variable)
-(preproc_ifdef (declaration declarator: (init_declarator declarator: (identifier) @name)) @definition.variable)
-(preproc_ifdef
-  (declaration declarator: (init_declarator declarator: (pointer_declarator declarator: (identifier) @name))) @definition.variable)
-(preproc_ifdef (declaration declarator: (array_declarator declarator: (identifier) @name)) @definition.variable)
-(preproc_ifdef
-  (declaration declarator: (init_declarator declarator: (array_declarator declarator: (identifier) @name))) @definition.variable)
-(preproc_if (declaration declarator: (identifier) @name) @definition.variable)
-(preproc_if (declaration declarator: (init_declarator declarator: (identifier) @name)) @definition.variable)
-(preproc_if
-  (declaration declarator: (init_declarator declarator: (pointer_declarator declarator: (identifier) @name))) @definition.variable)
-(preproc_if (declaration declarator: (array_declarator declarator: (identifier) @name)) @definition.variable)
-(preproc_if
-  (declaration declarator: (init_declarator declarator: (array_declarator declarator: (identifier) @name))) @definition.variable)
-(preproc_else (declaration declarator: (identifier) @name) @definition.variable)
-(preproc_else (declaration declarator: (init_declarator declarator: (identifier) @name)) @definition.variable)
-(preproc_else
-  (declaration declarator: (init_declarator declarator: (pointer_declarator declarator: (identifier) @name))) @definition.variable)
-(preproc_else (declaration declarator: (array_declarator declarator: (identifier) @name)) @definition.variable)
-(preproc_else
-  (declaration declarator: (init_declarator declarator: (array_declarator declarator: (identifier) @name))) @definition.variable)
-(preproc_elif (declaration declarator: (identifier) @name) @definition.variable)
-(preproc_elif (declaration declarator: (init_declarator declarator: (identifier) @name)) @definition.variable)
-(preproc_elif
-  (declaration declarator: (init_declarator declarator: (pointer_declarator declarator: (identifier) @name))) @definition.variable)
-(preproc_elif (declaration declarator: (array_declarator declarator: (identifier) @name)) @definition.variable)
-(preproc_elif
-  (declaration declarator: (init_declarator declarator: (array_declarator declarator: (identifier) @name))) @definition.variable)
+; Globals: declarations outside functions (at the top, in `#if` blocks such as a header's include
+; guard, in `extern "C" { }` and C++ namespaces). Those inside a function body, `extern`
+; declarations and misparsed macro prototypes are left out in extraction (`c_global_definition`).
+(declaration declarator: (identifier) @name) @definition.variable
+(declaration declarator: (init_declarator declarator: (identifier) @name)) @definition.variable
+(declaration
+  declarator: (init_declarator declarator: (pointer_declarator declarator: (identifier) @name))) @definition.variable
+(declaration declarator: (array_declarator declarator: (identifier) @name)) @definition.variable
+(declaration
+  declarator: (init_declarator declarator: (array_declarator declarator: (identifier) @name))) @definition.variable
 
 ; --- references
 (call_expression function: (identifier) @name) @reference.call

@@ -553,8 +553,8 @@ fn is_constant_name(name: &str) -> bool {
         && !name.chars().any(|c| c.is_lowercase())
 }
 
-/// Whether a C or C++ declaration matched as a global (at the top or in an `#if` block) is one:
-/// not inside a function (an `#if` block in a body), not an `extern` declaration (the
+/// Whether a C or C++ declaration matched as a global is one: not inside a function (a local,
+/// or in an `#if` block in a body), not an `extern` declaration (the
 /// definition is elsewhere; a header's `extern int x;` would otherwise come before it), and not
 /// a misparse (`API_MACRO BOOL_MACRO f(...)` read as a variable `BOOL_MACRO` and a missing `;`).
 fn c_global_definition(declaration: Node<'_>, src: &[u8]) -> bool {
@@ -563,7 +563,7 @@ fn c_global_definition(declaration: Node<'_>, src: &[u8]) -> bool {
     }
     let mut up = declaration.parent();
     while let Some(n) = up {
-        if n.kind() == "function_definition" {
+        if matches!(n.kind(), "function_definition" | "lambda_expression") {
             return false;
         }
         up = n.parent();

@@ -502,6 +502,20 @@ fn csharp_types_and_members_across_files() {
 }
 
 #[test]
+fn cpp_namespace_globals_are_definitions_and_a_lambdas_locals_are_not() {
+    let file = |body: &str| {
+        def(&[(
+            "src/app.cpp",
+            &format!(
+                "namespace shop {{\nconst int kLimit = 3;\nauto twice = [](int a) {{ int inner = a * 2; return inner; }};\nint run() {{ {body} }}\n}}\n"
+            ),
+        )])
+    };
+    assert_eq!(file("return kLim$0it;"), ["src/app.cpp:2:11"]);
+    assert!(file("return inn$0er;").is_empty());
+}
+
+#[test]
 fn cpp_methods_defined_outside_their_class() {
     let header = (
         "include/geo/circle.hpp",
