@@ -63,7 +63,7 @@ fn bad(what: &str, row: &[DataValue]) -> StoreError {
 }
 
 /// A content hash as stored: its 16 bytes, big-endian (keys sort as the hashes do).
-pub fn hash_value(hash: ContentHash) -> DataValue {
+fn hash_value(hash: ContentHash) -> DataValue {
     DataValue::Bytes(hash.to_be_bytes().to_vec())
 }
 

@@ -190,15 +190,17 @@ impl Checkpointer {
     }
 
     pub(crate) fn after_write(&mut self) {
-        let size = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
-        if size > self.limit {
-            self.checkpoint();
-        }
+        self.checkpoint_past(self.limit);
     }
 
     pub(crate) fn when_idle(&mut self) {
+        self.checkpoint_past(Self::IDLE_LIMIT);
+    }
+
+    /// Checkpoints when the log holds more than `limit` bytes.
+    fn checkpoint_past(&mut self, limit: u64) {
         let size = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
-        if size > Self::IDLE_LIMIT {
+        if size > limit {
             self.checkpoint();
         }
     }

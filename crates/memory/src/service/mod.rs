@@ -779,26 +779,19 @@ mod tests {
                 .read(PENDING_BATCH, params([("n", DataValue::from(n))]))
                 .unwrap()
                 .rows
-                .iter()
-                .map(|r| r[0].get_float().unwrap())
-                .collect::<Vec<f64>>()
         };
-        assert_eq!(batch(3), [0.5, 1.0, 2.0]);
-        let done: Vec<DataValue> = memory
-            .store
-            .read(PENDING_BATCH, params([("n", DataValue::from(2))]))
-            .unwrap()
-            .rows
-            .iter()
-            .map(|r| r[1].clone())
-            .collect();
+        let times = |rows: Vec<Vec<DataValue>>| -> Vec<f64> {
+            rows.iter().map(|r| r[0].get_float().unwrap()).collect()
+        };
+        assert_eq!(times(batch(3)), [0.5, 1.0, 2.0]);
+        let done: Vec<DataValue> = batch(2).into_iter().map(|r| r[1].clone()).collect();
         memory
             .store
             .queue_write(DROP_PENDING, params([("ids", DataValue::List(done))]))
             .done()
             .await
             .unwrap();
-        assert_eq!(batch(10), [2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(times(batch(10)), [2.0, 3.0, 4.0, 5.0]);
     }
 
     /// A figure, not a check of time: taking a batch from a queue of 50,000 memories, with the
