@@ -79,12 +79,6 @@ impl AsRef<str> for Name {
     }
 }
 
-impl Default for Name {
-    fn default() -> Name {
-        Name::new("")
-    }
-}
-
 impl From<&str> for Name {
     fn from(text: &str) -> Name {
         Name::new(text)
