@@ -505,11 +505,74 @@ fn editor_figures(env: &TestEnv, corpus: &Corpus) {
     let mut ms: Vec<f64> = edits.iter().map(|d| d.as_secs_f64() * 1e3).collect();
     ms.sort_by(f64::total_cmp);
     println!(
-        "  (goal: p99 ≤ 15 ms; this run {:.2} ms; definition/references/symbol goal p99 ≤ 10 ms)",
+        "  (goal: p99 ≤ 5 ms; this run {:.2} ms; definition/references/symbol goal p99 ≤ 10 ms)",
         quantile(&ms, 0.99)
     );
+    extraction_after_edits(&text, last);
     let _ = std::fs::remove_file(&path);
     assert_eq!(lsp.shutdown_and_exit(), 0);
+}
+
+/// The extraction part of an edit, in process: the same renames as above, each followed by an
+/// incremental reparse and then a full extraction and an incremental one of the same tree.
+fn extraction_after_edits(text: &str, last: usize) {
+    use maestro_graph::{Previous, analyze, analyze_incremental, parse};
+    let lang = Lang::Python;
+    let mut text = text.to_owned();
+    let mut tree = parse(lang, text.as_bytes(), None).unwrap();
+    let (_, mut units, _) = analyze_incremental(lang, &tree, text.as_bytes(), None);
+    let (mut full, mut incremental, mut kept) = (Vec::new(), Vec::new(), 0);
+    let mut old = "fresh_0".to_owned();
+    for n in 1..=EDITS {
+        let new = format!("fresh_{n}");
+        let before = text.clone();
+        // Bottom first, so that the top edit's offsets stay right.
+        for line in [last, 0] {
+            let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+            let col = if line == 0 { 4 } else { 9 };
+            let at = start + col;
+            text.replace_range(at..at + old.len(), &new);
+            let point = tree_sitter::Point {
+                row: line,
+                column: col,
+            };
+            tree.edit(&tree_sitter::InputEdit {
+                start_byte: at,
+                old_end_byte: at + old.len(),
+                new_end_byte: at + new.len(),
+                start_position: point,
+                old_end_position: tree_sitter::Point {
+                    row: line,
+                    column: col + old.len(),
+                },
+                new_end_position: tree_sitter::Point {
+                    row: line,
+                    column: col + new.len(),
+                },
+            });
+        }
+        let edited = parse(lang, text.as_bytes(), Some(&tree)).unwrap();
+        full.push(time(|| drop(analyze(lang, &edited, text.as_bytes()))));
+        let previous = units.take().map(|units| Previous {
+            text: before.as_bytes(),
+            tree: &tree,
+            units,
+        });
+        let started = Instant::now();
+        let (_, next, reuse) = analyze_incremental(lang, &edited, text.as_bytes(), previous);
+        incremental.push(started.elapsed());
+        kept += reuse.kept;
+        units = next;
+        tree = edited;
+        old = new;
+    }
+    row("extraction after the edit: all of the file", W, &full);
+    row(
+        "extraction after the edit: the items that changed",
+        W,
+        &incremental,
+    );
+    println!("  ({:.0} items kept per edit)", kept as f64 / EDITS as f64);
 }
 
 /// Definitions asked at once by an editor opening a workspace with a cold store (all sent before

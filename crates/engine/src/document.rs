@@ -1,7 +1,8 @@
 //! Open documents: the editor's unsaved text, kept in a rope and edited with LSP's incremental
 //! changes in the connection's position encoding. A document in a language the graph knows also
 //! keeps its syntax tree: edits are applied to the tree with tree-sitter's edit API as they come,
-//! and the tree is reparsed incrementally (and the facts extracted again) when a question needs it.
+//! and the tree is reparsed incrementally (and the facts extracted again, querying only the
+//! top-level items that changed: `maestro_graph::analyze_incremental`) when a question needs it.
 //!
 //! Open documents in a `ropey` rope (CR, LF and CRLF line breaks only, as LSP counts lines);
 //! positions in UTF-8, UTF-16 or UTF-32 as negotiated; positions past a line or the document clamp, as LSP
@@ -11,7 +12,7 @@
 //! the old tree (`InputEdit`) and the reparse happens lazily, when a question needs it, so a burst of
 //! `didChange` costs one incremental parse.
 
-use maestro_graph::{Analysis, Lang};
+use maestro_graph::{Analysis, Lang, Previous, Units};
 use maestro_protocol::{Position, PositionEncoding, TextChange};
 use ropey::Rope;
 use std::sync::Arc;
@@ -29,6 +30,9 @@ pub struct Document {
     tree: Option<Tree>,
     /// The parse and facts of the current text, once asked for.
     syntax: Option<Arc<Syntax>>,
+    /// What the last extraction found per top-level item, to extract the next text
+    /// incrementally.
+    units: Option<Units>,
 }
 
 /// A document's parse and facts at one version.
@@ -80,6 +84,7 @@ impl Document {
             lang,
             tree: None,
             syntax: None,
+            units: None,
         }
     }
 
@@ -95,6 +100,7 @@ impl Document {
         if self.text.len_bytes() as u64 > max_bytes {
             self.tree = None;
             self.syntax = None;
+            self.units = None;
             return None;
         }
         if let Some(s) = self.syntax.as_ref().filter(|s| s.version == self.version) {
@@ -102,7 +108,18 @@ impl Document {
         }
         let text = self.text.to_string().into_bytes();
         let tree = maestro_graph::parse(lang, &text, self.tree.as_ref())?;
-        let analysis = maestro_graph::analyze(lang, &tree, &text);
+        // The last extraction's units are reused only with its text and its tree as edited
+        // since (a text replaced whole has no tree: everything is extracted again).
+        let previous = match (&self.syntax, &self.tree, self.units.take()) {
+            (Some(before), Some(edited), Some(units)) => Some(Previous {
+                text: &before.text,
+                tree: edited,
+                units,
+            }),
+            _ => None,
+        };
+        let (analysis, units, _) = maestro_graph::analyze_incremental(lang, &tree, &text, previous);
+        self.units = units;
         self.tree = Some(tree.clone());
         let syntax = Arc::new(Syntax {
             lang,

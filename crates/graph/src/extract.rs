@@ -78,6 +78,238 @@ pub fn analyze(lang: Lang, tree: &Tree, src: &[u8]) -> Analysis {
     while let Some(m) = matches.next() {
         raw.add_match(grammar, m.captures(), src);
     }
+    finish(lang, root, raw, src)
+}
+
+/// What one extraction found, kept per unit of the text (a top-level item with the comments and
+/// attributes before it) so that the next extraction of an edited text queries only the units
+/// that changed: see [`analyze_incremental`].
+#[derive(Clone)]
+pub struct Units {
+    list: Vec<Unit>,
+}
+
+#[derive(Clone)]
+struct Unit {
+    start: usize,
+    end: usize,
+    /// Where the unit starts: its results are kept in absolute positions, and moved by the bytes
+    /// and lines that the text before it gained or lost.
+    row: usize,
+    col: usize,
+    raw: Raw,
+}
+
+/// How an incremental extraction went, for tests and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reuse {
+    /// Units whose results were kept.
+    pub kept: usize,
+    /// Units queried again.
+    pub queried: usize,
+    /// Whether the whole text was queried (first extraction, many units changed, or a match the
+    /// cut into units cannot own).
+    pub full: bool,
+}
+
+/// Above this share of changed units, one query over the whole text costs less than one per
+/// unit (each walks the root's children up to its own).
+const MAX_DIRTY_SHARE: usize = 4;
+
+/// The extraction before an edit, for [`analyze_incremental`].
+pub struct Previous<'a> {
+    /// The text before the edit.
+    pub text: &'a [u8],
+    /// Its tree, with the edits given to it (`Tree::edit`): its nodes are where the edits
+    /// moved them, which tells which unit of the new text was which unit of the old one.
+    pub tree: &'a Tree,
+    pub units: Units,
+}
+
+/// [`analyze`] for a text edited since an earlier extraction. Facts and locals are the same as
+/// [`analyze`]'s; the units are for the next edit (`None` when the text cannot be cut so that
+/// every match belongs to one unit).
+pub fn analyze_incremental(
+    lang: Lang,
+    tree: &Tree,
+    src: &[u8],
+    previous: Option<Previous<'_>>,
+) -> (Analysis, Option<Units>, Reuse) {
+    let grammar = lang.grammar();
+    let root = tree.root_node();
+    let cut = cut(root);
+    let mut raws: Vec<Option<Raw>> = (0..cut.len()).map(|_| None).collect();
+    let mut reuse = Reuse::default();
+    if let Some(previous) = previous {
+        // The old units where the edits moved them, in the same order as `previous.units`.
+        let moved = self::cut(previous.tree.root_node());
+        if moved.len() == previous.units.list.len() {
+            let changed: Vec<tree_sitter::Range> = previous.tree.changed_ranges(tree).collect();
+            let by_place: HashMap<(usize, usize), usize> = moved
+                .iter()
+                .enumerate()
+                .map(|(j, m)| ((m.start, m.end), j))
+                .collect();
+            let mut old: Vec<Option<Unit>> = previous.units.list.into_iter().map(Some).collect();
+            for (i, u) in cut.iter().enumerate() {
+                // Reused only when it is the same node, moved, with its text and structure
+                // unchanged: equal text elsewhere may have parsed otherwise (error recovery).
+                let Some(&j) = by_place.get(&(u.start, u.end)) else {
+                    continue;
+                };
+                let touched = changed
+                    .iter()
+                    .any(|r| r.start_byte <= u.end && u.start <= r.end_byte);
+                let Some(mut kept) = old[j].take_if(|k| {
+                    !touched
+                        && k.col == u.col
+                        && previous.text.get(k.start..k.end) == Some(&src[u.start..u.end])
+                }) else {
+                    continue;
+                };
+                kept.raw.shift(
+                    u.start as isize - kept.start as isize,
+                    u.row as isize - kept.row as isize,
+                );
+                raws[i] = Some(kept.raw);
+            }
+        }
+    }
+    let dirty: Vec<usize> = (0..cut.len()).filter(|&i| raws[i].is_none()).collect();
+    reuse.kept = cut.len() - dirty.len();
+    let mut spanning = Raw::default();
+    let mut whole = dirty.len() * MAX_DIRTY_SHARE > cut.len() || reuse.kept == 0;
+    let mut cursor = QueryCursor::new();
+    if !whole {
+        'units: for &i in &dirty {
+            let mut raw = Raw::default();
+            // One byte more each side: a zero-width node (a missing `)`) at an edge is in range.
+            cursor.set_byte_range(cut[i].start.saturating_sub(1)..cut[i].end + 1);
+            let mut matches = cursor.matches(&grammar.query, root, src);
+            while let Some(m) = matches.next() {
+                match owner(&cut, root, m.captures()) {
+                    Some(j) if j == i => raw.add_match(grammar, m.captures(), src),
+                    // Another unit's: that unit has its results already, or gets them from its
+                    // own query.
+                    Some(_) => {}
+                    None => {
+                        whole = true;
+                        break 'units;
+                    }
+                }
+            }
+            raws[i] = Some(raw);
+        }
+        reuse.queried = dirty.len();
+    }
+    let mut incremental = true;
+    if whole {
+        reuse = Reuse {
+            kept: 0,
+            queried: cut.len(),
+            full: true,
+        };
+        raws = (0..cut.len()).map(|_| Some(Raw::default())).collect();
+        cursor.set_byte_range(0..usize::MAX);
+        let mut matches = cursor.matches(&grammar.query, root, src);
+        while let Some(m) = matches.next() {
+            match owner(&cut, root, m.captures()) {
+                Some(i) => raws[i].as_mut().expect("every unit has results").add_match(
+                    grammar,
+                    m.captures(),
+                    src,
+                ),
+                None => {
+                    incremental = false;
+                    spanning.add_match(grammar, m.captures(), src);
+                }
+            }
+        }
+    }
+    let mut merged = Raw::default();
+    let raws: Vec<Raw> = raws
+        .into_iter()
+        .map(|r| r.expect("every unit has results"))
+        .collect();
+    for r in &raws {
+        merged.append(r);
+    }
+    merged.append(&spanning);
+    let units = incremental.then(|| Units {
+        list: cut
+            .iter()
+            .zip(raws)
+            .map(|(c, raw)| Unit {
+                start: c.start,
+                end: c.end,
+                row: c.row,
+                col: c.col,
+                raw,
+            })
+            .collect(),
+    });
+    (finish(lang, root, merged, src), units, reuse)
+}
+
+/// A unit's place in the text.
+struct UnitSpan {
+    start: usize,
+    end: usize,
+    row: usize,
+    col: usize,
+}
+
+/// Cuts a text into units: spans of the root's children, each ending at a named child that is
+/// not a comment, an attribute or a decorator (those belong to the item after them: its doc).
+fn cut(root: Node<'_>) -> Vec<UnitSpan> {
+    let mut out = Vec::with_capacity(root.child_count() as usize);
+    let mut walk = root.walk();
+    let mut open: Option<Node<'_>> = None;
+    let close = |first: Node<'_>, last: Node<'_>, out: &mut Vec<UnitSpan>| {
+        let at = first.start_position();
+        out.push(UnitSpan {
+            start: first.start_byte(),
+            end: last.end_byte(),
+            row: at.row,
+            col: at.column,
+        });
+    };
+    let mut last = None;
+    for child in root.children(&mut walk) {
+        let first = *open.get_or_insert(child);
+        last = Some(child);
+        let leads = !child.is_named()
+            || child.kind().contains("comment")
+            || matches!(child.kind(), "attribute_item" | "decorator");
+        if !leads {
+            close(first, child, &mut out);
+            open = None;
+        }
+    }
+    if let (Some(first), Some(last)) = (open, last) {
+        close(first, last, &mut out);
+    }
+    out
+}
+
+/// The unit every capture of a match lies in; `None` for a match that spans units or captures
+/// the root.
+fn owner(
+    cut: &[UnitSpan],
+    root: Node<'_>,
+    captures: &[tree_sitter::QueryCapture<'_>],
+) -> Option<usize> {
+    let lo = captures.iter().map(|c| c.node.start_byte()).min()?;
+    let hi = captures.iter().map(|c| c.node.end_byte()).max()?;
+    if captures.iter().any(|c| c.node.id() == root.id()) {
+        return None;
+    }
+    let i = cut.partition_point(|u| u.start <= lo).checked_sub(1)?;
+    (hi <= cut[i].end).then_some(i)
+}
+
+/// The file-wide passes over a text's query results.
+fn finish(lang: Lang, root: Node<'_>, mut raw: Raw, src: &[u8]) -> Analysis {
     let locals = Locals::build(
         src.len(),
         std::mem::take(&mut raw.scopes),
@@ -99,7 +331,7 @@ pub fn analyze(lang: Lang, tree: &Tree, src: &[u8]) -> Analysis {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Raw {
     symbols: Vec<RawSymbol>,
     references: Vec<RawRef>,
@@ -114,12 +346,14 @@ struct Raw {
     local_defs: Vec<(usize, usize, String)>,
 }
 
+#[derive(Clone)]
 struct RawSymbol {
     symbol: Symbol,
     name_byte: usize,
 }
 
 /// A reference before filtering: text is read only for the ones kept.
+#[derive(Clone, Copy)]
 struct RawRef {
     kind: RefKind,
     start_byte: usize,
@@ -167,6 +401,64 @@ fn unquote(s: &str) -> String {
 }
 
 impl Raw {
+    /// Moves every position by `bytes` and `rows` (a unit whose text did not change, after the
+    /// text before it did). Columns stay: a unit starting on the same column keeps them.
+    fn shift(&mut self, bytes: isize, rows: isize) {
+        if bytes == 0 && rows == 0 {
+            return;
+        }
+        let b = |at: &mut usize| *at = at.wrapping_add_signed(bytes);
+        let line = |at: &mut u32| *at = (*at as isize + rows) as u32;
+        let span = |s: &mut Span| {
+            line(&mut s.start.line);
+            line(&mut s.end.line);
+        };
+        for s in &mut self.symbols {
+            span(&mut s.symbol.span);
+            span(&mut s.symbol.name_span);
+            b(&mut s.name_byte);
+        }
+        for r in &mut self.references {
+            b(&mut r.start_byte);
+            b(&mut r.end_byte);
+            span(&mut r.span);
+            if let Some((s, e)) = &mut r.qualifier {
+                b(s);
+                b(e);
+            }
+        }
+        for i in &mut self.imports {
+            line(&mut i.line);
+        }
+        for (s, e) in self
+            .import_ranges
+            .iter_mut()
+            .chain(&mut self.ignored)
+            .chain(&mut self.scopes)
+        {
+            b(s);
+            b(e);
+        }
+        for (at, _) in &mut self.import_refs {
+            b(at);
+        }
+        for (s, e, _) in &mut self.local_defs {
+            b(s);
+            b(e);
+        }
+    }
+
+    fn append(&mut self, other: &Raw) {
+        self.symbols.extend_from_slice(&other.symbols);
+        self.references.extend_from_slice(&other.references);
+        self.imports.extend_from_slice(&other.imports);
+        self.import_ranges.extend_from_slice(&other.import_ranges);
+        self.ignored.extend_from_slice(&other.ignored);
+        self.import_refs.extend_from_slice(&other.import_refs);
+        self.scopes.extend_from_slice(&other.scopes);
+        self.local_defs.extend_from_slice(&other.local_defs);
+    }
+
     fn add_match(
         &mut self,
         grammar: &Grammar,

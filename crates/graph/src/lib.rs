@@ -92,7 +92,9 @@ pub mod resolve;
 pub mod scope;
 pub mod workspace;
 
-pub use extract::{Analysis, analyze, extract, extract_tree, parse};
+pub use extract::{
+    Analysis, Previous, Reuse, Units, analyze, analyze_incremental, extract, extract_tree, parse,
+};
 pub use facts::{FileFacts, Import, Pos, RefKind, Reference, Span, Symbol, SymbolKind};
 pub use lang::Lang;
 pub use name::Name;

@@ -18,6 +18,7 @@ pub struct LocalDef {
     pub scope_end: usize,
 }
 
+#[derive(Debug, PartialEq)]
 struct Scope {
     start: usize,
     end: usize,
@@ -26,6 +27,7 @@ struct Scope {
 }
 
 /// The local scopes of one file.
+#[derive(Debug, PartialEq)]
 pub struct Locals {
     /// Sorted by start; the first is the whole file.
     scopes: Vec<Scope>,

@@ -1,7 +1,7 @@
 //! Per-language fixtures: the facts extracted from a small, realistic file, printed one per line.
 //! Lines and columns are 1-based in the printout.
 
-use maestro_graph::{FileFacts, Lang, extract};
+use maestro_graph::{FileFacts, Lang, Previous, analyze, analyze_incremental, extract, parse};
 
 fn dump(facts: &FileFacts) -> String {
     let mut out = String::from("symbols:\n");
@@ -70,6 +70,105 @@ fn check(lang: Lang, src: &str, expected: &str) {
     if got.trim() != expected.trim() {
         panic!("{lang} facts differ; got:\n{got}");
     }
+    edits_agree(lang, src, 150);
+}
+
+/// Edits `src` `rounds` times (pseudo-random places, texts that change structure: brackets,
+/// quotes, comments, new items, copies of other lines) and checks after each edit that the
+/// incremental extraction finds what a full one finds on the same tree. Returns how many units
+/// were kept and queried over all edits.
+fn edits_agree(lang: Lang, src: &str, rounds: usize) -> (usize, usize) {
+    const PIECES: &[&str] = &[
+        "",
+        "x",
+        "\n",
+        "\n\n",
+        " ",
+        "(",
+        ")",
+        "{",
+        "}",
+        "\"",
+        "'",
+        "// note\n",
+        "# note\n",
+        "/* c */",
+        "def g(a):\n    return a\n",
+        "fn h() {}\n",
+        "let y = 1;\n",
+        "int z;\n",
+        "class K:\n    pass\n",
+        "@dec\n",
+        "#[attr]\n",
+        "import os\n",
+        "é",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15 ^ src.len() as u64;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n.max(1) as u64) as usize
+    };
+    let mut text = src.to_owned();
+    let mut tree = parse(lang, text.as_bytes(), None).unwrap();
+    let (_, mut units, _) = analyze_incremental(lang, &tree, text.as_bytes(), None);
+    let (mut kept, mut queried) = (0, 0);
+    for round in 0..rounds {
+        let boundary =
+            |at: usize, t: &str| (0..=at).rev().find(|i| t.is_char_boundary(*i)).unwrap();
+        let a = boundary(next(text.len() + 1), &text);
+        let b = boundary((a + next(40)).min(text.len()), &text).max(a);
+        let piece = if next(4) == 0 {
+            // A copy of another part of the text: a whole item moved or duplicated.
+            let s = boundary(next(text.len() + 1), &text);
+            let e = boundary((s + next(200)).min(text.len()), &text).max(s);
+            text[s..e].to_owned()
+        } else {
+            PIECES[next(PIECES.len())].to_owned()
+        };
+        let old = text.clone();
+        text.replace_range(a..b, &piece);
+        let point = |t: &str, at: usize| {
+            let row = t[..at].matches('\n').count();
+            let col = at - t[..at].rfind('\n').map_or(0, |i| i + 1);
+            tree_sitter::Point { row, column: col }
+        };
+        tree.edit(&tree_sitter::InputEdit {
+            start_byte: a,
+            old_end_byte: b,
+            new_end_byte: a + piece.len(),
+            start_position: point(&old, a),
+            old_end_position: point(&old, b),
+            new_end_position: point(&text, a + piece.len()),
+        });
+        let new_tree = parse(lang, text.as_bytes(), Some(&tree)).unwrap();
+        let previous = units.take().map(|units| Previous {
+            text: old.as_bytes(),
+            tree: &tree,
+            units,
+        });
+        let (got, next_units, reuse) =
+            analyze_incremental(lang, &new_tree, text.as_bytes(), previous);
+        let want = analyze(lang, &new_tree, text.as_bytes());
+        if got.facts != want.facts || got.locals != want.locals {
+            if let Ok(dir) = std::env::var("MAESTRO_EDIT_DUMP") {
+                std::fs::write(format!("{dir}/old"), &old).unwrap();
+                std::fs::write(format!("{dir}/new"), &text).unwrap();
+            }
+            panic!(
+                "{lang}, edit {round} ({a}..{b} → {piece:?}, {reuse:?}): incremental extraction differs\n\
+                 text:\n{text}\nincremental:\n{}\nfull:\n{}",
+                dump(&got.facts),
+                dump(&want.facts)
+            );
+        }
+        kept += reuse.kept;
+        queried += reuse.queried;
+        units = next_units;
+        tree = new_tree;
+    }
+    (kept, queried)
 }
 
 #[test]
@@ -832,4 +931,54 @@ imports:
   shape.hpp @1
 "#,
     );
+}
+
+/// The same check on real code: every file of a known language under `$MAESTRO_CORPUS` (up to
+/// `$MAESTRO_CORPUS_FILES`, default 300), 20 edits each. Run by hand on trees nobody here wrote
+/// (`MAESTRO_CORPUS=/usr/lib/python3.11 cargo test --release -p maestro-graph --test extract
+/// -- --ignored corpus`).
+#[test]
+#[ignore]
+fn incremental_extraction_agrees_on_a_corpus() {
+    let Ok(root) = std::env::var("MAESTRO_CORPUS") else {
+        eprintln!("MAESTRO_CORPUS not set");
+        return;
+    };
+    let limit: usize = std::env::var("MAESTRO_CORPUS_FILES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300);
+    let mut stack = vec![std::path::PathBuf::from(root)];
+    let (mut files, mut kept, mut queried) = (0, 0, 0);
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_symlink() {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let Some(lang) = Lang::of_path(&path) else {
+                continue;
+            };
+            let Ok(src) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            if src.len() > 200_000 || files >= limit {
+                continue;
+            }
+            let (k, q) = edits_agree(lang, &src, 20);
+            files += 1;
+            kept += k;
+            queried += q;
+        }
+    }
+    eprintln!("{files} files agree; units kept {kept}, queried {queried}");
+    assert!(files > 0, "no file of a known language in the corpus");
 }
