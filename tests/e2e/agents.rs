@@ -404,6 +404,33 @@ fn an_editor_spawns_an_agent_and_hears_its_status_and_output() {
         .rpc
         .request("maestro/agent.list", serde_json::json!({"path": dir}));
     assert_eq!(list["result"][0]["usage"]["outputTokens"], 5, "{list}");
+    // Days of usage are the person's: UTC+14 and UTC-11 are never on the same day.
+    let day_in = |lsp: &mut maestro_tests::Lsp, zone: &str| {
+        lsp.rpc.request(
+            "maestro/usage",
+            serde_json::json!({"by": "day", "path": dir, "timeZone": zone}),
+        )
+    };
+    let east = day_in(&mut lsp, "Pacific/Kiritimati");
+    let west = day_in(&mut lsp, "Pacific/Pago_Pago");
+    for day in [&east, &west] {
+        assert_eq!(day["result"]["rows"][0]["outputTokens"], 5, "{day}");
+    }
+    let (e, w) = (
+        east["result"]["rows"][0]["key"].as_str().unwrap(),
+        west["result"]["rows"][0]["key"].as_str().unwrap(),
+    );
+    assert!(
+        e > w,
+        "the turn's day in UTC+14 ({e}) is after its day in UTC-11 ({w})"
+    );
+    let bad = day_in(&mut lsp, "Mars/Olympus");
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("IANA time zone name") && m.contains("Mars/Olympus")),
+        "{bad}"
+    );
     // A failing turn is an attention alert.
     lsp.rpc.request(
         "workspace/executeCommand",

@@ -117,5 +117,6 @@ pub mod worktree;
 
 pub use adapters::{AgentCli, AgentEvent, CommandSpec, Exit, LineParser, Turn, TurnUsage};
 pub use supervisor::{
-    AgentError, AgentSettings, FinishedTurn, Hooks, Supervisor, SupervisorOptions, WorkspaceRef,
+    AgentError, AgentSettings, DayZone, FinishedTurn, Hooks, Supervisor, SupervisorOptions,
+    WorkspaceRef,
 };

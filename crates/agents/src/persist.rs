@@ -66,14 +66,14 @@ const PUT_USAGE: &str = r#"
 "#;
 
 const USAGE_OF_WORKSPACE: &str = r#"
-?[agent, turn, model, input, output, cache_read, cache_write, cost_usd, priced, day] :=
+?[agent, turn, model, input, output, cache_read, cache_write, cost_usd, priced, day, at] :=
     ws = $ws,
-    *agent_usage{ws, agent, turn, model, input, output, cache_read, cache_write, cost_usd, priced, day}
+    *agent_usage{ws, agent, turn, model, input, output, cache_read, cache_write, cost_usd, priced, day, at}
 "#;
 
 const USAGE_ALL: &str = r#"
-?[agent, turn, model, input, output, cache_read, cache_write, cost_usd, priced, day] :=
-    *agent_usage{agent, turn, model, input, output, cache_read, cache_write, cost_usd, priced, day}
+?[agent, turn, model, input, output, cache_read, cache_write, cost_usd, priced, day, at] :=
+    *agent_usage{agent, turn, model, input, output, cache_read, cache_write, cost_usd, priced, day, at}
 "#;
 
 /// Saves an agent (queued on the writer; the returned ticket tells when it is stored).
@@ -209,7 +209,10 @@ pub fn save_usage(
 pub struct UsageLine {
     pub agent: String,
     pub model: String,
+    /// `YYYY-MM-DD`, UTC, as stored.
     pub day: String,
+    /// Unix seconds of the turn's end.
+    pub at: f64,
     pub totals: UsageTotals,
     pub priced: bool,
 }
@@ -225,11 +228,12 @@ pub fn load_usage(store: &Store, ws: Option<&str>) -> Result<Vec<UsageLine>, Sto
     Ok(rows
         .rows
         .iter()
-        .filter(|r| r.len() == 10)
+        .filter(|r| r.len() == 11)
         .map(|r| UsageLine {
             agent: text(&r[0]),
             model: text(&r[2]),
             day: text(&r[9]),
+            at: r[10].get_float().unwrap_or(0.0),
             totals: UsageTotals {
                 input_tokens: int(&r[3]),
                 output_tokens: int(&r[4]),

@@ -17,7 +17,7 @@ use crate::text::uri_to_path;
 use maestro_agents::identity;
 use maestro_agents::process::TermSize;
 use maestro_agents::worktree::WorktreeError;
-use maestro_agents::{AgentError, Supervisor};
+use maestro_agents::{AgentError, DayZone, Supervisor};
 use maestro_protocol::{
     AgentAttachParams, AgentAttachResult, AgentDiffResult, AgentIconParams, AgentIconResult,
     AgentInfo, AgentInputParams, AgentListParams, AgentMergeResult, AgentMode, AgentOutputRequest,
@@ -230,11 +230,25 @@ pub(crate) fn usage(s: &Session, p: UsageParams) -> Answer<UsageResult> {
             format!("`by` must be `agent`, `model` or `day`, got `{by}`"),
         )));
     }
+    let zone = match p.time_zone.as_deref() {
+        None => DayZone::Local,
+        Some(name) => match DayZone::named(name) {
+            Some(zone) => zone,
+            None => {
+                return Answer::Now(Err(RpcError::invalid_params(
+                    method::USAGE,
+                    format!(
+                        "`timeZone` must be an IANA time zone name such as `Europe/Berlin`, got `{name}`"
+                    ),
+                )));
+            }
+        },
+    };
     Answer::Now(
         workspace_id_of(&s.engine, p.path.as_deref()).and_then(|ws| {
             s.engine
                 .agents()
-                .usage(ws.as_deref(), by)
+                .usage(ws.as_deref(), by, &zone)
                 .map_err(agent_error)
         }),
     )

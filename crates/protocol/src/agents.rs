@@ -568,12 +568,16 @@ pub struct UsageParams {
     /// The workspace around this path; all workspaces without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+    /// For `by: day`: the person's time zone, an IANA name (`Europe/Berlin`); the daemon's own
+    /// zone without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageRow {
-    /// The agent's name, the model, or the day (`YYYY-MM-DD`, UTC).
+    /// The agent's name, the model, or the day (`YYYY-MM-DD`, in the asked time zone).
     pub key: String,
     pub turns: u64,
     #[serde(flatten)]

@@ -15,6 +15,7 @@ import {
   agentTree,
   attentionMessage,
   costToday,
+  timeZone,
   isRunning,
   memoryItem,
   missingBinaryMessage,
@@ -226,7 +227,7 @@ class Extension {
     const p = workspacePath();
     const usage = await this.run<{ rows?: { key: string; costUsd?: number }[] }>(
       'maestro.usage',
-      { by: 'day', ...(p ? { path: p } : {}) },
+      { by: 'day', ...(p ? { path: p } : {}), ...(timeZone() ? { timeZone: timeZone() } : {}) },
       true,
     );
     this.today = costToday(usage, new Date());

@@ -158,9 +158,15 @@ export function agentDescription(agent: AgentInfo): string {
   return `${state} · ${agent.turns} turn${agent.turns === 1 ? '' : 's'} · ${dollars(agent.usage?.costUsd)}`;
 }
 
-/** `YYYY-MM-DD` of a time, in UTC (the server's days are UTC). */
+/** `YYYY-MM-DD` of a time in the person's time zone (the usage request names it: `timeZone()`). */
 export function dayKey(at: Date): string {
-  return at.toISOString().slice(0, 10);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())}`;
+}
+
+/** The person's IANA time zone, for the server to count days in (`Europe/Berlin`). */
+export function timeZone(): string | undefined {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || undefined;
 }
 
 /** Dollars of today from a `maestro/usage` answer by day. */

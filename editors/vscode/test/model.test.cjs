@@ -25,8 +25,9 @@ test('the status bar counts working and waiting agents and today\'s dollars', ()
   assert.equal(m.statusText([], 0).text, '$(hubot) 0  $0.00');
 });
 
-test('cost today is the usage row of the UTC day', () => {
-  const now = new Date('2026-11-21T23:30:00Z');
+test('cost today is the usage row of the person\'s day', () => {
+  // 23:30 on the 21st in the person's zone, whatever it is (the server counts days in it too).
+  const now = new Date(2026, 10, 21, 23, 30);
   const usage = { rows: [{ key: '2026-11-20', costUsd: 9 }, { key: '2026-11-21', costUsd: 0.25 }] };
   assert.equal(m.costToday(usage, now), 0.25);
   assert.equal(m.costToday({ rows: [] }, now), 0);

@@ -287,6 +287,15 @@ pub async fn usage(paths: &Paths, by: &str, all: bool, json: bool) -> anyhow::Re
     if !all {
         params["path"] = json!(here()?);
     }
+    // Days are the person's: this shell's `TZ` when it names a zone (the daemon may have been
+    // started elsewhere), else the daemon's zone, which is the machine's.
+    if let Some(zone) = std::env::var("TZ")
+        .ok()
+        .map(|tz| tz.trim_start_matches(':').to_owned())
+        .filter(|tz| tz.parse::<chrono_tz::Tz>().is_ok())
+    {
+        params["timeZone"] = json!(zone);
+    }
     let usage: UsageResult = c
         .client
         .request(method::USAGE, params)

@@ -898,8 +898,13 @@ impl Supervisor {
         Ok(result)
     }
 
-    /// Tokens and dollars by agent, model or day.
-    pub fn usage(&self, ws: Option<&str>, by: &str) -> Result<UsageResult, AgentError> {
+    /// Tokens and dollars by agent, model or day (the person's day: in `zone`).
+    pub fn usage(
+        &self,
+        ws: Option<&str>,
+        by: &str,
+        zone: &DayZone,
+    ) -> Result<UsageResult, AgentError> {
         let rows = persist::load_usage(&self.inner.options.store, ws)?;
         let mut groups: BTreeMap<String, UsageRow> = BTreeMap::new();
         let mut total = UsageTotals::default();
@@ -907,7 +912,7 @@ impl Supervisor {
             let (totals, priced) = (line.totals, line.priced);
             let key = match by {
                 "model" => line.model,
-                "day" => line.day,
+                "day" => zone.day_of(line.at),
                 _ => line.agent,
             };
             let row = groups.entry(key.clone()).or_insert_with(|| UsageRow {
@@ -1089,6 +1094,36 @@ pub fn one_line(text: &str, max: usize) -> String {
 
 pub(crate) use maestro_store::unix_now;
 
+/// Where days begin and end for `usage` by day: the person's time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayZone {
+    /// The daemon's own (`TZ`, else `/etc/localtime`): the person's, on their machine.
+    Local,
+    /// A zone the client named (an editor elsewhere, a CLI with its own `TZ`).
+    Named(chrono_tz::Tz),
+}
+
+impl DayZone {
+    /// A client's IANA zone name (`Europe/Berlin`, `UTC`).
+    pub fn named(name: &str) -> Option<DayZone> {
+        name.parse().ok().map(DayZone::Named)
+    }
+
+    /// `YYYY-MM-DD` of a unix time in this zone (daylight saving included).
+    pub fn day_of(&self, unix: f64) -> String {
+        use chrono::TimeZone;
+        let secs = unix.max(0.0) as i64;
+        let day = match self {
+            DayZone::Local => chrono::Local
+                .timestamp_opt(secs, 0)
+                .single()
+                .map(|t| t.date_naive()),
+            DayZone::Named(tz) => tz.timestamp_opt(secs, 0).single().map(|t| t.date_naive()),
+        };
+        day.map_or_else(|| day_of(unix), |d| d.format("%Y-%m-%d").to_string())
+    }
+}
+
 /// `YYYY-MM-DD` (UTC) of a unix time.
 pub fn day_of(unix: f64) -> String {
     let (y, m, d) = maestro_store::utc_date(unix.max(0.0) as u64);
@@ -1104,5 +1139,25 @@ mod tests {
         assert_eq!(day_of(0.0), "1970-01-01");
         assert_eq!(day_of(1_763_700_000.0), "2025-11-21");
         assert_eq!(day_of(951_782_400.0), "2000-02-29");
+    }
+
+    #[test]
+    fn days_are_counted_in_the_persons_zone() {
+        // 2025-11-21 23:30 UTC is already the 22nd in Berlin, still the 21st in New York.
+        let at = 1_763_767_800.0;
+        assert_eq!(day_of(at), "2025-11-21");
+        let day = |zone: &str| DayZone::named(zone).unwrap().day_of(at);
+        assert_eq!(day("Europe/Berlin"), "2025-11-22");
+        assert_eq!(day("America/New_York"), "2025-11-21");
+        assert_eq!(day("UTC"), "2025-11-21");
+        // Summer time: 2025-07-01 22:30 UTC is 00:30 on the 2nd in Berlin (UTC+2), the 1st in
+        // winter's offset.
+        assert_eq!(
+            DayZone::named("Europe/Berlin")
+                .unwrap()
+                .day_of(1_751_409_000.0),
+            "2025-07-02"
+        );
+        assert!(DayZone::named("Mars/Olympus").is_none());
     }
 }
