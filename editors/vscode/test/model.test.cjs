@@ -133,3 +133,12 @@ test('state icons exist for every state', () => {
   assert.equal(m.stateIcon('idle', true).icon, 'warning');
   assert.equal(m.stateIcon('idle').icon, 'circle-outline');
 });
+
+test('the palette hides the commands a person does not run by hand', () => {
+  const pkg = require('../package.json');
+  const hidden = pkg.contributes.menus.commandPalette.filter((e) => e.when === 'false').map((e) => e.command);
+  // The tree's icon, the terminal's size and typed keys are the attach terminal's plumbing.
+  assert.deepEqual(hidden.sort(), ['maestro.ui.agent.icon', 'maestro.ui.agent.input', 'maestro.ui.agent.resize']);
+  const titles = pkg.contributes.commands.filter((c) => !hidden.includes(c.command)).map((c) => c.title);
+  assert.ok(!titles.some((t) => /Icon|Resize|Type into/.test(t)), titles.join(', '));
+});
