@@ -342,6 +342,7 @@ async fn delegate_to_agent(
         silence_timeout_secs: None,
         turn_timeout_secs: None,
         may_commit: false,
+        playbook_run: None,
     };
     let info = agents
         .spawn(&ws, &params, settings)

@@ -158,6 +158,10 @@ pub struct AgentSpawnParams {
     /// cautious defaults. Playbook runs set it: their tasks end in a commit.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub may_commit: bool,
+    /// The playbook run that starts this agent for its tasks (set by the run): clients show it
+    /// under the run rather than by its generated name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playbook_run: Option<String>,
 }
 
 /// Names one agent: its name and any path inside its workspace.
@@ -451,6 +455,9 @@ pub struct AgentInfo {
     /// setup files not found); only in the answer to `maestro/agent.spawn`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The playbook run that started it for its tasks; none for an agent a person started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playbook_run: Option<String>,
 }
 
 /// `maestro/agentStatus`: an agent changed state.

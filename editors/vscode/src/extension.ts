@@ -749,13 +749,19 @@ class AgentsTree implements vscode.TreeDataProvider<TreeNode> {
   getTreeItem(node: TreeNode): vscode.TreeItem {
     const item = new vscode.TreeItem(
       node.label,
-      node.children.length > 0 ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None,
+      node.children.length === 0
+        ? vscode.TreeItemCollapsibleState.None
+        : node.collapsed
+          ? vscode.TreeItemCollapsibleState.Collapsed
+          : vscode.TreeItemCollapsibleState.Expanded,
     );
     item.id = node.id;
     const a = node.agent;
     if (!a) {
-      item.iconPath = new vscode.ThemeIcon('folder');
-      item.contextValue = 'group';
+      const icons = { group: 'folder', run: 'checklist', finished: 'archive' };
+      item.iconPath = new vscode.ThemeIcon(icons[node.kind ?? 'group']);
+      item.contextValue = node.kind ?? 'group';
+      item.description = node.description;
       return item;
     }
     const { icon, color } = stateIcon(a.state, (a.warnings?.length ?? 0) > 0);

@@ -20,6 +20,8 @@ export interface AgentInfo {
   outputBytes?: number;
   /** Its last turn ended, but with denied tools, failed commands or uncommitted work. */
   warnings?: string[];
+  /** The playbook run that started it for its tasks. */
+  playbookRun?: string;
 }
 
 export interface AgentStatusParams {
@@ -114,42 +116,101 @@ export function dollars(x: number | undefined): string {
   return `$${(x ?? 0).toFixed(2)}`;
 }
 
-/** A node of the agents tree: a name level (`shop`, `shop-backend`) or an agent. */
+/** A node of the agents tree: a group of names, a playbook run, the finished agents, or an agent. */
 export interface TreeNode {
-  /** The full name up to this level. */
+  /** Unique in the tree: the agent's name, or `group:<prefix>`, `run:<id>`, `finished`. */
   id: string;
   label: string;
   agent?: AgentInfo;
   children: TreeNode[];
+  /** What a node without an agent is. */
+  kind?: 'group' | 'run' | 'finished';
+  /** Shown folded: a run with nothing running, the finished agents. */
+  collapsed?: boolean;
+  description?: string;
 }
 
 /**
- * The agents as a tree of their `-` separated names: `shop-backend-api` is `api` under `backend`
- * under `shop`. An agent whose name is also a level (`shop` and `shop-api`) is that level's node.
- * Siblings are sorted by label.
+ * The agents as the person named them. Names are grouped by a shared `-` prefix only where two
+ * or more agents share it (`shop-api` and `shop-web` under `shop`; a lone `docs-readme-typos`
+ * stays one node), and a group with one subgroup is one node (`shop-backend`). Agents a
+ * playbook run started are under their run, folded once nothing there runs; finished agents
+ * (`done`) are folded at the end. Siblings are sorted by label.
  */
 export function agentTree(agents: AgentInfo[]): TreeNode[] {
-  const root: TreeNode = { id: '', label: '', children: [] };
-  for (const agent of agents) {
-    const parts = agent.name.split('-');
-    let node = root;
-    for (let i = 0; i < parts.length; i++) {
-      const id = parts.slice(0, i + 1).join('-');
-      let child = node.children.find((c) => c.id === id);
-      if (!child) {
-        child = { id, label: parts[i], children: [] };
-        node.children.push(child);
-      }
-      node = child;
+  const finished = agents.filter((a) => a.state === 'done');
+  const live = agents.filter((a) => a.state !== 'done');
+  const runs = new Map<string, AgentInfo[]>();
+  for (const a of live) {
+    if (a.playbookRun) {
+      runs.set(a.playbookRun, [...(runs.get(a.playbookRun) ?? []), a]);
     }
-    node.agent = agent;
   }
-  const sort = (nodes: TreeNode[]) => {
-    nodes.sort((a, b) => a.label.localeCompare(b.label));
-    nodes.forEach((n) => sort(n.children));
-  };
-  sort(root.children);
-  return root.children;
+  const nodes = nameTree(live.filter((a) => !a.playbookRun), '');
+  const byLabel = (x: TreeNode, y: TreeNode) => x.label.localeCompare(y.label);
+  const runNodes = [...runs.entries()].map(([id, workers]): TreeNode => {
+    const busy = workers.filter((w) => isRunning(w.state) || w.state === 'needs_input').length;
+    return {
+      id: `run:${id}`,
+      label: `playbook run ${id}`,
+      kind: 'run',
+      collapsed: busy === 0,
+      description: `${workers.length} agent${workers.length === 1 ? '' : 's'}${busy ? `, ${busy} working` : ''}`,
+      children: workers.map((a) => ({ id: a.name, label: a.name, agent: a, children: [] })).sort(byLabel),
+    };
+  });
+  const out = [...nodes, ...runNodes.sort(byLabel)];
+  if (finished.length > 0) {
+    out.push({
+      id: 'finished',
+      label: `finished (${finished.length})`,
+      kind: 'finished',
+      collapsed: true,
+      children: finished.map((a) => ({ id: a.name, label: a.name, agent: a, children: [] })).sort(byLabel),
+    });
+  }
+  return out;
+}
+
+/** The names after `prefix`, grouped where at least two share their next part. */
+function nameTree(agents: AgentInfo[], prefix: string): TreeNode[] {
+  const byHead = new Map<string, AgentInfo[]>();
+  for (const a of agents) {
+    const head = a.name.slice(prefix.length).split('-')[0];
+    byHead.set(head, [...(byHead.get(head) ?? []), a]);
+  }
+  const nodes: TreeNode[] = [];
+  for (const [head, group] of byHead) {
+    if (group.length === 1) {
+      const a = group[0];
+      nodes.push({ id: a.name, label: a.name.slice(prefix.length), agent: a, children: [] });
+      continue;
+    }
+    let level = prefix + head;
+    let label = head;
+    let members = group;
+    // One subgroup and no agent of this exact name: the two levels are one node.
+    for (;;) {
+      const self = members.find((a) => a.name === level);
+      const below = nameTree(members.filter((a) => a !== self), `${level}-`);
+      if (!self && below.length === 1 && !below[0].agent) {
+        const only = below[0];
+        label = `${label}-${only.label}`;
+        level = only.id.slice('group:'.length);
+        members = members.filter((a) => a.name.startsWith(`${level}-`) || a.name === level);
+        continue;
+      }
+      nodes.push({
+        id: self ? self.name : `group:${level}`,
+        label,
+        agent: self,
+        kind: self ? undefined : 'group',
+        children: below,
+      });
+      break;
+    }
+  }
+  return nodes.sort((x, y) => x.label.localeCompare(y.label));
 }
 
 /** The description next to an agent in the tree: state, turns, dollars. */

@@ -7,14 +7,41 @@ const agent = (name, state = 'idle', cost = 0) => ({
   name, state, agent: 'claude', mode: 'headless', workspace: 'w', workspaceRoot: '/r', turns: 1, usage: { costUsd: cost },
 });
 
-test('the agents tree follows the dash-separated names, sorted, with an agent that is also a level', () => {
+test('the agents tree groups names only where several share a prefix', () => {
+  const labels = (nodes) => nodes.map((n) => n.label);
+  // A lone name with dashes is one node, not docs › readme › typos.
+  assert.deepEqual(labels(m.agentTree([agent('docs-readme-typos'), agent('alpha')])), ['alpha', 'docs-readme-typos']);
   const tree = m.agentTree([agent('shop-backend-api'), agent('shop-web'), agent('shop'), agent('alpha')]);
-  assert.deepEqual(tree.map((n) => n.label), ['alpha', 'shop']);
+  assert.deepEqual(labels(tree), ['alpha', 'shop']);
   const shop = tree[1];
   assert.equal(shop.agent.name, 'shop');
-  assert.deepEqual(shop.children.map((n) => n.id), ['shop-backend', 'shop-web']);
-  assert.equal(shop.children[0].agent, undefined);
-  assert.equal(shop.children[0].children[0].agent.name, 'shop-backend-api');
+  assert.deepEqual(labels(shop.children), ['backend-api', 'web']);
+  assert.equal(shop.children[0].agent.name, 'shop-backend-api');
+  // A group with one subgroup is one node.
+  const deep = m.agentTree([agent('shop-backend-api'), agent('shop-backend-db')]);
+  assert.deepEqual(labels(deep), ['shop-backend']);
+  assert.equal(deep[0].kind, 'group');
+  assert.deepEqual(labels(deep[0].children), ['api', 'db']);
+});
+
+test('playbook workers are under their run, finished agents folded at the end', () => {
+  const worker = (name, state, run) => ({ ...agent(name, state), playbookRun: run });
+  const tree = m.agentTree([
+    worker('claude-r7-w1', 'working', 'r7'),
+    worker('claude-r7-w2', 'idle', 'r7'),
+    worker('claude-r6-w1', 'idle', 'r6'),
+    agent('claude'),
+    agent('old-fix', 'done'),
+  ]);
+  assert.deepEqual(tree.map((n) => n.id), ['claude', 'run:r6', 'run:r7', 'finished']);
+  const [, r6, r7, finished] = tree;
+  assert.equal(r7.collapsed, false, 'a run with a working agent is open');
+  assert.equal(r7.description, '2 agents, 1 working');
+  assert.deepEqual(r7.children.map((n) => n.agent.name), ['claude-r7-w1', 'claude-r7-w2']);
+  assert.equal(r6.collapsed, true, 'a run with nothing running is folded');
+  assert.equal(finished.label, 'finished (1)');
+  assert.equal(finished.collapsed, true);
+  assert.equal(finished.children[0].agent.name, 'old-fix');
 });
 
 test('the status bar counts working and waiting agents and today\'s dollars', () => {

@@ -58,6 +58,7 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
                 silence_timeout_secs: silence_timeout,
                 turn_timeout_secs: turn_timeout,
                 may_commit: allow_commit,
+                playbook_run: None,
             };
             if wait.wait {
                 subscribe(&c).await?;
@@ -476,6 +477,7 @@ mod tests {
             output_bytes: 0,
             warnings: Vec::new(),
             notes: Vec::new(),
+            playbook_run: None,
         };
         let text = tree(
             &[

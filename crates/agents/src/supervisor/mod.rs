@@ -446,6 +446,7 @@ impl Supervisor {
                 output_bytes: 0,
                 warnings: Vec::new(),
                 notes: Vec::new(),
+                playbook_run: params.playbook_run.clone(),
             },
             base_commit,
             silence_timeout_secs: params.silence_timeout_secs,

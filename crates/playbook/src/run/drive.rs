@@ -244,6 +244,7 @@ impl<E: Executor> Runner<E> {
                 turn_timeout_secs: None,
                 // Every task ends in a commit, in the checkout too.
                 may_commit: true,
+                playbook_run: Some(run.record.lock().unwrap().info.id.clone()),
             };
             agents
                 .spawn(&run.ws, spawn, settings.clone())

@@ -206,6 +206,7 @@ impl Executor for Shared {
             output_bytes: 0,
             warnings: Vec::new(),
             notes: Vec::new(),
+            playbook_run: p.playbook_run.clone(),
         };
         let does = self.0.clis[&p.agent];
         self.0
@@ -611,6 +612,11 @@ async fn a_parallel_run_works_on_branches_and_ticks_what_merged() {
     assert_eq!(*b.fake.restored.lock().unwrap(), workers);
     assert_eq!(*b.fake.merged.lock().unwrap(), workers);
     assert_eq!(b.fake.kinds().iter().filter(|k| *k == "merge").count(), 2);
+    // The workers are the run's: clients show them under it.
+    for w in &workers {
+        let run = b.fake.agents.lock().unwrap()[w].info.playbook_run.clone();
+        assert_eq!(run.as_deref(), Some(id.as_str()), "{w}");
+    }
 }
 
 #[tokio::test]
