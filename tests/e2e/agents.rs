@@ -1226,6 +1226,20 @@ fn code_actions_delegate_selections_diagnostics_and_tests_with_their_graph_conte
             .unwrap()
             .contains("Task: review it;")
     );
+    // An editor that asked its person already (VS Code's quick pick) says "a new agent" and is
+    // not asked again; the daemon never sees the front's key.
+    let mut asked_before = execute(&all[2]);
+    asked_before["arguments"][0]["newAgent"] = json!(true);
+    asked_before["arguments"][0]["instructions"] = json!("cover the empty name too");
+    let tests = lsp.rpc.request("workspace/executeCommand", asked_before);
+    assert_eq!(tests["result"]["spawned"], true, "{tests}");
+    assert!(
+        tests["result"]["prompt"]
+            .as_str()
+            .unwrap()
+            .contains("cover the empty name too"),
+        "{tests}"
+    );
 
     // Bad requests are refused with the reason.
     let no_diagnostic = lsp.rpc.request(

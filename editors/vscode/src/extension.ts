@@ -13,6 +13,8 @@ import {
   TreeNode,
   agentDescription,
   agentTree,
+  answerDocument,
+  answerSentence,
   attentionMessage,
   costToday,
   timeZone,
@@ -131,6 +133,14 @@ class Extension {
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
       outputChannel: this.output,
       initializationOptions: {},
+      middleware: {
+        // The code actions' "Delegate to agent…" takes the same path as the context menu's: a
+        // quick pick of the agent, then what to do.
+        executeCommand: async (command, args, next) =>
+          command === 'maestro.agent.delegate' && args[0] && typeof args[0] === 'object'
+            ? this.delegateFlow(args[0] as Record<string, unknown>)
+            : next(command, args),
+      },
     };
     const c = new LanguageClient('maestro', 'maestro', serverOptions, clientOptions);
     c.onNotification('maestro/agentStatus', (p: AgentStatusParams) => this.onAgentStatus(p));
@@ -388,9 +398,12 @@ class Extension {
           if (!arg) {
             return;
           }
+          if (command === 'maestro.agent.merge' && !(await this.confirmMerge(String(arg.name)))) {
+            return;
+          }
           const result = await this.run(command, arg);
           if (result !== undefined) {
-            await this.show(command, result);
+            await this.show(command, result, typeof arg.name === 'string' ? arg.name : undefined);
           }
         }),
       );
@@ -410,8 +423,29 @@ class Extension {
     );
   }
 
+  /** Asks before an agent's branch lands on its base. */
+  private async confirmMerge(name: string): Promise<boolean> {
+    const a = this.agents.get(name);
+    const into = a?.base ?? 'its base branch';
+    const merge = 'Merge';
+    const answer = await vscode.window.showWarningMessage(
+      `Merge agent ${name} into ${into}?`,
+      { modal: true, detail: `The commits on ${a?.branch ?? `maestro/${name}`} land on ${into} in your repository.` },
+      merge,
+    );
+    return answer === merge;
+  }
+
   /** Shows a command's answer: a sentence for actions, a read-only document for listings. */
-  private async show(command: string, result: unknown): Promise<void> {
+  private async show(command: string, result: unknown, name?: string): Promise<void> {
+    const sentence = answerSentence(command, result, name);
+    if (sentence) {
+      void (sentence.warn ? vscode.window.showWarningMessage : vscode.window.showInformationMessage)(sentence.text);
+      if (command === 'maestro.agent.merge' || command === 'maestro.agent.remove') {
+        await this.refresh();
+      }
+      return;
+    }
     if (command === 'maestro.agent.list') {
       await this.refresh();
       void vscode.commands.executeCommand('maestro.agents.focus');
@@ -422,10 +456,7 @@ class Extension {
       void vscode.window.showInformationMessage(`maestro: agent ${a.name} started (${a.agent}) on ${a.branch ?? 'the checkout'}.`);
       return;
     }
-    const short = ['maestro.agent.send', 'maestro.agent.stop', 'maestro.agent.input', 'maestro.agent.resize',
-      'maestro.playbook.stop', 'maestro.playbook.pause', 'maestro.playbook.resume', 'maestro.playbook.approve'];
-    if (short.includes(command)) {
-      void vscode.window.showInformationMessage(`maestro: ${command.replace('maestro.', '')} done.`);
+    if (command === 'maestro.agent.input' || command === 'maestro.agent.resize') {
       return;
     }
     if (command === 'maestro.agent.output' || command === 'maestro.agent.diff') {
@@ -434,7 +465,9 @@ class Extension {
       await this.results.open(command, text, command === 'maestro.agent.diff' ? 'diff' : 'plaintext');
       return;
     }
-    await this.results.open(command, JSON.stringify(result, null, 2), 'json');
+    const commands = (this.context.extension.packageJSON?.contributes?.commands ?? []) as { command: string; title: string }[];
+    const title = commands.find((c) => c.command === paletteId(command))?.title ?? command.replace('maestro.', '');
+    await this.results.open(title, answerDocument(title, result), 'markdown');
   }
 
   async attach(name: string): Promise<AgentTerminal | undefined> {
@@ -453,28 +486,67 @@ class Extension {
     return t;
   }
 
+  /** The context menu's "Delegate Selection to Agent". */
   private async delegate(): Promise<void> {
     const editor = vscode.window.activeTextEditor;
-    if (!editor) {
-      void vscode.window.showErrorMessage('maestro: open a file and select what to delegate.');
-      return;
-    }
-    const instructions = await vscode.window.showInputBox({ prompt: 'What should the agent do with the selection?' });
-    if (!instructions) {
+    if (!editor || editor.selection.isEmpty) {
+      void vscode.window.showErrorMessage('maestro: select the code to delegate first.');
       return;
     }
     const s = editor.selection;
-    const cli = vscode.workspace.getConfiguration('maestro').get<string>('agent', '');
-    const r = await this.run<{ agent: AgentInfo; spawned: boolean }>('maestro.agent.delegate', {
+    await this.delegateFlow({
       textDocument: { uri: editor.document.uri.toString() },
       range: { start: { line: s.start.line, character: s.start.character }, end: { line: s.end.line, character: s.end.character } },
       task: 'selection',
-      instructions,
-      ...(cli ? { cli } : {}),
+    });
+  }
+
+  /**
+   * One delegate flow for the context menu and the code actions: which agent (a quick pick that
+   * stays until answered: an agent free to take it, or a new one), then what to do (required for
+   * a selection, optional for a fix or tests), then one sentence with Attach.
+   */
+  async delegateFlow(base: Record<string, unknown>): Promise<unknown> {
+    await this.refresh();
+    const task = String(base.task ?? 'selection');
+    const what = task === 'fix' ? 'fix this' : task === 'tests' ? 'write these tests' : 'take this';
+    const free = [...this.agents.values()]
+      .filter((a) => !isRunning(a.state) || a.mode === 'interactive')
+      .sort((x, y) => x.name.localeCompare(y.name));
+    let agent: string | undefined;
+    if (free.length > 0) {
+      const items = [
+        { label: '$(add) New agent', description: 'spawned for this task', name: undefined as string | undefined },
+        ...free.map((a) => ({ label: a.name, description: `${a.agent} · ${agentDescription(a)}`, name: a.name as string | undefined })),
+      ];
+      const pick = await vscode.window.showQuickPick(items, { placeHolder: `maestro: which agent should ${what}?`, ignoreFocusOut: true });
+      if (!pick) {
+        return null;
+      }
+      agent = pick.name;
+    }
+    const instructions = await vscode.window.showInputBox({
+      prompt: task === 'selection' ? 'What should the agent do with the selection?' : `Anything to add? (Enter: ${what} as it is)`,
+      ignoreFocusOut: true,
+      validateInput: (v) => (task === 'selection' && !v.trim() ? 'say what to do' : undefined),
+    });
+    if (instructions === undefined) {
+      return null;
+    }
+    const cli = vscode.workspace.getConfiguration('maestro').get<string>('agent', '');
+    const r = await this.run<{ agent: AgentInfo; spawned: boolean }>('maestro.agent.delegate', {
+      ...base,
+      ...(agent ? { agent } : { newAgent: true, ...(cli ? { cli } : {}) }),
+      ...(instructions.trim() ? { instructions: instructions.trim() } : {}),
     });
     if (r) {
-      void vscode.window.showInformationMessage(`maestro: ${r.agent.name} took it${r.spawned ? ' (a new agent)' : ''}.`);
+      const attach = 'Attach';
+      void vscode.window
+        .showInformationMessage(`maestro: agent ${r.agent.name} ${r.spawned ? 'was spawned for it' : 'took it'}.`, attach)
+        .then((choice) => (choice === attach ? this.attach(r.agent.name) : undefined));
+      await this.refresh();
     }
+    return r ?? null;
   }
 
   private async runPlaybook(uri?: vscode.Uri): Promise<void> {

@@ -14,6 +14,8 @@ export interface AgentInfo {
   state: AgentState;
   mode: 'headless' | 'interactive';
   branch?: string;
+  /** The branch (or commit) it started from and merges into. */
+  base?: string;
   reason?: string;
   turns: number;
   usage: { costUsd: number; inputTokens?: number; outputTokens?: number; unpricedTurns?: number };
@@ -294,7 +296,7 @@ export const FORMS: Record<string, Field[]> = {
   'maestro.status': [],
   'maestro.store.backup': [{ key: 'path', kind: 'text', prompt: 'Back up the store to (a new file)' }],
   'maestro.agent.spawn': [
-    { key: 'name', kind: 'text', prompt: 'Agent name (shop-backend-api is api under backend under shop)' },
+    { key: 'name', kind: 'text', prompt: 'Agent name: lowercase letters and digits, `-` between parts (names sharing a prefix are grouped)' },
     { key: 'prompt', kind: 'text', prompt: 'First turn (empty: it waits)', optional: true },
     { key: 'path', kind: 'path' },
   ],
@@ -487,4 +489,109 @@ export function ago(secs: number): string {
     return `${Math.floor(secs / 3600)}h ago`;
   }
   return `${Math.floor(secs / 86400)}d ago`;
+}
+
+/** A command's answer as one sentence for the person, or undefined when it is a listing. */
+export function answerSentence(command: string, result: unknown, name?: string): { text: string; warn: boolean } | undefined {
+  const r = (result ?? {}) as Record<string, unknown>;
+  const say = (text: string, warn = false) => ({ text: `maestro: ${text}`, warn });
+  const agent = name ? `agent ${name}` : 'the agent';
+  switch (command) {
+    case 'maestro.agent.send':
+      return say(`sent to ${agent}.`);
+    case 'maestro.agent.stop':
+      return say(`${agent} stopped.`);
+    case 'maestro.playbook.stop':
+      return say('playbook run stopped.');
+    case 'maestro.playbook.pause':
+      return say('playbook run paused after its current task.');
+    case 'maestro.playbook.resume':
+      return say('playbook run resumed.');
+    case 'maestro.playbook.approve':
+      return say('review gate approved: the run goes on.');
+    case 'maestro.agent.merge': {
+      const conflicts = (r.conflicts as string[] | undefined) ?? [];
+      if (conflicts.length > 0) {
+        const files = conflicts.slice(0, 5).join(', ') + (conflicts.length > 5 ? ` and ${conflicts.length - 5} more` : '');
+        return say(`${agent} was not merged into ${r.into}: ${files} conflict; nothing was changed.`, true);
+      }
+      if (r.upToDate) {
+        return say(`${r.into} already has every commit of ${agent}: nothing to merge.`);
+      }
+      const how = r.fastForward ? 'fast-forward' : 'merge commit';
+      const commit = typeof r.commit === 'string' ? ` (${r.commit.slice(0, 8)})` : '';
+      return say(`${agent} merged into ${r.into}, ${how}${commit}.`);
+    }
+    case 'maestro.agent.remove': {
+      const parts = [`${agent} removed`];
+      if (r.worktreeRemoved) {
+        parts.push('its worktree deleted');
+      }
+      if (r.branchKept) {
+        parts.push(`branch ${r.branchKept} kept (it has commits the base does not)`);
+      } else if (r.branchDeleted) {
+        parts.push(`branch ${r.branchDeleted} deleted`);
+      }
+      return say(`${parts.join(', ')}.`);
+    }
+    case 'maestro.memory.add': {
+      const ids = (r.ids as string[] | undefined) ?? [];
+      if (r.existed) {
+        return say('already remembered: nothing new stored.');
+      }
+      return say(`remembered (${ids.length === 1 ? ids[0] : `${ids.length} parts`}).`);
+    }
+    case 'maestro.memory.forget': {
+      const n = Number(r.forgotten ?? 0);
+      return say(n === 0 ? 'no memory had those ids: nothing forgotten.' : `forgot ${n} memor${n === 1 ? 'y' : 'ies'}.`, n === 0);
+    }
+    case 'maestro.store.backup':
+      return say(`store backed up to ${r.path} (${mib(Number(r.sizeBytes ?? 0))}, schema ${r.schemaVersion}).`);
+    default:
+      return undefined;
+  }
+}
+
+function mib(bytes: number): string {
+  return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`;
+}
+
+/**
+ * A listing answer (status, usage, memory status, playbook runs…) as a document a person reads:
+ * Markdown headings and `key: value` lines, lists as bullet points, instead of JSON.
+ */
+export function answerDocument(title: string, result: unknown): string {
+  const lines: string[] = [`# ${title}`, ''];
+  const words = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
+  const scalar = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+  const walk = (value: unknown, depth: number, key?: string) => {
+    const pad = '  '.repeat(depth);
+    const label = key === undefined ? '' : `**${words(key)}**`;
+    if (Array.isArray(value)) {
+      if (value.length === 0) {
+        if (label) lines.push(`${pad}- ${label}: none`);
+        return;
+      }
+      if (label) lines.push(`${pad}- ${label}:`);
+      for (const item of value) {
+        if (item !== null && typeof item === 'object') {
+          const entries = Object.entries(item as Record<string, unknown>);
+          const [k0, v0] = entries[0] ?? ['', ''];
+          lines.push(`${pad}  - ${words(k0)}: ${v0 !== null && typeof v0 === 'object' ? '' : scalar(v0)}`);
+          for (const [k, v] of entries.slice(1)) walk(v, depth + 2, k);
+        } else {
+          lines.push(`${pad}  - ${scalar(item)}`);
+        }
+      }
+      return;
+    }
+    if (value !== null && typeof value === 'object') {
+      if (label) lines.push(`${pad}- ${label}:`);
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) walk(v, label ? depth + 1 : depth, k);
+      return;
+    }
+    lines.push(`${pad}- ${label}: ${value === null || value === undefined ? '—' : scalar(value)}`);
+  };
+  walk(result, 0);
+  return lines.join('\n') + '\n';
 }

@@ -169,3 +169,27 @@ test('the palette hides the commands a person does not run by hand', () => {
   const titles = pkg.contributes.commands.filter((c) => !hidden.includes(c.command)).map((c) => c.title);
   assert.ok(!titles.some((t) => /Icon|Resize|Type into/.test(t)), titles.join(', '));
 });
+
+test('answers read as sentences, listings as documents, never as JSON', () => {
+  const merged = m.answerSentence('maestro.agent.merge', { into: 'main', commit: '0123456789ab', fastForward: true, upToDate: false, conflicts: [] }, 'fix-a');
+  assert.deepEqual(merged, { text: 'maestro: agent fix-a merged into main, fast-forward (01234567).', warn: false });
+  const conflict = m.answerSentence('maestro.agent.merge', { into: 'main', fastForward: false, upToDate: false, conflicts: ['a.rs', 'b.rs'] }, 'fix-a');
+  assert.equal(conflict.warn, true);
+  assert.match(conflict.text, /not merged into main: a\.rs, b\.rs conflict; nothing was changed/);
+  assert.match(m.answerSentence('maestro.agent.merge', { into: 'main', upToDate: true, conflicts: [] }, 'x').text, /nothing to merge/);
+  assert.equal(m.answerSentence('maestro.memory.add', { ids: ['m1'], existed: false }).text, 'maestro: remembered (m1).');
+  assert.match(m.answerSentence('maestro.memory.add', { ids: ['m1'], existed: true }).text, /already remembered/);
+  assert.equal(m.answerSentence('maestro.memory.forget', { forgotten: 0 }).warn, true);
+  assert.match(m.answerSentence('maestro.store.backup', { path: '/b.db', sizeBytes: 3 << 20, schemaVersion: 8 }).text, /\/b\.db \(3\.0 MiB, schema 8\)/);
+  assert.match(m.answerSentence('maestro.agent.remove', { worktreeRemoved: '/w', branchKept: 'maestro/x' }, 'x').text, /agent x removed, its worktree deleted, branch maestro\/x kept/);
+  assert.equal(m.answerSentence('maestro.status', {}), undefined, 'a listing is a document');
+  const doc = m.answerDocument('Memory Status', { byKind: { note: 2, turn: 5 }, total: 7, lagSecs: 0.5, recent: [{ id: 'm1', text: 'x' }], empty: [] });
+  assert.equal(doc, [
+    '# Memory Status', '',
+    '- **by kind**:', '  - **note**: 2', '  - **turn**: 5',
+    '- **total**: 7', '- **lag secs**: 0.5',
+    '- **recent**:', '  - id: m1', '    - **text**: x',
+    '- **empty**: none', '',
+  ].join('\n'));
+  assert.ok(!doc.includes('{'), doc);
+});

@@ -19,7 +19,14 @@ const NEW_AGENT: &str = "New agent";
 const MAX_CHOICES: usize = 8;
 
 pub async fn run(client: Client, link: Link, mut args: Value) -> Result<Value, RpcError> {
-    let chosen_already = args.get("agent").is_some() || args.get("name").is_some();
+    // `newAgent: true`: the editor asked the person already (VS Code's quick pick) and they
+    // chose a new agent. A key of this front only: the daemon does not see it.
+    let new_agent = args
+        .as_object_mut()
+        .and_then(|a| a.remove("newAgent"))
+        .and_then(|v| v.as_bool())
+        == Some(true);
+    let chosen_already = new_agent || args.get("agent").is_some() || args.get("name").is_some();
     let path = args
         .pointer("/textDocument/uri")
         .and_then(Value::as_str)
