@@ -3,7 +3,7 @@
 
 use crate::agents::{agents_env, repo};
 use maestro_tests::{TestEnv, alive, git, kill, text, wait_until};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
 
@@ -219,9 +219,39 @@ fn a_review_gate_waits_for_approve() {
     assert_eq!(waiting["tasksDone"], 1, "{waiting}");
     std::thread::sleep(Duration::from_millis(300));
     assert!(!dir.join("b.txt").exists(), "nothing passes the gate");
+    assert_eq!(waiting["gate"]["line"], 2, "{waiting}");
+    assert_eq!(waiting["gate"]["task"], "REVIEW: look at a.txt", "{waiting}");
     let refused = env.run_in(&dir, &["playbook", "approve", "nope"]);
     assert!(text(&refused.stderr).contains("no playbook run `nope`"));
-    env.ok(&dir, &["playbook", "approve", &id]);
+    // The editor shows "Approve" on the gate's task, and its command approves.
+    let mut lsp = env.lsp(&dir, &[]);
+    lsp.initialize(&dir, false, false);
+    let uri = maestro_tests::file_uri(&dir.join("plan.md"));
+    let lenses = lsp.rpc.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let approve = lenses["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["command"]["command"] == "maestro.playbook.approve")
+        .unwrap_or_else(|| panic!("no Approve lens: {lenses}"))
+        .clone();
+    assert_eq!(approve["range"]["start"]["line"], 1, "{approve}");
+    assert!(
+        approve["command"]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("✓ Approve"),
+        "{approve}"
+    );
+    let approved = lsp.rpc.request(
+        "workspace/executeCommand",
+        json!({"command": approve["command"]["command"], "arguments": approve["command"]["arguments"]}),
+    );
+    assert_eq!(approved["result"]["status"], "running", "{approved}");
+    assert!(approved["result"].get("gate").is_none(), "{approved}");
     let done = wait_run(&env, &dir, &id, "the run finishes", |r| {
         r["status"] == "finished"
     });
@@ -470,7 +500,6 @@ fn loops_work_on_fresh_copies_and_runs_pause_resume_and_stop() {
 
 #[test]
 fn an_editor_sees_problems_lenses_and_runs_a_task_with_progress() {
-    use serde_json::json;
     let env = agents_env("");
     let dir = repo(&env, "editor");
     let text_of = "- [ ] write e1.txt 1; tick; commit e1\n- [] nearly a task\n- [ ] second @nobody\n- [ ] REVIEW: a person looks\n";

@@ -15,7 +15,7 @@ use maestro_playbook::run::Control;
 use maestro_protocol::{
     DocumentSymbolParams, PlaybookHistoryResult, PlaybookLintParams, PlaybookLintResult,
     PlaybookLintTask, PlaybookProblem, PlaybookRunInfo, PlaybookRunParams, PlaybookRunRef,
-    PlaybookRunResult, PlaybookStatusResult, RpcError, code, command, method,
+    PlaybookRunResult, PlaybookStatusResult, RpcError, RunStatus, code, command, method,
 };
 use serde_json::{Value, json};
 
@@ -108,16 +108,30 @@ impl Session {
                 "command": {"title": title, "command": command::PLAYBOOK_RUN, "arguments": [args]},
             })
         };
-        Ok(facts
-            .open_tasks
-            .iter()
-            .filter(|t| !t.review)
-            .flat_map(|t| {
+        // "Approve" on each review gate a run of this document waits at.
+        let runs = self.engine.playbooks().list(None).unwrap_or_default();
+        let gates = runs.iter().filter_map(|run| {
+            let gate = run
+                .gate
+                .as_ref()
+                .filter(|g| run.status == RunStatus::Review && g.path == facts.path)?;
+            let line = gate.line.saturating_sub(1);
+            Some(json!({
+                "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}},
+                "command": {
+                    "title": format!("✓ Approve (run {} waits here)", run.id),
+                    "command": command::PLAYBOOK_APPROVE,
+                    "arguments": [{"id": run.id}],
+                },
+            }))
+        });
+        Ok(gates
+            .chain(facts.open_tasks.iter().filter(|t| !t.review).flat_map(|t| {
                 [
                     lens(t.line, "▶ Run task", "only"),
                     lens(t.line, "Run from here", "from"),
                 ]
-            })
+            }))
             .collect())
     }
 

@@ -197,6 +197,9 @@ pub mod command {
     /// Starts a playbook run: [`crate::PlaybookRunParams`] as its one argument (code lenses and
     /// the "Run this playbook" code action).
     pub const PLAYBOOK_RUN: &str = "maestro.playbook.run";
+    /// Approves the review gate a run waits at: [`crate::PlaybookRunRef`] as its one argument
+    /// (the "Approve" code lens on the gate's task).
+    pub const PLAYBOOK_APPROVE: &str = "maestro.playbook.approve";
 }
 
 /// Notifications the daemon sends to subscribed clients. The LSP front relays them to the editor

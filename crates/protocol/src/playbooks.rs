@@ -114,6 +114,17 @@ pub struct RunTask {
     pub started_at: f64,
 }
 
+/// A review gate a run waits at: the task, in the person's document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunGate {
+    /// The document as given (absolute).
+    pub path: PathBuf,
+    /// 1-based.
+    pub line: u32,
+    pub task: String,
+}
+
 /// A run, as `status` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -134,6 +145,9 @@ pub struct PlaybookRunInfo {
     /// Tasks in flight (one, or up to `parallel`).
     #[serde(default)]
     pub current: Vec<RunTask>,
+    /// The review gate the run waits at (status `review`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<RunGate>,
     /// Tasks this run completed (all loops).
     pub tasks_done: u32,
     pub turns: u32,

@@ -65,7 +65,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("maestro.playbook.stop", method::PLAYBOOK_STOP),
     ("maestro.playbook.pause", method::PLAYBOOK_PAUSE),
     ("maestro.playbook.resume", method::PLAYBOOK_RESUME),
-    ("maestro.playbook.approve", method::PLAYBOOK_APPROVE),
+    (
+        maestro_protocol::command::PLAYBOOK_APPROVE,
+        method::PLAYBOOK_APPROVE,
+    ),
     ("maestro.playbook.history", method::PLAYBOOK_HISTORY),
     ("maestro.memory.search", method::MEMORY_SEARCH),
     ("maestro.memory.add", method::MEMORY_ADD),

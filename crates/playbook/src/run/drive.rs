@@ -165,6 +165,11 @@ impl<E: Executor> Runner<E> {
             let first = r.gate.as_ref() != Some(&key);
             r.gate = Some(key);
             r.info.status = RunStatus::Review;
+            r.info.gate = Some(RunGate {
+                path: r.info.documents[doc].path.clone(),
+                line: task.line,
+                task: task.text.clone(),
+            });
             first
         };
         if first {

@@ -45,7 +45,7 @@ use crate::{Playbook, Task, Verdict, judge, render};
 use maestro_protocol::{
     AgentInfo, AgentMode, AgentSpawnParams, AgentState, ErrorClass, Isolation, PlannedTask,
     PlaybookEvent, PlaybookProgressParams, PlaybookRunInfo, PlaybookRunParams, PlaybookRunResult,
-    RunDocument, RunStatus, RunTask,
+    RunDocument, RunGate, RunStatus, RunTask,
 };
 use maestro_store::{DataValue, Params, Store, params, unix_now};
 use serde::{Deserialize, Serialize};
@@ -702,6 +702,7 @@ impl<E: Executor> Runner<E> {
                     let mut r = run.record.lock().unwrap();
                     r.state.approved.push((display.clone(), gate.text.clone()));
                     r.gate = None;
+                    r.info.gate = None;
                     r.info.status = RunStatus::Running;
                 }
                 self.emit_run(&run, "approved", |e| {

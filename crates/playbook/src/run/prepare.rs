@@ -228,6 +228,7 @@ impl<E: Executor> Runner<E> {
             max_loops,
             parallel: p.parallel,
             current: Vec::new(),
+            gate: None,
             tasks_done: 0,
             turns: 0,
             cost_usd: 0.0,
