@@ -141,6 +141,8 @@ pub struct Shared {
     initialized: AtomicBool,
     shut_down: AtomicBool,
     progress: AtomicBool,
+    /// The editor asks for code lenses again on `workspace/codeLens/refresh`.
+    lens_refresh: AtomicBool,
     encoding: OnceLock<PositionEncoding>,
     notices: Mutex<Vec<(MessageType, String)>>,
     /// Set by the editor's `initialized`: from then on the server may send it requests (such as
@@ -166,6 +168,7 @@ impl Backend {
             initialized: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             progress: AtomicBool::new(false),
+            lens_refresh: AtomicBool::new(false),
             encoding: OnceLock::new(),
             notices: Mutex::new(notices),
             editor_ready: tokio::sync::watch::channel(false).0,
@@ -409,6 +412,16 @@ impl LanguageServer for Backend {
                 .unwrap_or(false),
             Ordering::SeqCst,
         );
+        shared.lens_refresh.store(
+            params
+                .capabilities
+                .workspace
+                .as_ref()
+                .and_then(|w| w.code_lens.as_ref())
+                .and_then(|c| c.refresh_support)
+                .unwrap_or(false),
+            Ordering::SeqCst,
+        );
         let client = ClientInfo {
             name: params
                 .client_info
@@ -588,11 +601,21 @@ async fn relay(
                 let message = format!("maestro: the daemon stopped ({}); reconnecting", p.reason);
                 shared.client.log_message(MessageType::INFO, message).await;
             }
-            _ => {
+            event => {
+                // The "Approve" lens appears on a gate's task once a run waits there, and goes
+                // once it is passed or the run ends.
+                let gate = matches!(&event, Some(Ok(Event::PlaybookProgress(p))) if matches!(
+                    p.event.kind.as_str(),
+                    "review_wait" | "approved" | "stopped" | "halted" | "complete" | "error"
+                ));
                 let request = jsonrpc::Request::build(n.method).params(n.params).finish();
                 let mut client = shared.client.clone();
                 if let Err(e) = client.call(request).await {
                     tracing::debug!("relaying a notification failed: {e}");
+                }
+                if gate && shared.lens_refresh.load(Ordering::SeqCst) {
+                    let client = shared.client.clone();
+                    tokio::spawn(async move { client.code_lens_refresh().await });
                 }
             }
         }
