@@ -4,7 +4,7 @@
 //! Chromium, code-server and the extension's npm packages, and builds the extension first.
 
 use crate::agents::{agents_env, repo};
-use maestro_tests::{TestEnv, git, maestro_bin};
+use maestro_tests::{TestEnv, git, maestro_bin, wait_until};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -465,9 +465,19 @@ fn vscode_session(
 
 #[test]
 fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents() {
-    let env = agents_env("");
+    let env = agents_env("[agents]\nneeds_input_secs = 1\n");
     let dir = fixture(&env, "vsc");
+    std::fs::write(dir.join("README.md"), "# vsc\n\nA fixture.\n").unwrap();
     env.ok(&dir, &["agent", "spawn", "fixer", "say on it", "--wait"]);
+    // An agent waiting for an answer: the view's badge and the status bar count it.
+    env.ok(
+        &dir,
+        &["agent", "spawn", "asker", "--agent", "aider", "ask Proceed? [y/n]"],
+    );
+    wait_until("asker needs input", Duration::from_secs(30), || {
+        env.ok(&dir, &["agent", "status", "asker", "--json"])
+            .contains("needs_input")
+    });
     // Once the extension has the server, an agent spawned from a terminal must reach its tree
     // through `maestro/agentStatus`.
     let run = vscode_session(&env, &dir, "vscode", maestro_bin(), "fixer,second", || {
@@ -497,11 +507,19 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         .iter()
         .map(|a| a["name"].as_str().unwrap())
         .collect();
-    assert_eq!(agents, ["fixer", "second"], "{seen:#}");
+    assert_eq!(agents, ["asker", "fixer", "second"], "{seen:#}");
     assert!(
         seen["statusBar"].as_str().unwrap().starts_with("$(hubot)"),
         "{seen:#}"
     );
+    assert!(
+        seen["statusBar"].as_str().unwrap().contains("$(bell-dot) 1"),
+        "{seen:#}"
+    );
+    assert_eq!(seen["badge"], 1, "the view's badge counts the waiting agent: {seen:#}");
+    // A Markdown file opened: no request failed (the graph does not index it; it answers empty).
+    assert_eq!(seen["markdownOpened"], true, "{seen:#}");
+    assert_eq!(seen["failedRequests"], json!([]), "{seen:#}");
     // The attach terminal showed fixer's transcript.
     assert!(
         seen["attached"].as_str().unwrap().contains("on it"),

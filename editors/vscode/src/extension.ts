@@ -13,6 +13,7 @@ import {
   TreeNode,
   agentDescription,
   agentTree,
+  viewBadge,
   answerDocument,
   answerSentence,
   attentionMessage,
@@ -85,7 +86,9 @@ function workspacePath(): string | undefined {
 
 class Extension {
   readonly once: Once;
-  readonly output = vscode.window.createOutputChannel('maestro');
+  /** Requests the language client saw fail (it logs them here), for the end-to-end report. */
+  readonly failedRequests: string[] = [];
+  readonly output = recordingFailures(vscode.window.createOutputChannel('maestro'), this.failedRequests);
   readonly agents = new Map<string, AgentInfo>();
   readonly tree = new AgentsTree(this);
   readonly status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
@@ -94,6 +97,9 @@ class Extension {
   readonly runs = new Map<string, RunProgress>();
   readonly report: Report;
   private today = 0;
+  /** Review gates runs of this workspace wait at, by run. */
+  private readonly gates = new Map<string, Gate>();
+  private view: vscode.TreeView<TreeNode> | undefined;
   private usageTimer: NodeJS.Timeout | undefined;
   serverCommands: string[] = [];
 
@@ -103,7 +109,7 @@ class Extension {
     context.subscriptions.push(
       this.output,
       this.status,
-      vscode.window.registerTreeDataProvider('maestro.agents', this.tree),
+      (this.view = vscode.window.createTreeView('maestro.agents', { treeDataProvider: this.tree })),
       vscode.workspace.registerTextDocumentContentProvider(ResultDocuments.scheme, this.results),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('maestro.path')) {
@@ -230,6 +236,18 @@ class Extension {
       list.forEach((a) => this.agents.set(a.name, a));
       this.tree.changed();
     }
+    // Runs already waiting at a gate (started before this window, or from a terminal).
+    const runs = await this.run<{ runs: { id: string; status: string; workspaceRoot: string; gate?: Gate }[] }>(
+      'maestro.playbook.status',
+      {},
+      true,
+    );
+    this.gates.clear();
+    for (const r of runs?.runs ?? []) {
+      if (!p || path.resolve(r.workspaceRoot) === path.resolve(p)) {
+        this.noteGate(r);
+      }
+    }
     await this.refreshUsage();
   }
 
@@ -245,10 +263,15 @@ class Extension {
   }
 
   updateStatus(): void {
-    const { text, tooltip } = statusText([...this.agents.values()], this.today);
+    const agents = [...this.agents.values()];
+    const { text, tooltip } = statusText(agents, this.today, this.gates.size);
     this.status.text = text;
     this.status.tooltip = tooltip;
-    this.report.set({ statusBar: text });
+    const badge = viewBadge(agents, this.gates.size);
+    if (this.view) {
+      this.view.badge = badge;
+    }
+    this.report.set({ statusBar: text, badge: badge?.value ?? 0 });
   }
 
   private onAgentStatus(p: AgentStatusParams): void {
@@ -282,12 +305,47 @@ class Extension {
   }
 
   private onPlaybookProgress(p: PlaybookProgress): void {
+    this.noteGate(p.run);
+    if (p.event.kind === 'review_wait' && p.run.gate) {
+      this.askAtGate(p.run.id, p.run.gate);
+    }
     let run = this.runs.get(p.run.id);
     if (!run) {
       run = new RunProgress(this, p.run.id);
       this.runs.set(p.run.id, run);
     }
     run.event(p);
+  }
+
+  /** Keeps the review gates runs wait at, for the counts and the badge. */
+  private noteGate(run: { id: string; status: string; gate?: Gate }): void {
+    if (run.status === 'review' && run.gate) {
+      this.gates.set(run.id, run.gate);
+    } else {
+      this.gates.delete(run.id);
+    }
+    this.updateStatus();
+  }
+
+  /** A run waits at a review gate: the task, with Approve and Open. */
+  private askAtGate(id: string, gate: Gate): void {
+    const approve = 'Approve';
+    const open = 'Open';
+    const where = `${path.basename(gate.path)}:${gate.line}`;
+    void vscode.window
+      .showWarningMessage(`maestro playbook ${id} waits for your review at ${where}: ${gate.task}`, approve, open)
+      .then(async (choice) => {
+        if (choice === approve) {
+          const r = await this.run<{ status: string }>('maestro.playbook.approve', { id });
+          if (r) {
+            void vscode.window.showInformationMessage(`maestro: review gate approved: playbook ${id} goes on.`);
+          }
+        } else if (choice === open) {
+          const doc = await vscode.workspace.openTextDocument(gate.path);
+          const line = Math.max(0, gate.line - 1);
+          await vscode.window.showTextDocument(doc, { selection: new vscode.Range(line, 0, line, 0) });
+        }
+      });
   }
 
   /** Asks for an agent of the workspace (or takes the one a tree item or argument gave). */
@@ -648,8 +706,14 @@ class Extension {
   }
 }
 
+interface Gate {
+  path: string;
+  line: number;
+  task: string;
+}
+
 interface PlaybookProgress {
-  run: { id: string; status: string; documents?: { tasks: number; done: number }[] };
+  run: { id: string; status: string; documents?: { tasks: number; done: number }[]; gate?: Gate };
   event: { kind: string; document?: string; line?: number; task?: string; message?: string };
 }
 
@@ -926,6 +990,16 @@ class Report {
         await new Promise((r) => setTimeout(r, 250));
       }
     }
+    // A file the graph does not index (Markdown) is opened as any other: no request may fail.
+    const notes = root ? path.join(root, 'README.md') : undefined;
+    if (notes && fs.existsSync(notes)) {
+      const doc = await vscode.workspace.openTextDocument(notes);
+      await vscode.window.showTextDocument(doc);
+      await vscode.commands.executeCommand('vscode.executeDocumentSymbolProvider', doc.uri);
+      await vscode.commands.executeCommand('vscode.executeFoldingRangeProvider', doc.uri);
+      await new Promise((r) => setTimeout(r, 1500));
+      this.set({ markdownOpened: true });
+    }
     const expected = (process.env.MAESTRO_VSCODE_EXPECT_AGENTS ?? '').split(',').filter(Boolean);
     while (Date.now() < deadline && !expected.every((n) => ext.agents.has(n))) {
       await new Promise((r) => setTimeout(r, 100));
@@ -938,6 +1012,25 @@ class Report {
       }
       this.set({ attached: t?.written ?? '' });
     }
-    this.set({ done: true });
+    this.set({ failedRequests: ext.failedRequests, done: true });
   }
+}
+
+/** The channel, noting each `Request … failed` line the language client writes to it. */
+function recordingFailures(channel: vscode.OutputChannel, failed: string[]): vscode.OutputChannel {
+  return new Proxy(channel, {
+    get(target, prop, receiver) {
+      if (prop === 'append' || prop === 'appendLine') {
+        return (value: string) => {
+          const line = value.split('\n').find((l) => /Request \S+ failed/.test(l));
+          if (line) {
+            failed.push(line.trim());
+          }
+          target[prop](value);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
 }

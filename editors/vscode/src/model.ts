@@ -238,19 +238,51 @@ export function costToday(usage: { rows?: { key: string; costUsd?: number }[] } 
   return usage?.rows?.find((r) => r.key === today)?.costUsd ?? 0;
 }
 
-/** The status bar item: agents running and needing input, and dollars today. */
-export function statusText(agents: AgentInfo[], today: number): { text: string; tooltip: string } {
+/** What waits for the person: agents needing input, failed agents, review gates of playbook runs. */
+export function attentionCounts(agents: AgentInfo[], gates: number): { needsInput: number; failed: number; gates: number; total: number } {
+  const needsInput = agents.filter((a) => a.state === 'needs_input').length;
+  const failed = agents.filter((a) => a.state === 'failed').length;
+  return { needsInput, failed, gates, total: needsInput + failed + gates };
+}
+
+/** The status bar item: agents working, what waits for the person, and dollars today. */
+export function statusText(agents: AgentInfo[], today: number, gates = 0): { text: string; tooltip: string } {
   const running = agents.filter((a) => a.state === 'working' || a.state === 'starting').length;
-  const waiting = agents.filter((a) => a.state === 'needs_input').length;
+  const c = attentionCounts(agents, gates);
   const parts = [`$(hubot) ${running}`];
-  if (waiting > 0) {
-    parts.push(`$(bell-dot) ${waiting}`);
+  if (c.needsInput > 0) {
+    parts.push(`$(bell-dot) ${c.needsInput}`);
+  }
+  if (c.failed > 0) {
+    parts.push(`$(error) ${c.failed}`);
+  }
+  if (c.gates > 0) {
+    parts.push(`$(checklist) ${c.gates}`);
   }
   parts.push(dollars(today));
+  const waiting = [
+    `${c.needsInput} needing input`,
+    ...(c.failed ? [`${c.failed} failed`] : []),
+    ...(c.gates ? [`${c.gates} review gate${c.gates === 1 ? '' : 's'} to approve`] : []),
+  ];
   const tooltip =
-    `maestro: ${running} agent${running === 1 ? '' : 's'} working, ${waiting} needing input, ` +
+    `maestro: ${running} agent${running === 1 ? '' : 's'} working, ${waiting.join(', ')}, ` +
     `${agents.length} in all; ${dollars(today)} spent today`;
   return { text: parts.join('  '), tooltip };
+}
+
+/** The Agents view's badge: what waits for the person, or undefined when nothing does. */
+export function viewBadge(agents: AgentInfo[], gates: number): { value: number; tooltip: string } | undefined {
+  const c = attentionCounts(agents, gates);
+  if (c.total === 0) {
+    return undefined;
+  }
+  const what = [
+    ...(c.needsInput ? [`${c.needsInput} need${c.needsInput === 1 ? 's' : ''} input`] : []),
+    ...(c.failed ? [`${c.failed} failed`] : []),
+    ...(c.gates ? [`${c.gates} review gate${c.gates === 1 ? '' : 's'}`] : []),
+  ];
+  return { value: c.total, tooltip: `maestro: ${what.join(', ')}` };
 }
 
 /** What to tell the person about a status change, or undefined when nothing. */

@@ -193,3 +193,12 @@ test('answers read as sentences, listings as documents, never as JSON', () => {
   ].join('\n'));
   assert.ok(!doc.includes('{'), doc);
 });
+
+test('what waits for the person is counted in the status bar and on the view', () => {
+  const agents = [agent('a', 'working'), agent('b', 'needs_input'), agent('c', 'failed'), agent('d', 'idle')];
+  const { text, tooltip } = m.statusText(agents, 0.5, 2);
+  assert.equal(text, '$(hubot) 1  $(bell-dot) 1  $(error) 1  $(checklist) 2  $0.50');
+  assert.match(tooltip, /1 needing input, 1 failed, 2 review gates to approve, 4 in all/);
+  assert.deepEqual(m.viewBadge(agents, 2), { value: 4, tooltip: 'maestro: 1 needs input, 1 failed, 2 review gates' });
+  assert.equal(m.viewBadge([agent('d', 'idle')], 0), undefined, 'no badge when nothing waits');
+});
