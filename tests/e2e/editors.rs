@@ -472,7 +472,14 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
     // An agent waiting for an answer: the view's badge and the status bar count it.
     env.ok(
         &dir,
-        &["agent", "spawn", "asker", "--agent", "aider", "ask Proceed? [y/n]"],
+        &[
+            "agent",
+            "spawn",
+            "asker",
+            "--agent",
+            "aider",
+            "ask Proceed? [y/n]",
+        ],
     );
     wait_until("asker needs input", Duration::from_secs(30), || {
         env.ok(&dir, &["agent", "status", "asker", "--json"])
@@ -513,10 +520,16 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         "{seen:#}"
     );
     assert!(
-        seen["statusBar"].as_str().unwrap().contains("$(bell-dot) 1"),
+        seen["statusBar"]
+            .as_str()
+            .unwrap()
+            .contains("$(bell-dot) 1"),
         "{seen:#}"
     );
-    assert_eq!(seen["badge"], 1, "the view's badge counts the waiting agent: {seen:#}");
+    assert_eq!(
+        seen["badge"], 1,
+        "the view's badge counts the waiting agent: {seen:#}"
+    );
     // A Markdown file opened: no request failed (the graph does not index it; it answers empty).
     assert_eq!(seen["markdownOpened"], true, "{seen:#}");
     assert_eq!(seen["failedRequests"], json!([]), "{seen:#}");

@@ -220,7 +220,10 @@ fn a_review_gate_waits_for_approve() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(!dir.join("b.txt").exists(), "nothing passes the gate");
     assert_eq!(waiting["gate"]["line"], 2, "{waiting}");
-    assert_eq!(waiting["gate"]["task"], "REVIEW: look at a.txt", "{waiting}");
+    assert_eq!(
+        waiting["gate"]["task"], "REVIEW: look at a.txt",
+        "{waiting}"
+    );
     let refused = env.run_in(&dir, &["playbook", "approve", "nope"]);
     assert!(text(&refused.stderr).contains("no playbook run `nope`"));
     // The editor shows "Approve" on the gate's task, and its command approves.
