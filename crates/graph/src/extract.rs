@@ -137,12 +137,12 @@ pub fn analyze_incremental(
 ) -> (Analysis, Option<Units>, Reuse) {
     let grammar = lang.grammar();
     let root = tree.root_node();
-    let cut = cut(root);
+    let (cut, children) = cut(root);
     let mut raws: Vec<Option<Raw>> = (0..cut.len()).map(|_| None).collect();
     let mut reuse = Reuse::default();
     if let Some(previous) = previous {
         // The old units where the edits moved them, in the same order as `previous.units`.
-        let moved = self::cut(previous.tree.root_node());
+        let (moved, _) = self::cut(previous.tree.root_node());
         if moved.len() == previous.units.list.len() {
             let changed: Vec<tree_sitter::Range> = previous.tree.changed_ranges(tree).collect();
             let by_place: HashMap<(usize, usize), usize> = moved
@@ -160,8 +160,12 @@ pub fn analyze_incremental(
                 let touched = changed
                     .iter()
                     .any(|r| r.start_byte <= u.end && u.start <= r.end_byte);
+                // Nor a unit with a syntax error: how a text recovers from one may change with
+                // text elsewhere without `changed_ranges` saying so.
+                let broken = children[u.children.clone()].iter().any(|c| c.has_error());
                 let Some(mut kept) = old[j].take_if(|k| {
                     !touched
+                        && !broken
                         && k.col == u.col
                         && previous.text.get(k.start..k.end) == Some(&src[u.start..u.end])
                 }) else {
@@ -183,18 +187,28 @@ pub fn analyze_incremental(
     if !whole {
         'units: for &i in &dirty {
             let mut raw = Raw::default();
-            // One byte more each side: a zero-width node (a missing `)`) at an edge is in range.
-            cursor.set_byte_range(cut[i].start.saturating_sub(1)..cut[i].end + 1);
-            let mut matches = cursor.matches(&grammar.query, root, src);
-            while let Some(m) = matches.next() {
-                match owner(&cut, root, m.captures()) {
-                    Some(j) if j == i => raw.add_match(grammar, m.captures(), src),
-                    // Another unit's: that unit has its results already, or gets them from its
-                    // own query.
-                    Some(_) => {}
-                    None => {
-                        whole = true;
-                        break 'units;
+            for &child in &children[cut[i].children.clone()] {
+                // A query from the item leaves out a zero-width node at its end (a missing
+                // name): an item with one (a syntax error) is queried from the root, over its
+                // bytes and one more each side, which costs a walk over the items before it.
+                let from = if child.has_error() {
+                    cursor
+                        .set_byte_range(child.start_byte().saturating_sub(1)..child.end_byte() + 1);
+                    root
+                } else {
+                    cursor.set_byte_range(0..usize::MAX);
+                    child
+                };
+                let mut matches = cursor.matches(&grammar.item_query, from, src);
+                while let Some(m) = matches.next() {
+                    match owner(&cut, &children, root, m.captures()) {
+                        Some(j) if j == i => raw.add_match(grammar, m.captures(), src),
+                        // From the root, another item's match (it has its own results).
+                        Some(_) if from == root => {}
+                        _ => {
+                            whole = true;
+                            break 'units;
+                        }
                     }
                 }
             }
@@ -211,9 +225,9 @@ pub fn analyze_incremental(
         };
         raws = (0..cut.len()).map(|_| Some(Raw::default())).collect();
         cursor.set_byte_range(0..usize::MAX);
-        let mut matches = cursor.matches(&grammar.query, root, src);
+        let mut matches = cursor.matches(&grammar.item_query, root, src);
         while let Some(m) = matches.next() {
-            match owner(&cut, root, m.captures()) {
+            match owner(&cut, &children, root, m.captures()) {
                 Some(i) => raws[i].as_mut().expect("every unit has results").add_match(
                     grammar,
                     m.captures(),
@@ -225,6 +239,13 @@ pub fn analyze_incremental(
                 }
             }
         }
+    }
+    // The patterns that start at the root see every item: queried every time, never kept.
+    cursor.set_byte_range(0..usize::MAX);
+    cursor.set_max_start_depth(Some(0));
+    let mut matches = cursor.matches(&grammar.root_query, root, src);
+    while let Some(m) = matches.next() {
+        spanning.add_match(grammar, m.captures(), src);
     }
     let mut merged = Raw::default();
     let raws: Vec<Raw> = raws
@@ -257,45 +278,42 @@ struct UnitSpan {
     end: usize,
     row: usize,
     col: usize,
+    /// Its nodes, among the root's children.
+    children: std::ops::Range<usize>,
 }
 
 /// Cuts a text into units: spans of the root's children, each ending at a named child that is
 /// not a comment, an attribute or a decorator (those belong to the item after them: its doc).
-fn cut(root: Node<'_>) -> Vec<UnitSpan> {
-    let mut out = Vec::with_capacity(root.child_count() as usize);
+/// Returns them with the root's children.
+fn cut(root: Node<'_>) -> (Vec<UnitSpan>, Vec<Node<'_>>) {
     let mut walk = root.walk();
-    let mut open: Option<Node<'_>> = None;
-    let close = |first: Node<'_>, last: Node<'_>, out: &mut Vec<UnitSpan>| {
-        let at = first.start_position();
-        out.push(UnitSpan {
-            start: first.start_byte(),
-            end: last.end_byte(),
-            row: at.row,
-            col: at.column,
-        });
-    };
-    let mut last = None;
-    for child in root.children(&mut walk) {
-        let first = *open.get_or_insert(child);
-        last = Some(child);
+    let children: Vec<Node<'_>> = root.children(&mut walk).collect();
+    let mut out = Vec::with_capacity(children.len());
+    let mut first = 0;
+    for (i, child) in children.iter().enumerate() {
         let leads = !child.is_named()
             || child.kind().contains("comment")
             || matches!(child.kind(), "attribute_item" | "decorator");
-        if !leads {
-            close(first, child, &mut out);
-            open = None;
+        if !leads || i + 1 == children.len() {
+            let at = children[first].start_position();
+            out.push(UnitSpan {
+                start: children[first].start_byte(),
+                end: child.end_byte(),
+                row: at.row,
+                col: at.column,
+                children: first..i + 1,
+            });
+            first = i + 1;
         }
     }
-    if let (Some(first), Some(last)) = (open, last) {
-        close(first, last, &mut out);
-    }
-    out
+    (out, children)
 }
 
 /// The unit every capture of a match lies in; `None` for a match that spans units or captures
 /// the root.
 fn owner(
     cut: &[UnitSpan],
+    children: &[Node<'_>],
     root: Node<'_>,
     captures: &[tree_sitter::QueryCapture<'_>],
 ) -> Option<usize> {
@@ -304,8 +322,18 @@ fn owner(
     if captures.iter().any(|c| c.node.id() == root.id()) {
         return None;
     }
-    let i = cut.partition_point(|u| u.start <= lo).checked_sub(1)?;
-    (hi <= cut[i].end).then_some(i)
+    if lo == hi {
+        // Zero-width (a missing name) where one unit may end and the next begin: the unit of
+        // the root's child it is in.
+        let child = root.child_with_descendant(captures[0].node)?;
+        let from = children.partition_point(|c| c.start_byte() < child.start_byte());
+        let at = from + children[from..].iter().position(|c| c.id() == child.id())?;
+        let i = cut.partition_point(|u| u.children.end <= at);
+        return (i < cut.len()).then_some(i);
+    }
+    // The first unit ending at or after the match's end.
+    let i = cut.partition_point(|u| u.end < hi);
+    (cut.get(i)?.start <= lo).then_some(i)
 }
 
 /// The file-wide passes over a text's query results.
@@ -737,12 +765,14 @@ impl Raw {
             .iter()
             .map(|s| ((s.name_span.start.line, s.name_span.start.col), s.kind))
             .collect();
-        // One reference per name: the most specific use wins.
+        // One reference per name: the most specific use wins, and of two as specific the one
+        // with a qualifier (`Self::Error` over `Error`), whatever order the matches came in.
         let mut raw = std::mem::take(&mut self.references);
         raw.sort_unstable_by(|a, b| {
             a.start_byte
                 .cmp(&b.start_byte)
                 .then(b.kind.priority().cmp(&a.kind.priority()))
+                .then(b.qualifier.is_some().cmp(&a.qualifier.is_some()))
         });
         raw.dedup_by_key(|r| r.start_byte);
         let ignored = Ranges::new(std::mem::take(&mut self.ignored));

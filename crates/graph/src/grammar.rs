@@ -78,6 +78,11 @@ pub struct Grammar {
     pub lang: Lang,
     pub language: Language,
     pub query: Query,
+    /// `query` split in two for incremental extraction (same captures): the patterns that start
+    /// below the root, which a top-level item can be queried with on its own, and those that
+    /// start at the root (`(module (expression_statement ...))`), queried over the whole file.
+    pub(crate) item_query: Query,
+    pub(crate) root_query: Query,
     /// What each capture of `query` means, by capture index.
     pub(crate) roles: Vec<Role>,
 }
@@ -126,13 +131,75 @@ impl Grammar {
             .iter()
             .map(|n| Role::parse(n).unwrap_or(Role::Other))
             .collect();
+        // Which patterns start at the root, read from their text: the top node's kind.
+        let root_kind = {
+            let mut parser = tree_sitter::Parser::new();
+            parser
+                .set_language(&language)
+                .map_err(|e| problem("grammar", e.to_string()))?;
+            let tree = parser
+                .parse("", None)
+                .expect("a parser with a language parses");
+            tree.root_node().kind().to_owned()
+        };
+        let at_root: Vec<bool> = (0..query.pattern_count())
+            .map(|i| {
+                let text =
+                    &combined[query.start_byte_for_pattern(i)..query.end_byte_for_pattern(i)];
+                starts_at_root(text, &root_kind).map_err(|m| problem("tags.scm + locals.scm", m))
+            })
+            .collect::<Result<_, _>>()?;
+        let split = |keep_root: bool| -> Result<Query, QueryProblem> {
+            let mut q = Query::new(&language, &combined)
+                .map_err(|e| problem("tags.scm + locals.scm", e.to_string()))?;
+            for (i, root) in at_root.iter().enumerate() {
+                if *root != keep_root {
+                    q.disable_pattern(i);
+                }
+            }
+            Ok(q)
+        };
+        let (item_query, root_query) = (split(false)?, split(true)?);
         Ok(Grammar {
             lang,
             language,
             query,
+            item_query,
+            root_query,
             roles,
         })
     }
+}
+
+/// Whether a pattern starts at the root node (kind `root`): its top node is of that kind. A
+/// top node that may be the root although another kind is written (a wildcard) is refused, as
+/// is the root below the top: incremental extraction could not tell where such a match starts.
+fn starts_at_root(pattern: &str, root: &str) -> Result<bool, String> {
+    let top = pattern.trim_start_matches(|c: char| c == '(' || c.is_whitespace());
+    let kind: &str = &top[..top
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(top.len())];
+    let first_line = || pattern.lines().next().unwrap_or("").to_owned();
+    if top.starts_with('[') || kind == "_" || kind.is_empty() && !top.starts_with('"') {
+        return Err(format!(
+            "a pattern must start with a named node kind (it may match the root otherwise): {}",
+            first_line()
+        ));
+    }
+    let needle = format!("({root}");
+    let names_root_below = pattern
+        .match_indices(&needle)
+        .skip(usize::from(kind == root))
+        .any(|(at, _)| {
+            !pattern[at + needle.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+        });
+    if names_root_below {
+        return Err(format!(
+            "the root node ({root}) below a pattern's top: {}",
+            first_line()
+        ));
+    }
+    Ok(kind == root)
 }
 
 #[cfg(test)]
@@ -146,5 +213,22 @@ mod tests {
                 panic!("{e}");
             }
         }
+    }
+
+    #[test]
+    fn patterns_at_the_root_are_told_from_their_top_node() {
+        let at = |p: &str| starts_at_root(p, "module");
+        assert_eq!(
+            at("(module (expression_statement (assignment left: (identifier) @name)))"),
+            Ok(true)
+        );
+        assert_eq!(at("((module) @local.scope)"), Ok(true));
+        assert_eq!(at("(module_name) @name"), Ok(false));
+        assert_eq!(at("(class_definition name: (identifier) @name)"), Ok(false));
+        assert_eq!(at("\"import\" @ignore"), Ok(false));
+        // A match that might start at the root, or has it below its top, is refused.
+        assert!(at("(_ (identifier) @name)").is_err());
+        assert!(at("[(module) (block)] @local.scope").is_err());
+        assert!(at("(block (module) @x)").is_err());
     }
 }
