@@ -100,6 +100,7 @@ fn which(program: &str) -> Option<PathBuf> {
 fn neovim_plugin_navigates_lists_agents_and_hears_their_status() {
     let env = agents_env("[agents]\nneeds_input_secs = 1\n");
     let dir = fixture(&env, "nv");
+    std::fs::write(dir.join("README.md"), "# nv\n\nA fixture.\n").unwrap();
     // An agent the plugin should list.
     env.ok(&dir, &["agent", "spawn", "fixer", "say on it", "--wait"]);
 
@@ -113,6 +114,10 @@ fn neovim_plugin_navigates_lists_agents_and_hears_their_status() {
     // Go-to-definition landed on `fn helper` (1-based line 1) in the same file.
     assert_eq!(v["definition"], json!([1, 3]), "{v:#}");
     assert_eq!(v["definition_file"], "main.rs");
+    // A Markdown buffer: its outline is empty, not an error.
+    assert_eq!(v["markdown_answers"], 1, "{v:#}");
+    assert!(v.get("markdown_error").is_none(), "{v:#}");
+    assert_eq!(v["markdown_symbols"], 0, "{v:#}");
     let agents = v["agents"].to_string();
     assert!(agents.contains("fixer") && agents.contains("idle"), "{v:#}");
     // The agent spawned from Neovim asked a question: the status notification reached the handler.

@@ -81,6 +81,22 @@ local ok, err = pcall(function()
   out.definition = vim.api.nvim_win_get_cursor(0)
   out.definition_file = vim.fn.expand('%:t')
 
+  -- A Markdown buffer gets the server (for playbooks); what the graph does not index answers
+  -- empty, never an error.
+  vim.cmd('edit ' .. dir .. '/README.md')
+  vim.wait(10000, function()
+    return next(vim.lsp.buf_get_clients(0)) ~= nil
+  end, 50)
+  local answers = vim.lsp.buf_request_sync(0, 'textDocument/documentSymbol',
+    { textDocument = vim.lsp.util.make_text_document_params() }, 5000) or {}
+  out.markdown_answers = 0
+  for _, a in pairs(answers) do
+    out.markdown_answers = out.markdown_answers + 1
+    out.markdown_error = a.err and (a.err.message or tostring(a.err)) or out.markdown_error
+    out.markdown_symbols = a.result and #a.result or out.markdown_symbols
+  end
+  vim.cmd('edit ' .. dir .. '/src/main.rs')
+
   -- :Maestro agents lists the agent the test spawned from the CLI.
   vim.cmd('Maestro agents')
   vim.wait(10000, function()
