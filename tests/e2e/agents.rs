@@ -404,6 +404,13 @@ fn an_editor_spawns_an_agent_and_hears_its_status_and_output() {
         .rpc
         .request("maestro/agent.list", serde_json::json!({"path": dir}));
     assert_eq!(list["result"][0]["usage"]["outputTokens"], 5, "{list}");
+    // Which binary ran, and what chose it (the config here; an editor's PATH may differ).
+    let program = &list["result"][0]["program"];
+    assert_eq!(program["from"], "agents.codex.path", "{list}");
+    assert!(
+        program["path"].as_str().unwrap().ends_with("/bin/codex"),
+        "{list}"
+    );
     // Days of usage are the person's: UTC+14 and UTC-11 are never on the same day.
     let day_in = |lsp: &mut maestro_tests::Lsp, zone: &str| {
         lsp.rpc.request(

@@ -458,6 +458,20 @@ pub struct AgentInfo {
     /// The playbook run that started it for its tasks; none for an agent a person started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub playbook_run: Option<String>,
+    /// The CLI binary it runs (its last turn's, or found at spawn) and where that came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<AgentProgram>,
+}
+
+/// Which binary an agent runs: editors may start the daemon with another PATH than a shell's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentProgram {
+    /// Absolute, as found.
+    pub path: PathBuf,
+    /// The config key that names it (`agents.claude.path`), or `PATH` (the daemon's, searched
+    /// for the CLI's default name).
+    pub from: String,
 }
 
 /// `maestro/agentStatus`: an agent changed state.

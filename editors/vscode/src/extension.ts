@@ -904,7 +904,8 @@ class AgentsTree implements vscode.TreeDataProvider<TreeNode> {
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     item.description = agentDescription(a);
     item.tooltip = new vscode.MarkdownString(
-      `**${a.name}** (${a.agent}, ${a.mode})\n\n${a.state}${a.reason ? `: ${a.reason}` : ''}\n\nbranch \`${a.branch ?? '-'}\``,
+      `**${a.name}** (${a.agent}, ${a.mode})\n\n${a.state}${a.reason ? `: ${a.reason}` : ''}\n\nbranch \`${a.branch ?? '-'}\`` +
+        (a.program ? `\n\nruns \`${a.program.path}\` (from ${a.program.from === 'PATH' ? "the daemon's PATH" : a.program.from})` : ''),
     );
     item.contextValue = `agent.${isRunning(a.state) ? 'running' : 'stopped'}`;
     item.command = { command: 'maestro.ui.agent.attach', title: 'Attach', arguments: [a.name] };

@@ -24,6 +24,8 @@ export interface AgentInfo {
   warnings?: string[];
   /** The playbook run that started it for its tasks. */
   playbookRun?: string;
+  /** The CLI binary it runs and what chose it (a config key, or the daemon's `PATH`). */
+  program?: { path: string; from: string };
 }
 
 export interface AgentStatusParams {

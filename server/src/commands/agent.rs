@@ -377,6 +377,9 @@ fn details(info: &AgentInfo) -> String {
     if let Some(m) = &info.model {
         row("model", m.clone());
     }
+    if let Some(p) = &info.program {
+        row("program", format!("{} (from {})", p.path.display(), p.from));
+    }
     row(
         "turns",
         format!(
@@ -478,6 +481,7 @@ mod tests {
             warnings: Vec::new(),
             notes: Vec::new(),
             playbook_run: None,
+            program: None,
         };
         let text = tree(
             &[

@@ -26,8 +26,8 @@ use crate::process::{AgentProcess, ProcessMsg, TermSize, kill_group};
 use crate::worktree::{WorktreeError, WorktreeManager};
 use maestro_protocol::{
     AgentAttachResult, AgentDiffResult, AgentInfo, AgentMergeResult, AgentMode, AgentOutputParams,
-    AgentOutputResult, AgentRemoveResult, AgentSpawnParams, AgentState, AgentStatusParams,
-    ErrorClass, Isolation, UsageResult, UsageRow, UsageTotals,
+    AgentOutputResult, AgentProgram, AgentRemoveResult, AgentSpawnParams, AgentState,
+    AgentStatusParams, ErrorClass, Isolation, UsageResult, UsageRow, UsageTotals,
 };
 use maestro_store::{Store, StoreError};
 use std::collections::BTreeMap;
@@ -376,9 +376,9 @@ impl Supervisor {
         if self.inner.agents.lock().unwrap().contains_key(&key) {
             return Err(AgentError::Exists(params.name.clone()));
         }
-        if find_program(&settings.program).is_none() {
+        let Some(program) = program_of(&settings) else {
             return Err(AgentError::CliMissing(not_found_message(&settings)));
-        }
+        };
         let isolation = params.isolation.unwrap_or(settings.isolation);
         let (worktree, branch, base, base_commit, notes) = match isolation {
             Isolation::Worktree => {
@@ -447,6 +447,7 @@ impl Supervisor {
                 warnings: Vec::new(),
                 notes: Vec::new(),
                 playbook_run: params.playbook_run.clone(),
+                program: Some(program),
             },
             base_commit,
             silence_timeout_secs: params.silence_timeout_secs,
@@ -1066,6 +1067,18 @@ fn own_files(cli_name: &str) -> &'static [&'static str] {
 }
 
 /// Finds a program as `Command` would: a path with a `/` as is, else on PATH.
+/// The binary `settings` name, found, and where it came from.
+pub(crate) fn program_of(settings: &AgentSettings) -> Option<AgentProgram> {
+    Some(AgentProgram {
+        path: find_program(&settings.program)?,
+        from: if settings.program_configured {
+            settings.program_key.clone()
+        } else {
+            "PATH".into()
+        },
+    })
+}
+
 pub fn find_program(program: &Path) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let executable = |p: &Path| {

@@ -262,9 +262,13 @@ impl Supervisor {
         if let Some(c) = slot.control.lock().unwrap().as_mut() {
             c.process = Some(process);
         }
+        let program = super::program_of(settings);
         {
             let mut r = slot.record.lock().unwrap();
             r.info.pid = Some(pid);
+            if program.is_some() {
+                r.info.program = program;
+            }
             checked(persist::save_agent(&self.inner.options.store, &r));
         }
         let record = slot.record.lock().unwrap().clone();

@@ -207,6 +207,7 @@ impl Executor for Shared {
             warnings: Vec::new(),
             notes: Vec::new(),
             playbook_run: p.playbook_run.clone(),
+            program: None,
         };
         let does = self.0.clis[&p.agent];
         self.0
