@@ -278,6 +278,19 @@ pub enum AgentAction {
         #[command(flatten)]
         output: Output,
     },
+    /// Sends a review of the agent's changes as its next turn: each comment with the hunk of its
+    /// diff it is about.
+    Review {
+        name: String,
+        /// `FILE:LINE[-END] COMMENT`, e.g. `-c "src/app.py:12-14 name this better"`; FILE is
+        /// relative to the repository.
+        #[arg(short = 'c', long = "comment", required = true)]
+        comments: Vec<String>,
+        #[command(flatten)]
+        wait: Wait,
+        #[command(flatten)]
+        output: Output,
+    },
     /// The agents of this repository as a tree (every repository's with --all).
     List {
         #[arg(long)]

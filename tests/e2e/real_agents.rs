@@ -223,6 +223,79 @@ fn aider_works_and_commits_each_turn() {
     works_commits_and_resumes("aider");
 }
 
+/// A person's review comment on the agent's change reaches the model in the agent's next turn,
+/// with the file, the line and the hunk it is about.
+fn a_review_reaches_the_model_with_its_hunk(cli: &str) {
+    let mock = MockModel::start();
+    let env = real_env(&mock, "");
+    let dir = repo(&env, &format!("{cli}-review"));
+    let name = format!("{cli}-reviewed");
+    let first = commit_prompt(cli, "notes/first.txt", "first task done");
+    let (code, _, stdout) = waited(
+        &env,
+        &dir,
+        &["agent", "spawn", &name, &first, "--agent", cli],
+    );
+    assert_eq!(code, 0, "{stdout}");
+    let comment = "Say who wrote this file, and why.";
+    let (code, agent, stdout) = waited(
+        &env,
+        &dir,
+        &[
+            "agent",
+            "review",
+            &name,
+            "-c",
+            &format!("notes/first.txt:1 {comment}"),
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(agent["state"], "idle", "{agent}");
+    let seen: Vec<String> = mock
+        .served()
+        .into_iter()
+        .flat_map(|s| s.user_texts)
+        .filter(|t| t.contains(comment))
+        .collect();
+    let review = seen
+        .first()
+        .unwrap_or_else(|| panic!("the review never reached the model: {stdout}"));
+    assert!(
+        review.contains("## Comment 1 — notes/first.txt, line 1"),
+        "{review}"
+    );
+    assert!(
+        review.contains(&format!("+written by {cli}")),
+        "the hunk came with it: {review}"
+    );
+    // A comment outside the repository is refused before anything runs.
+    let out = env.run_in(
+        &dir,
+        &[
+            "agent",
+            "review",
+            &name,
+            "-c",
+            "../../etc/passwd:1 read this",
+        ],
+    );
+    assert!(
+        text(&out.stderr).contains("leaves the worktree"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_review_reaches_claude_with_its_hunk() {
+    a_review_reaches_the_model_with_its_hunk("claude");
+}
+
+#[test]
+fn a_review_reaches_codex_with_its_hunk() {
+    a_review_reaches_the_model_with_its_hunk("codex");
+}
+
 /// `agent status NAME --json`.
 fn status(env: &TestEnv, dir: &Path, name: &str) -> Value {
     env.json(dir, &["agent", "status", name, "--json"])

@@ -112,6 +112,7 @@ pub mod output;
 pub mod persist;
 pub mod prices;
 pub mod process;
+pub mod review;
 pub mod supervisor;
 pub mod worktree;
 

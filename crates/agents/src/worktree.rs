@@ -323,6 +323,7 @@ impl WorktreeManager {
             .map_err(git("count commits"))?;
         Ok(AgentDiffResult {
             base: base.to_owned(),
+            fork: fork.to_string(),
             files,
             patch,
             commits: commits as u32,

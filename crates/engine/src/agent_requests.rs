@@ -22,8 +22,8 @@ use maestro_protocol::{
     AgentAttachParams, AgentAttachResult, AgentDiffResult, AgentIconParams, AgentIconResult,
     AgentInfo, AgentInputParams, AgentListParams, AgentMergeResult, AgentMode, AgentOutputRequest,
     AgentOutputResult, AgentRef, AgentRemoveParams, AgentRemoveResult, AgentResizeParams,
-    AgentSendParams, AgentSpawnParams, DelegateParams, DelegateResult, DelegateTask, RpcError,
-    UsageParams, UsageResult, code, method,
+    AgentReviewParams, AgentSendParams, AgentSpawnParams, DelegateParams, DelegateResult,
+    DelegateTask, RpcError, UsageParams, UsageResult, code, method,
 };
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -83,6 +83,28 @@ pub(crate) fn send(s: &Session, p: AgentSendParams) -> Answer<AgentInfo> {
                 .map_err(agent_error)
         }),
     )
+}
+
+/// The review's prompt needs the agent's diff (a blocking git read), then it is sent as `send`.
+pub(crate) fn review(s: &Session, p: AgentReviewParams) -> Answer<AgentInfo> {
+    let agents = s.engine.agents().clone();
+    let prepared = workspace_of(s.engine.config(), &p.path).and_then(|(ws, config)| {
+        let info = agents.get(&ws.id, &p.name).map_err(agent_error)?;
+        let settings = settings(&config, &info.agent)?;
+        Ok((ws.id, info.worktree, settings))
+    });
+    let (ws, worktree, settings) = match prepared {
+        Ok(p) => p,
+        Err(e) => return Answer::Now(Err(e)),
+    };
+    Answer::later(async move {
+        let diff = agents.diff(&ws, &p.name).await.map_err(agent_error)?;
+        let prompt = maestro_agents::review::prompt(&diff.patch, &worktree, &p.comments)
+            .map_err(|e| RpcError::invalid_params(method::AGENT_REVIEW, e))?;
+        agents
+            .send(&ws, &p.name, &prompt, settings)
+            .map_err(agent_error)
+    })
 }
 
 pub(crate) fn stop(s: &Session, p: AgentRef) -> Answer<AgentInfo> {

@@ -94,6 +94,7 @@ pub(crate) static TABLE: LazyLock<Table> = LazyLock::new(|| {
         .on::<CodeActions>(graph::code_actions)
         .on::<AgentSpawn>(agent::spawn)
         .on::<AgentSend>(agent::send)
+        .on::<AgentReview>(agent::review)
         .on::<AgentStop>(agent::stop)
         .on::<AgentList>(agent::list)
         .on::<AgentStatus>(agent::status)

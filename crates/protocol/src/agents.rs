@@ -164,6 +164,30 @@ pub struct AgentSpawnParams {
     pub playbook_run: Option<String>,
 }
 
+/// `maestro/agent.review`: a person's comments on the agent's changes, sent as its next turn
+/// with the hunk of its diff each one is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentReviewParams {
+    pub name: String,
+    pub path: PathBuf,
+    pub comments: Vec<ReviewComment>,
+}
+
+/// One comment of a review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewComment {
+    /// Relative to the agent's worktree (and so to the repository).
+    pub file: String,
+    /// 1-based, in the agent's version of the file.
+    pub line: u32,
+    /// The last line of a range; the comment is on `line` alone without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_line: Option<u32>,
+    pub body: String,
+}
+
 /// Names one agent: its name and any path inside its workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -542,6 +566,10 @@ pub struct DiffFile {
 #[serde(rename_all = "camelCase")]
 pub struct AgentDiffResult {
     pub base: String,
+    /// The commit the agent's work is compared with (where its branch left the base): the
+    /// original side of a diff editor.
+    #[serde(default)]
+    pub fork: String,
     pub files: Vec<DiffFile>,
     pub patch: String,
     /// Commits on the agent's branch that the base does not have.

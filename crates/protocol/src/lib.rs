@@ -108,6 +108,9 @@ pub mod method {
     pub const AGENT_SPAWN: &str = "maestro/agent.spawn";
     /// A new turn, or input for a turn that waits for it. [`crate::AgentSendParams`]; [`crate::AgentInfo`].
     pub const AGENT_SEND: &str = "maestro/agent.send";
+    /// A person's review of its changes as its next turn. [`crate::AgentReviewParams`];
+    /// [`crate::AgentInfo`].
+    pub const AGENT_REVIEW: &str = "maestro/agent.review";
     /// Kill the running turn (the process group); the agent becomes `done`. [`crate::AgentRef`];
     /// [`crate::AgentInfo`].
     pub const AGENT_STOP: &str = "maestro/agent.stop";

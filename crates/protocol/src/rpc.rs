@@ -110,6 +110,7 @@ methods! {
         Index = INDEX(IndexParams) -> IndexResult;
         AgentSpawn = AGENT_SPAWN(AgentSpawnParams) -> AgentInfo;
         AgentSend = AGENT_SEND(AgentSendParams) -> AgentInfo;
+        AgentReview = AGENT_REVIEW(AgentReviewParams) -> AgentInfo;
         AgentStop = AGENT_STOP(AgentRef) -> AgentInfo;
         AgentMerge = AGENT_MERGE(AgentRef) -> AgentMergeResult;
         AgentRemove = AGENT_REMOVE(AgentRemoveParams) -> AgentRemoveResult;

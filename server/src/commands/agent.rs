@@ -7,7 +7,7 @@ use maestro_engine::Paths;
 use maestro_engine::text::printable;
 use maestro_protocol::{
     AgentDiffResult, AgentInfo, AgentMergeResult, AgentMode, AgentRemoveResult, AgentSpawnParams,
-    Isolation, UsageResult, method,
+    Isolation, ReviewComment, UsageResult, method,
 };
 use serde_json::json;
 use std::path::PathBuf;
@@ -99,30 +99,22 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
             wait,
             output,
         } => {
-            let mut from = 0;
-            if wait.wait {
-                subscribe(&c).await?;
-                // The turn's output starts after what the agent printed so far.
-                let before: AgentInfo = c.client.request(method::AGENT_STATUS, at(&name)).await?;
-                from = before.output_bytes;
-            }
             let prompt = prompt_arg(prompt)?;
-            let info: AgentInfo = c
-                .client
-                .request(
-                    method::AGENT_SEND,
-                    json!({"name": name, "path": path, "prompt": prompt}),
-                )
-                .await?;
-            if output.json {
-                print_json(&info);
-            } else {
-                println!("{}: {}", info.name, printable(&state_text(&info)));
-            }
-            if wait.wait {
-                return follow_turn(&mut c, &info, from, output.json).await;
-            }
-            Ok(0)
+            let params = json!({"name": name, "path": path, "prompt": prompt});
+            turn_request(&mut c, method::AGENT_SEND, params, wait.wait, output.json).await
+        }
+        AgentAction::Review {
+            name,
+            comments,
+            wait,
+            output,
+        } => {
+            let comments = comments
+                .iter()
+                .map(|c| review_comment(c))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let params = json!({"name": name, "path": path, "comments": comments});
+            turn_request(&mut c, method::AGENT_REVIEW, params, wait.wait, output.json).await
         }
         AgentAction::List { all, output } => {
             let params = if all {
@@ -344,6 +336,61 @@ pub async fn usage(paths: &Paths, by: &str, all: bool, json: bool) -> anyhow::Re
         t.dollars()
     );
     Ok(0)
+}
+
+/// A request that starts a turn (`send`, `review`), followed to its end with `--wait`.
+async fn turn_request(
+    c: &mut super::Connected,
+    method: &str,
+    params: serde_json::Value,
+    wait: bool,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let mut from = 0;
+    if wait {
+        subscribe(c).await?;
+        // The turn's output starts after what the agent printed so far.
+        let at = json!({"name": params["name"], "path": params["path"]});
+        let before: AgentInfo = c.client.request(method::AGENT_STATUS, at).await?;
+        from = before.output_bytes;
+    }
+    let info: AgentInfo = c.client.request(method, params).await?;
+    if json {
+        print_json(&info);
+    } else {
+        println!("{}: {}", info.name, printable(&state_text(&info)));
+    }
+    if wait {
+        return follow_turn(c, &info, from, json).await;
+    }
+    Ok(0)
+}
+
+/// `FILE:LINE[-END] COMMENT` as a review comment.
+fn review_comment(arg: &str) -> anyhow::Result<ReviewComment> {
+    let bad = || {
+        anyhow::anyhow!(
+            "review comment `{arg}`: write it as FILE:LINE[-END] COMMENT, e.g. \"src/app.py:12-14 name this better\""
+        )
+    };
+    let (at, body) = arg
+        .trim_start()
+        .split_once(char::is_whitespace)
+        .ok_or_else(bad)?;
+    let (file, lines) = at.rsplit_once(':').ok_or_else(bad)?;
+    let (line, end_line) = match lines.split_once('-') {
+        Some((a, b)) => (
+            a.parse().map_err(|_| bad())?,
+            Some(b.parse().map_err(|_| bad())?),
+        ),
+        None => (lines.parse().map_err(|_| bad())?, None),
+    };
+    Ok(ReviewComment {
+        file: file.to_owned(),
+        line,
+        end_line,
+        body: body.trim().to_owned(),
+    })
 }
 
 /// A prompt from the command line: `-` means stdin (for prompts longer than an argument may be).

@@ -44,6 +44,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("maestro.store.backup", method::STORE_BACKUP),
     ("maestro.agent.spawn", method::AGENT_SPAWN),
     ("maestro.agent.send", method::AGENT_SEND),
+    ("maestro.agent.review", method::AGENT_REVIEW),
     ("maestro.agent.stop", method::AGENT_STOP),
     ("maestro.agent.list", method::AGENT_LIST),
     ("maestro.agent.status", method::AGENT_STATUS),
