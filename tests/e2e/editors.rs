@@ -132,6 +132,39 @@ fn neovim_plugin_navigates_lists_agents_and_hears_their_status() {
 }
 
 #[test]
+fn neovim_shows_an_agents_diff_and_sends_review_comments_from_the_quickfix_list() {
+    let env = agents_env("");
+    let dir = fixture(&env, "nvr");
+    env.ok(
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "reviewed",
+            "write notes.txt hello; commit add notes",
+            "--wait",
+        ],
+    );
+    let v = neovim(&env, &dir, "review");
+    assert_eq!(v["diff_filetype"], "diff", "{v:#}");
+    assert_eq!(v["hunks"], 1, "{v:#}");
+    assert_eq!(v["jumped_to"], "notes.txt", "{v:#}");
+    assert_eq!(v["sent"], true, "{v:#}");
+    // The agent's next turn is the review: the comment, its file and line, and the hunk.
+    wait_until("the review turn ends", Duration::from_secs(30), || {
+        let s = env.json(&dir, &["agent", "status", "reviewed", "--json"]);
+        s["turns"] == 2 && s["state"] == "idle"
+    });
+    let logs = env.ok(&dir, &["agent", "logs", "reviewed"]);
+    for part in ["say who wrote this", "notes.txt, line 1", "+hello"] {
+        assert!(
+            logs.contains(part),
+            "{part} missing from the review turn:\n{logs}"
+        );
+    }
+}
+
+#[test]
 fn neovim_plugin_says_once_when_the_server_is_missing_or_speaks_another_protocol() {
     let env = TestEnv::new();
     let dir = fixture(&env, "nvbad");

@@ -57,6 +57,32 @@ local ok, err = pcall(function()
     return
   end
 
+  if case == 'review' then
+    -- The agent's diff in a split with its hunks in the quickfix list; a comment on the agent's
+    -- file; the review sent from the quickfix list.
+    maestro.setup({})
+    vim.cmd('edit ' .. dir .. '/src/main.rs')
+    vim.wait(20000, function()
+      return maestro.client() ~= nil and maestro.server_version ~= nil
+    end, 50)
+    vim.cmd('Maestro diff reviewed')
+    vim.wait(10000, function()
+      return #vim.fn.getqflist() > 0
+    end, 50)
+    local diff_buf = vim.fn.bufnr('maestro://diff/reviewed')
+    out.diff_filetype = diff_buf ~= -1 and vim.bo[diff_buf].filetype or nil
+    out.hunks = #vim.fn.getqflist()
+    vim.cmd('cfirst')
+    out.jumped_to = vim.fn.expand('%:t')
+    vim.cmd('Maestro comment say who wrote this')
+    vim.cmd('edit ' .. dir .. '/src/main.rs')
+    vim.cmd('Maestro review reviewed')
+    out.sent = vim.wait(10000, function()
+      return noted('review of 1 comment sent to reviewed')
+    end, 50)
+    return
+  end
+
   -- The main scenario: the server starts from PATH for a Rust buffer.
   maestro.setup({ agent = 'aider' })
   vim.cmd('edit ' .. dir .. '/src/main.rs')

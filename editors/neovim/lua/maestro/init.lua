@@ -380,6 +380,83 @@ function sub.send(args, _, root)
   end)
 end
 
+-- The agent's changes against its base in a split (`maestro://diff/NAME`, filetype diff), and its
+-- hunks in the quickfix list, each at the agent's file in its worktree.
+function sub.diff(args, _, root)
+  if not need(args, 1, 'diff NAME') then
+    return
+  end
+  local name = args[1]
+  M.execute('maestro.agent.status', { name = name, path = root }, function(agent)
+    M.execute('maestro.agent.diff', { name = name, path = root }, function(d)
+      local buf = M.show('diff/' .. name, vim.split(d.patch or '', '\n', { plain = true }))
+      vim.bo[buf].filetype = 'diff'
+      local items, file = {}, nil
+      for _, line in ipairs(vim.split(d.patch or '', '\n', { plain = true })) do
+        file = line:match('^%+%+%+ b/(.*)$') or file
+        local start = line:match('^@@ %-%d+,?%d* %+(%d+)')
+        if start and file then
+          table.insert(items, { filename = agent.worktree .. '/' .. file, lnum = tonumber(start), text = line })
+        end
+      end
+      vim.fn.setqflist({}, ' ', { title = 'maestro diff ' .. name, items = items })
+      say(('maestro: %s: %d files, %d commits%s against %s; :Maestro comment TEXT on a line, then :Maestro review %s'):format(
+        name, #(d.files or {}), d.commits or 0, d.uncommitted and ' and uncommitted work' or '', d.base or '?', name))
+    end)
+  end)
+end
+
+-- A review comment on the current line (or the lines of a range), kept in the quickfix list.
+function sub.comment(args, info, _)
+  if not need(args, 1, 'comment TEXT') then
+    return
+  end
+  local first, last = vim.fn.line('.'), vim.fn.line('.')
+  if info and info.range and info.range > 0 then
+    first, last = info.line1, info.line2
+  end
+  local items = { { filename = vim.api.nvim_buf_get_name(0), lnum = first, end_lnum = last, text = rest(args, 1) } }
+  vim.fn.setqflist({}, 'a', { title = 'maestro review', items = items })
+  say(('maestro: comment on line %d%s kept in the quickfix list'):format(first, last > first and ('-' .. last) or ''))
+end
+
+-- Sends the comments of the quickfix list (their file, lines and text) to the agent as its next
+-- turn, each with the hunk of its diff it is about. Files are taken relative to the agent's
+-- worktree, or to the repository.
+function sub.review(args, _, root)
+  if not need(args, 1, 'review NAME') then
+    return
+  end
+  local name = args[1]
+  M.execute('maestro.agent.status', { name = name, path = root }, function(agent)
+    local comments = {}
+    for _, e in ipairs(vim.fn.getqflist()) do
+      local file = e.bufnr > 0 and vim.api.nvim_buf_get_name(e.bufnr) or ''
+      for _, base in ipairs({ agent.worktree, root }) do
+        if base and file:sub(1, #base + 1) == base .. '/' then
+          file = file:sub(#base + 2)
+          break
+        end
+      end
+      if e.text ~= '' and not file:match('^/') and not e.text:match('^@@ ') then
+        table.insert(comments, {
+          file = file,
+          line = e.lnum,
+          endLine = (e.end_lnum or 0) > e.lnum and e.end_lnum or nil,
+          body = e.text,
+        })
+      end
+    end
+    if #comments == 0 then
+      vim.notify('maestro: no review comments in the quickfix list (:Maestro comment TEXT on a line)', levels.ERROR, { title = 'maestro' })
+      return
+    end
+    M.execute('maestro.agent.review', { name = name, path = root, comments = comments }, function()
+      say(('maestro: review of %d comment%s sent to %s'):format(#comments, #comments == 1 and '' or 's', name))
+    end)
+  end)
+end
+
 function sub.stop(args, _, root)
   if not need(args, 1, 'stop NAME') then
     return
@@ -549,7 +626,7 @@ function M.setup(opts)
     nargs = '+',
     range = true,
     complete = complete,
-    desc = 'maestro: agents|spawn|send|stop|attach|delegate|playbook|search|usage|status',
+    desc = 'maestro: agents|spawn|send|diff|comment|review|stop|attach|delegate|playbook|search|usage|status',
   })
   -- Buffers already open when setup runs.
   for _, buf in ipairs(vim.api.nvim_list_bufs()) do
