@@ -356,6 +356,7 @@ fn vscode_session(
     name: &str,
     maestro_path: &Path,
     expect_agents: &str,
+    review: &str,
     on_started: impl FnOnce(),
 ) -> VsCodeRun {
     use std::os::unix::process::CommandExt;
@@ -428,6 +429,7 @@ fn vscode_session(
         .env("MAESTRO_VSCODE_REPORT", &report)
         .env("MAESTRO_VSCODE_PROBE", "src/main.rs:6:5")
         .env("MAESTRO_VSCODE_EXPECT_AGENTS", expect_agents)
+        .env("MAESTRO_VSCODE_REVIEW", review)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -525,9 +527,32 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
     });
     // Once the extension has the server, an agent spawned from a terminal must reach its tree
     // through `maestro/agentStatus`.
-    let run = vscode_session(&env, &dir, "vscode", maestro_bin(), "fixer,second", || {
-        env.ok(&dir, &["agent", "spawn", "second", "say hello"]);
-    });
+    // An agent with a 50-file change, to review in the diff editor.
+    let fifty: Vec<String> = (1..=50)
+        .map(|i| format!("write f{i}.txt line {i}"))
+        .collect();
+    env.ok(
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "changer",
+            &format!("{}; commit fifty files", fifty.join("; ")),
+            "--wait",
+        ],
+    );
+    let review = "changer:f1.txt";
+    let run = vscode_session(
+        &env,
+        &dir,
+        "vscode",
+        maestro_bin(),
+        "fixer,second",
+        review,
+        || {
+            env.ok(&dir, &["agent", "spawn", "second", "say hello"]);
+        },
+    );
     let seen = &run.report;
     assert!(
         run.done,
@@ -552,7 +577,7 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         .iter()
         .map(|a| a["name"].as_str().unwrap())
         .collect();
-    assert_eq!(agents, ["asker", "fixer", "second"], "{seen:#}");
+    assert_eq!(agents, ["asker", "changer", "fixer", "second"], "{seen:#}");
     assert!(
         seen["statusBar"].as_str().unwrap().starts_with("$(hubot)"),
         "{seen:#}"
@@ -577,6 +602,30 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         "{seen:#}"
     );
     assert_eq!(seen["told"], json!([]), "no error was shown: {seen:#}");
+    // The 50-file change opened in the multi-file diff editor, and a comment on it went to the
+    // agent as its next turn, with the hunk.
+    assert!(
+        seen["diffTab"]
+            .as_str()
+            .is_some_and(|t| t.contains("agent changer") && t.contains("50 files")),
+        "{seen:#}"
+    );
+    println!(
+        "diff editor shown {} ms after the command (50 files): {}",
+        seen["diffShownMs"], seen["diffOpen"]
+    );
+    assert_eq!(seen["reviewSent"], true, "{seen:#}");
+    wait_until("the review turn ends", Duration::from_secs(30), || {
+        let s = env.json(&dir, &["agent", "status", "changer", "--json"]);
+        s["turns"] == 2 && s["state"] == "idle"
+    });
+    let logs = env.ok(&dir, &["agent", "logs", "changer"]);
+    for part in ["say who wrote this file", "f1.txt, line 1", "+line 1"] {
+        assert!(
+            logs.contains(part),
+            "{part} missing from the review turn:\n{logs}"
+        );
+    }
 }
 
 #[test]
@@ -584,7 +633,7 @@ fn vscode_extension_says_once_when_the_binary_is_missing() {
     let env = TestEnv::new();
     let dir = fixture(&env, "vscbad");
     let missing = env.home.path().join("no-such/maestro");
-    let run = vscode_session(&env, &dir, "vscode-missing", &missing, "", || {});
+    let run = vscode_session(&env, &dir, "vscode-missing", &missing, "", "", || {});
     let seen = &run.report;
     assert!(run.done, "{}\n{seen:#}", run.driver_err);
     assert_eq!(seen["started"], false, "{seen:#}");

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, State } from 'vscode-languageclient/node';
+import { Review } from './review';
 import {
   AgentInfo,
   AgentStatusParams,
@@ -102,6 +103,9 @@ class Extension {
   private view: vscode.TreeView<TreeNode> | undefined;
   private usageTimer: NodeJS.Timeout | undefined;
   serverCommands: string[] = [];
+  readonly review: Review;
+  /** Agents merged from this window: the tree says so. */
+  readonly mergedAgents = new Set<string>();
 
   constructor(readonly context: vscode.ExtensionContext) {
     this.report = new Report(process.env.MAESTRO_VSCODE_REPORT);
@@ -118,6 +122,7 @@ class Extension {
       }),
     );
     this.status.command = 'maestro.agents.focus';
+    this.review = new Review(this, context.subscriptions);
     this.registerCommands();
   }
 
@@ -474,6 +479,17 @@ class Extension {
         }
       }),
       vscode.commands.registerCommand('maestro.ui.agent.delegate', () => this.delegate()),
+      // Diff and review open the agent's changes in the multi-file diff editor.
+      ...['maestro.ui.agent.diff', 'maestro.ui.agent.review'].map((id) =>
+        vscode.commands.registerCommand(id, async (given?: unknown) => {
+          const name = await this.pickAgent(given);
+          const root = workspacePath();
+          if (name && root) {
+            await this.review.open(name, root);
+            this.report.set({ diffOpen: this.review.lastOpen });
+          }
+        }),
+      ),
       vscode.commands.registerCommand('maestro.ui.playbook.run', (uri?: vscode.Uri) => this.runPlaybook(uri)),
       vscode.commands.registerCommand('maestro.ui.memory.search', () => this.searchMemory()),
       vscode.commands.registerCommand('maestro.ui.trust.approve', () => this.trustRepository()),
@@ -482,7 +498,7 @@ class Extension {
   }
 
   /** Asks before an agent's branch lands on its base. */
-  private async confirmMerge(name: string): Promise<boolean> {
+  async confirmMerge(name: string): Promise<boolean> {
     const a = this.agents.get(name);
     const into = a?.base ?? 'its base branch';
     const merge = 'Merge';
@@ -497,6 +513,11 @@ class Extension {
   /** Shows a command's answer: a sentence for actions, a read-only document for listings. */
   private async show(command: string, result: unknown, name?: string): Promise<void> {
     const sentence = answerSentence(command, result, name);
+    const merged = result as { conflicts?: string[]; upToDate?: boolean };
+    if (command === 'maestro.agent.merge' && name && !merged.conflicts?.length && !merged.upToDate) {
+      this.mergedAgents.add(name);
+      this.tree.changed();
+    }
     if (sentence) {
       void (sentence.warn ? vscode.window.showWarningMessage : vscode.window.showInformationMessage)(sentence.text);
       if (command === 'maestro.agent.merge' || command === 'maestro.agent.remove') {
@@ -517,10 +538,9 @@ class Extension {
     if (command === 'maestro.agent.input' || command === 'maestro.agent.resize') {
       return;
     }
-    if (command === 'maestro.agent.output' || command === 'maestro.agent.diff') {
-      const r = result as { data?: string; diff?: string; patch?: string };
-      const text = r.data ?? r.patch ?? r.diff ?? JSON.stringify(result, null, 2);
-      await this.results.open(command, text, command === 'maestro.agent.diff' ? 'diff' : 'plaintext');
+    if (command === 'maestro.agent.output') {
+      const r = result as { data?: string };
+      await this.results.open(command, r.data ?? '', 'plaintext');
       return;
     }
     const commands = (this.context.extension.packageJSON?.contributes?.commands ?? []) as { command: string; title: string }[];
@@ -902,7 +922,7 @@ class AgentsTree implements vscode.TreeDataProvider<TreeNode> {
     }
     const { icon, color } = stateIcon(a.state, (a.warnings?.length ?? 0) > 0);
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-    item.description = agentDescription(a);
+    item.description = agentDescription(a) + (this.ext.mergedAgents.has(a.name) ? ' · merged' : '');
     item.tooltip = new vscode.MarkdownString(
       `**${a.name}** (${a.agent}, ${a.mode})\n\n${a.state}${a.reason ? `: ${a.reason}` : ''}\n\nbranch \`${a.branch ?? '-'}\`` +
         (a.program ? `\n\nruns \`${a.program.path}\` (from ${a.program.from === 'PATH' ? "the daemon's PATH" : a.program.from})` : ''),
@@ -1000,6 +1020,31 @@ class Report {
       await vscode.commands.executeCommand('vscode.executeFoldingRangeProvider', doc.uri);
       await new Promise((r) => setTimeout(r, 1500));
       this.set({ markdownOpened: true });
+    }
+    // MAESTRO_VSCODE_REVIEW (`NAME:FILE`): the agent's changes in the diff editor, timed from the
+    // command to the editor's tab, then a comment on FILE's first line sent as a review.
+    const reviewed = process.env.MAESTRO_VSCODE_REVIEW;
+    if (reviewed) {
+      const [name, file] = reviewed.split(':');
+      while (Date.now() < deadline && !ext.agents.get(name)?.worktree) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const started = Date.now();
+      await vscode.commands.executeCommand('maestro.ui.agent.review', name);
+      let tab: string | undefined;
+      while (Date.now() < deadline) {
+        tab = vscode.window.tabGroups.activeTabGroup.activeTab?.label;
+        if (tab?.includes(`agent ${name}`)) {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      this.set({ diffTab: tab, diffShownMs: Date.now() - started });
+      const worktree = ext.agents.get(name)?.worktree;
+      if (worktree) {
+        ext.review.comment(vscode.Uri.file(path.join(worktree, file)), 1, 'say who wrote this file');
+        this.set({ reviewSent: await ext.review.send(name) });
+      }
     }
     const expected = (process.env.MAESTRO_VSCODE_EXPECT_AGENTS ?? '').split(',').filter(Boolean);
     while (Date.now() < deadline && !expected.every((n) => ext.agents.has(n))) {

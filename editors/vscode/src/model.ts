@@ -14,6 +14,8 @@ export interface AgentInfo {
   state: AgentState;
   mode: 'headless' | 'interactive';
   branch?: string;
+  /** Where it works: its worktree (or the checkout, in place). */
+  worktree?: string;
   /** The branch (or commit) it started from and merges into. */
   base?: string;
   reason?: string;
@@ -343,7 +345,6 @@ export const FORMS: Record<string, Field[]> = {
   'maestro.agent.list': [{ key: 'path', kind: 'path' }],
   'maestro.agent.status': [{ key: 'name', kind: 'agent' }, { key: 'path', kind: 'path' }],
   'maestro.agent.output': [{ key: 'name', kind: 'agent' }, { key: 'path', kind: 'path' }],
-  'maestro.agent.diff': [{ key: 'name', kind: 'agent' }, { key: 'path', kind: 'path' }],
   'maestro.agent.merge': [{ key: 'name', kind: 'agent' }, { key: 'path', kind: 'path' }],
   'maestro.agent.remove': [
     { key: 'name', kind: 'agent' },
@@ -628,4 +629,31 @@ export function answerDocument(title: string, result: unknown): string {
   };
   walk(result, 0);
   return lines.join('\n') + '\n';
+}
+
+/** A comment thread of a review, as the editor holds it. */
+export interface ReviewThread {
+  agent: string;
+  /** Relative to the agent's worktree. */
+  file: string;
+  /** 1-based. */
+  startLine: number;
+  endLine: number;
+  bodies: string[];
+}
+
+/** The `maestro.agent.review` comments of `agent`'s threads: one per thread, by file and line. */
+export function reviewComments(
+  threads: ReviewThread[],
+  agent: string,
+): { file: string; line: number; endLine?: number; body: string }[] {
+  return threads
+    .filter((t) => t.agent === agent && t.bodies.some((b) => b.trim()))
+    .map((t) => ({
+      file: t.file.split('\\').join('/'),
+      line: t.startLine,
+      ...(t.endLine > t.startLine ? { endLine: t.endLine } : {}),
+      body: t.bodies.map((b) => b.trim()).filter(Boolean).join('\n\n'),
+    }))
+    .sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
 }

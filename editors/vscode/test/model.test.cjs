@@ -164,8 +164,12 @@ test('state icons exist for every state', () => {
 test('the palette hides the commands a person does not run by hand', () => {
   const pkg = require('../package.json');
   const hidden = pkg.contributes.menus.commandPalette.filter((e) => e.when === 'false').map((e) => e.command);
-  // The tree's icon, the terminal's size and typed keys are the attach terminal's plumbing.
-  assert.deepEqual(hidden.sort(), ['maestro.ui.agent.icon', 'maestro.ui.agent.input', 'maestro.ui.agent.resize']);
+  // The tree's icon, the terminal's size and typed keys are the attach terminal's plumbing; a
+  // comment is added or deleted on its thread.
+  assert.deepEqual(hidden.sort(), [
+    'maestro.ui.agent.icon', 'maestro.ui.agent.input', 'maestro.ui.agent.resize',
+    'maestro.ui.review.add', 'maestro.ui.review.delete',
+  ]);
   const titles = pkg.contributes.commands.filter((c) => !hidden.includes(c.command)).map((c) => c.title);
   assert.ok(!titles.some((t) => /Icon|Resize|Type into/.test(t)), titles.join(', '));
 });
@@ -201,4 +205,18 @@ test('what waits for the person is counted in the status bar and on the view', (
   assert.match(tooltip, /1 needing input, 1 failed, 2 review gates to approve, 4 in all/);
   assert.deepEqual(m.viewBadge(agents, 2), { value: 4, tooltip: 'maestro: 1 needs input, 1 failed, 2 review gates' });
   assert.equal(m.viewBadge([agent('d', 'idle')], 0), undefined, 'no badge when nothing waits');
+});
+
+test('review threads become one comment each, for one agent, in file and line order', () => {
+  const threads = [
+    { agent: 'a', file: 'src/z.rs', startLine: 3, endLine: 3, bodies: ['why?'] },
+    { agent: 'a', file: 'src/b.rs', startLine: 10, endLine: 12, bodies: ['rename this', ' and test it '] },
+    { agent: 'b', file: 'src/b.rs', startLine: 1, endLine: 1, bodies: ['not a'] },
+    { agent: 'a', file: 'src/c.rs', startLine: 1, endLine: 1, bodies: ['  '] },
+  ];
+  assert.deepEqual(m.reviewComments(threads, 'a'), [
+    { file: 'src/b.rs', line: 10, endLine: 12, body: 'rename this\n\nand test it' },
+    { file: 'src/z.rs', line: 3, body: 'why?' },
+  ]);
+  assert.deepEqual(m.reviewComments(threads, 'c'), []);
 });
