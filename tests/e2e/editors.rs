@@ -602,6 +602,16 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         "{seen:#}"
     );
     assert_eq!(seen["told"], json!([]), "no error was shown: {seen:#}");
+    // fixer's transcript panel: its turn, its words, how it ended.
+    let turn = seen["transcript"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["n"] == 1))
+        .unwrap_or_else(|| panic!("no turn 1 in the transcript: {seen:#}"));
+    assert_eq!(turn["end"], "done", "{seen:#}");
+    assert!(
+        turn["items"].as_array().unwrap().contains(&json!("text")),
+        "{seen:#}"
+    );
     // The 50-file change opened in the multi-file diff editor, and a comment on it went to the
     // agent as its next turn, with the hunk.
     assert!(

@@ -6,6 +6,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, State } from 'vscode-languageclient/node';
 import { Review } from './review';
+import { Transcripts } from './transcript';
 import {
   AgentInfo,
   AgentStatusParams,
@@ -104,6 +105,7 @@ class Extension {
   private usageTimer: NodeJS.Timeout | undefined;
   serverCommands: string[] = [];
   readonly review: Review;
+  readonly transcripts: Transcripts;
   /** Agents merged from this window: the tree says so. */
   readonly mergedAgents = new Set<string>();
 
@@ -123,6 +125,7 @@ class Extension {
     );
     this.status.command = 'maestro.agents.focus';
     this.review = new Review(this, context.subscriptions);
+    this.transcripts = new Transcripts(this, context.subscriptions);
     this.registerCommands();
   }
 
@@ -155,9 +158,10 @@ class Extension {
     };
     const c = new LanguageClient('maestro', 'maestro', serverOptions, clientOptions);
     c.onNotification('maestro/agentStatus', (p: AgentStatusParams) => this.onAgentStatus(p));
-    c.onNotification('maestro/agentOutput', (p: { name: string; offset: number; data: string }) =>
-      this.terminals.get(p.name)?.output(p.offset, p.data),
-    );
+    c.onNotification('maestro/agentOutput', (p: { name: string; offset: number; data: string }) => {
+      this.terminals.get(p.name)?.output(p.offset, p.data);
+      this.transcripts.output(p.name, p.offset, p.data);
+    });
     c.onNotification('maestro/playbookProgress', (p: PlaybookProgress) => this.onPlaybookProgress(p));
     // After a crash the client restarts the server: list the agents again (the first start
     // lists them below, once the version is checked).
@@ -479,6 +483,13 @@ class Extension {
         }
       }),
       vscode.commands.registerCommand('maestro.ui.agent.delegate', () => this.delegate()),
+      vscode.commands.registerCommand('maestro.ui.agent.transcript', async (given?: unknown) => {
+        const name = await this.pickAgent(given);
+        const root = workspacePath();
+        if (name && root) {
+          await this.transcripts.show(name, root);
+        }
+      }),
       // Diff and review open the agent's changes in the multi-file diff editor.
       ...['maestro.ui.agent.diff', 'maestro.ui.agent.review'].map((id) =>
         vscode.commands.registerCommand(id, async (given?: unknown) => {
@@ -1057,6 +1068,11 @@ class Report {
         await new Promise((r) => setTimeout(r, 100));
       }
       this.set({ attached: t?.written ?? '' });
+      await vscode.commands.executeCommand('maestro.ui.agent.transcript', expected[0]);
+      const turns = ext.transcripts.turns(expected[0]) ?? [];
+      this.set({
+        transcript: turns.map((t) => ({ n: t.n, end: t.end?.status, cost: t.end?.cost, items: t.items.map((i) => i.kind) })),
+      });
     }
     this.set({ failedRequests: ext.failedRequests, done: true });
   }

@@ -657,3 +657,71 @@ export function reviewComments(
     }))
     .sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
 }
+
+/** One turn of an agent's transcript, read from its output log. */
+export interface TranscriptTurn {
+  n: number;
+  /** The prompt's first line (the log keeps 200 characters of it). */
+  prompt: string;
+  items: { kind: 'text' | 'tool' | 'denied' | 'failed' | 'error'; text: string }[];
+  /** How it ended; none while it runs. */
+  end?: { status: 'done' | 'warned' | 'failed' | 'stopped'; text: string; cost?: string };
+  warnings: string[];
+}
+
+/**
+ * An agent's output log (headless) as turns: `── turn N: PROMPT` opens one; `▸ TOOL …` is a tool
+ * call, `✗ denied: …` / `✗ failed: …` what went wrong with one, `✗ …` an error; `✓ turn N done · …
+ * · $COST`, `⚠ turn N done with warnings …`, `✗ turn N failed: …` and `■ turn N …` end it, with
+ * `  ⚠ …` warnings after; anything else is the agent's words. Lines before the first turn (setup,
+ * notes) are a turn 0.
+ */
+export function parseTranscript(log: string): TranscriptTurn[] {
+  const turns: TranscriptTurn[] = [];
+  let current: TranscriptTurn | undefined;
+  const open = (n: number, prompt: string) => {
+    current = { n, prompt, items: [], warnings: [] };
+    turns.push(current);
+    return current;
+  };
+  for (const raw of log.split('\n')) {
+    const line = raw.replace(/\r$/, '');
+    const header = /^── turn (\d+): (.*)$/.exec(line);
+    if (header) {
+      open(Number(header[1]), header[2]);
+      continue;
+    }
+    if (line.trim() === '') {
+      continue;
+    }
+    const turn = current ?? open(0, '');
+    const ended = /^(✓|⚠|✗|■) turn (\d+) (.*)$/.exec(line);
+    if (ended && Number(ended[2]) === turn.n) {
+      const status = ({ '✓': 'done', '⚠': 'warned', '✗': 'failed', '■': 'stopped' } as const)[ended[1] as '✓'];
+      const cost = /· (\$\d+\.\d+|unpriced[^·]*)$/.exec(ended[3])?.[1]?.trim();
+      turn.end = { status, text: ended[3], ...(cost ? { cost } : {}) };
+      continue;
+    }
+    if (turn.end && line.startsWith('  ⚠ ')) {
+      turn.warnings.push(line.slice(4));
+      continue;
+    }
+    if (line.startsWith('▸ ')) {
+      turn.items.push({ kind: 'tool', text: line.slice(2) });
+    } else if (line.startsWith('✗ denied: ')) {
+      turn.items.push({ kind: 'denied', text: line.slice('✗ denied: '.length) });
+    } else if (line.startsWith('✗ failed: ')) {
+      turn.items.push({ kind: 'failed', text: line.slice('✗ failed: '.length) });
+    } else if (line.startsWith('✗ ')) {
+      turn.items.push({ kind: 'error', text: line.slice(2) });
+    } else {
+      const last = turn.items[turn.items.length - 1];
+      if (last?.kind === 'text') {
+        last.text += `\n${line}`;
+      } else {
+        turn.items.push({ kind: 'text', text: line });
+      }
+    }
+  }
+  return turns;
+}

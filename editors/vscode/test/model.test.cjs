@@ -220,3 +220,35 @@ test('review threads become one comment each, for one agent, in file and line or
   ]);
   assert.deepEqual(m.reviewComments(threads, 'c'), []);
 });
+
+test('an output log reads as turns: words, tool calls, what went wrong, how each ended and its cost', () => {
+  const log = [
+    'note: setup files copied',
+    '── turn 1: add notes/first.txt and commit it',
+    'I will add the file.',
+    '▸ Write notes/first.txt',
+    '▸ Bash git commit -qm add',
+    '✗ denied: Bash git push (not allowed)',
+    'Done: the file is committed.',
+    'It says hello.',
+    '⚠ turn 1 done with warnings · 120 in / 30 out tokens · $0.0012',
+    '  ⚠ denied: Bash git push',
+    '── turn 2: fail please',
+    '✗ rate limit exceeded (429)',
+    '✗ turn 2 failed: rate limit exceeded (429)',
+    '── turn 3: go on',
+    'working…',
+  ].join('\n');
+  const turns = m.parseTranscript(log);
+  assert.deepEqual(turns.map((t) => t.n), [0, 1, 2, 3]);
+  assert.deepEqual(turns[0].items, [{ kind: 'text', text: 'note: setup files copied' }]);
+  const first = turns[1];
+  assert.equal(first.prompt, 'add notes/first.txt and commit it');
+  assert.deepEqual(first.items.map((i) => i.kind), ['text', 'tool', 'tool', 'denied', 'text']);
+  assert.equal(first.items[4].text, 'Done: the file is committed.\nIt says hello.');
+  assert.deepEqual(first.end, { status: 'warned', text: 'done with warnings · 120 in / 30 out tokens · $0.0012', cost: '$0.0012' });
+  assert.deepEqual(first.warnings, ['denied: Bash git push']);
+  assert.equal(turns[2].end.status, 'failed');
+  assert.deepEqual(turns[2].items, [{ kind: 'error', text: 'rate limit exceeded (429)' }]);
+  assert.equal(turns[3].end, undefined, 'a turn still running has no end');
+});
