@@ -430,6 +430,11 @@ fn vscode_session(
         .env("MAESTRO_VSCODE_PROBE", "src/main.rs:6:5")
         .env("MAESTRO_VSCODE_EXPECT_AGENTS", expect_agents)
         .env("MAESTRO_VSCODE_REVIEW", review)
+        .env("MAESTRO_VSCODE_ANSWERS", "Merge,Approve")
+        .env(
+            "MAESTRO_VSCODE_PLAYBOOK",
+            if review.is_empty() { "" } else { "plan.md" },
+        )
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -542,6 +547,11 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         ],
     );
     let review = "changer:f1.txt";
+    std::fs::write(
+        dir.join("plan.md"),
+        "- [ ] write a.txt a; tick; commit a\n- [ ] REVIEW: look at a.txt\n- [ ] write b.txt b; tick; commit b\n",
+    )
+    .unwrap();
     let run = vscode_session(
         &env,
         &dir,
@@ -576,6 +586,8 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         .unwrap()
         .iter()
         .map(|a| a["name"].as_str().unwrap())
+        // The playbook run's own agent (`claude-r<run>`) comes and goes with the run.
+        .filter(|n| !n.starts_with("claude-r"))
         .collect();
     assert_eq!(agents, ["asker", "changer", "fixer", "second"], "{seen:#}");
     assert!(
@@ -636,6 +648,29 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
             "{part} missing from the review turn:\n{logs}"
         );
     }
+    // Merge asked first, then merged; the view says so.
+    let questions = seen["questions"].as_array().cloned().unwrap_or_default();
+    assert!(
+        questions.iter().any(|q| q["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Merge agent changer into"))
+            && q["answer"] == "Merge"),
+        "{seen:#}"
+    );
+    assert_eq!(seen["merged"], json!(["changer"]), "{seen:#}");
+    assert!(
+        git(&dir, &["show", "main:f50.txt"]).contains("line 50"),
+        "the merge reached main: {seen:#}"
+    );
+    // The playbook's review gate asked with Approve, and approving let the run go on.
+    assert!(
+        questions.iter().any(|q| q["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("waits for your review") && m.contains("plan.md:2"))
+            && q["answer"] == "Approve"),
+        "{seen:#}"
+    );
+    assert_eq!(seen["approvedRun"], "running", "{seen:#}");
 }
 
 #[test]

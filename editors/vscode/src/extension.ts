@@ -108,6 +108,7 @@ class Extension {
   readonly transcripts: Transcripts;
   /** Agents merged from this window: the tree says so. */
   readonly mergedAgents = new Set<string>();
+  private readonly questions: { message: string; answer?: string }[] = [];
 
   constructor(readonly context: vscode.ExtensionContext) {
     this.report = new Report(process.env.MAESTRO_VSCODE_REPORT);
@@ -341,11 +342,11 @@ class Extension {
     const approve = 'Approve';
     const open = 'Open';
     const where = `${path.basename(gate.path)}:${gate.line}`;
-    void vscode.window
-      .showWarningMessage(`maestro playbook ${id} waits for your review at ${where}: ${gate.task}`, approve, open)
+    void this.ask(`maestro playbook ${id} waits for your review at ${where}: ${gate.task}`, {}, approve, open)
       .then(async (choice) => {
         if (choice === approve) {
           const r = await this.run<{ status: string }>('maestro.playbook.approve', { id });
+          this.report.set({ approvedRun: r?.status });
           if (r) {
             void vscode.window.showInformationMessage(`maestro: review gate approved: playbook ${id} goes on.`);
           }
@@ -508,12 +509,28 @@ class Extension {
     );
   }
 
+  /**
+   * A question with buttons. Under the end-to-end report, MAESTRO_VSCODE_ANSWERS (button labels)
+   * presses the first of them the question offers, and the report keeps question and answer;
+   * nobody is there to click.
+   */
+  async ask(message: string, options: vscode.MessageOptions, ...buttons: string[]): Promise<string | undefined> {
+    const scripted = (process.env.MAESTRO_VSCODE_ANSWERS ?? '').split(',').filter(Boolean);
+    if (this.report.enabled && scripted.length > 0) {
+      const answer = buttons.find((b) => scripted.includes(b));
+      this.questions.push({ message, answer });
+      this.report.set({ questions: this.questions });
+      return answer;
+    }
+    return vscode.window.showWarningMessage(message, options, ...buttons);
+  }
+
   /** Asks before an agent's branch lands on its base. */
   async confirmMerge(name: string): Promise<boolean> {
     const a = this.agents.get(name);
     const into = a?.base ?? 'its base branch';
     const merge = 'Merge';
-    const answer = await vscode.window.showWarningMessage(
+    const answer = await this.ask(
       `Merge agent ${name} into ${into}?`,
       { modal: true, detail: `The commits on ${a?.branch ?? `maestro/${name}`} land on ${into} in your repository.` },
       merge,
@@ -528,6 +545,7 @@ class Extension {
     if (command === 'maestro.agent.merge' && name && !merged.conflicts?.length && !merged.upToDate) {
       this.mergedAgents.add(name);
       this.tree.changed();
+      this.report.set({ merged: [...this.mergedAgents] });
     }
     if (sentence) {
       void (sentence.warn ? vscode.window.showWarningMessage : vscode.window.showInformationMessage)(sentence.text);
@@ -1055,6 +1073,20 @@ class Report {
       if (worktree) {
         ext.review.comment(vscode.Uri.file(path.join(worktree, file)), 1, 'say who wrote this file');
         this.set({ reviewSent: await ext.review.send(name) });
+        // Merge asks first (the scripted answer presses Merge), once the review's turn is over.
+        while (Date.now() < deadline && !(ext.agents.get(name)?.turns === 2 && ext.agents.get(name)?.state === 'idle')) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await vscode.commands.executeCommand('maestro.ui.agent.merge', name);
+      }
+    }
+    // MAESTRO_VSCODE_PLAYBOOK: a playbook run from here stops at its review gate; the question
+    // has Approve (pressed by the scripted answer), and the run goes on.
+    const playbook = process.env.MAESTRO_VSCODE_PLAYBOOK;
+    if (root && playbook) {
+      await vscode.commands.executeCommand('maestro.ui.playbook.run', vscode.Uri.file(path.join(root, playbook)));
+      while (Date.now() < deadline && this.data.approvedRun === undefined) {
+        await new Promise((r) => setTimeout(r, 100));
       }
     }
     const expected = (process.env.MAESTRO_VSCODE_EXPECT_AGENTS ?? '').split(',').filter(Boolean);
