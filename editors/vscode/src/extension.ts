@@ -41,8 +41,11 @@ let client: LanguageClient | undefined;
 let state: Extension | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const started = Date.now();
   state = new Extension(context);
   await state.start();
+  // From activation to the server's answer and the agents listed (the report's figure).
+  state.report.set({ activationMs: Date.now() - started });
 }
 
 export async function deactivate(): Promise<void> {
