@@ -131,6 +131,21 @@ fn neovim_plugin_navigates_lists_agents_and_hears_their_status() {
     assert_eq!(v["restarted"], true, "{v:#}");
 }
 
+/// Waits for `agent`'s second turn (the review) to end, and finds each of `parts` in its log.
+fn review_turn_has(env: &TestEnv, dir: &Path, agent: &str, parts: &[&str]) {
+    wait_until("the review turn ends", Duration::from_secs(30), || {
+        let s = env.json(dir, &["agent", "status", agent, "--json"]);
+        s["turns"] == 2 && s["state"] == "idle"
+    });
+    let logs = env.ok(dir, &["agent", "logs", agent]);
+    for part in parts {
+        assert!(
+            logs.contains(part),
+            "{part} missing from the review turn:\n{logs}"
+        );
+    }
+}
+
 #[test]
 fn neovim_shows_an_agents_diff_and_sends_review_comments_from_the_quickfix_list() {
     let env = agents_env("");
@@ -151,17 +166,12 @@ fn neovim_shows_an_agents_diff_and_sends_review_comments_from_the_quickfix_list(
     assert_eq!(v["jumped_to"], "notes.txt", "{v:#}");
     assert_eq!(v["sent"], true, "{v:#}");
     // The agent's next turn is the review: the comment, its file and line, and the hunk.
-    wait_until("the review turn ends", Duration::from_secs(30), || {
-        let s = env.json(&dir, &["agent", "status", "reviewed", "--json"]);
-        s["turns"] == 2 && s["state"] == "idle"
-    });
-    let logs = env.ok(&dir, &["agent", "logs", "reviewed"]);
-    for part in ["say who wrote this", "notes.txt, line 1", "+hello"] {
-        assert!(
-            logs.contains(part),
-            "{part} missing from the review turn:\n{logs}"
-        );
-    }
+    review_turn_has(
+        &env,
+        &dir,
+        "reviewed",
+        &["say who wrote this", "notes.txt, line 1", "+hello"],
+    );
 }
 
 #[test]
@@ -637,17 +647,12 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         seen["diffShownMs"], seen["diffOpen"], seen["activationMs"]
     );
     assert_eq!(seen["reviewSent"], true, "{seen:#}");
-    wait_until("the review turn ends", Duration::from_secs(30), || {
-        let s = env.json(&dir, &["agent", "status", "changer", "--json"]);
-        s["turns"] == 2 && s["state"] == "idle"
-    });
-    let logs = env.ok(&dir, &["agent", "logs", "changer"]);
-    for part in ["say who wrote this file", "f1.txt, line 1", "+line 1"] {
-        assert!(
-            logs.contains(part),
-            "{part} missing from the review turn:\n{logs}"
-        );
-    }
+    review_turn_has(
+        &env,
+        &dir,
+        "changer",
+        &["say who wrote this file", "f1.txt, line 1", "+line 1"],
+    );
     // Merge asked first, then merged; the view says so.
     let questions = seen["questions"].as_array().cloned().unwrap_or_default();
     assert!(
