@@ -65,7 +65,7 @@ pub fn prompt(patch: &str, worktree: &Path, comments: &[ReviewComment]) -> Resul
             .filter(|h| h.start <= end && c.line < h.start + h.len.max(1))
             .collect();
         if hunks.is_empty() {
-            let text = std::fs::read_to_string(worktree.join(&c.file)).map_err(|e| {
+            let text = read_inside(worktree, &c.file).map_err(|e| {
                 format!(
                     "{which}: {} is not among the agent's changes and cannot be read in its worktree: {e}",
                     c.file
@@ -106,6 +106,20 @@ pub fn prompt(patch: &str, worktree: &Path, comments: &[ReviewComment]) -> Resul
         }
     }
     Ok(out)
+}
+
+/// A file of the worktree, read only when it resolves inside it (a committed link may point
+/// anywhere) and is a regular file.
+fn read_inside(worktree: &Path, file: &str) -> Result<String, String> {
+    let root = worktree.canonicalize().map_err(|e| e.to_string())?;
+    let path = root.join(file).canonicalize().map_err(|e| e.to_string())?;
+    if !path.starts_with(&root) {
+        return Err("it resolves outside the worktree (a link)".into());
+    }
+    if !path.is_file() {
+        return Err("it is not a regular file".into());
+    }
+    std::fs::read_to_string(&path).map_err(|e| e.to_string())
 }
 
 /// A comment's file: relative, inside the worktree, named plainly.
@@ -301,5 +315,14 @@ deleted file mode 100644
             refused(comment("missing.rs", 1, None, "x"))
                 .contains("not among the agent's changes and cannot be read")
         );
+        // A committed link out of the worktree is not followed into the prompt.
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s3cret\n").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
+        let e = refused(comment("link/secret", 1, None, "x"));
+        assert!(e.contains("resolves outside the worktree"), "{e}");
+        assert!(!e.contains("s3cret"));
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        assert!(refused(comment("sub", 1, None, "x")).contains("not a regular file"));
     }
 }
