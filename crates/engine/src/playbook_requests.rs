@@ -90,7 +90,8 @@ pub(crate) fn code_lens(s: &Session, p: DocumentSymbolParams) -> Answer<Vec<Valu
 }
 
 impl Session {
-    /// "Run task" and "Run from here" above each open task of a playbook (none on other files).
+    /// "Run task" and "Run from here" above each open task of a playbook (none on other files),
+    /// and "Approve" on a review gate a run of it waits at.
     fn code_lenses(&self, uri: &str) -> Result<Vec<Value>, RpcError> {
         let markdown = uri_to_path(uri).is_some_and(|p| maestro_playbook::run::is_markdown(&p));
         if !markdown {
