@@ -447,52 +447,108 @@ fn details(info: &AgentInfo) -> String {
     out
 }
 
-/// Agents as a tree of their name parts: `shop-backend-api` under `shop` › `backend`.
+/// Agents as the person named them, as the editors show them: names grouped by a shared `-`
+/// prefix only where several agents share it (a lone `docs-readme-typos` is one line), a group
+/// with one subgroup on one line (`shop-backend`), a playbook run's agents under the run.
 fn tree(agents: &[AgentInfo], all: bool) -> String {
     let mut sorted: Vec<&AgentInfo> = agents.iter().collect();
     sorted.sort_by(|a, b| (&a.workspace_root, &a.name).cmp(&(&b.workspace_root, &b.name)));
     let mut out = String::new();
-    let mut previous: Vec<&str> = Vec::new();
-    let mut root: Option<&PathBuf> = None;
-    for a in sorted {
-        if all && root != Some(&a.workspace_root) {
-            out.push_str(&format!("{}\n", a.workspace_root.display()));
-            root = Some(&a.workspace_root);
-            previous.clear();
-        }
-        let parts: Vec<&str> = a.name.split('-').collect();
-        let shared = parts
+    let mut i = 0;
+    while i < sorted.len() {
+        let root = &sorted[i].workspace_root;
+        let n = sorted[i..]
             .iter()
-            .zip(&previous)
-            .take_while(|(x, y)| x == y)
-            .count()
-            .min(parts.len() - 1);
-        for (depth, part) in parts
-            .iter()
-            .enumerate()
-            .skip(shared)
-            .take(parts.len() - 1 - shared)
-        {
-            out.push_str(&format!("{}{part}\n", "  ".repeat(depth)));
+            .take_while(|a| &a.workspace_root == root)
+            .count();
+        let here = &sorted[i..i + n];
+        i += n;
+        if all {
+            out.push_str(&format!("{}\n", root.display()));
         }
-        let depth = parts.len() - 1;
-        let label = format!("{}{}", "  ".repeat(depth), parts[depth]);
-        out.push_str(&format!(
-            "{label:<24} {:<9} {:<12} {:>3} turns  {:<9} {}{}\n",
-            a.agent,
-            a.state.as_str(),
-            a.turns,
-            if a.usage.unpriced_turns > 0 && a.usage.cost_usd == 0.0 {
-                "unpriced".to_owned()
-            } else {
-                format!("${:.4}", a.usage.cost_usd)
-            },
-            a.branch.as_deref().unwrap_or("(in place)"),
-            if a.warnings.is_empty() { "" } else { "  ⚠" }
-        ));
-        previous = parts;
+        let people: Vec<&AgentInfo> = here
+            .iter()
+            .copied()
+            .filter(|a| a.playbook_run.is_none())
+            .collect();
+        name_tree(&people, "", 0, &mut out);
+        let mut runs: Vec<&str> = here
+            .iter()
+            .filter_map(|a| a.playbook_run.as_deref())
+            .collect();
+        runs.dedup();
+        for run in runs {
+            out.push_str(&format!("playbook run {run}\n"));
+            for a in here
+                .iter()
+                .filter(|a| a.playbook_run.as_deref() == Some(run))
+            {
+                out.push_str(&agent_line(a, &a.name, 1));
+            }
+        }
     }
     out
+}
+
+/// The agents named `prefix…` (sorted), grouped where at least two share their next part.
+fn name_tree(agents: &[&AgentInfo], prefix: &str, depth: usize, out: &mut String) {
+    let mut i = 0;
+    while i < agents.len() {
+        let head = |a: &AgentInfo| {
+            a.name[prefix.len()..]
+                .split('-')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        };
+        let first = head(agents[i]);
+        let n = agents[i..].iter().take_while(|a| head(a) == first).count();
+        let group = &agents[i..i + n];
+        i += n;
+        if let [only] = group {
+            out.push_str(&agent_line(only, &only.name[prefix.len()..], depth));
+            continue;
+        }
+        // Two levels with nothing of their own are one line: `shop-backend`.
+        let mut level = format!("{prefix}{first}");
+        // (Names differ, so a name ends the walk, or the parts after the level do.)
+        while !group.iter().any(|a| a.name == level) {
+            let below = format!("{level}-");
+            let next: Vec<&str> = group
+                .iter()
+                .map(|a| a.name[below.len()..].split('-').next().unwrap_or(""))
+                .collect();
+            if next.iter().any(|n| *n != next[0]) {
+                break;
+            }
+            level = format!("{below}{}", next[0]);
+        }
+        let label = &level[prefix.len()..];
+        match group.iter().find(|a| a.name == level) {
+            Some(own) => out.push_str(&agent_line(own, label, depth)),
+            None => out.push_str(&format!("{}{label}\n", "  ".repeat(depth))),
+        }
+        let rest: Vec<&AgentInfo> = group.iter().copied().filter(|a| a.name != level).collect();
+        name_tree(&rest, &format!("{level}-"), depth + 1, out);
+    }
+}
+
+/// One agent's line: its label indented, CLI, state, turns, dollars, branch.
+fn agent_line(a: &AgentInfo, label: &str, depth: usize) -> String {
+    let label = format!("{}{label}", "  ".repeat(depth));
+    format!(
+        "{label:<24} {:<9} {:<12} {:>3} turns  {:<9} {}{}\n",
+        a.agent,
+        a.state.as_str(),
+        a.turns,
+        if a.usage.unpriced_turns > 0 && a.usage.cost_usd == 0.0 {
+            "unpriced".to_owned()
+        } else {
+            format!("${:.4}", a.usage.cost_usd)
+        },
+        a.branch.as_deref().unwrap_or("(in place)"),
+        if a.warnings.is_empty() { "" } else { "  ⚠" }
+    )
 }
 
 #[cfg(test)]
@@ -546,6 +602,38 @@ mod tests {
         assert_eq!(
             names,
             ["docs", "shop", "  backend", "    api", "    db", "  web"]
+        );
+        // A lone dashed name is one line; one subgroup is one line; a run's agents are under it.
+        let worker = |name: &str| AgentInfo {
+            playbook_run: Some("r7".into()),
+            ..agent(name)
+        };
+        let text = tree(
+            &[
+                agent("docs-readme-typos"),
+                agent("shop-backend-api"),
+                agent("shop-backend-db"),
+                worker("claude-r7-w1"),
+                worker("claude-r7-w2"),
+            ],
+            false,
+        );
+        // The label is the first 24 columns.
+        let names: Vec<&str> = text
+            .lines()
+            .map(|l| l[..l.len().min(24)].trim_end())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "docs-readme-typos",
+                "shop-backend",
+                "  api",
+                "  db",
+                "playbook run r7",
+                "  claude-r7-w1",
+                "  claude-r7-w2"
+            ]
         );
         assert_eq!(last_lines("a\nb\nc\n", 2), "b\nc\n");
         assert_eq!(last_lines("a\nb\n", 5), "a\nb\n");
