@@ -27,6 +27,7 @@ fn every_command_has_help() {
         &["agent"],
         &["agent", "spawn"],
         &["agent", "send"],
+        &["agent", "review"],
         &["agent", "list"],
         &["agent", "status"],
         &["agent", "stop"],
