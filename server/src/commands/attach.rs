@@ -54,13 +54,30 @@ pub async fn attach(c: &mut Connected, path: &Path, name: &str, detach: u8) -> a
         params["rows"] = json!(w.ws_row);
         params["cols"] = json!(w.ws_col);
     }
-    let att: AgentAttachResult = c.client.request(method::AGENT_ATTACH, params).await?;
+    let mut att: AgentAttachResult = c.client.request(method::AGENT_ATTACH, params.clone()).await?;
+    // Attached right after `send`, an interactive agent may still be starting its terminal UI:
+    // wait for it (bounded) rather than say it is not running.
+    let starting_until = std::time::Instant::now() + STARTING_WAIT;
+    while att.interactive && !att.running && std::time::Instant::now() < starting_until {
+        let now: AgentInfo = c
+            .client
+            .request(method::AGENT_STATUS, json!({"name": name, "path": path}))
+            .await?;
+        if !now.state.is_running() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        att = c.client.request(method::AGENT_ATTACH, params.clone()).await?;
+    }
     if att.interactive {
         interactive(c, &info, att, detach).await
     } else {
         headless(c, &info, detach).await
     }
 }
+
+/// How long attach waits for an agent that is starting its terminal UI.
+const STARTING_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// What the stdin thread reads.
 enum Input {
