@@ -54,7 +54,10 @@ pub async fn attach(c: &mut Connected, path: &Path, name: &str, detach: u8) -> a
         params["rows"] = json!(w.ws_row);
         params["cols"] = json!(w.ws_col);
     }
-    let mut att: AgentAttachResult = c.client.request(method::AGENT_ATTACH, params.clone()).await?;
+    let mut att: AgentAttachResult = c
+        .client
+        .request(method::AGENT_ATTACH, params.clone())
+        .await?;
     // Attached right after `send`, an interactive agent may still be starting its terminal UI:
     // wait for it (bounded) rather than say it is not running.
     let starting_until = std::time::Instant::now() + STARTING_WAIT;
@@ -67,7 +70,10 @@ pub async fn attach(c: &mut Connected, path: &Path, name: &str, detach: u8) -> a
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        att = c.client.request(method::AGENT_ATTACH, params.clone()).await?;
+        att = c
+            .client
+            .request(method::AGENT_ATTACH, params.clone())
+            .await?;
     }
     if att.interactive {
         interactive(c, &info, att, detach).await
