@@ -643,8 +643,8 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         "{seen:#}"
     );
     println!(
-        "diff editor shown {} ms after the command (50 files): {}; activation {} ms",
-        seen["diffShownMs"], seen["diffOpen"], seen["activationMs"]
+        "diff editor shown {} ms after the command (50 files): {}; the second time {} ms; activation {} ms",
+        seen["diffShownMs"], seen["diffOpen"], seen["diffShownAgainMs"], seen["activationMs"]
     );
     assert_eq!(seen["reviewSent"], true, "{seen:#}");
     review_turn_has(

@@ -1072,6 +1072,11 @@ class Report {
         await new Promise((r) => setTimeout(r, 20));
       }
       this.set({ diffTab: tab, diffShownMs: Date.now() - started });
+      // Again, the editor's code loaded: closed and opened a second time.
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+      const again = Date.now();
+      await vscode.commands.executeCommand('maestro.ui.agent.review', name);
+      this.set({ diffShownAgainMs: Date.now() - again });
       const worktree = ext.agents.get(name)?.worktree;
       if (worktree) {
         ext.review.comment(vscode.Uri.file(path.join(worktree, file)), 1, 'say who wrote this file');
