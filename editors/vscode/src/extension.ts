@@ -318,9 +318,13 @@ class Extension {
   }
 
   private onPlaybookProgress(p: PlaybookProgress): void {
-    this.noteGate(p.run);
-    if (p.event.kind === 'review_wait' && p.run.gate) {
-      this.askAtGate(p.run.id, p.run.gate);
+    // Gates of this window's workspace count and ask; another window has the others.
+    const root = workspacePath();
+    if (!root || !p.run.workspaceRoot || path.resolve(p.run.workspaceRoot) === path.resolve(root)) {
+      this.noteGate(p.run);
+      if (p.event.kind === 'review_wait' && p.run.gate) {
+        this.askAtGate(p.run.id, p.run.gate);
+      }
     }
     let run = this.runs.get(p.run.id);
     if (!run) {
@@ -765,7 +769,7 @@ interface Gate {
 }
 
 interface PlaybookProgress {
-  run: { id: string; status: string; documents?: { tasks: number; done: number }[]; gate?: Gate };
+  run: { id: string; status: string; workspaceRoot?: string; documents?: { tasks: number; done: number }[]; gate?: Gate };
   event: { kind: string; document?: string; line?: number; task?: string; message?: string };
 }
 
