@@ -1,0 +1,351 @@
+//! Ed25519 keys, one per owner (an agent, or the person), in files of their own: created 0600 and
+//! exclusively (two processes never make two keys for one owner), read back as they are. The secret
+//! half never leaves this module: it signs, and it gives out the public half.
+
+use crate::envelope::{Envelope, Malformed};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// A signed envelope, as stored and sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Signed {
+    pub envelope: Envelope,
+    /// Hex of the 64-byte signature over [`Envelope::canonical`].
+    pub signature: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("owner `{0}` cannot name a key file (letters, digits, `-`, `_`, `.` only)")]
+    BadOwner(String),
+    #[error("the key of `{owner}` at {path}: {problem}")]
+    File {
+        owner: String,
+        path: PathBuf,
+        problem: String,
+    },
+    #[error(transparent)]
+    Malformed(#[from] Malformed),
+    #[error("no randomness from the system: {0}")]
+    Random(String),
+}
+
+/// The keys of one maestro home (read once per owner, then kept in memory).
+pub struct Keyring {
+    dir: PathBuf,
+    loaded: std::sync::Mutex<std::collections::HashMap<String, SigningKey>>,
+}
+
+impl Keyring {
+    /// Keys under `dir` (made 0700 when missing).
+    pub fn open(dir: &Path) -> Result<Keyring, KeyError> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| KeyError::File {
+                owner: String::new(),
+                path: dir.to_owned(),
+                problem: e.to_string(),
+            })?;
+        Ok(Keyring {
+            dir: dir.to_owned(),
+            loaded: Default::default(),
+        })
+    }
+
+    fn path(&self, owner: &str) -> Result<PathBuf, KeyError> {
+        let plain = !owner.is_empty()
+            && owner.len() <= 200
+            && !owner.starts_with('.')
+            && owner
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !plain {
+            return Err(KeyError::BadOwner(owner.to_owned()));
+        }
+        Ok(self.dir.join(format!("{owner}.ed25519")))
+    }
+
+    /// `owner`'s key, made the first time it is asked for.
+    fn key(&self, owner: &str) -> Result<SigningKey, KeyError> {
+        if let Some(k) = self.loaded.lock().unwrap().get(owner) {
+            return Ok(k.clone());
+        }
+        let key = self.read_or_make(owner)?;
+        self.loaded
+            .lock()
+            .unwrap()
+            .insert(owner.to_owned(), key.clone());
+        Ok(key)
+    }
+
+    fn read_or_make(&self, owner: &str) -> Result<SigningKey, KeyError> {
+        let path = self.path(owner)?;
+        let failed = |problem: String| KeyError::File {
+            owner: owner.to_owned(),
+            path: path.clone(),
+            problem,
+        };
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let secret: [u8; 32] = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| failed(format!("{} bytes, not 32: damaged", bytes.len())))?;
+                Ok(SigningKey::from_bytes(&secret))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut secret = [0u8; 32];
+                getrandom::getrandom(&mut secret).map_err(|e| KeyError::Random(e.to_string()))?;
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path);
+                match file {
+                    Ok(mut f) => {
+                        f.write_all(&secret)
+                            .and_then(|()| f.sync_all())
+                            .map_err(|e| failed(e.to_string()))?;
+                        Ok(SigningKey::from_bytes(&secret))
+                    }
+                    // Made by another process meanwhile: that one is the key.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        self.read_or_make(owner)
+                    }
+                    Err(e) => Err(failed(e.to_string())),
+                }
+            }
+            Err(e) => Err(failed(e.to_string())),
+        }
+    }
+
+    /// `owner`'s public key, as hex.
+    pub fn public(&self, owner: &str) -> Result<String, KeyError> {
+        Ok(hex(self.key(owner)?.verifying_key().as_bytes()))
+    }
+
+    /// Signs `envelope` as `owner`, once it is well formed.
+    pub fn sign(&self, owner: &str, envelope: Envelope) -> Result<Signed, KeyError> {
+        envelope.check()?;
+        let signature = self.key(owner)?.sign(&envelope.canonical());
+        Ok(Signed {
+            envelope,
+            signature: hex(&signature.to_bytes()),
+        })
+    }
+}
+
+/// Why a signed envelope is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error(transparent)]
+    Malformed(#[from] Malformed),
+    #[error("message {id}: the signature does not match its sender's key (changed, or not theirs)")]
+    BadSignature { id: String },
+    #[error("message {id}: the sender's public key is not a key")]
+    BadKey { id: String },
+    #[error("message {id}: already received (a replay)")]
+    Replayed { id: String },
+    #[error("message {id}: expired at {expires_at} (now {now}, Unix ms)")]
+    Expired {
+        id: String,
+        expires_at: u64,
+        now: u64,
+    },
+}
+
+/// Checks signed envelopes: form, signature, expiry, and that no id comes twice.
+#[derive(Default)]
+pub struct Verifier {
+    seen: std::collections::HashSet<String>,
+}
+
+impl Verifier {
+    /// Ids already accepted (from the store, after a restart).
+    pub fn with_seen(ids: impl IntoIterator<Item = String>) -> Verifier {
+        Verifier {
+            seen: ids.into_iter().collect(),
+        }
+    }
+
+    /// Accepts `signed` from the sender whose public key (hex) is `public`, at `now` (Unix ms).
+    pub fn accept(&mut self, signed: &Signed, public: &str, now: u64) -> Result<(), Refused> {
+        let e = &signed.envelope;
+        e.check()?;
+        let id = e.id.clone();
+        let key = unhex::<32>(public)
+            .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+            .ok_or(Refused::BadKey { id: id.clone() })?;
+        let signature = unhex::<64>(&signed.signature)
+            .map(|b| Signature::from_bytes(&b))
+            .ok_or(Refused::BadSignature { id: id.clone() })?;
+        key.verify_strict(&e.canonical(), &signature)
+            .map_err(|_| Refused::BadSignature { id: id.clone() })?;
+        if let Some(expires_at) = e.expires_at
+            && expires_at <= now
+        {
+            return Err(Refused::Expired {
+                id,
+                expires_at,
+                now,
+            });
+        }
+        if !self.seen.insert(id.clone()) {
+            return Err(Refused::Replayed { id });
+        }
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::tests::envelope;
+    use std::os::unix::fs::PermissionsExt;
+
+    const NOW: u64 = 1_765_000_000_500;
+
+    #[test]
+    fn a_signed_message_verifies_once_and_a_replay_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keyring::open(dir.path()).unwrap();
+        let signed = keys.sign("alice", envelope()).unwrap();
+        let public = keys.public("alice").unwrap();
+        let mut v = Verifier::default();
+        assert_eq!(v.accept(&signed, &public, NOW), Ok(()));
+        assert_eq!(
+            v.accept(&signed, &public, NOW),
+            Err(Refused::Replayed {
+                id: "m-0001".into()
+            })
+        );
+        // After a restart, the stored ids are still seen.
+        let mut v = Verifier::with_seen(["m-0001".to_owned()]);
+        assert!(matches!(
+            v.accept(&signed, &public, NOW),
+            Err(Refused::Replayed { .. })
+        ));
+    }
+
+    #[test]
+    fn any_change_to_a_signed_message_breaks_its_signature() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keyring::open(dir.path()).unwrap();
+        let signed = keys.sign("alice", envelope()).unwrap();
+        let public = keys.public("alice").unwrap();
+        let tampered: [fn(&mut Envelope); 5] = [
+            |e| e.subject.push('!'),
+            |e| e.id = "m-0002".into(),
+            |e| e.created_at += 1,
+            |e| e.payload["text"] = "something else".into(),
+            |e| e.to = "agent:ws1/mallory".into(),
+        ];
+        for change in tampered {
+            let mut t = signed.clone();
+            change(&mut t.envelope);
+            assert!(
+                matches!(
+                    Verifier::default().accept(&t, &public, NOW),
+                    Err(Refused::BadSignature { .. })
+                ),
+                "{:?}",
+                t.envelope
+            );
+        }
+        // Signed by another key: bob cannot pass as alice.
+        let forged = keys.sign("bob", envelope()).unwrap();
+        assert!(matches!(
+            Verifier::default().accept(&forged, &public, NOW),
+            Err(Refused::BadSignature { .. })
+        ));
+        let mut garbled = signed.clone();
+        garbled.signature = "zz".into();
+        assert!(matches!(
+            Verifier::default().accept(&garbled, &public, NOW),
+            Err(Refused::BadSignature { .. })
+        ));
+        assert!(matches!(
+            Verifier::default().accept(&signed, "00", NOW),
+            Err(Refused::BadKey { .. })
+        ));
+    }
+
+    #[test]
+    fn an_expired_or_malformed_message_is_refused_with_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keyring::open(dir.path()).unwrap();
+        let mut e = envelope();
+        e.expires_at = Some(NOW - 1);
+        let signed = keys.sign("alice", e).unwrap();
+        let public = keys.public("alice").unwrap();
+        let refused = Verifier::default()
+            .accept(&signed, &public, NOW)
+            .unwrap_err();
+        assert!(refused.to_string().contains("expired"), "{refused}");
+        let mut bad = envelope();
+        bad.from = "nobody".into();
+        assert!(
+            matches!(keys.sign("alice", bad), Err(KeyError::Malformed(m)) if m.field == "from")
+        );
+    }
+
+    #[test]
+    fn a_key_is_made_once_owner_only_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keyring::open(&dir.path().join("keys")).unwrap();
+        let first = keys.public("alice").unwrap();
+        assert_eq!(
+            keys.public("alice").unwrap(),
+            first,
+            "the same key each time"
+        );
+        assert_ne!(keys.public("bob").unwrap(), first, "a key per owner");
+        let file = dir.path().join("keys/alice.ed25519");
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(dir.path().join("keys"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o700
+        );
+        for bad in ["", "../alice", "a/b", ".hidden"] {
+            assert!(
+                matches!(keys.public(bad), Err(KeyError::BadOwner(_))),
+                "{bad}"
+            );
+        }
+        std::fs::write(&file, b"short").unwrap();
+        let damaged = Keyring::open(&dir.path().join("keys"))
+            .unwrap()
+            .public("alice")
+            .unwrap_err()
+            .to_string();
+        assert!(damaged.contains("5 bytes, not 32: damaged"), "{damaged}");
+    }
+}
