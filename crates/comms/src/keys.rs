@@ -174,19 +174,12 @@ impl Verifier {
         }
     }
 
-    /// Accepts `signed` from the sender whose public key (hex) is `public`, at `now` (Unix ms).
+    /// Accepts `signed` from the sender whose public key (hex) is `public`, at `now` (Unix ms):
+    /// well formed, signed by that key, not expired, and not seen before.
     pub fn accept(&mut self, signed: &Signed, public: &str, now: u64) -> Result<(), Refused> {
+        Self::check(signed, public)?;
         let e = &signed.envelope;
-        e.check()?;
         let id = e.id.clone();
-        let key = unhex::<32>(public)
-            .and_then(|b| VerifyingKey::from_bytes(&b).ok())
-            .ok_or(Refused::BadKey { id: id.clone() })?;
-        let signature = unhex::<64>(&signed.signature)
-            .map(|b| Signature::from_bytes(&b))
-            .ok_or(Refused::BadSignature { id: id.clone() })?;
-        key.verify_strict(&e.canonical(), &signature)
-            .map_err(|_| Refused::BadSignature { id: id.clone() })?;
         if let Some(expires_at) = e.expires_at
             && expires_at <= now
         {
@@ -200,6 +193,26 @@ impl Verifier {
             return Err(Refused::Replayed { id });
         }
         Ok(())
+    }
+
+    /// An id accepted but then not stored: it may come again.
+    pub fn forget(&mut self, id: &str) {
+        self.seen.remove(id);
+    }
+
+    /// Form and signature alone (a message read back from the store).
+    pub fn check(signed: &Signed, public: &str) -> Result<(), Refused> {
+        let e = &signed.envelope;
+        e.check()?;
+        let id = e.id.clone();
+        let key = unhex::<32>(public)
+            .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+            .ok_or(Refused::BadKey { id: id.clone() })?;
+        let signature = unhex::<64>(&signed.signature)
+            .map(|b| Signature::from_bytes(&b))
+            .ok_or(Refused::BadSignature { id: id.clone() })?;
+        key.verify_strict(&e.canonical(), &signature)
+            .map_err(|_| Refused::BadSignature { id })
     }
 }
 

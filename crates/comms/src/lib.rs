@@ -4,6 +4,8 @@
 
 pub mod envelope;
 pub mod keys;
+pub mod mailbox;
 
 pub use envelope::{Envelope, Kind, Malformed, Priority};
 pub use keys::{KeyError, Keyring, Refused, Signed, Verifier};
+pub use mailbox::{Delivered, MailError, Mailboxes, owner_of};

@@ -58,7 +58,7 @@
 //!   `::index create`, `::compact` are refused (`StoreError::ReadOnly`), and inside `catch_unwind`,
 //!   because cozo's parser panics on some malformed scripts.
 //!
-//! Relations (schema version 8; `?` marks a nullable column):
+//! Relations (schema version 9; `?` marks a nullable column):
 //!
 //! | relation | key → values | written by |
 //! |---|---|---|
@@ -77,6 +77,7 @@
 //! | `memory` (+ FTS index `memory:fts` on `text`: Simple tokenizer, lowercase, English stemmer, Lucene's 33 stopwords; + index `memory:by_ws {ws, at, id}`) | `id: String` → `ws, kind, agent, source: String, at: Float, text: String, count: Int, vec: Bytes?, model: String?` | the memory service: a memory is written without a vector, the worker adds it (`vec` is little-endian f32s, `model` names who made it); `count` grows as near-duplicates merge in |
 //! | `memory_pending` (+ index `memory_pending:by_at {at, id}`, the order it is taken in) | `id: String` → `at: Float` | the embedding queue: written with the memory, removed with the vector (what survives a kill is embedded after the restart) |
 //! | `memory_code` | `ws: String, path: String` → `hash: String, ids: [String]` | the worker: which content each file's code chunks were made from (the chunk format, then the hash in base64), and their ids |
+//! | `message` (+ indexes `message:by_recipient {recipient, created_at, id}`, `message:by_thread {thread, created_at, id}`) | `id: String` → `sender, recipient, thread: String, created_at: Int, expires_at: Int?, signed: String, read_at: Float?` | `maestro_comms::Mailboxes`: a verified, signed envelope as JSON (`Signed`), its addresses and times as columns, when its recipient read it |
 //! | `trusted_command` | `root: String, key: String` → `command: String, file: String, at: Float` | `maestro trust` / `maestro/trust.approve`: the exact command (a JSON array) the person approved for a repository's config key |
 //!
 //! Facts are keyed by the content's hash (xxh3-128 of the bytes, seeded by the language; its 16 bytes

@@ -117,6 +117,15 @@ pub const MIGRATIONS: &[Migration] = &[
 {:create memory_code {ws: String, path: String => hash: String, ids: [String]}}
 "#,
     },
+    Migration {
+        version: 9,
+        summary: "messages: signed envelopes by recipient and by thread",
+        script: r#"
+{:create message {id: String => sender: String, recipient: String, thread: String, created_at: Int, expires_at: Int?, signed: String, read_at: Float?}}
+{::index create message:by_recipient {recipient, created_at, id}}
+{::index create message:by_thread {thread, created_at, id}}
+"#,
+    },
 ];
 
 /// The schema version this build creates and understands.

@@ -1,0 +1,346 @@
+//! Mailboxes in the store: a message is signed as its sender, verified (form, signature, expiry,
+//! not seen before) and stored in one step; what is read back is verified again, so a row changed
+//! in the store is refused rather than shown. A reader sees only what was sent to them (or, in a
+//! thread, what they sent or were sent).
+
+use crate::envelope::Envelope;
+use crate::keys::{KeyError, Keyring, Refused, Signed, Verifier};
+use maestro_store::{DataValue, Params, Store, StoreError, params};
+use std::path::Path;
+use std::sync::Mutex;
+
+const PUT: &str = r#"
+?[id, sender, recipient, thread, created_at, expires_at, signed, read_at] <-
+    [[$id, $sender, $recipient, $thread, $created_at, $expires_at, $signed, null]]
+:insert message {id => sender, recipient, thread, created_at, expires_at, signed, read_at}
+"#;
+
+const IDS: &str = "?[id] := *message{id}";
+
+const INBOX: &str = r#"
+?[created_at, id, signed, read_at] :=
+    *message:by_recipient{recipient: $recipient, created_at, id},
+    *message{id, signed, read_at}
+:order created_at, id
+"#;
+
+const ONE: &str = r#"
+?[recipient, signed, read_at] := id = $id, *message{id, recipient, signed, read_at}
+"#;
+
+const MARK_READ: &str = r#"
+?[id, read_at] <- [[$id, $at]]
+:update message {id => read_at}
+"#;
+
+const THREAD: &str = r#"
+?[created_at, id, sender, recipient, signed, read_at] :=
+    *message:by_thread{thread: $thread, created_at, id},
+    *message{id, sender, recipient, signed, read_at}
+:order created_at, id
+"#;
+
+/// A message as its reader gets it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivered {
+    pub signed: Signed,
+    /// Unix seconds, once its recipient read it.
+    pub read_at: Option<f64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    #[error("message {id}: not yours to read ({reader} is not its recipient)")]
+    NotYours { id: String, reader: String },
+    #[error("no message {0}")]
+    Unknown(String),
+    #[error("the message store: {0}")]
+    Store(#[from] StoreError),
+    #[error("message {id} in the store is damaged: {problem}")]
+    Damaged { id: String, problem: String },
+}
+
+/// The messages of one maestro home.
+pub struct Mailboxes {
+    store: Store,
+    keys: Keyring,
+    verifier: Mutex<Verifier>,
+}
+
+/// The key owner of an address: `agent:<ws>/<name>` → `agent.<ws>.<name>`, `person:<n>` →
+/// `person.<n>` (the keyring refuses anything else as a file name).
+pub fn owner_of(address: &str) -> String {
+    address.replacen(':', ".", 1).replace('/', ".")
+}
+
+impl Mailboxes {
+    /// Mailboxes on `store`, keys under `keys`; ids already stored are never accepted again.
+    pub fn open(store: Store, keys: &Path) -> Result<Mailboxes, MailError> {
+        let ids = store.read(IDS, Params::new())?;
+        let seen = ids
+            .rows
+            .iter()
+            .filter_map(|r| r.first().and_then(|v| v.get_str()).map(str::to_owned));
+        Ok(Mailboxes {
+            store,
+            keys: Keyring::open(keys)?,
+            verifier: Mutex::new(Verifier::with_seen(seen)),
+        })
+    }
+
+    /// Signs `envelope` as its sender, verifies it and stores it; `now` in Unix ms.
+    pub fn send(&self, envelope: Envelope, now: u64) -> Result<Signed, MailError> {
+        let owner = owner_of(&envelope.from);
+        let signed = self.keys.sign(&owner, envelope)?;
+        self.receive(&signed, &self.keys.public(&owner)?, now)?;
+        Ok(signed)
+    }
+
+    /// Verifies and stores a message signed elsewhere by the holder of `public` (hex).
+    pub fn receive(&self, signed: &Signed, public: &str, now: u64) -> Result<(), MailError> {
+        // The id is taken while it is stored: a second copy arriving meanwhile is a replay.
+        self.verifier.lock().unwrap().accept(signed, public, now)?;
+        let e = &signed.envelope;
+        let opt = |v: Option<u64>| v.map_or(DataValue::Null, |n| DataValue::from(n as i64));
+        let row = params([
+            ("id", DataValue::from(e.id.as_str())),
+            ("sender", DataValue::from(e.from.as_str())),
+            ("recipient", DataValue::from(e.to.as_str())),
+            (
+                "thread",
+                DataValue::from(e.thread_id.as_deref().unwrap_or(e.id.as_str())),
+            ),
+            ("created_at", DataValue::from(e.created_at as i64)),
+            ("expires_at", opt(e.expires_at)),
+            (
+                "signed",
+                DataValue::from(serde_json::to_string(signed).expect("JSON").as_str()),
+            ),
+        ]);
+        self.store.queue_write(PUT, row).wait().map_err(|e| {
+            // Not stored: the id may come again.
+            self.verifier.lock().unwrap().forget(&signed.envelope.id);
+            MailError::Store(e)
+        })?;
+        Ok(())
+    }
+
+    /// What was sent to `reader` (an address), oldest first; `unread` only, or all. Expired
+    /// messages are left out.
+    pub fn inbox(&self, reader: &str, unread: bool, now: u64) -> Result<Vec<Delivered>, MailError> {
+        let rows = self
+            .store
+            .read(INBOX, params([("recipient", DataValue::from(reader))]))?;
+        let mut out = Vec::new();
+        for r in &rows.rows {
+            let read_at = r[3].get_float();
+            if unread && read_at.is_some() {
+                continue;
+            }
+            let d = self.checked(&r[1], &r[2], read_at)?;
+            if d.signed.envelope.expires_at.is_some_and(|t| t <= now) {
+                continue;
+            }
+            out.push(d);
+        }
+        Ok(out)
+    }
+
+    /// Message `id`, for its recipient only; marks it read (`at`, Unix seconds).
+    pub fn read(&self, reader: &str, id: &str, at: f64) -> Result<Delivered, MailError> {
+        let rows = self
+            .store
+            .read(ONE, params([("id", DataValue::from(id))]))?;
+        let row = rows
+            .rows
+            .first()
+            .ok_or_else(|| MailError::Unknown(id.into()))?;
+        if row[0].get_str() != Some(reader) {
+            return Err(MailError::NotYours {
+                id: id.into(),
+                reader: reader.into(),
+            });
+        }
+        let mut d = self.checked(&DataValue::from(id), &row[1], row[2].get_float())?;
+        if d.read_at.is_none() {
+            self.store
+                .queue_write(
+                    MARK_READ,
+                    params([("id", DataValue::from(id)), ("at", DataValue::from(at))]),
+                )
+                .wait()?;
+            d.read_at = Some(at);
+        }
+        Ok(d)
+    }
+
+    /// The messages of `thread` that `reader` sent or was sent, oldest first.
+    pub fn thread(&self, reader: &str, thread: &str) -> Result<Vec<Delivered>, MailError> {
+        let rows = self
+            .store
+            .read(THREAD, params([("thread", DataValue::from(thread))]))?;
+        rows.rows
+            .iter()
+            .filter(|r| r[2].get_str() == Some(reader) || r[3].get_str() == Some(reader))
+            .map(|r| self.checked(&r[1], &r[4], r[5].get_float()))
+            .collect()
+    }
+
+    /// A stored message, its signature verified again against its sender's key.
+    fn checked(
+        &self,
+        id: &DataValue,
+        signed: &DataValue,
+        read_at: Option<f64>,
+    ) -> Result<Delivered, MailError> {
+        let id = id.get_str().unwrap_or_default().to_owned();
+        let damaged = |problem: String| MailError::Damaged {
+            id: id.clone(),
+            problem,
+        };
+        let signed: Signed = serde_json::from_str(signed.get_str().unwrap_or_default())
+            .map_err(|e| damaged(e.to_string()))?;
+        if signed.envelope.id != id {
+            return Err(damaged(format!("it says it is {}", signed.envelope.id)));
+        }
+        let public = self.keys.public(&owner_of(&signed.envelope.from))?;
+        Verifier::check(&signed, &public).map_err(|e| damaged(e.to_string()))?;
+        Ok(Delivered { signed, read_at })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::tests::envelope;
+
+    const NOW: u64 = 1_765_000_000_500;
+
+    fn mailboxes(dir: &Path) -> Mailboxes {
+        Mailboxes::open(Store::open_in_memory().unwrap(), &dir.join("keys")).unwrap()
+    }
+
+    #[test]
+    fn a_message_reaches_its_recipient_once_and_is_marked_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = mailboxes(dir.path());
+        let sent = m.send(envelope(), NOW).unwrap();
+        let inbox = m.inbox("agent:ws1/bob", true, NOW).unwrap();
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox[0].signed, sent);
+        assert!(m.inbox("agent:ws1/alice", false, NOW).unwrap().is_empty());
+        let read = m.read("agent:ws1/bob", "m-0001", 1_765_000_001.0).unwrap();
+        assert_eq!(read.read_at, Some(1_765_000_001.0));
+        assert!(
+            m.inbox("agent:ws1/bob", true, NOW).unwrap().is_empty(),
+            "read: no longer unread"
+        );
+        assert_eq!(m.inbox("agent:ws1/bob", false, NOW).unwrap().len(), 1);
+        // The same id again is a replay, and nothing more is stored.
+        assert!(matches!(
+            m.send(envelope(), NOW),
+            Err(MailError::Refused(Refused::Replayed { .. }))
+        ));
+        assert_eq!(m.inbox("agent:ws1/bob", false, NOW).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn another_agent_cannot_read_a_message_nor_see_its_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = mailboxes(dir.path());
+        m.send(envelope(), NOW).unwrap();
+        let refused = m.read("agent:ws1/mallory", "m-0001", 0.0).unwrap_err();
+        assert!(
+            refused.to_string().contains("not yours to read"),
+            "{refused}"
+        );
+        assert!(m.thread("agent:ws1/mallory", "m-0001").unwrap().is_empty());
+        let mut reply = envelope();
+        reply.id = "m-0002".into();
+        reply.from = "agent:ws1/bob".into();
+        reply.to = "agent:ws1/alice".into();
+        reply.thread_id = Some("m-0001".into());
+        reply.in_reply_to = Some("m-0001".into());
+        reply.created_at += 10;
+        m.send(reply, NOW).unwrap();
+        let thread: Vec<String> = m
+            .thread("agent:ws1/alice", "m-0001")
+            .unwrap()
+            .into_iter()
+            .map(|d| d.signed.envelope.id)
+            .collect();
+        assert_eq!(thread, ["m-0001", "m-0002"]);
+        assert!(matches!(
+            m.read("agent:ws1/bob", "nope", 0.0),
+            Err(MailError::Unknown(_))
+        ));
+    }
+
+    #[test]
+    fn a_row_changed_in_the_store_is_refused_not_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in_memory().unwrap();
+        let m = Mailboxes::open(store.clone(), &dir.path().join("keys")).unwrap();
+        let sent = m.send(envelope(), NOW).unwrap();
+        let mut forged = sent.clone();
+        forged.envelope.subject = "transfer everything".into();
+        store
+            .queue_write(
+                r#"?[id, sender, recipient, thread, created_at, expires_at, signed, read_at] <-
+                    [[$id, 'agent:ws1/alice', 'agent:ws1/bob', $id, 1765000000000, null, $signed, null]]
+                   :put message {id => sender, recipient, thread, created_at, expires_at, signed, read_at}"#,
+                params([
+                    ("id", DataValue::from("m-0001")),
+                    (
+                        "signed",
+                        DataValue::from(serde_json::to_string(&forged).unwrap().as_str()),
+                    ),
+                ]),
+            )
+            .wait()
+            .unwrap();
+        let refused = m.inbox("agent:ws1/bob", false, NOW).unwrap_err();
+        assert!(
+            matches!(&refused, MailError::Damaged { id, .. } if id == "m-0001"),
+            "{refused}"
+        );
+        assert!(refused.to_string().contains("signature"), "{refused}");
+        assert!(m.read("agent:ws1/bob", "m-0001", 0.0).is_err());
+        assert_ne!(forged, sent);
+    }
+
+    #[test]
+    fn ids_stored_before_a_restart_are_still_replays() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("maestro.db");
+        {
+            let m = Mailboxes::open(Store::open(&path).unwrap(), &dir.path().join("keys")).unwrap();
+            m.send(envelope(), NOW).unwrap();
+        }
+        let m = Mailboxes::open(Store::open(&path).unwrap(), &dir.path().join("keys")).unwrap();
+        assert!(matches!(
+            m.send(envelope(), NOW),
+            Err(MailError::Refused(Refused::Replayed { .. }))
+        ));
+        assert_eq!(m.inbox("agent:ws1/bob", false, NOW).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn expired_messages_leave_the_inbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = mailboxes(dir.path());
+        let mut e = envelope();
+        e.expires_at = Some(NOW + 1000);
+        m.send(e, NOW).unwrap();
+        assert_eq!(m.inbox("agent:ws1/bob", false, NOW).unwrap().len(), 1);
+        assert!(
+            m.inbox("agent:ws1/bob", false, NOW + 1000)
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
