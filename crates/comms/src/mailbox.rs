@@ -9,9 +9,12 @@ use maestro_store::{DataValue, Params, Store, StoreError, params};
 use std::path::Path;
 use std::sync::Mutex;
 
+/// Messages stored in one transaction: `$rows` is a list of
+/// `[id, sender, recipient, thread, created_at, expires_at, signed]`.
 const PUT: &str = r#"
-?[id, sender, recipient, thread, created_at, expires_at, signed, read_at] <-
-    [[$id, $sender, $recipient, $thread, $created_at, $expires_at, $signed, null]]
+rows[id, sender, recipient, thread, created_at, expires_at, signed] <- $rows
+?[id, sender, recipient, thread, created_at, expires_at, signed, read_at] :=
+    rows[id, sender, recipient, thread, created_at, expires_at, signed], read_at = null
 :insert message {id => sender, recipient, thread, created_at, expires_at, signed, read_at}
 "#;
 
@@ -94,38 +97,68 @@ impl Mailboxes {
 
     /// Signs `envelope` as its sender, verifies it and stores it; `now` in Unix ms.
     pub fn send(&self, envelope: Envelope, now: u64) -> Result<Signed, MailError> {
-        let owner = owner_of(&envelope.from);
-        let signed = self.keys.sign(&owner, envelope)?;
-        self.receive(&signed, &self.keys.public(&owner)?, now)?;
-        Ok(signed)
+        Ok(self.send_all(vec![envelope], now)?.remove(0))
+    }
+
+    /// [`Mailboxes::send`] for several messages (a message to several agents, a backlog), stored
+    /// in one transaction: all or, at the first refused, none.
+    pub fn send_all(&self, envelopes: Vec<Envelope>, now: u64) -> Result<Vec<Signed>, MailError> {
+        let mut signed = Vec::with_capacity(envelopes.len());
+        for e in envelopes {
+            let owner = owner_of(&e.from);
+            let s = self.keys.sign(&owner, e)?;
+            signed.push((s, self.keys.public(&owner)?));
+        }
+        let pairs: Vec<(&Signed, &str)> = signed.iter().map(|(s, p)| (s, p.as_str())).collect();
+        self.receive_all(&pairs, now)?;
+        Ok(signed.into_iter().map(|(s, _)| s).collect())
     }
 
     /// Verifies and stores a message signed elsewhere by the holder of `public` (hex).
     pub fn receive(&self, signed: &Signed, public: &str, now: u64) -> Result<(), MailError> {
-        // The id is taken while it is stored: a second copy arriving meanwhile is a replay.
-        self.verifier.lock().unwrap().accept(signed, public, now)?;
-        let e = &signed.envelope;
+        self.receive_all(&[(signed, public)], now)
+    }
+
+    fn receive_all(&self, batch: &[(&Signed, &str)], now: u64) -> Result<(), MailError> {
+        // Ids are taken while they are stored: a second copy arriving meanwhile is a replay.
+        {
+            let mut verifier = self.verifier.lock().unwrap();
+            for (i, (signed, public)) in batch.iter().enumerate() {
+                if let Err(e) = verifier.accept(signed, public, now) {
+                    for (taken, _) in &batch[..i] {
+                        verifier.forget(&taken.envelope.id);
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
         let opt = |v: Option<u64>| v.map_or(DataValue::Null, |n| DataValue::from(n as i64));
-        let row = params([
-            ("id", DataValue::from(e.id.as_str())),
-            ("sender", DataValue::from(e.from.as_str())),
-            ("recipient", DataValue::from(e.to.as_str())),
-            (
-                "thread",
-                DataValue::from(e.thread_id.as_deref().unwrap_or(e.id.as_str())),
-            ),
-            ("created_at", DataValue::from(e.created_at as i64)),
-            ("expires_at", opt(e.expires_at)),
-            (
-                "signed",
-                DataValue::from(serde_json::to_string(signed).expect("JSON").as_str()),
-            ),
-        ]);
-        self.store.queue_write(PUT, row).wait().map_err(|e| {
-            // Not stored: the id may come again.
-            self.verifier.lock().unwrap().forget(&signed.envelope.id);
-            MailError::Store(e)
-        })?;
+        let rows: Vec<DataValue> = batch
+            .iter()
+            .map(|(signed, _)| {
+                let e = &signed.envelope;
+                DataValue::List(vec![
+                    DataValue::from(e.id.as_str()),
+                    DataValue::from(e.from.as_str()),
+                    DataValue::from(e.to.as_str()),
+                    DataValue::from(e.thread_id.as_deref().unwrap_or(e.id.as_str())),
+                    DataValue::from(e.created_at as i64),
+                    opt(e.expires_at),
+                    DataValue::from(serde_json::to_string(signed).expect("JSON").as_str()),
+                ])
+            })
+            .collect();
+        self.store
+            .queue_write(PUT, params([("rows", DataValue::List(rows))]))
+            .wait()
+            .map_err(|e| {
+                // Not stored: the ids may come again.
+                let mut verifier = self.verifier.lock().unwrap();
+                for (signed, _) in batch {
+                    verifier.forget(&signed.envelope.id);
+                }
+                MailError::Store(e)
+            })?;
         Ok(())
     }
 
@@ -327,6 +360,28 @@ mod tests {
             Err(MailError::Refused(Refused::Replayed { .. }))
         ));
         assert_eq!(m.inbox("agent:ws1/bob", false, NOW).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn several_messages_are_stored_all_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = mailboxes(dir.path());
+        let to = |i: u32, who: &str| {
+            let mut e = envelope();
+            e.id = format!("b-{i}");
+            e.to = format!("agent:ws1/{who}");
+            e
+        };
+        m.send_all(vec![to(1, "bob"), to(2, "carol")], NOW).unwrap();
+        assert_eq!(m.inbox("agent:ws1/carol", false, NOW).unwrap().len(), 1);
+        // The second is a replay: neither is stored, and the first may still come.
+        let refused = m.send_all(vec![to(3, "bob"), to(2, "carol")], NOW);
+        assert!(matches!(
+            refused,
+            Err(MailError::Refused(Refused::Replayed { .. }))
+        ));
+        assert_eq!(m.inbox("agent:ws1/bob", false, NOW).unwrap().len(), 1);
+        m.send(to(3, "bob"), NOW).unwrap();
     }
 
     #[test]
