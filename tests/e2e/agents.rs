@@ -361,6 +361,10 @@ fn bad_names_missing_clis_taken_paths_and_dirty_checkouts_are_clear() {
         text(&out.stderr)
     );
     assert_eq!(git(&dir, &["rev-parse", "HEAD"]), head);
+    assert!(
+        status(&env, &dir, "three").get("merged").is_none(),
+        "a refused merge is not a merge"
+    );
     assert_eq!(
         std::fs::read_to_string(dir.join("src/lib.rs")).unwrap(),
         "pub fn mine() {}\n"
@@ -1304,4 +1308,35 @@ fn a_cloned_repository_cannot_have_setup_files_written_outside_it() {
         "PRIVATE KEY\n",
         "nothing outside the repository was written"
     );
+}
+
+/// A merged agent says so (every client shows it) until it works again.
+#[test]
+fn a_merged_agent_says_so_until_its_next_turn() {
+    let env = agents_env("");
+    let dir = repo(&env, "merged");
+    env.ok(
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "done-fix",
+            "write fix.txt fixed; commit fix",
+            "--wait",
+        ],
+    );
+    env.ok(&dir, &["agent", "merge", "done-fix"]);
+    let merged = status(&env, &dir, "done-fix");
+    assert_eq!(merged["merged"]["into"], "main", "{merged}");
+    assert_eq!(
+        merged["merged"]["commit"].as_str().unwrap(),
+        git(&dir, &["rev-parse", "main"]).trim(),
+        "{merged}"
+    );
+    env.ok(
+        &dir,
+        &["agent", "send", "done-fix", "say more to do", "--wait"],
+    );
+    let again = status(&env, &dir, "done-fix");
+    assert!(again.get("merged").is_none(), "new work since: {again}");
 }

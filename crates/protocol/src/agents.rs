@@ -485,6 +485,19 @@ pub struct AgentInfo {
     /// The CLI binary it runs (its last turn's, or found at spawn) and where that came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub program: Option<AgentProgram>,
+    /// Its work was merged, and nothing new came since (a new turn clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<AgentMerged>,
+}
+
+/// Where and when an agent's branch was merged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentMerged {
+    pub into: String,
+    pub commit: String,
+    /// Unix seconds.
+    pub at: f64,
 }
 
 /// Which binary an agent runs: editors may start the daemon with another PATH than a shell's.

@@ -109,8 +109,6 @@ class Extension {
   serverCommands: string[] = [];
   readonly review: Review;
   readonly transcripts: Transcripts;
-  /** Agents merged from this window: the tree says so. */
-  readonly mergedAgents = new Set<string>();
   private readonly questions: { message: string; answer?: string }[] = [];
 
   constructor(readonly context: vscode.ExtensionContext) {
@@ -548,12 +546,6 @@ class Extension {
   /** Shows a command's answer: a sentence for actions, a read-only document for listings. */
   private async show(command: string, result: unknown, name?: string): Promise<void> {
     const sentence = answerSentence(command, result, name);
-    const merged = result as { conflicts?: string[]; upToDate?: boolean };
-    if (command === 'maestro.agent.merge' && name && !merged.conflicts?.length && !merged.upToDate) {
-      this.mergedAgents.add(name);
-      this.tree.changed();
-      this.report.set({ merged: [...this.mergedAgents] });
-    }
     if (sentence) {
       void (sentence.warn ? vscode.window.showWarningMessage : vscode.window.showInformationMessage)(sentence.text);
       if (command === 'maestro.agent.merge' || command === 'maestro.agent.remove') {
@@ -931,7 +923,11 @@ class AgentsTree implements vscode.TreeDataProvider<TreeNode> {
   changed(): void {
     this.roots = agentTree([...this.ext.agents.values()]);
     this.emitter.fire(undefined);
-    this.ext.report.set({ agents: [...this.ext.agents.values()].map((a) => ({ name: a.name, state: a.state })).sort((a, b) => a.name.localeCompare(b.name)) });
+    const agents = [...this.ext.agents.values()].sort((a, b) => a.name.localeCompare(b.name));
+    this.ext.report.set({
+      agents: agents.map((a) => ({ name: a.name, state: a.state })),
+      merged: agents.filter((a) => a.merged).map((a) => a.name),
+    });
   }
 
   getChildren(node?: TreeNode): TreeNode[] {
@@ -958,7 +954,7 @@ class AgentsTree implements vscode.TreeDataProvider<TreeNode> {
     }
     const { icon, color } = stateIcon(a.state, (a.warnings?.length ?? 0) > 0);
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-    item.description = agentDescription(a) + (this.ext.mergedAgents.has(a.name) ? ' · merged' : '');
+    item.description = agentDescription(a);
     item.tooltip = new vscode.MarkdownString(
       `**${a.name}** (${a.agent}, ${a.mode})\n\n${a.state}${a.reason ? `: ${a.reason}` : ''}\n\nbranch \`${a.branch ?? '-'}\`` +
         (a.program ? `\n\nruns \`${a.program.path}\` (from ${a.program.from === 'PATH' ? "the daemon's PATH" : a.program.from})` : ''),

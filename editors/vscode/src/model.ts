@@ -28,6 +28,8 @@ export interface AgentInfo {
   playbookRun?: string;
   /** The CLI binary it runs and what chose it (a config key, or the daemon's `PATH`). */
   program?: { path: string; from: string };
+  /** Its work was merged (and nothing new came since). */
+  merged?: { into: string; commit: string; at: number };
 }
 
 export interface AgentStatusParams {
@@ -219,10 +221,11 @@ function nameTree(agents: AgentInfo[], prefix: string): TreeNode[] {
   return nodes.sort((x, y) => x.label.localeCompare(y.label));
 }
 
-/** The description next to an agent in the tree: state, turns, dollars. */
+/** The description next to an agent in the tree: state, turns, dollars, merged. */
 export function agentDescription(agent: AgentInfo): string {
   const state = agent.state.replace('_', ' ');
-  return `${state} · ${agent.turns} turn${agent.turns === 1 ? '' : 's'} · ${dollars(agent.usage?.costUsd)}`;
+  const merged = agent.merged ? ` · merged into ${agent.merged.into}` : '';
+  return `${state} · ${agent.turns} turn${agent.turns === 1 ? '' : 's'} · ${dollars(agent.usage?.costUsd)}${merged}`;
 }
 
 /** `YYYY-MM-DD` of a time in the person's time zone (the usage request names it: `timeZone()`). */

@@ -252,3 +252,9 @@ test('an output log reads as turns: words, tool calls, what went wrong, how each
   assert.deepEqual(turns[2].items, [{ kind: 'error', text: 'rate limit exceeded (429)' }]);
   assert.equal(turns[3].end, undefined, 'a turn still running has no end');
 });
+
+test('a merged agent says where it was merged', () => {
+  const a = { ...agent('fix', 'idle', 0.5), turns: 2, merged: { into: 'main', commit: 'abc', at: 1 } };
+  assert.equal(m.agentDescription(a), 'idle · 2 turns · $0.50 · merged into main');
+  assert.equal(m.agentDescription({ ...a, merged: undefined }), 'idle · 2 turns · $0.50');
+});

@@ -427,6 +427,12 @@ fn details(info: &AgentInfo) -> String {
     if let Some(p) = &info.program {
         row("program", format!("{} (from {})", p.path.display(), p.from));
     }
+    if let Some(m) = &info.merged {
+        row(
+            "merged",
+            format!("into {} at {}", m.into, &m.commit[..m.commit.len().min(12)]),
+        );
+    }
     row(
         "turns",
         format!(
@@ -547,7 +553,11 @@ fn agent_line(a: &AgentInfo, label: &str, depth: usize) -> String {
             format!("${:.4}", a.usage.cost_usd)
         },
         a.branch.as_deref().unwrap_or("(in place)"),
-        if a.warnings.is_empty() { "" } else { "  ⚠" }
+        match (&a.merged, a.warnings.is_empty()) {
+            (Some(_), _) => "  merged",
+            (None, false) => "  ⚠",
+            (None, true) => "",
+        }
     )
 }
 
@@ -585,6 +595,7 @@ mod tests {
             notes: Vec::new(),
             playbook_run: None,
             program: None,
+            merged: None,
         };
         let text = tree(
             &[

@@ -25,9 +25,9 @@ use crate::prices::PriceTable;
 use crate::process::{AgentProcess, ProcessMsg, TermSize, kill_group};
 use crate::worktree::{WorktreeError, WorktreeManager};
 use maestro_protocol::{
-    AgentAttachResult, AgentDiffResult, AgentInfo, AgentMergeResult, AgentMode, AgentOutputParams,
-    AgentOutputResult, AgentProgram, AgentRemoveResult, AgentSpawnParams, AgentState,
-    AgentStatusParams, ErrorClass, Isolation, UsageResult, UsageRow, UsageTotals,
+    AgentAttachResult, AgentDiffResult, AgentInfo, AgentMergeResult, AgentMerged, AgentMode,
+    AgentOutputParams, AgentOutputResult, AgentProgram, AgentRemoveResult, AgentSpawnParams,
+    AgentState, AgentStatusParams, ErrorClass, Isolation, UsageResult, UsageRow, UsageTotals,
 };
 use maestro_store::{Store, StoreError};
 use std::collections::BTreeMap;
@@ -448,6 +448,7 @@ impl Supervisor {
                 notes: Vec::new(),
                 playbook_run: params.playbook_run.clone(),
                 program: Some(program),
+                merged: None,
             },
             base_commit,
             silence_timeout_secs: params.silence_timeout_secs,
@@ -515,6 +516,7 @@ impl Supervisor {
             {
                 let mut r = slot.record.lock().unwrap();
                 r.info.turns += 1;
+                r.info.merged = None;
                 checked(persist::save_agent(&self.inner.options.store, &r));
             }
             slot.alert_when_quiet.store(true, Ordering::Relaxed);
@@ -815,6 +817,23 @@ impl Supervisor {
         };
         slot.output.lock().unwrap().append(line.as_bytes());
         self.flush_output(&slot);
+        if let Some(commit) = merged
+            .commit
+            .clone()
+            .filter(|_| merged.conflicts.is_empty())
+        {
+            {
+                let mut r = slot.record.lock().unwrap();
+                r.info.merged = Some(AgentMerged {
+                    into: merged.into.clone(),
+                    commit,
+                    at: unix_now(),
+                });
+                r.info.updated_at = unix_now();
+                stored(persist::save_agent(&self.inner.options.store, &r));
+            }
+            self.emit(&slot, None);
+        }
         Ok(merged)
     }
 
@@ -1017,6 +1036,8 @@ impl Supervisor {
             let mut r = slot.record.lock().unwrap();
             if prompt.is_some() {
                 r.info.turns += 1;
+                // New work: what was merged is no longer all of it.
+                r.info.merged = None;
             }
             r.info.warnings.clear();
             r.info.turns

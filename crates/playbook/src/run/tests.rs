@@ -208,6 +208,7 @@ impl Executor for Shared {
             notes: Vec::new(),
             playbook_run: p.playbook_run.clone(),
             program: None,
+            merged: None,
         };
         let does = self.0.clis[&p.agent];
         self.0
