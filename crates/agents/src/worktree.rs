@@ -302,8 +302,14 @@ impl WorktreeManager {
                     .unwrap_or((0, 0)),
                 _ => (0, 0),
             };
+            let old_path = delta
+                .old_file()
+                .path()
+                .map(|p| p.to_string_lossy().into_owned())
+                .filter(|old| *old != path);
             files.push(DiffFile {
                 path,
+                old_path,
                 status: format!("{:?}", delta.status()).to_lowercase(),
                 insertions: ins,
                 deletions: del,

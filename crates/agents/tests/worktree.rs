@@ -155,6 +155,12 @@ fn diff_shows_commits_and_uncommitted_work_and_merge_fast_forwards_the_checkout(
     let paths: Vec<&str> = diff.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["a.txt", "new.txt"]);
     assert_eq!((diff.files[0].insertions, diff.files[0].deletions), (1, 1));
+    assert_eq!(diff.files[0].old_path, None);
+    assert_eq!(
+        diff.fork,
+        git(&f.repo, &["rev-parse", "main"]).trim(),
+        "compared with where it left main"
+    );
     assert!(
         diff.patch.contains("+TWO") && diff.patch.contains("-two"),
         "{}",
@@ -392,4 +398,20 @@ fn setup_files_that_are_links_are_refused_and_nothing_outside_is_touched() {
         std::fs::read_to_string(wt.path.join("conf/app.toml")).unwrap(),
         "x = 1\n"
     );
+}
+
+#[test]
+fn a_renamed_file_says_where_it_was() {
+    let f = fixture();
+    let wt = f.manager.create(&f.repo, "mover", None).unwrap();
+    git(&wt.path, &["mv", "a.txt", "moved.txt"]);
+    git(&wt.path, &["commit", "-qm", "move"]);
+    let diff = f
+        .manager
+        .diff(&f.repo, &wt.path, "mover", "main", &[])
+        .unwrap();
+    assert_eq!(diff.files.len(), 1, "{:?}", diff.files);
+    assert_eq!(diff.files[0].path, "moved.txt");
+    assert_eq!(diff.files[0].status, "renamed");
+    assert_eq!(diff.files[0].old_path.as_deref(), Some("a.txt"));
 }

@@ -568,6 +568,9 @@ pub struct AgentOutputResult {
 #[serde(rename_all = "camelCase")]
 pub struct DiffFile {
     pub path: String,
+    /// Where a renamed file was at the base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_path: Option<String>,
     /// `added`, `deleted`, `modified`, `renamed`, …
     pub status: String,
     pub insertions: u32,

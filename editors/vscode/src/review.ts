@@ -18,6 +18,8 @@ export interface ReviewHost {
 interface DiffFile {
   path: string;
   status: string;
+  /** Where a renamed file was at the base. */
+  oldPath?: string;
 }
 
 interface AgentDiff {
@@ -138,14 +140,14 @@ export class Review {
     const repo = agent.workspaceRoot;
     const resources = d.files.map((f) => {
       const worktreeFile = vscode.Uri.file(path.join(agent.worktree as string, f.path));
-      const original = f.status === 'added' || f.status === 'untracked' ? undefined : BaseFiles.uri(repo, d.fork, f.path);
+      const original = f.status === 'added' || f.status === 'untracked' ? undefined : BaseFiles.uri(repo, d.fork, f.oldPath ?? f.path);
       const modified = f.status === 'deleted' ? undefined : worktreeFile;
       return [worktreeFile, original, modified];
     });
     await this.base.prefetch(
       repo,
       d.fork,
-      d.files.filter((f) => f.status !== 'added' && f.status !== 'untracked').map((f) => f.path),
+      d.files.filter((f) => f.status !== 'added' && f.status !== 'untracked').map((f) => f.oldPath ?? f.path),
     );
     const what = `${d.files.length} file${d.files.length === 1 ? '' : 's'}, ${d.commits} commit${d.commits === 1 ? '' : 's'}${d.uncommitted ? ' and uncommitted work' : ''}`;
     await vscode.commands.executeCommand('vscode.changes', `agent ${name} ↔ ${d.base} (${what})`, resources);
