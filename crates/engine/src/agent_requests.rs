@@ -73,13 +73,11 @@ pub(crate) fn spawn(s: &Session, p: AgentSpawnParams) -> Answer<AgentInfo> {
 }
 
 pub(crate) fn send(s: &Session, p: AgentSendParams) -> Answer<AgentInfo> {
-    let agents = s.engine.agents();
     Answer::Now(
-        workspace_of(s.engine.config(), &p.path).and_then(|(ws, config)| {
-            let cli = agents.get(&ws.id, &p.name).map_err(agent_error)?.agent;
-            let settings = settings(&config, &cli)?;
-            agents
-                .send(&ws.id, &p.name, &p.prompt, settings)
+        next_turn(s, &p.path, &p.name).and_then(|(ws, _, settings)| {
+            s.engine
+                .agents()
+                .send(&ws, &p.name, &p.prompt, settings)
                 .map_err(agent_error)
         }),
     )
@@ -87,24 +85,32 @@ pub(crate) fn send(s: &Session, p: AgentSendParams) -> Answer<AgentInfo> {
 
 /// The review's prompt needs the agent's diff (a blocking git read), then it is sent as `send`.
 pub(crate) fn review(s: &Session, p: AgentReviewParams) -> Answer<AgentInfo> {
-    let agents = s.engine.agents().clone();
-    let prepared = workspace_of(s.engine.config(), &p.path).and_then(|(ws, config)| {
-        let info = agents.get(&ws.id, &p.name).map_err(agent_error)?;
-        let settings = settings(&config, &info.agent)?;
-        Ok((ws.id, info.worktree, settings))
-    });
-    let (ws, worktree, settings) = match prepared {
-        Ok(p) => p,
+    let (ws, info, settings) = match next_turn(s, &p.path, &p.name) {
+        Ok(prepared) => prepared,
         Err(e) => return Answer::Now(Err(e)),
     };
+    let agents = s.engine.agents().clone();
     Answer::later(async move {
         let diff = agents.diff(&ws, &p.name).await.map_err(agent_error)?;
-        let prompt = maestro_agents::review::prompt(&diff.patch, &worktree, &p.comments)
+        let prompt = maestro_agents::review::prompt(&diff.patch, &info.worktree, &p.comments)
             .map_err(|e| RpcError::invalid_params(method::AGENT_REVIEW, e))?;
         agents
             .send(&ws, &p.name, &prompt, settings)
             .map_err(agent_error)
     })
+}
+
+/// What a next turn of agent `name` needs: its workspace's id, the agent, and its CLI's
+/// settings as configured now.
+fn next_turn(
+    s: &Session,
+    path: &Path,
+    name: &str,
+) -> Result<(String, AgentInfo, maestro_agents::AgentSettings), RpcError> {
+    let (ws, config) = workspace_of(s.engine.config(), path)?;
+    let info = s.engine.agents().get(&ws.id, name).map_err(agent_error)?;
+    let settings = settings(&config, &info.agent)?;
+    Ok((ws.id, info, settings))
 }
 
 pub(crate) fn stop(s: &Session, p: AgentRef) -> Answer<AgentInfo> {
