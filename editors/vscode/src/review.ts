@@ -119,9 +119,13 @@ export class Review {
     if (uri.scheme !== 'file') {
       return undefined;
     }
-    return [...this.host.agents.values()].find(
-      (a) => a.worktree && !path.relative(a.worktree, uri.fsPath).startsWith('..') && !path.isAbsolute(path.relative(a.worktree, uri.fsPath)),
-    );
+    return [...this.host.agents.values()].find((a) => {
+      if (!a.worktree) {
+        return false;
+      }
+      const rel = path.relative(a.worktree, uri.fsPath);
+      return rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
+    });
   }
 
   /** Opens the agent's changes in the multi-file diff editor, then offers what to do with them. */
