@@ -131,6 +131,30 @@ impl Keyring {
     }
 
     /// Signs `envelope` as `owner`, once it is well formed.
+    /// The secret an agent's tools (its `maestro mcp`) present to act as `address`: the
+    /// address and the daemon's signature over it. Only the daemon can make one, so an agent
+    /// cannot become another by changing its environment; the same address always gets the same
+    /// token (a restarted daemon still knows the agents' tools).
+    pub fn token(&self, address: &str) -> Result<String, KeyError> {
+        let signature = self.key(TOKEN_OWNER)?.sign(&token_bytes(address));
+        Ok(format!("{}:{address}", hex(&signature.to_bytes())))
+    }
+
+    /// The address a token made by [`Keyring::token`] speaks for, or `None` when it is not one.
+    pub fn identify(&self, token: &str) -> Result<Option<String>, KeyError> {
+        let Some((signature, address)) = token.split_once(':') else {
+            return Ok(None);
+        };
+        let Some(signature) = unhex::<64>(signature).map(|b| Signature::from_bytes(&b)) else {
+            return Ok(None);
+        };
+        let key = self.key(TOKEN_OWNER)?.verifying_key();
+        Ok(key
+            .verify_strict(&token_bytes(address), &signature)
+            .is_ok()
+            .then(|| address.to_owned()))
+    }
+
     pub fn sign(&self, owner: &str, envelope: Envelope) -> Result<Signed, KeyError> {
         envelope.check()?;
         let signature = self.key(owner)?.sign(&envelope.canonical());
@@ -216,6 +240,13 @@ impl Verifier {
     }
 }
 
+/// The key that signs agents' tokens (not an address's owner: those have a `.`).
+const TOKEN_OWNER: &str = "maestro-daemon";
+
+fn token_bytes(address: &str) -> Vec<u8> {
+    [b"maestro-agent-token-v1\n".as_slice(), address.as_bytes()].concat()
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -238,6 +269,30 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     const NOW: u64 = 1_765_000_000_500;
+
+    #[test]
+    fn a_token_speaks_for_one_address_and_cannot_be_changed_to_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keyring::open(dir.path()).unwrap();
+        let token = keys.token("agent:ws1/alice").unwrap();
+        assert_eq!(
+            keys.identify(&token).unwrap().as_deref(),
+            Some("agent:ws1/alice")
+        );
+        assert_eq!(token, keys.token("agent:ws1/alice").unwrap(), "stable");
+        let (signature, _) = token.split_once(':').unwrap();
+        let forged = format!("{signature}:agent:ws1/bob");
+        assert_eq!(keys.identify(&forged).unwrap(), None);
+        assert_eq!(keys.identify("agent:ws1/bob").unwrap(), None);
+        assert_eq!(keys.identify("").unwrap(), None);
+        // Another daemon's (another home's) tokens mean nothing here.
+        let other = tempfile::tempdir().unwrap();
+        let theirs = Keyring::open(other.path())
+            .unwrap()
+            .token("agent:ws1/alice")
+            .unwrap();
+        assert_eq!(keys.identify(&theirs).unwrap(), None);
+    }
 
     #[test]
     fn a_signed_message_verifies_once_and_a_replay_is_refused() {

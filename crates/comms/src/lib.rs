@@ -1,11 +1,14 @@
 //! Messages between agents and the person (ARCHITECTURE.md, "Messages"): AMP-compatible
 //! envelopes, the canonical form a signature covers, Ed25519 keys per owner, signing and
-//! verification with expiry and replay refused. Mailboxes, delivery and `maestro mcp` come next.
+//! verification with expiry and replay refused, mailboxes in the store, and delivery (`Post`): at a
+//! turn's start, by waking an idle agent, or kept until a stopped one runs again.
 
 pub mod envelope;
 pub mod keys;
 pub mod mailbox;
+pub mod post;
 
 pub use envelope::{Envelope, Kind, Malformed, Priority};
 pub use keys::{KeyError, Keyring, Refused, Signed, Verifier};
 pub use mailbox::{Delivered, MailError, Mailboxes, owner_of};
+pub use post::{Draft, Host, News, Policy, Post, PostError, Presence, WAKE_PROMPT};

@@ -21,14 +21,25 @@ rows[id, sender, recipient, thread, created_at, expires_at, signed] <- $rows
 const IDS: &str = "?[id] := *message{id}";
 
 const INBOX: &str = r#"
-?[created_at, id, signed, read_at] :=
+?[created_at, id, signed, read_at, delivered_at] :=
     *message:by_recipient{recipient: $recipient, created_at, id},
-    *message{id, signed, read_at}
+    *message{id, signed, read_at},
+    *message_delivered{id, at: delivered_at}
+?[created_at, id, signed, read_at, delivered_at] :=
+    *message:by_recipient{recipient: $recipient, created_at, id},
+    *message{id, signed, read_at},
+    not *message_delivered{id},
+    delivered_at = null
 :order created_at, id
 "#;
 
+const MARK_DELIVERED: &str = r#"
+?[id, at] := id in $ids, at = $at
+:put message_delivered {id => at}
+"#;
+
 const ONE: &str = r#"
-?[recipient, signed, read_at] := id = $id, *message{id, recipient, signed, read_at}
+?[recipient, signed, read_at, sender] := id = $id, *message{id, sender, recipient, signed, read_at}
 "#;
 
 const MARK_READ: &str = r#"
@@ -47,8 +58,10 @@ const THREAD: &str = r#"
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivered {
     pub signed: Signed,
-    /// Unix seconds, once its recipient read it.
+    /// Unix seconds, once its recipient read it (the sender sees it too: a read receipt).
     pub read_at: Option<f64>,
+    /// Unix seconds, once it was part of a turn of its recipient that ended well.
+    pub delivered_at: Option<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +70,7 @@ pub enum MailError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Refused(#[from] Refused),
-    #[error("message {id}: not yours to read ({reader} is not its recipient)")]
+    #[error("message {id}: not yours to read ({reader} neither sent nor received it)")]
     NotYours { id: String, reader: String },
     #[error("no message {0}")]
     Unknown(String),
@@ -174,7 +187,8 @@ impl Mailboxes {
             if unread && read_at.is_some() {
                 continue;
             }
-            let d = self.checked(&r[1], &r[2], read_at)?;
+            let mut d = self.checked(&r[1], &r[2], read_at)?;
+            d.delivered_at = r[4].get_float();
             if d.signed.envelope.expires_at.is_some_and(|t| t <= now) {
                 continue;
             }
@@ -183,23 +197,33 @@ impl Mailboxes {
         Ok(out)
     }
 
-    /// Message `id`, for its recipient only; marks it read (`at`, Unix seconds).
-    pub fn read(&self, reader: &str, id: &str, at: f64) -> Result<Delivered, MailError> {
-        let rows = self
-            .store
-            .read(ONE, params([("id", DataValue::from(id))]))?;
-        let row = rows
-            .rows
-            .first()
-            .ok_or_else(|| MailError::Unknown(id.into()))?;
-        if row[0].get_str() != Some(reader) {
-            return Err(MailError::NotYours {
-                id: id.into(),
-                reader: reader.into(),
-            });
+    /// What `reader` has not read nor had in a turn yet, oldest first (expired ones left out).
+    pub fn pending(&self, reader: &str, now: u64) -> Result<Vec<Delivered>, MailError> {
+        let mut inbox = self.inbox(reader, true, now)?;
+        inbox.retain(|d| d.delivered_at.is_none());
+        Ok(inbox)
+    }
+
+    /// Marks messages as delivered (part of a turn that ended well), at `at` (Unix seconds).
+    pub fn mark_delivered(&self, ids: &[String], at: f64) -> Result<(), MailError> {
+        if ids.is_empty() {
+            return Ok(());
         }
-        let mut d = self.checked(&DataValue::from(id), &row[1], row[2].get_float())?;
-        if d.read_at.is_none() {
+        let ids = DataValue::List(ids.iter().map(|i| DataValue::from(i.as_str())).collect());
+        self.store
+            .queue_write(
+                MARK_DELIVERED,
+                params([("ids", ids), ("at", DataValue::from(at))]),
+            )
+            .wait()?;
+        Ok(())
+    }
+
+    /// Message `id` for its recipient, marked read (`at`, Unix seconds) the first time; its
+    /// sender sees it as it is (with when it was read).
+    pub fn read(&self, reader: &str, id: &str, at: f64) -> Result<Delivered, MailError> {
+        let mut d = self.message(reader, id)?;
+        if d.read_at.is_none() && d.signed.envelope.to == reader {
             self.store
                 .queue_write(
                     MARK_READ,
@@ -209,6 +233,24 @@ impl Mailboxes {
             d.read_at = Some(at);
         }
         Ok(d)
+    }
+
+    /// Message `id` as its sender or its recipient sees it (not marked read).
+    pub fn message(&self, reader: &str, id: &str) -> Result<Delivered, MailError> {
+        let rows = self
+            .store
+            .read(ONE, params([("id", DataValue::from(id))]))?;
+        let row = rows
+            .rows
+            .first()
+            .ok_or_else(|| MailError::Unknown(id.into()))?;
+        if row[0].get_str() != Some(reader) && row[3].get_str() != Some(reader) {
+            return Err(MailError::NotYours {
+                id: id.into(),
+                reader: reader.into(),
+            });
+        }
+        self.checked(&DataValue::from(id), &row[1], row[2].get_float())
     }
 
     /// The messages of `thread` that `reader` sent or was sent, oldest first.
@@ -242,7 +284,11 @@ impl Mailboxes {
         }
         let public = self.keys.public(&owner_of(&signed.envelope.from))?;
         Verifier::check(&signed, &public).map_err(|e| damaged(e.to_string()))?;
-        Ok(Delivered { signed, read_at })
+        Ok(Delivered {
+            signed,
+            read_at,
+            delivered_at: None,
+        })
     }
 }
 

@@ -126,6 +126,13 @@ pub const MIGRATIONS: &[Migration] = &[
 {::index create message:by_thread {thread, created_at, id}}
 "#,
     },
+    Migration {
+        version: 10,
+        summary: "messages: when each became part of its recipient's turn",
+        script: r#"
+{:create message_delivered {id: String => at: Float}}
+"#,
+    },
 ];
 
 /// The schema version this build creates and understands.

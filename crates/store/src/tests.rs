@@ -453,7 +453,7 @@ fn facts_keyed_by_hex_hashes_are_dropped_to_be_parsed_again_and_the_rest_is_kept
         .unwrap();
     }
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version(), 9);
+    assert_eq!(store.schema_version(), SCHEMA_VERSION);
     let files = store
         .query_read_only("?[count(path)] := *file{path}", Params::new())
         .unwrap();
