@@ -855,3 +855,71 @@ fn custom_templates_keep_prompts_whole_and_values_out_of_options() {
         assert_eq!(fine.problem(&t, &fine.command(&t)), None);
     }
 }
+
+#[test]
+fn maestros_tools_reach_each_cli_for_this_run_only_with_their_token_kept_whole() {
+    use maestro_agents::adapters::ToolServer;
+    let mut t = turn("go");
+    t.tools = Some(ToolServer {
+        name: "maestro".into(),
+        program: PathBuf::from("/opt/my \"tools\"/maestro"),
+        args: vec!["mcp".into()],
+        env: vec![("MAESTRO_AGENT_TOKEN".into(), "ab:agent:w/x \\ y".into())],
+    });
+    // Claude: a JSON `--mcp-config` and the server's tools allowed; the prompt stays last.
+    let claude = AgentCli::Claude.command(&t).args;
+    let at = claude.iter().position(|a| a == "--mcp-config").unwrap();
+    let config: serde_json::Value = serde_json::from_str(&claude[at + 1]).unwrap();
+    let server = &config["mcpServers"]["maestro"];
+    assert_eq!(server["command"], "/opt/my \"tools\"/maestro");
+    assert_eq!(server["args"], serde_json::json!(["mcp"]));
+    assert_eq!(server["env"]["MAESTRO_AGENT_TOKEN"], "ab:agent:w/x \\ y");
+    let allowed = claude.iter().position(|a| a == "--allowedTools").unwrap();
+    assert_eq!(claude[allowed + 1], "mcp__maestro");
+    assert_eq!(&claude[claude.len() - 2..], ["--", "go"]);
+    // Codex: `-c` overrides whose values are TOML that reads back as given.
+    let codex = AgentCli::Codex.command(&t).args;
+    let overrides: Vec<&String> = codex
+        .iter()
+        .zip(codex.iter().skip(1))
+        .filter(|(flag, _)| *flag == "-c")
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(overrides.len(), 3, "{codex:?}");
+    let doc: String = overrides
+        .iter()
+        .map(|o| format!("{}\n", o.strip_prefix("mcp_servers.maestro.").unwrap()))
+        .collect();
+    let parsed: toml::Table = toml::from_str(&doc).unwrap();
+    assert_eq!(
+        parsed["command"].as_str(),
+        Some("/opt/my \"tools\"/maestro")
+    );
+    assert_eq!(
+        parsed["env"]["MAESTRO_AGENT_TOKEN"].as_str(),
+        Some("ab:agent:w/x \\ y")
+    );
+    assert_eq!(&codex[codex.len() - 2..], ["--", "go"]);
+    // OpenCode: in the configuration content of this run, beside its permissions.
+    let spec = AgentCli::OpenCode.command(&t);
+    let (_, content) = spec
+        .env
+        .iter()
+        .find(|(k, _)| k == "OPENCODE_CONFIG_CONTENT")
+        .unwrap();
+    let config: serde_json::Value = serde_json::from_str(content).unwrap();
+    assert_eq!(
+        config["mcp"]["maestro"]["command"],
+        serde_json::json!(["/opt/my \"tools\"/maestro", "mcp"])
+    );
+    assert_eq!(config["permission"]["bash"], "deny");
+    // Without tools, nothing is added.
+    t.tools = None;
+    assert!(
+        !AgentCli::Claude
+            .command(&t)
+            .args
+            .contains(&"--mcp-config".to_owned())
+    );
+    assert!(!AgentCli::Codex.command(&t).args.contains(&"-c".to_owned()));
+}

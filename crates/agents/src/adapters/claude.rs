@@ -17,8 +17,18 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
         // `acceptEdits` alone denies (`git commit` among them). Bypass mode would allow the
         // same and more, and Claude refuses it as root.
         args.extend(["--permission-mode", "acceptEdits"].map(String::from));
+        let mut allowed = Vec::new();
         if matches!(turn.access, Access::Commit { .. }) {
-            args.extend(["--allowedTools", "Bash"].map(String::from));
+            allowed.push("Bash".to_owned());
+        }
+        if let Some(tools) = &turn.tools {
+            // maestro's tools are the agent's own (scoped to it by the daemon): all allowed.
+            allowed.push(format!("mcp__{}", tools.name));
+            args.extend(["--mcp-config".to_owned(), mcp_config(tools)]);
+        }
+        if !allowed.is_empty() {
+            args.push("--allowedTools".to_owned());
+            args.extend(allowed);
         }
     }
     if let Some(id) = &turn.session_id {
@@ -38,6 +48,23 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
         args.push(turn.prompt.clone());
     }
     args
+}
+
+/// `--mcp-config` as JSON (not a file: nothing of the agent's is written where the user's
+/// configuration lives, and the user's own servers still load beside it).
+fn mcp_config(tools: &super::ToolServer) -> String {
+    let env: serde_json::Map<String, Value> = tools
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
+    serde_json::json!({"mcpServers": {tools.name.as_str(): {
+        "type": "stdio",
+        "command": tools.program.display().to_string(),
+        "args": tools.args,
+        "env": env,
+    }}})
+    .to_string()
 }
 
 #[derive(Default)]

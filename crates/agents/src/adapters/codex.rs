@@ -28,6 +28,26 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
                 args.extend(["--add-dir".to_owned(), dir.display().to_string()]);
             }
         }
+        if let Some(tools) = &turn.tools {
+            // Configuration overrides for this run only: the user's `config.toml` is untouched.
+            let key = format!("mcp_servers.{}", tools.name);
+            let env: Vec<String> = tools
+                .env
+                .iter()
+                .map(|(k, v)| format!("{} = {}", toml_string(k), toml_string(v)))
+                .collect();
+            let list: Vec<String> = tools.args.iter().map(|a| toml_string(a)).collect();
+            for value in [
+                format!(
+                    "{key}.command={}",
+                    toml_string(&tools.program.display().to_string())
+                ),
+                format!("{key}.args=[{}]", list.join(", ")),
+                format!("{key}.env={{ {} }}", env.join(", ")),
+            ] {
+                args.extend(["-c".to_owned(), value]);
+            }
+        }
     }
     if let Some(m) = &turn.model {
         args.extend(["-m".to_owned(), m.clone()]);
@@ -47,6 +67,22 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
         }
     }
     args
+}
+
+/// `s` as a TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[derive(Default)]

@@ -71,11 +71,26 @@ impl AgentCli {
         if matches!(self, AgentCli::OpenCode) && !turn.interactive {
             // Without it opencode asks on stdin before running tools; a cautious agent runs no
             // commands.
-            let permission = match turn.access {
-                Access::Commit { .. } => r#"{"permission":{"*":"allow"}}"#,
-                Access::Cautious => r#"{"permission":{"*":"allow","bash":"deny"}}"#,
+            let mut config = match turn.access {
+                Access::Commit { .. } => serde_json::json!({"permission": {"*": "allow"}}),
+                Access::Cautious => {
+                    serde_json::json!({"permission": {"*": "allow", "bash": "deny"}})
+                }
             };
-            env.push(("OPENCODE_CONFIG_CONTENT".to_owned(), permission.to_owned()));
+            if let Some(tools) = &turn.tools {
+                let command: Vec<String> = std::iter::once(tools.program.display().to_string())
+                    .chain(tools.args.iter().cloned())
+                    .collect();
+                let env: serde_json::Map<String, Value> = tools
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                    .collect();
+                config["mcp"] = serde_json::json!({tools.name.as_str(): {
+                    "type": "local", "command": command, "environment": env, "enabled": true,
+                }});
+            }
+            env.push(("OPENCODE_CONFIG_CONTENT".to_owned(), config.to_string()));
         }
         let input = self.prompt_on_stdin(turn).then(|| match self {
             AgentCli::Claude => turn.prompt.clone(),
@@ -234,6 +249,19 @@ pub struct Turn {
     pub interactive: bool,
     /// What the agent may do without asking.
     pub access: Access,
+    /// maestro's tools for the agent (an MCP server on stdio), for CLIs that take one.
+    pub tools: Option<ToolServer>,
+}
+
+/// An MCP server on stdio, as a CLI is told to start it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolServer {
+    /// What the server is called (its tools are `mcp__<name>__<tool>` to Claude).
+    pub name: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Its environment (the agent's token among it): given to the server only, not to the CLI.
+    pub env: Vec<(String, String)>,
 }
 
 /// What an agent may do without asking, decided per CLI from the flags each one has.

@@ -45,6 +45,17 @@ pub trait Hooks: Send + Sync + 'static {
     fn begin_work(&self) -> Box<dyn Send>;
     /// A headless turn ended (well or not): what it was asked, what it answered, what it used.
     fn turn_finished(&self, _turn: FinishedTurn) {}
+    /// The prompt a headless turn of `agent` is given, from the one it was asked: the host may
+    /// put what waits for the agent (its messages) in front.
+    fn turn_prompt(&self, _ws: &str, _agent: &str, prompt: String) -> String {
+        prompt
+    }
+    /// A headless turn is over and the agent can take the next one (`state` is where it is now).
+    fn turn_over(&self, _ws: &str, _agent: &str, _state: AgentState) {}
+    /// The tool server (`maestro mcp`) given to `agent`'s CLI for its turns, if any.
+    fn tools(&self, _ws: &str, _agent: &str) -> Option<crate::adapters::ToolServer> {
+        None
+    }
 }
 
 /// A headless turn as it ended, for memory.
@@ -1052,6 +1063,13 @@ impl Supervisor {
                 .await;
             *slot.control.lock().unwrap() = None;
             slot.turn_ended.notify_waiters();
+            if !slot.interactive() {
+                let (ws, name, state) = {
+                    let r = slot.record.lock().unwrap();
+                    (r.info.workspace.clone(), r.info.name.clone(), r.info.state)
+                };
+                sup.inner.options.hooks.turn_over(&ws, &name, state);
+            }
         });
     }
 }

@@ -77,6 +77,10 @@ impl Supervisor {
         };
         let interactive = mode == AgentMode::Interactive;
         let prompt = match prompt {
+            Some(p) if !interactive => {
+                let ws = slot.record.lock().unwrap().info.workspace.clone();
+                self.inner.options.hooks.turn_prompt(&ws, &name, p)
+            }
             Some(p) => p,
             None if interactive => String::new(),
             None => return,
@@ -130,6 +134,12 @@ impl Supervisor {
             extra_args: settings.extra_args.clone(),
             interactive,
             access,
+            tools: if interactive {
+                None
+            } else {
+                let ws = slot.record.lock().unwrap().info.workspace.clone();
+                self.inner.options.hooks.tools(&ws, &name)
+            },
         };
         let spec = settings.cli.command(&asked);
         if let Some(message) = settings.cli.problem(&asked, &spec) {
