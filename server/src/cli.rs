@@ -114,6 +114,24 @@ pub enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// Messages to you from agents, newest first (unread ones, or all with --all).
+    Inbox {
+        /// Read ones too.
+        #[arg(long)]
+        all: bool,
+        /// How many.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: usize,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Send, read and answer signed messages between you and the agents.
+    Msg {
+        #[command(subcommand)]
+        action: MsgAction,
+    },
+    /// Serve maestro's tools to an agent CLI over MCP on stdin/stdout (agents' CLIs start this).
+    Mcp,
     /// Review and approve the commands this repository's .maestro/config.toml asks maestro to run
     /// (e.g. `agents.setup_command`); nothing a repository chooses runs before that.
     Trust {
@@ -566,4 +584,52 @@ mod tests {
         }
         walk(&Cli::command(), "maestro");
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MsgAction {
+    /// Send a message to an agent of this repository (it wakes for a request or a high priority).
+    Send {
+        /// The agent's name (or a full `agent:<workspace>/<name>` address).
+        to: String,
+        /// The text (`-` reads it from stdin).
+        #[arg(required = true)]
+        text: Vec<String>,
+        #[arg(short, long, default_value = "")]
+        subject: String,
+        #[arg(short, long, default_value = "normal", value_parser = ["low", "normal", "high", "urgent"])]
+        priority: String,
+        /// What it is: a `request` asks for an answer (and wakes the agent).
+        #[arg(short = 't', long = "type", default_value = "notification",
+              value_parser = ["request", "response", "notification", "alert", "task", "status", "handoff", "ack"])]
+        kind: String,
+        /// Forget it after this long unread: `30m`, `12h`, `7d`.
+        #[arg(long, value_name = "AGE")]
+        expires: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Show a message (marks it read when it is to you).
+    Read {
+        id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Answer a message, in its thread.
+    Reply {
+        id: String,
+        /// The text (`-` reads it from stdin).
+        #[arg(required = true)]
+        text: Vec<String>,
+        #[arg(short, long, default_value = "normal", value_parser = ["low", "normal", "high", "urgent"])]
+        priority: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// The thread a message belongs to, oldest first.
+    Thread {
+        id: String,
+        #[command(flatten)]
+        output: Output,
+    },
 }

@@ -78,6 +78,7 @@ async fn serve(paths: &Paths, config: Config) -> anyhow::Result<()> {
             mode: HostMode::Daemon,
             socket: Some(socket.clone()),
             log_file: Some(paths.log_file()),
+            tools_program: std::env::current_exe().ok(),
         },
         config: config.clone(),
         store: StoreLocation::File(paths.store_file()),
@@ -101,8 +102,11 @@ async fn serve(paths: &Paths, config: Config) -> anyhow::Result<()> {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    // Who connects decides whose connection it is (an agent's process speaks
+                    // for that agent): see engine `caller.rs`.
+                    let peer = stream.peer_cred().ok().and_then(|c| c.pid()).and_then(|p| u32::try_from(p).ok());
                     let (read, write) = stream.into_split();
-                    tokio::spawn(serve_connection(read, write, engine.clone(), max_frame, budget.clone()));
+                    tokio::spawn(serve_connection(read, write, engine.clone(), max_frame, budget.clone(), peer));
                 }
                 Err(e) => {
                     // Out of descriptors, say: back off instead of spinning.

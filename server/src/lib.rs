@@ -98,6 +98,7 @@ pub mod daemon;
 pub mod instance;
 pub mod logging;
 pub mod lsp;
+pub mod mcp;
 pub mod rpc;
 
 use clap::CommandFactory;
@@ -143,6 +144,18 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             let code = runtime.block_on(lsp::run(paths, standalone));
             // Connections and the standalone engine (and its store writer) close before the exit.
             runtime.shutdown_timeout(Duration::from_secs(5));
+            Ok(code)
+        }
+        Command::Mcp => {
+            // stdout is the protocol's: logs go to stderr, which agent CLIs keep.
+            logging::init_stderr("warn");
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("maestro-mcp")
+                .enable_all()
+                .build()?;
+            let code = runtime.block_on(mcp::run(paths));
+            runtime.shutdown_timeout(Duration::from_secs(2));
             Ok(code)
         }
         Command::QueryWorker => Ok(maestro_store::serve_query_worker(

@@ -11,6 +11,7 @@ mod floods;
 mod graph;
 mod lsp;
 mod memory;
+mod messages;
 mod playbooks;
 mod real_agents;
 mod store;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::path::Path;
 
 /// The last line of a `--wait --json` run: the agent at the end of its turn.
-fn turn_end(stdout: &str) -> Value {
+pub(crate) fn turn_end(stdout: &str) -> Value {
     let last = stdout.lines().last().unwrap_or_default();
     let v: Value = serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     assert_eq!(v["event"], "turn_end", "{stdout}");
@@ -19,7 +19,7 @@ fn turn_end(stdout: &str) -> Value {
 }
 
 /// Runs `maestro ARGS --wait --json` in `dir`; its exit code and the agent at the end.
-fn waited(env: &TestEnv, dir: &Path, args: &[&str]) -> (i32, Value, String) {
+pub(crate) fn waited(env: &TestEnv, dir: &Path, args: &[&str]) -> (i32, Value, String) {
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["--wait", "--json"]);
     let out = env.run_in(dir, &all);

@@ -8,6 +8,9 @@
 //! ```text
 //! MOCK: write notes/hello.txt hello world     a file-writing tool call (aider: a whole-file edit)
 //! MOCK: run git add -A && git commit -qm hi   a shell tool call
+//! MOCK: tool send_message {"to": "bob"}       a call of a tool by name (an MCP tool matches by
+//!                                             its last part: `mcp__maestro__send_message`);
+//!                                             `$MESSAGE_ID` is the first message id in the prompt
 //! MOCK: say all done                          the final reply (default: "done")
 //! ```
 //!
@@ -229,6 +232,7 @@ fn ok_json(v: Value) -> Answer {
 enum Step {
     Write { path: String, text: String },
     Run(String),
+    Tool { name: String, args: Value },
 }
 
 /// The scenario of a prompt: its tool steps and its final reply.
@@ -250,6 +254,17 @@ fn scenario(prompt: &str) -> (Vec<Step>, String) {
                 });
             }
             "run" => steps.push(Step::Run(arg.to_owned())),
+            "tool" => {
+                let (name, args) = arg.split_once(' ').unwrap_or((arg, "{}"));
+                let args = match first_message_id(prompt) {
+                    Some(id) => args.replace("$MESSAGE_ID", &id),
+                    None => args.to_owned(),
+                };
+                steps.push(Step::Tool {
+                    name: name.to_owned(),
+                    args: serde_json::from_str(&args).unwrap_or_else(|_| json!({})),
+                });
+            }
             "say" => say = Some(arg.to_owned()),
             _ => {}
         }
@@ -333,6 +348,36 @@ enum Reply {
     Text(String),
 }
 
+impl Reply {
+    /// The scenario called a tool the request does not offer: its name.
+    fn missing(&self) -> Option<&str> {
+        match self {
+            Reply::Text(t) => t.strip_prefix("no tool `")?.strip_suffix("` offered"),
+            Reply::Tool(..) => None,
+        }
+    }
+}
+
+/// The full name of a deferred tool called `name` (or `…__name`) that a request mentions in
+/// any of its texts.
+fn deferred_name(body: &Value, name: &str) -> Option<String> {
+    fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::String(s) => out.push(s),
+            Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    strings(body, &mut all);
+    let suffix = format!("__{name}");
+    all.iter()
+        .flat_map(|s| s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')))
+        .find(|word| word.ends_with(&suffix))
+        .map(str::to_owned)
+}
+
 /// The next move of the scenario, with the tools this CLI offers.
 fn next_reply(prompt: Option<&str>, calls: usize, tools: &Tools, cwd: Option<&str>) -> Reply {
     let Some(prompt) = prompt else {
@@ -365,7 +410,32 @@ fn next_reply(prompt: Option<&str>, calls: usize, tools: &Tools, cwd: Option<&st
             )
         }
         Step::Run(command) => shell_reply(tools, command),
+        Step::Tool { name, args } => {
+            let suffix = format!("__{name}");
+            match tools
+                .iter()
+                .find(|(n, _)| n == name || n.ends_with(&suffix))
+            {
+                Some((full, _)) => Reply::Tool(full.clone(), args.clone()),
+                None => Reply::Text(format!("no tool `{name}` offered")),
+            }
+        }
     }
+}
+
+/// The first maestro message id (`msg_` and 32 hex digits) in `text`.
+fn first_message_id(text: &str) -> Option<String> {
+    let mut from = 0;
+    while let Some(at) = text[from..].find("msg_") {
+        let start = from + at;
+        let hex = &text[start + 4..];
+        let n = hex.bytes().take_while(u8::is_ascii_hexdigit).count();
+        if n == 32 {
+            return Some(text[start..start + 36].to_owned());
+        }
+        from = start + 4;
+    }
+    None
 }
 
 fn shell_reply(tools: &Tools, command: &str) -> Reply {
@@ -493,10 +563,13 @@ fn call_id() -> String {
 
 fn anthropic(path: &str, body: &Value) -> Answer {
     let model = body["model"].as_str().unwrap_or("claude").to_owned();
+    // Looking a deferred tool up (ToolSearch) is not a step of the scenario.
     let messages = history(&body["messages"], |_, m| {
-        m["content"]
-            .as_array()
-            .map_or(0, |c| c.iter().filter(|i| i["type"] == "tool_use").count())
+        m["content"].as_array().map_or(0, |c| {
+            c.iter()
+                .filter(|i| i["type"] == "tool_use" && i["name"] != "ToolSearch")
+                .count()
+        })
     });
     let tools = tools_in(&body["tools"], "/name", "/input_schema");
     let at = position(&messages);
@@ -506,7 +579,21 @@ fn anthropic(path: &str, body: &Value) -> Answer {
     } else {
         at
     };
-    let reply = next_reply(at.0.as_deref(), at.1, &tools, working_dir(body).as_deref());
+    let mut reply = next_reply(at.0.as_deref(), at.1, &tools, working_dir(body).as_deref());
+    // A tool Claude defers (its MCP tools) is looked up first, by its full name as the request
+    // lists it, as a model does.
+    if let Some(wanted) = reply.missing()
+        && tools.iter().any(|(n, _)| n == "ToolSearch")
+        && let Some(full) = deferred_name(body, wanted)
+        && !body.to_string().contains(&format!("select:{full}"))
+    {
+        // Once found, the tool is in the next request's list and called from there; a search
+        // that found nothing is not made again (the turn ends saying the tool is missing).
+        reply = Reply::Tool(
+            "ToolSearch".into(),
+            json!({"query": format!("select:{full}")}),
+        );
+    }
     let served = record("anthropic", path, body, model.clone(), at, &reply, 0);
     let (block, stop) = match &reply {
         Reply::Tool(name, input) => (
@@ -591,7 +678,18 @@ fn responses(path: &str, body: &Value) -> Answer {
             _ => {}
         }
     }
-    let tools = tools_in(&body["tools"], "/name", "/parameters");
+    let mut tools = tools_in(&body["tools"], "/name", "/parameters");
+    // A namespace (Codex's MCP servers) holds its tools: `<namespace>__<tool>` here, called
+    // with the namespace apart.
+    for ns in body["tools"].as_array().into_iter().flatten() {
+        if let (Some(space), Some(inner)) = (ns["name"].as_str(), ns["tools"].as_array()) {
+            for t in inner {
+                if let Some(name) = t["name"].as_str() {
+                    tools.push((format!("{space}__{name}"), t["parameters"].clone()));
+                }
+            }
+        }
+    }
     let at = position(&messages);
     let reply = next_reply(at.0.as_deref(), at.1, &tools, working_dir(body).as_deref());
     let served = record(
@@ -605,8 +703,23 @@ fn responses(path: &str, body: &Value) -> Answer {
     );
     let item = match &reply {
         Reply::Tool(name, args) => {
-            json!({"type": "function_call", "id": format!("fc_{}", call_id()),
-            "call_id": call_id(), "name": name, "arguments": args.to_string(), "status": "completed"})
+            let mut call = json!({"type": "function_call", "id": format!("fc_{}", call_id()),
+            "call_id": call_id(), "name": name, "arguments": args.to_string(), "status": "completed"});
+            let namespaced = body["tools"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(|ns| {
+                    let space = ns["name"].as_str()?;
+                    let inner = name.strip_prefix(space)?.strip_prefix("__")?;
+                    ns["tools"].as_array()?;
+                    Some((space.to_owned(), inner.to_owned()))
+                });
+            if let Some((space, inner)) = namespaced {
+                call["namespace"] = json!(space);
+                call["name"] = json!(inner);
+            }
+            call
         }
         Reply::Text(text) => json!({"type": "message", "id": "msg_mock", "role": "assistant",
             "status": "completed", "content": [{"type": "output_text", "text": text, "annotations": []}]}),

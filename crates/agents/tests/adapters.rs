@@ -885,7 +885,7 @@ fn maestros_tools_reach_each_cli_for_this_run_only_with_their_token_kept_whole()
         .filter(|(flag, _)| *flag == "-c")
         .map(|(_, v)| v)
         .collect();
-    assert_eq!(overrides.len(), 3, "{codex:?}");
+    assert_eq!(overrides.len(), 4, "{codex:?}");
     let doc: String = overrides
         .iter()
         .map(|o| format!("{}\n", o.strip_prefix("mcp_servers.maestro.").unwrap()))
@@ -898,6 +898,10 @@ fn maestros_tools_reach_each_cli_for_this_run_only_with_their_token_kept_whole()
     assert_eq!(
         parsed["env"]["MAESTRO_AGENT_TOKEN"].as_str(),
         Some("ab:agent:w/x \\ y")
+    );
+    assert_eq!(
+        parsed["default_tools_approval_mode"].as_str(),
+        Some("approve")
     );
     assert_eq!(&codex[codex.len() - 2..], ["--", "go"]);
     // OpenCode: in the configuration content of this run, beside its permissions.

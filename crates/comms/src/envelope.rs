@@ -17,27 +17,8 @@ pub const MAX_PAYLOAD: usize = 256 << 10;
 /// What the canonical form starts with: a signature over it means nothing in another protocol.
 const PREFIX: &[u8] = b"maestro-amp-v1\n";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Priority {
-    Low,
-    Normal,
-    High,
-    Urgent,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Request,
-    Response,
-    Notification,
-    Alert,
-    Task,
-    Status,
-    Handoff,
-    Ack,
-}
+/// The priorities and types are the protocol's (clients send them by these names).
+pub use maestro_protocol::{MessageKind as Kind, MessagePriority as Priority};
 
 /// One message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

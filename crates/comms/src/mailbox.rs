@@ -93,7 +93,57 @@ pub fn owner_of(address: &str) -> String {
     address.replacen(':', ".", 1).replace('/', ".")
 }
 
+/// An agent's address.
+pub fn agent_address(ws: &str, name: &str) -> String {
+    format!("agent:{ws}/{name}")
+}
+
+/// The workspace and name of an agent's address.
+pub fn agent_of(address: &str) -> Option<(&str, &str)> {
+    address.strip_prefix("agent:")?.split_once('/')
+}
+
+impl From<Signed> for Delivered {
+    /// A message just sent: not read, not delivered.
+    fn from(signed: Signed) -> Delivered {
+        Delivered {
+            signed,
+            read_at: None,
+            delivered_at: None,
+        }
+    }
+}
+
+impl Delivered {
+    /// The message as clients show it.
+    pub fn info(&self) -> maestro_protocol::MessageInfo {
+        let e = &self.signed.envelope;
+        maestro_protocol::MessageInfo {
+            id: e.id.clone(),
+            from: e.from.clone(),
+            to: e.to.clone(),
+            subject: e.subject.clone(),
+            priority: e.priority,
+            kind: e.kind,
+            thread_id: e.thread_id.clone().unwrap_or_else(|| e.id.clone()),
+            in_reply_to: e.in_reply_to.clone(),
+            created_at: e.created_at,
+            expires_at: e.expires_at,
+            text: crate::post::payload_text(&e.payload),
+            payload: e.payload.clone(),
+            read_at: self.read_at,
+            delivered_at: self.delivered_at,
+            verified: true,
+        }
+    }
+}
+
 impl Mailboxes {
+    /// The keys messages are signed with (and agents' tokens).
+    pub fn keys(&self) -> &Keyring {
+        &self.keys
+    }
+
     /// Mailboxes on `store`, keys under `keys`; ids already stored are never accepted again.
     pub fn open(store: Store, keys: &Path) -> Result<Mailboxes, MailError> {
         let ids = store.read(IDS, Params::new())?;
@@ -163,7 +213,7 @@ impl Mailboxes {
             .collect();
         self.store
             .queue_write(PUT, params([("rows", DataValue::List(rows))]))
-            .wait()
+            .wait_in_place()
             .map_err(|e| {
                 // Not stored: the ids may come again.
                 let mut verifier = self.verifier.lock().unwrap();
@@ -215,7 +265,7 @@ impl Mailboxes {
                 MARK_DELIVERED,
                 params([("ids", ids), ("at", DataValue::from(at))]),
             )
-            .wait()?;
+            .wait_in_place()?;
         Ok(())
     }
 
@@ -229,7 +279,7 @@ impl Mailboxes {
                     MARK_READ,
                     params([("id", DataValue::from(id)), ("at", DataValue::from(at))]),
                 )
-                .wait()?;
+                .wait_in_place()?;
             d.read_at = Some(at);
         }
         Ok(d)
@@ -380,7 +430,7 @@ mod tests {
                     ),
                 ]),
             )
-            .wait()
+            .wait_in_place()
             .unwrap();
         let refused = m.inbox("agent:ws1/bob", false, NOW).unwrap_err();
         assert!(

@@ -296,18 +296,23 @@ pub fn render(e: &Envelope) -> String {
     if !e.subject.is_empty() {
         out.push_str(&format!("Subject: {}\n", e.subject));
     }
-    match &e.payload {
-        Value::Null => {}
-        Value::String(s) => out.push_str(s),
-        Value::Object(o) if o.len() == 1 && o.get("text").is_some_and(Value::is_string) => {
-            out.push_str(o["text"].as_str().unwrap_or_default());
-        }
-        other => out.push_str(&other.to_string()),
-    }
+    out.push_str(&payload_text(&e.payload));
     if !out.ends_with('\n') {
         out.push('\n');
     }
     out
+}
+
+/// A payload as text: its `text` when that is all it has, a string as it is, else its JSON.
+pub fn payload_text(payload: &Value) -> String {
+    match payload {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Object(o) if o.len() == 1 && o.get("text").is_some_and(Value::is_string) => {
+            o["text"].as_str().unwrap_or_default().to_owned()
+        }
+        other => other.to_string(),
+    }
 }
 
 /// A new message id: `msg_` and 16 random bytes in hex.

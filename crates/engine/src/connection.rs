@@ -3,7 +3,7 @@
 //! a `Session` (session.rs) is the handle that answers the connection's messages.
 
 use crate::document::Document;
-use maestro_protocol::{HelloParams, PositionEncoding, SessionStatus};
+use maestro_protocol::{CallerAgent, HelloParams, PositionEncoding, SessionStatus};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, OnceLock};
@@ -19,11 +19,17 @@ pub(crate) struct SessionState {
     pub(crate) subscribed: AtomicBool,
     /// Becomes true when the session ends, stopping its event forwarder.
     pub(crate) ended: watch::Sender<bool>,
+    /// The process at the other end of the socket, when the system says.
+    pub(crate) peer: Option<u32>,
+    /// The agent this connection speaks for, decided at hello; else it is the person's.
+    pub(crate) agent: OnceLock<CallerAgent>,
 }
 
 impl SessionState {
-    pub(crate) fn new(id: u64) -> SessionState {
+    pub(crate) fn new(id: u64, peer: Option<u32>) -> SessionState {
         SessionState {
+            peer,
+            agent: OnceLock::new(),
             id,
             connected_at: Instant::now(),
             hello: OnceLock::new(),

@@ -14,6 +14,7 @@
 
 mod agent_requests;
 mod agent_settings;
+mod caller;
 pub mod code_graph;
 pub mod config;
 mod connection;
@@ -23,6 +24,7 @@ mod engine;
 mod graph_requests;
 mod indexing;
 mod memory_requests;
+mod message_requests;
 pub mod paths;
 mod playbook_requests;
 mod requests;

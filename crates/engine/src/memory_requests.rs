@@ -54,7 +54,12 @@ const LIST: &str = r#"
 "#;
 const OF_AGENT: &str = "?[id] := *memory{id, ws, agent}, ws == $ws, agent == $agent";
 
-pub(crate) fn add(s: &Session, p: MemoryAddParams) -> Answer<MemoryAddResult> {
+pub(crate) fn add(s: &Session, mut p: MemoryAddParams) -> Answer<MemoryAddResult> {
+    // An agent's note is its own, about its workspace: it cannot sign another's name.
+    if let Some(agent) = s.agent() {
+        p.agent = Some(agent.name.clone());
+        p.path = agent.workspace_root.clone();
+    }
     let engine = s.engine.clone();
     Answer::later(async move { engine.memory_add(p).await })
 }

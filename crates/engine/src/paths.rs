@@ -92,6 +92,11 @@ impl Paths {
     }
 
     /// Agents' git worktrees, `<repo>-<hash>/<agent>` below it: never inside a repository.
+    /// Message signing keys, one file per owner (0600; the directory 0700).
+    pub fn keys_dir(&self) -> PathBuf {
+        self.data_dir.join("keys")
+    }
+
     pub fn worktrees_dir(&self) -> PathBuf {
         self.data_dir.join("worktrees")
     }

@@ -67,7 +67,8 @@ impl Session {
 pub(crate) static TABLE: LazyLock<Table> = LazyLock::new(|| {
     use crate::{agent_requests as agent, graph_requests as graph};
     use crate::{
-        memory_requests as memory, playbook_requests as playbook, trust_requests as trust,
+        memory_requests as memory, message_requests as message, playbook_requests as playbook,
+        trust_requests as trust,
     };
     use rpc::*;
     let mut t = Table::default();
@@ -125,7 +126,11 @@ pub(crate) static TABLE: LazyLock<Table> = LazyLock::new(|| {
         .on::<MemoryImport>(memory::import)
         .on::<TrustList>(trust::list)
         .on::<TrustApprove>(trust::approve)
-        .on::<TrustRevoke>(trust::revoke);
+        .on::<TrustRevoke>(trust::revoke)
+        .on::<MessageSend>(message::send)
+        .on::<MessageInbox>(message::inbox)
+        .on::<MessageRead>(message::read)
+        .on::<MessageThread>(message::thread);
     t
 });
 

@@ -89,6 +89,17 @@ impl Session {
         self.state.id
     }
 
+    /// The agent this connection speaks for, if it is an agent's.
+    pub(crate) fn agent(&self) -> Option<&maestro_protocol::CallerAgent> {
+        self.state.agent.get()
+    }
+
+    /// Who this connection speaks for: an agent's address, else the person's.
+    pub(crate) fn address(&self) -> String {
+        self.agent()
+            .map_or_else(|| self.engine.person().to_owned(), |a| a.address.clone())
+    }
+
     pub(crate) fn shutdown(&self, _: NoParams) -> Answer<()> {
         let who = self
             .state
@@ -241,15 +252,27 @@ impl Session {
             .with_data(serde_json::json!({"daemonVersion": version, "protocolVersion": PROTOCOL_VERSION})));
         }
         tracing::debug!(session = self.state.id, client = %p.client.name, kind = ?p.client.kind, "hello");
+        if self.state.hello.get().is_some() {
+            return Err(RpcError::invalid_request(
+                "maestro/hello was already sent on this connection",
+            ));
+        }
+        let agent =
+            crate::caller::identify(&self.engine, self.state.peer, p.agent_token.as_deref())?;
         self.state.hello.set(p).map_err(|_| {
             RpcError::invalid_request("maestro/hello was already sent on this connection")
         })?;
+        if let Some(a) = &agent {
+            tracing::debug!(session = self.state.id, agent = %a.address, "speaks for an agent");
+            let _ = self.state.agent.set(a.clone());
+        }
         Ok(HelloResult {
             protocol_version: PROTOCOL_VERSION,
             version: version.to_owned(),
             pid: std::process::id(),
             session_id: self.state.id,
             mode: self.engine.host().mode,
+            agent,
         })
     }
 
@@ -294,6 +317,12 @@ impl Engine {
     /// A new connection. Messages the engine pushes to it (events) go to `outbox`; it ends when the
     /// returned session is dropped.
     pub fn connect(&self, outbox: mpsc::Sender<Message>) -> Session {
-        Session::new(self.clone(), self.register_session(), outbox)
+        self.connect_from(outbox, None)
+    }
+
+    /// A new connection from process `peer` (the socket's peer): a process an agent started
+    /// speaks for that agent, whatever it says.
+    pub fn connect_from(&self, outbox: mpsc::Sender<Message>, peer: Option<u32>) -> Session {
+        Session::new(self.clone(), self.register_session(peer), outbox)
     }
 }

@@ -25,6 +25,7 @@ mod agents;
 mod graph;
 pub mod jsonrpc;
 mod memory;
+mod messages;
 mod playbooks;
 pub mod rpc;
 mod trust;
@@ -36,6 +37,7 @@ pub use jsonrpc::{
     Id, Invalid, Message, Notification, Request, Response, RpcError, code, parse_params,
 };
 pub use memory::*;
+pub use messages::*;
 pub use playbooks::*;
 pub use trust::*;
 pub use types::*;
@@ -180,6 +182,16 @@ pub mod method {
     pub const MEMORY_STATUS: &str = "maestro/memory.status";
     /// Imports agent CLIs' transcripts. [`crate::MemoryImportParams`]; [`crate::MemoryImportResult`].
     pub const MEMORY_IMPORT: &str = "maestro/memory.import";
+    /// Sends a message as the connection's owner. [`crate::MessageSendParams`];
+    /// [`crate::MessageInfo`].
+    pub const MESSAGE_SEND: &str = "maestro/message.send";
+    /// The connection owner's messages. [`crate::MessageInboxParams`];
+    /// [`crate::MessageInboxResult`].
+    pub const MESSAGE_INBOX: &str = "maestro/message.inbox";
+    /// One message, marked read for its recipient. [`crate::MessageRef`]; [`crate::MessageInfo`].
+    pub const MESSAGE_READ: &str = "maestro/message.read";
+    /// The thread of a message. [`crate::MessageRef`]; [`crate::MessageThreadResult`].
+    pub const MESSAGE_THREAD: &str = "maestro/message.thread";
     /// The commands a repository's config chooses and whether each is approved.
     /// [`crate::TrustListParams`]; [`crate::TrustListResult`].
     pub const TRUST_LIST: &str = "maestro/trust.list";
@@ -218,6 +230,8 @@ pub mod notification {
     pub const AGENT_OUTPUT: &str = "maestro/agentOutput";
     /// Something happened in a playbook run. [`crate::PlaybookProgressParams`].
     pub const PLAYBOOK_PROGRESS: &str = "maestro/playbookProgress";
+    /// A message was sent or read. [`crate::MessageEventParams`].
+    pub const MESSAGE: &str = "maestro/message";
     /// The daemon is about to exit. [`crate::DaemonShutdownParams`].
     pub const DAEMON_SHUTDOWN: &str = "maestro/daemonShutdown";
 }

@@ -99,6 +99,8 @@ methods! {
         MemoryList = MEMORY_LIST(MemoryListParams) -> MemoryListResult;
         MemoryStatus = MEMORY_STATUS(NoParams) -> MemoryStatusResult;
         TrustList = TRUST_LIST(TrustListParams) -> TrustListResult;
+        MessageInbox = MESSAGE_INBOX(MessageInboxParams) -> MessageInboxResult;
+        MessageThread = MESSAGE_THREAD(MessageRef) -> MessageThreadResult;
     }
     changing {
         Hello = HELLO(HelloParams) -> HelloResult;
@@ -128,6 +130,9 @@ methods! {
         MemoryImport = MEMORY_IMPORT(MemoryImportParams) -> MemoryImportResult;
         TrustApprove = TRUST_APPROVE(TrustApproveParams) -> TrustListResult;
         TrustRevoke = TRUST_REVOKE(TrustRevokeParams) -> TrustListResult;
+        MessageSend = MESSAGE_SEND(MessageSendParams) -> MessageInfo;
+        /// Marks the message read: not sent again after a broken connection.
+        MessageRead = MESSAGE_READ(MessageRef) -> MessageInfo;
     }
 }
 

@@ -62,6 +62,9 @@ pub struct HelloParams {
     /// The encoding of every position this connection sends.
     #[serde(default)]
     pub position_encoding: PositionEncoding,
+    /// An agent's token (its tools' `MAESTRO_AGENT_TOKEN`): the connection speaks for that agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_token: Option<String>,
 }
 
 /// Whether the engine runs in the per-user daemon or inside one `maestro lsp --standalone`.
@@ -81,6 +84,21 @@ pub struct HelloResult {
     pub pid: u32,
     pub session_id: u64,
     pub mode: HostMode,
+    /// The agent this connection speaks for (from `agentToken`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<CallerAgent>,
+}
+
+/// The agent a connection speaks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallerAgent {
+    pub address: String,
+    pub name: String,
+    pub workspace: String,
+    pub workspace_root: PathBuf,
+    /// Where it works (its worktree, or the checkout).
+    pub worktree: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -298,6 +316,7 @@ pub enum Event {
     AgentStatus(Box<crate::AgentStatusParams>),
     AgentOutput(crate::AgentOutputParams),
     PlaybookProgress(Box<crate::PlaybookProgressParams>),
+    Message(Box<crate::MessageEventParams>),
 }
 
 impl Event {
@@ -310,6 +329,7 @@ impl Event {
             Event::AgentStatus(_) => notification::AGENT_STATUS,
             Event::AgentOutput(_) => notification::AGENT_OUTPUT,
             Event::PlaybookProgress(_) => notification::PLAYBOOK_PROGRESS,
+            Event::Message(_) => notification::MESSAGE,
         }
     }
 
@@ -321,6 +341,7 @@ impl Event {
             Event::AgentStatus(p) => serde_json::to_value(p),
             Event::AgentOutput(p) => serde_json::to_value(p),
             Event::PlaybookProgress(p) => serde_json::to_value(p),
+            Event::Message(p) => serde_json::to_value(p),
         };
         v.expect("event params always serialize")
     }
@@ -345,6 +366,9 @@ impl Event {
             notification::AGENT_OUTPUT => serde_json::from_value(params).map(Event::AgentOutput),
             notification::PLAYBOOK_PROGRESS => {
                 serde_json::from_value(params).map(|p| Event::PlaybookProgress(Box::new(p)))
+            }
+            notification::MESSAGE => {
+                serde_json::from_value(params).map(|p| Event::Message(Box::new(p)))
             }
             _ => return None,
         })

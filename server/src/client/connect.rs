@@ -26,6 +26,8 @@ pub struct ConnectOptions {
     /// Start the daemon when it is not running.
     pub autostart: bool,
     pub max_frame: usize,
+    /// An agent's token: the connection speaks for that agent (`maestro mcp`).
+    pub agent_token: Option<String>,
 }
 
 /// A connection that has said hello.
@@ -94,6 +96,7 @@ pub async fn connect_in_process(
         engine.clone(),
         options.max_frame,
         FrameBudget::new(options.max_frame.saturating_mul(2)),
+        None,
     ));
     let (read, write) = tokio::io::split(ours);
     handshake(read, write, options, false).await
@@ -116,6 +119,7 @@ where
             protocol_version: PROTOCOL_VERSION,
             client: options.client.clone(),
             position_encoding: options.encoding,
+            agent_token: options.agent_token.clone(),
         })
         .await?;
     Ok(Connected {
@@ -133,6 +137,30 @@ fn daemon_gone(e: &std::io::Error) -> bool {
         e.kind(),
         ErrorKind::NotFound | ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset
     )
+}
+
+/// Connects to the daemon at `socket` (never starting one) and says hello: `maestro mcp`, told
+/// its daemon's socket by the agent's environment.
+pub async fn connect_socket(
+    socket: &std::path::Path,
+    options: &ConnectOptions,
+) -> Result<Connected, ClientError> {
+    let stream = match UnixStream::connect(socket).await {
+        Ok(stream) => stream,
+        Err(e) if daemon_gone(&e) => {
+            return Err(ClientError::NotRunning {
+                socket: socket.to_owned(),
+            });
+        }
+        Err(source) => {
+            return Err(ClientError::Io {
+                what: format!("connecting to {}", socket.display()),
+                source,
+            });
+        }
+    };
+    let (read, write) = stream.into_split();
+    handshake(read, write, options, false).await
 }
 
 /// Connects to the socket without saying hello: for `maestro/shutdown`, which works across versions.

@@ -6,7 +6,7 @@ pub(crate) mod connect;
 
 pub use connect::{
     ConnectOptions, Connected, EXIT_ALREADY_RUNNING, SpawnTurn, connect, connect_in_process,
-    connect_raw, start_with_turn,
+    connect_raw, connect_socket, start_with_turn,
 };
 
 use crate::rpc::framing::MessageReader;

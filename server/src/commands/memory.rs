@@ -21,7 +21,7 @@ pub async fn run(paths: &Paths, action: MemoryAction) -> anyhow::Result<i32> {
 }
 
 /// `7d`, `12h`, `30m`, `45s` as seconds.
-fn parse_age(s: &str) -> anyhow::Result<f64> {
+pub(super) fn parse_age(s: &str) -> anyhow::Result<f64> {
     let (n, unit) = s.split_at(
         s.find(|c: char| !c.is_ascii_digit() && c != '.')
             .unwrap_or(s.len()),

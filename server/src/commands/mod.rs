@@ -9,6 +9,7 @@ mod doctor;
 mod follow;
 mod graph;
 mod memory;
+mod messages;
 mod playbook;
 mod status;
 mod store;
@@ -59,6 +60,10 @@ pub async fn run(command: Command, paths: Paths) -> anyhow::Result<i32> {
             revoke,
             output,
         } => trust::run(&paths, path.as_deref(), yes, revoke, output.json).await,
+        Command::Inbox { all, limit, output } => {
+            messages::inbox(&paths, all, limit, output.json).await
+        }
+        Command::Msg { action } => messages::run(&paths, action).await,
         Command::Usage { by, all, output } => agent::usage(&paths, &by, all, output.json).await,
         Command::Store { action } => match action {
             StoreAction::Backup {
@@ -72,6 +77,7 @@ pub async fn run(command: Command, paths: Paths) -> anyhow::Result<i32> {
         },
         Command::Daemon { action: None }
         | Command::Lsp { .. }
+        | Command::Mcp
         | Command::Completions { .. }
         | Command::QueryWorker => {
             unreachable!("handled by main")
@@ -94,6 +100,7 @@ fn cli_options(paths: &Paths, autostart: bool) -> ConnectOptions {
         encoding: PositionEncoding::Utf16,
         autostart,
         max_frame: config.settings().max_frame_bytes,
+        agent_token: None,
     }
 }
 

@@ -339,6 +339,7 @@ impl Shared {
                 mode: HostMode::Standalone,
                 socket: None,
                 log_file: None,
+                tools_program: None,
             },
             config: options.config.clone(),
             store,

@@ -92,6 +92,7 @@ impl Link {
             encoding: inner.encoding,
             autostart: true,
             max_frame: inner.max_frame,
+            agent_token: None,
         };
         let Connected {
             client,

@@ -26,13 +26,14 @@ pub async fn serve_connection<R, W>(
     engine: Engine,
     max_frame: usize,
     budget: FrameBudget,
+    peer: Option<u32>,
 ) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let (outbox, queue) = mpsc::channel::<Message>(OUTBOX);
     let writer = tokio::spawn(write_loop(write, queue));
-    let session = engine.connect(outbox.clone());
+    let session = engine.connect_from(outbox.clone(), peer);
     let in_flight: Arc<Mutex<HashMap<Id, Option<AbortHandle>>>> = Arc::default();
     let mut reader = MessageReader::new(read, max_frame).with_budget(budget);
     loop {

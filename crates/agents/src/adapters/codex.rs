@@ -44,6 +44,10 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
                 ),
                 format!("{key}.args=[{}]", list.join(", ")),
                 format!("{key}.env={{ {} }}", env.join(", ")),
+                // `codex exec` cannot ask: a tool that is not read-only would be refused
+                // ("requires approval, but approval policy is never"). maestro's tools act
+                // only as this agent, on its own messages and workspace.
+                format!("{key}.default_tools_approval_mode=\"approve\""),
             ] {
                 args.extend(["-c".to_owned(), value]);
             }

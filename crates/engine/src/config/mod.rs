@@ -154,6 +154,8 @@ pub const MEMORY_DEDUP_SIMILARITY: &str = "memory.dedup_similarity";
 pub const MEMORY_CHUNK_BYTES: &str = "memory.chunk_bytes";
 pub const MEMORY_EMBED_BATCH: &str = "memory.embed_batch";
 pub const MEMORY_EMBED_THREADS: &str = "memory.embed_threads";
+pub const MESSAGES_WAKE: &str = "messages.wake";
+pub const MESSAGES_WAKES_PER_HOUR: &str = "messages.wakes_per_hour";
 
 /// Every configuration key.
 pub const KEYS: &[KeyDef] = &[
@@ -348,6 +350,25 @@ pub const KEYS: &[KeyDef] = &[
         kind: Kind::Integer { min: 1, max: 64 },
         default: DefaultValue::Integer(2),
         doc: "Threads ONNX Runtime uses per batch. They run at low priority (nice 10): editors and agents go first.",
+    },
+    KeyDef {
+        key: MESSAGES_WAKE,
+        scope: Scope::User,
+        kind: Kind::String {
+            check: Some(check_priorities),
+        },
+        default: DefaultValue::String("high,urgent"),
+        doc: "Priorities of a message that wake an idle agent (a new turn resuming its session), comma-separated from `low`, `normal`, `high`, `urgent`, or empty; a request always wakes. Other messages wait for the agent's next turn.",
+    },
+    KeyDef {
+        key: MESSAGES_WAKES_PER_HOUR,
+        scope: Scope::User,
+        kind: Kind::Integer {
+            min: 0,
+            max: 10_000,
+        },
+        default: DefaultValue::Integer(30),
+        doc: "At most this many wakes of one agent by messages in an hour (each wake is a turn that costs); beyond, messages wait for its next turn.",
     },
     KeyDef {
         key: "agents.claude.path",
@@ -1076,6 +1097,23 @@ fn check_isolation(s: &str) -> Result<(), String> {
         "worktree" | "none" => Ok(()),
         _ => Err(format!("`{s}` is not an isolation: `worktree` or `none`")),
     }
+}
+
+/// The priorities `messages.wake` lists.
+pub(crate) fn priorities(s: &str) -> Result<Vec<maestro_protocol::MessagePriority>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            serde_json::from_value(serde_json::Value::from(p)).map_err(|_| {
+                format!("`{p}` is not a priority: `low`, `normal`, `high` or `urgent`")
+            })
+        })
+        .collect()
+}
+
+fn check_priorities(s: &str) -> Result<(), String> {
+    priorities(s).map(|_| ())
 }
 
 fn check_output(s: &str) -> Result<(), String> {

@@ -23,6 +23,8 @@ pub struct Settings {
     pub index: IndexSettings,
     pub agents: AgentsSettings,
     pub memory: maestro_memory::service::Settings,
+    /// When messages wake idle agents.
+    pub messages: maestro_comms::Policy,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -196,6 +198,10 @@ impl Settings {
                 chunk_bytes: config.integer_of(MEMORY_CHUNK_BYTES) as usize,
                 batch: config.integer_of(MEMORY_EMBED_BATCH) as usize,
                 threads: config.integer_of(MEMORY_EMBED_THREADS) as usize,
+            },
+            messages: maestro_comms::Policy {
+                wake: super::priorities(&config.string_of(MESSAGES_WAKE)).unwrap_or_default(),
+                wakes_per_hour: config.integer_of(MESSAGES_WAKES_PER_HOUR) as u32,
             },
         }
     }

@@ -6,11 +6,14 @@
 use crate::agent_settings::{settings, spawn_settings, workspace_of};
 use crate::config::Config;
 use crate::engine::{Engine, Inner};
+use maestro_agents::adapters::ToolServer;
 use maestro_agents::{AgentSettings, WorkspaceRef, supervisor::find_program};
+use maestro_comms::{Delivered, News, Presence, agent_address, agent_of};
 use maestro_memory::service::NewMemory;
 use maestro_playbook::run::{Executor, Workspace};
 use maestro_protocol::{
-    AgentInfo, AgentMergeResult, AgentSpawnParams, Event, Isolation, PlaybookProgressParams,
+    AgentInfo, AgentMergeResult, AgentMode, AgentSpawnParams, AgentState, Event, Isolation,
+    MessageEventParams, PlaybookProgressParams,
 };
 use maestro_store::unix_now;
 use std::path::Path;
@@ -60,6 +63,125 @@ impl maestro_agents::Hooks for EngineHooks {
             Some(inner) => Box::new(Engine::from_inner(inner).begin_work()),
             None => Box::new(()),
         }
+    }
+
+    fn turn_prompt(&self, ws: &str, agent: &str, prompt: String) -> String {
+        match self.0.upgrade() {
+            Some(inner) => {
+                let address = agent_address(ws, agent);
+                inner.post.turn_prompt(&address, &prompt, now_ms())
+            }
+            None => prompt,
+        }
+    }
+
+    fn turn_over(&self, ws: &str, agent: &str, state: AgentState) {
+        if let Some(inner) = self.0.upgrade() {
+            let ok = state == AgentState::Idle;
+            inner
+                .post
+                .turn_ended(&agent_address(ws, agent), ok, now_ms());
+        }
+    }
+
+    fn tools(&self, ws: &str, agent: &str) -> Option<ToolServer> {
+        let inner = self.0.upgrade()?;
+        let program = inner.host.tools_program.clone()?;
+        let socket = inner.host.socket.clone()?;
+        let token = match inner
+            .post
+            .mailboxes()
+            .keys()
+            .token(&agent_address(ws, agent))
+        {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(%agent, "no tools for the agent: its token: {e}");
+                return None;
+            }
+        };
+        Some(ToolServer {
+            name: "maestro".into(),
+            program,
+            args: vec!["mcp".into()],
+            env: vec![
+                ("MAESTRO_AGENT_TOKEN".into(), token),
+                ("MAESTRO_SOCKET".into(), socket.display().to_string()),
+            ],
+        })
+    }
+}
+
+/// Unix milliseconds now.
+pub(crate) fn now_ms() -> u64 {
+    (unix_now() * 1000.0) as u64
+}
+
+/// How the post sees agents: their state, a turn to wake them, and the editors to tell.
+pub(crate) struct PostHost(pub(crate) Weak<Inner>);
+
+impl maestro_comms::Host for PostHost {
+    fn presence(&self, address: &str) -> Presence {
+        let Some(inner) = self.0.upgrade() else {
+            return Presence::Unknown;
+        };
+        let Some((ws, name)) = agent_of(address) else {
+            return if address == inner.person {
+                Presence::Away
+            } else {
+                Presence::Unknown
+            };
+        };
+        let Some(agents) = inner.agents.get() else {
+            return Presence::Unknown;
+        };
+        match agents.get(ws, name) {
+            Err(_) => Presence::Unknown,
+            // A terminal UI is a person's to type into: its messages wait in the inbox.
+            Ok(info) if info.mode == AgentMode::Interactive => Presence::Away,
+            Ok(info) => match info.state {
+                AgentState::Starting | AgentState::Working | AgentState::NeedsInput => {
+                    Presence::Busy
+                }
+                AgentState::Idle => Presence::Idle,
+                AgentState::Done | AgentState::Failed | AgentState::Lost => Presence::Away,
+            },
+        }
+    }
+
+    fn wake(&self, address: &str) -> Result<(), String> {
+        let inner = self.0.upgrade().ok_or("the daemon is stopping")?;
+        let engine = Engine::from_inner(inner);
+        let (ws, name) = agent_of(address).ok_or("not an agent")?;
+        let info = engine.agents().get(ws, name).map_err(|e| e.to_string())?;
+        let config = engine
+            .config()
+            .with_workspace(&info.workspace_root)
+            .map_err(|e| e.to_string())?;
+        let settings = settings(&config, &info.agent).map_err(|e| e.message)?;
+        engine
+            .agents()
+            .send(ws, name, maestro_comms::WAKE_PROMPT, settings)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn told(&self, news: News) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        let (event, message) = match news {
+            News::Sent(signed) => ("sent", Delivered::from(signed)),
+            News::Read { message, at } => {
+                let mut d = Delivered::from(message);
+                d.read_at = Some(at);
+                ("read", d)
+            }
+        };
+        Engine::from_inner(inner).emit(Event::Message(Box::new(MessageEventParams {
+            event: event.into(),
+            message: message.info(),
+        })));
     }
 }
 

@@ -12,7 +12,7 @@ use crate::connection::SessionState;
 mod hosts;
 
 use crate::workspace::{default_name, find_root, workspace_id};
-use hosts::{EngineHooks, MemoryHost, PlaybookHost};
+use hosts::{EngineHooks, MemoryHost, PlaybookHost, PostHost};
 use maestro_protocol::{
     Event, HostMode, ProgressParams, ProgressValue, RpcError, StatusResult, StoreStatus,
     WorkspaceInfo, code,
@@ -32,6 +32,9 @@ pub struct HostInfo {
     /// The socket clients connect to, if any.
     pub socket: Option<PathBuf>,
     pub log_file: Option<PathBuf>,
+    /// The program agents' CLIs start as `<program> mcp` for maestro's tools (this daemon's own
+    /// executable); `None`: agents get no tools (no socket to reach, or tests).
+    pub tools_program: Option<PathBuf>,
 }
 
 /// Where the store lives.
@@ -56,6 +59,8 @@ pub struct EngineOptions {
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("messages: {0}")]
+    Messages(#[from] maestro_comms::MailError),
 }
 
 /// What keeps a daemon alive: connected clients and running work.
@@ -82,6 +87,9 @@ pub(crate) struct Inner {
     memory: Arc<maestro_memory::service::Memory>,
     agents: std::sync::OnceLock<maestro_agents::Supervisor>,
     playbooks: maestro_playbook::run::Runner<PlaybookHost>,
+    post: maestro_comms::Post,
+    /// The person's address (`person:<user>`).
+    person: String,
     host: HostInfo,
     config: Config,
     store: Store,
@@ -111,14 +119,16 @@ impl Engine {
             StoreLocation::File(path) => Store::open(path)?,
             StoreLocation::Memory => Store::open_in_memory()?,
         };
-        let (worktrees, logs) = match &options.paths {
-            Some(p) => (p.worktrees_dir(), p.agent_logs_dir()),
+        let (worktrees, logs, keys) = match &options.paths {
+            Some(p) => (p.worktrees_dir(), p.agent_logs_dir(), p.keys_dir()),
             None => {
                 let tmp =
                     std::env::temp_dir().join(format!("maestro-agents-{}", std::process::id()));
-                (tmp.join("worktrees"), tmp.join("logs"))
+                (tmp.join("worktrees"), tmp.join("logs"), tmp.join("keys"))
             }
         };
+        let mailboxes = maestro_comms::Mailboxes::open(store.clone(), &keys)?;
+        let policy = options.config.settings().messages.clone();
         let socket = options.host.socket.clone();
         let output_buffer = options.config.settings().agents.output_buffer_bytes;
         let trust = crate::trust::Trust::load(&store)?;
@@ -133,6 +143,12 @@ impl Engine {
                     store.clone(),
                     PlaybookHost(inner.clone()),
                 ),
+                post: maestro_comms::Post::new(
+                    mailboxes,
+                    Arc::new(PostHost(inner.clone())),
+                    policy,
+                ),
+                person: person_address(),
                 graph: crate::code_graph::CodeGraph::default(),
                 host: options.host,
                 config: options.config,
@@ -169,6 +185,16 @@ impl Engine {
         Engine { inner }
     }
 
+    /// Messages and their delivery.
+    pub(crate) fn post(&self) -> &maestro_comms::Post {
+        &self.inner.post
+    }
+
+    /// The person's address.
+    pub(crate) fn person(&self) -> &str {
+        &self.inner.person
+    }
+
     pub(crate) fn memory(&self) -> &Arc<maestro_memory::service::Memory> {
         &self.inner.memory
     }
@@ -179,9 +205,9 @@ impl Engine {
     }
 
     /// Registers a new connection's state (it counts as activity until it disconnects).
-    pub(crate) fn register_session(&self) -> Arc<SessionState> {
+    pub(crate) fn register_session(&self, peer: Option<u32>) -> Arc<SessionState> {
         let id = self.next_id();
-        let state = Arc::new(SessionState::new(id));
+        let state = Arc::new(SessionState::new(id, peer));
         self.inner
             .sessions
             .lock()
@@ -466,4 +492,19 @@ impl Drop for Progress {
             self.send(ProgressValue::End { message: None });
         }
     }
+}
+
+/// `person:<login name>` (letters, digits, `-`, `_`, `.`; `person:me` when the name has others
+/// or none is set).
+fn person_address() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_default();
+    let plain = !user.is_empty()
+        && user.len() <= 64
+        && !user.starts_with('.')
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    format!("person:{}", if plain { user.as_str() } else { "me" })
 }

@@ -180,6 +180,18 @@ pub(crate) fn calls_outgoing(
 }
 
 pub(crate) fn query(s: &Session, p: GraphQueryParams) -> Answer<GraphQueryResult> {
+    if s.agent().is_some()
+        && let Some(relation) = beyond_the_code_graph(&p.script)
+    {
+        return Answer::Now(Err(RpcError::new(
+            code::INVALID_PARAMS,
+            format!(
+                "an agent's query reads the code graph only ({}); `{relation}` is not one of \
+                 its relations",
+                CODE_RELATIONS.join(", ")
+            ),
+        )));
+    }
     let store = s.engine.store().clone();
     Answer::later(async move {
         // Set when this request is dropped (its client went away or cancelled it): the query is
@@ -434,5 +446,77 @@ fn caught_up(first: IndexStats, after: IndexStats) -> IndexStats {
         symbols: after.symbols,
         references: after.references,
         elapsed: first.elapsed + after.elapsed,
+    }
+}
+
+/// The relations an agent's query may read: the code graph (its messages, memories and the
+/// other agents' rows are read through their own tools, as their owner).
+const CODE_RELATIONS: &[&str] = &["file", "content", "symbol", "reference", "import"];
+
+/// The first stored relation (`*name`) or system command (`::`) a script names that is not the
+/// code graph's. Read lexically, so a name inside a string counts too: refused, never let by.
+fn beyond_the_code_graph(script: &str) -> Option<String> {
+    if script.contains("::") {
+        return Some("::".into());
+    }
+    let bytes = script.as_bytes();
+    let mut i = 0;
+    // `*name` reads a stored relation, `~name:index` searches one (`<~` applies a fixed rule).
+    while let Some(at) = script[i..].find(['*', '~']) {
+        let start = i + at + 1;
+        if bytes[start - 1] == b'~' && start >= 2 && bytes[start - 2] == b'<' {
+            i = start;
+            continue;
+        }
+        let end = start
+            + script[start..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(script.len() - start);
+        let name = &script[start..end];
+        let relation = name.split(':').next().unwrap_or_default();
+        if !relation.is_empty() && !CODE_RELATIONS.contains(&relation) {
+            return Some(relation.to_owned());
+        }
+        i = end.max(start);
+        if i >= bytes.len() {
+            break;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod agent_query_tests {
+    use super::beyond_the_code_graph;
+
+    #[test]
+    fn an_agents_query_reads_the_code_graph_only() {
+        assert_eq!(
+            beyond_the_code_graph("?[n] := *symbol{name: n}, *file{path}"),
+            None
+        );
+        assert_eq!(
+            beyond_the_code_graph("?[n] := *symbol:by_name{name: n}"),
+            None
+        );
+        assert_eq!(
+            beyond_the_code_graph("?[s] := *message{signed: s}").as_deref(),
+            Some("message")
+        );
+        assert_eq!(
+            beyond_the_code_graph("?[x] := *memory {text: x}").as_deref(),
+            Some("memory")
+        );
+        assert_eq!(beyond_the_code_graph("::relations").as_deref(), Some("::"));
+        assert_eq!(
+            beyond_the_code_graph("?[x] := ~memory_vec:hnsw{id: x | query: $q, k: 3}").as_deref(),
+            Some("memory_vec")
+        );
+        assert_eq!(
+            beyond_the_code_graph("?[x] <~ PageRank(*reference[])"),
+            None
+        );
+        // Multiplication is not a relation.
+        assert_eq!(beyond_the_code_graph("?[x] := x = 2 * 3"), None);
     }
 }

@@ -1,0 +1,191 @@
+//! The message methods (`maestro/message.*`): the connection's owner (an agent, or the person)
+//! sends, reads and lists its own messages through the post. Store work runs off the request
+//! loop.
+
+use crate::agent_settings::workspace_of;
+use crate::engine::Engine;
+use crate::session::{Answer, Session};
+use maestro_comms::{Draft, MailError, PostError};
+use maestro_protocol::{
+    MessageInboxParams, MessageInboxResult, MessageInfo, MessageKind, MessageRef,
+    MessageSendParams, MessageThreadResult, RpcError, code,
+};
+use maestro_store::unix_now;
+
+/// Inbox pages hold this many by default, and at most [`MAX_PAGE`].
+const PAGE: usize = 20;
+const MAX_PAGE: usize = 200;
+
+fn now_ms() -> u64 {
+    (unix_now() * 1000.0) as u64
+}
+
+fn post_error(e: PostError) -> RpcError {
+    let code = match &e {
+        PostError::NoRecipient(_) | PostError::Mail(MailError::Unknown(_)) => code::NOT_FOUND,
+        PostError::Mail(MailError::Store(_) | MailError::Damaged { .. }) => code::STORE_FAILED,
+        PostError::Mail(MailError::Key(_)) => code::INTERNAL_ERROR,
+        PostError::Invalid(_)
+        | PostError::Mail(MailError::Refused(_) | MailError::NotYours { .. }) => {
+            code::INVALID_PARAMS
+        }
+    };
+    RpcError::new(code, e.to_string())
+}
+
+/// Runs `f` on a blocking thread (the post waits for store writes).
+fn off_loop<T: Send + 'static>(
+    engine: &Engine,
+    f: impl FnOnce(&Engine) -> Result<T, PostError> + Send + 'static,
+) -> Answer<T> {
+    let engine = engine.clone();
+    Answer::later(async move {
+        tokio::task::spawn_blocking(move || f(&engine).map_err(post_error))
+            .await
+            .map_err(RpcError::internal)?
+    })
+}
+
+pub(crate) fn send(s: &Session, p: MessageSendParams) -> Answer<MessageInfo> {
+    let from = s.address();
+    let to = match recipient(s, &p) {
+        Ok(to) => to,
+        Err(e) => return Answer::Now(Err(e)),
+    };
+    let payload = match (p.payload, p.text) {
+        (Some(payload), _) => payload,
+        (None, Some(text)) if !text.trim().is_empty() => serde_json::json!({ "text": text }),
+        _ => {
+            return Answer::Now(Err(RpcError::new(
+                code::INVALID_PARAMS,
+                "a message needs a `text` (or a `payload`)",
+            )));
+        }
+    };
+    let kind = p.kind.unwrap_or(if p.in_reply_to.is_some() {
+        MessageKind::Response
+    } else {
+        MessageKind::Notification
+    });
+    let draft = Draft {
+        to,
+        subject: p.subject,
+        payload,
+        priority: p.priority,
+        kind,
+        in_reply_to: p.in_reply_to,
+        expires_in: p.expires_in_secs.map(|s| s.saturating_mul(1000)),
+    };
+    off_loop(&s.engine, move |engine| {
+        let signed = engine.post().send(&from, draft, now_ms())?;
+        Ok(maestro_comms::Delivered::from(signed).info())
+    })
+}
+
+/// The address `p` sends to: a name in the workspace around `path` (the calling agent's own
+/// when absent), the person, a full address, or (for a reply with no `to`) the other party of
+/// the message answered.
+fn recipient(s: &Session, p: &MessageSendParams) -> Result<String, RpcError> {
+    let to = p.to.trim();
+    let bad = |detail: String| RpcError::new(code::INVALID_PARAMS, detail);
+    if to.is_empty() {
+        let Some(id) = &p.in_reply_to else {
+            return Err(bad(
+                "`to` is empty: name an agent, `person`, or reply to a message".into(),
+            ));
+        };
+        let me = s.address();
+        let answered = s
+            .engine
+            .post()
+            .mailboxes()
+            .message(&me, id)
+            .map_err(|e| post_error(e.into()))?;
+        let e = answered.signed.envelope;
+        return Ok(if e.from == me { e.to } else { e.from });
+    }
+    let person = s.engine.person();
+    if matches!(to, "person" | "me") || to == person {
+        return Ok(person.to_owned());
+    }
+    if to.starts_with("person:") {
+        return Err(bad(format!(
+            "`{to}`: the person here is `{person}` (or just `person`)"
+        )));
+    }
+    if let Some((ws, name)) = maestro_comms::agent_of(to) {
+        maestro_agents::identity::validate_name(name).map_err(bad)?;
+        if ws.is_empty() {
+            return Err(bad(format!("`{to}` names no workspace")));
+        }
+        return Ok(to.to_owned());
+    }
+    maestro_agents::identity::validate_name(to).map_err(|e| bad(format!("`to`: {e}")))?;
+    let ws = match (&p.path, s.agent()) {
+        (Some(path), _) => workspace_of(s.engine.config(), path)?.0.id,
+        (None, Some(agent)) => agent.workspace.clone(),
+        (None, None) => {
+            return Err(bad(format!(
+                "which workspace is `{to}` in? Give a `path` inside it"
+            )));
+        }
+    };
+    Ok(maestro_comms::agent_address(&ws, to))
+}
+
+pub(crate) fn inbox(s: &Session, p: MessageInboxParams) -> Answer<MessageInboxResult> {
+    let owner = s.address();
+    off_loop(&s.engine, move |engine| {
+        let mut all = engine.post().mailboxes().inbox(&owner, !p.all, now_ms())?;
+        let unread = if p.all {
+            all.iter().filter(|d| d.read_at.is_none()).count()
+        } else {
+            all.len()
+        };
+        all.reverse();
+        let total = all.len();
+        let limit = p.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+        let messages = all
+            .iter()
+            .skip(p.offset)
+            .take(limit)
+            .map(|d| d.info())
+            .collect();
+        Ok(MessageInboxResult {
+            owner,
+            messages,
+            total,
+            unread,
+        })
+    })
+}
+
+pub(crate) fn read(s: &Session, p: MessageRef) -> Answer<MessageInfo> {
+    let reader = s.address();
+    off_loop(&s.engine, move |engine| {
+        Ok(engine.post().read(&reader, &p.id, unix_now())?.info())
+    })
+}
+
+pub(crate) fn thread(s: &Session, p: MessageRef) -> Answer<MessageThreadResult> {
+    let reader = s.address();
+    off_loop(&s.engine, move |engine| {
+        let mail = engine.post().mailboxes();
+        let one = mail.message(&reader, &p.id)?;
+        let thread_id = one
+            .signed
+            .envelope
+            .thread_id
+            .clone()
+            .unwrap_or_else(|| one.signed.envelope.id.clone());
+        let messages = mail
+            .thread(&reader, &thread_id)?
+            .iter()
+            .map(|d| d.info())
+            .collect();
+        Ok(MessageThreadResult {
+            thread_id,
+            messages,
+        })
+    })
+}
