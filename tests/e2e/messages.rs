@@ -114,3 +114,389 @@ fn claude_asks_an_idle_codex_which_wakes_reads_its_inbox_and_replies() {
         "delivered once"
     );
 }
+
+/// `maestro mcp` as an agent's CLI starts it: MCP over its stdio, the token and the socket in its
+/// environment.
+struct Mcp {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+    next: u64,
+}
+
+impl Mcp {
+    fn start(env: &TestEnv, dir: &Path, token: Option<&str>) -> Mcp {
+        let mut c = env.command();
+        c.current_dir(dir)
+            .arg("mcp")
+            .env("MAESTRO_SOCKET", env.socket())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        if let Some(t) = token {
+            c.env("MAESTRO_AGENT_TOKEN", t);
+        }
+        let mut child = c.spawn().expect("starting maestro mcp");
+        let input = child.stdin.take().unwrap();
+        let output = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut mcp = Mcp {
+            child,
+            input,
+            output,
+            next: 1,
+        };
+        mcp.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "test", "version": "1"}}),
+        );
+        mcp.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        mcp
+    }
+
+    fn send(&mut self, v: &Value) {
+        use std::io::Write;
+        writeln!(self.input, "{v}").unwrap();
+        self.input.flush().unwrap();
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        use std::io::BufRead;
+        let id = self.next;
+        self.next += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        loop {
+            let mut line = String::new();
+            assert!(
+                self.output.read_line(&mut line).unwrap() > 0,
+                "maestro mcp exited"
+            );
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if v["id"] == json!(id) {
+                return v;
+            }
+        }
+    }
+
+    /// A tool's answer: whether it is an error, and its text.
+    fn call(&mut self, tool: &str, args: Value) -> (bool, String) {
+        let r = self.request("tools/call", json!({"name": tool, "arguments": args}));
+        let result = &r["result"];
+        (
+            result["isError"] == json!(true),
+            result["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    }
+
+    fn ok(&mut self, tool: &str, args: Value) -> Value {
+        let (error, text) = self.call(tool, args.clone());
+        assert!(!error, "{tool} {args}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{tool}: {e}: {text}"))
+    }
+}
+
+impl Drop for Mcp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The token maestro gave agent `name`'s CLI, from the fake agent's record of its arguments.
+fn token_of(log: &Path, name: &str) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let args: Vec<String> = serde_json::from_value(v["args"].clone()).unwrap();
+        if let Some(at) = args.iter().position(|a| a == "--mcp-config") {
+            let config: Value = serde_json::from_str(&args[at + 1]).unwrap();
+            let token = config["mcpServers"]["maestro"]["env"]["MAESTRO_AGENT_TOKEN"]
+                .as_str()
+                .unwrap();
+            if token.ends_with(&format!("/{name}")) {
+                return token.to_owned();
+            }
+        }
+    }
+    panic!("no token of {name} in {text}")
+}
+
+/// Every prompt the fake agents were given, in order.
+fn prompts(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let v: Value = serde_json::from_str(l).ok()?;
+            let args: Vec<String> = serde_json::from_value(v["args"].clone()).ok()?;
+            let at = args.iter().position(|a| a == "--")?;
+            args.get(at + 1).cloned()
+        })
+        .collect()
+}
+
+fn fake_env(log: &Path) -> TestEnv {
+    let mut env = crate::agents::agents_env("");
+    env.vars
+        .push(("FAKE_AGENT_LOG".into(), log.display().to_string()));
+    env
+}
+
+#[test]
+fn an_agent_acts_only_as_itself_and_bad_messages_are_refused_with_nothing_stored() {
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("args.jsonl");
+    let env = fake_env(&log);
+    let dir = repo(&env, "identity");
+    for name in ["alice", "bob"] {
+        let out = env.run_in(&dir, &["agent", "spawn", name, "say ready", "--wait"]);
+        assert!(out.status.success(), "{}", maestro_tests::text(&out.stderr));
+    }
+    let (alice, bob) = (token_of(&log, "alice"), token_of(&log, "bob"));
+
+    // The person writes to alice; she is idle and it is a request: she wakes with it.
+    let sent = env.json(
+        &dir,
+        &[
+            "msg", "send", "alice", "Which", "branch?", "-t", "request", "--json",
+        ],
+    );
+    let id = sent["id"].as_str().unwrap().to_owned();
+    wait_until("alice woken", Duration::from_secs(20), || {
+        let s = status(&env, &dir, "alice");
+        s["turns"] == 2 && s["state"] == "idle"
+    });
+    let woken = prompts(&log).last().cloned().unwrap();
+    assert!(
+        woken.starts_with("[maestro] 1 new message for you") && woken.contains("Which branch?"),
+        "{woken}"
+    );
+    assert!(
+        woken.contains(&format!("--- message {id} from person:")),
+        "{woken}"
+    );
+
+    let mut as_alice = Mcp::start(&env, &dir, Some(&alice));
+    let inbox = as_alice.ok("inbox", json!({}));
+    assert_eq!(inbox["total"], 1, "{inbox}");
+    assert!(inbox["owner"].as_str().unwrap().ends_with("/alice"));
+    // Bob cannot read it, nor see its thread; nor can the person read alice's copy as hers.
+    let mut as_bob = Mcp::start(&env, &dir, Some(&bob));
+    let (error, text) = as_bob.call("read_message", json!({"id": id}));
+    assert!(error && text.contains("not yours to read"), "{text}");
+    assert_eq!(as_bob.ok("inbox", json!({"all": true}))["total"], 0);
+    // A token whose address was changed is not a token.
+    let forged = alice.replace("/alice", "/bob");
+    let mut as_forger = Mcp::start(&env, &dir, Some(&forged));
+    let (error, text) = as_forger.call("inbox", json!({}));
+    assert!(error && text.contains("refused"), "{text}");
+    // Alice answers; the reply goes to the person, sent as alice.
+    as_alice.ok("read_message", json!({"id": id}));
+    let reply = as_alice.ok("reply", json!({"id": id, "text": "maestro/alice"}));
+    let thread = env.json(&dir, &["msg", "thread", &id, "--json"]);
+    let messages = thread["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "{thread}");
+    assert!(
+        messages[0]["readAt"].is_number(),
+        "the person sees it was read: {thread}"
+    );
+    assert!(messages[1]["from"].as_str().unwrap().ends_with("/alice"));
+    assert_eq!(messages[1]["id"], reply["id"]);
+    let inbox = env.json(&dir, &["inbox", "--json"]);
+    assert_eq!(inbox["unread"], 1, "{inbox}");
+
+    // Bad input: each refused with what was wrong, and nothing stored.
+    let count = |env: &TestEnv| {
+        env.ok(&dir, &["graph", "query", "?[count(id)] := *message{id}"])
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let before = count(&env);
+    for (args, says) in [
+        (vec!["msg", "send", "nobody", "hi"], "no agent"),
+        (vec!["msg", "send", "Bad_Name", "hi"], "`to`"),
+        (vec!["msg", "send", "alice", ""], "needs a `text`"),
+        (
+            vec!["msg", "read", "msg_00000000000000000000000000000000"],
+            "no message",
+        ),
+    ] {
+        let out = env.run_in(&dir, &args);
+        let err = maestro_tests::text(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(says),
+            "{args:?}: {err}"
+        );
+    }
+    let (error, text) = as_alice.call("send_message", json!({"to": "alice", "text": "me"}));
+    assert!(error && text.contains("oneself"), "{text}");
+    let (error, text) = as_alice.call("send_message", json!({"to": "bob"}));
+    assert!(error && text.contains("`text` is required"), "{text}");
+    let (error, text) = as_alice.call("query", json!({"script": "?[s] := *message{signed: s}"}));
+    assert!(error && text.contains("code graph only"), "{text}");
+    assert_eq!(count(&env), before, "nothing stored");
+}
+
+#[test]
+fn messages_in_flight_survive_a_killed_daemon_once_each() {
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("args.jsonl");
+    let env = fake_env(&log);
+    let dir = repo(&env, "killed");
+    // Busy: its turn hangs; the messages wait for its next one.
+    env.ok(&dir, &["agent", "spawn", "worker", "say started; hang"]);
+    wait_until("worker working", Duration::from_secs(20), || {
+        status(&env, &dir, "worker")["state"] == "working"
+    });
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let text = format!("note {i}");
+        let m = env.json(
+            &dir,
+            &["msg", "send", "worker", &text, "-p", "urgent", "--json"],
+        );
+        ids.push(m["id"].as_str().unwrap().to_owned());
+    }
+    let daemon = env.daemon_pid().unwrap();
+    maestro_tests::kill(daemon, rustix::process::Signal::KILL);
+    wait_until("the daemon is gone", Duration::from_secs(10), || {
+        !maestro_tests::alive(daemon)
+    });
+    assert_eq!(status(&env, &dir, "worker")["state"], "lost");
+    // Its next turn carries all five, once each; the one after carries none.
+    let out = env.run_in(&dir, &["agent", "send", "worker", "say back", "--wait"]);
+    assert!(out.status.success(), "{}", maestro_tests::text(&out.stderr));
+    let carried = prompts(&log).last().cloned().unwrap();
+    assert!(carried.starts_with("[maestro] 5 new messages"), "{carried}");
+    for id in &ids {
+        assert_eq!(
+            carried.matches(id.as_str()).count(),
+            1,
+            "{id} once: {carried}"
+        );
+    }
+    let out = env.run_in(&dir, &["agent", "send", "worker", "say again", "--wait"]);
+    assert!(out.status.success(), "{}", maestro_tests::text(&out.stderr));
+    assert_eq!(prompts(&log).last().unwrap(), "say again");
+    let stored = env.ok(&dir, &["graph", "query", "?[count(id)] := *message{id}"]);
+    assert_eq!(stored.lines().nth(1), Some("5"), "{stored}");
+}
+
+#[test]
+fn the_code_graph_through_mcp_answers_as_the_daemon_does_for_editors() {
+    let env = TestEnv::new();
+    let dir = repo(&env, "graph");
+    std::fs::write(
+        dir.join("src/app.py"),
+        "def helper(x):\n    return x + 1\n\n\ndef main():\n    return helper(2) + helper(3)\n",
+    )
+    .unwrap();
+    env.ok(&dir, &["index"]);
+    let mut mcp = Mcp::start(&env, &dir, None);
+    let by_position = mcp.ok(
+        "definition",
+        json!({"path": "src/app.py", "line": 6, "column": 12}),
+    );
+    // What an editor gets for the same position (the daemon's `graph.definition`).
+    let lsp = env.ok(&dir, &["graph", "def", "src/app.py:6:12", "--json"]);
+    let lsp: Vec<Value> = lsp
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lsp.len(), 1, "{lsp:?}");
+    let start = &lsp[0]["range"]["start"];
+    assert!(lsp[0]["uri"].as_str().unwrap().ends_with("/src/app.py"));
+    assert_eq!(
+        by_position["definitions"],
+        json!([{"path": "src/app.py", "line": start["line"].as_u64().unwrap() + 1,
+                "column": start["character"].as_u64().unwrap() + 1}]),
+        "{by_position}"
+    );
+    assert_eq!(by_position["total"], 1);
+    let by_name = mcp.ok("definition", json!({"symbol": "helper"}));
+    assert_eq!(by_name["definitions"], by_position["definitions"]);
+    let callers = mcp.ok("callers", json!({"symbol": "helper"}));
+    assert_eq!(callers["callers"][0]["name"], "main", "{callers}");
+    assert_eq!(callers["callers"][0]["calls"], 2, "{callers}");
+    let refs = mcp.ok("references", json!({"symbol": "helper", "limit": 1}));
+    assert_eq!(refs["total"], 2, "{refs}");
+    assert_eq!(refs["references"].as_array().unwrap().len(), 1, "paged");
+    assert_eq!(refs["next_offset"], 1, "{refs}");
+    let outline = mcp.ok("symbols", json!({"path": "src/app.py"}));
+    assert_eq!(outline["total"], 2, "{outline}");
+    // Bad input: each a tool error naming what was wrong.
+    for (args, says) in [
+        (json!({}), "give a `symbol`"),
+        (json!({"path": "src/app.py"}), "`line`"),
+        (
+            json!({"path": "../../etc/passwd", "line": 1}),
+            "outside your worktree",
+        ),
+        (json!({"path": "src/nope.py", "line": 1}), "no such file"),
+        (json!({"symbol": "nothing_like_it"}), "no symbol named"),
+        (json!({"symbol": 7}), "must be a string"),
+        (json!({"symbol": "helper", "limit": 0}), "`limit`"),
+    ] {
+        let (error, text) = mcp.call("definition", args.clone());
+        assert!(error && text.contains(says), "{args}: {text}");
+    }
+    let (error, text) = mcp.call("no_such_tool", json!({}));
+    assert!(error && text.contains("no tool"), "{text}");
+}
+
+#[test]
+fn the_claude_code_skills_install_with_claudes_own_commands_and_load() {
+    let mock = MockModel::start();
+    let env = real_env(&mock, "");
+    let dir = repo(&env, "skills");
+    let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../editors/claude-code");
+    let claude = maestro_tests::real_clis::program("claude");
+    let user = env.home.path().join("user");
+    for args in [
+        vec!["plugin", "marketplace", "add", plugin.to_str().unwrap()],
+        vec!["plugin", "install", "maestro@maestro"],
+    ] {
+        let out = std::process::Command::new(&claude)
+            .args(&args)
+            .envs(env.vars.iter().map(|(k, v)| (k, v)))
+            .env("HOME", &user)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "claude {args:?}: {}{}",
+            maestro_tests::text(&out.stdout),
+            maestro_tests::text(&out.stderr)
+        );
+    }
+    let (code, _, out) = waited(
+        &env,
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "skilled",
+            "MOCK: say hi",
+            "--agent",
+            "claude",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let body = mock.served_for("MOCK: say hi")[0].body.to_string();
+    for skill in [
+        "ask-another-agent",
+        "answer-your-messages",
+        "remember-a-finding",
+        "look-before-you-change",
+    ] {
+        assert!(
+            body.contains(&format!("maestro:{skill}")),
+            "{skill} not offered to the model"
+        );
+    }
+}
