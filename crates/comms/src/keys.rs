@@ -202,6 +202,12 @@ impl Verifier {
     /// well formed, signed by that key, not expired, and not seen before.
     pub fn accept(&mut self, signed: &Signed, public: &str, now: u64) -> Result<(), Refused> {
         Self::check(signed, public)?;
+        self.admit(signed, now)
+    }
+
+    /// The rest of [`Verifier::accept`] for an envelope whose form and signature were checked
+    /// ([`Verifier::check`], which needs no `&mut` and so no lock): not expired, not seen before.
+    pub fn admit(&mut self, signed: &Signed, now: u64) -> Result<(), Refused> {
         let e = &signed.envelope;
         let id = e.id.clone();
         if let Some(expires_at) = e.expires_at

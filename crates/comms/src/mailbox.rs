@@ -5,18 +5,9 @@
 
 use crate::envelope::Envelope;
 use crate::keys::{KeyError, Keyring, Refused, Signed, Verifier};
-use maestro_store::{DataValue, Params, Store, StoreError, params};
+use maestro_store::{DataValue, NamedRows, Params, Store, StoreError, params};
 use std::path::Path;
 use std::sync::Mutex;
-
-/// Messages stored in one transaction: `$rows` is a list of
-/// `[id, sender, recipient, thread, created_at, expires_at, signed]`.
-const PUT: &str = r#"
-rows[id, sender, recipient, thread, created_at, expires_at, signed] <- $rows
-?[id, sender, recipient, thread, created_at, expires_at, signed, read_at] :=
-    rows[id, sender, recipient, thread, created_at, expires_at, signed], read_at = null
-:insert message {id => sender, recipient, thread, created_at, expires_at, signed, read_at}
-"#;
 
 const IDS: &str = "?[id] := *message{id}";
 
@@ -85,6 +76,19 @@ pub struct Mailboxes {
     store: Store,
     keys: Keyring,
     verifier: Mutex<Verifier>,
+    /// Senders' rows waiting for the next transaction (see [`Mailboxes::store_rows`]).
+    group: Mutex<Group>,
+    /// Told when a transaction of the group is done.
+    written: std::sync::Condvar,
+}
+
+type Answer = std::sync::mpsc::Sender<Result<(), String>>;
+
+#[derive(Default)]
+struct Group {
+    pending: Vec<(Vec<DataValue>, Answer)>,
+    /// A sender is writing.
+    writing: bool,
 }
 
 /// The key owner of an address: `agent:<ws>/<name>` → `agent.<ws>.<name>`, `person:<n>` →
@@ -155,6 +159,8 @@ impl Mailboxes {
             store,
             keys: Keyring::open(keys)?,
             verifier: Mutex::new(Verifier::with_seen(seen)),
+            group: Mutex::default(),
+            written: std::sync::Condvar::new(),
         })
     }
 
@@ -183,11 +189,15 @@ impl Mailboxes {
     }
 
     fn receive_all(&self, batch: &[(&Signed, &str)], now: u64) -> Result<(), MailError> {
-        // Ids are taken while they are stored: a second copy arriving meanwhile is a replay.
+        // Form and signatures first, outside the lock (the costly part); then ids are taken
+        // while they are stored: a second copy arriving meanwhile is a replay.
+        for (signed, public) in batch {
+            Verifier::check(signed, public)?;
+        }
         {
             let mut verifier = self.verifier.lock().unwrap();
-            for (i, (signed, public)) in batch.iter().enumerate() {
-                if let Err(e) = verifier.accept(signed, public, now) {
+            for (i, (signed, _)) in batch.iter().enumerate() {
+                if let Err(e) = verifier.admit(signed, now) {
                     for (taken, _) in &batch[..i] {
                         verifier.forget(&taken.envelope.id);
                     }
@@ -211,18 +221,75 @@ impl Mailboxes {
                 ])
             })
             .collect();
-        self.store
-            .queue_write(PUT, params([("rows", DataValue::List(rows))]))
-            .wait_in_place()
-            .map_err(|e| {
-                // Not stored: the ids may come again.
-                let mut verifier = self.verifier.lock().unwrap();
-                for (signed, _) in batch {
-                    verifier.forget(&signed.envelope.id);
+        self.store_rows(rows).map_err(|e| {
+            // Not stored: the ids may come again.
+            let mut verifier = self.verifier.lock().unwrap();
+            for (signed, _) in batch {
+                verifier.forget(&signed.envelope.id);
+            }
+            MailError::Store(e)
+        })
+    }
+
+    /// Stores `rows` durably, in one transaction with whatever other senders queued meanwhile
+    /// (group commit): while one sender writes, the others' rows gather; when it is done, a
+    /// sender whose rows were written returns with the answer, and one of the others writes
+    /// everything that gathered.
+    fn store_rows(&self, rows: Vec<DataValue>) -> Result<(), StoreError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut state = self.group.lock().unwrap();
+        state.pending.push((rows, tx));
+        loop {
+            if let Ok(answer) = rx.try_recv() {
+                return answer.map_err(|detail| StoreError::Query { detail });
+            }
+            if !state.writing {
+                break;
+            }
+            state = self.written.wait(state).unwrap();
+        }
+        state.writing = true;
+        let batch = std::mem::take(&mut state.pending);
+        drop(state);
+        // Each row is a message whose id the verifier admitted (never stored before, and
+        // taken until this write ends): an import, which puts without a script to plan.
+        let all: Vec<Vec<DataValue>> = batch
+            .iter()
+            .flat_map(|(r, _)| r.iter().cloned())
+            .map(|row| match row {
+                DataValue::List(mut cells) => {
+                    cells.push(DataValue::Null);
+                    cells
                 }
-                MailError::Store(e)
-            })?;
-        Ok(())
+                other => vec![other],
+            })
+            .collect();
+        let headers = [
+            "id",
+            "sender",
+            "recipient",
+            "thread",
+            "created_at",
+            "expires_at",
+            "signed",
+            "read_at",
+        ];
+        let answer = self
+            .store
+            .queue_import(vec![(
+                "message",
+                NamedRows::new(headers.map(String::from).to_vec(), all),
+            )])
+            .wait_in_place()
+            .map_err(|e| e.to_string());
+        for (_, tx) in batch {
+            let _ = tx.send(answer.clone());
+        }
+        self.group.lock().unwrap().writing = false;
+        self.written.notify_all();
+        rx.try_recv()
+            .unwrap_or_else(|_| Err("the write was lost".into()))
+            .map_err(|detail| StoreError::Query { detail })
     }
 
     /// What was sent to `reader` (an address), oldest first; `unread` only, or all. Expired
@@ -478,6 +545,30 @@ mod tests {
         ));
         assert_eq!(m.inbox("agent:ws1/bob", false, NOW).unwrap().len(), 1);
         m.send(to(3, "bob"), NOW).unwrap();
+    }
+
+    #[test]
+    fn senders_at_once_share_transactions_and_each_message_is_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("maestro.db");
+        let m = Mailboxes::open(Store::open(&path).unwrap(), &dir.path().join("keys")).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let m = &m;
+                s.spawn(move || {
+                    for i in 0..50 {
+                        let mut e = envelope();
+                        e.id = format!("c-{t}-{i}");
+                        m.send(e, NOW).unwrap();
+                    }
+                });
+            }
+        });
+        let inbox = m.inbox("agent:ws1/bob", false, NOW).unwrap();
+        assert_eq!(inbox.len(), 400);
+        let ids: std::collections::BTreeSet<_> =
+            inbox.iter().map(|d| d.signed.envelope.id.clone()).collect();
+        assert_eq!(ids.len(), 400);
     }
 
     #[test]
