@@ -9,8 +9,7 @@
 use maestro_tests::bench::{header, quantile, row, rss_kib};
 use maestro_tests::{Rng, TestEnv, file_uri};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const W: usize = 52;
@@ -27,7 +26,7 @@ fn main() {
         "[daemon]\nidle_timeout_secs = 600\n[agents.claude]\npath = \"{}\"\n",
         bin.join("claude").display()
     ));
-    let repo = repository(&env);
+    let repo = maestro_tests::bench::python_package(&env, "bench");
     env.ok(&repo, &["status"]);
     let daemon = env.daemon_pid().expect("daemon");
 
@@ -66,42 +65,6 @@ fn main() {
 
     streaming(&env, &repo, daemon);
     throughput(&env, &repo);
-}
-
-/// A Python package of modules calling each other, for definition queries.
-fn repository(env: &TestEnv) -> PathBuf {
-    let dir = env.git_repo("bench");
-    for m in 0..40 {
-        let mut text = String::new();
-        if m > 0 {
-            text.push_str(&format!("from mod{} import *\n\n", m - 1));
-        }
-        for f in 0..50 {
-            text.push_str(&format!("def f{m}_{f}(x):\n"));
-            if f > 0 {
-                text.push_str(&format!("    return f{m}_{}(x) + 1\n\n", f - 1));
-            } else if m > 0 {
-                text.push_str(&format!("    return f{}_0(x)\n\n", m - 1));
-            } else {
-                text.push_str("    return x\n\n");
-            }
-        }
-        std::fs::write(dir.join(format!("mod{m}.py")), text).unwrap();
-    }
-    for args in [&["add", "."][..], &["commit", "-qm", "bench"]] {
-        let ok = Command::new("git")
-            .args(args)
-            .current_dir(&dir)
-            .env("GIT_AUTHOR_NAME", "b")
-            .env("GIT_AUTHOR_EMAIL", "b@b")
-            .env("GIT_COMMITTER_NAME", "b")
-            .env("GIT_COMMITTER_EMAIL", "b@b")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-    }
-    dir
 }
 
 fn definitions(lsp: &mut maestro_tests::Lsp, repo: &Path, rng: &mut Rng) -> Vec<Duration> {

@@ -62,7 +62,7 @@ fn main() {
 
     const STORED: usize = 5_000;
     let store = maestro_store::Store::open(&dir.path().join("maestro.db")).unwrap();
-    let mailboxes = Mailboxes::open(store, &dir.path().join("keys")).unwrap();
+    let mailboxes = Mailboxes::open(store, &dir.path().join("keys"), 1_765_000_000_000).unwrap();
     let started = Instant::now();
     for i in 0..STORED {
         mailboxes.send(envelope(N + i), 1_765_000_000_000).unwrap();

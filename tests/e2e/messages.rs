@@ -115,95 +115,6 @@ fn claude_asks_an_idle_codex_which_wakes_reads_its_inbox_and_replies() {
     );
 }
 
-/// `maestro mcp` as an agent's CLI starts it: MCP over its stdio, the token and the socket in its
-/// environment.
-struct Mcp {
-    child: std::process::Child,
-    input: std::process::ChildStdin,
-    output: std::io::BufReader<std::process::ChildStdout>,
-    next: u64,
-}
-
-impl Mcp {
-    fn start(env: &TestEnv, dir: &Path, token: Option<&str>) -> Mcp {
-        let mut c = env.command();
-        c.current_dir(dir)
-            .arg("mcp")
-            .env("MAESTRO_SOCKET", env.socket())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped());
-        if let Some(t) = token {
-            c.env("MAESTRO_AGENT_TOKEN", t);
-        }
-        let mut child = c.spawn().expect("starting maestro mcp");
-        let input = child.stdin.take().unwrap();
-        let output = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut mcp = Mcp {
-            child,
-            input,
-            output,
-            next: 1,
-        };
-        mcp.request(
-            "initialize",
-            json!({"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "test", "version": "1"}}),
-        );
-        mcp.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-        mcp
-    }
-
-    fn send(&mut self, v: &Value) {
-        use std::io::Write;
-        writeln!(self.input, "{v}").unwrap();
-        self.input.flush().unwrap();
-    }
-
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        use std::io::BufRead;
-        let id = self.next;
-        self.next += 1;
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        loop {
-            let mut line = String::new();
-            assert!(
-                self.output.read_line(&mut line).unwrap() > 0,
-                "maestro mcp exited"
-            );
-            let v: Value = serde_json::from_str(&line).unwrap();
-            if v["id"] == json!(id) {
-                return v;
-            }
-        }
-    }
-
-    /// A tool's answer: whether it is an error, and its text.
-    fn call(&mut self, tool: &str, args: Value) -> (bool, String) {
-        let r = self.request("tools/call", json!({"name": tool, "arguments": args}));
-        let result = &r["result"];
-        (
-            result["isError"] == json!(true),
-            result["content"][0]["text"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        )
-    }
-
-    fn ok(&mut self, tool: &str, args: Value) -> Value {
-        let (error, text) = self.call(tool, args.clone());
-        assert!(!error, "{tool} {args}: {text}");
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{tool}: {e}: {text}"))
-    }
-}
-
-impl Drop for Mcp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The token maestro gave agent `name`'s CLI, from the fake agent's record of its arguments.
 fn token_of(log: &Path, name: &str) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -278,18 +189,18 @@ fn an_agent_acts_only_as_itself_and_bad_messages_are_refused_with_nothing_stored
         "{woken}"
     );
 
-    let mut as_alice = Mcp::start(&env, &dir, Some(&alice));
+    let mut as_alice = env.mcp(&dir, Some(&alice));
     let inbox = as_alice.ok("inbox", json!({}));
     assert_eq!(inbox["total"], 1, "{inbox}");
     assert!(inbox["owner"].as_str().unwrap().ends_with("/alice"));
     // Bob cannot read it, nor see its thread; nor can the person read alice's copy as hers.
-    let mut as_bob = Mcp::start(&env, &dir, Some(&bob));
+    let mut as_bob = env.mcp(&dir, Some(&bob));
     let (error, text) = as_bob.call("read_message", json!({"id": id}));
     assert!(error && text.contains("not yours to read"), "{text}");
     assert_eq!(as_bob.ok("inbox", json!({"all": true}))["total"], 0);
     // A token whose address was changed is not a token.
     let forged = alice.replace("/alice", "/bob");
-    let mut as_forger = Mcp::start(&env, &dir, Some(&forged));
+    let mut as_forger = env.mcp(&dir, Some(&forged));
     let (error, text) = as_forger.call("inbox", json!({}));
     assert!(error && text.contains("refused"), "{text}");
     // Alice answers; the reply goes to the person, sent as alice.
@@ -396,7 +307,7 @@ fn the_code_graph_through_mcp_answers_as_the_daemon_does_for_editors() {
     )
     .unwrap();
     env.ok(&dir, &["index"]);
-    let mut mcp = Mcp::start(&env, &dir, None);
+    let mut mcp = env.mcp(&dir, None);
     let by_position = mcp.ok(
         "definition",
         json!({"path": "src/app.py", "line": 6, "column": 12}),

@@ -302,6 +302,12 @@ impl TestEnv {
         rpc
     }
 
+    /// Starts `maestro mcp` in `dir` as an agent's CLI would (with its token, if any) and
+    /// initializes it.
+    pub fn mcp(&self, dir: &Path, token: Option<&str>) -> Mcp {
+        Mcp::start(self, dir, token)
+    }
+
     /// Starts `maestro lsp ARGS` in `dir`.
     pub fn lsp(&self, dir: &Path, args: &[&str]) -> Lsp {
         self.lsp_with(dir, args, &[])
@@ -335,6 +341,95 @@ impl TestEnv {
             child,
             stderr: log,
         }
+    }
+}
+
+/// `maestro mcp` as an agent's CLI starts it: MCP over its stdio, the token and the socket in its
+/// environment.
+pub struct Mcp {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+    next: u64,
+}
+
+impl Mcp {
+    fn start(env: &TestEnv, dir: &Path, token: Option<&str>) -> Mcp {
+        let mut c = env.command();
+        c.current_dir(dir)
+            .arg("mcp")
+            .env("MAESTRO_SOCKET", env.socket())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        if let Some(t) = token {
+            c.env("MAESTRO_AGENT_TOKEN", t);
+        }
+        let mut child = c.spawn().expect("starting maestro mcp");
+        let input = child.stdin.take().unwrap();
+        let output = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut mcp = Mcp {
+            child,
+            input,
+            output,
+            next: 1,
+        };
+        mcp.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "test", "version": "1"}}),
+        );
+        mcp.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        mcp
+    }
+
+    pub fn send(&mut self, v: &Value) {
+        use std::io::Write;
+        writeln!(self.input, "{v}").unwrap();
+        self.input.flush().unwrap();
+    }
+
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
+        use std::io::BufRead;
+        let id = self.next;
+        self.next += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        loop {
+            let mut line = String::new();
+            assert!(
+                self.output.read_line(&mut line).unwrap() > 0,
+                "maestro mcp exited"
+            );
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if v["id"] == json!(id) {
+                return v;
+            }
+        }
+    }
+
+    /// A tool's answer: whether it is an error, and its text.
+    pub fn call(&mut self, tool: &str, args: Value) -> (bool, String) {
+        let r = self.request("tools/call", json!({"name": tool, "arguments": args}));
+        let result = &r["result"];
+        (
+            result["isError"] == json!(true),
+            result["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    }
+
+    pub fn ok(&mut self, tool: &str, args: Value) -> Value {
+        let (error, text) = self.call(tool, args.clone());
+        assert!(!error, "{tool} {args}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{tool}: {e}: {text}"))
+    }
+}
+
+impl Drop for Mcp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -734,6 +829,34 @@ pub mod bench {
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmRSS")
+    }
+
+    /// A git repository `name` holding a Python package of 40 modules of 50 functions, each
+    /// calling the one before it (and the first of a module the previous module's first): the
+    /// 0-based line `3 f + 1` of `mod{m}.py` (`+ 2` past `mod0.py`, for its import) holds the
+    /// call in `f{m}_{f}`, for definition queries.
+    pub fn python_package(env: &super::TestEnv, name: &str) -> std::path::PathBuf {
+        let dir = env.git_repo(name);
+        for m in 0..40 {
+            let mut text = String::new();
+            if m > 0 {
+                text.push_str(&format!("from mod{} import *\n\n", m - 1));
+            }
+            for f in 0..50 {
+                text.push_str(&format!("def f{m}_{f}(x):\n"));
+                if f > 0 {
+                    text.push_str(&format!("    return f{m}_{}(x) + 1\n\n", f - 1));
+                } else if m > 0 {
+                    text.push_str(&format!("    return f{}_0(x)\n\n", m - 1));
+                } else {
+                    text.push_str("    return x\n\n");
+                }
+            }
+            std::fs::write(dir.join(format!("mod{m}.py")), text).unwrap();
+        }
+        super::git(&dir, &["add", "."]);
+        super::git(&dir, &["commit", "-qm", "bench"]);
+        dir
     }
 
     /// Bytes of the files under `dir`.

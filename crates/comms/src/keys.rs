@@ -176,6 +176,22 @@ pub enum Refused {
     BadKey { id: String },
     #[error("message {id}: already received (a replay)")]
     Replayed { id: String },
+    #[error(
+        "message {id}: made at {created_at}, more than the replay window (7 days) before now ({now}, Unix ms)"
+    )]
+    Stale {
+        id: String,
+        created_at: u64,
+        now: u64,
+    },
+    #[error(
+        "message {id}: made at {created_at}, ahead of this machine's clock ({now}, Unix ms) by more than 5 minutes"
+    )]
+    Early {
+        id: String,
+        created_at: u64,
+        now: u64,
+    },
     #[error("message {id}: expired at {expires_at} (now {now}, Unix ms)")]
     Expired {
         id: String,
@@ -184,17 +200,27 @@ pub enum Refused {
     },
 }
 
-/// Checks signed envelopes: form, signature, expiry, and that no id comes twice.
+/// How old a message may be when it arrives: ids are remembered this long, so a replay of an
+/// older one is refused as stale rather than looked up.
+pub const REPLAY_WINDOW_MS: u64 = 7 * 24 * 3600 * 1000;
+/// How far ahead of this machine's clock a sender's may be.
+pub const CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
+
+/// Checks signed envelopes: form, signature, expiry, and that no id comes twice (within the
+/// replay window; older messages are refused as stale).
 #[derive(Default)]
 pub struct Verifier {
-    seen: std::collections::HashSet<String>,
+    /// Ids admitted, with their creation times.
+    seen: std::collections::HashMap<String, u64>,
+    admitted: u64,
 }
 
 impl Verifier {
-    /// Ids already accepted (from the store, after a restart).
-    pub fn with_seen(ids: impl IntoIterator<Item = String>) -> Verifier {
+    /// Ids already accepted, with their creation times (from the store, after a restart).
+    pub fn with_seen(ids: impl IntoIterator<Item = (String, u64)>) -> Verifier {
         Verifier {
             seen: ids.into_iter().collect(),
+            admitted: 0,
         }
     }
 
@@ -206,10 +232,25 @@ impl Verifier {
     }
 
     /// The rest of [`Verifier::accept`] for an envelope whose form and signature were checked
-    /// ([`Verifier::check`], which needs no `&mut` and so no lock): not expired, not seen before.
+    /// ([`Verifier::check`], which needs no `&mut` and so no lock): within the replay window, not
+    /// expired, not seen before.
     pub fn admit(&mut self, signed: &Signed, now: u64) -> Result<(), Refused> {
         let e = &signed.envelope;
         let id = e.id.clone();
+        if e.created_at.saturating_add(REPLAY_WINDOW_MS) < now {
+            return Err(Refused::Stale {
+                id,
+                created_at: e.created_at,
+                now,
+            });
+        }
+        if e.created_at > now.saturating_add(CLOCK_SKEW_MS) {
+            return Err(Refused::Early {
+                id,
+                created_at: e.created_at,
+                now,
+            });
+        }
         if let Some(expires_at) = e.expires_at
             && expires_at <= now
         {
@@ -219,8 +260,15 @@ impl Verifier {
                 now,
             });
         }
-        if !self.seen.insert(id.clone()) {
+        if self.seen.contains_key(&id) {
             return Err(Refused::Replayed { id });
+        }
+        self.seen.insert(id, e.created_at);
+        self.admitted += 1;
+        if self.admitted.is_multiple_of(4096) {
+            // What left the window cannot come again (it would be stale): forget it.
+            self.seen
+                .retain(|_, created| created.saturating_add(REPLAY_WINDOW_MS) >= now);
         }
         Ok(())
     }
@@ -315,10 +363,20 @@ mod tests {
             })
         );
         // After a restart, the stored ids are still seen.
-        let mut v = Verifier::with_seen(["m-0001".to_owned()]);
+        let mut v = Verifier::with_seen([("m-0001".to_owned(), NOW)]);
         assert!(matches!(
             v.accept(&signed, &public, NOW),
             Err(Refused::Replayed { .. })
+        ));
+        // Older than the window it is stale, whoever remembers it; ahead of the clock, early.
+        let later = NOW + REPLAY_WINDOW_MS + 1_000;
+        let refused = Verifier::default().accept(&signed, &public, later);
+        assert!(matches!(refused, Err(Refused::Stale { .. })), "{refused:?}");
+        assert!(refused.unwrap_err().to_string().contains("replay window"));
+        let earlier = signed.envelope.created_at - CLOCK_SKEW_MS - 1;
+        assert!(matches!(
+            Verifier::default().accept(&signed, &public, earlier),
+            Err(Refused::Early { .. })
         ));
     }
 

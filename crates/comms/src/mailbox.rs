@@ -5,11 +5,13 @@
 
 use crate::envelope::Envelope;
 use crate::keys::{KeyError, Keyring, Refused, Signed, Verifier};
-use maestro_store::{DataValue, NamedRows, Params, Store, StoreError, params};
+use maestro_store::{DataValue, NamedRows, Store, StoreError, params};
 use std::path::Path;
 use std::sync::Mutex;
 
-const IDS: &str = "?[id] := *message{id}";
+/// The ids of the messages made within the replay window (`$since`, Unix ms).
+const RECENT_IDS: &str =
+    "?[id, created_at] := *message:by_created{created_at, id}, created_at >= $since";
 
 const INBOX: &str = r#"
 ?[created_at, id, signed, read_at, delivered_at] :=
@@ -148,13 +150,19 @@ impl Mailboxes {
         &self.keys
     }
 
-    /// Mailboxes on `store`, keys under `keys`; ids already stored are never accepted again.
-    pub fn open(store: Store, keys: &Path) -> Result<Mailboxes, MailError> {
-        let ids = store.read(IDS, Params::new())?;
-        let seen = ids
-            .rows
-            .iter()
-            .filter_map(|r| r.first().and_then(|v| v.get_str()).map(str::to_owned));
+    /// Mailboxes on `store`, keys under `keys`, at `now` (Unix ms); ids already stored are never
+    /// accepted again (those made within the replay window are remembered, older ones would be
+    /// stale).
+    pub fn open(store: Store, keys: &Path, now: u64) -> Result<Mailboxes, MailError> {
+        let since = now.saturating_sub(crate::keys::REPLAY_WINDOW_MS);
+        let ids = store.read(
+            RECENT_IDS,
+            params([("since", DataValue::from(since as i64))]),
+        )?;
+        let seen = ids.rows.iter().filter_map(|r| {
+            let id = r.first()?.get_str()?.to_owned();
+            Some((id, r.get(1)?.get_int()? as u64))
+        });
         Ok(Mailboxes {
             store,
             keys: Keyring::open(keys)?,
@@ -417,7 +425,7 @@ mod tests {
     const NOW: u64 = 1_765_000_000_500;
 
     fn mailboxes(dir: &Path) -> Mailboxes {
-        Mailboxes::open(Store::open_in_memory().unwrap(), &dir.join("keys")).unwrap()
+        Mailboxes::open(Store::open_in_memory().unwrap(), &dir.join("keys"), NOW).unwrap()
     }
 
     #[test]
@@ -480,7 +488,7 @@ mod tests {
     fn a_row_changed_in_the_store_is_refused_not_shown() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_in_memory().unwrap();
-        let m = Mailboxes::open(store.clone(), &dir.path().join("keys")).unwrap();
+        let m = Mailboxes::open(store.clone(), &dir.path().join("keys"), NOW).unwrap();
         let sent = m.send(envelope(), NOW).unwrap();
         let mut forged = sent.clone();
         forged.envelope.subject = "transfer everything".into();
@@ -514,10 +522,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("maestro.db");
         {
-            let m = Mailboxes::open(Store::open(&path).unwrap(), &dir.path().join("keys")).unwrap();
+            let m = Mailboxes::open(Store::open(&path).unwrap(), &dir.path().join("keys"), NOW)
+                .unwrap();
             m.send(envelope(), NOW).unwrap();
         }
-        let m = Mailboxes::open(Store::open(&path).unwrap(), &dir.path().join("keys")).unwrap();
+        let m =
+            Mailboxes::open(Store::open(&path).unwrap(), &dir.path().join("keys"), NOW).unwrap();
         assert!(matches!(
             m.send(envelope(), NOW),
             Err(MailError::Refused(Refused::Replayed { .. }))
@@ -551,7 +561,8 @@ mod tests {
     fn senders_at_once_share_transactions_and_each_message_is_stored_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("maestro.db");
-        let m = Mailboxes::open(Store::open(&path).unwrap(), &dir.path().join("keys")).unwrap();
+        let m =
+            Mailboxes::open(Store::open(&path).unwrap(), &dir.path().join("keys"), NOW).unwrap();
         std::thread::scope(|s| {
             for t in 0..8 {
                 let m = &m;

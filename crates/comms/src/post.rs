@@ -374,7 +374,8 @@ mod tests {
                 .unwrap()
                 .insert(a.into(), Presence::Idle);
         }
-        let mail = Mailboxes::open(Store::open_in_memory().unwrap(), &dir.join("keys")).unwrap();
+        let mail =
+            Mailboxes::open(Store::open_in_memory().unwrap(), &dir.join("keys"), NOW).unwrap();
         (Post::new(mail, host.clone(), Policy::default()), host)
     }
 

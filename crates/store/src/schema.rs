@@ -128,9 +128,10 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 10,
-        summary: "messages: when each became part of its recipient's turn",
+        summary: "messages: when each became part of its recipient's turn; by creation time",
         script: r#"
 {:create message_delivered {id: String => at: Float}}
+{::index create message:by_created {created_at, id}}
 "#,
     },
 ];
