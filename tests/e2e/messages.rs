@@ -411,3 +411,46 @@ fn the_claude_code_skills_install_with_claudes_own_commands_and_load() {
         );
     }
 }
+
+/// An agent whose CLI gets maestro's tools through its configuration for the run lists the
+/// agents and sends the person a message, as itself.
+fn tools_reach(cli: &str) {
+    let mock = MockModel::start();
+    let env = real_env(&mock, "");
+    let dir = repo(&env, &format!("{cli}-tools"));
+    let prompt = "MOCK: tool list_agents {}\n\
+                  MOCK: tool send_message {\"to\": \"person\", \"text\": \"hello from a tool\"}\n\
+                  MOCK: say sent";
+    let name = format!("{cli}-talker");
+    let (code, agent, out) = waited(
+        &env,
+        &dir,
+        &["agent", "spawn", &name, prompt, "--agent", cli],
+    );
+    let logs = env.ok(&dir, &["agent", "logs", &name]);
+    assert_eq!(code, 0, "{out}\n{logs}");
+    assert_eq!(agent["state"], "idle", "{agent}\n{logs}");
+    let listed = mock
+        .served_for("MOCK: tool list_agents")
+        .into_iter()
+        .any(|s| {
+            let body = s.body.to_string();
+            body.contains(&format!("\\\"name\\\":\\\"{name}\\\"")) && body.contains("\\\"cli\\\"")
+        });
+    assert!(listed, "{cli} saw itself in list_agents: {logs}");
+    let inbox = env.json(&dir, &["inbox", "--json"]);
+    let first = &inbox["messages"][0];
+    assert_eq!(first["text"], "hello from a tool", "{inbox}\n{logs}");
+    assert!(
+        first["from"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/{name}")),
+        "{inbox}"
+    );
+}
+
+#[test]
+fn opencode_gets_maestros_tools_through_its_config_content() {
+    tools_reach("opencode");
+}

@@ -411,11 +411,14 @@ fn next_reply(prompt: Option<&str>, calls: usize, tools: &Tools, cwd: Option<&st
         }
         Step::Run(command) => shell_reply(tools, command),
         Step::Tool { name, args } => {
-            let suffix = format!("__{name}");
-            match tools
+            // MCP tools are `mcp__<server>__<tool>` (Claude, Codex) or `<server>_<tool>`
+            // (OpenCode).
+            let (double, single) = (format!("__{name}"), format!("_{name}"));
+            let found = tools
                 .iter()
-                .find(|(n, _)| n == name || n.ends_with(&suffix))
-            {
+                .find(|(n, _)| n == name || n.ends_with(&double))
+                .or_else(|| tools.iter().find(|(n, _)| n.ends_with(&single)));
+            match found {
                 Some((full, _)) => Reply::Tool(full.clone(), args.clone()),
                 None => Reply::Text(format!("no tool `{name}` offered")),
             }

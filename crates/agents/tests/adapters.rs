@@ -331,16 +331,11 @@ fn opencode_sums_steps_and_ends_on_exit_or_done() {
     let spec = AgentCli::OpenCode.command(&t);
     assert_eq!(
         spec.args,
-        [
-            "run",
-            "--format",
-            "json",
-            "--session",
-            "ses_abc",
-            "--",
-            "edit a.ts"
-        ]
+        ["run", "--format", "json", "--session", "ses_abc",]
     );
+    // On stdin, as it is: `opencode run` would quote an argument with spaces.
+    assert_eq!(spec.input.as_deref(), Some("edit a.ts"));
+    assert!(spec.stdin);
     assert!(spec.env.iter().any(|(k, _)| k == "OPENCODE_CONFIG_CONTENT"));
     let events = run(&AgentCli::OpenCode, OPENCODE, ok());
     assert_eq!(session(&events), Some("ses_abc"));
@@ -714,7 +709,11 @@ fn opencode_reads_a_real_turn() {
     assert_eq!(tools, ["write", "bash"]);
     assert_eq!(usage(&events).len(), 3, "one report per step");
     assert!(tool_failures(&events).is_empty());
-    assert!(!AgentCli::OpenCode.command(&turn("x")).stdin);
+    // Its stdin holds the prompt and is closed after it (an open pipe would hang it).
+    assert_eq!(
+        AgentCli::OpenCode.command(&turn("x")).input.as_deref(),
+        Some("x")
+    );
     assert!(AgentCli::Aider.command(&turn("x")).stdin, "aider may ask");
 }
 
@@ -773,6 +772,11 @@ fn prompts_never_become_options() {
             t.session_id = Some("s-1".into());
             let spec = cli.command(&t);
             let args = &spec.args;
+            if spec.input.as_deref() == Some(FLAG_PROMPT) {
+                // On stdin: never an argument.
+                assert!(!args.iter().any(|a| a.contains(FLAG_PROMPT)), "{args:?}");
+                continue;
+            }
             let safe = match args.iter().position(|a| a == FLAG_PROMPT) {
                 // A bare prompt comes after `--`.
                 Some(at) => args[..at].iter().any(|a| a == "--"),
@@ -792,7 +796,7 @@ fn prompts_never_become_options() {
 #[test]
 fn prompts_longer_than_an_argument_go_on_stdin_or_are_refused() {
     let long = "x".repeat(200 * 1024);
-    for cli in [AgentCli::Claude, AgentCli::Codex] {
+    for cli in [AgentCli::Claude, AgentCli::Codex, AgentCli::OpenCode] {
         let t = turn(&long);
         let spec = cli.command(&t);
         assert_eq!(spec.input.as_deref(), Some(long.as_str()), "{cli:?}");
@@ -813,7 +817,7 @@ fn prompts_longer_than_an_argument_go_on_stdin_or_are_refused() {
         Some("-"),
         "codex exec reads `-` from stdin"
     );
-    for cli in [AgentCli::Gemini, AgentCli::OpenCode, AgentCli::Aider] {
+    for cli in [AgentCli::Gemini, AgentCli::Aider] {
         let t = turn(&long);
         let spec = cli.command(&t);
         let problem = cli.problem(&t, &spec).unwrap_or_default();

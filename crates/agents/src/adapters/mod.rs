@@ -109,8 +109,13 @@ impl AgentCli {
 
     /// Whether the prompt goes to the CLI on stdin rather than as an argument: a headless turn
     /// whose prompt is longer than one argument may be, for CLIs that read it there (`claude -p`
-    /// without a prompt argument, `codex exec -`).
+    /// without a prompt argument, `codex exec -`); OpenCode's always is.
     pub(crate) fn prompt_on_stdin(&self, turn: &Turn) -> bool {
+        // `opencode run` quotes each message argument that holds a space (`"…"`, its own
+        // quotes escaped), and the model sees that; what it reads on stdin it takes as it is.
+        if matches!(self, AgentCli::OpenCode) {
+            return !turn.interactive;
+        }
         let prompt = match self {
             AgentCli::Claude => turn.prompt.len(),
             AgentCli::Codex => turn.prompt_with_persona().len(),

@@ -20,11 +20,9 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
         if !turn.no_prompt() {
             args.push(format!("--prompt={}", turn.prompt_with_persona()));
         }
-    } else {
-        // After `--`, a prompt is never an option.
-        args.push("--".to_owned());
-        args.push(turn.prompt_with_persona());
     }
+    // Headless, the prompt goes on stdin (see `AgentCli::prompt_on_stdin`): never an option,
+    // never quoted, any length.
     args
 }
 
