@@ -16,10 +16,8 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
         args.extend(["--session".to_owned(), id.clone()]);
     }
     args.extend(turn.extra_args.iter().cloned());
-    if turn.interactive {
-        if !turn.no_prompt() {
-            args.push(format!("--prompt={}", turn.prompt_with_persona()));
-        }
+    if turn.interactive && !turn.no_prompt() {
+        args.push(format!("--prompt={}", turn.prompt_with_persona()));
     }
     // Headless, the prompt goes on stdin (see `AgentCli::prompt_on_stdin`): never an option,
     // never quoted, any length.
