@@ -175,6 +175,65 @@ fn neovim_shows_an_agents_diff_and_sends_review_comments_from_the_quickfix_list(
 }
 
 #[test]
+fn neovim_hears_an_agents_message_reads_and_answers_it_and_writes_to_the_agent() {
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("args.jsonl");
+    let mut env = agents_env("");
+    env.vars
+        .push(("FAKE_AGENT_LOG".into(), log.display().to_string()));
+    let dir = fixture(&env, "nvm");
+    env.ok(&dir, &["agent", "spawn", "asker", "say ready", "--wait"]);
+    let token = crate::messages::token_of(&log, "asker");
+    let ready = env.home.path().join("nvim-ready");
+    env.vars
+        .push(("MAESTRO_NVIM_READY".into(), ready.display().to_string()));
+    let v = std::thread::scope(|s| {
+        // Once Neovim has its server, the agent asks the person through its tools.
+        s.spawn(|| {
+            wait_until("neovim ready", Duration::from_secs(60), || ready.exists());
+            env.mcp(&dir, Some(&token)).ok(
+                "send_message",
+                json!({"to": "person", "type": "request", "text": "Which branch, person?"}),
+            );
+        });
+        neovim(&env, &dir, "messages")
+    });
+    assert_eq!(v["told"], true, "{v:#}");
+    assert_eq!(v["unread"], 1, "{v:#}");
+    let inbox = v["inbox"].as_array().unwrap();
+    assert!(inbox[0].as_str().unwrap().starts_with("1 unread"), "{v:#}");
+    assert!(inbox[1].as_str().unwrap().contains("asker"), "{v:#}");
+    let message: Vec<&str> = v["message"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(message[0].starts_with("## asker → you · request"), "{v:#}");
+    assert!(message.contains(&"Which branch, person?"), "{v:#}");
+    assert_eq!(v["replied"], true, "{v:#}");
+    assert_eq!(v["sent"], true, "{v:#}");
+    assert_eq!(v["unread_after"], 0, "read: no longer unread: {v:#}");
+    // The reply is in the thread, after the question, which the person read.
+    let id = v["id"].as_str().unwrap();
+    let thread = env.json(&dir, &["msg", "thread", id, "--json"]);
+    let texts: Vec<&str> = thread["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["Which branch, person?", "main, please"], "{thread}");
+    assert!(thread["messages"][0]["readAt"].is_number(), "{thread}");
+    // The message to the agent woke it with the message in its prompt.
+    wait_until("asker woken", Duration::from_secs(20), || {
+        crate::messages::prompts(&log)
+            .last()
+            .is_some_and(|p| p.contains("are you done?"))
+    });
+}
+
+#[test]
 fn neovim_plugin_says_once_when_the_server_is_missing_or_speaks_another_protocol() {
     let env = TestEnv::new();
     let dir = fixture(&env, "nvbad");
@@ -440,7 +499,11 @@ fn vscode_session(
         .env("MAESTRO_VSCODE_PROBE", "src/main.rs:6:5")
         .env("MAESTRO_VSCODE_EXPECT_AGENTS", expect_agents)
         .env("MAESTRO_VSCODE_REVIEW", review)
-        .env("MAESTRO_VSCODE_ANSWERS", "Merge,Approve")
+        .env("MAESTRO_VSCODE_ANSWERS", "Merge,Approve,Read")
+        .env(
+            "MAESTRO_VSCODE_EXPECT_MESSAGE",
+            if review.is_empty() { "" } else { "1" },
+        )
         .env(
             "MAESTRO_VSCODE_PLAYBOOK",
             if review.is_empty() { "" } else { "plan.md" },
@@ -520,7 +583,11 @@ fn vscode_session(
 
 #[test]
 fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents() {
-    let env = agents_env("[agents]\nneeds_input_secs = 1\n");
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("args.jsonl");
+    let mut env = agents_env("[agents]\nneeds_input_secs = 1\n");
+    env.vars
+        .push(("FAKE_AGENT_LOG".into(), log.display().to_string()));
     let dir = fixture(&env, "vsc");
     std::fs::write(dir.join("README.md"), "# vsc\n\nA fixture.\n").unwrap();
     env.ok(&dir, &["agent", "spawn", "fixer", "say on it", "--wait"]);
@@ -571,9 +638,34 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         review,
         || {
             env.ok(&dir, &["agent", "spawn", "second", "say hello"]);
+            // An agent asks the person: told with Read, opened, marked read.
+            let token = crate::messages::token_of(&log, "fixer");
+            env.mcp(&dir, Some(&token)).ok(
+                "send_message",
+                json!({"to": "person", "type": "request", "text": "fixer wonders: which branch?"}),
+            );
         },
     );
     let seen = &run.report;
+    assert_eq!(
+        seen["messages"],
+        json!([{"from": seen["messages"][0]["from"], "text": "fixer wonders: which branch?"}]),
+        "{seen:#}"
+    );
+    assert!(
+        seen["messages"][0]["from"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("/fixer")),
+        "{seen:#}"
+    );
+    let read = seen["messageRead"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{seen:#}"));
+    let thread = env.json(&dir, &["msg", "thread", read, "--json"]);
+    assert!(
+        thread["messages"][0]["readAt"].is_number(),
+        "read in VS Code: {thread}"
+    );
     assert!(
         run.done,
         "the page never reported done: {}\n{seen:#}",

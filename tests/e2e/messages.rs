@@ -116,7 +116,7 @@ fn claude_asks_an_idle_codex_which_wakes_reads_its_inbox_and_replies() {
 }
 
 /// The token maestro gave agent `name`'s CLI, from the fake agent's record of its arguments.
-fn token_of(log: &Path, name: &str) -> String {
+pub(crate) fn token_of(log: &Path, name: &str) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     for line in text.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
@@ -135,7 +135,7 @@ fn token_of(log: &Path, name: &str) -> String {
 }
 
 /// Every prompt the fake agents were given, in order.
-fn prompts(log: &Path) -> Vec<String> {
+pub(crate) fn prompts(log: &Path) -> Vec<String> {
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()

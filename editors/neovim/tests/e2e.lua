@@ -57,6 +57,44 @@ local ok, err = pcall(function()
     return
   end
 
+  if case == 'messages' then
+    -- An agent's request to the person is told; the inbox lists it; read, replied to; and a
+    -- message sent to the agent from here.
+    maestro.setup({})
+    vim.cmd('edit ' .. dir .. '/src/main.rs')
+    vim.wait(20000, function()
+      return maestro.client() ~= nil and maestro.server_version ~= nil
+    end, 50)
+    vim.fn.writefile({ 'ready' }, os.getenv('MAESTRO_NVIM_READY'))
+    out.told = vim.wait(30000, function()
+      return noted('asker asks: Which branch')
+    end, 50)
+    out.unread = maestro.unread
+    vim.cmd('Maestro inbox')
+    vim.wait(5000, function()
+      return vim.fn.bufnr('maestro://inbox') ~= -1
+    end, 50)
+    local lines = vim.api.nvim_buf_get_lines(vim.fn.bufnr('maestro://inbox'), 0, -1, false)
+    out.inbox = lines
+    local id = (lines[2] or ''):match('(msg_%x+)') or 'none'
+    out.id = id
+    vim.cmd('Maestro read ' .. id)
+    vim.wait(5000, function()
+      return vim.fn.bufnr('maestro://message/' .. id) ~= -1
+    end, 50)
+    out.message = vim.api.nvim_buf_get_lines(vim.fn.bufnr('maestro://message/' .. id), 0, -1, false)
+    vim.cmd('Maestro reply ' .. id .. ' main, please')
+    out.replied = vim.wait(5000, function()
+      return noted('reply sent to asker')
+    end, 50)
+    vim.cmd('Maestro msg asker are you done?')
+    out.sent = vim.wait(5000, function()
+      return noted('message sent to asker')
+    end, 50)
+    out.unread_after = maestro.unread
+    return
+  end
+
   if case == 'review' then
     -- The agent's diff in a split with its hunks in the quickfix list; a comment on the agent's
     -- file; the review sent from the quickfix list.

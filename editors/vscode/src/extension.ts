@@ -23,6 +23,10 @@ import {
   timeZone,
   isRunning,
   memoryItem,
+  MessageInfo,
+  messageItem,
+  messageToast,
+  threadDocument,
   missingBinaryMessage,
   missingFromPalette,
   paletteId,
@@ -110,6 +114,10 @@ class Extension {
   readonly review: Review;
   readonly transcripts: Transcripts;
   private readonly questions: { message: string; answer?: string }[] = [];
+  /** Messages to the person this window told of (for the report). */
+  private readonly messagesSeen: { from: string; text: string }[] = [];
+  /** Unread messages to the person. */
+  private unread = 0;
 
   constructor(readonly context: vscode.ExtensionContext) {
     this.report = new Report(process.env.MAESTRO_VSCODE_REPORT);
@@ -165,6 +173,7 @@ class Extension {
       this.transcripts.output(p.name, p.offset, p.data);
     });
     c.onNotification('maestro/playbookProgress', (p: PlaybookProgress) => this.onPlaybookProgress(p));
+    c.onNotification('maestro/message', (p: { event: string; message: MessageInfo }) => void this.onMessage(p));
     // After a crash the client restarts the server: list the agents again (the first start
     // lists them below, once the version is checked).
     c.onDidChangeState((e) => {
@@ -259,6 +268,7 @@ class Extension {
         this.noteGate(r);
       }
     }
+    await this.refreshInbox();
     await this.refreshUsage();
   }
 
@@ -275,7 +285,7 @@ class Extension {
 
   updateStatus(): void {
     const agents = [...this.agents.values()];
-    const { text, tooltip } = statusText(agents, this.today, this.gates.size);
+    const { text, tooltip } = statusText(agents, this.today, this.gates.size, this.unread);
     this.status.text = text;
     this.status.tooltip = tooltip;
     const badge = viewBadge(agents, this.gates.size);
@@ -507,11 +517,115 @@ class Extension {
           }
         }),
       ),
+      vscode.commands.registerCommand('maestro.ui.message.inbox', () => this.openInbox(false)),
+      vscode.commands.registerCommand('maestro.ui.message.read', () => this.openInbox(false)),
+      vscode.commands.registerCommand('maestro.ui.message.thread', () => this.openInbox(true)),
       vscode.commands.registerCommand('maestro.ui.playbook.run', (uri?: vscode.Uri) => this.runPlaybook(uri)),
       vscode.commands.registerCommand('maestro.ui.memory.search', () => this.searchMemory()),
       vscode.commands.registerCommand('maestro.ui.trust.approve', () => this.trustRepository()),
       vscode.commands.registerCommand('maestro.ui.restart', () => this.restart()),
     );
+  }
+
+  /** Unread messages to the person, as the daemon counts them. */
+  async refreshInbox(): Promise<void> {
+    const r = await this.run<{ unread?: number }>('maestro.message.inbox', { limit: 1 }, true);
+    this.unread = r?.unread ?? 0;
+    this.updateStatus();
+  }
+
+  /**
+   * A message sent or read somewhere: one to the person counts as unread and is told, with Read
+   * and Reply; one of the person's read by its agent is only a receipt (the thread shows it).
+   */
+  private async onMessage(p: { event: string; message: MessageInfo }): Promise<void> {
+    const toPerson = p.message.to.startsWith('person:');
+    if (!toPerson) {
+      return;
+    }
+    if (p.event === 'read') {
+      await this.refreshInbox();
+      return;
+    }
+    this.unread += 1;
+    this.updateStatus();
+    this.messagesSeen.push({ from: p.message.from, text: p.message.text });
+    this.report.set({ messages: this.messagesSeen });
+    const choice = await this.tell(messageToast(p.message), 'Read', 'Reply');
+    if (choice === 'Read') {
+      await this.showMessage(p.message.id, false);
+    } else if (choice === 'Reply') {
+      await this.reply(p.message);
+    }
+  }
+
+  /** The inbox in a quick pick (unread first, then the rest); the pick opens it, or its thread. */
+  private async openInbox(thread: boolean): Promise<void> {
+    const r = await this.run<{ messages?: MessageInfo[] }>('maestro.message.inbox', { all: true, limit: 100 }, true);
+    const messages = r?.messages ?? [];
+    if (messages.length === 0) {
+      void vscode.window.showInformationMessage('maestro: no messages for you.');
+      return;
+    }
+    const now = Date.now();
+    const items = [...messages]
+      .sort((a, b) => Number(a.readAt !== undefined) - Number(b.readAt !== undefined))
+      .map((msg) => ({ ...messageItem(msg, now), id: msg.id }));
+    const picked = await vscode.window.showQuickPick(items, {
+      placeHolder: thread ? 'The thread of which message?' : 'Read which message?',
+      matchOnDescription: true,
+      matchOnDetail: true,
+    });
+    if (picked) {
+      await this.showMessage(picked.id, thread);
+    }
+  }
+
+  /** A message (marked read) or its whole thread in a Markdown preview, with Reply offered. */
+  private async showMessage(id: string, thread: boolean): Promise<void> {
+    const read = await this.run<MessageInfo>('maestro.message.read', { id }, true);
+    if (!read) {
+      return;
+    }
+    let shown = [read];
+    if (thread) {
+      const t = await this.run<{ messages?: MessageInfo[] }>('maestro.message.thread', { id }, true);
+      shown = t?.messages ?? shown;
+    }
+    await this.results.open('maestro.message.read', threadDocument(shown), 'markdown');
+    this.report.set({ messageRead: read.id });
+    await this.refreshInbox();
+    if (read.to.startsWith('person:')) {
+      const choice = await this.tell(`maestro: ${thread ? 'thread' : 'message'} ${read.id} opened.`, 'Reply');
+      if (choice === 'Reply') {
+        await this.reply(read);
+      }
+    }
+  }
+
+  private async reply(msg: MessageInfo): Promise<void> {
+    const text = await vscode.window.showInputBox({ prompt: `Reply to ${msg.from}`, ignoreFocusOut: true });
+    if (!text) {
+      return;
+    }
+    const sent = await this.run<MessageInfo>('maestro.message.send', { to: '', inReplyTo: msg.id, text });
+    if (sent) {
+      void vscode.window.showInformationMessage(`maestro: reply sent to ${sent.to}.`);
+    }
+  }
+
+  /**
+   * An information message with buttons; scripted in the end-to-end report as [`ask`] is.
+   */
+  private async tell(message: string, ...buttons: string[]): Promise<string | undefined> {
+    const scripted = (process.env.MAESTRO_VSCODE_ANSWERS ?? '').split(',').filter(Boolean);
+    if (this.report.enabled && scripted.length > 0) {
+      const answer = buttons.find((b) => scripted.includes(b));
+      this.questions.push({ message, answer });
+      this.report.set({ questions: this.questions });
+      return answer;
+    }
+    return vscode.window.showInformationMessage(message, ...buttons);
   }
 
   /**
@@ -1113,6 +1227,13 @@ class Report {
       this.set({
         transcript: turns.map((t) => ({ n: t.n, end: t.end?.status, cost: t.end?.cost, items: t.items.map((i) => i.kind) })),
       });
+    }
+    // MAESTRO_VSCODE_EXPECT_MESSAGE: a message to the person arrives, is told with Read (pressed
+    // by the scripted answer) and opened.
+    if (process.env.MAESTRO_VSCODE_EXPECT_MESSAGE) {
+      while (Date.now() < deadline && this.data.messageRead === undefined) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
     this.set({ failedRequests: ext.failedRequests, done: true });
   }

@@ -253,10 +253,13 @@ export function attentionCounts(agents: AgentInfo[], gates: number): { needsInpu
 }
 
 /** The status bar item: agents working, what waits for the person, and dollars today. */
-export function statusText(agents: AgentInfo[], today: number, gates = 0): { text: string; tooltip: string } {
+export function statusText(agents: AgentInfo[], today: number, gates = 0, unread = 0): { text: string; tooltip: string } {
   const running = agents.filter((a) => a.state === 'working' || a.state === 'starting').length;
   const c = attentionCounts(agents, gates);
   const parts = [`$(hubot) ${running}`];
+  if (unread > 0) {
+    parts.push(`$(mail) ${unread}`);
+  }
   if (c.needsInput > 0) {
     parts.push(`$(bell-dot) ${c.needsInput}`);
   }
@@ -272,6 +275,9 @@ export function statusText(agents: AgentInfo[], today: number, gates = 0): { tex
     ...(c.failed ? [`${c.failed} failed`] : []),
     ...(c.gates ? [`${c.gates} review gate${c.gates === 1 ? '' : 's'} to approve`] : []),
   ];
+  if (unread > 0) {
+    waiting.push(`${unread} unread message${unread === 1 ? '' : 's'}`);
+  }
   const tooltip =
     `maestro: ${running} agent${running === 1 ? '' : 's'} working, ${waiting.join(', ')}, ` +
     `${agents.length} in all; ${dollars(today)} spent today`;
@@ -376,6 +382,12 @@ export const FORMS: Record<string, Field[]> = {
   'maestro.playbook.resume': [{ key: 'id', kind: 'run' }],
   'maestro.playbook.approve': [{ key: 'id', kind: 'run' }],
   'maestro.playbook.history': [{ key: 'id', kind: 'run' }],
+  'maestro.message.send': [
+    { key: 'to', kind: 'agent' },
+    { key: 'text', kind: 'text', prompt: 'Message (a request asks for an answer and wakes an idle agent)' },
+    { key: 'type', kind: 'pick', prompt: 'What it is', choices: ['request', 'notification', 'task'] },
+    { key: 'path', kind: 'path' },
+  ],
   'maestro.memory.add': [
     { key: 'text', kind: 'text', prompt: 'What to remember about this repository' },
     { key: 'path', kind: 'path' },
@@ -537,6 +549,8 @@ export function answerSentence(command: string, result: unknown, name?: string):
   switch (command) {
     case 'maestro.agent.send':
       return say(`sent to ${agent}.`);
+    case 'maestro.message.send':
+      return say(`message sent to ${who(String(r.to ?? ''))}.`);
     case 'maestro.agent.stop':
       return say(`${agent} stopped.`);
     case 'maestro.playbook.stop':
@@ -727,4 +741,60 @@ export function parseTranscript(log: string): TranscriptTurn[] {
     }
   }
   return turns;
+}
+
+/** A message as the person sees it (`maestro/message.*`). */
+export interface MessageInfo {
+  id: string;
+  from: string;
+  to: string;
+  subject: string;
+  priority: string;
+  type: string;
+  threadId: string;
+  inReplyTo?: string;
+  createdAt: number;
+  text: string;
+  readAt?: number;
+}
+
+/** Who an address is, briefly: an agent's name, or `you`. */
+export function who(address: string): string {
+  if (address.startsWith('person:')) {
+    return 'you';
+  }
+  return address.slice(address.lastIndexOf('/') + 1);
+}
+
+/** A message in the inbox's quick pick. */
+export function messageItem(msg: MessageInfo, nowMs: number): { label: string; description: string; detail: string } {
+  const first = msg.text.split('\n').find((l) => l.trim()) ?? '';
+  const mark = msg.readAt === undefined ? '$(circle-filled) ' : '';
+  const urgency = msg.priority === 'normal' ? '' : ` · ${msg.priority}`;
+  return {
+    label: `${mark}${who(msg.from)}: ${msg.subject || first}`.slice(0, 140),
+    description: `${msg.type}${urgency} · ${ago((nowMs - msg.createdAt) / 1000)}`,
+    detail: msg.subject ? first.slice(0, 200) : '',
+  };
+}
+
+/** The toast for a message to the person. */
+export function messageToast(msg: MessageInfo): string {
+  const first = msg.text.split('\n').find((l) => l.trim()) ?? '';
+  const body = msg.subject ? `${msg.subject}: ${first}` : first;
+  const asks = msg.type === 'request' ? ' asks' : '';
+  return `maestro: ${who(msg.from)}${asks}: ${body}`.slice(0, 300);
+}
+
+/** A thread (or one message) as a Markdown document, oldest first. */
+export function threadDocument(messages: MessageInfo[]): string {
+  return messages
+    .map((msg) => {
+      const when = new Date(msg.createdAt).toISOString().replace('T', ' ').slice(0, 16);
+      const read = msg.readAt !== undefined ? ' · read' : '';
+      const head = `### ${who(msg.from)} → ${who(msg.to)} · ${msg.type} · ${when} UTC${read}`;
+      const subject = msg.subject ? `**${msg.subject}**\n\n` : '';
+      return `${head}\n\n${subject}${msg.text}\n\n<sub>${msg.id}</sub>`;
+    })
+    .join('\n\n---\n\n');
 }

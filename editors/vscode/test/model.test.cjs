@@ -258,3 +258,20 @@ test('a merged agent says where it was merged', () => {
   assert.equal(m.agentDescription(a), 'idle · 2 turns · $0.50 · merged into main');
   assert.equal(m.agentDescription({ ...a, merged: undefined }), 'idle · 2 turns · $0.50');
 });
+
+test('messages to the person: the inbox item, the toast, the thread and the status bar', () => {
+  const msg = {
+    id: 'msg_1', from: 'agent:ws/fixer', to: 'person:me', subject: '', priority: 'high', type: 'request',
+    threadId: 'msg_1', createdAt: 1_000_000, text: 'Which branch?\nmain or dev', readAt: undefined,
+  };
+  assert.deepEqual(m.messageItem(msg, 1_000_000 + 120_000), {
+    label: '$(circle-filled) fixer: Which branch?', description: 'request · high · 2m ago', detail: '',
+  });
+  assert.equal(m.messageToast(msg), 'maestro: fixer asks: Which branch?');
+  const reply = { ...msg, id: 'msg_2', from: 'person:me', to: 'agent:ws/fixer', type: 'response', text: 'main', readAt: 5 };
+  const doc = m.threadDocument([msg, reply]);
+  assert.ok(doc.startsWith('### fixer → you · request · 1970-01-01 00:16 UTC'), doc);
+  assert.ok(doc.includes('### you → fixer · response') && doc.includes(' · read'), doc);
+  assert.equal(m.statusText([], 0, 0, 2).text, '$(hubot) 0  $(mail) 2  $0.00');
+  assert.ok(m.statusText([], 0, 0, 1).tooltip.includes('1 unread message'));
+});

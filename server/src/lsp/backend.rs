@@ -79,6 +79,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("maestro.trust.list", method::TRUST_LIST),
     ("maestro.trust.approve", method::TRUST_APPROVE),
     ("maestro.trust.revoke", method::TRUST_REVOKE),
+    ("maestro.message.send", method::MESSAGE_SEND),
+    ("maestro.message.inbox", method::MESSAGE_INBOX),
+    ("maestro.message.read", method::MESSAGE_READ),
+    ("maestro.message.thread", method::MESSAGE_THREAD),
 ];
 
 /// Daemon requests that belong to the front's own connection (its hello, workspaces, events and

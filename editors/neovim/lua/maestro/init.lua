@@ -78,7 +78,15 @@ end
 
 local function current_root()
   local name = vim.api.nvim_buf_get_name(0)
-  return M.git_root(name ~= '' and name or vim.fn.getcwd())
+  -- A maestro buffer (the inbox, a diff, a message) belongs to the repository last worked in.
+  if name:sub(1, 10) == 'maestro://' and M.last_root then
+    return M.last_root
+  end
+  local root = M.git_root(name ~= '' and name or vim.fn.getcwd())
+  if root then
+    M.last_root = root
+  end
+  return root
 end
 
 --- The live client for `root` (default: the current buffer's repository), or nil.
@@ -154,9 +162,42 @@ local function on_playbook_progress(_, params)
   vim.notify(('maestro playbook %s: %s%s %s'):format(params.run and params.run.id or '', event.kind, where, what), level, { title = 'maestro' })
 end
 
+-- Who an address is, briefly: an agent's name, or `you`.
+local function who(address)
+  if address:sub(1, 7) == 'person:' then
+    return 'you'
+  end
+  return address:match('([^/]+)$') or address
+end
+
+local function first_line(text)
+  return (text or ''):match('[^\n]*') or ''
+end
+
+-- A message to the person: told, and counted until read (`:Maestro inbox`).
+M.unread = 0
+local function on_message(_, params)
+  if type(params) ~= 'table' or type(params.message) ~= 'table' then
+    return
+  end
+  local msg = params.message
+  if (msg.to or ''):sub(1, 7) ~= 'person:' then
+    return
+  end
+  if params.event == 'read' then
+    M.unread = math.max(0, M.unread - 1)
+    return
+  end
+  M.unread = M.unread + 1
+  local asks = msg.type == 'request' and ' asks' or ''
+  local body = msg.subject ~= '' and (msg.subject .. ': ' .. first_line(msg.text)) or first_line(msg.text)
+  vim.notify(('maestro: %s%s: %s (:Maestro read %s)'):format(who(msg.from), asks, body, msg.id), levels.INFO, { title = 'maestro' })
+end
+
 M.handlers = {
   ['maestro/agentStatus'] = on_agent_status,
   ['maestro/playbookProgress'] = on_playbook_progress,
+  ['maestro/message'] = on_message,
   -- Output is for attached terminals (`:Maestro attach` runs `maestro agent attach`).
   ['maestro/agentOutput'] = function() end,
   ['maestro/workspaceOpened'] = function() end,
@@ -574,6 +615,78 @@ function sub.status()
   end)
 end
 
+-- A message, or a thread, as lines: a header per message, then its text.
+function M.message_lines(messages)
+  local lines = {}
+  for i, msg in ipairs(messages) do
+    if i > 1 then
+      table.insert(lines, '')
+    end
+    local read = msg.readAt and ' · read' or ''
+    table.insert(lines, ('## %s → %s · %s · %s · %s%s'):format(who(msg.from), who(msg.to), msg.type, msg.priority,
+      os.date('!%Y-%m-%d %H:%M UTC', math.floor(msg.createdAt / 1000)), read))
+    if msg.subject ~= '' then
+      table.insert(lines, msg.subject)
+    end
+    for _, l in ipairs(vim.split(msg.text or '', '\n', { plain = true })) do
+      table.insert(lines, l)
+    end
+    table.insert(lines, msg.id)
+  end
+  return lines
+end
+
+-- The person's messages, newest first, unread marked `●` (`:Maestro inbox all` for read ones too).
+function sub.inbox(args)
+  M.execute('maestro.message.inbox', { all = args[1] == 'all', limit = 50 }, function(r)
+    M.unread = r.unread or 0
+    local lines = { ('%d unread · :Maestro read ID · :Maestro reply ID TEXT · :Maestro thread ID'):format(r.unread or 0) }
+    for _, msg in ipairs(r.messages or {}) do
+      local mark = msg.readAt and ' ' or '●'
+      local body = msg.subject ~= '' and msg.subject or first_line(msg.text)
+      table.insert(lines, ('%s %s  %-12s %-12s %s'):format(mark, msg.id, who(msg.from), msg.type, body))
+    end
+    M.show('inbox', lines)
+  end)
+end
+
+function sub.read(args)
+  if not need(args, 1, 'read ID') then
+    return
+  end
+  M.execute('maestro.message.read', { id = args[1] }, function(msg)
+    M.show('message/' .. msg.id, M.message_lines({ msg }))
+  end)
+end
+
+function sub.thread(args)
+  if not need(args, 1, 'thread ID') then
+    return
+  end
+  M.execute('maestro.message.thread', { id = args[1] }, function(t)
+    M.show('thread/' .. t.threadId, M.message_lines(t.messages or {}))
+  end)
+end
+
+function sub.reply(args)
+  if not need(args, 2, 'reply ID TEXT') then
+    return
+  end
+  M.execute('maestro.message.send', { to = '', inReplyTo = args[1], text = rest(args, 2) }, function(msg)
+    say(('maestro: reply sent to %s'):format(who(msg.to)))
+  end)
+end
+
+-- :Maestro msg NAME TEXT — a request to agent NAME (it wakes if idle).
+function sub.msg(args, _, root)
+  if not need(args, 2, 'msg NAME TEXT') then
+    return
+  end
+  M.execute('maestro.message.send', { to = args[1], text = rest(args, 2), type = 'request', path = root }, function(msg)
+    say(('maestro: message sent to %s'):format(who(msg.to)))
+  end)
+end
+
 M.subcommands = sub
 
 local function complete(arglead, line)
@@ -626,7 +739,7 @@ function M.setup(opts)
     nargs = '+',
     range = true,
     complete = complete,
-    desc = 'maestro: agents|spawn|send|diff|comment|review|stop|attach|delegate|playbook|search|usage|status',
+    desc = 'maestro: agents|spawn|send|diff|comment|review|stop|attach|delegate|playbook|search|usage|status|inbox|msg|read|reply|thread',
   })
   -- Buffers already open when setup runs.
   for _, buf in ipairs(vim.api.nvim_list_bufs()) do
