@@ -454,3 +454,63 @@ fn tools_reach(cli: &str) {
 fn opencode_gets_maestros_tools_through_its_config_content() {
     tools_reach("opencode");
 }
+
+#[test]
+fn aider_without_tools_answers_a_request_in_its_reply() {
+    let mock = MockModel::start();
+    let env = real_env(&mock, "");
+    let dir = repo(&env, "aider-answers");
+    let (code, _, out) = waited(
+        &env,
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "helper",
+            "MOCK: say ready",
+            "--agent",
+            "aider",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let asked = env.json(
+        &dir,
+        &[
+            "msg",
+            "send",
+            "helper",
+            "Is the parser fine?\nMOCK: say aider thinks the parser is fine",
+            "-t",
+            "request",
+            "--json",
+        ],
+    );
+    // Its turn ends, then its answer is sent.
+    let mut inbox = Value::Null;
+    wait_until("helper's answer", Duration::from_secs(120), || {
+        inbox = env.json(&dir, &["inbox", "--json"]);
+        inbox["total"] == 1
+    });
+    assert_eq!(status(&env, &dir, "helper")["turns"], 2);
+    let answer = &inbox["messages"][0];
+    assert_eq!(
+        answer["type"],
+        "response",
+        "{inbox}\n{}\n{}",
+        env.ok(&dir, &["agent", "logs", "helper"]),
+        env.daemon_logs()
+    );
+    assert_eq!(answer["inReplyTo"], asked["id"], "{inbox}");
+    assert!(
+        answer["from"].as_str().unwrap().ends_with("/helper"),
+        "{inbox}"
+    );
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .contains("aider thinks the parser is fine"),
+        "{inbox}\n{}",
+        env.ok(&dir, &["agent", "logs", "helper"])
+    );
+}

@@ -101,6 +101,9 @@ pub enum PostError {
 /// The text of a turn's messages is cut at this size; those left out stay pending.
 pub const PROMPT_BUDGET: usize = 32 << 10;
 
+/// A turn's answer sent back for an agent without tools is cut at this size.
+const MAX_ANSWER: usize = 16 << 10;
+
 /// The delivery service of one maestro home.
 pub struct Post {
     mail: Mailboxes,
@@ -110,6 +113,8 @@ pub struct Post {
     in_turn: Mutex<HashMap<String, Vec<String>>>,
     /// When each address was last woken (Unix ms), for the hourly bound.
     wakes: Mutex<HashMap<String, VecDeque<u64>>>,
+    /// What the running turn of an agent without tools answered (see [`Post::turn_answered`]).
+    answers: Mutex<HashMap<String, String>>,
 }
 
 impl Post {
@@ -120,6 +125,7 @@ impl Post {
             policy,
             in_turn: Mutex::default(),
             wakes: Mutex::default(),
+            answers: Mutex::default(),
         }
     }
 
@@ -239,14 +245,31 @@ impl Post {
         format!("{head}{text}---\n\n{prompt}")
     }
 
+    /// What a turn of `address` answered, for an agent whose CLI has no tools to reply with:
+    /// when the turn ends well, each request it carried is answered with it, as the agent.
+    pub fn turn_answered(&self, address: &str, answer: &str) {
+        if self.in_turn.lock().unwrap().contains_key(address) && !answer.trim().is_empty() {
+            self.answers
+                .lock()
+                .unwrap()
+                .insert(address.to_owned(), answer.to_owned());
+        }
+    }
+
     /// A turn of `address` ended: the messages it carried are delivered if it ended well (else
-    /// the next turn carries them again); then what waits and asks for it wakes the agent.
+    /// the next turn carries them again), and the requests among them answered with what it
+    /// answered, when it has no tools (see [`Post::turn_answered`]); then what waits and asks
+    /// for it wakes the agent.
     pub fn turn_ended(&self, address: &str, ok: bool, now: u64) {
         let carried = self.in_turn.lock().unwrap().remove(address);
-        if let Some(ids) = carried.filter(|_| ok)
-            && let Err(e) = self.mail.mark_delivered(&ids, now as f64 / 1000.0)
-        {
-            tracing::warn!(%address, "messages not marked delivered (they come again): {e}");
+        let answer = self.answers.lock().unwrap().remove(address);
+        if let Some(ids) = carried.filter(|_| ok) {
+            if let Err(e) = self.mail.mark_delivered(&ids, now as f64 / 1000.0) {
+                tracing::warn!(%address, "messages not marked delivered (they come again): {e}");
+            }
+            if let Some(answer) = answer {
+                self.answer_requests(address, &ids, &answer, now);
+            }
         }
         let waiting = self.mail.pending(address, now).unwrap_or_default();
         if ok
@@ -255,6 +278,43 @@ impl Post {
                 .any(|d| self.policy.wakes(&d.signed.envelope))
         {
             self.wake(address, now);
+        }
+    }
+
+    fn answer_requests(&self, address: &str, ids: &[String], answer: &str, now: u64) {
+        let mut text = answer.to_owned();
+        if text.len() > MAX_ANSWER {
+            let mut cut = MAX_ANSWER;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push('…');
+        }
+        for id in ids {
+            let Ok(asked) = self.mail.message(address, id) else {
+                continue;
+            };
+            let e = &asked.signed.envelope;
+            if e.kind != Kind::Request || e.to != address {
+                continue;
+            }
+            let draft = Draft {
+                to: e.from.clone(),
+                subject: if e.subject.is_empty() {
+                    String::new()
+                } else {
+                    format!("Re: {}", e.subject)
+                },
+                payload: serde_json::json!({ "text": text }),
+                priority: Priority::Normal,
+                kind: Kind::Response,
+                in_reply_to: Some(id.clone()),
+                expires_in: None,
+            };
+            if let Err(e) = self.send(address, draft, now) {
+                tracing::warn!(%address, "the answer to {id} was not sent: {e}");
+            }
         }
     }
 
@@ -503,6 +563,42 @@ mod tests {
         assert!(
             post.send(ALICE, draft(ALICE, Priority::Normal, Kind::Request), NOW)
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn an_agent_without_tools_answers_the_requests_its_turn_carried_with_its_reply() {
+        let dir = tempfile::tempdir().unwrap();
+        let (post, _) = post(dir.path());
+        let asked = post
+            .send(ALICE, draft(BOB, Priority::Normal, Kind::Request), NOW)
+            .unwrap();
+        let mut note = draft(BOB, Priority::Low, Kind::Notification);
+        note.subject = "fyi".into();
+        post.send(ALICE, note, NOW + 1).unwrap();
+        post.turn_prompt(BOB, WAKE_PROMPT, NOW + 2);
+        post.turn_answered(BOB, "It fails on tabs.");
+        post.turn_ended(BOB, true, NOW + 3);
+        let replies = post.mailboxes().inbox(ALICE, false, NOW + 4).unwrap();
+        assert_eq!(
+            replies.len(),
+            1,
+            "the request is answered, the notification is not"
+        );
+        let e = &replies[0].signed.envelope;
+        assert_eq!((e.from.as_str(), e.kind), (BOB, Kind::Response));
+        assert_eq!(e.in_reply_to.as_ref(), Some(&asked.envelope.id));
+        assert_eq!(e.subject, "Re: the parser");
+        assert_eq!(e.payload, json!({"text": "It fails on tabs."}));
+        // A failed turn answers nothing (its messages come again).
+        post.send(ALICE, draft(BOB, Priority::Normal, Kind::Request), NOW + 5)
+            .unwrap();
+        post.turn_prompt(BOB, "go", NOW + 6);
+        post.turn_answered(BOB, "half an answer");
+        post.turn_ended(BOB, false, NOW + 7);
+        assert_eq!(
+            post.mailboxes().inbox(ALICE, false, NOW + 8).unwrap().len(),
+            1
         );
     }
 

@@ -226,6 +226,15 @@ impl AgentCli {
         !matches!(self, AgentCli::Aider)
     }
 
+    /// Whether the CLI is given maestro's tools (an MCP server for its run): Claude Code, Codex
+    /// and OpenCode. The others read their messages in their prompt and answer in their reply.
+    pub fn takes_tools(&self) -> bool {
+        matches!(
+            self,
+            AgentCli::Claude | AgentCli::Codex | AgentCli::OpenCode
+        )
+    }
+
     /// Whether the CLI has session ids to resume (aider has not).
     pub fn resumes(&self) -> bool {
         match self {

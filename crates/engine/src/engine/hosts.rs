@@ -51,6 +51,18 @@ impl maestro_agents::Hooks for EngineHooks {
 
     fn turn_finished(&self, turn: maestro_agents::FinishedTurn) {
         if let Some(inner) = self.0.upgrade() {
+            // An agent whose CLI has no tools answers a request in its reply.
+            let no_tools = inner
+                .agents
+                .get()
+                .and_then(|a| a.get(&turn.ws, &turn.agent).ok());
+            if no_tools.is_some_and(|a| {
+                maestro_agents::AgentCli::built_in(&a.agent).is_none_or(|c| !c.takes_tools())
+            }) {
+                inner
+                    .post
+                    .turn_answered(&agent_address(&turn.ws, &turn.agent), &turn.reply);
+            }
             let engine = Engine::from_inner(inner);
             if engine.memory().settings.remember_turns {
                 engine.memory().remember_later(vec![turn_memory(turn)]);
