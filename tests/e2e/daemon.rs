@@ -22,7 +22,10 @@ fn status_starts_the_daemon_on_demand_in_a_repository_and_reports_it() {
     assert_eq!(first["workspace"]["root"], json!(repo));
     assert_eq!(first["workspace"]["kind"], "git");
     assert_eq!(first["workspace"]["name"], "shop");
-    assert_eq!(first["store"]["schemaVersion"], 9);
+    assert_eq!(
+        first["store"]["schemaVersion"],
+        maestro_store::SCHEMA_VERSION
+    );
     let pid = first["pid"].as_u64().unwrap() as u32;
     assert_eq!(env.daemon_pid(), Some(pid));
 

@@ -13,7 +13,7 @@ fn backup_then_restore_brings_back_the_store_and_keeps_the_replaced_one() {
     let backup = env.home.path().join("before-b.db");
     let out = env.json(&a, &["store", "backup", backup.to_str().unwrap(), "--json"]);
     assert_eq!(out["path"], json!(backup));
-    assert_eq!(out["schemaVersion"], 9);
+    assert_eq!(out["schemaVersion"], maestro_store::SCHEMA_VERSION);
     let again = env.run_in(&a, &["store", "backup", backup.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(1));
     assert!(
