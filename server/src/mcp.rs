@@ -144,8 +144,11 @@ impl Maestro {
             "query" => query(&link, &a).await,
             "search" => search(&link, &a).await,
             "remember" => {
-                let kind = a.opt_str("kind")?.unwrap_or("finding");
-                let params = json!({"path": link.root, "text": a.str("text")?, "kind": kind});
+                // A note of this agent's (the daemon signs it with the agent's name).
+                let mut params = json!({"path": link.root, "text": a.str("text")?});
+                if let Some(source) = a.opt_str("source")? {
+                    params["source"] = json!(source);
+                }
                 rpc(&link, method::MEMORY_ADD, params).await
             }
             "send_message" => {
@@ -549,19 +552,20 @@ async fn search(link: &Link, a: &Args<'_>) -> Answer {
         params["kinds"] = json!(["code"]);
     }
     let r = rpc(link, method::MEMORY_SEARCH, params).await?;
+    // A hit is the memory's fields and its score, side by side.
     let hits: Vec<Value> = r["hits"]
         .as_array()
         .map(|hits| {
             hits.iter()
                 .map(|h| {
-                    let m = &h["memory"];
                     let mut row = json!({
-                        "text": cut(m["text"].as_str().unwrap_or_default(), 1200),
-                        "kind": m["kind"], "score": h["score"],
+                        "text": cut(h["text"].as_str().unwrap_or_default(), 1200),
+                        "kind": h["kind"], "score": h["score"],
                     });
-                    for key in ["agent", "source", "path", "line"] {
-                        if !m[key].is_null() {
-                            row[key] = m[key].clone();
+                    for key in ["agent", "source", "file", "line"] {
+                        let v = &h[key];
+                        if !v.is_null() && v != "" {
+                            row[key] = v.clone();
                         }
                     }
                     row
@@ -569,7 +573,11 @@ async fn search(link: &Link, a: &Args<'_>) -> Answer {
                 .collect()
         })
         .unwrap_or_default();
-    Ok(json!({"total": hits.len(), "hits": hits}))
+    let mut out = json!({"total": hits.len(), "mode": r["mode"], "hits": hits});
+    if let Some(w) = r["warning"].as_str() {
+        out["warning"] = json!(w);
+    }
+    Ok(out)
 }
 
 fn cut(text: &str, max: usize) -> String {
@@ -696,9 +704,10 @@ fn tools() -> Vec<Tool> {
         ),
         (
             "remember",
-            "Remember a finding for this repository (other agents and later turns can search it).",
+            "Remember a finding for this repository (other agents and later turns can search it), as a note of yours.",
             json!({
-                "text": {"type": "string"}, "kind": {"type": "string", "description": "default finding"},
+                "text": {"type": "string"},
+                "source": {"type": "string", "description": "where it comes from: a file, a URL, a ticket"},
             }),
             &["text"],
             false,

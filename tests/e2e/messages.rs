@@ -190,6 +190,14 @@ fn an_agent_acts_only_as_itself_and_bad_messages_are_refused_with_nothing_stored
     );
 
     let mut as_alice = env.mcp(&dir, Some(&alice));
+    // What she remembers is hers, whatever she says.
+    as_alice.ok(
+        "remember",
+        json!({"text": "The parser rejects tabs on purpose", "agent": "bob"}),
+    );
+    let found = as_alice.ok("search", json!({"query": "parser rejects tabs"}));
+    assert_eq!(found["hits"][0]["agent"], "alice", "{found}");
+    assert_eq!(found["hits"][0]["kind"], "note", "{found}");
     let inbox = as_alice.ok("inbox", json!({}));
     assert_eq!(inbox["total"], 1, "{inbox}");
     assert!(inbox["owner"].as_str().unwrap().ends_with("/alice"));
