@@ -225,6 +225,20 @@ fn an_agent_acts_only_as_itself_and_bad_messages_are_refused_with_nothing_stored
     assert_eq!(messages[1]["id"], reply["id"]);
     let inbox = env.json(&dir, &["inbox", "--json"]);
     assert_eq!(inbox["unread"], 1, "{inbox}");
+    let seen = as_alice.ok("thread", json!({"id": id}));
+    assert_eq!(seen["messages"].as_array().unwrap().len(), 2, "{seen}");
+    let bob_status = as_alice.ok("agent_status", json!({"name": "bob"}));
+    assert_eq!(
+        (
+            &bob_status["name"],
+            &bob_status["state"],
+            &bob_status["cli"]
+        ),
+        (&json!("bob"), &json!("idle"), &json!("claude")),
+        "{bob_status}"
+    );
+    let runs = as_alice.ok("playbook_status", json!({}));
+    assert_eq!(runs["runs"], json!([]), "{runs}");
 
     // Bad input: each refused with what was wrong, and nothing stored.
     let count = |env: &TestEnv| {
@@ -347,6 +361,17 @@ fn the_code_graph_through_mcp_answers_as_the_daemon_does_for_editors() {
     assert_eq!(refs["next_offset"], 1, "{refs}");
     let outline = mcp.ok("symbols", json!({"path": "src/app.py"}));
     assert_eq!(outline["total"], 2, "{outline}");
+    let named = mcp.ok("symbols", json!({"query": "helpe"}));
+    assert_eq!(named["symbols"][0]["name"], "helper", "{named}");
+    assert_eq!(named["symbols"][0]["kind"], "function", "{named}");
+    let callees = mcp.ok("callees", json!({"symbol": "main"}));
+    assert_eq!(callees["callees"][0]["name"], "helper", "{callees}");
+    let rows = mcp.ok(
+        "query",
+        json!({"script": "?[name] := *symbol{name}, starts_with(name, $p)", "params": {"p": "help"}}),
+    );
+    assert_eq!(rows["rows"], json!([["helper"]]), "{rows}");
+    assert_eq!(rows["headers"], json!(["name"]), "{rows}");
     // Bad input: each a tool error naming what was wrong.
     for (args, says) in [
         (json!({}), "give a `symbol`"),
