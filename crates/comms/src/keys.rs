@@ -102,18 +102,21 @@ impl Keyring {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut secret = [0u8; 32];
                 getrandom::getrandom(&mut secret).map_err(|e| KeyError::Random(e.to_string()))?;
-                let file = std::fs::OpenOptions::new()
+                // Written whole under a name of its own, then linked into place: the key file
+                // never exists half written (a reader, or a crash, would find it "damaged").
+                let mut nonce = [0u8; 8];
+                getrandom::getrandom(&mut nonce).map_err(|e| KeyError::Random(e.to_string()))?;
+                let tmp = self.dir.join(format!(".{owner}.{}.new", hex(&nonce)));
+                let written = std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .mode(0o600)
-                    .open(&path);
-                match file {
-                    Ok(mut f) => {
-                        f.write_all(&secret)
-                            .and_then(|()| f.sync_all())
-                            .map_err(|e| failed(e.to_string()))?;
-                        Ok(SigningKey::from_bytes(&secret))
-                    }
+                    .open(&tmp)
+                    .and_then(|mut f| f.write_all(&secret).and_then(|()| f.sync_all()));
+                let linked = written.and_then(|()| std::fs::hard_link(&tmp, &path));
+                let _ = std::fs::remove_file(&tmp);
+                match linked {
+                    Ok(()) => Ok(SigningKey::from_bytes(&secret)),
                     // Made by another process meanwhile: that one is the key.
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                         self.read_or_make(owner)
@@ -130,7 +133,6 @@ impl Keyring {
         Ok(hex(self.key(owner)?.verifying_key().as_bytes()))
     }
 
-    /// Signs `envelope` as `owner`, once it is well formed.
     /// The secret an agent's tools (its `maestro mcp`) present to act as `address`: the
     /// address and the daemon's signature over it. Only the daemon can make one, so an agent
     /// cannot become another by changing its environment; the same address always gets the same
@@ -155,6 +157,7 @@ impl Keyring {
             .then(|| address.to_owned()))
     }
 
+    /// Signs `envelope` as `owner`, once it is well formed.
     pub fn sign(&self, owner: &str, envelope: Envelope) -> Result<Signed, KeyError> {
         envelope.check()?;
         let signature = self.key(owner)?.sign(&envelope.canonical());
@@ -323,6 +326,29 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     const NOW: u64 = 1_765_000_000_500;
+
+    #[test]
+    fn a_key_made_by_several_at_once_is_one_key_never_half_written() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let publics: Vec<String> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..6)
+                    .map(|_| {
+                        let dir = dir.path();
+                        // Each its own keyring: nothing shared but the directory.
+                        s.spawn(move || Keyring::open(dir).unwrap().public("agent.w.a").unwrap())
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert!(publics.windows(2).all(|w| w[0] == w[1]), "{publics:?}");
+            let names: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(names, ["agent.w.a.ed25519"], "no leftovers");
+        }
+    }
 
     #[test]
     fn a_token_speaks_for_one_address_and_cannot_be_changed_to_another() {

@@ -398,6 +398,15 @@ mod tests {
         news: Mutex<Vec<News>>,
     }
 
+    impl FakeHost {
+        fn set(&self, address: &str, presence: Presence) {
+            self.presence
+                .lock()
+                .unwrap()
+                .insert(address.into(), presence);
+        }
+    }
+
     impl Host for FakeHost {
         fn presence(&self, address: &str) -> Presence {
             if address.starts_with("person:") {
@@ -429,10 +438,7 @@ mod tests {
     fn post(dir: &std::path::Path) -> (Post, Arc<FakeHost>) {
         let host = Arc::new(FakeHost::default());
         for a in [ALICE, BOB] {
-            host.presence
-                .lock()
-                .unwrap()
-                .insert(a.into(), Presence::Idle);
+            host.set(a, Presence::Idle);
         }
         let mail =
             Mailboxes::open(Store::open_in_memory().unwrap(), &dir.join("keys"), NOW).unwrap();
@@ -487,18 +493,12 @@ mod tests {
         post.send(ALICE, draft(BOB, Priority::Normal, Kind::Notification), NOW)
             .unwrap();
         assert!(host.woken.lock().unwrap().is_empty());
-        host.presence
-            .lock()
-            .unwrap()
-            .insert(BOB.into(), Presence::Busy);
+        host.set(BOB, Presence::Busy);
         post.send(ALICE, draft(BOB, Priority::Urgent, Kind::Alert), NOW + 1)
             .unwrap();
         assert!(host.woken.lock().unwrap().is_empty(), "busy: not woken");
         // The turn that was running ends (it carried neither): the urgent one wakes it.
-        host.presence
-            .lock()
-            .unwrap()
-            .insert(BOB.into(), Presence::Idle);
+        host.set(BOB, Presence::Idle);
         post.turn_ended(BOB, true, NOW + 2);
         assert_eq!(*host.woken.lock().unwrap(), [BOB]);
         let prompt = post.turn_prompt(BOB, WAKE_PROMPT, NOW + 3);
@@ -510,10 +510,7 @@ mod tests {
     fn an_agent_that_read_a_message_does_not_get_it_again_and_the_sender_is_told() {
         let dir = tempfile::tempdir().unwrap();
         let (post, host) = post(dir.path());
-        host.presence
-            .lock()
-            .unwrap()
-            .insert(BOB.into(), Presence::Away);
+        host.set(BOB, Presence::Away);
         let sent = post
             .send(ALICE, draft(BOB, Priority::High, Kind::Request), NOW)
             .unwrap();
@@ -608,18 +605,12 @@ mod tests {
         let (mut post, host) = post(dir.path());
         post.policy.wakes_per_hour = 2;
         for i in 0..4 {
-            host.presence
-                .lock()
-                .unwrap()
-                .insert(BOB.into(), Presence::Idle);
+            host.set(BOB, Presence::Idle);
             post.send(ALICE, draft(BOB, Priority::Urgent, Kind::Alert), NOW + i)
                 .unwrap();
         }
         assert_eq!(host.woken.lock().unwrap().len(), 2);
-        host.presence
-            .lock()
-            .unwrap()
-            .insert(BOB.into(), Presence::Idle);
+        host.set(BOB, Presence::Idle);
         post.send(
             ALICE,
             draft(BOB, Priority::Urgent, Kind::Alert),
@@ -633,10 +624,7 @@ mod tests {
     fn a_long_backlog_is_cut_and_the_rest_waits() {
         let dir = tempfile::tempdir().unwrap();
         let (post, host) = post(dir.path());
-        host.presence
-            .lock()
-            .unwrap()
-            .insert(BOB.into(), Presence::Away);
+        host.set(BOB, Presence::Away);
         let mut d = draft(BOB, Priority::Low, Kind::Notification);
         d.payload = json!("x".repeat(10_000));
         for i in 0..5 {

@@ -614,34 +614,32 @@ class Extension {
     }
   }
 
-  /**
-   * An information message with buttons; scripted in the end-to-end report as [`ask`] is.
-   */
+  /** An information message with buttons, scripted in the end-to-end report as [`ask`] is. */
   private async tell(message: string, ...buttons: string[]): Promise<string | undefined> {
-    const scripted = (process.env.MAESTRO_VSCODE_ANSWERS ?? '').split(',').filter(Boolean);
-    if (this.report.enabled && scripted.length > 0) {
-      const answer = buttons.find((b) => scripted.includes(b));
-      this.questions.push({ message, answer });
-      this.report.set({ questions: this.questions });
-      return answer;
-    }
-    return vscode.window.showInformationMessage(message, ...buttons);
+    const scripted = this.scripted(message, buttons);
+    return scripted ? scripted.answer : vscode.window.showInformationMessage(message, ...buttons);
+  }
+
+  /** A question with buttons (a warning), scripted in the end-to-end report. */
+  async ask(message: string, options: vscode.MessageOptions, ...buttons: string[]): Promise<string | undefined> {
+    const scripted = this.scripted(message, buttons);
+    return scripted ? scripted.answer : vscode.window.showWarningMessage(message, options, ...buttons);
   }
 
   /**
-   * A question with buttons. Under the end-to-end report, MAESTRO_VSCODE_ANSWERS (button labels)
-   * presses the first of them the question offers, and the report keeps question and answer;
-   * nobody is there to click.
+   * Under the end-to-end report, MAESTRO_VSCODE_ANSWERS (button labels) presses the first of them
+   * the question offers, and the report keeps question and answer; nobody is there to click.
+   * `undefined` when the person is asked.
    */
-  async ask(message: string, options: vscode.MessageOptions, ...buttons: string[]): Promise<string | undefined> {
+  private scripted(message: string, buttons: string[]): { answer: string | undefined } | undefined {
     const scripted = (process.env.MAESTRO_VSCODE_ANSWERS ?? '').split(',').filter(Boolean);
-    if (this.report.enabled && scripted.length > 0) {
-      const answer = buttons.find((b) => scripted.includes(b));
-      this.questions.push({ message, answer });
-      this.report.set({ questions: this.questions });
-      return answer;
+    if (!this.report.enabled || scripted.length === 0) {
+      return undefined;
     }
-    return vscode.window.showWarningMessage(message, options, ...buttons);
+    const answer = buttons.find((b) => scripted.includes(b));
+    this.questions.push({ message, answer });
+    this.report.set({ questions: this.questions });
+    return { answer };
   }
 
   /** Asks before an agent's branch lands on its base. */
