@@ -161,6 +161,21 @@ fn resident() {
                 let envelopes = (0..1000).map(|i| envelope(batch * 1000 + i, now)).collect();
                 mail.send_all(envelopes, now).unwrap();
             }
+            // An agent's inbox page among its 5,000 messages: only the page is verified.
+            let mut samples = Vec::new();
+            for _ in 0..20 {
+                let started = Instant::now();
+                let page = mail
+                    .inbox_page("agent:ws1/reader0", false, 0, 20, now)
+                    .unwrap();
+                samples.push(started.elapsed());
+                assert_eq!((page.messages.len(), page.total), (20, n / 20));
+            }
+            row(
+                &format!("an inbox page of 20 among {} ({n} stored)", n / 20),
+                W,
+                &samples,
+            );
         }
         let started = Instant::now();
         env.ok(env.home.path(), &["status"]);

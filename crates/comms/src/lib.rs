@@ -10,5 +10,5 @@ pub mod post;
 
 pub use envelope::{Envelope, Kind, Malformed, Priority};
 pub use keys::{KeyError, Keyring, Refused, Signed, Verifier};
-pub use mailbox::{Delivered, MailError, Mailboxes, agent_address, agent_of, owner_of};
+pub use mailbox::{Delivered, InboxPage, MailError, Mailboxes, agent_address, agent_of, owner_of};
 pub use post::{Draft, Host, News, Policy, Post, PostError, Presence, WAKE_PROMPT};

@@ -26,6 +26,29 @@ const INBOX: &str = r#"
 :order created_at, id
 "#;
 
+/// What a page of an inbox is chosen from: every message to `$recipient`, without its payload.
+const INBOX_KEYS: &str = r#"
+?[created_at, id, read_at, expires_at] :=
+    *message:by_recipient{recipient: $recipient, created_at, id},
+    *message{id, read_at, expires_at}
+"#;
+
+/// The stored messages `$ids`, and when each was delivered (null: not yet).
+const SIGNED_OF: &str = r#"
+d[id, at] := id in $ids, *message_delivered{id, at}
+d[id, at] := id in $ids, not *message_delivered{id}, at = null
+?[id, signed, read_at, delivered_at] := id in $ids, *message{id, signed, read_at}, d[id, delivered_at]
+"#;
+
+/// One page of an inbox, newest first, with the counts of the whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxPage {
+    pub messages: Vec<Delivered>,
+    /// Messages matching (unread ones, or all), expired ones left out.
+    pub total: usize,
+    pub unread: usize,
+}
+
 const MARK_DELIVERED: &str = r#"
 ?[id, at] := id in $ids, at = $at
 :put message_delivered {id => at}
@@ -322,6 +345,55 @@ impl Mailboxes {
         Ok(out)
     }
 
+    /// A page of what was sent to `reader`, newest first: `unread` only, or all; expired
+    /// messages left out. Only the page is read whole and verified, so a long inbox costs its
+    /// keys, not its messages.
+    pub fn inbox_page(
+        &self,
+        reader: &str,
+        unread: bool,
+        offset: usize,
+        limit: usize,
+        now: u64,
+    ) -> Result<InboxPage, MailError> {
+        let rows = self
+            .store
+            .read(INBOX_KEYS, params([("recipient", DataValue::from(reader))]))?;
+        let mut keys: Vec<(i64, String, bool)> = rows
+            .rows
+            .iter()
+            .filter(|r| r[3].get_int().is_none_or(|t| t as u64 > now))
+            .map(|r| {
+                let id = r[1].get_str().unwrap_or_default().to_owned();
+                (r[0].get_int().unwrap_or(0), id, r[2].get_float().is_some())
+            })
+            .collect();
+        let unread_count = keys.iter().filter(|(_, _, read)| !read).count();
+        if unread {
+            keys.retain(|(_, _, read)| !read);
+        }
+        keys.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+        let page: Vec<String> = keys
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(_, id, _)| id.clone())
+            .collect();
+        let ids = DataValue::List(page.iter().map(|i| DataValue::from(i.as_str())).collect());
+        let found = self.store.read(SIGNED_OF, params([("ids", ids)]))?;
+        let mut by_id = std::collections::HashMap::new();
+        for r in &found.rows {
+            let mut d = self.checked(&r[0], &r[1], r[2].get_float())?;
+            d.delivered_at = r[3].get_float();
+            by_id.insert(d.signed.envelope.id.clone(), d);
+        }
+        Ok(InboxPage {
+            messages: page.iter().filter_map(|id| by_id.remove(id)).collect(),
+            total: keys.len(),
+            unread: unread_count,
+        })
+    }
+
     /// What `reader` has not read nor had in a turn yet, oldest first (expired ones left out).
     pub fn pending(&self, reader: &str, now: u64) -> Result<Vec<Delivered>, MailError> {
         let mut inbox = self.inbox(reader, true, now)?;
@@ -580,6 +652,36 @@ mod tests {
         let ids: std::collections::BTreeSet<_> =
             inbox.iter().map(|d| d.signed.envelope.id.clone()).collect();
         assert_eq!(ids.len(), 400);
+    }
+
+    #[test]
+    fn an_inbox_page_is_the_newest_with_counts_of_the_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = mailboxes(dir.path());
+        for i in 0..5u64 {
+            let mut e = envelope();
+            e.id = format!("p-{i}");
+            e.created_at += i;
+            m.send(e, NOW).unwrap();
+        }
+        m.read("agent:ws1/bob", "p-4", 1.0).unwrap();
+        let page = m.inbox_page("agent:ws1/bob", false, 1, 2, NOW).unwrap();
+        let ids: Vec<&str> = page
+            .messages
+            .iter()
+            .map(|d| d.signed.envelope.id.as_str())
+            .collect();
+        assert_eq!(ids, ["p-3", "p-2"]);
+        assert_eq!((page.total, page.unread), (5, 4));
+        let unread = m.inbox_page("agent:ws1/bob", true, 0, 10, NOW).unwrap();
+        assert_eq!(unread.messages.len(), 4);
+        assert!(unread.messages.iter().all(|d| d.read_at.is_none()));
+        assert_eq!(
+            m.inbox_page("agent:ws1/carol", false, 0, 10, NOW)
+                .unwrap()
+                .total,
+            0
+        );
     }
 
     #[test]

@@ -136,26 +136,17 @@ fn recipient(s: &Session, p: &MessageSendParams) -> Result<String, RpcError> {
 pub(crate) fn inbox(s: &Session, p: MessageInboxParams) -> Answer<MessageInboxResult> {
     let owner = s.address();
     off_loop(&s.engine, move |engine| {
-        let mut all = engine.post().mailboxes().inbox(&owner, !p.all, now_ms())?;
-        let unread = if p.all {
-            all.iter().filter(|d| d.read_at.is_none()).count()
-        } else {
-            all.len()
-        };
-        all.reverse();
-        let total = all.len();
         let limit = p.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
-        let messages = all
-            .iter()
-            .skip(p.offset)
-            .take(limit)
-            .map(|d| d.info())
-            .collect();
+        let page =
+            engine
+                .post()
+                .mailboxes()
+                .inbox_page(&owner, !p.all, p.offset, limit, now_ms())?;
         Ok(MessageInboxResult {
             owner,
-            messages,
-            total,
-            unread,
+            messages: page.messages.iter().map(|d| d.info()).collect(),
+            total: page.total,
+            unread: page.unread,
         })
     })
 }
