@@ -18,14 +18,7 @@ const STREAMERS: usize = 100;
 const QUERIES: usize = 500;
 
 fn main() {
-    let env = TestEnv::new();
-    let bin = env.home.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_fake-agent"), bin.join("claude")).unwrap();
-    env.write_config(&format!(
-        "[daemon]\nidle_timeout_secs = 600\n[agents.claude]\npath = \"{}\"\n",
-        bin.join("claude").display()
-    ));
+    let env = maestro_tests::bench::fake_claude_env(env!("CARGO_BIN_EXE_fake-agent"), "");
     let repo = maestro_tests::bench::python_package(&env, "bench");
     env.ok(&repo, &["status"]);
     let daemon = env.daemon_pid().expect("daemon");

@@ -17,15 +17,10 @@ const WAKES: usize = 40;
 const STORED: usize = 100_000;
 
 fn main() {
-    let env = TestEnv::new();
-    let bin = env.home.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_fake-agent"), bin.join("claude")).unwrap();
-    env.write_config(&format!(
-        "[daemon]\nidle_timeout_secs = 600\n[messages]\nwakes_per_hour = 10000\n\
-         [agents.claude]\npath = \"{}\"\n",
-        bin.join("claude").display()
-    ));
+    let env = maestro_tests::bench::fake_claude_env(
+        env!("CARGO_BIN_EXE_fake-agent"),
+        "[messages]\nwakes_per_hour = 10000\n",
+    );
     let models = std::env::var_os("HOME")
         .map(|h| std::path::PathBuf::from(h).join(".cache/maestro/models/manifest.json"))
         .is_some_and(|m| m.exists());

@@ -831,6 +831,21 @@ pub mod bench {
             .expect("VmRSS")
     }
 
+    /// An installation whose `claude` is the fake agent at `fake` (a bench's
+    /// `env!("CARGO_BIN_EXE_fake-agent")`), its daemon kept up 10 minutes; `extra` is appended to
+    /// its config.
+    pub fn fake_claude_env(fake: &str, extra: &str) -> super::TestEnv {
+        let env = super::TestEnv::new();
+        let bin = env.home.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::os::unix::fs::symlink(fake, bin.join("claude")).unwrap();
+        env.write_config(&format!(
+            "[daemon]\nidle_timeout_secs = 600\n[agents.claude]\npath = \"{}\"\n{extra}",
+            bin.join("claude").display()
+        ));
+        env
+    }
+
     /// A git repository `name` holding a Python package of 40 modules of 50 functions, each
     /// calling the one before it (and the first of a module the previous module's first): the
     /// 0-based line `3 f + 1` of `mod{m}.py` (`+ 2` past `mod0.py`, for its import) holds the
