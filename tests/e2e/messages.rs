@@ -484,6 +484,11 @@ fn tools_reach(cli: &str) {
 }
 
 #[test]
+fn gemini_gets_maestros_tools_through_a_home_of_its_own() {
+    tools_reach("gemini");
+}
+
+#[test]
 fn opencode_gets_maestros_tools_through_its_config_content() {
     tools_reach("opencode");
 }

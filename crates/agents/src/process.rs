@@ -27,6 +27,53 @@ pub struct CommandSpec {
     pub stdin: bool,
     /// Written to stdin at the start, which is then closed (a prompt too long for an argument).
     pub input: Option<String>,
+    /// Made before the program starts: a CLI's configuration for this run (Gemini's home).
+    pub prepare: Vec<Prepare>,
+}
+
+/// A file or a link a run needs, made (in directories made 0700) before it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prepare {
+    /// Written whole, 0600.
+    File { path: PathBuf, text: String },
+    /// A symbolic link to `target`, replacing a link or nothing (what the CLI made there itself
+    /// stays).
+    Link { path: PathBuf, target: PathBuf },
+}
+
+impl CommandSpec {
+    /// Makes [`CommandSpec::prepare`].
+    pub fn prepare(&self) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        for p in &self.prepare {
+            let (Prepare::File { path, .. } | Prepare::Link { path, .. }) = p;
+            if let Some(dir) = path.parent() {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)?;
+            }
+            match (std::fs::symlink_metadata(path), p) {
+                // A link made for an earlier run is made again (its target may have changed).
+                (Ok(m), _) if m.file_type().is_symlink() => std::fs::remove_file(path)?,
+                (Ok(m), Prepare::File { .. }) if m.is_file() => std::fs::remove_file(path)?,
+                // What the CLI made there itself (a directory of sessions, say) is its own.
+                (Ok(_), _) => continue,
+                (Err(_), _) => {}
+            }
+            match p {
+                Prepare::File { path, text } => std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)?
+                    .write_all(text.as_bytes())?,
+                Prepare::Link { path, target } => std::os::unix::fs::symlink(target, path)?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// How a turn's process ended.
@@ -101,6 +148,7 @@ impl AgentProcess {
         size: TermSize,
         tx: UnboundedSender<ProcessMsg>,
     ) -> std::io::Result<AgentProcess> {
+        spec.prepare()?;
         if spec.pty {
             return Self::spawn_pty(spec, env, size, tx);
         }
@@ -312,4 +360,57 @@ fn pump<R: Read + Send + 'static>(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_prepared_without_touching_what_its_cli_made() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home/.gemini");
+        let spec = |target: &std::path::Path| CommandSpec {
+            program: "true".into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: dir.path().to_owned(),
+            pty: false,
+            stdin: false,
+            input: None,
+            prepare: vec![
+                Prepare::Link {
+                    path: home.join("oauth_creds.json"),
+                    target: target.to_owned(),
+                },
+                Prepare::Link {
+                    path: home.join("tmp"),
+                    target: target.to_owned(),
+                },
+                Prepare::File {
+                    path: home.join("settings.json"),
+                    text: "{}".into(),
+                },
+            ],
+        };
+        std::fs::create_dir_all(home.join("tmp")).unwrap();
+        std::fs::write(home.join("tmp/session"), "kept").unwrap();
+        spec(&dir.path().join("a")).prepare().unwrap();
+        spec(&dir.path().join("b")).prepare().unwrap();
+        assert_eq!(
+            std::fs::read_link(home.join("oauth_creds.json")).unwrap(),
+            dir.path().join("b"),
+            "a link is made again"
+        );
+        assert_eq!(
+            std::fs::read_to_string(home.join("tmp/session")).unwrap(),
+            "kept"
+        );
+        let mode = std::fs::metadata(home.join("settings.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }

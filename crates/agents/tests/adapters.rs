@@ -869,6 +869,7 @@ fn maestros_tools_reach_each_cli_for_this_run_only_with_their_token_kept_whole()
         program: PathBuf::from("/opt/my \"tools\"/maestro"),
         args: vec!["mcp".into()],
         env: vec![("MAESTRO_AGENT_TOKEN".into(), "ab:agent:w/x \\ y".into())],
+        dir: PathBuf::from("/state/agent.tools"),
     });
     // Claude: a JSON `--mcp-config` and the server's tools allowed; the prompt stays last.
     let claude = AgentCli::Claude.command(&t).args;
@@ -921,6 +922,29 @@ fn maestros_tools_reach_each_cli_for_this_run_only_with_their_token_kept_whole()
         serde_json::json!(["/opt/my \"tools\"/maestro", "mcp"])
     );
     assert_eq!(config["permission"]["bash"], "deny");
+    // Gemini: a home of its own for the run, whose settings add the server to the user's.
+    let spec = AgentCli::Gemini.command(&t);
+    let (_, home) = spec
+        .env
+        .iter()
+        .find(|(k, _)| k == "GEMINI_CLI_HOME")
+        .unwrap();
+    assert_eq!(home, "/state/agent.tools/gemini-home");
+    let settings = spec
+        .prepare
+        .iter()
+        .find_map(|p| match p {
+            maestro_agents::process::Prepare::File { path, text }
+                if path.ends_with(".gemini/settings.json") =>
+            {
+                Some(serde_json::from_str::<serde_json::Value>(text).unwrap())
+            }
+            _ => None,
+        })
+        .unwrap();
+    let server = &settings["mcpServers"]["maestro"];
+    assert_eq!(server["command"], "/opt/my \"tools\"/maestro");
+    assert_eq!(server["trust"], true);
     // Without tools, nothing is added.
     t.tools = None;
     assert!(
@@ -930,4 +954,5 @@ fn maestros_tools_reach_each_cli_for_this_run_only_with_their_token_kept_whole()
             .contains(&"--mcp-config".to_owned())
     );
     assert!(!AgentCli::Codex.command(&t).args.contains(&"-c".to_owned()));
+    assert!(AgentCli::Gemini.command(&t).prepare.is_empty());
 }

@@ -40,6 +40,55 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
     args
 }
 
+/// Gemini's home for a run with maestro's tools, at `home`: `.gemini/settings.json` is the
+/// user's (`$HOME/.gemini/settings.json`, if any) with maestro's server added, trusted (a
+/// headless turn cannot confirm a tool call); every other entry of the user's `.gemini` is a
+/// link to it, so sessions, credentials and history stay the user's.
+pub(super) fn home(
+    tools: &super::ToolServer,
+    home: &std::path::Path,
+) -> Vec<crate::process::Prepare> {
+    use crate::process::Prepare;
+    let user = std::env::var_os("HOME")
+        .map(|h| std::path::PathBuf::from(h).join(".gemini"))
+        .unwrap_or_default();
+    let dir = home.join(".gemini");
+    let mut prepare = Vec::new();
+    for entry in std::fs::read_dir(&user).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        if name != "settings.json" {
+            prepare.push(Prepare::Link {
+                path: dir.join(&name),
+                target: entry.path(),
+            });
+        }
+    }
+    let mut settings = std::fs::read_to_string(user.join("settings.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .filter(Value::is_object)
+        .unwrap_or_else(|| serde_json::json!({}));
+    let env: serde_json::Map<String, Value> = tools
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
+    if !settings["mcpServers"].is_object() {
+        settings["mcpServers"] = serde_json::json!({});
+    }
+    settings["mcpServers"][tools.name.as_str()] = serde_json::json!({
+        "command": tools.program.display().to_string(),
+        "args": tools.args,
+        "env": env,
+        "trust": true,
+    });
+    prepare.push(Prepare::File {
+        path: dir.join("settings.json"),
+        text: settings.to_string(),
+    });
+    prepare
+}
+
 #[derive(Default)]
 pub(super) struct Parser {
     model: Option<String>,

@@ -92,6 +92,16 @@ impl AgentCli {
             }
             env.push(("OPENCODE_CONFIG_CONTENT".to_owned(), config.to_string()));
         }
+        let mut prepare = Vec::new();
+        if let (AgentCli::Gemini, Some(tools), false) = (self, &turn.tools, turn.interactive) {
+            // Gemini reads MCP servers from settings files only (and refuses system layers not
+            // owned by root): its home for the run is one of the agent's own, where every entry
+            // of the user's `~/.gemini` is a link to the real one (sessions, credentials) but
+            // `settings.json`, the user's with maestro's server added.
+            let home = tools.dir.join("gemini-home");
+            prepare = gemini::home(tools, &home);
+            env.push(("GEMINI_CLI_HOME".to_owned(), home.display().to_string()));
+        }
         let input = self.prompt_on_stdin(turn).then(|| match self {
             AgentCli::Claude => turn.prompt.clone(),
             _ => turn.prompt_with_persona(),
@@ -104,6 +114,7 @@ impl AgentCli {
             pty: turn.interactive,
             stdin: self.reads_answers() || input.is_some(),
             input,
+            prepare,
         }
     }
 
@@ -226,12 +237,13 @@ impl AgentCli {
         !matches!(self, AgentCli::Aider)
     }
 
-    /// Whether the CLI is given maestro's tools (an MCP server for its run): Claude Code, Codex
-    /// and OpenCode. The others read their messages in their prompt and answer in their reply.
+    /// Whether the CLI is given maestro's tools (an MCP server for its run): Claude Code, Codex,
+    /// Gemini CLI and OpenCode. The others read their messages in their prompt and answer in
+    /// their reply.
     pub fn takes_tools(&self) -> bool {
         matches!(
             self,
-            AgentCli::Claude | AgentCli::Codex | AgentCli::OpenCode
+            AgentCli::Claude | AgentCli::Codex | AgentCli::Gemini | AgentCli::OpenCode
         )
     }
 
@@ -276,6 +288,9 @@ pub struct ToolServer {
     pub args: Vec<String>,
     /// Its environment (the agent's token among it): given to the server only, not to the CLI.
     pub env: Vec<(String, String)>,
+    /// A directory of the agent's own where a CLI's configuration for the run may be made
+    /// (Gemini's home), kept 0700.
+    pub dir: PathBuf,
 }
 
 /// What an agent may do without asking, decided per CLI from the flags each one has.

@@ -502,6 +502,16 @@ impl Supervisor {
         Ok(info)
     }
 
+    /// A directory of agent `name`'s own (next to its log), for its CLI's configuration of a
+    /// run.
+    pub fn tools_dir(&self, ws: &str, name: &str) -> PathBuf {
+        self.inner
+            .options
+            .logs_dir
+            .join(ws)
+            .join(format!("{name}.tools"))
+    }
+
     /// A new turn, or input for a turn that waits for it.
     pub fn send(
         &self,

@@ -29,6 +29,7 @@ impl Supervisor {
                 pty: false,
                 stdin: false,
                 input: None,
+                prepare: Vec::new(),
             };
             slot.output
                 .lock()

@@ -112,9 +112,11 @@ impl maestro_agents::Hooks for EngineHooks {
                 return None;
             }
         };
+        let dir = inner.agents.get()?.tools_dir(ws, agent);
         Some(ToolServer {
             name: "maestro".into(),
             program,
+            dir,
             args: vec!["mcp".into()],
             env: vec![
                 ("MAESTRO_AGENT_TOKEN".into(), token),
