@@ -175,7 +175,7 @@ impl Post {
             thread_id,
             in_reply_to: draft.in_reply_to,
             created_at: now,
-            expires_at: draft.expires_in.map(|ms| now + ms.max(1)),
+            expires_at: draft.expires_in.map(|ms| now.saturating_add(ms.max(1))),
             payload: draft.payload,
         };
         let signed = self.mail.send(envelope, now)?;
@@ -597,6 +597,16 @@ mod tests {
             post.mailboxes().inbox(ALICE, false, NOW + 8).unwrap().len(),
             1
         );
+    }
+
+    #[test]
+    fn an_expiry_beyond_any_clock_is_no_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let (post, _) = post(dir.path());
+        let mut d = draft(BOB, Priority::Low, Kind::Notification);
+        d.expires_in = Some(u64::MAX);
+        let sent = post.send(ALICE, d, NOW).unwrap();
+        assert_eq!(sent.envelope.expires_at, Some(u64::MAX));
     }
 
     #[test]
