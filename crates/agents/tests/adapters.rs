@@ -731,6 +731,16 @@ fn terminal_uis_say_how_to_resume_them() {
     );
     assert_eq!(AgentCli::Claude.resume_hint("use --resume <id>"), None);
     assert_eq!(AgentCli::Aider.resume_hint(claude), None);
+    // Codex names the thread after the id: the id is still the last one with digits.
+    assert_eq!(
+        AgentCli::Codex
+            .resume_hint(
+                "To continue this session, run:\n  codex resume 01a25143-935e-71a3-a13e-bf2cad71777d\n\
+                 Or run codex resume and select Greet.\n"
+            )
+            .as_deref(),
+        Some("01a25143-935e-71a3-a13e-bf2cad71777d")
+    );
 }
 
 #[test]
@@ -945,6 +955,24 @@ fn maestros_tools_reach_each_cli_for_this_run_only_with_their_token_kept_whole()
     let server = &settings["mcpServers"]["maestro"];
     assert_eq!(server["command"], "/opt/my \"tools\"/maestro");
     assert_eq!(server["trust"], true);
+    // In their terminal UIs too.
+    t.interactive = true;
+    let claude = AgentCli::Claude.command(&t).args;
+    assert!(claude.contains(&"--mcp-config".to_owned()), "{claude:?}");
+    assert!(claude.contains(&"mcp__maestro".to_owned()), "{claude:?}");
+    let codex = AgentCli::Codex.command(&t).args;
+    assert_eq!(codex.iter().filter(|a| *a == "-c").count(), 4, "{codex:?}");
+    let opencode = AgentCli::OpenCode.command(&t);
+    let (_, content) = opencode
+        .env
+        .iter()
+        .find(|(k, _)| k == "OPENCODE_CONFIG_CONTENT")
+        .unwrap();
+    assert!(
+        content.contains("\"mcp\"") && !content.contains("permission"),
+        "{content}"
+    );
+    t.interactive = false;
     // Without tools, nothing is added.
     t.tools = None;
     assert!(

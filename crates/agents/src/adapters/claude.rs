@@ -30,6 +30,10 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
             args.push("--allowedTools".to_owned());
             args.extend(allowed);
         }
+    } else if let Some(tools) = &turn.tools {
+        // In its terminal UI too, maestro's tools need no question.
+        args.extend(["--mcp-config".to_owned(), mcp_config(tools)]);
+        args.extend(["--allowedTools".to_owned(), format!("mcp__{}", tools.name)]);
     }
     if let Some(id) = &turn.session_id {
         args.extend(["--resume".to_owned(), id.clone()]);

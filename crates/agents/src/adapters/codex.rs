@@ -28,29 +28,30 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
                 args.extend(["--add-dir".to_owned(), dir.display().to_string()]);
             }
         }
-        if let Some(tools) = &turn.tools {
-            // Configuration overrides for this run only: the user's `config.toml` is untouched.
-            let key = format!("mcp_servers.{}", tools.name);
-            let env: Vec<String> = tools
-                .env
-                .iter()
-                .map(|(k, v)| format!("{} = {}", toml_string(k), toml_string(v)))
-                .collect();
-            let list: Vec<String> = tools.args.iter().map(|a| toml_string(a)).collect();
-            for value in [
-                format!(
-                    "{key}.command={}",
-                    toml_string(&tools.program.display().to_string())
-                ),
-                format!("{key}.args=[{}]", list.join(", ")),
-                format!("{key}.env={{ {} }}", env.join(", ")),
-                // `codex exec` cannot ask: a tool that is not read-only would be refused
-                // ("requires approval, but approval policy is never"). maestro's tools act
-                // only as this agent, on its own messages and workspace.
-                format!("{key}.default_tools_approval_mode=\"approve\""),
-            ] {
-                args.extend(["-c".to_owned(), value]);
-            }
+    }
+    if let Some(tools) = &turn.tools {
+        // Configuration overrides for this run only: the user's `config.toml` is untouched.
+        let key = format!("mcp_servers.{}", tools.name);
+        let env: Vec<String> = tools
+            .env
+            .iter()
+            .map(|(k, v)| format!("{} = {}", toml_string(k), toml_string(v)))
+            .collect();
+        let list: Vec<String> = tools.args.iter().map(|a| toml_string(a)).collect();
+        for value in [
+            format!(
+                "{key}.command={}",
+                toml_string(&tools.program.display().to_string())
+            ),
+            format!("{key}.args=[{}]", list.join(", ")),
+            format!("{key}.env={{ {} }}", env.join(", ")),
+            // `codex exec` cannot ask: a tool that is not read-only would be refused
+            // ("requires approval, but approval policy is never"); in its terminal UI nobody
+            // needs to. maestro's tools act only as this agent, on its own messages and
+            // workspace.
+            format!("{key}.default_tools_approval_mode=\"approve\""),
+        ] {
+            args.extend(["-c".to_owned(), value]);
         }
     }
     if let Some(m) = &turn.model {

@@ -68,12 +68,15 @@ impl AgentCli {
             AgentCli::Custom(c) => c.args(turn),
         };
         let mut env = Vec::new();
-        if matches!(self, AgentCli::OpenCode) && !turn.interactive {
-            // Without it opencode asks on stdin before running tools; a cautious agent runs no
-            // commands.
-            let mut config = match turn.access {
-                Access::Commit { .. } => serde_json::json!({"permission": {"*": "allow"}}),
-                Access::Cautious => {
+        if matches!(self, AgentCli::OpenCode) && (!turn.interactive || turn.tools.is_some()) {
+            // Headless, without permissions opencode asks on stdin before running tools; a
+            // cautious agent runs no commands. Its terminal UI asks the person itself.
+            let mut config = match (turn.interactive, &turn.access) {
+                (true, _) => serde_json::json!({}),
+                (false, Access::Commit { .. }) => {
+                    serde_json::json!({"permission": {"*": "allow"}})
+                }
+                (false, Access::Cautious) => {
                     serde_json::json!({"permission": {"*": "allow", "bash": "deny"}})
                 }
             };
@@ -93,7 +96,7 @@ impl AgentCli {
             env.push(("OPENCODE_CONFIG_CONTENT".to_owned(), config.to_string()));
         }
         let mut prepare = Vec::new();
-        if let (AgentCli::Gemini, Some(tools), false) = (self, &turn.tools, turn.interactive) {
+        if let (AgentCli::Gemini, Some(tools)) = (self, &turn.tools) {
             // Gemini reads MCP servers from settings files only (and refuses system layers not
             // owned by root): its home for the run is one of the agent's own, where every entry
             // of the user's `~/.gemini` is a link to the real one (sessions, credentials) but
@@ -176,13 +179,16 @@ impl AgentCli {
             _ => return None,
         };
         markers.iter().find_map(|m| {
-            let at = screen.rfind(m)?;
-            let id: String = screen[at + m.len()..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                .collect();
-            // An id, not a placeholder such as `<id>` or a word of prose.
-            (id.len() >= 8 && id.chars().any(|c| c.is_ascii_digit())).then_some(id)
+            // The last mention with an id: prose may follow it ("Or run codex resume and
+            // select …").
+            screen.rmatch_indices(m).find_map(|(at, _)| {
+                let id: String = screen[at + m.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+                // An id, not a placeholder such as `<id>` or a word of prose.
+                (id.len() >= 8 && id.chars().any(|c| c.is_ascii_digit())).then_some(id)
+            })
         })
     }
 
@@ -275,7 +281,8 @@ pub struct Turn {
     pub interactive: bool,
     /// What the agent may do without asking.
     pub access: Access,
-    /// maestro's tools for the agent (an MCP server on stdio), for CLIs that take one.
+    /// maestro's tools for the agent (an MCP server on stdio), for CLIs that take one, headless
+    /// or in their terminal UI.
     pub tools: Option<ToolServer>,
 }
 

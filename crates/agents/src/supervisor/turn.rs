@@ -135,9 +135,7 @@ impl Supervisor {
             extra_args: settings.extra_args.clone(),
             interactive,
             access,
-            tools: if interactive {
-                None
-            } else {
+            tools: {
                 let ws = slot.record.lock().unwrap().info.workspace.clone();
                 self.inner.options.hooks.tools(&ws, &name)
             },
