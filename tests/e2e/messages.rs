@@ -552,3 +552,26 @@ fn aider_without_tools_answers_a_request_in_its_reply() {
         env.ok(&dir, &["agent", "logs", "helper"])
     );
 }
+
+/// An agent that runs `maestro msg` from its shell speaks as itself, with no token: the daemon
+/// follows the connecting process up to the agent's CLI.
+#[test]
+fn maestro_run_from_an_agents_shell_speaks_as_that_agent() {
+    let mock = MockModel::start();
+    let env = real_env(&mock, "");
+    let dir = repo(&env, "shell-speaks");
+    let maestro = maestro_tests::maestro_bin().display().to_string();
+    let prompt =
+        format!("MOCK: run {maestro} msg send person hello-from-the-shell\nMOCK: say sent");
+    let (code, _, out) = waited(
+        &env,
+        &dir,
+        &["agent", "spawn", "sheller", &prompt, "--agent", "claude"],
+    );
+    let logs = env.ok(&dir, &["agent", "logs", "sheller"]);
+    assert_eq!(code, 0, "{out}\n{logs}");
+    let inbox = env.json(&dir, &["inbox", "--json"]);
+    let from = inbox["messages"][0]["from"].as_str().unwrap_or_default();
+    assert!(from.ends_with("/sheller"), "{inbox}\n{logs}");
+    assert_eq!(inbox["messages"][0]["text"], "hello-from-the-shell");
+}
