@@ -143,7 +143,7 @@ fn main() {
 /// The daemon's RSS at rest, with an empty store and with [`STORED`] messages.
 fn resident() {
     let mut figures = Vec::new();
-    let now = (maestro_store::unix_now() * 1000.0) as u64;
+    let now = maestro_store::unix_now_ms();
     for n in [0, STORED] {
         let env = TestEnv::new();
         if n > 0 {

@@ -10,15 +10,11 @@ use maestro_protocol::{
     MessageInboxParams, MessageInboxResult, MessageInfo, MessageKind, MessageRef,
     MessageSendParams, MessageThreadResult, RpcError, code,
 };
-use maestro_store::unix_now;
+use maestro_store::{unix_now, unix_now_ms as now_ms};
 
 /// Inbox pages hold this many by default, and at most [`MAX_PAGE`].
 const PAGE: usize = 20;
 const MAX_PAGE: usize = 200;
-
-fn now_ms() -> u64 {
-    (unix_now() * 1000.0) as u64
-}
 
 fn post_error(e: PostError) -> RpcError {
     let code = match &e {
@@ -67,8 +63,8 @@ pub(crate) fn send(s: &Session, p: MessageSendParams) -> Answer<MessageInfo> {
     } else {
         MessageKind::Notification
     });
-    let draft = Draft {
-        to,
+    let mut draft = Draft {
+        to: to.unwrap_or_default(),
         subject: p.subject,
         payload,
         priority: p.priority,
@@ -77,36 +73,45 @@ pub(crate) fn send(s: &Session, p: MessageSendParams) -> Answer<MessageInfo> {
         expires_in: p.expires_in_secs.map(|s| s.saturating_mul(1000)),
     };
     off_loop(&s.engine, move |engine| {
+        if draft.to.is_empty()
+            && let Some(id) = &draft.in_reply_to
+        {
+            // A reply with no `to` goes to the other party of the message answered (read
+            // here, off the request loop: it is a store read).
+            let answered = engine
+                .post()
+                .mailboxes()
+                .message(&from, id)?
+                .signed
+                .envelope;
+            draft.to = if answered.from == from {
+                answered.to
+            } else {
+                answered.from
+            };
+        }
         let signed = engine.post().send(&from, draft, now_ms())?;
         Ok(maestro_comms::Delivered::from(signed).info())
     })
 }
 
 /// The address `p` sends to: a name in the workspace around `path` (the calling agent's own
-/// when absent), the person, a full address, or (for a reply with no `to`) the other party of
-/// the message answered.
-fn recipient(s: &Session, p: &MessageSendParams) -> Result<String, RpcError> {
+/// when absent), the person, or a full address; `None` for a reply with no `to`, which goes to
+/// the other party of the message answered.
+fn recipient(s: &Session, p: &MessageSendParams) -> Result<Option<String>, RpcError> {
     let to = p.to.trim();
     let bad = |detail: String| RpcError::new(code::INVALID_PARAMS, detail);
     if to.is_empty() {
-        let Some(id) = &p.in_reply_to else {
-            return Err(bad(
+        return match &p.in_reply_to {
+            Some(_) => Ok(None),
+            None => Err(bad(
                 "`to` is empty: name an agent, `person`, or reply to a message".into(),
-            ));
+            )),
         };
-        let me = s.address();
-        let answered = s
-            .engine
-            .post()
-            .mailboxes()
-            .message(&me, id)
-            .map_err(|e| post_error(e.into()))?;
-        let e = answered.signed.envelope;
-        return Ok(if e.from == me { e.to } else { e.from });
     }
     let person = s.engine.person();
     if matches!(to, "person" | "me") || to == person {
-        return Ok(person.to_owned());
+        return Ok(Some(person.to_owned()));
     }
     if to.starts_with("person:") {
         return Err(bad(format!(
@@ -118,7 +123,7 @@ fn recipient(s: &Session, p: &MessageSendParams) -> Result<String, RpcError> {
         if ws.is_empty() {
             return Err(bad(format!("`{to}` names no workspace")));
         }
-        return Ok(to.to_owned());
+        return Ok(Some(to.to_owned()));
     }
     maestro_agents::identity::validate_name(to).map_err(|e| bad(format!("`to`: {e}")))?;
     let ws = match (&p.path, s.agent()) {
@@ -130,7 +135,7 @@ fn recipient(s: &Session, p: &MessageSendParams) -> Result<String, RpcError> {
             )));
         }
     };
-    Ok(maestro_comms::agent_address(&ws, to))
+    Ok(Some(maestro_comms::agent_address(&ws, to)))
 }
 
 pub(crate) fn inbox(s: &Session, p: MessageInboxParams) -> Answer<MessageInboxResult> {

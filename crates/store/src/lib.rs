@@ -112,6 +112,11 @@ pub fn unix_now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
+
+/// Milliseconds since the Unix epoch: how messages are timed.
+pub fn unix_now_ms() -> u64 {
+    (unix_now() * 1000.0) as u64
+}
 pub use cozo::{DataValue, NamedRows};
 pub use error::StoreError;
 pub use schema::{MIGRATIONS, Migration, SCHEMA_VERSION};

@@ -15,7 +15,7 @@ use maestro_protocol::{
     AgentInfo, AgentMergeResult, AgentMode, AgentSpawnParams, AgentState, Event, Isolation,
     MessageEventParams, PlaybookProgressParams,
 };
-use maestro_store::unix_now;
+use maestro_store::{unix_now, unix_now_ms as now_ms};
 use std::path::Path;
 use std::sync::Weak;
 
@@ -124,11 +124,6 @@ impl maestro_agents::Hooks for EngineHooks {
             ],
         })
     }
-}
-
-/// Unix milliseconds now.
-pub(crate) fn now_ms() -> u64 {
-    (unix_now() * 1000.0) as u64
 }
 
 /// How the post sees agents: their state, a turn to wake them, and the editors to tell.

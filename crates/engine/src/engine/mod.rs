@@ -127,11 +127,8 @@ impl Engine {
                 (tmp.join("worktrees"), tmp.join("logs"), tmp.join("keys"))
             }
         };
-        let mailboxes = maestro_comms::Mailboxes::open(
-            store.clone(),
-            &keys,
-            (maestro_store::unix_now() * 1000.0) as u64,
-        )?;
+        let mailboxes =
+            maestro_comms::Mailboxes::open(store.clone(), &keys, maestro_store::unix_now_ms())?;
         let policy = options.config.settings().messages.clone();
         let socket = options.host.socket.clone();
         let output_buffer = options.config.settings().agents.output_buffer_bytes;
