@@ -6,6 +6,7 @@
 //! come back as paths relative to the worktree. Results are small: lists are paged, with totals.
 
 use crate::client::{ClientError, ConnectOptions, Connected, connect, connect_socket};
+use crate::commands::graph::kind_name;
 use maestro_engine::Paths;
 use maestro_engine::text::{path_to_uri, uri_to_path};
 use maestro_protocol::{
@@ -499,25 +500,6 @@ fn outline(tree: &[DocumentSymbol], container: Option<&str>, out: &mut Vec<Value
         }
         out.push(row);
         outline(&s.children, Some(&s.name), out);
-    }
-}
-
-fn kind_name(kind: u32) -> &'static str {
-    match kind {
-        2 => "module",
-        5 => "class",
-        6 => "method",
-        8 => "field",
-        9 => "constructor",
-        10 => "enum",
-        11 => "interface",
-        12 => "function",
-        13 => "variable",
-        14 => "constant",
-        22 => "enum member",
-        23 => "struct",
-        26 => "type parameter",
-        _ => "symbol",
     }
 }
 

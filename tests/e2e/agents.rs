@@ -38,7 +38,7 @@ pub(crate) fn repo(env: &TestEnv, name: &str) -> PathBuf {
 }
 
 /// `maestro agent status NAME --json`.
-fn status(env: &TestEnv, dir: &Path, name: &str) -> Value {
+pub(crate) fn status(env: &TestEnv, dir: &Path, name: &str) -> Value {
     env.json(dir, &["agent", "status", name, "--json"])
 }
 

@@ -2,7 +2,7 @@
 //! maestro's MCP tools; Codex wakes, reads its inbox, replies; the reply reaches Claude at its
 //! next turn. Both CLIs are the pinned real ones, against the mock model.
 
-use crate::agents::repo;
+use crate::agents::{repo, status};
 use crate::real_agents::waited;
 use maestro_tests::mock_model::MockModel;
 use maestro_tests::real_clis::real_env;
@@ -10,10 +10,6 @@ use maestro_tests::{TestEnv, wait_until};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
-
-fn status(env: &TestEnv, dir: &Path, name: &str) -> Value {
-    env.json(dir, &["agent", "status", name, "--json"])
-}
 
 #[test]
 fn claude_asks_an_idle_codex_which_wakes_reads_its_inbox_and_replies() {

@@ -3,7 +3,7 @@
 //! `maestro/<name>`, resumes its session, and the tokens maestro stores are the ones the mock
 //! served. The fake agent cannot show any of this: it speaks the protocols as we read them.
 
-use crate::agents::{Terminal, repo};
+use crate::agents::{Terminal, repo, status};
 use maestro_tests::mock_model::{MockModel, Served};
 use maestro_tests::real_clis::real_env;
 use maestro_tests::{TestEnv, git, text};
@@ -294,11 +294,6 @@ fn a_review_reaches_claude_with_its_hunk() {
 #[test]
 fn a_review_reaches_codex_with_its_hunk() {
     a_review_reaches_the_model_with_its_hunk("codex");
-}
-
-/// `agent status NAME --json`.
-fn status(env: &TestEnv, dir: &Path, name: &str) -> Value {
-    env.json(dir, &["agent", "status", name, "--json"])
 }
 
 #[test]

@@ -479,12 +479,13 @@ fn show_locations(found: &[Location], cwd: &Path, json: bool) {
 }
 
 /// LSP `SymbolKind` numbers back to words.
-fn kind_name(kind: u32) -> &'static str {
+pub(crate) fn kind_name(kind: u32) -> &'static str {
     match kind {
         2 => "module",
         5 => "class",
         6 => "method",
         8 => "field",
+        9 => "constructor",
         10 => "enum",
         11 => "interface",
         12 => "function",

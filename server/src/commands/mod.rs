@@ -7,7 +7,7 @@ mod config;
 mod daemon;
 mod doctor;
 mod follow;
-mod graph;
+pub(crate) mod graph;
 mod memory;
 mod messages;
 mod playbook;

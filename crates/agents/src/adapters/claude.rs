@@ -57,11 +57,7 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
 /// `--mcp-config` as JSON (not a file: nothing of the agent's is written where the user's
 /// configuration lives, and the user's own servers still load beside it).
 fn mcp_config(tools: &super::ToolServer) -> String {
-    let env: serde_json::Map<String, Value> = tools
-        .env
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-        .collect();
+    let env = tools.env_json();
     serde_json::json!({"mcpServers": {tools.name.as_str(): {
         "type": "stdio",
         "command": tools.program.display().to_string(),

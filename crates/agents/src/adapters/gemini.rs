@@ -68,11 +68,7 @@ pub(super) fn home(
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
         .filter(Value::is_object)
         .unwrap_or_else(|| serde_json::json!({}));
-    let env: serde_json::Map<String, Value> = tools
-        .env
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-        .collect();
+    let env = tools.env_json();
     if !settings["mcpServers"].is_object() {
         settings["mcpServers"] = serde_json::json!({});
     }

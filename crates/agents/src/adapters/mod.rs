@@ -84,11 +84,7 @@ impl AgentCli {
                 let command: Vec<String> = std::iter::once(tools.program.display().to_string())
                     .chain(tools.args.iter().cloned())
                     .collect();
-                let env: serde_json::Map<String, Value> = tools
-                    .env
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-                    .collect();
+                let env = tools.env_json();
                 config["mcp"] = serde_json::json!({tools.name.as_str(): {
                     "type": "local", "command": command, "environment": env, "enabled": true,
                 }});
@@ -298,6 +294,16 @@ pub struct ToolServer {
     /// A directory of the agent's own where a CLI's configuration for the run may be made
     /// (Gemini's home), kept 0700.
     pub dir: PathBuf,
+}
+
+impl ToolServer {
+    /// Its environment as a JSON object, as the CLIs' configurations write it.
+    pub fn env_json(&self) -> serde_json::Map<String, Value> {
+        self.env
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect()
+    }
 }
 
 /// What an agent may do without asking, decided per CLI from the flags each one has.
