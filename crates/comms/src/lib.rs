@@ -3,11 +3,13 @@
 //! verification with expiry and replay refused, mailboxes in the store, and delivery (`Post`): at a
 //! turn's start, by waking an idle agent, or kept until a stopped one runs again.
 
+pub mod chat;
 pub mod envelope;
 pub mod keys;
 pub mod mailbox;
 pub mod post;
 
+pub use chat::{ChatError, ChatHost, Chats, NewChat};
 pub use envelope::{Envelope, Kind, Malformed, Priority};
 pub use keys::{KeyError, Keyring, Refused, Signed, Verifier};
 pub use mailbox::{Delivered, InboxPage, MailError, Mailboxes, agent_address, agent_of, owner_of};

@@ -22,6 +22,7 @@
 //! **Architecture invariant:** serde types and pure functions only; no I/O, no LSP types.
 
 mod agents;
+mod chat;
 mod graph;
 pub mod jsonrpc;
 mod memory;
@@ -32,6 +33,7 @@ mod trust;
 mod types;
 
 pub use agents::*;
+pub use chat::*;
 pub use graph::*;
 pub use jsonrpc::{
     Id, Invalid, Message, Notification, Request, Response, RpcError, code, parse_params,
@@ -192,6 +194,24 @@ pub mod method {
     pub const MESSAGE_READ: &str = "maestro/message.read";
     /// The thread of a message. [`crate::MessageRef`]; [`crate::MessageThreadResult`].
     pub const MESSAGE_THREAD: &str = "maestro/message.thread";
+    /// Starts a group chat. [`crate::ChatNewParams`]; [`crate::ChatInfo`].
+    pub const CHAT_NEW: &str = "maestro/chat.new";
+    /// The person's message to a chat's moderator. [`crate::ChatSayParams`]; [`crate::ChatLogResult`].
+    pub const CHAT_SAY: &str = "maestro/chat.say";
+    /// A chat's transcript. [`crate::ChatRef`]; [`crate::ChatLogResult`].
+    pub const CHAT_LOG: &str = "maestro/chat.log";
+    /// Chats, newest first. [`crate::ChatListParams`]; [`crate::ChatInfo`]`[]`.
+    pub const CHAT_LIST: &str = "maestro/chat.list";
+    /// Closes a chat (a running exchange is stopped). [`crate::ChatRef`]; [`crate::ChatInfo`].
+    pub const CHAT_CLOSE: &str = "maestro/chat.close";
+    /// An agent's permission prompt, decided by the policy or the person (answers once decided).
+    /// [`crate::AttentionAskParams`]; [`crate::AttentionInfo`].
+    pub const ATTENTION_ASK: &str = "maestro/attention.ask";
+    /// The person's answer to an escalated question. [`crate::AttentionAnswerParams`];
+    /// [`crate::AttentionInfo`].
+    pub const ATTENTION_ANSWER: &str = "maestro/attention.answer";
+    /// Decisions, newest first. [`crate::AttentionLogParams`]; [`crate::AttentionLogResult`].
+    pub const ATTENTION_LOG: &str = "maestro/attention.log";
     /// The commands a repository's config chooses and whether each is approved.
     /// [`crate::TrustListParams`]; [`crate::TrustListResult`].
     pub const TRUST_LIST: &str = "maestro/trust.list";
@@ -232,6 +252,10 @@ pub mod notification {
     pub const PLAYBOOK_PROGRESS: &str = "maestro/playbookProgress";
     /// A message was sent or read. [`crate::MessageEventParams`].
     pub const MESSAGE: &str = "maestro/message";
+    /// A chat's entry, who is thinking, its end. [`crate::ChatEventParams`].
+    pub const CHAT: &str = "maestro/chat";
+    /// A question escalated to the person, or answered. [`crate::AttentionEventParams`].
+    pub const ATTENTION: &str = "maestro/attention";
     /// The daemon is about to exit. [`crate::DaemonShutdownParams`].
     pub const DAEMON_SHUTDOWN: &str = "maestro/daemonShutdown";
 }

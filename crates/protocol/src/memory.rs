@@ -12,10 +12,12 @@ pub mod memory_kind {
     pub const SUMMARY: &str = "summary";
     pub const IMPORT: &str = "import";
     pub const CODE: &str = "code";
-    pub const ALL: [&str; 5] = [TURN, NOTE, SUMMARY, IMPORT, CODE];
+    /// What was said in a group chat.
+    pub const CHAT: &str = "chat";
+    pub const ALL: [&str; 6] = [TURN, NOTE, SUMMARY, IMPORT, CODE, CHAT];
     /// What a search or list without kinds covers: everything but code (`maestro search` asks
     /// for code).
-    pub const BY_DEFAULT: [&str; 4] = [TURN, NOTE, SUMMARY, IMPORT];
+    pub const BY_DEFAULT: [&str; 5] = [TURN, NOTE, SUMMARY, IMPORT, CHAT];
 }
 
 /// `maestro/memory.add`: a note (or any kind but code) for the workspace around `path`.

@@ -101,6 +101,9 @@ methods! {
         TrustList = TRUST_LIST(TrustListParams) -> TrustListResult;
         MessageInbox = MESSAGE_INBOX(MessageInboxParams) -> MessageInboxResult;
         MessageThread = MESSAGE_THREAD(MessageRef) -> MessageThreadResult;
+        ChatLog = CHAT_LOG(ChatRef) -> ChatLogResult;
+        ChatList = CHAT_LIST(ChatListParams) -> Vec<ChatInfo>;
+        AttentionLog = ATTENTION_LOG(AttentionLogParams) -> AttentionLogResult;
     }
     changing {
         Hello = HELLO(HelloParams) -> HelloResult;
@@ -133,6 +136,11 @@ methods! {
         MessageSend = MESSAGE_SEND(MessageSendParams) -> MessageInfo;
         /// Marks the message read: not sent again after a broken connection.
         MessageRead = MESSAGE_READ(MessageRef) -> MessageInfo;
+        ChatNew = CHAT_NEW(ChatNewParams) -> ChatInfo;
+        ChatSay = CHAT_SAY(ChatSayParams) -> ChatLogResult;
+        ChatClose = CHAT_CLOSE(ChatRef) -> ChatInfo;
+        AttentionAsk = ATTENTION_ASK(AttentionAskParams) -> AttentionInfo;
+        AttentionAnswer = ATTENTION_ANSWER(AttentionAnswerParams) -> AttentionInfo;
     }
 }
 

@@ -317,6 +317,8 @@ pub enum Event {
     AgentOutput(crate::AgentOutputParams),
     PlaybookProgress(Box<crate::PlaybookProgressParams>),
     Message(Box<crate::MessageEventParams>),
+    Chat(Box<crate::ChatEventParams>),
+    Attention(Box<crate::AttentionEventParams>),
 }
 
 impl Event {
@@ -330,6 +332,8 @@ impl Event {
             Event::AgentOutput(_) => notification::AGENT_OUTPUT,
             Event::PlaybookProgress(_) => notification::PLAYBOOK_PROGRESS,
             Event::Message(_) => notification::MESSAGE,
+            Event::Chat(_) => notification::CHAT,
+            Event::Attention(_) => notification::ATTENTION,
         }
     }
 
@@ -342,6 +346,8 @@ impl Event {
             Event::AgentOutput(p) => serde_json::to_value(p),
             Event::PlaybookProgress(p) => serde_json::to_value(p),
             Event::Message(p) => serde_json::to_value(p),
+            Event::Chat(p) => serde_json::to_value(p),
+            Event::Attention(p) => serde_json::to_value(p),
         };
         v.expect("event params always serialize")
     }
@@ -369,6 +375,10 @@ impl Event {
             }
             notification::MESSAGE => {
                 serde_json::from_value(params).map(|p| Event::Message(Box::new(p)))
+            }
+            notification::CHAT => serde_json::from_value(params).map(|p| Event::Chat(Box::new(p))),
+            notification::ATTENTION => {
+                serde_json::from_value(params).map(|p| Event::Attention(Box::new(p)))
             }
             _ => return None,
         })

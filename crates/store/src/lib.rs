@@ -58,7 +58,7 @@
 //!   `::index create`, `::compact` are refused (`StoreError::ReadOnly`), and inside `catch_unwind`,
 //!   because cozo's parser panics on some malformed scripts.
 //!
-//! Relations (schema version 9; `?` marks a nullable column):
+//! Relations (schema version 11; `?` marks a nullable column):
 //!
 //! | relation | key → values | written by |
 //! |---|---|---|
@@ -78,6 +78,9 @@
 //! | `memory_pending` (+ index `memory_pending:by_at {at, id}`, the order it is taken in) | `id: String` → `at: Float` | the embedding queue: written with the memory, removed with the vector (what survives a kill is embedded after the restart) |
 //! | `memory_code` | `ws: String, path: String` → `hash: String, ids: [String]` | the worker: which content each file's code chunks were made from (the chunk format, then the hash in base64), and their ids |
 //! | `message` (+ indexes `message:by_recipient {recipient, created_at, id}`, `message:by_thread {thread, created_at, id}`) | `id: String` → `sender, recipient, thread: String, created_at: Int, expires_at: Int?, signed: String, read_at: Float?` | `maestro_comms::Mailboxes`: a verified, signed envelope as JSON (`Signed`), its addresses and times as columns, when its recipient read it |
+//! | `chat` | `id: String` → `ws, state: String, updated: Float, record: String` | `maestro_comms::chat::Chats`: the chat as JSON (title, moderator, participants, limits, spending), its state (`open`, `closed`) as a column |
+//! | `chat_entry` | `chat: String, seq: Int` → `at: Float, author, kind: String, round: Int, text: String` | the chat service: what the person, the moderator and the participants said, and its notes (a participant that failed, the cap, the budget) |
+//! | `attention` (+ index `attention:by_at {at, id}`) | `id: String` → `ws, agent: String, at: Float, question: String, decision: String, by: String, reason: String, answered: Float?` | the attention manager: every question an agent waited on, what decided it (`rule`, `person`) and why |
 //! | `trusted_command` | `root: String, key: String` → `command: String, file: String, at: Float` | `maestro trust` / `maestro/trust.approve`: the exact command (a JSON array) the person approved for a repository's config key |
 //!
 //! Facts are keyed by the content's hash (xxh3-128 of the bytes, seeded by the language; its 16 bytes

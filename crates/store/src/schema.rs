@@ -134,6 +134,16 @@ pub const MIGRATIONS: &[Migration] = &[
 {::index create message:by_created {created_at, id}}
 "#,
     },
+    Migration {
+        version: 11,
+        summary: "group chats and their entries; attention decisions",
+        script: r#"
+{:create chat {id: String => ws: String, state: String, updated: Float, record: String}}
+{:create chat_entry {chat: String, seq: Int => at: Float, author: String, kind: String, round: Int, text: String}}
+{:create attention {id: String => ws: String, agent: String, at: Float, question: String, decision: String, by: String, reason: String, answered: Float?}}
+{::index create attention:by_at {at, id}}
+"#,
+    },
 ];
 
 /// The schema version this build creates and understands.
