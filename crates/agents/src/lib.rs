@@ -106,6 +106,7 @@
 //! `AgentCli`, `WorktreeManager`, `PriceTable`.
 
 pub mod adapters;
+pub mod attention;
 pub mod classify;
 pub mod identity;
 pub mod output;
