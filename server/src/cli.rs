@@ -130,6 +130,20 @@ pub enum Command {
         #[command(subcommand)]
         action: MsgAction,
     },
+    /// Group chats: a moderator agent routes your message to participants by @mentions, they
+    /// answer in parallel, the moderator writes the synthesis.
+    Chat {
+        #[command(subcommand)]
+        action: ChatAction,
+    },
+    /// What agents asked to do and how it was decided (by your `attention.allow` rules, or by
+    /// you); answer a question that waits.
+    Attention {
+        #[command(subcommand)]
+        action: Option<AttentionAction>,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Serve maestro's tools to an agent CLI over MCP on stdin/stdout (agents' CLIs start this).
     Mcp,
     /// Review and approve the commands this repository's .maestro/config.toml asks maestro to run
@@ -584,6 +598,98 @@ mod tests {
         }
         walk(&Cli::command(), "maestro");
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChatAction {
+    /// Start a chat in this repository: `--moderator lead:claude --with api:codex,docs:gemini`
+    /// (`NAME:CLI` starts a new agent; a bare NAME is an existing one).
+    New {
+        /// What the chat is about.
+        title: Vec<String>,
+        #[arg(short, long, value_name = "NAME[:CLI]")]
+        moderator: String,
+        /// Participants, comma-separated or repeated.
+        #[arg(
+            short = 'w',
+            long = "with",
+            value_name = "NAME[:CLI]",
+            value_delimiter = ',',
+            required = true
+        )]
+        with: Vec<String>,
+        /// Rounds at most (default `chat.max_rounds`).
+        #[arg(long)]
+        rounds: Option<u32>,
+        /// Seconds one answer may take (default `chat.turn_timeout_secs`).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+        /// Dollars the chat may spend (default `chat.budget_usd`; 0: no budget).
+        #[arg(long, value_name = "USD")]
+        budget: Option<f64>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Say something to a chat's moderator and follow the exchange to its synthesis.
+    Say {
+        /// The chat's id (or a unique start of it).
+        chat: String,
+        /// The text (`-` reads it from stdin).
+        #[arg(required = true)]
+        text: Vec<String>,
+        /// Return once it is said; `maestro chat log` shows the rest.
+        #[arg(long)]
+        no_wait: bool,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// A chat's transcript.
+    Log {
+        chat: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// This repository's chats (every workspace's with --all).
+    List {
+        #[arg(long)]
+        all: bool,
+        /// Closed ones too.
+        #[arg(long)]
+        closed: bool,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Close a chat (an exchange in progress stops).
+    Close {
+        chat: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AttentionAction {
+    /// Decisions, newest first (the default).
+    Log {
+        /// Only questions that wait for you.
+        #[arg(long)]
+        pending: bool,
+        /// Every workspace's, not only this repository's.
+        #[arg(long)]
+        all: bool,
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: usize,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Answer a question that waits: `maestro attention answer att_… Allow`.
+    Answer {
+        id: String,
+        /// One of the question's choices (`Allow`, `Deny`, or the prompt's own).
+        choice: String,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -201,9 +201,39 @@ impl Maestro {
                 };
                 rpc(&link, method::PLAYBOOK_STATUS, params).await
             }
+            "permission" => permission(&link, &a).await,
             other => Err(ToolError(format!("no tool `{other}`"))),
         }
     }
+}
+
+/// Claude Code's `--permission-prompt-tool`: what the CLI would ask a person goes to maestro's
+/// attention policy (answered by rule, or by the person, which may take a while), and the
+/// answer is Claude's `{"behavior": "allow", "updatedInput": …}` or `{"behavior": "deny",
+/// "message": …}`.
+async fn permission(link: &Link, a: &Args<'_>) -> Answer {
+    let tool = a.str("tool_name")?;
+    let input = a.0.get("input").cloned().unwrap_or_else(|| json!({}));
+    let decided = rpc(
+        link,
+        method::ATTENTION_ASK,
+        json!({"tool": tool, "input": input}),
+    )
+    .await?;
+    Ok(match decided["decision"].as_str() {
+        Some("Allow") => json!({"behavior": "allow", "updatedInput": input}),
+        other => {
+            let by = if decided["by"] == "person" {
+                "the person denied it".to_owned()
+            } else {
+                format!("not answered ({})", other.unwrap_or("no decision"))
+            };
+            json!({
+                "behavior": "deny",
+                "message": format!("{by}: {}", decided["reason"].as_str().unwrap_or_default()),
+            })
+        }
+    })
 }
 
 async fn rpc(link: &Link, method: &str, params: Value) -> Answer {
@@ -751,6 +781,17 @@ fn tools() -> Vec<Tool> {
             true,
         ),
         (
+            "permission",
+            "Asks maestro whether a tool use may go ahead (your CLI calls it for its permission prompts; answered by the person's rules or by the person).",
+            json!({
+                "tool_name": {"type": "string"},
+                "input": {"type": "object"},
+                "tool_use_id": {"type": "string"},
+            }),
+            &["tool_name"],
+            false,
+        ),
+        (
             "playbook_status",
             "Playbook runs (newest first), or one run by id.",
             json!({"id": {"type": "string"}}),
@@ -779,7 +820,7 @@ mod tests {
     #[test]
     fn every_tool_has_an_object_schema_and_a_handler_name() {
         let names: Vec<String> = tools().iter().map(|t| t.name.to_string()).collect();
-        assert_eq!(names.len(), 16);
+        assert_eq!(names.len(), 17);
         for t in tools() {
             assert_eq!(t.input_schema["type"], "object", "{}", t.name);
             // Claude allows `[a-zA-Z0-9_-]{1,64}` names.

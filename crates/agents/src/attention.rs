@@ -92,6 +92,27 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// The tools a CLI may use without asking at all: those a bare rule allows and no rule of
+    /// the repository's sends to the person. Edits are never among them (an edit is allowed
+    /// inside the worktree only, which the CLI's own `Edit` permission does not know), nor
+    /// printed questions.
+    pub fn unasked(&self) -> Vec<String> {
+        let mut tools: Vec<String> = self
+            .allow
+            .iter()
+            .filter(|r| r.pattern.is_none())
+            .filter(|r| {
+                r.tool != "Prompt" && r.tool != "Edit" && !EDIT_TOOLS.contains(&r.tool.as_str())
+            })
+            .filter(|r| !self.ask.iter().any(|a| a.tool == r.tool))
+            .map(|r| r.tool.clone())
+            .collect();
+        tools.dedup();
+        tools
+    }
+}
+
 /// What an agent waits on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Question {
@@ -447,20 +468,27 @@ impl Attention {
             }
             Verdict::Escalate { reason } => {
                 info.reason = reason;
+                // A printed question already made the agent `needs_input`, and its answer is
+                // written while it is; a CLI's permission prompt is shown as one here.
+                let prompt_tool = matches!(question, Question::Tool { .. });
                 let (tx, rx) = oneshot::channel();
                 self.pending
                     .lock()
                     .unwrap()
                     .insert(info.id.clone(), (info.clone(), tx));
                 self.save(&info).await?;
-                self.host.waiting(ws, agent, Some(info.question.clone()));
+                if prompt_tool {
+                    self.host.waiting(ws, agent, Some(info.question.clone()));
+                }
                 self.host.told(AttentionEventParams {
                     event: "ask".into(),
                     attention: info.clone(),
                 });
                 self.host.escalated(&info).await;
                 let answer = rx.await;
-                self.host.waiting(ws, agent, None);
+                if prompt_tool {
+                    self.host.waiting(ws, agent, None);
+                }
                 match answer {
                     Ok(choice) => {
                         info.decision = choice;
@@ -558,6 +586,13 @@ impl Attention {
             })
             .filter(|i| ws.is_none_or(|w| i.workspace == w))
             .take(limit)
+            .map(|mut i| {
+                // A question still waiting shows the answers it takes.
+                if let Some((p, _)) = self.pending.lock().unwrap().get(&i.id) {
+                    i.choices = p.choices.clone();
+                }
+                i
+            })
             .collect())
     }
 

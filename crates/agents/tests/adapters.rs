@@ -556,6 +556,38 @@ fn claude_in_a_worktree_may_run_commands_and_a_cautious_one_may_not() {
 }
 
 #[test]
+fn claude_asks_maestros_policy_what_it_would_ask_a_person() {
+    use maestro_agents::adapters::ToolServer;
+    let mut t = turn("fix");
+    let server = ToolServer {
+        name: "maestro".into(),
+        program: PathBuf::from("/bin/maestro"),
+        args: vec!["mcp".into()],
+        env: Vec::new(),
+        dir: PathBuf::from("/state/x.tools"),
+        permission_tool: Some("permission".into()),
+        unasked: vec!["Edit".into()],
+    };
+    t.tools = Some(server.clone());
+    // Working in place (cautious): no permission tool, nothing more allowed than before.
+    let cautious = AgentCli::Claude.command(&t).args;
+    assert!(!cautious.contains(&"--permission-prompt-tool".to_owned()));
+    t.access = maestro_agents::adapters::Access::Commit {
+        git_dirs: vec![PathBuf::from("/r/.git")],
+    };
+    let args = AgentCli::Claude.command(&t).args;
+    let at = args
+        .iter()
+        .position(|a| a == "--permission-prompt-tool")
+        .unwrap();
+    assert_eq!(args[at + 1], "mcp__maestro__permission");
+    let allowed = args.iter().position(|a| a == "--allowedTools").unwrap();
+    // `Bash` is the policy's to allow, command by command; what it allows whole is allowed.
+    assert_eq!(args[allowed + 1..allowed + 3], ["Edit", "mcp__maestro"]);
+    assert!(!args.contains(&"Bash".to_owned()), "{args:?}");
+}
+
+#[test]
 fn codex_failed_commands_are_reported_with_their_exit_codes_and_git_dirs_are_writable() {
     let events = run(
         &AgentCli::Codex,
@@ -880,6 +912,8 @@ fn maestros_tools_reach_each_cli_for_this_run_only_with_their_token_kept_whole()
         args: vec!["mcp".into()],
         env: vec![("MAESTRO_AGENT_TOKEN".into(), "ab:agent:w/x \\ y".into())],
         dir: PathBuf::from("/state/agent.tools"),
+        permission_tool: None,
+        unasked: Vec::new(),
     });
     // Claude: a JSON `--mcp-config` and the server's tools allowed; the prompt stays last.
     let claude = AgentCli::Claude.command(&t).args;

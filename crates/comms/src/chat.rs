@@ -22,14 +22,11 @@ pub const PERSON: &str = "person";
 
 /// What the chat service needs from the rest of maestro.
 pub trait ChatHost: Send + Sync + 'static {
-    /// Starts a turn of `agent` with `prompt`, after a turn it is in has ended. Its reply comes
-    /// back through [`Chats::turn_finished`].
-    fn start_turn(
-        &self,
-        ws: &str,
-        agent: &str,
-        prompt: String,
-    ) -> BoxFuture<'_, Result<(), String>>;
+    /// Waits until a turn `agent` is in has ended (the agent can take a new one).
+    fn wait_idle(&self, ws: &str, agent: &str) -> BoxFuture<'_, Result<(), String>>;
+    /// Starts a turn of `agent` with `prompt`. Its reply comes back through
+    /// [`Chats::turn_finished`].
+    fn send(&self, ws: &str, agent: &str, prompt: &str) -> Result<(), String>;
     /// Stops `agent`'s turn (one that took too long).
     fn stop_turn(&self, ws: &str, agent: &str) -> BoxFuture<'_, ()>;
     /// Dollars `agent`'s turns cost so far (unpriced turns count nothing).
@@ -568,9 +565,10 @@ impl Chats {
         let before = self.host.spent(&ws, agent);
         let key = (ws.clone(), agent.to_owned());
         let result = tokio::time::timeout(timeout, async {
+            self.host.wait_idle(&ws, agent).await?;
             let (tx, rx) = oneshot::channel();
             self.waiters.lock().unwrap().insert(key.clone(), tx);
-            self.host.start_turn(&ws, agent, prompt).await?;
+            self.host.send(&ws, agent, &prompt)?;
             rx.await.map_err(|_| "its turn was dropped".to_owned())
         })
         .await;

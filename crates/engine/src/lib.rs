@@ -14,7 +14,9 @@
 
 mod agent_requests;
 mod agent_settings;
+mod attention_requests;
 mod caller;
+mod chat_requests;
 pub mod code_graph;
 pub mod config;
 mod connection;

@@ -66,6 +66,7 @@ impl Session {
 /// The one table of the daemon (the LSP front forwards to it too).
 pub(crate) static TABLE: LazyLock<Table> = LazyLock::new(|| {
     use crate::{agent_requests as agent, graph_requests as graph};
+    use crate::{attention_requests as attention, chat_requests as chat};
     use crate::{
         memory_requests as memory, message_requests as message, playbook_requests as playbook,
         trust_requests as trust,
@@ -130,7 +131,15 @@ pub(crate) static TABLE: LazyLock<Table> = LazyLock::new(|| {
         .on::<MessageSend>(message::send)
         .on::<MessageInbox>(message::inbox)
         .on::<MessageRead>(message::read)
-        .on::<MessageThread>(message::thread);
+        .on::<MessageThread>(message::thread)
+        .on::<ChatNew>(chat::new)
+        .on::<ChatSay>(chat::say)
+        .on::<ChatLog>(chat::log)
+        .on::<ChatList>(chat::list)
+        .on::<ChatClose>(chat::close)
+        .on::<AttentionAsk>(attention::ask)
+        .on::<AttentionAnswer>(attention::answer)
+        .on::<AttentionLog>(attention::log);
     t
 });
 

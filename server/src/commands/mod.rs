@@ -3,6 +3,8 @@
 
 mod agent;
 mod attach;
+mod attention;
+mod chat;
 mod config;
 mod daemon;
 mod doctor;
@@ -64,6 +66,8 @@ pub async fn run(command: Command, paths: Paths) -> anyhow::Result<i32> {
             messages::inbox(&paths, all, limit, output.json).await
         }
         Command::Msg { action } => messages::run(&paths, action).await,
+        Command::Chat { action } => chat::run(&paths, action).await,
+        Command::Attention { action, output } => attention::run(&paths, action, output.json).await,
         Command::Usage { by, all, output } => agent::usage(&paths, &by, all, output.json).await,
         Command::Store { action } => match action {
             StoreAction::Backup {

@@ -607,6 +607,12 @@ async fn relay(
                 let message = format!("maestro: the daemon stopped ({}); reconnecting", p.reason);
                 shared.client.log_message(MessageType::INFO, message).await;
             }
+            Some(Ok(Event::Attention(p))) if p.event == "ask" => {
+                if let Some(link) = shared.link.get() {
+                    super::attention::ask(shared.client.clone(), link.clone(), p.attention.clone());
+                }
+                relay_verbatim(&shared, n).await;
+            }
             event => {
                 // The "Approve" lens appears on a gate's task once a run waits there, and goes
                 // once it is passed or the run ends.
@@ -614,17 +620,22 @@ async fn relay(
                     p.event.kind.as_str(),
                     "review_wait" | "approved" | "stopped" | "halted" | "complete" | "error"
                 ));
-                let request = jsonrpc::Request::build(n.method).params(n.params).finish();
-                let mut client = shared.client.clone();
-                if let Err(e) = client.call(request).await {
-                    tracing::debug!("relaying a notification failed: {e}");
-                }
+                relay_verbatim(&shared, n).await;
                 if gate && shared.lens_refresh.load(Ordering::SeqCst) {
                     let client = shared.client.clone();
                     tokio::spawn(async move { client.code_lens_refresh().await });
                 }
             }
         }
+    }
+}
+
+/// A daemon notification sent on to the editor under its own name.
+async fn relay_verbatim(shared: &Shared, n: Notification) {
+    let request = jsonrpc::Request::build(n.method).params(n.params).finish();
+    let mut client = shared.client.clone();
+    if let Err(e) = client.call(request).await {
+        tracing::debug!("relaying a notification failed: {e}");
     }
 }
 

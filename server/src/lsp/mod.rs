@@ -2,6 +2,7 @@
 //! needed) or to an in-process engine with `--standalone`, and relays daemon events as notifications.
 //! It logs to stderr only: stdout carries the protocol.
 
+mod attention;
 mod backend;
 mod delegate;
 mod link;

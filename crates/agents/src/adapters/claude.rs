@@ -18,8 +18,20 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
         // same and more, and Claude refuses it as root.
         args.extend(["--permission-mode", "acceptEdits"].map(String::from));
         let mut allowed = Vec::new();
-        if matches!(turn.access, Access::Commit { .. }) {
-            allowed.push("Bash".to_owned());
+        let own_worktree = matches!(turn.access, Access::Commit { .. });
+        match &turn.tools {
+            // What it would ask a person goes to maestro's attention policy (answered by rule,
+            // or by the person): only the tools the policy allows whole are allowed outright.
+            Some(tools) if own_worktree && tools.permission_tool.is_some() => {
+                let tool = tools.permission_tool.as_deref().unwrap_or_default();
+                args.extend([
+                    "--permission-prompt-tool".to_owned(),
+                    format!("mcp__{}__{tool}", tools.name),
+                ]);
+                allowed.extend(tools.unasked.iter().cloned());
+            }
+            _ if own_worktree => allowed.push("Bash".to_owned()),
+            _ => {}
         }
         if let Some(tools) = &turn.tools {
             // maestro's tools are the agent's own (scoped to it by the daemon): all allowed.

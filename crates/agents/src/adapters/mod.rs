@@ -294,6 +294,11 @@ pub struct ToolServer {
     /// A directory of the agent's own where a CLI's configuration for the run may be made
     /// (Gemini's home), kept 0700.
     pub dir: PathBuf,
+    /// The server's tool that answers the CLI's permission prompts (Claude's
+    /// `--permission-prompt-tool`), for an agent that may work unasked in its worktree.
+    pub permission_tool: Option<String>,
+    /// The CLI's tools the attention policy allows whole: used without asking at all.
+    pub unasked: Vec<String>,
 }
 
 impl ToolServer {

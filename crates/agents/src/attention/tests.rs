@@ -127,6 +127,20 @@ fn the_repository_may_narrow_never_widen() {
 }
 
 #[test]
+fn only_tools_allowed_whole_and_never_narrowed_go_unasked() {
+    assert_eq!(policy(&["Bash", "Edit"], &[]).unasked(), ["Bash"]);
+    assert!(
+        policy(&["Bash", "Edit"], &["Bash(git push*)"])
+            .unasked()
+            .is_empty()
+    );
+    assert_eq!(
+        policy(&["Bash(cargo *)", "WebFetch", "Write", "Prompt"], &[]).unasked(),
+        ["WebFetch"]
+    );
+}
+
+#[test]
 fn printed_questions_are_answered_by_prompt_rules() {
     let p = policy(&["Prompt(Run the tests?*)"], &[]);
     let w = Path::new(WT);

@@ -56,6 +56,9 @@ pub trait Hooks: Send + Sync + 'static {
     fn tools(&self, _ws: &str, _agent: &str) -> Option<crate::adapters::ToolServer> {
         None
     }
+    /// A headless turn printed `question` on an unfinished line and went quiet: it is
+    /// `needs_input`, and the host may answer it (`Supervisor::send` writes the answer).
+    fn needs_input(&self, _ws: &str, _agent: &str, _question: &str) {}
 }
 
 /// A headless turn as it ended, for memory.
@@ -646,6 +649,25 @@ impl Supervisor {
             checked(persist::save_agent(&self.inner.options.store, &r));
         }
         Ok(())
+    }
+
+    /// A working agent's CLI waits for a person (`Some`: the question, its `needs_input`
+    /// reason), or works again (`None`). Its turn goes on either way: this is what it shows.
+    pub fn waiting(&self, ws: &str, name: &str, question: Option<String>) {
+        let Ok(slot) = self.slot(ws, name) else {
+            return;
+        };
+        let state = slot.record.lock().unwrap().info.state;
+        match (state, question) {
+            (AgentState::Working, Some(q)) => {
+                let reason = format!("waiting for your answer: {q}");
+                self.set_state(&slot, AgentState::NeedsInput, Some(reason));
+            }
+            (AgentState::NeedsInput, None) if slot.with_process(|_| ()).is_some() => {
+                self.set_state(&slot, AgentState::Working, None);
+            }
+            _ => {}
+        }
     }
 
     pub fn get(&self, ws: &str, name: &str) -> Result<AgentInfo, AgentError> {

@@ -376,6 +376,11 @@ impl Supervisor {
                             };
                             self.flush_output(slot);
                             self.set_state(slot, AgentState::NeedsInput, Some(reason));
+                            if !interactive {
+                                let question = String::from_utf8_lossy(&line);
+                                let ws = slot.record.lock().unwrap().info.workspace.clone();
+                                self.inner.options.hooks.needs_input(&ws, &name, question.trim());
+                            }
                         }
                     }
                 }

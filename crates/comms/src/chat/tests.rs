@@ -16,39 +16,36 @@ struct FakeHost {
 }
 
 impl ChatHost for FakeHost {
-    fn start_turn(
-        &self,
-        ws: &str,
-        agent: &str,
-        prompt: String,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    fn wait_idle(&self, _ws: &str, _agent: &str) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn send(&self, ws: &str, agent: &str, prompt: &str) -> Result<(), String> {
         self.prompts
             .lock()
             .unwrap()
-            .push((agent.to_owned(), prompt.clone()));
+            .push((agent.to_owned(), prompt.to_owned()));
         *self
             .spent
             .lock()
             .unwrap()
             .entry(agent.to_owned())
             .or_default() += self.price;
-        let reply = (self.script)(agent, &prompt);
+        let reply = (self.script)(agent, prompt);
         let chats = self.chats.get().unwrap().clone();
         let (ws, agent) = (ws.to_owned(), agent.to_owned());
-        Box::pin(async move {
-            if let Some(reply) = reply {
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    if let Some(c) = chats.upgrade() {
-                        match reply.strip_prefix("FAIL ") {
-                            Some(why) => c.turn_finished(&ws, &agent, false, why),
-                            None => c.turn_finished(&ws, &agent, true, &reply),
-                        }
+        if let Some(reply) = reply {
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                if let Some(c) = chats.upgrade() {
+                    match reply.strip_prefix("FAIL ") {
+                        Some(why) => c.turn_finished(&ws, &agent, false, why),
+                        None => c.turn_finished(&ws, &agent, true, &reply),
                     }
-                });
-            }
-            Ok(())
-        })
+                }
+            });
+        }
+        Ok(())
     }
 
     fn stop_turn(&self, _ws: &str, agent: &str) -> BoxFuture<'_, ()> {

@@ -48,8 +48,10 @@ pub enum Kind {
     String {
         check: Option<StringCheck>,
     },
-    /// An array of strings (an argument vector, a list of files).
-    List,
+    /// An array of strings (an argument vector, a list of files), each checked.
+    List {
+        check: Option<StringCheck>,
+    },
     Bool,
 }
 
@@ -155,6 +157,11 @@ pub const MEMORY_CHUNK_BYTES: &str = "memory.chunk_bytes";
 pub const MEMORY_EMBED_BATCH: &str = "memory.embed_batch";
 pub const MEMORY_EMBED_THREADS: &str = "memory.embed_threads";
 pub const MESSAGES_WAKE: &str = "messages.wake";
+pub const CHAT_MAX_ROUNDS: &str = "chat.max_rounds";
+pub const CHAT_TURN_TIMEOUT_SECS: &str = "chat.turn_timeout_secs";
+pub const CHAT_BUDGET_USD: &str = "chat.budget_usd";
+pub const ATTENTION_ALLOW: &str = "attention.allow";
+pub const ATTENTION_ASK: &str = "attention.ask";
 pub const MESSAGES_WAKES_PER_HOUR: &str = "messages.wakes_per_hour";
 
 /// Every configuration key.
@@ -258,14 +265,14 @@ pub const KEYS: &[KeyDef] = &[
     KeyDef {
         key: AGENTS_SETUP_FILES,
         scope: Scope::Workspace,
-        kind: Kind::List,
+        kind: Kind::List { check: None },
         default: DefaultValue::List(&[]),
         doc: "Untracked files or directories copied from the repository into each new worktree, e.g. `[\".env\"]`.",
     },
     KeyDef {
         key: AGENTS_SETUP_COMMAND,
         scope: Scope::Workspace,
-        kind: Kind::List,
+        kind: Kind::List { check: None },
         default: DefaultValue::List(&[]),
         doc: "A command (program and arguments, no shell) run in each new worktree before the first turn, e.g. `[\"npm\", \"ci\"]`; the agent fails if it does. Set by a repository, it runs only once approved with `maestro trust`.",
     },
@@ -371,6 +378,51 @@ pub const KEYS: &[KeyDef] = &[
         doc: "At most this many wakes of one agent by messages in an hour (each wake is a turn that costs); beyond, messages wait for its next turn.",
     },
     KeyDef {
+        key: CHAT_MAX_ROUNDS,
+        scope: Scope::User,
+        kind: Kind::Integer { min: 1, max: 50 },
+        default: DefaultValue::Integer(3),
+        doc: "Rounds of a group chat's exchange at most (the moderator mentioning participants); at the cap the moderator is asked for its synthesis. `maestro chat new --rounds` sets one chat's.",
+    },
+    KeyDef {
+        key: CHAT_TURN_TIMEOUT_SECS,
+        scope: Scope::User,
+        kind: Kind::Integer {
+            min: 5,
+            max: 86_400,
+        },
+        default: DefaultValue::Integer(600),
+        doc: "How long a chat waits for one agent's answer; a participant slower than this is stopped and reported in the chat, and the round goes on.",
+    },
+    KeyDef {
+        key: CHAT_BUDGET_USD,
+        scope: Scope::User,
+        kind: Kind::Float {
+            min: 0.0,
+            max: 10_000.0,
+        },
+        default: DefaultValue::Float(2.0),
+        doc: "Dollars a group chat's turns may cost in all (from the agents' usage; unpriced models count nothing); past it the exchange ends with a note. 0: no budget.",
+    },
+    KeyDef {
+        key: ATTENTION_ALLOW,
+        scope: Scope::User,
+        kind: Kind::List {
+            check: Some(maestro_agents::attention::check_rule),
+        },
+        default: DefaultValue::List(&["Bash", "Edit"]),
+        doc: "What an agent may do without asking you, as rules `Tool` or `Tool(glob)`: `Bash(cargo test*)` (a command whose every part matches), `Edit` (edits inside its worktree; `Edit(docs/*)` narrower), `Prompt(Proceed?*)` (answers `y` to a printed question). Anything else an agent asks for goes to you: the editors ask, and it waits in your inbox (`maestro attention`). The default lets an agent run commands and edit in its worktree, as before.",
+    },
+    KeyDef {
+        key: ATTENTION_ASK,
+        scope: Scope::Workspace,
+        kind: Kind::List {
+            check: Some(maestro_agents::attention::check_rule),
+        },
+        default: DefaultValue::List(&[]),
+        doc: "Rules (as `attention.allow`) of what always goes to you, even when allowed, e.g. `[\"Bash(git push*)\"]`. A repository may set it: it can only narrow what runs unasked.",
+    },
+    KeyDef {
         key: "agents.claude.path",
         scope: Scope::User,
         kind: Kind::String { check: None },
@@ -380,7 +432,7 @@ pub const KEYS: &[KeyDef] = &[
     KeyDef {
         key: "agents.claude.args",
         scope: Scope::User,
-        kind: Kind::List,
+        kind: Kind::List { check: None },
         default: DefaultValue::List(&[]),
         doc: "Extra arguments for every `claude` turn, before the prompt.",
     },
@@ -401,7 +453,7 @@ pub const KEYS: &[KeyDef] = &[
     KeyDef {
         key: "agents.codex.args",
         scope: Scope::User,
-        kind: Kind::List,
+        kind: Kind::List { check: None },
         default: DefaultValue::List(&[]),
         doc: "Extra arguments for every `codex` turn, before the prompt.",
     },
@@ -422,7 +474,7 @@ pub const KEYS: &[KeyDef] = &[
     KeyDef {
         key: "agents.gemini.args",
         scope: Scope::User,
-        kind: Kind::List,
+        kind: Kind::List { check: None },
         default: DefaultValue::List(&[]),
         doc: "Extra arguments for every `gemini` turn, before the prompt.",
     },
@@ -443,7 +495,7 @@ pub const KEYS: &[KeyDef] = &[
     KeyDef {
         key: "agents.opencode.args",
         scope: Scope::User,
-        kind: Kind::List,
+        kind: Kind::List { check: None },
         default: DefaultValue::List(&[]),
         doc: "Extra arguments for every `opencode` turn, before the prompt.",
     },
@@ -464,7 +516,7 @@ pub const KEYS: &[KeyDef] = &[
     KeyDef {
         key: "agents.aider.args",
         scope: Scope::User,
-        kind: Kind::List,
+        kind: Kind::List { check: None },
         default: DefaultValue::List(&[]),
         doc: "Extra arguments for every `aider` turn, before the prompt.",
     },
@@ -485,14 +537,14 @@ pub const KEYS: &[KeyDef] = &[
     KeyDef {
         key: "agents.custom.*.args",
         scope: Scope::User,
-        kind: Kind::List,
+        kind: Kind::List { check: None },
         default: DefaultValue::Unset,
         doc: "Its arguments: `{prompt}`, `{session_id}` and `{model}` are filled in (an argument naming a missing value is left out); without `{prompt}` the prompt comes last.",
     },
     KeyDef {
         key: "agents.custom.*.resume_args",
         scope: Scope::User,
-        kind: Kind::List,
+        kind: Kind::List { check: None },
         default: DefaultValue::Unset,
         doc: "Arguments added when resuming a session, e.g. `[\"--resume\", \"{session_id}\"]`; empty means it cannot resume.",
     },
@@ -993,11 +1045,14 @@ impl Walk<'_> {
                     _ => Err(format!("must be a number from {min} to {max}, got {i}")),
                 }
             }
-            (Kind::List, DeValue::Array(items)) => items
+            (Kind::List { check }, DeValue::Array(items)) => items
                 .iter()
                 .enumerate()
                 .map(|(i, item)| match item.get_ref() {
-                    DeValue::String(s) => Ok(s.to_string()),
+                    DeValue::String(s) => match check.map_or(Ok(()), |c| c(s)) {
+                        Ok(()) => Ok(s.to_string()),
+                        Err(why) => Err(format!("item {}: {why}", i + 1)),
+                    },
                     other => Err(format!(
                         "must be an array of strings; item {} is {}",
                         i + 1,
@@ -1035,7 +1090,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Integer { .. } => "an integer",
         Kind::Float { .. } => "a number",
         Kind::String { .. } => "a string",
-        Kind::List => "an array of strings",
+        Kind::List { .. } => "an array of strings",
         Kind::Bool => "true or false",
     }
 }

@@ -25,6 +25,17 @@ pub struct Settings {
     pub memory: maestro_memory::service::Settings,
     /// When messages wake idle agents.
     pub messages: maestro_comms::Policy,
+    pub chat: ChatSettings,
+    /// What agents may do unasked.
+    pub attention: maestro_agents::attention::Policy,
+}
+
+/// `chat.*`: a new chat's limits.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatSettings {
+    pub max_rounds: u32,
+    pub turn_timeout: Duration,
+    pub budget_usd: f64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -203,6 +214,15 @@ impl Settings {
                 wake: super::priorities(&config.string_of(MESSAGES_WAKE)).unwrap_or_default(),
                 wakes_per_hour: config.integer_of(MESSAGES_WAKES_PER_HOUR) as u32,
             },
+            chat: ChatSettings {
+                max_rounds: config.integer_of(CHAT_MAX_ROUNDS) as u32,
+                turn_timeout: Duration::from_secs(config.integer_of(CHAT_TURN_TIMEOUT_SECS) as u64),
+                budget_usd: float(CHAT_BUDGET_USD),
+            },
+            attention: maestro_agents::attention::Policy::new(
+                &config.list_of(ATTENTION_ALLOW),
+                &config.list_of(ATTENTION_ASK),
+            ),
         }
     }
 }

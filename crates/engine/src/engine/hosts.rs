@@ -6,9 +6,11 @@
 use crate::agent_settings::{settings, spawn_settings, workspace_of};
 use crate::config::Config;
 use crate::engine::{Engine, Inner};
+use futures::future::BoxFuture;
 use maestro_agents::adapters::ToolServer;
+use maestro_agents::attention::Question;
 use maestro_agents::{AgentSettings, WorkspaceRef, supervisor::find_program};
-use maestro_comms::{Delivered, News, Presence, agent_address, agent_of};
+use maestro_comms::{Delivered, Draft, News, Presence, agent_address, agent_of};
 use maestro_memory::service::NewMemory;
 use maestro_playbook::run::{Executor, Workspace};
 use maestro_protocol::{
@@ -63,6 +65,9 @@ impl maestro_agents::Hooks for EngineHooks {
                     .post
                     .turn_answered(&agent_address(&turn.ws, &turn.agent), &turn.reply);
             }
+            if let Some(chats) = inner.chats.get() {
+                chats.turn_finished(&turn.ws, &turn.agent, turn.outcome == "ok", &turn.reply);
+            }
             let engine = Engine::from_inner(inner);
             if engine.memory().settings.remember_turns {
                 engine.memory().remember_later(vec![turn_memory(turn)]);
@@ -93,6 +98,12 @@ impl maestro_agents::Hooks for EngineHooks {
             inner
                 .post
                 .turn_ended(&agent_address(ws, agent), ok, now_ms());
+            if let Some(chats) = inner.chats.get() {
+                chats.turn_over(ws, agent, state.as_str());
+            }
+            if let Some(attention) = inner.attention.get() {
+                attention.forget(ws, agent);
+            }
         }
     }
 
@@ -112,7 +123,15 @@ impl maestro_agents::Hooks for EngineHooks {
                 return None;
             }
         };
-        let dir = inner.agents.get()?.tools_dir(ws, agent);
+        let agents = inner.agents.get()?;
+        let dir = agents.tools_dir(ws, agent);
+        // What the CLI may do without asking: the attention policy of the agent's workspace.
+        let unasked = agents
+            .get(ws, agent)
+            .ok()
+            .and_then(|a| inner.config.with_workspace(&a.workspace_root).ok())
+            .map(|c| c.settings().attention.unasked())
+            .unwrap_or_default();
         Some(ToolServer {
             name: "maestro".into(),
             program,
@@ -122,6 +141,197 @@ impl maestro_agents::Hooks for EngineHooks {
                 ("MAESTRO_AGENT_TOKEN".into(), token),
                 ("MAESTRO_SOCKET".into(), socket.display().to_string()),
             ],
+            permission_tool: Some("permission".into()),
+            unasked,
+        })
+    }
+
+    fn needs_input(&self, ws: &str, agent: &str, question: &str) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        let engine = Engine::from_inner(inner);
+        let (ws, agent, text) = (ws.to_owned(), agent.to_owned(), question.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = answer_prompt(&engine, &ws, &agent, text).await {
+                tracing::warn!(%agent, "a question of the agent was not answered: {e}");
+            }
+        });
+    }
+}
+
+/// A printed question of a headless agent: decided by the workspace's attention policy (or the
+/// person), the answer written to the agent.
+async fn answer_prompt(engine: &Engine, ws: &str, agent: &str, text: String) -> Result<(), String> {
+    let info = engine.agents().get(ws, agent).map_err(|e| e.to_string())?;
+    let config = engine
+        .config()
+        .with_workspace(&info.workspace_root)
+        .map_err(|e| e.to_string())?;
+    let policy = config.settings().attention.clone();
+    let decided = engine
+        .attention()
+        .ask(
+            ws,
+            agent,
+            &info.worktree,
+            Question::Prompt { text },
+            &policy,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if decided.decision == "lost" {
+        return Ok(());
+    }
+    let settings = settings(&config, &info.agent).map_err(|e| e.message)?;
+    engine
+        .agents()
+        .send(ws, agent, &decided.decision, settings)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// How group chats reach agents, their spending, the memory and the editors.
+pub(crate) struct ChatHost(pub(crate) Weak<Inner>);
+
+impl ChatHost {
+    fn engine(&self) -> Result<Engine, String> {
+        self.0
+            .upgrade()
+            .map(Engine::from_inner)
+            .ok_or_else(|| "the daemon is stopping".to_owned())
+    }
+}
+
+impl maestro_comms::ChatHost for ChatHost {
+    fn wait_idle(&self, ws: &str, agent: &str) -> BoxFuture<'_, Result<(), String>> {
+        let (ws, agent) = (ws.to_owned(), agent.to_owned());
+        Box::pin(async move {
+            let engine = self.engine()?;
+            engine
+                .agents()
+                .wait_turn(&ws, &agent)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn send(&self, ws: &str, agent: &str, prompt: &str) -> Result<(), String> {
+        let engine = self.engine()?;
+        let info = engine.agents().get(ws, agent).map_err(|e| e.to_string())?;
+        let config = engine
+            .config()
+            .with_workspace(&info.workspace_root)
+            .map_err(|e| e.to_string())?;
+        let settings = settings(&config, &info.agent).map_err(|e| e.message)?;
+        engine
+            .agents()
+            .send(ws, agent, prompt, settings)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn stop_turn(&self, ws: &str, agent: &str) -> BoxFuture<'_, ()> {
+        let (ws, agent) = (ws.to_owned(), agent.to_owned());
+        Box::pin(async move {
+            if let Ok(engine) = self.engine() {
+                let _ = engine.agents().stop(&ws, &agent).await;
+            }
+        })
+    }
+
+    fn spent(&self, ws: &str, agent: &str) -> f64 {
+        self.engine()
+            .ok()
+            .and_then(|e| e.agents().get(ws, agent).ok())
+            .map_or(0.0, |a| a.usage.cost_usd)
+    }
+
+    fn remember(
+        &self,
+        ws: &str,
+        chat: &maestro_protocol::ChatInfo,
+        entry: &maestro_protocol::ChatEntry,
+    ) {
+        let Ok(engine) = self.engine() else { return };
+        let title = if chat.title.is_empty() {
+            chat.id.as_str()
+        } else {
+            chat.title.as_str()
+        };
+        let who = match entry.author.as_str() {
+            maestro_comms::chat::PERSON => "the person".to_owned(),
+            a => format!("@{a}"),
+        };
+        engine.memory().remember_later(vec![NewMemory {
+            ws: ws.to_owned(),
+            kind: maestro_protocol::memory_kind::CHAT,
+            agent: entry.author.clone(),
+            source: format!("chat:{}#{}", chat.id, entry.seq),
+            at: entry.at,
+            text: format!("Chat \"{title}\" ({}) — {who}: {}", entry.kind, entry.text),
+        }]);
+    }
+
+    fn told(&self, event: maestro_protocol::ChatEventParams) {
+        if let Ok(engine) = self.engine() {
+            engine.emit(Event::Chat(Box::new(event)));
+        }
+    }
+}
+
+/// How the attention manager shows a question: the agent's state, the editors, the inbox.
+pub(crate) struct AttentionHost(pub(crate) Weak<Inner>);
+
+impl maestro_agents::attention::AttentionHost for AttentionHost {
+    fn told(&self, event: maestro_protocol::AttentionEventParams) {
+        if let Some(inner) = self.0.upgrade() {
+            Engine::from_inner(inner).emit(Event::Attention(Box::new(event)));
+        }
+    }
+
+    fn waiting(&self, ws: &str, agent: &str, question: Option<String>) {
+        if let Some(agents) = self.0.upgrade().and_then(|i| i.agents.get().cloned()) {
+            agents.waiting(ws, agent, question);
+        }
+    }
+
+    fn escalated(&self, q: &maestro_protocol::AttentionInfo) -> BoxFuture<'_, ()> {
+        let q = q.clone();
+        Box::pin(async move {
+            let Some(inner) = self.0.upgrade() else {
+                return;
+            };
+            let engine = Engine::from_inner(inner);
+            let answers = if q.choices.is_empty() {
+                format!("`maestro agent send {} TEXT`", q.agent)
+            } else {
+                format!(
+                    "`maestro attention answer {} {}`",
+                    q.id,
+                    q.choices.join("|")
+                )
+            };
+            let draft = Draft {
+                to: engine.person().to_owned(),
+                subject: format!("{} needs your answer", q.agent),
+                payload: serde_json::json!({
+                    "text": format!("{} asks: {}\n({})\nAnswer with {answers}.", q.agent, q.question, q.reason),
+                    "attention": q.id,
+                }),
+                priority: maestro_comms::Priority::High,
+                kind: maestro_comms::Kind::Alert,
+                in_reply_to: None,
+                expires_in: None,
+            };
+            let from = agent_address(&q.workspace, &q.agent);
+            let sent =
+                tokio::task::spawn_blocking(move || engine.post().send(&from, draft, now_ms()))
+                    .await;
+            if let Ok(Err(e)) = sent {
+                tracing::warn!("the question did not reach the inbox: {e}");
+            }
         })
     }
 }

@@ -12,7 +12,7 @@ use crate::connection::SessionState;
 mod hosts;
 
 use crate::workspace::{default_name, find_root, workspace_id};
-use hosts::{EngineHooks, MemoryHost, PlaybookHost, PostHost};
+use hosts::{AttentionHost, ChatHost, EngineHooks, MemoryHost, PlaybookHost, PostHost};
 use maestro_protocol::{
     Event, HostMode, ProgressParams, ProgressValue, RpcError, StatusResult, StoreStatus,
     WorkspaceInfo, code,
@@ -88,6 +88,8 @@ pub(crate) struct Inner {
     agents: std::sync::OnceLock<maestro_agents::Supervisor>,
     playbooks: maestro_playbook::run::Runner<PlaybookHost>,
     post: maestro_comms::Post,
+    chats: std::sync::OnceLock<Arc<maestro_comms::Chats>>,
+    attention: std::sync::OnceLock<Arc<maestro_agents::attention::Attention>>,
     /// The person's address (`person:<user>`).
     person: String,
     host: HostInfo,
@@ -136,6 +138,8 @@ impl Engine {
         let engine = Engine {
             inner: Arc::new_cyclic(|inner| Inner {
                 agents: std::sync::OnceLock::new(),
+                chats: std::sync::OnceLock::new(),
+                attention: std::sync::OnceLock::new(),
                 memory: Arc::new(maestro_memory::service::Memory::new(
                     store.clone(),
                     options.config.settings().memory.clone(),
@@ -173,6 +177,17 @@ impl Engine {
             hooks: Arc::new(EngineHooks(Arc::downgrade(&engine.inner))),
         })?;
         let _ = engine.inner.agents.set(supervisor);
+        let weak = Arc::downgrade(&engine.inner);
+        let chats = maestro_comms::Chats::load(
+            engine.inner.store.clone(),
+            Arc::new(ChatHost(weak.clone())),
+        )?;
+        let _ = engine.inner.chats.set(chats);
+        let attention = maestro_agents::attention::Attention::load(
+            engine.inner.store.clone(),
+            Arc::new(AttentionHost(weak)),
+        )?;
+        let _ = engine.inner.attention.set(attention);
         engine
             .inner
             .memory
@@ -198,6 +213,16 @@ impl Engine {
 
     pub(crate) fn memory(&self) -> &Arc<maestro_memory::service::Memory> {
         &self.inner.memory
+    }
+
+    /// Group chats.
+    pub(crate) fn chats(&self) -> &Arc<maestro_comms::Chats> {
+        self.inner.chats.get().expect("set at start")
+    }
+
+    /// Questions agents wait on.
+    pub(crate) fn attention(&self) -> &Arc<maestro_agents::attention::Attention> {
+        self.inner.attention.get().expect("set at start")
     }
 
     /// The agents' supervisor.
