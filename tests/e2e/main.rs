@@ -3,6 +3,7 @@
 
 mod agents;
 mod bad_input;
+mod chat;
 mod cli;
 mod daemon;
 mod editors;

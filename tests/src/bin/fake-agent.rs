@@ -9,7 +9,8 @@
 //! stdin), `spam LINES BYTES`, `env NAME` (says a variable's value); for playbook turns `tick`
 //! (ticks the task of maestro's prompt, or `tick PATH LINE`), `halt REASON` (writes a `HALT:` line
 //! under it) and `rewrite` (changes its text). Anything else is said back.
-//! Every turn records its arguments in `$FAKE_AGENT_LOG` when that is set.
+//! Every turn records its arguments in `$FAKE_AGENT_LOG` when that is set; `$FAKE_AGENT_RULES`
+//! may give an agent its script by what its prompt contains (see `ruled`).
 //!
 //! Started in a terminal (stdin is a tty: an interactive agent's PTY), it is a small terminal UI
 //! instead: the alternate screen, a header kept on the top row by a scroll region, a `> ` prompt,
@@ -55,7 +56,8 @@ fn main() {
     if let Some(id) = &resume {
         out.say(&format!("resumed session {id}"));
     }
-    let script: Vec<String> = prompt
+    let script = ruled(&prompt).unwrap_or_else(|| prompt.clone());
+    let script: Vec<String> = script
         .split(['\n', ';'])
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
@@ -161,6 +163,21 @@ fn playbook_task(prompt: &str, rest: &str, explicit: bool) -> (String, u32) {
         .and_then(|r| r.split(" (").next())
         .expect("the prompt names the playbook");
     (path.to_owned(), line)
+}
+
+/// The script `$FAKE_AGENT_RULES` (a JSON file) gives this agent (`$MAESTRO_AGENT`) for this
+/// prompt: `{"name": [{"if": "text in the prompt", "then": "script"}, {"then": "…"}]}`, the
+/// first rule whose `if` the prompt contains (a rule without one always applies); `None` when no
+/// rule applies (the prompt is the script).
+fn ruled(prompt: &str) -> Option<String> {
+    let file = std::env::var("FAKE_AGENT_RULES").ok()?;
+    let agent = std::env::var("MAESTRO_AGENT").ok()?;
+    let rules: Value = serde_json::from_str(&std::fs::read_to_string(file).ok()?).ok()?;
+    rules[agent.as_str()]
+        .as_array()?
+        .iter()
+        .find(|r| r["if"].as_str().is_none_or(|c| prompt.contains(c)))
+        .and_then(|r| r["then"].as_str().map(str::to_owned))
 }
 
 /// The prompt and the session to resume, from each CLI's arguments.

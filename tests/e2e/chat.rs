@@ -1,0 +1,260 @@
+//! Group chats and the attention manager (issue 22): a moderator routes by mentions, the
+//! participants answer in parallel, the synthesis ends the exchange; the round cap, a hanging
+//! participant, bad input. Fake agents (by rules of their own) for what a real CLI cannot do on
+//! demand (hang, always mention); the real Claude Code for the attention manager's path.
+
+use crate::agents::{agents_env, repo, status};
+use maestro_tests::{TestEnv, wait_until};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Duration;
+
+/// Fake agents whose scripts come from `rules` (see the fake agent's `ruled`).
+fn chat_env(rules: Value) -> (TestEnv, tempfile::TempDir) {
+    let files = tempfile::tempdir().unwrap();
+    let path = files.path().join("rules.json");
+    std::fs::write(&path, rules.to_string()).unwrap();
+    let mut env = agents_env("");
+    env.vars
+        .push(("FAKE_AGENT_RULES".into(), path.display().to_string()));
+    (env, files)
+}
+
+/// The JSON lines a `--json` command printed.
+fn lines(env: &TestEnv, dir: &Path, args: &[&str]) -> Vec<Value> {
+    env.ok(dir, args)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn kinds(entries: &[Value]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["author"].as_str().unwrap(),
+                e["kind"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_moderator_routes_by_mentions_answers_come_in_parallel_and_a_hang_is_reported() {
+    let (env, _rules) = chat_env(json!({
+        "lead": [
+            {"if": "[@alice]", "then": "say Synthesis: sqlite, as alice and bob say"},
+            {"then": "say @alice @bob @carol which store should we use?"},
+        ],
+        "alice": [{"then": "sleep 1500; say alice: sqlite"}],
+        "bob": [{"then": "sleep 1500; say bob: sqlite too"}],
+        "carol": [{"then": "hang"}],
+        "dave": [{"then": "say dave was not asked"}],
+    }));
+    let dir = repo(&env, "chat");
+    // One existing agent; the others are started for the chat, each with its CLI.
+    env.ok(&dir, &["agent", "spawn", "dave", "--agent", "aider"]);
+    let chat = env.json(
+        &dir,
+        &[
+            "chat",
+            "new",
+            "the",
+            "store",
+            "--moderator",
+            "lead:claude",
+            "--with",
+            "alice:codex,bob:gemini",
+            "--with",
+            "carol:opencode",
+            "--with",
+            "dave",
+            "--timeout",
+            "5",
+            "--json",
+        ],
+    );
+    let id = chat["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        chat["participants"],
+        json!(["alice", "bob", "carol", "dave"])
+    );
+    assert_eq!(chat["title"], "the store");
+    for (name, cli) in [
+        ("lead", "claude"),
+        ("alice", "codex"),
+        ("carol", "opencode"),
+    ] {
+        assert_eq!(status(&env, &dir, name)["agent"], cli);
+    }
+
+    // Who is thinking, as editors see it.
+    let mut events = env.connect_hello();
+    events.request("maestro/subscribe", json!({}));
+    let said = lines(
+        &env,
+        &dir,
+        &["chat", "say", &id[..9], "which", "store?", "--json"],
+    );
+    assert_eq!(
+        kinds(&said)[..2],
+        ["person:say".to_owned(), "lead:route".to_owned()]
+    );
+    let k = kinds(&said);
+    assert!(
+        k.contains(&"alice:answer".to_owned()) && k.contains(&"bob:answer".to_owned()),
+        "{k:?}"
+    );
+    let failed = said.iter().find(|e| e["kind"] == "failed").unwrap();
+    assert!(
+        failed["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("@carol did not answer within 5 s"),
+        "{failed}"
+    );
+    let last = said.last().unwrap();
+    assert_eq!(last["kind"], "synthesis", "{said:?}");
+    // The moderator resumed its own session (the fake agent says so first).
+    assert!(
+        last["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("\nSynthesis: sqlite, as alice and bob say"),
+        "{last}"
+    );
+    assert!(
+        !k.iter().any(|e| e.starts_with("dave")),
+        "dave was not mentioned: {k:?}"
+    );
+    // alice, bob and carol thought at once.
+    let mut together = false;
+    while let Some(m) = events.next(Duration::from_millis(200)) {
+        let p = &m["params"];
+        if m["method"] == "maestro/chat" && p["event"] == "thinking" {
+            let t = p["thinking"].as_array().unwrap();
+            together |= ["alice", "bob", "carol"]
+                .iter()
+                .all(|n| t.contains(&json!(n)));
+        }
+    }
+    assert!(together, "the mentioned participants answered in parallel");
+    let log = env.json(&dir, &["chat", "log", &id, "--json"]);
+    assert_eq!(log["entries"].as_array().unwrap().len(), said.len());
+    assert_eq!(log["chat"]["state"], "open");
+    assert_eq!(
+        status(&env, &dir, "carol")["state"],
+        "done",
+        "carol's turn was stopped"
+    );
+
+    // What was said is in memory, searchable by kind.
+    let mut rpc = env.connect_hello();
+    let mut found = Value::Null;
+    wait_until("the chat remembered", Duration::from_secs(20), || {
+        found = rpc.request(
+            "maestro/memory.list",
+            json!({"path": dir, "kinds": ["chat"], "limit": 50}),
+        );
+        found["result"]["memories"].as_array().is_some_and(|m| {
+            m.iter().any(|m| {
+                m["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("Synthesis: sqlite")
+            })
+        })
+    });
+
+    // Closed: nothing more is said.
+    env.ok(&dir, &["chat", "close", &id]);
+    let out = env.run_in(&dir, &["chat", "say", &id, "more?"]);
+    assert!(!out.status.success());
+    assert!(
+        maestro_tests::text(&out.stderr).contains("is closed"),
+        "{}",
+        maestro_tests::text(&out.stderr)
+    );
+    let listed = env.json(&dir, &["chat", "list", "--json"]);
+    assert_eq!(listed, json!([]), "closed chats are left out");
+}
+
+#[test]
+fn the_round_cap_stops_a_moderator_that_always_mentions_and_bad_chats_are_refused() {
+    let (env, _rules) = chat_env(json!({
+        "lead": [{"then": "say @alice once more"}],
+        "alice": [{"then": "say fine"}],
+    }));
+    let dir = repo(&env, "cap");
+    let chat = env.json(
+        &dir,
+        &[
+            "chat",
+            "new",
+            "--moderator",
+            "lead:claude",
+            "--with",
+            "alice:codex",
+            "--rounds",
+            "2",
+            "--json",
+        ],
+    );
+    let id = chat["id"].as_str().unwrap();
+    let said = lines(&env, &dir, &["chat", "say", id, "go", "--json"]);
+    assert_eq!(
+        kinds(&said),
+        [
+            "person:say",
+            "lead:route",
+            "alice:answer",
+            "lead:route",
+            "alice:answer",
+            "lead:synthesis",
+            "maestro:note"
+        ]
+    );
+    assert!(
+        said.last().unwrap()["text"]
+            .as_str()
+            .unwrap()
+            .contains("round cap (2)")
+    );
+
+    for (args, says) in [
+        (vec!["--moderator", "lead", "--with", "lead"], "named twice"),
+        (
+            vec!["--moderator", "ghost", "--with", "alice"],
+            "no agent `ghost`",
+        ),
+        (
+            vec!["--moderator", "x:claude", "--with", "../etc:codex"],
+            "chat member `../etc`",
+        ),
+        (
+            vec!["--moderator", "y:nosuchcli", "--with", "alice"],
+            "nosuchcli",
+        ),
+        (
+            vec!["--moderator", "lead", "--with", "alice", "--rounds", "0"],
+            "round cap",
+        ),
+        (
+            vec!["--moderator", "lead", "--with", "alice", "--budget=-1"],
+            "budget",
+        ),
+    ] {
+        let mut full = vec!["chat", "new"];
+        full.extend(args.iter());
+        let out = env.run_in(&dir, &full);
+        let err = maestro_tests::text(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(says),
+            "{args:?}: {err}"
+        );
+    }
+    let out = env.run_in(&dir, &["chat", "say", "chat_nope", "hello"]);
+    assert!(maestro_tests::text(&out.stderr).contains("no chat chat_nope"));
+}
