@@ -258,3 +258,170 @@ fn the_round_cap_stops_a_moderator_that_always_mentions_and_bad_chats_are_refuse
     let out = env.run_in(&dir, &["chat", "say", "chat_nope", "hello"]);
     assert!(maestro_tests::text(&out.stderr).contains("no chat chat_nope"));
 }
+
+/// The attention manager with the real Claude Code: what its headless turn would ask a person
+/// goes to maestro's `permission` tool; a command on the person's allow-list runs at once, one
+/// outside it is asked in the editor, and the agent goes on with that answer.
+#[test]
+fn claude_asks_maestro_a_rule_answers_and_the_person_answers_the_rest_in_the_editor() {
+    let mock = maestro_tests::mock_model::MockModel::start();
+    let env = maestro_tests::real_clis::real_env(
+        &mock,
+        "[attention]\nallow = [\"Bash(git add*)\", \"Edit\"]\n",
+    );
+    let dir = repo(&env, "attention");
+    let mut lsp = env.lsp(&dir, &[]);
+    lsp.initialize(&dir, false, false);
+    // (Claude runs `touch` in its working directory without asking anyone.)
+    let prompt = "Commit a file.\nMOCK: run touch a.txt\nMOCK: run git add -A\nMOCK: run git commit -qm two-files\nMOCK: say committed";
+    env.ok(
+        &dir,
+        &["agent", "spawn", "alice", prompt, "--agent", "claude"],
+    );
+    let question = lsp.rpc.wait_for("the editor asked", |m| {
+        m["method"] == "window/showMessageRequest"
+    });
+    let message = question["params"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("agent alice asks: Bash: git commit -qm two-files")
+            && message.contains("no rule of attention.allow allows `git commit -qm two-files`"),
+        "{message}"
+    );
+    let buttons: Vec<&str> = question["params"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(buttons, ["Allow", "Deny"]);
+    // Meanwhile the agent shows that it waits, and the person's inbox has the question.
+    let waiting = status(&env, &dir, "alice");
+    assert_eq!(waiting["state"], "needs_input", "{waiting}");
+    assert!(
+        waiting["reason"]
+            .as_str()
+            .unwrap()
+            .contains("git commit -qm two-files")
+    );
+    let inbox = env.json(&dir, &["inbox", "--json"]);
+    assert!(
+        inbox["messages"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("alice asks: Bash: git commit -qm two-files"),
+        "{inbox}"
+    );
+    lsp.rpc
+        .send(&json!({"jsonrpc": "2.0", "id": question["id"], "result": {"title": "Allow"}}));
+    let mut last = Value::Null;
+    wait_until("alice done", Duration::from_secs(120), || {
+        last = status(&env, &dir, "alice");
+        last["state"] == "idle" || last["state"] == "failed"
+    });
+    let logs = env.ok(&dir, &["agent", "logs", "alice"]);
+    assert_eq!(last["state"], "idle", "{last}\n{logs}");
+    let commits = maestro_tests::git(&dir, &["log", "--format=%s", "maestro/alice"]);
+    assert!(commits.starts_with("two-files"), "{commits}\n{logs}");
+    let log = env.json(&dir, &["attention", "log", "--json"]);
+    let d = log["decisions"].as_array().unwrap();
+    assert_eq!(d.len(), 2, "{log}");
+    assert_eq!(
+        (
+            d[0]["question"].as_str(),
+            d[0]["decision"].as_str(),
+            d[0]["by"].as_str()
+        ),
+        (
+            Some("Bash: git commit -qm two-files"),
+            Some("Allow"),
+            Some("person")
+        )
+    );
+    assert_eq!(
+        (
+            d[1]["decision"].as_str(),
+            d[1]["by"].as_str(),
+            d[1]["reason"].as_str()
+        ),
+        (
+            Some("Allow"),
+            Some("rule"),
+            Some("allowed by attention.allow `Bash(git add*)`")
+        )
+    );
+    assert_eq!(lsp.shutdown_and_exit(), 0);
+}
+
+/// A CLI that prints a question on an unfinished line and waits (aider's `[y/n]`): a `Prompt`
+/// rule answers it, another question waits for the person, who answers from the terminal.
+#[test]
+fn a_printed_question_is_answered_by_rule_or_by_the_person_from_the_terminal() {
+    let env = agents_env(
+        "[agents]\nneeds_input_secs = 1\n[attention]\nallow = [\"Prompt(Run the tests?*)\"]\n",
+    );
+    let dir = repo(&env, "prompted");
+    env.ok(
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "helper",
+            "ask Run the tests? [y/n]",
+            "--agent",
+            "aider",
+        ],
+    );
+    let mut last = Value::Null;
+    wait_until("helper answered by rule", Duration::from_secs(30), || {
+        last = status(&env, &dir, "helper");
+        last["state"] == "idle"
+    });
+    let logs = env.ok(&dir, &["agent", "logs", "helper"]);
+    assert!(logs.contains("got: y"), "{logs}");
+
+    env.ok(
+        &dir,
+        &[
+            "agent",
+            "send",
+            "helper",
+            "ask Delete 40 files? (yes/no/all)",
+        ],
+    );
+    let mut pending = Value::Null;
+    wait_until(
+        "the question waits for the person",
+        Duration::from_secs(30),
+        || {
+            pending = env.json(&dir, &["attention", "log", "--pending", "--json"]);
+            pending["decisions"]
+                .as_array()
+                .is_some_and(|d| !d.is_empty())
+        },
+    );
+    let q = &pending["decisions"][0];
+    assert_eq!(q["question"], "Delete 40 files? (yes/no/all)");
+    assert_eq!(q["choices"], json!(["yes", "no", "all"]));
+    let id = q["id"].as_str().unwrap();
+    let out = env.run_in(&dir, &["attention", "answer", id, "maybe"]);
+    assert!(
+        maestro_tests::text(&out.stderr).contains("answer one of yes, no, all"),
+        "{}",
+        maestro_tests::text(&out.stderr)
+    );
+    env.ok(&dir, &["attention", "answer", id, "no"]);
+    wait_until(
+        "helper answered by the person",
+        Duration::from_secs(30),
+        || status(&env, &dir, "helper")["state"] == "idle",
+    );
+    let logs = env.ok(&dir, &["agent", "logs", "helper"]);
+    assert!(logs.contains("got: no"), "{logs}");
+    let out = env.run_in(&dir, &["attention", "answer", id, "no"]);
+    assert!(maestro_tests::text(&out.stderr).contains("no question"));
+    let text = env.ok(&dir, &["attention"]);
+    assert!(
+        text.contains("no by person") && text.contains("y by rule"),
+        "{text}"
+    );
+}
