@@ -31,8 +31,8 @@ pub trait ChatHost: Send + Sync + 'static {
     fn stop_turn(&self, ws: &str, agent: &str) -> BoxFuture<'_, ()>;
     /// Dollars `agent`'s turns cost so far (unpriced turns count nothing).
     fn spent(&self, ws: &str, agent: &str) -> f64;
-    /// Keeps what was said in memory, searchable.
-    fn remember(&self, ws: &str, chat: &ChatInfo, entry: &ChatEntry);
+    /// Keeps what was said in memory, searchable (an exchange's entries at its end).
+    fn remember(&self, ws: &str, chat: &ChatInfo, entries: &[ChatEntry]);
     /// Tells the editors.
     fn told(&self, event: ChatEventParams);
 }
@@ -94,6 +94,8 @@ struct Live {
     ended: Arc<Notify>,
     /// Closing cancels the exchange.
     cancel: Option<tokio::sync::watch::Sender<bool>>,
+    /// What the running exchange said, remembered at its end in one batch.
+    said: Vec<ChatEntry>,
 }
 
 /// How a turn ended, from the supervisor.
@@ -116,9 +118,16 @@ const PUT_CHAT: &str = r#"
 ?[id, ws, state, updated, record] <- [[$id, $ws, $state, $updated, $record]]
 :put chat {id => ws, state, updated, record}
 "#;
+/// An entry and its chat's record (count, spending) in one transaction.
 const PUT_ENTRY: &str = r#"
-?[chat, seq, at, author, kind, round, text] <- [[$chat, $seq, $at, $author, $kind, $round, $text]]
-:put chat_entry {chat, seq => at, author, kind, round, text}
+{
+    ?[chat, seq, at, author, kind, round, text] <- [[$chat, $seq, $at, $author, $kind, $round, $text]]
+    :put chat_entry {chat, seq => at, author, kind, round, text}
+}
+{
+    ?[id, ws, state, updated, record] <- [[$chat, $ws, $state, $at, $record]]
+    :put chat {id => ws, state, updated, record}
+}
 "#;
 const ENTRIES: &str = r#"
 ?[seq, at, author, kind, round, text] := *chat_entry{chat: $chat, seq, at, author, kind, round, text}, seq > $after
@@ -408,7 +417,7 @@ impl Chats {
     }
 
     fn end_exchange(&self, id: &str) {
-        let ended = {
+        let (ended, said, info) = {
             let mut chats = self.chats.lock().unwrap();
             let Some(live) = chats.get_mut(id) else {
                 return;
@@ -416,8 +425,15 @@ impl Chats {
             live.talking = false;
             live.thinking.clear();
             live.cancel = None;
-            live.ended.clone()
+            (
+                live.ended.clone(),
+                std::mem::take(&mut live.said),
+                live.info(),
+            )
         };
+        if !said.is_empty() {
+            self.host.remember(&info.workspace, &info, &said);
+        }
         ended.notify_waiters();
         self.host.told(ChatEventParams {
             chat: id.to_owned(),
@@ -644,6 +660,9 @@ impl Chats {
                 round,
                 text: text.to_owned(),
             };
+            if kind != "note" {
+                live.said.push(entry.clone());
+            }
             (
                 entry,
                 live.record.clone(),
@@ -661,15 +680,16 @@ impl Chats {
                     ("kind", DataValue::from(kind)),
                     ("round", DataValue::from(i64::from(round))),
                     ("text", DataValue::from(text)),
+                    ("ws", DataValue::from(record.ws.as_str())),
+                    ("state", DataValue::from(state_of(&record))),
+                    (
+                        "record",
+                        DataValue::from(serde_json::to_string(&record).expect("serializes")),
+                    ),
                 ]),
             )
             .done()
             .await?;
-        self.save(&record).await?;
-        if kind != "note" {
-            self.host
-                .remember(&record.ws, &Live::new(record.clone()).info(), &entry);
-        }
         self.host.told(ChatEventParams {
             chat: id.to_owned(),
             event: "entry".into(),
@@ -687,10 +707,7 @@ impl Chats {
                 params([
                     ("id", DataValue::from(record.id.as_str())),
                     ("ws", DataValue::from(record.ws.as_str())),
-                    (
-                        "state",
-                        DataValue::from(if record.closed { "closed" } else { "open" }),
-                    ),
+                    ("state", DataValue::from(state_of(record))),
                     ("updated", DataValue::from(unix_now())),
                     ("record", DataValue::from(json)),
                 ]),
@@ -699,6 +716,11 @@ impl Chats {
             .await
             .map(drop)
     }
+}
+
+/// A chat's `state` column.
+fn state_of(record: &Record) -> &'static str {
+    if record.closed { "closed" } else { "open" }
 }
 
 impl Live {
@@ -710,6 +732,7 @@ impl Live {
             seen: HashMap::new(),
             ended: Arc::new(Notify::new()),
             cancel: None,
+            said: Vec::new(),
         }
     }
 

@@ -37,7 +37,9 @@ fn main() {
             .append(true)
             .open(log)
             .expect("FAKE_AGENT_LOG is writable");
-        let _ = writeln!(f, "{}", json!({"flavor": flavor, "args": &args[1..]}));
+        // One write: agents started together append whole lines.
+        let line = format!("{}\n", json!({"flavor": flavor, "args": &args[1..]}));
+        let _ = f.write_all(line.as_bytes());
     }
     let (prompt, resume) = read_args(&flavor, &args[1..]);
     if rustix::termios::isatty(std::io::stdin()) {

@@ -62,8 +62,9 @@ impl ChatHost for FakeHost {
             .unwrap_or(0.0)
     }
 
-    fn remember(&self, _ws: &str, _chat: &ChatInfo, entry: &ChatEntry) {
-        self.remembered.lock().unwrap().push(entry.text.clone());
+    fn remember(&self, _ws: &str, _chat: &ChatInfo, entries: &[ChatEntry]) {
+        let mut r = self.remembered.lock().unwrap();
+        r.extend(entries.iter().map(|e| e.text.clone()));
     }
 
     fn told(&self, _event: ChatEventParams) {}

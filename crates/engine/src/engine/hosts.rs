@@ -252,7 +252,7 @@ impl maestro_comms::ChatHost for ChatHost {
         &self,
         ws: &str,
         chat: &maestro_protocol::ChatInfo,
-        entry: &maestro_protocol::ChatEntry,
+        entries: &[maestro_protocol::ChatEntry],
     ) {
         let Ok(engine) = self.engine() else { return };
         let title = if chat.title.is_empty() {
@@ -260,18 +260,24 @@ impl maestro_comms::ChatHost for ChatHost {
         } else {
             chat.title.as_str()
         };
-        let who = match entry.author.as_str() {
-            maestro_comms::chat::PERSON => "the person".to_owned(),
-            a => format!("@{a}"),
-        };
-        engine.memory().remember_later(vec![NewMemory {
-            ws: ws.to_owned(),
-            kind: maestro_protocol::memory_kind::CHAT,
-            agent: entry.author.clone(),
-            source: format!("chat:{}#{}", chat.id, entry.seq),
-            at: entry.at,
-            text: format!("Chat \"{title}\" ({}) — {who}: {}", entry.kind, entry.text),
-        }]);
+        let memories = entries
+            .iter()
+            .map(|entry| {
+                let who = match entry.author.as_str() {
+                    maestro_comms::chat::PERSON => "the person".to_owned(),
+                    a => format!("@{a}"),
+                };
+                NewMemory {
+                    ws: ws.to_owned(),
+                    kind: maestro_protocol::memory_kind::CHAT,
+                    agent: entry.author.clone(),
+                    source: format!("chat:{}#{}", chat.id, entry.seq),
+                    at: entry.at,
+                    text: format!("Chat \"{title}\" ({}) — {who}: {}", entry.kind, entry.text),
+                }
+            })
+            .collect();
+        engine.memory().remember_later(memories);
     }
 
     fn told(&self, event: maestro_protocol::ChatEventParams) {
