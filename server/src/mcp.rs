@@ -202,6 +202,18 @@ impl Maestro {
                 rpc(&link, method::PLAYBOOK_STATUS, params).await
             }
             "permission" => permission(&link, &a).await,
+            "consult" => {
+                let mut params = json!({"name": a.str("agent")?, "question": a.str("question")?});
+                if let Some(thread) = a.opt_str("thread")? {
+                    params["thread"] = json!(thread);
+                }
+                let c = rpc(&link, method::AGENT_CONSULT, params).await?;
+                // The answer is here: its message is not given again at the next turn.
+                if let Some(id) = c["message"].as_str() {
+                    let _ = rpc(&link, method::MESSAGE_READ, json!({"id": id})).await;
+                }
+                Ok(json!({"thread": c["thread"], "from": c["consultant"], "answer": c["reply"]}))
+            }
             other => Err(ToolError(format!("no tool `{other}`"))),
         }
     }
@@ -611,7 +623,7 @@ impl ServerHandler for Maestro {
                 "maestro's tools: the code graph of this repository (definition, references, \
                  callers, callees, symbols, query), its memory (search, remember), messages \
                  to the other agents and the person (send_message, inbox, read_message, reply, \
-                 thread), the agents (list_agents, agent_status) and playbooks \
+                 thread), the agents (list_agents, agent_status, consult) and playbooks \
                  (playbook_status). Paths are relative to your working directory.",
             )
     }
@@ -781,6 +793,17 @@ fn tools() -> Vec<Tool> {
             true,
         ),
         (
+            "consult",
+            "Asks another agent of this repository about your work (it sees the end of your transcript) and waits for its answer; give the thread it returns to follow up in the same conversation.",
+            json!({
+                "agent": {"type": "string", "description": "The agent to ask"},
+                "question": {"type": "string"},
+                "thread": {"type": "string", "description": "A consult thread to continue"},
+            }),
+            &["agent", "question"],
+            false,
+        ),
+        (
             "permission",
             "Asks maestro whether a tool use may go ahead (your CLI calls it for its permission prompts; answered by the person's rules or by the person).",
             json!({
@@ -820,7 +843,7 @@ mod tests {
     #[test]
     fn every_tool_has_an_object_schema_and_a_handler_name() {
         let names: Vec<String> = tools().iter().map(|t| t.name.to_string()).collect();
-        assert_eq!(names.len(), 17);
+        assert_eq!(names.len(), 18);
         for t in tools() {
             assert_eq!(t.input_schema["type"], "object", "{}", t.name);
             // Claude allows `[a-zA-Z0-9_-]{1,64}` names.

@@ -425,3 +425,136 @@ fn a_printed_question_is_answered_by_rule_or_by_the_person_from_the_terminal() {
         "{text}"
     );
 }
+
+/// A consult from a real Claude Code agent to a real Codex agent through maestro's `consult`
+/// tool: Codex answers in a session of its own (its own is untouched), the answer is Claude's
+/// tool result and shows, attributed, in Claude's transcript; a follow-up in the thread
+/// continues Codex's consult session; a person's `@bob` in a prompt to alice consults bob too.
+#[test]
+fn claude_consults_codex_which_answers_in_a_session_of_its_own() {
+    let mock = maestro_tests::mock_model::MockModel::start();
+    let env = maestro_tests::real_clis::real_env(&mock, "");
+    let dir = repo(&env, "consult");
+    let (code, bob, out) = crate::real_agents::waited(
+        &env,
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "bob",
+            "MOCK: say ready",
+            "--agent",
+            "codex",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let bob_session = bob["sessionId"].clone();
+    assert!(bob_session.is_string(), "{bob}");
+
+    let ask = json!({"agent": "bob", "question": "Is the parser fine?\nMOCK: say bob thinks the parser is fine"});
+    let prompt = format!("Ask bob.\nMOCK: tool consult {ask}\nMOCK: say consulted bob");
+    let (code, alice, out) = crate::real_agents::waited(
+        &env,
+        &dir,
+        &["agent", "spawn", "alice", &prompt, "--agent", "claude"],
+    );
+    let logs = env.ok(&dir, &["agent", "logs", "alice"]);
+    assert_eq!(code, 0, "{out}\n{logs}");
+    assert_eq!(alice["state"], "idle", "{alice}");
+    assert!(
+        logs.contains("↩ @bob answers (consult consult_")
+            && logs.contains("bob thinks the parser is fine"),
+        "{logs}\n{}",
+        env.daemon_logs()
+    );
+    // The answer came back to Claude's model as the tool's result.
+    let continued = mock.served_for("MOCK: say consulted bob");
+    assert!(
+        continued.iter().any(|s| s.answer == "text"
+            && s.user_texts
+                .iter()
+                .any(|t| t.contains("bob thinks the parser is fine"))),
+        "{:?}",
+        continued
+            .iter()
+            .map(|s| (&s.answer, &s.user_texts))
+            .collect::<Vec<_>>()
+    );
+    // bob's own session and turns are as they were; the consult saw alice's transcript.
+    let bob_now = status(&env, &dir, "bob");
+    assert_eq!(
+        (bob_now["turns"].clone(), bob_now["sessionId"].clone()),
+        (json!(1), bob_session)
+    );
+    let consulted = mock.served_for("bob thinks the parser is fine");
+    assert!(
+        consulted.iter().any(|s| s
+            .prompt
+            .as_deref()
+            .is_some_and(|p| p.contains("@alice consults you"))),
+        "{:?}",
+        consulted.iter().map(|s| &s.prompt).collect::<Vec<_>>()
+    );
+    // The answer was given to alice as her tool's result: its message is read, not carried again.
+    let thread = logs
+        .split("(consult ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap()
+        .to_owned();
+
+    // A follow-up in the thread continues bob's consult session.
+    let mut rpc = env.connect_hello();
+    let r = rpc.request(
+        "maestro/agent.consult",
+        json!({"path": dir, "asker": "alice", "name": "bob", "thread": thread,
+               "question": "And the lexer?\nMOCK: say the lexer too"}),
+    );
+    assert_eq!(r["result"]["reply"], "the lexer too", "{r}");
+    let follow = mock.served_for("MOCK: say the lexer too");
+    assert!(
+        follow.iter().any(|s| s
+            .user_texts
+            .iter()
+            .any(|t| t.contains("Is the parser fine?"))),
+        "the follow-up resumed the consult session: {:?}",
+        follow.iter().map(|s| &s.user_texts).collect::<Vec<_>>()
+    );
+    assert_eq!(status(&env, &dir, "bob")["turns"], 1);
+    // That answer went to alice as a message too, which woke her: a turn that carried it.
+    wait_until("alice woken by the answer", Duration::from_secs(60), || {
+        let a = status(&env, &dir, "alice");
+        a["turns"] == 2 && a["state"] == "idle"
+    });
+    assert!(
+        mock.served()
+            .iter()
+            .any(|s| s.user_texts.iter().any(
+                |t| t.contains("the lexer too") && t.contains("/bob (high priority, response)")
+            )),
+        "alice's wake turn carried bob's answer"
+    );
+
+    // A person's `@bob` in a prompt to alice: bob is consulted, and his answer reaches alice.
+    let (code, _, out) = crate::real_agents::waited(
+        &env,
+        &dir,
+        &[
+            "agent",
+            "send",
+            "alice",
+            "What would @bob do?\nMOCK: say asked",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    wait_until(
+        "bob's answer in alice's transcript",
+        Duration::from_secs(60),
+        || {
+            env.ok(&dir, &["agent", "logs", "alice"])
+                .matches("↩ @bob answers")
+                .count()
+                >= 3
+        },
+    );
+}

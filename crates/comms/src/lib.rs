@@ -4,12 +4,14 @@
 //! turn's start, by waking an idle agent, or kept until a stopped one runs again.
 
 pub mod chat;
+pub mod consult;
 pub mod envelope;
 pub mod keys;
 pub mod mailbox;
 pub mod post;
 
 pub use chat::{ChatError, ChatHost, Chats, NewChat};
+pub use consult::{ConsultError, ConsultHost, Consulted, Consults};
 pub use envelope::{Envelope, Kind, Malformed, Priority};
 pub use keys::{KeyError, Keyring, Refused, Signed, Verifier};
 pub use mailbox::{Delivered, InboxPage, MailError, Mailboxes, agent_address, agent_of, owner_of};

@@ -19,11 +19,12 @@ use maestro_agents::process::TermSize;
 use maestro_agents::worktree::WorktreeError;
 use maestro_agents::{AgentError, DayZone, Supervisor};
 use maestro_protocol::{
-    AgentAttachParams, AgentAttachResult, AgentDiffResult, AgentIconParams, AgentIconResult,
-    AgentInfo, AgentInputParams, AgentListParams, AgentMergeResult, AgentMode, AgentOutputRequest,
-    AgentOutputResult, AgentRef, AgentRemoveParams, AgentRemoveResult, AgentResizeParams,
-    AgentReviewParams, AgentSendParams, AgentSpawnParams, DelegateParams, DelegateResult,
-    DelegateTask, RpcError, UsageParams, UsageResult, code, method,
+    AgentAttachParams, AgentAttachResult, AgentConsultParams, AgentConsultResult, AgentDiffResult,
+    AgentIconParams, AgentIconResult, AgentInfo, AgentInputParams, AgentListParams,
+    AgentMergeResult, AgentMode, AgentOutputRequest, AgentOutputResult, AgentRef,
+    AgentRemoveParams, AgentRemoveResult, AgentResizeParams, AgentReviewParams, AgentSendParams,
+    AgentSpawnParams, DelegateParams, DelegateResult, DelegateTask, RpcError, UsageParams,
+    UsageResult, code, method,
 };
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -34,7 +35,9 @@ pub(crate) fn agent_error(e: AgentError) -> RpcError {
         AgentError::InvalidName(_) | AgentError::Invalid(_) => code::INVALID_PARAMS,
         AgentError::NotFound { .. } => code::NOT_FOUND,
         AgentError::Exists(_) | AgentError::Busy { .. } => code::CONFLICT,
-        AgentError::CliMissing(_) | AgentError::Unsupported(_) => code::AGENT_FAILED,
+        AgentError::CliMissing(_) | AgentError::Unsupported(_) | AgentError::Failed(_) => {
+            code::AGENT_FAILED
+        }
         AgentError::Store(_) => code::STORE_FAILED,
         AgentError::Worktree(w) => match w {
             WorktreeError::PathExists(_)
@@ -64,10 +67,15 @@ pub(crate) fn spawn(s: &Session, p: AgentSpawnParams) -> Answer<AgentInfo> {
         Ok((ws, settings))
     });
     let agents = engine.agents().clone();
+    let engine = engine.clone();
     match prepared {
-        Ok((ws, settings)) => {
-            Answer::later(async move { agents.spawn(&ws, &p, settings).await.map_err(agent_error) })
-        }
+        Ok((ws, settings)) => Answer::later(async move {
+            let info = agents.spawn(&ws, &p, settings).await.map_err(agent_error)?;
+            if let Some(prompt) = &p.prompt {
+                consult_mentioned(&engine, &ws.id, &p.name, prompt);
+            }
+            Ok(info)
+        }),
         Err(e) => Answer::Now(Err(e)),
     }
 }
@@ -75,12 +83,97 @@ pub(crate) fn spawn(s: &Session, p: AgentSpawnParams) -> Answer<AgentInfo> {
 pub(crate) fn send(s: &Session, p: AgentSendParams) -> Answer<AgentInfo> {
     Answer::Now(
         next_turn(s, &p.path, &p.name).and_then(|(ws, _, settings)| {
-            s.engine
+            let info = s
+                .engine
                 .agents()
                 .send(&ws, &p.name, &p.prompt, settings)
-                .map_err(agent_error)
+                .map_err(agent_error)?;
+            consult_mentioned(&s.engine, &ws, &p.name, &p.prompt);
+            Ok(info)
         }),
     )
+}
+
+/// The other agents of the workspace that a person's prompt to `asker` mentions (`@name`) are
+/// consulted about it, each in the background: their answers reach `asker` as messages.
+fn consult_mentioned(engine: &Engine, ws: &str, asker: &str, prompt: &str) {
+    if !prompt.contains('@') {
+        return;
+    }
+    let names: Vec<String> = engine
+        .agents()
+        .list(Some(ws))
+        .into_iter()
+        .map(|a| a.name)
+        .filter(|n| n != asker)
+        .collect();
+    for consultant in maestro_comms::consult::mentioned(prompt, &names) {
+        let (engine, ws, asker, question) = (
+            engine.clone(),
+            ws.to_owned(),
+            asker.to_owned(),
+            prompt.to_owned(),
+        );
+        tokio::spawn(async move {
+            let asked = engine
+                .consults()
+                .ask(&ws, &asker, &consultant, &question, None)
+                .await;
+            if let Err(e) = asked {
+                tracing::warn!(%asker, %consultant, "a consult failed: {e}");
+                let note = format!("✗ consulting @{consultant} failed: {e}");
+                let _ = engine.agents().note(&ws, &asker, &note);
+            }
+        });
+    }
+}
+
+/// `maestro/agent.consult`: an agent's tools ask for themselves; the person names the asker.
+pub(crate) fn consult(s: &Session, p: AgentConsultParams) -> Answer<AgentConsultResult> {
+    let (ws, asker) = match (s.agent(), &p.asker, &p.path) {
+        (Some(agent), _, _) => (agent.workspace.clone(), agent.name.clone()),
+        (None, Some(asker), Some(path)) => match workspace_of(s.engine.config(), path) {
+            Ok((ws, _)) => (ws.id, asker.clone()),
+            Err(e) => return Answer::Now(Err(e)),
+        },
+        (None, _, _) => {
+            return Answer::Now(Err(RpcError::invalid_params(
+                method::AGENT_CONSULT,
+                "name the agent whose work the question is about (`asker`) and a `path` in its workspace",
+            )));
+        }
+    };
+    for name in [&asker, &p.name] {
+        if let Err(e) = s.engine.agents().get(&ws, name) {
+            return Answer::Now(Err(agent_error(e)));
+        }
+    }
+    let engine = s.engine.clone();
+    Answer::later(async move {
+        let c = engine
+            .consults()
+            .ask(&ws, &asker, &p.name, &p.question, p.thread.as_deref())
+            .await
+            .map_err(|e| match e {
+                maestro_comms::ConsultError::Invalid(_) => {
+                    RpcError::invalid_params(method::AGENT_CONSULT, e)
+                }
+                maestro_comms::ConsultError::Busy(_) => {
+                    RpcError::new(code::CONFLICT, e.to_string())
+                }
+                maestro_comms::ConsultError::Failed(_) => {
+                    RpcError::new(code::AGENT_FAILED, e.to_string())
+                }
+                maestro_comms::ConsultError::Store(e) => crate::engine::store_error(e),
+            })?;
+        Ok(AgentConsultResult {
+            thread: c.thread,
+            consultant: c.consultant,
+            asker: c.asker,
+            reply: c.reply,
+            message: c.message,
+        })
+    })
 }
 
 /// The review's prompt needs the agent's diff (a blocking git read), then it is sent as `send`.

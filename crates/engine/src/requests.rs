@@ -132,6 +132,7 @@ pub(crate) static TABLE: LazyLock<Table> = LazyLock::new(|| {
         .on::<MessageInbox>(message::inbox)
         .on::<MessageRead>(message::read)
         .on::<MessageThread>(message::thread)
+        .on::<AgentConsult>(agent::consult)
         .on::<ChatNew>(chat::new)
         .on::<ChatSay>(chat::say)
         .on::<ChatLog>(chat::log)

@@ -198,3 +198,34 @@ pub struct AttentionEventParams {
     pub event: String,
     pub attention: AttentionInfo,
 }
+
+/// `maestro/agent.consult`: agent `name` answers a question about an asker's work, in a consult
+/// session of its own; the answer also goes to the asker as a message from `name`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentConsultParams {
+    /// Any path inside the workspace (an agent's connection: its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// The agent consulted.
+    pub name: String,
+    pub question: String,
+    /// A consult thread to continue (its session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
+    /// Whose work it is about (an agent's connection: itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asker: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentConsultResult {
+    pub thread: String,
+    pub consultant: String,
+    pub asker: String,
+    pub reply: String,
+    /// The message that carried the answer to the asker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}

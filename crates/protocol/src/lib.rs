@@ -194,6 +194,9 @@ pub mod method {
     pub const MESSAGE_READ: &str = "maestro/message.read";
     /// The thread of a message. [`crate::MessageRef`]; [`crate::MessageThreadResult`].
     pub const MESSAGE_THREAD: &str = "maestro/message.thread";
+    /// Asks an agent about another's work, in a consult session of its own.
+    /// [`crate::AgentConsultParams`]; [`crate::AgentConsultResult`].
+    pub const AGENT_CONSULT: &str = "maestro/agent.consult";
     /// Starts a group chat. [`crate::ChatNewParams`]; [`crate::ChatInfo`].
     pub const CHAT_NEW: &str = "maestro/chat.new";
     /// The person's message to a chat's moderator. [`crate::ChatSayParams`]; [`crate::ChatLogResult`].

@@ -137,6 +137,7 @@ methods! {
         /// Marks the message read: not sent again after a broken connection.
         MessageRead = MESSAGE_READ(MessageRef) -> MessageInfo;
         ChatNew = CHAT_NEW(ChatNewParams) -> ChatInfo;
+        AgentConsult = AGENT_CONSULT(AgentConsultParams) -> AgentConsultResult;
         ChatSay = CHAT_SAY(ChatSayParams) -> ChatLogResult;
         ChatClose = CHAT_CLOSE(ChatRef) -> ChatInfo;
         AttentionAsk = ATTENTION_ASK(AttentionAskParams) -> AttentionInfo;

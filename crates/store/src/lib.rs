@@ -81,6 +81,7 @@
 //! | `chat` | `id: String` → `ws, state: String, updated: Float, record: String` | `maestro_comms::chat::Chats`: the chat as JSON (title, moderator, participants, limits, spending), its state (`open`, `closed`) as a column |
 //! | `chat_entry` | `chat: String, seq: Int` → `at: Float, author, kind: String, round: Int, text: String` | the chat service: what the person, the moderator and the participants said, and its notes (a participant that failed, the cap, the budget) |
 //! | `attention` (+ index `attention:by_at {at, id}`) | `id: String` → `ws, agent: String, at: Float, question: String, decision: String, by: String, reason: String, answered: Float?` | the attention manager: every question an agent waited on, what decided it (`rule`, `person`) and why |
+//! | `consult` | `thread: String, consultant: String` → `ws, asker: String, session: String?, at: Float, turns: Int` | `maestro_comms::consult::Consults`: the consultant's own CLI session for a consult thread, so a follow-up continues it |
 //! | `trusted_command` | `root: String, key: String` → `command: String, file: String, at: Float` | `maestro trust` / `maestro/trust.approve`: the exact command (a JSON array) the person approved for a repository's config key |
 //!
 //! Facts are keyed by the content's hash (xxh3-128 of the bytes, seeded by the language; its 16 bytes

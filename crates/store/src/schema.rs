@@ -136,12 +136,13 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 11,
-        summary: "group chats and their entries; attention decisions",
+        summary: "group chats and their entries; attention decisions; consult threads",
         script: r#"
 {:create chat {id: String => ws: String, state: String, updated: Float, record: String}}
 {:create chat_entry {chat: String, seq: Int => at: Float, author: String, kind: String, round: Int, text: String}}
 {:create attention {id: String => ws: String, agent: String, at: Float, question: String, decision: String, by: String, reason: String, answered: Float?}}
 {::index create attention:by_at {at, id}}
+{:create consult {thread: String, consultant: String => ws: String, asker: String, session: String?, at: Float, turns: Int}}
 "#,
     },
 ];

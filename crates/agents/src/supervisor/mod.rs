@@ -173,6 +173,9 @@ pub enum AgentError {
     Unsupported(String),
     #[error("{0}")]
     Invalid(String),
+    /// A consult that did not answer.
+    #[error("{0}")]
+    Failed(String),
     #[error(transparent)]
     Worktree(#[from] WorktreeError),
     #[error(transparent)]
@@ -242,8 +245,11 @@ enum Outcome {
 
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
+mod consult;
 mod machine;
 mod turn;
+
+pub use consult::ConsultReply;
 
 use machine::KILL_GRACE;
 use turn::{not_found_message, typed};

@@ -287,6 +287,100 @@ impl maestro_comms::ChatHost for ChatHost {
     }
 }
 
+/// How consults reach the agents: the asker's transcript, the consultant's turn, the answer.
+pub(crate) struct ConsultHost(pub(crate) Weak<Inner>);
+
+impl ConsultHost {
+    fn engine(&self) -> Result<Engine, String> {
+        self.0
+            .upgrade()
+            .map(Engine::from_inner)
+            .ok_or_else(|| "the daemon is stopping".to_owned())
+    }
+}
+
+impl maestro_comms::ConsultHost for ConsultHost {
+    fn transcript(&self, ws: &str, agent: &str, max: usize) -> String {
+        let Ok(engine) = self.engine() else {
+            return String::new();
+        };
+        let agents = engine.agents();
+        let end = agents
+            .output(ws, agent, u64::MAX, None)
+            .map_or(0, |o| o.end);
+        let from = end.saturating_sub(max as u64);
+        agents
+            .output(ws, agent, from, None)
+            .map(|o| maestro_comms::consult::transcript_end(&o.data, max))
+            .unwrap_or_default()
+    }
+
+    fn turn(
+        &self,
+        ws: &str,
+        consultant: &str,
+        prompt: String,
+        session: Option<String>,
+    ) -> BoxFuture<'_, Result<(String, Option<String>), String>> {
+        let (ws, consultant) = (ws.to_owned(), consultant.to_owned());
+        Box::pin(async move {
+            let engine = self.engine()?;
+            let info = engine
+                .agents()
+                .get(&ws, &consultant)
+                .map_err(|e| e.to_string())?;
+            let config = engine
+                .config()
+                .with_workspace(&info.workspace_root)
+                .map_err(|e| e.to_string())?;
+            let timeout = config.settings().chat.turn_timeout;
+            let settings = settings(&config, &info.agent).map_err(|e| e.message)?;
+            let reply = engine
+                .agents()
+                .consult(&ws, &consultant, &prompt, session, settings, timeout)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((reply.reply, reply.session_id))
+        })
+    }
+
+    fn answer(&self, a: &maestro_comms::Consulted) -> BoxFuture<'_, Result<String, String>> {
+        let a = a.clone();
+        Box::pin(async move {
+            let engine = self.engine()?;
+            let mut note = format!("↩ @{} answers (consult {}):", a.consultant, a.thread);
+            for line in a.reply.lines() {
+                note.push_str(&format!("\n  {line}"));
+            }
+            let _ = engine.agents().note(&a.ws, &a.asker, &note);
+            let draft = Draft {
+                to: agent_address(&a.ws, &a.asker),
+                subject: format!(
+                    "consult: {}",
+                    maestro_agents::supervisor::one_line(&a.question, 80)
+                ),
+                payload: serde_json::json!({
+                    "text": a.reply,
+                    "consult": a.thread,
+                    "question": a.question,
+                }),
+                // The asker asked: an idle one wakes for the answer.
+                priority: maestro_comms::Priority::High,
+                kind: maestro_comms::Kind::Response,
+                in_reply_to: None,
+                expires_in: None,
+            };
+            let from = agent_address(&a.ws, &a.consultant);
+            let sent =
+                tokio::task::spawn_blocking(move || engine.post().send(&from, draft, now_ms()))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+            Ok(sent.envelope.id.clone())
+        })
+    }
+}
+
 /// How the attention manager shows a question: the agent's state, the editors, the inbox.
 pub(crate) struct AttentionHost(pub(crate) Weak<Inner>);
 

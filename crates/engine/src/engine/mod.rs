@@ -12,7 +12,9 @@ use crate::connection::SessionState;
 mod hosts;
 
 use crate::workspace::{default_name, find_root, workspace_id};
-use hosts::{AttentionHost, ChatHost, EngineHooks, MemoryHost, PlaybookHost, PostHost};
+use hosts::{
+    AttentionHost, ChatHost, ConsultHost, EngineHooks, MemoryHost, PlaybookHost, PostHost,
+};
 use maestro_protocol::{
     Event, HostMode, ProgressParams, ProgressValue, RpcError, StatusResult, StoreStatus,
     WorkspaceInfo, code,
@@ -89,6 +91,7 @@ pub(crate) struct Inner {
     playbooks: maestro_playbook::run::Runner<PlaybookHost>,
     post: maestro_comms::Post,
     chats: std::sync::OnceLock<Arc<maestro_comms::Chats>>,
+    consults: Arc<maestro_comms::Consults>,
     attention: std::sync::OnceLock<Arc<maestro_agents::attention::Attention>>,
     /// The person's address (`person:<user>`).
     person: String,
@@ -139,6 +142,10 @@ impl Engine {
             inner: Arc::new_cyclic(|inner| Inner {
                 agents: std::sync::OnceLock::new(),
                 chats: std::sync::OnceLock::new(),
+                consults: maestro_comms::Consults::new(
+                    store.clone(),
+                    Arc::new(ConsultHost(inner.clone())),
+                ),
                 attention: std::sync::OnceLock::new(),
                 memory: Arc::new(maestro_memory::service::Memory::new(
                     store.clone(),
@@ -218,6 +225,11 @@ impl Engine {
     /// Group chats.
     pub(crate) fn chats(&self) -> &Arc<maestro_comms::Chats> {
         self.inner.chats.get().expect("set at start")
+    }
+
+    /// Consult threads.
+    pub(crate) fn consults(&self) -> &Arc<maestro_comms::Consults> {
+        &self.inner.consults
     }
 
     /// Questions agents wait on.
