@@ -588,6 +588,27 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
     let mut env = agents_env("[agents]\nneeds_input_secs = 1\n");
     env.vars
         .push(("FAKE_AGENT_LOG".into(), log.display().to_string()));
+    // A group chat made in the extension: its moderator and participants answer by rules.
+    let rules = logs.path().join("rules.json");
+    std::fs::write(
+        &rules,
+        json!({
+            "chat-lead": [
+                {"if": "[@chat-alice]", "then": "say Synthesis: sqlite, both say"},
+                {"then": "say @chat-alice @chat-bob which store?"},
+            ],
+            "chat-alice": [{"then": "sleep 300; say alice: sqlite"}],
+            "chat-bob": [{"then": "sleep 300; say bob: sqlite too"}],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    env.vars
+        .push(("FAKE_AGENT_RULES".into(), rules.display().to_string()));
+    env.vars.push((
+        "MAESTRO_VSCODE_CHAT".into(),
+        "chat-lead:claude;chat-alice:codex,chat-bob:gemini".into(),
+    ));
     let dir = fixture(&env, "vsc");
     std::fs::write(dir.join("README.md"), "# vsc\n\nA fixture.\n").unwrap();
     env.ok(&dir, &["agent", "spawn", "fixer", "say on it", "--wait"]);
@@ -675,6 +696,32 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
     assert_eq!(seen["serverVersion"], env!("CARGO_PKG_VERSION"), "{seen:#}");
     // Every command the server has is in the palette.
     assert_eq!(seen["missingFromPalette"], json!([]), "{seen:#}");
+    // The chat's panel: the exchange drawn as it came, both participants seen thinking at once.
+    let chat = &seen["chat"];
+    let kinds: Vec<&str> = chat["kinds"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{seen:#}"))
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert_eq!(kinds[..2], ["person:say", "chat-lead:route"], "{chat}");
+    assert!(
+        kinds.contains(&"chat-alice:answer") && kinds.contains(&"chat-bob:answer"),
+        "{chat}"
+    );
+    assert_eq!(kinds.last(), Some(&"chat-lead:synthesis"), "{chat}");
+    assert!(
+        chat["synthesis"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("Synthesis: sqlite, both say")),
+        "{chat}"
+    );
+    assert_eq!(
+        chat["seenThinking"],
+        json!(["chat-alice", "chat-bob", "chat-lead"]),
+        "{chat}"
+    );
+    assert_eq!(chat["title"], "chat: which store", "{chat}");
     let commands = seen["serverCommands"].as_array().unwrap();
     assert!(commands.len() >= 25, "{seen:#}");
     // Go-to-definition through VS Code's own provider API, from `helper()` to `fn helper`.
@@ -688,8 +735,9 @@ fn vscode_extension_in_code_server_starts_the_server_navigates_and_shows_agents(
         .unwrap()
         .iter()
         .map(|a| a["name"].as_str().unwrap())
-        // The playbook run's own agent (`claude-r<run>`) comes and goes with the run.
-        .filter(|n| !n.starts_with("claude-r"))
+        // The playbook run's own agent (`claude-r<run>`) comes and goes with the run; the
+        // chat's are started for it.
+        .filter(|n| !n.starts_with("claude-r") && !n.starts_with("chat-"))
         .collect();
     assert_eq!(agents, ["asker", "changer", "fixer", "second"], "{seen:#}");
     assert!(

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, State } from 'vscode-languageclient/node';
 import { Review } from './review';
 import { Transcripts } from './transcript';
+import { ChatEvent, ChatInfo, Chats } from './chat';
 import {
   AgentInfo,
   AgentStatusParams,
@@ -113,6 +114,7 @@ class Extension {
   serverCommands: string[] = [];
   readonly review: Review;
   readonly transcripts: Transcripts;
+  readonly chats: Chats;
   private readonly questions: { message: string; answer?: string }[] = [];
   /** Messages to the person this window told of (for the report). */
   private readonly messagesSeen: { from: string; text: string }[] = [];
@@ -136,6 +138,7 @@ class Extension {
     this.status.command = 'maestro.agents.focus';
     this.review = new Review(this, context.subscriptions);
     this.transcripts = new Transcripts(this, context.subscriptions);
+    this.chats = new Chats(this, context.subscriptions);
     this.registerCommands();
   }
 
@@ -174,6 +177,7 @@ class Extension {
     });
     c.onNotification('maestro/playbookProgress', (p: PlaybookProgress) => this.onPlaybookProgress(p));
     c.onNotification('maestro/message', (p: { event: string; message: MessageInfo }) => void this.onMessage(p));
+    c.onNotification('maestro/chat', (p: ChatEvent) => this.chats.onEvent(p));
     // After a crash the client restarts the server: list the agents again (the first start
     // lists them below, once the version is checked).
     c.onDidChangeState((e) => {
@@ -517,6 +521,24 @@ class Extension {
           }
         }),
       ),
+      vscode.commands.registerCommand('maestro.ui.chat.new', () => this.newChat()),
+      ...['maestro.ui.chat.say', 'maestro.ui.chat.log', 'maestro.ui.chat.list'].map((id) =>
+        vscode.commands.registerCommand(id, async (given?: unknown) => {
+          const chat = typeof given === 'string' ? given : await this.pickChat('Open which chat?');
+          if (chat) {
+            await this.chats.show(chat);
+          }
+        }),
+      ),
+      vscode.commands.registerCommand('maestro.ui.chat.close', async () => {
+        const chat = await this.pickChat('Close which chat?');
+        if (chat && (await this.run('maestro.chat.close', { chat })) !== undefined) {
+          void vscode.window.showInformationMessage(`maestro: chat ${chat} closed`);
+        }
+      }),
+      vscode.commands.registerCommand('maestro.ui.attention.log', () => this.attentionLog(false)),
+      vscode.commands.registerCommand('maestro.ui.attention.answer', () => this.attentionLog(true)),
+      vscode.commands.registerCommand('maestro.ui.agent.consult', () => this.consult()),
       vscode.commands.registerCommand('maestro.ui.message.inbox', () => this.openInbox(false)),
       vscode.commands.registerCommand('maestro.ui.message.read', () => this.openInbox(false)),
       vscode.commands.registerCommand('maestro.ui.message.thread', () => this.openInbox(true)),
@@ -525,6 +547,110 @@ class Extension {
       vscode.commands.registerCommand('maestro.ui.trust.approve', () => this.trustRepository()),
       vscode.commands.registerCommand('maestro.ui.restart', () => this.restart()),
     );
+  }
+
+  /** A group chat: its title, moderator and participants (`NAME:CLI` starts a new agent). */
+  async newChat(): Promise<string | undefined> {
+    const path = workspacePath();
+    const title = await vscode.window.showInputBox({ prompt: 'What is the chat about?' });
+    if (title === undefined || !path) {
+      return undefined;
+    }
+    const member = (spec: string) => {
+      const [name, agent] = spec.trim().split(':');
+      return agent ? { name: name.trim(), agent: agent.trim() } : { name: name.trim() };
+    };
+    const moderator = await vscode.window.showInputBox({
+      prompt: 'Moderator: an agent of this workspace, or NAME:CLI to start one (lead:claude)',
+      validateInput: (v) => (v.trim() ? undefined : 'required'),
+    });
+    if (!moderator) {
+      return undefined;
+    }
+    const others = await vscode.window.showInputBox({
+      prompt: 'Participants, comma-separated (api:codex, docs:gemini, an existing agent)',
+      validateInput: (v) => (v.split(',').some((p) => p.trim()) ? undefined : 'at least one'),
+    });
+    if (!others) {
+      return undefined;
+    }
+    const chat = await this.run<ChatInfo>('maestro.chat.new', {
+      path,
+      title,
+      moderator: member(moderator),
+      participants: others.split(',').filter((p) => p.trim()).map(member),
+    });
+    if (chat) {
+      await this.chats.show(chat.id);
+    }
+    return chat?.id;
+  }
+
+  private async pickChat(placeHolder: string): Promise<string | undefined> {
+    const path = workspacePath();
+    const chats = (await this.run<ChatInfo[]>('maestro.chat.list', path ? { path } : {})) ?? [];
+    if (chats.length === 0) {
+      void vscode.window.showInformationMessage('maestro: no chats in this workspace (maestro: New Group Chat).');
+      return undefined;
+    }
+    const pick = await vscode.window.showQuickPick(
+      chats.map((c) => ({
+        label: c.title || c.id,
+        description: `${c.id} · ${c.state} · @${c.moderator} with ${c.participants.map((p) => '@' + p).join(' ')}`,
+        id: c.id,
+      })),
+      { placeHolder },
+    );
+    return pick?.id;
+  }
+
+  /** What agents asked and how it was decided; a question that waits can be answered here. */
+  private async attentionLog(pendingOnly: boolean): Promise<void> {
+    const path = workspacePath();
+    type Decision = { id: string; agent: string; question: string; decision: string; by: string; reason: string; choices: string[] };
+    const r = await this.run<{ decisions: Decision[] }>('maestro.attention.log', { path, pending: pendingOnly, limit: 100 });
+    const decisions = r?.decisions ?? [];
+    if (decisions.length === 0) {
+      void vscode.window.showInformationMessage(pendingOnly ? 'maestro: no agent waits for you.' : 'maestro: no agent asked for anything yet.');
+      return;
+    }
+    const pick = await vscode.window.showQuickPick(
+      decisions.map((d) => ({
+        label: `${d.agent}: ${d.question}`,
+        description: d.by ? `${d.decision} by ${d.by}` : 'waits for you',
+        detail: d.reason,
+        d,
+      })),
+      { placeHolder: pendingOnly ? 'Answer which question?' : 'Decisions, newest first (pick one waiting to answer it)' },
+    );
+    if (!pick || pick.d.by || pick.d.choices.length === 0) {
+      return;
+    }
+    const choice = await vscode.window.showQuickPick(pick.d.choices, { placeHolder: `${pick.d.agent} asks: ${pick.d.question}` });
+    if (choice) {
+      await this.run('maestro.attention.answer', { id: pick.d.id, choice });
+    }
+  }
+
+  /** Asks an agent about another's work; its answer also reaches the other as a message. */
+  private async consult(): Promise<void> {
+    const path = workspacePath();
+    const asker = await this.pickAgent(undefined);
+    if (!asker) {
+      return;
+    }
+    const name = await this.pickAgent(undefined);
+    if (!name) {
+      return;
+    }
+    const question = await vscode.window.showInputBox({ prompt: `What should ${name} answer about ${asker}'s work?` });
+    if (!question?.trim()) {
+      return;
+    }
+    const r = await this.run<{ reply: string; thread: string }>('maestro.agent.consult', { path, asker, name, question });
+    if (r) {
+      await this.results.open(`consult ${r.thread}`, `${name} answers ${asker} (consult ${r.thread}):\n\n${r.reply}\n`, 'markdown');
+    }
   }
 
   /** Unread messages to the person, as the daemon counts them. */
@@ -1207,6 +1333,37 @@ class Report {
       await vscode.commands.executeCommand('maestro.ui.playbook.run', vscode.Uri.file(path.join(root, playbook)));
       while (Date.now() < deadline && this.data.approvedRun === undefined) {
         await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    // MAESTRO_VSCODE_CHAT (`MODERATOR:CLI;NAME:CLI,NAME:CLI`): a chat made here, opened in its
+    // panel, a message sent from it; what the panel shows once the synthesis came.
+    const chatSpec = process.env.MAESTRO_VSCODE_CHAT;
+    if (root && chatSpec) {
+      const [moderator, others] = chatSpec.split(';');
+      const member = (m: string) => ({ name: m.split(':')[0], agent: m.split(':')[1] });
+      const chat = await ext.run<ChatInfo>('maestro.chat.new', {
+        path: root,
+        title: 'which store',
+        moderator: member(moderator),
+        participants: others.split(',').map(member),
+      });
+      if (chat) {
+        await ext.chats.show(chat.id);
+        const started = Date.now();
+        await ext.chats.say(chat.id, 'which store should we use?');
+        while (Date.now() < deadline && !ext.chats.shown(chat.id)?.entries.some((e) => e.kind === 'synthesis')) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const shown = ext.chats.shown(chat.id);
+        this.set({
+          chat: {
+            title: shown?.title,
+            kinds: shown?.entries.map((e) => `${e.author}:${e.kind}`),
+            synthesis: shown?.entries.find((e) => e.kind === 'synthesis')?.text,
+            seenThinking: shown?.seenThinking,
+            ms: Date.now() - started,
+          },
+        });
       }
     }
     const expected = (process.env.MAESTRO_VSCODE_EXPECT_AGENTS ?? '').split(',').filter(Boolean);

@@ -83,6 +83,14 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("maestro.message.inbox", method::MESSAGE_INBOX),
     ("maestro.message.read", method::MESSAGE_READ),
     ("maestro.message.thread", method::MESSAGE_THREAD),
+    ("maestro.agent.consult", method::AGENT_CONSULT),
+    ("maestro.chat.new", method::CHAT_NEW),
+    ("maestro.chat.say", method::CHAT_SAY),
+    ("maestro.chat.log", method::CHAT_LOG),
+    ("maestro.chat.list", method::CHAT_LIST),
+    ("maestro.chat.close", method::CHAT_CLOSE),
+    ("maestro.attention.log", method::ATTENTION_LOG),
+    ("maestro.attention.answer", method::ATTENTION_ANSWER),
 ];
 
 /// Daemon requests that belong to the front's own connection (its hello, workspaces, events and
