@@ -175,6 +175,52 @@ fn neovim_shows_an_agents_diff_and_sends_review_comments_from_the_quickfix_list(
 }
 
 #[test]
+fn neovim_shows_a_group_chat_in_a_buffer_as_it_goes() {
+    let files = tempfile::tempdir().unwrap();
+    let rules = files.path().join("rules.json");
+    std::fs::write(
+        &rules,
+        json!({
+            "chat-lead": [
+                {"if": "[@chat-alice]", "then": "say Synthesis: sqlite"},
+                {"then": "say @chat-alice @chat-bob which store?"},
+            ],
+            "chat-alice": [{"then": "say alice: sqlite"}],
+            "chat-bob": [{"then": "say bob: sqlite too"}],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let mut env = agents_env("");
+    env.vars
+        .push(("FAKE_AGENT_RULES".into(), rules.display().to_string()));
+    let dir = fixture(&env, "nvchat");
+    let v = neovim(&env, &dir, "chat");
+    assert_eq!(v["synthesis"], true, "{v:#}");
+    let lines: Vec<&str> = v["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(lines[0].starts_with("# which store (chat_"), "{v:#}");
+    assert!(lines.contains(&"you: which store should we use?"), "{v:#}");
+    assert!(
+        lines.contains(&"@chat-lead: @chat-alice @chat-bob which store?"),
+        "{v:#}"
+    );
+    assert!(lines.contains(&"@chat-alice: alice: sqlite"), "{v:#}");
+    assert!(lines.contains(&"@chat-bob: bob: sqlite too"), "{v:#}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("@chat-lead (synthesis): ")),
+        "{v:#}"
+    );
+    assert_eq!(v["closed"], true, "{v:#}");
+}
+
+#[test]
 fn neovim_hears_an_agents_message_reads_and_answers_it_and_writes_to_the_agent() {
     let logs = tempfile::tempdir().unwrap();
     let log = logs.path().join("args.jsonl");

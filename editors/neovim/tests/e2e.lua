@@ -57,6 +57,46 @@ local ok, err = pcall(function()
     return
   end
 
+  if case == 'chat' then
+    -- A chat made from here: its buffer fills as the moderator routes and the participants
+    -- answer, to the synthesis.
+    maestro.setup({})
+    vim.cmd('edit ' .. dir .. '/src/main.rs')
+    vim.wait(20000, function()
+      return maestro.client() ~= nil and maestro.server_version ~= nil
+    end, 50)
+    vim.cmd('Maestro chat new chat-lead:claude chat-alice:codex,chat-bob:gemini which store')
+    local id
+    vim.wait(30000, function()
+      id = next(maestro.chats)
+      return id ~= nil
+    end, 50)
+    out.id = id
+    vim.cmd('Maestro chat say ' .. id .. ' which store should we use?')
+    local buf = function()
+      return vim.fn.bufnr('maestro://chat/' .. id)
+    end
+    out.synthesis = vim.wait(60000, function()
+      if buf() == -1 then
+        return false
+      end
+      for _, l in ipairs(vim.api.nvim_buf_get_lines(buf(), 0, -1, false)) do
+        if l:find('(synthesis)', 1, true) then
+          return true
+        end
+      end
+      return false
+    end, 50)
+    vim.wait(500)
+    out.lines = vim.api.nvim_buf_get_lines(buf(), 0, -1, false)
+    vim.cmd('Maestro chat close ' .. id)
+    vim.wait(5000, function()
+      return noted('closed')
+    end, 50)
+    out.closed = noted('chat ' .. id .. ' closed')
+    return
+  end
+
   if case == 'messages' then
     -- An agent's request to the person is told; the inbox lists it; read, replied to; and a
     -- message sent to the agent from here.

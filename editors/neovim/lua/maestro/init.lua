@@ -194,7 +194,109 @@ local function on_message(_, params)
   vim.notify(('maestro: %s%s: %s (:Maestro read %s)'):format(who(msg.from), asks, body, msg.id), levels.INFO, { title = 'maestro' })
 end
 
+-- Open chat buffers (`maestro://chat/ID`): their entries, who is thinking.
+M.chats = {}
+
+local function chat_entry_lines(e)
+  local who_said = e.author == 'person' and 'you' or (e.author == 'maestro' and 'maestro' or '@' .. e.author)
+  local label = ({ synthesis = ' (synthesis)', failed = ' ✗', note = ' ⚠' })[e.kind] or ''
+  local text = vim.split(e.text or '', '\n', { plain = true })
+  local lines = { ('%s%s: %s'):format(who_said, label, text[1] or '') }
+  for i = 2, #text do
+    table.insert(lines, '  ' .. text[i])
+  end
+  return lines
+end
+
+--- Draws chat `id`'s buffer from what is known of it.
+function M.draw_chat(id)
+  local c = M.chats[id]
+  if not c then
+    return
+  end
+  local info = c.info
+  local lines = {
+    ('# %s (%s)'):format(info.title ~= '' and info.title or info.id, info.id),
+    ('moderator @%s · %s · %s · <CR> or :Maestro chat say %s TEXT'):format(info.moderator,
+      table.concat(vim.tbl_map(function(p) return '@' .. p end, info.participants), ' '), info.state, info.id),
+    '',
+  }
+  for _, e in ipairs(c.entries) do
+    vim.list_extend(lines, chat_entry_lines(e))
+  end
+  if #c.thinking > 0 then
+    table.insert(lines, '')
+    table.insert(lines, table.concat(vim.tbl_map(function(p) return '@' .. p end, c.thinking), ' ') .. ' thinking…')
+  end
+  local buf = M.show('chat/' .. id, lines)
+  if not c.mapped then
+    c.mapped = true
+    vim.keymap.set('n', '<CR>', function()
+      vim.ui.input({ prompt = 'To the moderator: ' }, function(text)
+        if text and text ~= '' then
+          M.chat_say(id, text)
+        end
+      end)
+    end, { buffer = buf, desc = 'maestro: say in this chat' })
+  end
+end
+
+function M.chat_add(id, e)
+  local c = M.chats[id]
+  if not c then
+    return
+  end
+  for _, x in ipairs(c.entries) do
+    if x.seq == e.seq then
+      return
+    end
+  end
+  table.insert(c.entries, e)
+  table.sort(c.entries, function(a, b) return a.seq < b.seq end)
+end
+
+function M.chat_say(id, text)
+  M.execute('maestro.chat.say', { chat = id, text = text }, function(r)
+    for _, e in ipairs(r.entries or {}) do
+      M.chat_add(id, e)
+    end
+    M.draw_chat(id)
+  end)
+end
+
+local function on_chat(_, params)
+  if type(params) ~= 'table' then
+    return
+  end
+  local c = M.chats[params.chat]
+  if not c then
+    return
+  end
+  if params.event == 'entry' and type(params.entry) == 'table' then
+    M.chat_add(params.chat, params.entry)
+  end
+  c.thinking = params.thinking or {}
+  if params.event == 'done' or params.event == 'closed' then
+    c.info.state = params.event == 'closed' and 'closed' or 'open'
+  end
+  M.draw_chat(params.chat)
+end
+
+-- A question an agent waits on: told, with how to answer it (the LSP front also asks with
+-- window/showMessageRequest, which Neovim shows as a choice list).
+local function on_attention(_, params)
+  if type(params) ~= 'table' or type(params.attention) ~= 'table' or params.event ~= 'ask' then
+    return
+  end
+  local q = params.attention
+  local how = #(q.choices or {}) > 0 and (':Maestro attention answer %s %s'):format(q.id, table.concat(q.choices, '|'))
+    or (':Maestro send %s TEXT'):format(q.agent)
+  vim.notify(('maestro: %s asks: %s (%s)'):format(q.agent, q.question, how), levels.WARN, { title = 'maestro' })
+end
+
 M.handlers = {
+  ['maestro/chat'] = on_chat,
+  ['maestro/attention'] = on_attention,
   ['maestro/agentStatus'] = on_agent_status,
   ['maestro/playbookProgress'] = on_playbook_progress,
   ['maestro/message'] = on_message,
@@ -684,6 +786,95 @@ function sub.msg(args, _, root)
   end
   M.execute('maestro.message.send', { to = args[1], text = rest(args, 2), type = 'request', path = root }, function(msg)
     say(('maestro: message sent to %s'):format(who(msg.to)))
+  end)
+end
+
+-- :Maestro chat new MODERATOR[:CLI] NAME[:CLI],NAME[:CLI] [TITLE] · chat ID · chat say ID TEXT
+-- · chat list · chat close ID
+function sub.chat(args, _, root)
+  local action = args[1]
+  local member = function(spec)
+    local name, cli = spec:match('^([^:]+):?(.*)$')
+    return cli ~= '' and { name = name, agent = cli } or { name = name }
+  end
+  local open = function(id)
+    M.execute('maestro.chat.log', { chat = id }, function(log)
+      M.chats[log.chat.id] = { info = log.chat, entries = log.entries or {}, thinking = log.thinking or {} }
+      M.draw_chat(log.chat.id)
+    end)
+  end
+  if action == 'new' then
+    if not need(args, 3, 'chat new MODERATOR[:CLI] NAME[:CLI],… [TITLE]') then
+      return
+    end
+    local participants = vim.tbl_map(member, vim.split(args[3], ',', { trimempty = true }))
+    M.execute('maestro.chat.new', { path = root, title = rest(args, 4), moderator = member(args[2]), participants = participants },
+      function(chat)
+        open(chat.id)
+      end)
+  elseif action == 'say' then
+    if not need(args, 3, 'chat say ID TEXT') then
+      return
+    end
+    M.execute('maestro.chat.log', { chat = args[2] }, function(log)
+      M.chats[log.chat.id] = M.chats[log.chat.id] or { info = log.chat, entries = log.entries or {}, thinking = {} }
+      M.chat_say(log.chat.id, rest(args, 3))
+    end)
+  elseif action == 'list' or action == nil then
+    M.execute('maestro.chat.list', { path = root }, function(chats)
+      local lines = { ':Maestro chat ID opens one · :Maestro chat new MODERATOR[:CLI] NAME[:CLI],… TITLE' }
+      for _, c in ipairs(chats or {}) do
+        table.insert(lines, ('%s  %-8s @%s with %s  %s'):format(c.id, c.state, c.moderator,
+          table.concat(vim.tbl_map(function(p) return '@' .. p end, c.participants), ' '), c.title))
+      end
+      M.show('chats', lines)
+    end)
+  elseif action == 'close' then
+    if not need(args, 2, 'chat close ID') then
+      return
+    end
+    M.execute('maestro.chat.close', { chat = args[2] }, function(c)
+      if M.chats[c.id] then
+        M.chats[c.id].info = c
+        M.draw_chat(c.id)
+      end
+      say(('maestro: chat %s closed'):format(c.id))
+    end)
+  else
+    open(action)
+  end
+end
+
+-- :Maestro attention [pending] · attention answer ID CHOICE
+function sub.attention(args, _, root)
+  if args[1] == 'answer' then
+    if not need(args, 3, 'attention answer ID CHOICE') then
+      return
+    end
+    M.execute('maestro.attention.answer', { id = args[2], choice = args[3] }, function(d)
+      say(('maestro: %s: %s'):format(d.agent, d.decision))
+    end)
+    return
+  end
+  M.execute('maestro.attention.log', { path = root, pending = args[1] == 'pending', limit = 100 }, function(r)
+    local lines = { ':Maestro attention answer ID CHOICE answers a question that waits' }
+    for _, d in ipairs(r.decisions or {}) do
+      local decided = d.by ~= '' and (d.decision .. ' by ' .. d.by) or ('waits: ' .. table.concat(d.choices or {}, '|'))
+      table.insert(lines, ('%s  %-12s %s — %s (%s)'):format(d.id, d.agent, d.question, decided, d.reason))
+    end
+    M.show('attention', lines)
+  end)
+end
+
+-- :Maestro consult ASKER NAME QUESTION — NAME answers about ASKER's work (and tells ASKER).
+function sub.consult(args, _, root)
+  if not need(args, 3, 'consult ASKER NAME QUESTION') then
+    return
+  end
+  M.execute('maestro.agent.consult', { path = root, asker = args[1], name = args[2], question = rest(args, 3) }, function(r)
+    local lines = { ('## %s answers %s (consult %s)'):format(args[2], args[1], r.thread) }
+    vim.list_extend(lines, vim.split(r.reply or '', '\n', { plain = true }))
+    M.show('consult/' .. r.thread, lines)
   end)
 end
 
