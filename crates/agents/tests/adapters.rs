@@ -556,6 +556,32 @@ fn claude_in_a_worktree_may_run_commands_and_a_cautious_one_may_not() {
 }
 
 #[test]
+fn a_read_only_turn_changes_nothing_in_every_cli_that_can_say_so() {
+    let mut t = turn("what do you think?");
+    t.access = maestro_agents::adapters::Access::ReadOnly;
+    let has = |args: &[String], pair: [&str; 2]| args.windows(2).any(|w| w == pair);
+    let claude = AgentCli::Claude.command(&t).args;
+    assert!(has(&claude, ["--permission-mode", "plan"]), "{claude:?}");
+    assert!(!claude.contains(&"--allowedTools".to_owned()));
+    let codex = AgentCli::Codex.command(&t).args;
+    assert!(has(&codex, ["--sandbox", "read-only"]), "{codex:?}");
+    let gemini = AgentCli::Gemini.command(&t).args;
+    assert!(has(&gemini, ["--approval-mode", "plan"]), "{gemini:?}");
+    let aider = AgentCli::Aider.command(&t).args;
+    assert!(aider.contains(&"--dry-run".to_owned()), "{aider:?}");
+    let spec = AgentCli::OpenCode.command(&t);
+    let (_, content) = spec
+        .env
+        .iter()
+        .find(|(k, _)| k == "OPENCODE_CONFIG_CONTENT")
+        .unwrap();
+    let config: serde_json::Value = serde_json::from_str(content).unwrap();
+    for tool in ["bash", "edit", "write", "patch"] {
+        assert_eq!(config["permission"][tool], "deny", "{config}");
+    }
+}
+
+#[test]
 fn claude_asks_maestros_policy_what_it_would_ask_a_person() {
     use maestro_agents::adapters::ToolServer;
     let mut t = turn("fix");

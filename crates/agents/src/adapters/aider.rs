@@ -13,8 +13,11 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
         // Aider commits its own edits; in a person's checkout it leaves them uncommitted. It
         // would also add `.aider*` to the repository's .gitignore, an edit nobody asked for.
         args.push("--no-gitignore".to_owned());
-        if turn.access == Access::Cautious {
-            args.push("--no-auto-commits".to_owned());
+        match turn.access {
+            Access::Cautious => args.push("--no-auto-commits".to_owned()),
+            // Edits are shown, not made.
+            Access::ReadOnly => args.extend(["--no-auto-commits", "--dry-run"].map(String::from)),
+            Access::Commit { .. } => {}
         }
     }
     if let Some(m) = &turn.model {

@@ -16,7 +16,13 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
         // edit tools inside the working directory); commands need `Bash` allowed, which
         // `acceptEdits` alone denies (`git commit` among them). Bypass mode would allow the
         // same and more, and Claude refuses it as root.
-        args.extend(["--permission-mode", "acceptEdits"].map(String::from));
+        // A read-only turn (a consult) plans: it reads and answers, and changes nothing.
+        let mode = if turn.access == Access::ReadOnly {
+            "plan"
+        } else {
+            "acceptEdits"
+        };
+        args.extend(["--permission-mode".to_owned(), mode.to_owned()]);
         let mut allowed = Vec::new();
         let own_worktree = matches!(turn.access, Access::Commit { .. });
         match &turn.tools {

@@ -15,7 +15,11 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
                 "exec",
                 "--json",
                 "--sandbox",
-                "workspace-write",
+                if turn.access == Access::ReadOnly {
+                    "read-only"
+                } else {
+                    "workspace-write"
+                },
                 "--skip-git-repo-check",
             ]
             .map(String::from),

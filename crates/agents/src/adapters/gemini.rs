@@ -25,6 +25,7 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
         match turn.access {
             Access::Commit { .. } => args.push("--yolo".to_owned()),
             Access::Cautious => args.extend(["--approval-mode", "auto_edit"].map(String::from)),
+            Access::ReadOnly => args.extend(["--approval-mode", "plan"].map(String::from)),
         }
     }
     // Every fresh worktree is a folder Gemini has not been told to trust: without this it exits

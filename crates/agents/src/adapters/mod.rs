@@ -79,6 +79,9 @@ impl AgentCli {
                 (false, Access::Cautious) => {
                     serde_json::json!({"permission": {"*": "allow", "bash": "deny"}})
                 }
+                (false, Access::ReadOnly) => serde_json::json!({"permission": {
+                    "*": "allow", "bash": "deny", "edit": "deny", "write": "deny", "patch": "deny",
+                }}),
             };
             if let Some(tools) = &turn.tools {
                 let command: Vec<String> = std::iter::once(tools.program.display().to_string())
@@ -323,6 +326,10 @@ pub enum Access {
     /// its own admin directory and the repository's objects, refs and logs), made writable for
     /// CLIs that sandbox their commands.
     Commit { git_dirs: Vec<PathBuf> },
+    /// Read and answer, change nothing: a consult (another agent's question) beside the
+    /// agent's own work in the same worktree. Custom CLIs have no such flag: they run as they
+    /// are configured.
+    ReadOnly,
 }
 
 impl Turn {

@@ -1,7 +1,8 @@
 //! A consult turn: agent B answers a question in a session of its own (one per consult thread),
-//! beside whatever B itself is doing — a headless turn of B's CLI in B's worktree, cautious (it
-//! answers; its CLI asks before editing or running anything, and nobody answers), that touches
-//! neither B's state nor its session. What it costs is added to B's usage.
+//! beside whatever B itself is doing — a headless turn of B's CLI in B's worktree, read-only
+//! (Claude plans, Codex's sandbox is read-only, Gemini plans, OpenCode may not edit or run
+//! commands, aider's edits are a dry run), that touches neither B's state nor its session. What it
+//! costs is added to B's usage.
 
 use super::*;
 use crate::adapters::{AgentEvent, CommandSpec};
@@ -47,7 +48,7 @@ impl Supervisor {
             cwd: worktree,
             extra_args: settings.extra_args.clone(),
             interactive: false,
-            access: Access::Cautious,
+            access: Access::ReadOnly,
             tools: None,
         };
         let spec: CommandSpec = settings.cli.command(&turn);
