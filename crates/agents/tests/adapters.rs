@@ -949,6 +949,8 @@ fn maestros_tools_reach_each_cli_for_this_run_only_with_their_token_kept_whole()
     assert_eq!(server["command"], "/opt/my \"tools\"/maestro");
     assert_eq!(server["args"], serde_json::json!(["mcp"]));
     assert_eq!(server["env"]["MAESTRO_AGENT_TOKEN"], "ab:agent:w/x \\ y");
+    // A permission prompt may wait for a person: a day, not Claude's default.
+    assert_eq!(server["timeout"], 86_400_000);
     let allowed = claude.iter().position(|a| a == "--allowedTools").unwrap();
     assert_eq!(claude[allowed + 1], "mcp__maestro");
     assert_eq!(&claude[claude.len() - 2..], ["--", "go"]);

@@ -73,7 +73,8 @@ pub(super) fn args(turn: &Turn) -> Vec<String> {
 }
 
 /// `--mcp-config` as JSON (not a file: nothing of the agent's is written where the user's
-/// configuration lives, and the user's own servers still load beside it).
+/// configuration lives, and the user's own servers still load beside it). A call may wait for a
+/// person (a permission prompt escalated to them): the server's calls may take a day.
 fn mcp_config(tools: &super::ToolServer) -> String {
     let env = tools.env_json();
     serde_json::json!({"mcpServers": {tools.name.as_str(): {
@@ -81,9 +82,13 @@ fn mcp_config(tools: &super::ToolServer) -> String {
         "command": tools.program.display().to_string(),
         "args": tools.args,
         "env": env,
+        "timeout": TOOL_CALL_TIMEOUT_MS,
     }}})
     .to_string()
 }
+
+/// How long one call of maestro's tools may take in Claude Code (its per-server `timeout`).
+const TOOL_CALL_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
 
 #[derive(Default)]
 pub(super) struct Parser {
