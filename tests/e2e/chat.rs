@@ -558,3 +558,46 @@ fn claude_consults_codex_which_answers_in_a_session_of_its_own() {
         },
     );
 }
+
+/// `attention.decider`: an agent asked first about what the rules leave open decides it.
+#[test]
+fn a_decider_agent_answers_what_the_rules_leave_open() {
+    let (env, _rules) = chat_env(json!({
+        "lead": [
+            {"if": "asks to go ahead with: Build now?", "then": "say ALLOW: it only builds"},
+            {"then": "say ready"},
+        ],
+    }));
+    env.write_config(&format!(
+        "{}\n[agents]\nneeds_input_secs = 1\n[attention]\ndecider = \"lead\"\n",
+        std::fs::read_to_string(env.home.path().join("config/config.toml")).unwrap()
+    ));
+    let dir = repo(&env, "decider");
+    env.ok(&dir, &["agent", "spawn", "lead", "say ready", "--wait"]);
+    env.ok(
+        &dir,
+        &[
+            "agent",
+            "spawn",
+            "texty",
+            "ask Build now? [y/n]",
+            "--agent",
+            "aider",
+        ],
+    );
+    wait_until("texty answered", Duration::from_secs(30), || {
+        status(&env, &dir, "texty")["state"] == "idle"
+    });
+    let logs = env.ok(&dir, &["agent", "logs", "texty"]);
+    assert!(logs.contains("got: y"), "{logs}");
+    let log = env.json(&dir, &["attention", "log", "--json"]);
+    let d = &log["decisions"][0];
+    assert_eq!(
+        (d["decision"].as_str(), d["by"].as_str()),
+        (Some("y"), Some("agent lead")),
+        "{log}"
+    );
+    assert!(d["reason"].as_str().unwrap().contains("@lead: "), "{log}");
+    // The decider's turn was a consult: its own session and turns are untouched.
+    assert_eq!(status(&env, &dir, "lead")["turns"], 1);
+}

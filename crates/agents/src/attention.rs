@@ -9,7 +9,9 @@
 //! allows every command; `Edit` (also `Write`, `MultiEdit`, `NotebookEdit`) allows edits inside
 //! the agent's worktree only, `Edit(src/*)` those whose path there matches; `Prompt(glob)`
 //! answers `y` to a printed question that matches. The repository's `attention.ask` rules send
-//! what they match to the person even when allowed: a repository may narrow, never widen.
+//! what they match to the person even when allowed: a repository may narrow, never widen. The
+//! person may name an agent (`attention.decider`) asked first about what the rules leave open: its
+//! ALLOW or DENY decides, anything else leaves the question to the person.
 
 use futures::future::BoxFuture;
 use maestro_protocol::{AttentionEventParams, AttentionInfo};
@@ -79,6 +81,9 @@ pub struct Policy {
     pub allow: Vec<Rule>,
     /// The repository's (`attention.ask`): always the person's to answer.
     pub ask: Vec<Rule>,
+    /// An agent asked before the person (`attention.decider`): its ALLOW or DENY decides, its
+    /// silence or anything else leaves the question to the person.
+    pub decider: Option<String>,
 }
 
 impl Policy {
@@ -88,6 +93,7 @@ impl Policy {
         Policy {
             allow: parse(allow),
             ask: parse(ask),
+            decider: None,
         }
     }
 }
@@ -382,6 +388,16 @@ pub trait AttentionHost: Send + Sync + 'static {
     fn waiting(&self, ws: &str, agent: &str, question: Option<String>);
     /// Puts the question in the person's inbox.
     fn escalated(&self, question: &AttentionInfo) -> BoxFuture<'_, ()>;
+    /// Asks agent `decider` whether `question` may go ahead: `Some((allow, why))` when it
+    /// answered ALLOW or DENY, `None` otherwise (it failed, said something else).
+    fn ask_agent(
+        &self,
+        _ws: &str,
+        _decider: &str,
+        _question: &AttentionInfo,
+    ) -> BoxFuture<'_, Option<(bool, String)>> {
+        Box::pin(async { None })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -468,6 +484,13 @@ impl Attention {
             }
             Verdict::Escalate { reason } => {
                 info.reason = reason;
+                if let Some(decider) = policy.decider.as_deref().filter(|d| *d != agent)
+                    && let Some(decided) = self.by_agent(ws, decider, &info).await
+                {
+                    info = decided;
+                    self.save(&info).await?;
+                    return Ok(info);
+                }
                 // A printed question already made the agent `needs_input`, and its answer is
                 // written while it is; a CLI's permission prompt is shown as one here.
                 let prompt_tool = matches!(question, Question::Tool { .. });
@@ -506,6 +529,34 @@ impl Attention {
                 Ok(info)
             }
         }
+    }
+
+    /// The decider agent's answer, as the decision (a printed question takes its first answer
+    /// for ALLOW and its second for DENY; one naming no answers stays the person's).
+    async fn by_agent(
+        &self,
+        ws: &str,
+        decider: &str,
+        info: &AttentionInfo,
+    ) -> Option<AttentionInfo> {
+        let (allow, why) = self.host.ask_agent(ws, decider, info).await?;
+        let decision = match info.choices.as_slice() {
+            [yes, no, ..] if yes != ALLOW => {
+                if allow {
+                    yes.clone()
+                } else {
+                    no.clone()
+                }
+            }
+            [_, _, ..] => (if allow { ALLOW } else { DENY }).to_owned(),
+            _ => return None,
+        };
+        let mut info = info.clone();
+        info.decision = decision;
+        info.by = format!("agent {decider}");
+        info.reason = format!("{} ({})", why, info.reason);
+        info.answered = Some(unix_now());
+        Some(info)
     }
 
     /// The person's answer: `choice` is one of the question's choices (any text when it names

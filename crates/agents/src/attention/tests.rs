@@ -279,3 +279,78 @@ async fn questions_of_a_stopped_daemon_are_lost_not_pending() {
     assert_eq!(log[0].decision, "lost");
     assert!(a.pending().is_empty());
 }
+
+struct Decider(&'static str);
+
+impl AttentionHost for Decider {
+    fn told(&self, _: AttentionEventParams) {}
+    fn waiting(&self, _: &str, _: &str, _: Option<String>) {}
+    fn escalated(&self, _: &AttentionInfo) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+    fn ask_agent(
+        &self,
+        _ws: &str,
+        decider: &str,
+        q: &AttentionInfo,
+    ) -> BoxFuture<'_, Option<(bool, String)>> {
+        let answer = match self.0 {
+            "allow" => Some((true, format!("{decider}: fine, {}", q.question))),
+            "deny" => Some((false, format!("{decider}: no"))),
+            _ => None,
+        };
+        Box::pin(async move { answer })
+    }
+}
+
+#[tokio::test]
+async fn a_decider_agent_answers_what_the_rules_leave_open_or_leaves_it_to_the_person() {
+    let mut p = policy(&[], &[]);
+    p.decider = Some("lead".into());
+    let w = Path::new(WT);
+    let a = Attention::load(Store::open_in_memory().unwrap(), Arc::new(Decider("allow"))).unwrap();
+    let d = a.ask("ws", "alice", w, bash("make"), &p).await.unwrap();
+    assert_eq!(
+        (d.decision.as_str(), d.by.as_str()),
+        ("Allow", "agent lead")
+    );
+    assert!(
+        d.reason.starts_with("lead: fine, Bash: make ("),
+        "{}",
+        d.reason
+    );
+    let prompt = Question::Prompt {
+        text: "Overwrite? [Y/n]".into(),
+    };
+    assert_eq!(
+        a.ask("ws", "alice", w, prompt, &p).await.unwrap().decision,
+        "y"
+    );
+    let a = Attention::load(Store::open_in_memory().unwrap(), Arc::new(Decider("deny"))).unwrap();
+    assert_eq!(
+        a.ask("ws", "alice", w, bash("make"), &p)
+            .await
+            .unwrap()
+            .decision,
+        "Deny"
+    );
+    // The decider's own questions, and an unclear answer, go to the person.
+    for (asker, host) in [("lead", "allow"), ("alice", "mumble")] {
+        let a = Attention::load(Store::open_in_memory().unwrap(), Arc::new(Decider(host))).unwrap();
+        let (a2, p2) = (a.clone(), p.clone());
+        let asking =
+            tokio::spawn(
+                async move { a2.ask("ws", asker, Path::new(WT), bash("make"), &p2).await },
+            );
+        while a.pending().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let id = a.pending()[0].id.clone();
+        a.answer(&id, "Allow").unwrap();
+        assert_eq!(
+            asking.await.unwrap().unwrap().by,
+            "person",
+            "{asker} {host}"
+        );
+    }
+}

@@ -162,6 +162,7 @@ pub const CHAT_TURN_TIMEOUT_SECS: &str = "chat.turn_timeout_secs";
 pub const CHAT_BUDGET_USD: &str = "chat.budget_usd";
 pub const ATTENTION_ALLOW: &str = "attention.allow";
 pub const ATTENTION_ASK: &str = "attention.ask";
+pub const ATTENTION_DECIDER: &str = "attention.decider";
 pub const MESSAGES_WAKES_PER_HOUR: &str = "messages.wakes_per_hour";
 
 /// Every configuration key.
@@ -412,6 +413,15 @@ pub const KEYS: &[KeyDef] = &[
         },
         default: DefaultValue::List(&["Bash", "Edit"]),
         doc: "What an agent may do without asking you, as rules `Tool` or `Tool(glob)`: `Bash(cargo test*)` (a command whose every part matches), `Edit` (edits inside its worktree; `Edit(docs/*)` narrower), `Prompt(Proceed?*)` (answers `y` to a printed question). Anything else an agent asks for goes to you: the editors ask, and it waits in your inbox (`maestro attention`). The default lets an agent run commands and edit in its worktree, as before.",
+    },
+    KeyDef {
+        key: ATTENTION_DECIDER,
+        scope: Scope::User,
+        kind: Kind::String {
+            check: Some(check_decider),
+        },
+        default: DefaultValue::String(""),
+        doc: "An agent (of the workspace) asked first about what `attention.allow` leaves open: its ALLOW or DENY decides (logged as its decision), anything else, or no such agent, leaves the question to you. Empty: questions come to you.",
     },
     KeyDef {
         key: ATTENTION_ASK,
@@ -1165,6 +1175,13 @@ pub(crate) fn priorities(s: &str) -> Result<Vec<maestro_protocol::MessagePriorit
             })
         })
         .collect()
+}
+
+fn check_decider(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Ok(());
+    }
+    maestro_agents::identity::validate_name(s).map_err(|e| format!("an agent's name: {e}"))
 }
 
 fn check_priorities(s: &str) -> Result<(), String> {

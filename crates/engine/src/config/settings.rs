@@ -219,10 +219,13 @@ impl Settings {
                 turn_timeout: Duration::from_secs(config.integer_of(CHAT_TURN_TIMEOUT_SECS) as u64),
                 budget_usd: float(CHAT_BUDGET_USD),
             },
-            attention: maestro_agents::attention::Policy::new(
-                &config.list_of(ATTENTION_ALLOW),
-                &config.list_of(ATTENTION_ASK),
-            ),
+            attention: maestro_agents::attention::Policy {
+                decider: Some(config.string_of(ATTENTION_DECIDER)).filter(|d| !d.is_empty()),
+                ..maestro_agents::attention::Policy::new(
+                    &config.list_of(ATTENTION_ALLOW),
+                    &config.list_of(ATTENTION_ASK),
+                )
+            },
         }
     }
 }

@@ -381,6 +381,9 @@ impl maestro_comms::ConsultHost for ConsultHost {
     }
 }
 
+/// How long the attention decider agent may take before the question goes to the person.
+const DECIDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// How the attention manager shows a question: the agent's state, the editors, the inbox.
 pub(crate) struct AttentionHost(pub(crate) Weak<Inner>);
 
@@ -395,6 +398,45 @@ impl maestro_agents::attention::AttentionHost for AttentionHost {
         if let Some(agents) = self.0.upgrade().and_then(|i| i.agents.get().cloned()) {
             agents.waiting(ws, agent, question);
         }
+    }
+
+    fn ask_agent(
+        &self,
+        ws: &str,
+        decider: &str,
+        q: &maestro_protocol::AttentionInfo,
+    ) -> BoxFuture<'_, Option<(bool, String)>> {
+        let (ws, decider, q) = (ws.to_owned(), decider.to_owned(), q.clone());
+        Box::pin(async move {
+            let engine = Engine::from_inner(self.0.upgrade()?);
+            let info = engine.agents().get(&ws, &decider).ok()?;
+            let config = engine.config().with_workspace(&info.workspace_root).ok()?;
+            let settings = settings(&config, &info.agent).ok()?;
+            let prompt = format!(
+                "Agent @{} asks to go ahead with: {}\n(maestro's rules left it open: {}.)\n\n\
+                 Decide for the person: reply with ALLOW or DENY as your first word, then one line \
+                 saying why. Only decide: do not run or change anything.",
+                q.agent, q.question, q.reason
+            );
+            let reply = engine
+                .agents()
+                .consult(&ws, &decider, &prompt, None, settings, DECIDER_TIMEOUT)
+                .await
+                .map_err(|e| tracing::warn!(%decider, "the decider did not answer: {e}"))
+                .ok()?;
+            let text = reply.reply.trim();
+            let first: String = text
+                .chars()
+                .take_while(|c| c.is_alphabetic())
+                .collect::<String>()
+                .to_uppercase();
+            let why = maestro_agents::supervisor::one_line(text, 200);
+            match first.as_str() {
+                "ALLOW" => Some((true, format!("@{decider}: {why}"))),
+                "DENY" => Some((false, format!("@{decider}: {why}"))),
+                _ => None,
+            }
+        })
     }
 
     fn escalated(&self, q: &maestro_protocol::AttentionInfo) -> BoxFuture<'_, ()> {
