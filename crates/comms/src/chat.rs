@@ -369,11 +369,16 @@ impl Chats {
             )
         };
         for agent in &thinking {
-            self.waiters
+            // Only a turn the chat started (it waits for its reply), not one of the agent's own.
+            let ours = self
+                .waiters
                 .lock()
                 .unwrap()
-                .remove(&(ws.clone(), agent.clone()));
-            self.host.stop_turn(&ws, agent).await;
+                .remove(&(ws.clone(), agent.clone()))
+                .is_some();
+            if ours {
+                self.host.stop_turn(&ws, agent).await;
+            }
         }
         self.save(&record).await?;
         self.host.told(ChatEventParams {
@@ -580,11 +585,14 @@ impl Chats {
         self.thinking(id, agent, true);
         let before = self.host.spent(&ws, agent);
         let key = (ws.clone(), agent.to_owned());
+        // Whether the chat's turn started: a turn of the agent's own it waited for is not stopped.
+        let sent = std::sync::atomic::AtomicBool::new(false);
         let result = tokio::time::timeout(timeout, async {
             self.host.wait_idle(&ws, agent).await?;
             let (tx, rx) = oneshot::channel();
             self.waiters.lock().unwrap().insert(key.clone(), tx);
             self.host.send(&ws, agent, &prompt)?;
+            sent.store(true, std::sync::atomic::Ordering::SeqCst);
             rx.await.map_err(|_| "its turn was dropped".to_owned())
         })
         .await;
@@ -594,13 +602,17 @@ impl Chats {
             Ok(Ok(end)) if end.reply.trim().is_empty() => Err("failed".to_owned()),
             Ok(Ok(end)) => Err(format!("failed: {}", one_line(&end.reply))),
             Ok(Err(e)) => Err(format!("could not start a turn: {e}")),
-            Err(_) => {
+            Err(_) if sent.load(std::sync::atomic::Ordering::SeqCst) => {
                 self.host.stop_turn(&ws, agent).await;
                 Err(format!(
                     "did not answer within {} s (its turn was stopped)",
                     timeout.as_secs()
                 ))
             }
+            Err(_) => Err(format!(
+                "was busy with work of its own for {} s: not asked",
+                timeout.as_secs()
+            )),
         };
         let cost = (self.host.spent(&ws, agent) - before).max(0.0);
         {

@@ -128,14 +128,19 @@ pub(crate) fn say(s: &Session, p: ChatSayParams) -> Answer<ChatLogResult> {
     })
 }
 
+/// The transcript is a store read: off the request loop.
 pub(crate) fn log(s: &Session, p: ChatRef) -> Answer<ChatLogResult> {
-    let chats = s.engine.chats();
-    Answer::Now(
-        chats
-            .resolve(&p.chat)
-            .and_then(|id| chats.log(&id, p.after.unwrap_or(0)))
-            .map_err(chat_error),
-    )
+    let chats = s.engine.chats().clone();
+    Answer::later(async move {
+        tokio::task::spawn_blocking(move || {
+            chats
+                .resolve(&p.chat)
+                .and_then(|id| chats.log(&id, p.after.unwrap_or(0)))
+                .map_err(chat_error)
+        })
+        .await
+        .map_err(RpcError::internal)?
+    })
 }
 
 pub(crate) fn list(s: &Session, p: ChatListParams) -> Answer<Vec<ChatInfo>> {

@@ -2,7 +2,7 @@
 //! front asks with `window/showMessageRequest`, the question's choices as the buttons, and
 //! answers with the one picked. Every editor asks; the first answer counts, the others find it
 //! answered. A question with no choices (a printed prompt that names none) is only shown: its
-//! answer is typed to the agent.
+//! answer is text, given with `maestro attention answer ID TEXT`.
 
 use super::link::Link;
 use maestro_engine::text::visible;
@@ -21,8 +21,8 @@ pub fn ask(client: Client, link: Link, q: AttentionInfo) {
         );
         if q.choices.is_empty() {
             let told = format!(
-                "{question}. Answer it with `maestro agent send {}`.",
-                q.agent
+                "{question}. Answer it with `maestro attention answer {} TEXT`.",
+                q.id
             );
             client.show_message(MessageType::WARNING, told).await;
             return;

@@ -16,8 +16,15 @@ struct FakeHost {
 }
 
 impl ChatHost for FakeHost {
-    fn wait_idle(&self, _ws: &str, _agent: &str) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async { Ok(()) })
+    fn wait_idle(&self, _ws: &str, agent: &str) -> BoxFuture<'_, Result<(), String>> {
+        // `carol-busy` is in a turn of its own that does not end.
+        let busy = agent == "carol-busy";
+        Box::pin(async move {
+            if busy {
+                std::future::pending::<()>().await;
+            }
+            Ok(())
+        })
     }
 
     fn send(&self, ws: &str, agent: &str, prompt: &str) -> Result<(), String> {
@@ -305,4 +312,31 @@ async fn chats_and_their_entries_survive_a_restart() {
         [pair("person", "say"), pair("mod", "synthesis")]
     );
     assert_eq!(log.chat.entries, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_participant_busy_with_its_own_work_is_reported_not_stopped() {
+    let (chats, host) = chats(0.0, |agent, prompt| match agent {
+        "lead" if prompt.contains("[maestro]") => Some("noted".into()),
+        "lead" => Some("@carol-busy?".into()),
+        _ => Some("here".into()),
+    });
+    let chat = chats
+        .create(NewChat {
+            moderator: "lead".into(),
+            participants: vec!["carol-busy".into()],
+            ..new_chat(3, 0.0)
+        })
+        .await
+        .unwrap();
+    let entries = run(&chats, &chat.id, "status?").await;
+    let failed = entries.iter().find(|e| e.kind == "failed").unwrap();
+    assert_eq!(
+        failed.text,
+        "@carol-busy was busy with work of its own for 5 s: not asked"
+    );
+    assert!(
+        host.stopped.lock().unwrap().is_empty(),
+        "its own turn goes on"
+    );
 }

@@ -447,7 +447,7 @@ impl maestro_agents::attention::AttentionHost for AttentionHost {
             };
             let engine = Engine::from_inner(inner);
             let answers = if q.choices.is_empty() {
-                format!("`maestro agent send {} TEXT`", q.agent)
+                format!("`maestro attention answer {} TEXT`", q.id)
             } else {
                 format!(
                     "`maestro attention answer {} {}`",

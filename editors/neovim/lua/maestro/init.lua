@@ -290,7 +290,7 @@ local function on_attention(_, params)
   end
   local q = params.attention
   local how = #(q.choices or {}) > 0 and (':Maestro attention answer %s %s'):format(q.id, table.concat(q.choices, '|'))
-    or (':Maestro send %s TEXT'):format(q.agent)
+    or (':Maestro attention answer %s TEXT'):format(q.id)
   vim.notify(('maestro: %s asks: %s (%s)'):format(q.agent, q.question, how), levels.WARN, { title = 'maestro' })
 end
 
