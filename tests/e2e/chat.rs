@@ -601,3 +601,69 @@ fn a_decider_agent_answers_what_the_rules_leave_open() {
     // The decider's turn was a consult: its own session and turns are untouched.
     assert_eq!(status(&env, &dir, "lead")["turns"], 1);
 }
+
+/// A chat of the real CLIs: Claude Code moderates, Codex and Gemini CLI answer in parallel, each
+/// resuming its own session; the moderator's second turn reads their answers and writes the
+/// synthesis. (Each CLI's mock model reads the lines scripted for its API: `MOCK[api]:`.)
+#[test]
+fn a_chat_of_real_clis_claude_moderates_codex_and_gemini_answer() {
+    let mock = maestro_tests::mock_model::MockModel::start();
+    let env = maestro_tests::real_clis::real_env(&mock, "");
+    let dir = repo(&env, "real-chat");
+    let chat = env.json(
+        &dir,
+        &[
+            "chat",
+            "new",
+            "the",
+            "store",
+            "--moderator",
+            "lead:claude",
+            "--with",
+            "api:codex,docs:gemini",
+            "--json",
+        ],
+    );
+    let id = chat["id"].as_str().unwrap();
+    let text = "Which store should we use?\n\
+                MOCK[anthropic]: say @api @docs which store?\n\
+                MOCK[responses]: say api: sqlite\\nMOCK[anthropic]: say Synthesis: sqlite, as api and docs say\n\
+                MOCK[gemini]: say docs: sqlite too";
+    let said = lines(&env, &dir, &["chat", "say", id, text, "--json"]);
+    let k = kinds(&said);
+    assert_eq!(
+        k[..2],
+        ["person:say".to_owned(), "lead:route".to_owned()],
+        "{said:?}"
+    );
+    assert!(
+        k.contains(&"api:answer".to_owned()) && k.contains(&"docs:answer".to_owned()),
+        "{said:?}\n{}",
+        env.daemon_logs()
+    );
+    let last = said.last().unwrap();
+    assert_eq!(last["kind"], "synthesis", "{said:?}");
+    assert_eq!(last["text"], "Synthesis: sqlite, as api and docs say");
+    let docs = said.iter().find(|e| e["author"] == "docs").unwrap();
+    assert_eq!(docs["text"], "docs: sqlite too");
+    // Every one ended idle, the moderator after two turns of one session.
+    for (name, turns) in [("lead", 2), ("api", 1), ("docs", 1)] {
+        let s = status(&env, &dir, name);
+        assert_eq!(
+            (s["state"].as_str(), s["turns"].as_u64()),
+            (Some("idle"), Some(turns)),
+            "{s}"
+        );
+    }
+    let resumed = mock.served_for("Synthesis: sqlite");
+    assert!(
+        resumed.iter().any(|s| s.api == "anthropic"
+            && s.user_texts
+                .iter()
+                .any(|t| t.contains("You moderate the group chat"))
+            && s.user_texts
+                .iter()
+                .any(|t| t.contains("[@docs] docs: sqlite too"))),
+        "the moderator's second turn resumed its session with the answers"
+    );
+}

@@ -265,7 +265,8 @@ fn scenario(prompt: &str) -> (Vec<Step>, String) {
                     args: serde_json::from_str(&args).unwrap_or_else(|_| json!({})),
                 });
             }
-            "say" => say = Some(arg.to_owned()),
+            // `\n` in a reply is a line break (a reply that scripts the next reader).
+            "say" => say = Some(arg.replace("\\n", "\n")),
             _ => {}
         }
     }
@@ -278,23 +279,45 @@ fn has_script(text: &str) -> bool {
 
 /// What the history says: the prompt with a script, the tool calls made since it, every user
 /// text. `messages` are (role, texts, tool calls) in order.
-fn position(messages: &[(String, Vec<String>, usize)]) -> (Option<String>, usize, Vec<String>) {
+/// `text` as API `api`'s model reads it: `MOCK[api]:` lines are its `MOCK:` lines, other APIs'
+/// `MOCK[…]:` lines are not there (one prompt can script the CLIs of a chat differently).
+fn for_api(text: &str, api: &str) -> String {
+    if !text.contains("MOCK[") {
+        return text.to_owned();
+    }
+    text.lines()
+        .filter_map(|l| {
+            let t = l.trim();
+            match t.strip_prefix("MOCK[").and_then(|r| r.split_once("]:")) {
+                Some((which, rest)) if which == api => Some(format!("MOCK:{rest}")),
+                Some(_) => None,
+                None => Some(l.to_owned()),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn position(
+    messages: &[(String, Vec<String>, usize)],
+    api: &str,
+) -> (Option<String>, usize, Vec<String>) {
     let user_texts: Vec<String> = messages
         .iter()
         .filter(|(role, _, _)| role == "user")
         .flat_map(|(_, texts, _)| texts.iter().cloned())
         .collect();
-    let start = messages
-        .iter()
-        .rposition(|(role, texts, _)| role == "user" && texts.iter().any(|t| has_script(t)));
+    let start = messages.iter().rposition(|(role, texts, _)| {
+        role == "user" && texts.iter().any(|t| has_script(&for_api(t, api)))
+    });
     let Some(start) = start else {
         return (None, 0, user_texts);
     };
     let prompt = messages[start]
         .1
         .iter()
+        .map(|t| for_api(t, api))
         .find(|t| has_script(t))
-        .cloned()
         .unwrap_or_default();
     let calls = messages[start + 1..]
         .iter()
@@ -575,7 +598,7 @@ fn anthropic(path: &str, body: &Value) -> Answer {
         })
     });
     let tools = tools_in(&body["tools"], "/name", "/input_schema");
-    let at = position(&messages);
+    let at = position(&messages, "anthropic");
     // Side requests (titles, summaries) offer no tools.
     let at = if tools.is_empty() {
         (None, 0, at.2)
@@ -693,7 +716,7 @@ fn responses(path: &str, body: &Value) -> Answer {
             }
         }
     }
-    let at = position(&messages);
+    let at = position(&messages, "responses");
     let reply = next_reply(at.0.as_deref(), at.1, &tools, working_dir(body).as_deref());
     let served = record(
         "responses",
@@ -770,7 +793,7 @@ fn chat(path: &str, body: &Value) -> Answer {
         }
     });
     let tools = tools_in(&body["tools"], "/function/name", "/function/parameters");
-    let at = position(&messages);
+    let at = position(&messages, "chat");
     // Requests beside the conversation: a title for the session (OpenCode), a commit message
     // (aider). They quote the prompt, but are not its next step.
     let system = body["messages"]
@@ -909,7 +932,7 @@ fn gemini(target: &str, path: &str, body: &Value) -> Answer {
             Some((f["name"].as_str()?.to_owned(), schema))
         })
         .collect();
-    let at = position(&messages);
+    let at = position(&messages, "gemini");
     let at = if tools.is_empty() {
         (None, 0, at.2)
     } else {
@@ -961,6 +984,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lines_scripted_for_an_api_are_that_apis_only() {
+        let text = "ask\nMOCK[anthropic]: say one\nMOCK[gemini]: say two\\nMOCK[anthropic]: say x\nMOCK: run ls";
+        assert_eq!(
+            for_api(text, "anthropic"),
+            "ask\nMOCK: say one\nMOCK: run ls"
+        );
+        let gemini = for_api(text, "gemini");
+        assert_eq!(scenario(&gemini).1, "two\nMOCK[anthropic]: say x");
+        assert_eq!(for_api("no script", "chat"), "no script");
+    }
+
+    #[test]
     fn scenarios_come_from_mock_lines() {
         let (steps, say) =
             scenario("do it\nMOCK: write a/b.txt hi there\nMOCK: run git commit\nMOCK: say ok");
@@ -996,7 +1031,7 @@ mod tests {
             m("user", "", 0),
             m("assistant", "", 1),
         ];
-        let (prompt, calls, _) = position(&history);
+        let (prompt, calls, _) = position(&history, "anthropic");
         assert_eq!(prompt.as_deref(), Some("MOCK: run a"));
         assert_eq!(calls, 2);
     }
