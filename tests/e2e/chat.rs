@@ -1,7 +1,9 @@
-//! Group chats and the attention manager (issue 22): a moderator routes by mentions, the
+//! Agents working together (issue 22): group chats (a moderator routes by mentions, the
 //! participants answer in parallel, the synthesis ends the exchange; the round cap, a hanging
-//! participant, bad input. Fake agents (by rules of their own) for what a real CLI cannot do on
-//! demand (hang, always mention); the real Claude Code for the attention manager's path.
+//! participant, bad input), consults and the attention manager. Fake agents (by rules of their
+//! own) for what a real CLI cannot do on demand (hang, always mention); the real CLIs for one
+//! path of each: a chat of Claude Code, Codex and Gemini CLI, Claude consulting Codex, Claude's
+//! permission prompts answered by rule and by the person in the editor.
 
 use crate::agents::{agents_env, repo, status};
 use maestro_tests::{TestEnv, wait_until};
