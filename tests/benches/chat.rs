@@ -136,7 +136,7 @@ fn main() {
     );
     assert!(spawned["error"].is_null(), "{spawned}");
     wait_idle(&mut rpc, "asker");
-    let token = token_of(&log, "asker");
+    let token = maestro_tests::agent_token(&log, "asker");
     let mut mcp = env.mcp(&repo, Some(&token));
     let mut samples = Vec::new();
     for i in 0..ASKS {
@@ -289,23 +289,4 @@ fn exchange_timed(
             return (t, mods[0] + mods[1] + slowest, started);
         }
     }
-}
-
-/// The token maestro gave agent `name`'s CLI, from the fake agent's record of its arguments.
-fn token_of(log: &Path, name: &str) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    for line in text.lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        let args: Vec<String> = serde_json::from_value(v["args"].clone()).unwrap();
-        if let Some(at) = args.iter().position(|a| a == "--mcp-config") {
-            let config: Value = serde_json::from_str(&args[at + 1]).unwrap();
-            let token = config["mcpServers"]["maestro"]["env"]["MAESTRO_AGENT_TOKEN"]
-                .as_str()
-                .unwrap();
-            if token.ends_with(&format!("/{name}")) {
-                return token.to_owned();
-            }
-        }
-    }
-    panic!("no token of {name} in {text}")
 }

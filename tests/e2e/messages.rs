@@ -113,21 +113,7 @@ fn claude_asks_an_idle_codex_which_wakes_reads_its_inbox_and_replies() {
 
 /// The token maestro gave agent `name`'s CLI, from the fake agent's record of its arguments.
 pub(crate) fn token_of(log: &Path, name: &str) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    for line in text.lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        let args: Vec<String> = serde_json::from_value(v["args"].clone()).unwrap();
-        if let Some(at) = args.iter().position(|a| a == "--mcp-config") {
-            let config: Value = serde_json::from_str(&args[at + 1]).unwrap();
-            let token = config["mcpServers"]["maestro"]["env"]["MAESTRO_AGENT_TOKEN"]
-                .as_str()
-                .unwrap();
-            if token.ends_with(&format!("/{name}")) {
-                return token.to_owned();
-            }
-        }
-    }
-    panic!("no token of {name} in {text}")
+    maestro_tests::agent_token(log, name)
 }
 
 /// Every prompt the fake agents were given, in order.

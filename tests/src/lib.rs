@@ -441,6 +441,28 @@ impl Drop for TestEnv {
     }
 }
 
+/// The token maestro gave agent `name`'s CLI for its tools, from the fake agent's record of its
+/// arguments (`$FAKE_AGENT_LOG`).
+pub fn agent_token(log: &Path, name: &str) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let args: Vec<String> = serde_json::from_value(v["args"].clone()).unwrap_or_default();
+        if let Some(at) = args.iter().position(|a| a == "--mcp-config") {
+            let config: Value = serde_json::from_str(&args[at + 1]).unwrap();
+            let token = config["mcpServers"]["maestro"]["env"]["MAESTRO_AGENT_TOKEN"]
+                .as_str()
+                .unwrap();
+            if token.ends_with(&format!("/{name}")) {
+                return token.to_owned();
+            }
+        }
+    }
+    panic!("no token of {name} in {text}")
+}
+
 /// Runs `git ARGS` in `dir` as a fixed test author; panics with git's stderr when it fails.
 /// Returns its stdout, trimmed.
 pub fn git(dir: &Path, args: &[&str]) -> String {

@@ -392,32 +392,29 @@ impl Chats {
 
     /// A headless turn ended with `reply` (the supervisor's `turn_finished`).
     pub fn turn_finished(&self, ws: &str, agent: &str, ok: bool, reply: &str) {
-        if let Some(tx) = self
-            .waiters
-            .lock()
-            .unwrap()
-            .remove(&(ws.to_owned(), agent.to_owned()))
-        {
-            let _ = tx.send(TurnEnd {
-                ok,
-                reply: reply.to_owned(),
-            });
-        }
+        self.turn_ended(ws, agent, ok, reply.to_owned());
     }
 
     /// A turn's process is gone (the supervisor's `turn_over`): a turn that ended before it could
     /// report a reply (it did not start) is a failure.
     pub fn turn_over(&self, ws: &str, agent: &str, state: &str) {
-        if let Some(tx) = self
+        self.turn_ended(
+            ws,
+            agent,
+            false,
+            format!("its turn ended {state} without a reply"),
+        );
+    }
+
+    /// Gives the chat waiting for `agent`'s turn (if one does) how it ended.
+    fn turn_ended(&self, ws: &str, agent: &str, ok: bool, reply: String) {
+        let waiter = self
             .waiters
             .lock()
             .unwrap()
-            .remove(&(ws.to_owned(), agent.to_owned()))
-        {
-            let _ = tx.send(TurnEnd {
-                ok: false,
-                reply: format!("its turn ended {state} without a reply"),
-            });
+            .remove(&(ws.to_owned(), agent.to_owned()));
+        if let Some(tx) = waiter {
+            let _ = tx.send(TurnEnd { ok, reply });
         }
     }
 

@@ -21,10 +21,9 @@ use maestro_agents::{AgentError, DayZone, Supervisor};
 use maestro_protocol::{
     AgentAttachParams, AgentAttachResult, AgentConsultParams, AgentConsultResult, AgentDiffResult,
     AgentIconParams, AgentIconResult, AgentInfo, AgentInputParams, AgentListParams,
-    AgentMergeResult, AgentMode, AgentOutputRequest, AgentOutputResult, AgentRef,
-    AgentRemoveParams, AgentRemoveResult, AgentResizeParams, AgentReviewParams, AgentSendParams,
-    AgentSpawnParams, DelegateParams, DelegateResult, DelegateTask, RpcError, UsageParams,
-    UsageResult, code, method,
+    AgentMergeResult, AgentOutputRequest, AgentOutputResult, AgentRef, AgentRemoveParams,
+    AgentRemoveResult, AgentResizeParams, AgentReviewParams, AgentSendParams, AgentSpawnParams,
+    DelegateParams, DelegateResult, DelegateTask, RpcError, UsageParams, UsageResult, code, method,
 };
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -455,15 +454,7 @@ async fn delegate_to_agent(
         agent: cli,
         path,
         prompt: Some(prompt.clone()),
-        base: None,
-        isolation: None,
-        mode: AgentMode::Headless,
-        persona: None,
-        model: None,
-        silence_timeout_secs: None,
-        turn_timeout_secs: None,
-        may_commit: false,
-        playbook_run: None,
+        ..AgentSpawnParams::default()
     };
     let info = agents
         .spawn(&ws, &params, settings)

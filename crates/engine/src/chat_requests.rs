@@ -82,16 +82,7 @@ pub(crate) fn new(s: &Session, p: ChatNewParams) -> Answer<ChatInfo> {
                         name: m.name.clone(),
                         agent: cli.clone(),
                         path: ws.root.clone(),
-                        prompt: None,
-                        base: None,
-                        isolation: None,
-                        mode: AgentMode::Headless,
-                        persona: None,
-                        model: None,
-                        silence_timeout_secs: None,
-                        turn_timeout_secs: None,
-                        may_commit: false,
-                        playbook_run: None,
+                        ..AgentSpawnParams::default()
                     };
                     agents
                         .spawn(&ws, &params, settings)

@@ -123,7 +123,7 @@ pub enum AgentMode {
 }
 
 /// `maestro/agent.spawn`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentSpawnParams {
     /// Hierarchical name, `-` separated: `shop-backend-api`.

@@ -151,15 +151,7 @@ impl Supervisor {
         };
         let mut totals = UsageTotals::default();
         for u in &usage {
-            let (cost, _) = settings.prices.cost(u, turn.model.as_deref());
-            totals.add(&UsageTotals {
-                input_tokens: u.input_tokens,
-                output_tokens: u.output_tokens,
-                cache_read_tokens: u.cache_read_tokens,
-                cache_write_tokens: u.cache_write_tokens,
-                cost_usd: cost.unwrap_or(0.0),
-                unpriced_turns: u64::from(cost.is_none()),
-            });
+            totals.add(&super::turn::priced_usage(u, &settings.prices, turn.model.as_deref()).0);
         }
         answer.cost_usd = totals.cost_usd;
         {

@@ -663,17 +663,13 @@ impl Supervisor {
         let (mut known, mut priced) = (!usage.is_empty(), false);
         let mut used_model = model.clone();
         for u in &usage {
-            let (cost, from_table) = settings.prices.cost(u, model.as_deref());
-            known &= cost.is_some();
+            let (add, from_table) = priced_usage(u, &settings.prices, model.as_deref());
+            known &= add.unpriced_turns == 0;
             priced |= from_table;
             used_model = u.model.clone().or(used_model);
             totals.add(&UsageTotals {
-                input_tokens: u.input_tokens,
-                output_tokens: u.output_tokens,
-                cache_read_tokens: u.cache_read_tokens,
-                cache_write_tokens: u.cache_write_tokens,
-                cost_usd: cost.unwrap_or(0.0),
                 unpriced_turns: 0,
+                ..add
             });
         }
         // A turn that ran and whose dollars nobody knows is counted as such, never as $0: its
@@ -787,6 +783,25 @@ impl Supervisor {
         }
         self.set_state(slot, state, reason);
     }
+}
+
+/// One usage report as totals: its dollars as reported, else from the price table (whether the
+/// table priced it); a report nobody could price counts one unpriced turn.
+pub(super) fn priced_usage(
+    u: &TurnUsage,
+    prices: &crate::prices::PriceTable,
+    model: Option<&str>,
+) -> (UsageTotals, bool) {
+    let (cost, from_table) = prices.cost(u, model);
+    let totals = UsageTotals {
+        input_tokens: u.input_tokens,
+        output_tokens: u.output_tokens,
+        cache_read_tokens: u.cache_read_tokens,
+        cache_write_tokens: u.cache_write_tokens,
+        cost_usd: cost.unwrap_or(0.0),
+        unpriced_turns: u64::from(cost.is_none()),
+    };
+    (totals, from_table)
 }
 
 pub(super) fn not_found_message(settings: &AgentSettings) -> String {

@@ -160,14 +160,34 @@ impl maestro_agents::Hooks for EngineHooks {
     }
 }
 
-/// A printed question of a headless agent: decided by the workspace's attention policy (or the
-/// person), the answer written to the agent.
-async fn answer_prompt(engine: &Engine, ws: &str, agent: &str, text: String) -> Result<(), String> {
+/// The engine a host holds weakly; an error once the daemon is stopping.
+fn engine_of(inner: &Weak<Inner>) -> Result<Engine, String> {
+    inner
+        .upgrade()
+        .map(Engine::from_inner)
+        .ok_or_else(|| "the daemon is stopping".to_owned())
+}
+
+/// Agent `agent` as it is, its workspace's configuration and its CLI's settings: what a turn
+/// the engine starts for it needs.
+fn agent_turn_settings(
+    engine: &Engine,
+    ws: &str,
+    agent: &str,
+) -> Result<(AgentInfo, Config, AgentSettings), String> {
     let info = engine.agents().get(ws, agent).map_err(|e| e.to_string())?;
     let config = engine
         .config()
         .with_workspace(&info.workspace_root)
         .map_err(|e| e.to_string())?;
+    let settings = settings(&config, &info.agent).map_err(|e| e.message)?;
+    Ok((info, config, settings))
+}
+
+/// A printed question of a headless agent: decided by the workspace's attention policy (or the
+/// person), the answer written to the agent.
+async fn answer_prompt(engine: &Engine, ws: &str, agent: &str, text: String) -> Result<(), String> {
+    let (info, config, settings) = agent_turn_settings(engine, ws, agent)?;
     let policy = config.settings().attention.clone();
     let decided = engine
         .attention()
@@ -183,7 +203,6 @@ async fn answer_prompt(engine: &Engine, ws: &str, agent: &str, text: String) -> 
     if decided.decision == "lost" {
         return Ok(());
     }
-    let settings = settings(&config, &info.agent).map_err(|e| e.message)?;
     engine
         .agents()
         .send(ws, agent, &decided.decision, settings)
@@ -196,10 +215,7 @@ pub(crate) struct ChatHost(pub(crate) Weak<Inner>);
 
 impl ChatHost {
     fn engine(&self) -> Result<Engine, String> {
-        self.0
-            .upgrade()
-            .map(Engine::from_inner)
-            .ok_or_else(|| "the daemon is stopping".to_owned())
+        engine_of(&self.0)
     }
 }
 
@@ -219,12 +235,7 @@ impl maestro_comms::ChatHost for ChatHost {
 
     fn send(&self, ws: &str, agent: &str, prompt: &str) -> Result<(), String> {
         let engine = self.engine()?;
-        let info = engine.agents().get(ws, agent).map_err(|e| e.to_string())?;
-        let config = engine
-            .config()
-            .with_workspace(&info.workspace_root)
-            .map_err(|e| e.to_string())?;
-        let settings = settings(&config, &info.agent).map_err(|e| e.message)?;
+        let (_, _, settings) = agent_turn_settings(&engine, ws, agent)?;
         engine
             .agents()
             .send(ws, agent, prompt, settings)
@@ -292,10 +303,7 @@ pub(crate) struct ConsultHost(pub(crate) Weak<Inner>);
 
 impl ConsultHost {
     fn engine(&self) -> Result<Engine, String> {
-        self.0
-            .upgrade()
-            .map(Engine::from_inner)
-            .ok_or_else(|| "the daemon is stopping".to_owned())
+        engine_of(&self.0)
     }
 }
 
@@ -325,16 +333,8 @@ impl maestro_comms::ConsultHost for ConsultHost {
         let (ws, consultant) = (ws.to_owned(), consultant.to_owned());
         Box::pin(async move {
             let engine = self.engine()?;
-            let info = engine
-                .agents()
-                .get(&ws, &consultant)
-                .map_err(|e| e.to_string())?;
-            let config = engine
-                .config()
-                .with_workspace(&info.workspace_root)
-                .map_err(|e| e.to_string())?;
+            let (_, config, settings) = agent_turn_settings(&engine, &ws, &consultant)?;
             let timeout = config.settings().chat.turn_timeout;
-            let settings = settings(&config, &info.agent).map_err(|e| e.message)?;
             let reply = engine
                 .agents()
                 .consult(&ws, &consultant, &prompt, session, settings, timeout)
@@ -408,10 +408,8 @@ impl maestro_agents::attention::AttentionHost for AttentionHost {
     ) -> BoxFuture<'_, Option<(bool, String)>> {
         let (ws, decider, q) = (ws.to_owned(), decider.to_owned(), q.clone());
         Box::pin(async move {
-            let engine = Engine::from_inner(self.0.upgrade()?);
-            let info = engine.agents().get(&ws, &decider).ok()?;
-            let config = engine.config().with_workspace(&info.workspace_root).ok()?;
-            let settings = settings(&config, &info.agent).ok()?;
+            let engine = engine_of(&self.0).ok()?;
+            let (_, _, settings) = agent_turn_settings(&engine, &ws, &decider).ok()?;
             let prompt = format!(
                 "Agent @{} asks to go ahead with: {}\n(maestro's rules left it open: {}.)\n\n\
                  Decide for the person: reply with ALLOW or DENY as your first word, then one line \
@@ -511,15 +509,9 @@ impl maestro_comms::Host for PostHost {
     }
 
     fn wake(&self, address: &str) -> Result<(), String> {
-        let inner = self.0.upgrade().ok_or("the daemon is stopping")?;
-        let engine = Engine::from_inner(inner);
+        let engine = engine_of(&self.0)?;
         let (ws, name) = agent_of(address).ok_or("not an agent")?;
-        let info = engine.agents().get(ws, name).map_err(|e| e.to_string())?;
-        let config = engine
-            .config()
-            .with_workspace(&info.workspace_root)
-            .map_err(|e| e.to_string())?;
-        let settings = settings(&config, &info.agent).map_err(|e| e.message)?;
+        let (_, _, settings) = agent_turn_settings(&engine, ws, name)?;
         engine
             .agents()
             .send(ws, name, maestro_comms::WAKE_PROMPT, settings)
@@ -551,10 +543,7 @@ pub(crate) struct PlaybookHost(pub(crate) Weak<Inner>);
 
 impl PlaybookHost {
     fn engine(&self) -> Result<Engine, String> {
-        self.0
-            .upgrade()
-            .map(Engine::from_inner)
-            .ok_or_else(|| "the daemon is stopping".to_owned())
+        engine_of(&self.0)
     }
 
     /// The engine and the workspace's configuration.
