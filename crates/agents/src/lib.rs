@@ -55,7 +55,9 @@
 //!   rendered into the transcript (`OutputLog`: a ring buffer addressed by absolute byte offsets in front
 //!   of a log file, so clients fill gaps with `maestro/agent.output`, and batches never split a UTF-8
 //!   character), the raw protocol lines are not kept. `needs_input` is a running turn whose output
-//!   stopped on an unfinished line (a prompt) for `agents.needs_input_secs`; `send` then moves it to
+//!   stopped on an unfinished line (a prompt) for `agents.needs_input_secs` (or whose CLI waits for
+//!   the person through the attention manager, `Supervisor::waiting`; the silence watchdog does not
+//!   count while it waits, the turn limit does); `send` then moves it to
 //!   `working` and writes the answer to its stdin, in that order (the turn may end as soon as it has it). Every state change and session id is stored before anyone can see it (the record stays locked
 //!   while `WriteTicket::wait_in_place` waits for the writer; a few per turn) and then sent
 //!   through `Hooks` (the engine turns them into events and holds a work guard while a turn runs, so

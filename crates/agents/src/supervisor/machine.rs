@@ -103,7 +103,11 @@ impl Watch {
             return Some(t + KILL_GRACE);
         }
         [
-            self.limits.silence.map(|s| self.last_output + s),
+            // An agent waiting for a person's answer is not silent: it waits.
+            self.limits
+                .silence
+                .filter(|_| state != AgentState::NeedsInput)
+                .map(|s| self.last_output + s),
             self.limits.total.map(|t| self.started + t),
             self.waits_for_input(state, partial_line)
                 .then(|| self.last_output + self.limits.needs_input_after),
@@ -129,7 +133,11 @@ impl Watch {
             };
         }
         let quiet = now.saturating_duration_since(self.last_output);
-        if let Some(s) = self.limits.silence.filter(|s| quiet >= *s) {
+        if let Some(s) = self
+            .limits
+            .silence
+            .filter(|s| quiet >= *s && state != AgentState::NeedsInput)
+        {
             self.terminated = Some(now);
             return Act::TimedOut(format!(
                 "no output for {} s: killed by the watchdog (agents.silence_timeout_secs)",
@@ -255,6 +263,24 @@ mod tests {
         assert_eq!(w.next_due(Working, false), Some(t0 + 18 * S + KILL_GRACE));
         assert_eq!(w.tick(t0 + 19 * S, Working, false), Act::Wait);
         assert_eq!(w.tick(t0 + 18 * S + KILL_GRACE, Working, false), Act::Kill);
+    }
+
+    #[test]
+    fn an_agent_waiting_for_a_person_is_not_silent_but_the_turn_limit_holds() {
+        let t0 = Instant::now();
+        let mut w = Watch::new(limits(Some(10), Some(100), 5), false, false, t0);
+        assert_eq!(w.tick(t0 + 50 * S, NeedsInput, false), Act::Wait);
+        assert_eq!(w.next_due(NeedsInput, false), Some(t0 + 100 * S));
+        assert!(matches!(
+            w.tick(t0 + 100 * S, NeedsInput, false),
+            Act::TimedOut(_)
+        ));
+        // Working again after the answer, its silence counts.
+        let mut w = Watch::new(limits(Some(10), None, 5), false, false, t0);
+        assert!(matches!(
+            w.tick(t0 + 11 * S, Working, false),
+            Act::TimedOut(_)
+        ));
     }
 
     #[test]

@@ -314,9 +314,13 @@ impl Supervisor {
         let mut flush = tokio::time::interval(FLUSH_EVERY);
         let exit = loop {
             let state = slot.record.lock().unwrap().info.state;
-            let wake = watch
+            let mut wake = watch
                 .next_due(state, !line.is_empty())
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            if state == AgentState::NeedsInput {
+                // Answered elsewhere (the attention manager): the watchdogs resume soon after.
+                wake = wake.min(Instant::now() + Duration::from_secs(5));
+            }
             tokio::select! {
                 msg = rx.recv() => match msg {
                     Some(ProcessMsg::Stdout(bytes)) => {
@@ -350,6 +354,8 @@ impl Supervisor {
                     }
                 }
                 _ = tokio::time::sleep_until(wake.into()) => {
+                    // As it is now: it may have started waiting for a person meanwhile.
+                    let state = slot.record.lock().unwrap().info.state;
                     match watch.tick(Instant::now(), state, !line.is_empty()) {
                         Act::Wait => {}
                         Act::Kill => self.signal(slot, true),
