@@ -108,16 +108,6 @@ const PENDING_BATCH: &str = r#"
 ?[at, id, ws, kind, agent, text] := *memory_pending:by_at{at, id}, *memory{id, ws, kind, agent, text}
 :limit $n
 "#;
-/// A queued memory being embedded.
-struct Item {
-    id: String,
-    ws: String,
-    kind: String,
-    agent: String,
-    at: f64,
-    text: String,
-}
-
 /// Pending entries whose memory is gone (forgotten meanwhile).
 const PENDING_ORPHANS: &str = "?[id] := *memory_pending{id}, not *memory{id}";
 const DROP_PENDING: &str = "{?[id] := id in $ids :rm memory_pending {id}}";
@@ -210,42 +200,21 @@ impl Memory {
         let Some(embedder) = self.embedder() else {
             return; // keyword only: nothing to embed, ever
         };
-        // The store write of one batch runs while the next is embedded: the model's threads are
-        // the floor, the store's I/O need not add to it. One write at a time, in order: a batch's
-        // near-duplicates are looked for once the one before it is in the index.
-        let mut writing: Option<(
-            std::collections::HashSet<String>,
-            tokio::task::JoinHandle<()>,
-        )> = None;
         loop {
             let woken = self.wake.notified();
-            let in_flight = writing.as_ref().map_or(0, |(ids, _)| ids.len());
             let batch = {
                 let store = self.store.clone();
-                let n = self.settings.batch + in_flight;
+                let n = self.settings.batch;
                 tokio::task::spawn_blocking(move || {
                     store.read(PENDING_BATCH, params([("n", DataValue::from(n as i64))]))
                 })
                 .await
             };
-            let mut rows = match batch {
+            let rows = match batch {
                 Ok(r) => rows_or_log("reading the embedding queue", r),
                 Err(_) => Vec::new(),
             };
-            // Rows whose vectors are being written are still queued: not again.
-            if let Some((ids, _)) = &writing {
-                rows.retain(|r| {
-                    r.get(1)
-                        .and_then(DataValue::get_str)
-                        .is_none_or(|id| !ids.contains(id))
-                });
-            }
-            rows.truncate(self.settings.batch);
             if rows.is_empty() {
-                if let Some((_, write)) = writing.take() {
-                    let _ = write.await;
-                    continue;
-                }
                 self.drop_orphans().await;
                 if !host.alive() {
                     return;
@@ -256,20 +225,8 @@ impl Memory {
                 }
                 continue;
             }
-            let work = host.busy();
-            let embedded = self.embed_rows(&embedder, rows).await;
-            if let Some((_, write)) = writing.take() {
-                let _ = write.await;
-            }
-            if let Some((items, vectors)) = embedded {
-                let ids = items.iter().map(|i| i.id.clone()).collect();
-                let (me, e) = (self.clone(), embedder.clone());
-                let write = tokio::spawn(async move {
-                    let _work = work;
-                    me.store_vectors(&e, items, vectors).await;
-                });
-                writing = Some((ids, write));
-            }
+            let _work = host.busy();
+            self.embed_batch(&embedder, rows).await;
             // Let requests and the editor's work go first between batches.
             tokio::task::yield_now().await;
         }
@@ -400,12 +357,15 @@ impl Memory {
         }
     }
 
-    /// A batch of the queue embedded; `None` when the model failed (the batch stays queued).
-    async fn embed_rows(
-        &self,
-        embedder: &Arc<dyn Embedder>,
-        rows: Vec<Vec<DataValue>>,
-    ) -> Option<(Vec<Item>, Vec<Vec<f32>>)> {
+    async fn embed_batch(&self, embedder: &Arc<dyn Embedder>, rows: Vec<Vec<DataValue>>) {
+        struct Item {
+            id: String,
+            ws: String,
+            kind: String,
+            agent: String,
+            at: f64,
+            text: String,
+        }
         let items: Vec<Item> = rows
             .into_iter()
             .filter_map(|r| {
@@ -435,29 +395,18 @@ impl Memory {
             Ok(Err(e)) => {
                 tracing::error!("memory: embedding a batch failed, it stays queued: {e}");
                 tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                return None;
+                return;
             }
             Err(e) => {
                 tracing::error!("memory: embedding panicked: {e}");
                 tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                return None;
+                return;
             }
         };
         self.embed_nanos
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         self.embedded
             .fetch_add(items.len() as u64, Ordering::Relaxed);
-        Some((items, vectors))
-    }
-
-    /// A batch's vectors: near-duplicates merged into what they repeat, the rest stored and put in
-    /// the index (a failed write leaves them queued).
-    async fn store_vectors(
-        &self,
-        embedder: &Arc<dyn Embedder>,
-        items: Vec<Item>,
-        vectors: Vec<Vec<f32>>,
-    ) {
         let model = embedder.model().to_owned();
         let mut keep = Vec::new();
         for (item, v) in items.iter().zip(&vectors) {
