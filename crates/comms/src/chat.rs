@@ -450,16 +450,8 @@ impl Chats {
         let record = self.record(id)?;
         let moderator = record.moderator.clone();
         let mut round = 0;
-        let mut reply = match self
-            .turn(id, &moderator, Role::Moderator { round, last: false })
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                self.append(id, MAESTRO, "failed", round, &format!("@{moderator} {e}"))
-                    .await?;
-                return Ok(());
-            }
+        let Some(mut reply) = self.moderate(id, &moderator, round, false).await? else {
+            return Ok(());
         };
         loop {
             let mentioned = mentions(&reply, &record.participants);
@@ -494,17 +486,10 @@ impl Chats {
                 return Ok(());
             }
             let last = round >= record.max_rounds;
-            reply = match self
-                .turn(id, &moderator, Role::Moderator { round, last })
-                .await
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    self.append(id, MAESTRO, "failed", round, &format!("@{moderator} {e}"))
-                        .await?;
-                    return Ok(());
-                }
+            let Some(next) = self.moderate(id, &moderator, round, last).await? else {
+                return Ok(());
             };
+            reply = next;
             if last {
                 self.append(id, &moderator, "synthesis", round, &reply)
                     .await?;
@@ -522,6 +507,27 @@ impl Chats {
                     .await?;
                 }
                 return Ok(());
+            }
+        }
+    }
+
+    /// The moderator's turn: its reply, or `None` when it failed (said in the chat).
+    async fn moderate(
+        self: &Arc<Self>,
+        id: &str,
+        moderator: &str,
+        round: u32,
+        last: bool,
+    ) -> Result<Option<String>, ChatError> {
+        match self
+            .turn(id, moderator, Role::Moderator { round, last })
+            .await
+        {
+            Ok(reply) => Ok(Some(reply)),
+            Err(e) => {
+                self.append(id, MAESTRO, "failed", round, &format!("@{moderator} {e}"))
+                    .await?;
+                Ok(None)
             }
         }
     }
