@@ -587,9 +587,18 @@ fn a_decider_agent_answers_what_the_rules_leave_open() {
             "aider",
         ],
     );
-    wait_until("texty answered", Duration::from_secs(30), || {
+    let answered = (0..600).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
         status(&env, &dir, "texty")["state"] == "idle"
     });
+    assert!(
+        answered,
+        "texty was not answered: {}\n{}\n{}\n{}",
+        status(&env, &dir, "texty"),
+        env.ok(&dir, &["attention", "log"]),
+        env.ok(&dir, &["agent", "logs", "lead"]),
+        env.daemon_logs()
+    );
     let logs = env.ok(&dir, &["agent", "logs", "texty"]);
     assert!(logs.contains("got: y"), "{logs}");
     let log = env.json(&dir, &["attention", "log", "--json"]);

@@ -503,11 +503,12 @@ impl Attention {
                 if prompt_tool {
                     self.host.waiting(ws, agent, Some(info.question.clone()));
                 }
+                // In the inbox before the editors ask: a person who looks finds it there.
+                self.host.escalated(&info).await;
                 self.host.told(AttentionEventParams {
                     event: "ask".into(),
                     attention: info.clone(),
                 });
-                self.host.escalated(&info).await;
                 let answer = rx.await;
                 if prompt_tool {
                     self.host.waiting(ws, agent, None);

@@ -236,8 +236,8 @@ async fn a_rule_answers_at_once_and_the_person_answers_the_rest() {
         *host.0.lock().unwrap(),
         [
             "waiting alice true",
-            "ask pending",
             "inbox Bash: rm -rf build",
+            "ask pending",
             "waiting alice false",
             "answered Deny"
         ]
