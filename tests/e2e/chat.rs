@@ -50,7 +50,8 @@ fn a_moderator_routes_by_mentions_answers_come_in_parallel_and_a_hang_is_reporte
             {"if": "[@alice]", "then": "say Synthesis: sqlite, as alice and bob say"},
             {"then": "say @alice @bob @carol which store should we use?"},
         ],
-        "alice": [{"then": "sleep 1500; say alice: sqlite"}],
+        // A turn that leaves a file uncommitted ends with a warning: it answered all the same.
+        "alice": [{"then": "sleep 1500; write scratch.txt notes; say alice: sqlite"}],
         "bob": [{"then": "sleep 1500; say bob: sqlite too"}],
         "carol": [{"then": "hang"}],
         "dave": [{"then": "say dave was not asked"}],
@@ -150,6 +151,13 @@ fn a_moderator_routes_by_mentions_answers_come_in_parallel_and_a_hang_is_reporte
         status(&env, &dir, "carol")["state"],
         "done",
         "carol's turn was stopped"
+    );
+    let alice = status(&env, &dir, "alice");
+    assert!(
+        alice["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("uncommitted")),
+        "alice's answer came from a turn with a warning: {alice}"
     );
 
     // What was said is in memory, searchable by kind.

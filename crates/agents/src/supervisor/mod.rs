@@ -72,7 +72,7 @@ pub struct FinishedTurn {
     pub reply: String,
     /// Tool uses, `tool summary`, at most [`TOOLS_KEPT`].
     pub tools: Vec<String>,
-    /// `ok`, `failed` or `stopped`.
+    /// `ok`, `warned` (ended well, with warnings), `failed` or `stopped`.
     pub outcome: &'static str,
     pub ended: f64,
 }

@@ -66,7 +66,9 @@ impl maestro_agents::Hooks for EngineHooks {
                     .turn_answered(&agent_address(&turn.ws, &turn.agent), &turn.reply);
             }
             if let Some(chats) = inner.chats.get() {
-                chats.turn_finished(&turn.ws, &turn.agent, turn.outcome == "ok", &turn.reply);
+                // A turn that ended with warnings (files left uncommitted, a denied tool) answered.
+                let answered = matches!(turn.outcome, "ok" | "warned");
+                chats.turn_finished(&turn.ws, &turn.agent, answered, &turn.reply);
             }
             let engine = Engine::from_inner(inner);
             if engine.memory().settings.remember_turns {
