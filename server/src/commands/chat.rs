@@ -7,7 +7,7 @@ use maestro_engine::Paths;
 use maestro_engine::text::printable;
 use maestro_protocol::{ChatEntry, ChatEventParams, ChatInfo, ChatLogResult, Event, method};
 use serde_json::{Value, json};
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 
 pub async fn run(paths: &Paths, action: ChatAction) -> anyhow::Result<i32> {
     act(paths, action).await.map_err(plain)
@@ -76,13 +76,7 @@ async fn act(paths: &Paths, action: ChatAction) -> anyhow::Result<i32> {
             no_wait,
             output,
         } => {
-            let text = if text.len() == 1 && text[0] == "-" {
-                let mut s = String::new();
-                std::io::stdin().read_to_string(&mut s)?;
-                s
-            } else {
-                text.join(" ")
-            };
+            let text = super::messages::text_of(&text)?;
             if !no_wait {
                 subscribe(&c).await?;
             }

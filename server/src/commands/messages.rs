@@ -50,7 +50,8 @@ pub async fn run(paths: &Paths, action: MsgAction) -> anyhow::Result<i32> {
     act(paths, action).await.map_err(plain)
 }
 
-fn text_of(words: &[String]) -> anyhow::Result<String> {
+/// A command's text: its words, or stdin when they are `-`.
+pub(super) fn text_of(words: &[String]) -> anyhow::Result<String> {
     if words.len() == 1 && words[0] == "-" {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s)?;
