@@ -428,7 +428,8 @@ const PUT: &str = r#"
 "#;
 const LOG: &str = r#"
 ?[at, id, ws, agent, question, decision, by, reason, answered] :=
-    *attention:by_at{at, id}, *attention{id, ws, agent, question, decision, by, reason, answered}
+    *attention:by_at{at, id}, *attention{id, ws, agent, question, decision, by, reason, answered},
+    $all || ws == $ws
 :order -at
 :limit $limit
 "#;
@@ -616,10 +617,13 @@ impl Attention {
 
     /// Decisions, newest first.
     pub fn log(&self, ws: Option<&str>, limit: usize) -> Result<Vec<AttentionInfo>, StoreError> {
-        // Other workspaces' rows are read and left out: the log is small and a person's.
         let rows = self.store.read(
             LOG,
-            params([("limit", DataValue::from((limit * 4 + 64) as i64))]),
+            params([
+                ("limit", DataValue::from(limit as i64)),
+                ("all", DataValue::from(ws.is_none())),
+                ("ws", DataValue::from(ws.unwrap_or_default())),
+            ]),
         )?;
         Ok(rows
             .rows
@@ -636,8 +640,6 @@ impl Attention {
                 reason: r[7].get_str().unwrap_or_default().to_owned(),
                 answered: r[8].get_float(),
             })
-            .filter(|i| ws.is_none_or(|w| i.workspace == w))
-            .take(limit)
             .map(|mut i| {
                 // A question still waiting shows the answers it takes.
                 if let Some((p, _)) = self.pending.lock().unwrap().get(&i.id) {
