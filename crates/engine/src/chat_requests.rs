@@ -3,6 +3,7 @@
 
 use crate::agent_requests::agent_error;
 use crate::agent_settings::{spawn_settings, workspace_of};
+use crate::config;
 use crate::engine::store_error;
 use crate::session::{Answer, Session};
 use maestro_comms::{ChatError, NewChat};
@@ -21,6 +22,14 @@ fn chat_error(e: ChatError) -> RpcError {
     }
 }
 
+/// The bounds the configuration registry gives an integer key.
+fn integer_bounds(key: &str) -> (i64, i64) {
+    match config::def(key).map(|d| d.kind) {
+        Some(config::Kind::Integer { min, max }) => (min, max),
+        _ => unreachable!("{key} is an integer key of the registry"),
+    }
+}
+
 pub(crate) fn new(s: &Session, p: ChatNewParams) -> Answer<ChatInfo> {
     let engine = s.engine.clone();
     let (ws, config) = match workspace_of(engine.config(), &p.path) {
@@ -35,15 +44,18 @@ pub(crate) fn new(s: &Session, p: ChatNewParams) -> Answer<ChatInfo> {
         .turn_timeout_secs
         .map_or(defaults.turn_timeout, Duration::from_secs);
     let budget = limits.budget_usd.unwrap_or(defaults.budget_usd);
-    if !(1..=50).contains(&max_rounds) {
+    // One chat's limits are bound as the configuration's are.
+    let (lo, hi) = integer_bounds(config::CHAT_MAX_ROUNDS);
+    if !(lo..=hi).contains(&i64::from(max_rounds)) {
         return Answer::Now(Err(bad(format!(
-            "a chat's round cap is from 1 to 50, got {max_rounds}"
+            "a chat's round cap is from {lo} to {hi}, got {max_rounds}"
         ))));
     }
-    if !(5..=86_400).contains(&timeout.as_secs()) {
+    let (lo, hi) = integer_bounds(config::CHAT_TURN_TIMEOUT_SECS);
+    let secs = i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX);
+    if !(lo..=hi).contains(&secs) {
         return Answer::Now(Err(bad(format!(
-            "a chat's turn timeout is from 5 to 86400 s, got {}",
-            timeout.as_secs()
+            "a chat's turn timeout is from {lo} to {hi} s, got {secs}"
         ))));
     }
     if !budget.is_finite() || budget < 0.0 {
