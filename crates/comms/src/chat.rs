@@ -178,7 +178,7 @@ impl Chats {
             ));
         }
         let record = Record {
-            id: new_chat_id(),
+            id: crate::post::random_id("chat_", 6),
             ws: new.ws,
             title: new.title,
             moderator: new.moderator,
@@ -885,14 +885,6 @@ fn one_line(text: &str) -> String {
         cut -= 1;
     }
     line[..cut].to_owned()
-}
-
-/// A new chat id: `chat_` and 6 random bytes in hex.
-fn new_chat_id() -> String {
-    let mut bytes = [0u8; 6];
-    getrandom::getrandom(&mut bytes).expect("the system's random source");
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("chat_{hex}")
 }
 
 #[cfg(test)]

@@ -99,7 +99,7 @@ impl Consults {
             return Err(ConsultError::Invalid("the question is empty".into()));
         }
         let (thread, session, turns) = match thread {
-            None => (new_thread_id(), None, 0),
+            None => (crate::post::random_id("consult_", 6), None, 0),
             Some(t) => {
                 let rows = self.store.read(
                     THREAD,
@@ -233,14 +233,6 @@ pub fn transcript_end(text: &str, max: usize) -> String {
 /// The agents of `names` that `text` mentions as `@name` (see [`crate::chat::mentions`]).
 pub fn mentioned(text: &str, names: &[String]) -> Vec<String> {
     crate::chat::mentions(text, names)
-}
-
-/// A new consult thread id: `consult_` and 6 random bytes in hex.
-fn new_thread_id() -> String {
-    let mut bytes = [0u8; 6];
-    getrandom::getrandom(&mut bytes).expect("the system's random source");
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("consult_{hex}")
 }
 
 #[cfg(test)]

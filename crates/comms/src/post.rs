@@ -377,10 +377,15 @@ pub fn payload_text(payload: &Value) -> String {
 
 /// A new message id: `msg_` and 16 random bytes in hex.
 pub fn new_id() -> String {
-    let mut bytes = [0u8; 16];
+    random_id("msg_", 16)
+}
+
+/// `prefix` and `n` random bytes in hex: the ids of messages, chats and consult threads.
+pub fn random_id(prefix: &str, n: usize) -> String {
+    let mut bytes = vec![0u8; n];
     getrandom::getrandom(&mut bytes).expect("the system's random source");
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("msg_{hex}")
+    format!("{prefix}{hex}")
 }
 
 #[cfg(test)]
