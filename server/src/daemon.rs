@@ -87,6 +87,8 @@ async fn serve(paths: &Paths, config: Config) -> anyhow::Result<()> {
     if let Some(worker) = crate::query_worker() {
         engine.store().set_query_worker(worker);
     }
+    // A member of the mesh when it stopped joins again (nothing starts otherwise).
+    maestro_engine::start_mesh(&engine);
     let listener = bind_private(&socket)?;
     tracing::info!(pid = std::process::id(), socket = %socket.display(), version = env!("CARGO_PKG_VERSION"), "daemon listening");
 
@@ -124,6 +126,9 @@ async fn serve(paths: &Paths, config: Config) -> anyhow::Result<()> {
     drop(listener);
     let _ = std::fs::remove_file(&socket);
     engine.emit(Event::DaemonShutdown(DaemonShutdownParams { reason }));
+    // Out of the mesh at once (others see the node gone now, not after the TTL); bounded, as
+    // its servers may be out of reach.
+    let _ = tokio::time::timeout(Duration::from_secs(2), maestro_engine::stop_mesh(&engine)).await;
     // Let connection writers send the last answers and the shutdown event.
     tokio::time::sleep(Duration::from_millis(100)).await;
     // A clean stop leaves the store in its one file: copying maestro.db alone is a whole store,

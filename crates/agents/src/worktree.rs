@@ -85,6 +85,17 @@ pub fn committed_as_is(repo_root: &Path, file: &str) -> Result<bool, WorktreeErr
     }
 }
 
+/// The repository's identity across clones: the id of the root commit reached from HEAD by
+/// first parents. `None` for a repository without commits (or not a repository).
+pub fn repository_id(repo_root: &Path) -> Option<String> {
+    let repo = open(repo_root).ok()?;
+    let mut walk = repo.revwalk().ok()?;
+    walk.push_head().ok()?;
+    walk.simplify_first_parent().ok()?;
+    walk.set_sorting(git2::Sort::NONE).ok()?;
+    walk.filter_map(Result::ok).last().map(|id| id.to_string())
+}
+
 /// The branch of an agent.
 pub fn branch_name(agent: &str) -> String {
     format!("maestro/{agent}")

@@ -451,6 +451,7 @@ async fn delegate_to_agent(
     let settings = spawn_settings(engine.trust(), &ws.root, &config, &cli, None)?;
     let params = AgentSpawnParams {
         name,
+        node: None,
         agent: cli,
         path,
         prompt: Some(prompt.clone()),

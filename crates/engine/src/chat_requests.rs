@@ -92,6 +92,7 @@ pub(crate) fn new(s: &Session, p: ChatNewParams) -> Answer<ChatInfo> {
                     let settings = spawn_settings(engine.trust(), &ws.root, &config, cli, None)?;
                     let params = AgentSpawnParams {
                         name: m.name.clone(),
+                        node: None,
                         agent: cli.clone(),
                         path: ws.root.clone(),
                         ..AgentSpawnParams::default()

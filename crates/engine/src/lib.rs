@@ -26,6 +26,7 @@ mod engine;
 mod graph_requests;
 mod indexing;
 mod memory_requests;
+mod mesh_requests;
 mod message_requests;
 pub mod paths;
 mod playbook_requests;
@@ -42,6 +43,7 @@ pub use engine::{
     Activity, Engine, EngineError, EngineOptions, HostInfo, Progress, StoreLocation, WorkGuard,
 };
 pub use graph_requests::REPLY_LIMIT;
+pub use mesh_requests::{start_mesh, stop_mesh};
 pub use paths::Paths;
 pub use session::{Reply, Session};
 pub use trim::{give_back_memory, give_back_memory_soon};

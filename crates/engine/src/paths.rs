@@ -87,6 +87,11 @@ impl Paths {
         self.data_dir.join("backups")
     }
 
+    /// Present while this daemon is a member of the mesh: a starting daemon joins again.
+    pub fn mesh_joined_file(&self) -> PathBuf {
+        self.data_dir.join("mesh-joined")
+    }
+
     pub fn log_dir(&self) -> PathBuf {
         self.state_dir.join("logs")
     }

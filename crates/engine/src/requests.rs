@@ -56,6 +56,18 @@ impl Session {
                 ),
             )));
         }
+        let params = match crate::mesh_requests::route(self, method, params) {
+            Ok(reply) => return reply,
+            Err(params) => params,
+        };
+        self.request_here(method, params)
+    }
+}
+
+impl Session {
+    /// `method` through the table as this connection, never routed to another node of the mesh
+    /// (a call another node routed here, or one routing decided is this node's).
+    pub(crate) fn request_here(&self, method: &str, params: Value) -> Reply {
         match TABLE.call(self, method, params) {
             Some(reply) => reply,
             None => now(Err(RpcError::method_not_found(method))),
@@ -68,8 +80,8 @@ pub(crate) static TABLE: LazyLock<Table> = LazyLock::new(|| {
     use crate::{agent_requests as agent, graph_requests as graph};
     use crate::{attention_requests as attention, chat_requests as chat};
     use crate::{
-        memory_requests as memory, message_requests as message, playbook_requests as playbook,
-        trust_requests as trust,
+        memory_requests as memory, mesh_requests as mesh, message_requests as message,
+        playbook_requests as playbook, trust_requests as trust,
     };
     use rpc::*;
     let mut t = Table::default();
@@ -140,7 +152,11 @@ pub(crate) static TABLE: LazyLock<Table> = LazyLock::new(|| {
         .on::<ChatClose>(chat::close)
         .on::<AttentionAsk>(attention::ask)
         .on::<AttentionAnswer>(attention::answer)
-        .on::<AttentionLog>(attention::log);
+        .on::<AttentionLog>(attention::log)
+        .on::<MeshJoin>(mesh::join)
+        .on::<MeshLeave>(mesh::leave)
+        .on::<rpc::MeshStatus>(mesh::status)
+        .on::<MeshNodes>(mesh::nodes);
     t
 });
 

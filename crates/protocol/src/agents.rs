@@ -128,6 +128,10 @@ pub enum AgentMode {
 pub struct AgentSpawnParams {
     /// Hierarchical name, `-` separated: `shop-backend-api`.
     pub name: String,
+    /// The mesh node to run it on (default this one). Every agent method takes `node` the same
+    /// way: when it names another node, the request goes there (see `maestro/mesh.*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// `claude`, `codex`, `gemini`, `opencode`, `aider`, or a custom agent's name from the config.
     pub agent: String,
     /// Any path inside the workspace.
@@ -432,6 +436,9 @@ impl UsageTotals {
 #[serde(rename_all = "camelCase")]
 pub struct AgentInfo {
     pub name: String,
+    /// The mesh node it runs on: set when this daemon is in a mesh (see `maestro/mesh.*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// The workspace's id and root.
     pub workspace: String,
     pub workspace_root: PathBuf,
@@ -535,6 +542,9 @@ pub struct AgentOutputParams {
     pub offset: u64,
     /// UTF-8 (a multi-byte character is never split between batches; invalid bytes become U+FFFD).
     pub data: String,
+    /// The mesh node the agent runs on, when it is another one (its events are relayed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// `maestro/agent.output`: a range of an agent's output.

@@ -26,6 +26,7 @@ mod chat;
 mod graph;
 pub mod jsonrpc;
 mod memory;
+mod mesh;
 mod messages;
 mod playbooks;
 pub mod rpc;
@@ -39,6 +40,7 @@ pub use jsonrpc::{
     Id, Invalid, Message, Notification, Request, Response, RpcError, code, parse_params,
 };
 pub use memory::*;
+pub use mesh::*;
 pub use messages::*;
 pub use playbooks::*;
 pub use trust::*;
@@ -215,6 +217,16 @@ pub mod method {
     pub const ATTENTION_ANSWER: &str = "maestro/attention.answer";
     /// Decisions, newest first. [`crate::AttentionLogParams`]; [`crate::AttentionLogResult`].
     pub const ATTENTION_LOG: &str = "maestro/attention.log";
+    /// Joins the mesh of `mesh.urls` (and joins again whenever the daemon starts, until
+    /// `leave`). No params; [`crate::MeshMembership`].
+    pub const MESH_JOIN: &str = "maestro/mesh.join";
+    /// Leaves the mesh: this node's record and its agents' directory entries are removed at once.
+    /// No params; [`crate::MeshMembership`].
+    pub const MESH_LEAVE: &str = "maestro/mesh.leave";
+    /// This node's membership. No params; [`crate::MeshMembership`].
+    pub const MESH_STATUS: &str = "maestro/mesh.status";
+    /// The nodes of the mesh, live and gone. No params; [`crate::NodeInfo`]`[]`.
+    pub const MESH_NODES: &str = "maestro/mesh.nodes";
     /// The commands a repository's config chooses and whether each is approved.
     /// [`crate::TrustListParams`]; [`crate::TrustListResult`].
     pub const TRUST_LIST: &str = "maestro/trust.list";

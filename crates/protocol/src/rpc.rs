@@ -104,10 +104,14 @@ methods! {
         ChatLog = CHAT_LOG(ChatRef) -> ChatLogResult;
         ChatList = CHAT_LIST(ChatListParams) -> Vec<ChatInfo>;
         AttentionLog = ATTENTION_LOG(AttentionLogParams) -> AttentionLogResult;
+        MeshStatus = MESH_STATUS(NoParams) -> crate::MeshMembership;
+        MeshNodes = MESH_NODES(NoParams) -> Vec<NodeInfo>;
     }
     changing {
         Hello = HELLO(HelloParams) -> HelloResult;
         Shutdown = SHUTDOWN(NoParams) -> ();
+        MeshJoin = MESH_JOIN(NoParams) -> crate::MeshMembership;
+        MeshLeave = MESH_LEAVE(NoParams) -> crate::MeshMembership;
         Subscribe = SUBSCRIBE(NoParams) -> ();
         WorkspaceOpen = WORKSPACE_OPEN(WorkspaceOpenParams) -> WorkspaceInfo;
         WorkspaceClose = WORKSPACE_CLOSE(WorkspaceOpenParams) -> ();

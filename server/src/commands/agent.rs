@@ -12,19 +12,25 @@ use maestro_protocol::{
 use serde_json::json;
 use std::path::PathBuf;
 
-pub async fn run(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
+pub async fn run(paths: &Paths, action: AgentAction, node: Option<String>) -> anyhow::Result<i32> {
     // The daemon's answers name what was wrong; the method's name would only be noise.
-    act(paths, action).await.map_err(plain)
+    act(paths, action, node).await.map_err(plain)
 }
 
 fn here() -> anyhow::Result<PathBuf> {
     Ok(std::env::current_dir()?)
 }
 
-async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
+async fn act(paths: &Paths, action: AgentAction, node: Option<String>) -> anyhow::Result<i32> {
     let mut c = connect_cli(paths, true).await?;
     let path = here()?;
-    let at = |name: &str| json!({"name": name, "path": path});
+    let on = |mut params: serde_json::Value| {
+        if let Some(node) = &node {
+            params["node"] = json!(node);
+        }
+        params
+    };
+    let at = |name: &str| on(json!({"name": name, "path": path}));
     match action {
         AgentAction::Spawn {
             name,
@@ -43,6 +49,7 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
         } => {
             let params = AgentSpawnParams {
                 name,
+                node: node.clone(),
                 agent: agent.unwrap_or_default(),
                 path: path.clone(),
                 prompt: prompt.map(prompt_arg).transpose()?,
@@ -100,7 +107,7 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
             output,
         } => {
             let prompt = prompt_arg(prompt)?;
-            let params = json!({"name": name, "path": path, "prompt": prompt});
+            let params = on(json!({"name": name, "path": path, "prompt": prompt}));
             turn_request(&mut c, method::AGENT_SEND, params, wait.wait, output.json).await
         }
         AgentAction::Review {
@@ -113,15 +120,15 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
                 .iter()
                 .map(|c| review_comment(c))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let params = json!({"name": name, "path": path, "comments": comments});
+            let params = on(json!({"name": name, "path": path, "comments": comments}));
             turn_request(&mut c, method::AGENT_REVIEW, params, wait.wait, output.json).await
         }
         AgentAction::List { all, output } => {
-            let params = if all {
+            let params = on(if all {
                 json!({})
             } else {
                 json!({ "path": path })
-            };
+            });
             let agents: Vec<AgentInfo> = c.client.request(method::AGENT_LIST, params).await?;
             if output.json {
                 agents.iter().for_each(print_json);
@@ -217,7 +224,7 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
                 .client
                 .request(
                     method::AGENT_REMOVE,
-                    json!({"name": name, "path": path, "force": force}),
+                    on(json!({"name": name, "path": path, "force": force})),
                 )
                 .await?;
             if output.json {
@@ -238,7 +245,7 @@ async fn act(paths: &Paths, action: AgentAction) -> anyhow::Result<i32> {
         }
         AgentAction::Attach { name, detach_key } => {
             let detach = super::attach::detach_byte(&detach_key)?;
-            super::attach::attach(&mut c, &path, &name, detach).await
+            super::attach::attach(&mut c, &path, &name, node.as_deref(), detach).await
         }
         AgentAction::Logs {
             name,
@@ -350,7 +357,10 @@ async fn turn_request(
     if wait {
         subscribe(c).await?;
         // The turn's output starts after what the agent printed so far.
-        let at = json!({"name": params["name"], "path": params["path"]});
+        let mut at = json!({"name": params["name"], "path": params["path"]});
+        if let Some(node) = params.get("node") {
+            at["node"] = node.clone();
+        }
         let before: AgentInfo = c.client.request(method::AGENT_STATUS, at).await?;
         from = before.output_bytes;
     }
@@ -542,8 +552,14 @@ fn name_tree(agents: &[&AgentInfo], prefix: &str, depth: usize, out: &mut String
 /// One agent's line: its label indented, CLI, state, turns, dollars, branch.
 fn agent_line(a: &AgentInfo, label: &str, depth: usize) -> String {
     let label = format!("{}{label}", "  ".repeat(depth));
+    // In a mesh, which node it runs on.
+    let node = a
+        .node
+        .as_deref()
+        .map(|n| format!("{n:<12} "))
+        .unwrap_or_default();
     format!(
-        "{label:<24} {:<9} {:<12} {:>3} turns  {:<9} {}{}\n",
+        "{label:<24} {node}{:<9} {:<12} {:>3} turns  {:<9} {}{}\n",
         a.agent,
         a.state.as_str(),
         a.turns,
@@ -570,6 +586,7 @@ mod tests {
     fn names_print_as_a_tree() {
         let agent = |name: &str| AgentInfo {
             name: name.into(),
+            node: None,
             workspace: "w".into(),
             workspace_root: "/r".into(),
             agent: "claude".into(),

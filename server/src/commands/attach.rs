@@ -7,7 +7,7 @@
 //! transcript is followed and each typed line is sent as its next turn.
 
 use super::follow::{
-    AgentEvent, Follow, event_of, last_lines, output_of, state_text, status_of, subscribe,
+    AgentEvent, Follow, agent_at, event_of, last_lines, output_of, state_text, status_of, subscribe,
 };
 use crate::client::Connected;
 use maestro_protocol::{AgentAttachResult, AgentInfo, method};
@@ -38,18 +38,25 @@ fn key_name(byte: u8) -> String {
     format!("Ctrl-{}", (byte + b'@') as char)
 }
 
-pub async fn attach(c: &mut Connected, path: &Path, name: &str, detach: u8) -> anyhow::Result<i32> {
+pub async fn attach(
+    c: &mut Connected,
+    path: &Path,
+    name: &str,
+    node: Option<&str>,
+    detach: u8,
+) -> anyhow::Result<i32> {
     subscribe(c).await?;
-    let info: AgentInfo = c
-        .client
-        .request(method::AGENT_STATUS, json!({"name": name, "path": path}))
-        .await?;
+    let mut at = json!({"name": name, "path": path});
+    if let Some(node) = node {
+        at["node"] = json!(node);
+    }
+    let info: AgentInfo = c.client.request(method::AGENT_STATUS, at).await?;
     let stdout = std::io::stdout();
     let size = termios::isatty(&stdout)
         .then(|| termios::tcgetwinsize(&stdout).ok())
         .flatten()
         .filter(|w| w.ws_row > 0 && w.ws_col > 0);
-    let mut params = json!({"name": name, "path": path});
+    let mut params = agent_at(&info);
     if let Some(w) = size {
         params["rows"] = json!(w.ws_row);
         params["cols"] = json!(w.ws_col);
@@ -64,7 +71,7 @@ pub async fn attach(c: &mut Connected, path: &Path, name: &str, detach: u8) -> a
     while att.interactive && !att.running && std::time::Instant::now() < starting_until {
         let now: AgentInfo = c
             .client
-            .request(method::AGENT_STATUS, json!({"name": name, "path": path}))
+            .request(method::AGENT_STATUS, agent_at(&info))
             .await?;
         if !now.state.is_running() {
             break;
@@ -227,10 +234,9 @@ async fn interactive(
                     pending.extend_from_slice(bytes);
                     let text = take_text(&mut pending);
                     if !text.is_empty() {
-                        let sent = c.client.request::<_, Value>(
-                            method::AGENT_INPUT,
-                            json!({"name": info.name, "path": info.workspace_root, "data": text}),
-                        ).await;
+                        let mut input = agent_at(info);
+                        input["data"] = json!(text);
+                        let sent = c.client.request::<_, Value>(method::AGENT_INPUT, input).await;
                         if let Err(e) = sent {
                             break format!("input refused: {}", super::follow::plain(e.into()));
                         }
@@ -245,10 +251,10 @@ async fn interactive(
                 if let Ok(w) = termios::tcgetwinsize(std::io::stdout())
                     && w.ws_row > 0 && w.ws_col > 0
                 {
-                    let _ = c.client.request::<_, Value>(
-                        method::AGENT_RESIZE,
-                        json!({"name": info.name, "path": info.workspace_root, "rows": w.ws_row, "cols": w.ws_col}),
-                    ).await;
+                    let mut resize = agent_at(info);
+                    resize["rows"] = json!(w.ws_row);
+                    resize["cols"] = json!(w.ws_col);
+                    let _ = c.client.request::<_, Value>(method::AGENT_RESIZE, resize).await;
                 }
             }
             event = c.events.recv() => match event.map(|n| event_of(info, n)) {
@@ -323,10 +329,9 @@ async fn headless(c: &mut Connected, info: &AgentInfo, detach: u8) -> anyhow::Re
                     if prompt.is_empty() {
                         continue;
                     }
-                    let sent = c.client.request::<_, AgentInfo>(
-                        method::AGENT_SEND,
-                        json!({"name": info.name, "path": info.workspace_root, "prompt": prompt}),
-                    ).await;
+                    let mut send = agent_at(info);
+                    send["prompt"] = json!(prompt);
+                    let sent = c.client.request::<_, AgentInfo>(method::AGENT_SEND, send).await;
                     match sent {
                         Ok(agent) => eprintln!("{}: {}", agent.name, state_text(&agent)),
                         Err(e) => eprintln!("not sent: {}", super::follow::plain(e.into())),

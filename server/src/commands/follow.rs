@@ -77,13 +77,19 @@ pub(super) fn split_at_offset(out: &AgentOutputResult, from: u64) -> (u64, &str)
     (from, &out.data[at..])
 }
 
+/// The params naming `info`'s agent: its name, its workspace and, in a mesh, its node.
+pub(super) fn agent_at(info: &AgentInfo) -> Value {
+    let mut at = json!({"name": info.name, "path": info.workspace_root});
+    if let Some(node) = &info.node {
+        at["node"] = json!(node);
+    }
+    at
+}
+
 /// The agent's state now.
 pub(super) async fn status_of(c: &Connected, info: &AgentInfo) -> anyhow::Result<AgentInfo> {
     Ok(c.client
-        .request(
-            method::AGENT_STATUS,
-            json!({"name": info.name, "path": info.workspace_root}),
-        )
+        .request(method::AGENT_STATUS, agent_at(info))
         .await?)
 }
 
@@ -94,7 +100,8 @@ pub(super) async fn output_of(
     offset: u64,
     limit: Option<u64>,
 ) -> anyhow::Result<AgentOutputResult> {
-    let mut params = json!({"name": info.name, "path": info.workspace_root, "offset": offset});
+    let mut params = agent_at(info);
+    params["offset"] = json!(offset);
     if let Some(limit) = limit {
         params["limit"] = json!(limit);
     }
@@ -160,11 +167,17 @@ pub(super) fn event_of(info: &AgentInfo, n: maestro_protocol::Notification) -> O
             name,
             offset,
             data,
-        })) if workspace == info.workspace && name == info.name => {
+            node,
+        })) if workspace == info.workspace
+            && name == info.name
+            && (node.is_none() || node == info.node) =>
+        {
             Some(AgentEvent::Output { at: offset, data })
         }
         Ok(Event::AgentStatus(s))
-            if s.agent.workspace == info.workspace && s.agent.name == info.name =>
+            if s.agent.workspace == info.workspace
+                && s.agent.name == info.name
+                && (s.agent.node.is_none() || s.agent.node == info.node) =>
         {
             let AgentStatusParams { agent, .. } = *s;
             Some(AgentEvent::Status(Box::new(agent)))

@@ -11,6 +11,7 @@ mod doctor;
 mod follow;
 pub(crate) mod graph;
 mod memory;
+mod mesh;
 mod messages;
 mod playbook;
 mod status;
@@ -46,7 +47,8 @@ pub async fn run(command: Command, paths: Paths) -> anyhow::Result<i32> {
         Command::Doctor(out) => doctor::run(&paths, out.json).await,
         Command::Index { path, output } => graph::index(&paths, path.as_deref(), output.json).await,
         Command::Graph { action } => graph::graph(&paths, action).await,
-        Command::Agent { action } => agent::run(&paths, action).await,
+        Command::Agent { action, node } => agent::run(&paths, action, node).await,
+        Command::Mesh { action } => mesh::run(&paths, action).await,
         Command::Playbook { action } => playbook::run(&paths, action).await,
         Command::Memory { action } => memory::run(&paths, action).await,
         Command::Search {

@@ -443,6 +443,7 @@ impl Supervisor {
         let record = AgentRecord {
             info: AgentInfo {
                 name: params.name.clone(),
+                node: None,
                 workspace: ws.id.clone(),
                 workspace_root: ws.root.clone(),
                 agent: settings.cli_name.clone(),
@@ -1062,6 +1063,7 @@ impl Supervisor {
             let r = slot.record.lock().unwrap();
             self.inner.options.hooks.output(AgentOutputParams {
                 workspace: r.info.workspace.clone(),
+                node: None,
                 name: r.info.name.clone(),
                 offset,
                 data,

@@ -164,6 +164,35 @@ pub const ATTENTION_ALLOW: &str = "attention.allow";
 pub const ATTENTION_ASK: &str = "attention.ask";
 pub const ATTENTION_DECIDER: &str = "attention.decider";
 pub const MESSAGES_WAKES_PER_HOUR: &str = "messages.wakes_per_hour";
+pub const MESH_URLS: &str = "mesh.urls";
+pub const MESH_NAME: &str = "mesh.name";
+pub const MESH_USER: &str = "mesh.user";
+pub const MESH_PASSWORD_FILE: &str = "mesh.password_file";
+pub const MESH_NKEY_SEED_FILE: &str = "mesh.nkey_seed_file";
+pub const MESH_CA_FILE: &str = "mesh.ca_file";
+pub const MESH_HEARTBEAT_SECS: &str = "mesh.heartbeat_secs";
+pub const MESH_TTL_SECS: &str = "mesh.ttl_secs";
+pub const MESH_LABELS: &str = "mesh.labels";
+
+fn check_mesh_url(url: &str) -> Result<(), String> {
+    let rest = ["nats://", "tls://"]
+        .iter()
+        .find_map(|p| url.strip_prefix(p))
+        .ok_or_else(|| {
+            format!("{url:?} is not a NATS server URL: it starts with nats:// or tls://")
+        })?;
+    if rest.is_empty() || rest.contains(char::is_whitespace) {
+        return Err(format!("{url:?} has no host"));
+    }
+    Ok(())
+}
+
+fn check_mesh_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Ok(());
+    }
+    maestro_mesh::check_node_name(name)
+}
 
 /// Every configuration key.
 pub const KEYS: &[KeyDef] = &[
@@ -431,6 +460,75 @@ pub const KEYS: &[KeyDef] = &[
         },
         default: DefaultValue::List(&[]),
         doc: "Rules (as `attention.allow`) of what always goes to you, even when allowed, e.g. `[\"Bash(git push*)\"]`. A repository may set it: it can only narrow what runs unasked.",
+    },
+    KeyDef {
+        key: MESH_URLS,
+        scope: Scope::User,
+        kind: Kind::List {
+            check: Some(check_mesh_url),
+        },
+        default: DefaultValue::List(&[]),
+        doc: "The NATS servers (with JetStream) of your mesh, e.g. `[\"nats://build:4222\", \"tls://cloud:4222\"]`; `tls://` requires TLS. Empty: this machine only, and nothing of the mesh starts. `maestro mesh join` joins them.",
+    },
+    KeyDef {
+        key: MESH_NAME,
+        scope: Scope::User,
+        kind: Kind::String {
+            check: Some(check_mesh_name),
+        },
+        default: DefaultValue::String(""),
+        doc: "This machine's node name in the mesh (letters, digits, `-`, `_`); empty means the host's name.",
+    },
+    KeyDef {
+        key: MESH_USER,
+        scope: Scope::User,
+        kind: Kind::String { check: None },
+        default: DefaultValue::String(""),
+        doc: "The NATS user to connect as (with `mesh.password_file`).",
+    },
+    KeyDef {
+        key: MESH_PASSWORD_FILE,
+        scope: Scope::User,
+        kind: Kind::String { check: None },
+        default: DefaultValue::String(""),
+        doc: "A file holding the NATS user's password (absolute or `~/…`; readable by you only).",
+    },
+    KeyDef {
+        key: MESH_NKEY_SEED_FILE,
+        scope: Scope::User,
+        kind: Kind::String { check: None },
+        default: DefaultValue::String(""),
+        doc: "A file holding an nkey seed (`SU…`) to connect with instead of a user and password (absolute or `~/…`; readable by you only).",
+    },
+    KeyDef {
+        key: MESH_CA_FILE,
+        scope: Scope::User,
+        kind: Kind::String { check: None },
+        default: DefaultValue::String(""),
+        doc: "A CA certificate (PEM) the servers' TLS certificates are checked against, besides the system's.",
+    },
+    KeyDef {
+        key: MESH_HEARTBEAT_SECS,
+        scope: Scope::User,
+        kind: Kind::Integer { min: 1, max: 300 },
+        default: DefaultValue::Integer(2),
+        doc: "Seconds between this node's heartbeats.",
+    },
+    KeyDef {
+        key: MESH_TTL_SECS,
+        scope: Scope::User,
+        kind: Kind::Integer { min: 2, max: 3600 },
+        default: DefaultValue::Integer(10),
+        doc: "Seconds without a heartbeat after which a node is gone and its agents lost (at least twice `mesh.heartbeat_secs`).",
+    },
+    KeyDef {
+        key: MESH_LABELS,
+        scope: Scope::User,
+        kind: Kind::List {
+            check: Some(check_mesh_name),
+        },
+        default: DefaultValue::List(&[]),
+        doc: "Labels of this node (e.g. `gpu`, `big`) that work sent to the mesh may ask for.",
     },
     KeyDef {
         key: "agents.claude.path",

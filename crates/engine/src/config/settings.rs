@@ -28,6 +28,22 @@ pub struct Settings {
     pub chat: ChatSettings,
     /// What agents may do unasked.
     pub attention: maestro_agents::attention::Policy,
+    pub mesh: MeshSettings,
+}
+
+/// `mesh.*`: where the mesh is and how to join it (files are read when joining).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MeshSettings {
+    pub urls: Vec<String>,
+    /// Empty: the host's name.
+    pub name: String,
+    pub user: String,
+    pub password_file: String,
+    pub nkey_seed_file: String,
+    pub ca_file: String,
+    pub heartbeat: Duration,
+    pub ttl: Duration,
+    pub labels: Vec<String>,
 }
 
 /// `chat.*`: a new chat's limits.
@@ -218,6 +234,17 @@ impl Settings {
                 max_rounds: config.integer_of(CHAT_MAX_ROUNDS) as u32,
                 turn_timeout: Duration::from_secs(config.integer_of(CHAT_TURN_TIMEOUT_SECS) as u64),
                 budget_usd: float(CHAT_BUDGET_USD),
+            },
+            mesh: MeshSettings {
+                urls: config.list_of(MESH_URLS),
+                name: config.string_of(MESH_NAME),
+                user: config.string_of(MESH_USER),
+                password_file: config.string_of(MESH_PASSWORD_FILE),
+                nkey_seed_file: config.string_of(MESH_NKEY_SEED_FILE),
+                ca_file: config.string_of(MESH_CA_FILE),
+                heartbeat: Duration::from_secs(config.integer_of(MESH_HEARTBEAT_SECS) as u64),
+                ttl: Duration::from_secs(config.integer_of(MESH_TTL_SECS) as u64),
+                labels: config.list_of(MESH_LABELS),
             },
             attention: maestro_agents::attention::Policy {
                 decider: Some(config.string_of(ATTENTION_DECIDER)).filter(|d| !d.is_empty()),

@@ -93,6 +93,13 @@ pub(crate) struct Inner {
     chats: std::sync::OnceLock<Arc<maestro_comms::Chats>>,
     consults: Arc<maestro_comms::Consults>,
     attention: std::sync::OnceLock<Arc<maestro_agents::attention::Attention>>,
+    /// Made at the first mesh request (or a daemon's rejoin); idle (no connection, no task)
+    /// until joined.
+    mesh: std::sync::OnceLock<Arc<maestro_mesh::Mesh>>,
+    /// Whether this daemon joins the mesh when it starts (`None`: no data directory, tests).
+    mesh_joined_file: Option<PathBuf>,
+    /// Repositories' ids (root commits) by checkout root, found once.
+    repo_ids: Mutex<std::collections::HashMap<PathBuf, Option<String>>>,
     /// The person's address (`person:<user>`).
     person: String,
     host: HostInfo,
@@ -147,6 +154,9 @@ impl Engine {
                     Arc::new(ConsultHost(inner.clone())),
                 ),
                 attention: std::sync::OnceLock::new(),
+                mesh: std::sync::OnceLock::new(),
+                mesh_joined_file: options.paths.as_ref().map(|p| p.mesh_joined_file()),
+                repo_ids: Mutex::default(),
                 memory: Arc::new(maestro_memory::service::Memory::new(
                     store.clone(),
                     options.config.settings().memory.clone(),
@@ -238,6 +248,45 @@ impl Engine {
     }
 
     /// The agents' supervisor.
+    /// The mesh service, made by `make` the first time.
+    pub(crate) fn mesh(
+        &self,
+        make: impl FnOnce(&Engine) -> maestro_mesh::Mesh,
+    ) -> &Arc<maestro_mesh::Mesh> {
+        self.inner.mesh.get_or_init(|| Arc::new(make(self)))
+    }
+
+    /// The mesh service if anything made it.
+    pub(crate) fn mesh_if_made(&self) -> Option<&Arc<maestro_mesh::Mesh>> {
+        self.inner.mesh.get()
+    }
+
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    pub(crate) fn mesh_joined_file(&self) -> Option<&Path> {
+        self.inner.mesh_joined_file.as_deref()
+    }
+
+    /// The id of the repository checked out at `root` (its root commit), found once per root.
+    /// Reads git: call it off the async threads.
+    pub(crate) fn repo_id(&self, root: &Path) -> Option<String> {
+        if let Some(id) = self.inner.repo_ids.lock().unwrap().get(root) {
+            return id.clone();
+        }
+        let id = maestro_agents::worktree::repository_id(root);
+        // A repository without commits may get one: only a found id is kept.
+        if id.is_some() {
+            self.inner
+                .repo_ids
+                .lock()
+                .unwrap()
+                .insert(root.to_owned(), id.clone());
+        }
+        id
+    }
+
     pub fn agents(&self) -> &maestro_agents::Supervisor {
         self.inner.agents.get().expect("set at start")
     }

@@ -237,6 +237,7 @@ impl<E: Executor> Runner<E> {
         if agents.agent(&run.ws, &pick.name).is_err() {
             let spawn = AgentSpawnParams {
                 name: pick.name.clone(),
+                node: None,
                 agent: pick.cli.clone(),
                 path: run.ws.root.clone(),
                 prompt: None,

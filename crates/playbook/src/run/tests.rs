@@ -183,6 +183,7 @@ impl Executor for Shared {
         };
         let info = AgentInfo {
             name: p.name.clone(),
+            node: None,
             workspace: ws.id.clone(),
             workspace_root: ws.root.clone(),
             agent: p.agent.clone(),

@@ -1,0 +1,680 @@
+//! The mesh in the daemon: `maestro/mesh.*`, how an agent request reaches the node the agent runs
+//! on, and how this daemon answers other nodes (`MeshLink`, the mesh service's host).
+//!
+//! Routing (`route`), only while joined and only for the person's connections: an agent method
+//! whose params name another `node` goes there; one naming no node goes where the agent directory
+//! says the agent runs when this node has no such agent; `maestro/agent.list` without a node asks
+//! every live node and adds the agents of gone nodes as lost. A request crosses as the method and
+//! its params with the repository named by its root commit; the node called puts the path of its
+//! own checkout of that repository in the params and answers through its method table, never
+//! routing again (a call cannot bounce between nodes).
+
+use crate::agent_settings::workspace_of;
+use crate::config::Config;
+use crate::engine::{Engine, Inner};
+use crate::session::{Answer, Reply, Session};
+use crate::workspace::find_root;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use maestro_mesh::{Auth, Call, Mesh, MeshHost, MeshOptions, REMOTE_METHODS};
+use maestro_protocol::rpc::NoParams;
+use maestro_protocol::{
+    AgentInfo, AgentState, Event, MeshMembership, NodeAgent, NodeInfo, NodeRepo, NodeState,
+    RpcError, code, method,
+};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// The mesh service of this engine (made, idle, at the first use).
+fn mesh(engine: &Engine) -> &Arc<Mesh> {
+    engine.mesh(|e| Mesh::new(Arc::new(MeshLink(e.downgrade()))))
+}
+
+/// A daemon starting: it joins again when it was a member when it stopped. Failures are logged
+/// and shown by `maestro mesh status`; the daemon keeps trying every 10 s until it joins or
+/// the person leaves.
+pub fn start_mesh(engine: &Engine) {
+    let Some(marker) = engine.mesh_joined_file() else {
+        return;
+    };
+    if !marker.exists() || engine.config().settings().mesh.urls.is_empty() {
+        return;
+    }
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        loop {
+            let options = match options(engine.config()) {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::warn!("not joining the mesh: {}", e.message);
+                    return;
+                }
+            };
+            match mesh(&engine).join(options).await {
+                Ok(_) => return,
+                Err(e) => tracing::warn!("joining the mesh: {e}; again in 10 s"),
+            }
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            if engine.mesh_joined_file().is_none_or(|m| !m.exists()) {
+                return;
+            }
+        }
+    });
+}
+
+/// A daemon stopping: its node leaves the mesh at once (its record and directory entries are
+/// removed), and joins again when it starts.
+pub async fn stop_mesh(engine: &Engine) {
+    if let Some(mesh) = engine.mesh_if_made() {
+        mesh.leave().await;
+    }
+}
+
+/// The user's `mesh.*` keys as joining needs them: credentials read from their files.
+fn options(config: &Config) -> Result<MeshOptions, RpcError> {
+    let m = &config.settings().mesh;
+    let invalid = |detail: String| RpcError::new(code::CONFIG_INVALID, detail);
+    let secret = |key: &str, file: &str| -> Result<String, RpcError> {
+        let path = expand(file).map_err(|e| invalid(format!("{key}: {e}")))?;
+        check_private(&path).map_err(|e| invalid(format!("{key}: {e}")))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| invalid(format!("{key}: cannot read {}: {e}", path.display())))?;
+        let text = text.trim().to_owned();
+        if text.is_empty() {
+            return Err(invalid(format!("{key}: {} is empty", path.display())));
+        }
+        Ok(text)
+    };
+    let auth = match (
+        m.user.is_empty(),
+        m.password_file.is_empty(),
+        m.nkey_seed_file.is_empty(),
+    ) {
+        (true, true, true) => Auth::None,
+        (false, false, true) => Auth::UserPassword {
+            user: m.user.clone(),
+            password: secret(crate::config::MESH_PASSWORD_FILE, &m.password_file)?,
+        },
+        (true, true, false) => {
+            let seed = secret(crate::config::MESH_NKEY_SEED_FILE, &m.nkey_seed_file)?;
+            // The seed file may hold more than the seed (`nsc` writes comments): its `SU…` line.
+            let seed = seed
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("SU"))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{}: {} holds no user nkey seed (a line starting with SU)",
+                        crate::config::MESH_NKEY_SEED_FILE,
+                        m.nkey_seed_file
+                    ))
+                })?
+                .to_owned();
+            Auth::Nkey(seed)
+        }
+        (false, true, _) => {
+            return Err(invalid(format!(
+                "{} is set but {} is not: set both, or neither",
+                crate::config::MESH_USER,
+                crate::config::MESH_PASSWORD_FILE
+            )));
+        }
+        (true, false, _) => {
+            return Err(invalid(format!(
+                "{} is set but {} is not: set both, or neither",
+                crate::config::MESH_PASSWORD_FILE,
+                crate::config::MESH_USER
+            )));
+        }
+        (false, false, false) => {
+            return Err(invalid(format!(
+                "both a user ({}) and an nkey seed ({}) are set: choose one",
+                crate::config::MESH_USER,
+                crate::config::MESH_NKEY_SEED_FILE
+            )));
+        }
+    };
+    let ca_file = (!m.ca_file.is_empty())
+        .then(|| expand(&m.ca_file))
+        .transpose()
+        .map_err(|e| invalid(format!("{}: {e}", crate::config::MESH_CA_FILE)))?;
+    let name = if m.name.is_empty() {
+        // A host name may hold dots or other characters a node name may not.
+        let host: String = maestro_mesh::host_name()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(64)
+            .collect();
+        host
+    } else {
+        m.name.clone()
+    };
+    Ok(MeshOptions {
+        urls: m.urls.clone(),
+        name,
+        auth,
+        ca_file,
+        heartbeat: m.heartbeat,
+        ttl: m.ttl,
+        labels: m.labels.clone(),
+    })
+}
+
+/// `~/x` or an absolute path.
+fn expand(file: &str) -> Result<PathBuf, String> {
+    if let Some(rest) = file.strip_prefix("~/") {
+        let home = std::env::var_os("HOME").ok_or("HOME is not set to expand ~/")?;
+        return Ok(PathBuf::from(home).join(rest));
+    }
+    let p = PathBuf::from(file);
+    if p.is_absolute() {
+        Ok(p)
+    } else {
+        Err(format!(
+            "{file:?} is relative: write an absolute path or ~/…"
+        ))
+    }
+}
+
+/// A credentials file others can read is refused, as ssh refuses such a key.
+fn check_private(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} can be read by other users (mode {:o}): chmod 600 it",
+            path.display(),
+            meta.permissions().mode() & 0o777
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn join(s: &Session, _: NoParams) -> Answer<MeshMembership> {
+    let engine = s.engine.clone();
+    Answer::later(async move {
+        let options = options(engine.config())?;
+        let status = mesh(&engine).join(options).await?;
+        if let Some(marker) = engine.mesh_joined_file() {
+            std::fs::write(marker, format!("{}\n", status.node))
+                .map_err(|e| RpcError::internal(format!("{}: {e}", marker.display())))?;
+        }
+        Ok(status)
+    })
+}
+
+pub(crate) fn leave(s: &Session, _: NoParams) -> Answer<MeshMembership> {
+    let engine = s.engine.clone();
+    Answer::later(async move {
+        if let Some(marker) = engine.mesh_joined_file() {
+            let _ = std::fs::remove_file(marker);
+        }
+        Ok(mesh(&engine).leave().await)
+    })
+}
+
+pub(crate) fn status(s: &Session, _: NoParams) -> Answer<MeshMembership> {
+    let mut status = mesh(&s.engine).status();
+    if status.urls.is_empty() {
+        // Never joined since the daemon started: what joining would use.
+        let m = &s.engine.config().settings().mesh;
+        status.urls = m.urls.clone();
+        status.heartbeat_secs = m.heartbeat.as_secs();
+        status.ttl_secs = m.ttl.as_secs();
+        status.node = options(s.engine.config())
+            .map(|o| o.name)
+            .unwrap_or_default();
+    }
+    Answer::Now(Ok(status))
+}
+
+pub(crate) fn nodes(s: &Session, _: NoParams) -> Answer<Vec<NodeInfo>> {
+    let mesh = mesh(&s.engine).clone();
+    Answer::later(async move { Ok(mesh.nodes().await?) })
+}
+
+/// Where an agent request goes when this daemon is in a mesh; `Err(params)` gives the request
+/// back to the local table.
+pub(crate) fn route(s: &Session, method: &str, params: Value) -> Result<Reply, Value> {
+    let Some(mesh) = s.engine.mesh_if_made().cloned() else {
+        return Err(params);
+    };
+    // An agent's own connection acts on its own node (its tools are scoped to its worktree).
+    if !REMOTE_METHODS.contains(&method) || s.agent().is_some() {
+        return Err(params);
+    }
+    let Some(me) = mesh.name_now() else {
+        return Err(params);
+    };
+    let node = params
+        .get("node")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let method = method.to_owned();
+    let e = s.engine.clone();
+    Ok(async move {
+        match node {
+            Some(node) if node != me => forward(&e, &mesh, &node, &method, params).await,
+            Some(_) => local(&e, &me, &method, params).await,
+            None if method == method::AGENT_LIST => list_all(&e, &mesh, &me, params).await,
+            None => match located(&e, &mesh, &me, &method, &params).await? {
+                Some(node) => {
+                    let name = params["name"].as_str().unwrap_or_default().to_owned();
+                    let repo = repo_of(&e, &params).await;
+                    match forward(&e, &mesh, &node, &method, params).await {
+                        // The status of an agent whose node is gone: lost, as it last was.
+                        Err(err)
+                            if err.code == code::CONNECTION_LOST
+                                && method == method::AGENT_STATUS =>
+                        {
+                            last_known(&mesh, &node, repo.as_deref(), &name)
+                                .await
+                                .ok_or(err)
+                        }
+                        answer => answer,
+                    }
+                }
+                None => local(&e, &me, &method, params).await,
+            },
+        }
+    }
+    .boxed())
+}
+
+/// The local answer, its agents marked with this node.
+async fn local(e: &Engine, me: &str, method: &str, params: Value) -> Result<Value, RpcError> {
+    Ok(mark(as_person(e, method, params).await?, me))
+}
+
+/// `method` through the method table, on a connection of the person's of its own (routing
+/// happens once, before).
+async fn as_person(e: &Engine, method: &str, params: Value) -> Result<Value, RpcError> {
+    let (outbox, _inbox) = tokio::sync::mpsc::channel(1);
+    let session = e.connect(outbox);
+    session.request_here(method, params).await
+}
+
+/// Sets `node` on an agent (or a list of agents) in a result.
+fn mark(mut v: Value, node: &str) -> Value {
+    fn one(v: &mut Value, node: &str) {
+        if let Some(o) = v.as_object_mut()
+            && o.contains_key("workspaceRoot")
+            && o.contains_key("state")
+        {
+            o.insert("node".into(), node.into());
+        }
+    }
+    match &mut v {
+        Value::Array(items) => items.iter_mut().for_each(|i| one(i, node)),
+        _ => one(&mut v, node),
+    }
+    v
+}
+
+/// The repository of the path in `params`, when it is a checkout on this machine.
+async fn repo_of(engine: &Engine, params: &Value) -> Option<String> {
+    let path = PathBuf::from(params.get("path")?.as_str()?);
+    let engine = engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let root = find_root(&path).ok()?.root;
+        engine.repo_id(&root)
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// How long a node may take to answer a method.
+fn timeout_of(method: &str) -> Duration {
+    match method {
+        // A worktree, setup files and the first turn's start.
+        method::AGENT_SPAWN | method::AGENT_MERGE | method::AGENT_REMOVE => {
+            Duration::from_secs(120)
+        }
+        _ => Duration::from_secs(30),
+    }
+}
+
+async fn forward(
+    e: &Engine,
+    mesh: &Mesh,
+    node: &str,
+    method: &str,
+    mut params: Value,
+) -> Result<Value, RpcError> {
+    let repo = repo_of(e, &params).await;
+    if let Some(o) = params.as_object_mut() {
+        o.remove("node");
+    }
+    let call = Call {
+        from: mesh.name().await.unwrap_or_default(),
+        method: method.to_owned(),
+        params,
+        repo,
+    };
+    let result = mesh.call(node, &call, timeout_of(method)).await?;
+    Ok(mark(result, node))
+}
+
+/// The node that runs the agent a name-based request is about, when it is another one: this
+/// node has no such agent and the directory names another node. A spawn of a name the directory
+/// gives to another live node is refused.
+async fn located(
+    e: &Engine,
+    mesh: &Mesh,
+    me: &str,
+    method: &str,
+    params: &Value,
+) -> Result<Option<String>, RpcError> {
+    let Some(name) = params.get("name").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let here = params
+        .get("path")
+        .and_then(Value::as_str)
+        .and_then(|p| workspace_of(e.config(), Path::new(p)).ok())
+        .is_some_and(|(ws, _)| e.agents().get(&ws.id, name).is_ok());
+    if here {
+        return Ok(None);
+    }
+    let Some(repo) = repo_of(e, params).await else {
+        return Ok(None);
+    };
+    let Some(node) = mesh.locate(&repo, name).await? else {
+        return Ok(None);
+    };
+    if node == me {
+        return Ok(None);
+    }
+    if method == method::AGENT_SPAWN {
+        let live = mesh
+            .nodes()
+            .await?
+            .iter()
+            .any(|n| n.name == node && n.state == NodeState::Live);
+        if live {
+            return Err(RpcError::new(
+                code::CONFLICT,
+                format!(
+                    "an agent named {name} already runs in this repository on node {node}: choose another name, or stop and remove it there (`maestro agent remove {name}`)"
+                ),
+            ));
+        }
+        return Ok(None);
+    }
+    Ok(Some(node))
+}
+
+/// Every node's agents: this one's, each live node's (asked at once), and the last known agents
+/// of gone nodes, lost.
+async fn list_all(e: &Engine, mesh: &Mesh, me: &str, params: Value) -> Result<Value, RpcError> {
+    let mut all: Vec<AgentInfo> =
+        serde_json::from_value(local(e, me, method::AGENT_LIST, params.clone()).await?)
+            .map_err(RpcError::internal)?;
+    let repo = repo_of(e, &params).await;
+    let nodes = mesh.nodes().await?;
+    let asks = nodes
+        .iter()
+        .filter(|n| !n.this && n.state == NodeState::Live)
+        .map(|n| {
+            let call = Call {
+                from: me.to_owned(),
+                method: method::AGENT_LIST.to_owned(),
+                params: params.clone(),
+                repo: repo.clone(),
+            };
+            async move {
+                let answer = mesh.call(&n.name, &call, Duration::from_secs(5)).await;
+                (n, answer)
+            }
+        });
+    for (n, answer) in futures::future::join_all(asks).await {
+        match answer.and_then(|v| {
+            serde_json::from_value::<Vec<AgentInfo>>(mark(v, &n.name)).map_err(RpcError::internal)
+        }) {
+            Ok(agents) => all.extend(agents),
+            // A node without this repository has no agents in it.
+            Err(e) if e.code == code::NOT_FOUND => {}
+            Err(e) => {
+                let why = format!("node {} did not answer: {}", n.name, e.message);
+                all.extend(heard_of(n, repo.as_deref(), None, &why));
+            }
+        }
+    }
+    for n in nodes.iter().filter(|n| n.state == NodeState::Gone) {
+        let why = format!(
+            "node {} stopped beating (its last beat at {} ms)",
+            n.name, n.beat_at_ms
+        );
+        all.extend(heard_of(n, repo.as_deref(), Some(AgentState::Lost), &why));
+    }
+    serde_json::to_value(all).map_err(RpcError::internal)
+}
+
+/// Agent `name` of a node that does not answer, lost, as its last heartbeat listed it.
+async fn last_known(mesh: &Mesh, node: &str, repo: Option<&str>, name: &str) -> Option<Value> {
+    let n = mesh
+        .nodes()
+        .await
+        .ok()?
+        .into_iter()
+        .find(|n| n.name == node)?;
+    let why = format!("node {node} does not answer: its agents are lost until it is back");
+    let agent = heard_of(&n, repo, Some(AgentState::Lost), &why)
+        .into_iter()
+        .find(|a| a.name == name)?;
+    serde_json::to_value(agent).ok()
+}
+
+/// A node's agents as its last heartbeat listed them (in `repo` when one is asked for).
+fn heard_of(
+    n: &NodeInfo,
+    repo: Option<&str>,
+    state: Option<AgentState>,
+    why: &str,
+) -> Vec<AgentInfo> {
+    n.agents
+        .iter()
+        .filter(|a| repo.is_none_or(|r| a.repo.as_deref() == Some(r)))
+        .map(|a| AgentInfo {
+            name: a.name.clone(),
+            node: Some(n.name.clone()),
+            workspace: a.workspace.clone(),
+            workspace_root: a.workspace_root.clone(),
+            agent: a.agent.clone(),
+            state: state.unwrap_or(a.state),
+            mode: Default::default(),
+            isolation: maestro_protocol::Isolation::Worktree,
+            worktree: a.workspace_root.clone(),
+            branch: a.branch.clone(),
+            base: None,
+            session_id: None,
+            model: None,
+            persona: None,
+            reason: Some(why.to_owned()),
+            error_class: None,
+            turns: a.turns,
+            usage: Default::default(),
+            color: maestro_agents::identity::color(&a.name),
+            pid: None,
+            created_at: 0.0,
+            updated_at: n.beat_at_ms as f64 / 1000.0,
+            output_bytes: 0,
+            warnings: Vec::new(),
+            notes: Vec::new(),
+            playbook_run: None,
+            program: None,
+            merged: None,
+        })
+        .collect()
+}
+
+/// How the mesh service sees this daemon.
+struct MeshLink(Weak<Inner>);
+
+impl MeshLink {
+    fn engine(&self) -> Result<Engine, RpcError> {
+        self.0
+            .upgrade()
+            .map(Engine::from_inner)
+            .ok_or_else(|| RpcError::internal("the daemon is stopping"))
+    }
+}
+
+/// The repositories this daemon knows (every workspace it ever opened that is still a checkout
+/// with commits).
+fn known_repos(engine: &Engine) -> Vec<NodeRepo> {
+    let Ok(rows) = engine.store().workspaces() else {
+        return Vec::new();
+    };
+    rows.into_iter()
+        .filter_map(|w| {
+            let root = PathBuf::from(&w.root);
+            let repo = engine.repo_id(&root)?;
+            Some(NodeRepo {
+                repo,
+                name: w.name,
+                root,
+            })
+        })
+        .collect()
+}
+
+fn load_and_cores() -> (f64, u32) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    (load / f64::from(cores), cores)
+}
+
+impl MeshHost for MeshLink {
+    fn beat(&self) -> BoxFuture<'static, NodeInfo> {
+        let engine = self.engine().ok();
+        async move {
+            let (load, cores) = load_and_cores();
+            let mut info = NodeInfo {
+                name: String::new(),
+                host: maestro_mesh::host_name(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                pid: std::process::id(),
+                load,
+                cores,
+                running: 0,
+                agents: Vec::new(),
+                clis: Vec::new(),
+                labels: Vec::new(),
+                repos: Vec::new(),
+                beat_at_ms: 0,
+                started_at_ms: 0,
+                state: NodeState::Live,
+                this: false,
+            };
+            let Some(engine) = engine else {
+                return info;
+            };
+            let found = tokio::task::spawn_blocking(move || {
+                let agents = engine.agents().list(None);
+                let running = agents.iter().filter(|a| a.state.is_running()).count() as u32;
+                let agents = agents
+                    .into_iter()
+                    .map(|a| NodeAgent {
+                        repo: engine.repo_id(&a.workspace_root),
+                        name: a.name,
+                        workspace: a.workspace,
+                        workspace_root: a.workspace_root,
+                        agent: a.agent,
+                        state: a.state,
+                        branch: a.branch,
+                        turns: a.turns,
+                    })
+                    .collect();
+                let settings = engine.config().settings();
+                let clis = maestro_agents::adapters::BUILT_IN
+                    .iter()
+                    .filter(|cli| {
+                        let program = settings.agents.built_in[**cli]
+                            .path
+                            .clone()
+                            .unwrap_or_else(|| PathBuf::from(cli));
+                        maestro_agents::supervisor::find_program(&program).is_some()
+                    })
+                    .map(|c| (*c).to_owned())
+                    .chain(settings.agents.custom.keys().cloned())
+                    .collect();
+                (running, agents, clis, known_repos(&engine))
+            })
+            .await;
+            if let Ok((running, agents, clis, repos)) = found {
+                info.running = running;
+                info.agents = agents;
+                info.clis = clis;
+                info.repos = repos;
+            }
+            info
+        }
+        .boxed()
+    }
+
+    fn call(&self, from: &str, call: Call) -> BoxFuture<'static, Result<Value, RpcError>> {
+        let engine = self.engine();
+        let from = from.to_owned();
+        async move {
+            let engine = engine?;
+            let Call {
+                method,
+                mut params,
+                repo,
+                ..
+            } = call;
+            if let Some(repo) = repo {
+                let e = engine.clone();
+                let wanted = repo.clone();
+                let root = tokio::task::spawn_blocking(move || {
+                    known_repos(&e).into_iter().find(|r| r.repo == wanted)
+                })
+                .await
+                .map_err(RpcError::internal)?
+                .ok_or_else(|| {
+                    RpcError::not_found(format!(
+                        "node {} has no checkout of this repository (root commit {}): clone it there and run `maestro up` in it",
+                        engine.mesh_if_made().and_then(|m| m.name_now()).unwrap_or_default(),
+                        &repo[..repo.len().min(12)]
+                    ))
+                })?
+                .root;
+                params["path"] = Value::String(root.to_string_lossy().into_owned());
+            }
+            tracing::debug!(%from, %method, "a call from the mesh");
+            as_person(&engine, &method, params).await
+        }
+        .boxed()
+    }
+
+    fn events(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        match self.engine() {
+            Ok(e) => e.events(),
+            Err(_) => tokio::sync::broadcast::channel(1).1,
+        }
+    }
+
+    fn relay(&self, event: Event) {
+        if let Ok(e) = self.engine() {
+            e.emit(event);
+        }
+    }
+
+    fn hold(&self) -> Option<Box<dyn Send + Sync>> {
+        let guard = self.engine().ok()?.begin_work();
+        Some(Box::new(guard))
+    }
+}

@@ -1,0 +1,807 @@
+//! The mesh: daemons on many machines, one set of agents, over NATS JetStream.
+//!
+//! A daemon *joins* a mesh by connecting to the servers of `mesh.urls` with its credentials
+//! (user and password, or an nkey seed; TLS when a URL says `tls://`). Joined, it runs four tasks:
+//!
+//! * **the heartbeat**: every `heartbeat` it puts its [`NodeInfo`] (load, agents, the CLIs it
+//!   has, the repositories it has checkouts of) under its name in the JetStream KV bucket
+//!   [`NODES_BUCKET`], whose entries expire after the TTL: a node that stops beating drops out of
+//!   the bucket by itself, and readers also count a record whose beat is older than the TTL as
+//!   gone. The same beat keeps the agent directory ([`AGENTS_BUCKET`]: `<repo>.<agent>` → node)
+//!   up to date.
+//! * **the call server**: requests on `maestro.rpc.<node>` ([`Call`]: a daemon method and its
+//!   params, the repository by its root commit) are answered by the host, the daemon's own method
+//!   table, so a remote agent takes the same vocabulary as a local one. Only the methods of
+//!   [`REMOTE_METHODS`] are served.
+//! * **the event publisher**: the host's events about its own agents (status and output) go out on
+//!   `maestro.events.<node>`;
+//! * **the event relay**: other nodes' events come in and go to the host's clients, marked with
+//!   their node, so editors see remote agents through their local daemon.
+//!
+//! Nothing of this starts on a daemon that never joined: no connection, no task.
+
+mod wire;
+
+pub use wire::{Call, CallReply};
+
+use async_nats::jetstream;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use maestro_protocol::{Event, MeshMembership, NodeInfo, NodeState, RpcError, code, method};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+/// The KV bucket of node records.
+pub const NODES_BUCKET: &str = "maestro_nodes";
+/// The KV bucket of the agent directory: `<repo>.<agent name>` → the node it runs on.
+pub const AGENTS_BUCKET: &str = "maestro_agents";
+/// The subject prefix of every maestro subject.
+const PREFIX: &str = "maestro";
+
+/// The daemon methods another node may call here: the agents' vocabulary.
+pub const REMOTE_METHODS: &[&str] = &[
+    method::AGENT_SPAWN,
+    method::AGENT_SEND,
+    method::AGENT_REVIEW,
+    method::AGENT_STOP,
+    method::AGENT_LIST,
+    method::AGENT_STATUS,
+    method::AGENT_OUTPUT,
+    method::AGENT_DIFF,
+    method::AGENT_MERGE,
+    method::AGENT_REMOVE,
+    method::AGENT_ATTACH,
+    method::AGENT_INPUT,
+    method::AGENT_RESIZE,
+];
+
+/// How a node proves who it is to the servers.
+#[derive(Clone, Default)]
+pub enum Auth {
+    #[default]
+    None,
+    UserPassword {
+        user: String,
+        password: String,
+    },
+    /// An nkey seed (`SU…`), read from the user's seed file.
+    Nkey(String),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never a secret in a log line.
+        match self {
+            Auth::None => f.write_str("none"),
+            Auth::UserPassword { user, .. } => write!(f, "user {user}"),
+            Auth::Nkey(_) => f.write_str("nkey"),
+        }
+    }
+}
+
+/// What joining needs: the user's `mesh.*` keys, resolved.
+#[derive(Debug, Clone)]
+pub struct MeshOptions {
+    pub urls: Vec<String>,
+    pub name: String,
+    pub auth: Auth,
+    /// A CA certificate for the servers' TLS (PEM), beside the system's roots.
+    pub ca_file: Option<PathBuf>,
+    pub heartbeat: Duration,
+    pub ttl: Duration,
+    pub labels: Vec<String>,
+}
+
+/// What the mesh asks of the daemon around it (the engine implements it).
+pub trait MeshHost: Send + Sync + 'static {
+    /// This node's record now (the mesh fills in name, labels, beat time and state).
+    fn beat(&self) -> BoxFuture<'static, NodeInfo>;
+    /// Answers a method another node called here (one of [`REMOTE_METHODS`]), as the person.
+    fn call(&self, from: &str, call: Call) -> BoxFuture<'static, Result<Value, RpcError>>;
+    /// The daemon's events; the mesh publishes those about its own agents.
+    fn events(&self) -> broadcast::Receiver<Event>;
+    /// Hands another node's event (already marked with its node) to this daemon's clients.
+    fn relay(&self, event: Event);
+    /// Keeps the daemon up while held (a member serves other nodes whether or not a client of
+    /// its own is connected).
+    fn hold(&self) -> Option<Box<dyn Send + Sync>>;
+}
+
+/// Why joining or a mesh request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MeshError {
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot reach the mesh at {urls}: {detail}")]
+    Connect { urls: String, detail: String },
+    #[error("the mesh's servers refused this node's credentials ({auth:?}): {detail}")]
+    Refused { auth: Auth, detail: String },
+    #[error("JetStream: {0}")]
+    JetStream(String),
+    #[error("this node is not in a mesh: run `maestro mesh join` (with `mesh.urls` set)")]
+    NotJoined,
+    #[error("{0}")]
+    Node(String),
+}
+
+impl From<MeshError> for RpcError {
+    fn from(e: MeshError) -> RpcError {
+        let code = match &e {
+            MeshError::Config(_) => code::CONFIG_INVALID,
+            MeshError::NotJoined | MeshError::Node(_) => code::NOT_FOUND,
+            MeshError::Connect { .. } | MeshError::Refused { .. } | MeshError::JetStream(_) => {
+                code::CONNECTION_LOST
+            }
+        };
+        RpcError::new(code, e.to_string())
+    }
+}
+
+/// The mesh service: one per daemon, idle until [`Mesh::join`].
+pub struct Mesh {
+    host: Arc<dyn MeshHost>,
+    joined: tokio::sync::Mutex<Option<Joined>>,
+    /// What `status` reports without waiting for the lock above.
+    summary: Mutex<Summary>,
+    /// Every node seen since joining, with its last record: one that is no longer live is gone.
+    seen: Arc<Mutex<BTreeMap<String, NodeInfo>>>,
+}
+
+#[derive(Default)]
+struct Summary {
+    options: Option<MeshOptions>,
+    since_ms: Option<u64>,
+    error: Option<String>,
+    client: Option<async_nats::Client>,
+}
+
+struct Joined {
+    name: String,
+    client: async_nats::Client,
+    nodes: jetstream::kv::Store,
+    directory: jetstream::kv::Store,
+    ttl: Duration,
+    tasks: Vec<JoinHandle<()>>,
+    /// The directory keys this node wrote, removed when it leaves.
+    written: Arc<Mutex<BTreeSet<String>>>,
+    _hold: Option<Box<dyn Send + Sync>>,
+}
+
+impl Drop for Joined {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// A node's name: letters, digits, `-` and `_` (it is a NATS subject token and a KV key).
+pub fn check_node_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 64 {
+        return Err(format!(
+            "node name {name:?} must be 1 to 64 characters long"
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(format!(
+            "node name {name:?} has {c:?}: only letters, digits, '-' and '_' are allowed"
+        ));
+    }
+    Ok(())
+}
+
+/// The directory key of an agent: its repository and its name (agent names are letters, digits
+/// and `-`, valid in a key as they are).
+pub fn directory_key(repo: &str, name: &str) -> String {
+    format!("{repo}.{name}")
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Mesh {
+    pub fn new(host: Arc<dyn MeshHost>) -> Mesh {
+        Mesh {
+            host,
+            joined: tokio::sync::Mutex::new(None),
+            summary: Mutex::default(),
+            seen: Arc::default(),
+        }
+    }
+
+    /// This node's name when joined.
+    pub async fn name(&self) -> Option<String> {
+        self.joined.lock().await.as_ref().map(|j| j.name.clone())
+    }
+
+    /// This node's name when joined, without waiting (`None` while a join or leave is under way).
+    pub fn name_now(&self) -> Option<String> {
+        self.joined
+            .try_lock()
+            .ok()
+            .and_then(|j| j.as_ref().map(|j| j.name.clone()))
+    }
+
+    /// Connects, checks JetStream, makes the buckets, takes this node's name and starts the
+    /// tasks. Joining again first leaves.
+    pub async fn join(&self, options: MeshOptions) -> Result<MeshMembership, MeshError> {
+        let mut joined = self.joined.lock().await;
+        if let Some(old) = joined.take() {
+            leave_now(old).await;
+        }
+        let result = self.connect(&options).await;
+        let mut summary = self.summary.lock().unwrap();
+        summary.options = Some(options.clone());
+        match result {
+            Ok(j) => {
+                summary.since_ms = Some(now_ms());
+                summary.error = None;
+                summary.client = Some(j.client.clone());
+                *joined = Some(j);
+            }
+            Err(e) => {
+                summary.since_ms = None;
+                summary.error = Some(e.to_string());
+                summary.client = None;
+                return Err(e);
+            }
+        }
+        drop(summary);
+        Ok(self.status())
+    }
+
+    async fn connect(&self, o: &MeshOptions) -> Result<Joined, MeshError> {
+        check_node_name(&o.name).map_err(MeshError::Config)?;
+        if o.urls.is_empty() {
+            return Err(MeshError::Config(
+                "mesh.urls is empty: set the NATS servers to join in the user's config.toml, e.g. mesh.urls = [\"nats://build-server:4222\"]".into(),
+            ));
+        }
+        if o.ttl < o.heartbeat * 2 {
+            return Err(MeshError::Config(format!(
+                "mesh.ttl_secs ({}) must be at least twice mesh.heartbeat_secs ({}): one late beat would mark the node gone",
+                o.ttl.as_secs(),
+                o.heartbeat.as_secs()
+            )));
+        }
+        let client = connect_client(o).await?;
+        let js = jetstream::new(client.clone());
+        let nodes = kv_bucket(
+            &js,
+            NODES_BUCKET,
+            o.ttl,
+            "maestro's nodes and their heartbeats",
+        )
+        .await?;
+        let directory = kv_bucket(
+            &js,
+            AGENTS_BUCKET,
+            Duration::ZERO,
+            "maestro's agent directory: repository.agent → node",
+        )
+        .await?;
+        // A live node of this name elsewhere keeps it: two nodes beating under one name would
+        // each see the other's agents as its own.
+        if let Some(entry) = nodes
+            .entry(o.name.clone())
+            .await
+            .map_err(|e| MeshError::JetStream(e.to_string()))?
+            && entry.operation == jetstream::kv::Operation::Put
+            && let Ok(other) = serde_json::from_slice::<NodeInfo>(&entry.value)
+        {
+            let fresh = now_ms().saturating_sub(other.beat_at_ms) < o.ttl.as_millis() as u64;
+            // This machine's record of a daemon that is no longer running (a restart within
+            // the TTL) is this node's to take.
+            let ours = other.host == host_name()
+                && (other.pid == std::process::id() || !process_runs(other.pid));
+            if fresh && !ours {
+                return Err(MeshError::Config(format!(
+                    "node name {} is taken by a live node on {} (pid {}): set another mesh.name",
+                    o.name, other.host, other.pid
+                )));
+            }
+        }
+        let written = Arc::new(Mutex::new(BTreeSet::new()));
+        let mut j = Joined {
+            name: o.name.clone(),
+            client: client.clone(),
+            nodes: nodes.clone(),
+            directory: directory.clone(),
+            ttl: o.ttl,
+            tasks: Vec::new(),
+            written: written.clone(),
+            _hold: self.host.hold(),
+        };
+        // The first beat before answering: `nodes` on any node lists this one at once.
+        let kick = Arc::new(tokio::sync::Notify::new());
+        let beater = Beater {
+            kick: kick.clone(),
+            host: self.host.clone(),
+            options: o.clone(),
+            nodes,
+            directory,
+            written,
+            started_at_ms: now_ms(),
+        };
+        beater.beat().await?;
+        j.tasks.push(tokio::spawn(beater.run()));
+        let rpc = client
+            .subscribe(format!("{PREFIX}.rpc.{}", o.name))
+            .await
+            .map_err(|e| MeshError::JetStream(e.to_string()))?;
+        j.tasks
+            .push(tokio::spawn(serve(client.clone(), rpc, self.host.clone())));
+        let events = client
+            .subscribe(format!("{PREFIX}.events.*"))
+            .await
+            .map_err(|e| MeshError::JetStream(e.to_string()))?;
+        j.tasks.push(tokio::spawn(relay(
+            events,
+            o.name.clone(),
+            self.host.clone(),
+        )));
+        j.tasks.push(tokio::spawn(publish(
+            client.clone(),
+            o.name.clone(),
+            self.host.events(),
+            kick,
+        )));
+        client
+            .flush()
+            .await
+            .map_err(|e| MeshError::JetStream(e.to_string()))?;
+        tracing::info!(node = %o.name, urls = ?o.urls, "joined the mesh");
+        Ok(j)
+    }
+
+    /// Leaves: the tasks stop, this node's record and directory entries are deleted, the
+    /// connection is drained.
+    pub async fn leave(&self) -> MeshMembership {
+        if let Some(j) = self.joined.lock().await.take() {
+            leave_now(j).await;
+        }
+        {
+            let mut s = self.summary.lock().unwrap();
+            s.since_ms = None;
+            s.error = None;
+            s.client = None;
+        }
+        self.seen.lock().unwrap().clear();
+        self.status()
+    }
+
+    /// This node's membership.
+    pub fn status(&self) -> MeshMembership {
+        let s = self.summary.lock().unwrap();
+        let o = s.options.as_ref();
+        let (server, down) = match &s.client {
+            Some(c) if c.connection_state() == async_nats::connection::State::Connected => {
+                (Some(server_of(c)), None)
+            }
+            Some(_) => (
+                None,
+                Some("the connection to the mesh is down: reconnecting".to_owned()),
+            ),
+            None => (None, None),
+        };
+        MeshMembership {
+            joined: s.client.is_some(),
+            node: o.map(|o| o.name.clone()).unwrap_or_default(),
+            urls: o.map(|o| o.urls.clone()).unwrap_or_default(),
+            server,
+            since_ms: s.since_ms,
+            heartbeat_secs: o.map_or(0, |o| o.heartbeat.as_secs()),
+            ttl_secs: o.map_or(0, |o| o.ttl.as_secs()),
+            error: down.or_else(|| s.error.clone()),
+        }
+    }
+
+    /// Every node: the live ones from the bucket, and the ones seen since joining that stopped
+    /// beating (gone, their agents lost).
+    pub async fn nodes(&self) -> Result<Vec<NodeInfo>, MeshError> {
+        let (kv, name, ttl) = {
+            let j = self.joined.lock().await;
+            let j = j.as_ref().ok_or(MeshError::NotJoined)?;
+            (j.nodes.clone(), j.name.clone(), j.ttl)
+        };
+        let live = read_nodes(&kv, ttl).await?;
+        let mut seen = self.seen.lock().unwrap();
+        for n in &live {
+            seen.insert(n.name.clone(), n.clone());
+        }
+        let live_names: BTreeSet<&str> = live.iter().map(|n| n.name.as_str()).collect();
+        let mut all: Vec<NodeInfo> = seen
+            .values()
+            .map(|n| {
+                let mut n = n.clone();
+                if !live_names.contains(n.name.as_str()) {
+                    n.state = NodeState::Gone;
+                    n.running = 0;
+                }
+                n.this = n.name == name;
+                n
+            })
+            .collect();
+        all.sort_by(|a, b| (!a.this, &a.name).cmp(&(!b.this, &b.name)));
+        Ok(all)
+    }
+
+    /// The node an agent of `repo` named `name` runs on, from the directory.
+    pub async fn locate(&self, repo: &str, name: &str) -> Result<Option<String>, MeshError> {
+        let kv = {
+            let j = self.joined.lock().await;
+            j.as_ref().ok_or(MeshError::NotJoined)?.directory.clone()
+        };
+        let value = kv
+            .get(directory_key(repo, name))
+            .await
+            .map_err(|e| MeshError::JetStream(e.to_string()))?;
+        Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Calls `call.method` on node `node` and waits (at most `timeout`) for its answer.
+    pub async fn call(
+        &self,
+        node: &str,
+        call: &Call,
+        timeout: Duration,
+    ) -> Result<Value, RpcError> {
+        let client = {
+            let j = self.joined.lock().await;
+            j.as_ref().ok_or(MeshError::NotJoined)?.client.clone()
+        };
+        check_node_name(node).map_err(|e| RpcError::invalid_params(&call.method, e))?;
+        let payload = serde_json::to_vec(call).map_err(RpcError::internal)?;
+        let request = async_nats::Request::new()
+            .payload(payload.into())
+            .timeout(Some(timeout));
+        let reply = client
+            .send_request(format!("{PREFIX}.rpc.{node}"), request)
+            .await
+            .map_err(|e| {
+                use async_nats::RequestErrorKind as K;
+                let detail = match e.kind() {
+                    K::NoResponders => {
+                        format!("node {node} is not in the mesh (nobody answers for it)")
+                    }
+                    K::TimedOut => format!(
+                        "node {node} did not answer {} within {} s",
+                        call.method,
+                        timeout.as_secs()
+                    ),
+                    _ => format!("calling node {node}: {e}"),
+                };
+                RpcError::new(code::CONNECTION_LOST, detail)
+            })?;
+        let reply: CallReply = serde_json::from_slice(&reply.payload).map_err(|e| {
+            RpcError::internal(format!("node {node} answered something unreadable: {e}"))
+        })?;
+        reply.into_result()
+    }
+}
+
+async fn leave_now(mut j: Joined) {
+    // Stopped before the deletes: a beat under way is sent first, and the deletes after it.
+    for t in std::mem::take(&mut j.tasks) {
+        t.abort();
+        let _ = t.await;
+    }
+    let _ = j.nodes.delete(&j.name).await;
+    let keys: Vec<String> = j.written.lock().unwrap().iter().cloned().collect();
+    for k in keys {
+        let _ = j.directory.delete(&k).await;
+    }
+    let _ = j.client.flush().await;
+    let _ = j.client.drain().await;
+    tracing::info!(node = %j.name, "left the mesh");
+}
+
+fn server_of(c: &async_nats::Client) -> String {
+    let info = c.server_info();
+    // An unnamed server's name is its 56-character id: noise to a person.
+    if info.server_name.is_empty() || info.server_name == info.server_id {
+        format!("nats-server {}", info.version)
+    } else {
+        format!("{} (nats-server {})", info.server_name, info.version)
+    }
+}
+
+/// Whether process `pid` runs on this machine (a thread's id is not a process).
+fn process_runs(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Tgid:"))
+            .is_some_and(|t| t.trim() == pid.to_string())
+    })
+}
+
+/// This machine's name.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+async fn connect_client(o: &MeshOptions) -> Result<async_nats::Client, MeshError> {
+    let mut opts = match &o.auth {
+        Auth::None => async_nats::ConnectOptions::new(),
+        Auth::UserPassword { user, password } => {
+            async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
+        }
+        Auth::Nkey(seed) => async_nats::ConnectOptions::with_nkey(seed.clone()),
+    };
+    if o.urls.iter().any(|u| u.starts_with("tls://")) {
+        opts = opts.require_tls(true);
+    }
+    if let Some(ca) = &o.ca_file {
+        opts = opts.add_root_certificates(ca.clone());
+    }
+    opts = opts
+        .name(format!("maestro {}", o.name))
+        .connection_timeout(Duration::from_secs(5))
+        // Keep trying for ever once joined; the first connection must succeed (or say why).
+        .max_reconnects(None);
+    let addrs: Vec<async_nats::ServerAddr> = o
+        .urls
+        .iter()
+        .map(|u| {
+            u.parse()
+                .map_err(|e| MeshError::Config(format!("mesh.urls: {u:?} is not a NATS URL: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    opts.connect(addrs.as_slice()).await.map_err(|e| {
+        let detail = e.to_string();
+        if matches!(
+            e.kind(),
+            async_nats::ConnectErrorKind::AuthorizationViolation
+        ) {
+            MeshError::Refused {
+                auth: o.auth.clone(),
+                detail,
+            }
+        } else {
+            MeshError::Connect {
+                urls: o.urls.join(", "),
+                detail,
+            }
+        }
+    })
+}
+
+async fn kv_bucket(
+    js: &jetstream::Context,
+    bucket: &str,
+    max_age: Duration,
+    description: &str,
+) -> Result<jetstream::kv::Store, MeshError> {
+    if let Ok(kv) = js.get_key_value(bucket).await {
+        return Ok(kv);
+    }
+    let made = js
+        .create_key_value(jetstream::kv::Config {
+            bucket: bucket.to_owned(),
+            description: description.to_owned(),
+            history: 1,
+            max_age,
+            ..Default::default()
+        })
+        .await;
+    match made {
+        Ok(kv) => Ok(kv),
+        // Another node made it meanwhile.
+        Err(made) => js.get_key_value(bucket).await.map_err(|_| {
+            MeshError::JetStream(format!(
+                "the KV bucket {bucket} (is JetStream enabled on the servers?): {made}"
+            ))
+        }),
+    }
+}
+
+async fn read_nodes(kv: &jetstream::kv::Store, ttl: Duration) -> Result<Vec<NodeInfo>, MeshError> {
+    let js = |e: &dyn std::fmt::Display| MeshError::JetStream(e.to_string());
+    let mut keys = kv.keys().await.map_err(|e| js(&e))?;
+    let mut names = Vec::new();
+    while let Some(k) = keys.next().await {
+        names.push(k.map_err(|e| js(&e))?);
+    }
+    let mut out = Vec::new();
+    let now = now_ms();
+    for name in names {
+        let Some(v) = kv.get(&name).await.map_err(|e| js(&e))? else {
+            continue;
+        };
+        match serde_json::from_slice::<NodeInfo>(&v) {
+            Ok(mut n) if n.name == name => {
+                // The bucket drops a record the TTL after its beat; a clock ahead of ours aside,
+                // an older beat is a node that stopped.
+                if now.saturating_sub(n.beat_at_ms) > ttl.as_millis() as u64 {
+                    n.state = NodeState::Gone;
+                }
+                out.push(n);
+            }
+            Ok(_) | Err(_) => {
+                tracing::warn!(key = %name, "a node record that is not one; ignored")
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The heartbeat task's state.
+struct Beater {
+    /// An agent changed state: beat now (the directory and the agents' states stay current
+    /// between beats).
+    kick: Arc<tokio::sync::Notify>,
+    host: Arc<dyn MeshHost>,
+    options: MeshOptions,
+    nodes: jetstream::kv::Store,
+    directory: jetstream::kv::Store,
+    written: Arc<Mutex<BTreeSet<String>>>,
+    started_at_ms: u64,
+}
+
+impl Beater {
+    async fn run(self) {
+        let mut tick = tokio::time::interval(self.options.heartbeat);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = self.kick.notified() => {
+                    // Changes that come together make one beat.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    tick.reset();
+                }
+            }
+            if let Err(e) = self.beat().await {
+                tracing::warn!("mesh heartbeat: {e}");
+            }
+        }
+    }
+
+    async fn beat(&self) -> Result<(), MeshError> {
+        let mut info = self.host.beat().await;
+        info.name = self.options.name.clone();
+        info.labels = self.options.labels.clone();
+        info.beat_at_ms = now_ms();
+        info.started_at_ms = self.started_at_ms;
+        info.state = NodeState::Live;
+        info.this = false;
+        let body = serde_json::to_vec(&info).map_err(|e| MeshError::JetStream(e.to_string()))?;
+        self.nodes
+            .put(&self.options.name, body.into())
+            .await
+            .map_err(|e| MeshError::JetStream(e.to_string()))?;
+        // The directory: this node's agents in, the ones it no longer has out.
+        let now: BTreeSet<String> = info
+            .agents
+            .iter()
+            .filter_map(|a| a.repo.as_deref().map(|r| directory_key(r, &a.name)))
+            .collect();
+        let before = self.written.lock().unwrap().clone();
+        for k in now.difference(&before) {
+            self.directory
+                .put(k, self.options.name.clone().into_bytes().into())
+                .await
+                .map_err(|e| MeshError::JetStream(e.to_string()))?;
+            self.written.lock().unwrap().insert(k.clone());
+        }
+        for k in before.difference(&now) {
+            let _ = self.directory.delete(k).await;
+            self.written.lock().unwrap().remove(k);
+        }
+        Ok(())
+    }
+}
+
+/// Answers calls from other nodes, each in a task of its own.
+async fn serve(
+    client: async_nats::Client,
+    mut rpc: async_nats::Subscriber,
+    host: Arc<dyn MeshHost>,
+) {
+    while let Some(msg) = rpc.next().await {
+        let Some(reply_to) = msg.reply.clone() else {
+            continue;
+        };
+        let host = host.clone();
+        let client = client.clone();
+        tokio::spawn(async move {
+            let answer = match serde_json::from_slice::<Call>(&msg.payload) {
+                Err(e) => Err(RpcError::invalid_request(format!("a mesh call: {e}"))),
+                Ok(call) if !REMOTE_METHODS.contains(&call.method.as_str()) => Err(RpcError::new(
+                    code::METHOD_NOT_FOUND,
+                    format!("{} is not served to other nodes of the mesh", call.method),
+                )),
+                Ok(call) => {
+                    let from = call.from.clone();
+                    host.call(&from, call).await
+                }
+            };
+            let body = serde_json::to_vec(&CallReply::from_result(answer))
+                .unwrap_or_else(|_| b"{}".to_vec());
+            if let Err(e) = client.publish(reply_to, body.into()).await {
+                tracing::warn!("answering a mesh call: {e}");
+            }
+        });
+    }
+}
+
+/// Publishes this node's agent events (not the ones relayed from other nodes).
+async fn publish(
+    client: async_nats::Client,
+    name: String,
+    mut events: broadcast::Receiver<Event>,
+    kick: Arc<tokio::sync::Notify>,
+) {
+    let subject = format!("{PREFIX}.events.{name}");
+    loop {
+        let event = match events.recv().await {
+            Ok(e) => e,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "the mesh's event publisher missed events");
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let ours = match &event {
+            Event::AgentStatus(s) => s.agent.node.as_ref().is_none_or(|n| *n == name),
+            Event::AgentOutput(o) => o.node.is_none(),
+            _ => false,
+        };
+        if !ours {
+            continue;
+        }
+        if matches!(event, Event::AgentStatus(_)) {
+            kick.notify_one();
+        }
+        let body = serde_json::json!({"method": event.method(), "params": event.params()});
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        if let Err(e) = client.publish(subject.clone(), body.into()).await {
+            tracing::debug!("publishing an event to the mesh: {e}");
+        }
+    }
+}
+
+/// Hands other nodes' events to the host, marked with their node.
+async fn relay(mut events: async_nats::Subscriber, name: String, host: Arc<dyn MeshHost>) {
+    let own = format!("{PREFIX}.events.{name}");
+    while let Some(msg) = events.next().await {
+        if msg.subject.as_str() == own {
+            continue;
+        }
+        let Some(node) = msg.subject.as_str().rsplit('.').next().map(str::to_owned) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_slice::<Value>(&msg.payload) else {
+            continue;
+        };
+        let method = v["method"].as_str().unwrap_or_default();
+        match Event::from_notification(method, v["params"].clone()) {
+            Some(Ok(Event::AgentStatus(mut s))) => {
+                s.agent.node = Some(node);
+                host.relay(Event::AgentStatus(s));
+            }
+            Some(Ok(Event::AgentOutput(mut o))) => {
+                o.node = Some(node);
+                host.relay(Event::AgentOutput(o));
+            }
+            _ => tracing::debug!(%node, method, "an event from the mesh ignored"),
+        }
+    }
+}
