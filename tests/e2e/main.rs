@@ -12,6 +12,7 @@ mod floods;
 mod graph;
 mod lsp;
 mod memory;
+mod mesh;
 mod messages;
 mod playbooks;
 mod real_agents;

@@ -67,6 +67,7 @@
 //! rxjs's sources.
 
 pub mod mock_model;
+pub mod nats;
 pub mod real_clis;
 
 use serde_json::{Value, json};

@@ -148,8 +148,9 @@ pub struct Mesh {
     joined: tokio::sync::Mutex<Option<Joined>>,
     /// What `status` reports without waiting for the lock above.
     summary: Mutex<Summary>,
-    /// Every node seen since joining, with its last record: one that is no longer live is gone.
-    seen: Arc<Mutex<BTreeMap<String, NodeInfo>>>,
+    /// The buckets as watched since joining: reads never wait for the servers (nor fail while
+    /// they fail over).
+    registry: Arc<Mutex<Registry>>,
 }
 
 #[derive(Default)]
@@ -158,6 +159,15 @@ struct Summary {
     since_ms: Option<u64>,
     error: Option<String>,
     client: Option<async_nats::Client>,
+}
+
+/// What the watched buckets hold.
+#[derive(Default)]
+struct Registry {
+    /// Node records by name, and whether the node left (its record was deleted).
+    nodes: BTreeMap<String, (NodeInfo, bool)>,
+    /// `<repo>.<agent>` → node.
+    directory: BTreeMap<String, String>,
 }
 
 struct Joined {
@@ -216,7 +226,7 @@ impl Mesh {
             host,
             joined: tokio::sync::Mutex::new(None),
             summary: Mutex::default(),
-            seen: Arc::default(),
+            registry: Arc::default(),
         }
     }
 
@@ -277,10 +287,12 @@ impl Mesh {
         }
         let client = connect_client(o).await?;
         let js = jetstream::new(client.clone());
+        let replicas = replicas(&client);
         let nodes = kv_bucket(
             &js,
             NODES_BUCKET,
             o.ttl,
+            replicas,
             "maestro's nodes and their heartbeats",
         )
         .await?;
@@ -288,6 +300,7 @@ impl Mesh {
             &js,
             AGENTS_BUCKET,
             Duration::ZERO,
+            replicas,
             "maestro's agent directory: repository.agent → node",
         )
         .await?;
@@ -323,6 +336,37 @@ impl Mesh {
             written: written.clone(),
             _hold: self.host.hold(),
         };
+        j.tasks.push(tokio::spawn(watch(
+            nodes.clone(),
+            self.registry.clone(),
+            |r, e| match e.operation {
+                jetstream::kv::Operation::Put => match serde_json::from_slice::<NodeInfo>(&e.value)
+                {
+                    Ok(n) if n.name == e.key => {
+                        r.nodes.insert(e.key, (n, false));
+                    }
+                    _ => tracing::warn!(key = %e.key, "a node record that is not one; ignored"),
+                },
+                _ => {
+                    if let Some((_, left)) = r.nodes.get_mut(&e.key) {
+                        *left = true;
+                    }
+                }
+            },
+        )));
+        j.tasks.push(tokio::spawn(watch(
+            directory.clone(),
+            self.registry.clone(),
+            |r, e| match e.operation {
+                jetstream::kv::Operation::Put => {
+                    r.directory
+                        .insert(e.key, String::from_utf8_lossy(&e.value).into_owned());
+                }
+                _ => {
+                    r.directory.remove(&e.key);
+                }
+            },
+        )));
         // The first beat before answering: `nodes` on any node lists this one at once.
         let kick = Arc::new(tokio::sync::Notify::new());
         let beater = Beater {
@@ -377,7 +421,7 @@ impl Mesh {
             s.error = None;
             s.client = None;
         }
-        self.seen.lock().unwrap().clear();
+        *self.registry.lock().unwrap() = Registry::default();
         self.status()
     }
 
@@ -407,25 +451,23 @@ impl Mesh {
         }
     }
 
-    /// Every node: the live ones from the bucket, and the ones seen since joining that stopped
-    /// beating (gone, their agents lost).
+    /// Every node seen since joining: live, or gone (it left, or its last beat is older than
+    /// the TTL), with its last record.
     pub async fn nodes(&self) -> Result<Vec<NodeInfo>, MeshError> {
-        let (kv, name, ttl) = {
+        let (name, ttl) = {
             let j = self.joined.lock().await;
             let j = j.as_ref().ok_or(MeshError::NotJoined)?;
-            (j.nodes.clone(), j.name.clone(), j.ttl)
+            (j.name.clone(), j.ttl)
         };
-        let live = read_nodes(&kv, ttl).await?;
-        let mut seen = self.seen.lock().unwrap();
-        for n in &live {
-            seen.insert(n.name.clone(), n.clone());
-        }
-        let live_names: BTreeSet<&str> = live.iter().map(|n| n.name.as_str()).collect();
-        let mut all: Vec<NodeInfo> = seen
+        let now = now_ms();
+        let registry = self.registry.lock().unwrap();
+        let mut all: Vec<NodeInfo> = registry
+            .nodes
             .values()
-            .map(|n| {
+            .map(|(n, left)| {
                 let mut n = n.clone();
-                if !live_names.contains(n.name.as_str()) {
+                // A clock ahead of ours aside, an older beat is a node that stopped.
+                if *left || now.saturating_sub(n.beat_at_ms) > ttl.as_millis() as u64 {
                     n.state = NodeState::Gone;
                     n.running = 0;
                 }
@@ -439,15 +481,11 @@ impl Mesh {
 
     /// The node an agent of `repo` named `name` runs on, from the directory.
     pub async fn locate(&self, repo: &str, name: &str) -> Result<Option<String>, MeshError> {
-        let kv = {
-            let j = self.joined.lock().await;
-            j.as_ref().ok_or(MeshError::NotJoined)?.directory.clone()
-        };
-        let value = kv
-            .get(directory_key(repo, name))
-            .await
-            .map_err(|e| MeshError::JetStream(e.to_string()))?;
-        Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
+        if self.joined.lock().await.is_none() {
+            return Err(MeshError::NotJoined);
+        }
+        let registry = self.registry.lock().unwrap();
+        Ok(registry.directory.get(&directory_key(repo, name)).cloned())
     }
 
     /// Calls `call.method` on node `node` and waits (at most `timeout`) for its answer.
@@ -582,63 +620,83 @@ async fn connect_client(o: &MeshOptions) -> Result<async_nats::Client, MeshError
     })
 }
 
+/// How many copies of the mesh's buckets and streams the servers keep: one per server of a
+/// cluster, up to three (a cluster of three survives one server's death), one on a lone server.
+fn replicas(client: &async_nats::Client) -> usize {
+    let info = client.server_info();
+    if info.cluster.is_some() {
+        info.connect_urls.len().clamp(1, 3)
+    } else {
+        1
+    }
+}
+
 async fn kv_bucket(
     js: &jetstream::Context,
     bucket: &str,
     max_age: Duration,
+    replicas: usize,
     description: &str,
 ) -> Result<jetstream::kv::Store, MeshError> {
-    if let Ok(kv) = js.get_key_value(bucket).await {
-        return Ok(kv);
-    }
-    let made = js
-        .create_key_value(jetstream::kv::Config {
-            bucket: bucket.to_owned(),
-            description: description.to_owned(),
-            history: 1,
-            max_age,
-            ..Default::default()
-        })
-        .await;
-    match made {
-        Ok(kv) => Ok(kv),
-        // Another node made it meanwhile.
-        Err(made) => js.get_key_value(bucket).await.map_err(|_| {
-            MeshError::JetStream(format!(
-                "the KV bucket {bucket} (is JetStream enabled on the servers?): {made}"
-            ))
-        }),
-    }
-}
-
-async fn read_nodes(kv: &jetstream::kv::Store, ttl: Duration) -> Result<Vec<NodeInfo>, MeshError> {
-    let js = |e: &dyn std::fmt::Display| MeshError::JetStream(e.to_string());
-    let mut keys = kv.keys().await.map_err(|e| js(&e))?;
-    let mut names = Vec::new();
-    while let Some(k) = keys.next().await {
-        names.push(k.map_err(|e| js(&e))?);
-    }
-    let mut out = Vec::new();
-    let now = now_ms();
-    for name in names {
-        let Some(v) = kv.get(&name).await.map_err(|e| js(&e))? else {
-            continue;
-        };
-        match serde_json::from_slice::<NodeInfo>(&v) {
-            Ok(mut n) if n.name == name => {
-                // The bucket drops a record the TTL after its beat; a clock ahead of ours aside,
-                // an older beat is a node that stopped.
-                if now.saturating_sub(n.beat_at_ms) > ttl.as_millis() as u64 {
-                    n.state = NodeState::Gone;
-                }
-                out.push(n);
+    // A cluster that has just started may not place a replicated bucket yet ("no suitable
+    // peers"): a few more tries, for 5 s.
+    let mut tries = 0;
+    loop {
+        if let Ok(kv) = js.get_key_value(bucket).await {
+            return Ok(kv);
+        }
+        let made = js
+            .create_key_value(jetstream::kv::Config {
+                bucket: bucket.to_owned(),
+                description: description.to_owned(),
+                history: 1,
+                max_age,
+                num_replicas: replicas,
+                ..Default::default()
+            })
+            .await;
+        match made {
+            Ok(kv) => return Ok(kv),
+            // Another node made it meanwhile.
+            Err(_) if let Ok(kv) = js.get_key_value(bucket).await => return Ok(kv),
+            Err(e) if tries < 10 => {
+                tracing::debug!("making the KV bucket {bucket}: {e}; trying again");
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Ok(_) | Err(_) => {
-                tracing::warn!(key = %name, "a node record that is not one; ignored")
+            Err(e) => {
+                return Err(MeshError::JetStream(format!(
+                    "the KV bucket {bucket} (is JetStream enabled on the servers?): {e}"
+                )));
             }
         }
     }
-    Ok(out)
+}
+
+/// Keeps `registry` as `kv` holds it: every key's value, then each change. A watch broken by a
+/// failover or a lost connection starts again (from every key's current value).
+async fn watch(
+    kv: jetstream::kv::Store,
+    registry: Arc<Mutex<Registry>>,
+    apply: fn(&mut Registry, jetstream::kv::Entry),
+) {
+    loop {
+        match kv.watch_all().await {
+            Ok(mut changes) => {
+                while let Some(change) = changes.next().await {
+                    match change {
+                        Ok(entry) => apply(&mut registry.lock().unwrap(), entry),
+                        Err(e) => {
+                            tracing::debug!("watching {}: {e}", kv.name);
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::debug!("watching {}: {e}", kv.name),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// The heartbeat task's state.
