@@ -215,3 +215,40 @@ fn wait_listening(port: u16) {
         || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
     );
 }
+
+/// Publishes `payload` on `subject` through server `port` with NATS's own text protocol (what a
+/// client of another program, or an attacker holding the credentials, would send).
+pub fn publish(port: u16, creds: Option<&Creds>, subject: &str, payload: &[u8]) {
+    use std::io::{BufRead, BufReader, Write};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("INFO"), "{line}");
+    let connect = match creds {
+        Some(c) => {
+            serde_json::json!({"verbose": false, "pedantic": false, "user": c.user, "pass": c.password})
+        }
+        None => serde_json::json!({"verbose": false, "pedantic": false}),
+    };
+    let mut w = stream;
+    write!(
+        w,
+        "CONNECT {connect}\r\nPUB {subject} {}\r\n",
+        payload.len()
+    )
+    .unwrap();
+    w.write_all(payload).unwrap();
+    w.write_all(b"\r\nPING\r\n").unwrap();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert!(!line.starts_with("-ERR"), "{line}");
+        if line.starts_with("PONG") {
+            return;
+        }
+    }
+}

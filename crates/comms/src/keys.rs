@@ -38,6 +38,8 @@ pub enum KeyError {
 pub struct Keyring {
     dir: PathBuf,
     loaded: std::sync::Mutex<std::collections::HashMap<String, SigningKey>>,
+    /// Keys other nodes of the mesh published, by owner (`<owner>.peers`: node and key, hex).
+    peers: std::sync::Mutex<std::collections::HashMap<String, Vec<(String, String)>>>,
 }
 
 impl Keyring {
@@ -55,6 +57,7 @@ impl Keyring {
         Ok(Keyring {
             dir: dir.to_owned(),
             loaded: Default::default(),
+            peers: Default::default(),
         })
     }
 
@@ -131,6 +134,80 @@ impl Keyring {
     /// `owner`'s public key, as hex.
     pub fn public(&self, owner: &str) -> Result<String, KeyError> {
         Ok(hex(self.key(owner)?.verifying_key().as_bytes()))
+    }
+
+    /// The keys `owner`'s messages may be signed with (hex): its own key here, if it has one,
+    /// and the keys other nodes of the mesh published for it ([`Keyring::learn`]): the person
+    /// has one per machine. An owner with neither gets its own key made.
+    pub fn keys_of(&self, owner: &str) -> Result<Vec<String>, KeyError> {
+        let own = self.loaded.lock().unwrap().contains_key(owner) || self.path(owner)?.exists();
+        let mut keys: Vec<String> = self.peers_of(owner)?.into_iter().map(|(_, k)| k).collect();
+        if own || keys.is_empty() {
+            keys.insert(0, self.public(owner)?);
+        }
+        Ok(keys)
+    }
+
+    /// Keeps `public` (hex) as the key node `node` of the mesh signs `owner`'s messages with, so
+    /// that what it sent is verified again when read.
+    pub fn learn(&self, owner: &str, node: &str, public: &str) -> Result<(), KeyError> {
+        let mut peers = self.peers_of(owner)?;
+        if peers.iter().any(|(n, k)| n == node && k == public) {
+            return Ok(());
+        }
+        peers.retain(|(n, _)| n != node);
+        peers.push((node.to_owned(), public.to_owned()));
+        let path = self.path(owner)?.with_extension("peers");
+        let failed = |problem: String| KeyError::File {
+            owner: owner.to_owned(),
+            path: path.clone(),
+            problem,
+        };
+        let text: String = peers.iter().map(|(n, k)| format!("{n} {k}\n")).collect();
+        let mut nonce = [0u8; 8];
+        getrandom::getrandom(&mut nonce).map_err(|e| KeyError::Random(e.to_string()))?;
+        let tmp = self.dir.join(format!(".{owner}.{}.peers", hex(&nonce)));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                failed(e.to_string())
+            })?;
+        self.peers.lock().unwrap().insert(owner.to_owned(), peers);
+        Ok(())
+    }
+
+    /// The keys other nodes published for `owner`: (node, key) pairs.
+    fn peers_of(&self, owner: &str) -> Result<Vec<(String, String)>, KeyError> {
+        if let Some(p) = self.peers.lock().unwrap().get(owner) {
+            return Ok(p.clone());
+        }
+        let path = self.path(owner)?.with_extension("peers");
+        let peers: Vec<(String, String)> = match std::fs::read_to_string(&path) {
+            Ok(text) => text
+                .lines()
+                .filter_map(|l| l.split_once(' '))
+                .map(|(n, k)| (n.to_owned(), k.trim().to_owned()))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                return Err(KeyError::File {
+                    owner: owner.to_owned(),
+                    path,
+                    problem: e.to_string(),
+                });
+            }
+        };
+        self.peers
+            .lock()
+            .unwrap()
+            .insert(owner.to_owned(), peers.clone());
+        Ok(peers)
     }
 
     /// The secret an agent's tools (its `maestro mcp`) present to act as `address`: the

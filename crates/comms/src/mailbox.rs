@@ -479,8 +479,16 @@ impl Mailboxes {
         if signed.envelope.id != id {
             return Err(damaged(format!("it says it is {}", signed.envelope.id)));
         }
-        let public = self.keys.public(&owner_of(&signed.envelope.from))?;
-        Verifier::check(&signed, &public).map_err(|e| damaged(e.to_string()))?;
+        // Signed here, or on another node of the mesh with the key it published.
+        let keys = self.keys.keys_of(&owner_of(&signed.envelope.from))?;
+        let mut checked = Ok(());
+        for public in &keys {
+            checked = Verifier::check(&signed, public);
+            if checked.is_ok() {
+                break;
+            }
+        }
+        checked.map_err(|e| damaged(e.to_string()))?;
         Ok(Delivered {
             signed,
             read_at,

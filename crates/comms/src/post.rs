@@ -23,6 +23,9 @@ pub enum Presence {
     Away,
     /// No such agent.
     Unknown,
+    /// On another node of the mesh: the message travels there ([`Host::forward`]), and that
+    /// node's post delivers it ([`Post::receive`]).
+    Remote,
 }
 
 /// What happened to a message, for the editors.
@@ -43,6 +46,8 @@ pub trait Host: Send + Sync + 'static {
     /// front by [`Post::turn_prompt`], as for any turn).
     fn wake(&self, address: &str) -> Result<(), String>;
     fn told(&self, news: News);
+    /// Sends a message stored here on to the node of its recipient ([`Presence::Remote`]).
+    fn forward(&self, signed: &Signed);
 }
 
 /// The prompt of a turn started only to deliver messages.
@@ -181,10 +186,47 @@ impl Post {
         let signed = self.mail.send(envelope, now)?;
         self.host.told(News::Sent(signed.clone()));
         let e = &signed.envelope;
+        match self.host.presence(&e.to) {
+            Presence::Idle if self.policy.wakes(e) => self.wake(&e.to, now),
+            Presence::Remote => self.host.forward(&signed),
+            _ => {}
+        }
+        Ok(signed)
+    }
+
+    /// A message signed on node `node` of the mesh for a recipient here, with its sender's
+    /// public key as that node published it: verified, stored, told, and the recipient woken as
+    /// for a message sent here. `Ok(false)`: it was here already (a redelivery).
+    pub fn receive(
+        &self,
+        signed: &Signed,
+        public: &str,
+        node: &str,
+        now: u64,
+    ) -> Result<bool, PostError> {
+        let e = &signed.envelope;
+        if matches!(
+            self.host.presence(&e.to),
+            Presence::Unknown | Presence::Remote
+        ) {
+            return Err(PostError::NoRecipient(e.to.clone()));
+        }
+        // The key is kept for reading the message again only once it verifies the message.
+        crate::Verifier::check(signed, public).map_err(MailError::Refused)?;
+        self.mail
+            .keys()
+            .learn(&crate::owner_of(&e.from), node, public)
+            .map_err(MailError::Key)?;
+        match self.mail.receive(signed, public, now) {
+            Ok(()) => {}
+            Err(MailError::Refused(crate::Refused::Replayed { .. })) => return Ok(false),
+            Err(err) => return Err(err.into()),
+        }
+        self.host.told(News::Sent(signed.clone()));
         if self.policy.wakes(e) && self.host.presence(&e.to) == Presence::Idle {
             self.wake(&e.to, now);
         }
-        Ok(signed)
+        Ok(true)
     }
 
     /// Message `id` for `reader`: marked read the first time its recipient reads it, which its
@@ -391,6 +433,7 @@ pub fn random_id(prefix: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mailbox::owner_of;
     use maestro_store::Store;
     use serde_json::json;
 
@@ -401,6 +444,7 @@ mod tests {
         presence: Mutex<HashMap<String, Presence>>,
         woken: Mutex<Vec<String>>,
         news: Mutex<Vec<News>>,
+        forwarded: Mutex<Vec<Signed>>,
     }
 
     impl FakeHost {
@@ -435,6 +479,9 @@ mod tests {
         fn told(&self, news: News) {
             self.news.lock().unwrap().push(news);
         }
+        fn forward(&self, signed: &Signed) {
+            self.forwarded.lock().unwrap().push(signed.clone());
+        }
     }
 
     const ALICE: &str = "agent:ws1/alice";
@@ -460,6 +507,72 @@ mod tests {
             in_reply_to: None,
             expires_in: None,
         }
+    }
+
+    #[test]
+    fn a_message_to_another_node_is_forwarded_and_received_there_once_with_its_senders_key() {
+        const FAR: &str = "agent:ws9/far";
+        let here = tempfile::tempdir().unwrap();
+        let (post, host) = post(here.path());
+        host.set(FAR, Presence::Remote);
+        let sent = post
+            .send(ALICE, draft(FAR, Priority::High, Kind::Request), NOW)
+            .unwrap();
+        assert!(
+            host.woken.lock().unwrap().is_empty(),
+            "woken there, not here"
+        );
+        assert_eq!(*host.forwarded.lock().unwrap(), std::slice::from_ref(&sent));
+        let public = post.mailboxes().keys().public(&owner_of(ALICE)).unwrap();
+
+        // The other node: FAR is idle there, and a high priority wakes it.
+        let there = tempfile::tempdir().unwrap();
+        let (far_post, far_host) = post_with(there.path(), &[(FAR, Presence::Idle)]);
+        assert!(far_post.receive(&sent, &public, "a", NOW + 5).unwrap());
+        assert_eq!(*far_host.woken.lock().unwrap(), [FAR]);
+        let inbox = far_post.mailboxes().inbox(FAR, false, NOW + 5).unwrap();
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox[0].signed, sent);
+        // Delivered again (at least once): taken once.
+        assert!(!far_post.receive(&sent, &public, "a", NOW + 6).unwrap());
+        assert_eq!(
+            far_post
+                .mailboxes()
+                .inbox(FAR, false, NOW + 6)
+                .unwrap()
+                .len(),
+            1
+        );
+        // Signed by a key that is not its sender's: refused, not stored.
+        let mut forged = sent.clone();
+        forged.envelope.id = "msg_forged".into();
+        let other = far_post.mailboxes().keys().public("agent.ws9.far").unwrap();
+        let refused = far_post.receive(&forged, &other, "a", NOW + 7);
+        assert!(
+            matches!(
+                refused,
+                Err(PostError::Mail(MailError::Refused(
+                    crate::Refused::BadSignature { .. }
+                )))
+            ),
+            "{refused:?}"
+        );
+        // For an agent that is not here: refused, naming it.
+        let (lost_post, _) = post_with(there.path(), &[]);
+        assert!(matches!(
+            lost_post.receive(&sent, &public, "a", NOW + 8),
+            Err(PostError::NoRecipient(_))
+        ));
+    }
+
+    fn post_with(dir: &std::path::Path, here: &[(&str, Presence)]) -> (Post, Arc<FakeHost>) {
+        let host = Arc::new(FakeHost::default());
+        for (a, p) in here {
+            host.set(a, *p);
+        }
+        let mail =
+            Mailboxes::open(Store::open_in_memory().unwrap(), &dir.join("keys"), NOW).unwrap();
+        (Post::new(mail, host.clone(), Policy::default()), host)
     }
 
     #[test]

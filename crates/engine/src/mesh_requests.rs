@@ -16,7 +16,7 @@ use crate::session::{Answer, Reply, Session};
 use crate::workspace::find_root;
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use maestro_mesh::{Auth, Call, Mesh, MeshHost, MeshOptions, REMOTE_METHODS};
+use maestro_mesh::{Auth, Call, Delivery, Mesh, MeshHost, MeshOptions, REMOTE_METHODS};
 use maestro_protocol::rpc::NoParams;
 use maestro_protocol::{
     AgentInfo, AgentState, Event, MeshMembership, NodeAgent, NodeInfo, NodeRepo, NodeState,
@@ -671,6 +671,71 @@ impl MeshHost for MeshLink {
         if let Ok(e) = self.engine() {
             e.emit(event);
         }
+    }
+
+    fn keys(&self) -> BoxFuture<'static, Vec<(String, String)>> {
+        let engine = self.engine().ok();
+        async move {
+            let Some(engine) = engine else {
+                return Vec::new();
+            };
+            tokio::task::spawn_blocking(move || {
+                let keys = engine.post().mailboxes().keys();
+                let person = engine.person().to_owned();
+                std::iter::once(person)
+                    .chain(
+                        engine
+                            .agents()
+                            .list(None)
+                            .iter()
+                            .map(|a| maestro_comms::agent_address(&a.workspace, &a.name)),
+                    )
+                    .filter_map(|address| {
+                        let owner = maestro_comms::owner_of(&address);
+                        let public = keys.public(&owner).ok()?;
+                        Some((owner, public))
+                    })
+                    .collect()
+            })
+            .await
+            .unwrap_or_default()
+        }
+        .boxed()
+    }
+
+    fn deliver(&self, from: String, body: Value) -> BoxFuture<'static, Delivery> {
+        let engine = self.engine().ok();
+        async move {
+            let Some(engine) = engine else {
+                return Delivery::Later("the daemon is stopping".into());
+            };
+            let signed: maestro_comms::Signed = match serde_json::from_value(body) {
+                Ok(s) => s,
+                Err(e) => return Delivery::Refused(format!("not a signed message: {e}")),
+            };
+            let owner = maestro_comms::owner_of(&signed.envelope.from);
+            let Some(public) = engine.mesh_if_made().and_then(|m| m.key_of(&from, &owner)) else {
+                return Delivery::Later(format!(
+                    "node {from} has not published the key of {} yet",
+                    signed.envelope.from
+                ));
+            };
+            tokio::task::spawn_blocking(move || {
+                use maestro_comms::{MailError, PostError};
+                let now = maestro_store::unix_now_ms();
+                match engine.post().receive(&signed, &public, &from, now) {
+                    Ok(_) => Delivery::Stored,
+                    Err(PostError::Mail(MailError::Store(e))) => Delivery::Later(e.to_string()),
+                    Err(e) => Delivery::Refused(format!(
+                        "message {} from {} (node {from}): {e}",
+                        signed.envelope.id, signed.envelope.from
+                    )),
+                }
+            })
+            .await
+            .unwrap_or_else(|e| Delivery::Later(e.to_string()))
+        }
+        .boxed()
     }
 
     fn hold(&self) -> Option<Box<dyn Send + Sync>> {

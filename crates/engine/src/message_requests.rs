@@ -126,15 +126,26 @@ fn recipient(s: &Session, p: &MessageSendParams) -> Result<Option<String>, RpcEr
         return Ok(Some(to.to_owned()));
     }
     maestro_agents::identity::validate_name(to).map_err(|e| bad(format!("`to`: {e}")))?;
-    let ws = match (&p.path, s.agent()) {
-        (Some(path), _) => workspace_of(s.engine.config(), path)?.0.id,
-        (None, Some(agent)) => agent.workspace.clone(),
+    let (ws, root) = match (&p.path, s.agent()) {
+        (Some(path), _) => {
+            let ws = workspace_of(s.engine.config(), path)?.0;
+            (ws.id, ws.root)
+        }
+        (None, Some(agent)) => (agent.workspace.clone(), agent.workspace_root.clone()),
         (None, None) => {
             return Err(bad(format!(
                 "which workspace is `{to}` in? Give a `path` inside it"
             )));
         }
     };
+    // Not here: an agent of the same repository on another node of the mesh.
+    if s.engine.agents().get(&ws, to).is_err()
+        && let Some(mesh) = s.engine.mesh_if_made()
+        && let Some(repo) = s.engine.repo_id(&root)
+        && let Some((_, there)) = mesh.agent_elsewhere(&repo, to)
+    {
+        return Ok(Some(maestro_comms::agent_address(&there, to)));
+    }
     Ok(Some(maestro_comms::agent_address(&ws, to)))
 }
 

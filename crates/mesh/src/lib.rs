@@ -40,6 +40,12 @@ use tokio::task::JoinHandle;
 pub const NODES_BUCKET: &str = "maestro_nodes";
 /// The KV bucket of the agent directory: `<repo>.<agent name>` → the node it runs on.
 pub const AGENTS_BUCKET: &str = "maestro_agents";
+/// The KV bucket of senders' public keys: `<node>.<owner>` → the key (hex) that node signs
+/// `owner`'s messages with.
+pub const KEYS_BUCKET: &str = "maestro_keys";
+/// The JetStream stream of messages between nodes (`maestro.msg.<node>`, one durable consumer
+/// per node).
+pub const MESSAGES_STREAM: &str = "MAESTRO_MESSAGES";
 /// The subject prefix of every maestro subject.
 const PREFIX: &str = "maestro";
 
@@ -107,9 +113,26 @@ pub trait MeshHost: Send + Sync + 'static {
     fn events(&self) -> broadcast::Receiver<Event>;
     /// Hands another node's event (already marked with its node) to this daemon's clients.
     fn relay(&self, event: Event);
+    /// The senders of this node, by key owner, with their public keys (hex): published for the
+    /// nodes that receive their messages.
+    fn keys(&self) -> BoxFuture<'static, Vec<(String, String)>>;
+    /// A message from node `from` for a recipient here: `body` as [`Mesh::post`] sent it.
+    fn deliver(&self, from: String, body: Value) -> BoxFuture<'static, Delivery>;
     /// Keeps the daemon up while held (a member serves other nodes whether or not a client of
     /// its own is connected).
     fn hold(&self) -> Option<Box<dyn Send + Sync>>;
+}
+
+/// What became of a message that came from another node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Stored for its recipient (or it was already): taken off the stream.
+    Stored,
+    /// It will never be taken (a bad signature, no such recipient): taken off, with the reason
+    /// logged.
+    Refused(String),
+    /// Not now (the sender's key not yet known, the store busy): delivered again later.
+    Later(String),
 }
 
 /// Why joining or a mesh request failed.
@@ -168,11 +191,14 @@ struct Registry {
     nodes: BTreeMap<String, (NodeInfo, bool)>,
     /// `<repo>.<agent>` → node.
     directory: BTreeMap<String, String>,
+    /// `<node>.<owner>` → public key (hex).
+    keys: BTreeMap<String, String>,
 }
 
 struct Joined {
     name: String,
     client: async_nats::Client,
+    js: jetstream::Context,
     nodes: jetstream::kv::Store,
     directory: jetstream::kv::Store,
     ttl: Duration,
@@ -285,7 +311,7 @@ impl Mesh {
                 o.heartbeat.as_secs()
             )));
         }
-        let client = connect_client(o).await?;
+        let (client, reconnects) = connect_client(o).await?;
         let js = jetstream::new(client.clone());
         let replicas = replicas(&client);
         let nodes = kv_bucket(
@@ -304,6 +330,15 @@ impl Mesh {
             "maestro's agent directory: repository.agent → node",
         )
         .await?;
+        let keys = kv_bucket(
+            &js,
+            KEYS_BUCKET,
+            Duration::ZERO,
+            replicas,
+            "maestro's senders' public keys: node.owner → key",
+        )
+        .await?;
+        let messages = message_stream(&js, replicas).await?;
         // A live node of this name elsewhere keeps it: two nodes beating under one name would
         // each see the other's agents as its own.
         if let Some(entry) = nodes
@@ -329,6 +364,7 @@ impl Mesh {
         let mut j = Joined {
             name: o.name.clone(),
             client: client.clone(),
+            js: js.clone(),
             nodes: nodes.clone(),
             directory: directory.clone(),
             ttl: o.ttl,
@@ -339,6 +375,7 @@ impl Mesh {
         j.tasks.push(tokio::spawn(watch(
             nodes.clone(),
             self.registry.clone(),
+            reconnects.clone(),
             |r, e| match e.operation {
                 jetstream::kv::Operation::Put => match serde_json::from_slice::<NodeInfo>(&e.value)
                 {
@@ -355,8 +392,29 @@ impl Mesh {
             },
         )));
         j.tasks.push(tokio::spawn(watch(
+            keys.clone(),
+            self.registry.clone(),
+            reconnects.clone(),
+            |r, e| match e.operation {
+                jetstream::kv::Operation::Put => {
+                    r.keys
+                        .insert(e.key, String::from_utf8_lossy(&e.value).into_owned());
+                }
+                _ => {
+                    r.keys.remove(&e.key);
+                }
+            },
+        )));
+        j.tasks.push(tokio::spawn(receive(
+            messages,
+            o.name.clone(),
+            self.host.clone(),
+            reconnects.clone(),
+        )));
+        j.tasks.push(tokio::spawn(watch(
             directory.clone(),
             self.registry.clone(),
+            reconnects.clone(),
             |r, e| match e.operation {
                 jetstream::kv::Operation::Put => {
                     r.directory
@@ -370,6 +428,8 @@ impl Mesh {
         // The first beat before answering: `nodes` on any node lists this one at once.
         let kick = Arc::new(tokio::sync::Notify::new());
         let beater = Beater {
+            keys,
+            keys_written: Mutex::default(),
             kick: kick.clone(),
             host: self.host.clone(),
             options: o.clone(),
@@ -488,6 +548,75 @@ impl Mesh {
         Ok(registry.directory.get(&directory_key(repo, name)).cloned())
     }
 
+    /// Sends a message to node `node` on the messages stream: stored by the servers (a
+    /// replicated stream) when this answers, and taken by that node's consumer whenever it is
+    /// up, at least once; `id` deduplicates copies sent again within the stream's window.
+    pub async fn post(&self, node: &str, id: &str, body: &Value) -> Result<(), MeshError> {
+        check_node_name(node).map_err(MeshError::Node)?;
+        let (js, from) = {
+            let j = self.joined.lock().await;
+            let j = j.as_ref().ok_or(MeshError::NotJoined)?;
+            (j.js.clone(), j.name.clone())
+        };
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", id);
+        let body = serde_json::json!({"from": from, "body": body});
+        let ack = js
+            .publish_with_headers(
+                format!("{PREFIX}.msg.{node}"),
+                headers,
+                serde_json::to_vec(&body).unwrap_or_default().into(),
+            )
+            .await
+            .map_err(|e| MeshError::JetStream(e.to_string()))?;
+        ack.await.map_err(|e| MeshError::JetStream(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The key node `node` published for `owner`'s messages.
+    pub fn key_of(&self, node: &str, owner: &str) -> Option<String> {
+        let registry = self.registry.lock().unwrap();
+        registry.keys.get(&format!("{node}.{owner}")).cloned()
+    }
+
+    /// The live node (not this one) whose agents include `name` of workspace `workspace`, from
+    /// the last heartbeats.
+    pub fn node_of_agent(&self, workspace: &str, name: &str) -> Option<String> {
+        let me = self.name_now()?;
+        let ttl = self.summary.lock().unwrap().options.as_ref()?.ttl;
+        let now = now_ms();
+        let registry = self.registry.lock().unwrap();
+        registry
+            .nodes
+            .values()
+            .filter(|(n, left)| {
+                !left && n.name != me && now.saturating_sub(n.beat_at_ms) <= ttl.as_millis() as u64
+            })
+            .find(|(n, _)| {
+                n.agents
+                    .iter()
+                    .any(|a| a.workspace == workspace && a.name == name)
+            })
+            .map(|(n, _)| n.name.clone())
+    }
+
+    /// An agent `name` in repository `repo` on another node, with the workspace it has there,
+    /// from the last heartbeats.
+    pub fn agent_elsewhere(&self, repo: &str, name: &str) -> Option<(String, String)> {
+        let me = self.name_now()?;
+        let registry = self.registry.lock().unwrap();
+        registry
+            .nodes
+            .values()
+            .filter(|(n, left)| !left && n.name != me)
+            .find_map(|(n, _)| {
+                n.agents
+                    .iter()
+                    .find(|a| a.name == name && a.repo.as_deref() == Some(repo))
+                    .map(|a| (n.name.clone(), a.workspace.clone()))
+            })
+    }
+
     /// Calls `call.method` on node `node` and waits (at most `timeout`) for its answer.
     pub async fn call(
         &self,
@@ -574,7 +703,13 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-async fn connect_client(o: &MeshOptions) -> Result<async_nats::Client, MeshError> {
+/// Counts the connection's reconnections: consumers and watches living on the servers are made
+/// again after one (the server that held them may be the one that died).
+type Reconnects = tokio::sync::watch::Receiver<u64>;
+
+async fn connect_client(o: &MeshOptions) -> Result<(async_nats::Client, Reconnects), MeshError> {
+    let (count, reconnects) = tokio::sync::watch::channel(0u64);
+    let count = Arc::new(count);
     let mut opts = match &o.auth {
         Auth::None => async_nats::ConnectOptions::new(),
         Auth::UserPassword { user, password } => {
@@ -589,6 +724,17 @@ async fn connect_client(o: &MeshOptions) -> Result<async_nats::Client, MeshError
         opts = opts.add_root_certificates(ca.clone());
     }
     opts = opts
+        .event_callback(move |event| {
+            let count = count.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        count.send_modify(|n| *n += 1);
+                    }
+                    other => tracing::debug!("mesh connection: {other}"),
+                }
+            }
+        })
         .name(format!("maestro {}", o.name))
         .connection_timeout(Duration::from_secs(5))
         // Keep trying for ever once joined; the first connection must succeed (or say why).
@@ -601,7 +747,7 @@ async fn connect_client(o: &MeshOptions) -> Result<async_nats::Client, MeshError
                 .map_err(|e| MeshError::Config(format!("mesh.urls: {u:?} is not a NATS URL: {e}")))
         })
         .collect::<Result<_, _>>()?;
-    opts.connect(addrs.as_slice()).await.map_err(|e| {
+    let client = opts.connect(addrs.as_slice()).await.map_err(|e| {
         let detail = e.to_string();
         if matches!(
             e.kind(),
@@ -617,7 +763,8 @@ async fn connect_client(o: &MeshOptions) -> Result<async_nats::Client, MeshError
                 detail,
             }
         }
-    })
+    })?;
+    Ok((client, reconnects))
 }
 
 /// How many copies of the mesh's buckets and streams the servers keep: one per server of a
@@ -673,26 +820,146 @@ async fn kv_bucket(
     }
 }
 
+/// The stream of messages between nodes, made by the first node that needs it.
+async fn message_stream(
+    js: &jetstream::Context,
+    replicas: usize,
+) -> Result<jetstream::stream::Stream, MeshError> {
+    let config = jetstream::stream::Config {
+        name: MESSAGES_STREAM.to_owned(),
+        description: Some("maestro's signed messages between nodes".to_owned()),
+        subjects: vec![format!("{PREFIX}.msg.*")],
+        // As long as a message can be accepted (the replay window).
+        max_age: Duration::from_secs(7 * 24 * 3600),
+        duplicate_window: Duration::from_secs(600),
+        num_replicas: replicas,
+        ..Default::default()
+    };
+    let mut tries = 0;
+    loop {
+        match js.get_or_create_stream(config.clone()).await {
+            Ok(s) => return Ok(s),
+            Err(e) if tries < 10 => {
+                tracing::debug!("making the stream {MESSAGES_STREAM}: {e}; trying again");
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => {
+                return Err(MeshError::JetStream(format!(
+                    "the stream {MESSAGES_STREAM}: {e}"
+                )));
+            }
+        }
+    }
+}
+
+/// Takes this node's messages off the stream (its durable consumer: what came while it was down
+/// comes now), each handed to the host and acknowledged once stored or refused.
+async fn receive(
+    stream: jetstream::stream::Stream,
+    name: String,
+    host: Arc<dyn MeshHost>,
+    mut reconnects: Reconnects,
+) {
+    use jetstream::AckKind;
+    use jetstream::consumer::pull;
+    let config = pull::Config {
+        durable_name: Some(format!("msg-{name}")),
+        filter_subject: format!("{PREFIX}.msg.{name}"),
+        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(30),
+        ..Default::default()
+    };
+    loop {
+        reconnects.borrow_and_update();
+        let consumer = stream
+            .get_or_create_consumer::<pull::Config>(&format!("msg-{name}"), config.clone())
+            .await;
+        let messages = match consumer {
+            Ok(c) => c.messages().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let mut messages = match messages {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!("the messages' consumer: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        loop {
+            let m = tokio::select! {
+                m = messages.next() => m,
+                _ = reconnects.changed() => break,
+            };
+            let m = match m {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => {
+                    tracing::debug!("receiving messages: {e}");
+                    break;
+                }
+                None => break,
+            };
+            let tries = m.info().map_or(1, |i| i.delivered);
+            let v: Value = serde_json::from_slice(&m.payload).unwrap_or_default();
+            let from = v["from"].as_str().unwrap_or_default().to_owned();
+            let outcome = if check_node_name(&from).is_err() {
+                Delivery::Refused("it names no sending node".into())
+            } else {
+                host.deliver(from.clone(), v["body"].clone()).await
+            };
+            let ack = match outcome {
+                Delivery::Stored => AckKind::Ack,
+                Delivery::Refused(why) => {
+                    tracing::warn!(%from, "a message from the mesh refused: {why}");
+                    AckKind::Term
+                }
+                Delivery::Later(why) if tries < 60 => {
+                    tracing::debug!(%from, tries, "a message from the mesh, later: {why}");
+                    AckKind::Nak(Some(Duration::from_secs(1)))
+                }
+                Delivery::Later(why) => {
+                    tracing::warn!(%from, tries, "a message from the mesh given up: {why}");
+                    AckKind::Term
+                }
+            };
+            if let Err(e) = m.ack_with(ack).await {
+                tracing::debug!("acknowledging a message: {e}");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Keeps `registry` as `kv` holds it: every key's value, then each change. A watch broken by a
 /// failover or a lost connection starts again (from every key's current value).
 async fn watch(
     kv: jetstream::kv::Store,
     registry: Arc<Mutex<Registry>>,
+    mut reconnects: Reconnects,
     apply: fn(&mut Registry, jetstream::kv::Entry),
 ) {
     loop {
-        match kv.watch_all().await {
-            Ok(mut changes) => {
-                while let Some(change) = changes.next().await {
-                    match change {
-                        Ok(entry) => apply(&mut registry.lock().unwrap(), entry),
-                        Err(e) => {
-                            tracing::debug!("watching {}: {e}", kv.name);
-                            break;
-                        }
+        reconnects.borrow_and_update();
+        // Every key's last value first (`watch_all` gives only the changes after it starts).
+        match kv.watch_with_history(">").await {
+            Ok(mut changes) => loop {
+                let change = tokio::select! {
+                    change = changes.next() => change,
+                    _ = reconnects.changed() => break,
+                };
+                match change {
+                    Some(Ok(entry)) => {
+                        tracing::trace!(bucket = %kv.name, key = %entry.key, "watched");
+                        apply(&mut registry.lock().unwrap(), entry)
                     }
+                    Some(Err(e)) => {
+                        tracing::debug!("watching {}: {e}", kv.name);
+                        break;
+                    }
+                    None => break,
                 }
-            }
+            },
             Err(e) => tracing::debug!("watching {}: {e}", kv.name),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -701,6 +968,9 @@ async fn watch(
 
 /// The heartbeat task's state.
 struct Beater {
+    keys: jetstream::kv::Store,
+    /// The `<node>.<owner>` keys this node published, with their values.
+    keys_written: Mutex<BTreeMap<String, String>>,
     /// An agent changed state: beat now (the directory and the agents' states stay current
     /// between beats).
     kick: Arc<tokio::sync::Notify>,
@@ -762,6 +1032,19 @@ impl Beater {
         for k in before.difference(&now) {
             let _ = self.directory.delete(k).await;
             self.written.lock().unwrap().remove(k);
+        }
+        // The senders' keys, once each (again when one changes).
+        for (owner, public) in self.host.keys().await {
+            let key = format!("{}.{owner}", self.options.name);
+            if self.keys_written.lock().unwrap().get(&key) == Some(&public) {
+                continue;
+            }
+            self.keys
+                .put(&key, public.clone().into_bytes().into())
+                .await
+                .map_err(|e| MeshError::JetStream(e.to_string()))?;
+            tracing::debug!(%key, "published a sender's key");
+            self.keys_written.lock().unwrap().insert(key, public);
         }
         Ok(())
     }

@@ -497,7 +497,14 @@ impl maestro_comms::Host for PostHost {
             return Presence::Unknown;
         };
         match agents.get(ws, name) {
-            Err(_) => Presence::Unknown,
+            // An agent of another node of the mesh, as its heartbeat lists it.
+            Err(_) => match Engine::from_inner(inner.clone())
+                .mesh_if_made()
+                .and_then(|m| m.node_of_agent(ws, name))
+            {
+                Some(_) => Presence::Remote,
+                None => Presence::Unknown,
+            },
             // A terminal UI is a person's to type into: its messages wait in the inbox.
             Ok(info) if info.mode == AgentMode::Interactive => Presence::Away,
             Ok(info) => match info.state {
@@ -537,6 +544,42 @@ impl maestro_comms::Host for PostHost {
             event: event.into(),
             message: message.info(),
         })));
+    }
+
+    fn forward(&self, signed: &maestro_comms::Signed) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        let engine = Engine::from_inner(inner);
+        let Some(mesh) = engine.mesh_if_made().cloned() else {
+            return;
+        };
+        let Some((ws, name)) = agent_of(&signed.envelope.to) else {
+            return;
+        };
+        let Some(node) = mesh.node_of_agent(ws, name) else {
+            tracing::warn!(to = %signed.envelope.to, "no node of the mesh has the recipient any more: the message stays here");
+            return;
+        };
+        let id = signed.envelope.id.clone();
+        let body = serde_json::to_value(signed).expect("a signed message is JSON");
+        // The stream stores it once accepted; until then, a few tries (a failover takes seconds).
+        tokio::spawn(async move {
+            let mut wait = std::time::Duration::from_millis(250);
+            for attempt in 1..=6 {
+                match mesh.post(&node, &id, &body).await {
+                    Ok(()) => return,
+                    Err(e) if attempt == 6 => {
+                        tracing::warn!(%id, %node, "a message for another node not sent: {e}");
+                    }
+                    Err(e) => {
+                        tracing::debug!(%id, %node, attempt, "sending a message to the mesh: {e}");
+                        tokio::time::sleep(wait).await;
+                        wait *= 2;
+                    }
+                }
+            }
+        });
     }
 }
 
