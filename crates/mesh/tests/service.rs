@@ -29,12 +29,17 @@ fn nats_server() -> PathBuf {
     path
 }
 
-struct Server(Child, tempfile::TempDir, u16);
+/// A server on port `port`, its store in `_store`.
+struct Server {
+    child: Child,
+    _store: tempfile::TempDir,
+    port: u16,
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -57,7 +62,11 @@ fn server() -> Server {
         assert!(Instant::now() < until, "nats-server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    Server(child, dir, port)
+    Server {
+        child,
+        _store: dir,
+        port,
+    }
 }
 
 /// A host whose node has one agent, answers calls by echoing them, and records what the mesh
@@ -183,8 +192,8 @@ async fn nodes_beat_call_each_other_relay_events_and_post_messages_once() {
     let (xh, yh) = (Script::new("x"), Script::new("y"));
     let x = Mesh::new(xh.clone());
     let y = Mesh::new(yh.clone());
-    x.join(options(server.2, "x")).await.unwrap();
-    y.join(options(server.2, "y")).await.unwrap();
+    x.join(options(server.port, "x")).await.unwrap();
+    y.join(options(server.port, "y")).await.unwrap();
 
     // The registry: both live, this node first, with what their beats said.
     let mut seen = Vec::new();
@@ -281,7 +290,7 @@ async fn nodes_beat_call_each_other_relay_events_and_post_messages_once() {
     // A second node under a live name is refused, naming where that one runs.
     let twin = Mesh::new(Script::new("x2"));
     let err = twin
-        .join(options(server.2, "x"))
+        .join(options(server.port, "x"))
         .await
         .unwrap_err()
         .to_string();
