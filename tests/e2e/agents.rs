@@ -694,6 +694,11 @@ pub(crate) struct Terminal {
 
 impl Terminal {
     pub(crate) fn attach(env: &TestEnv, dir: &Path, name: &str, rows: u16, cols: u16) -> Terminal {
+        Terminal::run(env, dir, &["agent", "attach", name], rows, cols)
+    }
+
+    /// `maestro ARGS` in a real terminal.
+    pub(crate) fn run(env: &TestEnv, dir: &Path, args: &[&str], rows: u16, cols: u16) -> Terminal {
         use portable_pty::{CommandBuilder, PtySize, native_pty_system};
         let pair = native_pty_system()
             .openpty(PtySize {
@@ -704,7 +709,7 @@ impl Terminal {
             })
             .unwrap();
         let mut cmd = CommandBuilder::new(maestro_tests::maestro_bin());
-        cmd.args(["agent", "attach", name]);
+        cmd.args(args);
         cmd.cwd(dir);
         cmd.env("MAESTRO_HOME", env.home.path());
         let child = pair.slave.spawn_command(cmd).unwrap();

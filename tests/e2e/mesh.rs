@@ -222,6 +222,31 @@ fn three_daemons_on_a_cluster_of_three_share_agents_and_see_a_killed_one_go() {
     let _ = follow.wait();
     assert!(followed.contains("streamed across"), "{followed}");
 
+    // A terminal on a attaches to an interactive agent on b: its screen, keystrokes and output
+    // cross the mesh.
+    a.env.ok(
+        &a.repo,
+        &[
+            "agent",
+            "spawn",
+            "far-tui",
+            "--node",
+            "b",
+            "-a",
+            "claude",
+            "--interactive",
+            "say hello from b's terminal",
+        ],
+    );
+    let mut term =
+        crate::agents::Terminal::run(&a.env, &a.repo, &["agent", "attach", "far-tui"], 30, 100);
+    term.wait_for("hello from b's terminal");
+    term.type_in("say typed on a\r");
+    term.wait_for("» typed on a");
+    term.type_in("\x1d");
+    let _ = term.child.wait();
+    a.env.ok(&a.repo, &["agent", "stop", "far-tui"]);
+
     // An agent on c, then c's daemon killed: gone within the TTL, its agent lost.
     a.env.ok(
         &a.repo,
@@ -268,11 +293,17 @@ fn three_daemons_on_a_cluster_of_three_share_agents_and_see_a_killed_one_go() {
     assert!(out.contains("after a server died"), "{out}");
     // Beats go on through the other servers: past the TTL, a and b are still live.
     std::thread::sleep(Duration::from_secs(5));
-    wait_until("a and b still beat", Duration::from_secs(10), || {
-        let n = nodes(&b);
-        n.iter().any(|n| n["name"] == "a" && n["state"] == "live")
-            && n.iter().any(|n| n["name"] == "b" && n["state"] == "live")
-    });
+    wait_until(
+        "a and b still beat, as both see",
+        Duration::from_secs(15),
+        || {
+            [&a, &b].iter().all(|x| {
+                let n = nodes(x);
+                n.iter().any(|n| n["name"] == "a" && n["state"] == "live")
+                    && n.iter().any(|n| n["name"] == "b" && n["state"] == "live")
+            })
+        },
+    );
 
     // Messages across machines: the person on a asks remote-worker on b (a request wakes it
     // there), the person on b asks an agent on a.

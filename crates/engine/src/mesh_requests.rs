@@ -354,6 +354,10 @@ async fn forward(
     if let Some(o) = params.as_object_mut() {
         o.remove("node");
     }
+    let name = params
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let call = Call {
         from: mesh.name().await.unwrap_or_default(),
         method: method.to_owned(),
@@ -361,6 +365,11 @@ async fn forward(
         repo,
     };
     let result = mesh.call(node, &call, timeout_of(method)).await?;
+    if method == method::AGENT_SPAWN
+        && let (Some(repo), Some(name)) = (&call.repo, name)
+    {
+        mesh.note_location(repo, &name, node);
+    }
     Ok(mark(result, node))
 }
 

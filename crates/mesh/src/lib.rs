@@ -573,25 +573,31 @@ impl Mesh {
         Ok(())
     }
 
+    /// Notes that agent `name` of `repo` runs on `node` (this node spawned it there), before the
+    /// directory says so: the next request about it goes there at once.
+    pub fn note_location(&self, repo: &str, name: &str, node: &str) {
+        let mut registry = self.registry.lock().unwrap();
+        registry
+            .directory
+            .insert(directory_key(repo, name), node.to_owned());
+    }
+
     /// The key node `node` published for `owner`'s messages.
     pub fn key_of(&self, node: &str, owner: &str) -> Option<String> {
         let registry = self.registry.lock().unwrap();
         registry.keys.get(&format!("{node}.{owner}")).cloned()
     }
 
-    /// The live node (not this one) whose agents include `name` of workspace `workspace`, from
-    /// the last heartbeats.
+    /// The node (not this one, and not one that left) whose agents include `name` of workspace
+    /// `workspace`, from the last heartbeats. A node that stopped beating still counts: a
+    /// message for it waits on the stream until it is back.
     pub fn node_of_agent(&self, workspace: &str, name: &str) -> Option<String> {
         let me = self.name_now()?;
-        let ttl = self.summary.lock().unwrap().options.as_ref()?.ttl;
-        let now = now_ms();
         let registry = self.registry.lock().unwrap();
         registry
             .nodes
             .values()
-            .filter(|(n, left)| {
-                !left && n.name != me && now.saturating_sub(n.beat_at_ms) <= ttl.as_millis() as u64
-            })
+            .filter(|(n, left)| !left && n.name != me)
             .find(|(n, _)| {
                 n.agents
                     .iter()
