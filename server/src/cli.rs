@@ -513,6 +513,14 @@ pub enum PlaybookAction {
         /// Spread the tasks over K agents, each in its own worktree, merged at the end.
         #[arg(long, value_name = "K")]
         parallel: Option<u32>,
+        /// Put the open tasks on the mesh's work queue: any node's workers take them (each
+        /// from this checkout's HEAD); the work lands on branch maestro/<run> here and the
+        /// tasks are ticked here. One document.
+        #[arg(long, conflicts_with_all = ["parallel", "looped", "dry_run", "reset_on_completion"])]
+        distributed: bool,
+        /// With --distributed: only nodes with these `mesh.labels` take the tasks.
+        #[arg(long, value_delimiter = ',', requires = "distributed")]
+        labels: Vec<String>,
         /// Work on a fresh copy of each document per loop, under .maestro/playbooks/Runs/.
         #[arg(long)]
         reset_on_completion: bool,

@@ -20,11 +20,16 @@ struct Node {
 }
 
 fn node(cluster: &Cluster, name: &str, origin: &Path, ttl: u64) -> Node {
+    node_with(cluster, name, origin, ttl, "")
+}
+
+/// A node with more `mesh.*` keys (`extra`, lines of the `[mesh]` table).
+fn node_with(cluster: &Cluster, name: &str, origin: &Path, ttl: u64, extra: &str) -> Node {
     let mut env = maestro_tests::bench::fake_claude_env(FAKE, "");
     let log = env.home.path().join("turns.jsonl");
     env.vars
         .push(("FAKE_AGENT_LOG".into(), log.display().to_string()));
-    let mesh = cluster.mesh_config(env.home.path(), name, ttl);
+    let mesh = format!("{}{extra}", cluster.mesh_config(env.home.path(), name, ttl));
     let config = std::fs::read_to_string(env.home.path().join("config/config.toml"))
         .unwrap()
         .replace(
@@ -549,4 +554,84 @@ fn a_daemon_that_never_joined_starts_nothing_of_the_mesh() {
         .unwrap()
         .count();
     assert!(fds < 64, "{fds} descriptors");
+}
+
+#[test]
+fn a_playbook_of_thirty_tasks_runs_on_three_nodes_and_a_killed_nodes_task_is_redone() {
+    let cluster = Cluster::three(None);
+    let holder = TestEnv::new();
+    let origin = origin(&holder);
+    let mut doc = String::from("# Thirty\n\n");
+    for i in 1..=30 {
+        doc.push_str(&format!(
+            "- [ ] sleep 700; write f{i:02}.txt {i}; tick; commit task {i}\n"
+        ));
+    }
+    std::fs::write(origin.join("thirty.md"), doc).unwrap();
+    git(&origin, &["add", "."]);
+    git(&origin, &["commit", "-qm", "thirty tasks"]);
+    let deadline = "task_deadline_secs = 3\n";
+    let a = node_with(&cluster, "a", &origin, 4, deadline);
+    let _b = node_with(&cluster, "b", &origin, 4, deadline);
+    let c = node_with(&cluster, "c", &origin, 4, deadline);
+
+    let run = a
+        .env
+        .command()
+        .current_dir(&a.repo)
+        .args([
+            "playbook",
+            "run",
+            "thirty.md",
+            "--distributed",
+            "-a",
+            "claude",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // c dies in the middle of a task: that task goes back to the queue after its deadline.
+    wait_or_show("c works on a task", &[&c], || {
+        std::fs::read_to_string(c.env.log_file())
+            .unwrap_or_default()
+            .contains("working on a distributed task")
+    });
+    kill(c.env.daemon_pid().unwrap(), rustix::process::Signal::KILL);
+    let out = run.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        a.env.daemon_logs()
+    );
+    let info: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(info["total"], 30, "{info}");
+    assert_eq!(info["done"], 30, "{info}");
+    assert_eq!(info["failed"], serde_json::json!([]), "{info}");
+    let by_node = info["byNode"].as_object().unwrap();
+    assert!(
+        by_node.get("a").is_some() && by_node.get("b").is_some(),
+        "both live nodes worked: {info}"
+    );
+    // Every task ticked here, and its work on the run's branch once.
+    let doc = std::fs::read_to_string(a.repo.join("thirty.md")).unwrap();
+    assert_eq!(doc.matches("- [x]").count(), 30, "{doc}");
+    let branch = info["branch"].as_str().unwrap();
+    let files = git(&a.repo, &["ls-tree", "--name-only", branch]);
+    assert_eq!(
+        files
+            .lines()
+            .filter(|f| f.starts_with('f') && f.ends_with(".txt"))
+            .count(),
+        30,
+        "{files}"
+    );
+    let commits = git(
+        &a.repo,
+        &["rev-list", "--count", &format!("HEAD..{branch}")],
+    );
+    assert_eq!(commits.trim(), "30", "one commit per task, none twice");
 }

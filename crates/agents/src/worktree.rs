@@ -96,6 +96,63 @@ pub fn repository_id(repo_root: &Path) -> Option<String> {
     walk.filter_map(Result::ok).last().map(|id| id.to_string())
 }
 
+/// The commit HEAD points at, as a full id.
+pub fn head_commit(repo_root: &Path) -> Result<String, WorktreeError> {
+    let repo = open(repo_root)?;
+    let head = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map_err(|_| WorktreeError::NoCommits(repo_root.to_owned()))?;
+    Ok(head.id().to_string())
+}
+
+/// Makes branch `branch` at commit `at` (a distributed run's branch); refused when it exists.
+pub fn make_branch(repo_root: &Path, branch: &str, at: &str) -> Result<(), WorktreeError> {
+    let repo = open(repo_root)?;
+    let commit = commit_of(&repo, at)?;
+    repo.branch(branch, &commit, false)
+        .map_err(git("make the run's branch"))?;
+    Ok(())
+}
+
+/// Commits `patch` (a unified diff from the branch's own history: another node's work) on
+/// `branch` as one commit with `message`. Refused, with nothing changed, when it does not apply
+/// to the branch as it is (it conflicts with work applied before).
+pub fn apply_on_branch(
+    repo_root: &Path,
+    branch: &str,
+    patch: &str,
+    message: &str,
+) -> Result<String, WorktreeError> {
+    let repo = open(repo_root)?;
+    let tip = branch_head(&repo, branch)?;
+    let diff = git2::Diff::from_buffer(patch.as_bytes()).map_err(git("read the patch"))?;
+    let mut index = repo
+        .apply_to_tree(&tip.tree().map_err(git("read the branch"))?, &diff, None)
+        .map_err(git(
+            "apply the patch to the branch (it conflicts with work applied before)",
+        ))?;
+    let tree = index
+        .write_tree_to(&repo)
+        .and_then(|id| repo.find_tree(id))
+        .map_err(git("write the tree"))?;
+    let signature = repo
+        .signature()
+        .or_else(|_| git2::Signature::now("maestro", "maestro@localhost"))
+        .map_err(git("make a signature"))?;
+    let id = repo
+        .commit(
+            Some(&format!("refs/heads/{branch}")),
+            &signature,
+            &signature,
+            message,
+            &tree,
+            &[&tip],
+        )
+        .map_err(git("commit on the branch"))?;
+    Ok(id.to_string())
+}
+
 /// The branch of an agent.
 pub fn branch_name(agent: &str) -> String {
     format!("maestro/{agent}")

@@ -16,11 +16,13 @@ use crate::session::{Answer, Reply, Session};
 use crate::workspace::find_root;
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use maestro_mesh::{Auth, Call, Delivery, Mesh, MeshHost, MeshOptions, REMOTE_METHODS};
+use maestro_mesh::{
+    Auth, Call, Delivery, Mesh, MeshHost, MeshOptions, REMOTE_METHODS, WorkItem, WorkResult,
+};
 use maestro_protocol::rpc::NoParams;
 use maestro_protocol::{
-    AgentInfo, AgentState, Event, MeshMembership, NodeAgent, NodeInfo, NodeRepo, NodeState,
-    RpcError, code, method,
+    AgentDiffResult, AgentInfo, AgentState, Event, MeshMembership, MeshRunInfo, MeshRunParams,
+    NodeAgent, NodeInfo, NodeRepo, NodeState, RpcError, code, method,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -165,6 +167,8 @@ fn options(config: &Config) -> Result<MeshOptions, RpcError> {
         heartbeat: m.heartbeat,
         ttl: m.ttl,
         labels: m.labels.clone(),
+        workers: m.workers,
+        task_deadline: m.task_deadline,
     })
 }
 
@@ -239,6 +243,121 @@ pub(crate) fn status(s: &Session, _: NoParams) -> Answer<MeshMembership> {
 pub(crate) fn nodes(s: &Session, _: NoParams) -> Answer<Vec<NodeInfo>> {
     let mesh = mesh(&s.engine).clone();
     Answer::later(async move { Ok(mesh.nodes().await?) })
+}
+
+/// A distributed run: the document's open tasks on the mesh's work queue, each with the prompt
+/// its template makes, the CLI it names (or the run's), from this checkout's HEAD; the work
+/// lands on branch `maestro/<run>` here, and the tasks are ticked here as results come.
+pub(crate) fn run(s: &Session, p: MeshRunParams) -> Answer<MeshRunInfo> {
+    let engine = s.engine.clone();
+    Answer::later(async move {
+        let mesh = mesh(&engine).clone();
+        let me = mesh
+            .name()
+            .await
+            .ok_or_else(|| RpcError::from(maestro_mesh::MeshError::NotJoined))?;
+        let bad = |detail: String| RpcError::new(code::INVALID_PARAMS, detail);
+        let (ws, config) = workspace_of(engine.config(), &p.path)?;
+        let file = p
+            .path
+            .canonicalize()
+            .map_err(|e| bad(format!("{}: {e}", p.path.display())))?;
+        let document = file
+            .strip_prefix(&ws.root)
+            .map_err(|_| {
+                bad(format!(
+                    "{} is not inside {}",
+                    file.display(),
+                    ws.root.display()
+                ))
+            })?
+            .to_string_lossy()
+            .into_owned();
+        let bytes = std::fs::read(&file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
+        let book = maestro_playbook::parse(&bytes);
+        let root = ws.root.clone();
+        let (repo, base) = {
+            let (e, root, document) = (engine.clone(), root.clone(), document.clone());
+            tokio::task::spawn_blocking(move || {
+                let as_is = maestro_agents::worktree::committed_as_is(&root, &document)
+                    .map_err(|e| e.to_string())?;
+                if !as_is {
+                    return Err(format!(
+                        "{document} has changes that are not committed: commit it first (the workers start from this checkout's HEAD)"
+                    ));
+                }
+                let repo = e.repo_id(&root).ok_or("this repository has no commits")?;
+                let base = maestro_agents::worktree::head_commit(&root).map_err(|e| e.to_string())?;
+                Ok::<_, String>((repo, base))
+            })
+            .await
+            .map_err(RpcError::internal)?
+            .map_err(bad)?
+        };
+        let default = p
+            .agent
+            .clone()
+            .unwrap_or_else(|| config.settings().agents.default.clone());
+        let id = maestro_mesh::run_id();
+        let branch = format!("maestro/{id}");
+        let template = book
+            .options
+            .prompt
+            .as_deref()
+            .unwrap_or(maestro_playbook::DEFAULT_PROMPT);
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().trim_end_matches(".md").to_owned())
+            .unwrap_or_default();
+        let mut items = Vec::new();
+        for task in book.tasks.iter().filter(|t| !t.done && !t.review) {
+            let index = items.len() as u32;
+            let cli = task.agent.clone().unwrap_or_else(|| default.clone());
+            let vars = maestro_playbook::PromptVars {
+                document_path: document.clone(),
+                document_name: name.clone(),
+                task: task.text.clone(),
+                task_line: task.line,
+                loop_number: 1,
+                branch: format!("maestro/{id}-{}", index + 1),
+                agent: format!("{id}-{}", index + 1),
+            };
+            let prompt = maestro_playbook::render(template, &vars)
+                .map_err(|e| bad(format!("{document}: {e}")))?;
+            items.push(WorkItem {
+                run: id.clone(),
+                owner: me.clone(),
+                index,
+                repo: repo.clone(),
+                base: base.clone(),
+                document: document.clone(),
+                line: task.line,
+                text: task.text.clone(),
+                cli,
+                prompt,
+                labels: p.labels.clone(),
+            });
+        }
+        {
+            let (root, branch, base) = (root.clone(), branch.clone(), base.clone());
+            tokio::task::spawn_blocking(move || {
+                maestro_agents::worktree::make_branch(&root, &branch, &base)
+            })
+            .await
+            .map_err(RpcError::internal)?
+            .map_err(|e| bad(e.to_string()))?;
+        }
+        let info = maestro_mesh::tally(&id, file, branch, items.len() as u32);
+        Ok(mesh.distribute(items, info).await?)
+    })
+}
+
+pub(crate) fn runs(s: &Session, _: NoParams) -> Answer<Vec<MeshRunInfo>> {
+    Answer::Now(Ok(s
+        .engine
+        .mesh_if_made()
+        .map(|m| m.runs())
+        .unwrap_or_default()))
 }
 
 /// Where an agent request goes when this daemon is in a mesh; `Err(params)` gives the request
@@ -526,6 +645,129 @@ fn heard_of(
         .collect()
 }
 
+/// Does a distributed task here: an agent (`<run>-<n>`) in a worktree from the run's base with
+/// the task's prompt; once its turn is over, the task must be ticked in its copy of the
+/// document; the document is put back as on the base, and its commits are the result, as a
+/// patch. The agent is removed either way.
+async fn do_task(engine: &Engine, item: &WorkItem) -> Result<(String, String), String> {
+    let root = {
+        let (e, repo) = (engine.clone(), item.repo.clone());
+        tokio::task::spawn_blocking(move || checkout_of(&e, &repo))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no checkout of the repository here")?
+    };
+    let name = format!("{}-{}", item.run, item.index + 1);
+    let at = serde_json::json!({"name": name, "path": root});
+    let spawn = serde_json::json!({
+        "name": name, "agent": item.cli, "path": root, "prompt": item.prompt,
+        "base": item.base, "playbookRun": item.run,
+    });
+    as_person(engine, method::AGENT_SPAWN, spawn)
+        .await
+        .map_err(|e| e.message)?;
+    let outcome = async {
+        let info = loop {
+            let info: AgentInfo = serde_json::from_value(
+                as_person(engine, method::AGENT_STATUS, at.clone())
+                    .await
+                    .map_err(|e| e.message)?,
+            )
+            .map_err(|e| e.to_string())?;
+            if !info.state.is_running() {
+                break info;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        if info.state != AgentState::Idle {
+            return Err(format!(
+                "the agent's turn ended {}: {}",
+                info.state.as_str(),
+                info.reason.unwrap_or_default()
+            ));
+        }
+        let copy = std::fs::read(info.worktree.join(&item.document)).map_err(|e| e.to_string())?;
+        let ticked = maestro_playbook::parse(&copy)
+            .tasks
+            .iter()
+            .any(|t| t.line == item.line && t.text == item.text && t.done);
+        if !ticked {
+            return Err("the agent's turn ended with the task still open".into());
+        }
+        engine
+            .agents()
+            .restore_files(
+                &crate::workspace::workspace_id(&root),
+                &name,
+                vec![item.document.clone()],
+                format!(
+                    "maestro: distributed run {}: the document as on its base",
+                    item.run
+                ),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let diff: AgentDiffResult = serde_json::from_value(
+            as_person(engine, method::AGENT_DIFF, at.clone())
+                .await
+                .map_err(|e| e.message)?,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok((format!("{} commit(s)", diff.commits), diff.patch))
+    }
+    .await;
+    let mut remove = at.clone();
+    remove["force"] = Value::Bool(true);
+    if let Err(e) = as_person(engine, method::AGENT_REMOVE, remove).await {
+        tracing::warn!(%name, "removing a distributed task's agent: {}", e.message);
+    }
+    outcome
+}
+
+/// A result of a run this node owns: the work committed on the run's branch, the task ticked in
+/// the document here.
+fn apply_result(engine: &Engine, r: &WorkResult) -> Delivery {
+    let item = &r.item;
+    let Some(root) = checkout_of(engine, &item.repo) else {
+        return Delivery::Refused("this node no longer has the run's checkout".into());
+    };
+    if !r.patch.trim().is_empty() {
+        let message = format!(
+            "{}\n\nmaestro: distributed run {}, task at line {}, done on node {}",
+            item.text, item.run, item.line, r.node
+        );
+        if let Err(e) = maestro_agents::worktree::apply_on_branch(
+            &root,
+            &format!("maestro/{}", item.run),
+            &r.patch,
+            &message,
+        ) {
+            return Delivery::Refused(format!("its work was not applied: {e}"));
+        }
+    }
+    let file = root.join(&item.document);
+    let ticked = std::fs::read(&file).ok().and_then(|bytes| {
+        let book = maestro_playbook::parse(&bytes);
+        let task = book
+            .tasks
+            .iter()
+            .find(|t| t.line == item.line && t.text == item.text)
+            .or_else(|| book.tasks.iter().find(|t| t.text == item.text && !t.done))?;
+        maestro_playbook::set_done(&bytes, task, true)
+    });
+    match ticked {
+        Some(bytes) => match std::fs::write(&file, bytes) {
+            Ok(()) => Delivery::Stored,
+            Err(e) => Delivery::Later(format!("{}: {e}", file.display())),
+        },
+        None => Delivery::Refused(format!(
+            "`{}` is no longer an open task of {}",
+            item.text,
+            file.display()
+        )),
+    }
+}
+
 /// How the mesh service sees this daemon.
 struct MeshLink(Weak<Inner>);
 
@@ -554,6 +796,32 @@ fn known_repos(engine: &Engine) -> Vec<NodeRepo> {
                 root,
             })
         })
+        .collect()
+}
+
+/// This node's checkout of repository `repo`.
+fn checkout_of(engine: &Engine, repo: &str) -> Option<PathBuf> {
+    known_repos(engine)
+        .into_iter()
+        .find(|r| r.repo == repo)
+        .map(|r| r.root)
+}
+
+/// The agent CLIs found on this node (the configured program, or the CLI's name on PATH), and
+/// the custom ones configured.
+fn clis_here(engine: &Engine) -> Vec<String> {
+    let settings = engine.config().settings();
+    maestro_agents::adapters::BUILT_IN
+        .iter()
+        .filter(|cli| {
+            let program = settings.agents.built_in[**cli]
+                .path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(cli));
+            maestro_agents::supervisor::find_program(&program).is_some()
+        })
+        .map(|c| (*c).to_owned())
+        .chain(settings.agents.custom.keys().cloned())
         .collect()
 }
 
@@ -607,20 +875,7 @@ impl MeshHost for MeshLink {
                         turns: a.turns,
                     })
                     .collect();
-                let settings = engine.config().settings();
-                let clis = maestro_agents::adapters::BUILT_IN
-                    .iter()
-                    .filter(|cli| {
-                        let program = settings.agents.built_in[**cli]
-                            .path
-                            .clone()
-                            .unwrap_or_else(|| PathBuf::from(cli));
-                        maestro_agents::supervisor::find_program(&program).is_some()
-                    })
-                    .map(|c| (*c).to_owned())
-                    .chain(settings.agents.custom.keys().cloned())
-                    .collect();
-                (running, agents, clis, known_repos(&engine))
+                (running, agents, clis_here(&engine), known_repos(&engine))
             })
             .await;
             if let Ok((running, agents, clis, repos)) = found {
@@ -743,6 +998,62 @@ impl MeshHost for MeshLink {
             })
             .await
             .unwrap_or_else(|e| Delivery::Later(e.to_string()))
+        }
+        .boxed()
+    }
+
+    fn can_work(&self, item: &WorkItem) -> Result<(), String> {
+        let engine = self.engine().map_err(|e| e.message)?;
+        if checkout_of(&engine, &item.repo).is_none() {
+            return Err("no checkout of the repository here".into());
+        }
+        if !clis_here(&engine).contains(&item.cli) {
+            return Err(format!("no {} here", item.cli));
+        }
+        Ok(())
+    }
+
+    fn work(&self, item: WorkItem) -> BoxFuture<'static, WorkResult> {
+        let engine = self.engine();
+        async move {
+            let node = engine
+                .as_ref()
+                .ok()
+                .and_then(|e| e.mesh_if_made())
+                .and_then(|m| m.name_now())
+                .unwrap_or_default();
+            let mut result = WorkResult {
+                item,
+                node,
+                done: false,
+                summary: String::new(),
+                patch: String::new(),
+            };
+            match engine {
+                Ok(engine) => match do_task(&engine, &result.item).await {
+                    Ok((summary, patch)) => {
+                        result.done = true;
+                        result.summary = summary;
+                        result.patch = patch;
+                    }
+                    Err(why) => result.summary = why,
+                },
+                Err(e) => result.summary = e.message,
+            }
+            result
+        }
+        .boxed()
+    }
+
+    fn apply(&self, r: WorkResult) -> BoxFuture<'static, Delivery> {
+        let engine = self.engine();
+        async move {
+            let Ok(engine) = engine else {
+                return Delivery::Later("the daemon is stopping".into());
+            };
+            tokio::task::spawn_blocking(move || apply_result(&engine, &r))
+                .await
+                .unwrap_or_else(|e| Delivery::Later(e.to_string()))
         }
         .boxed()
     }

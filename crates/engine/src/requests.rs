@@ -156,7 +156,9 @@ pub(crate) static TABLE: LazyLock<Table> = LazyLock::new(|| {
         .on::<MeshJoin>(mesh::join)
         .on::<MeshLeave>(mesh::leave)
         .on::<rpc::MeshStatus>(mesh::status)
-        .on::<MeshNodes>(mesh::nodes);
+        .on::<MeshNodes>(mesh::nodes)
+        .on::<MeshRun>(mesh::run)
+        .on::<MeshRuns>(mesh::runs);
     t
 });
 

@@ -21,8 +21,10 @@
 //! Nothing of this starts on a daemon that never joined: no connection, no task.
 
 mod wire;
+mod work;
 
 pub use wire::{Call, CallReply};
+pub use work::{RESULTS_STREAM, WORK_STREAM, WorkItem, WorkResult, run_id, tally};
 
 use async_nats::jetstream;
 use futures::StreamExt;
@@ -47,7 +49,7 @@ pub const KEYS_BUCKET: &str = "maestro_keys";
 /// per node).
 pub const MESSAGES_STREAM: &str = "MAESTRO_MESSAGES";
 /// The subject prefix of every maestro subject.
-const PREFIX: &str = "maestro";
+pub(crate) const PREFIX: &str = "maestro";
 
 /// The daemon methods another node may call here: the agents' vocabulary.
 pub const REMOTE_METHODS: &[&str] = &[
@@ -101,6 +103,11 @@ pub struct MeshOptions {
     pub heartbeat: Duration,
     pub ttl: Duration,
     pub labels: Vec<String>,
+    /// Distributed tasks this node works on at once.
+    pub workers: usize,
+    /// A distributed task whose node has not said it is still at it for this long goes back to
+    /// the queue.
+    pub task_deadline: Duration,
 }
 
 /// What the mesh asks of the daemon around it (the engine implements it).
@@ -118,6 +125,13 @@ pub trait MeshHost: Send + Sync + 'static {
     fn keys(&self) -> BoxFuture<'static, Vec<(String, String)>>;
     /// A message from node `from` for a recipient here: `body` as [`Mesh::post`] sent it.
     fn deliver(&self, from: String, body: Value) -> BoxFuture<'static, Delivery>;
+    /// Whether this node can do `item` (it knows the repository, it has the CLI): the message
+    /// says why not, and the task is left for another node.
+    fn can_work(&self, item: &WorkItem) -> Result<(), String>;
+    /// Does `item` here (an agent in a worktree from its base) and says how it went.
+    fn work(&self, item: WorkItem) -> BoxFuture<'static, WorkResult>;
+    /// A result of a run this node owns: its work applied and its task ticked.
+    fn apply(&self, result: WorkResult) -> BoxFuture<'static, Delivery>;
     /// Keeps the daemon up while held (a member serves other nodes whether or not a client of
     /// its own is connected).
     fn hold(&self) -> Option<Box<dyn Send + Sync>>;
@@ -174,6 +188,8 @@ pub struct Mesh {
     /// The buckets as watched since joining: reads never wait for the servers (nor fail while
     /// they fail over).
     registry: Arc<Mutex<Registry>>,
+    /// The distributed runs this node started.
+    runs: Arc<Mutex<work::Runs>>,
 }
 
 #[derive(Default)]
@@ -240,7 +256,7 @@ pub fn directory_key(repo: &str, name: &str) -> String {
     format!("{repo}.{name}")
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -253,6 +269,7 @@ impl Mesh {
             joined: tokio::sync::Mutex::new(None),
             summary: Mutex::default(),
             registry: Arc::default(),
+            runs: Arc::default(),
         }
     }
 
@@ -339,6 +356,7 @@ impl Mesh {
         )
         .await?;
         let messages = message_stream(&js, replicas).await?;
+        let (work_stream, results) = work::streams(&js, replicas).await?;
         // A live node of this name elsewhere keeps it: two nodes beating under one name would
         // each see the other's agents as its own.
         if let Some(entry) = nodes
@@ -404,6 +422,26 @@ impl Mesh {
                     r.keys.remove(&e.key);
                 }
             },
+        )));
+        if o.workers > 0 {
+            j.tasks.push(tokio::spawn(work::work(
+                js.clone(),
+                work_stream,
+                work::Worker {
+                    labels: o.labels.clone(),
+                    slots: o.workers,
+                    deadline: o.task_deadline,
+                },
+                self.host.clone(),
+                reconnects.clone(),
+            )));
+        }
+        j.tasks.push(tokio::spawn(work::collect(
+            results,
+            o.name.clone(),
+            self.runs.clone(),
+            self.host.clone(),
+            reconnects.clone(),
         )));
         j.tasks.push(tokio::spawn(receive(
             messages,
@@ -582,6 +620,26 @@ impl Mesh {
             .insert(directory_key(repo, name), node.to_owned());
     }
 
+    /// Starts a distributed run: `items` on the work queue, tallied as `info` from here.
+    pub async fn distribute(
+        &self,
+        items: Vec<WorkItem>,
+        info: maestro_protocol::MeshRunInfo,
+    ) -> Result<maestro_protocol::MeshRunInfo, MeshError> {
+        let js = {
+            let j = self.joined.lock().await;
+            j.as_ref().ok_or(MeshError::NotJoined)?.js.clone()
+        };
+        self.runs.lock().unwrap().start(info.clone());
+        work::enqueue(&js, &items).await?;
+        Ok(info)
+    }
+
+    /// The distributed runs this node started since its daemon did.
+    pub fn runs(&self) -> Vec<maestro_protocol::MeshRunInfo> {
+        self.runs.lock().unwrap().all()
+    }
+
     /// The key node `node` published for `owner`'s messages.
     pub fn key_of(&self, node: &str, owner: &str) -> Option<String> {
         let registry = self.registry.lock().unwrap();
@@ -636,27 +694,41 @@ impl Mesh {
         };
         check_node_name(node).map_err(|e| RpcError::invalid_params(&call.method, e))?;
         let payload = serde_json::to_vec(call).map_err(RpcError::internal)?;
-        let request = async_nats::Request::new()
-            .payload(payload.into())
-            .timeout(Some(timeout));
-        let reply = client
-            .send_request(format!("{PREFIX}.rpc.{node}"), request)
-            .await
-            .map_err(|e| {
-                use async_nats::RequestErrorKind as K;
-                let detail = match e.kind() {
-                    K::NoResponders => {
-                        format!("node {node} is not in the mesh (nobody answers for it)")
-                    }
-                    K::TimedOut => format!(
-                        "node {node} did not answer {} within {} s",
-                        call.method,
-                        timeout.as_secs()
-                    ),
-                    _ => format!("calling node {node}: {e}"),
-                };
-                RpcError::new(code::CONNECTION_LOST, detail)
-            })?;
+        // Nobody answering may be interest not yet spread through a cluster (a node that just
+        // joined, or moved to another server): asked again for a second before it counts.
+        let mut attempt = 0;
+        let reply = loop {
+            let request = async_nats::Request::new()
+                .payload(payload.clone().into())
+                .timeout(Some(timeout));
+            match client
+                .send_request(format!("{PREFIX}.rpc.{node}"), request)
+                .await
+            {
+                Ok(reply) => break reply,
+                Err(e)
+                    if e.kind() == async_nats::RequestErrorKind::NoResponders && attempt < 10 =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => {
+                    use async_nats::RequestErrorKind as K;
+                    let detail = match e.kind() {
+                        K::NoResponders => {
+                            format!("node {node} is not in the mesh (nobody answers for it)")
+                        }
+                        K::TimedOut => format!(
+                            "node {node} did not answer {} within {} s",
+                            call.method,
+                            timeout.as_secs()
+                        ),
+                        _ => format!("calling node {node}: {e}"),
+                    };
+                    return Err(RpcError::new(code::CONNECTION_LOST, detail));
+                }
+            }
+        };
         let reply: CallReply = serde_json::from_slice(&reply.payload).map_err(|e| {
             RpcError::internal(format!("node {node} answered something unreadable: {e}"))
         })?;
@@ -711,7 +783,7 @@ pub fn host_name() -> String {
 
 /// Counts the connection's reconnections: consumers and watches living on the servers are made
 /// again after one (the server that held them may be the one that died).
-type Reconnects = tokio::sync::watch::Receiver<u64>;
+pub(crate) type Reconnects = tokio::sync::watch::Receiver<u64>;
 
 async fn connect_client(o: &MeshOptions) -> Result<(async_nats::Client, Reconnects), MeshError> {
     let (count, reconnects) = tokio::sync::watch::channel(0u64);
@@ -841,18 +913,28 @@ async fn message_stream(
         num_replicas: replicas,
         ..Default::default()
     };
+    stream(js, config).await
+}
+
+/// The stream of `config`, made by the first node that needs it (a cluster that has just
+/// started may not place it yet: a few more tries, for 5 s).
+pub(crate) async fn stream(
+    js: &jetstream::Context,
+    config: jetstream::stream::Config,
+) -> Result<jetstream::stream::Stream, MeshError> {
     let mut tries = 0;
     loop {
         match js.get_or_create_stream(config.clone()).await {
             Ok(s) => return Ok(s),
             Err(e) if tries < 10 => {
-                tracing::debug!("making the stream {MESSAGES_STREAM}: {e}; trying again");
+                tracing::debug!("making the stream {}: {e}; trying again", config.name);
                 tries += 1;
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             Err(e) => {
                 return Err(MeshError::JetStream(format!(
-                    "the stream {MESSAGES_STREAM}: {e}"
+                    "the stream {}: {e}",
+                    config.name
                 )));
             }
         }

@@ -3,7 +3,7 @@
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use maestro_mesh::{Call, Delivery, Mesh, MeshHost, MeshOptions};
+use maestro_mesh::{Call, Delivery, Mesh, MeshHost, MeshOptions, WorkItem, WorkResult};
 use maestro_protocol::{
     AgentInfo, AgentStatusParams, Event, NodeAgent, NodeInfo, NodeState, RpcError, code, method,
 };
@@ -76,6 +76,9 @@ struct Script {
     events: broadcast::Sender<Event>,
     relayed: Mutex<Vec<Event>>,
     delivered: Mutex<Vec<(String, Value)>>,
+    /// Tasks this node worked on, and results it applied (as the run's owner).
+    worked: Mutex<Vec<u32>>,
+    applied: Mutex<Vec<(u32, String)>>,
 }
 
 impl Script {
@@ -85,6 +88,8 @@ impl Script {
             events: broadcast::channel(64).0,
             relayed: Mutex::default(),
             delivered: Mutex::default(),
+            worked: Mutex::default(),
+            applied: Mutex::default(),
         })
     }
 }
@@ -144,6 +149,38 @@ impl MeshHost for Script {
         async { Delivery::Stored }.boxed()
     }
 
+    fn can_work(&self, item: &WorkItem) -> Result<(), String> {
+        if item.cli == "claude" {
+            Ok(())
+        } else {
+            Err(format!("no {}", item.cli))
+        }
+    }
+
+    fn work(&self, item: WorkItem) -> BoxFuture<'static, WorkResult> {
+        self.worked.lock().unwrap().push(item.index);
+        let node = self.node.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            WorkResult {
+                item,
+                node,
+                done: true,
+                summary: "1 commit".into(),
+                patch: String::new(),
+            }
+        }
+        .boxed()
+    }
+
+    fn apply(&self, result: WorkResult) -> BoxFuture<'static, Delivery> {
+        self.applied
+            .lock()
+            .unwrap()
+            .push((result.item.index, result.node));
+        async { Delivery::Stored }.boxed()
+    }
+
     fn hold(&self) -> Option<Box<dyn Send + Sync>> {
         None
     }
@@ -158,6 +195,8 @@ fn options(port: u16, name: &str) -> MeshOptions {
         heartbeat: Duration::from_secs(1),
         ttl: Duration::from_secs(3),
         labels: vec!["big".into()],
+        workers: 1,
+        task_deadline: Duration::from_secs(5),
     }
 }
 
@@ -334,4 +373,95 @@ async fn bad_options_are_named_before_anything_connects() {
     );
     assert!(!x.status().joined);
     assert!(x.status().error.is_some());
+}
+
+fn item(run: &str, index: u32, labels: &[&str]) -> WorkItem {
+    WorkItem {
+        run: run.into(),
+        owner: "x".into(),
+        index,
+        repo: "r00t".into(),
+        base: "0".repeat(40),
+        document: "plan.md".into(),
+        line: index + 3,
+        text: format!("task {index}"),
+        cli: "claude".into(),
+        prompt: format!("do task {index}"),
+        labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_tasks_are_taken_once_by_nodes_that_can_and_tallied_by_the_owner() {
+    let server = server();
+    let (xh, yh) = (Script::new("x"), Script::new("y"));
+    let x = Mesh::new(xh.clone());
+    let y = Mesh::new(yh.clone());
+    x.join(options(server.port, "x")).await.unwrap();
+    let mut unlabelled = options(server.port, "y");
+    unlabelled.labels.clear();
+    y.join(unlabelled).await.unwrap();
+
+    // Ten tasks any node may take, queued twice (the second time changes nothing).
+    let items: Vec<WorkItem> = (0..10).map(|i| item("dist-0001", i, &[])).collect();
+    let info = maestro_mesh::tally(
+        "dist-0001",
+        "/r/plan.md".into(),
+        "maestro/dist-0001".into(),
+        10,
+    );
+    x.distribute(items.clone(), info.clone()).await.unwrap();
+    x.distribute(items, info).await.unwrap();
+    eventually("the ten are done", || {
+        x.runs().first().is_some_and(|r| r.finished_ms.is_some())
+    })
+    .await;
+    let run = &x.runs()[0];
+    assert_eq!((run.done, run.total), (10, 10), "{run:?}");
+    assert!(run.failed.is_empty(), "{run:?}");
+    let mut worked: Vec<u32> = xh.worked.lock().unwrap().clone();
+    worked.extend(yh.worked.lock().unwrap().iter());
+    worked.sort();
+    assert_eq!(worked, (0..10).collect::<Vec<_>>(), "each taken once");
+    assert!(
+        !xh.worked.lock().unwrap().is_empty() && !yh.worked.lock().unwrap().is_empty(),
+        "both nodes worked"
+    );
+    assert_eq!(
+        xh.applied.lock().unwrap().len(),
+        10,
+        "the owner applied each once"
+    );
+    assert!(yh.applied.lock().unwrap().is_empty(), "y owns nothing");
+
+    // Tasks for labelled nodes go to x only.
+    let labelled: Vec<WorkItem> = (0..4).map(|i| item("dist-0002", i, &["big"])).collect();
+    let info = maestro_mesh::tally(
+        "dist-0002",
+        "/r/plan.md".into(),
+        "maestro/dist-0002".into(),
+        4,
+    );
+    let before_y = yh.worked.lock().unwrap().len();
+    x.distribute(labelled, info).await.unwrap();
+    eventually("the labelled four are done", || {
+        x.runs()
+            .iter()
+            .any(|r| r.run == "dist-0002" && r.finished_ms.is_some())
+    })
+    .await;
+    assert_eq!(
+        yh.worked.lock().unwrap().len(),
+        before_y,
+        "y has not the label"
+    );
+    let by_node = &x
+        .runs()
+        .into_iter()
+        .find(|r| r.run == "dist-0002")
+        .unwrap()
+        .by_node;
+    assert_eq!(by_node.get("x"), Some(&4), "{by_node:?}");
+    x.leave().await;
+    y.leave().await;
 }

@@ -227,6 +227,11 @@ pub mod method {
     pub const MESH_STATUS: &str = "maestro/mesh.status";
     /// The nodes of the mesh, live and gone. No params; [`crate::NodeInfo`]`[]`.
     pub const MESH_NODES: &str = "maestro/mesh.nodes";
+    /// Puts a playbook's open tasks on the mesh's work queue. [`crate::MeshRunParams`];
+    /// [`crate::MeshRunInfo`].
+    pub const MESH_RUN: &str = "maestro/mesh.run";
+    /// The distributed runs this node started. No params; [`crate::MeshRunInfo`]`[]`.
+    pub const MESH_RUNS: &str = "maestro/mesh.runs";
     /// The commands a repository's config chooses and whether each is approved.
     /// [`crate::TrustListParams`]; [`crate::TrustListResult`].
     pub const TRUST_LIST: &str = "maestro/trust.list";

@@ -95,3 +95,48 @@ pub struct NodeInfo {
     #[serde(default)]
     pub this: bool,
 }
+
+/// `maestro/mesh.run`: a playbook's open tasks put on the mesh's work queue, for any node's
+/// workers to take.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MeshRunParams {
+    /// The document (one, committed as it is: the workers start from this checkout's HEAD).
+    pub path: PathBuf,
+    /// The agent CLI of tasks that name none (default `agents.default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// Only nodes with every one of these `mesh.labels` take the tasks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+}
+
+/// A task of a distributed run that did not get done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MeshTaskFailure {
+    /// 1-based line of the task in the document.
+    pub line: u32,
+    pub node: String,
+    pub reason: String,
+}
+
+/// A distributed run as its owner (the node that started it) tallies it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MeshRunInfo {
+    pub run: String,
+    pub document: PathBuf,
+    /// Where the work lands: the run's branch, from the commit the run started at.
+    pub branch: String,
+    pub total: u32,
+    pub done: u32,
+    pub failed: Vec<MeshTaskFailure>,
+    /// Tasks done per node.
+    pub by_node: std::collections::BTreeMap<String, u32>,
+    /// Results that came twice (a task redone after its node stopped answering): ignored.
+    pub duplicates: u32,
+    pub started_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_ms: Option<u64>,
+}

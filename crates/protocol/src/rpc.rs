@@ -106,12 +106,14 @@ methods! {
         AttentionLog = ATTENTION_LOG(AttentionLogParams) -> AttentionLogResult;
         MeshStatus = MESH_STATUS(NoParams) -> crate::MeshMembership;
         MeshNodes = MESH_NODES(NoParams) -> Vec<NodeInfo>;
+        MeshRuns = MESH_RUNS(NoParams) -> Vec<MeshRunInfo>;
     }
     changing {
         Hello = HELLO(HelloParams) -> HelloResult;
         Shutdown = SHUTDOWN(NoParams) -> ();
         MeshJoin = MESH_JOIN(NoParams) -> crate::MeshMembership;
         MeshLeave = MESH_LEAVE(NoParams) -> crate::MeshMembership;
+        MeshRun = MESH_RUN(MeshRunParams) -> MeshRunInfo;
         Subscribe = SUBSCRIBE(NoParams) -> ();
         WorkspaceOpen = WORKSPACE_OPEN(WorkspaceOpenParams) -> WorkspaceInfo;
         WorkspaceClose = WORKSPACE_CLOSE(WorkspaceOpenParams) -> ();

@@ -30,6 +30,8 @@ async fn act(paths: &Paths, action: PlaybookAction) -> anyhow::Result<i32> {
             looped,
             max_loops,
             parallel,
+            distributed,
+            labels,
             reset_on_completion,
             dry_run,
             stall_turns,
@@ -37,6 +39,17 @@ async fn act(paths: &Paths, action: PlaybookAction) -> anyhow::Result<i32> {
             output,
         } => {
             let here = std::env::current_dir()?;
+            if distributed {
+                let [file] = files.as_slice() else {
+                    anyhow::bail!("--distributed runs one document");
+                };
+                let params = maestro_protocol::MeshRunParams {
+                    path: absolute(&here, file),
+                    agent,
+                    labels,
+                };
+                return distributed_run(&c, params, detach, output.json).await;
+            }
             let params = PlaybookRunParams {
                 paths: files.iter().map(|p| absolute(&here, p)).collect(),
                 agent,
@@ -327,4 +340,70 @@ async fn follow(c: &mut Connected, run: &PlaybookRunInfo, json: bool) -> anyhow:
         b.finish_and_clear();
     }
     Ok(if status == RunStatus::Finished { 0 } else { 1 })
+}
+
+/// `playbook run --distributed`: the tasks on the mesh's queue, then (unless detached) the
+/// tally until every task has a result.
+async fn distributed_run(
+    c: &super::Connected,
+    params: maestro_protocol::MeshRunParams,
+    detach: bool,
+    json: bool,
+) -> anyhow::Result<i32> {
+    use maestro_protocol::MeshRunInfo;
+    let started: MeshRunInfo = c
+        .client
+        .request(method::MESH_RUN, serde_json::to_value(&params)?)
+        .await?;
+    if !json {
+        println!(
+            "run {}: {} tasks on the mesh's queue; the work lands on {} here",
+            started.run, started.total, started.branch
+        );
+    }
+    let mut last = started.clone();
+    let mut shown = (u32::MAX, 0);
+    while !detach && last.finished_ms.is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let runs: Vec<MeshRunInfo> = c.client.request(method::MESH_RUNS, json!(null)).await?;
+        let Some(now) = runs.into_iter().find(|r| r.run == started.run) else {
+            anyhow::bail!(
+                "run {} is no longer known here (the daemon restarted?)",
+                started.run
+            );
+        };
+        if !json && (now.done, now.failed.len()) != (shown.0, shown.1) {
+            let nodes: Vec<String> = now
+                .by_node
+                .iter()
+                .map(|(n, k)| format!("{n} {k}"))
+                .collect();
+            println!(
+                "{}/{} done{} ({})",
+                now.done,
+                now.total,
+                if now.failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} failed", now.failed.len())
+                },
+                nodes.join(", ")
+            );
+            shown = (now.done, now.failed.len());
+        }
+        last = now;
+    }
+    if json {
+        super::print_json(&last);
+    } else {
+        for f in &last.failed {
+            println!(
+                "  line {} (node {}): {}",
+                f.line,
+                f.node,
+                printable(&f.reason)
+            );
+        }
+    }
+    Ok(if last.failed.is_empty() { 0 } else { 1 })
 }

@@ -173,6 +173,8 @@ pub const MESH_CA_FILE: &str = "mesh.ca_file";
 pub const MESH_HEARTBEAT_SECS: &str = "mesh.heartbeat_secs";
 pub const MESH_TTL_SECS: &str = "mesh.ttl_secs";
 pub const MESH_LABELS: &str = "mesh.labels";
+pub const MESH_WORKERS: &str = "mesh.workers";
+pub const MESH_TASK_DEADLINE_SECS: &str = "mesh.task_deadline_secs";
 
 fn check_mesh_url(url: &str) -> Result<(), String> {
     let rest = ["nats://", "tls://"]
@@ -529,6 +531,23 @@ pub const KEYS: &[KeyDef] = &[
         },
         default: DefaultValue::List(&[]),
         doc: "Labels of this node (e.g. `gpu`, `big`) that work sent to the mesh may ask for.",
+    },
+    KeyDef {
+        key: MESH_WORKERS,
+        scope: Scope::User,
+        kind: Kind::Integer { min: 0, max: 64 },
+        default: DefaultValue::Integer(1),
+        doc: "Tasks of distributed playbook runs this node works on at once (0: it takes none).",
+    },
+    KeyDef {
+        key: MESH_TASK_DEADLINE_SECS,
+        scope: Scope::User,
+        kind: Kind::Integer {
+            min: 3,
+            max: 86_400,
+        },
+        default: DefaultValue::Integer(60),
+        doc: "A distributed task whose node has not said it is still working on it for this long (the node died) goes back to the queue for another node.",
     },
     KeyDef {
         key: "agents.claude.path",

@@ -44,6 +44,8 @@ pub struct MeshSettings {
     pub heartbeat: Duration,
     pub ttl: Duration,
     pub labels: Vec<String>,
+    pub workers: usize,
+    pub task_deadline: Duration,
 }
 
 /// `chat.*`: a new chat's limits.
@@ -245,6 +247,10 @@ impl Settings {
                 heartbeat: Duration::from_secs(config.integer_of(MESH_HEARTBEAT_SECS) as u64),
                 ttl: Duration::from_secs(config.integer_of(MESH_TTL_SECS) as u64),
                 labels: config.list_of(MESH_LABELS),
+                workers: config.integer_of(MESH_WORKERS) as usize,
+                task_deadline: Duration::from_secs(
+                    config.integer_of(MESH_TASK_DEADLINE_SECS) as u64
+                ),
             },
             attention: maestro_agents::attention::Policy {
                 decider: Some(config.string_of(ATTENTION_DECIDER)).filter(|d| !d.is_empty()),

@@ -1,0 +1,419 @@
+//! Distributed work: a playbook's tasks on a JetStream work queue ([`WORK_STREAM`], one shared
+//! durable consumer), taken by any node's workers (`mesh.workers` at a time), each task's result
+//! sent back to the node that owns the run ([`RESULTS_STREAM`], a durable consumer per node).
+//!
+//! A worker that takes a task it cannot do (no checkout of the repository, not the CLI, not the
+//! labels) gives it back at once for another node. While it works it tells the servers so every
+//! third of the deadline; a node that dies mid-task stops telling, and the task goes back to the
+//! queue when the deadline passes (`mesh.task_deadline_secs`): another node does it. Results carry
+//! their task, and the owner takes the first result of each task (a task redone after a node fell
+//! silent but did finish is counted as a duplicate and ignored).
+
+use crate::{Delivery, MeshError, MeshHost, PREFIX, Reconnects, check_node_name, now_ms};
+use async_nats::jetstream;
+use futures::StreamExt;
+use maestro_protocol::{MeshRunInfo, MeshTaskFailure};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The work queue: `maestro.work.<run>`.
+pub const WORK_STREAM: &str = "MAESTRO_WORK";
+/// Results, to each run's owner: `maestro.result.<owner>`.
+pub const RESULTS_STREAM: &str = "MAESTRO_RESULTS";
+/// The workers' shared consumer.
+const WORKERS: &str = "workers";
+/// A task offered this many times and taken by no node fails.
+const GIVE_UP: i64 = 60;
+
+/// One task of a distributed run, as it travels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkItem {
+    pub run: String,
+    /// The node that started the run (its results go there).
+    pub owner: String,
+    /// The task's place in the run (0-based, in document order).
+    pub index: u32,
+    /// The repository, by root commit.
+    pub repo: String,
+    /// The commit the run started at: every task starts from it.
+    pub base: String,
+    /// The document, relative to the repository's root.
+    pub document: String,
+    /// The task's 1-based line and text in the owner's document.
+    pub line: u32,
+    pub text: String,
+    /// The agent CLI that does it.
+    pub cli: String,
+    /// The prompt, rendered by the owner from the document's template.
+    pub prompt: String,
+    /// Node labels a worker must have.
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+/// What a worker did with a task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkResult {
+    pub item: WorkItem,
+    pub node: String,
+    /// The agent ticked the task in its copy of the document.
+    pub done: bool,
+    /// Why not, or what the agent said last.
+    pub summary: String,
+    /// The agent's commits from `item.base` (the document itself left out), as a patch.
+    pub patch: String,
+}
+
+/// The distributed runs this node owns, tallied as results come.
+#[derive(Default)]
+pub(crate) struct Runs {
+    runs: BTreeMap<String, MeshRunInfo>,
+    /// The tasks whose result was taken: (run, index).
+    taken: std::collections::BTreeSet<(String, u32)>,
+}
+
+impl Runs {
+    pub(crate) fn start(&mut self, info: MeshRunInfo) {
+        self.runs.insert(info.run.clone(), info);
+    }
+
+    pub(crate) fn all(&self) -> Vec<MeshRunInfo> {
+        self.runs.values().cloned().collect()
+    }
+
+    /// Whether a result for this task was already taken.
+    fn seen(&self, r: &WorkResult) -> bool {
+        self.taken.contains(&(r.item.run.clone(), r.item.index))
+    }
+
+    fn record(&mut self, r: &WorkResult, applied: Result<(), String>) {
+        self.taken.insert((r.item.run.clone(), r.item.index));
+        let Some(run) = self.runs.get_mut(&r.item.run) else {
+            return;
+        };
+        match applied {
+            Ok(()) => {
+                run.done += 1;
+                *run.by_node.entry(r.node.clone()).or_default() += 1;
+            }
+            Err(reason) => run.failed.push(MeshTaskFailure {
+                line: r.item.line,
+                node: r.node.clone(),
+                reason,
+            }),
+        }
+        if run.done + run.failed.len() as u32 >= run.total {
+            run.finished_ms.get_or_insert(now_ms());
+        }
+    }
+
+    fn duplicate(&mut self, r: &WorkResult) {
+        if let Some(run) = self.runs.get_mut(&r.item.run) {
+            run.duplicates += 1;
+        }
+    }
+}
+
+pub(crate) async fn streams(
+    js: &jetstream::Context,
+    replicas: usize,
+) -> Result<(jetstream::stream::Stream, jetstream::stream::Stream), MeshError> {
+    let work = jetstream::stream::Config {
+        name: WORK_STREAM.to_owned(),
+        description: Some("maestro's distributed tasks, taken once".to_owned()),
+        subjects: vec![format!("{PREFIX}.work.>")],
+        retention: jetstream::stream::RetentionPolicy::WorkQueue,
+        duplicate_window: Duration::from_secs(600),
+        num_replicas: replicas,
+        ..Default::default()
+    };
+    let results = jetstream::stream::Config {
+        name: RESULTS_STREAM.to_owned(),
+        description: Some("maestro's distributed tasks' results, to each run's owner".to_owned()),
+        subjects: vec![format!("{PREFIX}.result.*")],
+        max_age: Duration::from_secs(7 * 24 * 3600),
+        duplicate_window: Duration::from_secs(600),
+        num_replicas: replicas,
+        ..Default::default()
+    };
+    Ok((
+        crate::stream(js, work).await?,
+        crate::stream(js, results).await?,
+    ))
+}
+
+/// Puts `items` on the queue (each once, by run and index, however often this is called).
+pub(crate) async fn enqueue(js: &jetstream::Context, items: &[WorkItem]) -> Result<(), MeshError> {
+    let mut acks = Vec::new();
+    for item in items {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(
+            "Nats-Msg-Id",
+            format!("{}.{}", item.run, item.index).as_str(),
+        );
+        let body = serde_json::to_vec(item).map_err(|e| MeshError::JetStream(e.to_string()))?;
+        acks.push(
+            js.publish_with_headers(format!("{PREFIX}.work.{}", item.run), headers, body.into())
+                .await
+                .map_err(|e| MeshError::JetStream(e.to_string()))?,
+        );
+    }
+    for ack in acks {
+        ack.await.map_err(|e| MeshError::JetStream(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// What a worker needs to know about its node.
+pub(crate) struct Worker {
+    pub labels: Vec<String>,
+    pub slots: usize,
+    pub deadline: Duration,
+}
+
+/// Takes tasks off the queue, `slots` at a time, and sends each one's result to its owner.
+pub(crate) async fn work(
+    js: jetstream::Context,
+    stream: jetstream::stream::Stream,
+    worker: Worker,
+    host: Arc<dyn MeshHost>,
+    mut reconnects: Reconnects,
+) {
+    use jetstream::AckKind;
+    use jetstream::consumer::pull;
+    let config = pull::Config {
+        durable_name: Some(WORKERS.to_owned()),
+        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+        ack_wait: worker.deadline,
+        ..Default::default()
+    };
+    let slots = Arc::new(tokio::sync::Semaphore::new(worker.slots.max(1)));
+    let worker = Arc::new(worker);
+    loop {
+        reconnects.borrow_and_update();
+        let consumer = match stream
+            .get_or_create_consumer::<pull::Config>(WORKERS, config.clone())
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!("the workers' consumer: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        loop {
+            let permit = tokio::select! {
+                p = slots.clone().acquire_owned() => p.expect("never closed"),
+                _ = reconnects.changed() => break,
+            };
+            // One task per free slot: another node's idle worker takes the next.
+            let batch = consumer
+                .batch()
+                .max_messages(1)
+                .expires(Duration::from_secs(5))
+                .messages()
+                .await;
+            let mut batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::debug!("asking for work: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break;
+                }
+            };
+            let Some(Ok(m)) = batch.next().await else {
+                continue;
+            };
+            let (js, host, worker) = (js.clone(), host.clone(), worker.clone());
+            tokio::spawn(async move {
+                let _permit = permit;
+                let item: WorkItem = match serde_json::from_slice(&m.payload) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        tracing::warn!("a task on the work queue that is not one: {e}");
+                        let _ = m.ack_with(AckKind::Term).await;
+                        return;
+                    }
+                };
+                let cannot = match item.labels.iter().find(|l| !worker.labels.contains(l)) {
+                    Some(missing) => Err(format!("no node labelled {missing}")),
+                    None => host.can_work(&item),
+                };
+                if let Err(why) = cannot {
+                    let tries = m.info().map_or(1, |i| i.delivered);
+                    if tries < GIVE_UP {
+                        tracing::debug!(run = %item.run, index = item.index, "left for another node: {why}");
+                        let _ = m
+                            .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+                            .await;
+                        return;
+                    }
+                    // Offered this often, taken by no node: the owner hears why.
+                    let result = WorkResult {
+                        node: String::new(),
+                        done: false,
+                        summary: format!("no node could take it ({why}, on the last one asked)"),
+                        patch: String::new(),
+                        item,
+                    };
+                    if send_result(&js, &result).await.is_ok() {
+                        let _ = m.ack_with(AckKind::Term).await;
+                    }
+                    return;
+                }
+                tracing::info!(run = %item.run, index = item.index, "working on a distributed task");
+                // Still at it: the deadline starts again, every third of it.
+                let beat = {
+                    let every = worker.deadline / 3;
+                    let m = m.clone();
+                    tokio::spawn(async move {
+                        loop {
+                            tokio::time::sleep(every).await;
+                            if m.ack_with(AckKind::Progress).await.is_err() {
+                                return;
+                            }
+                        }
+                    })
+                };
+                let result = host.work(item.clone()).await;
+                beat.abort();
+                let sent = send_result(&js, &result).await;
+                match sent {
+                    Ok(()) => {
+                        let _ = m.ack_with(AckKind::Ack).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(run = %item.run, index = item.index, "a result not sent: {e}; the task goes back to the queue");
+                        let _ = m.ack_with(AckKind::Nak(None)).await;
+                    }
+                }
+            });
+        }
+    }
+}
+
+async fn send_result(js: &jetstream::Context, r: &WorkResult) -> Result<(), MeshError> {
+    check_node_name(&r.item.owner).map_err(MeshError::Node)?;
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(
+        "Nats-Msg-Id",
+        format!("{}.{}.{}", r.item.run, r.item.index, r.node).as_str(),
+    );
+    let body = serde_json::to_vec(r).map_err(|e| MeshError::JetStream(e.to_string()))?;
+    js.publish_with_headers(
+        format!("{PREFIX}.result.{}", r.item.owner),
+        headers,
+        body.into(),
+    )
+    .await
+    .map_err(|e| MeshError::JetStream(e.to_string()))?
+    .await
+    .map_err(|e| MeshError::JetStream(e.to_string()))?;
+    Ok(())
+}
+
+/// Takes the results of the runs this node owns: the first of each task is applied by the host
+/// and tallied.
+pub(crate) async fn collect(
+    stream: jetstream::stream::Stream,
+    name: String,
+    runs: Arc<Mutex<Runs>>,
+    host: Arc<dyn MeshHost>,
+    mut reconnects: Reconnects,
+) {
+    use jetstream::AckKind;
+    use jetstream::consumer::pull;
+    let durable = format!("results-{name}");
+    let config = pull::Config {
+        durable_name: Some(durable.clone()),
+        filter_subject: format!("{PREFIX}.result.{name}"),
+        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(60),
+        ..Default::default()
+    };
+    loop {
+        reconnects.borrow_and_update();
+        let messages = match stream
+            .get_or_create_consumer::<pull::Config>(&durable, config.clone())
+            .await
+        {
+            Ok(c) => c.messages().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let mut messages = match messages {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!("the results' consumer: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        loop {
+            let m = tokio::select! {
+                m = messages.next() => m,
+                _ = reconnects.changed() => break,
+            };
+            let Some(Ok(m)) = m else {
+                break;
+            };
+            let r: WorkResult = match serde_json::from_slice(&m.payload) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!("a result that is not one: {e}");
+                    let _ = m.ack_with(AckKind::Term).await;
+                    continue;
+                }
+            };
+            if runs.lock().unwrap().seen(&r) {
+                runs.lock().unwrap().duplicate(&r);
+                let _ = m.ack_with(AckKind::Ack).await;
+                continue;
+            }
+            let applied = if r.done {
+                match host.apply(r.clone()).await {
+                    Delivery::Stored => Ok(()),
+                    Delivery::Refused(why) => Err(why),
+                    Delivery::Later(why) => {
+                        tracing::debug!("a result, later: {why}");
+                        let _ = m.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
+                        continue;
+                    }
+                }
+            } else {
+                Err(r.summary.clone())
+            };
+            runs.lock().unwrap().record(&r, applied);
+            let _ = m.ack_with(AckKind::Ack).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A new run's id: `dist-` and 8 random hex digits (a valid agent-name part and subject token).
+pub fn run_id() -> String {
+    let mut bytes = [0u8; 4];
+    getrandom::getrandom(&mut bytes).expect("the system's random source");
+    format!("dist-{:08x}", u32::from_be_bytes(bytes))
+}
+
+/// The run's tally when it starts.
+pub fn tally(run: &str, document: PathBuf, branch: String, total: u32) -> MeshRunInfo {
+    MeshRunInfo {
+        run: run.to_owned(),
+        document,
+        branch,
+        total,
+        done: 0,
+        failed: Vec::new(),
+        by_node: BTreeMap::new(),
+        duplicates: 0,
+        started_ms: now_ms(),
+        finished_ms: (total == 0).then(now_ms),
+    }
+}
