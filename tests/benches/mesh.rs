@@ -3,7 +3,8 @@
 //! `agent send` → the first event about the agent at the client, for an agent on this node and
 //! for one on the other node (its events relayed); a message from the person on one node → the
 //! `maestro/message` event on the other (signed, on the JetStream stream, verified, stored);
-//! and what the mesh costs a daemon that never joined (threads, descriptors, memory: nothing of
+//! a distributed playbook of fake tasks (each 300 ms of an agent's work) on one node, then on
+//! three; and what the mesh costs a daemon that never joined (threads, descriptors, memory: nothing of
 //! it starts). `MAESTRO_BIN=<an older maestro>` measures another build the same way.
 //!
 //!     cargo bench -p maestro-tests --bench mesh
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 const W: usize = 58;
 const SENDS: usize = 40;
 const MESSAGES: usize = 100;
+const TASKS: usize = 18;
 
 fn main() {
     idle_cost();
@@ -120,6 +122,50 @@ fn main() {
         &samples,
     );
     let _ = b_repo;
+    drop((a, b, cluster));
+    throughput();
+}
+
+/// A distributed run of `TASKS` fake tasks on one node, then on three (one more cluster).
+fn throughput() {
+    let cluster = Cluster::single(None);
+    let origin_env = TestEnv::new();
+    let origin = origin_env.git_repo("origin");
+    for doc in ["one", "three"] {
+        let mut text = format!("# {doc}\n\n");
+        for i in 0..TASKS {
+            text.push_str(&format!(
+                "- [ ] sleep 300; write {doc}{i:02}.txt {i}; tick; commit task {i}\n"
+            ));
+        }
+        std::fs::write(origin.join(format!("{doc}.md")), text).unwrap();
+    }
+    git(&origin, &["add", "."]);
+    git(&origin, &["commit", "-qm", "tasks"]);
+    let (a, a_repo) = node(&cluster, "a", &origin);
+    let timed = |doc: &str| {
+        let started = Instant::now();
+        let out = a.ok(
+            &a_repo,
+            &["playbook", "run", &format!("{doc}.md"), "--distributed", "-a", "claude", "--json"],
+        );
+        let took = started.elapsed();
+        let info: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(info["done"], TASKS as u64, "{info}");
+        (took, info["byNode"].to_string())
+    };
+    let (one, _) = timed("one");
+    let _b = node(&cluster, "b", &origin);
+    let _c = node(&cluster, "c", &origin);
+    let (three, by_node) = timed("three");
+    println!(
+        "distributed playbook, {TASKS} tasks of 300 ms: 1 node {:.2} s ({:.1} tasks/s), 3 nodes {:.2} s ({:.1} tasks/s, {by_node}): {:.2}x",
+        one.as_secs_f64(),
+        TASKS as f64 / one.as_secs_f64(),
+        three.as_secs_f64(),
+        TASKS as f64 / three.as_secs_f64(),
+        one.as_secs_f64() / three.as_secs_f64()
+    );
 }
 
 /// A node: the fake agent as claude, joined as `name`, with a clone of `origin`.
