@@ -147,7 +147,15 @@ fn throughput() {
         let started = Instant::now();
         let out = a.ok(
             &a_repo,
-            &["playbook", "run", &format!("{doc}.md"), "--distributed", "-a", "claude", "--json"],
+            &[
+                "playbook",
+                "run",
+                &format!("{doc}.md"),
+                "--distributed",
+                "-a",
+                "claude",
+                "--json",
+            ],
         );
         let took = started.elapsed();
         let info: Value = serde_json::from_str(out.trim()).unwrap();

@@ -413,15 +413,7 @@ impl Mesh {
             keys.clone(),
             self.registry.clone(),
             reconnects.clone(),
-            |r, e| match e.operation {
-                jetstream::kv::Operation::Put => {
-                    r.keys
-                        .insert(e.key, String::from_utf8_lossy(&e.value).into_owned());
-                }
-                _ => {
-                    r.keys.remove(&e.key);
-                }
-            },
+            |r, e| keep(&mut r.keys, e),
         )));
         if o.workers > 0 {
             j.tasks.push(tokio::spawn(work::work(
@@ -453,15 +445,7 @@ impl Mesh {
             directory.clone(),
             self.registry.clone(),
             reconnects.clone(),
-            |r, e| match e.operation {
-                jetstream::kv::Operation::Put => {
-                    r.directory
-                        .insert(e.key, String::from_utf8_lossy(&e.value).into_owned());
-                }
-                _ => {
-                    r.directory.remove(&e.key);
-                }
-            },
+            |r, e| keep(&mut r.directory, e),
         )));
         // The first beat before answering: `nodes` on any node lists this one at once.
         let kick = Arc::new(tokio::sync::Notify::new());
@@ -947,75 +931,112 @@ async fn receive(
     stream: jetstream::stream::Stream,
     name: String,
     host: Arc<dyn MeshHost>,
-    mut reconnects: Reconnects,
+    reconnects: Reconnects,
 ) {
     use jetstream::AckKind;
+    let filter = format!("{PREFIX}.msg.{name}");
+    consume(
+        stream,
+        format!("msg-{name}"),
+        filter,
+        Duration::from_secs(30),
+        reconnects,
+        |m| {
+            let host = host.clone();
+            async move {
+                let tries = m.info().map_or(1, |i| i.delivered);
+                let v: Value = serde_json::from_slice(&m.payload).unwrap_or_default();
+                let from = v["from"].as_str().unwrap_or_default().to_owned();
+                let outcome = if check_node_name(&from).is_err() {
+                    Delivery::Refused("it names no sending node".into())
+                } else {
+                    host.deliver(from.clone(), v["body"].clone()).await
+                };
+                let ack = match outcome {
+                    Delivery::Stored => AckKind::Ack,
+                    Delivery::Refused(why) => {
+                        tracing::warn!(%from, "a message from the mesh refused: {why}");
+                        AckKind::Term
+                    }
+                    Delivery::Later(why) if tries < 60 => {
+                        tracing::debug!(%from, tries, "a message from the mesh, later: {why}");
+                        AckKind::Nak(Some(Duration::from_secs(1)))
+                    }
+                    Delivery::Later(why) => {
+                        tracing::warn!(%from, tries, "a message from the mesh given up: {why}");
+                        AckKind::Term
+                    }
+                };
+                if let Err(e) = m.ack_with(ack).await {
+                    tracing::debug!("acknowledging a message: {e}");
+                }
+            }
+        },
+    )
+    .await
+}
+
+/// Hands each message of durable consumer `durable` (made when missing, on `filter`) to
+/// `handle`, one after the other, for ever: the consumer is asked again after an error or a
+/// reconnection.
+pub(crate) async fn consume<F, Fut>(
+    stream: jetstream::stream::Stream,
+    durable: String,
+    filter: String,
+    ack_wait: Duration,
+    mut reconnects: Reconnects,
+    mut handle: F,
+) where
+    F: FnMut(jetstream::Message) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     use jetstream::consumer::pull;
     let config = pull::Config {
-        durable_name: Some(format!("msg-{name}")),
-        filter_subject: format!("{PREFIX}.msg.{name}"),
+        durable_name: Some(durable.clone()),
+        filter_subject: filter,
         ack_policy: jetstream::consumer::AckPolicy::Explicit,
-        ack_wait: Duration::from_secs(30),
+        ack_wait,
         ..Default::default()
     };
     loop {
         reconnects.borrow_and_update();
-        let consumer = stream
-            .get_or_create_consumer::<pull::Config>(&format!("msg-{name}"), config.clone())
-            .await;
-        let messages = match consumer {
+        let messages = match stream
+            .get_or_create_consumer::<pull::Config>(&durable, config.clone())
+            .await
+        {
             Ok(c) => c.messages().await.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
-        let mut messages = match messages {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::debug!("the messages' consumer: {e}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        loop {
-            let m = tokio::select! {
-                m = messages.next() => m,
-                _ = reconnects.changed() => break,
-            };
-            let m = match m {
-                Some(Ok(m)) => m,
-                Some(Err(e)) => {
-                    tracing::debug!("receiving messages: {e}");
-                    break;
+        match messages {
+            Ok(mut messages) => loop {
+                let m = tokio::select! {
+                    m = messages.next() => m,
+                    _ = reconnects.changed() => break,
+                };
+                match m {
+                    Some(Ok(m)) => handle(m).await,
+                    Some(Err(e)) => {
+                        tracing::debug!("{durable}: {e}");
+                        break;
+                    }
+                    None => break,
                 }
-                None => break,
-            };
-            let tries = m.info().map_or(1, |i| i.delivered);
-            let v: Value = serde_json::from_slice(&m.payload).unwrap_or_default();
-            let from = v["from"].as_str().unwrap_or_default().to_owned();
-            let outcome = if check_node_name(&from).is_err() {
-                Delivery::Refused("it names no sending node".into())
-            } else {
-                host.deliver(from.clone(), v["body"].clone()).await
-            };
-            let ack = match outcome {
-                Delivery::Stored => AckKind::Ack,
-                Delivery::Refused(why) => {
-                    tracing::warn!(%from, "a message from the mesh refused: {why}");
-                    AckKind::Term
-                }
-                Delivery::Later(why) if tries < 60 => {
-                    tracing::debug!(%from, tries, "a message from the mesh, later: {why}");
-                    AckKind::Nak(Some(Duration::from_secs(1)))
-                }
-                Delivery::Later(why) => {
-                    tracing::warn!(%from, tries, "a message from the mesh given up: {why}");
-                    AckKind::Term
-                }
-            };
-            if let Err(e) = m.ack_with(ack).await {
-                tracing::debug!("acknowledging a message: {e}");
-            }
+            },
+            Err(e) => tracing::debug!("{durable}: {e}"),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A bucket of strings as a map: a put sets its key, a delete or purge takes it out.
+fn keep(map: &mut BTreeMap<String, String>, e: jetstream::kv::Entry) {
+    match e.operation {
+        jetstream::kv::Operation::Put => {
+            map.insert(e.key, String::from_utf8_lossy(&e.value).into_owned());
+        }
+        _ => {
+            map.remove(&e.key);
+        }
     }
 }
 

@@ -325,74 +325,52 @@ pub(crate) async fn collect(
     name: String,
     runs: Arc<Mutex<Runs>>,
     host: Arc<dyn MeshHost>,
-    mut reconnects: Reconnects,
+    reconnects: Reconnects,
 ) {
     use jetstream::AckKind;
-    use jetstream::consumer::pull;
+    let filter = format!("{PREFIX}.result.{name}");
     let durable = format!("results-{name}");
-    let config = pull::Config {
-        durable_name: Some(durable.clone()),
-        filter_subject: format!("{PREFIX}.result.{name}"),
-        ack_policy: jetstream::consumer::AckPolicy::Explicit,
-        ack_wait: Duration::from_secs(60),
-        ..Default::default()
-    };
-    loop {
-        reconnects.borrow_and_update();
-        let messages = match stream
-            .get_or_create_consumer::<pull::Config>(&durable, config.clone())
-            .await
-        {
-            Ok(c) => c.messages().await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        let mut messages = match messages {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::debug!("the results' consumer: {e}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        loop {
-            let m = tokio::select! {
-                m = messages.next() => m,
-                _ = reconnects.changed() => break,
-            };
-            let Some(Ok(m)) = m else {
-                break;
-            };
-            let r: WorkResult = match serde_json::from_slice(&m.payload) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!("a result that is not one: {e}");
-                    let _ = m.ack_with(AckKind::Term).await;
-                    continue;
-                }
-            };
-            if runs.lock().unwrap().seen(&r) {
-                runs.lock().unwrap().duplicate(&r);
-                let _ = m.ack_with(AckKind::Ack).await;
-                continue;
-            }
-            let applied = if r.done {
-                match host.apply(r.clone()).await {
-                    Delivery::Stored => Ok(()),
-                    Delivery::Refused(why) => Err(why),
-                    Delivery::Later(why) => {
-                        tracing::debug!("a result, later: {why}");
-                        let _ = m.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
-                        continue;
+    crate::consume(
+        stream,
+        durable,
+        filter,
+        Duration::from_secs(60),
+        reconnects,
+        |m| {
+            let (runs, host) = (runs.clone(), host.clone());
+            async move {
+                let r: WorkResult = match serde_json::from_slice(&m.payload) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!("a result that is not one: {e}");
+                        let _ = m.ack_with(AckKind::Term).await;
+                        return;
                     }
+                };
+                if runs.lock().unwrap().seen(&r) {
+                    runs.lock().unwrap().duplicate(&r);
+                    let _ = m.ack_with(AckKind::Ack).await;
+                    return;
                 }
-            } else {
-                Err(r.summary.clone())
-            };
-            runs.lock().unwrap().record(&r, applied);
-            let _ = m.ack_with(AckKind::Ack).await;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+                let applied = if r.done {
+                    match host.apply(r.clone()).await {
+                        Delivery::Stored => Ok(()),
+                        Delivery::Refused(why) => Err(why),
+                        Delivery::Later(why) => {
+                            tracing::debug!("a result, later: {why}");
+                            let _ = m.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
+                            return;
+                        }
+                    }
+                } else {
+                    Err(r.summary.clone())
+                };
+                runs.lock().unwrap().record(&r, applied);
+                let _ = m.ack_with(AckKind::Ack).await;
+            }
+        },
+    )
+    .await
 }
 
 /// A new run's id: `dist-` and 8 random hex digits (a valid agent-name part and subject token).
