@@ -310,9 +310,19 @@ pub(crate) fn run(s: &Session, p: MeshRunParams) -> Answer<MeshRunInfo> {
             .map(|n| n.to_string_lossy().trim_end_matches(".md").to_owned())
             .unwrap_or_default();
         let mut items = Vec::new();
+        let settings = config.settings();
         for task in book.tasks.iter().filter(|t| !t.done && !t.review) {
             let index = items.len() as u32;
             let cli = task.agent.clone().unwrap_or_else(|| default.clone());
+            // A worker starts a new agent of the task's CLI: `@name` names a CLI here.
+            if !maestro_agents::adapters::BUILT_IN.contains(&cli.as_str())
+                && !settings.agents.custom.contains_key(&cli)
+            {
+                return Err(bad(format!(
+                    "{document}:{}: `{cli}` is not an agent CLI (claude, codex, gemini, opencode, aider or a custom one): a distributed task starts a new agent",
+                    task.line
+                )));
+            }
             let vars = maestro_playbook::PromptVars {
                 document_path: document.clone(),
                 document_name: name.clone(),
@@ -666,14 +676,10 @@ async fn do_task(engine: &Engine, item: &WorkItem) -> Result<(String, String), S
     as_person(engine, method::AGENT_SPAWN, spawn)
         .await
         .map_err(|e| e.message)?;
+    let ws = crate::workspace::workspace_id(&root);
     let outcome = async {
         let info = loop {
-            let info: AgentInfo = serde_json::from_value(
-                as_person(engine, method::AGENT_STATUS, at.clone())
-                    .await
-                    .map_err(|e| e.message)?,
-            )
-            .map_err(|e| e.to_string())?;
+            let info = engine.agents().get(&ws, &name).map_err(|e| e.to_string())?;
             if !info.state.is_running() {
                 break info;
             }
@@ -697,7 +703,7 @@ async fn do_task(engine: &Engine, item: &WorkItem) -> Result<(String, String), S
         engine
             .agents()
             .restore_files(
-                &crate::workspace::workspace_id(&root),
+                &ws,
                 &name,
                 vec![item.document.clone()],
                 format!(
@@ -917,6 +923,22 @@ impl MeshHost for MeshLink {
                 })?
                 .root;
                 params["path"] = Value::String(root.to_string_lossy().into_owned());
+            } else if let Some(path) = params.get("path").and_then(Value::as_str) {
+                // Only inside the repositories this node knows (a path of this machine that
+                // the caller had from an answer of this node).
+                let shown = path.to_owned();
+                let (e, path) = (engine.clone(), PathBuf::from(path));
+                let known = tokio::task::spawn_blocking(move || {
+                    known_repos(&e).iter().any(|r| path.starts_with(&r.root))
+                })
+                .await
+                .map_err(RpcError::internal)?;
+                if !known {
+                    return Err(RpcError::not_found(format!(
+                        "node {} has no repository at {shown}",
+                        engine.mesh_if_made().and_then(|m| m.name_now()).unwrap_or_default()
+                    )));
+                }
             }
             tracing::debug!(%from, %method, "a call from the mesh");
             as_person(&engine, &method, params).await

@@ -278,12 +278,11 @@ impl Mesh {
         self.joined.lock().await.as_ref().map(|j| j.name.clone())
     }
 
-    /// This node's name when joined, without waiting (`None` while a join or leave is under way).
+    /// This node's name when joined, without waiting.
     pub fn name_now(&self) -> Option<String> {
-        self.joined
-            .try_lock()
-            .ok()
-            .and_then(|j| j.as_ref().map(|j| j.name.clone()))
+        let s = self.summary.lock().unwrap();
+        s.client.as_ref()?;
+        s.options.as_ref().map(|o| o.name.clone())
     }
 
     /// Connects, checks JetStream, makes the buckets, takes this node's name and starts the
