@@ -523,10 +523,16 @@ async fn located(
     if here {
         return Ok(None);
     }
-    let Some(repo) = repo_of(e, params).await else {
-        return Ok(None);
+    let found = match repo_of(e, params).await {
+        Some(repo) => mesh.locate(&repo, name).await?,
+        // Not a checkout here: the root another node answered with (an editor acting on an
+        // agent of the list), known by the workspace it makes there.
+        None => params
+            .get("path")
+            .and_then(Value::as_str)
+            .and_then(|p| mesh.node_of_agent(&crate::workspace::workspace_id(Path::new(p)), name)),
     };
-    let Some(node) = mesh.locate(&repo, name).await? else {
+    let Some(node) = found else {
         return Ok(None);
     };
     if node == me {
