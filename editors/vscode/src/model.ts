@@ -8,6 +8,8 @@ export type AgentState = 'starting' | 'working' | 'idle' | 'needs_input' | 'done
 /** What the server says of an agent (`maestro/agent.list`, `maestro/agentStatus`); the fields used here. */
 export interface AgentInfo {
   name: string;
+  /** The mesh node it runs on, when the daemon is in a mesh. */
+  node?: string;
   workspace: string;
   workspaceRoot: string;
   agent: string;
@@ -225,7 +227,8 @@ function nameTree(agents: AgentInfo[], prefix: string): TreeNode[] {
 export function agentDescription(agent: AgentInfo): string {
   const state = agent.state.replace('_', ' ');
   const merged = agent.merged ? ` · merged into ${agent.merged.into}` : '';
-  return `${state} · ${agent.turns} turn${agent.turns === 1 ? '' : 's'} · ${dollars(agent.usage?.costUsd)}${merged}`;
+  const node = agent.node ? ` · on ${agent.node}` : '';
+  return `${state} · ${agent.turns} turn${agent.turns === 1 ? '' : 's'} · ${dollars(agent.usage?.costUsd)}${merged}${node}`;
 }
 
 /** `YYYY-MM-DD` of a time in the person's time zone (the usage request names it: `timeZone()`). */

@@ -257,6 +257,7 @@ test('a merged agent says where it was merged', () => {
   const a = { ...agent('fix', 'idle', 0.5), turns: 2, merged: { into: 'main', commit: 'abc', at: 1 } };
   assert.equal(m.agentDescription(a), 'idle · 2 turns · $0.50 · merged into main');
   assert.equal(m.agentDescription({ ...a, merged: undefined }), 'idle · 2 turns · $0.50');
+  assert.equal(m.agentDescription({ ...a, merged: undefined, node: 'build' }), 'idle · 2 turns · $0.50 · on build');
 });
 
 test('messages to the person: the inbox item, the toast, the thread and the status bar', () => {
