@@ -599,6 +599,9 @@ fn a_playbook_of_thirty_tasks_runs_on_three_nodes_and_a_killed_nodes_task_is_red
             .contains("working on a distributed task")
     });
     kill(c.env.daemon_pid().unwrap(), rustix::process::Signal::KILL);
+    // And a server of the cluster: the queue and the results are on the other two.
+    let mut cluster = cluster;
+    cluster.servers[0].kill();
     let out = run.wait_with_output().unwrap();
     assert!(
         out.status.success(),
