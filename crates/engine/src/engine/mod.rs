@@ -10,6 +10,9 @@
 use crate::config::Config;
 use crate::connection::SessionState;
 mod hosts;
+mod mesh_host;
+
+pub(crate) use mesh_host::as_person;
 
 use crate::workspace::{default_name, find_root, workspace_id};
 use hosts::{
@@ -248,21 +251,18 @@ impl Engine {
     }
 
     /// The agents' supervisor.
-    /// The mesh service, made by `make` the first time.
-    pub(crate) fn mesh(
-        &self,
-        make: impl FnOnce(&Engine) -> maestro_mesh::Mesh,
-    ) -> &Arc<maestro_mesh::Mesh> {
-        self.inner.mesh.get_or_init(|| Arc::new(make(self)))
+    /// The mesh service, made (idle) the first time.
+    pub(crate) fn mesh(&self) -> &Arc<maestro_mesh::Mesh> {
+        self.inner.mesh.get_or_init(|| {
+            Arc::new(maestro_mesh::Mesh::new(Arc::new(mesh_host::MeshLink(
+                Arc::downgrade(&self.inner),
+            ))))
+        })
     }
 
     /// The mesh service if anything made it.
     pub(crate) fn mesh_if_made(&self) -> Option<&Arc<maestro_mesh::Mesh>> {
         self.inner.mesh.get()
-    }
-
-    pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner> {
-        Arc::downgrade(&self.inner)
     }
 
     pub(crate) fn mesh_joined_file(&self) -> Option<&Path> {
