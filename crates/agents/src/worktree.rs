@@ -115,6 +115,15 @@ pub fn make_branch(repo_root: &Path, branch: &str, at: &str) -> Result<(), Workt
     Ok(())
 }
 
+/// Deletes branch `branch` when it exists (a distributed task's leftover: its work was sent).
+pub fn delete_branch(repo_root: &Path, branch: &str) -> Result<(), WorktreeError> {
+    let repo = open(repo_root)?;
+    match repo.find_branch(branch, BranchType::Local) {
+        Ok(mut b) => b.delete().map_err(git("delete the branch")),
+        Err(_) => Ok(()),
+    }
+}
+
 /// Commits `patch` (a unified diff from the branch's own history: another node's work) on
 /// `branch` as one commit with `message`. Refused, with nothing changed, when it does not apply
 /// to the branch as it is (it conflicts with work applied before).

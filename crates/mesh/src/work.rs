@@ -6,8 +6,11 @@
 //! labels) gives it back at once for another node. While it works it tells the servers so every
 //! third of the deadline; a node that dies mid-task stops telling, and the task goes back to the
 //! queue when the deadline passes (`mesh.task_deadline_secs`): another node does it. Results carry
-//! their task, and the owner takes the first result of each task (a task redone after a node fell
-//! silent but did finish is counted as a duplicate and ignored).
+//! their task, and the owner takes the first success of each task (a failure is replaced by a
+//! later success; a task redone after a node fell silent but did finish counts as a duplicate).
+//! A worker whose result cannot be sent (the servers failing over) sends it again, keeping the
+//! deadline off, rather than let the task be done twice; a task given out again to a node that
+//! tried it before starts clean there (the earlier agent and its branch removed).
 
 use crate::{Delivery, MeshError, MeshHost, PREFIX, Reconnects, check_node_name, now_ms};
 use async_nats::jetstream;
@@ -73,8 +76,10 @@ pub struct WorkResult {
 #[derive(Default)]
 pub(crate) struct Runs {
     runs: BTreeMap<String, MeshRunInfo>,
-    /// The tasks whose result was taken: (run, index).
+    /// The tasks done: (run, index).
     taken: std::collections::BTreeSet<(String, u32)>,
+    /// The tasks whose last result was a failure (a later success replaces it).
+    failed: std::collections::BTreeSet<(String, u32)>,
 }
 
 impl Runs {
@@ -86,16 +91,26 @@ impl Runs {
         self.runs.values().cloned().collect()
     }
 
-    /// Whether a result for this task was already taken.
+    /// Whether this result changes nothing: its task is done already, or it failed again.
     fn seen(&self, r: &WorkResult) -> bool {
-        self.taken.contains(&(r.item.run.clone(), r.item.index))
+        let key = (r.item.run.clone(), r.item.index);
+        self.taken.contains(&key) || (!r.done && self.failed.contains(&key))
     }
 
     fn record(&mut self, r: &WorkResult, applied: Result<(), String>) {
-        self.taken.insert((r.item.run.clone(), r.item.index));
+        let key = (r.item.run.clone(), r.item.index);
+        let failed_before = self.failed.remove(&key);
+        match &applied {
+            Ok(()) => self.taken.insert(key),
+            Err(_) => self.failed.insert(key),
+        };
         let Some(run) = self.runs.get_mut(&r.item.run) else {
             return;
         };
+        if failed_before {
+            // Done after all (a task redone elsewhere): it is no longer a failure.
+            run.failed.retain(|f| f.line != r.item.line);
+        }
         match applied {
             Ok(()) => {
                 run.done += 1;
@@ -282,8 +297,19 @@ pub(crate) async fn work(
                     })
                 };
                 let result = host.work(item.clone()).await;
+                // The work is done: its result is sent again while the servers fail over (the
+                // deadline kept off meanwhile) rather than the task done again.
+                let mut sent = send_result(&js, &result).await;
+                let mut wait = Duration::from_millis(250);
+                for _ in 0..6 {
+                    if sent.is_ok() {
+                        break;
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                    sent = send_result(&js, &result).await;
+                }
                 beat.abort();
-                let sent = send_result(&js, &result).await;
                 match sent {
                     Ok(()) => {
                         let _ = m.ack_with(AckKind::Ack).await;
@@ -393,5 +419,63 @@ pub fn tally(run: &str, document: PathBuf, branch: String, total: u32) -> MeshRu
         duplicates: 0,
         started_ms: now_ms(),
         finished_ms: (total == 0).then(now_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(index: u32, node: &str, done: bool) -> WorkResult {
+        WorkResult {
+            item: WorkItem {
+                run: "dist-1".into(),
+                owner: "a".into(),
+                index,
+                repo: "r".into(),
+                base: "b".into(),
+                document: "d.md".into(),
+                line: index + 3,
+                text: format!("task {index}"),
+                cli: "claude".into(),
+                prompt: String::new(),
+                labels: Vec::new(),
+            },
+            node: node.into(),
+            done,
+            summary: if done {
+                "1 commit".into()
+            } else {
+                "it failed".into()
+            },
+            patch: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_success_replaces_a_failure_and_a_second_result_changes_nothing() {
+        let mut runs = Runs::default();
+        runs.start(tally(
+            "dist-1",
+            "/r/d.md".into(),
+            "maestro/dist-1".into(),
+            2,
+        ));
+        let failed = result(0, "b", false);
+        assert!(!runs.seen(&failed));
+        runs.record(&failed, Err("it failed".into()));
+        assert!(runs.seen(&failed), "the same failure again changes nothing");
+        let done = result(0, "c", true);
+        assert!(!runs.seen(&done), "a success after a failure counts");
+        runs.record(&done, Ok(()));
+        let other = result(1, "b", true);
+        runs.record(&other, Ok(()));
+        let run = &runs.all()[0];
+        assert_eq!((run.done, run.failed.len()), (2, 0), "{run:?}");
+        assert!(run.finished_ms.is_some());
+        assert_eq!(run.by_node.get("c"), Some(&1));
+        // Redone after all: a second success, and a late failure, are duplicates.
+        assert!(runs.seen(&result(0, "a", true)));
+        assert!(runs.seen(&result(0, "a", false)));
     }
 }

@@ -37,6 +37,8 @@ async fn do_task(engine: &Engine, item: &WorkItem) -> Result<(String, String), S
     };
     let name = format!("{}-{}", item.run, item.index + 1);
     let at = serde_json::json!({"name": name, "path": root});
+    // An earlier attempt here (its result lost, the task given out again) leaves nothing behind.
+    clean_up(engine, &root, &name, &at).await;
     let spawn = serde_json::json!({
         "name": name, "agent": item.cli, "path": root, "prompt": item.prompt,
         "base": item.base, "playbookRun": item.run,
@@ -90,12 +92,29 @@ async fn do_task(engine: &Engine, item: &WorkItem) -> Result<(String, String), S
         Ok((format!("{} commit(s)", diff.commits), diff.patch))
     }
     .await;
-    let mut remove = at.clone();
-    remove["force"] = Value::Bool(true);
-    if let Err(e) = as_person(engine, method::AGENT_REMOVE, remove).await {
-        tracing::warn!(%name, "removing a distributed task's agent: {}", e.message);
-    }
+    clean_up(engine, &root, &name, &at).await;
     outcome
+}
+
+/// Removes a distributed task's agent `name` and its branch, if there are (its work, if any,
+/// is in the result).
+async fn clean_up(engine: &Engine, root: &std::path::Path, name: &str, at: &Value) {
+    let ws = crate::workspace::workspace_id(root);
+    if engine.agents().get(&ws, name).is_ok() {
+        let mut remove = at.clone();
+        remove["force"] = Value::Bool(true);
+        if let Err(e) = as_person(engine, method::AGENT_REMOVE, remove).await {
+            tracing::warn!(%name, "removing a distributed task's agent: {}", e.message);
+        }
+    }
+    let (root, branch) = (root.to_owned(), maestro_agents::worktree::branch_name(name));
+    let deleted = tokio::task::spawn_blocking(move || {
+        maestro_agents::worktree::delete_branch(&root, &branch)
+    })
+    .await;
+    if let Ok(Err(e)) = deleted {
+        tracing::warn!(%name, "deleting a distributed task's branch: {e}");
+    }
 }
 
 /// A result of a run this node owns: the work committed on the run's branch, the task ticked in
