@@ -180,23 +180,9 @@ fn throughput() {
 fn node(cluster: &Cluster, name: &str, origin: &Path) -> (TestEnv, PathBuf) {
     let env = maestro_tests::bench::fake_claude_env(
         env!("CARGO_BIN_EXE_fake-agent"),
-        &format!(
-            "[messages]\nwakes_per_hour = 10000\n{}",
-            cluster.mesh_config(Path::new("/nonexistent"), name, 10)
-        ),
+        "[messages]\nwakes_per_hour = 10000\n",
     );
-    let repo = env.home.path().join("repo");
-    git(
-        origin,
-        &[
-            "clone",
-            "-q",
-            origin.to_str().unwrap(),
-            repo.to_str().unwrap(),
-        ],
-    );
-    env.ok(&repo, &["status"]);
-    env.ok(&repo, &["mesh", "join"]);
+    let repo = cluster.join_clone(&env, name, origin, 10, "");
     (env, repo)
 }
 

@@ -29,29 +29,14 @@ fn node_with(cluster: &Cluster, name: &str, origin: &Path, ttl: u64, extra: &str
     let log = env.home.path().join("turns.jsonl");
     env.vars
         .push(("FAKE_AGENT_LOG".into(), log.display().to_string()));
-    let mesh = format!("{}{extra}", cluster.mesh_config(env.home.path(), name, ttl));
     let config = std::fs::read_to_string(env.home.path().join("config/config.toml"))
         .unwrap()
         .replace(
             "[daemon]\n",
             "[daemon]\nlog_level = \"info,maestro_mesh=debug,maestro_engine=debug\"\n",
         );
-    env.write_config(&format!("{config}\n{mesh}"));
-    let repo = env.home.path().join("repo");
-    git(
-        origin,
-        &[
-            "clone",
-            "-q",
-            origin.to_str().unwrap(),
-            repo.to_str().unwrap(),
-        ],
-    );
-    // Registers the clone with the daemon (a node serves the repositories it knows).
-    env.ok(&repo, &["status"]);
-    let joined = env.json(&repo, &["mesh", "join", "--json"]);
-    assert_eq!(joined["joined"], true, "{joined}");
-    assert_eq!(joined["node"], name);
+    env.write_config(&config);
+    let repo = cluster.join_clone(&env, name, origin, ttl, extra);
     Node { env, repo, log }
 }
 

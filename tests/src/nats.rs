@@ -188,6 +188,39 @@ impl Cluster {
         conf
     }
 
+    /// Makes `env` (whose config file has a `[daemon]` table) node `name` of this mesh: its
+    /// `mesh.*` keys (and `extra` lines of the `[mesh]` table) appended, a clone of `origin` in
+    /// its home registered with its daemon, and joined. Returns the clone.
+    pub fn join_clone(
+        &self,
+        env: &crate::TestEnv,
+        name: &str,
+        origin: &std::path::Path,
+        ttl: u64,
+        extra: &str,
+    ) -> PathBuf {
+        let mesh = format!("{}{extra}", self.mesh_config(env.home.path(), name, ttl));
+        let config =
+            std::fs::read_to_string(env.home.path().join("config/config.toml")).unwrap_or_default();
+        env.write_config(&format!("{config}\n{mesh}"));
+        let repo = env.home.path().join("repo");
+        crate::git(
+            origin,
+            &[
+                "clone",
+                "-q",
+                origin.to_str().unwrap(),
+                repo.to_str().unwrap(),
+            ],
+        );
+        // Registers the clone with the daemon (a node serves the repositories it knows).
+        env.ok(&repo, &["status"]);
+        let joined = env.json(&repo, &["mesh", "join", "--json"]);
+        assert_eq!(joined["joined"], true, "{joined}");
+        assert_eq!(joined["node"], name);
+        repo
+    }
+
     /// Waits until the cluster has a JetStream meta leader (its servers' logs say so).
     fn wait_for_jetstream(&self) {
         crate::wait_until("a JetStream meta leader", Duration::from_secs(30), || {

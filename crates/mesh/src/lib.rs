@@ -29,7 +29,9 @@ pub use work::{RESULTS_STREAM, WORK_STREAM, WorkItem, WorkResult, run_id, tally}
 use async_nats::jetstream;
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use maestro_protocol::{Event, MeshMembership, NodeInfo, NodeState, RpcError, code, method};
+use maestro_protocol::{
+    Event, MeshMembership, NodeAgent, NodeInfo, NodeState, RpcError, code, method,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -633,23 +635,19 @@ impl Mesh {
     /// `workspace`, from the last heartbeats. A node that stopped beating still counts: a
     /// message for it waits on the stream until it is back.
     pub fn node_of_agent(&self, workspace: &str, name: &str) -> Option<String> {
-        let me = self.name_now()?;
-        let registry = self.registry.lock().unwrap();
-        registry
-            .nodes
-            .values()
-            .filter(|(n, left)| !left && n.name != me)
-            .find(|(n, _)| {
-                n.agents
-                    .iter()
-                    .any(|a| a.workspace == workspace && a.name == name)
-            })
-            .map(|(n, _)| n.name.clone())
+        self.elsewhere(|a| a.workspace == workspace && a.name == name)
+            .map(|(node, _)| node)
     }
 
     /// An agent `name` in repository `repo` on another node, with the workspace it has there,
     /// from the last heartbeats.
     pub fn agent_elsewhere(&self, repo: &str, name: &str) -> Option<(String, String)> {
+        self.elsewhere(|a| a.name == name && a.repo.as_deref() == Some(repo))
+    }
+
+    /// The first agent of another node (not one that left) that `wanted` picks: its node and
+    /// workspace.
+    fn elsewhere(&self, wanted: impl Fn(&NodeAgent) -> bool) -> Option<(String, String)> {
         let me = self.name_now()?;
         let registry = self.registry.lock().unwrap();
         registry
@@ -659,7 +657,7 @@ impl Mesh {
             .find_map(|(n, _)| {
                 n.agents
                     .iter()
-                    .find(|a| a.name == name && a.repo.as_deref() == Some(repo))
+                    .find(|a| wanted(a))
                     .map(|a| (n.name.clone(), a.workspace.clone()))
             })
     }
