@@ -120,6 +120,12 @@ fn neovim_plugin_navigates_lists_agents_and_hears_their_status() {
     assert_eq!(v["markdown_symbols"], 0, "{v:#}");
     let agents = v["agents"].to_string();
     assert!(agents.contains("fixer") && agents.contains("idle"), "{v:#}");
+    assert!(
+        v["remote_agent_line"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("far ") && l.ends_with("maestro/far  on build")),
+        "{v:#}"
+    );
     // The agent spawned from Neovim asked a question: the status notification reached the handler.
     assert_eq!(v["attention"], true, "{v:#}");
     assert_eq!(v["asker_state"], "needs_input", "{v:#}");

@@ -209,6 +209,10 @@ local ok, err = pcall(function()
   end, 50)
   local agents_buf = vim.fn.bufnr('maestro://agents')
   out.agents = agents_buf ~= -1 and vim.api.nvim_buf_get_lines(agents_buf, 0, -1, false) or {}
+  -- An agent of another node of the mesh says which.
+  out.remote_agent_line = maestro.agent_lines({
+    { name = 'far', agent = 'codex', state = 'idle', turns = 2, branch = 'maestro/far', node = 'build' },
+  })[1]
   vim.cmd('wincmd p')
 
   -- An agent spawned from here asks a question: its status notifications reach the handler, the

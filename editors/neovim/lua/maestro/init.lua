@@ -423,7 +423,8 @@ local function dollars(x)
   return ('$%.2f'):format(tonumber(x) or 0)
 end
 
---- The agents as lines: the name tree (`-` parts indented), CLI, state, turns, dollars, branch.
+--- The agents as lines: the name tree (`-` parts indented), CLI, state, turns, dollars, branch,
+--- and, in a mesh, the node an agent of another machine runs on.
 function M.agent_lines(agents)
   table.sort(agents, function(a, b)
     return a.name < b.name
@@ -442,7 +443,7 @@ function M.agent_lines(agents)
     local usage = a.usage or {}
     table.insert(lines, ('%s%-16s %-8s %-11s %3d turns %8s  %s'):format(
       string.rep('  ', #parts - 1), parts[#parts], a.agent or '', a.state or '', a.turns or 0,
-      dollars(usage.costUsd), a.branch or ''))
+      dollars(usage.costUsd), a.branch or '') .. (a.node and ('  on ' .. a.node) or ''))
   end
   if #lines == 0 then
     lines = { 'no agents in this repository (:Maestro spawn NAME PROMPT)' }
