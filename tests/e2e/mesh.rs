@@ -622,4 +622,18 @@ fn a_playbook_of_thirty_tasks_runs_on_three_nodes_and_a_killed_nodes_task_is_red
         &["rev-list", "--count", &format!("HEAD..{branch}")],
     );
     assert_eq!(commits.trim(), "30", "one commit per task, none twice");
+
+    // The owner's tally outlives its daemon: restarted, it knows the run as it ended.
+    a.env.ok(&a.repo, &["daemon", "restart"]);
+    wait_or_show("a joins again", &[&a], || {
+        a.env.json(&a.repo, &["mesh", "status", "--json"])["joined"] == true
+    });
+    let mut rpc = a.env.connect_hello();
+    let runs = rpc.request("maestro/mesh.runs", Value::Null);
+    let kept = runs["result"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["run"] == info["run"]).cloned())
+        .unwrap_or_else(|| panic!("{runs}"));
+    assert_eq!(kept["done"], 30, "{kept}");
+    assert_eq!(kept["byNode"], info["byNode"], "{kept}");
 }

@@ -217,6 +217,8 @@ struct Joined {
     name: String,
     client: async_nats::Client,
     js: jetstream::Context,
+    /// The runs' tallies kept ([`work::RUNS_BUCKET`]).
+    kept: jetstream::kv::Store,
     nodes: jetstream::kv::Store,
     directory: jetstream::kv::Store,
     ttl: Duration,
@@ -358,6 +360,16 @@ impl Mesh {
         .await?;
         let messages = message_stream(&js, replicas).await?;
         let (work_stream, results) = work::streams(&js, replicas).await?;
+        let kept = kv_bucket(
+            &js,
+            work::RUNS_BUCKET,
+            Duration::from_secs(30 * 24 * 3600),
+            replicas,
+            "maestro's distributed runs' tallies: owner.run → tally",
+        )
+        .await?;
+        // The runs this node started before a restart: their results go on coming here.
+        work::load(&kept, &o.name, &self.runs).await;
         // A live node of this name elsewhere keeps it: two nodes beating under one name would
         // each see the other's agents as its own.
         if let Some(entry) = nodes
@@ -384,6 +396,7 @@ impl Mesh {
             name: o.name.clone(),
             client: client.clone(),
             js: js.clone(),
+            kept: kept.clone(),
             nodes: nodes.clone(),
             directory: directory.clone(),
             ttl: o.ttl,
@@ -431,6 +444,7 @@ impl Mesh {
         }
         j.tasks.push(tokio::spawn(work::collect(
             results,
+            kept.clone(),
             o.name.clone(),
             self.runs.clone(),
             self.host.clone(),
@@ -611,16 +625,18 @@ impl Mesh {
         items: Vec<WorkItem>,
         info: maestro_protocol::MeshRunInfo,
     ) -> Result<maestro_protocol::MeshRunInfo, MeshError> {
-        let js = {
+        let (js, kept, owner) = {
             let j = self.joined.lock().await;
-            j.as_ref().ok_or(MeshError::NotJoined)?.js.clone()
+            let j = j.as_ref().ok_or(MeshError::NotJoined)?;
+            (j.js.clone(), j.kept.clone(), j.name.clone())
         };
         self.runs.lock().unwrap().start(info.clone());
+        work::keep(&kept, &owner, &self.runs, &info.run).await;
         work::enqueue(&js, &items).await?;
         Ok(info)
     }
 
-    /// The distributed runs this node started since its daemon did.
+    /// The distributed runs this node started (kept across its restarts).
     pub fn runs(&self) -> Vec<maestro_protocol::MeshRunInfo> {
         self.runs.lock().unwrap().all()
     }

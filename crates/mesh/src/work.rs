@@ -26,6 +26,8 @@ use std::time::Duration;
 pub const WORK_STREAM: &str = "MAESTRO_WORK";
 /// Results, to each run's owner: `maestro.result.<owner>`.
 pub const RESULTS_STREAM: &str = "MAESTRO_RESULTS";
+/// The KV bucket of the runs' tallies, `<owner>.<run>`: a restarted owner takes them up again.
+pub const RUNS_BUCKET: &str = "maestro_runs";
 /// The workers' shared consumer.
 const WORKERS: &str = "workers";
 /// A task offered this many times and taken by no node fails.
@@ -72,6 +74,48 @@ pub struct WorkResult {
     pub patch: String,
 }
 
+/// A run's tally as kept in [`RUNS_BUCKET`]: with the tasks done and failed, by index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Stored {
+    info: MeshRunInfo,
+    taken: Vec<u32>,
+    failed: Vec<u32>,
+}
+
+/// Keeps run `run`'s tally in `kv` (a failure is logged: the tally in memory goes on).
+pub(crate) async fn keep(kv: &jetstream::kv::Store, owner: &str, runs: &Mutex<Runs>, run: &str) {
+    let Some(stored) = runs.lock().unwrap().stored(run) else {
+        return;
+    };
+    let body = serde_json::to_vec(&stored).unwrap_or_default();
+    if let Err(e) = kv.put(format!("{owner}.{run}"), body.into()).await {
+        tracing::warn!(%run, "keeping a distributed run's tally: {e}");
+    }
+}
+
+/// The runs `owner` kept.
+pub(crate) async fn load(kv: &jetstream::kv::Store, owner: &str, runs: &Mutex<Runs>) {
+    let Ok(mut keys) = kv.keys().await else {
+        return;
+    };
+    let prefix = format!("{owner}.");
+    let mut mine = Vec::new();
+    while let Some(k) = keys.next().await {
+        if let Ok(k) = k
+            && k.starts_with(&prefix)
+        {
+            mine.push(k);
+        }
+    }
+    for k in mine {
+        if let Ok(Some(v)) = kv.get(&k).await
+            && let Ok(stored) = serde_json::from_slice::<Stored>(&v)
+        {
+            runs.lock().unwrap().load(stored);
+        }
+    }
+}
+
 /// The distributed runs this node owns, tallied as results come.
 #[derive(Default)]
 pub(crate) struct Runs {
@@ -85,6 +129,31 @@ pub(crate) struct Runs {
 impl Runs {
     pub(crate) fn start(&mut self, info: MeshRunInfo) {
         self.runs.insert(info.run.clone(), info);
+    }
+
+    /// What is kept of run `run` across restarts.
+    pub(crate) fn stored(&self, run: &str) -> Option<Stored> {
+        let of = |set: &std::collections::BTreeSet<(String, u32)>| {
+            set.iter()
+                .filter(|(r, _)| r == run)
+                .map(|(_, i)| *i)
+                .collect()
+        };
+        Some(Stored {
+            info: self.runs.get(run)?.clone(),
+            taken: of(&self.taken),
+            failed: of(&self.failed),
+        })
+    }
+
+    /// A run as it was kept.
+    pub(crate) fn load(&mut self, s: Stored) {
+        let run = s.info.run.clone();
+        self.taken
+            .extend(s.taken.into_iter().map(|i| (run.clone(), i)));
+        self.failed
+            .extend(s.failed.into_iter().map(|i| (run.clone(), i)));
+        self.runs.insert(run, s.info);
     }
 
     pub(crate) fn all(&self) -> Vec<MeshRunInfo> {
@@ -344,59 +413,70 @@ async fn send_result(js: &jetstream::Context, r: &WorkResult) -> Result<(), Mesh
     Ok(())
 }
 
-/// Takes the results of the runs this node owns: the first of each task is applied by the host
-/// and tallied.
+/// Takes the results of the runs this node owns: the first success of each task is applied by
+/// the host and tallied, and the tally kept in `kept`.
 pub(crate) async fn collect(
     stream: jetstream::stream::Stream,
+    kept: jetstream::kv::Store,
     name: String,
     runs: Arc<Mutex<Runs>>,
     host: Arc<dyn MeshHost>,
     reconnects: Reconnects,
 ) {
-    use jetstream::AckKind;
     let filter = format!("{PREFIX}.result.{name}");
     let durable = format!("results-{name}");
+    let handle = |m: jetstream::Message| {
+        let (runs, host, kept, owner) = (runs.clone(), host.clone(), kept.clone(), name.clone());
+        async move { take_result(m, &runs, host.as_ref(), &kept, &owner).await }
+    };
     crate::consume(
         stream,
         durable,
         filter,
         Duration::from_secs(60),
         reconnects,
-        |m| {
-            let (runs, host) = (runs.clone(), host.clone());
-            async move {
-                let r: WorkResult = match serde_json::from_slice(&m.payload) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::warn!("a result that is not one: {e}");
-                        let _ = m.ack_with(AckKind::Term).await;
-                        return;
-                    }
-                };
-                if runs.lock().unwrap().seen(&r) {
-                    runs.lock().unwrap().duplicate(&r);
-                    let _ = m.ack_with(AckKind::Ack).await;
-                    return;
-                }
-                let applied = if r.done {
-                    match host.apply(r.clone()).await {
-                        Delivery::Stored => Ok(()),
-                        Delivery::Refused(why) => Err(why),
-                        Delivery::Later(why) => {
-                            tracing::debug!("a result, later: {why}");
-                            let _ = m.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
-                            return;
-                        }
-                    }
-                } else {
-                    Err(r.summary.clone())
-                };
-                runs.lock().unwrap().record(&r, applied);
-                let _ = m.ack_with(AckKind::Ack).await;
-            }
-        },
+        handle,
     )
     .await
+}
+
+async fn take_result(
+    m: jetstream::Message,
+    runs: &Mutex<Runs>,
+    host: &dyn MeshHost,
+    kept: &jetstream::kv::Store,
+    owner: &str,
+) {
+    use jetstream::AckKind;
+    let r: WorkResult = match serde_json::from_slice(&m.payload) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("a result that is not one: {e}");
+            let _ = m.ack_with(AckKind::Term).await;
+            return;
+        }
+    };
+    let seen = runs.lock().unwrap().seen(&r);
+    if seen {
+        runs.lock().unwrap().duplicate(&r);
+    } else {
+        let applied = if r.done {
+            match host.apply(r.clone()).await {
+                Delivery::Stored => Ok(()),
+                Delivery::Refused(why) => Err(why),
+                Delivery::Later(why) => {
+                    tracing::debug!("a result, later: {why}");
+                    let _ = m.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
+                    return;
+                }
+            }
+        } else {
+            Err(r.summary.clone())
+        };
+        runs.lock().unwrap().record(&r, applied);
+    }
+    keep(kept, owner, runs, &r.item.run).await;
+    let _ = m.ack_with(AckKind::Ack).await;
 }
 
 /// A new run's id: `dist-` and 8 random hex digits (a valid agent-name part and subject token).
