@@ -65,12 +65,18 @@ ensure_node() {
 }
 
 # `npm ci` in DIR unless its node_modules came from this very package-lock.json.
+# `npm_ci DIR install`: `npm install` from the lock file instead, for a lock npm 11's `ci` calls
+# out of sync although `install` takes it as it is (opencode-ai's optional platform packages).
 npm_ci() {
-    local dir=$1 stamp sum
+    local dir=$1 how=${2:-ci} stamp sum
     stamp=$dir/node_modules/.maestro-lock-sha256
     sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
     [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return 0
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    if [ "$how" = install ]; then
+        (cd "$dir" && npm install --no-save --no-audit --no-fund --loglevel=error)
+    else
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
     echo "$sum" > "$stamp"
 }
 
@@ -123,7 +129,7 @@ ensure_agent_clis() {
     mkdir -p "$dir"
     cmp -s "$pins/package.json" "$dir/package.json" || cp "$pins/package.json" "$dir/"
     cmp -s "$pins/package-lock.json" "$dir/package-lock.json" || cp "$pins/package-lock.json" "$dir/"
-    npm_ci "$dir"
+    npm_ci "$dir" install
     local venv=$tools/aider stamp sum
     stamp=$venv/.maestro-requirements-sha256
     sum=$(sha256sum "$pins/requirements.txt" | cut -d' ' -f1)

@@ -376,6 +376,74 @@ pub enum AgentAction {
         #[command(flatten)]
         output: Output,
     },
+    /// Write agent NAME to an archive: its record, branch (a git bundle), memories, transcript,
+    /// turns, usage, inbox and its CLI's session; its key only with --with-key, sealed.
+    Export {
+        name: String,
+        /// The archive to write (default: NAME.maestro-agent here).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Put its secret key in, sealed with a passphrase (MAESTRO_PASSPHRASE, or
+        /// --passphrase-file).
+        #[arg(long)]
+        with_key: bool,
+        /// A file holding the passphrase (its first line).
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        #[command(flatten)]
+        output_format: Output,
+    },
+    /// Bring an agent back from an archive into this repository: a new worktree on its branch,
+    /// its session resumed by its next turn.
+    Import {
+        file: PathBuf,
+        /// Its name here (default: the archive's).
+        #[arg(long = "as", value_name = "NAME")]
+        name: Option<String>,
+        /// Opens a key sealed in the archive (or MAESTRO_PASSPHRASE).
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Move agent NAME to node NODE of the mesh: it stops here and resumes there.
+    Transfer {
+        name: String,
+        #[arg(long, value_name = "NODE")]
+        to: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Keep agent NAME's present point (branch, memories, session, inbox) to roll back to.
+    Snapshot {
+        name: String,
+        /// A note to know it by.
+        #[arg(long, short = 'm')]
+        message: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Agent NAME's snapshots.
+    Snapshots {
+        name: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Put agent NAME back at SNAPSHOT (its present point is kept as a snapshot first).
+    Rollback {
+        name: String,
+        snapshot: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// A new agent NEW from NAME's current point (branch, memories, session copied), to try
+    /// another direction; both go on independently.
+    Fork {
+        name: String,
+        new: String,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Connect this terminal to agent NAME: an interactive agent's terminal UI (its screen
     /// restored, keystrokes and window size passed on), or a headless agent's transcript (a typed
     /// line is sent as its next turn).

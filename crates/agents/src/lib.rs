@@ -121,6 +121,6 @@ pub mod worktree;
 
 pub use adapters::{AgentCli, AgentEvent, CommandSpec, Exit, LineParser, Turn, TurnUsage};
 pub use supervisor::{
-    AgentError, AgentSettings, DayZone, FinishedTurn, Hooks, Supervisor, SupervisorOptions,
-    WorkspaceRef,
+    Adopted, AgentError, AgentSettings, DayZone, FinishedTurn, Hooks, Supervisor,
+    SupervisorOptions, WorkspaceRef,
 };

@@ -122,7 +122,8 @@ pub fn load_agents(store: &Store) -> Result<Vec<AgentRecord>, StoreError> {
 }
 
 /// A turn's row.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TurnRow {
     pub ws: String,
     pub agent: String,
@@ -159,7 +160,8 @@ pub fn save_turn(
 }
 
 /// One turn's usage.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct UsageRecord {
     pub ws: String,
     pub agent: String,
@@ -244,6 +246,82 @@ pub fn load_usage(store: &Store, ws: Option<&str>) -> Result<Vec<UsageLine>, Sto
                 unpriced_turns: u64::from(r[7].get_float().is_none()),
             },
             priced: r[8].get_bool().unwrap_or(false),
+        })
+        .collect())
+}
+
+const TURNS_OF: &str = r#"
+?[turn, prompt, started, ended, outcome, error_class, message, session_id] :=
+    *agent_turn{ws: $ws, agent: $agent, turn, prompt, started, ended, outcome, error_class, message, session_id}
+:order turn
+"#;
+
+const USAGE_OF: &str = r#"
+?[turn, model, input, output, cache_read, cache_write, cost_usd, priced, day, at] :=
+    *agent_usage{ws: $ws, agent: $agent, turn, model, input, output, cache_read, cache_write, cost_usd, priced, day, at}
+:order turn
+"#;
+
+/// The turns of agent `agent` of `ws`, in order (an archive's).
+pub fn turns_of(store: &Store, ws: &str, agent: &str) -> Result<Vec<TurnRow>, StoreError> {
+    let rows = store.read(
+        TURNS_OF,
+        params([
+            ("ws", DataValue::from(ws)),
+            ("agent", DataValue::from(agent)),
+        ]),
+    )?;
+    let text = |v: &DataValue| v.get_str().map(str::to_owned);
+    Ok(rows
+        .rows
+        .iter()
+        .map(|r| TurnRow {
+            ws: ws.to_owned(),
+            agent: agent.to_owned(),
+            turn: r[0].get_int().unwrap_or(0).max(0) as u32,
+            prompt: text(&r[1]).unwrap_or_default(),
+            started: r[2].get_float().unwrap_or(0.0),
+            ended: r[3].get_float(),
+            outcome: text(&r[4]),
+            error_class: text(&r[5]),
+            message: text(&r[6]),
+            session_id: text(&r[7]),
+        })
+        .collect())
+}
+
+/// The usage rows of agent `agent` of `ws`, by turn (an archive's).
+pub fn usage_of(store: &Store, ws: &str, agent: &str) -> Result<Vec<UsageRecord>, StoreError> {
+    let rows = store.read(
+        USAGE_OF,
+        params([
+            ("ws", DataValue::from(ws)),
+            ("agent", DataValue::from(agent)),
+        ]),
+    )?;
+    let int = |v: &DataValue| v.get_int().unwrap_or(0).max(0) as u64;
+    Ok(rows
+        .rows
+        .iter()
+        .map(|r| {
+            let cost = r[6].get_float();
+            UsageRecord {
+                ws: ws.to_owned(),
+                agent: agent.to_owned(),
+                turn: r[0].get_int().unwrap_or(0).max(0) as u32,
+                model: r[1].get_str().unwrap_or_default().to_owned(),
+                totals: UsageTotals {
+                    input_tokens: int(&r[2]),
+                    output_tokens: int(&r[3]),
+                    cache_read_tokens: int(&r[4]),
+                    cache_write_tokens: int(&r[5]),
+                    cost_usd: cost.unwrap_or(0.0),
+                    unpriced_turns: u64::from(cost.is_none()),
+                },
+                priced: r[7].get_bool().unwrap_or(false),
+                day: r[8].get_str().unwrap_or_default().to_owned(),
+                at: r[9].get_float().unwrap_or(0.0),
+            }
         })
         .collect())
 }

@@ -162,6 +162,38 @@ pub fn apply_on_branch(
     Ok(id.to_string())
 }
 
+/// Moves the branch checked out in `worktree` to `commit` and makes the files match it
+/// (`git reset --hard`; untracked files stay). A rollback: the commit is in the repository.
+pub fn reset_to(worktree: &Path, commit: &str) -> Result<(), WorktreeError> {
+    let repo = open(worktree)?;
+    let target = git2::Oid::from_str(commit)
+        .and_then(|oid| repo.find_commit(oid))
+        .map_err(|_| WorktreeError::BadBase {
+            base: commit.to_owned(),
+            repo: worktree.to_owned(),
+        })?;
+    repo.reset(target.as_object(), git2::ResetType::Hard, None)
+        .map_err(git("reset the worktree"))
+}
+
+/// Makes (or moves) the reference `name` to `commit`, so git keeps the commit.
+pub fn keep_ref(repo_root: &Path, name: &str, commit: &str) -> Result<(), WorktreeError> {
+    let repo = open(repo_root)?;
+    let oid = git2::Oid::from_str(commit).map_err(git("read a commit id"))?;
+    repo.reference(name, oid, true, "maestro: snapshot")
+        .map_err(git("make a reference"))?;
+    Ok(())
+}
+
+/// Deletes the reference `name`, if it is there.
+pub fn drop_ref(repo_root: &Path, name: &str) -> Result<(), WorktreeError> {
+    let repo = open(repo_root)?;
+    if let Ok(mut r) = repo.find_reference(name) {
+        r.delete().map_err(git("delete a reference"))?;
+    }
+    Ok(())
+}
+
 /// The branch of an agent.
 pub fn branch_name(agent: &str) -> String {
     format!("maestro/{agent}")
@@ -202,14 +234,44 @@ impl WorktreeManager {
         agent: &str,
         base: Option<&str>,
     ) -> Result<AgentWorktree, WorktreeError> {
+        self.create_at(repo_root, agent, base, None)
+    }
+
+    /// [`WorktreeManager::create`] with the branch at `tip` (an agent coming back from an
+    /// archive: its commits are in the repository already) rather than at the base. A branch
+    /// `maestro/<agent>` already at `tip` is taken as it is.
+    pub fn create_at(
+        &self,
+        repo_root: &Path,
+        agent: &str,
+        base: Option<&str>,
+        tip: Option<&str>,
+    ) -> Result<AgentWorktree, WorktreeError> {
         let repo = open(repo_root)?;
         let path = self.path_for(repo_root, agent);
         if path.exists() {
             return Err(WorktreeError::PathExists(path));
         }
         let (base_name, base_commit) = resolve_base(&repo, repo_root, base)?;
+        let start = match tip {
+            Some(tip) => git2::Oid::from_str(tip)
+                .and_then(|oid| repo.find_commit(oid))
+                .map_err(|_| WorktreeError::BadBase {
+                    base: tip.to_owned(),
+                    repo: repo_root.to_owned(),
+                })?,
+            None => base_commit.clone(),
+        };
         let branch = branch_name(agent);
+        let mut reuse = false;
         if let Ok(existing) = repo.find_branch(&branch, BranchType::Local) {
+            let head = existing
+                .get()
+                .peel_to_commit()
+                .map_err(git("read branch"))?;
+            reuse = tip.is_some() && head.id() == start.id();
+        }
+        if !reuse && let Ok(existing) = repo.find_branch(&branch, BranchType::Local) {
             let head = existing
                 .get()
                 .peel_to_commit()
@@ -239,17 +301,24 @@ impl WorktreeManager {
         if let Some(all) = parent.parent() {
             let _ = maestro_store::private::restrict(all, 0o700);
         }
-        let new_branch = repo
-            .branch(&branch, &base_commit, false)
-            .map_err(git("create branch"))?;
-        let reference = new_branch.into_reference();
+        let reference = if reuse {
+            repo.find_branch(&branch, BranchType::Local)
+                .map_err(git("read branch"))?
+                .into_reference()
+        } else {
+            repo.branch(&branch, &start, false)
+                .map_err(git("create branch"))?
+                .into_reference()
+        };
         let mut options = WorktreeAddOptions::new();
         options.reference(Some(&reference));
         if let Err(e) = repo.worktree(&admin_name(agent), &path, Some(&options)) {
             // Leave nothing half-made behind.
-            let _ = repo
-                .find_branch(&branch, BranchType::Local)
-                .and_then(|mut b| b.delete());
+            if !reuse {
+                let _ = repo
+                    .find_branch(&branch, BranchType::Local)
+                    .and_then(|mut b| b.delete());
+            }
             return Err(git("add worktree")(e));
         }
         let mut notes = Vec::new();

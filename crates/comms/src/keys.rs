@@ -131,6 +131,44 @@ impl Keyring {
         }
     }
 
+    /// `owner`'s secret key, for an archive that carries it sealed (`agent export --with-key`):
+    /// the only way the secret half leaves the keyring.
+    pub fn secret_for_export(&self, owner: &str) -> Result<[u8; 32], KeyError> {
+        Ok(self.key(owner)?.to_bytes())
+    }
+
+    /// Makes `secret` `owner`'s key (an agent imported with its key), replacing the one it had.
+    pub fn install(&self, owner: &str, secret: &[u8]) -> Result<(), KeyError> {
+        let path = self.path(owner)?;
+        let failed = |problem: String| KeyError::File {
+            owner: owner.to_owned(),
+            path: path.clone(),
+            problem,
+        };
+        let secret: [u8; 32] = secret
+            .try_into()
+            .map_err(|_| failed(format!("{} bytes, not 32", secret.len())))?;
+        let mut nonce = [0u8; 8];
+        getrandom::getrandom(&mut nonce).map_err(|e| KeyError::Random(e.to_string()))?;
+        let tmp = self.dir.join(format!(".{owner}.{}.new", hex(&nonce)));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(&secret).and_then(|()| f.sync_all()))
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                failed(e.to_string())
+            })?;
+        self.loaded
+            .lock()
+            .unwrap()
+            .insert(owner.to_owned(), SigningKey::from_bytes(&secret));
+        Ok(())
+    }
+
     /// `owner`'s public key, as hex.
     pub fn public(&self, owner: &str) -> Result<String, KeyError> {
         Ok(hex(self.key(owner)?.verifying_key().as_bytes()))

@@ -14,5 +14,7 @@ pub use chat::{ChatError, ChatHost, Chats, NewChat};
 pub use consult::{ConsultError, ConsultHost, Consulted, Consults};
 pub use envelope::{Envelope, Kind, Malformed, Priority};
 pub use keys::{KeyError, Keyring, Refused, Signed, Verifier};
-pub use mailbox::{Delivered, InboxPage, MailError, Mailboxes, agent_address, agent_of, owner_of};
+pub use mailbox::{
+    Delivered, Held, InboxPage, MailError, Mailboxes, agent_address, agent_of, owner_of,
+};
 pub use post::{Draft, Host, News, Policy, Post, PostError, Presence, WAKE_PROMPT};

@@ -497,6 +497,208 @@ impl Mailboxes {
     }
 }
 
+/// A message as an agent's archive holds it: signed, its marks, and the public key that
+/// verified it here (its sender's).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Held {
+    pub signed: Signed,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<f64>,
+    pub sender_key: String,
+}
+
+/// What [`Mailboxes::adopt`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Adopted {
+    pub stored: usize,
+    /// Already stored here (the same message cannot be in two inboxes).
+    pub present: usize,
+    /// Whose signature did not verify, or from a person with a key this machine does not hold.
+    pub refused: usize,
+}
+
+/// Every message `$a` sent or was sent, with its marks.
+const OF_ADDRESS: &str = r#"
+m[id] := *message:by_recipient{recipient: $a, id}
+m[id] := *message{id, sender}, sender == $a
+d[id, at] := m[id], *message_delivered{id, at}
+d[id, at] := m[id], not *message_delivered{id}, at = null
+?[id, signed, read_at, delivered_at] := m[id], *message{id, signed, read_at}, d[id, delivered_at]
+"#;
+
+const PRESENT: &str = "?[id] := id in $ids, *message{id}";
+
+const PUT_HELD: &str = r#"
+{?[id, sender, recipient, thread, created_at, expires_at, signed, read_at] <- $rows
+ :put message {id => sender, recipient, thread, created_at, expires_at, signed, read_at}}
+{?[id, at] <- $delivered :put message_delivered {id => at}}
+"#;
+
+/// Read and delivered marks put back (a rollback): `$marks` for the messages the snapshot held,
+/// `$later` (came after it) unread and undelivered.
+const SET_MARKS: &str = r#"
+{?[id, read_at] <- $marks :update message {id => read_at}}
+{?[id, at] <- $delivered :put message_delivered {id => at}}
+{?[id] <- $undelivered :rm message_delivered {id}}
+"#;
+
+impl Mailboxes {
+    /// Every message `address` sent or was sent, verified, for its archive.
+    pub fn of_address(&self, address: &str) -> Result<Vec<Held>, MailError> {
+        let rows = self
+            .store
+            .read(OF_ADDRESS, params([("a", DataValue::from(address))]))?;
+        let mut out = Vec::new();
+        for r in &rows.rows {
+            let d = self.checked(&r[0], &r[1], r[2].get_float())?;
+            let keys = self.keys.keys_of(&owner_of(&d.signed.envelope.from))?;
+            let Some(key) = keys
+                .into_iter()
+                .find(|k| Verifier::check(&d.signed, k).is_ok())
+            else {
+                continue;
+            };
+            out.push(Held {
+                signed: d.signed,
+                read_at: d.read_at,
+                delivered_at: r[3].get_float(),
+                sender_key: key,
+            });
+        }
+        out.sort_by_key(|h| h.signed.envelope.created_at);
+        Ok(out)
+    }
+
+    /// Stores an archive's messages of the agent that was `old` and is `new` here: each
+    /// verified with the key the archive names for its sender (a message from a person only
+    /// with a key this machine holds for that person: an archive cannot speak for the person),
+    /// stored with `new` where it said `old`, its marks kept; the senders' keys are kept so
+    /// the messages verify again when read. Messages stored here already are left as they are.
+    pub fn adopt(&self, held: &[Held], old: &str, new: &str) -> Result<Adopted, MailError> {
+        let mut done = Adopted::default();
+        let ids = DataValue::List(
+            held.iter()
+                .map(|h| DataValue::from(h.signed.envelope.id.as_str()))
+                .collect(),
+        );
+        let present: std::collections::HashSet<String> = self
+            .store
+            .read(PRESENT, params([("ids", ids)]))?
+            .rows
+            .iter()
+            .filter_map(|r| r[0].get_str().map(str::to_owned))
+            .collect();
+        let (mut rows, mut delivered) = (Vec::new(), Vec::new());
+        for h in held {
+            let e = &h.signed.envelope;
+            if present.contains(&e.id) {
+                done.present += 1;
+                continue;
+            }
+            let owner = owner_of(&e.from);
+            let verified = if e.from.starts_with("person:") {
+                self.keys
+                    .keys_of(&owner)?
+                    .iter()
+                    .any(|k| Verifier::check(&h.signed, k).is_ok())
+            } else {
+                Verifier::check(&h.signed, &h.sender_key).is_ok()
+            };
+            if !verified {
+                done.refused += 1;
+                continue;
+            }
+            if !e.from.starts_with("person:") && !self.keys.keys_of(&owner)?.contains(&h.sender_key)
+            {
+                let node = format!("archive-{}", &h.sender_key[..16.min(h.sender_key.len())]);
+                self.keys.learn(&owner, &node, &h.sender_key)?;
+            }
+            let swap = |a: &str| {
+                if a == old {
+                    new.to_owned()
+                } else {
+                    a.to_owned()
+                }
+            };
+            rows.push(DataValue::List(vec![
+                DataValue::from(e.id.as_str()),
+                DataValue::from(swap(&e.from).as_str()),
+                DataValue::from(swap(&e.to).as_str()),
+                DataValue::from(e.thread_id.as_deref().unwrap_or(e.id.as_str())),
+                DataValue::from(e.created_at as i64),
+                e.expires_at
+                    .map_or(DataValue::Null, |t| DataValue::from(t as i64)),
+                DataValue::from(serde_json::to_string(&h.signed).expect("JSON").as_str()),
+                h.read_at.map_or(DataValue::Null, DataValue::from),
+            ]));
+            if let Some(at) = h.delivered_at {
+                delivered.push(DataValue::List(vec![
+                    DataValue::from(e.id.as_str()),
+                    DataValue::from(at),
+                ]));
+            }
+            done.stored += 1;
+        }
+        if !rows.is_empty() {
+            self.store
+                .queue_write(
+                    PUT_HELD,
+                    params([
+                        ("rows", DataValue::List(rows)),
+                        ("delivered", DataValue::List(delivered)),
+                    ]),
+                )
+                .wait_in_place()?;
+        }
+        Ok(done)
+    }
+
+    /// Puts back the read and delivered marks of `address`'s messages as `held` has them;
+    /// messages of `address` that `held` does not have (they came after) become unread.
+    pub fn restore_marks(&self, address: &str, held: &[Held]) -> Result<(), MailError> {
+        let now = self.of_address(address)?;
+        let then: std::collections::HashMap<&str, &Held> = held
+            .iter()
+            .map(|h| (h.signed.envelope.id.as_str(), h))
+            .collect();
+        let (mut marks, mut delivered, mut undelivered) = (Vec::new(), Vec::new(), Vec::new());
+        for m in now {
+            // Only what `address` received has marks of its own.
+            if m.signed.envelope.to != address && m.signed.envelope.from == address {
+                continue;
+            }
+            let id = m.signed.envelope.id.as_str();
+            let was = then.get(id);
+            let read_at = was.and_then(|h| h.read_at);
+            marks.push(DataValue::List(vec![
+                DataValue::from(id),
+                read_at.map_or(DataValue::Null, DataValue::from),
+            ]));
+            match was.and_then(|h| h.delivered_at) {
+                Some(at) => delivered.push(DataValue::List(vec![
+                    DataValue::from(id),
+                    DataValue::from(at),
+                ])),
+                None => undelivered.push(DataValue::List(vec![DataValue::from(id)])),
+            }
+        }
+        self.store
+            .queue_write(
+                SET_MARKS,
+                params([
+                    ("marks", DataValue::List(marks)),
+                    ("delivered", DataValue::List(delivered)),
+                    ("undelivered", DataValue::List(undelivered)),
+                ]),
+            )
+            .wait_in_place()?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

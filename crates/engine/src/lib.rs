@@ -30,6 +30,7 @@ mod mesh_requests;
 mod message_requests;
 pub mod paths;
 mod playbook_requests;
+mod portable_requests;
 mod requests;
 mod session;
 pub mod text;

@@ -19,8 +19,8 @@ use futures::FutureExt;
 use maestro_mesh::{Auth, Call, Mesh, MeshOptions, REMOTE_METHODS, WorkItem};
 use maestro_protocol::rpc::NoParams;
 use maestro_protocol::{
-    AgentInfo, AgentState, MeshMembership, MeshRunInfo, MeshRunParams, NodeInfo, NodeState,
-    RpcError, code, method,
+    AgentInfo, AgentState, AgentTransferParams, MeshMembership, MeshReceiveParams, MeshRunInfo,
+    MeshRunParams, NodeInfo, NodeState, RpcError, code, method,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -649,4 +649,133 @@ fn heard_of(
             merged: None,
         })
         .collect()
+}
+
+/// `maestro/agent.transfer`: the agent stops here, its archive goes to node `to` through the
+/// object store, `to` takes it in and answers; only then is it removed here (its worktree, and
+/// its memories: they went with it; its turns and usage stay, as history of this machine). Any
+/// failure before that answer leaves it here, stopped.
+pub(crate) fn transfer(s: &Session, p: AgentTransferParams) -> Answer<AgentInfo> {
+    let engine = s.engine.clone();
+    Answer::later(async move {
+        let mesh = mesh(&engine).clone();
+        let me = mesh
+            .name()
+            .await
+            .ok_or_else(|| RpcError::from(maestro_mesh::MeshError::NotJoined))?;
+        if p.to == me {
+            return Err(RpcError::invalid_params(
+                method::AGENT_TRANSFER,
+                format!("agent `{}` is on node {me} already", p.name),
+            ));
+        }
+        let live = mesh
+            .nodes()
+            .await?
+            .into_iter()
+            .any(|n| n.name == p.to && n.state == NodeState::Live);
+        if !live {
+            return Err(RpcError::not_found(format!(
+                "node {} is not a live node of the mesh (`maestro mesh nodes` lists them)",
+                p.to
+            )));
+        }
+        let (ws, config) = workspace_of(engine.config(), &p.path)?;
+        let repo = engine.repo_id(&ws.root).ok_or_else(|| {
+            RpcError::invalid_params(method::AGENT_TRANSFER, "this repository has no commits")
+        })?;
+        let agents = engine.agents().clone();
+        let info = agents
+            .get(&ws.id, &p.name)
+            .map_err(crate::agent_requests::agent_error)?;
+        if info.state.is_running() {
+            agents
+                .stop(&ws.id, &p.name)
+                .await
+                .map_err(crate::agent_requests::agent_error)?;
+        }
+        let (e, w, name) = (engine.clone(), ws.clone(), p.name.clone());
+        let bytes = tokio::task::spawn_blocking(move || {
+            let c = crate::portable_requests::capture(
+                &e,
+                &w,
+                &name,
+                crate::portable_requests::CaptureOptions {
+                    bundle: true,
+                    ..Default::default()
+                },
+            )?;
+            c.archive
+                .to_bytes(c.head)
+                .map_err(|e| RpcError::internal(format!("making the archive: {e}")))
+        })
+        .await
+        .map_err(RpcError::internal)??;
+        let object = mesh.put_archive(&p.to, &p.name, &bytes).await?;
+        let call = Call {
+            from: me.clone(),
+            method: method::MESH_RECEIVE.to_owned(),
+            params: serde_json::to_value(MeshReceiveParams {
+                object: object.clone(),
+                repository: repo.clone(),
+                path: PathBuf::new(),
+            })
+            .expect("params are JSON"),
+            repo: Some(repo.clone()),
+        };
+        let timeout = config.settings().mesh.transfer_timeout;
+        let answer = mesh.call(&p.to, &call, timeout).await;
+        mesh.drop_archive(&object).await;
+        let arrived = answer.map_err(|e| {
+            RpcError::new(
+                e.code,
+                format!(
+                    "agent `{}` stays on node {me} (stopped): node {} did not take it in: {}",
+                    p.name, p.to, e.message
+                ),
+            )
+        })?;
+        let info: AgentInfo = serde_json::from_value(arrived).map_err(RpcError::internal)?;
+        mesh.note_location(&repo, &p.name, &p.to);
+        if let Err(e) = agents.remove(&ws.id, &p.name, true).await {
+            tracing::warn!(agent = %p.name, "transferred, but removing it here failed: {e}");
+        }
+        if let Err(e) = engine.memory().forget_agent(&ws.id, &p.name).await {
+            tracing::warn!(agent = %p.name, "transferred, but forgetting its memories here failed: {e}");
+        }
+        Ok(mark(serde_json::to_value(info).expect("JSON"), &p.to))
+            .and_then(|v| serde_json::from_value(v).map_err(RpcError::internal))
+    })
+}
+
+/// `maestro/mesh.receive` (another node's transfer): the archive from the object store, taken in
+/// as an agent of this node's checkout of the repository.
+pub(crate) fn receive(s: &Session, p: MeshReceiveParams) -> Answer<AgentInfo> {
+    let engine = s.engine.clone();
+    Answer::later(async move {
+        let mesh = mesh(&engine).clone();
+        let limits = maestro_portable::Limits::default();
+        let bytes = mesh.get_archive(&p.object, limits.total_bytes).await?;
+        let (ws, _) = workspace_of(engine.config(), &p.path)?;
+        let label = PathBuf::from(format!("transfer {}", p.object));
+        let contents = tokio::task::spawn_blocking(move || {
+            maestro_portable::read_bytes(&bytes, &label, limits)
+        })
+        .await
+        .map_err(RpcError::internal)?
+        .map_err(|e| RpcError::invalid_params(method::MESH_RECEIVE, e))?;
+        let name = contents.manifest.agent.clone();
+        crate::portable_requests::restore(
+            &engine,
+            &ws,
+            contents,
+            crate::portable_requests::RestoreOptions {
+                name,
+                passphrase: None,
+                fork: false,
+                note: format!("transferred here from another node ({})", p.object),
+            },
+        )
+        .await
+    })
 }

@@ -81,7 +81,7 @@ pub(crate) static TABLE: LazyLock<Table> = LazyLock::new(|| {
     use crate::{attention_requests as attention, chat_requests as chat};
     use crate::{
         memory_requests as memory, mesh_requests as mesh, message_requests as message,
-        playbook_requests as playbook, trust_requests as trust,
+        playbook_requests as playbook, portable_requests as portable, trust_requests as trust,
     };
     use rpc::*;
     let mut t = Table::default();
@@ -158,7 +158,15 @@ pub(crate) static TABLE: LazyLock<Table> = LazyLock::new(|| {
         .on::<rpc::MeshStatus>(mesh::status)
         .on::<MeshNodes>(mesh::nodes)
         .on::<MeshRun>(mesh::run)
-        .on::<MeshRuns>(mesh::runs);
+        .on::<MeshRuns>(mesh::runs)
+        .on::<AgentExport>(portable::export)
+        .on::<AgentImport>(portable::import)
+        .on::<AgentFork>(portable::fork)
+        .on::<AgentSnapshot>(portable::snapshot)
+        .on::<AgentSnapshots>(portable::snapshots)
+        .on::<AgentRollback>(portable::rollback)
+        .on::<AgentTransfer>(mesh::transfer)
+        .on::<MeshReceive>(mesh::receive);
     t
 });
 

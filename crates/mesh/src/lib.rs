@@ -20,9 +20,11 @@
 //!
 //! Nothing of this starts on a daemon that never joined: no connection, no task.
 
+mod transfer;
 mod wire;
 mod work;
 
+pub use transfer::TRANSFERS_BUCKET;
 pub use wire::{Call, CallReply};
 pub use work::{RESULTS_STREAM, WORK_STREAM, WorkItem, WorkResult, run_id, tally};
 
@@ -68,6 +70,7 @@ pub const REMOTE_METHODS: &[&str] = &[
     method::AGENT_ATTACH,
     method::AGENT_INPUT,
     method::AGENT_RESIZE,
+    method::MESH_RECEIVE,
 ];
 
 /// How a node proves who it is to the servers.

@@ -29,6 +29,7 @@ mod memory;
 mod mesh;
 mod messages;
 mod playbooks;
+mod portable;
 pub mod rpc;
 mod trust;
 mod types;
@@ -43,6 +44,7 @@ pub use memory::*;
 pub use mesh::*;
 pub use messages::*;
 pub use playbooks::*;
+pub use portable::*;
 pub use trust::*;
 pub use types::*;
 
@@ -142,6 +144,21 @@ pub mod method {
     pub const AGENT_RESIZE: &str = "maestro/agent.resize";
     /// An agent name's colour and identicon. [`crate::AgentIconParams`]; [`crate::AgentIconResult`].
     pub const AGENT_ICON: &str = "maestro/agent.icon";
+    /// An agent as an archive. [`crate::AgentExportParams`]; [`crate::AgentExportResult`].
+    pub const AGENT_EXPORT: &str = "maestro/agent.export";
+    /// An agent from an archive. [`crate::AgentImportParams`]; [`crate::AgentInfo`].
+    pub const AGENT_IMPORT: &str = "maestro/agent.import";
+    /// A new agent from another's current point. [`crate::AgentForkParams`]; [`crate::AgentInfo`].
+    pub const AGENT_FORK: &str = "maestro/agent.fork";
+    /// Keeps an agent's point. [`crate::AgentSnapshotParams`]; [`crate::SnapshotInfo`].
+    pub const AGENT_SNAPSHOT: &str = "maestro/agent.snapshot";
+    /// An agent's snapshots. [`crate::AgentRef`]; [`crate::SnapshotInfo`]`[]`.
+    pub const AGENT_SNAPSHOTS: &str = "maestro/agent.snapshots";
+    /// An agent back at a snapshot. [`crate::AgentRollbackParams`];
+    /// [`crate::AgentRollbackResult`].
+    pub const AGENT_ROLLBACK: &str = "maestro/agent.rollback";
+    /// An agent moved to another node. [`crate::AgentTransferParams`]; [`crate::AgentInfo`].
+    pub const AGENT_TRANSFER: &str = "maestro/agent.transfer";
     /// A task about a range of a document, given to an agent with its code and context.
     /// [`crate::DelegateParams`]; [`crate::DelegateResult`].
     pub const AGENT_DELEGATE: &str = "maestro/agent.delegate";
@@ -232,6 +249,9 @@ pub mod method {
     pub const MESH_RUN: &str = "maestro/mesh.run";
     /// The distributed runs this node started. No params; [`crate::MeshRunInfo`]`[]`.
     pub const MESH_RUNS: &str = "maestro/mesh.runs";
+    /// Between nodes: an agent's archive to take in (a transfer). [`crate::MeshReceiveParams`];
+    /// [`crate::AgentInfo`].
+    pub const MESH_RECEIVE: &str = "maestro/mesh.receive";
     /// The commands a repository's config chooses and whether each is approved.
     /// [`crate::TrustListParams`]; [`crate::TrustListResult`].
     pub const TRUST_LIST: &str = "maestro/trust.list";

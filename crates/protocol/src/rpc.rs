@@ -107,6 +107,7 @@ methods! {
         MeshStatus = MESH_STATUS(NoParams) -> crate::MeshMembership;
         MeshNodes = MESH_NODES(NoParams) -> Vec<NodeInfo>;
         MeshRuns = MESH_RUNS(NoParams) -> Vec<MeshRunInfo>;
+        AgentSnapshots = AGENT_SNAPSHOTS(AgentRef) -> Vec<SnapshotInfo>;
     }
     changing {
         Hello = HELLO(HelloParams) -> HelloResult;
@@ -148,6 +149,13 @@ methods! {
         ChatClose = CHAT_CLOSE(ChatRef) -> ChatInfo;
         AttentionAsk = ATTENTION_ASK(AttentionAskParams) -> AttentionInfo;
         AttentionAnswer = ATTENTION_ANSWER(AttentionAnswerParams) -> AttentionInfo;
+        AgentExport = AGENT_EXPORT(AgentExportParams) -> AgentExportResult;
+        AgentImport = AGENT_IMPORT(AgentImportParams) -> AgentInfo;
+        AgentFork = AGENT_FORK(AgentForkParams) -> AgentInfo;
+        AgentSnapshot = AGENT_SNAPSHOT(AgentSnapshotParams) -> SnapshotInfo;
+        AgentRollback = AGENT_ROLLBACK(AgentRollbackParams) -> AgentRollbackResult;
+        AgentTransfer = AGENT_TRANSFER(AgentTransferParams) -> AgentInfo;
+        MeshReceive = MESH_RECEIVE(MeshReceiveParams) -> AgentInfo;
     }
 }
 

@@ -1,4 +1,5 @@
-//! `maestro agent spawn|send|list|status|stop|diff|merge|remove|logs` and `maestro usage`.
+//! `maestro agent spawn|send|list|status|stop|diff|merge|remove|logs` and `maestro usage`
+//! (`export|import|transfer|snapshot|snapshots|rollback|fork`: `portable.rs`).
 
 use super::follow::{follow_turn, last_lines, output_of, plain, state_text, stream, subscribe};
 use super::{connect_cli, human_duration, print_json};
@@ -32,6 +33,13 @@ async fn act(paths: &Paths, action: AgentAction, node: Option<String>) -> anyhow
     };
     let at = |name: &str| on(json!({"name": name, "path": path}));
     match action {
+        action @ (AgentAction::Export { .. }
+        | AgentAction::Import { .. }
+        | AgentAction::Transfer { .. }
+        | AgentAction::Snapshot { .. }
+        | AgentAction::Snapshots { .. }
+        | AgentAction::Rollback { .. }
+        | AgentAction::Fork { .. }) => super::portable::act(&mut c, &path, action).await,
         AgentAction::Spawn {
             name,
             prompt,

@@ -14,6 +14,7 @@ mod memory;
 mod mesh;
 mod messages;
 mod playbook;
+mod portable;
 mod status;
 mod store;
 mod trust;

@@ -245,10 +245,12 @@ enum Outcome {
 
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
+mod adopt;
 mod consult;
 mod machine;
 mod turn;
 
+pub use adopt::Adopted;
 pub use consult::ConsultReply;
 
 use machine::KILL_GRACE;

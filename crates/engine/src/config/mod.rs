@@ -175,6 +175,7 @@ pub const MESH_TTL_SECS: &str = "mesh.ttl_secs";
 pub const MESH_LABELS: &str = "mesh.labels";
 pub const MESH_WORKERS: &str = "mesh.workers";
 pub const MESH_TASK_DEADLINE_SECS: &str = "mesh.task_deadline_secs";
+pub const MESH_TRANSFER_TIMEOUT_SECS: &str = "mesh.transfer_timeout_secs";
 
 fn check_mesh_url(url: &str) -> Result<(), String> {
     let rest = ["nats://", "tls://"]
@@ -548,6 +549,16 @@ pub const KEYS: &[KeyDef] = &[
         },
         default: DefaultValue::Integer(60),
         doc: "A distributed task whose node has not said it is still working on it for this long (the node died) goes back to the queue for another node.",
+    },
+    KeyDef {
+        key: MESH_TRANSFER_TIMEOUT_SECS,
+        scope: Scope::User,
+        kind: Kind::Integer {
+            min: 3,
+            max: 86_400,
+        },
+        default: DefaultValue::Integer(300),
+        doc: "How long `maestro agent transfer` waits for the target node to take the agent in; past it (or on any failure) the agent stays where it was.",
     },
     KeyDef {
         key: "agents.claude.path",

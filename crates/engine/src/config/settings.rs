@@ -46,6 +46,7 @@ pub struct MeshSettings {
     pub labels: Vec<String>,
     pub workers: usize,
     pub task_deadline: Duration,
+    pub transfer_timeout: Duration,
 }
 
 /// `chat.*`: a new chat's limits.
@@ -250,6 +251,9 @@ impl Settings {
                 workers: config.integer_of(MESH_WORKERS) as usize,
                 task_deadline: Duration::from_secs(
                     config.integer_of(MESH_TASK_DEADLINE_SECS) as u64
+                ),
+                transfer_timeout: Duration::from_secs(
+                    config.integer_of(MESH_TRANSFER_TIMEOUT_SECS) as u64,
                 ),
             },
             attention: maestro_agents::attention::Policy {

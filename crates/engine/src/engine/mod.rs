@@ -101,6 +101,8 @@ pub(crate) struct Inner {
     mesh: std::sync::OnceLock<Arc<maestro_mesh::Mesh>>,
     /// Whether this daemon joins the mesh when it starts (`None`: no data directory, tests).
     mesh_joined_file: Option<PathBuf>,
+    /// Agents' snapshots: `<workspace id>/<agent>/<n>.maestro-agent` below it.
+    snapshots_dir: PathBuf,
     /// Repositories' ids (root commits) by checkout root, found once.
     repo_ids: Mutex<std::collections::HashMap<PathBuf, Option<String>>>,
     /// The person's address (`person:<user>`).
@@ -134,12 +136,22 @@ impl Engine {
             StoreLocation::File(path) => Store::open(path)?,
             StoreLocation::Memory => Store::open_in_memory()?,
         };
-        let (worktrees, logs, keys) = match &options.paths {
-            Some(p) => (p.worktrees_dir(), p.agent_logs_dir(), p.keys_dir()),
+        let (worktrees, logs, keys, snapshots) = match &options.paths {
+            Some(p) => (
+                p.worktrees_dir(),
+                p.agent_logs_dir(),
+                p.keys_dir(),
+                p.data_dir.join("snapshots"),
+            ),
             None => {
                 let tmp =
                     std::env::temp_dir().join(format!("maestro-agents-{}", std::process::id()));
-                (tmp.join("worktrees"), tmp.join("logs"), tmp.join("keys"))
+                (
+                    tmp.join("worktrees"),
+                    tmp.join("logs"),
+                    tmp.join("keys"),
+                    tmp.join("snapshots"),
+                )
             }
         };
         let mailboxes =
@@ -159,6 +171,7 @@ impl Engine {
                 attention: std::sync::OnceLock::new(),
                 mesh: std::sync::OnceLock::new(),
                 mesh_joined_file: options.paths.as_ref().map(|p| p.mesh_joined_file()),
+                snapshots_dir: snapshots,
                 repo_ids: Mutex::default(),
                 memory: Arc::new(maestro_memory::service::Memory::new(
                     store.clone(),
@@ -271,6 +284,10 @@ impl Engine {
 
     /// The id of the repository checked out at `root` (its root commit), found once per root.
     /// Reads git: call it off the async threads.
+    pub(crate) fn snapshots_dir(&self) -> &Path {
+        &self.inner.snapshots_dir
+    }
+
     pub(crate) fn repo_id(&self, root: &Path) -> Option<String> {
         if let Some(id) = self.inner.repo_ids.lock().unwrap().get(root) {
             return id.clone();

@@ -7,8 +7,10 @@
 //! batches, embeds them on a blocking thread, merges near-duplicates into the earlier memory (its
 //! count goes up) and stores the vector; the index follows every store write.
 
+mod agents;
 mod code;
 pub mod import;
+pub use agents::AgentMemory;
 pub mod search;
 
 use crate::{Embedder, KeywordIndex, Meta, VectorIndex};
