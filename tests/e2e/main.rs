@@ -15,5 +15,6 @@ mod memory;
 mod mesh;
 mod messages;
 mod playbooks;
+mod portable;
 mod real_agents;
 mod store;

@@ -501,27 +501,46 @@ fn pick(tools: &Tools, names: &[&str]) -> Option<(String, Value)> {
         .find_map(|n| tools.iter().find(|(name, _)| name == n).cloned())
 }
 
-/// The working directory a CLI states in its system prompt or context, if any.
+/// The working directory a CLI states in its system prompt or context, if any: the system
+/// prompt's first (it is this run's), else the newest the history states (a resumed session
+/// moved to another worktree has its old one in its history).
 fn working_dir(body: &Value) -> Option<String> {
-    let text = body.to_string();
+    if let Some(system) = body.get("system")
+        && let Some(dir) = stated_dir(&system.to_string(), false)
+    {
+        return Some(dir);
+    }
+    stated_dir(&body.to_string(), true)
+}
+
+fn stated_dir(text: &str, newest: bool) -> Option<String> {
+    let mut found: Option<(usize, String)> = None;
     for marker in [
         "Primary working directory: ",
         "Working directory: ",
         "working directory: ",
         "current working directory is: ",
     ] {
-        if let Some(at) = text.find(marker) {
+        let at = if newest {
+            text.rfind(marker)
+        } else {
+            text.find(marker)
+        };
+        if let Some(at) = at {
             let rest = &text[at + marker.len()..];
             let end = rest
                 .find(|c: char| c == '\\' || c == '"' || c.is_whitespace())
                 .unwrap_or(rest.len());
             let dir = rest[..end].trim_end_matches(['.', ',']);
-            if dir.starts_with('/') {
-                return Some(dir.to_owned());
+            let better = found
+                .as_ref()
+                .is_none_or(|(was, _)| if newest { at > *was } else { at < *was });
+            if dir.starts_with('/') && better {
+                found = Some((at, dir.to_owned()));
             }
         }
     }
-    None
+    found.map(|(_, dir)| dir)
 }
 
 fn texts_of(content: &Value, kinds: &[&str]) -> Vec<String> {
@@ -630,8 +649,11 @@ fn anthropic(path: &str, body: &Value) -> Answer {
     };
     let usage = json!({"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS,
         "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0});
+    // Every response its own id, as the API gives: Claude Code rebuilding a resumed session
+    // merges the entries of one message id into one message.
+    let message_id = format!("msg_{}", call_id());
     if body["stream"] != json!(true) {
-        let message = json!({"id": "msg_mock", "type": "message", "role": "assistant",
+        let message = json!({"id": message_id, "type": "message", "role": "assistant",
             "model": model, "content": [block], "stop_reason": stop, "stop_sequence": null,
             "usage": usage});
         return (
@@ -658,7 +680,7 @@ fn anthropic(path: &str, body: &Value) -> Answer {
     let events = [
         (
             Some("message_start"),
-            json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message",
+            json!({"type": "message_start", "message": {"id": message_id, "type": "message",
                 "role": "assistant", "model": model, "content": [], "stop_reason": null,
                 "stop_sequence": null, "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": 1,
                 "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}),
@@ -747,8 +769,10 @@ fn responses(path: &str, body: &Value) -> Answer {
             }
             call
         }
-        Reply::Text(text) => json!({"type": "message", "id": "msg_mock", "role": "assistant",
-            "status": "completed", "content": [{"type": "output_text", "text": text, "annotations": []}]}),
+        Reply::Text(text) => {
+            json!({"type": "message", "id": format!("msg_{}", call_id()), "role": "assistant",
+            "status": "completed", "content": [{"type": "output_text", "text": text, "annotations": []}]})
+        }
     };
     let mut events = vec![(
         Some("response.created"),

@@ -718,6 +718,7 @@ pub(crate) fn transfer(s: &Session, p: AgentTransferParams) -> Answer<AgentInfo>
             params: serde_json::to_value(MeshReceiveParams {
                 object: object.clone(),
                 repository: repo.clone(),
+                from: me.clone(),
                 path: PathBuf::new(),
             })
             .expect("params are JSON"),
@@ -765,6 +766,18 @@ pub(crate) fn receive(s: &Session, p: MeshReceiveParams) -> Answer<AgentInfo> {
         .map_err(RpcError::internal)?
         .map_err(|e| RpcError::invalid_params(method::MESH_RECEIVE, e))?;
         let name = contents.manifest.agent.clone();
+        // The person's messages in its inbox were signed on that node: with the key it
+        // published (the mesh's members are the same person), they verify here.
+        let person = maestro_comms::owner_of(engine.person());
+        if let Some(key) = mesh.key_of(&p.from, &person)
+            && let Err(e) = engine
+                .post()
+                .mailboxes()
+                .keys()
+                .learn(&person, &p.from, &key)
+        {
+            tracing::warn!("keeping node {}'s key of the person: {e}", p.from);
+        }
         crate::portable_requests::restore(
             &engine,
             &ws,
@@ -773,7 +786,7 @@ pub(crate) fn receive(s: &Session, p: MeshReceiveParams) -> Answer<AgentInfo> {
                 name,
                 passphrase: None,
                 fork: false,
-                note: format!("transferred here from another node ({})", p.object),
+                note: format!("transferred here from node {}", p.from),
             },
         )
         .await

@@ -745,11 +745,24 @@ async fn leave_now(mut j: Joined) {
     let _ = j.nodes.delete(&j.name).await;
     let keys: Vec<String> = j.written.lock().unwrap().iter().cloned().collect();
     for k in keys {
-        let _ = j.directory.delete(&k).await;
+        delete_if_ours(&j.directory, &k, &j.name).await;
     }
     let _ = j.client.flush().await;
     let _ = j.client.drain().await;
     tracing::info!(node = %j.name, "left the mesh");
+}
+
+/// Deletes directory entry `key` while it still names node `me`: an agent that moved to
+/// another node (a transfer) is that node's entry now.
+async fn delete_if_ours(directory: &jetstream::kv::Store, key: &str, me: &str) {
+    if let Ok(Some(entry)) = directory.entry(key).await
+        && entry.operation == jetstream::kv::Operation::Put
+        && entry.value.as_ref() == me.as_bytes()
+    {
+        let _ = directory
+            .delete_expect_revision(key, Some(entry.revision))
+            .await;
+    }
 }
 
 fn server_of(c: &async_nats::Client) -> String {
@@ -1155,7 +1168,7 @@ impl Beater {
             self.written.lock().unwrap().insert(k.clone());
         }
         for k in before.difference(&now) {
-            let _ = self.directory.delete(k).await;
+            delete_if_ours(&self.directory, k, &self.options.name).await;
             self.written.lock().unwrap().remove(k);
         }
         // The senders' keys, once each (again when one changes).

@@ -128,6 +128,9 @@ pub struct AgentTransferParams {
 pub struct MeshReceiveParams {
     pub object: String,
     pub repository: String,
+    /// The node it comes from (whose published keys verify its messages).
+    #[serde(default)]
+    pub from: String,
     /// Filled in by the receiving node: its checkout of the repository.
     #[serde(default)]
     pub path: PathBuf,
