@@ -710,6 +710,58 @@ mod tests {
         Mailboxes::open(Store::open_in_memory().unwrap(), &dir.join("keys"), NOW).unwrap()
     }
 
+    /// An agent's inbox leaves one home and comes into another under its new address: its
+    /// messages verify there with the keys the archive names, read and delivered marks kept; a
+    /// message claiming the person, signed by a key that home does not hold for the person, or
+    /// one changed on the way, is refused; a second adoption stores nothing again; a rollback
+    /// puts the marks back.
+    #[test]
+    fn an_inbox_moves_to_a_new_address_and_its_marks_come_back() {
+        let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let here = mailboxes(one.path());
+        here.send(envelope(), NOW).unwrap();
+        here.read("agent:ws1/bob", "m-0001", 1_765_000_001.0)
+            .unwrap();
+        let mut from_person = envelope();
+        from_person.id = "m-0002".into();
+        from_person.from = "person:alice".into();
+        here.send(from_person, NOW).unwrap();
+        let mut changed = envelope();
+        changed.id = "m-0003".into();
+        here.send(changed, NOW).unwrap();
+        let mut held = here.of_address("agent:ws1/bob").unwrap();
+        assert_eq!(held.len(), 3);
+        held[2].signed.envelope.subject = "changed on the way".into();
+
+        let there = mailboxes(two.path());
+        let done = there
+            .adopt(&held, "agent:ws1/bob", "agent:ws2/bob")
+            .unwrap();
+        assert_eq!((done.stored, done.refused), (1, 2), "{done:?}");
+        let inbox = there.inbox("agent:ws2/bob", false, NOW).unwrap();
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox[0].signed.envelope.id, "m-0001");
+        assert_eq!(inbox[0].read_at, Some(1_765_000_001.0));
+        assert!(there.inbox("agent:ws1/bob", false, NOW).unwrap().is_empty());
+        let again = there
+            .adopt(&held, "agent:ws1/bob", "agent:ws2/bob")
+            .unwrap();
+        assert_eq!(again.present, 1);
+
+        // A rollback: what was unread then is unread again.
+        let then = here.of_address("agent:ws1/bob").unwrap();
+        here.read("agent:ws1/bob", "m-0002", 1_765_000_002.0)
+            .unwrap();
+        here.mark_delivered(&["m-0003".into()], 1_765_000_003.0)
+            .unwrap();
+        here.restore_marks("agent:ws1/bob", &then).unwrap();
+        let now = here.of_address("agent:ws1/bob").unwrap();
+        let marks = |all: &[Held]| -> Vec<(Option<f64>, Option<f64>)> {
+            all.iter().map(|h| (h.read_at, h.delivered_at)).collect()
+        };
+        assert_eq!(marks(&now), marks(&then));
+    }
+
     #[test]
     fn a_message_reaches_its_recipient_once_and_is_marked_read() {
         let dir = tempfile::tempdir().unwrap();

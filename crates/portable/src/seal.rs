@@ -40,7 +40,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Result<Vec<u8>, SealError> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(SealError::Malformed("odd hex".into()));
     }
     (0..s.len())

@@ -173,7 +173,7 @@ fn a_branch_bundle_carries_the_commits_after_the_base_and_git_reads_it() {
     git(&src, &["commit", "-q", "-m", "base"]);
     let base = git(&src, &["rev-parse", "HEAD"]);
     git(
-        &dir.path().to_path_buf(),
+        dir.path(),
         &["clone", "-q", src.to_str().unwrap(), dst.to_str().unwrap()],
     );
     git(&src, &["checkout", "-q", "-b", "maestro/a"]);

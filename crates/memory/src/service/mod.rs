@@ -757,6 +757,47 @@ mod tests {
         }
     }
 
+    /// An agent's memories leave with their vectors and come back under another name and
+    /// workspace, found by keyword at once; a vector of another model waits to be embedded
+    /// again; a rollback's forget takes only that agent's.
+    #[tokio::test]
+    async fn an_agents_memories_leave_and_come_back_under_another_name() {
+        let memory = Memory::new(Store::open_in_memory().unwrap(), keyword_only());
+        let note = |agent: &str, text: &str| NewMemory {
+            ws: "w1".into(),
+            kind: memory_kind::NOTE,
+            agent: agent.into(),
+            source: "test".into(),
+            at: 10.0,
+            text: text.into(),
+        };
+        memory
+            .remember(&[
+                note("porter", "the flaky test is in parser_spec"),
+                note("porter", "seed 42 reproduces it"),
+                note("other", "not porter's"),
+            ])
+            .await
+            .unwrap();
+        let mut out = memory.of_agent("w1", "porter").unwrap();
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|m| m.vector.is_none()));
+        out[0].vector = Some(vec![0.5; 4]);
+        out[0].model = Some("another-model".into());
+        let (stored, waiting) = memory.adopt("w2", "porter-2", &out).await.unwrap();
+        assert_eq!((stored, waiting), (2, 2), "no model here: both wait");
+        let back = memory.of_agent("w2", "porter-2").unwrap();
+        let texts: Vec<&str> = back.iter().map(|m| m.text.as_str()).collect();
+        assert!(texts.contains(&"seed 42 reproduces it"), "{texts:?}");
+        // The same archive again (a rollback) finds the same rows.
+        memory.adopt("w2", "porter-2", &out).await.unwrap();
+        assert_eq!(memory.of_agent("w2", "porter-2").unwrap().len(), 2);
+        assert_eq!(memory.forget_agent("w1", "porter").await.unwrap(), 2);
+        assert!(memory.of_agent("w1", "porter").unwrap().is_empty());
+        assert_eq!(memory.of_agent("w1", "other").unwrap().len(), 1);
+        assert_eq!(memory.of_agent("w2", "porter-2").unwrap().len(), 2);
+    }
+
     /// The worker takes the oldest waiting memories first, a batch at a time, and what it
     /// finished leaves the queue.
     #[tokio::test]
