@@ -126,6 +126,17 @@ fn neovim_plugin_navigates_lists_agents_and_hears_their_status() {
             .is_some_and(|l| l.starts_with("far ") && l.ends_with("maestro/far  on build")),
         "{v:#}"
     );
+    // Snapshot, the list of snapshots, a fork: from the plugin's commands.
+    assert_eq!(v["snapshot"], true, "{v:#}");
+    assert!(
+        v["snapshots"].to_string().contains("before the refactor"),
+        "{v:#}"
+    );
+    assert_eq!(v["forked"], true, "{v:#}");
+    assert_eq!(
+        env.json(&dir, &["agent", "status", "fixer-b", "--json"])["state"],
+        "idle"
+    );
     // The agent spawned from Neovim asked a question: the status notification reached the handler.
     assert_eq!(v["attention"], true, "{v:#}");
     assert_eq!(v["asker_state"], "needs_input", "{v:#}");

@@ -215,6 +215,24 @@ local ok, err = pcall(function()
   })[1]
   vim.cmd('wincmd p')
 
+  -- Portable agents: a snapshot of the listed agent, its snapshots in a buffer, a fork.
+  vim.cmd('Maestro snapshot fixer before the refactor')
+  out.snapshot = vim.wait(15000, function()
+    return noted('snapshot 1 of fixer kept')
+  end, 50)
+  vim.cmd('Maestro snapshots fixer')
+  vim.wait(10000, function()
+    local buf = vim.fn.bufnr('maestro://snapshots/fixer')
+    return buf ~= -1 and #table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\n') > 0
+  end, 50)
+  local snaps_buf = vim.fn.bufnr('maestro://snapshots/fixer')
+  out.snapshots = snaps_buf ~= -1 and vim.api.nvim_buf_get_lines(snaps_buf, 0, -1, false) or {}
+  vim.cmd('wincmd p')
+  vim.cmd('Maestro fork fixer fixer-b')
+  out.forked = vim.wait(15000, function()
+    return noted('fixer forked as fixer-b')
+  end, 50)
+
   -- An agent spawned from here asks a question: its status notifications reach the handler, the
   -- person is told, and the statusline counts it.
   vim.cmd('Maestro spawn asker ask Proceed? [y/n]')

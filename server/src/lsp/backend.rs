@@ -91,6 +91,13 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("maestro.chat.close", method::CHAT_CLOSE),
     ("maestro.attention.log", method::ATTENTION_LOG),
     ("maestro.attention.answer", method::ATTENTION_ANSWER),
+    ("maestro.agent.export", method::AGENT_EXPORT),
+    ("maestro.agent.import", method::AGENT_IMPORT),
+    ("maestro.agent.fork", method::AGENT_FORK),
+    ("maestro.agent.snapshot", method::AGENT_SNAPSHOT),
+    ("maestro.agent.snapshots", method::AGENT_SNAPSHOTS),
+    ("maestro.agent.rollback", method::AGENT_ROLLBACK),
+    ("maestro.agent.transfer", method::AGENT_TRANSFER),
 ];
 
 /// Daemon requests that belong to the front's own connection (its hello, workspaces, events and

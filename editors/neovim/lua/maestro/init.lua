@@ -524,6 +524,99 @@ function sub.send(args, _, root)
   end)
 end
 
+-- Portable agents: an archive of an agent (its branch, memories, session, inbox), one brought
+-- back, a fork, snapshots and rollback, a move to another node of the mesh.
+local function absolute(path)
+  return vim.fn.fnamemodify(vim.fn.expand(path), ':p')
+end
+
+local function notes_of(result)
+  local out = ''
+  for _, n in ipairs(result.notes or {}) do
+    out = out .. '\n  ' .. n
+  end
+  return out
+end
+
+function sub.export(args, _, root)
+  if not need(args, 1, 'export NAME [FILE]') then
+    return
+  end
+  local file = absolute(args[2] or (args[1] .. '.maestro-agent'))
+  M.execute('maestro.agent.export', { name = args[1], path = root, output = file }, function(r)
+    say(('maestro: %s exported to %s (%d bytes): %d memories, %d messages%s'):format(
+      args[1], r.file, r.bytes or 0, r.memories or 0, r.messages or 0, notes_of(r)))
+  end)
+end
+
+function sub.import(args, _, root)
+  if not need(args, 1, 'import FILE [NAME]') then
+    return
+  end
+  M.execute('maestro.agent.import', { file = absolute(args[1]), path = root, as = args[2] }, function(a)
+    say(('maestro: %s imported in %s%s'):format(a.name, a.worktree, notes_of(a)))
+  end)
+end
+
+function sub.fork(args, _, root)
+  if not need(args, 2, 'fork NAME NEW') then
+    return
+  end
+  M.execute('maestro.agent.fork', { name = args[1], path = root, new = args[2] }, function(a)
+    say(('maestro: %s forked as %s on %s%s'):format(args[1], a.name, a.branch or a.worktree, notes_of(a)))
+  end)
+end
+
+function sub.snapshot(args, _, root)
+  if not need(args, 1, 'snapshot NAME [NOTE]') then
+    return
+  end
+  local note = #args > 1 and rest(args, 2) or nil
+  M.execute('maestro.agent.snapshot', { name = args[1], path = root, note = note }, function(s)
+    say(('maestro: snapshot %s of %s kept'):format(s.id, s.agent))
+  end)
+end
+
+function M.snapshot_lines(snapshots)
+  local lines = {}
+  for _, s in ipairs(snapshots) do
+    table.insert(lines, ('%3s  %s  %s  %s'):format(s.id, os.date('%Y-%m-%d %H:%M', math.floor(s.at or 0)),
+      (s.commit or '-'):sub(1, 10), s.note or ''))
+  end
+  if #lines == 0 then
+    lines = { 'no snapshots (:Maestro snapshot NAME keeps one)' }
+  end
+  return lines
+end
+
+function sub.snapshots(args, _, root)
+  if not need(args, 1, 'snapshots NAME') then
+    return
+  end
+  M.execute('maestro.agent.snapshots', { name = args[1], path = root }, function(all)
+    M.show('snapshots/' .. args[1], M.snapshot_lines(all or {}))
+  end)
+end
+
+function sub.rollback(args, _, root)
+  if not need(args, 2, 'rollback NAME SNAPSHOT') then
+    return
+  end
+  M.execute('maestro.agent.rollback', { name = args[1], path = root, snapshot = args[2] }, function(r)
+    say(('maestro: %s is back at snapshot %s; where it was is snapshot %s'):format(
+      args[1], r.restored.id, r.before.id))
+  end)
+end
+
+function sub.transfer(args, _, root)
+  if not need(args, 2, 'transfer NAME NODE') then
+    return
+  end
+  M.execute('maestro.agent.transfer', { name = args[1], path = root, to = args[2] }, function(a)
+    say(('maestro: %s is on node %s now'):format(a.name, a.node or args[2]))
+  end)
+end
+
 -- The agent's changes against its base in a split (`maestro://diff/NAME`, filetype diff), and its
 -- hunks in the quickfix list, each at the agent's file in its worktree.
 function sub.diff(args, _, root)
