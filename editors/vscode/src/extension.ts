@@ -441,6 +441,56 @@ class Extension {
           answers[field.key] = id;
           break;
         }
+        case 'save': {
+          const name = typeof answers.name === 'string' ? answers.name : 'agent';
+          const folder = workspacePath();
+          const uri = await vscode.window.showSaveDialog({
+            title: field.prompt,
+            defaultUri: folder ? vscode.Uri.file(`${folder}/${name}.maestro-agent`) : undefined,
+            filters: { 'maestro agent archive': ['maestro-agent'] },
+          });
+          if (!uri) {
+            return undefined;
+          }
+          answers[field.key] = uri.fsPath;
+          break;
+        }
+        case 'open': {
+          const uris = await vscode.window.showOpenDialog({
+            title: field.prompt,
+            canSelectMany: false,
+            filters: { 'maestro agent archive': ['maestro-agent'] },
+          });
+          if (!uris || uris.length === 0) {
+            return undefined;
+          }
+          answers[field.key] = uris[0].fsPath;
+          break;
+        }
+        case 'snapshot': {
+          const all = await this.run<{ id: string; at: number; note?: string; commit?: string }[]>('maestro.agent.snapshots', {
+            name: answers.name,
+            path: workspacePath(),
+          });
+          if (!all || all.length === 0) {
+            void vscode.window.showInformationMessage(`maestro: agent ${answers.name} has no snapshots yet (Agent Snapshot keeps one).`);
+            return undefined;
+          }
+          const pick = await vscode.window.showQuickPick(
+            [...all].reverse().map((s) => ({
+              label: `snapshot ${s.id}`,
+              description: `${new Date(s.at * 1000).toLocaleString()} · ${(s.commit ?? '').slice(0, 8)}`,
+              detail: s.note,
+              id: s.id,
+            })),
+            { placeHolder: `Roll ${answers.name} back to (its present point is kept as a snapshot first)` },
+          );
+          if (!pick) {
+            return undefined;
+          }
+          answers[field.key] = pick.id;
+          break;
+        }
         case 'pick': {
           const choice = await vscode.window.showQuickPick(field.choices, { placeHolder: field.prompt });
           if (choice === undefined) {

@@ -338,7 +338,10 @@ export type Field =
   | { key: string; kind: 'number'; prompt: string }
   | { key: string; kind: 'pick'; prompt: string; choices: string[] }
   | { key: string; kind: 'run' }
-  | { key: string; kind: 'path' };
+  | { key: string; kind: 'path' }
+  | { key: string; kind: 'save'; prompt: string }
+  | { key: string; kind: 'open'; prompt: string }
+  | { key: string; kind: 'snapshot' };
 
 export const FORMS: Record<string, Field[]> = {
   'maestro.status': [],
@@ -375,6 +378,37 @@ export const FORMS: Record<string, Field[]> = {
     { key: 'path', kind: 'path' },
   ],
   'maestro.agent.icon': [{ key: 'name', kind: 'agent' }],
+  'maestro.agent.export': [
+    { key: 'name', kind: 'agent' },
+    { key: 'output', kind: 'save', prompt: 'Export the agent to' },
+    { key: 'path', kind: 'path' },
+  ],
+  'maestro.agent.import': [
+    { key: 'file', kind: 'open', prompt: 'Import the agent of' },
+    { key: 'as', kind: 'text', prompt: 'Its name here (empty: the name in the archive)', optional: true },
+    { key: 'path', kind: 'path' },
+  ],
+  'maestro.agent.fork': [
+    { key: 'name', kind: 'agent' },
+    { key: 'new', kind: 'text', prompt: 'Name of the new agent (it starts from this one\'s branch, memories and session)' },
+    { key: 'path', kind: 'path' },
+  ],
+  'maestro.agent.snapshot': [
+    { key: 'name', kind: 'agent' },
+    { key: 'note', kind: 'text', prompt: 'A note to know this snapshot by', optional: true },
+    { key: 'path', kind: 'path' },
+  ],
+  'maestro.agent.snapshots': [{ key: 'name', kind: 'agent' }, { key: 'path', kind: 'path' }],
+  'maestro.agent.rollback': [
+    { key: 'name', kind: 'agent' },
+    { key: 'snapshot', kind: 'snapshot' },
+    { key: 'path', kind: 'path' },
+  ],
+  'maestro.agent.transfer': [
+    { key: 'name', kind: 'agent' },
+    { key: 'to', kind: 'text', prompt: 'Node of the mesh to move it to' },
+    { key: 'path', kind: 'path' },
+  ],
   'maestro.usage': [
     { key: 'by', kind: 'pick', prompt: 'Usage by', choices: ['agent', 'model', 'day'] },
     { key: 'path', kind: 'path' },
@@ -600,6 +634,29 @@ export function answerSentence(command: string, result: unknown, name?: string):
       const n = Number(r.forgotten ?? 0);
       return say(n === 0 ? 'no memory had those ids: nothing forgotten.' : `forgot ${n} memor${n === 1 ? 'y' : 'ies'}.`, n === 0);
     }
+    case 'maestro.agent.export': {
+      const notes = (r.notes as string[] | undefined) ?? [];
+      return say(
+        `${agent} exported to ${r.file} (${mib(Number(r.bytes ?? 0))}): ${r.memories ?? 0} memories, ${r.messages ?? 0} messages.` +
+          (notes.length ? ` ${notes.join(' ')}` : ''),
+        notes.length > 0,
+      );
+    }
+    case 'maestro.agent.import':
+    case 'maestro.agent.fork': {
+      const notes = (r.notes as string[] | undefined) ?? [];
+      const what = command === 'maestro.agent.fork' ? `forked ${agent} as ${r.name}` : `imported agent ${r.name}`;
+      return say(`${what} on ${r.branch ?? r.worktree}.` + (notes.length ? ` ${notes.join(' ')}` : ''), notes.length > 0);
+    }
+    case 'maestro.agent.snapshot':
+      return say(`snapshot ${r.id} of agent ${r.agent} kept${r.note ? ` (${r.note})` : ''}.`);
+    case 'maestro.agent.rollback': {
+      const restored = (r.restored ?? {}) as Record<string, unknown>;
+      const before = (r.before ?? {}) as Record<string, unknown>;
+      return say(`${agent} is back at snapshot ${restored.id}; where it was is snapshot ${before.id}.`);
+    }
+    case 'maestro.agent.transfer':
+      return say(`${agent} moved to node ${r.node}.`);
     case 'maestro.store.backup':
       return say(`store backed up to ${r.path} (${mib(Number(r.sizeBytes ?? 0))}, schema ${r.schemaVersion}).`);
     default:

@@ -276,3 +276,26 @@ test('messages to the person: the inbox item, the toast, the thread and the stat
   assert.equal(m.statusText([], 0, 0, 2).text, '$(hubot) 0  $(mail) 2  $0.00');
   assert.ok(m.statusText([], 0, 0, 1).tooltip.includes('1 unread message'));
 });
+
+test('portable agents: every command has a form, arguments and answers a person reads', () => {
+  for (const c of ['export', 'import', 'fork', 'snapshot', 'snapshots', 'rollback', 'transfer']) {
+    assert.ok(m.FORMS[`maestro.agent.${c}`], `a form for maestro.agent.${c}`);
+  }
+  assert.deepEqual(m.formArgument('maestro.agent.fork', { name: 'a', new: 'a-2', path: '/r' }), { name: 'a', new: 'a-2', path: '/r' });
+  assert.deepEqual(m.formArgument('maestro.agent.import', { file: '/x.maestro-agent', as: '', path: '/r' }), { file: '/x.maestro-agent', path: '/r' });
+  assert.deepEqual(m.formArgument('maestro.agent.rollback', { name: 'a', snapshot: '2', path: '/r' }), { name: 'a', snapshot: '2', path: '/r' });
+  const exported = m.answerSentence('maestro.agent.export', { file: '/t/a.maestro-agent', bytes: 3 << 20, memories: 12, messages: 2, notes: [] }, 'a');
+  assert.equal(exported.text, 'maestro: agent a exported to /t/a.maestro-agent (3.0 MiB): 12 memories, 2 messages.');
+  assert.equal(exported.warn, false);
+  const noted = m.answerSentence('maestro.agent.export', { file: '/t/a', bytes: 10, memories: 0, messages: 0, notes: ['1 uncommitted file(s)…'] }, 'a');
+  assert.equal(noted.warn, true);
+  assert.equal(
+    m.answerSentence('maestro.agent.rollback', { restored: { id: '1' }, before: { id: '3' } }, 'a').text,
+    'maestro: agent a is back at snapshot 1; where it was is snapshot 3.',
+  );
+  assert.equal(
+    m.answerSentence('maestro.agent.fork', { name: 'a-2', branch: 'maestro/a-2', notes: [] }, 'a').text,
+    'maestro: forked agent a as a-2 on maestro/a-2.',
+  );
+  assert.equal(m.answerSentence('maestro.agent.snapshots', []), undefined, 'a listing is a document');
+});
