@@ -429,7 +429,10 @@ pub(crate) async fn restore(
         if let Some(secret) = &secret {
             keys.install(&owner_of(&address), secret)
                 .map_err(|e| failed("its key", e))?;
-        } else if !o.fork {
+        } else if !o.fork
+            && keys.public(&owner_of(&address)).ok().as_deref()
+                != Some(identity.public_key.as_str())
+        {
             notes.push(
                 "its identity is new here (the archive held its public key only): messages it signs from now on carry the new key".into(),
             );
