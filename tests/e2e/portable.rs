@@ -10,7 +10,7 @@ use crate::real_agents::waited;
 use maestro_tests::mock_model::MockModel;
 use maestro_tests::nats::Cluster;
 use maestro_tests::real_clis::real_env;
-use maestro_tests::{TestEnv, git, text, wait_until};
+use maestro_tests::{TestEnv, git, raw_archive, text, wait_until};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -394,28 +394,6 @@ fn snapshot_work_rollback_then_fork_and_diverge() {
     // A rollback to a snapshot that is not there names the command that lists them.
     let none = fails(&env, &dir, &["agent", "rollback", "snap", "99"]);
     assert!(none.contains("maestro agent snapshots snap"), "{none}");
-}
-
-/// A tar of raw entries in an LZ4 frame, as a hostile tool would write one.
-fn raw_archive(entries: &[(&[u8], tar::EntryType, &[u8])]) -> Vec<u8> {
-    let mut out = lz4_flex::frame::FrameEncoder::new(Vec::new());
-    {
-        let mut tar = tar::Builder::new(&mut out);
-        for (name, kind, data) in entries {
-            let mut h = tar::Header::new_gnu();
-            h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
-            h.set_entry_type(*kind);
-            h.set_size(data.len() as u64);
-            h.set_mode(0o600);
-            if *kind == tar::EntryType::Symlink {
-                h.set_link_name("/etc/passwd").unwrap();
-            }
-            h.set_cksum();
-            tar.append(&h, *data).unwrap();
-        }
-        tar.finish().unwrap();
-    }
-    out.finish().unwrap()
 }
 
 #[test]

@@ -1010,3 +1010,26 @@ pub mod flood {
         last
     }
 }
+
+/// An agent archive of raw tar entries (name bytes, type, data) in an LZ4 frame, as a hostile
+/// tool would write one (a symbolic link points at `/etc/passwd`).
+pub fn raw_archive(entries: &[(&[u8], tar::EntryType, &[u8])]) -> Vec<u8> {
+    let mut out = lz4_flex::frame::FrameEncoder::new(Vec::new());
+    {
+        let mut tar = tar::Builder::new(&mut out);
+        for (name, kind, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.as_gnu_mut().expect("a GNU header").name[..name.len()].copy_from_slice(name);
+            h.set_entry_type(*kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(0o600);
+            if *kind == tar::EntryType::Symlink {
+                h.set_link_name("/etc/passwd").expect("a short link name");
+            }
+            h.set_cksum();
+            tar.append(&h, *data).expect("writing to memory");
+        }
+        tar.finish().expect("writing to memory");
+    }
+    out.finish().expect("writing to memory")
+}

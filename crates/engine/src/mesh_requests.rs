@@ -32,6 +32,13 @@ fn mesh(engine: &Engine) -> &Arc<Mesh> {
     engine.mesh()
 }
 
+/// This node's name, or the error of a node that is not in the mesh.
+async fn joined_name(mesh: &Mesh) -> Result<String, RpcError> {
+    mesh.name()
+        .await
+        .ok_or_else(|| RpcError::from(maestro_mesh::MeshError::NotJoined))
+}
+
 /// A daemon starting: it joins again when it was a member when it stopped. Failures are logged
 /// and shown by `maestro mesh status`; the daemon keeps trying every 10 s until it joins or
 /// the person leaves.
@@ -250,10 +257,7 @@ pub(crate) fn run(s: &Session, p: MeshRunParams) -> Answer<MeshRunInfo> {
     let engine = s.engine.clone();
     Answer::later(async move {
         let mesh = mesh(&engine).clone();
-        let me = mesh
-            .name()
-            .await
-            .ok_or_else(|| RpcError::from(maestro_mesh::MeshError::NotJoined))?;
+        let me = joined_name(&mesh).await?;
         let bad = |detail: String| RpcError::new(code::INVALID_PARAMS, detail);
         let (ws, config) = workspace_of(engine.config(), &p.path)?;
         let file = p
@@ -659,10 +663,7 @@ pub(crate) fn transfer(s: &Session, p: AgentTransferParams) -> Answer<AgentInfo>
     let engine = s.engine.clone();
     Answer::later(async move {
         let mesh = mesh(&engine).clone();
-        let me = mesh
-            .name()
-            .await
-            .ok_or_else(|| RpcError::from(maestro_mesh::MeshError::NotJoined))?;
+        let me = joined_name(&mesh).await?;
         if p.to == me {
             return Err(RpcError::invalid_params(
                 method::AGENT_TRANSFER,

@@ -1,5 +1,5 @@
 use super::*;
-use maestro_tests::git;
+use maestro_tests::{git, raw_archive as raw};
 
 fn sample() -> Archive {
     let mut a = Archive::new();
@@ -7,25 +7,6 @@ fn sample() -> Archive {
     a.add(entry::MEMORIES, b"{}\n{}\n".to_vec());
     a.add("session/claude/abc.jsonl", b"{}\n".to_vec());
     a
-}
-
-/// An archive of raw tar entries (name bytes, type, data), as a hostile tool would write one.
-fn raw(entries: &[(&[u8], tar::EntryType, &[u8])]) -> Vec<u8> {
-    let mut out = lz4_flex::frame::FrameEncoder::new(Vec::new());
-    {
-        let mut tar = tar::Builder::new(&mut out);
-        for (name, kind, data) in entries {
-            let mut h = tar::Header::new_gnu();
-            h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
-            h.set_entry_type(*kind);
-            h.set_size(data.len() as u64);
-            h.set_mode(0o600);
-            h.set_cksum();
-            tar.append(&h, *data).unwrap();
-        }
-        tar.finish().unwrap();
-    }
-    out.finish().unwrap()
 }
 
 fn manifest_of(entries: &[(&str, &[u8])], format: u32) -> Vec<u8> {
