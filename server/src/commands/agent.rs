@@ -39,7 +39,14 @@ async fn act(paths: &Paths, action: AgentAction, node: Option<String>) -> anyhow
         | AgentAction::Snapshot { .. }
         | AgentAction::Snapshots { .. }
         | AgentAction::Rollback { .. }
-        | AgentAction::Fork { .. }) => super::portable::act(&mut c, &path, action).await,
+        | AgentAction::Fork { .. }) => {
+            if let Some(node) = &node {
+                anyhow::bail!(
+                    "export, import, snapshots, rollback, fork and transfer act on this machine's agents: run it on node {node} (`maestro agent transfer NAME --to NODE` moves an agent here)"
+                );
+            }
+            super::portable::act(&mut c, &path, action).await
+        }
         AgentAction::Spawn {
             name,
             prompt,
