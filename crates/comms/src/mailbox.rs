@@ -613,7 +613,10 @@ impl Mailboxes {
             }
             if !e.from.starts_with("person:") && !self.keys.keys_of(&owner)?.contains(&h.sender_key)
             {
-                let node = format!("archive-{}", &h.sender_key[..16.min(h.sender_key.len())]);
+                let node = format!(
+                    "archive-{}",
+                    h.sender_key.chars().take(16).collect::<String>()
+                );
                 self.keys.learn(&owner, &node, &h.sender_key)?;
             }
             let swap = |a: &str| {

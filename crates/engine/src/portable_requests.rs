@@ -293,10 +293,15 @@ pub(crate) async fn restore(
     .map_err(|e| bad(format!("the archive's agent.json: {e}")))?;
     maestro_agents::identity::validate_name(&o.name).map_err(|e| bad(e.to_string()))?;
     if engine.agents().get(&ws.id, &o.name).is_ok() {
+        let hint = if o.fork {
+            "choose another name for the fork"
+        } else {
+            "imported before? `--as NEW-NAME` imports it under another name"
+        };
         return Err(RpcError::new(
             code::CONFLICT,
             format!(
-                "an agent named `{}` is already in {} (imported before?): `--as NEW-NAME` imports it under another name",
+                "an agent named `{}` is already in {}: {hint}",
                 o.name,
                 ws.root.display()
             ),
@@ -307,9 +312,9 @@ pub(crate) async fn restore(
     {
         return Err(bad(format!(
             "the archive's agent worked in another repository (first commit {}), not {} (first commit {})",
-            &theirs[..12.min(theirs.len())],
+            theirs.chars().take(12).collect::<String>(),
             ws.root.display(),
-            &ours[..12.min(ours.len())]
+            ours.chars().take(12).collect::<String>()
         )));
     }
     let identity: Identity = serde_json::from_slice(
