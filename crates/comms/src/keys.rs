@@ -186,6 +186,16 @@ impl Keyring {
         Ok(keys)
     }
 
+    /// Whether `public` (hex) is a key `owner`'s messages are verified with here (its own, or
+    /// one learned), without making a key for an owner that has none.
+    pub fn knows(&self, owner: &str, public: &str) -> Result<bool, KeyError> {
+        let own = self.loaded.lock().unwrap().contains_key(owner) || self.path(owner)?.exists();
+        if own && self.public(owner)? == public {
+            return Ok(true);
+        }
+        Ok(self.peers_of(owner)?.iter().any(|(_, k)| k == public))
+    }
+
     /// Keeps `public` (hex) as the key node `node` of the mesh signs `owner`'s messages with, so
     /// that what it sent is verified again when read.
     pub fn learn(&self, owner: &str, node: &str, public: &str) -> Result<(), KeyError> {

@@ -611,8 +611,7 @@ impl Mailboxes {
                 done.refused += 1;
                 continue;
             }
-            if !e.from.starts_with("person:") && !self.keys.keys_of(&owner)?.contains(&h.sender_key)
-            {
+            if !e.from.starts_with("person:") && !self.keys.knows(&owner, &h.sender_key)? {
                 let node = format!(
                     "archive-{}",
                     h.sender_key.chars().take(16).collect::<String>()
