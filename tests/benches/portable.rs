@@ -25,6 +25,7 @@ fn main() {
     git(&origin, &["commit", "-qm", "first"]);
     let node = |name: &str| {
         let env = maestro_tests::bench::fake_claude_env(env!("CARGO_BIN_EXE_fake-agent"), "");
+        env.link_models();
         let repo = cluster.join_clone(&env, name, &origin, 10, "");
         (env, repo)
     };

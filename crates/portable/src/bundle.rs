@@ -56,6 +56,8 @@ pub fn write(
     writeln!(out, "{tip} {refname}").expect("writing to a Vec");
     out.push(b'\n');
     let mut builder = repo.packbuilder()?;
+    // Deltas searched on every core, as `git bundle` does (libgit2 uses one by default).
+    builder.set_threads(0);
     if prerequisite != Some(tip) {
         let mut walk = repo.revwalk()?;
         walk.push(tip)?;
