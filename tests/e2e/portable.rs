@@ -240,6 +240,86 @@ fn an_exported_claude_agent_resumes_its_session_in_another_installation() {
     assert_eq!(other["name"], "porter-2", "{other}");
 }
 
+/// The round trip for another CLI: Codex keeps its sessions in `$CODEX_HOME/sessions/…`, found
+/// by id, and the imported agent resumes; Gemini CLI and OpenCode keep theirs where maestro does
+/// not carry them: the export says so, and the imported agent's next turn starts a new session
+/// (and works) instead of failing to resume one that is not there.
+fn round_trip(cli: &str, carried: bool) {
+    let mock = MockModel::start();
+    let here = real_env(&mock, "");
+    let dir = repo(&here, &format!("{cli}-repo"));
+    let first = commit_prompt("notes/first.txt", "first task done").replace("claude", cli);
+    turn(
+        &here,
+        &dir,
+        &["agent", "spawn", "coder", &first, "--agent", cli],
+    );
+    let archive = here.home.path().join("coder.maestro-agent");
+    let exported = here.json(
+        &dir,
+        &[
+            "agent",
+            "export",
+            "coder",
+            "-o",
+            archive.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let has_session = exported["entries"]
+        .to_string()
+        .contains(&format!("session/{cli}/"));
+    assert_eq!(has_session, carried, "{exported}");
+    if !carried {
+        assert!(
+            exported["notes"]
+                .to_string()
+                .contains("starts a new session"),
+            "{exported}"
+        );
+    }
+    let there = real_env(&mock, "");
+    let clone = there.home.path().join("clone");
+    git(
+        &dir,
+        &[
+            "clone",
+            "-q",
+            dir.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+    );
+    let imported = there.json(
+        &clone,
+        &["agent", "import", archive.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(imported["sessionId"].is_string(), carried, "{imported}");
+    let second = commit_prompt("notes/second.txt", "second task done").replace("claude", cli);
+    turn(&there, &clone, &["agent", "send", "coder", &second]);
+    assert_eq!(
+        history_has(&mock, "notes/second.txt", "notes/first.txt"),
+        carried,
+        "{cli}: the imported agent resumed its session (or started a new one)"
+    );
+    assert_eq!(
+        git(
+            &clone,
+            &["rev-list", "--count", "origin/main..maestro/coder"]
+        ),
+        "2"
+    );
+}
+
+#[test]
+fn an_exported_codex_agent_resumes_its_session_in_another_installation() {
+    round_trip("codex", true);
+}
+
+#[test]
+fn an_exported_gemini_agent_starts_a_new_session_in_another_installation() {
+    round_trip("gemini", false);
+}
+
 #[test]
 fn a_key_travels_only_sealed_and_opens_with_its_passphrase() {
     let mock = MockModel::start();
