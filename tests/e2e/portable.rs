@@ -474,6 +474,13 @@ fn snapshot_work_rollback_then_fork_and_diverge() {
     // A rollback to a snapshot that is not there names the command that lists them.
     let none = fails(&env, &dir, &["agent", "rollback", "snap", "99"]);
     assert!(none.contains("maestro agent snapshots snap"), "{none}");
+    // Removed, it takes its snapshots and the refs that kept their commits along.
+    let removed = env.json(&dir, &["agent", "remove", "snap", "--force", "--json"]);
+    assert_eq!(removed["snapshotsDeleted"], 2, "{removed}");
+    assert_eq!(
+        git(&dir, &["for-each-ref", "refs/maestro/snapshots/snap"]),
+        ""
+    );
 }
 
 #[test]

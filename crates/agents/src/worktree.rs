@@ -641,6 +641,7 @@ impl WorktreeManager {
             worktree_removed: None,
             branch_kept: None,
             branch_deleted: None,
+            snapshots_deleted: 0,
         };
         if worktree.exists() {
             if !force && let Ok(wt) = Repository::open(worktree) {

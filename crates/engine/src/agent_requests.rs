@@ -310,14 +310,23 @@ pub(crate) fn merge(s: &Session, p: AgentRef) -> Answer<AgentMergeResult> {
     })
 }
 
+/// Forgets an agent, its worktree and its snapshots (a new agent of the name starts with none).
 pub(crate) fn remove(s: &Session, p: AgentRemoveParams) -> Answer<AgentRemoveResult> {
-    let agents = s.engine.agents().clone();
+    let engine = s.engine.clone();
     match workspace_of(s.engine.config(), &p.path) {
         Ok((ws, _)) => Answer::later(async move {
-            agents
+            let mut removed = engine
+                .agents()
                 .remove(&ws.id, &p.name, p.force)
                 .await
-                .map_err(agent_error)
+                .map_err(agent_error)?;
+            let (e, name) = (engine.clone(), p.name.clone());
+            removed.snapshots_deleted = tokio::task::spawn_blocking(move || {
+                crate::portable_requests::drop_snapshots(&e, &ws, &name)
+            })
+            .await
+            .unwrap_or(0);
+            Ok(removed)
         }),
         Err(e) => Answer::Now(Err(e)),
     }

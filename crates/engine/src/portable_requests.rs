@@ -656,6 +656,24 @@ fn list_snapshots(engine: &Engine, ws: &str, name: &str) -> Vec<(u64, SnapshotIn
     all
 }
 
+/// Deletes agent `name`'s snapshots and the refs that kept their commits (it was removed).
+/// Returns how many. Blocking; failures are logged.
+pub(crate) fn drop_snapshots(engine: &Engine, ws: &WorkspaceRef, name: &str) -> u32 {
+    let all = list_snapshots(engine, &ws.id, name);
+    for (_, info, _) in &all {
+        if let Err(e) = worktree::drop_ref(&ws.root, &snapshot_ref(name, &info.id)) {
+            tracing::warn!(agent = name, "deleting a snapshot's ref: {e}");
+        }
+    }
+    let dir = snapshot_dir(engine, &ws.id, name);
+    if dir.exists()
+        && let Err(e) = std::fs::remove_dir_all(&dir)
+    {
+        tracing::warn!(agent = name, "deleting {}: {e}", dir.display());
+    }
+    all.len() as u32
+}
+
 /// Keeps agent `name`'s present point as its next snapshot. Blocking.
 fn take_snapshot(
     engine: &Engine,

@@ -631,6 +631,13 @@ pub struct AgentRemoveResult {
     pub branch_kept: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch_deleted: Option<String>,
+    /// Its snapshots, deleted with it (`maestro agent snapshot`).
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub snapshots_deleted: u32,
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
 }
 
 /// `maestro/usage`: sums grouped by agent, model or day.

@@ -621,6 +621,9 @@ export function answerSentence(command: string, result: unknown, name?: string):
       } else if (r.branchDeleted) {
         parts.push(`branch ${r.branchDeleted} deleted`);
       }
+      if (Number(r.snapshotsDeleted ?? 0) > 0) {
+        parts.push(`${r.snapshotsDeleted} snapshot(s) deleted`);
+      }
       return say(`${parts.join(', ')}.`);
     }
     case 'maestro.memory.add': {

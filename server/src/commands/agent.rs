@@ -255,6 +255,9 @@ async fn act(paths: &Paths, action: AgentAction, node: Option<String>) -> anyhow
                 if let Some(b) = &removed.branch_kept {
                     println!("  branch {b} kept: it has commits its base does not");
                 }
+                if removed.snapshots_deleted > 0 {
+                    println!("  {} snapshot(s) deleted", removed.snapshots_deleted);
+                }
             }
             Ok(0)
         }

@@ -951,6 +951,7 @@ impl Supervisor {
                 worktree_removed: None,
                 branch_kept: None,
                 branch_deleted: None,
+                snapshots_deleted: 0,
             },
         };
         persist::remove_agent(&self.inner.options.store, ws, name).await?;
