@@ -45,5 +45,9 @@
 ; names that are not uses
 (preproc_params (identifier) @ignore)
 
+; a macro's replacement text has no tree: its identifiers are read in extraction
+(preproc_def value: (preproc_arg) @macro.body)
+(preproc_function_def value: (preproc_arg) @macro.body)
+
 ; --- includes of the project's headers (`<...>` are the system's)
 (preproc_include path: (string_literal) @module) @reference.import

@@ -514,6 +514,7 @@ impl Raw {
                     self.local_defs
                         .push((c.node.start_byte(), c.node.end_byte(), name));
                 }
+                Role::MacroBody => self.macro_body(c.node, src),
                 Role::Other => {}
             }
         }
@@ -577,6 +578,104 @@ impl Raw {
                 });
             }
             _ => {}
+        }
+    }
+
+    /// The identifiers of a macro's replacement text (`body`, a `preproc_arg`) as uses: not its
+    /// parameters, keywords, names pasted or stringified (`#x`, `a##b`), members after `.` or
+    /// `->`, or what is in comments, strings and characters.
+    fn macro_body(&mut self, body: Node<'_>, src: &[u8]) {
+        let params: Vec<&[u8]> = body
+            .parent()
+            .and_then(|def| def.child_by_field_name("parameters"))
+            .map(|p| {
+                let mut cursor = p.walk();
+                p.named_children(&mut cursor)
+                    .filter(|n| n.kind() == "identifier")
+                    .map(|n| &src[n.byte_range()])
+                    .collect()
+            })
+            .unwrap_or_default();
+        let start = body.start_byte();
+        let text = &src[body.byte_range()];
+        let (mut line, mut col) = (
+            body.start_position().row as u32,
+            body.start_position().column as u32,
+        );
+        let mut i = 0;
+        // The last token's last character, for `.`, `->`, `#` before a name.
+        let mut before: u8 = b' ';
+        while i < text.len() {
+            let b = text[i];
+            let advance = |n: usize, line: &mut u32, col: &mut u32| {
+                for &c in &text[i..(i + n).min(text.len())] {
+                    if c == b'\n' {
+                        *line += 1;
+                        *col = 0;
+                    } else {
+                        *col += 1;
+                    }
+                }
+            };
+            let skip = if b == b'/' && text.get(i + 1) == Some(&b'/') {
+                text[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .unwrap_or(text.len() - i)
+            } else if b == b'/' && text.get(i + 1) == Some(&b'*') {
+                text[i + 2..]
+                    .windows(2)
+                    .position(|w| w == b"*/")
+                    .map_or(text.len() - i, |p| p + 4)
+            } else if b == b'"' || b == b'\'' {
+                let mut j = i + 1;
+                while j < text.len() && text[j] != b {
+                    j += if text[j] == b'\\' { 2 } else { 1 };
+                }
+                (j + 1).min(text.len()) - i
+            } else if b.is_ascii_alphanumeric() || b == b'_' {
+                let n = text[i..]
+                    .iter()
+                    .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                    .unwrap_or(text.len() - i);
+                let word = &text[i..i + n];
+                let after = text[i + n..].iter().find(|c| !c.is_ascii_whitespace());
+                let member = before == b'.'
+                    || (before == b'>' && i >= 2 && text[..i].trim_ascii_end().ends_with(b"->"));
+                let pasted = before == b'#' || after == Some(&b'#');
+                if !b.is_ascii_digit()
+                    && !member
+                    && !pasted
+                    && !params.contains(&word)
+                    && !C_WORDS.contains(&word)
+                {
+                    self.references.push(RawRef {
+                        kind: if after == Some(&b'(') {
+                            RefKind::Call
+                        } else {
+                            RefKind::Read
+                        },
+                        start_byte: start + i,
+                        end_byte: start + i + n,
+                        span: Span {
+                            start: Pos { line, col },
+                            end: Pos {
+                                line,
+                                col: col + n as u32,
+                            },
+                        },
+                        qualifier: None,
+                    });
+                }
+                n
+            } else {
+                1
+            };
+            if !b.is_ascii_whitespace() && b != b'\\' {
+                before = text[i + skip - 1];
+            }
+            advance(skip, &mut line, &mut col);
+            i += skip;
         }
     }
 
@@ -879,6 +978,72 @@ fn is_constant_name(name: &str) -> bool {
 /// or in an `#if` block in a body), not an `extern` declaration (the
 /// definition is elsewhere; a header's `extern int x;` would otherwise come before it), and not
 /// a misparse (`API_MACRO BOOL_MACRO f(...)` read as a variable `BOOL_MACRO` and a missing `;`).
+/// Words of C and C++ a macro's body holds that name nothing of the program.
+const C_WORDS: &[&[u8]] = &[
+    b"auto",
+    b"break",
+    b"case",
+    b"char",
+    b"const",
+    b"continue",
+    b"default",
+    b"do",
+    b"double",
+    b"else",
+    b"enum",
+    b"extern",
+    b"float",
+    b"for",
+    b"goto",
+    b"if",
+    b"inline",
+    b"int",
+    b"long",
+    b"register",
+    b"restrict",
+    b"return",
+    b"short",
+    b"signed",
+    b"sizeof",
+    b"static",
+    b"struct",
+    b"switch",
+    b"typedef",
+    b"union",
+    b"unsigned",
+    b"void",
+    b"volatile",
+    b"while",
+    b"_Bool",
+    b"bool",
+    b"true",
+    b"false",
+    b"NULL",
+    b"nullptr",
+    b"defined",
+    b"__VA_ARGS__",
+    b"__VA_OPT__",
+    b"__FILE__",
+    b"__LINE__",
+    b"__func__",
+    b"__LINE__",
+    b"class",
+    b"namespace",
+    b"template",
+    b"typename",
+    b"this",
+    b"new",
+    b"delete",
+    b"static_cast",
+    b"reinterpret_cast",
+    b"const_cast",
+    b"dynamic_cast",
+    b"decltype",
+    b"noexcept",
+    b"constexpr",
+    b"operator",
+];
+
 fn c_global_definition(declaration: Node<'_>, src: &[u8]) -> bool {
     if declaration.has_error() {
         return false;

@@ -35,6 +35,9 @@ pub(crate) enum Role {
     /// `locals.scm`: a scope, and a local variable's definition.
     LocalScope,
     LocalDefinition,
+    /// A C/C++ macro's replacement text (`preproc_arg`, no tree of its own): its identifiers are
+    /// read as uses, but the macro's parameters.
+    MacroBody,
     /// Used by predicates only (`@_x`), or `@local.reference` (every identifier is a candidate).
     Other,
 }
@@ -60,6 +63,7 @@ impl Role {
             "ignore" => Role::Ignore,
             "local.scope" => Role::LocalScope,
             "local.definition" => Role::LocalDefinition,
+            "macro.body" => Role::MacroBody,
             "local.reference" => Role::Other,
             n if n.starts_with('_') => Role::Other,
             _ => return None,

@@ -750,6 +750,38 @@ imports:
     );
 }
 
+/// A macro's replacement text has no tree: its identifiers are uses (calls before `(`), but its
+/// parameters, keywords, members after `->`, pasted or stringified names, and what is in strings
+/// and comments.
+#[test]
+fn c_macro_bodies() {
+    check(
+        Lang::C,
+        r##"#define LOG(msg) log_line(LEVEL, msg, __FILE__) /* not_a_use */
+#define NEXT(n) ((n)->next + offset_of)
+#define NAME "quoted_word" sizeof(int)
+#define CAT(a, b) a##b prefix_##b #a
+#define LONG(x) first(x) + \
+    second(x)
+"##,
+        r##"
+symbols:
+  macro LOG 1:9 sig="#define LOG(msg) log_line(LEVEL, msg, __FILE__) /* not_a_use */"
+  macro NEXT 2:9 sig="#define NEXT(n) ((n)->next + offset_of)"
+  macro NAME 3:9 sig="#define NAME \"quoted_word\" sizeof(int)"
+  macro CAT 4:9 sig="#define CAT(a, b) a##b prefix_##b #a"
+  macro LONG 5:9 sig="#define LONG(x) first(x) + \\"
+references:
+  call log_line 1:18 in LOG
+  read LEVEL 1:27 in LOG
+  read offset_of 2:30 in NEXT
+  call first 5:17 in LONG
+  call second 6:5 in LONG
+imports:
+"##,
+    );
+}
+
 #[test]
 fn ruby() {
     check(
