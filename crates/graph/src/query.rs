@@ -101,7 +101,9 @@ impl View<'_> {
         {
             return Some((Site::Module(path), span));
         }
-        let node = name_node_at(cur.tree, byte)?;
+        let Some(node) = name_node_at(cur.tree, byte) else {
+            return self.macro_body_site(cur, byte);
+        };
         let span = crate::extract::span(node);
         let name = String::from_utf8_lossy(&cur.src[node.byte_range()]).into_owned();
         let facts = &cur.analysis.facts;
@@ -156,6 +158,34 @@ impl View<'_> {
                 enclosing,
             },
             span,
+        ))
+    }
+
+    /// A name in a C/C++ macro's replacement text, which has no tree: the use extraction read
+    /// there (see `extract.rs`, `macro_body`), if `byte` is on one.
+    fn macro_body_site(&self, cur: &Current<'_>, byte: usize) -> Option<(Site, Span)> {
+        if !matches!(cur.analysis.facts.lang, Lang::C | Lang::Cpp) || byte > cur.src.len() {
+            return None;
+        }
+        let before = &cur.src[..byte];
+        let line = before.iter().filter(|&&b| b == b'\n').count() as u32;
+        let col = (byte
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1)) as u32;
+        let r = cur.analysis.facts.references.iter().find(|r| {
+            let s = r.span();
+            s.start.line == line && s.start.col <= col && col <= s.end.col
+        })?;
+        Some((
+            Site::Use {
+                name: r.name.to_string(),
+                qualifier: r.qualifier.map(String::from),
+                kind: r.kind,
+                enclosing: r.enclosing(),
+            },
+            r.span(),
         ))
     }
 

@@ -335,6 +335,23 @@ fn c_names_are_global_nearest_first() {
     );
 }
 
+/// A name in a macro's replacement text (no tree of its own) goes to its definition; the
+/// macro's parameter there does not.
+#[test]
+fn c_names_in_macro_bodies() {
+    let log_c = ("src/log.c", "void log_line(int level, const char *m) {}\n");
+    let at = |body: &str| def(&[log_c, ("src/main.c", body)]);
+    assert_eq!(
+        at("#define LEVEL 3\n#define LOG(m) log_$0line(LEVEL, m)\n"),
+        ["src/log.c:1:6"]
+    );
+    assert_eq!(
+        at("#define LEVEL 3\n#define LOG(m) log_line(LEV$0EL, m)\n"),
+        ["src/main.c:1:9"]
+    );
+    assert!(at("#define LOG(m) log_line(3, $0m)\n").is_empty());
+}
+
 #[test]
 fn c_enum_constants_typedefs_and_globals_of_other_files() {
     let state_h = (
