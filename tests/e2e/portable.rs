@@ -82,6 +82,22 @@ fn files_named(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     out
 }
 
+/// Another installation (its own HOME, so its own CLI session stores) with a clone of `dir`.
+fn elsewhere(mock: &MockModel, dir: &Path) -> (TestEnv, PathBuf) {
+    let there = real_env(mock, "");
+    let clone = there.home.path().join("clone");
+    git(
+        dir,
+        &[
+            "clone",
+            "-q",
+            dir.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+    );
+    (there, clone)
+}
+
 fn fails(env: &TestEnv, dir: &Path, args: &[&str]) -> String {
     let out = env.run_in(dir, args);
     assert!(!out.status.success(), "maestro {args:?} should fail");
@@ -153,17 +169,7 @@ fn an_exported_claude_agent_resumes_its_session_in_another_installation() {
     }
 
     // Another installation (its own HOME, so its own ~/.claude), a clone of the repository.
-    let there = real_env(&mock, "");
-    let clone = there.home.path().join("clone");
-    git(
-        &dir,
-        &[
-            "clone",
-            "-q",
-            dir.to_str().unwrap(),
-            clone.to_str().unwrap(),
-        ],
-    );
+    let (there, clone) = elsewhere(&mock, &dir);
     let imported = there.json(
         &clone,
         &["agent", "import", archive.to_str().unwrap(), "--json"],
@@ -278,17 +284,7 @@ fn round_trip(cli: &str, carried: bool) {
             "{exported}"
         );
     }
-    let there = real_env(&mock, "");
-    let clone = there.home.path().join("clone");
-    git(
-        &dir,
-        &[
-            "clone",
-            "-q",
-            dir.to_str().unwrap(),
-            clone.to_str().unwrap(),
-        ],
-    );
+    let (there, clone) = elsewhere(&mock, &dir);
     let imported = there.json(
         &clone,
         &["agent", "import", archive.to_str().unwrap(), "--json"],
@@ -352,17 +348,7 @@ fn a_key_travels_only_sealed_and_opens_with_its_passphrase() {
     );
     let key = files_named(here.home.path(), ".keyed.ed25519");
     let secret = std::fs::read(&key[0]).unwrap();
-    let there = real_env(&mock, "");
-    let clone = there.home.path().join("clone");
-    git(
-        &dir,
-        &[
-            "clone",
-            "-q",
-            dir.to_str().unwrap(),
-            clone.to_str().unwrap(),
-        ],
-    );
+    let (there, clone) = elsewhere(&mock, &dir);
     let missing = fails(&there, &clone, &["agent", "import", a]);
     assert!(missing.contains("passphrase"), "{missing}");
     let wrong = there.home.path().join("wrong");
