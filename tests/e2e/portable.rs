@@ -609,6 +609,20 @@ fn an_agent_moves_between_two_daemons_and_a_transfer_cut_off_leaves_it_where_it_
         &["agent", "spawn", "mover", &first, "--agent", "claude"],
     );
 
+    // A node that is not there, or this one: refused before anything stops.
+    let nowhere = fails(
+        &a,
+        &repo_a,
+        &["agent", "transfer", "mover", "--to", "gamma"],
+    );
+    assert!(nowhere.contains("not a live node"), "{nowhere}");
+    let here = fails(
+        &a,
+        &repo_a,
+        &["agent", "transfer", "mover", "--to", "alpha"],
+    );
+    assert!(here.contains("on node alpha already"), "{here}");
+
     // Cut off halfway: beta stops answering (SIGSTOP), alpha gives up after its timeout and
     // keeps the agent; beta, killed, comes back without it.
     let b_pid: u32 = b.json(&repo_b, &["status", "--json"])["pid"]
@@ -624,10 +638,9 @@ fn an_agent_moves_between_two_daemons_and_a_transfer_cut_off_leaves_it_where_it_
     assert!(PathBuf::from(status["worktree"].as_str().unwrap()).exists());
     // beta comes back (its daemon starts again and rejoins).
     wait_until("beta is back", Duration::from_secs(30), || {
-        b.run_in(&repo_b, &["mesh", "status", "--json"])
-            .status
-            .success()
-            && b.json(&repo_b, &["mesh", "status", "--json"])["joined"] == true
+        let out = b.run_in(&repo_b, &["mesh", "status", "--json"]);
+        out.status.success()
+            && serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|s| s["joined"] == true)
     });
     let on_b = b.ok(&repo_b, &["agent", "list", "--json"]);
     assert!(

@@ -670,17 +670,17 @@ pub(crate) fn transfer(s: &Session, p: AgentTransferParams) -> Answer<AgentInfo>
                 format!("agent `{}` is on node {me} already", p.name),
             ));
         }
-        let live = mesh
+        let target = mesh
             .nodes()
             .await?
             .into_iter()
-            .any(|n| n.name == p.to && n.state == NodeState::Live);
-        if !live {
-            return Err(RpcError::not_found(format!(
-                "node {} is not a live node of the mesh (`maestro mesh nodes` lists them)",
-                p.to
-            )));
-        }
+            .find(|n| n.name == p.to && n.state == NodeState::Live)
+            .ok_or_else(|| {
+                RpcError::not_found(format!(
+                    "node {} is not a live node of the mesh (`maestro mesh nodes` lists them)",
+                    p.to
+                ))
+            })?;
         let (ws, config) = workspace_of(engine.config(), &p.path)?;
         let repo = engine.repo_id(&ws.root).ok_or_else(|| {
             RpcError::invalid_params(method::AGENT_TRANSFER, "this repository has no commits")
@@ -689,6 +689,29 @@ pub(crate) fn transfer(s: &Session, p: AgentTransferParams) -> Answer<AgentInfo>
         let info = agents
             .get(&ws.id, &p.name)
             .map_err(crate::agent_requests::agent_error)?;
+        // Refused before anything stops: the agent could not run there.
+        if !target.clis.contains(&info.agent) {
+            return Err(RpcError::new(
+                code::AGENT_FAILED,
+                format!(
+                    "node {} has no {} CLI (it has: {}): agent `{}` stays here",
+                    p.to,
+                    info.agent,
+                    if target.clis.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        target.clis.join(", ")
+                    },
+                    p.name
+                ),
+            ));
+        }
+        if !target.repos.iter().any(|r| r.repo == repo) {
+            return Err(RpcError::not_found(format!(
+                "node {} has no clone of this repository: clone it there and run `maestro up` in it; agent `{}` stays here",
+                p.to, p.name
+            )));
+        }
         if info.state.is_running() {
             agents
                 .stop(&ws.id, &p.name)
