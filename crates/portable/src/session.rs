@@ -138,8 +138,25 @@ pub fn rewrite(
 }
 
 /// Puts session file `file` (`text`) of `cli` where the CLI looks for it when it runs in `cwd`.
-/// Refuses to overwrite a file that is there, unless `replace` (a rollback).
+/// Refuses to overwrite a different file that is there, unless `replace` (a rollback).
 pub fn place(
+    cli: &str,
+    file: &str,
+    text: &str,
+    cwd: &Path,
+    replace: bool,
+) -> Result<PathBuf, SessionError> {
+    let base = match cli {
+        "claude" => claude_dir(),
+        "codex" => codex_dir(),
+        _ => None,
+    };
+    place_in(base, cli, file, text, cwd, replace)
+}
+
+/// [`place`] under `base`, the CLI's own directory (`~/.claude`, `~/.codex`).
+pub(crate) fn place_in(
+    base: Option<PathBuf>,
     cli: &str,
     file: &str,
     text: &str,
@@ -150,11 +167,9 @@ pub fn place(
     if !plain(file) || !file.ends_with(".jsonl") {
         return Err(bad());
     }
+    let base = || base.clone().ok_or_else(|| SessionError::NoHome(cli.into()));
     let dir = match cli {
-        "claude" => claude_dir()
-            .ok_or_else(|| SessionError::NoHome(cli.into()))?
-            .join("projects")
-            .join(claude_project(cwd)),
+        "claude" => base()?.join("projects").join(claude_project(cwd)),
         "codex" => {
             // rollout-YYYY-MM-DDThh-mm-ss-<id>.jsonl
             let date = file
@@ -171,12 +186,7 @@ pub fn place(
             {
                 return Err(bad());
             }
-            codex_dir()
-                .ok_or_else(|| SessionError::NoHome(cli.into()))?
-                .join("sessions")
-                .join(y)
-                .join(m)
-                .join(d)
+            base()?.join("sessions").join(y).join(m).join(d)
         }
         _ => return Err(bad()),
     };
@@ -186,6 +196,11 @@ pub fn place(
         problem: e.to_string(),
     };
     if path.exists() && !replace {
+        // The same session put back where it was (an agent exported, removed and imported on
+        // one machine): nothing to write.
+        if std::fs::read(&path).is_ok_and(|b| b == text.as_bytes()) {
+            return Ok(path);
+        }
         return Err(SessionError::Exists(path));
     }
     std::fs::create_dir_all(&dir).map_err(io)?;

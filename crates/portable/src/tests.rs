@@ -230,6 +230,27 @@ fn session_files_are_rewritten_for_their_new_place() {
         session::claude_project(Path::new("/home/u/.x/a_b")),
         "-home-u--x-a-b"
     );
+    // Put where Claude Code looks for it; the same file again is no change, another is refused.
+    let home = tempfile::tempdir().unwrap();
+    let base = Some(home.path().to_owned());
+    let place = |cli: &str, file: &str, text: &str| {
+        session::place_in(base.clone(), cli, file, text, new, false)
+    };
+    let placed = place("claude", "s2.jsonl", &out).unwrap();
+    assert!(
+        placed.starts_with(home.path().join("projects/-w-new-tree")),
+        "{placed:?}"
+    );
+    place("claude", "s2.jsonl", &out).unwrap();
+    assert!(place("claude", "s2.jsonl", "other\n").is_err());
+    assert!(place("claude", "../s2.jsonl", &out).is_err());
+    assert!(place("gemini", "s2.jsonl", &out).is_err());
+    let codex = place("codex", "rollout-2026-12-07T10-00-00-abc.jsonl", "{}\n").unwrap();
+    assert!(
+        codex.starts_with(home.path().join("sessions/2026/12/07")),
+        "{codex:?}"
+    );
+    assert!(place("codex", "rollout-20x6-12-07T10-00-00-abc.jsonl", "{}\n").is_err());
     let id = session::new_id("codex");
     assert_eq!(id.len(), 36);
     assert_eq!(&id[14..15], "7");
