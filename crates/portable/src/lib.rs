@@ -152,21 +152,11 @@ pub fn valid_name(name: &str) -> bool {
     else {
         return false;
     };
-    let plain = |p: &str| {
-        !p.is_empty()
-            && p.len() <= 200
-            && !p.starts_with('.')
-            && p.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    };
-    dir == entry::SESSION_DIR && plain(cli) && plain(file)
+    dir == entry::SESSION_DIR && session::plain(cli) && session::plain(file)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    seal::hex(&Sha256::digest(bytes))
 }
 
 impl Archive {
@@ -247,10 +237,7 @@ impl Archive {
         let name = path
             .file_name()
             .map_or("archive".into(), |n| n.to_string_lossy());
-        let tmp = dir.join(format!(
-            ".{name}.{}.part",
-            nonce.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        ));
+        let tmp = dir.join(format!(".{name}.{}.part", seal::hex(&nonce)));
         let written = (|| {
             use std::os::unix::fs::OpenOptionsExt;
             let mut f = std::fs::OpenOptions::new()

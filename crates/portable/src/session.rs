@@ -91,7 +91,8 @@ fn dirs(dir: &Path) -> Vec<PathBuf> {
     all
 }
 
-fn plain(s: &str) -> bool {
+/// A plain file name part: letters, digits, `-`, `_`, `.`, not hidden, at most 200 bytes.
+pub(crate) fn plain(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 200
         && !s.starts_with('.')
