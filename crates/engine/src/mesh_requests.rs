@@ -768,8 +768,10 @@ pub(crate) fn transfer(s: &Session, p: AgentTransferParams) -> Answer<AgentInfo>
         if let Err(e) = engine.memory().forget_agent(&ws.id, &p.name).await {
             tracing::warn!(agent = %p.name, "transferred, but forgetting its memories here failed: {e}");
         }
-        Ok(mark(serde_json::to_value(info).expect("JSON"), &p.to))
-            .and_then(|v| serde_json::from_value(v).map_err(RpcError::internal))
+        Ok(AgentInfo {
+            node: Some(p.to.clone()),
+            ..info
+        })
     })
 }
 

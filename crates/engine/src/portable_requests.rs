@@ -99,6 +99,16 @@ fn vectors_entry(memories: &[AgentMemory]) -> Vec<u8> {
     out
 }
 
+/// The memories of an archive, each with its vector.
+fn memories_of(contents: &Contents) -> Result<Vec<AgentMemory>, RpcError> {
+    let mut memories: Vec<AgentMemory> = from_jsonl(contents, entry::MEMORIES)?;
+    read_vectors(
+        contents.get(entry::VECTORS).unwrap_or_default(),
+        &mut memories,
+    )?;
+    Ok(memories)
+}
+
 fn read_vectors(bytes: &[u8], memories: &mut [AgentMemory]) -> Result<(), RpcError> {
     let bad = || {
         RpcError::invalid_params(
@@ -335,11 +345,7 @@ pub(crate) async fn restore(
         }
         _ => None,
     };
-    let mut memories: Vec<AgentMemory> = from_jsonl(&contents, entry::MEMORIES)?;
-    read_vectors(
-        contents.get(entry::VECTORS).unwrap_or_default(),
-        &mut memories,
-    )?;
+    let memories = memories_of(&contents)?;
     let held: Vec<Held> = if o.fork {
         Vec::new()
     } else {
@@ -820,11 +826,7 @@ pub(crate) fn rollback(s: &Session, p: AgentRollbackParams) -> Answer<AgentRollb
             )
             .await
             .map_err(agent_error)?;
-        let mut memories: Vec<AgentMemory> = from_jsonl(&contents, entry::MEMORIES)?;
-        read_vectors(
-            contents.get(entry::VECTORS).unwrap_or_default(),
-            &mut memories,
-        )?;
+        let memories = memories_of(&contents)?;
         engine
             .memory()
             .forget_agent(&ws.id, &name)

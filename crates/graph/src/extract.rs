@@ -1026,7 +1026,6 @@ const C_WORDS: &[&[u8]] = &[
     b"__FILE__",
     b"__LINE__",
     b"__func__",
-    b"__LINE__",
     b"class",
     b"namespace",
     b"template",
