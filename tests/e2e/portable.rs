@@ -416,6 +416,9 @@ fn snapshot_work_rollback_then_fork_and_diverge() {
         "the memory of the undone turn is gone"
     );
     assert!(remembers(&env, &dir, "snap", "first task done"));
+    let listed = env.json(&dir, &["agent", "snapshots", "snap", "--json"]);
+    assert_eq!(listed[0]["sessionId"], one["sessionId"], "{listed}");
+    assert!(one["sessionId"].is_string(), "{one}");
     let list = env.ok(&dir, &["agent", "snapshots", "snap"]);
     assert!(
         list.contains("known good") && list.contains("before the rollback"),

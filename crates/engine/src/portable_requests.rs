@@ -159,6 +159,7 @@ pub(crate) fn capture(
     let mut head = maestro_portable::head(name, &info.agent, maestro_store::unix_now());
     head.repository = engine.repo_id(&ws.root);
     head.note = o.note.clone();
+    head.session = info.session_id.clone();
 
     // The branch.
     if info.isolation == Isolation::Worktree && info.branch.is_some() {
@@ -625,49 +626,55 @@ fn snapshot_ref(name: &str, id: &str) -> String {
     format!("refs/maestro/snapshots/{name}/{id}")
 }
 
-/// The snapshots of agent `name`, by number.
-fn list_snapshots(engine: &Engine, ws: &str, name: &str) -> Vec<(u64, SnapshotInfo, PathBuf)> {
+/// The snapshot files of agent `name`, by number (read from their names).
+fn snapshot_files(engine: &Engine, ws: &str, name: &str) -> Vec<(u64, PathBuf)> {
     let dir = snapshot_dir(engine, ws, name);
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        let Some(n) = path
-            .file_name()
-            .and_then(|f| f.to_str())
-            .and_then(|f| f.strip_suffix(".maestro-agent"))
-            .and_then(|n| n.parse::<u64>().ok())
-        else {
-            continue;
-        };
-        let Ok(m) = maestro_portable::read_manifest(&path) else {
-            continue;
-        };
-        let bytes = entry.metadata().map_or(0, |m| m.len());
-        let session_id = None;
-        all.push((
-            n,
-            SnapshotInfo {
+    let mut all: Vec<(u64, PathBuf)> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let path = entry.path();
+            let n = path
+                .file_name()?
+                .to_str()?
+                .strip_suffix(".maestro-agent")?
+                .parse::<u64>()
+                .ok()?;
+            Some((n, path))
+        })
+        .collect();
+    all.sort_by_key(|(n, _)| *n);
+    all
+}
+
+/// The snapshots of agent `name`, by number, as their manifests describe them.
+fn list_snapshots(engine: &Engine, ws: &str, name: &str) -> Vec<(SnapshotInfo, PathBuf)> {
+    snapshot_files(engine, ws, name)
+        .into_iter()
+        .filter_map(|(n, path)| {
+            let m = maestro_portable::read_manifest(&path).ok()?;
+            let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+            let info = SnapshotInfo {
                 id: n.to_string(),
                 agent: name.to_owned(),
                 at: m.created_at,
                 note: m.note,
                 commit: m.commit,
-                session_id,
+                session_id: m.session,
                 bytes,
-            },
-            path,
-        ));
-    }
-    all.sort_by_key(|(n, ..)| *n);
-    all
+            };
+            Some((info, path))
+        })
+        .collect()
 }
 
 /// Deletes agent `name`'s snapshots and the refs that kept their commits (it was removed).
 /// Returns how many. Blocking; failures are logged.
 pub(crate) fn drop_snapshots(engine: &Engine, ws: &WorkspaceRef, name: &str) -> u32 {
-    let all = list_snapshots(engine, &ws.id, name);
-    for (_, info, _) in &all {
-        if let Err(e) = worktree::drop_ref(&ws.root, &snapshot_ref(name, &info.id)) {
+    let all = snapshot_files(engine, &ws.id, name);
+    for (n, _) in &all {
+        if let Err(e) = worktree::drop_ref(&ws.root, &snapshot_ref(name, &n.to_string())) {
             tracing::warn!(agent = name, "deleting a snapshot's ref: {e}");
         }
     }
@@ -699,23 +706,19 @@ fn take_snapshot(
     )?;
     let dir = snapshot_dir(engine, &ws.id, name);
     maestro_store::private::create_dir(&dir).map_err(|e| failed("the snapshots' directory", e))?;
-    let next = list_snapshots(engine, &ws.id, name)
+    let next = snapshot_files(engine, &ws.id, name)
         .last()
-        .map_or(1, |(n, ..)| n + 1);
+        .map_or(1, |(n, _)| n + 1);
     let id = next.to_string();
     if let Some(tip) = &c.head.commit {
         worktree::keep_ref(&ws.root, &snapshot_ref(name, &id), tip)
             .map_err(|e| failed("keeping the snapshot's commit", e))?;
     }
-    let session_id = engine
-        .agents()
-        .record(&ws.id, name)
-        .ok()
-        .and_then(|r| r.info.session_id);
-    let (at, note, commit) = (
+    let (at, note, commit, session_id) = (
         c.head.created_at,
         c.head.note.clone(),
         c.head.commit.clone(),
+        c.head.session.clone(),
     );
     let path = dir.join(format!("{id}.maestro-agent"));
     let bytes = c
@@ -752,7 +755,7 @@ pub(crate) fn snapshots(s: &Session, p: AgentRef) -> Answer<Vec<SnapshotInfo>> {
                 .map_err(agent_error)?;
             Ok(list_snapshots(&s.engine, &ws.id, &p.name)
                 .into_iter()
-                .map(|(_, info, _)| info)
+                .map(|(info, _)| info)
                 .collect())
         }),
     )
@@ -765,8 +768,8 @@ pub(crate) fn rollback(s: &Session, p: AgentRollbackParams) -> Answer<AgentRollb
         let name = p.name.clone();
         let found = list_snapshots(&engine, &ws.id, &name)
             .into_iter()
-            .find(|(_, info, _)| info.id == p.snapshot.trim_start_matches('#'));
-        let Some((_, restored, path)) = found else {
+            .find(|(info, _)| info.id == p.snapshot.trim_start_matches('#'));
+        let Some((restored, path)) = found else {
             return Err(RpcError::not_found(format!(
                 "agent `{name}` has no snapshot {} (`maestro agent snapshots {name}` lists them)",
                 p.snapshot

@@ -77,6 +77,9 @@ pub struct Manifest {
     /// The branch's tip when it was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// The CLI's session id when it was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
     /// A person's note (snapshots).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -469,6 +472,7 @@ pub fn head(agent: &str, cli: &str, created_at: f64) -> Manifest {
         cli: cli.to_owned(),
         repository: None,
         commit: None,
+        session: None,
         note: None,
         with_key: false,
         entries: Vec::new(),
