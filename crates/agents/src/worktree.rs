@@ -263,6 +263,7 @@ impl WorktreeManager {
             None => base_commit.clone(),
         };
         let branch = branch_name(agent);
+        // A branch of that name: taken as it is when it is at the tip asked for, else refused.
         let mut reuse = false;
         if let Ok(existing) = repo.find_branch(&branch, BranchType::Local) {
             let head = existing
@@ -270,20 +271,16 @@ impl WorktreeManager {
                 .peel_to_commit()
                 .map_err(git("read branch"))?;
             reuse = tip.is_some() && head.id() == start.id();
-        }
-        if !reuse && let Ok(existing) = repo.find_branch(&branch, BranchType::Local) {
-            let head = existing
-                .get()
-                .peel_to_commit()
-                .map_err(git("read branch"))?;
-            let (ahead, _) = repo
-                .graph_ahead_behind(head.id(), base_commit.id())
-                .map_err(git("compare branches"))?;
-            return Err(WorktreeError::BranchExists {
-                branch,
-                base: base_name,
-                ahead,
-            });
+            if !reuse {
+                let (ahead, _) = repo
+                    .graph_ahead_behind(head.id(), base_commit.id())
+                    .map_err(git("compare branches"))?;
+                return Err(WorktreeError::BranchExists {
+                    branch,
+                    base: base_name,
+                    ahead,
+                });
+            }
         }
         // A worktree of that name whose directory is gone (removed by hand) is only metadata.
         if let Ok(stale) = repo.find_worktree(&admin_name(agent)) {
