@@ -34,6 +34,8 @@ from pathlib import Path
 PACKAGES = [
     ("boltons==25.0.0", "boltons"),
     ("more-itertools==10.8.0", "more_itertools"),
+    ("toolz==1.0.0", "toolz"),
+    ("click==8.1.8", "click"),
 ]
 MIN_WORDS, MAX_WORDS = 4, 40
 STOPWORDS = set(

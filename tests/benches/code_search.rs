@@ -8,6 +8,10 @@
 //!
 //!   cargo bench -p maestro-tests --bench code_search        (scripts/bench builds the set first)
 //!   MAESTRO_CODE_SEARCH_SET=DIR cargo bench ...              (a set built elsewhere)
+//!   MAESTRO_BENCH_SHOW=1 ...                                 (each query's rank and best hit)
+//!   MAESTRO_BENCH_DUMP=FILE ...                              (appends each query's top 100 of the
+//!                                                             vectors and of the keywords, as JSON
+//!                                                             lines, to try other fusions offline)
 
 use maestro_memory::{KeywordIndex, Within};
 use maestro_tests::{Rpc, TestEnv, git};
@@ -53,12 +57,76 @@ fn main() {
         .collect();
     packages.sort();
     println!("== code search (quality set in {})", set.display());
+    let mut total = Ranks::default();
+    let count = packages.len();
     for package in packages {
-        run(&package);
+        let ranks = run(&package);
+        for (all, one) in [
+            (&mut total.maestro, ranks.maestro),
+            (&mut total.semantic, ranks.semantic),
+            (&mut total.keyword, ranks.keyword),
+            (&mut total.baseline, ranks.baseline),
+        ] {
+            all.extend(one);
+        }
+    }
+    if count > 1 {
+        println!("-- the {count} packages together");
+        total.print();
     }
 }
 
-fn run(package: &Path) {
+/// Each query's kind and the rank of its definition (`None`: not in the top [`K`]), per ranking.
+#[derive(Default)]
+struct Ranks {
+    maestro: Vec<(String, Option<usize>)>,
+    semantic: Vec<(String, Option<usize>)>,
+    keyword: Vec<(String, Option<usize>)>,
+    baseline: Vec<(String, Option<usize>)>,
+}
+
+impl Ranks {
+    fn print(&self) {
+        println!(
+            "{:<W$} {:>9} {:>9} {:>9}",
+            "ranking, queries", "recall@1", "recall@5", "MRR"
+        );
+        for (who, ranks) in [
+            ("maestro search", &self.maestro),
+            ("  its vectors alone", &self.semantic),
+            ("  its keywords alone", &self.keyword),
+            ("BM25 baseline", &self.baseline),
+        ] {
+            for kind in ["all", "shares", "none"] {
+                let picked: Vec<Option<usize>> = ranks
+                    .iter()
+                    .filter(|(k, _)| kind == "all" || k == kind)
+                    .map(|(_, r)| *r)
+                    .collect();
+                if picked.is_empty() {
+                    continue;
+                }
+                let n = picked.len() as f64;
+                let at = |k: usize| {
+                    picked.iter().filter(|r| r.is_some_and(|r| r < k)).count() as f64 / n
+                };
+                let mrr = picked
+                    .iter()
+                    .map(|r| r.map_or(0.0, |r| 1.0 / (r + 1) as f64))
+                    .sum::<f64>()
+                    / n;
+                let label = match kind {
+                    "all" => format!("{who}, all {}", picked.len()),
+                    "shares" => format!("{who}, sharing a word {}", picked.len()),
+                    _ => format!("{who}, sharing none {}", picked.len()),
+                };
+                println!("{label:<W$} {:>9.3} {:>9.3} {mrr:>9.3}", at(1), at(5));
+            }
+        }
+    }
+}
+
+fn run(package: &Path) -> Ranks {
     let name = package.file_name().unwrap().to_string_lossy().into_owned();
     let queries: Vec<Query> =
         serde_json::from_slice(&std::fs::read(package.join("queries.json")).unwrap()).unwrap();
@@ -123,6 +191,23 @@ fn run(package: &Path) {
     let mut keyword = Vec::new();
     let mut baseline = Vec::new();
     for q in &queries {
+        if let Some(dump) = std::env::var_os("MAESTRO_BENCH_DUMP") {
+            let mut lists = json!({"query": q.query, "want": want(q), "kind": q.kind});
+            for mode in ["semantic", "keyword"] {
+                let r = rpc.request(
+                    "maestro/memory.search",
+                    json!({"query": q.query, "path": repo, "k": 100, "kinds": ["code"], "mode": mode}),
+                );
+                lists[mode] = r["result"]["hits"].clone();
+            }
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dump)
+                .unwrap();
+            writeln!(f, "{lists}").unwrap();
+        }
         let mut search = |mode: &str| {
             rpc.request(
                 "maestro/memory.search",
@@ -136,8 +221,8 @@ fn run(package: &Path) {
                 .iter()
                 .position(|h| h["source"].as_str() == Some(want(q).as_str()))
         };
-        semantic.push((q.kind.as_str(), rank_in(&search("semantic"))));
-        keyword.push((q.kind.as_str(), rank_in(&search("keyword"))));
+        semantic.push((q.kind.clone(), rank_in(&search("semantic"))));
+        keyword.push((q.kind.clone(), rank_in(&search("keyword"))));
         let r = search("hybrid");
         let hits = r["result"]["hits"]
             .as_array()
@@ -156,49 +241,22 @@ fn run(package: &Path) {
                     .replace('\n', "\n        ")
             );
         }
-        maestro.push((q.kind.as_str(), rank));
+        maestro.push((q.kind.clone(), rank));
         let rank = bm25
             .search(&q.query, K, everything)
             .iter()
             .map(|(i, _)| &definitions[i.parse::<usize>().unwrap()])
             .position(|d| d.path == q.path && d.line == q.line);
-        baseline.push((q.kind.as_str(), rank));
+        baseline.push((q.kind.clone(), rank));
     }
-    println!(
-        "{:<W$} {:>9} {:>9} {:>9}",
-        "ranking, queries", "recall@1", "recall@5", "MRR"
-    );
-    for (who, ranks) in [
-        ("maestro search", &maestro),
-        ("  its vectors alone", &semantic),
-        ("  its keywords alone", &keyword),
-        ("BM25 baseline", &baseline),
-    ] {
-        for kind in ["all", "shares", "none"] {
-            let picked: Vec<Option<usize>> = ranks
-                .iter()
-                .filter(|(k, _)| kind == "all" || *k == kind)
-                .map(|(_, r)| *r)
-                .collect();
-            if picked.is_empty() {
-                continue;
-            }
-            let n = picked.len() as f64;
-            let at =
-                |k: usize| picked.iter().filter(|r| r.is_some_and(|r| r < k)).count() as f64 / n;
-            let mrr = picked
-                .iter()
-                .map(|r| r.map_or(0.0, |r| 1.0 / (r + 1) as f64))
-                .sum::<f64>()
-                / n;
-            let label = match kind {
-                "all" => format!("{who}, all {}", picked.len()),
-                "shares" => format!("{who}, sharing a word {}", picked.len()),
-                _ => format!("{who}, sharing none {}", picked.len()),
-            };
-            println!("{label:<W$} {:>9.3} {:>9.3} {mrr:>9.3}", at(1), at(5));
-        }
-    }
+    let ranks = Ranks {
+        maestro,
+        semantic,
+        keyword,
+        baseline,
+    };
+    ranks.print();
+    ranks
 }
 
 /// `memory.embed_threads` for the daemon: MAESTRO_BENCH_EMBED_THREADS, else its default.

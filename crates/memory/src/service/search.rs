@@ -23,6 +23,11 @@ const RRF_K: f64 = 20.0;
 /// three times as often as with keywords at full weight; at half weight the keywords still lift the
 /// queries that do name it.
 const CODE_KEYWORD_WEIGHT: f64 = 0.5;
+/// The weight of a Python protocol method's chunk (`__init__`, `__len__`, …) in the ranking. They
+/// are a quarter of a Python package's definitions and look alike to the model (`method init of
+/// x`), so they crowd the named definitions a query describes; on the code-search quality set 3 of
+/// 821 queries mean one, and this weight lifted recall@5 by about two points.
+const PROTOCOL_METHOD_WEIGHT: f64 = 0.8;
 /// How much each doubling of a memory's count (merged near-duplicates) adds, relatively.
 const REINFORCEMENT: f64 = 0.02;
 
@@ -243,7 +248,14 @@ impl Memory {
                     now - memory.at,
                     self.settings.recency_half_life_secs,
                     self.settings.recency_weight,
-                ) * (1.0 + REINFORCEMENT * f64::from(memory.count.max(1)).log2());
+                ) * (1.0 + REINFORCEMENT * f64::from(memory.count.max(1)).log2())
+                    * if memory.kind == memory_kind::CODE
+                        && super::code::protocol_method(&memory.text)
+                    {
+                        PROTOCOL_METHOD_WEIGHT
+                    } else {
+                        1.0
+                    };
                 Some(MemoryHit {
                     score: score * boost,
                     keyword_rank: keyword_rank.get(&id).copied(),
