@@ -8,11 +8,26 @@
 (parameter_declaration declarator: (identifier) @local.definition)
 (parameter_declaration declarator: (pointer_declarator declarator: (identifier) @local.definition))
 (parameter_declaration declarator: (array_declarator declarator: (identifier) @local.definition))
+(parameter_declaration
+  declarator: (pointer_declarator declarator: (pointer_declarator declarator: (identifier) @local.definition)))
+(parameter_declaration
+  declarator: (pointer_declarator
+    declarator: (pointer_declarator declarator: (pointer_declarator declarator: (identifier) @local.definition))))
+(parameter_declaration declarator: (pointer_declarator declarator: (array_declarator declarator: (identifier) @local.definition)))
+; `const int* RESTRICT data`, RESTRICT a macro: the parser takes the macro for the name and leaves the
+; name in an error after it (extraction makes the macro a use).
+(parameter_list (ERROR . (identifier) @local.definition .))
 (compound_statement (declaration declarator: (identifier) @local.definition))
 (compound_statement (declaration declarator: (init_declarator declarator: (identifier) @local.definition)))
 (compound_statement
   (declaration declarator: (init_declarator declarator: (pointer_declarator declarator: (identifier) @local.definition))))
 (compound_statement (declaration declarator: (pointer_declarator declarator: (identifier) @local.definition)))
+(compound_statement
+  (declaration declarator: (pointer_declarator declarator: (pointer_declarator declarator: (identifier) @local.definition))))
+(compound_statement
+  (declaration
+    declarator: (init_declarator
+      declarator: (pointer_declarator declarator: (pointer_declarator declarator: (identifier) @local.definition)))))
 (compound_statement (declaration declarator: (array_declarator declarator: (identifier) @local.definition)))
 (compound_statement
   (declaration declarator: (init_declarator declarator: (array_declarator declarator: (identifier) @local.definition))))

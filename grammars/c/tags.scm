@@ -19,6 +19,16 @@
 (type_definition
   declarator: (function_declarator
     declarator: (parenthesized_declarator (pointer_declarator declarator: (type_identifier) @name)))) @definition.type
+; ... of a function that returns a pointer: `typedef void* (*alloc_func)(size_t)`
+(type_definition
+  declarator: (pointer_declarator
+    declarator: (function_declarator
+      declarator: (parenthesized_declarator (pointer_declarator declarator: (type_identifier) @name))))) @definition.type
+(type_definition
+  declarator: (pointer_declarator
+    declarator: (pointer_declarator
+      declarator: (function_declarator
+        declarator: (parenthesized_declarator (pointer_declarator declarator: (type_identifier) @name)))))) @definition.type
 (field_declaration declarator: (field_identifier) @name) @definition.field
 (field_declaration declarator: (pointer_declarator declarator: (field_identifier) @name)) @definition.field
 (field_declaration declarator: (array_declarator declarator: (field_identifier) @name)) @definition.field
@@ -41,6 +51,9 @@
 (field_expression argument: (_) @qualifier field: (field_identifier) @name) @reference.field
 (type_identifier) @name @reference.type
 (identifier) @name @reference.read
+; `#undef X` (the parser keeps X as the directive's text)
+((preproc_call directive: (preproc_directive) @_directive argument: (preproc_arg) @name) @reference.read
+  (#eq? @_directive "#undef"))
 
 ; names that are not uses
 (preproc_params (identifier) @ignore)

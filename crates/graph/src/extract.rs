@@ -510,6 +510,9 @@ impl Raw {
                 Role::Ignore => self.ignored.push((c.node.start_byte(), c.node.end_byte())),
                 Role::LocalScope => self.scopes.push((c.node.start_byte(), c.node.end_byte())),
                 Role::LocalDefinition => {
+                    if matches!(grammar.lang, Lang::C | Lang::Cpp) && c_macro_before_name(c.node) {
+                        continue;
+                    }
                     let name = String::from_utf8_lossy(&src[c.node.byte_range()]).into_owned();
                     self.local_defs
                         .push((c.node.start_byte(), c.node.end_byte(), name));
@@ -549,6 +552,14 @@ impl Raw {
             }
             Role::Reference(kind) => {
                 let Some(name) = name else { return };
+                let kind = if kind == RefKind::Read
+                    && matches!(grammar.lang, Lang::C | Lang::Cpp)
+                    && c_type_read_as_identifier(name)
+                {
+                    RefKind::Type
+                } else {
+                    kind
+                };
                 self.references.push(RawRef {
                     kind,
                     start_byte: name.start_byte(),
@@ -1097,6 +1108,40 @@ fn dedup_members(symbols: Vec<Symbol>) -> Vec<Symbol> {
             s
         })
         .collect()
+}
+
+/// Whether `name`, a C parameter's name as the parser read it, is a macro before the real name:
+/// in `const int* RESTRICT data` the parser takes `RESTRICT` for the name and leaves `data` in an
+/// error right after the parameter (locals.scm makes that the parameter).
+fn c_macro_before_name(name: Node<'_>) -> bool {
+    let mut n = name;
+    while let Some(parent) = n.parent() {
+        match parent.kind() {
+            "pointer_declarator" | "array_declarator" => n = parent,
+            "parameter_declaration" => {
+                return parent.next_sibling().is_some_and(|next| {
+                    next.is_error()
+                        && next.named_child_count() == 1
+                        && next
+                            .named_child(0)
+                            .is_some_and(|c| c.kind() == "identifier")
+                });
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Whether `name`, an identifier, is a C parameter's type: after a macro the parser could not read
+/// (`API void f(alloc_func f)`) it recovers with the parameters' type names as plain identifiers,
+/// the first of a parameter that has a declarator after it.
+fn c_type_read_as_identifier(name: Node<'_>) -> bool {
+    name.parent().is_some_and(|p| {
+        p.kind() == "parameter_declaration"
+            && p.named_child(0) == Some(name)
+            && p.named_child_count() > 1
+    })
 }
 
 /// The head of a definition: its text up to the body, on one line.

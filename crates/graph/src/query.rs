@@ -237,7 +237,7 @@ impl View<'_> {
 
     /// `textDocument/definition`.
     pub fn definition(&self, cur: &Current<'_>, byte: usize) -> Vec<Location> {
-        let Some((site, _)) = self.site(cur, byte) else {
+        let Some((site, at)) = self.site(cur, byte) else {
             return Vec::new();
         };
         if let Site::Local { def, .. } = &site {
@@ -270,6 +270,21 @@ impl View<'_> {
         }
         let mut out: Vec<Location> = targets.iter().map(|t| self.target_location(t)).collect();
         self.sort_locations(&mut out);
+        if matches!(cur.analysis.facts.lang, Lang::C | Lang::Cpp)
+            && let Site::Use { name, .. } = &site
+        {
+            let macros: HashSet<Location> = targets
+                .iter()
+                .filter(
+                    |t| matches!(t, Target::Symbol(s) if self.symbol(*s).kind == SymbolKind::Macro),
+                )
+                .map(|t| self.target_location(t))
+                .collect();
+            if let Some(i) = macro_in_effect(&out, &macros, cur.file, cur.src, name, at.start) {
+                let first = out.remove(i);
+                out.insert(0, first);
+            }
+        }
         out
     }
 
@@ -827,6 +842,47 @@ fn is_word_start(prev: Option<char>, c: char) -> bool {
             (c.is_uppercase() && !p.is_uppercase()) || (!p.is_alphanumeric() && c.is_alphanumeric())
         }
     }
+}
+
+/// Of `locations` (sorted), the index of the macro definition in effect at `at` in `file`, whose
+/// text is `src`, when the file took an earlier one back (`#define FN(X) X ## Literal` ... `#undef
+/// FN`, `#define FN(X) X ## Command`): the first `#define` after the last `#undef name` above the
+/// use. Otherwise the order stays: of an `#if`'s alternatives the taken one depends on the
+/// compiler, and the first is right as often as the nearest.
+fn macro_in_effect(
+    locations: &[Location],
+    macros: &HashSet<Location>,
+    file: FileRef,
+    src: &[u8],
+    name: &str,
+    at: Pos,
+) -> Option<usize> {
+    let undone = src
+        .split(|&b| b == b'\n')
+        .take(at.line as usize)
+        .enumerate()
+        .filter(|(_, line)| undefines(line, name))
+        .map(|(i, _)| i as u32)
+        .last()?;
+    locations.iter().position(|l| {
+        macros.contains(l) && l.file == file && l.span.start.line > undone && l.span.start < at
+    })
+}
+
+/// Whether `line` is `#undef name`.
+fn undefines(line: &[u8], name: &str) -> bool {
+    let line = String::from_utf8_lossy(line);
+    let Some(rest) = line.trim_start().strip_prefix('#') else {
+        return false;
+    };
+    let Some(rest) = rest.trim_start().strip_prefix("undef") else {
+        return false;
+    };
+    rest.starts_with([' ', '\t'])
+        && rest
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .find(|w| !w.is_empty())
+            == Some(name)
 }
 
 fn byte_span(src: &[u8], start: usize, end: usize) -> Span {

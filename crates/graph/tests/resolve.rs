@@ -472,6 +472,89 @@ fn c_prototype_parameters_name_themselves_and_leak_nowhere() {
     );
 }
 
+/// Parameters and locals behind two or three `*`, and a parameter after a qualifier macro the
+/// parser reads as its name (`const uint8_t* BROTLI_RESTRICT data`): the name after the macro is
+/// the parameter, the macro a use of its `#define`.
+#[test]
+fn c_pointer_to_pointer_and_macro_qualified_parameters() {
+    let platform = ("common/platform.h", "#define RESTRICT __restrict\n");
+    let at = |src: &str| def(&[platform, ("enc/hash.c", src)]);
+    assert_eq!(
+        at("int f(char** out, int*** n) {\n  *ou$0t = 0;\n  return ***n;\n}\n"),
+        ["enc/hash.c:1:14"]
+    );
+    assert_eq!(
+        at("int f(char** out, int*** n) {\n  *out = 0;\n  return ***$0n;\n}\n"),
+        ["enc/hash.c:1:26"]
+    );
+    assert_eq!(
+        at("int f(void) {\n  char** p = 0;\n  const char** q;\n  return *$0p == *q;\n}\n"),
+        ["enc/hash.c:2:10"]
+    );
+    assert_eq!(
+        at("int f(void) {\n  char** p = 0;\n  const char** q;\n  return *p == *$0q;\n}\n"),
+        ["enc/hash.c:3:16"]
+    );
+    assert_eq!(
+        at("int g(FILE** f);\nint h(int n, uint8_t** next_$0out);\n"),
+        ["enc/hash.c:2:24"]
+    );
+    let restrict = |body: &str| {
+        at(&format!(
+            "static int f(const int* RESTRICT data, int* RESTRICT cache) {{\n  return {body};\n}}\n"
+        ))
+    };
+    assert_eq!(restrict("da$0ta[0] + cache[0]"), ["enc/hash.c:1:34"]);
+    assert_eq!(restrict("data[0] + cac$0he[0]"), ["enc/hash.c:1:54"]);
+    assert_eq!(
+        at("static int f(const int* RESTR$0ICT data) {\n  return data[0];\n}\n"),
+        ["common/platform.h:1:9"]
+    );
+}
+
+/// `#undef X` names the macro; after a macro the parser could not read (`API void f(...)`), the
+/// parameters' type names come as plain identifiers, and are still types.
+#[test]
+fn c_undef_and_parameter_types_after_an_unknown_macro() {
+    let types = (
+        "include/types.h",
+        "typedef void* (*alloc_func)(void* opaque, unsigned size);\ntypedef struct M { int n; } MemoryManager;\n",
+    );
+    let at = |src: &str| def(&[types, ("enc/memory.h", src)]);
+    assert_eq!(
+        at("#define FN(X) X ## Histogram\nint a;\n#undef F$0N\n"),
+        ["enc/memory.h:1:9"]
+    );
+    let after_macro = |param: &str| {
+        at(&format!(
+            "API void InitMemoryManager(\n    MemoryManager* m, {param}, void* opaque);\n"
+        ))
+    };
+    assert_eq!(after_macro("alloc_f$0unc f"), ["include/types.h:1:17"]);
+    assert_eq!(after_macro("alloc_func $0f"), ["enc/memory.h:2:34"]);
+}
+
+/// A macro a file defines, takes back with `#undef` and defines again means, below, the `#define`
+/// in effect; of an `#if`'s alternatives the first stays first.
+#[test]
+fn c_a_macro_defined_twice_is_the_definition_in_effect() {
+    let at = |src: &str| def(&[("dec/bit.c", src)]);
+    assert_eq!(
+        at("#if A\n#define X 1\n#else\n#define X 2\n#endif\nint y = $0X;\n")[0],
+        "dec/bit.c:2:9"
+    );
+    let fns = |use_line: &str| {
+        at(&format!(
+            "#define FN(X) X ## Literal\nint FN(a);\n#undef FN\n#define FN(X) X ## Command\n{use_line}\n#undef FN\n"
+        ))
+    };
+    assert_eq!(fns("int F$0N(b);")[0], "dec/bit.c:4:9");
+    assert_eq!(
+        at("#define FN(X) X ## Literal\nint F$0N(a);\n#undef FN\n#define FN(X) X ## Command\n")[0],
+        "dec/bit.c:1:9"
+    );
+}
+
 #[test]
 fn ruby_requires_constants_and_methods() {
     let item = (
