@@ -43,6 +43,8 @@ pub enum Site {
         qualifier: Option<String>,
         kind: RefKind,
         enclosing: Option<u32>,
+        /// Its first byte in the current file.
+        at: usize,
     },
 }
 
@@ -144,6 +146,7 @@ impl View<'_> {
                     qualifier: r.qualifier.map(String::from),
                     kind: r.kind,
                     enclosing: r.enclosing(),
+                    at: node.start_byte(),
                 },
                 span,
             ));
@@ -156,6 +159,7 @@ impl View<'_> {
                 qualifier,
                 kind: RefKind::Read,
                 enclosing,
+                at: node.start_byte(),
             },
             span,
         ))
@@ -184,6 +188,7 @@ impl View<'_> {
                 qualifier: r.qualifier.map(String::from),
                 kind: r.kind,
                 enclosing: r.enclosing(),
+                at: byte,
             },
             r.span(),
         ))
@@ -204,13 +209,23 @@ impl View<'_> {
                 qualifier,
                 kind,
                 enclosing,
-            } => self.resolve(&Use {
-                file: cur.file,
-                name,
-                qualifier: qualifier.as_deref(),
-                kind: *kind,
-                enclosing: *enclosing,
-            }),
+                at,
+            } => {
+                if matches!(cur.analysis.facts.lang, Lang::C | Lang::Cpp)
+                    && matches!(kind, RefKind::Field | RefKind::Call)
+                    && let Some(q) = qualifier
+                    && let Some(found) = self.c_member(cur, *at, q, name)
+                {
+                    return found;
+                }
+                self.resolve(&Use {
+                    file: cur.file,
+                    name,
+                    qualifier: qualifier.as_deref(),
+                    kind: *kind,
+                    enclosing: *enclosing,
+                })
+            }
         }
     }
 
@@ -286,6 +301,119 @@ impl View<'_> {
             }
         }
         out
+    }
+
+    /// C/C++: the members `name` of the struct that `qualifier` (`s`, `s->params`, `a.b`: names
+    /// only) has by its declarations — the variable's (a local or parameter, else a global), then
+    /// each field's along the chain. `None` when a step is not known (the caller then ranks every
+    /// member of that name).
+    fn c_member(
+        &self,
+        cur: &Current<'_>,
+        at: usize,
+        qualifier: &str,
+        name: &str,
+    ) -> Option<Vec<Target>> {
+        let mut steps = qualifier
+            .split("->")
+            .flat_map(|s| s.split('.'))
+            .map(str::trim);
+        let head = steps.next()?;
+        let is_name = |s: &str| {
+            s.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+        };
+        if !is_name(head) {
+            return None;
+        }
+        let declared = match cur.analysis.locals.resolve(head, at) {
+            Some(def) => c_declared_type(cur.tree, cur.src, def.start)?,
+            None => {
+                let global = self
+                    .symbols_named(head)
+                    .into_iter()
+                    .find(|s| self.symbol(*s).kind == SymbolKind::Variable)?;
+                c_type_in_declaration(&self.symbol(global).signature)?
+            }
+        };
+        let mut owner = self.c_struct_of(&declared)?;
+        for step in steps {
+            if !is_name(step) {
+                return None;
+            }
+            let field = self.c_fields(&owner, step).into_iter().next()?;
+            let declared = c_type_in_declaration(&self.symbol(field).signature)?;
+            owner = self.c_struct_of(&declared)?;
+        }
+        if let CStruct::Tag(tag) = &owner {
+            let (_, found) = self.members_ranked(cur.file, name, Some(tag))?;
+            return Some(found);
+        }
+        let found = self.c_fields(&owner, name);
+        (!found.is_empty()).then(|| found.into_iter().map(Target::Symbol).collect())
+    }
+
+    /// The struct (or union) a C type name stands for: a struct of that name, else the struct a
+    /// typedef of that name declares (anonymous: the typedef's own braces), else the tag a typedef
+    /// names (`typedef struct S T;`).
+    fn c_struct_of(&self, type_name: &str) -> Option<CStruct> {
+        let named = self.symbols_named(type_name);
+        if named
+            .iter()
+            .any(|s| self.symbol(*s).kind == SymbolKind::Struct)
+        {
+            return Some(CStruct::Tag(type_name.to_owned()));
+        }
+        let typedef = named
+            .into_iter()
+            .find(|s| self.symbol(*s).kind == SymbolKind::Type)?;
+        let span = self.symbol(typedef).span;
+        let declared = self
+            .facts(typedef.file)
+            .symbols
+            .iter()
+            .find(|s| s.kind == SymbolKind::Struct && span.encloses(&s.span));
+        if let Some(s) = declared {
+            return Some(CStruct::Tag(s.name.to_string()));
+        }
+        let signature = &self.symbol(typedef).signature;
+        let mut words = signature.split(|c: char| !(c.is_alphanumeric() || c == '_'));
+        if words.any(|w| matches!(w, "struct" | "union"))
+            && let Some(tag) = words.find(|w| !w.is_empty())
+            && tag != type_name
+            && !signature.contains('{')
+        {
+            return Some(CStruct::Tag(tag.to_owned()));
+        }
+        Some(CStruct::Anonymous(typedef))
+    }
+
+    /// The fields `name` of a C struct.
+    fn c_fields(&self, owner: &CStruct, name: &str) -> Vec<SymRef> {
+        match owner {
+            CStruct::Tag(tag) => self
+                .symbols_named(name)
+                .into_iter()
+                .filter(|s| self.symbol(*s).owner.as_deref() == Some(tag.as_str()))
+                .collect(),
+            CStruct::Anonymous(typedef) => {
+                let span = self.symbol(*typedef).span;
+                self.facts(typedef.file)
+                    .symbols
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| {
+                        s.name == name && s.kind == SymbolKind::Field && span.encloses(&s.span)
+                    })
+                    .map(|(idx, _)| SymRef {
+                        file: typedef.file,
+                        idx: idx as u32,
+                    })
+                    .collect()
+            }
+        }
     }
 
     /// C's `typedef struct X { ... } X;` names a type twice: a plain `X` is the typedef, and
@@ -883,6 +1011,57 @@ fn undefines(line: &[u8], name: &str) -> bool {
             .split(|c: char| !(c.is_alphanumeric() || c == '_'))
             .find(|w| !w.is_empty())
             == Some(name)
+}
+
+/// A C struct as its fields know it: by its tag (their owner), or an anonymous one by the typedef
+/// around it.
+enum CStruct {
+    Tag(String),
+    Anonymous(SymRef),
+}
+
+/// The type name a C declaration whose name starts at `byte` is declared with: `State` of `State*
+/// s`, `Dict` of `struct Dict d` (a parameter, a local or a field).
+fn c_declared_type(tree: &Tree, src: &[u8], byte: usize) -> Option<String> {
+    let mut n = tree.root_node().descendant_for_byte_range(byte, byte)?;
+    while !matches!(
+        n.kind(),
+        "parameter_declaration" | "declaration" | "field_declaration"
+    ) {
+        n = n.parent()?;
+    }
+    // After a macro the parser could not read, a parameter's type is a plain identifier.
+    let ty = n
+        .child_by_field_name("type")
+        .or_else(|| n.named_child(0).filter(|c| c.kind() == "identifier"))?;
+    let ty = match ty.kind() {
+        "struct_specifier" | "union_specifier" => ty.child_by_field_name("name")?,
+        "type_identifier" | "identifier" => ty,
+        _ => return None,
+    };
+    Some(String::from_utf8_lossy(&src[ty.byte_range()]).into_owned())
+}
+
+/// The type name of a C declaration's text (`const Params* p;` → `Params`): its first word that is
+/// not a qualifier, a storage class or `struct`.
+fn c_type_in_declaration(declaration: &str) -> Option<String> {
+    declaration
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .find(|w| {
+            !w.is_empty()
+                && !matches!(
+                    *w,
+                    "const"
+                        | "volatile"
+                        | "static"
+                        | "extern"
+                        | "register"
+                        | "struct"
+                        | "union"
+                        | "typedef"
+                )
+        })
+        .map(str::to_owned)
 }
 
 fn byte_span(src: &[u8], start: usize, end: usize) -> Span {

@@ -593,7 +593,7 @@ impl<'a> View<'a> {
 
     /// Members named `name` (of `owner` if given), nearest first: same file, imported modules, same
     /// directory, workspace.
-    fn members_ranked(
+    pub(crate) fn members_ranked(
         &self,
         file: FileRef,
         name: &str,

@@ -555,6 +555,56 @@ fn c_a_macro_defined_twice_is_the_definition_in_effect() {
     );
 }
 
+/// A member after `->` or `.` is the field of the struct the variable before it is declared with
+/// (a parameter, a local, through a typedef, an anonymous struct's typedef, a field's own type
+/// along a chain), not any field of that name nearer by.
+#[test]
+fn c_fields_through_the_declared_type_of_the_variable() {
+    let state = (
+        "enc/state.h",
+        "typedef struct Params { int quality; int size_hint; } Params;\ntypedef struct StateStruct {\n  Params params;\n  int memory_manager_;\n} State;\ntypedef struct { int quality; } Other;\nstruct Dict { int memory_manager_; };\n",
+    );
+    let nearer = (
+        "enc/dict.h",
+        "struct Z { int quality; int memory_manager_; Params params; };\n",
+    );
+    let at = |body: &str| {
+        def(&[
+            state,
+            nearer,
+            (
+                "enc/encode.c",
+                &format!("#include \"dict.h\"\n#include \"state.h\"\n{body}\n"),
+            ),
+        ])
+    };
+    assert_eq!(
+        at("int f(State* s) { return s->memory_man$0ager_; }"),
+        ["enc/state.h:4:7"]
+    );
+    assert_eq!(
+        at("int f(State* s) { return s->params.qual$0ity; }"),
+        ["enc/state.h:1:29"]
+    );
+    assert_eq!(
+        at("int f(State* s) { return s->par$0ams.quality; }"),
+        ["enc/state.h:3:10"]
+    );
+    assert_eq!(
+        at("int g(void) { Other o; return o.qual$0ity; }"),
+        ["enc/state.h:6:22"]
+    );
+    assert_eq!(
+        at("int h(struct Dict* d) { return d->memory_man$0ager_; }"),
+        ["enc/state.h:7:19"]
+    );
+    // A type the workspace does not define: the fields of that name, nearest first, as before.
+    assert_eq!(
+        at("int k(Unknown* u) { return u->qual$0ity; }")[0],
+        "enc/dict.h:1:16"
+    );
+}
+
 #[test]
 fn ruby_requires_constants_and_methods() {
     let item = (
