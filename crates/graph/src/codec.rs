@@ -10,8 +10,11 @@ use crate::lang::Lang;
 use crate::name::Name;
 use std::collections::HashMap;
 
-/// 2: `non_ascii_lines` replaced a whole-file ASCII flag. 3: compressed.
-const VERSION: u8 = 3;
+/// 2: `non_ascii_lines` replaced a whole-file ASCII flag. 3: compressed. 4: C extraction finds
+/// more (a macro's `#if` condition in its signature, parameters behind macros and `**`, `#undef`):
+/// the version also changes when extraction does, so that an older maestro's facts are not kept
+/// for files that did not change (they do not decode, and their files are parsed again).
+const VERSION: u8 = 4;
 
 /// No file's facts come near this (the indexer skips files past 200,000 facts): a larger plain
 /// length is a damaged blob, not an allocation.

@@ -544,7 +544,14 @@ impl Raw {
                         name_span: span(name),
                         container: None,
                         owner: receiver.map(|r| Name::new(&text(r, src))),
-                        signature: signature_of(node, src).into(),
+                        signature: if kind == SymbolKind::Macro
+                            && matches!(grammar.lang, Lang::C | Lang::Cpp)
+                            && let Some(guard) = c_guard(node, src)
+                        {
+                            format!("{} /* #if {guard} */", signature_of(node, src)).into()
+                        } else {
+                            signature_of(node, src).into()
+                        },
                         doc: doc.into(),
                     },
                     name_byte: name.start_byte(),
@@ -1142,6 +1149,104 @@ fn c_type_read_as_identifier(name: Node<'_>) -> bool {
             && p.named_child(0) == Some(name)
             && p.named_child_count() > 1
     })
+}
+
+/// The longest guard kept beside a macro's signature.
+const MAX_GUARD: usize = 400;
+
+/// The condition under which a C definition inside `#if` / `#ifdef` / `#elif` / `#else` blocks is
+/// compiled, as one expression (`(defined(A)) && (!(B > 2))`); what a definition of a macro named
+/// twice evaluates (cond.rs). `None` outside any, or when it is longer than [`MAX_GUARD`].
+fn c_guard(node: Node<'_>, src: &[u8]) -> Option<String> {
+    let mut parts = Vec::new();
+    let mut child = node;
+    while let Some(parent) = child.parent() {
+        if is_c_branch(parent)
+            && parent.child_by_field_name("alternative") != Some(child)
+            && !c_include_guard(parent, src)
+        {
+            parts.push(c_branch_condition(parent, src)?);
+        }
+        child = parent;
+    }
+    let guard = parts
+        .iter()
+        .rev()
+        .map(|p| format!("({p})"))
+        .collect::<Vec<_>>()
+        .join(" && ");
+    (!guard.is_empty() && guard.len() <= MAX_GUARD).then_some(guard)
+}
+
+/// Whether `branch` is a header's include guard: `#ifndef X` whose first line defines `X`.
+fn c_include_guard(branch: Node<'_>, src: &[u8]) -> bool {
+    let name = |n: Node<'_>| n.child_by_field_name("name").map(|n| text(n, src));
+    branch.kind() == "preproc_ifdef"
+        && branch.child(0).is_some_and(|t| t.kind() == "#ifndef")
+        && branch
+            .named_child(1)
+            .is_some_and(|d| d.kind() == "preproc_def" && name(d) == name(branch))
+}
+
+fn is_c_branch(n: Node<'_>) -> bool {
+    matches!(
+        n.kind(),
+        "preproc_if" | "preproc_ifdef" | "preproc_elif" | "preproc_elifdef" | "preproc_else"
+    )
+}
+
+/// When the code right inside `branch` is compiled: its own condition, and none of the earlier
+/// branches' of its chain (`#else` is the alternative of the `#elif` before it, and so on).
+fn c_branch_condition(branch: Node<'_>, src: &[u8]) -> Option<String> {
+    let mut terms = Vec::new();
+    if let Some(own) = c_own_condition(branch, src) {
+        terms.push(own);
+    }
+    let mut b = branch;
+    while let Some(earlier) = b
+        .parent()
+        .filter(|p| is_c_branch(*p) && p.child_by_field_name("alternative") == Some(b))
+    {
+        terms.push(format!("!({})", c_own_condition(earlier, src)?));
+        b = earlier;
+    }
+    (!terms.is_empty()).then(|| terms.join(" && "))
+}
+
+/// A branch's own condition: `#if`'s and `#elif`'s expression (comments and line continuations
+/// out), `defined(X)` for `#ifdef X`, `!defined(X)` for `#ifndef X`; `None` for `#else`.
+fn c_own_condition(branch: Node<'_>, src: &[u8]) -> Option<String> {
+    match branch.kind() {
+        "preproc_if" | "preproc_elif" => {
+            let condition = branch.child_by_field_name("condition")?;
+            let text = String::from_utf8_lossy(&src[condition.byte_range()]);
+            let mut out = String::new();
+            let mut rest = text.as_ref();
+            while let Some(i) = rest.find("/*") {
+                out.push_str(&rest[..i]);
+                rest = rest[i..].find("*/").map_or("", |j| &rest[i + j + 2..]);
+            }
+            out.push_str(rest.split("//").next().unwrap_or(""));
+            Some(
+                out.replace('\\', " ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        }
+        "preproc_ifdef" | "preproc_elifdef" => {
+            let name = text(branch.child_by_field_name("name")?, src);
+            let negated = branch
+                .child(0)
+                .is_some_and(|t| matches!(t.kind(), "#ifndef" | "#elifndef"));
+            Some(if negated {
+                format!("!defined({name})")
+            } else {
+                format!("defined({name})")
+            })
+        }
+        _ => None,
+    }
 }
 
 /// The head of a definition: its text up to the body, on one line.

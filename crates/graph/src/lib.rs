@@ -80,6 +80,7 @@
 //! `ContentCache`.
 
 pub mod codec;
+pub mod cond;
 pub mod extract;
 pub mod facts;
 pub mod grammar;

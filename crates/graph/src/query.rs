@@ -288,19 +288,58 @@ impl View<'_> {
         if matches!(cur.analysis.facts.lang, Lang::C | Lang::Cpp)
             && let Site::Use { name, .. } = &site
         {
-            let macros: HashSet<Location> = targets
+            let macros: HashMap<Location, SymRef> = targets
                 .iter()
-                .filter(
-                    |t| matches!(t, Target::Symbol(s) if self.symbol(*s).kind == SymbolKind::Macro),
-                )
-                .map(|t| self.target_location(t))
+                .filter_map(|t| match t {
+                    Target::Symbol(s) if self.symbol(*s).kind == SymbolKind::Macro => {
+                        Some((self.target_location(t), *s))
+                    }
+                    _ => None,
+                })
                 .collect();
+            // A definition a default build does not compile goes after the others.
+            if macros.len() > 1 {
+                let cpp = cur.analysis.facts.lang == Lang::Cpp;
+                out.sort_by_cached_key(|l| {
+                    macros
+                        .get(l)
+                        .is_some_and(|s| self.c_macro_left_out(*s, cpp))
+                });
+            }
             if let Some(i) = macro_in_effect(&out, &macros, cur.file, cur.src, name, at.start) {
                 let first = out.remove(i);
                 out.insert(0, first);
             }
         }
         out
+    }
+
+    /// Whether a default build leaves a C macro's definition out: the condition extraction kept
+    /// beside its signature is false (cond.rs) — the compiler's names are defined, a name no file
+    /// of the workspace defines as a macro is not, and any other is not known.
+    fn c_macro_left_out(&self, s: SymRef, cpp: bool) -> bool {
+        let Some(guard) = self
+            .symbol(s)
+            .signature
+            .rsplit_once(" /* #if ")
+            .and_then(|(_, g)| g.strip_suffix(" */"))
+        else {
+            return false;
+        };
+        let defined = |name: &str| {
+            if crate::cond::PREDEFINED.contains(&name) || (cpp && name == "__cplusplus") {
+                Some(true)
+            } else if self
+                .symbols_named(name)
+                .iter()
+                .any(|m| self.symbol(*m).kind == SymbolKind::Macro)
+            {
+                None
+            } else {
+                Some(false)
+            }
+        };
+        crate::cond::evaluate(guard, &defined) == crate::cond::Truth::False
     }
 
     /// C/C++: the members `name` of the struct that `qualifier` (`s`, `s->params`, `a.b`: names
@@ -979,7 +1018,7 @@ fn is_word_start(prev: Option<char>, c: char) -> bool {
 /// compiler, and the first is right as often as the nearest.
 fn macro_in_effect(
     locations: &[Location],
-    macros: &HashSet<Location>,
+    macros: &HashMap<Location, SymRef>,
     file: FileRef,
     src: &[u8],
     name: &str,
@@ -993,7 +1032,7 @@ fn macro_in_effect(
         .map(|(i, _)| i as u32)
         .last()?;
     locations.iter().position(|l| {
-        macros.contains(l) && l.file == file && l.span.start.line > undone && l.span.start < at
+        macros.contains_key(l) && l.file == file && l.span.start.line > undone && l.span.start < at
     })
 }
 

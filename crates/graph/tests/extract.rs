@@ -694,6 +694,38 @@ imports:
     );
 }
 
+/// A macro defined inside `#if` blocks keeps, beside its signature, the condition it is compiled
+/// under (the `#else` of a chain: none of the earlier branches); an include guard is no condition.
+#[test]
+fn c_macros_keep_the_condition_they_are_compiled_under() {
+    let src = "#ifndef LOG_H_\n#define LOG_H_\n#ifdef ENABLE_LOG\n#define LOG(x) printf x\n#elif LEVEL > 2 /* verbose */ \\\n  && defined(TRACE)\n#define LOG(x) trace x\n#else\n#if !defined(_WIN32)\n#define LOG(x)\n#endif\n#endif\n#define PLAIN 1\n#endif\n";
+    let facts = extract(Lang::C, src.as_bytes());
+    let signatures: Vec<(String, &str)> = facts
+        .symbols
+        .iter()
+        .map(|s| (s.name.to_string(), &*s.signature))
+        .collect();
+    assert_eq!(
+        signatures,
+        [
+            ("LOG_H_".to_owned(), "#define LOG_H_"),
+            (
+                "LOG".to_owned(),
+                "#define LOG(x) printf x /* #if (defined(ENABLE_LOG)) */"
+            ),
+            (
+                "LOG".to_owned(),
+                "#define LOG(x) trace x /* #if (LEVEL > 2 && defined(TRACE) && !(defined(ENABLE_LOG))) */"
+            ),
+            (
+                "LOG".to_owned(),
+                "#define LOG(x) /* #if (!(LEVEL > 2 && defined(TRACE)) && !(defined(ENABLE_LOG))) && (!defined(_WIN32)) */"
+            ),
+            ("PLAIN".to_owned(), "#define PLAIN 1"),
+        ]
+    );
+}
+
 #[test]
 fn c() {
     check(

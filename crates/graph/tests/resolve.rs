@@ -535,10 +535,10 @@ fn c_undef_and_parameter_types_after_an_unknown_macro() {
 }
 
 /// A macro a file defines, takes back with `#undef` and defines again means, below, the `#define`
-/// in effect; of an `#if`'s alternatives the first stays first.
+/// in effect; of an `#if`'s alternatives whose condition is not known the first stays first.
 #[test]
 fn c_a_macro_defined_twice_is_the_definition_in_effect() {
-    let at = |src: &str| def(&[("dec/bit.c", src)]);
+    let at = |src: &str| def(&[("dec/bit.c", src), ("dec/config.h", "#define A 1\n")]);
     assert_eq!(
         at("#if A\n#define X 1\n#else\n#define X 2\n#endif\nint y = $0X;\n")[0],
         "dec/bit.c:2:9"
@@ -603,6 +603,32 @@ fn c_fields_through_the_declared_type_of_the_variable() {
         at("int k(Unknown* u) { return u->qual$0ity; }")[0],
         "enc/dict.h:1:16"
     );
+}
+
+/// Of a macro's definitions in the branches of an `#if`, the one a default build compiles comes
+/// first: the compiler's names are defined, a name no file defines is not, and where the condition
+/// is not known the first stays first.
+#[test]
+fn c_a_macro_in_if_branches_is_the_one_a_default_build_compiles() {
+    let platform = (
+        "common/platform.h",
+        "#ifndef PLATFORM_H_\n#define PLATFORM_H_\n#if defined(ENABLE_LOG)\n#define LOG(x) printf x\n#else\n#define LOG(x)\n#endif\n#if defined(__GNUC__)\n#define INLINE inline\n#else\n#define INLINE\n#endif\n#if CONFIG_X\n#define Y 1\n#else\n#define Y 2\n#endif\n#define CONFIG_X 1\n#endif\n",
+    );
+    let at = |body: &str| {
+        def(&[
+            platform,
+            (
+                "dec/decode.c",
+                &format!("#include \"platform.h\"\nint f(void) {{\n  {body}\n}}\n"),
+            ),
+        ])
+    };
+    assert_eq!(
+        at("LO$0G((\"x\"));"),
+        ["common/platform.h:6:9", "common/platform.h:4:9"]
+    );
+    assert_eq!(at("return INL$0INE 1;")[0], "common/platform.h:9:9");
+    assert_eq!(at("return $0Y;")[0], "common/platform.h:14:9");
 }
 
 #[test]
