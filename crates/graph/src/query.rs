@@ -1014,8 +1014,8 @@ fn is_word_start(prev: Option<char>, c: char) -> bool {
 /// Of `locations` (sorted), the index of the macro definition in effect at `at` in `file`, whose
 /// text is `src`, when the file took an earlier one back (`#define FN(X) X ## Literal` ... `#undef
 /// FN`, `#define FN(X) X ## Command`): the first `#define` after the last `#undef name` above the
-/// use. Otherwise the order stays: of an `#if`'s alternatives the taken one depends on the
-/// compiler, and the first is right as often as the nearest.
+/// use. Otherwise the order stays (between an `#if`'s alternatives their conditions decide, and
+/// the nearest is no likelier than the first).
 fn macro_in_effect(
     locations: &[Location],
     macros: &HashMap<Location, SymRef>,
@@ -1024,6 +1024,9 @@ fn macro_in_effect(
     name: &str,
     at: Pos,
 ) -> Option<usize> {
+    if !macros.keys().any(|l| l.file == file && l.span.start < at) {
+        return None;
+    }
     let undone = src
         .split(|&b| b == b'\n')
         .take(at.line as usize)
