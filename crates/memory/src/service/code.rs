@@ -35,7 +35,8 @@ const CHUNK_BYTES: usize = 120;
 const DEFINITION_WORDS: usize = 64;
 /// Longer words (hashes, encoded data) are left out of it.
 const LONGEST_WORD: usize = 32;
-/// Words of the languages' syntax, sorted,, left out of that line (they say nothing about what code does).
+/// Words of the languages' syntax, sorted, left out of that line (they say nothing of what code
+/// does).
 #[rustfmt::skip]
 const SYNTAX_WORDS: [&str; 78] = [
     "abstract", "and", "as", "async", "await", "begin", "break", "case", "catch", "class", "const",

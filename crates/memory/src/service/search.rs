@@ -26,7 +26,8 @@ const CODE_KEYWORD_WEIGHT: f64 = 0.5;
 /// The weight of a Python protocol method's chunk (`__init__`, `__len__`, …) in the ranking. They
 /// are a quarter of a Python package's definitions and look alike to the model (`method init of
 /// x`), so they crowd the named definitions a query describes; on the code-search quality set 3 of
-/// 821 queries mean one, and this weight lifted recall@5 by about two points.
+/// 821 queries mean one, and this weight lifted recall@5 by about two points (the set's ranked
+/// lists fused again offline, `MAESTRO_BENCH_DUMP`).
 const PROTOCOL_METHOD_WEIGHT: f64 = 0.8;
 /// How much each doubling of a memory's count (merged near-duplicates) adds, relatively.
 const REINFORCEMENT: f64 = 0.02;
