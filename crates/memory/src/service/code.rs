@@ -4,18 +4,19 @@
 //! worker compares it with the graph's `file` relation and redoes only the files whose content
 //! changed, or whose chunks an older format made (and drops deleted files' chunks).
 //!
-//! A chunk is short on purpose — the model's cost grows with every token, and on the code-search
-//! quality set (`scripts/code_search_set.py`) a chunk of ~40 tokens finds definitions as well as one
-//! of ~130: first a line in words (`method init ll of lri in cacheutils`: identifiers split at `_`
-//! and case changes, which both the model and the keyword index read as words), then the signature,
-//! the comment right above (a few lines) and the first lines of the body (a Python docstring is
-//! there), each cut to a readable length, until the chunk has about 120 bytes. A last line holds the
-//! words of the whole definition (identifiers split into words, its comments' and strings' words
-//! too; a language's keywords and numbers out), each once, in order, at most [`DEFINITION_WORDS`]:
+//! A chunk is short on purpose — the model's cost grows with every token (and its working memory
+//! with the longest text of a batch): about 40 tokens. First a line in words (`method init ll of lri
+//! in cacheutils`: identifiers split at `_` and case changes, which both the model and the keyword
+//! index read as words), then the signature, the comment right above (a few lines) and the first
+//! lines of the body (a Python docstring is there), each cut to a readable length, until that part
+//! has about [`CHUNK_BYTES`]; then a line of the words of the comment above and of the whole
+//! definition that part does not have yet (identifiers split into words, comments' and strings'
+//! words too; a language's keywords and numbers out), each once, in order, up to [`WORD_BYTES`]:
 //! what the body calls and names is often the only trace of what it does when nothing documents
-//! it. With it (and Python's protocol methods ranked a little lower, search.rs), recall@5 on the
-//! quality set's four packages went from 0.74 to 0.78 and MRR from 0.55 to 0.60, for about 50%
-//! more tokens per chunk.
+//! it. On the code-search quality set (four PyPI packages) this shape took recall@5 from 0.73 to
+//! 0.77 at fewer tokens than the 120 bytes of plain code before it (measured offline on the set's
+//! ranked lists); 64 words instead found 0.79 but cost 60% more tokens on the Python stdlib's
+//! longer definitions, half the embedding rate and 160 MB more daemon memory.
 
 use super::{Memory, NewMemory, rows_or_log};
 use maestro_protocol::memory_kind;
@@ -26,13 +27,13 @@ use std::path::Path;
 /// Files looked at per worker round (the worker embeds between rounds).
 const FILES_PER_ROUND: i64 = 100;
 /// Non-empty lines of a definition's body kept in its chunk, comment lines above it, the characters
-/// kept of each line, and the bytes after which no line is added (~40 tokens of code).
+/// kept of each line, and the bytes after which no line is added (~25 tokens of code).
 const BODY_LINES: usize = 4;
 const DOC_LINES: usize = 4;
 const LINE_CHARS: usize = 100;
-const CHUNK_BYTES: usize = 120;
-/// The most words of a definition its chunk's last line holds.
-const DEFINITION_WORDS: usize = 64;
+const CHUNK_BYTES: usize = 80;
+/// The bytes of the chunk's last line, the definition's words (~20 tokens).
+const WORD_BYTES: usize = 80;
 /// Longer words (hashes, encoded data) are left out of it.
 const LONGEST_WORD: usize = 32;
 /// Words of the languages' syntax, sorted, left out of that line (they say nothing of what code
@@ -50,8 +51,8 @@ const SYNTAX_WORDS: [&str; 78] = [
 ];
 /// The chunks' format: recorded before each file's hash, so that chunks an older format made are
 /// made again (1 was `kind owner::name (path)`, the signature, 8 comment and 12 body lines; 2 had
-/// no line of the definition's words).
-const FORMAT: &str = "3:";
+/// 120 bytes of code and no line of the definition's words; 3 up to 64 of them).
+const FORMAT: &str = "4:";
 const KINDS: [&str; 9] = [
     "function",
     "method",
@@ -334,7 +335,7 @@ fn chunk_text(d: Definition<'_>, lines: &[&str]) -> String {
         i -= 1;
     }
     doc.reverse();
-    for l in doc {
+    for l in doc.iter().copied() {
         if text.len() >= CHUNK_BYTES {
             break;
         }
@@ -371,7 +372,7 @@ fn chunk_text(d: Definition<'_>, lines: &[&str]) -> String {
     let all = lines
         .get(d.start.saturating_sub(1)..d.end.min(lines.len()))
         .unwrap_or_default();
-    let said = definition_words(all);
+    let said = definition_words(doc.iter().chain(all), &text);
     if !said.is_empty() {
         text.push('\n');
         text.push_str(&said);
@@ -379,12 +380,14 @@ fn chunk_text(d: Definition<'_>, lines: &[&str]) -> String {
     text
 }
 
-/// The words of a definition's lines, each once in the order they come, without the languages'
-/// syntax, numbers and long words, at most [`DEFINITION_WORDS`] of them.
-fn definition_words(lines: &[&str]) -> String {
+/// The words of a definition's lines that `known` does not have, each once in the order they
+/// come, without the languages' syntax, numbers and long words, up to [`WORD_BYTES`].
+fn definition_words<'l>(lines: impl Iterator<Item = &'l &'l str>, known: &str) -> String {
     let mut seen: Vec<String> = Vec::new();
-    'lines: for line in lines {
-        let mut full = false;
+    crate::keyword::each_word(known, |word| seen.push(word));
+    let mut said = String::new();
+    let mut full = false;
+    for line in lines {
         crate::keyword::each_word(line, |word| {
             if full
                 || word.chars().all(|c| c.is_ascii_digit())
@@ -394,14 +397,21 @@ fn definition_words(lines: &[&str]) -> String {
             {
                 return;
             }
+            if said.len() + 1 + word.len() > WORD_BYTES {
+                full = true;
+                return;
+            }
+            if !said.is_empty() {
+                said.push(' ');
+            }
+            said.push_str(&word);
             seen.push(word);
-            full = seen.len() == DEFINITION_WORDS;
         });
         if full {
-            break 'lines;
+            break;
         }
     }
-    seen.join(" ")
+    said
 }
 
 /// Whether a chunk is of a Python protocol method (`__init__`, `__len__`, …: its signature line
@@ -502,7 +512,7 @@ mod tests {
         );
         assert_eq!(
             t,
-            "method retry http request of client in net\npub fn retry_HTTPRequest( n: u32, )\n/// Retries a request,\n/// doubling the wait.\nretry http request n u"
+            "method retry http request of client in net\npub fn retry_HTTPRequest( n: u32, )\n/// Retries a request,\ndoubling the wait"
         );
     }
 
@@ -524,16 +534,10 @@ mod tests {
             },
             &src,
         );
-        // The words of the definition last: the 300 y's are no word.
-        let (chunk, said) = t.rsplit_once('\n').unwrap();
-        assert_eq!(said, "f x");
-        assert_eq!(chunk.lines().count(), 2 + 1, "{t}");
-        assert!(
-            chunk.len() <= CHUNK_BYTES + LINE_CHARS / 4,
-            "{}",
-            chunk.len()
-        );
-        assert!(chunk.lines().all(|l| l.chars().count() <= LINE_CHARS));
+        // No line of words: the 300 y's are no word, and `f` and `x` are said already.
+        assert_eq!(t.lines().count(), 2 + 1, "{t}");
+        assert!(t.len() <= CHUNK_BYTES + LINE_CHARS / 4, "{}", t.len());
+        assert!(t.lines().all(|l| l.chars().count() <= LINE_CHARS));
         assert!(t.starts_with("function f in pkg\n"), "{t}");
     }
 
@@ -547,16 +551,25 @@ mod tests {
             "    raise ValueError('empty items: 0x1f2e')",
         ];
         assert_eq!(
-            definition_words(&src),
+            definition_words(src.iter(), ""),
             "first item items gives back the value error empty x f e"
+        );
+        // What the chunk says already is not said again.
+        assert_eq!(
+            definition_words(src.iter(), "function first item\ndef first_item(items)"),
+            "gives back the value error empty x f e"
         );
         let letter = |i: u8| char::from(b'a' + i);
         let many: Vec<String> = (0..100u8)
             .map(|i| format!("w{}{}", letter(i / 26), letter(i % 26)))
             .collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
-        let said = definition_words(&many);
-        assert_eq!(said.split(' ').count(), DEFINITION_WORDS, "{said}");
+        let said = definition_words(many.iter(), "");
+        assert!(
+            said.len() <= WORD_BYTES && said.len() > WORD_BYTES - 4,
+            "{said}"
+        );
+        assert!(said.starts_with("waa wab "), "{said}");
         assert!(SYNTAX_WORDS.is_sorted());
     }
 
