@@ -4,7 +4,8 @@
 //! package and per query kind (sharing a word with the definition / sharing none): recall@1,
 //! recall@5 and MRR (over the top 10) of `maestro search` (hybrid, code only; then its vectors and its
 //! keywords alone) beside a BM25 ranking of every definition's name and whole code; and how fast the
-//! worker embedded the code chunks.
+//! worker embedded the code chunks. Then the cost on real code: chunks per second, the daemon's
+//! memory and the store after 400 modules of the Python stdlib are searchable.
 //!
 //!   cargo bench -p maestro-tests --bench code_search        (scripts/bench builds the set first)
 //!   MAESTRO_CODE_SEARCH_SET=DIR cargo bench ...              (a set built elsewhere)
@@ -74,6 +75,92 @@ fn main() {
         println!("-- the {count} packages together");
         total.print();
     }
+    real_code();
+}
+
+/// Files of the Python stdlib the cost on real code is measured with (the first, sorted by path):
+/// its definitions are longer than the quality set's, and a chunk's length is what costs.
+const STDLIB_FILES: usize = 400;
+
+/// The cost of code chunks on real code: the first [`STDLIB_FILES`] modules of the Python stdlib
+/// (tests, site-packages and idlelib left out) indexed until every chunk has its vector; chunks
+/// per second from the index pass to the last vector, the daemon's resident memory and the store
+/// then.
+fn real_code() {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['stdlib'])",
+        ])
+        .output()
+        .expect("python3 (for the stdlib)");
+    let stdlib = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    let mut files = Vec::new();
+    let mut stack = vec![stdlib.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if p.is_dir() {
+                if !(name.starts_with("test") || name == "site-packages" || name == "idlelib") {
+                    stack.push(p);
+                }
+            } else if name.ends_with(".py") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files.truncate(STDLIB_FILES);
+    let env = TestEnv::with_config("[daemon]\nidle_timeout_secs = 900\n");
+    env.link_models();
+    let repo = env.git_repo("stdlib");
+    let mut bytes = 0;
+    for f in &files {
+        let to = repo.join(f.strip_prefix(&stdlib).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        bytes += std::fs::copy(f, &to).unwrap();
+    }
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "the stdlib"]);
+    maestro_tests::maestro_bin();
+    let started = Instant::now();
+    env.ok(&repo, &["index"]);
+    let mut rpc = env.connect_hello();
+    let s = wait(&mut rpc, Duration::from_secs(3600), |s| {
+        s["semantic"] == "ready"
+            && s["byKind"]["code"].as_u64().unwrap_or(0) > 0
+            && s["queued"] == 0
+    });
+    let took = started.elapsed();
+    let chunks = s["byKind"]["code"].as_u64().unwrap_or(0);
+    let pid = env.daemon_pid().expect("the daemon's pid");
+    let rss = maestro_tests::bench::rss_kib(pid) as f64 / 1024.0;
+    let store: u64 = std::fs::read_dir(env.home.path().join("data"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum();
+    println!(
+        "-- real code: {} stdlib modules ({:.1} MB), {chunks} code chunks",
+        files.len(),
+        bytes as f64 / 1e6
+    );
+    println!(
+        "{:<W$} {:>9.0}/s   ({:.1} s from `maestro index` to the last vector; worker's own figure {:.0}/s)",
+        "code chunks, index → searchable",
+        chunks as f64 / took.as_secs_f64(),
+        took.as_secs_f64(),
+        s["embedPerSec"].as_f64().unwrap_or(0.0),
+    );
+    println!(
+        "{:<W$} {rss:>8.0} MB   (store {:.0} MB)",
+        "daemon resident memory then",
+        store as f64 / 1e6
+    );
 }
 
 /// Each query's kind and the rank of its definition (`None`: not in the top [`K`]), per ranking.
