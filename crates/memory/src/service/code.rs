@@ -13,10 +13,11 @@
 //! definition that part does not have yet (identifiers split into words, comments' and strings'
 //! words too; a language's keywords and numbers out), each once, in order, up to [`WORD_BYTES`]:
 //! what the body calls and names is often the only trace of what it does when nothing documents
-//! it. On the code-search quality set (four PyPI packages) this shape took recall@5 from 0.73 to
-//! 0.77 at fewer tokens than the 120 bytes of plain code before it (measured offline on the set's
-//! ranked lists); 64 words instead found 0.79 but cost 60% more tokens on the Python stdlib's
-//! longer definitions, half the embedding rate and 160 MB more daemon memory.
+//! it. In the code_search bench this shape (with Python's protocol methods ranked a little lower,
+//! search.rs) took recall@5 on the quality set's four PyPI packages from 0.74 to 0.76 and MRR from
+//! 0.55 to 0.58 against 120 bytes of plain code, at the same cost on 400 stdlib modules; 64 words
+//! found 0.78 but cost 60% more tokens on the stdlib's longer definitions, half the embedding rate
+//! and 160 MB more daemon memory.
 
 use super::{Memory, NewMemory, rows_or_log};
 use maestro_protocol::memory_kind;
