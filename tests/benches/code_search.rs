@@ -123,16 +123,7 @@ fn real_code() {
     }
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-qm", "the stdlib"]);
-    maestro_tests::maestro_bin();
-    let started = Instant::now();
-    env.ok(&repo, &["index"]);
-    let mut rpc = env.connect_hello();
-    let s = wait(&mut rpc, Duration::from_secs(3600), |s| {
-        s["semantic"] == "ready"
-            && s["byKind"]["code"].as_u64().unwrap_or(0) > 0
-            && s["queued"] == 0
-    });
-    let took = started.elapsed();
+    let (_, took, s, _) = index_until_searchable(&env, &repo);
     let chunks = s["byKind"]["code"].as_u64().unwrap_or(0);
     let pid = env.daemon_pid().expect("the daemon's pid");
     let rss = maestro_tests::bench::rss_kib(pid) as f64 / 1024.0;
@@ -230,19 +221,7 @@ fn run(package: &Path) -> Ranks {
     copy_tree(&package.join("src"), &repo);
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-qm", "the package"]);
-    // The binary is built (when it is stale) before the clock starts.
-    maestro_tests::maestro_bin();
-    let started = Instant::now();
-    env.ok(&repo, &["index"]);
-    let indexed = started.elapsed();
-    let mut rpc = env.connect_hello();
-    // The worker makes the chunks after the index pass, then embeds them.
-    let s = wait(&mut rpc, Duration::from_secs(3600), |s| {
-        s["semantic"] == "ready"
-            && s["byKind"]["code"].as_u64().unwrap_or(0) > 0
-            && s["queued"] == 0
-    });
-    let all = started.elapsed();
+    let (indexed, all, s, mut rpc) = index_until_searchable(&env, &repo);
     let chunks = s["byKind"]["code"].as_u64().unwrap_or(0);
     println!(
         "-- {name}: {} definitions, {chunks} code chunks, {} queries; {} on {} thread(s)",
@@ -351,15 +330,37 @@ fn threads() -> String {
     std::env::var("MAESTRO_BENCH_EMBED_THREADS").unwrap_or_else(|_| "the default".into())
 }
 
-/// Waits for the memory status to satisfy `done`; returns it.
-fn wait(rpc: &mut Rpc, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+/// Runs `maestro index` in `repo` and waits until every code chunk has its vector; returns how
+/// long the index pass took, how long until then, the memory status and the connection.
+fn index_until_searchable(env: &TestEnv, repo: &Path) -> (Duration, Duration, Value, Rpc) {
+    // The binary is built (when it is stale) before the clock starts.
+    maestro_tests::maestro_bin();
     let started = Instant::now();
+    env.ok(repo, &["index"]);
+    let indexed = started.elapsed();
+    let mut rpc = env.connect_hello();
+    // The worker makes the chunks after the index pass, 100 files a round, and embeds each round's
+    // before the next: done once nothing waits and no chunk came for 3 s (the clock stops at the
+    // last vector).
+    let mut settled: Option<(u64, Instant, Duration)> = None;
     loop {
         let s = rpc.request("maestro/memory.status", Value::Null)["result"].clone();
-        if done(&s) {
-            return s;
-        }
-        assert!(started.elapsed() < limit, "the worker did not finish: {s}");
+        let code = s["byKind"]["code"].as_u64().unwrap_or(0);
+        let idle = s["semantic"] == "ready" && code > 0 && s["queued"] == 0;
+        settled = match settled {
+            Some((n, since, at)) if idle && n == code => {
+                if since.elapsed() >= Duration::from_secs(3) {
+                    return (indexed, at, s, rpc);
+                }
+                Some((n, since, at))
+            }
+            _ if idle => Some((code, Instant::now(), started.elapsed())),
+            _ => None,
+        };
+        assert!(
+            started.elapsed() < Duration::from_secs(3600),
+            "the worker did not finish: {s}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
