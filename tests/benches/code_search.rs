@@ -87,14 +87,7 @@ const STDLIB_FILES: usize = 400;
 /// per second from the index pass to the last vector, the daemon's resident memory and the store
 /// then.
 fn real_code() {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import sysconfig; print(sysconfig.get_paths()['stdlib'])",
-        ])
-        .output()
-        .expect("python3 (for the stdlib)");
-    let stdlib = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    let stdlib = maestro_tests::bench::python_stdlib();
     let mut files = Vec::new();
     let mut stack = vec![stdlib.clone()];
     while let Some(dir) = stack.pop() {
@@ -127,14 +120,7 @@ fn real_code() {
     let chunks = s["byKind"]["code"].as_u64().unwrap_or(0);
     let pid = env.daemon_pid().expect("the daemon's pid");
     let rss = maestro_tests::bench::rss_kib(pid) as f64 / 1024.0;
-    let store: u64 = std::fs::read_dir(env.home.path().join("data"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-        .sum();
+    let store = maestro_tests::bench::dir_bytes(&env.home.path().join("data"));
     println!(
         "-- real code: {} stdlib modules ({:.1} MB), {chunks} code chunks",
         files.len(),

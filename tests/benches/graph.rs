@@ -17,7 +17,7 @@
 //! warm page cache.
 
 use maestro_graph::Lang;
-use maestro_tests::bench::{dir_bytes, header, quantile, row, rss_kib, time};
+use maestro_tests::bench::{dir_bytes, header, python_stdlib, quantile, row, rss_kib, time};
 use maestro_tests::{Lsp, Rng, TestEnv, file_uri, maestro_bin};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -63,17 +63,6 @@ fn main() {
         let registry = copy_corpus("cargo registry", &home.join("registry/src"), &[]);
         index_figures(&registry);
     }
-}
-
-fn python_stdlib() -> PathBuf {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import sysconfig; print(sysconfig.get_paths()['stdlib'])",
-        ])
-        .output()
-        .expect("python3 (for the stdlib corpus)");
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 /// Copies the source files under `from` (skipping directories named in `skip`).

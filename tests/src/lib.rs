@@ -897,6 +897,18 @@ pub mod bench {
         dir
     }
 
+    /// The Python standard library's directory (python3 must be installed).
+    pub fn python_stdlib() -> std::path::PathBuf {
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sysconfig; print(sysconfig.get_paths()['stdlib'])",
+            ])
+            .output()
+            .expect("python3 (for the stdlib corpus)");
+        std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    }
+
     /// Bytes of the files under `dir`.
     pub fn dir_bytes(dir: &std::path::Path) -> u64 {
         let mut total = 0;
