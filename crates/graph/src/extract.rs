@@ -1140,15 +1140,19 @@ fn c_macro_before_name(name: Node<'_>) -> bool {
     false
 }
 
-/// Whether `name`, an identifier, is a C parameter's type: after a macro the parser could not read
-/// (`API void f(alloc_func f)`) it recovers with the parameters' type names as plain identifiers,
-/// the first of a parameter that has a declarator after it.
+/// Whether `name`, an identifier, is a C parameter's type the parser read as a plain identifier.
 fn c_type_read_as_identifier(name: Node<'_>) -> bool {
     name.parent().is_some_and(|p| {
-        p.kind() == "parameter_declaration"
-            && p.named_child(0) == Some(name)
-            && p.named_child_count() > 1
+        p.kind() == "parameter_declaration" && c_type_as_identifier(p) == Some(name)
     })
+}
+
+/// The type of a C declaration as a plain identifier: after a macro the parser could not read
+/// (`API void f(alloc_func f)`) it recovers with the parameters' type names so, the first named
+/// child of a declaration that has a declarator after it.
+pub(crate) fn c_type_as_identifier(declaration: Node<'_>) -> Option<Node<'_>> {
+    let first = declaration.named_child(0)?;
+    (first.kind() == "identifier" && declaration.named_child_count() > 1).then_some(first)
 }
 
 /// The longest guard kept beside a macro's signature.
@@ -1219,16 +1223,19 @@ fn c_own_condition(branch: Node<'_>, src: &[u8]) -> Option<String> {
     match branch.kind() {
         "preproc_if" | "preproc_elif" => {
             let condition = branch.child_by_field_name("condition")?;
-            let text = String::from_utf8_lossy(&src[condition.byte_range()]);
-            let mut out = String::new();
-            let mut rest = text.as_ref();
-            while let Some(i) = rest.find("/*") {
-                out.push_str(&rest[..i]);
-                rest = rest[i..].find("*/").map_or("", |j| &rest[i + j + 2..]);
+            // Its text around the comments the tree found in it.
+            let mut comments = Vec::new();
+            comments_in(condition, &mut comments);
+            let mut text = Vec::new();
+            let mut at = condition.start_byte();
+            for c in comments {
+                text.extend_from_slice(&src[at..c.start_byte()]);
+                at = c.end_byte();
             }
-            out.push_str(rest.split("//").next().unwrap_or(""));
+            text.extend_from_slice(&src[at..condition.end_byte()]);
             Some(
-                out.replace('\\', " ")
+                String::from_utf8_lossy(&text)
+                    .replace('\\', " ")
                     .split_whitespace()
                     .collect::<Vec<_>>()
                     .join(" "),
@@ -1246,6 +1253,18 @@ fn c_own_condition(branch: Node<'_>, src: &[u8]) -> Option<String> {
             })
         }
         _ => None,
+    }
+}
+
+/// The comments under `node`, in order.
+fn comments_in<'t>(node: Node<'t>, out: &mut Vec<Node<'t>>) {
+    let mut cursor = node.walk();
+    for child in node.children(&mut cursor) {
+        if child.kind() == "comment" {
+            out.push(child);
+        } else {
+            comments_in(child, out);
+        }
     }
 }
 

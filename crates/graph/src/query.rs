@@ -1072,10 +1072,9 @@ fn c_declared_type(tree: &Tree, src: &[u8], byte: usize) -> Option<String> {
     ) {
         n = n.parent()?;
     }
-    // After a macro the parser could not read, a parameter's type is a plain identifier.
     let ty = n
         .child_by_field_name("type")
-        .or_else(|| n.named_child(0).filter(|c| c.kind() == "identifier"))?;
+        .or_else(|| crate::extract::c_type_as_identifier(n))?;
     let ty = match ty.kind() {
         "struct_specifier" | "union_specifier" => ty.child_by_field_name("name")?,
         "type_identifier" | "identifier" => ty,
