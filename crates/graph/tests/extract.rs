@@ -698,31 +698,40 @@ imports:
 /// under (the `#else` of a chain: none of the earlier branches); an include guard is no condition.
 #[test]
 fn c_macros_keep_the_condition_they_are_compiled_under() {
-    let src = "#ifndef LOG_H_\n#define LOG_H_\n#ifdef ENABLE_LOG\n#define LOG(x) printf x\n#elif LEVEL > 2 /* verbose */ \\\n  && defined(TRACE)\n#define LOG(x) trace x\n#else\n#if !defined(_WIN32)\n#define LOG(x)\n#endif\n#endif\n#define PLAIN 1\n#endif\n";
-    let facts = extract(Lang::C, src.as_bytes());
-    let signatures: Vec<(String, &str)> = facts
-        .symbols
-        .iter()
-        .map(|s| (s.name.to_string(), &*s.signature))
-        .collect();
-    assert_eq!(
-        signatures,
-        [
-            ("LOG_H_".to_owned(), "#define LOG_H_"),
-            (
-                "LOG".to_owned(),
-                "#define LOG(x) printf x /* #if (defined(ENABLE_LOG)) */"
-            ),
-            (
-                "LOG".to_owned(),
-                "#define LOG(x) trace x /* #if (LEVEL > 2 && defined(TRACE) && !(defined(ENABLE_LOG))) */"
-            ),
-            (
-                "LOG".to_owned(),
-                "#define LOG(x) /* #if (!(LEVEL > 2 && defined(TRACE)) && !(defined(ENABLE_LOG))) && (!defined(_WIN32)) */"
-            ),
-            ("PLAIN".to_owned(), "#define PLAIN 1"),
-        ]
+    check(
+        Lang::C,
+        r##"#ifndef LOG_H_
+#define LOG_H_
+#ifdef ENABLE_LOG
+#define LOG(x) printf x
+#elif LEVEL > 2 /* verbose */ \
+  && defined(TRACE)
+#define LOG(x) trace x
+#else
+#if !defined(_WIN32)
+#define LOG(x)
+#endif
+#endif
+#define PLAIN 1
+#endif
+"##,
+        r##"
+symbols:
+  macro LOG_H_ 2:9 sig="#define LOG_H_"
+  macro LOG 4:9 sig="#define LOG(x) printf x /* #if (defined(ENABLE_LOG)) */"
+  macro LOG 7:9 sig="#define LOG(x) trace x /* #if (LEVEL > 2 && defined(TRACE) && !(defined(ENABLE_LOG))) */"
+  macro LOG 10:9 sig="#define LOG(x) /* #if (!(LEVEL > 2 && defined(TRACE)) && !(defined(ENABLE_LOG))) && (!defined(_WIN32)) */"
+  macro PLAIN 13:9 sig="#define PLAIN 1"
+references:
+  read LOG_H_ 1:9
+  read ENABLE_LOG 3:8
+  read printf 4:16 in LOG
+  read LEVEL 5:7
+  read TRACE 6:14
+  read trace 7:16 in LOG
+  read _WIN32 9:14
+imports:
+"##,
     );
 }
 
